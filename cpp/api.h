@@ -1,0 +1,167 @@
+/* The only door into the Hob engine: plain C, opaque handles, a status code
+ * plus a message for every failure. No C++ exception, STL type or pointer
+ * into engine memory crosses it; outputs are copied into caller buffers, and
+ * a buffer that is too small yields HOB_ERR_BUFFER_TOO_SMALL with the size it
+ * needs.
+ *
+ * The enums below are the schema shared with TypeScript: scripts/gen-api.mjs
+ * turns them into src/core/api-consts.ts, and a test keeps the two in step. */
+#ifndef HOB_API_H
+#define HOB_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum hob_status {
+    HOB_OK = 0,
+    HOB_ERR_INVALID_ARGUMENT = 1,  /* a caller passed a bad value */
+    HOB_ERR_BUFFER_TOO_SMALL = 2,  /* the needed size is in the size out-parameter */
+    HOB_ERR_GGUF_BAD_MAGIC = 3,    /* not a GGUF file */
+    HOB_ERR_GGUF_BAD_VERSION = 4,  /* GGUF version other than 2 or 3, or big-endian */
+    HOB_ERR_GGUF_TRUNCATED = 5,    /* the file ends inside a field */
+    HOB_ERR_GGUF_INVALID = 6,      /* a field holds an impossible value */
+    HOB_ERR_UNSUPPORTED_TYPE = 7,  /* a tensor type the engine cannot compute with */
+    HOB_ERR_UNSUPPORTED_ARCH = 8,  /* general.architecture not supported */
+    HOB_ERR_MODEL_INVALID = 9,     /* metadata or tensors missing or of the wrong shape */
+    HOB_ERR_CONTEXT_FULL = 10,     /* the tokens do not fit in the context window */
+    HOB_ERR_OUT_OF_RANGE = 11,     /* an index or range outside its bounds */
+    HOB_ERR_OUT_OF_MEMORY = 12,    /* an allocation failed */
+    HOB_ERR_INTERNAL = 13          /* a bug: please report it */
+} hob_status;
+
+/* Value types of GGUF metadata, numbered as in the GGUF specification. */
+typedef enum hob_gguf_type {
+    HOB_GGUF_UINT8 = 0,
+    HOB_GGUF_INT8 = 1,
+    HOB_GGUF_UINT16 = 2,
+    HOB_GGUF_INT16 = 3,
+    HOB_GGUF_UINT32 = 4,
+    HOB_GGUF_INT32 = 5,
+    HOB_GGUF_FLOAT32 = 6,
+    HOB_GGUF_BOOL = 7,
+    HOB_GGUF_STRING = 8,
+    HOB_GGUF_ARRAY = 9,
+    HOB_GGUF_UINT64 = 10,
+    HOB_GGUF_INT64 = 11,
+    HOB_GGUF_FLOAT64 = 12
+} hob_gguf_type;
+
+/* Sampler settings, set one at a time with hob_sampler_set. */
+typedef enum hob_sampler_param {
+    HOB_SAMPLER_TEMPERATURE = 0,     /* <= 0 means greedy */
+    HOB_SAMPLER_TOP_K = 1,           /* <= 0 keeps every token */
+    HOB_SAMPLER_TOP_P = 2,           /* >= 1 keeps every token */
+    HOB_SAMPLER_MIN_P = 3,           /* <= 0 keeps every token */
+    HOB_SAMPLER_REPEAT_PENALTY = 4,  /* 1 is off */
+    HOB_SAMPLER_REPEAT_LAST_N = 5,   /* tokens of history the penalty looks at */
+    HOB_SAMPLER_SEED = 6             /* 32-bit seed of the random generator */
+} hob_sampler_param;
+
+typedef struct hob_gguf hob_gguf;
+typedef struct hob_model hob_model;
+typedef struct hob_session hob_session;
+typedef struct hob_sampler hob_sampler;
+
+/* Message of the last failed call on this thread ("" if none). */
+const char* hob_last_error(void);
+
+/* Memory the caller fills before handing it to hob_model_load. */
+void* hob_alloc(size_t size);
+void hob_free(void* ptr);
+
+/* ---- GGUF inspection (no model is built; any architecture) ------------- */
+
+/* Parses the header of a GGUF file of file_size bytes whose first
+ * `size` bytes are at `data` (size may be less than file_size: the header
+ * must fit). The bytes must stay alive while the handle does. */
+hob_status hob_gguf_open(const uint8_t* data, size_t size, uint64_t file_size, hob_gguf** out);
+void hob_gguf_close(hob_gguf* gguf);
+uint32_t hob_gguf_version(const hob_gguf* gguf);
+uint64_t hob_gguf_data_offset(const hob_gguf* gguf);
+int64_t hob_gguf_kv_count(const hob_gguf* gguf);
+hob_status hob_gguf_kv_key(const hob_gguf* gguf, int64_t i, char* buf, size_t cap, size_t* len);
+/* Type of the value, and for arrays the element type and count. */
+hob_status hob_gguf_kv_type(const hob_gguf* gguf, int64_t i, int32_t* type, int32_t* elem_type,
+                            uint64_t* count);
+/* Element j of value i (j = 0 for a scalar) as a number. */
+hob_status hob_gguf_kv_number(const hob_gguf* gguf, int64_t i, uint64_t j, double* out);
+/* Element j of value i (j = 0 for a scalar) as a string. */
+hob_status hob_gguf_kv_string(const hob_gguf* gguf, int64_t i, uint64_t j, char* buf, size_t cap,
+                              size_t* len);
+int64_t hob_gguf_tensor_count(const hob_gguf* gguf);
+hob_status hob_gguf_tensor_name(const hob_gguf* gguf, int64_t i, char* buf, size_t cap, size_t* len);
+/* dims receives 4 values (unused ones are 1); offset is from the file start. */
+hob_status hob_gguf_tensor_info(const hob_gguf* gguf, int64_t i, int32_t* type, int32_t* n_dims,
+                                int64_t* dims, uint64_t* offset, uint64_t* size);
+/* Name of a tensor type id ("Q4_0"), or "unknown". Static storage. */
+const char* hob_type_name(int32_t type);
+
+/* ---- models --------------------------------------------------------------- */
+
+/* Builds a model from a whole GGUF file in memory. With take_ownership the
+ * engine frees `data` (which must come from hob_alloc) with the model;
+ * otherwise the bytes must outlive the model. Weights are used in place. */
+hob_status hob_model_load(uint8_t* data, size_t size, int take_ownership, hob_model** out);
+void hob_model_free(hob_model* model);
+int32_t hob_model_n_vocab(const hob_model* model);
+int32_t hob_model_n_ctx_train(const hob_model* model);
+int32_t hob_model_n_embd(const hob_model* model);
+int32_t hob_model_n_layer(const hob_model* model);
+int32_t hob_model_token_bos(const hob_model* model); /* -1 if none */
+int32_t hob_model_token_eos(const hob_model* model); /* -1 if none */
+int32_t hob_model_token_is_eog(const hob_model* model, int32_t token);
+/* Bytes of weight tensors the model reads. */
+uint64_t hob_model_weight_bytes(const hob_model* model);
+/* A string metadata value of the model's GGUF ("general.architecture").
+ * HOB_ERR_INVALID_ARGUMENT if absent or not a string. */
+hob_status hob_model_meta_string(const hob_model* model, const char* key, char* buf, size_t cap, size_t* len);
+
+/* ---- tokenizer ------------------------------------------------------------ */
+
+/* Tokenizes UTF-8 text. add_special adds BOS/EOS as the model's metadata
+ * asks; parse_special turns special-token text ("<s>") into its id. */
+hob_status hob_tokenize(const hob_model* model, const char* text, size_t text_len, int add_special,
+                        int parse_special, int32_t* tokens, size_t cap, size_t* n_tokens);
+/* The raw bytes of one token (may be part of a UTF-8 sequence). Control
+ * tokens give "" unless render_special. */
+hob_status hob_token_to_piece(const hob_model* model, int32_t token, int render_special, char* buf,
+                              size_t cap, size_t* len);
+
+/* ---- sessions: a KV cache and the state of one sequence -------------------- */
+
+/* n_ctx <= 0 takes the model's training context; n_threads <= 0 takes one
+ * thread. The KV cache is allocated here, once, for n_ctx tokens. */
+hob_status hob_session_create(hob_model* model, int32_t n_ctx, int32_t n_threads, hob_session** out);
+void hob_session_free(hob_session* session);
+int32_t hob_session_n_ctx(const hob_session* session);
+int32_t hob_session_n_past(const hob_session* session);
+int32_t hob_session_n_threads(const hob_session* session);
+/* Appends tokens to the sequence and computes the next-token logits of the
+ * last one. Fails with HOB_ERR_CONTEXT_FULL (nothing evaluated) if they do
+ * not fit. */
+hob_status hob_session_eval(hob_session* session, const int32_t* tokens, size_t n_tokens);
+/* Copies the logits of the last evaluated token (n_vocab floats). */
+hob_status hob_session_logits(const hob_session* session, float* out, size_t cap);
+/* Forgets every token from position n_keep on (n_keep <= n_past). */
+hob_status hob_session_truncate(hob_session* session, int32_t n_keep);
+
+/* ---- sampling ------------------------------------------------------------ */
+
+hob_status hob_sampler_create(hob_sampler** out);
+void hob_sampler_free(hob_sampler* sampler);
+hob_status hob_sampler_set(hob_sampler* sampler, int32_t param, double value);
+/* Picks the next token from the session's current logits. The token is not
+ * accepted into the penalty history until hob_sampler_accept. */
+hob_status hob_sampler_sample(hob_sampler* sampler, const hob_session* session, int32_t* token);
+hob_status hob_sampler_accept(hob_sampler* sampler, int32_t token);
+void hob_sampler_reset(hob_sampler* sampler);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOB_API_H */
