@@ -1,0 +1,77 @@
+// KV cache storage and its bounds. The buffers are sized in the constructor
+// and only ever written in place afterwards.
+#include "kv_cache.h"
+
+#include <new>
+#include <string>
+
+namespace hob {
+
+KvCache::KvCache(int32_t n_layer, int32_t n_ctx, int32_t kv_dim)
+    : n_layer_(n_layer), n_ctx_(n_ctx), kv_dim_(kv_dim) {
+    HOB_CHECK(n_layer >= 0 && n_ctx > 0 && kv_dim > 0, HOB_ERR_INVALID_ARGUMENT,
+              "KV cache needs n_ctx > 0 and kv_dim > 0 (got n_ctx " + std::to_string(n_ctx) + ", kv_dim " +
+                  std::to_string(kv_dim) + ")");
+    const uint64_t n = (uint64_t)n_layer * (uint64_t)n_ctx * (uint64_t)kv_dim;
+    try {
+        k_.assign((size_t)n, 0);
+        v_.assign((size_t)n, 0);
+        pos_.assign((size_t)n_ctx, -1);
+    } catch (const std::bad_alloc&) {
+        fail(HOB_ERR_OUT_OF_MEMORY, "cannot allocate a KV cache of " + std::to_string(2 * n * 2) + " bytes for " +
+                                        std::to_string(n_ctx) + " tokens");
+    }
+}
+
+size_t KvCache::offset(int32_t layer, int32_t cell) const {
+    HOB_CHECK(layer >= 0 && layer < n_layer_, HOB_ERR_OUT_OF_RANGE,
+              "KV layer " + std::to_string(layer) + " out of range [0, " + std::to_string(n_layer_) + ")");
+    HOB_CHECK(cell >= 0 && cell < n_ctx_, HOB_ERR_OUT_OF_RANGE,
+              "KV cell " + std::to_string(cell) + " out of range [0, " + std::to_string(n_ctx_) + ")");
+    return ((size_t)layer * n_ctx_ + cell) * kv_dim_;
+}
+
+size_t KvCache::range_offset(int32_t layer, int32_t cell0, int32_t n) const {
+    HOB_CHECK(n > 0 && (int64_t)cell0 + n <= n_ctx_, HOB_ERR_OUT_OF_RANGE,
+              "KV cells [" + std::to_string(cell0) + ", " + std::to_string((int64_t)cell0 + n) + ") out of range [0, " +
+                  std::to_string(n_ctx_) + ")");
+    return offset(layer, cell0);
+}
+
+const uint16_t* KvCache::k_rows(int32_t layer, int32_t cell0, int32_t n) const {
+    return k_.data() + range_offset(layer, cell0, n);
+}
+
+const uint16_t* KvCache::v_rows(int32_t layer, int32_t cell0, int32_t n) const {
+    return v_.data() + range_offset(layer, cell0, n);
+}
+
+int32_t KvCache::pos(int32_t cell) const {
+    HOB_CHECK(cell >= 0 && cell < n_ctx_, HOB_ERR_OUT_OF_RANGE,
+              "KV cell " + std::to_string(cell) + " out of range [0, " + std::to_string(n_ctx_) + ")");
+    return pos_[cell];
+}
+
+void KvCache::reserve(int32_t n, int32_t pos0) {
+    HOB_CHECK(n >= 0, HOB_ERR_INVALID_ARGUMENT, "cannot reserve " + std::to_string(n) + " cells");
+    if ((int64_t)used_ + n > n_ctx_) {
+        fail(HOB_ERR_CONTEXT_FULL, std::to_string(n) + " tokens do not fit: " + std::to_string(used_) + " of " +
+                                       std::to_string(n_ctx_) + " context cells are in use");
+    }
+    for (int32_t i = 0; i < n; i++) pos_[used_ + i] = pos0 + i;
+}
+
+void KvCache::commit(int32_t n) {
+    HOB_CHECK(n >= 0 && (int64_t)used_ + n <= n_ctx_, HOB_ERR_OUT_OF_RANGE,
+              "cannot commit " + std::to_string(n) + " cells after " + std::to_string(used_));
+    used_ += n;
+}
+
+void KvCache::truncate(int32_t n_keep) {
+    HOB_CHECK(n_keep >= 0 && n_keep <= used_, HOB_ERR_OUT_OF_RANGE,
+              "cannot keep " + std::to_string(n_keep) + " tokens: the cache holds " + std::to_string(used_));
+    for (int32_t c = n_keep; c < used_; c++) pos_[c] = -1;
+    used_ = n_keep;
+}
+
+}  // namespace hob

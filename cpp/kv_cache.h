@@ -1,0 +1,60 @@
+// The KV cache of one sequence: K and V rows (f16) for every layer and cell,
+// allocated once for the whole context and never reallocated, plus the
+// position each used cell holds. Cells [0, size()) are used, in sequence
+// order. Every accessor checks its indices: an out-of-range cell or layer is
+// an error with the numbers, never a read of memory that is not ours.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common.h"
+
+namespace hob {
+
+class KvCache {
+public:
+    // One K row and one V row of kv_dim halves per layer and cell.
+    KvCache(int32_t n_layer, int32_t n_ctx, int32_t kv_dim);
+
+    int32_t n_layer() const { return n_layer_; }
+    int32_t n_ctx() const { return n_ctx_; }
+    int32_t kv_dim() const { return kv_dim_; }
+    int32_t size() const { return used_; }
+    uint64_t bytes() const { return (uint64_t)(k_.size() + v_.size()) * sizeof(uint16_t); }
+
+    // Rows of a cell (used or about to be written by the current batch).
+    uint16_t* k(int32_t layer, int32_t cell) { return k_.data() + offset(layer, cell); }
+    uint16_t* v(int32_t layer, int32_t cell) { return v_.data() + offset(layer, cell); }
+    const uint16_t* k(int32_t layer, int32_t cell) const { return k_.data() + offset(layer, cell); }
+    const uint16_t* v(int32_t layer, int32_t cell) const { return v_.data() + offset(layer, cell); }
+
+    // Rows [cell0, cell0 + n) of one layer, contiguous; the whole range is
+    // checked once so kernels can index it freely.
+    const uint16_t* k_rows(int32_t layer, int32_t cell0, int32_t n) const;
+    const uint16_t* v_rows(int32_t layer, int32_t cell0, int32_t n) const;
+
+    int32_t pos(int32_t cell) const;
+
+    // Claims the next n cells for positions pos0 .. pos0+n-1 (their rows are
+    // written by the forward pass that follows). Throws CONTEXT_FULL if they
+    // do not fit, before anything changes.
+    void reserve(int32_t n, int32_t pos0);
+    // Marks the cells claimed by reserve as used.
+    void commit(int32_t n);
+    // Forgets the cells from n_keep on.
+    void truncate(int32_t n_keep);
+    void clear() { used_ = 0; }
+
+private:
+    size_t offset(int32_t layer, int32_t cell) const;
+    size_t range_offset(int32_t layer, int32_t cell0, int32_t n) const;
+
+    int32_t n_layer_, n_ctx_, kv_dim_;
+    int32_t used_ = 0;
+    std::vector<uint16_t> k_;  // (layer, cell, kv_dim)
+    std::vector<uint16_t> v_;  // (layer, cell, kv_dim)
+    std::vector<int32_t> pos_;  // (cell)
+};
+
+}  // namespace hob

@@ -1,0 +1,81 @@
+// Attention over the f16 KV cache. Per query row and head: scores against
+// every visible cell, softmax, weighted sum of V rows. The query and the
+// probabilities are rounded to f16 before their products with the f16 cache,
+// which is where llama.cpp's CPU path rounds them too.
+#include <cmath>
+#include <string>
+
+#include "../common.h"
+#include "../quants.h"
+#include "ops.h"
+
+namespace hob {
+
+void kv_store(KvCache& kv, int32_t layer, int32_t cell0, int32_t T, const float* k, const float* v) {
+    const int32_t d = kv.kv_dim();
+    for (int32_t t = 0; t < T; t++) {
+        uint16_t* kr = kv.k(layer, cell0 + t);
+        uint16_t* vr = kv.v(layer, cell0 + t);
+        for (int32_t i = 0; i < d; i++) {
+            kr[i] = f32_to_f16(k[(size_t)t * d + i]);
+            vr[i] = f32_to_f16(v[(size_t)t * d + i]);
+        }
+    }
+}
+
+void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t layer, int32_t cell0, int32_t T,
+               const AttentionShape& s, const float* q, float* out) {
+    HOB_CHECK(s.n_head_kv > 0 && s.n_head % s.n_head_kv == 0, HOB_ERR_INVALID_ARGUMENT,
+              "attention needs n_head (" + std::to_string(s.n_head) + ") to be a multiple of n_head_kv (" +
+                  std::to_string(s.n_head_kv) + ")");
+    const int32_t hd = s.head_dim;
+    const int32_t kv_dim = kv.kv_dim();
+    const int32_t group = s.n_head / s.n_head_kv;
+    const int32_t n_cells_max = cell0 + T;
+    // Checks the whole range once; the loops below index inside it.
+    const uint16_t* k_base = kv.k_rows(layer, 0, n_cells_max);
+    const uint16_t* v_base = kv.v_rows(layer, 0, n_cells_max);
+    HOB_CHECK((int64_t)s.n_head_kv * hd <= kv_dim, HOB_ERR_OUT_OF_RANGE, "attention heads exceed the KV row");
+
+    pool.run(T * s.n_head, [&](int task, int thread) {
+        const int32_t t = task / s.n_head;
+        const int32_t h = task % s.n_head;
+        const int32_t n_cells = cell0 + t + 1;  // causal: cells up to this token's own
+        const int32_t kvh = h / group;
+
+        // Per-thread scratch: scores, the f16 query, one V row in f32.
+        float* buf = scratch.thread_buffer(thread, (size_t)n_cells_max + (size_t)hd + (size_t)hd);
+        float* scores = buf;
+        uint16_t* q16 = reinterpret_cast<uint16_t*>(buf + n_cells_max);
+        float* vrow = buf + n_cells_max + hd;
+
+        const float* qh = q + ((size_t)t * s.n_head + h) * hd;
+        for (int32_t i = 0; i < hd; i++) q16[i] = f32_to_f16(qh[i]);
+
+        float max_score = -INFINITY;
+        for (int32_t c = 0; c < n_cells; c++) {
+            const uint16_t* kr = k_base + (size_t)c * kv_dim + (size_t)kvh * hd;
+            const float sc = vec_dot(TypeId::F16, hd, kr, q16) * s.scale;
+            scores[c] = sc;
+            if (sc > max_score) max_score = sc;
+        }
+        double sum = 0;
+        for (int32_t c = 0; c < n_cells; c++) {
+            const float e = std::exp(scores[c] - max_score);
+            scores[c] = e;
+            sum += e;
+        }
+        const float inv = (float)(1.0 / sum);
+
+        float* o = out + ((size_t)t * s.n_head + h) * hd;
+        for (int32_t i = 0; i < hd; i++) o[i] = 0;
+        for (int32_t c = 0; c < n_cells; c++) {
+            const float pc = f16_to_f32(f32_to_f16(scores[c] * inv));
+            if (pc == 0.0f) continue;
+            dequantize_row(TypeId::F16, v_base + (size_t)c * kv_dim + (size_t)kvh * hd, vrow, hd);
+            for (int32_t i = 0; i < hd; i++) o[i] += pc * vrow[i];
+        }
+    });
+}
+
+}  // namespace hob

@@ -1,0 +1,63 @@
+// The numeric kernels of a forward pass, behind small functions: matrix
+// products over quantized weights, RMSNorm, RoPE, attention over the KV
+// cache and the element-wise steps. model.cpp calls these and nothing lower.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../kv_cache.h"
+#include "../tensor.h"
+#include "../threadpool.h"
+
+namespace hob {
+
+// Reusable per-session buffers for kernels, so the forward pass does not
+// allocate. Grown on first use, then kept.
+struct Scratch {
+    std::vector<uint8_t> act;                 // activations converted for a matmul
+    std::vector<std::vector<float>> per_thread;  // one float buffer per thread
+    float* thread_buffer(int thread, size_t n);
+};
+
+// y[t][r] = W[r] . x[t] for T rows x of W.cols() floats; y is T x W.rows().
+void matmul(ThreadPool& pool, Scratch& scratch, const Tensor& w, const float* x, int32_t T, float* y);
+
+// y = x / sqrt(mean(x^2) + eps) * weight, for each of T rows of n.
+void rmsnorm(const float* x, const float* weight, float* y, int32_t T, int32_t n, float eps);
+
+enum class RopeStyle { Normal, NeoX };
+
+struct RopeParams {
+    RopeStyle style = RopeStyle::Normal;
+    int32_t n_rot = 0;            // rotated dimensions per head (even)
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;      // 1 / linear scaling factor
+    const float* freq_factors = nullptr;  // n_rot / 2 divisors (llama 3), or null
+};
+
+// Rotates T rows of n_heads heads of head_dim, row t at position pos[t].
+void rope(float* x, int32_t T, int32_t n_heads, int32_t head_dim, const int32_t* pos, const RopeParams& p);
+
+struct AttentionShape {
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim;
+    float scale;  // applied to q.k
+};
+
+// Causal attention of T query rows (q: T x n_head*head_dim) against the
+// layer's cache cells [0, cell0 + t] for row t; out has q's shape.
+void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t layer, int32_t cell0, int32_t T,
+               const AttentionShape& s, const float* q, float* out);
+
+// x[i] = silu(x[i]) * up[i]
+void silu_mul(float* x, const float* up, int64_t n);
+
+// x[i] += y[i]
+void add(float* x, const float* y, int64_t n);
+
+// Stores T rows of K and V (f32) into the layer's cache cells [cell0, cell0 + T).
+void kv_store(KvCache& kv, int32_t layer, int32_t cell0, int32_t T, const float* k, const float* v);
+
+}  // namespace hob
