@@ -1,0 +1,308 @@
+// The C API: every entry point catches everything, records the message for
+// hob_last_error, and returns a status. Handles are the engine's own objects.
+#include "api.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "common.h"
+#include "gguf.h"
+#include "model.h"
+#include "sampler.h"
+#include "session.h"
+
+struct hob_gguf {
+    hob::GgufFile file;
+};
+struct hob_model {
+    std::unique_ptr<hob::Model> model;
+};
+struct hob_session {
+    std::unique_ptr<hob::Session> session;
+};
+struct hob_sampler {
+    hob::Sampler sampler;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+hob_status set_error(hob_status s, const std::string& msg) {
+    g_last_error = msg;
+    return s;
+}
+
+// Runs fn, turning any exception into a status and message.
+template <typename F>
+hob_status guard(F&& fn) {
+    try {
+        fn();
+        return HOB_OK;
+    } catch (const hob::Error& e) {
+        return set_error(e.status(), e.what());
+    } catch (const std::bad_alloc&) {
+        return set_error(HOB_ERR_OUT_OF_MEMORY, "out of memory");
+    } catch (const std::exception& e) {
+        return set_error(HOB_ERR_INTERNAL, std::string("internal error: ") + e.what());
+    } catch (...) {
+        return set_error(HOB_ERR_INTERNAL, "internal error");
+    }
+}
+
+#define REQUIRE_ARG(cond, what) \
+    if (!(cond)) return set_error(HOB_ERR_INVALID_ARGUMENT, what)
+
+// Copies s into buf. *len always receives the full size; a buffer too small
+// for it gets nothing and BUFFER_TOO_SMALL. A NUL follows when there is room.
+hob_status copy_out(const std::string& s, char* buf, size_t cap, size_t* len) {
+    if (len) *len = s.size();
+    if (cap < s.size() || (!buf && !s.empty())) {
+        return set_error(HOB_ERR_BUFFER_TOO_SMALL, "buffer of " + std::to_string(cap) + " bytes is too small for " +
+                                                       std::to_string(s.size()));
+    }
+    if (!s.empty()) std::memcpy(buf, s.data(), s.size());
+    if (cap > s.size()) buf[s.size()] = 0;
+    return HOB_OK;
+}
+
+const hob::GgufValue* kv_at(const hob_gguf* g, int64_t i) {
+    if (!g || i < 0 || (uint64_t)i >= g->file.kv.size()) return nullptr;
+    return &g->file.kv[(size_t)i].second;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* hob_last_error(void) { return g_last_error.c_str(); }
+
+void* hob_alloc(size_t size) { return std::malloc(size ? size : 1); }
+void hob_free(void* ptr) { std::free(ptr); }
+
+const char* hob_type_name(int32_t type) {
+    const hob::TypeTraits* t = hob::type_traits((uint32_t)type);
+    return t ? t->name : "unknown";
+}
+
+// ---- GGUF inspection ----------------------------------------------------------
+
+hob_status hob_gguf_open(const uint8_t* data, size_t size, uint64_t file_size, hob_gguf** out) {
+    REQUIRE_ARG(data && out, "hob_gguf_open: data and out must not be null");
+    *out = nullptr;
+    return guard([&] { *out = new hob_gguf{hob::GgufFile::parse(data, size, file_size)}; });
+}
+
+void hob_gguf_close(hob_gguf* gguf) { delete gguf; }
+uint32_t hob_gguf_version(const hob_gguf* g) { return g ? g->file.version : 0; }
+uint64_t hob_gguf_data_offset(const hob_gguf* g) { return g ? g->file.data_offset : 0; }
+int64_t hob_gguf_kv_count(const hob_gguf* g) { return g ? (int64_t)g->file.kv.size() : 0; }
+int64_t hob_gguf_tensor_count(const hob_gguf* g) { return g ? (int64_t)g->file.tensors.size() : 0; }
+
+hob_status hob_gguf_kv_key(const hob_gguf* g, int64_t i, char* buf, size_t cap, size_t* len) {
+    REQUIRE_ARG(kv_at(g, i), "metadata index " + std::to_string(i) + " out of range");
+    return copy_out(g->file.kv[(size_t)i].first, buf, cap, len);
+}
+
+hob_status hob_gguf_kv_type(const hob_gguf* g, int64_t i, int32_t* type, int32_t* elem_type, uint64_t* count) {
+    const hob::GgufValue* v = kv_at(g, i);
+    REQUIRE_ARG(v, "metadata index " + std::to_string(i) + " out of range");
+    if (type) *type = (int32_t)v->type;
+    if (elem_type) *elem_type = v->is_array() ? (int32_t)v->elem_type : -1;
+    if (count) *count = v->is_array() ? v->count : 1;
+    return HOB_OK;
+}
+
+hob_status hob_gguf_kv_number(const hob_gguf* g, int64_t i, uint64_t j, double* out) {
+    const hob::GgufValue* v = kv_at(g, i);
+    REQUIRE_ARG(v && out, "metadata index " + std::to_string(i) + " out of range");
+    return guard([&] {
+        if (v->is_array()) {
+            *out = v->array_number(j);
+        } else {
+            HOB_CHECK(v->type != hob::GgufType::STRING && j == 0, HOB_ERR_INVALID_ARGUMENT, "value is not a number");
+            *out = v->num;
+        }
+    });
+}
+
+hob_status hob_gguf_kv_string(const hob_gguf* g, int64_t i, uint64_t j, char* buf, size_t cap, size_t* len) {
+    const hob::GgufValue* v = kv_at(g, i);
+    REQUIRE_ARG(v, "metadata index " + std::to_string(i) + " out of range");
+    if (v->type == hob::GgufType::STRING && j == 0) return copy_out(v->str, buf, cap, len);
+    if (v->is_array() && v->elem_type == hob::GgufType::STRING && j < v->count) return copy_out(v->strs[(size_t)j], buf, cap, len);
+    return set_error(HOB_ERR_INVALID_ARGUMENT, "metadata value " + std::to_string(i) + "[" + std::to_string(j) + "] is not a string");
+}
+
+hob_status hob_gguf_tensor_name(const hob_gguf* g, int64_t i, char* buf, size_t cap, size_t* len) {
+    REQUIRE_ARG(g && i >= 0 && (uint64_t)i < g->file.tensors.size(), "tensor index " + std::to_string(i) + " out of range");
+    return copy_out(g->file.tensors[(size_t)i].name, buf, cap, len);
+}
+
+hob_status hob_gguf_tensor_info(const hob_gguf* g, int64_t i, int32_t* type, int32_t* n_dims, int64_t* dims,
+                                uint64_t* offset, uint64_t* size) {
+    REQUIRE_ARG(g && i >= 0 && (uint64_t)i < g->file.tensors.size(), "tensor index " + std::to_string(i) + " out of range");
+    const hob::GgufTensorInfo& t = g->file.tensors[(size_t)i];
+    if (type) *type = (int32_t)t.type;
+    if (n_dims) *n_dims = t.n_dims;
+    if (dims) for (int d = 0; d < 4; d++) dims[d] = t.ne[d];
+    if (offset) *offset = g->file.data_offset + t.offset;
+    if (size) *size = t.size;
+    return HOB_OK;
+}
+
+// ---- models ---------------------------------------------------------------------
+
+hob_status hob_model_load(uint8_t* data, size_t size, int take_ownership, hob_model** out) {
+    if (!data || !out) {
+        if (take_ownership) hob_free(data);
+        return set_error(HOB_ERR_INVALID_ARGUMENT, "hob_model_load: data and out must not be null");
+    }
+    *out = nullptr;
+    return guard([&] { *out = new hob_model{hob::Model::load(data, size, take_ownership != 0)}; });
+}
+
+void hob_model_free(hob_model* model) { delete model; }
+int32_t hob_model_n_vocab(const hob_model* m) { return m ? m->model->hparams().n_vocab : 0; }
+int32_t hob_model_n_ctx_train(const hob_model* m) { return m ? m->model->hparams().n_ctx_train : 0; }
+int32_t hob_model_n_embd(const hob_model* m) { return m ? m->model->hparams().n_embd : 0; }
+int32_t hob_model_n_layer(const hob_model* m) { return m ? m->model->hparams().n_layer : 0; }
+int32_t hob_model_token_bos(const hob_model* m) { return m ? m->model->vocab().bos() : -1; }
+int32_t hob_model_token_eos(const hob_model* m) { return m ? m->model->vocab().eos() : -1; }
+int32_t hob_model_token_is_eog(const hob_model* m, int32_t token) { return m && m->model->vocab().is_eog(token) ? 1 : 0; }
+uint64_t hob_model_weight_bytes(const hob_model* m) { return m ? m->model->weight_bytes() : 0; }
+
+hob_status hob_model_meta_string(const hob_model* m, const char* key, char* buf, size_t cap, size_t* len) {
+    REQUIRE_ARG(m && key, "hob_model_meta_string: model and key must not be null");
+    const hob::GgufValue* v = m->model->gguf().find(key);
+    if (!v || v->type != hob::GgufType::STRING) {
+        return set_error(HOB_ERR_INVALID_ARGUMENT, std::string("metadata ") + key + " is not a string in this model");
+    }
+    return copy_out(v->str, buf, cap, len);
+}
+
+// ---- tokenizer ------------------------------------------------------------------
+
+hob_status hob_tokenize(const hob_model* m, const char* text, size_t text_len, int add_special, int parse_special,
+                        int32_t* tokens, size_t cap, size_t* n_tokens) {
+    REQUIRE_ARG(m && (text || text_len == 0), "hob_tokenize: model and text must not be null");
+    std::vector<int32_t> ids;
+    const hob_status s = guard([&] {
+        ids = m->model->vocab().tokenize(std::string(text ? text : "", text_len), add_special != 0, parse_special != 0);
+    });
+    if (s != HOB_OK) return s;
+    if (n_tokens) *n_tokens = ids.size();
+    if (cap < ids.size() || (!tokens && !ids.empty())) {
+        return set_error(HOB_ERR_BUFFER_TOO_SMALL, "token buffer of " + std::to_string(cap) + " is too small for " +
+                                                       std::to_string(ids.size()) + " tokens");
+    }
+    if (!ids.empty()) std::memcpy(tokens, ids.data(), ids.size() * sizeof(int32_t));
+    return HOB_OK;
+}
+
+hob_status hob_token_to_piece(const hob_model* m, int32_t token, int render_special, char* buf, size_t cap, size_t* len) {
+    REQUIRE_ARG(m, "hob_token_to_piece: model must not be null");
+    std::string piece;
+    const hob_status s = guard([&] { piece = m->model->vocab().token_to_piece(token, render_special != 0); });
+    if (s != HOB_OK) return s;
+    return copy_out(piece, buf, cap, len);
+}
+
+// ---- sessions -------------------------------------------------------------------
+
+hob_status hob_session_create(hob_model* m, int32_t n_ctx, int32_t n_threads, hob_session** out) {
+    REQUIRE_ARG(m && out, "hob_session_create: model and out must not be null");
+    *out = nullptr;
+    REQUIRE_ARG(n_threads <= 256, "n_threads " + std::to_string(n_threads) + " is more than 256");
+    return guard([&] { *out = new hob_session{std::make_unique<hob::Session>(*m->model, n_ctx, n_threads)}; });
+}
+
+void hob_session_free(hob_session* s) { delete s; }
+int32_t hob_session_n_ctx(const hob_session* s) { return s ? s->session->n_ctx() : 0; }
+int32_t hob_session_n_past(const hob_session* s) { return s ? s->session->n_past() : 0; }
+int32_t hob_session_n_threads(const hob_session* s) { return s ? s->session->n_threads() : 0; }
+
+hob_status hob_session_eval(hob_session* s, const int32_t* tokens, size_t n_tokens) {
+    REQUIRE_ARG(s && tokens, "hob_session_eval: session and tokens must not be null");
+    REQUIRE_ARG(n_tokens > 0 && n_tokens <= (size_t)INT32_MAX, "hob_session_eval: needs 1 or more tokens");
+    return guard([&] { s->session->eval(tokens, (int32_t)n_tokens); });
+}
+
+hob_status hob_session_logits(const hob_session* s, float* out, size_t cap) {
+    REQUIRE_ARG(s && out, "hob_session_logits: session and out must not be null");
+    return guard([&] {
+        const std::vector<float>& l = s->session->logits();
+        HOB_CHECK(cap >= l.size(), HOB_ERR_BUFFER_TOO_SMALL,
+                  "logits buffer of " + std::to_string(cap) + " floats is too small for " + std::to_string(l.size()));
+        std::memcpy(out, l.data(), l.size() * sizeof(float));
+    });
+}
+
+hob_status hob_session_truncate(hob_session* s, int32_t n_keep) {
+    REQUIRE_ARG(s, "hob_session_truncate: session must not be null");
+    return guard([&] { s->session->truncate(n_keep); });
+}
+
+// ---- sampling -------------------------------------------------------------------
+
+hob_status hob_sampler_create(hob_sampler** out) {
+    REQUIRE_ARG(out, "hob_sampler_create: out must not be null");
+    return guard([&] { *out = new hob_sampler{hob::Sampler()}; });
+}
+
+void hob_sampler_free(hob_sampler* s) { delete s; }
+
+hob_status hob_sampler_set(hob_sampler* s, int32_t param, double value) {
+    REQUIRE_ARG(s, "hob_sampler_set: sampler must not be null");
+    REQUIRE_ARG(std::isfinite(value), "sampler value must be finite");
+    hob::SamplerParams& p = s->sampler.params();
+    switch (param) {
+        case HOB_SAMPLER_TEMPERATURE: p.temperature = (float)value; break;
+        case HOB_SAMPLER_TOP_K: p.top_k = (int32_t)value; break;
+        case HOB_SAMPLER_TOP_P:
+            REQUIRE_ARG(value >= 0, "top_p must be >= 0");
+            p.top_p = (float)value;
+            break;
+        case HOB_SAMPLER_MIN_P:
+            REQUIRE_ARG(value >= 0 && value <= 1, "min_p must be in [0, 1]");
+            p.min_p = (float)value;
+            break;
+        case HOB_SAMPLER_REPEAT_PENALTY:
+            REQUIRE_ARG(value > 0, "repeat_penalty must be > 0");
+            p.repeat_penalty = (float)value;
+            break;
+        case HOB_SAMPLER_REPEAT_LAST_N:
+            REQUIRE_ARG(value >= 0 && value <= 1 << 20, "repeat_last_n must be in [0, 2^20]");
+            p.repeat_last_n = (int32_t)value;
+            break;
+        case HOB_SAMPLER_SEED:
+            REQUIRE_ARG(value >= 0 && value <= 4294967295.0, "seed must be a 32-bit unsigned integer");
+            s->sampler.reseed((uint32_t)value);
+            break;
+        default: return set_error(HOB_ERR_INVALID_ARGUMENT, "unknown sampler parameter " + std::to_string(param));
+    }
+    return HOB_OK;
+}
+
+hob_status hob_sampler_sample(hob_sampler* s, const hob_session* session, int32_t* token) {
+    REQUIRE_ARG(s && session && token, "hob_sampler_sample: arguments must not be null");
+    return guard([&] {
+        const std::vector<float>& l = session->session->logits();
+        *token = s->sampler.sample(l.data(), (int32_t)l.size());
+    });
+}
+
+hob_status hob_sampler_accept(hob_sampler* s, int32_t token) {
+    REQUIRE_ARG(s, "hob_sampler_accept: sampler must not be null");
+    s->sampler.accept(token);
+    return HOB_OK;
+}
+
+void hob_sampler_reset(hob_sampler* s) {
+    if (s) s->sampler.reset();
+}
+
+}  // extern "C"

@@ -1,0 +1,108 @@
+// A transformer model built from a GGUF file: hyperparameters from the
+// metadata, weight views into the file bytes (used in place, never copied
+// unless misaligned), the tokenizer, and the forward pass.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf.h"
+#include "kv_cache.h"
+#include "ops/ops.h"
+#include "tensor.h"
+#include "threadpool.h"
+#include "vocab.h"
+
+namespace hob {
+
+struct Hparams {
+    std::string arch;
+    int32_t n_vocab = 0;
+    int32_t n_ctx_train = 0;
+    int32_t n_embd = 0;
+    int32_t n_layer = 0;
+    int32_t n_head = 0;
+    int32_t n_head_kv = 0;
+    int32_t head_dim = 0;
+    int32_t n_ff = 0;
+    float rms_eps = 1e-5f;
+    RopeParams rope;
+
+    int32_t kv_dim() const { return n_head_kv * head_dim; }
+};
+
+struct LayerWeights {
+    std::vector<float> attn_norm;  // (n_embd)
+    const Tensor* wq;              // (n_embd -> n_head * head_dim)
+    const Tensor* wk;              // (n_embd -> n_head_kv * head_dim)
+    const Tensor* wv;              // (n_embd -> n_head_kv * head_dim)
+    const Tensor* wo;              // (n_head * head_dim -> n_embd)
+    std::vector<float> ffn_norm;   // (n_embd)
+    const Tensor* ffn_gate;        // (n_embd -> n_ff)
+    const Tensor* ffn_up;          // (n_embd -> n_ff)
+    const Tensor* ffn_down;        // (n_ff -> n_embd)
+};
+
+// Activations of one batch of up to `capacity` tokens; sized once per session.
+struct Workspace {
+    int32_t capacity = 0;
+    std::vector<float> x;     // (T, n_embd) residual stream
+    std::vector<float> xb;    // (T, n_embd) normed input of a sub-block
+    std::vector<float> xb2;   // (T, n_embd) sub-block output
+    std::vector<float> q;     // (T, n_head * head_dim)
+    std::vector<float> k;     // (T, kv_dim)
+    std::vector<float> v;     // (T, kv_dim)
+    std::vector<float> att;   // (T, n_head * head_dim)
+    std::vector<float> hb;    // (T, n_ff)
+    std::vector<float> hb2;   // (T, n_ff)
+    std::vector<int32_t> pos; // (T)
+    Scratch scratch;
+
+    void reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads);
+};
+
+class Model {
+public:
+    // Builds the model over a whole GGUF file in memory. With owns_data the
+    // model frees `data` (from hob_alloc) when destroyed.
+    static std::unique_ptr<Model> load(uint8_t* data, size_t size, bool owns_data);
+    ~Model();
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+
+    const Hparams& hparams() const { return hp_; }
+    const Vocab& vocab() const { return vocab_; }
+    const GgufFile& gguf() const { return gguf_; }
+    uint64_t weight_bytes() const { return weight_bytes_; }
+
+    // Runs T tokens at positions pos0.. through every layer, writing their
+    // K/V into cache cells [cell0, cell0 + T), and the next-token logits of
+    // the last one into `logits` (n_vocab floats; null skips the head).
+    void forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T, int32_t cell0,
+                 int32_t pos0, float* logits) const;
+
+private:
+    Model() = default;
+    const Tensor* tensor(const std::string& name, std::initializer_list<int64_t> shape, bool required = true);
+    std::vector<float> vector_f32(const std::string& name, int64_t n);
+
+    uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+    bool owns_data_ = false;
+    GgufFile gguf_;
+    Vocab vocab_;
+    Hparams hp_;
+    std::vector<std::unique_ptr<Tensor>> tensors_;
+    std::vector<std::unique_ptr<std::vector<uint8_t>>> realigned_;  // copies of misaligned tensors
+    std::vector<float> rope_freqs_;
+    uint64_t weight_bytes_ = 0;
+
+    const Tensor* tok_embd_ = nullptr;  // (n_embd, n_vocab)
+    std::vector<float> output_norm_;    // (n_embd)
+    const Tensor* output_ = nullptr;    // (n_embd -> n_vocab); tok_embd_ when tied
+    std::vector<LayerWeights> layers_;
+};
+
+}  // namespace hob

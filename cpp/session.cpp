@@ -1,0 +1,61 @@
+// Evaluation of a sequence in batches over the session's cache.
+#include "session.h"
+
+#include <algorithm>
+#include <string>
+
+namespace hob {
+
+namespace {
+
+// Tokens per forward pass: bounds the workspace, and so the memory a long
+// prompt needs, at no cost to speed once matrices are this tall.
+constexpr int32_t kBatch = 256;
+
+}  // namespace
+
+Session::Session(const Model& model, int32_t n_ctx, int32_t n_threads)
+    : model_(model),
+      kv_(model.hparams().n_layer, n_ctx > 0 ? n_ctx : model.hparams().n_ctx_train, model.hparams().kv_dim()),
+      pool_(n_threads),
+      logits_((size_t)model.hparams().n_vocab) {
+    ws_.reserve(model.hparams(), std::min(kBatch, kv_.n_ctx()), pool_.size());
+}
+
+void Session::eval(const int32_t* tokens, int32_t n) {
+    HOB_CHECK(n > 0, HOB_ERR_INVALID_ARGUMENT, "eval needs at least one token");
+    const int32_t n_vocab = model_.hparams().n_vocab;
+    for (int32_t i = 0; i < n; i++) {
+        HOB_CHECK(tokens[i] >= 0 && tokens[i] < n_vocab, HOB_ERR_OUT_OF_RANGE,
+                  "token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) + " out of range [0, " +
+                      std::to_string(n_vocab) + ")");
+    }
+    const int32_t start = kv_.size();
+    kv_.reserve(n, start);  // throws CONTEXT_FULL before anything is written
+    has_logits_ = false;
+    try {
+        for (int32_t i = 0; i < n; i += kBatch) {
+            const int32_t T = std::min(kBatch, n - i);
+            const bool last = i + T == n;
+            model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i, last ? logits_.data() : nullptr);
+        }
+    } catch (...) {
+        kv_.truncate(start);  // the reserved cells were never committed
+        throw;
+    }
+    kv_.commit(n);
+    has_logits_ = true;
+}
+
+const std::vector<float>& Session::logits() const {
+    HOB_CHECK(has_logits_, HOB_ERR_INVALID_ARGUMENT, "no logits: nothing has been evaluated since the last change");
+    return logits_;
+}
+
+void Session::truncate(int32_t n_keep) {
+    const int32_t before = kv_.size();
+    kv_.truncate(n_keep);
+    if (n_keep < before) has_logits_ = false;  // they belonged to a removed token
+}
+
+}  // namespace hob

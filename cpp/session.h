@@ -1,0 +1,42 @@
+// A session: one sequence evaluated against a model, with its KV cache
+// (allocated once, here), thread pool, activation workspace and the logits
+// of the last evaluated token.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kv_cache.h"
+#include "model.h"
+#include "threadpool.h"
+
+namespace hob {
+
+class Session {
+public:
+    // n_ctx <= 0 takes the model's training context.
+    Session(const Model& model, int32_t n_ctx, int32_t n_threads);
+
+    const Model& model() const { return model_; }
+    int32_t n_ctx() const { return kv_.n_ctx(); }
+    int32_t n_past() const { return kv_.size(); }
+    int32_t n_threads() const { return pool_.size(); }
+    const KvCache& kv() const { return kv_; }
+
+    // Appends tokens at the end of the sequence and computes the logits of
+    // the last. Nothing changes if they do not fit (CONTEXT_FULL).
+    void eval(const int32_t* tokens, int32_t n);
+    // Logits of the last evaluated token; throws if there is none.
+    const std::vector<float>& logits() const;
+    void truncate(int32_t n_keep);
+
+private:
+    const Model& model_;
+    KvCache kv_;
+    ThreadPool pool_;
+    Workspace ws_;
+    std::vector<float> logits_;
+    bool has_logits_ = false;
+};
+
+}  // namespace hob
