@@ -1,0 +1,47 @@
+// Generated from cpp/api.h by scripts/gen-api.mjs; do not edit.
+
+export const Status = {
+  OK: 0,
+  ERR_INVALID_ARGUMENT: 1,
+  ERR_BUFFER_TOO_SMALL: 2,
+  ERR_GGUF_BAD_MAGIC: 3,
+  ERR_GGUF_BAD_VERSION: 4,
+  ERR_GGUF_TRUNCATED: 5,
+  ERR_GGUF_INVALID: 6,
+  ERR_UNSUPPORTED_TYPE: 7,
+  ERR_UNSUPPORTED_ARCH: 8,
+  ERR_MODEL_INVALID: 9,
+  ERR_CONTEXT_FULL: 10,
+  ERR_OUT_OF_RANGE: 11,
+  ERR_OUT_OF_MEMORY: 12,
+  ERR_INTERNAL: 13,
+} as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+export const GgufValueType = {
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
+} as const;
+export type GgufValueType = (typeof GgufValueType)[keyof typeof GgufValueType];
+
+export const SamplerParam = {
+  TEMPERATURE: 0,
+  TOP_K: 1,
+  TOP_P: 2,
+  MIN_P: 3,
+  REPEAT_PENALTY: 4,
+  REPEAT_LAST_N: 5,
+  SEED: 6,
+} as const;
+export type SamplerParam = (typeof SamplerParam)[keyof typeof SamplerParam];
