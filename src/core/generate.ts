@@ -1,0 +1,97 @@
+// Text completion on a session: evaluate the prompt, then sample, stream and
+// evaluate one token at a time. Shared by the CLI, the worker and the tests,
+// so all three generate the same way.
+import type { Model, Sampler, Session } from './engine.js';
+
+export interface CompletionOptions {
+  /** Tokens to generate at most. */
+  nPredict: number;
+  /** Keep generating past end-of-generation tokens (for comparisons). */
+  ignoreEos?: boolean;
+  /** Called with each token id and the text it completes. */
+  onToken?: (token: number, text: string) => void;
+  /** Checked between tokens; a true return stops generation. */
+  shouldStop?: () => boolean;
+  /** Awaited between tokens, so a worker can receive messages (a stop). */
+  pause?: () => Promise<void>;
+}
+
+export interface CompletionTimings {
+  prefillTokens: number;
+  prefillMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokens: number;
+  decodeMs: number;
+  decodeTokensPerSecond: number;
+}
+
+export interface CompletionResult {
+  promptIds: number[];
+  ids: number[];
+  text: string;
+  finishReason: 'length' | 'stop' | 'abort';
+  timings: CompletionTimings;
+}
+
+const now = (): number => performance.now();
+
+/** Generates from promptIds (which must not be empty) appended to the session. */
+export async function complete(
+  model: Model,
+  session: Session,
+  sampler: Sampler,
+  promptIds: readonly number[],
+  opts: CompletionOptions,
+): Promise<CompletionResult> {
+  const decoder = model.decoder();
+  const ids: number[] = [];
+  let text = '';
+  let finishReason: CompletionResult['finishReason'] = 'length';
+
+  let t0 = now();
+  session.eval(promptIds);
+  const prefillMs = now() - t0;
+  for (const t of promptIds) sampler.accept(t);
+
+  t0 = now();
+  let decodeSteps = 0;
+  for (let i = 0; i < opts.nPredict; i++) {
+    if (opts.pause) await opts.pause();
+    if (opts.shouldStop?.()) {
+      finishReason = 'abort';
+      break;
+    }
+    const token = sampler.sample(session);
+    sampler.accept(token);
+    if (!opts.ignoreEos && model.isEog(token)) {
+      finishReason = 'stop';
+      break;
+    }
+    ids.push(token);
+    const piece = decoder.push(token);
+    text += piece;
+    opts.onToken?.(token, piece);
+    // The last token needs no evaluation: nothing will be sampled after it.
+    if (i + 1 < opts.nPredict) {
+      session.eval([token]);
+      decodeSteps++;
+    }
+  }
+  const tail = decoder.flush();
+  text += tail;
+  const decodeMs = now() - t0;
+  return {
+    promptIds: [...promptIds],
+    ids,
+    text,
+    finishReason,
+    timings: {
+      prefillTokens: promptIds.length,
+      prefillMs,
+      prefillTokensPerSecond: promptIds.length / (prefillMs / 1000),
+      decodeTokens: decodeSteps,
+      decodeMs,
+      decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / (decodeMs / 1000) : 0,
+    },
+  };
+}

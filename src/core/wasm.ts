@@ -1,0 +1,150 @@
+// Loads the engine's WebAssembly build and gives typed access to its C API
+// (cpp/api.h) and memory. Two builds exist: hob-mt (SIMD + pthreads), used
+// where SharedArrayBuffer is allowed (cross-origin isolated pages, Node), and
+// hob-st (SIMD, one thread) everywhere else.
+
+/** The exported C API, as emscripten exposes it (underscore-prefixed). */
+export interface HobExports {
+  _malloc(size: number): number;
+  _free(ptr: number): void;
+  _hob_last_error(): number;
+  _hob_alloc(size: number): number;
+  _hob_free(ptr: number): void;
+  _hob_type_name(type: number): number;
+
+  _hob_gguf_open(data: number, size: number, fileSize: bigint, out: number): number;
+  _hob_gguf_close(gguf: number): void;
+  _hob_gguf_version(gguf: number): number;
+  _hob_gguf_data_offset(gguf: number): bigint;
+  _hob_gguf_kv_count(gguf: number): bigint;
+  _hob_gguf_kv_key(gguf: number, i: bigint, buf: number, cap: number, len: number): number;
+  _hob_gguf_kv_type(gguf: number, i: bigint, type: number, elemType: number, count: number): number;
+  _hob_gguf_kv_number(gguf: number, i: bigint, j: bigint, out: number): number;
+  _hob_gguf_kv_string(gguf: number, i: bigint, j: bigint, buf: number, cap: number, len: number): number;
+  _hob_gguf_tensor_count(gguf: number): bigint;
+  _hob_gguf_tensor_name(gguf: number, i: bigint, buf: number, cap: number, len: number): number;
+  _hob_gguf_tensor_info(
+    gguf: number, i: bigint, type: number, nDims: number, dims: number, offset: number, size: number,
+  ): number;
+
+  _hob_model_load(data: number, size: number, takeOwnership: number, out: number): number;
+  _hob_model_free(model: number): void;
+  _hob_model_n_vocab(model: number): number;
+  _hob_model_n_ctx_train(model: number): number;
+  _hob_model_n_embd(model: number): number;
+  _hob_model_n_layer(model: number): number;
+  _hob_model_token_bos(model: number): number;
+  _hob_model_token_eos(model: number): number;
+  _hob_model_token_is_eog(model: number, token: number): number;
+  _hob_model_weight_bytes(model: number): bigint;
+  _hob_model_meta_string(model: number, key: number, buf: number, cap: number, len: number): number;
+
+  _hob_tokenize(
+    model: number, text: number, textLen: number, addSpecial: number, parseSpecial: number,
+    tokens: number, cap: number, nTokens: number,
+  ): number;
+  _hob_token_to_piece(model: number, token: number, renderSpecial: number, buf: number, cap: number, len: number): number;
+
+  _hob_session_create(model: number, nCtx: number, nThreads: number, out: number): number;
+  _hob_session_free(session: number): void;
+  _hob_session_n_ctx(session: number): number;
+  _hob_session_n_past(session: number): number;
+  _hob_session_n_threads(session: number): number;
+  _hob_session_eval(session: number, tokens: number, nTokens: number): number;
+  _hob_session_logits(session: number, out: number, cap: number): number;
+  _hob_session_truncate(session: number, nKeep: number): number;
+
+  _hob_sampler_create(out: number): number;
+  _hob_sampler_free(sampler: number): void;
+  _hob_sampler_set(sampler: number, param: number, value: number): number;
+  _hob_sampler_sample(sampler: number, session: number, token: number): number;
+  _hob_sampler_accept(sampler: number, token: number): number;
+  _hob_sampler_reset(sampler: number): void;
+}
+
+export interface HobModule extends HobExports {
+  UTF8ToString(ptr: number, maxBytes?: number): string;
+  HEAPU8: Uint8Array;
+  wasmMemory?: WebAssembly.Memory;
+  asm?: { memory?: WebAssembly.Memory };
+}
+
+export type WasmVariant = 'mt' | 'st';
+
+/** Where the build's files are; each a URL string (browser) or file URL (Node). */
+export interface WasmAssets {
+  glue: string;
+  wasm: string;
+  worker?: string;
+}
+
+/** Default locations, next to this module in the source and dist layouts. */
+export function defaultAssets(variant: WasmVariant): WasmAssets {
+  const base = new URL('../../wasm/out/', import.meta.url);
+  return {
+    glue: new URL(`hob-${variant}.mjs`, base).href,
+    wasm: new URL(`hob-${variant}.wasm`, base).href,
+    worker: variant === 'mt' ? new URL('hob-mt.worker.js', base).href : undefined,
+  };
+}
+
+/** The threaded build needs shared memory, which browsers allow only on
+ * cross-origin isolated pages. */
+export function threadsAvailable(): boolean {
+  if (typeof process !== 'undefined' && process.versions?.node) return true;
+  return typeof SharedArrayBuffer !== 'undefined' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+}
+
+export interface LoadWasmOptions {
+  /** Threads the engine may use, the calling one included. */
+  threads: number;
+  variant?: WasmVariant;
+  assets?: WasmAssets;
+}
+
+type ModuleFactory = (overrides: Record<string, unknown>) => Promise<HobModule>;
+
+/** Instantiates the engine. In Node the wasm is read from disk (emscripten's
+ * own loader would try fetch on a file path); in browsers it is fetched. */
+export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModule; variant: WasmVariant }> {
+  const variant: WasmVariant = opts.variant ?? (opts.threads > 1 && threadsAvailable() ? 'mt' : 'st');
+  const assets = opts.assets ?? defaultAssets(variant);
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+  let wasmBinary: ArrayBuffer | Uint8Array;
+  let workerPath = assets.worker;
+  if (isNode) {
+    const { readFile } = await import('node:fs/promises');
+    const { fileURLToPath } = await import('node:url');
+    const { createRequire } = await import('node:module');
+    const { dirname } = await import('node:path');
+    wasmBinary = await readFile(fileURLToPath(assets.wasm));
+    // Emscripten's ES module glue reaches for CommonJS globals under Node.
+    const g = globalThis as Record<string, unknown>;
+    g.require ??= createRequire(assets.glue);
+    g.__dirname ??= dirname(fileURLToPath(assets.glue));
+    // Node's Worker takes a path, not a file URL string.
+    if (workerPath) workerPath = fileURLToPath(workerPath);
+  } else {
+    const res = await fetch(assets.wasm);
+    if (!res.ok) throw new Error(`cannot fetch ${assets.wasm}: HTTP ${res.status}`);
+    wasmBinary = await res.arrayBuffer();
+  }
+  const { default: factory } = (await import(/* @vite-ignore */ assets.glue)) as { default: ModuleFactory };
+  const module = await factory({
+    wasmBinary,
+    hobWorkers: Math.max(1, opts.threads - 1),
+    mainScriptUrlOrBlob: assets.glue,
+    locateFile: (path: string) => (path.endsWith('.worker.js') && workerPath ? workerPath : path),
+    print: () => {},
+    printErr: (s: string) => console.warn(`[hob wasm] ${s}`),
+  });
+  return { module, variant };
+}
+
+/** A view of the whole wasm heap; fresh after any growth. */
+export function heapU8(m: HobModule): Uint8Array {
+  const memory = m.wasmMemory ?? m.asm?.memory;
+  if (memory && m.HEAPU8.buffer !== memory.buffer) return new Uint8Array(memory.buffer);
+  return m.HEAPU8;
+}
