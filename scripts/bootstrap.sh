@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the system tools Hob's build and tests need, and nothing more:
+#   emcc (Debian's emscripten) builds the engine to WebAssembly;
+#   chromium runs the browser tests (WebGPU on SwiftShader);
+#   clang with its runtimes builds the libFuzzer target.
+# As root on Debian/Ubuntu it installs what is missing with apt; otherwise
+# it stops and says exactly what to install.
+set -euo pipefail
+
+missing=()
+command -v emcc >/dev/null 2>&1 || missing+=(emscripten)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v clang++ >/dev/null 2>&1 || missing+=(clang)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
+# libFuzzer and the sanitizer runtimes for clang live in this package.
+if command -v clang++ >/dev/null 2>&1; then
+  ver=$(clang++ --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
+  if ! ls /usr/lib/llvm-"$ver"/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 &&
+     ! ls /usr/lib/llvm-"$ver"/lib/clang/*/lib/x86_64-pc-linux-gnu/libclang_rt.fuzzer.a >/dev/null 2>&1; then
+    missing+=("libclang-rt-$ver-dev")
+  fi
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: emcc, chromium, clang and g++ are present"
+  exit 0
+fi
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "bootstrap: installing ${missing[*]} with apt"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+  # clang's fuzzer runtime matches the clang just installed.
+  if printf '%s\n' "${missing[@]}" | grep -qx clang; then
+    ver=$(clang++ --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
+    apt-get install -y -qq "libclang-rt-$ver-dev" >/dev/null 2>&1 || true
+  fi
+  echo "bootstrap: done"
+else
+  echo "bootstrap: missing ${missing[*]}." >&2
+  echo "Install them (on Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run again." >&2
+  exit 1
+fi
