@@ -4,6 +4,7 @@
 // naming the tokenizer until they are implemented.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -29,36 +30,66 @@ public:
     int32_t eos() const { return eos_; }  // -1 if none
     bool add_bos() const { return add_bos_; }
     bool add_eos() const { return add_eos_; }
-    // End of generation: EOS, EOT and the like.
+    // SentencePiece's leading "▁": text that starts a sequence gets a space
+    // prepended when tokenized, which detokenizing the whole sequence drops.
+    bool add_space_prefix() const { return add_space_prefix_; }
+    // End of generation: EOS, EOT, EOM, the FIM pad/repo/separator tokens
+    // and every token whose text llama.cpp takes for an end of turn
+    // ("<|end|>", "<|im_end|>", ...). False for ids outside the vocabulary.
     bool is_eog(int32_t id) const;
+    // The type the GGUF gives the token. This, text and token_to_piece throw
+    // OUT_OF_RANGE for an id outside the vocabulary.
     TokenType type(int32_t id) const;
     const std::string& text(int32_t id) const;
 
     // add_special: prepend BOS / append EOS as the metadata asks.
-    // parse_special: text of control and user-defined tokens maps to their
-    // ids; otherwise it is tokenized as plain text.
+    // parse_special: the text of control and unknown tokens ("<s>") maps to
+    // their ids; without it that text is tokenized as plain text.
+    // User-defined tokens map to their ids either way, as in llama.cpp.
     std::vector<int32_t> tokenize(const std::string& utf8, bool add_special, bool parse_special) const;
 
     // The bytes this token stands for (may be part of a UTF-8 sequence).
-    // Control tokens give "" unless render_special.
+    // Control and unknown tokens give "" unless render_special; user-defined
+    // tokens give their text, unused ones "".
     std::string token_to_piece(int32_t id, bool render_special) const;
 
 private:
+    // llama.cpp's token attributes: a bit set derived from the GGUF token
+    // type, then amended by token text (EOG and FIM tokens become control,
+    // phi-3's special tokens strip the whitespace after them).
+    enum Attr : uint32_t {
+        ATTR_UNKNOWN = 1u << 0, ATTR_UNUSED = 1u << 1, ATTR_NORMAL = 1u << 2, ATTR_CONTROL = 1u << 3,
+        ATTR_USER_DEFINED = 1u << 4, ATTR_BYTE = 1u << 5, ATTR_LSTRIP = 1u << 7, ATTR_RSTRIP = 1u << 8,
+    };
+
     struct Token {
         std::string text;
         float score = 0;
-        TokenType type = TokenType::NORMAL;
+        TokenType type = TokenType::NORMAL;  // as the GGUF says
+        uint32_t attr = ATTR_NORMAL;         // as llama.cpp derives it
     };
 
+    // A span of the input: raw text [offset, offset + length), or a special
+    // token matched in it (token >= 0).
+    struct Fragment {
+        int32_t token;
+        size_t offset, length;
+    };
+
+    void derive_attributes(const GgufFile& gguf, int32_t fim_ids[6]);
+    std::vector<Fragment> partition_special(const std::string& text, bool parse_special) const;
     void tokenize_spm(const std::string& text, std::vector<int32_t>& out) const;
     int32_t byte_token(uint8_t b) const;
+    const Token& at(int32_t id) const;
 
     std::string model_;
     std::vector<Token> tokens_;
     std::unordered_map<std::string, int32_t> ids_;
-    std::vector<int32_t> special_ids_;  // control + user-defined, longest text first
-    std::vector<int32_t> eog_ids_;
-    int32_t bos_ = -1, eos_ = -1, unk_ = -1, eot_ = -1;
+    std::vector<int32_t> special_ids_;  // control, user-defined and unknown; longest text first
+    std::vector<int32_t> eog_ids_;      // sorted
+    std::array<int32_t, 256> byte_ids_{};  // <0xHH> token (or the one-byte token) of each byte; -1 if none
+    size_t max_token_bytes_ = 0;
+    int32_t bos_ = -1, eos_ = -1, unk_ = -1, eot_ = -1, eom_ = -1;
     bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = true;
 };
 
