@@ -39,6 +39,9 @@ public:
 
     uint64_t pos() const { return pos_; }
     uint64_t remaining() const { return file_size_ - pos_; }
+    // Bytes left of the prefix we were given: what a count may reserve for.
+    // A count checked only against a multi-GB file_size must not allocate.
+    uint64_t provided() const { return available_ - pos_; }
 
     void need(uint64_t n, const char* field) {
         if (n > file_size_ - pos_) {
@@ -55,6 +58,7 @@ public:
 
     void bytes(void* out, uint64_t n, const char* field) {
         need(n, field);
+        if (n == 0) return;  // an empty array's buffer may be null
         std::memcpy(out, data_ + pos_, n);
         pos_ += n;
     }
@@ -136,9 +140,10 @@ GgufValue read_value(Reader& r, GgufType type, const std::string& key) {
                                            " elements, more than the file can hold" + at(p));
         }
         if (v.elem_type == GgufType::STRING) {
-            v.strs.reserve((size_t)v.count);
+            v.strs.reserve((size_t)std::min(v.count, r.provided() / min_elem));
             for (uint64_t j = 0; j < v.count; j++) v.strs.push_back(r.string(field));
         } else {
+            r.need(v.count * min_elem, field);  // before allocating for it
             v.raw.resize((size_t)(v.count * min_elem));
             r.bytes(v.raw.data(), v.raw.size(), field);
             if (v.elem_type == GgufType::BOOL) {
@@ -192,7 +197,7 @@ GgufFile GgufFile::parse(const uint8_t* data, size_t available, uint64_t file_si
     if (magic != kMagic) {
         char got[5] = {0};
         std::memcpy(got, &magic, 4);
-        for (char& c : got) if (c && (c < 32 || c > 126)) c = '?';
+        for (int i = 0; i < 4; i++) if (got[i] < 32 || got[i] > 126) got[i] = '?';
         fail(HOB_ERR_GGUF_BAD_MAGIC, std::string("not a GGUF file: magic is \"") + got + "\", expected \"GGUF\"");
     }
     f.version = r.read<uint32_t>("version");
@@ -215,7 +220,7 @@ GgufFile GgufFile::parse(const uint8_t* data, size_t available, uint64_t file_si
         fail(HOB_ERR_GGUF_INVALID, "GGUF tensor_count " + std::to_string(n_tensors) + " is more than the file can hold");
     }
 
-    f.kv.reserve((size_t)n_kv);
+    f.kv.reserve((size_t)std::min(n_kv, r.provided() / 12));
     for (uint64_t i = 0; i < n_kv; i++) {
         const uint64_t p = r.pos();
         std::string key = r.string("metadata key");
@@ -239,7 +244,7 @@ GgufFile GgufFile::parse(const uint8_t* data, size_t available, uint64_t file_si
         f.alignment = (uint32_t)a->u64;
     }
 
-    f.tensors.reserve((size_t)n_tensors);
+    f.tensors.reserve((size_t)std::min(n_tensors, r.provided() / 28));
     for (uint64_t i = 0; i < n_tensors; i++) {
         const uint64_t p = r.pos();
         GgufTensorInfo t;
