@@ -13,6 +13,7 @@
 #include "model.h"
 #include "sampler.h"
 #include "session.h"
+#include "threadpool.h"
 
 struct hob_gguf {
     hob::GgufFile file;
@@ -31,6 +32,15 @@ namespace {
 
 thread_local std::string g_last_error;
 
+// The engine-wide pool and the number of live sessions using it.
+std::unique_ptr<hob::ThreadPool> g_pool;
+int g_sessions = 0;
+
+hob::ThreadPool& pool() {
+    if (!g_pool) g_pool = std::make_unique<hob::ThreadPool>(1);
+    return *g_pool;
+}
+
 hob_status set_error(hob_status s, const std::string& msg) {
     g_last_error = msg;
     return s;
@@ -39,6 +49,7 @@ hob_status set_error(hob_status s, const std::string& msg) {
 // Runs fn, turning any exception into a status and message.
 template <typename F>
 hob_status guard(F&& fn) {
+    hob::last_thrown() = {};
     try {
         fn();
         return HOB_OK;
@@ -49,7 +60,12 @@ hob_status guard(F&& fn) {
     } catch (const std::exception& e) {
         return set_error(HOB_ERR_INTERNAL, std::string("internal error: ") + e.what());
     } catch (...) {
-        return set_error(HOB_ERR_INTERNAL, "internal error");
+        // Where typed catches do not match (see common.h), the engine's own
+        // errors are still known from last_thrown; anything else is most
+        // likely an allocation failure.
+        const hob::ThrownError& t = hob::last_thrown();
+        if (t.status != HOB_OK) return set_error(t.status, t.message);
+        return set_error(HOB_ERR_OUT_OF_MEMORY, "out of memory (or an unexpected engine error)");
     }
 }
 
@@ -79,6 +95,18 @@ const hob::GgufValue* kv_at(const hob_gguf* g, int64_t i) {
 extern "C" {
 
 const char* hob_last_error(void) { return g_last_error.c_str(); }
+
+hob_status hob_init(int32_t n_threads) {
+    REQUIRE_ARG(n_threads >= 1 && n_threads <= 256, "n_threads must be in [1, 256], got " + std::to_string(n_threads));
+    if (g_pool && g_pool->size() == n_threads) return HOB_OK;
+    REQUIRE_ARG(g_sessions == 0, "cannot resize the thread pool while " + std::to_string(g_sessions) + " sessions use it");
+    return guard([&] {
+        g_pool.reset();
+        g_pool = std::make_unique<hob::ThreadPool>(n_threads);
+    });
+}
+
+int32_t hob_threads(void) { return pool().size(); }
 
 void* hob_alloc(size_t size) { return std::malloc(size ? size : 1); }
 void hob_free(void* ptr) { std::free(ptr); }
@@ -173,6 +201,7 @@ int32_t hob_model_n_layer(const hob_model* m) { return m ? m->model->hparams().n
 int32_t hob_model_token_bos(const hob_model* m) { return m ? m->model->vocab().bos() : -1; }
 int32_t hob_model_token_eos(const hob_model* m) { return m ? m->model->vocab().eos() : -1; }
 int32_t hob_model_token_is_eog(const hob_model* m, int32_t token) { return m && m->model->vocab().is_eog(token) ? 1 : 0; }
+int32_t hob_model_add_space_prefix(const hob_model* m) { return m && m->model->vocab().add_space_prefix() ? 1 : 0; }
 uint64_t hob_model_weight_bytes(const hob_model* m) { return m ? m->model->weight_bytes() : 0; }
 
 hob_status hob_model_meta_string(const hob_model* m, const char* key, char* buf, size_t cap, size_t* len) {
@@ -216,11 +245,17 @@ hob_status hob_token_to_piece(const hob_model* m, int32_t token, int render_spec
 hob_status hob_session_create(hob_model* m, int32_t n_ctx, int32_t n_threads, hob_session** out) {
     REQUIRE_ARG(m && out, "hob_session_create: model and out must not be null");
     *out = nullptr;
-    REQUIRE_ARG(n_threads <= 256, "n_threads " + std::to_string(n_threads) + " is more than 256");
-    return guard([&] { *out = new hob_session{std::make_unique<hob::Session>(*m->model, n_ctx, n_threads)}; });
+    return guard([&] {
+        *out = new hob_session{std::make_unique<hob::Session>(*m->model, n_ctx, pool(), n_threads)};
+        g_sessions++;
+    });
 }
 
-void hob_session_free(hob_session* s) { delete s; }
+void hob_session_free(hob_session* s) {
+    if (!s) return;
+    delete s;
+    g_sessions--;
+}
 int32_t hob_session_n_ctx(const hob_session* s) { return s ? s->session->n_ctx() : 0; }
 int32_t hob_session_n_past(const hob_session* s) { return s ? s->session->n_past() : 0; }
 int32_t hob_session_n_threads(const hob_session* s) { return s ? s->session->n_threads() : 0; }

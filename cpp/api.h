@@ -69,6 +69,13 @@ typedef struct hob_sampler hob_sampler;
 /* Message of the last failed call on this thread ("" if none). */
 const char* hob_last_error(void);
 
+/* Creates the engine's thread pool of n_threads (the caller included), shared
+ * by every session; threads are made here, once. Calling it again with
+ * another size replaces the pool, which fails while sessions exist. Without
+ * a call, the pool has one thread. */
+hob_status hob_init(int32_t n_threads);
+int32_t hob_threads(void);
+
 /* Memory the caller fills before handing it to hob_model_load. */
 void* hob_alloc(size_t size);
 void hob_free(void* ptr);
@@ -114,6 +121,9 @@ int32_t hob_model_n_layer(const hob_model* model);
 int32_t hob_model_token_bos(const hob_model* model); /* -1 if none */
 int32_t hob_model_token_eos(const hob_model* model); /* -1 if none */
 int32_t hob_model_token_is_eog(const hob_model* model, int32_t token);
+/* 1 if tokenizing prepends a space to the text (SentencePiece), so a
+ * detokenized sequence should drop its first leading space. */
+int32_t hob_model_add_space_prefix(const hob_model* model);
 /* Bytes of weight tensors the model reads. */
 uint64_t hob_model_weight_bytes(const hob_model* model);
 /* A string metadata value of the model's GGUF ("general.architecture").
@@ -133,8 +143,9 @@ hob_status hob_token_to_piece(const hob_model* model, int32_t token, int render_
 
 /* ---- sessions: a KV cache and the state of one sequence -------------------- */
 
-/* n_ctx <= 0 takes the model's training context; n_threads <= 0 takes one
- * thread. The KV cache is allocated here, once, for n_ctx tokens. */
+/* n_ctx <= 0 takes the model's training context. The session computes with
+ * n_threads of the engine's pool (<= 0 or more than the pool has: all of it).
+ * The KV cache is allocated here, once, for n_ctx tokens. */
 hob_status hob_session_create(hob_model* model, int32_t n_ctx, int32_t n_threads, hob_session** out);
 void hob_session_free(hob_session* session);
 int32_t hob_session_n_ctx(const hob_session* session);

@@ -11,11 +11,25 @@
 
 namespace hob {
 
+class Error;
+
+// The status and message of the last hob::Error constructed on this thread.
+// The C API reads it when a catch clause cannot name the type: in the
+// threaded wasm build (emscripten 3.1.6, wasm exceptions) typed catch
+// clauses do not match, and only catch (...) sees the exception.
+struct ThrownError {
+    hob_status status = HOB_OK;
+    std::string message;
+};
+ThrownError& last_thrown();
+
 // Thrown inside the engine; the C API turns it into a status plus message.
 class Error : public std::runtime_error {
 public:
     Error(hob_status status, const std::string& message)
-        : std::runtime_error(message), status_(status) {}
+        : std::runtime_error(message), status_(status) {
+        last_thrown() = {status, message};
+    }
     hob_status status() const { return status_; }
 
 private:

@@ -14,10 +14,11 @@ constexpr int32_t kBatch = 256;
 
 }  // namespace
 
-Session::Session(const Model& model, int32_t n_ctx, int32_t n_threads)
+Session::Session(const Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_threads)
     : model_(model),
       kv_(model.hparams().n_layer, n_ctx > 0 ? n_ctx : model.hparams().n_ctx_train, model.hparams().kv_dim()),
-      pool_(n_threads),
+      pool_(pool),
+      n_threads_(n_threads <= 0 || n_threads > pool.size() ? pool.size() : n_threads),
       logits_((size_t)model.hparams().n_vocab) {
     ws_.reserve(model.hparams(), std::min(kBatch, kv_.n_ctx()), pool_.size());
 }
@@ -33,6 +34,7 @@ void Session::eval(const int32_t* tokens, int32_t n) {
     const int32_t start = kv_.size();
     kv_.reserve(n, start);  // throws CONTEXT_FULL before anything is written
     has_logits_ = false;
+    pool_.set_active(n_threads_);
     try {
         for (int32_t i = 0; i < n; i += kBatch) {
             const int32_t T = std::min(kBatch, n - i);

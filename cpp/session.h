@@ -1,6 +1,6 @@
 // A session: one sequence evaluated against a model, with its KV cache
-// (allocated once, here), thread pool, activation workspace and the logits
-// of the last evaluated token.
+// (allocated once, here), activation workspace and the logits of the last
+// evaluated token. Threads come from a pool shared across sessions.
 #pragma once
 
 #include <cstdint>
@@ -14,13 +14,15 @@ namespace hob {
 
 class Session {
 public:
-    // n_ctx <= 0 takes the model's training context.
-    Session(const Model& model, int32_t n_ctx, int32_t n_threads);
+    // n_ctx <= 0 takes the model's training context. The pool is shared by
+    // every session of an engine (threads are made once); this session uses
+    // n_threads of it (<= 0 or more than it has: all).
+    Session(const Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_threads);
 
     const Model& model() const { return model_; }
     int32_t n_ctx() const { return kv_.n_ctx(); }
     int32_t n_past() const { return kv_.size(); }
-    int32_t n_threads() const { return pool_.size(); }
+    int32_t n_threads() const { return n_threads_; }
     const KvCache& kv() const { return kv_; }
 
     // Appends tokens at the end of the sequence and computes the logits of
@@ -33,7 +35,8 @@ public:
 private:
     const Model& model_;
     KvCache kv_;
-    ThreadPool pool_;
+    ThreadPool& pool_;
+    int32_t n_threads_;
     Workspace ws_;
     std::vector<float> logits_;
     bool has_logits_ = false;

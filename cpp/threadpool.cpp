@@ -34,7 +34,7 @@ void spin_until(F cond) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads), active_(n_threads_) {
     workers_.reserve(n_threads_ - 1);
     for (int t = 1; t < n_threads_; t++) workers_.emplace_back([this, t] { worker_loop(t); });
 }
@@ -46,6 +46,10 @@ ThreadPool::~ThreadPool() {
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::set_active(int n_threads) {
+    active_ = n_threads < 1 ? 1 : (n_threads > n_threads_ ? n_threads_ : n_threads);
 }
 
 void ThreadPool::work(Job& job, int thread) {
@@ -79,6 +83,7 @@ void ThreadPool::worker_loop(int thread) {
             if (stop_) return;
             seen = generation_.load(std::memory_order_acquire);
             job = current_;
+            if (job && thread >= job->max_threads) job = nullptr;
             if (job) job->workers.fetch_add(1, std::memory_order_relaxed);
         }
         if (!job) continue;
@@ -89,13 +94,14 @@ void ThreadPool::worker_loop(int thread) {
 
 void ThreadPool::run(int n_tasks, const std::function<void(int, int)>& fn) {
     if (n_tasks <= 0) return;
-    if (n_threads_ == 1 || n_tasks == 1) {
+    if (active_ == 1 || n_tasks == 1) {
         for (int t = 0; t < n_tasks; t++) fn(t, 0);
         return;
     }
     Job job;
     job.fn = &fn;
     job.n_tasks = n_tasks;
+    job.max_threads = active_;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         current_ = &job;

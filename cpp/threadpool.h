@@ -24,6 +24,11 @@ public:
 
     int size() const { return n_threads_; }
 
+    // Limits the threads later run() calls use (1..size()), so callers that
+    // share one pool can ask for fewer. The pool itself keeps its threads.
+    void set_active(int n_threads);
+    int active() const { return active_; }
+
     // Calls fn(task, thread) for every task in [0, n_tasks), spread over the
     // pool and the calling thread; returns when all are done. thread is in
     // [0, size()), unique among concurrently running calls (per-thread scratch).
@@ -34,6 +39,7 @@ private:
     struct Job {
         const std::function<void(int, int)>* fn;
         int n_tasks;
+        int max_threads;  // workers with an index at or above this stay out
         std::atomic<int> next{0};
         std::atomic<int> done{0};
         std::atomic<int> workers{0};  // workers that joined and have not left
@@ -43,6 +49,7 @@ private:
     static void work(Job& job, int thread);
 
     int n_threads_;
+    int active_;
     std::vector<std::thread> workers_;
 
     Job* current_ = nullptr;  // guarded by mutex_

@@ -115,8 +115,9 @@ int main(int argc, char** argv) {
         std::printf("{\"ids\":%s}\n", json_ids(tokenize(model, get("--text", ""), true)).c_str());
     } else if (cmd == "complete") {
         const int n_predict = std::atoi(get("--n-predict", "32").c_str());
+        check(hob_init(std::atoi(get("--threads", "1").c_str())), "bad --threads");
         hob_session* session = nullptr;
-        check(hob_session_create(model, std::atoi(get("--ctx-size", "0").c_str()), std::atoi(get("--threads", "1").c_str()),
+        check(hob_session_create(model, std::atoi(get("--ctx-size", "0").c_str()), 0,
                                  &session),
               "cannot create session");
         hob_sampler* sampler = nullptr;

@@ -4,7 +4,7 @@
 // freed on all paths. This runs wherever the wasm runs (a worker, Node).
 import { GgufValueType, SamplerParam, Status } from './api-consts.js';
 import { ContextFullError, errorFromStatus, HobError } from '../api/errors.js';
-import { heapU8, loadWasm, type HobModule, type LoadWasmOptions, type WasmVariant } from './wasm.js';
+import { heapU8, loadWasm, terminateWasm, type HobModule, type LoadWasmOptions, type WasmVariant } from './wasm.js';
 
 const encoder = new TextEncoder();
 
@@ -82,7 +82,16 @@ export class Engine {
   static async create(opts: EngineOptions = {}): Promise<Engine> {
     const threads = Math.max(1, Math.floor(opts.threads ?? 1));
     const { module, variant } = await loadWasm({ threads, variant: opts.variant, assets: opts.assets });
-    return new Engine(module, variant, variant === 'mt' ? threads : 1);
+    const engine = new Engine(module, variant, variant === 'mt' ? threads : 1);
+    // The pool's threads start now, while emscripten's preloaded workers are
+    // idle: a thread started later, from a busy caller, could not start.
+    engine.check(module._hob_init(engine.threads));
+    return engine;
+  }
+
+  /** Stops the engine's threads. Models and sessions made by it are dead. */
+  dispose(): void {
+    terminateWasm(this.module);
   }
 
   /** Throws the typed error for a failed status, with the engine's message. */
@@ -306,9 +315,13 @@ export class Model {
       this.engine.module._hob_token_to_piece(this.handle, token, renderSpecial ? 1 : 0, buf, cap, len), 64);
   }
 
+  /** The text of a whole sequence: the inverse of tokenize, so the space a
+   * SentencePiece tokenizer prepends is dropped again (as llama.cpp does). */
   detokenize(tokens: readonly number[], renderSpecial = false): string {
     const d = this.decoder(renderSpecial);
-    return tokens.map((t) => d.push(t)).join('') + d.flush();
+    const text = tokens.map((t) => d.push(t)).join('') + d.flush();
+    const prefixed = this.engine.module._hob_model_add_space_prefix(this.handle) !== 0;
+    return prefixed && text.startsWith(' ') ? text.slice(1) : text;
   }
 
   /** A streaming decoder: push ids, get the text that is complete so far

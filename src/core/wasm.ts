@@ -8,6 +8,8 @@ export interface HobExports {
   _malloc(size: number): number;
   _free(ptr: number): void;
   _hob_last_error(): number;
+  _hob_init(nThreads: number): number;
+  _hob_threads(): number;
   _hob_alloc(size: number): number;
   _hob_free(ptr: number): void;
   _hob_type_name(type: number): number;
@@ -36,6 +38,7 @@ export interface HobExports {
   _hob_model_token_bos(model: number): number;
   _hob_model_token_eos(model: number): number;
   _hob_model_token_is_eog(model: number, token: number): number;
+  _hob_model_add_space_prefix(model: number): number;
   _hob_model_weight_bytes(model: number): bigint;
   _hob_model_meta_string(model: number, key: number, buf: number, cap: number, len: number): number;
 
@@ -62,8 +65,16 @@ export interface HobExports {
   _hob_sampler_reset(sampler: number): void;
 }
 
+/** The part of emscripten's pthread runtime we touch. */
+interface PThreadRuntime {
+  unusedWorkers: { unref?: () => void; terminate(): void }[];
+  runningWorkers: { unref?: () => void; terminate(): void }[];
+  terminateAllThreads(): void;
+}
+
 export interface HobModule extends HobExports {
   UTF8ToString(ptr: number, maxBytes?: number): string;
+  PThread?: PThreadRuntime;
   HEAPU8: Uint8Array;
   wasmMemory?: WebAssembly.Memory;
   asm?: { memory?: WebAssembly.Memory };
@@ -78,13 +89,19 @@ export interface WasmAssets {
   worker?: string;
 }
 
-/** Default locations, next to this module in the source and dist layouts. */
+/** Default locations, next to this module in the source and dist layouts.
+ * Each URL is a literal so bundlers see and copy the files. */
 export function defaultAssets(variant: WasmVariant): WasmAssets {
-  const base = new URL('../../wasm/out/', import.meta.url);
+  if (variant === 'mt') {
+    return {
+      glue: new URL('../../wasm/out/hob-mt.mjs', import.meta.url).href,
+      wasm: new URL('../../wasm/out/hob-mt.wasm', import.meta.url).href,
+      worker: new URL('../../wasm/out/hob-mt.worker.js', import.meta.url).href,
+    };
+  }
   return {
-    glue: new URL(`hob-${variant}.mjs`, base).href,
-    wasm: new URL(`hob-${variant}.wasm`, base).href,
-    worker: variant === 'mt' ? new URL('hob-mt.worker.js', base).href : undefined,
+    glue: new URL('../../wasm/out/hob-st.mjs', import.meta.url).href,
+    wasm: new URL('../../wasm/out/hob-st.wasm', import.meta.url).href,
   };
 }
 
@@ -139,7 +156,18 @@ export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModu
     print: () => {},
     printErr: (s: string) => console.warn(`[hob wasm] ${s}`),
   });
+  if (isNode && module.PThread) {
+    // Pool threads only run while the engine blocks the caller in a call, so
+    // they must not keep a finished Node process alive.
+    for (const w of [...module.PThread.unusedWorkers, ...module.PThread.runningWorkers]) w.unref?.();
+  }
   return { module, variant };
+}
+
+/** Stops the module's threads; the module is unusable afterwards. */
+export function terminateWasm(m: HobModule): void {
+  if (!m.PThread) return;
+  for (const w of [...m.PThread.unusedWorkers, ...m.PThread.runningWorkers]) w.terminate();
 }
 
 /** A view of the whole wasm heap; fresh after any growth. */
