@@ -3,6 +3,8 @@
 // can run; the engine falls back to one thread where a host cannot.
 import { defineConfig } from 'vite';
 
+import { hobWasmAssets } from './scripts/vite-wasm-assets.js';
+
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
@@ -13,6 +15,7 @@ export default defineConfig({
   base: './',
   server: { headers: isolation, fs: { allow: ['..'] } },
   preview: { headers: isolation },
+  plugins: [hobWasmAssets()],
   worker: { format: 'es' },
   build: { outDir: '../dist/web-demo', emptyOutDir: true, target: 'es2022' },
 });

@@ -52,15 +52,15 @@ const suites = [
     title: 'generated API constants match cpp/api.h',
     steps: ['node scripts/gen-api.mjs --check'],
   },
-  { name: 'native', title: 'native engine tests', steps: ['make -s -C cpp tests', './build/native/hob_tests'], counted: true },
-  { name: 'asan', title: 'native engine tests under ASan + UBSan', steps: ['make -s -C cpp asan', './build/asan/hob_tests'], counted: true },
+  { name: 'native', title: 'native engine tests', steps: ['make -s -j2 -C cpp tests', './build/native/hob_tests'], counted: true },
+  { name: 'asan', title: 'native engine tests under ASan + UBSan', steps: ['make -s -j2 -C cpp asan', './build/asan/hob_tests'], counted: true },
   {
     name: 'fuzz',
     title: `GGUF parser fuzzing (${fuzzSeconds} s)`,
     steps: [
       'make -s -C cpp fuzz',
       'mkdir -p build/fuzz/work && cp -r cpp/fuzz/corpus/. build/fuzz/work/',
-      `./build/fuzz/gguf_fuzz -max_total_time=${fuzzSeconds} -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build/fuzz/work`,
+      `./build/fuzz/gguf_fuzz -dict=cpp/fuzz/gguf.dict -max_total_time=${fuzzSeconds} -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build/fuzz/work`,
     ],
   },
   { name: 'build', title: 'wasm and TypeScript builds', steps: ['bash wasm/build.sh', 'npx tsc -p tsconfig.build.json', 'npx tsc -p tsconfig.json --noEmit'] },

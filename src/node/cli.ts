@@ -116,12 +116,11 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  () => process.exit(0),
-  (e: unknown) => {
-    const msg = e instanceof HobError ? `${e.message} [${e.code}]` : e instanceof Error ? e.message : String(e);
-    process.stderr.write(`hob: ${msg}\n`);
-    if (e instanceof UsageError) process.stderr.write('run "hob --help" for usage\n');
-    process.exit(1);
-  },
-);
+// No process.exit on success: it would cut off output still queued for a
+// pipe. The engine's threads do not hold the process open.
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const msg = e instanceof HobError ? `${e.message} [${e.code}]` : e instanceof Error ? e.message : String(e);
+  process.stderr.write(`hob: ${msg}\n`);
+  if (e instanceof UsageError) process.stderr.write('run "hob --help" for usage\n');
+  process.exitCode = 1;
+});

@@ -1,0 +1,119 @@
+// The engine in headless Chromium: the worker loads a model, generates, and
+// agrees token for token with the same engine in Node; errors keep their
+// code across the worker boundary; the demo page streams a completion.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
+
+import type { Browser } from 'playwright-core';
+import type { ViteDevServer } from 'vite';
+
+import { Engine, Sampler, complete, loadModelFile } from '../../src/node/index.js';
+import { launchBrowser, openPage, startServer, testdataDir } from './harness.js';
+
+const modelFile = 'llama-2-tiny-random.gguf';
+const prompt = 'Once upon a time, in a small village';
+const nPredict = 48;
+
+async function nodeReference(): Promise<number[]> {
+  const engine = await Engine.create({ threads: 2 });
+  const model = await loadModelFile(engine, join(testdataDir, modelFile));
+  const session = model.createSession({ nCtx: 256 });
+  const sampler = new Sampler(engine, { temperature: 0 });
+  const r = await complete(model, session, sampler, model.tokenize(prompt), { nPredict, ignoreEos: true });
+  engine.dispose();
+  return r.ids;
+}
+
+type PageResult = { variant: string; threads: number; ids: number[]; promptIds: number[] };
+
+async function runInPage(browser: Browser, base: string, threads: number): Promise<PageResult> {
+  const { page, errors } = await openPage(browser, `${base}/test/browser/pages/engine.html`);
+  await page.waitForFunction(() => document.title === 'ready');
+  const result = await page.evaluate(
+    async ({ url, prompt, nPredict, threads }) => {
+      const hob = (window as any).hob;
+      const { variant, threads: t } = await hob.init({ threads });
+      await hob.loadModel({ url });
+      const r = await hob.complete({ prompt, nPredict, temperature: 0, ignoreEos: true, nCtx: 256 });
+      return { variant, threads: t, ids: r.ids, promptIds: r.promptIds };
+    },
+    { url: `/__testdata/${modelFile}`, prompt, nPredict, threads },
+  );
+  await page.close();
+  assert.deepEqual(errors, []);
+  return result;
+}
+
+describe('engine in Chromium', () => {
+  let browser: Browser;
+  let isolated: { server: ViteDevServer; url: string };
+  let plain: { server: ViteDevServer; url: string };
+  let reference: number[];
+
+  before(async () => {
+    [browser, isolated, plain, reference] = await Promise.all([launchBrowser(), startServer(true), startServer(false), nodeReference()]);
+  });
+  after(async () => {
+    await browser?.close();
+    await isolated?.server.close();
+    await plain?.server.close();
+  });
+
+  test('a threaded worker on a cross-origin isolated page generates the same ids as Node', async () => {
+    const r = await runInPage(browser, isolated.url, 2);
+    assert.equal(r.variant, 'mt');
+    assert.equal(r.threads, 2);
+    assert.equal(r.ids.length, nPredict);
+    assert.deepEqual(r.ids, reference);
+  });
+
+  test('without cross-origin isolation the single-thread build runs and generates the same ids', async () => {
+    const r = await runInPage(browser, plain.url, 2);
+    assert.equal(r.variant, 'st');
+    assert.equal(r.threads, 1);
+    assert.deepEqual(r.ids, reference);
+  });
+
+  test('a malformed model fails in the worker with its code and numbers intact', async () => {
+    const { page } = await openPage(browser, `${isolated.url}/test/browser/pages/engine.html`);
+    await page.waitForFunction(() => document.title === 'ready');
+    const err = await page.evaluate(async () => {
+      const hob = (window as any).hob;
+      await hob.init({ threads: 1 });
+      try {
+        await hob.loadModel({ bytes: new TextEncoder().encode('GGUF\x09\x00\x00\x00 not really') });
+        return null;
+      } catch (e: any) {
+        return { code: e.code, name: e.name, message: e.message, details: e.details };
+      }
+    });
+    await page.close();
+    assert.ok(err, 'loading must fail');
+    assert.equal(err.code, 'gguf/bad-version');
+    assert.equal(err.name, 'ModelFormatError');
+    assert.match(err.message, /version 9/);
+    assert.equal(err.details.status, 4);
+  });
+
+  test('the demo page loads a model by URL and streams a greedy completion', async () => {
+    const { page, errors } = await openPage(browser, `${isolated.url}/web-demo/index.html`);
+    await page.fill('#model-url', `/__testdata/${modelFile}`);
+    await page.click('#load-url');
+    await page.waitForFunction(() => !(document.getElementById('run') as HTMLButtonElement).disabled, null, { timeout: 60_000 });
+    const status = await page.textContent('#model-status');
+    assert.match(status ?? '', /llama, 1 layers, vocabulary 32000/);
+    assert.match(status ?? '', /2 threads|threads/);
+    await page.fill('#prompt', prompt);
+    await page.fill('#n-predict', String(nPredict));
+    await page.fill('#temperature', '0');
+    await page.click('#run');
+    await page.waitForFunction(() => (document.getElementById('stats')?.textContent ?? '').length > 0, null, { timeout: 60_000 });
+    const stats = await page.textContent('#stats');
+    assert.match(stats ?? '', new RegExp(`${nPredict} tokens generated`));
+    const output = (await page.textContent('#output')) ?? '';
+    assert.ok(output.length > 0, 'the completion streamed into the page');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
