@@ -17,6 +17,29 @@
 
 namespace hob {
 
+namespace {
+
+// Block scales are halves; converting them in the inner loop by bit
+// manipulation costs more than the block's integer dot, so every half is
+// converted once into this table (256 KiB, built on first use).
+struct HalfTable {
+    float v[65536];
+    HalfTable() {
+        for (uint32_t h = 0; h < 65536; h++) v[h] = f16_to_f32((uint16_t)h);
+    }
+};
+
+const HalfTable& table() {
+    static const HalfTable t;
+    return t;
+}
+
+inline float half(uint16_t h) { return table().v[h]; }
+
+}  // namespace
+
+const float* half_table() { return table().v; }
+
 bool type_supported(TypeId t) {
     switch (t) {
         case TypeId::F32: case TypeId::F16: case TypeId::BF16: case TypeId::Q8_0: case TypeId::Q4_0:
@@ -91,7 +114,7 @@ void dequantize_row(TypeId t, const void* vx, float* y, int64_t n) {
         case TypeId::F32: std::memcpy(y, vx, (size_t)n * 4); return;
         case TypeId::F16: {
             const uint8_t* x = static_cast<const uint8_t*>(vx);
-            for (int64_t i = 0; i < n; i++) y[i] = f16_to_f32(load_u16(x + 2 * i));
+            for (int64_t i = 0; i < n; i++) y[i] = half(load_u16(x + 2 * i));
             return;
         }
         case TypeId::BF16: {
@@ -102,7 +125,7 @@ void dequantize_row(TypeId t, const void* vx, float* y, int64_t n) {
         case TypeId::Q8_0: {
             const BlockQ8_0* x = static_cast<const BlockQ8_0*>(vx);
             for (int64_t b = 0; b < n / kQK8_0; b++) {
-                const float d = f16_to_f32(x[b].d);
+                const float d = half(x[b].d);
                 for (int j = 0; j < kQK8_0; j++) y[b * kQK8_0 + j] = x[b].qs[j] * d;
             }
             return;
@@ -110,7 +133,7 @@ void dequantize_row(TypeId t, const void* vx, float* y, int64_t n) {
         case TypeId::Q4_0: {
             const BlockQ4_0* x = static_cast<const BlockQ4_0*>(vx);
             for (int64_t b = 0; b < n / kQK4_0; b++) {
-                const float d = f16_to_f32(x[b].d);
+                const float d = half(x[b].d);
                 float* yb = y + b * kQK4_0;
                 for (int j = 0; j < kQK4_0 / 2; j++) {
                     yb[j] = ((x[b].qs[j] & 0x0f) - 8) * d;
@@ -219,7 +242,7 @@ static float dot_f16(int64_t n, const uint8_t* w, const uint8_t* a) {
     }
     sum = hsum_f32x8(_mm256_add_ps(acc0, acc1));
 #endif
-    for (; i < n; i++) sum += f16_to_f32(load_u16(w + 2 * i)) * f16_to_f32(load_u16(a + 2 * i));
+    for (; i < n; i++) sum += half(load_u16(w + 2 * i)) * half(load_u16(a + 2 * i));
     return sum;
 }
 
@@ -238,14 +261,14 @@ static float dot_q8_0(int64_t n, const BlockQ8_0* w, const BlockQ8_0* a) {
     for (; b < nb; b++) {
         const v128_t s = wasm_i32x4_add(dot_i8x16(wasm_v128_load(w[b].qs), wasm_v128_load(a[b].qs)),
                                         dot_i8x16(wasm_v128_load(w[b].qs + 16), wasm_v128_load(a[b].qs + 16)));
-        const float d = f16_to_f32(w[b].d) * f16_to_f32(a[b].d);
+        const float d = half(w[b].d) * half(a[b].d);
         acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_splat(d)));
     }
     sum = hsum_f32x4(acc);
 #elif defined(__AVX2__)
     __m256 acc = _mm256_setzero_ps();
     for (; b < nb; b++) {
-        const __m256 d = _mm256_set1_ps(f16_to_f32(w[b].d) * f16_to_f32(a[b].d));
+        const __m256 d = _mm256_set1_ps(half(w[b].d) * half(a[b].d));
         const __m256 q = dot_i8x32(_mm256_loadu_si256((const __m256i*)w[b].qs), _mm256_loadu_si256((const __m256i*)a[b].qs));
         acc = _mm256_fmadd_ps(d, q, acc);
     }
@@ -254,7 +277,7 @@ static float dot_q8_0(int64_t n, const BlockQ8_0* w, const BlockQ8_0* a) {
     for (; b < nb; b++) {
         int32_t s = 0;
         for (int j = 0; j < kQK8_0; j++) s += (int32_t)w[b].qs[j] * a[b].qs[j];
-        sum += (float)s * (f16_to_f32(w[b].d) * f16_to_f32(a[b].d));
+        sum += (float)s * (half(w[b].d) * half(a[b].d));
     }
     return sum;
 }
@@ -273,7 +296,7 @@ static float dot_q4_0(int64_t n, const BlockQ4_0* w, const BlockQ8_0* a) {
         const v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), eight);
         const v128_t s = wasm_i32x4_add(dot_i8x16(lo, wasm_v128_load(a[b].qs)),
                                         dot_i8x16(hi, wasm_v128_load(a[b].qs + 16)));
-        const float d = f16_to_f32(w[b].d) * f16_to_f32(a[b].d);
+        const float d = half(w[b].d) * half(a[b].d);
         acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_splat(d)));
     }
     sum = hsum_f32x4(acc);
@@ -282,7 +305,7 @@ static float dot_q4_0(int64_t n, const BlockQ4_0* w, const BlockQ8_0* a) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     const __m256i eight = _mm256_set1_epi8(8);
     for (; b < nb; b++) {
-        const __m256 d = _mm256_set1_ps(f16_to_f32(w[b].d) * f16_to_f32(a[b].d));
+        const __m256 d = _mm256_set1_ps(half(w[b].d) * half(a[b].d));
         const __m128i q = _mm_loadu_si128((const __m128i*)w[b].qs);
         // Low nibbles in the low lane (elements 0..15), high in the high lane.
         __m256i x = _mm256_insertf128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
@@ -298,7 +321,7 @@ static float dot_q4_0(int64_t n, const BlockQ4_0* w, const BlockQ8_0* a) {
             s += ((w[b].qs[j] & 0x0f) - 8) * a[b].qs[j];
             s += ((w[b].qs[j] >> 4) - 8) * a[b].qs[j + kQK4_0 / 2];
         }
-        sum += (float)s * (f16_to_f32(w[b].d) * f16_to_f32(a[b].d));
+        sum += (float)s * (half(w[b].d) * half(a[b].d));
     }
     return sum;
 }

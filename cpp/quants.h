@@ -29,6 +29,10 @@ struct BlockQ8_0 {
 };
 static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block is 34 bytes");
 
+// Every half as a float, indexed by its bits (exact; built on first use).
+// Faster than converting by bit manipulation where there is no F16C.
+const float* half_table();
+
 // True if matmuls over weights of this type are implemented.
 bool type_supported(TypeId t);
 

@@ -32,6 +32,7 @@ void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t la
     const int32_t kv_dim = kv.kv_dim();
     const int32_t group = s.n_head / s.n_head_kv;
     const int32_t n_cells_max = cell0 + T;
+    const float* ht = half_table();
     // Checks the whole range once; the loops below index inside it.
     const uint16_t* k_base = kv.k_rows(layer, 0, n_cells_max);
     const uint16_t* v_base = kv.v_rows(layer, 0, n_cells_max);
@@ -43,7 +44,7 @@ void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t la
         const int32_t n_cells = cell0 + t + 1;  // causal: cells up to this token's own
         const int32_t kvh = h / group;
 
-        // Per-thread scratch: scores, the f16 query, one V row in f32.
+        // Per-thread scratch: scores, the f16 query, the output accumulator.
         float* buf = scratch.thread_buffer(thread, (size_t)n_cells_max + (size_t)hd + (size_t)hd);
         float* scores = buf;
         uint16_t* q16 = reinterpret_cast<uint16_t*>(buf + n_cells_max);
@@ -68,13 +69,14 @@ void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t la
         const float inv = (float)(1.0 / sum);
 
         float* o = out + ((size_t)t * s.n_head + h) * hd;
-        for (int32_t i = 0; i < hd; i++) o[i] = 0;
+        for (int32_t i = 0; i < hd; i++) vrow[i] = 0;
         for (int32_t c = 0; c < n_cells; c++) {
-            const float pc = f16_to_f32(f32_to_f16(scores[c] * inv));
+            const float pc = ht[f32_to_f16(scores[c] * inv)];
             if (pc == 0.0f) continue;
-            dequantize_row(TypeId::F16, v_base + (size_t)c * kv_dim + (size_t)kvh * hd, vrow, hd);
-            for (int32_t i = 0; i < hd; i++) o[i] += pc * vrow[i];
+            const uint16_t* vr = v_base + (size_t)c * kv_dim + (size_t)kvh * hd;
+            for (int32_t i = 0; i < hd; i++) vrow[i] += pc * ht[vr[i]];
         }
+        for (int32_t i = 0; i < hd; i++) o[i] = vrow[i];
     });
 }
 
