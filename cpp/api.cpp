@@ -281,6 +281,21 @@ hob_status hob_session_truncate(hob_session* s, int32_t n_keep) {
     return guard([&] { s->session->truncate(n_keep); });
 }
 
+hob_status hob_session_erase(hob_session* s, int32_t start, int32_t end) {
+    REQUIRE_ARG(s, "hob_session_erase: session must not be null");
+    return guard([&] { s->session->erase(start, end); });
+}
+
+hob_status hob_session_shift(hob_session* s, int32_t n_keep, int32_t n_discard) {
+    REQUIRE_ARG(s, "hob_session_shift: session must not be null");
+    return guard([&] {
+        HOB_CHECK(n_keep >= 0 && n_discard >= 0 && (int64_t)n_keep + n_discard <= s->session->n_past(), HOB_ERR_OUT_OF_RANGE,
+                  "cannot keep " + std::to_string(n_keep) + " and discard " + std::to_string(n_discard) + " of " +
+                      std::to_string(s->session->n_past()) + " tokens");
+        s->session->erase(n_keep, n_keep + n_discard);
+    });
+}
+
 // ---- sampling -------------------------------------------------------------------
 
 hob_status hob_sampler_create(hob_sampler** out) {

@@ -159,6 +159,13 @@ hob_status hob_session_eval(hob_session* session, const int32_t* tokens, size_t 
 hob_status hob_session_logits(const hob_session* session, float* out, size_t cap);
 /* Forgets every token from position n_keep on (n_keep <= n_past). */
 hob_status hob_session_truncate(hob_session* session, int32_t n_keep);
+/* Evicts tokens [start, end) (0 <= start <= end <= n_past): later tokens
+ * keep their cache entries, move down by end - start and have their keys
+ * re-rotated in place. HOB_ERR_OUT_OF_RANGE, changing nothing, otherwise. */
+hob_status hob_session_erase(hob_session* session, int32_t start, int32_t end);
+/* llama.cpp's context shift: keeps the first n_keep tokens, evicts the
+ * n_discard after them: hob_session_erase(n_keep, n_keep + n_discard). */
+hob_status hob_session_shift(hob_session* session, int32_t n_keep, int32_t n_discard);
 
 /* ---- sampling ------------------------------------------------------------ */
 

@@ -67,6 +67,32 @@ void KvCache::commit(int32_t n) {
     used_ += n;
 }
 
+void KvCache::check_span(int32_t start, int32_t end) const {
+    // A reversed or oversized range must never reach the memory moves below
+    // (llama.cpp's equivalent was a heap overflow: CVE-2026-21869).
+    if (start < 0 || end < start || end > used_) {
+        fail(HOB_ERR_OUT_OF_RANGE, "cannot erase tokens [" + std::to_string(start) + ", " + std::to_string(end) +
+                                       "): the range must lie within the " + std::to_string(used_) +
+                                       " tokens in the cache, start <= end");
+    }
+}
+
+void KvCache::erase(int32_t start, int32_t end) {
+    check_span(start, end);
+    const int32_t n = end - start;
+    if (n == 0) return;
+    const size_t row = (size_t)kv_dim_;
+    const size_t moved = (size_t)(used_ - end) * row;
+    for (int32_t l = 0; l < n_layer_; l++) {
+        const size_t base = (size_t)l * n_ctx_ * row;
+        std::memmove(k_.data() + base + (size_t)start * row, k_.data() + base + (size_t)end * row, moved * sizeof(uint16_t));
+        std::memmove(v_.data() + base + (size_t)start * row, v_.data() + base + (size_t)end * row, moved * sizeof(uint16_t));
+    }
+    used_ -= n;
+    for (int32_t c = start; c < used_; c++) pos_[c] = c;
+    for (int32_t c = used_; c < used_ + n; c++) pos_[c] = -1;
+}
+
 void KvCache::truncate(int32_t n_keep) {
     HOB_CHECK(n_keep >= 0 && n_keep <= used_, HOB_ERR_OUT_OF_RANGE,
               "cannot keep " + std::to_string(n_keep) + " tokens: the cache holds " + std::to_string(used_));

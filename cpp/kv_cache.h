@@ -44,6 +44,13 @@ public:
     void commit(int32_t n);
     // Forgets the cells from n_keep on.
     void truncate(int32_t n_keep);
+    // Removes cells [start, end): later cells move down in place (same
+    // buffers) and their positions drop by end - start, so positions stay
+    // 0..size()-1. The caller re-rotates the moved K rows by that delta.
+    // The range is checked first; a bad one throws and changes nothing.
+    void erase(int32_t start, int32_t end);
+    // Throws OUT_OF_RANGE unless 0 <= start <= end <= size().
+    void check_span(int32_t start, int32_t end) const;
     void clear() { used_ = 0; }
 
 private:

@@ -54,6 +54,21 @@ const std::vector<float>& Session::logits() const {
     return logits_;
 }
 
+void Session::erase(int32_t start, int32_t end) {
+    kv_.check_span(start, end);
+    const int32_t n = end - start;
+    if (n == 0) return;
+    const int32_t moved = kv_.size() - end;
+    kv_.erase(start, end);
+    const Hparams& hp = model_.hparams();
+    pool_.set_active(n_threads_);
+    for (int32_t l = 0; l < hp.n_layer; l++) {
+        rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv, hp.head_dim, -n, hp.rope);
+    }
+    // The logits belonged to a context that no longer exists.
+    has_logits_ = false;
+}
+
 void Session::truncate(int32_t n_keep) {
     const int32_t before = kv_.size();
     kv_.truncate(n_keep);

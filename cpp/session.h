@@ -31,6 +31,11 @@ public:
     // Logits of the last evaluated token; throws if there is none.
     const std::vector<float>& logits() const;
     void truncate(int32_t n_keep);
+    // Evicts tokens [start, end): the tokens after them keep their cache
+    // entries, move down and have their keys re-rotated to their new
+    // positions, all in the buffers allocated at creation. A bad range
+    // throws and changes nothing.
+    void erase(int32_t start, int32_t end);
 
 private:
     const Model& model_;

@@ -39,6 +39,11 @@ struct RopeParams {
 // Rotates T rows of n_heads heads of head_dim, row t at position pos[t].
 void rope(float* x, int32_t T, int32_t n_heads, int32_t head_dim, const int32_t* pos, const RopeParams& p);
 
+// Re-rotates cached K rows (f16) of one layer, cells [cell0, cell0 + n), by
+// `delta` positions: what a context shift does to keys whose tokens moved.
+void rope_shift_k(ThreadPool& pool, KvCache& kv, int32_t layer, int32_t cell0, int32_t n, int32_t n_heads,
+                  int32_t head_dim, int32_t delta, const RopeParams& p);
+
 struct AttentionShape {
     int32_t n_head;
     int32_t n_head_kv;

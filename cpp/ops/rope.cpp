@@ -3,11 +3,13 @@
 // The angle of pair i is pos * base^(-2i/n_rot), built by repeated
 // multiplication in float exactly as llama.cpp builds its cache, so both
 // round the same way.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "../common.h"
+#include "../quants.h"
 #include "ops.h"
 
 namespace hob {
@@ -40,6 +42,27 @@ void rope(float* x, int32_t T, int32_t n_heads, int32_t head_dim, const int32_t*
             }
         }
     }
+}
+
+void rope_shift_k(ThreadPool& pool, KvCache& kv, int32_t layer, int32_t cell0, int32_t n, int32_t n_heads,
+                  int32_t head_dim, int32_t delta, const RopeParams& p) {
+    if (n <= 0 || delta == 0) return;
+    const int32_t d = n_heads * head_dim;
+    HOB_CHECK(d <= kv.kv_dim(), HOB_ERR_OUT_OF_RANGE, "K shift over more dimensions than a cache row holds");
+    kv.k_rows(layer, cell0, n);  // checks the whole range once
+    // Rows are independent: f16 -> f32, rotate by delta, round back to f16,
+    // where llama.cpp's K shift rounds too.
+    const int32_t per_task = 16;
+    pool.run((n + per_task - 1) / per_task, [&](int task, int) {
+        std::vector<float> row((size_t)d);
+        const int32_t c1 = std::min(n, (task + 1) * per_task);
+        for (int32_t c = task * per_task; c < c1; c++) {
+            uint16_t* k = kv.k(layer, cell0 + c);
+            dequantize_row(TypeId::F16, k, row.data(), d);
+            rope(row.data(), 1, n_heads, head_dim, &delta, p);
+            for (int32_t i = 0; i < d; i++) k[i] = f32_to_f16(row[i]);
+        }
+    });
 }
 
 }  // namespace hob

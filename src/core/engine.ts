@@ -409,6 +409,22 @@ export class Session {
     this.model.engine.check(this.model.engine.module._hob_session_truncate(this.handle, nKeep), { nKeep, nPast: this.nPast });
   }
 
+  /** Evicts tokens [start, end). Later tokens keep their cache entries,
+   * move down and are re-rotated to their new positions in place. */
+  erase(start: number, end: number): void {
+    this.model.engine.check(this.model.engine.module._hob_session_erase(this.handle, start, end), {
+      start, end, nPast: this.nPast,
+    });
+  }
+
+  /** llama.cpp's context shift: keep the first nKeep tokens, evict the
+   * nDiscard after them. */
+  shift(nKeep: number, nDiscard: number): void {
+    this.model.engine.check(this.model.engine.module._hob_session_shift(this.handle, nKeep, nDiscard), {
+      nKeep, nDiscard, nPast: this.nPast,
+    });
+  }
+
   free(): void {
     const m = this.model.engine.module;
     if (this.logitsPtr) m._free(this.logitsPtr);

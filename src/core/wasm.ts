@@ -56,6 +56,8 @@ export interface HobExports {
   _hob_session_eval(session: number, tokens: number, nTokens: number): number;
   _hob_session_logits(session: number, out: number, cap: number): number;
   _hob_session_truncate(session: number, nKeep: number): number;
+  _hob_session_erase(session: number, start: number, end: number): number;
+  _hob_session_shift(session: number, nKeep: number, nDiscard: number): number;
 
   _hob_sampler_create(out: number): number;
   _hob_sampler_free(sampler: number): void;
