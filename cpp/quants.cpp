@@ -21,7 +21,9 @@ namespace {
 
 // Block scales are halves; converting them in the inner loop by bit
 // manipulation costs more than the block's integer dot, so every half is
-// converted once into this table (256 KiB, built on first use).
+// converted once, at startup, into this table (256 KiB). It lives at
+// namespace scope: a function-local static would pay its initialization
+// guard on every lookup.
 struct HalfTable {
     float v[65536];
     HalfTable() {
@@ -29,16 +31,19 @@ struct HalfTable {
     }
 };
 
-const HalfTable& table() {
-    static const HalfTable t;
-    return t;
-}
+const HalfTable kHalf;
 
-inline float half(uint16_t h) { return table().v[h]; }
+inline float half(uint16_t h) {
+#if defined(__F16C__)
+    return _cvtsh_ss(h);
+#else
+    return kHalf.v[h];
+#endif
+}
 
 }  // namespace
 
-const float* half_table() { return table().v; }
+const float* half_table() { return kHalf.v; }
 
 bool type_supported(TypeId t) {
     switch (t) {
