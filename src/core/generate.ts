@@ -1,7 +1,8 @@
-// Text completion on a session: evaluate the prompt, then sample, stream and
-// evaluate one token at a time. Shared by the CLI, the worker and the tests,
-// so all three generate the same way.
-import type { Model, Sampler, Session } from './engine.js';
+// Text completion on a sequence: prefill the prompt (reusing any cached
+// prefix), then sample, stream and evaluate one token at a time. Shared by
+// the CLI, the worker and the tests, so all three generate the same way.
+import type { Model, Sampler } from './engine.js';
+import type { Sequence } from './sequence.js';
 
 export interface CompletionOptions {
   /** Tokens to generate at most. */
@@ -17,6 +18,9 @@ export interface CompletionOptions {
 }
 
 export interface CompletionTimings {
+  /** Prompt tokens whose cache entries were reused from the previous request. */
+  reusedTokens: number;
+  /** Prompt tokens evaluated. */
   prefillTokens: number;
   prefillMs: number;
   prefillTokensPerSecond: number;
@@ -35,10 +39,11 @@ export interface CompletionResult {
 
 const now = (): number => performance.now();
 
-/** Generates from promptIds (which must not be empty) appended to the session. */
+/** Generates from promptIds (which must not be empty): the sequence ends up
+ * holding the prompt and the generated tokens but the last. */
 export async function complete(
   model: Model,
-  session: Session,
+  sequence: Sequence,
   sampler: Sampler,
   promptIds: readonly number[],
   opts: CompletionOptions,
@@ -49,7 +54,7 @@ export async function complete(
   let finishReason: CompletionResult['finishReason'] = 'length';
 
   let t0 = now();
-  session.eval(promptIds);
+  const { reused, evaluated } = sequence.prefill(promptIds);
   const prefillMs = now() - t0;
   for (const t of promptIds) sampler.accept(t);
 
@@ -61,7 +66,7 @@ export async function complete(
       finishReason = 'abort';
       break;
     }
-    const token = sampler.sample(session);
+    const token = sampler.sample(sequence.session);
     sampler.accept(token);
     if (!opts.ignoreEos && model.isEog(token)) {
       finishReason = 'stop';
@@ -73,7 +78,7 @@ export async function complete(
     opts.onToken?.(token, piece);
     // The last token needs no evaluation: nothing will be sampled after it.
     if (i + 1 < opts.nPredict) {
-      session.eval([token]);
+      sequence.append([token]);
       decodeSteps++;
     }
   }
@@ -86,9 +91,10 @@ export async function complete(
     text,
     finishReason,
     timings: {
-      prefillTokens: promptIds.length,
+      reusedTokens: reused,
+      prefillTokens: evaluated,
       prefillMs,
-      prefillTokensPerSecond: promptIds.length / (prefillMs / 1000),
+      prefillTokensPerSecond: evaluated / (prefillMs / 1000),
       decodeTokens: decodeSteps,
       decodeMs,
       decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / (decodeMs / 1000) : 0,

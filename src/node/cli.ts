@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 
 import { Engine, Sampler } from '../core/engine.js';
 import { complete } from '../core/generate.js';
+import { Sequence } from '../core/sequence.js';
 import { HobError } from '../api/errors.js';
 import { loadModelFile, readGgufHeaderFile } from './index.js';
 
@@ -97,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const promptIds = model.tokenize(o.prompt ?? '');
   if (promptIds.length === 0) throw new UsageError('the prompt has no tokens');
-  const result = await complete(model, session, sampler, promptIds, {
+  const result = await complete(model, new Sequence(session), sampler, promptIds, {
     nPredict: num(o['n-predict'], 'n-predict', 32),
     ignoreEos: o['ignore-eos'],
     onToken: o.json ? undefined : (_t, piece) => process.stdout.write(piece),

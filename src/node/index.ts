@@ -8,6 +8,7 @@ import { HobError } from '../api/errors.js';
 export { Engine, Model, Sampler, Session } from '../core/engine.js';
 export type { EngineOptions, GgufHeader, GgufTensor, ModelInfo, SamplerOptions, SessionOptions, TokenizeOptions } from '../core/engine.js';
 export { complete } from '../core/generate.js';
+export { Sequence, type PrefillResult } from '../core/sequence.js';
 export type { CompletionOptions, CompletionResult, CompletionTimings } from '../core/generate.js';
 export * from '../api/errors.js';
 

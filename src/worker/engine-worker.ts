@@ -5,6 +5,7 @@ import * as Comlink from 'comlink';
 
 import { Engine, Sampler, type Model, type ModelInfo, type SamplerOptions, type Session } from '../core/engine.js';
 import { complete, type CompletionResult } from '../core/generate.js';
+import { Sequence } from '../core/sequence.js';
 import { BusyError, HobError } from '../api/errors.js';
 import { installErrorTransfer } from './transfer.js';
 
@@ -26,6 +27,8 @@ export interface WorkerCompletionRequest extends SamplerOptions {
 let engine: Engine | undefined;
 let model: Model | undefined;
 let session: Session | undefined;
+// The tokens in the session's cache: the next request reuses their prefix.
+let sequence: Sequence | undefined;
 let busy = false;
 
 // A macrotask turn without setTimeout's clamping: lets queued messages (a
@@ -97,6 +100,7 @@ const api = {
     session?.free();
     model?.free();
     session = undefined;
+    sequence = undefined;
     model = undefined;
     const { ptr, size } = await readInto(source, onProgress);
     model = engine!.loadModelAt(ptr, size);
@@ -119,16 +123,16 @@ const api = {
     stopRequested = false;
     try {
       const nCtx = req.nCtx ?? Math.min(model.info.nCtxTrain, 2048);
-      if (!session || session.nCtx !== nCtx) {
+      if (!session || !sequence || session.nCtx !== nCtx) {
         session?.free();
         session = model.createSession({ nCtx });
+        sequence = new Sequence(session);
       }
-      session.truncate(0);
       const { prompt, promptIds, nPredict, nCtx: _n, ignoreEos, ...samplerOpts } = req;
       const sampler = new Sampler(engine, samplerOpts);
       try {
         const ids = promptIds ?? model.tokenize(prompt ?? '');
-        const result = await complete(model, session, sampler, ids, {
+        const result = await complete(model, sequence, sampler, ids, {
           nPredict,
           ignoreEos,
           onToken,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 
-import { Engine, Sampler, complete, loadModelFile } from '../../src/node/index.js';
+import { Engine, Sampler, Sequence, complete, loadModelFile } from '../../src/node/index.js';
 import { launchBrowser, openPage, startServer, testdataDir } from './harness.js';
 
 const modelFile = 'llama-2-tiny-random.gguf';
@@ -20,7 +20,7 @@ async function nodeReference(): Promise<number[]> {
   const model = await loadModelFile(engine, join(testdataDir, modelFile));
   const session = model.createSession({ nCtx: 256 });
   const sampler = new Sampler(engine, { temperature: 0 });
-  const r = await complete(model, session, sampler, model.tokenize(prompt), { nPredict, ignoreEos: true });
+  const r = await complete(model, new Sequence(session), sampler, model.tokenize(prompt), { nPredict, ignoreEos: true });
   engine.dispose();
   return r.ids;
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ContextFullError, Engine, HobError, ModelFormatError, Sampler, complete, loadModelFile, readGgufHeaderFile, type Model } from '../../src/node/index.js';
+import { ContextFullError, Engine, HobError, ModelFormatError, Sampler, Sequence, complete, loadModelFile, readGgufHeaderFile, type Model } from '../../src/node/index.js';
 
 const testdata = process.env.HOB_TESTDATA ?? resolve(import.meta.dirname, '../../../shared/testdata');
 const tinyPath = join(testdata, 'llama-2-tiny-random.gguf');
@@ -129,7 +129,7 @@ describe('wasm engine in Node', () => {
     const run = async (seed: number) => {
       const s = model.createSession({ nCtx: 128 });
       const sampler = new Sampler(engine, { temperature: 1.0, topK: 0, topP: 1, minP: 0, seed });
-      const r = await complete(model, s, sampler, model.tokenize('Seeded'), { nPredict: 24, ignoreEos: true });
+      const r = await complete(model, new Sequence(s), sampler, model.tokenize('Seeded'), { nPredict: 24, ignoreEos: true });
       sampler.free();
       s.free();
       return r.ids;

@@ -1,0 +1,95 @@
+// Prefix reuse: a prompt that starts with cached tokens evaluates only the
+// rest, and the logits are those of evaluating the whole prompt afresh.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { Engine, Sampler, Sequence, complete, type Model } from '../../src/node/index.js';
+import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
+
+let engine: Engine;
+let model: Model;
+before(async () => {
+  engine = await Engine.create({ threads: 2 });
+  model = engine.loadModel(writeRandomLlama(makeSpec('tiny', { weightType: 'q8_0', seed: 5 })));
+});
+after(() => {
+  model?.free();
+  engine?.dispose();
+});
+
+const ids = (first: number, n: number) => Array.from({ length: n }, (_, i) => 3 + ((first + 37 * i) % 500));
+
+function freshLogits(prompt: number[]): Float32Array {
+  const s = model.createSession({ nCtx: 256 });
+  s.eval(prompt);
+  const l = s.logits();
+  s.free();
+  return l;
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+test('a prompt extending the cached one evaluates only the new tokens, with the same logits', () => {
+  const seq = new Sequence(model.createSession({ nCtx: 256 }));
+  const a = [1, ...ids(3, 40)];
+  const b = ids(90, 12);
+  assert.deepEqual(seq.prefill(a), { reused: 0, evaluated: a.length });
+  assert.deepEqual(seq.prefill([...a, ...b]), { reused: a.length, evaluated: b.length });
+  assert.ok(maxDiff(seq.session.logits(), freshLogits([...a, ...b])) < 1e-5);
+  assert.deepEqual(seq.tokens, [...a, ...b]);
+  seq.session.free();
+});
+
+test('an edited prompt re-evaluates from the first differing token', () => {
+  const seq = new Sequence(model.createSession({ nCtx: 256 }));
+  const head = [1, ...ids(5, 20)];
+  seq.prefill([...head, ...ids(100, 10), ...ids(200, 5)]);
+  const edited = [...head, ...ids(300, 7), ...ids(200, 5)];
+  assert.deepEqual(seq.prefill(edited), { reused: head.length, evaluated: 12 });
+  assert.equal(seq.session.nPast, edited.length);
+  assert.ok(maxDiff(seq.session.logits(), freshLogits(edited)) < 1e-5);
+  seq.session.free();
+});
+
+test('the same prompt again evaluates only its last token, to get its logits back', () => {
+  const seq = new Sequence(model.createSession({ nCtx: 256 }));
+  const p = [1, ...ids(9, 30)];
+  seq.prefill(p);
+  assert.deepEqual(seq.prefill(p), { reused: p.length - 1, evaluated: 1 });
+  assert.ok(maxDiff(seq.session.logits(), freshLogits(p)) < 1e-5);
+  seq.session.free();
+});
+
+test('regenerating a reply reuses the prompt, and the greedy reply repeats', async () => {
+  const seq = new Sequence(model.createSession({ nCtx: 256 }));
+  const prompt = [1, ...ids(17, 50)];
+  const run = async () => {
+    const sampler = new Sampler(engine, { temperature: 0 });
+    const r = await complete(model, seq, sampler, prompt, { nPredict: 16, ignoreEos: true });
+    sampler.free();
+    return r;
+  };
+  const first = await run();
+  const again = await run();
+  assert.equal(first.timings.reusedTokens, 0);
+  assert.equal(again.timings.reusedTokens, prompt.length - 1);
+  assert.equal(again.timings.prefillTokens, 1);
+  assert.deepEqual(again.ids, first.ids);
+  seq.session.free();
+});
+
+test('erasing through the sequence keeps its ids in step with the cache', () => {
+  const seq = new Sequence(model.createSession({ nCtx: 256 }));
+  const p = [1, ...ids(2, 30)];
+  seq.prefill(p);
+  seq.erase(4, 14);
+  assert.deepEqual(seq.tokens, [...p.slice(0, 4), ...p.slice(14)]);
+  assert.equal(seq.session.nPast, seq.tokens.length);
+  assert.throws(() => seq.erase(10, 5));
+  assert.equal(seq.tokens.length, 21);
+  seq.session.free();
+});
