@@ -51,6 +51,13 @@ export class Sequence {
     this.ids.splice(start, end - start);
   }
 
+  /** llama.cpp's context shift, keeping the ids in step: keeps the first
+   * nKeep tokens and evicts the nDiscard after them. */
+  shift(nKeep: number, nDiscard: number): void {
+    this.session.shift(nKeep, nDiscard);
+    this.ids.splice(nKeep, nDiscard);
+  }
+
   clear(): void {
     this.session.truncate(0);
     this.ids = [];

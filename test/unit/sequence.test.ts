@@ -82,14 +82,18 @@ test('regenerating a reply reuses the prompt, and the greedy reply repeats', asy
   seq.session.free();
 });
 
-test('erasing through the sequence keeps its ids in step with the cache', () => {
+test('erasing and shifting through the sequence keep its ids in step with the cache', () => {
   const seq = new Sequence(model.createSession({ nCtx: 256 }));
   const p = [1, ...ids(2, 30)];
   seq.prefill(p);
   seq.erase(4, 14);
-  assert.deepEqual(seq.tokens, [...p.slice(0, 4), ...p.slice(14)]);
+  const afterErase = [...p.slice(0, 4), ...p.slice(14)];
+  assert.deepEqual(seq.tokens, afterErase);
   assert.equal(seq.session.nPast, seq.tokens.length);
   assert.throws(() => seq.erase(10, 5));
   assert.equal(seq.tokens.length, 21);
+  seq.shift(2, 5);
+  assert.deepEqual(seq.tokens, [...afterErase.slice(0, 2), ...afterErase.slice(7)]);
+  assert.equal(seq.session.nPast, seq.tokens.length);
   seq.session.free();
 });
