@@ -59,9 +59,9 @@ const suites = [
     title: `GGUF parser fuzzing (${fuzzSeconds} s)`,
     steps: [
       'make -s -C cpp fuzz',
-      'mkdir -p build/fuzz/work && cp -r cpp/fuzz/corpus/. build/fuzz/work/',
+      'mkdir -p build/fuzz/inputs && cp -r cpp/fuzz/corpus/. build/fuzz/inputs/',
       // libFuzzer logs every new input; keep that in a file and show its end.
-      `./build/fuzz/gguf_fuzz -dict=cpp/fuzz/gguf.dict -max_total_time=${fuzzSeconds} -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build/fuzz/work > build/fuzz/fuzz.log 2>&1; s=$?; tail -n 25 build/fuzz/fuzz.log; exit $s`,
+      `./build/fuzz/gguf_fuzz -dict=cpp/fuzz/gguf.dict -max_total_time=${fuzzSeconds} -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 build/fuzz/inputs > build/fuzz/fuzz.log 2>&1; s=$?; tail -n 25 build/fuzz/fuzz.log; exit $s`,
     ],
   },
   { name: 'build', title: 'wasm and TypeScript builds', steps: ['bash wasm/build.sh', 'npx tsc -p tsconfig.build.json', 'npx tsc -p tsconfig.json --noEmit'] },

@@ -148,22 +148,22 @@ function llamaHeader(g, nEmbd, nFf, nLayer) {
 }
 
 const seeds = {
-  'v3-every-type.gguf': everyType(new Gguf(3)),
-  'v2-every-type.gguf': everyType(new Gguf(2)),
-  'tensors-float.gguf': new Gguf().kv('general.architecture', 'str', 'llama')
+  'v3-every-type.seed': everyType(new Gguf(3)),
+  'v2-every-type.seed': everyType(new Gguf(2)),
+  'tensors-float.seed': new Gguf().kv('general.architecture', 'str', 'llama')
     .tensor('a.f32', [4, 3], 'F32').tensor('b.f16', [8, 2, 2], 'F16').tensor('c.bf16', [2, 2, 2, 2], 'BF16'),
-  'tensors-quant-align64.gguf': new Gguf(3, 64).kv('general.alignment', 'u32', 64)
+  'tensors-quant-align64.seed': new Gguf(3, 64).kv('general.alignment', 'u32', 64)
     .tensor('q4_0', [64, 2], 'Q4_0').tensor('q4_1', [32], 'Q4_1').tensor('q5_0', [32], 'Q5_0')
     .tensor('q8_0', [32, 1, 2], 'Q8_0').tensor('q2_k', [256], 'Q2_K').tensor('q4_k', [256], 'Q4_K')
     .tensor('q6_k', [256, 2], 'Q6_K').tensor('iq4_nl', [32], 'IQ4_NL'),
-  'tensors-align1.gguf': new Gguf(3, 1).kv('general.alignment', 'u32', 1)
+  'tensors-align1.seed': new Gguf(3, 1).kv('general.alignment', 'u32', 1)
     .tensor('a', [3], 'F16').tensor('b', [1], 'F32'),
-  'spm-vocab.gguf': spmVocab(new Gguf().kv('general.architecture', 'str', 'llama')),
-  'spm-vocab-few-bytes.gguf': spmVocab(new Gguf(2).kv('general.architecture', 'str', 'llama'), {
+  'spm-vocab.seed': spmVocab(new Gguf().kv('general.architecture', 'str', 'llama')),
+  'spm-vocab-few-bytes.seed': spmVocab(new Gguf(2).kv('general.architecture', 'str', 'llama'), {
     byteCount: 16, addSpacePrefix: false, extra: { 'tokenizer.ggml.eot_token_id': ['u32', 21] },
   }),
   // A whole tiny Llama: hyperparameters, vocabulary and F16/Q8_0 weights.
-  'llama-tiny.gguf': (() => {
+  'llama-tiny.seed': (() => {
     const g = spmVocab(llamaHeader(new Gguf(), 32, 64, 1), { byteCount: 16 });
     const { nVocab } = g;
     return g.tensor('token_embd.weight', [32, nVocab], 'F16').tensor('blk.0.attn_norm.weight', [32], 'F32')
@@ -174,24 +174,24 @@ const seeds = {
       .tensor('output_norm.weight', [32], 'F32').tensor('output.weight', [32, nVocab], 'F16');
   })(),
   // BPE and WordPiece vocabularies, which the tokenizer refuses or handles.
-  'bpe-vocab.gguf': new Gguf().kv('general.architecture', 'str', 'gpt2')
+  'bpe-vocab.seed': new Gguf().kv('general.architecture', 'str', 'gpt2')
     .kv('tokenizer.ggml.model', 'str', 'gpt2').kv('tokenizer.ggml.pre', 'str', 'gpt-2')
     .kv('tokenizer.ggml.tokens', 'arr', ['str', ['!', 'H', 'e', 'l', 'o', '\u0120', '\u0120w', 'He', 'll', '<|endoftext|>']])
     .kv('tokenizer.ggml.token_type', 'arr', ['i32', [1, 1, 1, 1, 1, 1, 1, 1, 1, 3]])
     .kv('tokenizer.ggml.merges', 'arr', ['str', ['H e', 'l l', '\u0120 w']])
     .kv('tokenizer.ggml.bos_token_id', 'u32', 9).kv('tokenizer.ggml.eos_token_id', 'u32', 9),
-  'wpm-vocab.gguf': new Gguf().kv('general.architecture', 'str', 'bert').kv('tokenizer.ggml.model', 'str', 'bert')
+  'wpm-vocab.seed': new Gguf().kv('general.architecture', 'str', 'bert').kv('tokenizer.ggml.model', 'str', 'bert')
     .kv('tokenizer.ggml.tokens', 'arr', ['str', ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'hello', '##lo', 'world']])
     .kv('tokenizer.ggml.token_type', 'arr', ['i32', [3, 2, 3, 3, 1, 1, 1]]),
   // Malformed vocabularies (the GGUF itself is valid): arrays of the wrong
   // element type and length, special ids out of range, odd byte tokens.
-  'spm-vocab-wrong-types.gguf': new Gguf().kv('tokenizer.ggml.model', 'str', 'llama')
+  'spm-vocab-wrong-types.seed': new Gguf().kv('tokenizer.ggml.model', 'str', 'llama')
     .kv('tokenizer.ggml.tokens', 'arr', ['str', ['<unk>', '<s>', '</s>', 'a', 'b']])
     .kv('tokenizer.ggml.scores', 'arr', ['str', ['0', '1']])
     .kv('tokenizer.ggml.token_type', 'arr', ['u8', [2, 3, 3]])
     .kv('tokenizer.ggml.bos_token_id', 'i32', -5).kv('tokenizer.ggml.eos_token_id', 'u64', 2n ** 63n)
     .kv('tokenizer.ggml.unknown_token_id', 'u32', 5),
-  'spm-vocab-odd-bytes.gguf': new Gguf().kv('tokenizer.ggml.model', 'str', 'llama')
+  'spm-vocab-odd-bytes.seed': new Gguf().kv('tokenizer.ggml.model', 'str', 'llama')
     .kv('tokenizer.ggml.tokens', 'arr', ['str', ['<unk>', '<s>', '</s>', '<0x-1>', '<0x100>', '<0xZZ>', '<0x>', '<0x41',
       '<0x0A>', '<0x0A>', '', '\u2581', 'a']])
     .kv('tokenizer.ggml.scores', 'arr', ['f32', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, -2]])
@@ -200,7 +200,7 @@ const seeds = {
 };
 
 mkdirSync(OUT, { recursive: true });
-for (const f of readdirSync(OUT)) if (f.endsWith('.gguf')) rmSync(join(OUT, f));
+for (const f of readdirSync(OUT)) if (f.endsWith('.seed') || f.endsWith('.gguf')) rmSync(join(OUT, f));
 let total = 0;
 for (const [name, g] of Object.entries(seeds)) {
   const bytes = g.bytes();
