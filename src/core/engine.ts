@@ -355,11 +355,19 @@ export class Model {
 /** One sequence and its KV cache (allocated once, at creation). */
 export class Session {
   private logitsPtr = 0;
+  private handleValue: number;
 
   constructor(
     readonly model: Model,
-    readonly handle: number,
-  ) {}
+    handle: number,
+  ) {
+    this.handleValue = handle;
+  }
+
+  /** The engine's session handle; 0 once freed. */
+  get handle(): number {
+    return this.handleValue;
+  }
 
   get nCtx(): number {
     return this.model.engine.module._hob_session_n_ctx(this.handle);
@@ -429,8 +437,8 @@ export class Session {
     const m = this.model.engine.module;
     if (this.logitsPtr) m._free(this.logitsPtr);
     this.logitsPtr = 0;
-    if (this.handle) m._hob_session_free(this.handle);
-    (this as { handle: number }).handle = 0;
+    if (this.handleValue) m._hob_session_free(this.handleValue);
+    this.handleValue = 0;
   }
 }
 

@@ -2,8 +2,7 @@
 // (so pages import the TypeScript sources directly) and headless Chromium.
 // Test data from ../shared/testdata is served under /__testdata/, and files a
 // test writes under /__files/ from a temporary folder.
-import { mkdtempSync } from 'node:fs';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
