@@ -2,7 +2,8 @@
 # Installs the system tools Hob's build and tests need, and nothing more:
 #   emcc (Debian's emscripten) builds the engine to WebAssembly;
 #   chromium runs the browser tests (WebGPU on SwiftShader);
-#   clang with its runtimes builds the libFuzzer target.
+#   clang with its runtimes builds the libFuzzer target;
+#   the Vulkan loader lets Node's WebGPU (Dawn) reach SwiftShader's driver.
 # As root on Debian/Ubuntu it installs what is missing with apt; otherwise
 # it stops and says exactly what to install.
 set -euo pipefail
@@ -13,6 +14,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v clang++ >/dev/null 2>&1 || missing+=(clang)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
+ldconfig -p 2>/dev/null | grep -q "libvulkan.so.1 " || missing+=(libvulkan1)
 # libFuzzer and the sanitizer runtimes for clang live in this package.
 if command -v clang++ >/dev/null 2>&1; then
   ver=$(clang++ --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
