@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "gguf.h"
+#include "loader.h"
 #include "model.h"
 #include "sampler.h"
 #include "session.h"
@@ -17,6 +18,9 @@
 
 struct hob_gguf {
     hob::GgufFile file;
+};
+struct hob_loader {
+    hob::ModelLoader loader;
 };
 struct hob_model {
     std::unique_ptr<hob::Model> model;
@@ -194,6 +198,36 @@ hob_status hob_model_load(uint8_t* data, size_t size, int take_ownership, hob_mo
 }
 
 void hob_model_free(hob_model* model) { delete model; }
+
+hob_status hob_loader_create(const uint8_t* header, size_t header_size, uint64_t file_size, int32_t n_cpu_layers,
+                             hob_loader** out) {
+    REQUIRE_ARG(header && out, "hob_loader_create: header and out must not be null");
+    *out = nullptr;
+    return guard([&] { *out = new hob_loader{hob::ModelLoader(header, header_size, file_size, n_cpu_layers)}; });
+}
+
+void hob_loader_free(hob_loader* loader) { delete loader; }
+uint64_t hob_loader_resident_bytes(const hob_loader* l) { return l ? l->loader.resident_bytes() : 0; }
+int32_t hob_loader_range_count(const hob_loader* l) { return l ? (int32_t)l->loader.ranges().size() : 0; }
+
+hob_status hob_loader_range(const hob_loader* l, int32_t i, uint64_t* offset, uint64_t* size) {
+    REQUIRE_ARG(l && offset && size, "hob_loader_range: loader, offset and size must not be null");
+    REQUIRE_ARG(i >= 0 && (size_t)i < l->loader.ranges().size(), "loader range " + std::to_string(i) + " out of range");
+    *offset = l->loader.ranges()[(size_t)i].offset;
+    *size = l->loader.ranges()[(size_t)i].size;
+    return HOB_OK;
+}
+
+hob_status hob_loader_write(hob_loader* l, uint64_t file_offset, const uint8_t* bytes, size_t n) {
+    REQUIRE_ARG(l && (bytes || n == 0), "hob_loader_write: loader and bytes must not be null");
+    return guard([&] { l->loader.write(file_offset, bytes, n); });
+}
+
+hob_status hob_loader_finish(hob_loader* l, hob_model** out) {
+    REQUIRE_ARG(l && out, "hob_loader_finish: loader and out must not be null");
+    *out = nullptr;
+    return guard([&] { *out = new hob_model{l->loader.finish()}; });
+}
 int32_t hob_model_n_vocab(const hob_model* m) { return m ? m->model->hparams().n_vocab : 0; }
 int32_t hob_model_n_ctx_train(const hob_model* m) { return m ? m->model->hparams().n_ctx_train : 0; }
 int32_t hob_model_n_embd(const hob_model* m) { return m ? m->model->hparams().n_embd : 0; }
@@ -203,6 +237,26 @@ int32_t hob_model_token_eos(const hob_model* m) { return m ? m->model->vocab().e
 int32_t hob_model_token_is_eog(const hob_model* m, int32_t token) { return m && m->model->vocab().is_eog(token) ? 1 : 0; }
 int32_t hob_model_add_space_prefix(const hob_model* m) { return m && m->model->vocab().add_space_prefix() ? 1 : 0; }
 uint64_t hob_model_weight_bytes(const hob_model* m) { return m ? m->model->weight_bytes() : 0; }
+
+hob_status hob_model_hparam(const hob_model* m, int32_t which, double* out) {
+    REQUIRE_ARG(m && out, "hob_model_hparam: model and out must not be null");
+    const hob::Hparams& hp = m->model->hparams();
+    switch (which) {
+        case HOB_HPARAM_N_HEAD: *out = hp.n_head; break;
+        case HOB_HPARAM_N_HEAD_KV: *out = hp.n_head_kv; break;
+        case HOB_HPARAM_HEAD_DIM: *out = hp.head_dim; break;
+        case HOB_HPARAM_N_FF: *out = hp.n_ff; break;
+        case HOB_HPARAM_RMS_EPS: *out = hp.rms_eps; break;
+        case HOB_HPARAM_ROPE_STYLE: *out = hp.rope.style == hob::RopeStyle::NeoX ? 1 : 0; break;
+        case HOB_HPARAM_ROPE_N_ROT: *out = hp.rope.n_rot; break;
+        case HOB_HPARAM_ROPE_FREQ_BASE: *out = hp.rope.freq_base; break;
+        case HOB_HPARAM_ROPE_FREQ_SCALE: *out = hp.rope.freq_scale; break;
+        case HOB_HPARAM_N_CPU_LAYERS: *out = m->model->n_cpu_layers(); break;
+        case HOB_HPARAM_HEAD_ON_CPU: *out = m->model->head_on_cpu() ? 1 : 0; break;
+        default: return set_error(HOB_ERR_INVALID_ARGUMENT, "unknown hyperparameter " + std::to_string(which));
+    }
+    return HOB_OK;
+}
 
 hob_status hob_model_meta_string(const hob_model* m, const char* key, char* buf, size_t cap, size_t* len) {
     REQUIRE_ARG(m && key, "hob_model_meta_string: model and key must not be null");
@@ -264,6 +318,33 @@ hob_status hob_session_eval(hob_session* s, const int32_t* tokens, size_t n_toke
     REQUIRE_ARG(s && tokens, "hob_session_eval: session and tokens must not be null");
     REQUIRE_ARG(n_tokens > 0 && n_tokens <= (size_t)INT32_MAX, "hob_session_eval: needs 1 or more tokens");
     return guard([&] { s->session->eval(tokens, (int32_t)n_tokens); });
+}
+
+hob_status hob_session_eval_hidden(hob_session* s, const int32_t* tokens, size_t n_tokens, float* hidden, size_t cap) {
+    REQUIRE_ARG(s && tokens && hidden, "hob_session_eval_hidden: session, tokens and hidden must not be null");
+    REQUIRE_ARG(n_tokens > 0 && n_tokens <= (size_t)INT32_MAX, "hob_session_eval_hidden: needs 1 or more tokens");
+    const size_t need = n_tokens * (size_t)s->session->model().hparams().n_embd;
+    if (cap < need) {
+        return set_error(HOB_ERR_BUFFER_TOO_SMALL, "hidden buffer of " + std::to_string(cap) + " floats is too small for " +
+                                                       std::to_string(need));
+    }
+    return guard([&] { s->session->eval_hidden(tokens, (int32_t)n_tokens, hidden); });
+}
+
+hob_status hob_session_head(hob_session* s, const float* hidden, size_t n) {
+    REQUIRE_ARG(s && hidden, "hob_session_head: session and hidden must not be null");
+    REQUIRE_ARG(n == (size_t)s->session->model().hparams().n_embd,
+                "hob_session_head: needs n_embd (" + std::to_string(s->session->model().hparams().n_embd) +
+                    ") floats, got " + std::to_string(n));
+    return guard([&] { s->session->head(hidden); });
+}
+
+hob_status hob_session_set_logits(hob_session* s, const float* logits, size_t n) {
+    REQUIRE_ARG(s && logits, "hob_session_set_logits: session and logits must not be null");
+    REQUIRE_ARG(n == (size_t)s->session->model().hparams().n_vocab,
+                "hob_session_set_logits: needs n_vocab (" + std::to_string(s->session->model().hparams().n_vocab) +
+                    ") floats, got " + std::to_string(n));
+    return guard([&] { s->session->set_logits(logits); });
 }
 
 hob_status hob_session_logits(const hob_session* s, float* out, size_t cap) {

@@ -61,7 +61,23 @@ typedef enum hob_sampler_param {
     HOB_SAMPLER_SEED = 6             /* 32-bit seed of the random generator */
 } hob_sampler_param;
 
+/* Hyperparameters of a loaded model, read with hob_model_hparam. */
+typedef enum hob_hparam {
+    HOB_HPARAM_N_HEAD = 0,
+    HOB_HPARAM_N_HEAD_KV = 1,
+    HOB_HPARAM_HEAD_DIM = 2,
+    HOB_HPARAM_N_FF = 3,
+    HOB_HPARAM_RMS_EPS = 4,
+    HOB_HPARAM_ROPE_STYLE = 5,        /* 0: normal (pairs 2i, 2i+1), 1: NeoX (pairs i, i + n_rot/2) */
+    HOB_HPARAM_ROPE_N_ROT = 6,        /* rotated dimensions per head */
+    HOB_HPARAM_ROPE_FREQ_BASE = 7,
+    HOB_HPARAM_ROPE_FREQ_SCALE = 8,   /* 1 / linear scaling factor */
+    HOB_HPARAM_N_CPU_LAYERS = 9,      /* blocks [0, n) run on the CPU, the rest are offloaded */
+    HOB_HPARAM_HEAD_ON_CPU = 10       /* 1 if the output norm and head run on the CPU */
+} hob_hparam;
+
 typedef struct hob_gguf hob_gguf;
+typedef struct hob_loader hob_loader;
 typedef struct hob_model hob_model;
 typedef struct hob_session hob_session;
 typedef struct hob_sampler hob_sampler;
@@ -114,6 +130,29 @@ const char* hob_type_name(int32_t type);
  * otherwise the bytes must outlive the model. Weights are used in place. */
 hob_status hob_model_load(uint8_t* data, size_t size, int take_ownership, hob_model** out);
 void hob_model_free(hob_model* model);
+
+/* Loading in pieces, for files that are not in memory whole (a stream, the
+ * store's chunks) or whose last blocks run elsewhere (GPU offload). The
+ * loader parses the header (the first header_size bytes of a file of
+ * file_size bytes; the header must fit) and keeps only the tensors the CPU
+ * computes with when its first n_cpu_layers blocks run here (< 0: all):
+ * the embedding, those blocks, and the output norm and head unless every
+ * block is offloaded. Feed it file bytes with hob_loader_write, reading the
+ * ranges hob_loader_range lists, then build the model with
+ * hob_loader_finish. Offloaded tensors never enter engine memory. */
+hob_status hob_loader_create(const uint8_t* header, size_t header_size, uint64_t file_size, int32_t n_cpu_layers,
+                             hob_loader** out);
+void hob_loader_free(hob_loader* loader);
+/* Bytes of tensor data the loader keeps in engine memory. */
+uint64_t hob_loader_resident_bytes(const hob_loader* loader);
+int32_t hob_loader_range_count(const hob_loader* loader);
+/* File range i (offset from the file start, size) that the loader needs. */
+hob_status hob_loader_range(const hob_loader* loader, int32_t i, uint64_t* offset, uint64_t* size);
+/* Bytes [file_offset, file_offset + n) of the file, in any order and size. */
+hob_status hob_loader_write(hob_loader* loader, uint64_t file_offset, const uint8_t* bytes, size_t n);
+/* Builds the model; HOB_ERR_GGUF_TRUNCATED names the first missing range if
+ * a needed byte was never written. The loader must still be freed. */
+hob_status hob_loader_finish(hob_loader* loader, hob_model** out);
 int32_t hob_model_n_vocab(const hob_model* model);
 int32_t hob_model_n_ctx_train(const hob_model* model);
 int32_t hob_model_n_embd(const hob_model* model);
@@ -124,8 +163,10 @@ int32_t hob_model_token_is_eog(const hob_model* model, int32_t token);
 /* 1 if tokenizing prepends a space to the text (SentencePiece), so a
  * detokenized sequence should drop its first leading space. */
 int32_t hob_model_add_space_prefix(const hob_model* model);
-/* Bytes of weight tensors the model reads. */
+/* Bytes of weight tensors the model holds in engine memory. */
 uint64_t hob_model_weight_bytes(const hob_model* model);
+/* A hyperparameter (hob_hparam) as a number. */
+hob_status hob_model_hparam(const hob_model* model, int32_t which, double* out);
 /* A string metadata value of the model's GGUF ("general.architecture").
  * HOB_ERR_INVALID_ARGUMENT if absent or not a string. */
 hob_status hob_model_meta_string(const hob_model* model, const char* key, char* buf, size_t cap, size_t* len);
@@ -155,6 +196,18 @@ int32_t hob_session_n_threads(const hob_session* session);
  * last one. Fails with HOB_ERR_CONTEXT_FULL (nothing evaluated) if they do
  * not fit. */
 hob_status hob_session_eval(hob_session* session, const int32_t* tokens, size_t n_tokens);
+/* For models with offloaded blocks: appends tokens and runs them through
+ * the embedding and the CPU blocks only, copying their hidden states
+ * (n_tokens x n_embd floats, cap floats available) to `hidden`, the input of
+ * the offloaded blocks, which the caller runs for the same cells. Then
+ * hob_session_head (head on the CPU) or hob_session_set_logits gives the
+ * logits. HOB_ERR_CONTEXT_FULL (nothing evaluated) if they do not fit. */
+hob_status hob_session_eval_hidden(hob_session* session, const int32_t* tokens, size_t n_tokens, float* hidden,
+                                   size_t cap);
+/* Output norm and head on the CPU over one hidden state (n_embd floats). */
+hob_status hob_session_head(hob_session* session, const float* hidden, size_t n);
+/* Logits computed by the offloaded head (n_vocab floats). */
+hob_status hob_session_set_logits(hob_session* session, const float* logits, size_t n);
 /* Copies the logits of the last evaluated token (n_vocab floats). */
 hob_status hob_session_logits(const hob_session* session, float* out, size_t cap);
 /* Forgets every token from position n_keep on (n_keep <= n_past). */

@@ -31,6 +31,21 @@ int32_t to_i32(int64_t v, const std::string& key, int64_t lo, int64_t hi) {
 
 }  // namespace
 
+bool cpu_uses_tensor(const std::string& name, int32_t n_layer, int32_t n_cpu_layers) {
+    if (name.compare(0, 4, "blk.") == 0) {
+        const size_t dot = name.find('.', 4);
+        if (dot == std::string::npos || dot == 4) return true;
+        int64_t block = 0;
+        for (size_t i = 4; i < dot; i++) {
+            if (name[i] < '0' || name[i] > '9' || block > (1 << 20)) return true;
+            block = block * 10 + (name[i] - '0');
+        }
+        return block < n_cpu_layers;
+    }
+    if (name == "output.weight" || name == "output_norm.weight") return n_cpu_layers > 0 || n_layer == 0;
+    return true;
+}
+
 void Workspace::reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads) {
     if (n_tokens <= capacity) return;
     const size_t T = (size_t)n_tokens;
@@ -49,9 +64,7 @@ void Workspace::reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads) 
     capacity = n_tokens;
 }
 
-Model::~Model() {
-    if (owns_data_) hob_free(data_);
-}
+Model::~Model() { hob_free(owned_); }
 
 const Tensor* Model::tensor(const std::string& name, std::initializer_list<int64_t> shape, bool required) {
     const GgufTensorInfo* info = gguf_.find_tensor(name);
@@ -78,7 +91,12 @@ const Tensor* Model::tensor(const std::string& name, std::initializer_list<int64
     for (int d = 0; d < 4; d++) t->ne[d] = info->ne[d];
     t->row_bytes = row_size(info->type, info->ne[0]);
     t->n_bytes = (size_t)info->size;
-    t->data = data_ + gguf_.data_offset + info->offset;
+    if (!cpu_uses_tensor(name, hp_.n_layer, n_cpu_layers_)) {
+        tensors_.push_back(std::move(t));  // offloaded: shape and type checked, no bytes here
+        return tensors_.back().get();
+    }
+    t->data = locate_(*info);
+    HOB_CHECK(t->data != nullptr, HOB_ERR_INTERNAL, "the bytes of tensor " + name + " were not loaded");
     // Kernels load F32/F16 elements directly; a file with a small alignment
     // can place them off their natural boundary, so such tensors get a copy.
     if (reinterpret_cast<uintptr_t>(t->data) % 4 != 0) {
@@ -101,13 +119,24 @@ std::vector<float> Model::vector_f32(const std::string& name, int64_t n) {
 std::unique_ptr<Model> Model::load(uint8_t* data, size_t size, bool owns_data) {
     std::unique_ptr<Model> m(new Model());
     // Own the bytes first, so they are freed if anything below throws.
-    m->data_ = data;
-    m->size_ = size;
-    m->owns_data_ = owns_data;
+    if (owns_data) m->owned_ = data;
     m->gguf_ = GgufFile::parse(data, size, size);
-    const GgufFile& g = m->gguf_;
+    const uint64_t base = m->gguf_.data_offset;
+    m->init([data, base](const GgufTensorInfo& info) { return data + base + info.offset; }, -1);
+    return m;
+}
 
-    Hparams& hp = m->hp_;
+std::unique_ptr<Model> Model::build(GgufFile gguf, int32_t n_cpu_layers, const TensorLocator& locate, uint8_t* owned) {
+    std::unique_ptr<Model> m(new Model());
+    m->owned_ = owned;
+    m->gguf_ = std::move(gguf);
+    m->init(locate, n_cpu_layers);
+    return m;
+}
+
+void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
+    const GgufFile& g = gguf_;
+    Hparams& hp = hp_;
     if (!g.has("general.architecture")) fail(HOB_ERR_MODEL_INVALID, "metadata general.architecture is missing");
     hp.arch = g.get_string("general.architecture", "");
     if (hp.arch != "llama") {
@@ -153,38 +182,52 @@ std::unique_ptr<Model> Model::load(uint8_t* data, size_t size, bool owns_data) {
         fail(HOB_ERR_UNSUPPORTED_ARCH, "RoPE scaling \"" + scaling + "\" is not supported (supported: none, linear)");
     }
 
-    m->vocab_ = Vocab::load(g);
-    hp.n_vocab = m->vocab_.n_tokens();
+    n_cpu_layers_ = n_cpu_layers < 0 || n_cpu_layers > hp.n_layer ? hp.n_layer : n_cpu_layers;
+    locate_ = locate;
+    vocab_ = Vocab::load(g);
+    hp.n_vocab = vocab_.n_tokens();
 
     // Weights, with the shapes llama.cpp's converter writes.
     const int64_t E = hp.n_embd, Q = (int64_t)hp.n_head * hp.head_dim, KV = hp.kv_dim();
-    m->tok_embd_ = m->tensor("token_embd.weight", {E, hp.n_vocab});
-    m->output_norm_ = m->vector_f32("output_norm.weight", E);
-    m->output_ = m->tensor("output.weight", {E, hp.n_vocab}, false);
-    if (!m->output_) m->output_ = m->tok_embd_;  // tied embeddings
-    if (g.find_tensor("rope_freqs.weight")) {
-        m->rope_freqs_ = m->vector_f32("rope_freqs.weight", hp.rope.n_rot / 2);
-        hp.rope.freq_factors = m->rope_freqs_.data();
+    tok_embd_ = tensor("token_embd.weight", {E, hp.n_vocab});
+    const bool head_here = cpu_uses_tensor("output.weight", hp.n_layer, n_cpu_layers_);
+    const Tensor* output = tensor("output.weight", {E, hp.n_vocab}, false);
+    if (head_here) {
+        output_norm_ = vector_f32("output_norm.weight", E);
+        output_ = output ? output : tok_embd_;  // tied embeddings
+    } else {
+        tensor("output_norm.weight", {E});
     }
-    m->layers_.resize(hp.n_layer);
+    if (g.find_tensor("rope_freqs.weight")) {
+        rope_freqs_ = vector_f32("rope_freqs.weight", hp.rope.n_rot / 2);
+        hp.rope.freq_factors = rope_freqs_.data();
+    }
+    layers_.resize(hp.n_layer);
     for (int32_t l = 0; l < hp.n_layer; l++) {
         const std::string p = "blk." + std::to_string(l) + ".";
-        LayerWeights& L = m->layers_[l];
-        L.attn_norm = m->vector_f32(p + "attn_norm.weight", E);
-        L.wq = m->tensor(p + "attn_q.weight", {E, Q});
-        L.wk = m->tensor(p + "attn_k.weight", {E, KV});
-        L.wv = m->tensor(p + "attn_v.weight", {E, KV});
-        L.wo = m->tensor(p + "attn_output.weight", {Q, E});
-        L.ffn_norm = m->vector_f32(p + "ffn_norm.weight", E);
-        L.ffn_gate = m->tensor(p + "ffn_gate.weight", {E, hp.n_ff});
-        L.ffn_up = m->tensor(p + "ffn_up.weight", {E, hp.n_ff});
-        L.ffn_down = m->tensor(p + "ffn_down.weight", {hp.n_ff, E});
+        LayerWeights& L = layers_[l];
+        const bool here = l < n_cpu_layers_;
+        if (here) {
+            L.attn_norm = vector_f32(p + "attn_norm.weight", E);
+            L.ffn_norm = vector_f32(p + "ffn_norm.weight", E);
+        } else {
+            tensor(p + "attn_norm.weight", {E});
+            tensor(p + "ffn_norm.weight", {E});
+        }
+        L.wq = tensor(p + "attn_q.weight", {E, Q});
+        L.wk = tensor(p + "attn_k.weight", {E, KV});
+        L.wv = tensor(p + "attn_v.weight", {E, KV});
+        L.wo = tensor(p + "attn_output.weight", {Q, E});
+        L.ffn_gate = tensor(p + "ffn_gate.weight", {E, hp.n_ff});
+        L.ffn_up = tensor(p + "ffn_up.weight", {E, hp.n_ff});
+        L.ffn_down = tensor(p + "ffn_down.weight", {hp.n_ff, E});
     }
-    return m;
+    layers_.resize(n_cpu_layers_);  // offloaded blocks were checked; the CPU keeps only its own
+    locate_ = nullptr;
 }
 
 void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T, int32_t cell0,
-                    int32_t pos0, float* logits) const {
+                    int32_t pos0) const {
     const Hparams& hp = hp_;
     HOB_CHECK(T > 0 && T <= ws.capacity, HOB_ERR_INTERNAL,
               "batch of " + std::to_string(T) + " tokens exceeds the workspace (" + std::to_string(ws.capacity) + ")");
@@ -200,7 +243,7 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
     // Embed: one row of the token embedding per token.
     for (int32_t t = 0; t < T; t++) dequantize_row(tok_embd_->type, tok_embd_->row(tokens[t]), x + (size_t)t * E, E);
 
-    for (int32_t l = 0; l < hp.n_layer; l++) {
+    for (int32_t l = 0; l < n_cpu_layers_; l++) {
         const LayerWeights& L = layers_[l];
 
         // Attention: norm, project, rotate, cache, attend, project back.
@@ -223,11 +266,11 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
         matmul(pool, ws.scratch, *L.ffn_down, ws.hb.data(), T, ws.xb2.data());
         add(x, ws.xb2.data(), (int64_t)T * E);
     }
-    if (!logits) return;
+}
 
-    // Head: only the last token's logits are needed.
-    const float* last = x + (size_t)(T - 1) * E;
-    rmsnorm(last, output_norm_.data(), ws.xb.data(), 1, E, hp.rms_eps);
+void Model::head(ThreadPool& pool, Workspace& ws, const float* hidden, float* logits) const {
+    HOB_CHECK(head_on_cpu(), HOB_ERR_INVALID_ARGUMENT, "the output head of this model is offloaded, not on the CPU");
+    rmsnorm(hidden, output_norm_.data(), ws.xb.data(), 1, hp_.n_embd, hp_.rms_eps);
     matmul(pool, ws.scratch, *output_, ws.xb.data(), 1, logits);
 }
 

@@ -1,9 +1,12 @@
 // A transformer model built from a GGUF file: hyperparameters from the
 // metadata, weight views into the file bytes (used in place, never copied
-// unless misaligned), the tokenizer, and the forward pass.
+// unless misaligned), the tokenizer, and the forward pass over the blocks
+// that run on the CPU. Blocks offloaded elsewhere (the GPU) keep their shapes
+// and types checked here but no bytes in engine memory.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,11 +66,28 @@ struct Workspace {
     void reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads);
 };
 
+// Where the bytes of a tensor live in engine memory, or null when the CPU
+// does not hold it (an offloaded block).
+using TensorLocator = std::function<const uint8_t*(const GgufTensorInfo&)>;
+
+// Whether the CPU computes with tensor `name` when the first n_cpu_layers of
+// n_layer blocks run on it: the embedding always (tokens are embedded here),
+// the blocks below n_cpu_layers, and the output norm and head unless every
+// block is offloaded (then the head runs after them, on the GPU).
+bool cpu_uses_tensor(const std::string& name, int32_t n_layer, int32_t n_cpu_layers);
+
 class Model {
 public:
-    // Builds the model over a whole GGUF file in memory. With owns_data the
-    // model frees `data` (from hob_alloc) when destroyed.
+    // Builds the model over a whole GGUF file in memory, every block on the
+    // CPU. With owns_data the model frees `data` (from hob_alloc) when
+    // destroyed.
     static std::unique_ptr<Model> load(uint8_t* data, size_t size, bool owns_data);
+    // Builds the model from a parsed header, with its first n_cpu_layers
+    // blocks on the CPU (clamped to [0, n_layer]); `locate` finds the bytes
+    // of each tensor the CPU uses. `owned` (from hob_alloc, may be null) is
+    // freed with the model, or here if building fails.
+    static std::unique_ptr<Model> build(GgufFile gguf, int32_t n_cpu_layers, const TensorLocator& locate,
+                                        uint8_t* owned);
     ~Model();
     Model(const Model&) = delete;
     Model& operator=(const Model&) = delete;
@@ -75,22 +95,32 @@ public:
     const Hparams& hparams() const { return hp_; }
     const Vocab& vocab() const { return vocab_; }
     const GgufFile& gguf() const { return gguf_; }
+    // Bytes of the weights the CPU holds (offloaded blocks not counted).
     uint64_t weight_bytes() const { return weight_bytes_; }
+    // Blocks [0, n_cpu_layers) run here; the rest are offloaded.
+    int32_t n_cpu_layers() const { return n_cpu_layers_; }
+    // Whether the output norm and head run here (false only when every
+    // block is offloaded).
+    bool head_on_cpu() const { return output_ != nullptr; }
 
-    // Runs T tokens at positions pos0.. through every layer, writing their
-    // K/V into cache cells [cell0, cell0 + T), and the next-token logits of
-    // the last one into `logits` (n_vocab floats; null skips the head).
+    // Embeds T tokens at positions pos0.. and runs them through the CPU
+    // blocks, writing their K/V into cache cells [cell0, cell0 + T); the
+    // hidden states are left in ws.x (T x n_embd).
     void forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T, int32_t cell0,
-                 int32_t pos0, float* logits) const;
+                 int32_t pos0) const;
+    // The output norm and head over one hidden state (n_embd floats) into
+    // `logits` (n_vocab floats). Requires head_on_cpu().
+    void head(ThreadPool& pool, Workspace& ws, const float* hidden, float* logits) const;
 
 private:
     Model() = default;
+    void init(const TensorLocator& locate, int32_t n_cpu_layers);
     const Tensor* tensor(const std::string& name, std::initializer_list<int64_t> shape, bool required = true);
     std::vector<float> vector_f32(const std::string& name, int64_t n);
 
-    uint8_t* data_ = nullptr;
-    size_t size_ = 0;
-    bool owns_data_ = false;
+    uint8_t* owned_ = nullptr;  // freed with the model
+    TensorLocator locate_;     // set while building
+    int32_t n_cpu_layers_ = 0;
     GgufFile gguf_;
     Vocab vocab_;
     Hparams hp_;
@@ -101,8 +131,8 @@ private:
 
     const Tensor* tok_embd_ = nullptr;  // (n_embd, n_vocab)
     std::vector<float> output_norm_;    // (n_embd)
-    const Tensor* output_ = nullptr;    // (n_embd -> n_vocab); tok_embd_ when tied
-    std::vector<LayerWeights> layers_;
+    const Tensor* output_ = nullptr;    // (n_embd -> n_vocab); tok_embd_ when tied; null when offloaded
+    std::vector<LayerWeights> layers_;  // the CPU blocks only
 };
 
 }  // namespace hob

@@ -16,14 +16,15 @@ constexpr int32_t kBatch = 256;
 
 Session::Session(const Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_threads)
     : model_(model),
-      kv_(model.hparams().n_layer, n_ctx > 0 ? n_ctx : model.hparams().n_ctx_train, model.hparams().kv_dim()),
+      kv_(model.n_cpu_layers(), n_ctx > 0 ? n_ctx : model.hparams().n_ctx_train, model.hparams().kv_dim()),
       pool_(pool),
       n_threads_(n_threads <= 0 || n_threads > pool.size() ? pool.size() : n_threads),
       logits_((size_t)model.hparams().n_vocab) {
     ws_.reserve(model.hparams(), std::min(kBatch, kv_.n_ctx()), pool_.size());
 }
 
-void Session::eval(const int32_t* tokens, int32_t n) {
+template <typename F>
+void Session::run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each) {
     HOB_CHECK(n > 0, HOB_ERR_INVALID_ARGUMENT, "eval needs at least one token");
     const int32_t n_vocab = model_.hparams().n_vocab;
     for (int32_t i = 0; i < n; i++) {
@@ -38,14 +39,42 @@ void Session::eval(const int32_t* tokens, int32_t n) {
     try {
         for (int32_t i = 0; i < n; i += kBatch) {
             const int32_t T = std::min(kBatch, n - i);
-            const bool last = i + T == n;
-            model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i, last ? logits_.data() : nullptr);
+            model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i);
+            each(i, T);
         }
     } catch (...) {
         kv_.truncate(start);  // the reserved cells were never committed
         throw;
     }
     kv_.commit(n);
+}
+
+void Session::eval(const int32_t* tokens, int32_t n) {
+    HOB_CHECK(model_.n_cpu_layers() == model_.hparams().n_layer, HOB_ERR_INVALID_ARGUMENT,
+              "eval needs every block on the CPU; " + std::to_string(model_.hparams().n_layer - model_.n_cpu_layers()) +
+                  " are offloaded (use eval_hidden and run them there)");
+    const int32_t E = model_.hparams().n_embd;
+    run_cpu_blocks(tokens, n, [&](int32_t i, int32_t T) {
+        if (i + T == n) model_.head(pool_, ws_, ws_.x.data() + (size_t)(T - 1) * E, logits_.data());
+    });
+    has_logits_ = true;
+}
+
+void Session::eval_hidden(const int32_t* tokens, int32_t n, float* hidden) {
+    const size_t E = (size_t)model_.hparams().n_embd;
+    run_cpu_blocks(tokens, n, [&](int32_t i, int32_t T) {
+        std::copy(ws_.x.begin(), ws_.x.begin() + (ptrdiff_t)(T * E), hidden + (size_t)i * E);
+    });
+}
+
+void Session::head(const float* hidden) {
+    pool_.set_active(n_threads_);
+    model_.head(pool_, ws_, hidden, logits_.data());
+    has_logits_ = true;
+}
+
+void Session::set_logits(const float* logits) {
+    std::copy(logits, logits + logits_.size(), logits_.begin());
     has_logits_ = true;
 }
 
@@ -62,7 +91,7 @@ void Session::erase(int32_t start, int32_t end) {
     kv_.erase(start, end);
     const Hparams& hp = model_.hparams();
     pool_.set_active(n_threads_);
-    for (int32_t l = 0; l < hp.n_layer; l++) {
+    for (int32_t l = 0; l < kv_.n_layer(); l++) {
         rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv, hp.head_dim, -n, hp.rope);
     }
     // The logits belonged to a context that no longer exists.

@@ -26,8 +26,20 @@ public:
     const KvCache& kv() const { return kv_; }
 
     // Appends tokens at the end of the sequence and computes the logits of
-    // the last. Nothing changes if they do not fit (CONTEXT_FULL).
+    // the last. Nothing changes if they do not fit (CONTEXT_FULL). Needs
+    // every block on the CPU.
     void eval(const int32_t* tokens, int32_t n);
+    // Appends tokens and runs them through the embedding and the CPU blocks
+    // only, copying their hidden states (n x n_embd floats) to `hidden`: the
+    // input of the offloaded blocks, which the caller runs on the same cells
+    // (positions n_past .. n_past + n - 1 before the call). No logits until
+    // head() or set_logits().
+    void eval_hidden(const int32_t* tokens, int32_t n, float* hidden);
+    // The output norm and head on the CPU over one hidden state (n_embd
+    // floats) coming back from the offloaded blocks.
+    void head(const float* hidden);
+    // Logits computed elsewhere (the offloaded head), n_vocab floats.
+    void set_logits(const float* logits);
     // Logits of the last evaluated token; throws if there is none.
     const std::vector<float>& logits() const;
     void truncate(int32_t n_keep);
@@ -38,6 +50,12 @@ public:
     void erase(int32_t start, int32_t end);
 
 private:
+    // Reserves n cells, runs the CPU blocks over them batch by batch and
+    // calls each(batch_start, T) after each batch; commits on success and
+    // leaves the cache as it was on failure.
+    template <typename F>
+    void run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each);
+
     const Model& model_;
     KvCache kv_;
     ThreadPool& pool_;

@@ -11,6 +11,7 @@ const enums = {
   hob_status: ['Status', 'HOB_'],
   hob_gguf_type: ['GgufValueType', 'HOB_GGUF_'],
   hob_sampler_param: ['SamplerParam', 'HOB_SAMPLER_'],
+  hob_hparam: ['Hparam', 'HOB_HPARAM_'],
 };
 
 let out = '// Generated from cpp/api.h by scripts/gen-api.mjs; do not edit.\n';

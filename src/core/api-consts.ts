@@ -45,3 +45,18 @@ export const SamplerParam = {
   SEED: 6,
 } as const;
 export type SamplerParam = (typeof SamplerParam)[keyof typeof SamplerParam];
+
+export const Hparam = {
+  N_HEAD: 0,
+  N_HEAD_KV: 1,
+  HEAD_DIM: 2,
+  N_FF: 3,
+  RMS_EPS: 4,
+  ROPE_STYLE: 5,
+  ROPE_N_ROT: 6,
+  ROPE_FREQ_BASE: 7,
+  ROPE_FREQ_SCALE: 8,
+  N_CPU_LAYERS: 9,
+  HEAD_ON_CPU: 10,
+} as const;
+export type Hparam = (typeof Hparam)[keyof typeof Hparam];

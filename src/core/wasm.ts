@@ -41,6 +41,15 @@ export interface HobExports {
   _hob_model_add_space_prefix(model: number): number;
   _hob_model_weight_bytes(model: number): bigint;
   _hob_model_meta_string(model: number, key: number, buf: number, cap: number, len: number): number;
+  _hob_model_hparam(model: number, which: number, out: number): number;
+
+  _hob_loader_create(header: number, headerSize: number, fileSize: bigint, nCpuLayers: number, out: number): number;
+  _hob_loader_free(loader: number): void;
+  _hob_loader_resident_bytes(loader: number): bigint;
+  _hob_loader_range_count(loader: number): number;
+  _hob_loader_range(loader: number, i: number, offset: number, size: number): number;
+  _hob_loader_write(loader: number, fileOffset: bigint, bytes: number, n: number): number;
+  _hob_loader_finish(loader: number, out: number): number;
 
   _hob_tokenize(
     model: number, text: number, textLen: number, addSpecial: number, parseSpecial: number,
@@ -55,6 +64,9 @@ export interface HobExports {
   _hob_session_n_threads(session: number): number;
   _hob_session_eval(session: number, tokens: number, nTokens: number): number;
   _hob_session_logits(session: number, out: number, cap: number): number;
+  _hob_session_eval_hidden(session: number, tokens: number, nTokens: number, hidden: number, cap: number): number;
+  _hob_session_head(session: number, hidden: number, n: number): number;
+  _hob_session_set_logits(session: number, logits: number, n: number): number;
   _hob_session_truncate(session: number, nKeep: number): number;
   _hob_session_erase(session: number, start: number, end: number): number;
   _hob_session_shift(session: number, nKeep: number, nDiscard: number): number;
