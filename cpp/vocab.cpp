@@ -1,12 +1,12 @@
-// SentencePiece tokenizer with llama.cpp's exact behaviour: metadata loading
-// and validation, the special-token partition, score-ordered bigram merges
-// with byte fallback, and pieces for detokenization. BPE, WordPiece and the
-// other tokenizer models are refused at load.
+// The tokenizer's shared half, with llama.cpp's exact behaviour: metadata
+// loading and validation, token attributes and end-of-generation ids, the
+// special-token partition, and pieces for detokenization. The merges live in
+// vocab_spm.cpp (SentencePiece) and vocab_bpe.cpp (BPE); other tokenizer
+// models are refused at load.
 #include "vocab.h"
 
 #include <algorithm>
 #include <cmath>
-#include <queue>
 #include <string_view>
 
 namespace hob {
@@ -75,13 +75,6 @@ std::string byte_text(int b) {
     return std::string("<0x") + hex[(b >> 4) & 15] + hex[b & 15] + ">";
 }
 
-// Bytes of the UTF-8 sequence a lead byte announces; continuation and
-// invalid bytes count as one, as llama.cpp's unicode_len_utf8 does.
-size_t utf8_len(unsigned char c) {
-    static const uint8_t len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
-    return len[c >> 4];
-}
-
 // isspace() in the C locale, which is what llama.cpp's strip flags test.
 bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
@@ -96,9 +89,13 @@ Vocab Vocab::load(const GgufFile& g) {
 
     if (!g.has(kModelKey)) invalid(kModelKey, "is missing");
     v.model_ = g.get_string(kModelKey, "");
-    if (v.model_ != "llama") {
+    if (v.model_ == "llama") {
+        v.kind_ = Kind::SPM;
+    } else if (v.model_ == "gpt2") {
+        v.kind_ = Kind::BPE;
+    } else {
         fail(HOB_ERR_UNSUPPORTED_ARCH, "tokenizer model " + quoted(v.model_) +
-                                           " is not supported yet (only \"llama\", SentencePiece)");
+                                           " is not supported yet (only \"llama\", SentencePiece, and \"gpt2\", BPE)");
     }
 
     // ---- token texts, scores and types --------------------------------------
@@ -165,15 +162,27 @@ Vocab Vocab::load(const GgufFile& g) {
         v.max_token_bytes_ = std::max(v.max_token_bytes_, t.text.size());
     }
 
+    // The pre-tokenizer and merges; they set BPE's default add_bos.
+    if (v.kind_ == Kind::BPE) v.load_bpe(g);
+
     // ---- special token ids ----------------------------------------------------
-    // llama.cpp's SPM defaults, dropped when the vocabulary is too small for
-    // them. An id given in the metadata must be a token; llama.cpp only warns
-    // and keeps the default, we refuse the file.
+    // llama.cpp's defaults (SPM: <unk> <s> </s> = 0 1 2; BPE: 11 for both
+    // BOS and EOS, GPT-2's habit), dropped when the vocabulary is too small
+    // for them. An id given in the metadata must be a token; llama.cpp only
+    // warns and keeps the default, we refuse the file.
     int32_t sep = -1, pad = -1, mask = -1;
     int32_t fim[6] = {-1, -1, -1, -1, -1, -1};  // pre, suf, mid, pad, rep, sep
-    v.bos_ = 1;
-    v.eos_ = 2;
-    v.unk_ = 0;
+    if (v.kind_ == Kind::SPM) {
+        v.bos_ = 1;
+        v.eos_ = 2;
+        v.unk_ = 0;
+        v.add_bos_ = true;
+    } else {
+        v.bos_ = v.eos_ = 11;
+        v.unk_ = -1;
+        // ChatGLM's BPE has no BOS at all.
+        if (v.pre_ == "chatglm-bpe" || v.pre_ == "glm4") v.bos_ = -1;
+    }
     const std::pair<const char*, int32_t*> id_keys[] = {
         {"tokenizer.ggml.bos_token_id", &v.bos_},        {"tokenizer.ggml.eos_token_id", &v.eos_},
         {"tokenizer.ggml.eot_token_id", &v.eot_},        {"tokenizer.ggml.eom_token_id", &v.eom_},
@@ -197,7 +206,7 @@ Vocab Vocab::load(const GgufFile& g) {
         id = (int32_t)given;
     }
 
-    v.add_bos_ = g.get_bool("tokenizer.ggml.add_bos_token", true);
+    v.add_bos_ = g.get_bool("tokenizer.ggml.add_bos_token", v.add_bos_);
     v.add_eos_ = g.get_bool("tokenizer.ggml.add_eos_token", false);
     v.add_space_prefix_ = g.get_bool("tokenizer.ggml.add_space_prefix", true);
 
@@ -376,15 +385,19 @@ std::vector<int32_t> Vocab::tokenize(const std::string& utf8, bool add_special, 
         HOB_CHECK(bos_ >= 0, HOB_ERR_MODEL_INVALID, "the model asks for a BOS token but its vocabulary has none");
         out.push_back(bos_);
     }
-    // llama.cpp puts a space before the text and again before the text after
-    // every special token (SentencePiece's "dummy prefix"), then writes every
-    // space as U+2581.
+    // SentencePiece: llama.cpp puts a space before the text and again before
+    // the text after every special token (the "dummy prefix"), then writes
+    // every space as U+2581. BPE takes each fragment as it is.
     bool prev_special = true;
     std::string escaped;
     for (const Fragment& f : partition_special(utf8, parse_special)) {
         if (f.token >= 0) {
             out.push_back(f.token);
             prev_special = true;
+            continue;
+        }
+        if (kind_ == Kind::BPE) {
+            tokenize_bpe(utf8.substr(f.offset, f.length), out);
             continue;
         }
         escaped.clear();
@@ -403,87 +416,11 @@ std::vector<int32_t> Vocab::tokenize(const std::string& utf8, bool add_special, 
     return out;
 }
 
-// SentencePiece BPE as llama.cpp runs it: start from UTF-8 characters, merge
-// the adjacent pair whose concatenation is the best-scoring token (leftmost
-// on ties) until no pair is a token, then emit each symbol's token or, for a
-// character outside the vocabulary, its bytes.
-//
-// llama.cpp also records every merge to "resegment" a final symbol that is
-// not a token. Every merged symbol is a token by construction, so only
-// unmerged characters ever reach that path, and they were never merged: the
-// resegmentation can only fall through to the bytes, which is what we do.
-void Vocab::tokenize_spm(const std::string& text, std::vector<int32_t>& out) const {
-    struct Symbol {
-        int32_t prev, next;
-        uint32_t start, len;  // bytes of text; len 0 once merged into its left neighbour
-    };
-    struct Bigram {
-        int32_t left, right;
-        float score;
-        uint32_t len;  // left.len + right.len when queued: stale if that changed
-    };
-    struct Lower {  // the queue's top is the best score, then the leftmost pair
-        bool operator()(const Bigram& a, const Bigram& b) const {
-            return a.score < b.score || (a.score == b.score && a.left > b.left);
-        }
-    };
-    HOB_CHECK(text.size() < UINT32_MAX, HOB_ERR_INVALID_ARGUMENT, "text too long to tokenize (4 GiB or more)");
-
-    std::vector<Symbol> syms;
-    syms.reserve(text.size());
-    for (size_t off = 0; off < text.size();) {
-        const size_t len = std::min(utf8_len((unsigned char)text[off]), text.size() - off);
-        const int32_t i = (int32_t)syms.size();
-        syms.push_back({i - 1, off + len == text.size() ? -1 : i + 1, (uint32_t)off, (uint32_t)len});
-        off += len;
-    }
-    if (syms.empty()) return;
-
-    std::string key;  // reused so that lookups do not allocate
-    const auto lookup = [&](uint32_t start, uint32_t len) -> int32_t {
-        if (len > max_token_bytes_) return -1;
-        key.assign(text, start, len);
-        auto it = ids_.find(key);
-        return it == ids_.end() ? -1 : it->second;
-    };
-
-    std::priority_queue<Bigram, std::vector<Bigram>, Lower> queue;
-    const auto try_pair = [&](int32_t left, int32_t right) {
-        if (left < 0 || right < 0) return;
-        const uint32_t len = syms[left].len + syms[right].len;
-        const int32_t id = lookup(syms[left].start, len);
-        if (id >= 0) queue.push({left, right, tokens_[id].score, len});
-    };
-
-    for (int32_t i = 1; i < (int32_t)syms.size(); i++) try_pair(i - 1, i);
-    while (!queue.empty()) {
-        const Bigram b = queue.top();
-        queue.pop();
-        Symbol& l = syms[b.left];
-        Symbol& r = syms[b.right];
-        if (l.len == 0 || r.len == 0 || l.len + r.len != b.len) continue;
-        l.len += r.len;
-        r.len = 0;
-        l.next = r.next;
-        if (r.next >= 0) syms[r.next].prev = b.left;
-        try_pair(l.prev, b.left);
-        try_pair(b.left, l.next);
-    }
-
-    for (int32_t i = 0; i != -1; i = syms[i].next) {
-        const int32_t id = lookup(syms[i].start, syms[i].len);
-        if (id >= 0) {
-            out.push_back(id);
-            continue;
-        }
-        for (uint32_t j = 0; j < syms[i].len; j++) out.push_back(byte_token((uint8_t)text[syms[i].start + j]));
-    }
-}
-
 std::string Vocab::token_to_piece(int32_t id, bool render_special) const {
     const Token& t = at(id);
     if (t.attr & (ATTR_CONTROL | ATTR_UNKNOWN)) return render_special ? t.text : std::string();
     if (t.attr & ATTR_USER_DEFINED) return t.text;
+    if ((t.attr & ATTR_NORMAL) && kind_ == Kind::BPE) return bpe_piece(t.text);
     if (t.attr & ATTR_NORMAL) {
         std::string piece;
         piece.reserve(t.text.size());

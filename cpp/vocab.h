@@ -1,7 +1,8 @@
 // The tokenizer: vocabulary, special tokens and the text <-> id mapping
-// built from a GGUF's tokenizer.ggml.* metadata. SentencePiece (`llama`)
-// models; BPE and WordPiece are refused with UNSUPPORTED_ARCH-style errors
-// naming the tokenizer until they are implemented.
+// built from a GGUF's tokenizer.ggml.* metadata, for SentencePiece (`llama`,
+// vocab_spm.cpp) and byte-level BPE (`gpt2`, vocab_bpe.cpp) models, with
+// llama.cpp's exact behaviour. WordPiece, Unigram and the rest are refused
+// with UNSUPPORTED_ARCH naming the tokenizer.
 #pragma once
 
 #include <array>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "gguf.h"
+#include "unicode_regex.h"
 
 namespace hob {
 
@@ -21,9 +23,19 @@ enum class TokenType : int32_t {
 
 class Vocab {
 public:
-    // Reads tokenizer.ggml.{model,tokens,scores,token_type,*_token_id,
-    // add_bos_token,add_eos_token,add_space_prefix}. Throws hob::Error.
+    enum class Kind { SPM, BPE };
+
+    // Reads tokenizer.ggml.{model,pre,tokens,scores,token_type,merges,
+    // *_token_id,add_bos_token,add_eos_token,add_space_prefix}. Throws
+    // hob::Error.
     static Vocab load(const GgufFile& gguf);
+
+    Kind kind() const { return kind_; }
+    // The BPE pre-tokenizer (tokenizer.ggml.pre, "default" when absent); ""
+    // for SentencePiece.
+    const std::string& pre() const { return pre_; }
+    // Every tokenizer.ggml.pre name this build tokenizes, sorted.
+    static std::vector<std::string> bpe_pre_names();
 
     int32_t n_tokens() const { return (int32_t)tokens_.size(); }
     int32_t bos() const { return bos_; }  // -1 if none
@@ -32,7 +44,8 @@ public:
     bool add_eos() const { return add_eos_; }
     // SentencePiece's leading "▁": text that starts a sequence gets a space
     // prepended when tokenized, which detokenizing the whole sequence drops.
-    bool add_space_prefix() const { return add_space_prefix_; }
+    // Always false for BPE, which never adds one.
+    bool add_space_prefix() const { return kind_ == Kind::SPM && add_space_prefix_; }
     // End of generation: EOS, EOT, EOM, the FIM pad/repo/separator tokens
     // and every token whose text llama.cpp takes for an end of turn
     // ("<|end|>", "<|im_end|>", ...). False for ids outside the vocabulary.
@@ -48,7 +61,8 @@ public:
     // User-defined tokens map to their ids either way, as in llama.cpp.
     std::vector<int32_t> tokenize(const std::string& utf8, bool add_special, bool parse_special) const;
 
-    // The bytes this token stands for (may be part of a UTF-8 sequence).
+    // The bytes this token stands for (may be part of a UTF-8 sequence):
+    // SentencePiece's ▁ becomes a space, BPE's byte alphabet the bytes.
     // Control and unknown tokens give "" unless render_special; user-defined
     // tokens give their text, unused ones "".
     std::string token_to_piece(int32_t id, bool render_special) const;
@@ -82,7 +96,18 @@ private:
     int32_t byte_token(uint8_t b) const;
     const Token& at(int32_t id) const;
 
-    std::string model_;
+    // vocab_bpe.cpp
+    void load_bpe(const GgufFile& gguf);
+    void tokenize_bpe(const std::string& text, std::vector<int32_t>& out) const;
+    void merge_bpe_word(const std::string& word, std::vector<int32_t>& out) const;
+    int32_t merge_rank(const std::string& key) const;
+    std::string bpe_piece(const std::string& text) const;
+
+    Kind kind_ = Kind::SPM;
+    std::string model_, pre_;
+    std::vector<Regex> pre_regexes_;  // applied in order, each splitting the pieces of the last
+    bool ignore_merges_ = false;      // a pre-tokenized word that is a token stays whole
+    std::unordered_map<std::string, int32_t> merge_ranks_;  // "left right" -> rank (line of merges)
     std::vector<Token> tokens_;
     std::unordered_map<std::string, int32_t> ids_;
     std::vector<int32_t> special_ids_;  // control, user-defined and unknown; longest text first

@@ -1,6 +1,7 @@
-// Tokenizer tests: ids equal llama.cpp's on its own test vectors and on our
-// node-llama-cpp fixture, pieces reassemble the text, and malformed
-// tokenizer metadata (GGUFs built byte by byte here) is refused by name.
+// Tokenizer tests, SentencePiece and BPE: ids equal llama.cpp's on its own
+// test vectors and on our node-llama-cpp fixtures, pieces reassemble the
+// text, and malformed tokenizer metadata (GGUFs built byte by byte here) is
+// refused by name.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../unicode.h"
 #include "../vocab.h"
 #include "harness.h"
 #include "json.h"
@@ -252,6 +254,27 @@ TEST("llama-2-tiny-random.gguf carries the Llama 2 vocabulary and tokenizes like
     }
 }
 
+// The BPE files of llama.cpp's tokenizer tests, one per pre-tokenizer they
+// cover. bert-bge (WordPiece) is not supported and not listed.
+const char* const kBpeVocabs[] = {"ggml-vocab-gpt-2.gguf", "ggml-vocab-falcon.gguf", "ggml-vocab-deepseek-coder.gguf"};
+
+TEST("BPE vocabs (gpt-2, falcon, deepseek-coder): every llama.cpp test string gives the ids of its .out line") {
+    for (const char* file : kBpeVocabs) {
+        const Vocab& v = shared_vocab(file);
+        CHECK(v.kind() == Vocab::Kind::BPE);
+        const auto cases = read_vocab_cases(file);
+        CHECK_EQ(cases.size(), (size_t)46);
+        int failures = 0;
+        for (const auto& c : cases) {
+            const auto got = v.tokenize(c.text, false, false);
+            if (got != c.ids) failures++;
+            CHECK_IDS(std::string(file) + " \"" + printable(c.text) + "\"", got, c.ids);
+        }
+        std::printf("    %s (pre %s): %zu of %zu strings exact\n", file, v.pre().c_str(), cases.size() - failures,
+                    cases.size());
+    }
+}
+
 // ---- node-llama-cpp fixture ----------------------------------------------------
 
 TEST("every fixture string gives node-llama-cpp's ids, with and without special parsing") {
@@ -265,6 +288,148 @@ TEST("every fixture string gives node-llama-cpp's ids, with and without special 
         for (int32_t id : c.ids) phi3_specials += id >= 32000;
     }
     CHECK(phi3_specials > 10);  // the fixture does reach phi-3's added tokens
+}
+
+// test/fixtures/tokenizer-bpe.json: node-llama-cpp's ids for the corpus of
+// test/fixtures/tokenizer-corpus.json (plus seeded random mixes) on the BPE
+// vocab files; its converted-tokenizer cases are checked through the wasm
+// engine by test/oracle/tokenizer.test.ts.
+struct BpeFixture {
+    std::vector<std::string> texts;
+    std::vector<FixtureCase> cases;  // vocab is the file name
+    std::map<std::string, hobtest::Json> vocabs;
+};
+
+const BpeFixture& bpe_fixture() {
+    static BpeFixture f = [] {
+        BpeFixture out;
+        const hobtest::Json corpus = hobtest::Json::parse(read_file("test/fixtures/tokenizer-corpus.json"));
+        for (const auto& t : corpus["strings"].items) out.texts.push_back(t.str);
+        const hobtest::Json j = hobtest::Json::parse(read_file("test/fixtures/tokenizer-bpe.json"));
+        for (const auto& t : j["random"].items) out.texts.push_back(t.str);
+        std::map<std::string, std::string> files;
+        for (const auto& m : j["vocabs"].members) {
+            for (const auto& field : m.second.members) {
+                if (field.first == "file") files[m.first] = field.second.str;
+            }
+            out.vocabs[m.first] = m.second;
+        }
+        for (const auto& c : j["cases"].items) {
+            auto file = files.find(c["vocab"].str);
+            if (file == files.end()) continue;
+            FixtureCase fc{file->second, out.texts.at((size_t)c["i"].number), c["special"].boolean, {}};
+            for (const auto& id : c["ids"].items) fc.ids.push_back((int32_t)id.number);
+            out.cases.push_back(std::move(fc));
+        }
+        return out;
+    }();
+    return f;
+}
+
+TEST("BPE vocab files: every corpus string gives node-llama-cpp's ids, with and without special parsing") {
+    const BpeFixture& f = bpe_fixture();
+    std::map<std::string, std::pair<int, int>> per_file;  // exact, total
+    for (const auto& c : f.cases) {
+        const auto got = shared_vocab(c.vocab).tokenize(c.text, false, c.parse_special);
+        auto& n = per_file[c.vocab];
+        n.first += got == c.ids;
+        n.second++;
+        CHECK_IDS(c.vocab + (c.parse_special ? " special " : " plain ") + "\"" + printable(c.text) + "\"", got, c.ids);
+    }
+    // Every BPE vocab file is in the fixture, with every string in both modes.
+    for (const char* file : kBpeVocabs) {
+        CHECK_EQ(per_file[file].second, (int)(2 * f.texts.size()));
+        std::printf("    %s: %d of %d cases exact\n", file, per_file[file].first, per_file[file].second);
+    }
+    CHECK(f.texts.size() >= 150);
+}
+
+TEST("BPE vocab files: BOS, EOS and add-BOS follow the metadata as node-llama-cpp reports them") {
+    for (const auto& kv : bpe_fixture().vocabs) {
+        std::string file;
+        for (const auto& field : kv.second.members) if (field.first == "file") file = field.second.str;
+        if (file.empty()) continue;
+        const Vocab& v = shared_vocab(file);
+        const int bos = (int)kv.second["bos"].number, eos = (int)kv.second["eos"].number;
+        // node-llama-cpp shows a BOS or EOS only when it is a control token.
+        if (bos >= 0) {
+            CHECK_EQ(v.bos(), bos);
+            CHECK_EQ(v.add_bos(), kv.second["addBos"].boolean);
+        } else {
+            CHECK(v.bos() < 0 || v.type(v.bos()) != TokenType::CONTROL);
+        }
+        if (eos >= 0) CHECK_EQ(v.eos(), eos);
+        CHECK_EQ(v.add_eos(), kv.second["addEos"].boolean);
+        CHECK(!v.add_space_prefix());
+        const auto ids = v.tokenize("Hello", true, false);
+        REQUIRE(!ids.empty());
+        CHECK_EQ(ids[0] == v.bos(), v.add_bos());
+    }
+}
+
+TEST("BPE: the pieces of every corpus string spell it exactly") {
+    const BpeFixture& f = bpe_fixture();
+    for (const char* file : kBpeVocabs) {
+        const Vocab& v = shared_vocab(file);
+        for (const auto& text : f.texts) {
+            const std::string got = detokenize(v, v.tokenize(text, false, false), false);
+            if (got != text) hobtest::report(__FILE__, __LINE__, std::string(file) + " \"" + printable(text) + "\" detokenizes to \"" + printable(got) + "\"");
+        }
+    }
+}
+
+TEST("BPE: byte-level pieces are raw bytes, Ġ a space, and control tokens render only on request") {
+    const Vocab& v = shared_vocab("ggml-vocab-gpt-2.gguf");
+    const auto hello = v.tokenize(" Hello", false, false);
+    REQUIRE(hello.size() == 1);
+    CHECK_EQ(v.text(hello[0]), std::string("\xc4\xa0Hello"));  // ĠHello
+    CHECK_EQ(v.token_to_piece(hello[0], false), std::string(" Hello"));
+    // "é" is two bytes; GPT-2 has a token for each byte's character.
+    std::string joined;
+    for (int32_t id : v.tokenize("\xc3\xa9\xe2\x82\xac", false, false)) joined += v.token_to_piece(id, false);
+    CHECK(joined == "\xc3\xa9\xe2\x82\xac");
+    // Every one of the 256 bytes has its one-character token, and it gives the byte back.
+    for (int b = 0; b < 256; b++) {
+        std::string ch;
+        utf8_append(ch, byte_to_bpe_char((uint8_t)b));
+        const int32_t id = [&] { for (int32_t i = 0; i < v.n_tokens(); i++) if (v.text(i) == ch) return i; return -1; }();
+        REQUIRE(id >= 0);
+        CHECK(v.token_to_piece(id, false) == std::string(1, (char)b));
+    }
+    CHECK_EQ(v.token_to_piece(50256, false), std::string(""));
+    CHECK_EQ(v.token_to_piece(50256, true), std::string("<|endoftext|>"));
+    CHECK(v.is_eog(50256));
+}
+
+TEST("BPE: invalid UTF-8 is tokenized as U+FFFD, as llama.cpp decodes it") {
+    const Vocab& v = shared_vocab("ggml-vocab-gpt-2.gguf");
+    const std::string fffd = "\xef\xbf\xbd";
+    CHECK_IDS("FF", v.tokenize("a\xff" "b", false, false), v.tokenize("a" + fffd + "b", false, false));
+    CHECK_IDS("truncated", v.tokenize("x\xe2\x82", false, false), v.tokenize("x" + fffd + fffd, false, false));
+    CHECK_IDS("F5 lead", v.tokenize("\xf5\x80\x80\x80", false, false), v.tokenize(fffd, false, false));
+    // Garbage of every byte value never crashes.
+    std::string all;
+    for (int b = 0; b < 256; b++) all += (char)b;
+    CHECK(!v.tokenize(all + all, true, true).empty());
+}
+
+TEST("BPE: tokenizing 100 KB of text takes a fraction of a second") {
+    for (const char* file : kBpeVocabs) {
+        const Vocab& v = shared_vocab(file);
+        std::string prose;
+        while (prose.size() < 100000) {
+            prose += "The quick brown fox jumps over the lazy dog; \xe4\xbd\xa0\xe5\xa5\xbd\xe4\xb8\x96\xe7\x95\x8c "
+                     "\xf0\x9f\xa6\x99 <|endoftext|> code(x[i]) += 42;\n    \n";
+        }
+        for (const std::string& text : {prose, std::string(100000, 'a'), std::string(100000, ' '), std::string(50000, '\n')}) {
+            const auto t0 = std::chrono::steady_clock::now();
+            const auto ids = v.tokenize(text, true, true);
+            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            std::printf("    %s: %zu bytes -> %zu tokens in %.3f s\n", file, text.size(), ids.size(), s);
+            CHECK(s < 1.0);
+            CHECK(!ids.empty());
+        }
+    }
 }
 
 // ---- tokenize details ----------------------------------------------------------
@@ -489,8 +654,8 @@ TEST("is_eog: EOS and the end-of-turn tokens, nothing else, and no error for a b
 
 // ---- malformed metadata -------------------------------------------------------------
 
-TEST("a tokenizer model other than llama is UNSUPPORTED_ARCH naming it") {
-    for (const char* model : {"gpt2", "bert", "t5", "rwkv", "none", "plamo2", ""}) {
+TEST("a tokenizer model other than llama and gpt2 is UNSUPPORTED_ARCH naming it") {
+    for (const char* model : {"bert", "t5", "rwkv", "none", "plamo2", ""}) {
         CHECK_THROWS_STATUS(load(tiny_vocab().str("tokenizer.ggml.model", model)), HOB_ERR_UNSUPPORTED_ARCH,
                             std::string("tokenizer model \"") + model + "\" is not supported yet");
     }
@@ -498,6 +663,54 @@ TEST("a tokenizer model other than llama is UNSUPPORTED_ARCH naming it") {
                         "tokenizer.ggml.model is missing");
     CHECK_THROWS_STATUS(load(tiny_vocab().u32("tokenizer.ggml.model", 1)), HOB_ERR_MODEL_INVALID,
                         "tokenizer.ggml.model");
+}
+
+// A six-token byte-level BPE vocabulary: a b c ab bc Ġ, merges "b c" then "a b".
+GgufBuilder tiny_bpe() {
+    GgufBuilder b;
+    b.str("tokenizer.ggml.model", "gpt2")
+        .str("tokenizer.ggml.pre", "gpt-2")
+        .strs("tokenizer.ggml.tokens", {"a", "b", "c", "ab", "bc", "\xc4\xa0"})
+        .strs("tokenizer.ggml.merges", {"b c", "a b"});
+    return b;
+}
+
+TEST("BPE merges go by rank, then leftmost; a symbol that is no token falls back to its bytes or vanishes") {
+    const Vocab v = load(tiny_bpe());
+    CHECK(v.kind() == Vocab::Kind::BPE);
+    CHECK_EQ(v.pre(), std::string("gpt-2"));
+    CHECK_EQ(v.bos(), -1);  // the default 11 is outside six tokens
+    CHECK(!v.add_bos());
+    CHECK_IDS("abc: b c ranks first", v.tokenize("abc", true, false), (std::vector<int32_t>{0, 4}));
+    CHECK_IDS("abab", v.tokenize("abab", false, false), (std::vector<int32_t>{3, 3}));
+    // " a" is one word: Ġ then a (no merge); "d" has no token and no byte token.
+    CHECK_IDS("space", v.tokenize(" a d", false, false), (std::vector<int32_t>{5, 0, 5}));
+    // Swap the ranks: "a b" now wins over "b c".
+    const Vocab swapped = load(tiny_bpe().strs("tokenizer.ggml.merges", {"a b", "b c"}));
+    CHECK_IDS("abc swapped", swapped.tokenize("abc", false, false), (std::vector<int32_t>{3, 2}));
+    // llama-bpe keeps a word that is a token whole, whatever the merges say.
+    const Vocab whole = load(tiny_bpe().str("tokenizer.ggml.pre", "llama-bpe").strs("tokenizer.ggml.merges", {}));
+    CHECK_IDS("ignore merges", whole.tokenize("ab", false, false), (std::vector<int32_t>{3}));
+    CHECK(whole.add_bos());  // llama-bpe's default, with no BOS id to add
+    CHECK_THROWS_STATUS(whole.tokenize("ab", true, false), HOB_ERR_MODEL_INVALID, "BOS");
+    CHECK_IDS("no merges", load(tiny_bpe().strs("tokenizer.ggml.merges", {})).tokenize("ab", false, false),
+              (std::vector<int32_t>{0, 1}));
+}
+
+TEST("BPE metadata: missing or mistyped merges and an unknown pre-tokenizer are refused by name") {
+    CHECK_THROWS_STATUS(load(tiny_bpe().erase("tokenizer.ggml.merges")), HOB_ERR_MODEL_INVALID,
+                        "tokenizer.ggml.merges is missing");
+    CHECK_THROWS_STATUS(load(tiny_bpe().nums<int32_t>("tokenizer.ggml.merges", GgufType::INT32, {1})),
+                        HOB_ERR_MODEL_INVALID, "tokenizer.ggml.merges should be an array of string");
+    CHECK_THROWS_STATUS(load(tiny_bpe().str("tokenizer.ggml.pre", "jais-2")), HOB_ERR_UNSUPPORTED_ARCH,
+                        "BPE pre-tokenizer \"jais-2\" (tokenizer.ggml.pre) is not supported");
+    CHECK_THROWS_STATUS(load(tiny_bpe().u32("tokenizer.ggml.pre", 3)), HOB_ERR_MODEL_INVALID, "tokenizer.ggml.pre");
+    // No pre-tokenizer named: llama.cpp's "default".
+    CHECK_EQ(std::string(load(tiny_bpe().erase("tokenizer.ggml.pre")).pre()), std::string("default"));
+    // Every listed name compiles.
+    const auto names = Vocab::bpe_pre_names();
+    CHECK(names.size() > 60);
+    for (const auto& name : names) CHECK_EQ(std::string(load(tiny_bpe().str("tokenizer.ggml.pre", name)).pre()), name);
 }
 
 TEST("tokens that are missing, not a string array or empty are MODEL_INVALID naming the field") {

@@ -1,0 +1,136 @@
+// Chat templates: a conversation rendered to the prompt text a model was
+// trained on. The GGUF's tokenizer.chat_template (Jinja) is rendered with
+// @huggingface/jinja; a file without one, or with one our Jinja cannot
+// parse, falls back to a built-in template of the family, named by the
+// caller or detected from the template text or the architecture.
+// Tokenizing the result is the caller's business (see renderChat).
+import { Template } from '@huggingface/jinja';
+
+import { HobError } from '../api/errors.js';
+
+export type BuiltinTemplate = 'chatml' | 'llama3' | 'gemma' | 'phi3' | 'mistral';
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+export interface RenderChatOptions {
+  /** End with the header of an assistant turn, for the model to complete. */
+  addGenerationPrompt: boolean;
+  /** The texts of the BOS and EOS tokens, as templates use them. */
+  bosToken: string;
+  eosToken: string;
+  /** Use this built-in template, whatever the file holds. */
+  builtin?: BuiltinTemplate;
+  /** general.architecture, to pick a built-in when the file has no template. */
+  architecture?: string;
+}
+
+/**
+ * The built-in templates, written after the official templates of each
+ * family. Those that start with {{ bos_token }} do so because the family's
+ * own template does: tokenize such a prompt without adding BOS again.
+ */
+export const BUILTIN_TEMPLATES: Readonly<Record<BuiltinTemplate, string>> = {
+  // Qwen, SmolLM, Hermes and most fine-tunes: no BOS, one block per turn.
+  chatml:
+    "{%- for m in messages %}{{ '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endfor %}" +
+    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}",
+  llama3:
+    '{{- bos_token }}{%- for m in messages %}' +
+    "{{ '<|start_header_id|>' + m.role + '<|end_header_id|>\\n\\n' + (m.content | trim) + '<|eot_id|>' }}{%- endfor %}" +
+    "{%- if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}",
+  // Gemma has no system role: the system text opens the first user turn,
+  // and the assistant is called "model".
+  gemma:
+    "{{- bos_token }}{%- set ns = namespace(prefix='') %}{%- for m in messages %}" +
+    "{%- if m.role == 'system' %}{%- set ns.prefix = (m.content | trim) + '\\n\\n' %}" +
+    "{%- else %}{{ '<start_of_turn>' + ('model' if m.role == 'assistant' else m.role) + '\\n' + ns.prefix + (m.content | trim) + '<end_of_turn>\\n' }}" +
+    "{%- set ns.prefix = '' %}{%- endif %}{%- endfor %}" +
+    "{%- if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{%- endif %}",
+  phi3:
+    "{%- for m in messages %}{{ '<|' + m.role + '|>\\n' + m.content + '<|end|>\\n' }}{%- endfor %}" +
+    "{%- if add_generation_prompt %}{{ '<|assistant|>\\n' }}{%- endif %}",
+  // Mistral Instruct ([INST] ... [/INST]): the system text opens the first
+  // user turn; an assistant turn ends with EOS.
+  mistral:
+    "{{- bos_token }}{%- set ns = namespace(prefix='') %}{%- for m in messages %}" +
+    "{%- if m.role == 'system' %}{%- set ns.prefix = m.content + '\\n\\n' %}" +
+    "{%- elif m.role == 'user' %}{{ '[INST] ' + ns.prefix + m.content + ' [/INST]' }}{%- set ns.prefix = '' %}" +
+    '{%- else %}{{ m.content + eos_token }}{%- endif %}{%- endfor %}',
+};
+
+/** The built-in family a template's text belongs to, from the markers it
+ *  writes (as llama.cpp's llm_chat_detect_template looks for them). */
+export function detectBuiltin(template: string): BuiltinTemplate | undefined {
+  if (template.includes('<|im_start|>')) return 'chatml';
+  if (template.includes('<|start_header_id|>')) return 'llama3';
+  if (template.includes('<start_of_turn>')) return 'gemma';
+  if (template.includes('<|assistant|>') && template.includes('<|end|>')) return 'phi3';
+  if (template.includes('[INST]')) return 'mistral';
+  return undefined;
+}
+
+/** The built-in for a model whose file has no template. */
+export function builtinForArchitecture(architecture: string | undefined): BuiltinTemplate {
+  const a = (architecture ?? '').toLowerCase();
+  if (a.startsWith('gemma')) return 'gemma';
+  if (a.startsWith('phi3')) return 'phi3';
+  if (a === 'mistral' || a === 'mistral3') return 'mistral';
+  return 'chatml';
+}
+
+// Parsed templates, by source: chat front ends render the same one per turn.
+const parsed = new Map<string, Template>();
+
+function parse(source: string): Template {
+  let t = parsed.get(source);
+  if (!t) {
+    t = new Template(source);
+    if (parsed.size > 16) parsed.clear();
+    parsed.set(source, t);
+  }
+  return t;
+}
+
+function render(t: Template, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
+  return t.render({
+    messages: messages.map((m) => ({ role: m.role, content: m.content })),
+    add_generation_prompt: opts.addGenerationPrompt,
+    bos_token: opts.bosToken,
+    eos_token: opts.eosToken,
+  });
+}
+
+/**
+ * The prompt text of a conversation. `template` is the file's
+ * tokenizer.chat_template (undefined or empty if it has none). With
+ * `opts.builtin` that built-in is used instead; without a template the
+ * built-in comes from the architecture. A template that does not parse falls
+ * back to the built-in its text points at, else it is a HobError
+ * 'model/invalid'. An error while rendering is a HobError 'argument/invalid':
+ * templates raise them on purpose for conversations the model cannot take
+ * (roles that do not alternate).
+ */
+export function renderChat(template: string | undefined, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
+  let source = opts.builtin ? BUILTIN_TEMPLATES[opts.builtin] : template || BUILTIN_TEMPLATES[builtinForArchitecture(opts.architecture)];
+  let t: Template;
+  try {
+    t = parse(source);
+  } catch (e) {
+    const family = detectBuiltin(source);
+    if (!family) {
+      throw new HobError('model/invalid', `tokenizer.chat_template does not parse: ${(e as Error).message}`);
+    }
+    source = BUILTIN_TEMPLATES[family];
+    t = parse(source);
+  }
+  try {
+    return render(t, messages, opts);
+  } catch (e) {
+    throw new HobError('argument/invalid', `the chat template rejected the conversation: ${(e as Error).message}`, {
+      nMessages: messages.length,
+    });
+  }
+}
