@@ -18,7 +18,13 @@ export type HobErrorCode =
   | 'memory/out-of-memory'
   | 'engine/busy'
   | 'request/aborted'
-  | 'internal';
+  | 'gpu/unavailable'
+  | 'gpu/validation'
+  | 'gpu/out-of-memory'
+  | 'gpu/device-lost'
+  | 'gpu/unsupported-type'
+  | 'internal'
+  | StoreErrorCode;
 
 export type HobErrorDetails = Record<string, number | string | boolean>;
 
@@ -44,6 +50,10 @@ export class ContextFullError extends HobError {}
 export class BusyError extends HobError {}
 /** The request was cancelled through its AbortSignal. */
 export class AbortError extends HobError {}
+/** WebGPU failed: no adapter, a validation or out-of-memory error caught in
+ * an error scope, a lost device, or a weight type the GPU kernels lack.
+ * `details.lost` says whether the device is gone (and must be recreated). */
+export class GpuError extends HobError {}
 
 const byStatus: Record<number, [HobErrorCode, typeof HobError]> = {
   [Status.ERR_INVALID_ARGUMENT]: ['argument/invalid', HobError],
@@ -62,6 +72,9 @@ const byStatus: Record<number, [HobErrorCode, typeof HobError]> = {
 const byCode = new Map<HobErrorCode, typeof HobError>(Object.values(byStatus).map(([c, k]) => [c, k]));
 byCode.set('engine/busy', BusyError);
 byCode.set('request/aborted', AbortError);
+for (const c of ['gpu/unavailable', 'gpu/validation', 'gpu/out-of-memory', 'gpu/device-lost', 'gpu/unsupported-type'] as const) {
+  byCode.set(c, GpuError);
+}
 
 /** The error for an engine status code and its message. */
 export function errorFromStatus(status: number, message: string, details: HobErrorDetails = {}): HobError {
@@ -89,4 +102,37 @@ export function fromSerializedError(s: SerializedError): HobError {
 
 export function isHobError(e: unknown): e is HobError {
   return e instanceof HobError;
+}
+
+// ---------------------------------------------------------------------------
+// The model store (src/store): downloads, storage quota and stored chunks.
+
+export type StoreErrorCode =
+  | 'store/quota-exceeded'
+  | 'store/not-found'
+  | 'store/incomplete'
+  | 'store/corrupt'
+  | 'store/changed-upstream'
+  | 'network/http-status'
+  | 'network/no-range'
+  | 'network/interrupted';
+
+/** The origin's storage cannot hold the model: details.neededBytes and details.freeBytes. */
+export class QuotaExceededError extends HobError {}
+/** A download failed: an HTTP status (details.status), no Range support, a dropped connection. */
+export class NetworkError extends HobError {}
+/** A stored model is missing, incomplete, corrupt, or changed on its server while being stored. */
+export class StoreError extends HobError {}
+
+for (const [code, Kind] of [
+  ['store/quota-exceeded', QuotaExceededError],
+  ['store/not-found', StoreError],
+  ['store/incomplete', StoreError],
+  ['store/corrupt', StoreError],
+  ['store/changed-upstream', StoreError],
+  ['network/http-status', NetworkError],
+  ['network/no-range', NetworkError],
+  ['network/interrupted', NetworkError],
+] as const) {
+  byCode.set(code, Kind);
 }

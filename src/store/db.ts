@@ -1,0 +1,102 @@
+// The store's records in IndexedDB, through idb-keyval, in a database of its
+// own. One object store holds both kinds, under array keys:
+//   ['manifest', id]         ModelManifest
+//   ['chunk', id, index]     ChunkRecord (the bytes as a Blob, and their hash)
+// so a model's chunks are one key range: deleted, counted or reset in one
+// transaction with its manifest. Nothing here knows about HTTP or locks.
+import { createStore, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
+
+import type { ModelManifest } from './manifest.js';
+
+export interface ChunkRecord {
+  /** SHA-256 (hex) of `data`, computed before it was written. */
+  sha256: string;
+  sizeBytes: number;
+  /** A Blob: the browser keeps it on disk and reads it back lazily. */
+  data: Blob;
+}
+
+const manifestKey = (id: string): IDBValidKey => ['manifest', id];
+const chunkKey = (id: string, index: number): IDBValidKey => ['chunk', id, index];
+const chunkRange = (id: string): IDBKeyRange => IDBKeyRange.bound(['chunk', id, 0], ['chunk', id, Infinity]);
+// Arrays sort after strings, so ['manifest', []] is above every ['manifest', id].
+const manifestRange = (): IDBKeyRange => IDBKeyRange.bound(['manifest'], ['manifest', []]);
+
+export class ModelDb {
+  private readonly use: UseStore;
+
+  constructor(readonly dbName: string) {
+    this.use = createStore(dbName, 'models');
+  }
+
+  getManifest(id: string): Promise<ModelManifest | undefined> {
+    return get<ModelManifest>(manifestKey(id), this.use);
+  }
+
+  putManifest(m: ModelManifest): Promise<void> {
+    return set(manifestKey(m.id), m, this.use);
+  }
+
+  listManifests(): Promise<ModelManifest[]> {
+    return this.use('readonly', (s) => promisifyRequest(s.getAll(manifestRange()) as IDBRequest<ModelManifest[]>));
+  }
+
+  /** Indexes of the chunks stored for a model, ascending. */
+  async chunkIndexes(id: string): Promise<number[]> {
+    const keys = await this.use('readonly', (s) => promisifyRequest(s.getAllKeys(chunkRange(id))));
+    return keys.map((k) => (k as [string, string, number])[2]);
+  }
+
+  getChunk(id: string, index: number): Promise<ChunkRecord | undefined> {
+    return get<ChunkRecord>(chunkKey(id, index), this.use);
+  }
+
+  putChunk(id: string, index: number, record: ChunkRecord): Promise<void> {
+    return set(chunkKey(id, index), record, this.use);
+  }
+
+  /** The stored hashes of a model's chunks, by index (reads no chunk bytes). */
+  async chunkHashes(id: string): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    await this.use('readonly', (s) => {
+      const req = s.openCursor(chunkRange(id));
+      return new Promise<void>((resolve, reject) => {
+        req.onsuccess = () => {
+          const c = req.result;
+          if (!c) return resolve();
+          out.set((c.key as [string, string, number])[2], (c.value as ChunkRecord).sha256);
+          c.continue();
+        };
+        req.onerror = () => reject(req.error);
+      });
+    });
+    return out;
+  }
+
+  /** Deletes some chunks and writes the manifest, in one transaction. */
+  replaceChunks(m: ModelManifest, deleteIndexes: number[]): Promise<void> {
+    return this.use('readwrite', (s) => {
+      for (const i of deleteIndexes) s.delete(chunkKey(m.id, i));
+      s.put(m, manifestKey(m.id));
+      return promisifyRequest(s.transaction);
+    });
+  }
+
+  /** Replaces a model's record by `m` with no chunks (a restart), in one transaction. */
+  resetModel(m: ModelManifest): Promise<void> {
+    return this.use('readwrite', (s) => {
+      s.delete(chunkRange(m.id));
+      s.put(m, manifestKey(m.id));
+      return promisifyRequest(s.transaction);
+    });
+  }
+
+  /** Deletes a model's manifest and chunks, in one transaction. */
+  deleteModel(id: string): Promise<void> {
+    return this.use('readwrite', (s) => {
+      s.delete(chunkRange(id));
+      s.delete(manifestKey(id));
+      return promisifyRequest(s.transaction);
+    });
+  }
+}

@@ -1,0 +1,147 @@
+// The store's HTTP: a probe that learns a file's size and validators and
+// whether the server honours Range, and ranged fetches that check what comes
+// back (status, Content-Range, ETag, length) before a byte is stored. Every
+// failure is a typed NetworkError or StoreError; no retry logic lives here.
+import { AbortError, HobError, NetworkError, StoreError } from '../api/errors.js';
+import type { PartSource } from './manifest.js';
+
+// Range requests bypass the HTTP cache: a cached partial or stale response
+// would hide a changed file and make a resume fetch bytes it already has.
+const init = (signal: AbortSignal | undefined, range: string): RequestInit => ({ headers: { Range: range }, cache: 'no-store', signal });
+
+/** Throws the request's AbortError when `signal` is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError('request/aborted', 'the download was cancelled');
+}
+
+async function send(url: string, range: string, signal: AbortSignal | undefined): Promise<Response> {
+  try {
+    return await fetch(url, init(signal, range));
+  } catch (e) {
+    throwIfAborted(signal);
+    // fetch rejects with a bare TypeError for DNS, refused and reset connections and CORS.
+    throw new NetworkError('network/interrupted', `cannot reach ${url}: ${(e as Error).message}`, { url });
+  }
+}
+
+function checkStatus(res: Response, url: string): void {
+  if (res.ok) return;
+  void res.body?.cancel();
+  throw new NetworkError('network/http-status', `GET ${url} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, {
+    url,
+    status: res.status,
+  });
+}
+
+function noRange(url: string, why: string): NetworkError {
+  return new NetworkError(
+    'network/no-range',
+    `${url} cannot be downloaded resumably: ${why}. Download the file and add it with store.importFile(file).`,
+    { url },
+  );
+}
+
+/** bytes START-END/TOTAL of a Content-Range header. */
+function parseContentRange(h: string | null): { start: number; end: number; total?: number } | undefined {
+  const m = h && /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(h.trim());
+  if (!m) return undefined;
+  return { start: Number(m[1]), end: Number(m[2]), ...(m[3] !== '*' ? { total: Number(m[3]) } : {}) };
+}
+
+// Hugging Face (and other LFS hosts) name the content's SHA-256 in X-Linked-ETag.
+function sha256Header(res: Response): string | undefined {
+  const v = res.headers.get('x-linked-etag')?.replace(/^W\//, '').replace(/"/g, '').toLowerCase();
+  return v && /^[0-9a-f]{64}$/.test(v) ? v : undefined;
+}
+
+/**
+ * Learns a remote file's size and validators with a one-byte ranged GET:
+ * a 206 proves Range support; a 200 means the server ignores Range.
+ */
+export async function probe(url: string, signal?: AbortSignal): Promise<PartSource> {
+  const res = await send(url, 'bytes=0-0', signal);
+  checkStatus(res, url);
+  // Whatever the answer, its body is not needed (a 200 may be the whole file).
+  void res.body?.cancel();
+  if (res.status !== 206) throw noRange(url, `the server answered a Range request with HTTP ${res.status} and the whole file`);
+  const cr = parseContentRange(res.headers.get('content-range'));
+  if (!cr || cr.total === undefined) {
+    throw noRange(url, 'the response has no readable Content-Range total (a cross-origin server must list it in Access-Control-Expose-Headers)');
+  }
+  const etag = res.headers.get('etag') ?? undefined;
+  const lastModified = res.headers.get('last-modified') ?? undefined;
+  const sha256 = sha256Header(res);
+  return { url, sizeBytes: cr.total, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}), ...(sha256 ? { sha256 } : {}) };
+}
+
+/**
+ * Fetches bytes [offset, offset + length) of `file`, reporting the bytes
+ * received so far through onBytes. Throws StoreError 'store/changed-upstream'
+ * when the response belongs to another version of the file.
+ */
+export async function fetchRange(
+  file: PartSource & { url: string },
+  offset: number,
+  length: number,
+  signal: AbortSignal | undefined,
+  onBytes: (receivedBytes: number) => void,
+): Promise<Uint8Array> {
+  const { url } = file;
+  const res = await send(url, `bytes=${offset}-${offset + length - 1}`, signal);
+  checkStatus(res, url);
+  const etag = res.headers.get('etag');
+  const changed = (why: string): StoreError =>
+    new StoreError('store/changed-upstream', `${url} changed while it was being stored (${why}); download it again to start over`, { url });
+  if (etag && file.etag && etag !== file.etag) {
+    void res.body?.cancel();
+    throw changed(`ETag ${file.etag} became ${etag}`);
+  }
+  if (res.status !== 206) {
+    void res.body?.cancel();
+    throw noRange(url, `a Range request was answered with HTTP ${res.status}`);
+  }
+  const cr = parseContentRange(res.headers.get('content-range'));
+  if (cr && cr.total !== undefined && cr.total !== file.sizeBytes) {
+    void res.body?.cancel();
+    throw changed(`its size went from ${file.sizeBytes} to ${cr.total} bytes`);
+  }
+  if (cr && (cr.start !== offset || cr.end !== offset + length - 1)) {
+    void res.body?.cancel();
+    throw new NetworkError('network/http-status', `${url} sent bytes ${cr.start}-${cr.end} for a request of ${offset}-${offset + length - 1}`, {
+      url,
+      status: res.status,
+    });
+  }
+  if (!res.body) throw new NetworkError('network/interrupted', `${url} sent no body`, { url });
+
+  const out = new Uint8Array(length);
+  let received = 0;
+  const reader = res.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (received + value.byteLength > length) {
+        throw new NetworkError('network/http-status', `${url} sent more than the ${length} bytes asked for`, { url, status: res.status });
+      }
+      out.set(value, received);
+      received += value.byteLength;
+      onBytes(received);
+    }
+  } catch (e) {
+    void reader.cancel().catch(() => {});
+    if (e instanceof HobError) throw e;
+    throwIfAborted(signal);
+    throw interrupted(url, received, length);
+  }
+  if (received !== length) throw interrupted(url, received, length);
+  return out;
+}
+
+function interrupted(url: string, receivedBytes: number, expectedBytes: number): NetworkError {
+  return new NetworkError(
+    'network/interrupted',
+    `the connection to ${url} ended after ${receivedBytes} of ${expectedBytes} bytes; the stored chunks are kept, download again to resume`,
+    { url, receivedBytes, expectedBytes },
+  );
+}
