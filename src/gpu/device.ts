@@ -1,0 +1,114 @@
+// The WebGPU device of the offload: adapter selection, the limits and
+// features requested from it, and the error scopes every GPU setup step runs
+// in. It does not own buffers or pipelines (weights.ts, kernels.ts do).
+import { GpuError } from '../api/errors.js';
+
+export interface GpuCaps {
+  hasSubgroups: boolean;
+  hasF16: boolean;
+  hasTimestamps: boolean;
+  maxBindingBytes: number;
+  maxBufferBytes: number;
+  maxWorkgroupStorageBytes: number;
+  adapterName: string;
+}
+
+export interface GpuContext {
+  device: GPUDevice;
+  caps: GpuCaps;
+  /** Resolves on device loss. */
+  lost: Promise<GPUDeviceLostInfo>;
+  /** Held so they live as long as the device: in Node, Dawn tears down the
+   * native instance (and crashes the live device's threads) when the
+   * webgpu package's GPU object is garbage-collected. */
+  gpu: GPU;
+  adapter: GPUAdapter;
+}
+
+// Limits raised to what the adapter offers: the defaults (128 MiB bindings,
+// 256 MiB buffers, 16 KiB workgroup memory) would split or refuse weights
+// and tiles a real GPU holds easily.
+const raisedLimits = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+function adapterName(adapter: GPUAdapter): string {
+  const info = adapter.info;
+  if (!info) return 'unknown adapter';
+  const parts = [info.vendor, info.architecture, info.device, info.description].filter((s) => s && s.length > 0);
+  return parts.length > 0 ? parts.join(' ') : 'unknown adapter';
+}
+
+/** Requests a device with the adapter's real limits and the helpful
+ * features it has (subgroups, shader-f16, timestamp-query). `gpu` defaults
+ * to navigator.gpu; Node passes the webgpu package's object. */
+export async function requestGpu(opts: { gpu?: GPU; powerPreference?: GPUPowerPreference } = {}): Promise<GpuContext> {
+  const gpu = opts.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
+  if (!gpu) throw new GpuError('gpu/unavailable', 'WebGPU is not available here (no navigator.gpu)', { lost: false });
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : {});
+  } catch (e) {
+    throw new GpuError('gpu/unavailable', `requesting a WebGPU adapter failed: ${(e as Error).message}`, { lost: false });
+  }
+  if (!adapter) throw new GpuError('gpu/unavailable', 'no WebGPU adapter was found', { lost: false });
+
+  const wanted: GPUFeatureName[] = ['subgroups', 'shader-f16', 'timestamp-query'];
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+  const requiredLimits: Record<string, number> = {};
+  for (const k of raisedLimits) {
+    const v = (adapter.limits as unknown as Record<string, number | undefined>)[k];
+    if (typeof v === 'number') requiredLimits[k] = v;
+  }
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'hob' });
+  } catch (e) {
+    throw new GpuError('gpu/unavailable', `requesting a WebGPU device failed: ${(e as Error).message}`, { lost: false });
+  }
+  const caps: GpuCaps = {
+    hasSubgroups: device.features.has('subgroups'),
+    hasF16: device.features.has('shader-f16'),
+    hasTimestamps: device.features.has('timestamp-query'),
+    maxBindingBytes: device.limits.maxStorageBufferBindingSize,
+    maxBufferBytes: device.limits.maxBufferSize,
+    maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize,
+    adapterName: adapterName(adapter),
+  };
+  return { device, caps, lost: device.lost, gpu, adapter };
+}
+
+/** Runs fn inside validation and out-of-memory error scopes and throws a
+ * GpuError if either caught something. Only what fn does synchronously is
+ * covered: the scopes are popped as soon as it returns. */
+export async function withErrorScopes<T>(device: GPUDevice, what: string, fn: () => T): Promise<T> {
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    // Scopes pop in reverse order; both must be popped even when fn threw.
+    const validation = device.popErrorScope();
+    const oom = device.popErrorScope();
+    const [v, o] = await Promise.all([validation, oom]);
+    if (o) throw new GpuError('gpu/out-of-memory', `${what}: out of GPU memory: ${o.message}`, { lost: false });
+    if (v) throw new GpuError('gpu/validation', `${what}: WebGPU validation error: ${v.message}`, { lost: false });
+  }
+  return result;
+}
+
+/** The typed error for a lost device, for callers awaiting ctx.lost. */
+export function deviceLostError(info: GPUDeviceLostInfo): GpuError {
+  return new GpuError('gpu/device-lost', `the GPU device was lost (${info.reason}): ${info.message}`, {
+    lost: true,
+    reason: String(info.reason),
+  });
+}

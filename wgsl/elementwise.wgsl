@@ -1,0 +1,48 @@
+// Element-wise steps over n_tokens rows of n f32: silu_mul (a = silu(a) * b,
+// the gated FFN activation) and add (a += b, the residual). One invocation
+// per element.
+//   binding 0  frame: Frame (uniform)
+//   binding 1  p: Elementwise (uniform)
+//   binding 2  a: (T, n) f32, read-write
+//   binding 3  b: (T, n) f32
+// Grid: flattened, 256 a workgroup. Bounds: elements >= min(frame.n_tokens,
+// p.max_rows) * n.
+
+struct Elementwise {
+  n: u32,
+  max_rows: u32,
+  _p0: u32,
+  _p1: u32,
+}
+
+@group(0) @binding(0) var<uniform> frame: Frame;
+@group(0) @binding(1) var<uniform> p: Elementwise;
+@group(0) @binding(2) var<storage, read_write> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+
+fn element(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+  return flat_workgroup(wid, nwg) * 256u + lid;
+}
+
+fn in_bounds(i: u32) -> bool {
+  return i < min(frame.n_tokens, p.max_rows) * p.n;
+}
+
+@compute @workgroup_size(256)
+fn silu_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = element(wid, nwg, lid);
+  if (in_bounds(i)) {
+    let v = a[i];
+    a[i] = v / (1.0 + exp(-v)) * b[i];
+  }
+}
+
+@compute @workgroup_size(256)
+fn add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+       @builtin(local_invocation_index) lid: u32) {
+  let i = element(wid, nwg, lid);
+  if (in_bounds(i)) {
+    a[i] += b[i];
+  }
+}
