@@ -49,8 +49,8 @@ const nodeTest = (files) =>
 const suites = [
   {
     name: 'api',
-    title: 'generated API constants match cpp/api.h',
-    steps: ['node scripts/gen-api.mjs --check'],
+    title: 'generated files match their sources (API constants, shaders, Unicode tables)',
+    steps: ['node scripts/gen-api.mjs --check', 'node scripts/gen-shaders.mjs --check', 'node scripts/gen-unicode.mjs --check'],
   },
   { name: 'native', title: 'native engine tests', steps: ['make -s -j2 -C cpp tests', './build/native/hob_tests'], counted: true },
   { name: 'asan', title: 'native engine tests under ASan + UBSan', steps: ['make -s -j2 -C cpp asan', './build/asan/hob_tests'], counted: true },
@@ -65,7 +65,12 @@ const suites = [
     ],
   },
   { name: 'build', title: 'wasm and TypeScript builds', steps: ['bash wasm/build.sh', 'npx tsc -p tsconfig.build.json', 'npx tsc -p tsconfig.json --noEmit'] },
-  { name: 'node', title: 'Node tests (wasm engine, fixtures, CLI)', steps: [nodeTest('test/unit/*.test.ts test/oracle/*.test.ts')], counted: true },
+  {
+    name: 'node',
+    title: 'Node tests (wasm engine, fixtures, CLI, WebGPU on Dawn)',
+    steps: [nodeTest('test/unit/*.test.ts test/oracle/*.test.ts test/gpu/*.test.ts')],
+    counted: true,
+  },
   { name: 'browser', title: 'browser tests (headless Chromium)', steps: [nodeTest('test/browser/*.test.ts')], counted: true },
 ];
 

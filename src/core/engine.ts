@@ -2,7 +2,10 @@
 // owners of the C API's handles in the wasm module. Every status is checked
 // and turned into a typed HobError; every buffer handed to the engine is
 // freed on all paths. This runs wherever the wasm runs (a worker, Node).
-import { GgufValueType, SamplerParam, Status } from './api-consts.js';
+import { GgufValueType, Hparam, SamplerParam, Status } from './api-consts.js';
+import type { GpuModel } from '../gpu/gpu-model.js';
+import type { GpuRunner } from '../gpu/runner.js';
+import type { LoadReport } from './load.js';
 import { ContextFullError, errorFromStatus, HobError } from '../api/errors.js';
 import { heapU8, loadWasm, terminateWasm, type HobModule, type LoadWasmOptions, type WasmVariant } from './wasm.js';
 
@@ -21,6 +24,24 @@ export interface ModelInfo {
   eos: number;
   weightBytes: number;
   fileBytes: number;
+}
+
+/** What a forward pass needs to know beyond ModelInfo (and what the GPU
+ * blocks are built from). */
+export interface ModelHparams {
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  nFf: number;
+  rmsEps: number;
+  ropeStyle: 'normal' | 'neox';
+  nRot: number;
+  freqBase: number;
+  freqScale: number;
+  /** Blocks [0, nCpuLayers) run in wasm; the rest are offloaded. */
+  nCpuLayers: number;
+  /** False only when every block is offloaded: the head then runs on the GPU. */
+  headOnCpu: boolean;
 }
 
 export type GgufScalar = number | bigint | string | boolean;
@@ -133,7 +154,12 @@ export class Engine {
   loadModelAt(ptr: number, sizeBytes: number): Model {
     // The engine takes ownership of ptr, also when loading fails.
     this.check(this.module._hob_model_load(ptr, sizeBytes, 1, this.out(0)));
-    return new Model(this, this.u32(this.out(0)), sizeBytes);
+    return this.adoptModel(this.u32(this.out(0)), sizeBytes);
+  }
+
+  /** Wraps a model handle the engine built (the TypeScript side owns it from here). */
+  adoptModel(handle: number, fileBytes: number): Model {
+    return new Model(this, handle, fileBytes);
   }
 
   /** Builds a model from a whole GGUF file in memory. */
@@ -240,7 +266,12 @@ export class Engine {
 /** A loaded model: tokenizer, metadata and the factory of sessions. */
 export class Model {
   readonly info: ModelInfo;
+  /** The offloaded blocks' weights on the GPU, when any (set by the loader). */
+  gpu?: GpuModel;
+  /** How the loader split the model (set by loadModelFromSource). */
+  loadReport?: LoadReport;
   private freed = false;
+  private hparamsValue?: ModelHparams;
 
   constructor(
     readonly engine: Engine,
@@ -260,6 +291,29 @@ export class Model {
       weightBytes: Number(m._hob_model_weight_bytes(handle)),
       fileBytes,
     };
+  }
+
+  get hparams(): ModelHparams {
+    if (this.hparamsValue) return this.hparamsValue;
+    const e = this.engine;
+    const get = (which: number): number => {
+      e.check(e.module._hob_model_hparam(this.handle, which, e.out(0)));
+      return new DataView(e.heap().buffer).getFloat64(e.out(0), true);
+    };
+    this.hparamsValue = {
+      nHead: get(Hparam.N_HEAD),
+      nHeadKv: get(Hparam.N_HEAD_KV),
+      headDim: get(Hparam.HEAD_DIM),
+      nFf: get(Hparam.N_FF),
+      rmsEps: get(Hparam.RMS_EPS),
+      ropeStyle: get(Hparam.ROPE_STYLE) === 1 ? 'neox' : 'normal',
+      nRot: get(Hparam.ROPE_N_ROT),
+      freqBase: get(Hparam.ROPE_FREQ_BASE),
+      freqScale: get(Hparam.ROPE_FREQ_SCALE),
+      nCpuLayers: get(Hparam.N_CPU_LAYERS),
+      headOnCpu: get(Hparam.HEAD_ON_CPU) === 1,
+    };
+    return this.hparamsValue;
   }
 
   /** A string value of the model's GGUF metadata, or undefined. */
@@ -338,21 +392,37 @@ export class Model {
     return this.engine.module._hob_model_token_is_eog(this.handle, token) !== 0;
   }
 
+  /** A session with its KV cache: in wasm for the CPU blocks and, when
+   * blocks are offloaded, in GPU buffers for those; both allocated here,
+   * once, for the whole context. */
   createSession(opts: SessionOptions = {}): Session {
     const m = this.engine.module;
     const threads = Math.min(opts.nThreads ?? this.engine.threads, this.engine.threads);
     this.engine.check(m._hob_session_create(this.handle, opts.nCtx ?? 0, threads, this.engine.out(0)));
-    return new Session(this, this.engine.u32(this.engine.out(0)));
+    const handle = this.engine.u32(this.engine.out(0));
+    let gpu: GpuRunner | undefined;
+    try {
+      gpu = this.gpu?.createRunner(m._hob_session_n_ctx(handle));
+    } catch (e) {
+      m._hob_session_free(handle);
+      throw e;
+    }
+    return new Session(this, handle, gpu);
   }
 
   free(): void {
     if (this.freed) return;
     this.freed = true;
+    this.gpu?.destroy();
     this.engine.module._hob_model_free(this.handle);
   }
 }
 
-/** One sequence and its KV cache (allocated once, at creation). */
+/** One sequence and its KV cache (allocated once, at creation). With
+ * offloaded blocks, each step runs the CPU blocks in wasm, hands their
+ * hidden states to the GPU runner for the rest, and takes the logits (or
+ * the last hidden state, for a head on the CPU) back; both caches move
+ * together in every erase and shift. */
 export class Session {
   private logitsPtr = 0;
   private handleValue: number;
@@ -360,6 +430,8 @@ export class Session {
   constructor(
     readonly model: Model,
     handle: number,
+    /** The GPU half of the cache and the offloaded blocks' runner. */
+    readonly gpu?: GpuRunner,
   ) {
     this.handleValue = handle;
   }
@@ -381,10 +453,9 @@ export class Session {
     return this.model.engine.module._hob_session_n_threads(this.handle);
   }
 
-  /** Appends tokens and computes the next-token logits of the last one. */
-  eval(tokens: ArrayLike<number>): void {
-    const engine = this.model.engine;
-    const m = engine.module;
+  /** Appends tokens and computes the next-token logits of the last one.
+   * Nothing changes if they do not fit (ContextFullError) or a step fails. */
+  async eval(tokens: ArrayLike<number>): Promise<void> {
     const n = tokens.length;
     if (n === 0) throw new HobError('argument/invalid', 'eval needs at least one token');
     const nCtx = this.nCtx;
@@ -394,12 +465,60 @@ export class Session {
         nCtx, nPast, nTokens: n,
       });
     }
-    const ptr = m._malloc(n * 4);
+    if (this.gpu) return this.evalSplit(Array.from(tokens));
+    this.withTokens(Array.from(tokens), (ptr) =>
+      this.model.engine.check(this.model.engine.module._hob_session_eval(this.handle, ptr, n), { nCtx, nPast, nTokens: n }));
+  }
+
+  private withTokens<T>(tokens: number[], fn: (ptr: number) => T): T {
+    const engine = this.model.engine;
+    const ptr = engine.module._malloc(tokens.length * 4);
     try {
-      new Int32Array(engine.heap().buffer, ptr, n).set(Array.from(tokens));
-      engine.check(m._hob_session_eval(this.handle, ptr, n), { nCtx, nPast, nTokens: n });
+      new Int32Array(engine.heap().buffer, ptr, tokens.length).set(tokens);
+      return fn(ptr);
     } finally {
-      m._free(ptr);
+      engine.module._free(ptr);
+    }
+  }
+
+  private async evalSplit(tokens: number[]): Promise<void> {
+    const gpu = this.gpu!;
+    const engine = this.model.engine;
+    const m = engine.module;
+    const { nEmbd, nVocab } = this.model.info;
+    const start = this.nPast;
+    const hiddenPtr = m._malloc(gpu.maxBatch * nEmbd * 4);
+    try {
+      for (let i = 0; i < tokens.length; i += gpu.maxBatch) {
+        const batch = tokens.slice(i, i + gpu.maxBatch);
+        const cell0 = start + i;
+        const last = i + batch.length === tokens.length;
+        // CPU blocks first: their cells are committed here, so a failure on
+        // the GPU below must take them back.
+        this.withTokens(batch, (ptr) =>
+          engine.check(m._hob_session_eval_hidden(this.handle, ptr, batch.length, hiddenPtr, gpu.maxBatch * nEmbd), {
+            nPast: cell0, nTokens: batch.length,
+          }));
+        // A copy: the threaded build's heap is a SharedArrayBuffer, which not
+        // every WebGPU implementation takes in writeBuffer.
+        const hidden = new Float32Array(engine.heap().buffer, hiddenPtr, batch.length * nEmbd).slice();
+        const out = await gpu.forward(hidden, batch.length, cell0, last);
+        if (!last || !out) continue;
+        const outPtr = m._malloc(out.length * 4);
+        try {
+          new Float32Array(engine.heap().buffer, outPtr, out.length).set(out);
+          if (gpu.headOnGpu) engine.check(m._hob_session_set_logits(this.handle, outPtr, nVocab));
+          else engine.check(m._hob_session_head(this.handle, outPtr, nEmbd));
+        } finally {
+          m._free(outPtr);
+        }
+      }
+    } catch (e) {
+      // The CPU cache may hold cells the GPU never wrote: forget them.
+      m._hob_session_truncate(this.handle, start);
+      throw e;
+    } finally {
+      m._free(hiddenPtr);
     }
   }
 
@@ -412,31 +531,38 @@ export class Session {
     return new Float32Array(engine.heap().buffer, this.logitsPtr, nVocab).slice();
   }
 
-  /** Forgets every token from position nKeep on. */
+  /** Forgets every token from position nKeep on. The GPU cells past it are
+   * simply overwritten by what comes next. */
   truncate(nKeep: number): void {
     this.model.engine.check(this.model.engine.module._hob_session_truncate(this.handle, nKeep), { nKeep, nPast: this.nPast });
   }
 
   /** Evicts tokens [start, end). Later tokens keep their cache entries,
-   * move down and are re-rotated to their new positions in place. */
+   * move down and are re-rotated to their new positions in place, in wasm
+   * and on the GPU. The range is checked before either side changes. */
   erase(start: number, end: number): void {
-    this.model.engine.check(this.model.engine.module._hob_session_erase(this.handle, start, end), {
-      start, end, nPast: this.nPast,
-    });
+    const nPast = this.nPast;
+    // The engine checks the range and changes nothing if it is bad; only
+    // then does the GPU side follow, with the same numbers.
+    this.model.engine.check(this.model.engine.module._hob_session_erase(this.handle, start, end), { start, end, nPast });
+    this.gpu?.erase(start, end, nPast - end);
   }
 
   /** llama.cpp's context shift: keep the first nKeep tokens, evict the
    * nDiscard after them. */
   shift(nKeep: number, nDiscard: number): void {
+    const nPast = this.nPast;
     this.model.engine.check(this.model.engine.module._hob_session_shift(this.handle, nKeep, nDiscard), {
-      nKeep, nDiscard, nPast: this.nPast,
+      nKeep, nDiscard, nPast,
     });
+    this.gpu?.erase(nKeep, nKeep + nDiscard, nPast - nKeep - nDiscard);
   }
 
   free(): void {
     const m = this.model.engine.module;
     if (this.logitsPtr) m._free(this.logitsPtr);
     this.logitsPtr = 0;
+    this.gpu?.destroy();
     if (this.handleValue) m._hob_session_free(this.handleValue);
     this.handleValue = 0;
   }

@@ -54,7 +54,7 @@ export async function complete(
   let finishReason: CompletionResult['finishReason'] = 'length';
 
   let t0 = now();
-  const { reused, evaluated } = sequence.prefill(promptIds);
+  const { reused, evaluated } = await sequence.prefill(promptIds);
   const prefillMs = now() - t0;
   for (const t of promptIds) sampler.accept(t);
 
@@ -78,7 +78,7 @@ export async function complete(
     opts.onToken?.(token, piece);
     // The last token needs no evaluation: nothing will be sampled after it.
     if (i + 1 < opts.nPredict) {
-      sequence.append([token]);
+      await sequence.append([token]);
       decodeSteps++;
     }
   }

@@ -23,7 +23,7 @@ export class Sequence {
 
   /** Makes the cache hold exactly `prompt` and the logits be those after
    * its last token, evaluating as little as possible. */
-  prefill(prompt: readonly number[]): PrefillResult {
+  async prefill(prompt: readonly number[]): Promise<PrefillResult> {
     if (prompt.length === 0) throw new RangeError('prefill needs at least one token');
     let common = 0;
     const max = Math.min(prompt.length, this.ids.length);
@@ -34,14 +34,14 @@ export class Sequence {
     this.session.truncate(common);
     this.ids.length = common;
     const rest = prompt.slice(common);
-    this.session.eval(rest);
+    await this.session.eval(rest);
     this.ids.push(...rest);
     return { reused: common, evaluated: rest.length };
   }
 
   /** Appends generated tokens (evaluating them). */
-  append(tokens: readonly number[]): void {
-    this.session.eval(tokens);
+  async append(tokens: readonly number[]): Promise<void> {
+    await this.session.eval(tokens);
     this.ids.push(...tokens);
   }
 

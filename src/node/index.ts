@@ -1,8 +1,11 @@
 // The Node entry: the same wasm engine as the browser, with loaders that read
-// model files from disk straight into the engine's memory.
+// model files from disk (only the bytes the engine and the GPU need) and
+// WebGPU through the `webgpu` package for offloaded blocks.
 import { open } from 'node:fs/promises';
 
 import { Engine, type GgufHeader, type Model } from '../core/engine.js';
+import { loadModelFromSource, type LoadOptions } from '../core/load.js';
+import type { ByteSource } from '../core/source.js';
 import { HobError } from '../api/errors.js';
 
 export { Engine, Model, Sampler, Session } from '../core/engine.js';
@@ -11,6 +14,9 @@ export { complete } from '../core/generate.js';
 export { Sequence, type PrefillResult } from '../core/sequence.js';
 export type { CompletionOptions, CompletionResult, CompletionTimings } from '../core/generate.js';
 export * from '../api/errors.js';
+export { loadModelFromSource, type LoadOptions, type LoadProgress, type LoadReport } from '../core/load.js';
+export { bytesSource, type ByteSource } from '../core/source.js';
+export { requestNodeGpu } from './gpu.js';
 
 async function openFile(path: string) {
   try {
@@ -20,28 +26,34 @@ async function openFile(path: string) {
   }
 }
 
-/** Loads a GGUF file, reading it directly into the wasm heap (one copy). */
-export async function loadModelFile(engine: Engine, path: string): Promise<Model> {
+/** A ByteSource over a file on disk; close() releases the handle. */
+export async function fileSource(path: string): Promise<ByteSource> {
   const fh = await openFile(path);
-  try {
-    const { size } = await fh.stat();
-    const ptr = engine.allocModelBuffer(size);
-    try {
-      const chunk = 64 << 20;
-      for (let off = 0; off < size; ) {
-        const len = Math.min(chunk, size - off);
-        // A fresh view each time: the heap may grow while we read.
-        const { bytesRead } = await fh.read(engine.heap(), ptr + off, len, off);
-        if (bytesRead <= 0) throw new HobError('gguf/truncated', `${path} ended after ${off} of ${size} bytes`, { path, size, off });
-        off += bytesRead;
+  const { size } = await fh.stat();
+  return {
+    sizeBytes: size,
+    async read(offset, length) {
+      const buf = new Uint8Array(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead <= 0) break;
+        got += bytesRead;
       }
-    } catch (e) {
-      engine.module._hob_free(ptr);
-      throw e;
-    }
-    return engine.loadModelAt(ptr, size);
+      return got === length ? buf : buf.subarray(0, got);
+    },
+    close: () => fh.close(),
+  };
+}
+
+/** Loads a GGUF file, reading only what the engine keeps (CPU blocks) into
+ * the wasm heap and the offloaded blocks straight into GPU buffers. */
+export async function loadModelFile(engine: Engine, path: string, opts: LoadOptions = {}): Promise<Model> {
+  const source = await fileSource(path);
+  try {
+    return await loadModelFromSource(engine, source, opts);
   } finally {
-    await fh.close();
+    await source.close?.();
   }
 }
 

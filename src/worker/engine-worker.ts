@@ -1,19 +1,33 @@
-// The engine's worker: owns the wasm module, the loaded model and its
-// session. The page talks to it through comlink (see client.ts); nothing
+// The engine's worker: owns the wasm module, the GPU device, the loaded
+// model and its session. The page talks to it through comlink (see client.ts); nothing
 // heavy runs on the page's thread.
 import * as Comlink from 'comlink';
 
 import { Engine, Sampler, type Model, type ModelInfo, type SamplerOptions, type Session } from '../core/engine.js';
 import { complete, type CompletionResult } from '../core/generate.js';
+import { loadModelFromSource, type LoadReport } from '../core/load.js';
 import { Sequence } from '../core/sequence.js';
+import { blobSource, bytesSource, type ByteSource } from '../core/source.js';
 import { BusyError, HobError } from '../api/errors.js';
+import { requestGpu, type GpuContext } from '../gpu/device.js';
+import { openModelStore } from '../store/index.js';
 import { installErrorTransfer } from './transfer.js';
 
-export type ModelSource = { url: string } | { blob: Blob } | { bytes: Uint8Array };
+/** Where a model comes from: a URL (downloaded once into the model store,
+ * then read from there), a model already in the store, a File/Blob, or bytes. */
+export type ModelSource = { url: string } | { storeId: string } | { blob: Blob } | { bytes: Uint8Array };
 
 export interface LoadProgress {
   loaded: number;
   total: number;
+  /** 'download' while a URL is fetched into the store, 'load' while the engine reads it. */
+  phase: 'download' | 'load';
+}
+
+export interface WorkerLoadOptions {
+  /** Blocks to offload to the GPU from the last, or 'auto' (see LoadOptions). */
+  gpuLayers?: number | 'auto';
+  gpuBudgetBytes?: number;
 }
 
 export interface WorkerCompletionRequest extends SamplerOptions {
@@ -25,6 +39,7 @@ export interface WorkerCompletionRequest extends SamplerOptions {
 }
 
 let engine: Engine | undefined;
+let gpu: GpuContext | undefined;
 let model: Model | undefined;
 let session: Session | undefined;
 // The tokens in the session's cache: the next request reuses their prefix.
@@ -44,49 +59,36 @@ function yieldToEvents(): Promise<void> {
 }
 let stopRequested = false;
 
-async function readInto(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<{ ptr: number; size: number }> {
-  if (!engine) throw new HobError('argument/invalid', 'init() must be called before loadModel()');
-  let stream: ReadableStream<Uint8Array>;
-  let size: number;
-  if ('bytes' in source) {
-    const ptr = engine.allocModelBuffer(source.bytes.byteLength);
-    engine.heap().set(source.bytes, ptr);
-    return { ptr, size: source.bytes.byteLength };
-  } else if ('blob' in source) {
-    stream = source.blob.stream();
-    size = source.blob.size;
-  } else {
-    const res = await fetch(source.url);
-    if (!res.ok || !res.body) throw new HobError('argument/invalid', `cannot fetch ${source.url}: HTTP ${res.status}`, { status: res.status });
-    size = Number(res.headers.get('content-length'));
-    if (!Number.isFinite(size) || size <= 0) {
-      // No length known up front: read it all, then copy once.
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      const ptr = engine.allocModelBuffer(bytes.byteLength);
-      engine.heap().set(bytes, ptr);
-      return { ptr, size: bytes.byteLength };
-    }
-    stream = res.body;
-  }
-  // Stream chunks straight into the engine's buffer: one copy of the model.
-  const ptr = engine.allocModelBuffer(size);
-  let loaded = 0;
+async function openSource(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ByteSource> {
+  if ('bytes' in source) return bytesSource(source.bytes);
+  if ('blob' in source) return blobSource(source.blob);
+  const store = openModelStore();
+  if ('storeId' in source) return store.openModelSource(source.storeId);
+  // A URL is downloaded once, resumably, and read from the store from then on.
   try {
-    const reader = stream.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (loaded + value.byteLength > size) throw new HobError('gguf/invalid', `the model is longer than the ${size} bytes announced`, { size });
-      engine.heap().set(value, ptr + loaded);
-      loaded += value.byteLength;
-      onProgress?.({ loaded, total: size });
-    }
-    if (loaded !== size) throw new HobError('gguf/truncated', `the model ended after ${loaded} of ${size} bytes`, { loaded, size });
+    const stored = await store.download(source.url, {
+      onProgress: onProgress && ((p) => onProgress({ loaded: p.loaded, total: p.total, phase: 'download' })),
+    });
+    return await store.openModelSource(stored.id);
   } catch (e) {
-    engine.module._hob_free(ptr);
-    throw e;
+    // A server that cannot serve ranges cannot be stored resumably: read it
+    // once as a Blob (which the browser may keep on disk), uncached.
+    if (!(e instanceof HobError && e.code === 'network/no-range')) throw e;
+    const res = await fetch(source.url);
+    if (!res.ok) throw e;
+    return blobSource(await res.blob());
   }
-  return { ptr, size };
+}
+
+/** The worker's GPU device, made on first use; a lost one is replaced. */
+async function gpuContext(): Promise<GpuContext> {
+  if (gpu) return gpu;
+  const ctx = await requestGpu();
+  gpu = ctx;
+  void ctx.lost.then(() => {
+    if (gpu === ctx) gpu = undefined;
+  });
+  return ctx;
 }
 
 const api = {
@@ -96,15 +98,31 @@ const api = {
     return { variant: engine.variant, threads: engine.threads };
   },
 
-  async loadModel(source: ModelSource, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
+  async loadModel(
+    source: ModelSource,
+    onProgress?: (p: LoadProgress) => void,
+    opts: WorkerLoadOptions = {},
+  ): Promise<ModelInfo & { report?: LoadReport }> {
+    if (!engine) throw new HobError('argument/invalid', 'init() must be called before loadModel()');
+    if (busy) throw new BusyError('engine/busy', 'a request is running; stop it before loading a model');
     session?.free();
     model?.free();
     session = undefined;
     sequence = undefined;
     model = undefined;
-    const { ptr, size } = await readInto(source, onProgress);
-    model = engine!.loadModelAt(ptr, size);
-    return model.info;
+    const bytes = await openSource(source, onProgress);
+    try {
+      const gpuLayers = opts.gpuLayers ?? 0;
+      model = await loadModelFromSource(engine, bytes, {
+        gpuLayers,
+        gpu: gpuLayers === 0 ? undefined : await gpuContext(),
+        gpuBudgetBytes: opts.gpuBudgetBytes,
+        onProgress: onProgress && ((p) => onProgress({ ...p, phase: 'load' })),
+      });
+    } finally {
+      await bytes.close?.();
+    }
+    return { ...model.info, report: model.loadReport };
   },
 
   tokenize(text: string): number[] {

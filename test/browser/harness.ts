@@ -22,9 +22,23 @@ function serveDir(prefix: string, dir: string): Plugin {
       server.middlewares.use(prefix, (req, res, next) => {
         const file = join(dir, decodeURIComponent((req.url ?? '/').split('?')[0]));
         if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) return next();
-        res.setHeader('Content-Length', statSync(file).size);
+        const size = statSync(file).size;
         res.setHeader('Content-Type', 'application/octet-stream');
         res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+        res.setHeader('Accept-Ranges', 'bytes');
+        res.setHeader('ETag', `"${size}-${statSync(file).mtimeMs}"`);
+        // One byte range, as the model store asks for.
+        const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+        if (range) {
+          const start = Number(range[1]);
+          const end = Math.min(size - 1, range[2] ? Number(range[2]) : size - 1);
+          res.statusCode = 206;
+          res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+          res.setHeader('Content-Length', end - start + 1);
+          createReadStream(file, { start, end }).pipe(res);
+          return;
+        }
+        res.setHeader('Content-Length', size);
         createReadStream(file).pipe(res);
       });
     },

@@ -39,18 +39,18 @@ describe(`context shift against llama.cpp (${fixture.generator})`, () => {
   after(() => engine?.dispose());
 
   for (const c of fixture.cases) {
-    test(`${c.name}: logits after the shift agree with llama.cpp's at every step`, (t) => {
+    test(`${c.name}: logits after the shift agree with llama.cpp's at every step`, async (t) => {
       const bytes = writeRandomLlama(c.spec);
       assert.equal(createHash('sha256').update(bytes).digest('hex'), c.sha256);
       const model = engine.loadModel(bytes);
       const s = model.createSession({ nCtx: c.contextSize });
       try {
-        s.eval(c.prompt);
+        await s.eval(c.prompt);
         s.erase(c.erase.start, c.erase.end);
         assert.equal(s.nPast, c.prompt.length - (c.erase.end - c.erase.start));
         let worst = 0;
         for (const [i, token] of c.continuation.entries()) {
-          s.eval([token]);
+          await s.eval([token]);
           const logits = s.logits();
           let max = -Infinity;
           for (const l of logits) max = Math.max(max, l);

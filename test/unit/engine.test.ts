@@ -29,7 +29,7 @@ describe('wasm engine in Node', () => {
     engine?.dispose();
   });
 
-  test('loads the llama.cpp-written model with its metadata', () => {
+  test('loads the llama.cpp-written model with its metadata', async () => {
     assert.equal(engine.variant, 'mt');
     assert.equal(model.info.architecture, 'llama');
     assert.equal(model.info.nVocab, 32000);
@@ -56,7 +56,7 @@ describe('wasm engine in Node', () => {
     assert.ok(q.offset >= h.dataOffset && q.offset % 32 === 0);
   });
 
-  test('tokenizes with BOS and detokenizes back to the text', () => {
+  test('tokenizes with BOS and detokenizes back to the text', async () => {
     const text = 'Hello world, héllo wörld!';
     const ids = model.tokenize(text);
     assert.equal(ids[0], 1);
@@ -64,7 +64,7 @@ describe('wasm engine in Node', () => {
     assert.equal(model.detokenize(ids.slice(1)), text);
   });
 
-  test('a streaming decoder holds back a character split across byte tokens', () => {
+  test('a streaming decoder holds back a character split across byte tokens', async () => {
     // A character outside the vocabulary falls back to one token per UTF-8 byte.
     const ids = model.tokenize('𝄞', { addSpecial: false });
     assert.ok(ids.length >= 4, `expected byte fallback, got ${ids}`);
@@ -75,12 +75,12 @@ describe('wasm engine in Node', () => {
     assert.equal(pieces.at(-1)?.trim(), '𝄞', 'the character appears with its last byte');
   });
 
-  test('evaluating a prompt at once gives the logits of evaluating it token by token', () => {
+  test('evaluating a prompt at once gives the logits of evaluating it token by token', async () => {
     const ids = model.tokenize('The quick brown fox jumps over the lazy dog');
     const a = model.createSession({ nCtx: 64 });
     const b = model.createSession({ nCtx: 64, nThreads: 1 });
-    a.eval(ids);
-    for (const t of ids) b.eval([t]);
+    await a.eval(ids);
+    for (const t of ids) await b.eval([t]);
     assert.equal(a.nPast, ids.length);
     assert.equal(b.nPast, ids.length);
     assert.ok(maxAbsDiff(a.logits(), b.logits()) < 1e-4);
@@ -88,39 +88,39 @@ describe('wasm engine in Node', () => {
     b.free();
   });
 
-  test('truncating and re-evaluating reproduces the same logits exactly', () => {
+  test('truncating and re-evaluating reproduces the same logits exactly', async () => {
     const ids = model.tokenize('Context windows are reused, not reallocated');
     const s = model.createSession({ nCtx: 64 });
-    s.eval(ids);
+    await s.eval(ids);
     const first = s.logits();
     s.truncate(3);
     assert.equal(s.nPast, 3);
-    s.eval(ids.slice(3));
+    await s.eval(ids.slice(3));
     assert.deepEqual(s.logits(), first);
     s.free();
   });
 
-  test('a prompt longer than the context is a ContextFullError with the numbers, and the session stays usable', () => {
+  test('a prompt longer than the context is a ContextFullError with the numbers, and the session stays usable', async () => {
     const s = model.createSession({ nCtx: 8 });
-    s.eval([1, 15043, 3186]);
+    await s.eval([1, 15043, 3186]);
     const before = s.logits();
-    assert.throws(
+    await assert.rejects(
       () => s.eval(Array.from({ length: 6 }, () => 3186)),
       (e: unknown) =>
         e instanceof ContextFullError && e.code === 'context/overflow' && e.details.nCtx === 8 && e.details.nPast === 3 && e.details.nTokens === 6,
     );
     assert.equal(s.nPast, 3);
     assert.deepEqual(s.logits(), before);
-    s.eval([15043]);
+    await s.eval([15043]);
     assert.equal(s.nPast, 4);
     s.free();
   });
 
-  test('an out-of-range token id is refused with its value and the session stays usable', () => {
+  test('an out-of-range token id is refused with its value and the session stays usable', async () => {
     const s = model.createSession({ nCtx: 16 });
-    assert.throws(() => s.eval([1, 32000]), (e: unknown) => e instanceof HobError && e.code === 'range/out-of-bounds' && /32000/.test(e.message));
+    await assert.rejects(() => s.eval([1, 32000]), (e: unknown) => e instanceof HobError && e.code === 'range/out-of-bounds' && /32000/.test(e.message));
     assert.equal(s.nPast, 0);
-    s.eval([1]);
+    await s.eval([1]);
     assert.equal(s.nPast, 1);
     s.free();
   });
@@ -139,7 +139,7 @@ describe('wasm engine in Node', () => {
     assert.notDeepEqual(await run(43), a);
   });
 
-  test('malformed and truncated files are ModelFormatErrors naming what is wrong', () => {
+  test('malformed and truncated files are ModelFormatErrors naming what is wrong', async () => {
     const bytes = readFileSync(tinyPath);
     const cases: [Uint8Array, string, RegExp][] = [
       [new TextEncoder().encode('not a model at all'), 'gguf/bad-magic', /magic/],

@@ -32,12 +32,12 @@ function expectError(bytes: Uint8Array, code: string, message: RegExp) {
   );
 }
 
-test('an architecture other than llama is refused, naming it', () => {
+test('an architecture other than llama is refused, naming it', async () => {
   const w = new GgufWriter().addKv('general.architecture', 'qwen2', 'string');
   expectError(w.toBytes(), 'model/unsupported-architecture', /architecture "qwen2" is not supported/);
 });
 
-test('a tensor of a type the engine cannot compute is refused, naming tensor and type', () => {
+test('a tensor of a type the engine cannot compute is refused, naming tensor and type', async () => {
   const bytes = base();
   // IQ4_NL (20) has Q4_0's block geometry, so only the type id changes.
   const name = indexOf(bytes, enc.encode('blk.0.ffn_down.weight'));
@@ -47,13 +47,13 @@ test('a tensor of a type the engine cannot compute is refused, naming tensor and
   expectError(bytes, 'model/unsupported-type', /blk\.0\.ffn_down\.weight has type IQ4_NL, which is not supported/);
 });
 
-test('a missing tensor is refused, naming it', () => {
+test('a missing tensor is refused, naming it', async () => {
   const bytes = base();
   bytes.set(enc.encode('blk.0.ffn_qq'), indexOf(bytes, enc.encode('blk.0.ffn_up')));
   expectError(bytes, 'model/invalid', /tensor blk\.0\.ffn_up\.weight is missing/);
 });
 
-test('metadata that disagrees with a tensor shape is refused with both shapes', () => {
+test('metadata that disagrees with a tensor shape is refused with both shapes', async () => {
   const bytes = base();
   const key = indexOf(bytes, enc.encode('llama.feed_forward_length'));
   const valueAt = key + 'llama.feed_forward_length'.length + 4; // after the value type
@@ -63,16 +63,16 @@ test('metadata that disagrees with a tensor shape is refused with both shapes', 
   expectError(bytes, 'model/invalid', /blk\.0\.ffn_gate\.weight has shape \[64, 192\], expected \[64, 160\]/);
 });
 
-test('missing required metadata is refused, naming the key', () => {
+test('missing required metadata is refused, naming the key', async () => {
   const bytes = base();
   bytes.set(enc.encode('llama.block_cnunt'), indexOf(bytes, enc.encode('llama.block_count')));
   expectError(bytes, 'model/invalid', /metadata llama\.block_count is missing/);
 });
 
-test('after refusing models the engine still loads and runs a good one', () => {
+test('after refusing models the engine still loads and runs a good one', async () => {
   const model = engine.loadModel(base());
   const s = model.createSession({ nCtx: 32 });
-  s.eval(model.tokenize('hello'));
+  await s.eval(model.tokenize('hello'));
   assert.equal(s.logits().length, model.info.nVocab);
   s.free();
   model.free();

@@ -19,9 +19,9 @@ after(() => {
 
 const ids = (first: number, n: number) => Array.from({ length: n }, (_, i) => 3 + ((first + 37 * i) % 500));
 
-function freshLogits(prompt: number[]): Float32Array {
+async function freshLogits(prompt: number[]): Promise<Float32Array> {
   const s = model.createSession({ nCtx: 256 });
-  s.eval(prompt);
+  await s.eval(prompt);
   const l = s.logits();
   s.free();
   return l;
@@ -33,34 +33,34 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-test('a prompt extending the cached one evaluates only the new tokens, with the same logits', () => {
+test('a prompt extending the cached one evaluates only the new tokens, with the same logits', async () => {
   const seq = new Sequence(model.createSession({ nCtx: 256 }));
   const a = [1, ...ids(3, 40)];
   const b = ids(90, 12);
-  assert.deepEqual(seq.prefill(a), { reused: 0, evaluated: a.length });
-  assert.deepEqual(seq.prefill([...a, ...b]), { reused: a.length, evaluated: b.length });
-  assert.ok(maxDiff(seq.session.logits(), freshLogits([...a, ...b])) < 1e-5);
+  assert.deepEqual(await seq.prefill(a), { reused: 0, evaluated: a.length });
+  assert.deepEqual(await seq.prefill([...a, ...b]), { reused: a.length, evaluated: b.length });
+  assert.ok(maxDiff(seq.session.logits(), await freshLogits([...a, ...b])) < 1e-5);
   assert.deepEqual(seq.tokens, [...a, ...b]);
   seq.session.free();
 });
 
-test('an edited prompt re-evaluates from the first differing token', () => {
+test('an edited prompt re-evaluates from the first differing token', async () => {
   const seq = new Sequence(model.createSession({ nCtx: 256 }));
   const head = [1, ...ids(5, 20)];
-  seq.prefill([...head, ...ids(100, 10), ...ids(200, 5)]);
+  await seq.prefill([...head, ...ids(100, 10), ...ids(200, 5)]);
   const edited = [...head, ...ids(300, 7), ...ids(200, 5)];
-  assert.deepEqual(seq.prefill(edited), { reused: head.length, evaluated: 12 });
+  assert.deepEqual(await seq.prefill(edited), { reused: head.length, evaluated: 12 });
   assert.equal(seq.session.nPast, edited.length);
-  assert.ok(maxDiff(seq.session.logits(), freshLogits(edited)) < 1e-5);
+  assert.ok(maxDiff(seq.session.logits(), await freshLogits(edited)) < 1e-5);
   seq.session.free();
 });
 
-test('the same prompt again evaluates only its last token, to get its logits back', () => {
+test('the same prompt again evaluates only its last token, to get its logits back', async () => {
   const seq = new Sequence(model.createSession({ nCtx: 256 }));
   const p = [1, ...ids(9, 30)];
-  seq.prefill(p);
-  assert.deepEqual(seq.prefill(p), { reused: p.length - 1, evaluated: 1 });
-  assert.ok(maxDiff(seq.session.logits(), freshLogits(p)) < 1e-5);
+  await seq.prefill(p);
+  assert.deepEqual(await seq.prefill(p), { reused: p.length - 1, evaluated: 1 });
+  assert.ok(maxDiff(seq.session.logits(), await freshLogits(p)) < 1e-5);
   seq.session.free();
 });
 
@@ -82,10 +82,10 @@ test('regenerating a reply reuses the prompt, and the greedy reply repeats', asy
   seq.session.free();
 });
 
-test('erasing and shifting through the sequence keep its ids in step with the cache', () => {
+test('erasing and shifting through the sequence keep its ids in step with the cache', async () => {
   const seq = new Sequence(model.createSession({ nCtx: 256 }));
   const p = [1, ...ids(2, 30)];
-  seq.prefill(p);
+  await seq.prefill(p);
   seq.erase(4, 14);
   const afterErase = [...p.slice(0, 4), ...p.slice(14)];
   assert.deepEqual(seq.tokens, afterErase);

@@ -29,7 +29,7 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-test('evicting the last 49 tokens, from an odd position, gives the logits of never having seen them', () => {
+test('evicting the last 49 tokens, from an odd position, gives the logits of never having seen them', async () => {
   // (Evicting from the middle cannot equal a fresh evaluation: the tokens
   // after the span attended to it. That case is checked on the keys
   // themselves in the native tests and against llama.cpp's shift.)
@@ -37,35 +37,35 @@ test('evicting the last 49 tokens, from an odd position, gives the logits of nev
   const b = seq(90, 49);
   const shifted = model.createSession({ nCtx: 256 });
   const fresh = model.createSession({ nCtx: 256 });
-  shifted.eval([...a, ...b]);
+  await shifted.eval([...a, ...b]);
   shifted.erase(a.length, a.length + b.length);
   assert.equal(shifted.nPast, a.length);
   const next = seq(400, 9);
-  shifted.eval(next);
-  fresh.eval([...a, ...next]);
+  await shifted.eval(next);
+  await fresh.eval([...a, ...next]);
   assert.ok(maxDiff(shifted.logits(), fresh.logits()) < 1e-4, `difference ${maxDiff(shifted.logits(), fresh.logits())}`);
   shifted.free();
   fresh.free();
 });
 
-test('shift(nKeep, nDiscard) is erase(nKeep, nKeep + nDiscard)', () => {
+test('shift(nKeep, nDiscard) is erase(nKeep, nKeep + nDiscard)', async () => {
   const s1 = model.createSession({ nCtx: 128 });
   const s2 = model.createSession({ nCtx: 128 });
   const ids = [1, ...seq(11, 60)];
-  s1.eval(ids);
-  s2.eval(ids);
+  await s1.eval(ids);
+  await s2.eval(ids);
   s1.shift(4, 28);
   s2.erase(4, 32);
-  s1.eval([42]);
-  s2.eval([42]);
+  await s1.eval([42]);
+  await s2.eval([42]);
   assert.deepEqual(s1.logits(), s2.logits());
   s1.free();
   s2.free();
 });
 
-test('reversed, oversized and negative ranges are typed errors with the numbers, and nothing changes', () => {
+test('reversed, oversized and negative ranges are typed errors with the numbers, and nothing changes', async () => {
   const s = model.createSession({ nCtx: 64 });
-  s.eval([1, ...seq(5, 19)]);
+  await s.eval([1, ...seq(5, 19)]);
   const before = s.logits();
   const cases: [() => void, RegExp][] = [
     [() => s.erase(12, 4), /\[12, 4\)/],
@@ -82,7 +82,7 @@ test('reversed, oversized and negative ranges are typed errors with the numbers,
   s.free();
 });
 
-test('a greedy generation runs ten times past a 64-token context by shifting', () => {
+test('a greedy generation runs ten times past a 64-token context by shifting', async () => {
   const s = model.createSession({ nCtx: 64 });
   let token = 1;
   let shifts = 0;
@@ -91,7 +91,7 @@ test('a greedy generation runs ten times past a 64-token context by shifting', (
       s.shift(4, (s.nPast - 4) >> 1);
       shifts++;
     }
-    s.eval([token]);
+    await s.eval([token]);
     const l = s.logits();
     token = l.indexOf(Math.max(...l));
   }

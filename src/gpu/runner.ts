@@ -1,0 +1,202 @@
+// The GPU side of one session: the offloaded blocks' KV cache and
+// activations (allocated once, here, for the whole context and the largest
+// batch), the kernels bound to them (recorded once), and the forward pass
+// and context shift over them. A forward is one command buffer; the only
+// readback is the logits of the last token (or its hidden state when the
+// head runs on the CPU).
+import { GpuError, HobError } from '../api/errors.js';
+import { deviceLostError } from './device.js';
+import type { GpuModel } from './gpu-model.js';
+import { FRAME_BYTES, type Step } from './kernels.js';
+
+/** Tokens per forward pass: bounds the activation buffers. */
+export const GPU_MAX_BATCH = 256;
+
+export class GpuRunner {
+  readonly maxBatch = GPU_MAX_BATCH;
+  readonly nCtx: number;
+  /** Every buffer this runner allocated, in creation order: the caches are
+   * the first 2 * nBlocks. Nothing is added after construction. */
+  readonly buffers: GPUBuffer[] = [];
+  private readonly kCache: GPUBuffer[] = []; // per block: (nCtx, kvDim) f16
+  private readonly vCache: GPUBuffer[] = []; // per block: (nCtx, kvDim) f16
+  private readonly scratch: GPUBuffer; // (nCtx, kvDim) f16: cells in transit during a shift
+  private readonly frame: GPUBuffer; // Frame uniform of this forward
+  private readonly headFrame: GPUBuffer; // Frame with one token: the head's matmul
+  private readonly x: GPUBuffer; // (T, n_embd) residual stream
+  private readonly out: GPUBuffer; // (n_vocab) logits, or (n_embd) last hidden state
+  private readonly readback: GPUBuffer; // mappable copy of `out`
+  private readonly blockSteps: Step[] = [];
+  private readonly headSteps: Step[] = [];
+  private lost: GpuError | null = null;
+  private destroyed = false;
+
+  constructor(
+    private readonly model: GpuModel,
+    nCtx: number,
+    private readonly onDestroy: () => void,
+  ) {
+    this.nCtx = nCtx;
+    const { device } = model.ctx;
+    const { info, hparams: hp } = model.spec;
+    const T = this.maxBatch;
+    const E = info.nEmbd;
+    const qDim = hp.nHead * hp.headDim;
+    const kvDim = hp.nHeadKv * hp.headDim;
+    const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const create = (label: string, size: number, usage = storage): GPUBuffer => {
+      const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
+      this.buffers.push(b);
+      return b;
+    };
+    try {
+      for (let i = 0; i < model.blocks.length; i++) {
+        this.kCache.push(create(`k cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
+        this.vCache.push(create(`v cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
+      }
+      this.scratch = create('kv shift scratch', nCtx * kvDim * 2);
+      this.frame = create('frame', FRAME_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      this.headFrame = create('head frame', FRAME_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      device.queue.writeBuffer(this.headFrame, 0, new Uint32Array([1, 0, 1, 0]));
+      this.x = create('x', T * E * 4);
+      const xb = create('xb', T * E * 4); // (T, n_embd) normed input of a sub-block
+      const xb2 = create('xb2', T * E * 4); // (T, n_embd) sub-block output
+      const q = create('q', T * qDim * 4); // (T, n_head * head_dim)
+      const k = create('k', T * kvDim * 4); // (T, kv_dim)
+      const v = create('v', T * kvDim * 4); // (T, kv_dim)
+      const att = create('att', T * qDim * 4); // (T, n_head * head_dim)
+      const hb = create('hb', T * hp.nFf * 4); // (T, n_ff)
+      const hb2 = create('hb2', T * hp.nFf * 4); // (T, n_ff)
+      const outSize = (model.headOnGpu ? info.nVocab : E) * 4;
+      this.out = create('out', outSize);
+      this.readback = create('readback', outSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+
+      const K = model.kernels;
+      const f = this.frame;
+      const rope = model.rope;
+      const shape = { nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim, scale: 1 / Math.sqrt(hp.headDim), nCtx };
+      model.blocks.forEach((w, i) => {
+        this.blockSteps.push(
+          // Attention: norm, project, rotate, cache, attend, project back.
+          K.rmsnorm(this.x, w.attnNorm, xb, E, hp.rmsEps, f),
+          K.matmul(w.wq, xb, q, f),
+          K.matmul(w.wk, xb, k, f),
+          K.matmul(w.wv, xb, v, f),
+          K.rope(q, hp.nHead, hp.headDim, rope, f),
+          K.rope(k, hp.nHeadKv, hp.headDim, rope, f),
+          K.kvStore(k, v, this.kCache[i], this.vCache[i], kvDim, nCtx, f),
+          K.attention(q, this.kCache[i], this.vCache[i], att, shape, f),
+          K.matmul(w.wo, att, xb2, f),
+          K.add(this.x, xb2, E, f),
+          // Feed-forward: norm, SwiGLU, project back.
+          K.rmsnorm(this.x, w.ffnNorm, xb, E, hp.rmsEps, f),
+          K.matmul(w.gate, xb, hb, f),
+          K.matmul(w.up, xb, hb2, f),
+          K.siluMul(hb, hb2, hp.nFf, f),
+          K.matmul(w.down, hb, xb2, f),
+          K.add(this.x, xb2, E, f),
+        );
+      });
+      if (model.headOnGpu) {
+        // Head: only the last token's logits are needed.
+        this.headSteps.push(
+          K.rmsnorm(this.x, model.outputNorm!, xb, E, hp.rmsEps, f, { lastRowOnly: true }),
+          K.matmul(model.output!, xb, this.out, this.headFrame),
+        );
+      }
+    } catch (e) {
+      for (const b of this.buffers) b.destroy();
+      throw e;
+    }
+    model.ctx.lost.then((info) => {
+      this.lost = deviceLostError(info);
+    });
+  }
+
+  get headOnGpu(): boolean {
+    return this.model.headOnGpu;
+  }
+
+  /** Bytes of GPU memory this session's caches and activations take. */
+  get sizeBytes(): number {
+    return this.buffers.reduce((n, b) => n + b.size, 0);
+  }
+
+  /** The cache buffers, for tests that check they survive every shift. */
+  get cacheBuffers(): readonly GPUBuffer[] {
+    return [...this.kCache, ...this.vCache];
+  }
+
+  private check(): void {
+    if (this.lost) throw this.lost;
+    if (this.destroyed) throw new HobError('argument/invalid', 'this session has been freed');
+  }
+
+  /** Runs the offloaded blocks over T hidden states (T x n_embd floats, the
+   * CPU blocks' output) for cells [cell0, cell0 + T). With `wantOutput`,
+   * resolves with the last token's logits (head on the GPU) or hidden state
+   * (head on the CPU); otherwise with null, without waiting for the GPU. */
+  async forward(hidden: Float32Array, T: number, cell0: number, wantOutput: boolean): Promise<Float32Array | null> {
+    this.check();
+    const E = this.model.spec.info.nEmbd;
+    if (!Number.isInteger(T) || T < 1 || T > this.maxBatch || hidden.length < T * E) {
+      throw new HobError('argument/invalid', `a GPU forward takes 1 to ${this.maxBatch} tokens with their hidden states, got ${T}`, {
+        nTokens: T, maxBatch: this.maxBatch,
+      });
+    }
+    if (!Number.isInteger(cell0) || cell0 < 0 || cell0 + T > this.nCtx) {
+      throw new HobError('range/out-of-bounds', `cells [${cell0}, ${cell0 + T}) lie outside the GPU cache of ${this.nCtx}`, {
+        cell0, nTokens: T, nCtx: this.nCtx,
+      });
+    }
+    const { device } = this.model.ctx;
+    device.queue.writeBuffer(this.frame, 0, new Uint32Array([T, cell0, cell0 + T, 0]));
+    device.queue.writeBuffer(this.x, 0, hidden.buffer, hidden.byteOffset, T * E * 4);
+    const enc = device.createCommandEncoder({ label: 'forward' });
+    const pass = enc.beginComputePass({ label: 'blocks' });
+    for (const s of this.blockSteps) s.encode(pass, T);
+    // The head's norm picks row T - 1; its matmul runs on that one row.
+    this.headSteps.forEach((s, i) => s.encode(pass, i === 0 ? T : 1));
+    pass.end();
+    if (wantOutput) {
+      if (this.headOnGpu) enc.copyBufferToBuffer(this.out, 0, this.readback, 0, this.readback.size);
+      else enc.copyBufferToBuffer(this.x, (T - 1) * E * 4, this.readback, 0, E * 4);
+    }
+    device.queue.submit([enc.finish()]);
+    if (!wantOutput) return null;
+    try {
+      await this.readback.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.check();
+      throw new GpuError('gpu/validation', `reading the GPU result failed: ${(e as Error).message}`, { lost: false });
+    }
+    const n = (this.headOnGpu ? this.model.spec.info.nVocab : E);
+    const result = new Float32Array(this.readback.getMappedRange(0, n * 4).slice(0));
+    this.readback.unmap();
+    return result;
+  }
+
+  /** The GPU half of evicting cells [start, end) with nMoved cells after
+   * them: the same move and K re-rotation the CPU cache does, in the same
+   * buffers, for every offloaded block. */
+  erase(start: number, end: number, nMoved: number): void {
+    this.check();
+    if (start === end || this.kCache.length === 0) return;
+    const { device } = this.model.ctx;
+    const hp = this.model.spec.hparams;
+    const enc = device.createCommandEncoder({ label: 'kv erase' });
+    for (let i = 0; i < this.kCache.length; i++) {
+      this.model.kernels.encodeKvErase(enc, this.kCache[i], this.vCache[i], this.scratch, {
+        start, end, nMoved, kvDim: hp.nHeadKv * hp.headDim, nCtx: this.nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope: this.model.rope,
+      });
+    }
+    device.queue.submit([enc.finish()]);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const b of this.buffers) b.destroy();
+    this.onDestroy();
+  }
+}
