@@ -1,5 +1,6 @@
 // Matrix products y = W x over weights of any supported type. Activations are
-// converted once to the weights' vec-dot type; output rows are split into
+// converted once to the weights' vec-dot type (Q8_0, Q8_1 or Q8_K for the
+// quantized ones, as llama.cpp pairs them); output rows are split into
 // chunks across threads, and each weight row is reused for every token of
 // the batch while it is in cache.
 #include <algorithm>
@@ -21,6 +22,12 @@ float* Scratch::thread_buffer(int thread, size_t n) {
 void matmul(ThreadPool& pool, Scratch& scratch, const Tensor& w, const float* x, int32_t T, float* y) {
     const int64_t n_in = w.cols();
     const int64_t n_out = w.rows();
+    // Kernels read whole blocks: a row that is not whole blocks (refused by
+    // row_size, naming the weight type) or a stride that disagrees would
+    // read past the tensor.
+    HOB_CHECK(row_size(w.type, n_in) == w.row_bytes, HOB_ERR_INTERNAL,
+              "tensor " + w.name + " has row stride " + std::to_string(w.row_bytes) + " for " + std::to_string(n_in) +
+                  " elements of " + type_name(w.type));
     const TypeId at = vec_dot_type(w.type);
     const size_t a_row = row_size(at, n_in);
 

@@ -2,13 +2,14 @@
 // prompt tokens, greedy continuations and top-10 relative logits for the
 // shared tiny-random GGUF and for models written by our own GGUF writer.
 //   npx tsx scripts/oracle/make-fixtures.ts      (from the repository root)
+//   ... --only tiny-q4_1,tiny256-q4_k            (just those; keeps the rest)
 //
 // node-llama-cpp exposes no raw logits, but with temperature 0 its sampler
 // keeps the whole vocabulary and `probabilities: true` returns the float32
 // softmax of the raw logits (AddonContext.cpp, SampleToken), so
 // ln p_i − ln p_max recovers logit_i − logit_max to about 1e-6.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,20 +49,34 @@ interface Run {
 
 // Writer models: the tiny preset in every supported weight type and a
 // non-default RoPE base, all with an untied output head (a tied head on such
-// small blocks just repeats the input token). Each seed is the
-// best of 1..16 by the minimum top-two logit gap over the greedy runs
-// (`--search-seeds 16` reproduces the choice), so greedy comparisons stay
-// clear of near-ties.
+// small blocks just repeats the input token). The K-quants need rows of 256,
+// so their models are 256 wide with n_ff 768; their block weights' std is
+// halved and the head's too, which keeps the per-layer gain (std·√n_embd)
+// and the logits' spread those of the 64-wide preset. Each seed is the
+// best by the minimum top-two logit gap over the greedy runs, of 1..16 for
+// the first five models and of fewer for the rest, which take far longer to
+// run (`--search-seeds N --only NAME,...` reproduces a choice), so greedy
+// comparisons stay clear of near-ties.
 const tiny = (name: string, seed: number, o: Partial<LlamaSpec>): { name: string; spec: LlamaSpec } => ({
   name,
   spec: makeSpec('tiny', { name, seed, ...o }),
 });
+const WIDE: Partial<LlamaSpec> = { nEmbd: 256, nFf: 768, std: 0.02, outputStd: 0.25 };
 const WRITER_MODELS = [
   tiny('tiny-f32', 9, { weightType: 'f32' }),
   tiny('tiny-f16', 15, { weightType: 'f16' }),
   tiny('tiny-bf16-rope500k', 15, { weightType: 'bf16', ropeFreqBase: 500000 }),
   tiny('tiny-q8_0', 7, { weightType: 'q8_0' }),
   tiny('tiny-q4_0', 14, { weightType: 'q4_0' }),
+  tiny('tiny-q4_1', 5, { weightType: 'q4_1' }),
+  tiny('tiny-q5_0', 6, { weightType: 'q5_0' }),
+  tiny('tiny-q5_1', 1, { weightType: 'q5_1' }),
+  tiny('tiny-iq4_nl', 2, { weightType: 'iq4_nl' }),
+  tiny('tiny256-q2_k', 1, { ...WIDE, weightType: 'q2_k' }),
+  tiny('tiny256-q3_k', 2, { ...WIDE, weightType: 'q3_k' }),
+  tiny('tiny256-q4_k', 2, { ...WIDE, weightType: 'q4_k' }),
+  tiny('tiny256-q5_k', 2, { ...WIDE, weightType: 'q5_k' }),
+  tiny('tiny256-q6_k', 2, { ...WIDE, weightType: 'q6_k' }),
 ];
 
 const round6 = (x: number): number => Math.round(x * 1e6) / 1e6 + 0; // + 0 turns −0 into 0
@@ -136,8 +151,9 @@ function writeModel(dir: string, spec: LlamaSpec): { path: string; sha256: strin
 
 /** `--search-seeds N`: for each writer model, the seed in 1..N whose greedy
  *  runs have the widest minimum top-two gap. Prints; writes no fixture. */
-async function searchSeeds(llama: Llama, dir: string, n: number): Promise<void> {
+async function searchSeeds(llama: Llama, dir: string, n: number, only: string[] | null): Promise<void> {
   for (const { name, spec } of WRITER_MODELS) {
+    if (only && !only.includes(name)) continue;
     let best = { seed: 0, gap: -1 };
     const tried: string[] = [];
     for (let seed = 1; seed <= n; seed++) {
@@ -151,7 +167,7 @@ async function searchSeeds(llama: Llama, dir: string, n: number): Promise<void> 
 }
 
 async function main(): Promise<void> {
-  const { values: opts } = parseArgs({ options: { 'search-seeds': { type: 'string' } } });
+  const { values: opts } = parseArgs({ options: { 'search-seeds': { type: 'string' }, only: { type: 'string' } } });
   const t0 = performance.now();
   const llama = await getLlama({ gpu: false, build: 'never' });
   const tmp = mkdtempSync(join(tmpdir(), 'hob-fixtures-'));
@@ -166,16 +182,34 @@ async function main(): Promise<void> {
     );
   };
   try {
-    if (opts['search-seeds']) return await searchSeeds(llama, tmp, Number(opts['search-seeds']));
+    if (opts['search-seeds']) {
+      return await searchSeeds(llama, tmp, Number(opts['search-seeds']), opts.only ? opts.only.split(',') : null);
+    }
+
+    // `--only NAME,...` regenerates those models and keeps the others'
+    // entries from the current fixture file.
+    const only = opts.only ? opts.only.split(',') : null;
+    const kept = new Map<string, (typeof models)[number]>();
+    if (only && existsSync(outPath)) {
+      for (const m of (JSON.parse(readFileSync(outPath, 'utf8')) as { models: typeof models }).models) kept.set(m.name, m);
+    }
+    const keep = (name: string): boolean => {
+      const m = only && !only.includes(name) ? kept.get(name) : undefined;
+      if (m) models.push(m);
+      return m !== undefined;
+    };
 
     const shared = 'llama-2-tiny-random.gguf';
     let t = performance.now();
-    const sharedRuns = await generate(llama, join(testdata, shared), SHARED_VOCAB, PROMPTS);
-    const source: Source = { kind: 'shared', file: shared };
-    models.push({ name: 'llama-2-tiny-random', source, contextSize: CONTEXT_SIZE, kvCacheType: 'f16', runs: sharedRuns });
-    note('llama-2-tiny-random', sharedRuns, performance.now() - t);
+    if (!keep('llama-2-tiny-random')) {
+      const sharedRuns = await generate(llama, join(testdata, shared), SHARED_VOCAB, PROMPTS);
+      const source: Source = { kind: 'shared', file: shared };
+      models.push({ name: 'llama-2-tiny-random', source, contextSize: CONTEXT_SIZE, kvCacheType: 'f16', runs: sharedRuns });
+      note('llama-2-tiny-random', sharedRuns, performance.now() - t);
+    }
 
     for (const { name, spec } of WRITER_MODELS) {
+      if (keep(name)) continue;
       t = performance.now();
       const { path, sha256 } = writeModel(tmp, spec);
       const runs = await generate(llama, path, spec.nVocab, PROMPTS);

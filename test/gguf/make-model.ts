@@ -1,7 +1,9 @@
 // Writes a random llama model to a file, streaming it (flat memory at any size):
 //   npx tsx test/gguf/make-model.ts --preset qwen2-0.5b --type q4_0 --out /tmp/x.gguf
-// Options: --preset tiny|qwen2-0.5b|llama-1b, --type f32|f16|bf16|q8_0|q4_0
-// (all 2-D weights), --seed N, --spec '{"nLayer":2,...}' (JSON overrides).
+// Options: --preset tiny|qwen2-0.5b|llama-1b, --type f32|f16|bf16|q8_0|q4_0|
+// q4_1|q5_0|q5_1|iq4_nl|q2_k|q3_k|q4_k|q5_k|q6_k (all 2-D weights; rows that
+// are not whole K-quant blocks fall back as llama.cpp's quantizer does),
+// --seed N, --spec '{"nLayer":2,...}' (JSON overrides).
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -2,7 +2,7 @@
 // platform-independent PRNG, a synthetic SentencePiece vocabulary llama.cpp
 // accepts, and presets from a 4-block toy to Qwen2-0.5B and Llama-1B shapes.
 // Weights are generated lazily while writing, so large models stream.
-import { GgufWriter, type TensorType } from './writer';
+import { ENCODINGS, GgufWriter, type TensorType } from './writer';
 
 // ---------------------------------------------------------------------------
 // PRNG: xoshiro128** seeded through splitmix32. Normals are Irwin–Hall sums of
@@ -212,7 +212,8 @@ export type PresetName = 'tiny' | 'qwen2-0.5b' | 'llama-1b';
 
 export const PRESETS: Readonly<Record<PresetName, LlamaSpec>> = {
   // Test-sized: 4 blocks, GQA (4 query heads over 2 KV heads), n_ff a
-  // multiple of 32 so every 32-block quant type fits. Block weights are small
+  // multiple of 32 so every 32-block quant type fits (the K-quants need
+  // rows of 256: override nEmbd and nFf for them). Block weights are small
   // (std 0.04, a third of unit gain at width 64) so the network is well
   // conditioned: with std 0.2, one 8-bit rounding of an activation landing the
   // other way (a different summation order) moved later logits by up to 0.7,
@@ -249,8 +250,30 @@ export function makeSpec(preset: PresetName, overrides: Partial<LlamaSpec> = {})
   return { ...base, ...(t ? { embdType: t, outputType: t } : {}), ...overrides };
 }
 
-/** llama_ftype recorded as general.file_type, from the blocks' weight type. */
-const FILE_TYPE: Readonly<Record<TensorType, number>> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, bf16: 32 };
+/** llama_ftype recorded as general.file_type, from the blocks' weight type
+ *  (the K-quants as their "_S" mixes, the all-one-type ones). */
+const FILE_TYPE: Readonly<Record<TensorType, number>> = {
+  f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9,
+  q2_k: 10, q3_k: 11, q4_k: 14, q5_k: 16, q6_k: 18, iq4_nl: 25, bf16: 32,
+};
+
+/**
+ * The type a tensor gets when its rows are not a whole number of the asked
+ * type's blocks: llama.cpp's quantizer falls back the same way (K-quants need
+ * rows of 256, so e.g. Qwen2-0.5B's 896-wide matrices end up in Q5_0 in a
+ * Q4_K file).
+ */
+export function typeForRow(type: TensorType, rowLength: number): TensorType {
+  if (rowLength % ENCODINGS[type].blockSize === 0) return type;
+  const fallback: Partial<Record<TensorType, TensorType>> = {
+    q2_k: 'iq4_nl', q3_k: 'iq4_nl', q4_k: 'q5_0', q5_k: 'q5_1', q6_k: 'q8_0',
+  };
+  const t = fallback[type];
+  if (!t || rowLength % ENCODINGS[t].blockSize !== 0) {
+    throw new Error(`rows of ${rowLength} elements fit neither ${type} nor its fallback`);
+  }
+  return t;
+}
 
 function checkSpec(s: LlamaSpec): void {
   const fail = (why: string): never => {
@@ -303,7 +326,7 @@ export function buildRandomLlama(spec: LlamaSpec): GgufWriter {
   const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void => {
     let rng = new Rng(spec.seed, name);
     let next = 0;
-    w.addTensor(name, dims, type, (out, start) => {
+    w.addTensor(name, dims, typeForRow(type, dims[0]), (out, start) => {
       if (start === 0) rng = new Rng(spec.seed, name); // a second pass replays the stream
       if (start !== next && start !== 0) throw new Error(`${name}: fill out of order (${start}, expected ${next})`);
       rng.fillNormal(out, mean, std);

@@ -1,220 +1,26 @@
 // A GGUF v3 writer for tests: metadata of every value type, tensor infos with
-// alignment padding, and tensor data encoded from float32 (F32, F16, BF16 and
-// llama.cpp's reference quantizers). It writes valid files only: malformed
-// files for parser tests are built elsewhere. No Node APIs, so it also runs in
-// the browser tests.
+// alignment padding, and tensor data encoded from float32 by quantize.ts (F32,
+// F16, BF16, the 32-element quant blocks and the K-quants). It writes valid
+// files only: malformed files for parser tests are built elsewhere. No Node
+// APIs, so it also runs in the browser tests.
 
-// ---------------------------------------------------------------------------
-// Float conversions (bit-exact with ggml's scalar code)
+import { ENCODINGS, type TensorType } from './quantize';
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** Bits of a float32 as an unsigned 32-bit integer. */
-export function f32Bits(x: number): number {
-  f32[0] = x;
-  return u32[0];
-}
-
-/** The float32 whose bits are `bits`. */
-export function f32FromBits(bits: number): number {
-  u32[0] = bits >>> 0;
-  return f32[0];
-}
-
-/**
- * float32 → IEEE binary16 bits, round to nearest even, overflow to ±inf,
- * gradual underflow to subnormals; NaN becomes the quiet NaN 0x7e00 with the
- * sign kept, as ggml's ggml_compute_fp32_to_fp16 does.
- */
-export function f32ToF16(x: number): number {
-  const bits = f32Bits(x);
-  const sign = (bits >>> 16) & 0x8000;
-  const abs = bits & 0x7fffffff;
-  if (abs > 0x7f800000) return sign | 0x7e00;
-  // 65520 (halfway between 65504 and 2^16) and above rounds to infinity.
-  if (abs >= 0x477ff000) return sign | 0x7c00;
-  if (abs >= 0x38800000) {
-    // Normal half: rebias the exponent, keep 10 mantissa bits, round the 13
-    // dropped bits to nearest even. A carry out of the mantissa correctly
-    // bumps the exponent.
-    let h = (((abs >>> 23) - 112) << 10) | ((abs >>> 13) & 0x3ff);
-    const rest = abs & 0x1fff;
-    if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h++;
-    return sign | h;
-  }
-  // Subnormal half: the value in units of 2^-24, rounded to nearest even. The
-  // scaling is exact in double precision; rounding up to 0x400 yields the
-  // smallest normal, which is the right encoding.
-  const units = f32FromBits(abs) * 16777216;
-  let q = Math.floor(units);
-  const frac = units - q;
-  if (frac > 0.5 || (frac === 0.5 && (q & 1) === 1)) q++;
-  return sign | q;
-}
-
-/** IEEE binary16 bits → the float value (exact). */
-export function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant === 0 ? sign * Infinity : NaN;
-  return sign * (1024 + mant) * 2 ** (exp - 25);
-}
-
-/**
- * float32 → bfloat16 bits as ggml's ggml_compute_fp32_to_bf16: round to
- * nearest even on the upper 16 bits (so overflow goes to ±inf and subnormals
- * are kept, not flushed), NaN made quiet by setting bit 6.
- */
-export function f32ToBf16(x: number): number {
-  const bits = f32Bits(x);
-  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 64) & 0xffff;
-  // bits + 0x8000 stays below 2^32 for every non-NaN input, so >>> is safe.
-  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/** bfloat16 bits → the float value (exact). */
-export function bf16ToF32(h: number): number {
-  return f32FromBits((h & 0xffff) << 16);
-}
-
-// ---------------------------------------------------------------------------
-// Tensor encodings: one entry per ggml type. Adding a quant type is adding an
-// `encode` (from llama.cpp's quantize_row_*_ref) and a `decode` here.
-
-export type TensorType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
-
-interface Encoding {
-  /** ggml_type id in the GGUF tensor info. */
-  ggmlType: number;
-  /** Elements per block; a row's length must be a multiple of it. */
-  blockSize: number;
-  /** Bytes per block. */
-  blockBytes: number;
-  /** Encodes `src` (a whole number of blocks) into `dst` (exactly its bytes). */
-  encode(src: Float32Array, dst: DataView): void;
-  /** Decodes `dst`-shaped bytes back to floats (for tests and references). */
-  decode(src: DataView, out: Float32Array): void;
-}
-
-const fround = Math.fround;
-
-function encodeF32(src: Float32Array, dst: DataView): void {
-  for (let i = 0; i < src.length; i++) dst.setFloat32(i * 4, src[i], true);
-}
-function decodeF32(src: DataView, out: Float32Array): void {
-  for (let i = 0; i < out.length; i++) out[i] = src.getFloat32(i * 4, true);
-}
-
-function encodeF16(src: Float32Array, dst: DataView): void {
-  for (let i = 0; i < src.length; i++) dst.setUint16(i * 2, f32ToF16(src[i]), true);
-}
-function decodeF16(src: DataView, out: Float32Array): void {
-  for (let i = 0; i < out.length; i++) out[i] = f16ToF32(src.getUint16(i * 2, true));
-}
-
-function encodeBf16(src: Float32Array, dst: DataView): void {
-  for (let i = 0; i < src.length; i++) dst.setUint16(i * 2, f32ToBf16(src[i]), true);
-}
-function decodeBf16(src: DataView, out: Float32Array): void {
-  for (let i = 0; i < out.length; i++) out[i] = bf16ToF32(src.getUint16(i * 2, true));
-}
-
-// Q8_0 block (34 bytes): f16 scale d, then 32 int8 quants; x ≈ d·q.
-// As quantize_row_q8_0_ref: d = amax/127 and q = roundf(x·(1/d)), all in
-// float32 (fround after each operation; double then float rounding is exact
-// for one +,−,×,÷ of floats), roundf rounding halves away from zero.
-function encodeQ8_0(src: Float32Array, dst: DataView): void {
-  for (let b = 0; b * 32 < src.length; b++) {
-    const x0 = b * 32;
-    let amax = 0;
-    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(src[x0 + j]));
-    const d = fround(amax / 127);
-    const id = d !== 0 ? fround(1 / d) : 0;
-    const o = b * 34;
-    dst.setUint16(o, f32ToF16(d), true);
-    for (let j = 0; j < 32; j++) {
-      const v = fround(src[x0 + j] * id);
-      const q = v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5);
-      dst.setInt8(o + 2 + j, q);
-    }
-  }
-}
-function decodeQ8_0(src: DataView, out: Float32Array): void {
-  for (let b = 0; b * 32 < out.length; b++) {
-    const d = f16ToF32(src.getUint16(b * 34, true));
-    for (let j = 0; j < 32; j++) out[b * 32 + j] = src.getInt8(b * 34 + 2 + j) * d;
-  }
-}
-
-// Q4_0 block (18 bytes): f16 scale d, then 16 bytes of 4-bit quants q in
-// 0..15, x ≈ d·(q − 8). Byte j holds element j in its low nibble and element
-// j+16 in its high nibble. As quantize_row_q4_0_ref: d = max/−8 where max is
-// the element of largest magnitude with its sign (so that element maps to
-// q = 0 exactly and the other end of the range gets the spare level), and
-// q = min(15, trunc(x·(1/d) + 8.5)) in float32.
-function encodeQ4_0(src: Float32Array, dst: DataView): void {
-  for (let b = 0; b * 32 < src.length; b++) {
-    const x0 = b * 32;
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = src[x0 + j];
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
-    const d = fround(max / -8);
-    const id = d !== 0 ? fround(1 / d) : 0;
-    const o = b * 18;
-    dst.setUint16(o, f32ToF16(d), true);
-    for (let j = 0; j < 16; j++) {
-      const lo = Math.min(15, Math.trunc(fround(fround(src[x0 + j] * id) + 8.5)));
-      const hi = Math.min(15, Math.trunc(fround(fround(src[x0 + 16 + j] * id) + 8.5)));
-      dst.setUint8(o + 2 + j, lo | (hi << 4));
-    }
-  }
-}
-function decodeQ4_0(src: DataView, out: Float32Array): void {
-  for (let b = 0; b * 32 < out.length; b++) {
-    const d = f16ToF32(src.getUint16(b * 18, true));
-    for (let j = 0; j < 16; j++) {
-      const byte = src.getUint8(b * 18 + 2 + j);
-      out[b * 32 + j] = ((byte & 15) - 8) * d;
-      out[b * 32 + 16 + j] = ((byte >>> 4) - 8) * d;
-    }
-  }
-}
-
-export const ENCODINGS: Readonly<Record<TensorType, Encoding>> = {
-  f32: { ggmlType: 0, blockSize: 1, blockBytes: 4, encode: encodeF32, decode: decodeF32 },
-  f16: { ggmlType: 1, blockSize: 1, blockBytes: 2, encode: encodeF16, decode: decodeF16 },
-  q4_0: { ggmlType: 2, blockSize: 32, blockBytes: 18, encode: encodeQ4_0, decode: decodeQ4_0 },
-  q8_0: { ggmlType: 8, blockSize: 32, blockBytes: 34, encode: encodeQ8_0, decode: decodeQ8_0 },
-  bf16: { ggmlType: 30, blockSize: 1, blockBytes: 2, encode: encodeBf16, decode: decodeBf16 },
-};
-
-/** Encodes floats (a whole number of blocks) as `type`; returns the bytes. */
-export function encodeTensor(type: TensorType, src: Float32Array): Uint8Array {
-  const enc = ENCODINGS[type];
-  if (src.length % enc.blockSize !== 0) {
-    throw new Error(`${type}: ${src.length} elements is not a multiple of the block size ${enc.blockSize}`);
-  }
-  const out = new Uint8Array((src.length / enc.blockSize) * enc.blockBytes);
-  enc.encode(src, new DataView(out.buffer));
-  return out;
-}
-
-/** Decodes `nElements` floats of `type` from `bytes`. */
-export function decodeTensor(type: TensorType, bytes: Uint8Array, nElements: number): Float32Array {
-  const enc = ENCODINGS[type];
-  const out = new Float32Array(nElements);
-  enc.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), out);
-  return out;
-}
+// The encodings live in quantize.ts; re-exported so the writer stays the one
+// import for tests that build files.
+export {
+  bf16ToF32,
+  decodeTensor,
+  ENCODINGS,
+  encodeTensor,
+  f16ToF32,
+  f32Bits,
+  f32FromBits,
+  f32ToBf16,
+  f32ToF16,
+  IQ4_NL_VALUES,
+  type TensorType,
+} from './quantize';
 
 // ---------------------------------------------------------------------------
 // Metadata

@@ -17,12 +17,18 @@ const testdata = process.env.HOB_TESTDATA ?? resolve(import.meta.dirname, '../..
 
 // Tolerance on each top-10 logit relative to the largest, by weight type.
 // Hob rounds at the same points as llama.cpp (f16 KV cache, f16 query and
-// probabilities, activations converted to the weights' dot-product type) but
-// sums in another order; where activations are rounded to 8 bits (Q8_0,
-// Q4_0) or 8-bit mantissas (BF16), one rounding that lands the other way
-// moves a later logit by up to a few hundredths. A wrong op moves logits by
-// far more, and the greedy tokens must match exactly in every case.
-const LOGIT_TOLERANCE: Record<string, number> = { shared: 1e-4, f32: 1e-3, f16: 1e-2, bf16: 5e-2, q8_0: 0.1, q4_0: 0.1 };
+// probabilities, activations converted to the weights' dot-product type:
+// Q8_0, Q8_1 or Q8_K) but sums in another order; where activations are
+// rounded to 8 bits (every quant type) or 8-bit mantissas (BF16), one
+// rounding that lands the other way moves a later logit by up to a few
+// hundredths. A wrong op, a misread bit of a block layout or activations
+// converted to the wrong type move logits by far more, and the greedy tokens
+// must match exactly in every case.
+const LOGIT_TOLERANCE: Record<string, number> = {
+  shared: 1e-4, f32: 1e-3, f16: 1e-2, bf16: 5e-2,
+  q8_0: 0.1, q4_0: 0.1, q4_1: 0.1, q5_0: 0.1, q5_1: 0.1, iq4_nl: 0.1,
+  q2_k: 0.1, q3_k: 0.1, q4_k: 0.1, q5_k: 0.1, q6_k: 0.1,
+};
 
 interface Step {
   top: [number, number][];
@@ -70,13 +76,14 @@ describe(`greedy generation against llama.cpp (${fixture.generator})`, () => {
       after(() => model?.free());
 
       const tolerance = LOGIT_TOLERANCE[fm.source.kind === 'shared' ? 'shared' : fm.source.spec.weightType];
+      assert.ok(tolerance !== undefined, `${fm.name}: no logit tolerance for its weight type`);
       for (const [r, run] of fm.runs.entries()) {
-        test(`prompt ${r}: tokens equal llama.cpp's, 128 greedy tokens are identical, top-10 logits agree`, (t) => {
+        test(`prompt ${r}: tokens equal llama.cpp's, 128 greedy tokens are identical, top-10 logits agree`, async (t) => {
           assert.deepEqual(model.tokenize(run.prompt), run.promptIds);
           const session = model.createSession({ nCtx: fm.contextSize });
           const sampler = new Sampler(engine, { temperature: 0 });
           try {
-            session.eval(run.promptIds);
+            await session.eval(run.promptIds);
             const ids: number[] = [];
             let worst = 0;
             for (let i = 0; i < run.greedy.length; i++) {
@@ -90,7 +97,7 @@ describe(`greedy generation against llama.cpp (${fixture.generator})`, () => {
               }
               const token = sampler.sample(session);
               ids.push(token);
-              if (i + 1 < run.greedy.length) session.eval([token]);
+              if (i + 1 < run.greedy.length) await session.eval([token]);
             }
             assert.deepEqual(ids, run.greedy);
             t.diagnostic(`${fm.name} prompt ${r}: largest logit difference ${worst.toExponential(2)} (tolerance ${tolerance})`);

@@ -13,6 +13,7 @@ import {
   Rng,
   syntheticVocab,
   TOKEN_TYPE,
+  typeForRow,
   writeRandomLlama,
   type LlamaSpec,
 } from '../gguf/random-model';
@@ -20,13 +21,16 @@ import {
   bf16ToF32,
   decodeTensor,
   encodeTensor,
+  ENCODINGS,
   f16ToF32,
   f32FromBits,
   f32ToBf16,
   f32ToF16,
   GgufWriter,
+  IQ4_NL_VALUES,
   type GgufKvType,
   type GgufValue,
+  type TensorType,
 } from '../gguf/writer';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -246,6 +250,126 @@ test('q4_0 maps the largest-magnitude value exactly and the rest within one step
       assert.ok(err <= bound, `block ${b} element ${j}: ${block[j]} → ${y[b * 32 + j]}, error ${err} > ${bound}`);
     }
   }
+});
+
+// ---------------------------------------------------------------------------
+// Every quant type: round trips from float
+
+/** Largest relative RMS error of a super-block (256 values) after a round
+ *  trip, by type: what each format's bits allow, with some margin (measured
+ *  0.093, 0.086, 0.045, 0.040, 0.007, 0.080, 0.35, 0.17, 0.084, 0.041, 0.020). */
+const RMS_BOUND: Partial<Record<TensorType, number>> = {
+  q4_0: 0.12, q4_1: 0.11, q5_0: 0.06, q5_1: 0.055, q8_0: 0.01, iq4_nl: 0.1,
+  q2_k: 0.42, q3_k: 0.21, q4_k: 0.11, q5_k: 0.055, q6_k: 0.03,
+};
+
+/** 64 super-blocks of normals, standard deviations from 2^-8 to 2^7 (below
+ *  that the K-quants' super-scales become f16 subnormals and lose bits, in
+ *  llama.cpp too). */
+function superBlocks(seed: number): Float32Array {
+  const rng = new Rng(seed, 'super-blocks');
+  const x = new Float32Array(64 * 256);
+  for (let b = 0; b < 64; b++) rng.fillNormal(x.subarray(b * 256, b * 256 + 256), 0, 2 ** Math.floor(rng.uniform() * 16 - 8));
+  return x;
+}
+
+test('every quant type round-trips random super-blocks within its precision', () => {
+  const x = superBlocks(9);
+  for (const [type, bound] of Object.entries(RMS_BOUND) as [TensorType, number][]) {
+    const bytes = encodeTensor(type, x);
+    assert.equal(bytes.length, (x.length / ENCODINGS[type].blockSize) * ENCODINGS[type].blockBytes, type);
+    const y = decodeTensor(type, bytes, x.length);
+    for (let b = 0; b < 64; b++) {
+      let se = 0;
+      let sx = 0;
+      for (let i = b * 256; i < b * 256 + 256; i++) {
+        assert.ok(Number.isFinite(y[i]), `${type}: element ${i} decodes to ${y[i]}`);
+        se += (x[i] - y[i]) ** 2;
+        sx += x[i] ** 2;
+      }
+      const rel = Math.sqrt(se / sx);
+      assert.ok(rel <= bound, `${type} super-block ${b}: relative RMS error ${rel.toFixed(4)} > ${bound}`);
+    }
+    // All-zero data stays exactly zero.
+    assert.ok(decodeTensor(type, encodeTensor(type, new Float32Array(256)), 256).every((v) => v === 0), `${type}: zeros`);
+  }
+});
+
+test('q4_1 and q5_1 keep every value within half a step of its block range', () => {
+  const x = testBlocks();
+  for (const [type, levels] of [['q4_1', 15], ['q5_1', 31]] as const) {
+    const y = decodeTensor(type, encodeTensor(type, x), x.length);
+    for (let b = 0; b < x.length / 32; b++) {
+      const block = x.subarray(b * 32, b * 32 + 32);
+      const min = Math.min(...block);
+      const d = (Math.max(...block) - min) / levels;
+      // Half a step, plus the f16 errors of d (on up to `levels` steps) and of m.
+      const bound = d / 2 + levels * f16Err(d) + f16Err(min);
+      for (let j = 0; j < 32; j++) {
+        const err = Math.abs(block[j] - y[b * 32 + j]);
+        assert.ok(err <= bound, `${type} block ${b} element ${j}: ${block[j]} → ${y[b * 32 + j]}, error ${err} > ${bound}`);
+      }
+    }
+  }
+});
+
+test('q5_0 maps the largest-magnitude value exactly and the rest within one step', () => {
+  const x = testBlocks();
+  const y = decodeTensor('q5_0', encodeTensor('q5_0', x), x.length);
+  for (let b = 0; b < x.length / 32; b++) {
+    const block = x.subarray(b * 32, b * 32 + 32);
+    const amax = Math.max(...block.map(Math.abs));
+    const step = amax / 16;
+    for (let j = 0; j < 32; j++) {
+      const err = Math.abs(block[j] - y[b * 32 + j]);
+      const bound = (Math.abs(block[j]) === amax ? 0 : step) + 16 * f16Err(step);
+      assert.ok(err <= bound, `block ${b} element ${j}: ${block[j]} → ${y[b * 32 + j]}, error ${err} > ${bound}`);
+    }
+  }
+});
+
+test('values on each K-quant grid come back up to the f16 rounding of the super-scales', () => {
+  // Every group of 16 holds its format's lowest and highest level, the rest
+  // scattered between, so each group's range is the whole grid: only the
+  // f16 super-scale (and the integer group scales under it) round. A layout
+  // slip (a bit or nibble in the wrong place) moves values by whole steps.
+  const grid = (lo: number, hi: number, step: number): Float32Array =>
+    Float32Array.from({ length: 256 }, (_, e) => {
+      const l = e % 16;
+      const level = l === 0 ? lo : l === 1 ? hi : lo + ((e * 7 + (e >> 4) * 3) % (hi - lo + 1));
+      return level * step;
+    });
+  const cases: [TensorType, Float32Array][] = [
+    ['q6_k', grid(-32, 31, 2 ** -9)],
+    ['q5_k', grid(0, 31, 2 ** -8)],
+    ['q4_k', grid(0, 15, 2 ** -7)],
+    ['q3_k', grid(-4, 3, 2 ** -6)],
+    ['q2_k', grid(0, 3, 2 ** -5)],
+    ['iq4_nl', Float32Array.from({ length: 256 }, (_, e) => IQ4_NL_VALUES[e % 16 === 0 ? 0 : (e * 5) % 16] * 2 ** -10)],
+  ];
+  for (const [type, x] of cases) {
+    const y = decodeTensor(type, encodeTensor(type, x), 256);
+    const amax = Math.max(...x.map(Math.abs));
+    for (let e = 0; e < 256; e++) {
+      assert.ok(Math.abs(y[e] - x[e]) <= amax * 2 ** -10, `${type} element ${e}: ${x[e]} → ${y[e]}`);
+    }
+  }
+});
+
+test('rows that are not whole K-quant blocks fall back as llama.cpp quantizes them', () => {
+  assert.equal(typeForRow('q4_k', 4864), 'q4_k');
+  assert.equal(typeForRow('q4_k', 896), 'q5_0');
+  assert.equal(typeForRow('q5_k', 896), 'q5_1');
+  assert.equal(typeForRow('q6_k', 896), 'q8_0');
+  assert.equal(typeForRow('q2_k', 896), 'iq4_nl');
+  assert.equal(typeForRow('q3_k', 64), 'iq4_nl');
+  assert.equal(typeForRow('q4_0', 64), 'q4_0');
+  assert.throws(() => typeForRow('q4_k', 48), /48 elements fit neither q4_k nor its fallback/);
+  const r = readGguf(writeRandomLlama(makeSpec('tiny', { weightType: 'q4_k', nLayer: 1, nFf: 256 })));
+  const types = new Map(r.tensors.map((t) => [t.name, t.type]));
+  assert.equal(types.get('blk.0.ffn_down.weight'), 12, 'rows of 256: Q4_K');
+  assert.equal(types.get('blk.0.attn_q.weight'), 6, 'rows of 64: Q5_0');
+  assert.equal(r.kvs.get('general.file_type')!.value, 14);
 });
 
 // ---------------------------------------------------------------------------

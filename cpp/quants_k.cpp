@@ -1,0 +1,490 @@
+// Kernels of the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K: 256-element
+// super-blocks with 16 or 8 sub-block scales) and of their activation type
+// Q8_K. A dot sums sub-block scale x integer dot in int32 over the whole
+// super-block and converts once; minimums come from Q8_K's group sums.
+// WASM SIMD128 and AVX2 paths sit next to the portable loop.
+#include <cmath>
+
+#include "quants_impl.h"
+
+namespace hob {
+namespace qk {
+
+// ---- activations ------------------------------------------------------------
+
+// As llama.cpp's quantize_row_q8_K_ref (which its x86 build uses too): the
+// element of largest magnitude maps to -127 exactly (scale -127/max with its
+// sign), rounding to nearest even, and d = 1/scale.
+void quantize_row_q8_k(const float* x, void* vy, int64_t n) {
+    BlockQ8_K* y = static_cast<BlockQ8_K*>(vy);
+    for (int64_t b = 0; b < n / kQK_K; b++, x += kQK_K) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < kQK_K; j++) {
+            const float ax = std::fabs(x[j]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[j];
+            }
+        }
+        if (amax == 0) {
+            std::memset(&y[b], 0, sizeof(BlockQ8_K));
+            continue;
+        }
+        const float iscale = -127.0f / max;
+        for (int j = 0; j < kQK_K; j++) {
+            const int v = (int)std::nearbyint(iscale * x[j]);
+            y[b].qs[j] = (int8_t)(v < 127 ? v : 127);
+        }
+        for (int g = 0; g < kQK_K / 16; g++) {
+            int sum = 0;
+            for (int j = 0; j < 16; j++) sum += y[b].qs[16 * g + j];
+            y[b].bsums[g] = (int16_t)sum;
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
+void dequantize_q8_k(const void* vx, float* y, int64_t n) {
+    const BlockQ8_K* x = static_cast<const BlockQ8_K*>(vx);
+    for (int64_t b = 0; b < n / kQK_K; b++) {
+        for (int j = 0; j < kQK_K; j++) y[b * kQK_K + j] = x[b].d * x[b].qs[j];
+    }
+}
+
+// ---- dequantization ---------------------------------------------------------
+
+void dequantize_q2_k(const void* vx, float* y, int64_t n) {
+    const BlockQ2_K* x = static_cast<const BlockQ2_K*>(vx);
+    for (int64_t b = 0; b < n / kQK_K; b++, y += kQK_K) {
+        const float d = half(x[b].d), dmin = half(x[b].dmin);
+        for (int e = 0; e < kQK_K; e++) {
+            const int h = e / 128, s = (e / 32) % 4, l = e % 32;
+            const uint8_t sc = x[b].scales[e / 16];
+            const int q = (x[b].qs[32 * h + l] >> (2 * s)) & 3;
+            y[e] = d * (sc & 0xf) * q - dmin * (sc >> 4);
+        }
+    }
+}
+
+void dequantize_q3_k(const void* vx, float* y, int64_t n) {
+    const BlockQ3_K* x = static_cast<const BlockQ3_K*>(vx);
+    for (int64_t b = 0; b < n / kQK_K; b++, y += kQK_K) {
+        const float d = half(x[b].d);
+        for (int e = 0; e < kQK_K; e++) {
+            const int h = e / 128, s = (e / 32) % 4, l = e % 32;
+            const int low = (x[b].qs[32 * h + l] >> (2 * s)) & 3;
+            const int high = (x[b].hmask[l] >> (4 * h + s)) & 1;
+            y[e] = d * (scale_q3_k(e / 16, x[b].scales) - 32) * (low - (high ? 0 : 4));
+        }
+    }
+}
+
+void dequantize_q4_k(const void* vx, float* y, int64_t n) {
+    const BlockQ4_K* x = static_cast<const BlockQ4_K*>(vx);
+    for (int64_t b = 0; b < n / kQK_K; b++, y += kQK_K) {
+        const float d = half(x[b].d), dmin = half(x[b].dmin);
+        for (int g = 0; g < 8; g++) {
+            uint8_t sc, m;
+            scale_min_k4(g, x[b].scales, &sc, &m);
+            const float dl = d * sc, ml = dmin * m;
+            const uint8_t* q = x[b].qs + 32 * (g / 2);
+            const int shift = 4 * (g % 2);
+            for (int l = 0; l < 32; l++) y[32 * g + l] = dl * ((q[l] >> shift) & 0xf) - ml;
+        }
+    }
+}
+
+void dequantize_q5_k(const void* vx, float* y, int64_t n) {
+    const BlockQ5_K* x = static_cast<const BlockQ5_K*>(vx);
+    for (int64_t b = 0; b < n / kQK_K; b++, y += kQK_K) {
+        const float d = half(x[b].d), dmin = half(x[b].dmin);
+        for (int g = 0; g < 8; g++) {
+            uint8_t sc, m;
+            scale_min_k4(g, x[b].scales, &sc, &m);
+            const float dl = d * sc, ml = dmin * m;
+            const uint8_t* q = x[b].qs + 32 * (g / 2);
+            const int shift = 4 * (g % 2);
+            for (int l = 0; l < 32; l++) {
+                const int v = ((q[l] >> shift) & 0xf) | (((x[b].qh[l] >> g) & 1) << 4);
+                y[32 * g + l] = dl * v - ml;
+            }
+        }
+    }
+}
+
+void dequantize_q6_k(const void* vx, float* y, int64_t n) {
+    const BlockQ6_K* x = static_cast<const BlockQ6_K*>(vx);
+    for (int64_t b = 0; b < n / kQK_K; b++, y += kQK_K) {
+        const float d = half(x[b].d);
+        for (int e = 0; e < kQK_K; e++) {
+            const int h = e / 128, k = (e / 32) % 4, l = e % 32;
+            const int low = (x[b].ql[64 * h + l + 32 * (k & 1)] >> (4 * (k >> 1))) & 0xf;
+            const int high = (x[b].qh[32 * h + l] >> (2 * k)) & 3;
+            y[e] = d * x[b].scales[e / 16] * ((low | (high << 4)) - 32);
+        }
+    }
+}
+
+// ---- SIMD helpers -------------------------------------------------------------
+
+#if defined(__wasm_simd128__)
+static inline v128_t splat_i16(int v) { return wasm_i16x8_splat((int16_t)v); }
+#elif defined(__AVX2__)
+// sum over 32 pairs of q[j] * a[j] * scale, scale lo for j < 16 and hi for
+// the rest, as 8 int32. q is signed with |q| <= 64, so the pairwise 16-bit
+// sums of the unsigned-by-signed multiply cannot saturate.
+static inline __m256i dot_i8x32_scaled(__m256i q, __m256i a, int lo, int hi) {
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q));
+    const __m256i sc = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)lo)), _mm_set1_epi16((short)hi), 1);
+    return _mm256_madd_epi16(p, sc);
+}
+
+// As dot_i8x32_scaled for unsigned q (< 128), one multiply shorter.
+static inline __m256i dot_u8x32_scaled(__m256i q, __m256i a, int lo, int hi) {
+    const __m256i sc = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)lo)), _mm_set1_epi16((short)hi), 1);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), sc);
+}
+
+static inline __m256i load32(const void* p) { return _mm256_loadu_si256((const __m256i*)p); }
+#endif
+
+// ---- dot products -------------------------------------------------------------
+
+// Q2_K: sum = d_a d sum_g (sc_g & 15) q.a_g - d_a dmin sum_g (sc_g >> 4) bsum_g.
+float dot_q2_k(int64_t n, const void* vw, const void* va, bool simd) {
+    const BlockQ2_K* w = static_cast<const BlockQ2_K*>(vw);
+    const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
+    const int64_t nb = n / kQK_K;
+    int64_t b = 0;
+    float sum = 0, sum_min = 0;
+    auto mins = [&](int64_t i) {
+        int32_t s = 0;
+        for (int g = 0; g < 16; g++) s += a[i].bsums[g] * (w[i].scales[g] >> 4);
+        return a[i].d * half(w[i].dmin) * (float)s;
+    };
+    if (simd) {
+#if defined(__wasm_simd128__)
+        v128_t acc = wasm_f32x4_splat(0);
+        const v128_t three = wasm_i8x16_splat(3);
+        for (; b < nb; b++) {
+            const uint8_t* sc = w[b].scales;
+            v128_t isum = wasm_i32x4_splat(0);
+            for (int h = 0; h < 2; h++) {
+                const v128_t q0 = wasm_v128_load(w[b].qs + 32 * h);
+                const v128_t q1 = wasm_v128_load(w[b].qs + 32 * h + 16);
+                for (int s = 0; s < 4; s++) {
+                    const int g = 8 * h + 2 * s;
+                    const int8_t* ya = a[b].qs + 128 * h + 32 * s;
+                    const v128_t w0 = wasm_v128_and(wasm_u8x16_shr(q0, 2 * s), three);
+                    const v128_t w1 = wasm_v128_and(wasm_u8x16_shr(q1, 2 * s), three);
+                    isum = wasm_i32x4_add(isum, dot_i8x16_scaled(w0, wasm_v128_load(ya), splat_i16(sc[g] & 0xf)));
+                    isum = wasm_i32x4_add(isum, dot_i8x16_scaled(w1, wasm_v128_load(ya + 16), splat_i16(sc[g + 1] & 0xf)));
+                }
+            }
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(a[b].d * half(w[b].d))));
+            sum_min += mins(b);
+        }
+        sum = hsum_f32x4(acc);
+#elif defined(__AVX2__)
+        __m256 acc = _mm256_setzero_ps();
+        const __m256i three = _mm256_set1_epi8(3);
+        for (; b < nb; b++) {
+            const uint8_t* sc = w[b].scales;
+            __m256i isum = _mm256_setzero_si256();
+            for (int h = 0; h < 2; h++) {
+                const __m256i q = load32(w[b].qs + 32 * h);
+                for (int s = 0; s < 4; s++) {
+                    const int g = 8 * h + 2 * s;
+                    const __m256i x = _mm256_and_si256(_mm256_srli_epi16(q, 2 * s), three);
+                    isum = _mm256_add_epi32(isum, dot_u8x32_scaled(x, load32(a[b].qs + 128 * h + 32 * s), sc[g] & 0xf, sc[g + 1] & 0xf));
+                }
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(a[b].d * half(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
+            sum_min += mins(b);
+        }
+        sum = hsum_f32x8(acc);
+#endif
+    }
+    for (; b < nb; b++) {
+        int32_t isum = 0;
+        for (int g = 0; g < 16; g++) {
+            const int h = g / 8, s = (g / 2) % 4, part = g % 2;
+            const uint8_t* q = w[b].qs + 32 * h + 16 * part;
+            const int8_t* ya = a[b].qs + 16 * g;
+            int32_t sg = 0;
+            for (int l = 0; l < 16; l++) sg += ((q[l] >> (2 * s)) & 3) * ya[l];
+            isum += (w[b].scales[g] & 0xf) * sg;
+        }
+        sum += a[b].d * half(w[b].d) * (float)isum;
+        sum_min += mins(b);
+    }
+    return sum - sum_min;
+}
+
+// Q3_K: sum = d d_a sum_g (scale_g - 32) (q - 4 * !hbit).a_g.
+float dot_q3_k(int64_t n, const void* vw, const void* va, bool simd) {
+    const BlockQ3_K* w = static_cast<const BlockQ3_K*>(vw);
+    const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
+    const int64_t nb = n / kQK_K;
+    int64_t b = 0;
+    float sum = 0;
+    int sc[16];
+    if (simd) {
+#if defined(__wasm_simd128__)
+        v128_t acc = wasm_f32x4_splat(0);
+        const v128_t three = wasm_i8x16_splat(3);
+        const v128_t one = wasm_i8x16_splat(1);
+        for (; b < nb; b++) {
+            for (int g = 0; g < 16; g++) sc[g] = scale_q3_k(g, w[b].scales) - 32;
+            const v128_t hm0 = wasm_v128_load(w[b].hmask);
+            const v128_t hm1 = wasm_v128_load(w[b].hmask + 16);
+            v128_t isum = wasm_i32x4_splat(0);
+            for (int h = 0; h < 2; h++) {
+                const v128_t q0 = wasm_v128_load(w[b].qs + 32 * h);
+                const v128_t q1 = wasm_v128_load(w[b].qs + 32 * h + 16);
+                for (int s = 0; s < 4; s++) {
+                    const int g = 8 * h + 2 * s, bit = 4 * h + s;
+                    const int8_t* ya = a[b].qs + 128 * h + 32 * s;
+                    // 4 where the high bit is clear, 0 where it is set.
+                    const v128_t off0 = wasm_i8x16_shl(wasm_v128_andnot(one, wasm_u8x16_shr(hm0, bit)), 2);
+                    const v128_t off1 = wasm_i8x16_shl(wasm_v128_andnot(one, wasm_u8x16_shr(hm1, bit)), 2);
+                    const v128_t w0 = wasm_i8x16_sub(wasm_v128_and(wasm_u8x16_shr(q0, 2 * s), three), off0);
+                    const v128_t w1 = wasm_i8x16_sub(wasm_v128_and(wasm_u8x16_shr(q1, 2 * s), three), off1);
+                    isum = wasm_i32x4_add(isum, dot_i8x16_scaled(w0, wasm_v128_load(ya), splat_i16(sc[g])));
+                    isum = wasm_i32x4_add(isum, dot_i8x16_scaled(w1, wasm_v128_load(ya + 16), splat_i16(sc[g + 1])));
+                }
+            }
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(half(w[b].d) * a[b].d)));
+        }
+        sum = hsum_f32x4(acc);
+#elif defined(__AVX2__)
+        __m256 acc = _mm256_setzero_ps();
+        const __m256i three = _mm256_set1_epi8(3);
+        const __m256i one = _mm256_set1_epi8(1);
+        for (; b < nb; b++) {
+            for (int g = 0; g < 16; g++) sc[g] = scale_q3_k(g, w[b].scales) - 32;
+            const __m256i hm = load32(w[b].hmask);
+            __m256i isum = _mm256_setzero_si256();
+            for (int h = 0; h < 2; h++) {
+                const __m256i q = load32(w[b].qs + 32 * h);
+                for (int s = 0; s < 4; s++) {
+                    const int g = 8 * h + 2 * s, bit = 4 * h + s;
+                    const __m256i off = _mm256_slli_epi16(_mm256_andnot_si256(_mm256_srli_epi16(hm, bit), one), 2);
+                    const __m256i x = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 2 * s), three), off);
+                    isum = _mm256_add_epi32(isum, dot_i8x32_scaled(x, load32(a[b].qs + 128 * h + 32 * s), sc[g], sc[g + 1]));
+                }
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(half(w[b].d) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
+        }
+        sum = hsum_f32x8(acc);
+#endif
+    }
+    for (; b < nb; b++) {
+        int32_t isum = 0;
+        for (int g = 0; g < 16; g++) {
+            const int h = g / 8, s = (g / 2) % 4, part = g % 2;
+            const uint8_t* q = w[b].qs + 32 * h + 16 * part;
+            const uint8_t* hm = w[b].hmask + 16 * part;
+            const int8_t* ya = a[b].qs + 16 * g;
+            int32_t sg = 0;
+            for (int l = 0; l < 16; l++) {
+                const int v = ((q[l] >> (2 * s)) & 3) - (((hm[l] >> (4 * h + s)) & 1) ? 0 : 4);
+                sg += v * ya[l];
+            }
+            isum += (scale_q3_k(g, w[b].scales) - 32) * sg;
+        }
+        sum += half(w[b].d) * a[b].d * (float)isum;
+    }
+    return sum;
+}
+
+// The fifth bits of a Q5_K block; Q4_K has none.
+static inline const uint8_t* qh_of(const BlockQ4_K&) { return nullptr; }
+static inline const uint8_t* qh_of(const BlockQ5_K& x) { return x.qh; }
+
+// Q4_K and Q5_K share their scales, minimums and nibble order.
+// sum = d_a d sum_g sc_g q.a_g - d_a dmin sum_g m_g bsum_g.
+template <bool kFive, typename Block>
+static float dot_q45_k(int64_t n, const Block* w, const BlockQ8_K* a, bool simd) {
+    const int64_t nb = n / kQK_K;
+    int64_t b = 0;
+    float sum = 0, sum_min = 0;
+    uint8_t sc[8], m[8];
+    auto unpack = [&](int64_t i) {
+        int32_t s = 0;
+        for (int g = 0; g < 8; g++) {
+            scale_min_k4(g, w[i].scales, &sc[g], &m[g]);
+            s += m[g] * (a[i].bsums[2 * g] + a[i].bsums[2 * g + 1]);
+        }
+        sum_min += a[i].d * half(w[i].dmin) * (float)s;
+    };
+    if (simd) {
+#if defined(__wasm_simd128__)
+        v128_t acc = wasm_f32x4_splat(0);
+        const v128_t m4 = wasm_i8x16_splat(0x0f);
+        const v128_t one = wasm_i8x16_splat(1);
+        for (; b < nb; b++) {
+            unpack(b);
+            v128_t hb0 = wasm_i8x16_splat(0), hb1 = hb0;
+            if (kFive) {
+                hb0 = wasm_v128_load(qh_of(w[b]));
+                hb1 = wasm_v128_load(qh_of(w[b]) + 16);
+            }
+            v128_t isum = wasm_i32x4_splat(0);
+            for (int j = 0; j < 4; j++) {
+                const v128_t q0 = wasm_v128_load(w[b].qs + 32 * j);
+                const v128_t q1 = wasm_v128_load(w[b].qs + 32 * j + 16);
+                v128_t lo0 = wasm_v128_and(q0, m4), lo1 = wasm_v128_and(q1, m4);
+                v128_t hi0 = wasm_u8x16_shr(q0, 4), hi1 = wasm_u8x16_shr(q1, 4);
+                if (kFive) {
+                    lo0 = wasm_v128_or(lo0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hb0, 2 * j), one), 4));
+                    lo1 = wasm_v128_or(lo1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hb1, 2 * j), one), 4));
+                    hi0 = wasm_v128_or(hi0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hb0, 2 * j + 1), one), 4));
+                    hi1 = wasm_v128_or(hi1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hb1, 2 * j + 1), one), 4));
+                }
+                const int8_t* ya = a[b].qs + 64 * j;
+                const v128_t s_lo = splat_i16(sc[2 * j]), s_hi = splat_i16(sc[2 * j + 1]);
+                isum = wasm_i32x4_add(isum, dot_i8x16_scaled(lo0, wasm_v128_load(ya), s_lo));
+                isum = wasm_i32x4_add(isum, dot_i8x16_scaled(lo1, wasm_v128_load(ya + 16), s_lo));
+                isum = wasm_i32x4_add(isum, dot_i8x16_scaled(hi0, wasm_v128_load(ya + 32), s_hi));
+                isum = wasm_i32x4_add(isum, dot_i8x16_scaled(hi1, wasm_v128_load(ya + 48), s_hi));
+            }
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(a[b].d * half(w[b].d))));
+        }
+        sum = hsum_f32x4(acc);
+#elif defined(__AVX2__)
+        __m256 acc = _mm256_setzero_ps();
+        const __m256i m4 = _mm256_set1_epi8(0x0f);
+        const __m256i one = _mm256_set1_epi8(1);
+        for (; b < nb; b++) {
+            unpack(b);
+            const __m256i hb = kFive ? load32(qh_of(w[b])) : _mm256_setzero_si256();
+            __m256i isum = _mm256_setzero_si256();
+            for (int j = 0; j < 4; j++) {
+                const __m256i q = load32(w[b].qs + 32 * j);
+                __m256i lo = _mm256_and_si256(q, m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                if (kFive) {
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one), 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one), 4));
+                }
+                const int8_t* ya = a[b].qs + 64 * j;
+                isum = _mm256_add_epi32(isum, dot_u8x32_scaled(lo, load32(ya), sc[2 * j], sc[2 * j]));
+                isum = _mm256_add_epi32(isum, dot_u8x32_scaled(hi, load32(ya + 32), sc[2 * j + 1], sc[2 * j + 1]));
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(a[b].d * half(w[b].d)), _mm256_cvtepi32_ps(isum), acc);
+        }
+        sum = hsum_f32x8(acc);
+#endif
+    }
+    for (; b < nb; b++) {
+        unpack(b);
+        const uint8_t* qh = kFive ? qh_of(w[b]) : nullptr;
+        int32_t isum = 0;
+        for (int g = 0; g < 8; g++) {
+            const uint8_t* q = w[b].qs + 32 * (g / 2);
+            const int8_t* ya = a[b].qs + 32 * g;
+            const int shift = 4 * (g % 2);
+            int32_t sg = 0;
+            for (int l = 0; l < 32; l++) {
+                const int v = ((q[l] >> shift) & 0xf) | (kFive ? ((qh[l] >> g) & 1) << 4 : 0);
+                sg += v * ya[l];
+            }
+            isum += sc[g] * sg;
+        }
+        sum += a[b].d * half(w[b].d) * (float)isum;
+    }
+    return sum - sum_min;
+}
+
+float dot_q4_k(int64_t n, const void* w, const void* a, bool simd) {
+    return dot_q45_k<false>(n, static_cast<const BlockQ4_K*>(w), static_cast<const BlockQ8_K*>(a), simd);
+}
+
+float dot_q5_k(int64_t n, const void* w, const void* a, bool simd) {
+    return dot_q45_k<true>(n, static_cast<const BlockQ5_K*>(w), static_cast<const BlockQ8_K*>(a), simd);
+}
+
+// Q6_K: sum = d d_a sum_g scales_g (q - 32).a_g.
+float dot_q6_k(int64_t n, const void* vw, const void* va, bool simd) {
+    const BlockQ6_K* w = static_cast<const BlockQ6_K*>(vw);
+    const BlockQ8_K* a = static_cast<const BlockQ8_K*>(va);
+    const int64_t nb = n / kQK_K;
+    int64_t b = 0;
+    float sum = 0;
+    if (simd) {
+#if defined(__wasm_simd128__)
+        v128_t acc = wasm_f32x4_splat(0);
+        const v128_t m4 = wasm_i8x16_splat(0x0f);
+        const v128_t three = wasm_i8x16_splat(3);
+        const v128_t off = wasm_i8x16_splat(32);
+        for (; b < nb; b++) {
+            v128_t isum = wasm_i32x4_splat(0);
+            for (int h = 0; h < 2; h++) {
+                const uint8_t* ql = w[b].ql + 64 * h;
+                const int8_t* sc = w[b].scales + 8 * h;
+                const int8_t* ya = a[b].qs + 128 * h;
+                for (int part = 0; part < 2; part++) {
+                    const v128_t l0 = wasm_v128_load(ql + 16 * part);       // elements k = 0, 2
+                    const v128_t l1 = wasm_v128_load(ql + 32 + 16 * part);  // elements k = 1, 3
+                    const v128_t qh = wasm_v128_load(w[b].qh + 32 * h + 16 * part);
+                    const v128_t lows[4] = {wasm_v128_and(l0, m4), wasm_v128_and(l1, m4), wasm_u8x16_shr(l0, 4),
+                                            wasm_u8x16_shr(l1, 4)};
+                    for (int k = 0; k < 4; k++) {
+                        const v128_t top = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh, 2 * k), three), 4);
+                        const v128_t x = wasm_i8x16_sub(wasm_v128_or(lows[k], top), off);
+                        const int o = 32 * k + 16 * part;
+                        isum = wasm_i32x4_add(isum, dot_i8x16_scaled(x, wasm_v128_load(ya + o), splat_i16(sc[2 * k + part])));
+                    }
+                }
+            }
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(half(w[b].d) * a[b].d)));
+        }
+        sum = hsum_f32x4(acc);
+#elif defined(__AVX2__)
+        __m256 acc = _mm256_setzero_ps();
+        const __m256i m4 = _mm256_set1_epi8(0x0f);
+        const __m256i three = _mm256_set1_epi8(3);
+        const __m256i off = _mm256_set1_epi8(32);
+        for (; b < nb; b++) {
+            __m256i isum = _mm256_setzero_si256();
+            for (int h = 0; h < 2; h++) {
+                const __m256i l0 = load32(w[b].ql + 64 * h);
+                const __m256i l1 = load32(w[b].ql + 64 * h + 32);
+                const __m256i qh = load32(w[b].qh + 32 * h);
+                const int8_t* sc = w[b].scales + 8 * h;
+                const __m256i lows[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                                         _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                         _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+                for (int k = 0; k < 4; k++) {
+                    const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), three), 4);
+                    const __m256i x = _mm256_sub_epi8(_mm256_or_si256(lows[k], top), off);
+                    isum = _mm256_add_epi32(isum, dot_i8x32_scaled(x, load32(a[b].qs + 128 * h + 32 * k), sc[2 * k], sc[2 * k + 1]));
+                }
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(half(w[b].d) * a[b].d), _mm256_cvtepi32_ps(isum), acc);
+        }
+        sum = hsum_f32x8(acc);
+#endif
+    }
+    for (; b < nb; b++) {
+        int32_t isum = 0;
+        for (int g = 0; g < 16; g++) {
+            const int h = g / 8, k = (g / 2) % 4, part = g % 2;
+            const uint8_t* ql = w[b].ql + 64 * h + 32 * (k & 1) + 16 * part;
+            const uint8_t* qh = w[b].qh + 32 * h + 16 * part;
+            const int8_t* ya = a[b].qs + 16 * g;
+            int32_t sg = 0;
+            for (int l = 0; l < 16; l++) {
+                const int v = (((ql[l] >> (4 * (k >> 1))) & 0xf) | (((qh[l] >> (2 * k)) & 3) << 4)) - 32;
+                sg += v * ya[l];
+            }
+            isum += w[b].scales[g] * sg;
+        }
+        sum += half(w[b].d) * a[b].d * (float)isum;
+    }
+    return sum;
+}
+
+}  // namespace qk
+}  // namespace hob
