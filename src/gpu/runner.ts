@@ -122,6 +122,22 @@ export class GpuRunner {
     return this.buffers.reduce((n, b) => n + b.size, 0);
   }
 
+  /** Compute dispatches one decode step records (counted by encoding the
+   * steps into a pass that only counts). */
+  get dispatchesPerToken(): number {
+    let n = 0;
+    const counter = {
+      setPipeline() {},
+      setBindGroup() {},
+      dispatchWorkgroups() {
+        n++;
+      },
+    } as unknown as GPUComputePassEncoder;
+    for (const s of this.blockSteps) s.encode(counter, 1);
+    for (const s of this.headSteps) s.encode(counter, 1);
+    return n;
+  }
+
   /** The cache buffers, for tests that check they survive every shift. */
   get cacheBuffers(): readonly GPUBuffer[] {
     return [...this.kCache, ...this.vCache];

@@ -8,6 +8,7 @@ import { Engine, Sampler } from '../core/engine.js';
 import { complete } from '../core/generate.js';
 import { Sequence } from '../core/sequence.js';
 import { HobError } from '../api/errors.js';
+import { requestNodeGpu } from './gpu.js';
 import { loadModelFile, readGgufHeaderFile } from './index.js';
 
 const usage = `usage: hob <command> [options]
@@ -21,6 +22,9 @@ commands:
             --seed S        random seed (default 0)
             --ctx-size C    context window (default: the model's)
             --threads T     threads (default: all cores)
+            --gpu-layers N  blocks to offload to the GPU (WebGPU through the
+                            'webgpu' package), counted from the last; 'auto'
+                            takes as many as fit; -ngl is the same (default 0)
             --ignore-eos    keep generating after end-of-generation tokens
             --json          print ids, text and timings as JSON
   inspect   --model M [--full]                  metadata and tensor table as JSON
@@ -42,7 +46,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const { values: o } = parseArgs({
-    args: rest,
+    // llama.cpp spells it -ngl, which is not a valid short option here.
+    args: rest.map((a) => (a === '-ngl' ? '--gpu-layers' : a)),
     options: {
       model: { type: 'string', short: 'm' },
       text: { type: 'string' },
@@ -57,6 +62,7 @@ async function main(argv: string[]): Promise<void> {
       seed: { type: 'string', short: 's' },
       'ctx-size': { type: 'string', short: 'c' },
       threads: { type: 'string', short: 't' },
+      'gpu-layers': { type: 'string' },
       'ignore-eos': { type: 'boolean' },
       json: { type: 'boolean' },
       full: { type: 'boolean' },
@@ -80,7 +86,14 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
-  const model = await loadModelFile(engine, o.model);
+  const gpuArg = o['gpu-layers'] ?? '0';
+  const gpuLayers = gpuArg === 'auto' ? 'auto' : num(gpuArg, 'gpu-layers', 0);
+  const gpu = command === 'complete' && gpuLayers !== 0 ? await requestNodeGpu() : undefined;
+  const model = await loadModelFile(engine, o.model, { gpuLayers: command === 'complete' ? gpuLayers : 0, gpu });
+  if (gpu && !o.json && model.loadReport) {
+    const r = model.loadReport;
+    process.stderr.write(`gpu: ${r.gpuLayers} of ${r.nLayer} blocks on ${gpu.caps.adapterName} (${r.reason})\n`);
+  }
   if (command === 'tokenize') {
     process.stdout.write(JSON.stringify({ ids: model.tokenize(o.text ?? '') }) + '\n');
     return;
@@ -103,9 +116,18 @@ async function main(argv: string[]): Promise<void> {
     ignoreEos: o['ignore-eos'],
     onToken: o.json ? undefined : (_t, piece) => process.stdout.write(piece),
   });
+  const nThreads = session.nThreads;
+  session.free();
+  model.free();
+  gpu?.device.destroy();
   if (o.json) {
     process.stdout.write(
-      JSON.stringify({ ...result, threads: session.nThreads, backend: `wasm-${engine.variant}` }) + '\n',
+      JSON.stringify({
+        ...result,
+        threads: nThreads,
+        backend: `wasm-${engine.variant}`,
+        gpuLayers: model.loadReport?.gpuLayers ?? 0,
+      }) + '\n',
     );
   } else {
     process.stdout.write('\n');

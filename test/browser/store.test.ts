@@ -116,8 +116,8 @@ describe('model store in Chromium', () => {
         const offline = await t.attempt(fetch(url, { cache: 'no-store' }));
         const store = t.openModelStore({ chunkSizeBytes: 256 * 1024 });
         const m = await store.download(url);
-        const src = await store.openModelSource(url);
-        const info = await w.api.loadModel({ bytes: await t.readSourceBytes(src) });
+        // The worker streams the model from the stored chunks.
+        const info = await w.api.loadModel({ storeId: m.id });
         const out = await w.api.complete({ prompt, nPredict, temperature: 0, ignoreEos: true, nCtx: 128 });
         return { fetchFailed: 'error' in offline, state: m.state, arch: info.architecture, ids: out.ids };
       },

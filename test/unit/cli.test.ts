@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 
+import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
+
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
 const testdata = process.env.HOB_TESTDATA ?? resolve(root, '../shared/testdata');
@@ -15,7 +17,9 @@ const tiny = join(testdata, 'llama-2-tiny-random.gguf');
 
 async function hob(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('node', [join(root, 'bin/hob.mjs'), ...args], { maxBuffer: 64 << 20 });
+    // Offloaded blocks run on SwiftShader's Vulkan driver unless another is named.
+    const env = { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? '/usr/lib/chromium/vk_swiftshader_icd.json' };
+    const { stdout, stderr } = await run('node', [join(root, 'bin/hob.mjs'), ...args], { maxBuffer: 64 << 20, env });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -42,6 +46,23 @@ test('hob complete --json gives ids, text and prefill/decode speeds, and greedy 
   assert.equal(a.timings.prefillTokens, a.promptIds.length);
   assert.equal(a.timings.decodeTokens, 11);
   assert.ok(a.timings.prefillTokensPerSecond > 0 && a.timings.decodeTokensPerSecond > 0);
+});
+
+test('hob complete --gpu-layers offloads blocks to WebGPU and generates the ids of the CPU run', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hob-cli-gpu-'));
+  const path = join(dir, 'tiny-f32.gguf');
+  writeFileSync(path, writeRandomLlama(makeSpec('tiny', { weightType: 'f32' })));
+  const args = ['complete', '--model', path, '--prompt', 'a b c', '--n-predict', '16', '--temp', '0', '--ignore-eos', '--threads', '1', '--json'];
+  const cpu = JSON.parse((await hob(...args)).stdout);
+  const r = await hob(...args, '--gpu-layers', '2');
+  assert.equal(r.code, 0, r.stderr);
+  const gpu = JSON.parse(r.stdout);
+  assert.equal(cpu.gpuLayers, 0);
+  assert.equal(gpu.gpuLayers, 2);
+  assert.deepEqual(gpu.ids, cpu.ids);
+  const all = JSON.parse((await hob(...args, '-ngl', '99')).stdout);
+  assert.equal(all.gpuLayers, 4);
+  assert.deepEqual(all.ids, cpu.ids);
 });
 
 test('hob inspect prints metadata and the tensor table, arrays shortened unless --full', async () => {

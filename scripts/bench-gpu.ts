@@ -1,0 +1,235 @@
+// GPU benchmark: Hob with every block offloaded (Node, WebGPU through Dawn)
+// against llama.cpp's Vulkan backend (node-llama-cpp) on the same GGUF
+// files, same prompt, same number of generated tokens, runs interleaved, each
+// in its own process. Writes a JSON result and prints a Markdown table with
+// the ratio Hob / llama.cpp and the fraction of the bandwidth roofline. A
+// benchmark, not a test: it asserts nothing.
+//
+//   node --import tsx scripts/bench-gpu.ts [--models llama-1b:q4_0,qwen2-0.5b:q4_0]
+//        [--prompt 512] [--decode 128] [--reps 3] [--out bench/gpu.json] [--dir DIR]
+//
+// Random models of real shapes come from the test writer; node-llama-cpp is
+// resolved from scripts/oracle (cd scripts/oracle && npm ci) or --peer-modules.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: opts } = parseArgs({
+  options: {
+    models: { type: 'string', default: 'llama-1b:q4_0,qwen2-0.5b:q4_0' },
+    prompt: { type: 'string', default: '512' },
+    decode: { type: 'string', default: '128' },
+    reps: { type: 'string', default: '3' },
+    out: { type: 'string', default: 'bench/gpu.json' },
+    dir: { type: 'string', default: join(tmpdir(), 'hob-bench-models') },
+    'peer-modules': { type: 'string', default: 'scripts/oracle/node_modules' },
+    // Internal: run one backend on one model and print one JSON line.
+    child: { type: 'string' },
+    model: { type: 'string' },
+    vocab: { type: 'string' },
+  },
+});
+
+const nPrompt = Number(opts.prompt);
+const nDecode = Number(opts.decode);
+
+interface RunResult {
+  backend: string;
+  device: string;
+  prefillTokens: number;
+  prefillTokensPerSecond: number;
+  decodeTokens: number;
+  decodeTokensPerSecond: number;
+  /** Hob only: compute dispatches of one decode step. */
+  dispatchesPerToken?: number;
+  /** Hob only: read bandwidth of a large buffer copy on this device, GB/s. */
+  copyReadGBps?: number;
+}
+
+/** The same deterministic prompt for both backends: ids spread over the vocabulary. */
+function promptIds(): number[] {
+  const nVocab = Number(opts.vocab);
+  return Array.from({ length: nPrompt }, (_, i) => 3 + ((i * 7919 + 13) % (nVocab - 3)));
+}
+
+function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+async function runHob(modelPath: string): Promise<RunResult> {
+  const { Engine } = await import('../src/core/engine.js');
+  const { loadModelFile, requestNodeGpu } = await import('../src/node/index.js');
+  const engine = await Engine.create({ threads: Math.min(8, cpus().length) });
+  const gpu = await requestNodeGpu();
+  const errors: string[] = [];
+  gpu.device.addEventListener('uncapturederror', (e) => errors.push((e as GPUUncapturedErrorEvent).error.message));
+  const model = await loadModelFile(engine, modelPath, { gpuLayers: Number.MAX_SAFE_INTEGER, gpu });
+  const session = model.createSession({ nCtx: nPrompt + nDecode + 8 });
+  const ids = promptIds();
+
+  // Warm-up: compile pipelines and touch every buffer once.
+  await session.eval(ids.slice(0, 8));
+  await session.eval([ids[8]]);
+  session.truncate(0);
+
+  let t0 = performance.now();
+  await session.eval(ids);
+  const prefillMs = performance.now() - t0;
+  let token = argmax(session.logits());
+  t0 = performance.now();
+  for (let i = 1; i < nDecode; i++) {
+    await session.eval([token]);
+    token = argmax(session.logits());
+  }
+  const decodeMs = performance.now() - t0;
+  if (errors.length) throw new Error(`WebGPU errors: ${errors.join('; ')}`);
+  const result: RunResult = {
+    backend: 'hob (WebGPU, Dawn)',
+    device: gpu.caps.adapterName,
+    prefillTokens: ids.length,
+    prefillTokensPerSecond: ids.length / (prefillMs / 1000),
+    decodeTokens: nDecode - 1,
+    decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
+    dispatchesPerToken: session.gpu?.dispatchesPerToken,
+    copyReadGBps: await copyBandwidth(gpu.device),
+  };
+  session.free();
+  model.free();
+  gpu.device.destroy();
+  engine.dispose();
+  return result;
+}
+
+/** Bytes read per second by a 1 GiB buffer-to-buffer copy (median of 5). */
+async function copyBandwidth(device: GPUDevice): Promise<number> {
+  const size = Math.min(1 << 30, device.limits.maxBufferSize);
+  const a = device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const b = device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const times: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const enc = device.createCommandEncoder();
+    for (let j = 0; j < 4; j++) enc.copyBufferToBuffer(a, 0, b, 0, size);
+    const t0 = performance.now();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    if (i > 0) times.push(performance.now() - t0);
+  }
+  a.destroy();
+  b.destroy();
+  times.sort((x, y) => x - y);
+  return (4 * size) / (times[2] / 1000) / 1e9;
+}
+
+async function runLlamaCpp(modelPath: string): Promise<RunResult> {
+  const require = createRequire(pathToFileURL(resolve(opts['peer-modules']!, 'x.js')));
+  const { getLlama } = await import(pathToFileURL(require.resolve('node-llama-cpp')).href);
+  const llama = await getLlama({ gpu: 'vulkan', build: 'never' });
+  const model = await llama.loadModel({ modelPath, gpuLayers: 'max' });
+  const context = await model.createContext({ contextSize: nPrompt + nDecode + 8, batchSize: nPrompt, flashAttention: false });
+  const seq = context.getSequence();
+  const ids = promptIds();
+  const step = async (tokens: number[]): Promise<number> => {
+    const input = tokens.map((t, i) => (i === tokens.length - 1 ? [t, { generateNext: { token: true } }] : t));
+    const res = await seq.controlledEvaluate(input, { temperature: 0 });
+    return res[res.length - 1].next.token;
+  };
+  await step(ids.slice(0, 8));
+  await seq.eraseContextTokenRanges([{ start: 0, end: seq.nextTokenIndex }]);
+
+  let t0 = performance.now();
+  let token = await step(ids);
+  const prefillMs = performance.now() - t0;
+  t0 = performance.now();
+  for (let i = 1; i < nDecode; i++) token = await step([token]);
+  const decodeMs = performance.now() - t0;
+  const device = (await llama.getGpuDeviceNames()).join(', ');
+  return {
+    backend: `llama.cpp Vulkan (node-llama-cpp)`,
+    device,
+    prefillTokens: ids.length,
+    prefillTokensPerSecond: ids.length / (prefillMs / 1000),
+    decodeTokens: nDecode - 1,
+    decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
+  };
+}
+
+if (opts.child) {
+  const r = opts.child === 'hob' ? await runHob(opts.model!) : await runLlamaCpp(opts.model!);
+  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+  process.exit(0);
+}
+
+// ---- the parent: make the models, run both backends interleaved ----------
+
+async function ensureModel(preset: string, type: string): Promise<{ path: string; nVocab: number }> {
+  const { buildRandomLlama, makeSpec } = await import('../test/gguf/random-model.js');
+  mkdirSync(opts.dir!, { recursive: true });
+  const path = join(opts.dir!, `${preset}-${type}.gguf`);
+  const spec = makeSpec(preset as never, { weightType: type as never });
+  if (existsSync(path)) return { path, nVocab: spec.nVocab };
+  const fd = openSync(path + '.part', 'w');
+  try {
+    for (const chunk of buildRandomLlama(spec).chunks()) writeSync(fd, chunk);
+  } finally {
+    closeSync(fd);
+  }
+  spawnSync('mv', [path + '.part', path]);
+  return { path, nVocab: spec.nVocab };
+}
+
+function runChild(backend: string, modelPath: string, nVocab: number): RunResult {
+  const args = [...process.execArgv, process.argv[1], '--child', backend, '--model', modelPath, '--vocab', String(nVocab), '--prompt', String(nPrompt),
+    '--decode', String(nDecode), '--peer-modules', opts['peer-modules']!];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`${backend} failed on ${modelPath}:\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(line.slice(7)) as RunResult;
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const rows: Record<string, unknown>[] = [];
+for (const entry of opts.models!.split(',')) {
+  const [preset, type] = entry.split(':');
+  const { path, nVocab } = await ensureModel(preset, type);
+  const weightBytes = statSync(path).size;
+  const runs: Record<string, RunResult[]> = { hob: [], llama: [] };
+  for (let rep = 0; rep < Number(opts.reps); rep++) {
+    for (const b of rep % 2 === 0 ? ['hob', 'llama'] : ['llama', 'hob']) {
+      const r = runChild(b, path, nVocab);
+      runs[b].push(r);
+      console.error(`${preset} ${type} ${b} rep ${rep}: prefill ${r.prefillTokensPerSecond.toFixed(0)} tok/s, decode ${r.decodeTokensPerSecond.toFixed(1)} tok/s`);
+    }
+  }
+  const pick = (b: string, k: 'prefillTokensPerSecond' | 'decodeTokensPerSecond') => median(runs[b].map((r) => r[k]));
+  const copyReadGBps = median(runs.hob.map((r) => r.copyReadGBps ?? 0));
+  const rooflineTokensPerSecond = (copyReadGBps * 1e9) / weightBytes;
+  rows.push({
+    model: `${preset} ${type}`,
+    fileBytes: weightBytes,
+    device: runs.hob[0].device,
+    hob: { prefillTokensPerSecond: pick('hob', 'prefillTokensPerSecond'), decodeTokensPerSecond: pick('hob', 'decodeTokensPerSecond'), dispatchesPerToken: runs.hob[0].dispatchesPerToken },
+    llamaCpp: { prefillTokensPerSecond: pick('llama', 'prefillTokensPerSecond'), decodeTokensPerSecond: pick('llama', 'decodeTokensPerSecond'), device: runs.llama[0].device },
+    decodeRatio: pick('hob', 'decodeTokensPerSecond') / pick('llama', 'decodeTokensPerSecond'),
+    prefillRatio: pick('hob', 'prefillTokensPerSecond') / pick('llama', 'prefillTokensPerSecond'),
+    copyReadGBps,
+    decodeRooflineTokensPerSecond: rooflineTokensPerSecond,
+    decodeRooflineFraction: pick('hob', 'decodeTokensPerSecond') / rooflineTokensPerSecond,
+    runs,
+  });
+}
+
+const result = { date: new Date().toISOString(), promptTokens: nPrompt, decodeTokens: nDecode, reps: Number(opts.reps), rows };
+mkdirSync(dirname(opts.out!), { recursive: true });
+writeFileSync(opts.out!, JSON.stringify(result, null, 2) + '\n');
+const f = (n: number, d = 0) => n.toFixed(d);
+console.log(`| model | Hob prefill tok/s | llama.cpp Vulkan prefill | ratio | Hob decode tok/s | llama.cpp Vulkan decode | ratio | roofline fraction |`);
+console.log(`|---|---|---|---|---|---|---|---|`);
+for (const r of rows as any[]) {
+  console.log(`| ${r.model} | ${f(r.hob.prefillTokensPerSecond)} | ${f(r.llamaCpp.prefillTokensPerSecond)} | ${f(r.prefillRatio, 2)} | ${f(r.hob.decodeTokensPerSecond, 1)} | ${f(r.llamaCpp.decodeTokensPerSecond, 1)} | ${f(r.decodeRatio, 2)} | ${f(r.decodeRooflineFraction, 3)} |`);
+}
