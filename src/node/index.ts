@@ -16,6 +16,7 @@ export type { CompletionOptions, CompletionResult, CompletionTimings } from '../
 export * from '../api/errors.js';
 export { loadModelFromSource, type LoadOptions, type LoadProgress, type LoadReport } from '../core/load.js';
 export { bytesSource, type ByteSource } from '../core/source.js';
+export { joinSplitParts } from '../core/gguf-split.js';
 export { requestNodeGpu } from './gpu.js';
 
 async function openFile(path: string) {

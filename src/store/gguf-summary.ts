@@ -1,10 +1,9 @@
-// What the store records about a model: a GGUF header read in TypeScript
-// (architecture, parameter count, tensor types, context length), so the main
-// thread can describe a download without the wasm engine. It reads only the
-// header and tensor infos, through a ByteSource, and checks every length and
-// count against the bytes that remain; the engine's own parser stays the one
-// that decides whether a model can run.
+// What the store records about a model: a summary of its GGUF header
+// (architecture, parameter count, tensor types, context length) read in
+// TypeScript, so the main thread can describe a download without the wasm
+// engine, and a truncated file is caught from its header.
 import { ModelFormatError } from '../api/errors.js';
+import { ggmlTypeTraits, readGgufLayout } from '../core/gguf-layout.js';
 import type { ByteSource } from '../core/source.js';
 
 export interface GgufSummary {
@@ -29,188 +28,29 @@ export interface GgufSummary {
   splitCount: number;
 }
 
-// ggml types: name, elements per block, bytes per block (ggml.c's type_traits).
-const TYPES: Record<number, [string, number, number]> = {
-  0: ['f32', 1, 4], 1: ['f16', 1, 2], 2: ['q4_0', 32, 18], 3: ['q4_1', 32, 20], 6: ['q5_0', 32, 22],
-  7: ['q5_1', 32, 24], 8: ['q8_0', 32, 34], 9: ['q8_1', 32, 36], 10: ['q2_K', 256, 84], 11: ['q3_K', 256, 110],
-  12: ['q4_K', 256, 144], 13: ['q5_K', 256, 176], 14: ['q6_K', 256, 210], 15: ['q8_K', 256, 292],
-  16: ['iq2_xxs', 256, 66], 17: ['iq2_xs', 256, 74], 18: ['iq3_xxs', 256, 98], 19: ['iq1_s', 256, 50],
-  20: ['iq4_nl', 32, 18], 21: ['iq3_s', 256, 110], 22: ['iq2_s', 256, 82], 23: ['iq4_xs', 256, 136],
-  24: ['i8', 1, 1], 25: ['i16', 1, 2], 26: ['i32', 1, 4], 27: ['i64', 1, 8], 28: ['f64', 1, 8],
-  29: ['iq1_m', 256, 56], 30: ['bf16', 1, 2], 34: ['tq1_0', 256, 54], 35: ['tq2_0', 256, 66], 39: ['mxfp4', 32, 17],
-};
-
-// GGUF metadata value types and the size of the fixed-size ones.
-const T_STRING = 8;
-const T_ARRAY = 9;
-const FIXED_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-// A key or tensor name longer than this is a corrupt length, not a name.
-const MAX_NAME_BYTES = 1 << 16;
-
-const decoder = new TextDecoder();
-
-/** A bounds-checked little-endian cursor that reads the source in blocks. */
-class Cursor {
-  pos = 0;
-  private buf: Uint8Array = new Uint8Array(0);
-  private view: DataView = new DataView(new ArrayBuffer(0));
-  private bufStart = 0;
-
-  constructor(
-    private readonly src: ByteSource,
-    private readonly blockBytes = 1 << 16,
-  ) {}
-
-  get remaining(): number {
-    return this.src.sizeBytes - this.pos;
-  }
-
-  fail(code: 'gguf/truncated' | 'gguf/invalid', field: string, why: string): never {
-    throw new ModelFormatError(code, `GGUF ${field} at byte ${this.pos}: ${why}`, { offset: this.pos, field, fileBytes: this.src.sizeBytes });
-  }
-
-  /** Makes bytes [pos, pos + n) readable from the buffer; returns their index in it. */
-  private async need(n: number, field: string): Promise<number> {
-    if (n > this.remaining) this.fail('gguf/truncated', field, `needs ${n} bytes, the file has ${this.remaining} left`);
-    if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.buf.byteLength) {
-      const len = Math.min(Math.max(n, this.blockBytes), this.remaining);
-      this.buf = await this.src.read(this.pos, len);
-      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
-      this.bufStart = this.pos;
-    }
-    const at = this.pos - this.bufStart;
-    this.pos += n;
-    return at;
-  }
-
-  async u32(field: string): Promise<number> {
-    // `need` may replace the view: read it only after the await.
-    const at = await this.need(4, field);
-    return this.view.getUint32(at, true);
-  }
-
-  /** A u64 that must be a safe integer (every GGUF count and size is). */
-  async u64(field: string): Promise<number> {
-    const at = await this.need(8, field);
-    const v = this.view.getBigUint64(at, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail('gguf/invalid', field, `value ${v} is out of range`);
-    return Number(v);
-  }
-
-  async string(field: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<string> {
-    const n = await this.u64(`${field} length`);
-    if (n > maxBytes) this.fail('gguf/invalid', field, `string of ${n} bytes (at most ${maxBytes})`);
-    const at = await this.need(n, field);
-    return decoder.decode(this.buf.subarray(at, at + n));
-  }
-
-  async skip(n: number, field: string): Promise<void> {
-    if (n > this.remaining) this.fail('gguf/truncated', field, `needs ${n} bytes, the file has ${this.remaining} left`);
-    this.pos += n;
-  }
-
-  /** A scalar's value (numbers, bools, strings); 64-bit integers as numbers when safe. */
-  async scalar(type: number, field: string): Promise<string | number | boolean> {
-    if (type === T_STRING) return this.string(field);
-    const size = FIXED_BYTES[type];
-    if (size === undefined) this.fail('gguf/invalid', field, `unknown value type ${type}`);
-    const at = await this.need(size, field);
-    const v = this.view;
-    switch (type) {
-      case 0: return v.getUint8(at);
-      case 1: return v.getInt8(at);
-      case 2: return v.getUint16(at, true);
-      case 3: return v.getInt16(at, true);
-      case 4: return v.getUint32(at, true);
-      case 5: return v.getInt32(at, true);
-      case 6: return v.getFloat32(at, true);
-      case 7: return v.getUint8(at) !== 0;
-      case 10: return Number(v.getBigUint64(at, true));
-      case 11: return Number(v.getBigInt64(at, true));
-      default: return v.getFloat64(at, true);
-    }
-  }
-
-  /** Skips an array's elements: fixed-size ones at once, strings one by one. */
-  async skipArray(elemType: number, count: number, field: string): Promise<void> {
-    if (elemType === T_STRING) {
-      if (count * 8 > this.remaining) this.fail('gguf/truncated', field, `${count} strings cannot fit in ${this.remaining} bytes`);
-      for (let i = 0; i < count; i++) await this.skip(await this.u64(`${field}[${i}] length`), `${field}[${i}]`);
-      return;
-    }
-    const size = FIXED_BYTES[elemType];
-    if (size === undefined) this.fail('gguf/invalid', field, `array of unsupported type ${elemType}`);
-    await this.skip(count * size, field);
-  }
-}
-
-const padTo = (n: number, align: number): number => Math.ceil(n / align) * align;
-
 /**
  * Reads the GGUF header of `src`: throws ModelFormatError ('gguf/bad-magic',
  * 'gguf/bad-version', 'gguf/truncated' when a tensor's data runs past the
  * end, 'gguf/invalid') with the offset and field name.
  */
 export async function readGgufSummary(src: ByteSource): Promise<GgufSummary> {
-  const c = new Cursor(src);
-  if (src.sizeBytes < 4 || (await c.u32('magic')) !== 0x46554747) {
-    throw new ModelFormatError('gguf/bad-magic', 'not a GGUF file: it does not start with "GGUF"', { offset: 0, fileBytes: src.sizeBytes });
-  }
-  const version = await c.u32('version');
-  if (version !== 2 && version !== 3) {
-    throw new ModelFormatError('gguf/bad-version', `GGUF version ${version} is not supported (2 or 3)`, { offset: 4, version });
-  }
-  const nTensors = await c.u64('tensor count');
-  const nKv = await c.u64('metadata count');
-  // Each entry needs at least its name's length and its type: 12 and 24 bytes.
-  if (nKv * 12 + nTensors * 24 > c.remaining) c.fail('gguf/truncated', 'header', `${nKv} metadata entries and ${nTensors} tensors cannot fit`);
-
-  const meta = new Map<string, string | number | boolean>();
-  for (let i = 0; i < nKv; i++) {
-    const key = await c.string(`metadata key ${i}`, MAX_NAME_BYTES);
-    const type = await c.u32(`${key} type`);
-    if (type === T_ARRAY) {
-      const elemType = await c.u32(`${key} element type`);
-      await c.skipArray(elemType, await c.u64(`${key} count`), key);
-    } else {
-      meta.set(key, await c.scalar(type, key));
-    }
-  }
-
-  const alignment = Number(meta.get('general.alignment') ?? 32);
-  if (!Number.isInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
-    c.fail('gguf/invalid', 'general.alignment', `${alignment} is not a power of two`);
-  }
-  const tensors: { name: string; typeId: number; nElements: number; offset: number }[] = [];
+  const { version, meta, tensors, dataOffsetBytes } = await readGgufLayout(src);
   let nParams = 0;
   const types: Record<string, number> = {};
-  for (let i = 0; i < nTensors; i++) {
-    const name = await c.string(`tensor ${i} name`, MAX_NAME_BYTES);
-    const nDims = await c.u32(`${name} n_dims`);
-    if (nDims < 1 || nDims > 4) c.fail('gguf/invalid', `${name} n_dims`, `${nDims} dimensions (1 to 4 allowed)`);
-    let nElements = 1;
-    for (let d = 0; d < nDims; d++) {
-      const dim = await c.u64(`${name} dim ${d}`);
-      nElements *= dim;
-      if (dim === 0 || !Number.isSafeInteger(nElements)) c.fail('gguf/invalid', `${name} dims`, 'the element count is zero or overflows');
-    }
-    const typeId = await c.u32(`${name} type`);
-    const offset = await c.u64(`${name} offset`);
-    tensors.push({ name, typeId, nElements, offset });
-    nParams += nElements;
-    const typeName = TYPES[typeId]?.[0] ?? `type${typeId}`;
+  for (const t of tensors) {
+    nParams += t.nElements;
+    const typeName = ggmlTypeTraits(t.typeId)?.[0] ?? `type${t.typeId}`;
     types[typeName] = (types[typeName] ?? 0) + 1;
   }
-  if (!Number.isSafeInteger(nParams)) c.fail('gguf/invalid', 'tensors', 'the parameter count overflows');
+  if (!Number.isSafeInteger(nParams)) {
+    throw new ModelFormatError('gguf/invalid', 'GGUF tensors: the parameter count overflows', { fileBytes: src.sizeBytes });
+  }
 
   // A download cut short still has a whole header: the tensor extents are
   // what shows that its data is missing.
-  const dataOffsetBytes = padTo(c.pos, alignment);
   for (const t of tensors) {
-    const traits = TYPES[t.typeId];
-    if (!traits) continue; // the engine reports unknown types; the size is unknown here
-    const [, blockElems, blockBytes] = traits;
-    const end = dataOffsetBytes + t.offset + Math.ceil(t.nElements / blockElems) * blockBytes;
+    if (t.sizeBytes === undefined) continue; // the engine reports unknown types; the size is unknown here
+    const end = dataOffsetBytes + t.offset + t.sizeBytes;
     if (end > src.sizeBytes) {
       throw new ModelFormatError('gguf/truncated', `GGUF tensor ${t.name} ends at byte ${end}, but the file has only ${src.sizeBytes} bytes`, {
         field: t.name,
@@ -232,7 +72,7 @@ export async function readGgufSummary(src: ByteSource): Promise<GgufSummary> {
     ...(num(`${arch}.block_count`) !== undefined ? { nLayer: num(`${arch}.block_count`) } : {}),
     ...(num('general.file_type') !== undefined ? { fileType: num('general.file_type') } : {}),
     nParams,
-    nTensors,
+    nTensors: tensors.length,
     types,
     dataOffsetBytes,
     splitCount: num('split.count') ?? 1,

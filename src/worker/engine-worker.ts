@@ -5,6 +5,7 @@ import * as Comlink from 'comlink';
 
 import { Engine, Sampler, type Model, type ModelInfo, type SamplerOptions, type Session } from '../core/engine.js';
 import { complete, type CompletionResult } from '../core/generate.js';
+import { joinSplitParts } from '../core/gguf-split.js';
 import { loadModelFromSource, type LoadReport } from '../core/load.js';
 import { Sequence } from '../core/sequence.js';
 import { blobSource, bytesSource, type ByteSource } from '../core/source.js';
@@ -63,13 +64,14 @@ async function openSource(source: ModelSource, onProgress?: (p: LoadProgress) =>
   if ('bytes' in source) return bytesSource(source.bytes);
   if ('blob' in source) return blobSource(source.blob);
   const store = openModelStore();
-  if ('storeId' in source) return store.openModelSource(source.storeId);
+  // A split model's parts are joined into one virtual file.
+  if ('storeId' in source) return joinSplitParts(await store.openModelParts(source.storeId));
   // A URL is downloaded once, resumably, and read from the store from then on.
   try {
     const stored = await store.download(source.url, {
       onProgress: onProgress && ((p) => onProgress({ loaded: p.loaded, total: p.total, phase: 'download' })),
     });
-    return await store.openModelSource(stored.id);
+    return await joinSplitParts(await store.openModelParts(stored.id));
   } catch (e) {
     // A server that cannot serve ranges cannot be stored resumably: read it
     // once as a Blob (which the browser may keep on disk), uncached.
