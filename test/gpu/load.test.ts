@@ -1,0 +1,77 @@
+// Loading with offloaded blocks: 'auto' chooses within the budget and says
+// why, offloaded weights never enter the wasm heap, and a lost device is a
+// typed error after which the model reloads on the CPU.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { Engine, GpuError, loadModelFromSource } from '../../src/node/index.js';
+import { bytesSource } from '../../src/core/source.js';
+import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
+import { requestNodeGpu } from './node-gpu.js';
+
+let engine: Engine;
+before(async () => {
+  engine = await Engine.create({ threads: 1 });
+});
+after(() => engine?.dispose());
+
+const tiny = writeRandomLlama(makeSpec('tiny', { weightType: 'f32' }));
+
+async function firstLogits(model: Awaited<ReturnType<typeof loadModelFromSource>>): Promise<Float32Array> {
+  const s = model.createSession({ nCtx: 32 });
+  await s.eval([1, 17, 230, 5]);
+  const l = s.logits();
+  s.free();
+  return l;
+}
+
+test("gpuLayers 'auto' offloads the most blocks that fit the budget and says why", async () => {
+  const gpu = await requestNodeGpu();
+  // Each tiny block holds 4 64x64 and 3 64x192 f32 matrices plus two norms.
+  const blockBytes = (4 * 64 * 64 + 3 * 64 * 192 + 2 * 64) * 4;
+  const m = await loadModelFromSource(engine, bytesSource(tiny), { gpuLayers: 'auto', gpu, gpuBudgetBytes: 2.5 * blockBytes });
+  assert.equal(m.loadReport?.gpuLayers, 2);
+  assert.equal(m.loadReport?.headOnGpu, false);
+  assert.match(m.loadReport!.reason, /auto: 2 of 4 blocks .* fit the GPU budget/);
+  const all = await loadModelFromSource(engine, bytesSource(tiny), { gpuLayers: 'auto', gpu, gpuBudgetBytes: 1 << 30 });
+  assert.equal(all.loadReport?.gpuLayers, 4);
+  assert.equal(all.loadReport?.headOnGpu, true);
+  m.free();
+  all.free();
+  gpu.device.destroy();
+});
+
+test('offloaded weights never enter the wasm heap: a model larger than the heap runs with every block on the GPU', async () => {
+  const gpu = await requestNodeGpu();
+  const e = await Engine.create({ threads: 1 });
+  // 8 blocks of width 512: about 128 MB of f32 weights, near twice the initial 64 MiB heap.
+  const big = writeRandomLlama(makeSpec('tiny', { weightType: 'f32', nEmbd: 512, nFf: 2048, nLayer: 8, nHead: 8, nHeadKv: 4 }));
+  const heapBefore = e.heap().byteLength;
+  const m = await loadModelFromSource(e, bytesSource(big), { gpuLayers: 8, gpu });
+  const l = await firstLogits(m);
+  assert.ok(big.byteLength > heapBefore, `the model (${big.byteLength} bytes) is larger than the heap (${heapBefore})`);
+  assert.equal(e.heap().byteLength, heapBefore, 'the heap did not grow');
+  assert.ok(m.loadReport!.cpuWeightBytes < big.byteLength / 50, `CPU weights: ${m.loadReport!.cpuWeightBytes} bytes`);
+  assert.ok(l.every(Number.isFinite));
+  m.free();
+  e.dispose();
+  gpu.device.destroy();
+});
+
+test('a lost device is a GpuError with lost set, and the model then reloads with gpuLayers 0', async () => {
+  const gpu = await requestNodeGpu();
+  const m = await loadModelFromSource(engine, bytesSource(tiny), { gpuLayers: 2, gpu });
+  const s = m.createSession({ nCtx: 32 });
+  await s.eval([1, 2, 3]);
+  gpu.device.destroy();
+  await gpu.lost;
+  await assert.rejects(s.eval([4]), (e: unknown) => e instanceof GpuError && e.code === 'gpu/device-lost' && e.details.lost === true);
+  assert.equal(s.nPast, 3, 'the failed step left the cache as it was');
+  s.free();
+  m.free();
+  const cpu = await loadModelFromSource(engine, bytesSource(tiny), { gpuLayers: 0 });
+  const ref = await loadModelFromSource(engine, bytesSource(tiny));
+  assert.deepEqual(await firstLogits(cpu), await firstLogits(ref));
+  cpu.free();
+  ref.free();
+});
