@@ -73,7 +73,24 @@ typedef enum hob_hparam {
     HOB_HPARAM_ROPE_FREQ_BASE = 7,
     HOB_HPARAM_ROPE_FREQ_SCALE = 8,   /* 1 / linear scaling factor */
     HOB_HPARAM_N_CPU_LAYERS = 9,      /* blocks [0, n) run on the CPU, the rest are offloaded */
-    HOB_HPARAM_HEAD_ON_CPU = 10       /* 1 if the output norm and head run on the CPU */
+    HOB_HPARAM_HEAD_ON_CPU = 10,      /* 1 if the output norm and head run on the CPU */
+    /* What sets architectures apart (llama, qwen2, qwen3, phi3, gemma2, gemma3). */
+    HOB_HPARAM_QKV_BIAS = 11,         /* 1: q, k, v get biases (attn_{q,k,v}.bias, or attn_qkv.bias) after projection */
+    HOB_HPARAM_FUSED_QKV = 12,        /* 1: attn_qkv.weight (n_embd -> q_dim + 2 kv_dim), rows q, then k, then v */
+    HOB_HPARAM_FUSED_FFN = 13,        /* 1: ffn_up.weight (n_embd -> 2 n_ff), rows gate then up; no ffn_gate */
+    HOB_HPARAM_QK_NORM = 14,          /* 1: RMSNorm of each q and k head (attn_{q,k}_norm.weight, head_dim) before RoPE */
+    HOB_HPARAM_POST_NORMS = 15,       /* 1: RMSNorm of the attention and FFN outputs (post_attention_norm,
+                                         post_ffw_norm) before each residual add */
+    HOB_HPARAM_EMBD_SCALE = 16,       /* token embeddings are multiplied by this (1: none; gemma: sqrt(n_embd)) */
+    HOB_HPARAM_ATTN_SCALE = 17,       /* scale of q.k */
+    HOB_HPARAM_ATTN_SCALE_ON_Q = 18,  /* 1: ATTN_SCALE multiplies q after RoPE, and q.k is not scaled again */
+    HOB_HPARAM_ATTN_SOFTCAP = 19,     /* c > 0: scores become c * tanh(score / c) before the softmax; 0: off */
+    HOB_HPARAM_FINAL_SOFTCAP = 20,    /* c > 0: logits become c * tanh(logit / c); 0: off */
+    HOB_HPARAM_FFN_ACT = 21,          /* gate activation: 0 SiLU (SwiGLU), 1 GELU, tanh form (GeGLU) */
+    HOB_HPARAM_N_SWA = 22,            /* sliding window in positions (a query sees positions p - n + 1 .. p); 0: none */
+    HOB_HPARAM_ROPE_FREQ_BASE_SWA = 23,   /* RoPE base of sliding-window layers */
+    HOB_HPARAM_ROPE_FREQ_SCALE_SWA = 24,  /* RoPE 1 / linear factor of sliding-window layers */
+    HOB_HPARAM_LAYER_SWA = 65536      /* + layer index: 1 if that layer attends through the window */
 } hob_hparam;
 
 typedef struct hob_gguf hob_gguf;

@@ -1,7 +1,9 @@
-// Loading a model from GGUF metadata and tensors, and its forward pass. The
+// Loading a model's weights from GGUF tensors, and its forward pass. The
 // forward pass reads top to bottom like the paper: embed, then per layer
 // RMSNorm -> QKV -> RoPE -> attention over the cache -> output -> RMSNorm ->
-// SwiGLU FFN, then the final norm and the output head.
+// gated FFN, then the final norm and the output head. What differs between
+// architectures (arch.h) shows as optional steps: biases, q/k norms,
+// post-norms, embedding scale, soft-capping, sliding windows.
 #include "model.h"
 
 #include <cmath>
@@ -13,20 +15,10 @@ namespace hob {
 
 namespace {
 
-const char* kSupportedArchs = "llama";
-
 std::string shape_str(const int64_t* ne, int n) {
     std::string s = "[";
     for (int i = 0; i < n; i++) s += (i ? ", " : "") + std::to_string(ne[i]);
     return s + "]";
-}
-
-int32_t to_i32(int64_t v, const std::string& key, int64_t lo, int64_t hi) {
-    if (v < lo || v > hi) {
-        fail(HOB_ERR_MODEL_INVALID, "metadata " + key + " = " + std::to_string(v) + " is outside [" +
-                                        std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    }
-    return (int32_t)v;
 }
 
 }  // namespace
@@ -109,8 +101,21 @@ const Tensor* Model::tensor(const std::string& name, std::initializer_list<int64
     return tensors_.back().get();
 }
 
-std::vector<float> Model::vector_f32(const std::string& name, int64_t n) {
-    const Tensor* t = tensor(name, {n});
+const Tensor* Model::rows_view(const Tensor* whole, int64_t row0, int64_t n_rows, const std::string& name) {
+    HOB_CHECK(whole->ne[2] == 1 && whole->ne[3] == 1 && row0 >= 0 && row0 + n_rows <= whole->ne[1], HOB_ERR_INTERNAL,
+              "rows [" + std::to_string(row0) + ", " + std::to_string(row0 + n_rows) + ") outside tensor " + whole->name);
+    auto t = std::make_unique<Tensor>(*whole);
+    t->name = name;
+    t->ne[1] = n_rows;
+    t->n_bytes = (size_t)n_rows * whole->row_bytes;
+    if (whole->data) t->data = whole->row(row0);  // null stays null: an offloaded block
+    tensors_.push_back(std::move(t));
+    return tensors_.back().get();
+}
+
+std::vector<float> Model::vector_f32(const std::string& name, int64_t n, bool required) {
+    const Tensor* t = tensor(name, {n}, required);
+    if (!t || !t->data) return {};
     std::vector<float> out((size_t)n);
     dequantize_row(t->type, t->data, out.data(), n);
     return out;
@@ -136,134 +141,154 @@ std::unique_ptr<Model> Model::build(GgufFile gguf, int32_t n_cpu_layers, const T
 
 void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
     const GgufFile& g = gguf_;
+    hp_ = read_hparams(g);
     Hparams& hp = hp_;
-    if (!g.has("general.architecture")) fail(HOB_ERR_MODEL_INVALID, "metadata general.architecture is missing");
-    hp.arch = g.get_string("general.architecture", "");
-    if (hp.arch != "llama") {
-        fail(HOB_ERR_UNSUPPORTED_ARCH, "architecture \"" + hp.arch + "\" is not supported (supported: " +
-                                           kSupportedArchs + ")");
-    }
-    const std::string a = hp.arch + ".";
-    auto required_int = [&](const std::string& key, int64_t lo, int64_t hi) {
-        if (!g.has(key)) fail(HOB_ERR_MODEL_INVALID, "metadata " + key + " is missing");
-        return to_i32(g.get_int(key, 0), key, lo, hi);
-    };
-    hp.n_ctx_train = required_int(a + "context_length", 1, 1 << 24);
-    hp.n_embd = required_int(a + "embedding_length", 1, 1 << 20);
-    hp.n_layer = required_int(a + "block_count", 1, 4096);
-    hp.n_ff = required_int(a + "feed_forward_length", 1, 1 << 22);
-    hp.n_head = required_int(a + "attention.head_count", 1, 1 << 14);
-    hp.n_head_kv = to_i32(g.get_int(a + "attention.head_count_kv", hp.n_head), a + "attention.head_count_kv", 1, hp.n_head);
-    if (hp.n_head % hp.n_head_kv != 0) {
-        fail(HOB_ERR_MODEL_INVALID, "attention.head_count " + std::to_string(hp.n_head) +
-                                        " is not a multiple of attention.head_count_kv " + std::to_string(hp.n_head_kv));
-    }
-    const int64_t default_head_dim = hp.n_embd % hp.n_head == 0 ? hp.n_embd / hp.n_head : 0;
-    hp.head_dim = to_i32(g.get_int(a + "attention.key_length", default_head_dim), a + "attention.key_length", 1, 1 << 14);
-    const int32_t v_dim = to_i32(g.get_int(a + "attention.value_length", hp.head_dim), a + "attention.value_length", 1, 1 << 14);
-    if (v_dim != hp.head_dim) {
-        fail(HOB_ERR_UNSUPPORTED_ARCH, "attention.key_length " + std::to_string(hp.head_dim) + " differs from value_length " +
-                                           std::to_string(v_dim) + ", which is not supported");
-    }
-    hp.rms_eps = (float)g.get_float(a + "attention.layer_norm_rms_epsilon", 1e-5);
-    if (!(hp.rms_eps > 0 && hp.rms_eps < 1)) fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "attention.layer_norm_rms_epsilon is not in (0, 1)");
-
-    hp.rope.style = RopeStyle::Normal;
-    hp.rope.n_rot = to_i32(g.get_int(a + "rope.dimension_count", hp.head_dim), a + "rope.dimension_count", 2, hp.head_dim);
-    if (hp.rope.n_rot % 2 != 0) fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "rope.dimension_count is odd");
-    hp.rope.freq_base = (float)g.get_float(a + "rope.freq_base", 10000.0);
-    if (!(hp.rope.freq_base > 1)) fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "rope.freq_base must be > 1");
-    const std::string scaling = g.get_string(a + "rope.scaling.type", "none");
-    if (scaling == "linear") {
-        const double factor = g.get_float(a + "rope.scaling.factor", 1.0);
-        if (!(factor >= 1)) fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "rope.scaling.factor must be >= 1");
-        hp.rope.freq_scale = (float)(1.0 / factor);
-    } else if (scaling != "none") {
-        fail(HOB_ERR_UNSUPPORTED_ARCH, "RoPE scaling \"" + scaling + "\" is not supported (supported: none, linear)");
-    }
-
     n_cpu_layers_ = n_cpu_layers < 0 || n_cpu_layers > hp.n_layer ? hp.n_layer : n_cpu_layers;
     locate_ = locate;
     vocab_ = Vocab::load(g);
     hp.n_vocab = vocab_.n_tokens();
 
-    // Weights, with the shapes llama.cpp's converter writes.
-    const int64_t E = hp.n_embd, Q = (int64_t)hp.n_head * hp.head_dim, KV = hp.kv_dim();
+    // Weights, with the names and shapes llama.cpp's converter writes.
+    const int64_t E = hp.n_embd;
     tok_embd_ = tensor("token_embd.weight", {E, hp.n_vocab});
-    const bool head_here = cpu_uses_tensor("output.weight", hp.n_layer, n_cpu_layers_);
     const Tensor* output = tensor("output.weight", {E, hp.n_vocab}, false);
-    if (head_here) {
-        output_norm_ = vector_f32("output_norm.weight", E);
-        output_ = output ? output : tok_embd_;  // tied embeddings
-    } else {
-        tensor("output_norm.weight", {E});
-    }
+    output_norm_ = vector_f32("output_norm.weight", E);
+    if (cpu_uses_tensor("output.weight", hp.n_layer, n_cpu_layers_)) output_ = output ? output : tok_embd_;  // tied
     if (g.find_tensor("rope_freqs.weight")) {
         rope_freqs_ = vector_f32("rope_freqs.weight", hp.rope.n_rot / 2);
         hp.rope.freq_factors = rope_freqs_.data();
+        hp.rope_swa.freq_factors = rope_freqs_.data();
     }
+    // Block 0 decides the layout; every block must have the same.
+    layout_.fused_qkv = g.find_tensor("blk.0.attn_qkv.weight") != nullptr;
+    layout_.qkv_bias = g.find_tensor(layout_.fused_qkv ? "blk.0.attn_qkv.bias" : "blk.0.attn_q.bias") != nullptr;
+    layout_.fused_ffn = hp.arch == "phi3";  // llama.cpp's phi3 reads only the fused form
     layers_.resize(hp.n_layer);
-    for (int32_t l = 0; l < hp.n_layer; l++) {
-        const std::string p = "blk." + std::to_string(l) + ".";
-        LayerWeights& L = layers_[l];
-        const bool here = l < n_cpu_layers_;
-        if (here) {
-            L.attn_norm = vector_f32(p + "attn_norm.weight", E);
-            L.ffn_norm = vector_f32(p + "ffn_norm.weight", E);
-        } else {
-            tensor(p + "attn_norm.weight", {E});
-            tensor(p + "ffn_norm.weight", {E});
+    for (int32_t l = 0; l < hp.n_layer; l++) load_block(l);
+    layers_.resize(n_cpu_layers_);  // offloaded blocks were checked; the CPU keeps only its own
+    locate_ = nullptr;
+}
+
+void Model::load_block(int32_t l) {
+    const Hparams& hp = hp_;
+    const ArchTraits& tr = *hp.traits;
+    const int64_t E = hp.n_embd, Q = (int64_t)hp.n_head * hp.head_dim, KV = hp.kv_dim(), F = hp.n_ff, D = hp.head_dim;
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LayerWeights& L = layers_[l];
+    for (const char* other : {"attn_qkv.weight", "attn_q.weight"}) {
+        const bool fused = std::string(other) == "attn_qkv.weight";
+        if (fused != layout_.fused_qkv && gguf_.find_tensor(p + other)) {
+            fail(HOB_ERR_MODEL_INVALID, "tensor " + p + other + " is present but block 0 stores Q, K and V " +
+                                            (layout_.fused_qkv ? "fused" : "separately"));
         }
+    }
+
+    L.attn_norm = vector_f32(p + "attn_norm.weight", E);
+    if (layout_.fused_qkv) {
+        const Tensor* qkv = tensor(p + "attn_qkv.weight", {E, Q + 2 * KV});
+        L.wq = rows_view(qkv, 0, Q, p + "attn_qkv.weight[q]");
+        L.wk = rows_view(qkv, Q, KV, p + "attn_qkv.weight[k]");
+        L.wv = rows_view(qkv, Q + KV, KV, p + "attn_qkv.weight[v]");
+        const std::vector<float> b = vector_f32(p + "attn_qkv.bias", Q + 2 * KV, layout_.qkv_bias);
+        if (!b.empty()) {
+            L.bq.assign(b.begin(), b.begin() + Q);
+            L.bk.assign(b.begin() + Q, b.begin() + Q + KV);
+            L.bv.assign(b.begin() + Q + KV, b.end());
+        }
+    } else {
         L.wq = tensor(p + "attn_q.weight", {E, Q});
         L.wk = tensor(p + "attn_k.weight", {E, KV});
         L.wv = tensor(p + "attn_v.weight", {E, KV});
-        L.wo = tensor(p + "attn_output.weight", {Q, E});
-        L.ffn_gate = tensor(p + "ffn_gate.weight", {E, hp.n_ff});
-        L.ffn_up = tensor(p + "ffn_up.weight", {E, hp.n_ff});
-        L.ffn_down = tensor(p + "ffn_down.weight", {hp.n_ff, E});
+        L.bq = vector_f32(p + "attn_q.bias", Q, layout_.qkv_bias);
+        L.bk = vector_f32(p + "attn_k.bias", KV, layout_.qkv_bias);
+        L.bv = vector_f32(p + "attn_v.bias", KV, layout_.qkv_bias);
     }
-    layers_.resize(n_cpu_layers_);  // offloaded blocks were checked; the CPU keeps only its own
-    locate_ = nullptr;
+    if (!layout_.qkv_bias && gguf_.find_tensor(p + (layout_.fused_qkv ? "attn_qkv.bias" : "attn_q.bias"))) {
+        fail(HOB_ERR_MODEL_INVALID, "block " + std::to_string(l) + " has Q/K/V biases but block 0 has none");
+    }
+    if (tr.qk_norm) {
+        L.q_norm = vector_f32(p + "attn_q_norm.weight", D);
+        L.k_norm = vector_f32(p + "attn_k_norm.weight", D);
+    }
+    L.wo = tensor(p + "attn_output.weight", {Q, E});
+    if (tr.post_norms) L.post_attn_norm = vector_f32(p + "post_attention_norm.weight", E);
+
+    L.ffn_norm = vector_f32(p + "ffn_norm.weight", E);
+    if (layout_.fused_ffn) {
+        const Tensor* gate_up = tensor(p + "ffn_up.weight", {E, 2 * F});
+        L.ffn_gate = rows_view(gate_up, 0, F, p + "ffn_up.weight[gate]");
+        L.ffn_up = rows_view(gate_up, F, F, p + "ffn_up.weight[up]");
+    } else {
+        L.ffn_gate = tensor(p + "ffn_gate.weight", {E, F});
+        L.ffn_up = tensor(p + "ffn_up.weight", {E, F});
+    }
+    L.ffn_down = tensor(p + "ffn_down.weight", {F, E});
+    if (tr.post_norms) L.post_ffn_norm = vector_f32(p + "post_ffw_norm.weight", E);
 }
 
 void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T, int32_t cell0,
                     int32_t pos0) const {
     const Hparams& hp = hp_;
+    const ArchTraits& tr = *hp.traits;
     HOB_CHECK(T > 0 && T <= ws.capacity, HOB_ERR_INTERNAL,
               "batch of " + std::to_string(T) + " tokens exceeds the workspace (" + std::to_string(ws.capacity) + ")");
     const int32_t E = hp.n_embd;
+    const int64_t q_dim = (int64_t)hp.n_head * hp.head_dim;
     for (int32_t t = 0; t < T; t++) {
         HOB_CHECK(tokens[t] >= 0 && tokens[t] < hp.n_vocab, HOB_ERR_OUT_OF_RANGE,
                   "token id " + std::to_string(tokens[t]) + " out of range [0, " + std::to_string(hp.n_vocab) + ")");
         ws.pos[t] = pos0 + t;
     }
-    const AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, 1.0f / std::sqrt((float)hp.head_dim)};
     float* x = ws.x.data();
 
-    // Embed: one row of the token embedding per token.
+    // Embed: one row of the token embedding per token (Gemma scales it).
     for (int32_t t = 0; t < T; t++) dequantize_row(tok_embd_->type, tok_embd_->row(tokens[t]), x + (size_t)t * E, E);
+    if (tr.embd_scale) scale(x, hp.embd_scale, (int64_t)T * E);
 
     for (int32_t l = 0; l < n_cpu_layers_; l++) {
         const LayerWeights& L = layers_[l];
 
-        // Attention: norm, project, rotate, cache, attend, project back.
+        // Attention: norm, project (+ bias), norm heads, rotate, cache,
+        // attend (within the layer's window), project back (+ post-norm).
         rmsnorm(x, L.attn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
         matmul(pool, ws.scratch, *L.wq, ws.xb.data(), T, ws.q.data());
         matmul(pool, ws.scratch, *L.wk, ws.xb.data(), T, ws.k.data());
         matmul(pool, ws.scratch, *L.wv, ws.xb.data(), T, ws.v.data());
-        rope(ws.q.data(), T, hp.n_head, hp.head_dim, ws.pos.data(), hp.rope);
-        rope(ws.k.data(), T, hp.n_head_kv, hp.head_dim, ws.pos.data(), hp.rope);
+        if (!L.bq.empty()) {
+            add_bias(ws.q.data(), L.bq.data(), T, (int32_t)q_dim);
+            add_bias(ws.k.data(), L.bk.data(), T, hp.kv_dim());
+            add_bias(ws.v.data(), L.bv.data(), T, hp.kv_dim());
+        }
+        if (tr.qk_norm) {
+            rmsnorm(ws.q.data(), L.q_norm.data(), ws.q.data(), T * hp.n_head, hp.head_dim, hp.rms_eps);
+            rmsnorm(ws.k.data(), L.k_norm.data(), ws.k.data(), T * hp.n_head_kv, hp.head_dim, hp.rms_eps);
+        }
+        const RopeParams& rp = hp.rope_of(l);
+        rope(ws.q.data(), T, hp.n_head, hp.head_dim, ws.pos.data(), rp);
+        rope(ws.k.data(), T, hp.n_head_kv, hp.head_dim, ws.pos.data(), rp);
+        // Gemma scales q itself (before its f16 rounding), as its reference does.
+        if (tr.q_prescale) scale(ws.q.data(), hp.attn_scale, (int64_t)T * q_dim);
         kv_store(kv, l, cell0, T, ws.k.data(), ws.v.data());
+        AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, tr.q_prescale ? 1.0f : hp.attn_scale};
+        shape.window = hp.window(l);
+        shape.softcap = hp.attn_softcap;
         attention(pool, ws.scratch, kv, l, cell0, T, shape, ws.q.data(), ws.att.data());
         matmul(pool, ws.scratch, *L.wo, ws.att.data(), T, ws.xb2.data());
+        if (tr.post_norms) rmsnorm(ws.xb2.data(), L.post_attn_norm.data(), ws.xb2.data(), T, E, hp.rms_eps);
         add(x, ws.xb2.data(), (int64_t)T * E);
 
-        // Feed-forward: norm, SwiGLU, project back.
+        // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
+        // back (+ post-norm).
         rmsnorm(x, L.ffn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
         matmul(pool, ws.scratch, *L.ffn_gate, ws.xb.data(), T, ws.hb.data());
         matmul(pool, ws.scratch, *L.ffn_up, ws.xb.data(), T, ws.hb2.data());
-        silu_mul(ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
+        if (tr.ffn_act == FfnAct::GeLU) {
+            gelu_mul(ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
+        } else {
+            silu_mul(ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
+        }
         matmul(pool, ws.scratch, *L.ffn_down, ws.hb.data(), T, ws.xb2.data());
+        if (tr.post_norms) rmsnorm(ws.xb2.data(), L.post_ffn_norm.data(), ws.xb2.data(), T, E, hp.rms_eps);
         add(x, ws.xb2.data(), (int64_t)T * E);
     }
 }
@@ -272,6 +297,7 @@ void Model::head(ThreadPool& pool, Workspace& ws, const float* hidden, float* lo
     HOB_CHECK(head_on_cpu(), HOB_ERR_INVALID_ARGUMENT, "the output head of this model is offloaded, not on the CPU");
     rmsnorm(hidden, output_norm_.data(), ws.xb.data(), 1, hp_.n_embd, hp_.rms_eps);
     matmul(pool, ws.scratch, *output_, ws.xb.data(), 1, logits);
+    if (hp_.final_softcap > 0) softcap(logits, hp_.final_softcap, hp_.n_vocab);
 }
 
 }  // namespace hob

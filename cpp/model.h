@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "arch.h"
 #include "gguf.h"
 #include "kv_cache.h"
 #include "ops/ops.h"
@@ -20,32 +21,31 @@
 
 namespace hob {
 
-struct Hparams {
-    std::string arch;
-    int32_t n_vocab = 0;
-    int32_t n_ctx_train = 0;
-    int32_t n_embd = 0;
-    int32_t n_layer = 0;
-    int32_t n_head = 0;
-    int32_t n_head_kv = 0;
-    int32_t head_dim = 0;
-    int32_t n_ff = 0;
-    float rms_eps = 1e-5f;
-    RopeParams rope;
-
-    int32_t kv_dim() const { return n_head_kv * head_dim; }
+// One block's weights. Matrices of a fused file (phi3's attn_qkv, ffn_up
+// holding gate and up) are row views into the fused tensor, never copies.
+// Optional vectors are empty when the file has none.
+struct LayerWeights {
+    std::vector<float> attn_norm;       // (n_embd)
+    const Tensor* wq;                   // (n_embd -> n_head * head_dim)
+    const Tensor* wk;                   // (n_embd -> n_head_kv * head_dim)
+    const Tensor* wv;                   // (n_embd -> n_head_kv * head_dim)
+    std::vector<float> bq, bk, bv;      // (n_head * head_dim), (kv_dim), (kv_dim): qwen2
+    std::vector<float> q_norm, k_norm;  // (head_dim): per-head RMSNorm, qwen3 and gemma3
+    const Tensor* wo;                   // (n_head * head_dim -> n_embd)
+    std::vector<float> post_attn_norm;  // (n_embd): gemma
+    std::vector<float> ffn_norm;        // (n_embd)
+    const Tensor* ffn_gate;             // (n_embd -> n_ff)
+    const Tensor* ffn_up;               // (n_embd -> n_ff)
+    const Tensor* ffn_down;             // (n_ff -> n_embd)
+    std::vector<float> post_ffn_norm;   // (n_embd): gemma
 };
 
-struct LayerWeights {
-    std::vector<float> attn_norm;  // (n_embd)
-    const Tensor* wq;              // (n_embd -> n_head * head_dim)
-    const Tensor* wk;              // (n_embd -> n_head_kv * head_dim)
-    const Tensor* wv;              // (n_embd -> n_head_kv * head_dim)
-    const Tensor* wo;              // (n_head * head_dim -> n_embd)
-    std::vector<float> ffn_norm;   // (n_embd)
-    const Tensor* ffn_gate;        // (n_embd -> n_ff)
-    const Tensor* ffn_up;          // (n_embd -> n_ff)
-    const Tensor* ffn_down;        // (n_ff -> n_embd)
+// How the blocks of a file store their weights, found from its tensors (the
+// same in every block; a block that differs is an error).
+struct WeightLayout {
+    bool qkv_bias = false;   // attn_{q,k,v}.bias (or attn_qkv.bias) present
+    bool fused_qkv = false;  // attn_qkv.weight: (n_embd -> q_dim + 2 kv_dim), rows q, k, v
+    bool fused_ffn = false;  // ffn_up.weight: (n_embd -> 2 n_ff), rows gate then up; no ffn_gate
 };
 
 // Activations of one batch of up to `capacity` tokens; sized once per session.
@@ -93,6 +93,7 @@ public:
     Model& operator=(const Model&) = delete;
 
     const Hparams& hparams() const { return hp_; }
+    const WeightLayout& layout() const { return layout_; }
     const Vocab& vocab() const { return vocab_; }
     const GgufFile& gguf() const { return gguf_; }
     // Bytes of the weights the CPU holds (offloaded blocks not counted).
@@ -116,7 +117,12 @@ private:
     Model() = default;
     void init(const TensorLocator& locate, int32_t n_cpu_layers);
     const Tensor* tensor(const std::string& name, std::initializer_list<int64_t> shape, bool required = true);
-    std::vector<float> vector_f32(const std::string& name, int64_t n);
+    // Rows [row0, row0 + n_rows) of a matrix, sharing its bytes.
+    const Tensor* rows_view(const Tensor* whole, int64_t row0, int64_t n_rows, const std::string& name);
+    // A norm or bias vector as floats; empty when the CPU does not use it
+    // (an offloaded block: then only checked) or when optional and absent.
+    std::vector<float> vector_f32(const std::string& name, int64_t n, bool required = true);
+    void load_block(int32_t l);
 
     uint8_t* owned_ = nullptr;  // freed with the model
     TensorLocator locate_;     // set while building
@@ -124,6 +130,7 @@ private:
     GgufFile gguf_;
     Vocab vocab_;
     Hparams hp_;
+    WeightLayout layout_;
     std::vector<std::unique_ptr<Tensor>> tensors_;
     std::vector<std::unique_ptr<std::vector<uint8_t>>> realigned_;  // copies of misaligned tensors
     std::vector<float> rope_freqs_;

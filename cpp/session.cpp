@@ -92,7 +92,8 @@ void Session::erase(int32_t start, int32_t end) {
     const Hparams& hp = model_.hparams();
     pool_.set_active(n_threads_);
     for (int32_t l = 0; l < kv_.n_layer(); l++) {
-        rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv, hp.head_dim, -n, hp.rope);
+        // Sliding-window layers may rotate with their own base (Gemma 3).
+        rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv, hp.head_dim, -n, hp.rope_of(l));
     }
     // The logits belonged to a context that no longer exists.
     has_logits_ = false;

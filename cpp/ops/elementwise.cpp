@@ -1,12 +1,58 @@
-// Element-wise steps of a block: gated activation and residual add.
+// Element-wise steps of a block: gated activations, biases, scaling,
+// soft-capping and the residual add.
 #include <cmath>
 
+#include "../common.h"
 #include "ops.h"
 
 namespace hob {
 
 void silu_mul(float* x, const float* up, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + std::exp(-x[i])) * up[i];
+}
+
+namespace {
+
+float gelu_tanh(float x) {
+    const float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+}
+
+}  // namespace
+
+void gelu_mul(float* x, const float* up, int64_t n) {
+    // llama.cpp's CPU GELU reads a table indexed by the f16 input and holding
+    // f16 results, saturating outside [-10, 10]; computing the same values
+    // keeps GeGLU models on its logits to float precision.
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        float g;
+        if (v <= -10.0f) {
+            g = 0.0f;
+        } else if (v >= 10.0f) {
+            g = v;
+        } else {
+            g = f16_to_f32(f32_to_f16(gelu_tanh(f16_to_f32(f32_to_f16(v)))));
+        }
+        x[i] = g * up[i];
+    }
+}
+
+void add_bias(float* x, const float* bias, int32_t T, int32_t n) {
+    for (int32_t t = 0; t < T; t++) {
+        float* r = x + (size_t)t * n;
+        for (int32_t i = 0; i < n; i++) r[i] += bias[i];
+    }
+}
+
+void scale(float* x, float s, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] *= s;
+}
+
+void softcap(float* x, float cap, int64_t n) {
+    // Multiplying by 1/cap (not dividing) rounds as llama.cpp's scale op does.
+    const float inv = 1.0f / cap;
+    for (int64_t i = 0; i < n; i++) x[i] = std::tanh(x[i] * inv) * cap;
 }
 
 void add(float* x, const float* y, int64_t n) {

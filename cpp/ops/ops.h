@@ -48,16 +48,31 @@ struct AttentionShape {
     int32_t n_head;
     int32_t n_head_kv;
     int32_t head_dim;
-    float scale;  // applied to q.k
+    float scale;           // applied to q.k
+    int32_t window = 0;    // sliding window in positions; 0: every earlier cell is visible
+    float softcap = 0.0f;  // scores become softcap * tanh(score / softcap); 0: off
 };
 
 // Causal attention of T query rows (q: T x n_head*head_dim) against the
-// layer's cache cells [0, cell0 + t] for row t; out has q's shape.
+// layer's cache cells [0, cell0 + t] for row t (with a window w, only cells
+// [cell0 + t - w + 1, cell0 + t]); out has q's shape.
 void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t layer, int32_t cell0, int32_t T,
                const AttentionShape& s, const float* q, float* out);
 
 // x[i] = silu(x[i]) * up[i]
 void silu_mul(float* x, const float* up, int64_t n);
+
+// x[i] = gelu(x[i]) * up[i], gelu by its tanh approximation (GeGLU).
+void gelu_mul(float* x, const float* up, int64_t n);
+
+// x[t][i] += bias[i] for T rows of n.
+void add_bias(float* x, const float* bias, int32_t T, int32_t n);
+
+// x[i] *= s
+void scale(float* x, float s, int64_t n);
+
+// x[i] = cap * tanh(x[i] / cap): bounds x to (-cap, cap), near-identity for small x.
+void softcap(float* x, float cap, int64_t n);
 
 // x[i] += y[i]
 void add(float* x, const float* y, int64_t n);

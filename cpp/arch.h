@@ -1,0 +1,68 @@
+// The architectures Hob runs and what sets them apart: one table row per
+// architecture (RoPE pairing, extra norms, activation, sliding-window rule)
+// and the reading of their hyperparameters from GGUF metadata into Hparams.
+// Weights and the forward pass are model.cpp's; this file reads no tensor.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gguf.h"
+#include "ops/ops.h"
+
+namespace hob {
+
+// The gated activation of the feed-forward block: act(gate) * up.
+enum class FfnAct { SiLU, GeLU };
+
+// Fixed traits of an architecture, as llama.cpp builds its graph.
+struct ArchTraits {
+    const char* name;
+    RopeStyle rope_style;
+    bool qk_norm;      // attn_q_norm / attn_k_norm: RMSNorm of every q and k head before RoPE
+    bool post_norms;   // post_attention_norm / post_ffw_norm on each sub-block's output
+    bool embd_scale;   // token embeddings multiplied by sqrt(n_embd)
+    bool q_prescale;   // the attention scale multiplies q before q.k (else the scores)
+    FfnAct ffn_act;
+};
+
+// The architecture called `name`, or an UNSUPPORTED_ARCH error naming it and
+// the supported ones.
+const ArchTraits& find_arch(const std::string& name);
+
+struct Hparams {
+    std::string arch;
+    const ArchTraits* traits = nullptr;
+    int32_t n_vocab = 0;
+    int32_t n_ctx_train = 0;
+    int32_t n_embd = 0;
+    int32_t n_layer = 0;
+    int32_t n_head = 0;
+    int32_t n_head_kv = 0;
+    int32_t head_dim = 0;
+    int32_t n_ff = 0;
+    float rms_eps = 1e-5f;
+    RopeParams rope;      // RoPE of the full-attention layers
+    RopeParams rope_swa;  // RoPE of the sliding-window layers (Gemma 3 uses another base)
+
+    float embd_scale = 1.0f;     // token embeddings are multiplied by this
+    float attn_scale = 1.0f;     // on q.k (or on q first, when traits->q_prescale)
+    float attn_softcap = 0.0f;   // scores become c * tanh(s / c); 0: off
+    float final_softcap = 0.0f;  // logits become c * tanh(l / c); 0: off
+    int32_t n_swa = 0;           // sliding window in tokens (0: none): a query sees the last n_swa positions
+    std::vector<uint8_t> swa_layers;  // (n_layer) 1 where a layer attends through the window
+
+    int32_t kv_dim() const { return n_head_kv * head_dim; }
+    bool is_swa(int32_t layer) const { return n_swa > 0 && swa_layers[(size_t)layer] != 0; }
+    // The window of a layer in tokens, 0 for full causal attention.
+    int32_t window(int32_t layer) const { return is_swa(layer) ? n_swa : 0; }
+    const RopeParams& rope_of(int32_t layer) const { return is_swa(layer) ? rope_swa : rope; }
+};
+
+// Reads every hyperparameter but n_vocab (the vocabulary's) from the
+// metadata; a missing or out-of-range value is a MODEL_INVALID error naming
+// its key. RoPE frequency factors (a tensor) are left to the model.
+Hparams read_hparams(const GgufFile& g);
+
+}  // namespace hob
