@@ -75,7 +75,7 @@ const Tensor* Model::tensor(const std::string& name, std::initializer_list<int64
     }
     if (!type_supported(info->type)) {
         fail(HOB_ERR_UNSUPPORTED_TYPE, "tensor " + name + " has type " + type_name(info->type) +
-                                           ", which is not supported (supported: F32, F16, BF16, Q8_0, Q4_0)");
+                                           ", which is not supported (supported: " + supported_types_text() + ")");
     }
     auto t = std::make_unique<Tensor>();
     t->name = name;
