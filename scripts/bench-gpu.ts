@@ -18,6 +18,8 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import type { Step } from '../src/gpu/kernels.js';
+
 const { values: opts } = parseArgs({
   options: {
     models: { type: 'string', default: 'llama-1b:q4_0,qwen2-0.5b:q4_0' },
@@ -46,8 +48,52 @@ interface RunResult {
   decodeTokensPerSecond: number;
   /** Hob only: compute dispatches of one decode step. */
   dispatchesPerToken?: number;
-  /** Hob only: read bandwidth of a large buffer copy on this device, GB/s. */
-  copyReadGBps?: number;
+  /** Hob only: read bandwidth of a compute shader on this device, GB/s. */
+  readGBps?: number;
+  /** Hob only: GPU time of one decode step per kernel family (timestamp
+   * queries, one pass per dispatch group), microseconds. */
+  kernelMicros?: Record<string, number>;
+}
+
+/** Times each recorded step of one decode step with timestamp queries: every
+ * step in its own pass, so the sum is a little above the fused step's time. */
+async function profileDecodeStep(session: { gpu?: unknown; nPast: number }): Promise<Record<string, number>> {
+  // The runner's recorded steps and frame buffer: internals, read for profiling only.
+  const r = session.gpu as { blockSteps: Step[]; headSteps: Step[]; frame: GPUBuffer; model: { ctx: { device: GPUDevice } } };
+  const device = r.model.ctx.device;
+  if (!device.features.has('timestamp-query')) return {};
+  const steps = [...r.blockSteps, ...r.headSteps];
+  const n = steps.length * 2;
+  const querySet = device.createQuerySet({ type: 'timestamp', count: n });
+  const resolved = device.createBuffer({ size: n * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  // One token at the next free cell: what the next decode step would run.
+  device.queue.writeBuffer(r.frame, 0, new Uint32Array([1, session.nPast, session.nPast + 1, 0]));
+  const totals: Record<string, number> = {};
+  for (let rep = 0; rep < 5; rep++) {
+    const enc = device.createCommandEncoder();
+    steps.forEach((s, i) => {
+      const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      s.encode(pass, 1);
+      pass.end();
+    });
+    enc.resolveQuerySet(querySet, 0, n, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, read, 0, n * 8);
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    if (rep === 0) continue; // warm-up
+    steps.forEach((s, i) => {
+      // Kernel family: the label up to its sizes ("matmul q4_0", "attention").
+      const family = s.label.replace(/\s+[\d/x()].*$/, '');
+      totals[family] = (totals[family] ?? 0) + Number(t[2 * i + 1] - t[2 * i]) / 1000 / 4;
+    });
+  }
+  querySet.destroy();
+  resolved.destroy();
+  read.destroy();
+  return totals;
 }
 
 /** The same deterministic prompt for both backends: ids spread over the vocabulary. */
@@ -88,6 +134,7 @@ async function runHob(modelPath: string): Promise<RunResult> {
     token = argmax(session.logits());
   }
   const decodeMs = performance.now() - t0;
+  const kernelMicros = await profileDecodeStep(session);
   if (errors.length) throw new Error(`WebGPU errors: ${errors.join('; ')}`);
   const result: RunResult = {
     backend: 'hob (WebGPU, Dawn)',
@@ -97,7 +144,8 @@ async function runHob(modelPath: string): Promise<RunResult> {
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
     dispatchesPerToken: session.gpu?.dispatchesPerToken,
-    copyReadGBps: await copyBandwidth(gpu.device),
+    readGBps: await readBandwidth(gpu.device),
+    kernelMicros,
   };
   session.free();
   model.free();
@@ -106,22 +154,40 @@ async function runHob(modelPath: string): Promise<RunResult> {
   return result;
 }
 
-/** Bytes read per second by a 1 GiB buffer-to-buffer copy (median of 5). */
-async function copyBandwidth(device: GPUDevice): Promise<number> {
-  const size = Math.min(1 << 30, device.limits.maxBufferSize);
-  const a = device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  const b = device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+/** Bytes a compute shader reads per second from a 1 GiB buffer (16-byte
+ * loads, every byte once per pass; median of 5 passes). */
+async function readBandwidth(device: GPUDevice): Promise<number> {
+  const size = Math.min(1 << 30, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const src = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE });
+  const sink = device.createBuffer({ size: 4 * 65536, usage: GPUBufferUsage.STORAGE });
+  const module = device.createShaderModule({
+    code: `@group(0) @binding(0) var<storage, read> src: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> sink: array<u32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>) {
+  var acc = vec4<u32>(0u);
+  let stride = n.x * 256u;
+  for (var i = g.x; i < arrayLength(&src); i += stride) { acc ^= src[i]; }
+  if (acc.x == 0xdeadbeefu) { sink[g.x % 65536u] = acc.y; }
+}`,
+  });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: src } }, { binding: 1, resource: { buffer: sink } }] });
   const times: number[] = [];
   for (let i = 0; i < 6; i++) {
     const enc = device.createCommandEncoder();
-    for (let j = 0; j < 4; j++) enc.copyBufferToBuffer(a, 0, b, 0, size);
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    for (let j = 0; j < 4; j++) pass.dispatchWorkgroups(8192);
+    pass.end();
     const t0 = performance.now();
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
     if (i > 0) times.push(performance.now() - t0);
   }
-  a.destroy();
-  b.destroy();
+  src.destroy();
+  sink.destroy();
   times.sort((x, y) => x - y);
   return (4 * size) / (times[2] / 1000) / 1e9;
 }
@@ -207,23 +273,34 @@ for (const entry of opts.models!.split(',')) {
     }
   }
   const pick = (b: string, k: 'prefillTokensPerSecond' | 'decodeTokensPerSecond') => median(runs[b].map((r) => r[k]));
-  const copyReadGBps = median(runs.hob.map((r) => r.copyReadGBps ?? 0));
-  const rooflineTokensPerSecond = (copyReadGBps * 1e9) / weightBytes;
+  const readGBps = median(runs.hob.map((r) => r.readGBps ?? 0));
+  const rooflineTokensPerSecond = (readGBps * 1e9) / weightBytes;
   rows.push({
     model: `${preset} ${type}`,
     fileBytes: weightBytes,
     device: runs.hob[0].device,
-    hob: { prefillTokensPerSecond: pick('hob', 'prefillTokensPerSecond'), decodeTokensPerSecond: pick('hob', 'decodeTokensPerSecond'), dispatchesPerToken: runs.hob[0].dispatchesPerToken },
+    hob: {
+      prefillTokensPerSecond: pick('hob', 'prefillTokensPerSecond'),
+      decodeTokensPerSecond: pick('hob', 'decodeTokensPerSecond'),
+      dispatchesPerToken: runs.hob[0].dispatchesPerToken,
+      kernelMicros: runs.hob[runs.hob.length - 1].kernelMicros,
+    },
     llamaCpp: { prefillTokensPerSecond: pick('llama', 'prefillTokensPerSecond'), decodeTokensPerSecond: pick('llama', 'decodeTokensPerSecond'), device: runs.llama[0].device },
     decodeRatio: pick('hob', 'decodeTokensPerSecond') / pick('llama', 'decodeTokensPerSecond'),
     prefillRatio: pick('hob', 'prefillTokensPerSecond') / pick('llama', 'prefillTokensPerSecond'),
-    copyReadGBps,
+    readGBps,
     decodeRooflineTokensPerSecond: rooflineTokensPerSecond,
     decodeRooflineFraction: pick('hob', 'decodeTokensPerSecond') / rooflineTokensPerSecond,
     runs,
   });
 }
 
+for (const r of rows as any[]) {
+  const k = Object.entries(r.hob.kernelMicros ?? {}) as [string, number][];
+  const total = k.reduce((n, [, v]) => n + v, 0);
+  console.error(`${r.model}: ${r.hob.dispatchesPerToken} dispatches per token; GPU time of one decode step ${total.toFixed(0)} us: ` +
+    k.sort((a, b) => b[1] - a[1]).map(([name, v]) => `${name} ${v.toFixed(0)}`).join(', '));
+}
 const result = { date: new Date().toISOString(), promptTokens: nPrompt, decodeTokens: nDecode, reps: Number(opts.reps), rows };
 mkdirSync(dirname(opts.out!), { recursive: true });
 writeFileSync(opts.out!, JSON.stringify(result, null, 2) + '\n');
