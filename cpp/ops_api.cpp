@@ -116,6 +116,14 @@ hob_status hob_op_matmul(int32_t type, const uint8_t* w, int64_t rows, int64_t c
     });
 }
 
+hob_status hob_op_quantize_row(int32_t type, const float* x, int64_t n, uint8_t* out) {
+    if (!x || !out) return op_error(HOB_ERR_INVALID_ARGUMENT, "hob_op_quantize_row: null buffer");
+    return guard([&] {
+        checked_traits(type, n);
+        hob::quantize_row((hob::TypeId)type, x, out, n);
+    });
+}
+
 hob_status hob_op_dequantize_row(int32_t type, const uint8_t* x, int64_t n, float* y) {
     if (!x || !y) return op_error(HOB_ERR_INVALID_ARGUMENT, "hob_op_dequantize_row: null buffer");
     return guard([&] {

@@ -20,6 +20,11 @@ extern "C" {
 /* Message of the last failed hob_op_ call on this thread ("" if none). */
 const char* hob_op_last_error(void);
 
+/* out = the n floats of x converted to the activation type `type` (Q8_0,
+ * F16, BF16 ...: what a matmul converts its input to, through
+ * hob::quantize_row); out holds row_size(type, n) bytes. */
+hob_status hob_op_quantize_row(int32_t type, const float* x, int64_t n, uint8_t* out);
+
 /* y (T, rows) = x (T, cols) times the transposed weight w (rows, cols) of GGUF
  * type `type`, raw GGUF block bytes. Runs hob::matmul, which converts
  * activations to the weight's vec-dot type (Q8_0 for Q4_0 and Q8_0) as the

@@ -1,26 +1,33 @@
-// Causal attention over the f16 KV cache with an online softmax: query row
-// t of head h attends to cells [0, min(frame.cell0 + t + 1, frame.n_kv,
-// p.n_ctx)), head h reading KV head h / (n_head / n_head_kv). The query is
-// rounded to f16 before q.k, where the CPU rounds it; probabilities stay f32.
-// Workgroup of 64 = one chunk of 64 cells: each invocation scores one cell,
-// then owns head dims (2 lid, 2 lid + 1) and (2 lid + 128, 2 lid + 129) of
-// the output while the chunk's V rows are summed (neighbours read
-// neighbouring words).
+// Causal attention over the f16 KV cache, computing what the CPU's
+// cpp/ops/attention.cpp computes: query row t of head h attends to cells
+// [0, min(frame.cell0 + t + 1, frame.n_kv, p.n_ctx)), head h reading KV head
+// h / (n_head / n_head_kv). Like the CPU, the query is rounded to f16, each
+// score is a dot summed in the CPU's order (two 4-lane accumulators over
+// runs of 8, then the tail), the softmax takes the maximum over all cells,
+// sums exp(s - max) (in two_sum pairs, for the CPU's double), and each
+// probability is normalized and rounded to f16 before it weights its V row;
+// V rows are summed in cell order. That takes three passes over the cells
+// (maximum, sum, P.V), recomputing scores rather than storing them.
+// Workgroup of 64. In the output, invocation lid owns head dims (2 lid,
+// 2 lid + 1) and (2 lid + 128, 2 lid + 129).
 // Entry points:
 //   attn          grid (T, n_head): one workgroup per row and head -> out
-//   attn_split    grid (n_split, n_head), decode (row 0 only): each split
-//                 scores a slice of the cells -> partials (flash-decoding)
-//   attn_combine  grid (1, n_head): merges the splits of row 0 -> out
+//   decode, row 0 only, the cells split in n_split slices (grid (n_split, n_head)):
+//   attn_scores   scores of a slice -> scratch.probs, its maximum -> scratch.stats
+//   attn_exp      exp(s - max of all slices) -> scratch.probs, the slice's sum -> scratch.stats
+//   attn_pv       probabilities of a slice (normalized by the total) times V -> scratch.partials
+//   attn_combine  grid (1, n_head): the slices' outputs added in order -> out
 // Bindings:
 //   binding 0  frame: Frame (uniform)
 //   binding 1  p: Attn (uniform)
 //   binding 2  q: (T, n_head, head_dim) f32
-//   binding 3  k_cache: (n_ctx, kv_dim) f16, 8 to a vec4<u32>
+//   binding 3  k_cache: (n_ctx, kv_dim) f16, 2 to a u32
 //   binding 4  v_cache: (n_ctx, kv_dim) f16, 2 to a u32
 //   binding 5  out: (T, n_head, head_dim) f32
-//   binding 6  partials: (n_head, n_split, 2 + head_dim) f32: max, sum, unnormalized output
-// Bounds (host-checked too): head_dim <= 256 and % 8 == 0, kv_dim % 8 == 0,
-// rows >= min(frame.n_tokens, p.max_rows) skipped; no cell >= n_kv or >= n_ctx is read.
+//   binding 6  scratch: f32, probs (n_head, n_ctx), then stats (n_head,
+//              n_split, 4: max, sum hi, sum lo), then partials (n_head, n_split, head_dim)
+// Bounds (host-checked too): head_dim even and <= 256, kv_dim even; rows >=
+// min(frame.n_tokens, p.max_rows) skipped; no cell >= n_kv or >= n_ctx is read.
 
 struct Attn {
   n_head: u32,
@@ -36,10 +43,10 @@ struct Attn {
 @group(0) @binding(0) var<uniform> frame: Frame;
 @group(0) @binding(1) var<uniform> p: Attn;
 @group(0) @binding(2) var<storage, read> q: array<f32>;
-@group(0) @binding(3) var<storage, read> k_cache: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> k_cache: array<u32>;
 @group(0) @binding(4) var<storage, read> v_cache: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;
 
 const CH: u32 = 64u;
 // A finite "minus infinity": WGSL does not promise inf arithmetic, and
@@ -48,100 +55,162 @@ const NEG: f32 = -3.0e38;
 
 var<workgroup> q_sh: array<f32, 256>;
 var<workgroup> sc: array<f32, 64>;
-
-struct Partial {
-  m: f32,
-  l: f32,
-  o0: vec2<f32>,  // dims 2 lid, 2 lid + 1
-  o1: vec2<f32>,  // dims 2 lid + 128, 2 lid + 129
-}
+var<workgroup> dd_sh: array<vec2<f32>, 64>;
 
 // Cells visible to row t.
 fn visible_end(t: u32) -> u32 {
   return min(min(frame.cell0 + t + 1u, frame.n_kv), p.n_ctx);
 }
 
-fn unpack8(w: vec4<u32>) -> array<vec4<f32>, 2> {
-  return array<vec4<f32>, 2>(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)),
-                             vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)));
+fn kv_head(h: u32) -> u32 {
+  return h / (p.n_head / p.n_head_kv);
 }
 
-// Row t of head h over cells [c_begin, c_end), both workgroup-uniform.
-fn attend(t: u32, h: u32, c_begin: u32, c_end: u32, lid: u32) -> Partial {
-  let hd = p.head_dim;
-  let kvh = h / (p.n_head / p.n_head_kv);
-  let q_base = (t * p.n_head + h) * hd;
-  for (var i = lid; i < hd; i += CH) {
-    q_sh[i] = round_f16(q[q_base + i]);
+// Row t of head h's query, rounded to f16, into q_sh (all invocations call this).
+fn load_q(t: u32, h: u32, lid: u32) {
+  let base = (t * p.n_head + h) * p.head_dim;
+  for (var i = lid; i < p.head_dim; i += CH) {
+    q_sh[i] = round_f16(q[base + i]);
   }
   workgroupBarrier();
-
-  var m = NEG;
-  var l = 0.0;
-  var o0 = vec2<f32>(0.0);
-  var o1 = vec2<f32>(0.0);
-  let pairs = hd / 2u;
-  let v_off = kvh * pairs;
-  for (var c0 = c_begin; c0 < c_end; c0 += CH) {
-    let n_here = min(CH, c_end - c0);
-    // Scores: invocation lid takes cell c0 + lid.
-    var s = NEG;
-    if (lid < n_here) {
-      let k_row = ((c0 + lid) * p.kv_dim + kvh * hd) / 8u;
-      var acc = 0.0;
-      for (var j = 0u; j < hd / 8u; j++) {
-        let kk = unpack8(k_cache[k_row + j]);
-        let qo = j * 8u;
-        acc += dot(kk[0], vec4<f32>(q_sh[qo], q_sh[qo + 1u], q_sh[qo + 2u], q_sh[qo + 3u]));
-        acc += dot(kk[1], vec4<f32>(q_sh[qo + 4u], q_sh[qo + 5u], q_sh[qo + 6u], q_sh[qo + 7u]));
-      }
-      s = acc * p.scale;
-    }
-    sc[lid] = s;
-    workgroupBarrier();
-    var m_chunk = NEG;
-    for (var i = 0u; i < n_here; i++) {
-      m_chunk = max(m_chunk, sc[i]);
-    }
-    let m_new = max(m, m_chunk);
-    let alpha = exp(m - m_new);
-    workgroupBarrier();  // every max is read before sc is overwritten
-    sc[lid] = select(0.0, exp(s - m_new), lid < n_here);
-    workgroupBarrier();
-
-    // Weighted V rows: invocation lid owns word pairs lid and lid + 64.
-    var l_chunk = 0.0;
-    o0 *= alpha;
-    o1 *= alpha;
-    for (var i = 0u; i < n_here; i++) {
-      let pc = sc[i];
-      l_chunk += pc;
-      let row = (c0 + i) * (p.kv_dim / 2u) + v_off;
-      if (lid < pairs) {
-        o0 += pc * unpack2x16float(v_cache[row + lid]);
-      }
-      if (lid + CH < pairs) {
-        o1 += pc * unpack2x16float(v_cache[row + lid + CH]);
-      }
-    }
-    l = l * alpha + l_chunk;
-    m = m_new;
-    workgroupBarrier();  // sc is rewritten by the next chunk
-  }
-  return Partial(m, l, o0, o1);
 }
 
-fn write_out(t: u32, h: u32, lid: u32, o0: vec2<f32>, o1: vec2<f32>, l: f32) {
-  let inv = select(0.0, 1.0 / l, l > 0.0);
+// The scaled score of cell c against q_sh, summed in the order of the CPU's
+// f16 dot: lanes of two 4-wide accumulators over runs of 8 elements, the
+// lanes added left to right, then the tail one element at a time.
+fn score(c: u32, kvh: u32) -> f32 {
+  let hd = p.head_dim;
+  let base = (c * p.kv_dim + kvh * hd) / 2u;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  let n8 = hd / 8u;
+  for (var j = 0u; j < n8; j++) {
+    let w = base + 4u * j;
+    let o = 8u * j;
+    let k0 = vec4<f32>(unpack2x16float(k_cache[w]), unpack2x16float(k_cache[w + 1u]));
+    let k1 = vec4<f32>(unpack2x16float(k_cache[w + 2u]), unpack2x16float(k_cache[w + 3u]));
+    acc0 += k0 * vec4<f32>(q_sh[o], q_sh[o + 1u], q_sh[o + 2u], q_sh[o + 3u]);
+    acc1 += k1 * vec4<f32>(q_sh[o + 4u], q_sh[o + 5u], q_sh[o + 6u], q_sh[o + 7u]);
+  }
+  let v = acc0 + acc1;
+  var s = ((v.x + v.y) + v.z) + v.w;
+  for (var i = n8 * 8u; i < hd; i += 2u) {
+    let kk = unpack2x16float(k_cache[base + i / 2u]);
+    s += kk.x * q_sh[i];
+    s += kk.y * q_sh[i + 1u];
+  }
+  return s * p.scale;
+}
+
+fn max_all(v: f32, lid: u32) -> f32 {
+  sc[lid] = v;
+  workgroupBarrier();
+  for (var s = CH / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      sc[lid] = max(sc[lid], sc[lid + s]);
+    }
+    workgroupBarrier();
+  }
+  let m = sc[0];
+  workgroupBarrier();
+  return m;
+}
+
+fn sum_all(v: vec2<f32>, lid: u32) -> vec2<f32> {
+  dd_sh[lid] = v;
+  workgroupBarrier();
+  for (var s = CH / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      dd_sh[lid] = dd_add(dd_sh[lid], dd_sh[lid + s]);
+    }
+    workgroupBarrier();
+  }
+  let t = dd_sh[0];
+  workgroupBarrier();
+  return t;
+}
+
+// Splits a into halves of 12 significant bits (Dekker): their products are
+// exact in f32, so no fused multiply-add can change what follows.
+fn split12(a: f32) -> vec2<f32> {
+  let c = 4097.0 * a;
+  let hi = c - (c - a);
+  return vec2<f32>(hi, a - hi);
+}
+
+// 1 / (s.x + s.y) rounded to f32, as the CPU's (float)(1.0 / sum) of its
+// double sum: the correctly rounded 1 / s.x, then one correction step from
+// the exact residual 1 - q (s.x + s.y).
+fn inv_sum(s: vec2<f32>) -> f32 {
+  if (s.x <= 0.0) {
+    return 0.0;
+  }
+  let q0 = div_rn(1.0, s.x);
+  let a = split12(q0);
+  let b = split12(s.x);
+  let prod = q0 * s.x;
+  let err = ((a.x * b.x - prod) + a.x * b.y + a.y * b.x) + a.y * b.y;
+  let e = ((1.0 - prod) - err) - q0 * s.y;
+  return q0 + q0 * e;
+}
+
+struct Acc {
+  o0: vec2<f32>,  // dims 2 lid, 2 lid + 1
+  o1: vec2<f32>,  // dims 2 lid + 128, 2 lid + 129
+}
+
+// Adds the V rows of cells [c0, c0 + n) weighted by sc[0 .. n) to acc, in
+// cell order (n <= CH; sc written and synchronized by the caller).
+fn add_v(acc: ptr<function, Acc>, c0: u32, n: u32, kvh: u32, lid: u32) {
+  let pairs = p.head_dim / 2u;
+  let v_off = kvh * pairs;
+  for (var i = 0u; i < n; i++) {
+    let pc = sc[i];
+    let row = (c0 + i) * (p.kv_dim / 2u) + v_off;
+    if (lid < pairs) {
+      (*acc).o0 += pc * unpack2x16float(v_cache[row + lid]);
+    }
+    if (lid + CH < pairs) {
+      (*acc).o1 += pc * unpack2x16float(v_cache[row + lid + CH]);
+    }
+  }
+}
+
+// P.V over cells [c_begin, c_end) given the softmax maximum m and 1 / sum
+// `inv`; exps: read exp(s - m) from scratch.probs instead of recomputing.
+fn attend_pv(h: u32, c_begin: u32, c_end: u32, m: f32, inv: f32, from_scratch: bool, lid: u32) -> Acc {
+  let kvh = kv_head(h);
+  var acc = Acc(vec2<f32>(0.0), vec2<f32>(0.0));
+  for (var c0 = c_begin; c0 < c_end; c0 += CH) {
+    let n = min(CH, c_end - c0);
+    var pc = 0.0;
+    if (lid < n) {
+      var e: f32;
+      if (from_scratch) {
+        e = scratch[h * p.n_ctx + c0 + lid];
+      } else {
+        e = exp_f32(score(c0 + lid, kvh) - m);
+      }
+      pc = round_f16(e * inv);
+    }
+    sc[lid] = pc;
+    workgroupBarrier();
+    add_v(&acc, c0, n, kvh, lid);
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+fn write_out(t: u32, h: u32, lid: u32, acc: Acc) {
   let base = (t * p.n_head + h) * p.head_dim;
   let pairs = p.head_dim / 2u;
   if (lid < pairs) {
-    out[base + 2u * lid] = o0.x * inv;
-    out[base + 2u * lid + 1u] = o0.y * inv;
+    out[base + 2u * lid] = acc.o0.x;
+    out[base + 2u * lid + 1u] = acc.o0.y;
   }
   if (lid + CH < pairs) {
-    out[base + 2u * (lid + CH)] = o1.x * inv;
-    out[base + 2u * (lid + CH) + 1u] = o1.y * inv;
+    out[base + 2u * (lid + CH)] = acc.o1.x;
+    out[base + 2u * (lid + CH) + 1u] = acc.o1.y;
   }
 }
 
@@ -152,69 +221,137 @@ fn attn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (t >= min(frame.n_tokens, p.max_rows)) {
     return;
   }
-  let r = attend(t, h, 0u, visible_end(t), lid);
-  write_out(t, h, lid, r.o0, r.o1, r.l);
+  load_q(t, h, lid);
+  let kvh = kv_head(h);
+  let end = visible_end(t);
+  var m = NEG;
+  for (var c = lid; c < end; c += CH) {
+    m = max(m, score(c, kvh));
+  }
+  m = max_all(m, lid);
+  var s = vec2<f32>(0.0);
+  for (var c = lid; c < end; c += CH) {
+    s = dd_add(s, vec2<f32>(exp_f32(score(c, kvh) - m), 0.0));
+  }
+  let inv = inv_sum(sum_all(s, lid));
+  write_out(t, h, lid, attend_pv(h, 0u, end, m, inv, false, lid));
+}
+
+// ---- decode, split over the cells ------------------------------------------
+
+fn stats_at(h: u32, s: u32) -> u32 {
+  return p.n_head * p.n_ctx + (h * p.n_split + s) * 4u;
+}
+
+fn partials_at(h: u32, s: u32) -> u32 {
+  return p.n_head * p.n_ctx + p.n_head * p.n_split * 4u + (h * p.n_split + s) * p.head_dim;
+}
+
+// Slices hold at least this many cells: a context that fits one slice is
+// summed in one pass in cell order, exactly as the CPU sums it.
+const MIN_SLICE: u32 = 256u;
+
+// Cells [x, y) of slice s of row 0's visible cells.
+fn slice(s: u32) -> vec2<u32> {
+  let end = visible_end(0u);
+  let len = max((end + p.n_split - 1u) / p.n_split, MIN_SLICE);
+  let b = min(s * len, end);
+  return vec2<u32>(b, min(b + len, end));
+}
+
+fn live_decode() -> bool {
+  return min(frame.n_tokens, p.max_rows) > 0u;
 }
 
 @compute @workgroup_size(64)
-fn attn_split(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn attn_scores(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let s = wid.x;
   let h = wid.y;
-  if (min(frame.n_tokens, p.max_rows) == 0u) {
+  if (!live_decode()) {
     return;
   }
-  let end = visible_end(0u);
-  let len = (end + p.n_split - 1u) / p.n_split;
-  let c_begin = min(s * len, end);
-  let c_end = min(c_begin + len, end);
-  let r = attend(0u, h, c_begin, c_end, lid);
-  let base = (h * p.n_split + s) * (2u + p.head_dim);
-  let pairs = p.head_dim / 2u;
-  if (lid == 0u) {
-    partials[base] = r.m;
-    partials[base + 1u] = r.l;
+  load_q(0u, h, lid);
+  let kvh = kv_head(h);
+  let r = slice(s);
+  var m = NEG;
+  for (var c = r.x + lid; c < r.y; c += CH) {
+    let v = score(c, kvh);
+    scratch[h * p.n_ctx + c] = v;
+    m = max(m, v);
   }
+  m = max_all(m, lid);
+  if (lid == 0u) {
+    scratch[stats_at(h, s)] = m;
+  }
+}
+
+@compute @workgroup_size(64)
+fn attn_exp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let s = wid.x;
+  let h = wid.y;
+  if (!live_decode()) {
+    return;
+  }
+  var m = NEG;
+  for (var i = 0u; i < p.n_split; i++) {
+    m = max(m, scratch[stats_at(h, i)]);
+  }
+  let r = slice(s);
+  var sum = vec2<f32>(0.0);
+  for (var c = r.x + lid; c < r.y; c += CH) {
+    let e = exp_f32(scratch[h * p.n_ctx + c] - m);
+    scratch[h * p.n_ctx + c] = e;
+    sum = dd_add(sum, vec2<f32>(e, 0.0));
+  }
+  sum = sum_all(sum, lid);
+  if (lid == 0u) {
+    scratch[stats_at(h, s) + 1u] = sum.x;
+    scratch[stats_at(h, s) + 2u] = sum.y;
+  }
+}
+
+@compute @workgroup_size(64)
+fn attn_pv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let s = wid.x;
+  let h = wid.y;
+  if (!live_decode()) {
+    return;
+  }
+  var total = vec2<f32>(0.0);
+  for (var i = 0u; i < p.n_split; i++) {
+    let b = stats_at(h, i);
+    total = dd_add(total, vec2<f32>(scratch[b + 1u], scratch[b + 2u]));
+  }
+  let r = slice(s);
+  let acc = attend_pv(h, r.x, r.y, 0.0, inv_sum(total), true, lid);
+  let base = partials_at(h, s);
+  let pairs = p.head_dim / 2u;
   if (lid < pairs) {
-    partials[base + 2u + 2u * lid] = r.o0.x;
-    partials[base + 3u + 2u * lid] = r.o0.y;
+    scratch[base + 2u * lid] = acc.o0.x;
+    scratch[base + 2u * lid + 1u] = acc.o0.y;
   }
   if (lid + CH < pairs) {
-    partials[base + 2u + 2u * (lid + CH)] = r.o1.x;
-    partials[base + 3u + 2u * (lid + CH)] = r.o1.y;
+    scratch[base + 2u * (lid + CH)] = acc.o1.x;
+    scratch[base + 2u * (lid + CH) + 1u] = acc.o1.y;
   }
 }
 
 @compute @workgroup_size(64)
 fn attn_combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let h = wid.y;
-  if (min(frame.n_tokens, p.max_rows) == 0u) {
+  if (!live_decode()) {
     return;
   }
-  let stride = 2u + p.head_dim;
-  var m = NEG;
-  for (var s = 0u; s < p.n_split; s++) {
-    let b = (h * p.n_split + s) * stride;
-    if (partials[b + 1u] > 0.0) {
-      m = max(m, partials[b]);
-    }
-  }
-  var l = 0.0;
-  var o0 = vec2<f32>(0.0);
-  var o1 = vec2<f32>(0.0);
+  var acc = Acc(vec2<f32>(0.0), vec2<f32>(0.0));
   let pairs = p.head_dim / 2u;
   for (var s = 0u; s < p.n_split; s++) {
-    let b = (h * p.n_split + s) * stride;
-    let ls = partials[b + 1u];
-    if (ls > 0.0) {
-      let w = exp(partials[b] - m);
-      l += w * ls;
-      if (lid < pairs) {
-        o0 += w * vec2<f32>(partials[b + 2u + 2u * lid], partials[b + 3u + 2u * lid]);
-      }
-      if (lid + CH < pairs) {
-        o1 += w * vec2<f32>(partials[b + 2u + 2u * (lid + CH)], partials[b + 3u + 2u * (lid + CH)]);
-      }
+    let b = partials_at(h, s);
+    if (lid < pairs) {
+      acc.o0 += vec2<f32>(scratch[b + 2u * lid], scratch[b + 2u * lid + 1u]);
+    }
+    if (lid + CH < pairs) {
+      acc.o1 += vec2<f32>(scratch[b + 2u * (lid + CH)], scratch[b + 2u * (lid + CH) + 1u]);
     }
   }
-  write_out(0u, h, lid, o0, o1, l);
+  write_out(0u, h, lid, acc);
 }

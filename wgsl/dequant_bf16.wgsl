@@ -12,3 +12,8 @@ fn load_group(r: u32, g: u32) -> WGroup {
   return WGroup(vec4<f32>(bf16_pair(v.x), bf16_pair(v.y)), vec4<f32>(bf16_pair(v.z), bf16_pair(v.w)),
                 g * 8u, g * 8u + 4u);
 }
+
+// The CPU rounds activations to bf16 before a dot with BF16 weights.
+fn act4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(round_bf16(v.x), round_bf16(v.y), round_bf16(v.z), round_bf16(v.w));
+}

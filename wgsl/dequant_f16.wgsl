@@ -10,3 +10,8 @@ fn load_group(r: u32, g: u32) -> WGroup {
     vec4<f32>(unpack2x16float(v.z), unpack2x16float(v.w)),
     g * 8u, g * 8u + 4u);
 }
+
+// The CPU rounds activations to f16 before a dot with F16 weights.
+fn act4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(round_f16(v.x), round_f16(v.y), round_f16(v.z), round_f16(v.w));
+}

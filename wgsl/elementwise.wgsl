@@ -1,10 +1,14 @@
 // Element-wise steps over n_tokens rows of n f32: silu_mul (a = silu(a) * b,
-// the gated FFN activation) and add (a += b, the residual). One invocation
-// per element.
+// the gated FFN activation), silu_mul_q8 (the same product quantized to
+// Q8_0 for the down projection instead of written back; q8_store.wgsl,
+// n % 32 == 0) and add (a += b, the residual). One invocation per element
+// (per 32-element block for silu_mul_q8). Composed after common.wgsl and
+// q8_store.wgsl.
 //   binding 0  frame: Frame (uniform)
 //   binding 1  p: Elementwise (uniform)
 //   binding 2  a: (T, n) f32, read-write
 //   binding 3  b: (T, n) f32
+//   bindings 6, 7  xq, xd (silu_mul_q8)
 // Grid: flattened, 256 a workgroup. Bounds: elements >= min(frame.n_tokens,
 // p.max_rows) * n.
 
@@ -34,8 +38,26 @@ fn silu_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   let i = element(wid, nwg, lid);
   if (in_bounds(i)) {
     let v = a[i];
-    a[i] = v / (1.0 + exp(-v)) * b[i];
+    a[i] = v / (1.0 + exp_f32(-v)) * b[i];
   }
+}
+
+@compute @workgroup_size(256)
+fn silu_mul_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let blk = element(wid, nwg, lid);
+  if (blk >= min(frame.n_tokens, p.max_rows) * (p.n / 32u)) {
+    return;
+  }
+  var v: array<vec4<f32>, 8>;
+  for (var i = 0u; i < 8u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      let e = blk * 32u + i * 4u + j;
+      let g = a[e];
+      v[i][j] = g / (1.0 + exp_f32(-g)) * b[e];
+    }
+  }
+  store_q8_block(blk, v);
 }
 
 @compute @workgroup_size(256)

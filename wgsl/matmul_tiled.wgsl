@@ -1,4 +1,5 @@
-// y = W x for a batch of tokens (prefill): each workgroup computes a tile of
+// y = W x for a batch of tokens (prefill) over float weights (F32, F16,
+// BF16; x rounded by act4 as the CPU rounds it): each workgroup computes a tile of
 // 64 weight rows x 32 tokens, stepping through the columns 32 at a time (one
 // quant block). Each step dequantizes the 64 x 32 weight tile once into
 // workgroup memory and reuses it for all 32 tokens. Composed after
@@ -11,6 +12,7 @@
 // invocation owning 4 rows x 2 tokens. Bounds: rows >= mm.rows, groups >=
 // mm.groups and tokens >= min(frame.n_tokens, mm.max_tokens) load zeros and
 // write nothing. Workgroup memory: 12.4 KiB (under WebGPU's 16 KiB default).
+// With mm.accumulate, y += W x.
 
 struct Matmul {
   rows: u32,
@@ -19,7 +21,7 @@ struct Matmul {
   row0: u32,
   y_stride: u32,
   max_tokens: u32,
-  _p0: u32,
+  accumulate: u32,
   _p1: u32,
 }
 
@@ -77,7 +79,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
       let c4 = k0 / 4u + lx_c4;
       var v = vec4<f32>(0.0);
       if (t < n_tokens && c4 < mm.cols / 4u) {
-        v = x[t * (mm.cols / 4u) + c4];
+        v = act4(x[t * (mm.cols / 4u) + c4]);
       }
       let o = lx_tok * LD + lx_c4 * 4u;
       for (var i = 0u; i < 4u; i++) {
@@ -99,10 +101,12 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let t0 = tok_base + tc;
     let t1 = t0 + 16u;
     if (r < mm.rows && t0 < n_tokens) {
-      y[t0 * mm.y_stride + mm.row0 + r] = acc0[i];
+      let o = t0 * mm.y_stride + mm.row0 + r;
+      y[o] = select(acc0[i], y[o] + acc0[i], mm.accumulate != 0u);
     }
     if (r < mm.rows && t1 < n_tokens) {
-      y[t1 * mm.y_stride + mm.row0 + r] = acc1[i];
+      let o = t1 * mm.y_stride + mm.row0 + r;
+      y[o] = select(acc1[i], y[o] + acc1[i], mm.accumulate != 0u);
     }
   }
 }

@@ -1,15 +1,18 @@
-// y = W x for a few tokens (decode): one workgroup of 256 invocations per
-// ROWS_PER_WG output rows of one token, TPR = 256 / ROWS_PER_WG invocations
-// per row. Each invocation walks the row's 8-weight groups with stride TPR
-// (neighbours read neighbouring words: coalesced), then the row's partial
-// sums are reduced in workgroup memory. Composed after common.wgsl and one
-// dequant_<type>.wgsl, which supplies load_group and bindings 4+.
+// y = W x for decode over float weights (F32, F16, BF16): one workgroup of
+// 256 invocations per ROWS_PER_WG output rows of one token, TPR = 256 /
+// ROWS_PER_WG invocations per row. Each invocation walks the row's 8-weight
+// groups with stride TPR (neighbours read neighbouring words: coalesced),
+// then row_sum (reduce_sg.wgsl or reduce_wg.wgsl) adds the row. x passes
+// through act4 first: the rounding the CPU applies to activations for this
+// weight type (to f16 for F16, bf16 for BF16). Composed after common.wgsl,
+// a reduce file and one dequant_<type>.wgsl (load_group, act4, bindings 4+).
 //   binding 0  frame: Frame (uniform)
 //   binding 1  mm: Matmul (uniform)
 //   binding 2  x: (T, cols) f32, as vec4 (cols % 8 == 0)
 //   binding 3  y: (T, y_stride) f32; this part writes columns [row0, row0 + rows)
 // Grid: (flattened row blocks, T). Bounds: rows >= mm.rows and tokens >=
-// min(frame.n_tokens, mm.max_tokens) are neither read nor written.
+// min(frame.n_tokens, mm.max_tokens) are neither read nor written. With
+// mm.accumulate, y += W x instead of y = W x.
 
 struct Matmul {
   rows: u32,        // rows of this weight part
@@ -18,7 +21,7 @@ struct Matmul {
   row0: u32,        // first output column of this part in y
   y_stride: u32,    // floats per y row: rows of the whole weight
   max_tokens: u32,  // rows x and y hold
-  _p0: u32,
+  accumulate: u32,
   _p1: u32,
 }
 
@@ -31,16 +34,12 @@ override ROWS_PER_WG: u32 = 4u;
 const WG: u32 = 256u;
 override TPR: u32 = WG / ROWS_PER_WG;
 
-var<workgroup> partial: array<f32, 256>;
-
 @compute @workgroup_size(256)
-fn matvec(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-  let t = wid.z;
+fn matvec(l: Lanes) {
+  let t = l.wid.z;
   let n_tokens = min(frame.n_tokens, mm.max_tokens);
-  let row_in_wg = lid / TPR;
-  let lane = lid % TPR;
-  let r = (wid.y * nwg.x + wid.x) * ROWS_PER_WG + row_in_wg;
+  let lane = l.lid % TPR;
+  let r = flat_workgroup(l.wid, l.nwg) * ROWS_PER_WG + l.lid / TPR;
   let live = r < mm.rows && t < n_tokens;
 
   var acc = 0.0;
@@ -48,18 +47,12 @@ fn matvec(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let xrow = t * (mm.cols / 4u);
     for (var g = lane; g < mm.groups; g += TPR) {
       let wg = load_group(r, g);
-      acc += dot(wg.w0, x[xrow + wg.x0 / 4u]) + dot(wg.w1, x[xrow + wg.x1 / 4u]);
+      acc += dot(wg.w0, act4(x[xrow + wg.x0 / 4u])) + dot(wg.w1, act4(x[xrow + wg.x1 / 4u]));
     }
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var s = TPR / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) {
-      partial[lid] += partial[lid + s];
-    }
-    workgroupBarrier();
-  }
+  let sum = row_sum(acc, l);
   if (live && lane == 0u) {
-    y[t * mm.y_stride + mm.row0 + r] = partial[lid];
+    let o = t * mm.y_stride + mm.row0 + r;
+    y[o] = select(sum, y[o] + sum, mm.accumulate != 0u);
   }
 }

@@ -1,7 +1,13 @@
-// RMSNorm: y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight, one workgroup of
-// 256 per row. With p.last_row_only, the single workgroup normalizes row
-// n_tokens - 1 of x into row 0 of y (the output head needs only the last
-// token).
+// RMSNorm: y[t] = x[t] * (1 / sqrt(mean(x[t]^2) + eps)) * weight, one
+// workgroup of 64 per row. The squares (f32 products, as the CPU forms
+// them) are summed with two_sum pairs, standing in for the CPU's double
+// sum; the mean's division is correctly rounded. With p.last_row_only, the
+// single workgroup normalizes row n_tokens - 1 of x into row 0 of y (the
+// output head needs only the last token). Composed after common.wgsl and
+// q8_store.wgsl.
+// Entry points:
+//   rmsnorm     -> y (f32)
+//   rmsnorm_q8  -> xq, xd (Q8_0 blocks, q8_store.wgsl; n % 32 == 0), and y too when p.write_f32
 //   binding 0  frame: Frame (uniform)
 //   binding 1  p: Norm (uniform)
 //   binding 2  x: (T, n) f32
@@ -14,6 +20,10 @@ struct Norm {
   eps: f32,
   max_rows: u32,      // rows x (and y) hold
   last_row_only: u32,
+  write_f32: u32,     // rmsnorm_q8: also write y
+  _p0: u32,
+  _p1: u32,
+  _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> frame: Frame;
@@ -22,11 +32,19 @@ struct Norm {
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
+const WG: u32 = 64u;
 
-@compute @workgroup_size(256)
-fn rmsnorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
+var<workgroup> partial: array<vec2<f32>, 64>;
+
+struct NormRow {
+  live: bool,
+  src: u32,
+  dst: u32,
+  scale: f32,
+}
+
+// The row this workgroup normalizes and its scale (the same in every invocation).
+fn norm_row(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> NormRow {
   let n_rows = min(frame.n_tokens, p.max_rows);
   let row = flat_workgroup(wid, nwg);
   var src = row;
@@ -37,25 +55,61 @@ fn rmsnorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   }
   let live = row < n_rows && (p.last_row_only == 0u || row == 0u);
 
-  var sum = 0.0;
+  var sum = vec2<f32>(0.0);
   if (live) {
-    for (var i = lid; i < p.n; i += 256u) {
+    for (var i = lid; i < p.n; i += WG) {
       let v = x[src * p.n + i];
-      sum += v * v;
+      sum = dd_add(sum, vec2<f32>(v * v, 0.0));
     }
   }
   partial[lid] = sum;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
     if (lid < s) {
-      partial[lid] += partial[lid + s];
+      partial[lid] = dd_add(partial[lid], partial[lid + s]);
     }
     workgroupBarrier();
   }
-  if (live) {
-    let scale = 1.0 / sqrt(partial[0] / f32(p.n) + p.eps);
-    for (var i = lid; i < p.n; i += 256u) {
-      y[dst * p.n + i] = x[src * p.n + i] * scale * weight[i];
+  let total = partial[0];
+  let mean = div_rn(total.x, f32(p.n));
+  let scale = div_rn(1.0, sqrt(mean + p.eps));
+  return NormRow(live, src, dst, scale);
+}
+
+@compute @workgroup_size(64)
+fn rmsnorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let r = norm_row(wid, nwg, lid);
+  if (r.live) {
+    for (var i = lid; i < p.n; i += WG) {
+      y[r.dst * p.n + i] = x[r.src * p.n + i] * r.scale * weight[i];
+    }
+  }
+}
+
+@compute @workgroup_size(64)
+fn rmsnorm_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+  let r = norm_row(wid, nwg, lid);
+  if (!r.live) {
+    return;
+  }
+  let nb = p.n / 32u;
+  for (var b = lid; b < nb; b += WG) {
+    var v: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 8u; i++) {
+      for (var j = 0u; j < 4u; j++) {
+        let c = b * 32u + i * 4u + j;
+        v[i][j] = x[r.src * p.n + c] * r.scale * weight[c];
+      }
+    }
+    store_q8_block(r.dst * nb + b, v);
+    if (p.write_f32 != 0u) {
+      for (var i = 0u; i < 8u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+          y[r.dst * p.n + b * 32u + i * 4u + j] = v[i][j];
+        }
+      }
     }
   }
 }

@@ -2,8 +2,10 @@
 // checks sizes against the buffers it is given, writes the step's static
 // parameters into a small uniform buffer, creates its bind groups once, and
 // returns a Step the runner encodes every forward. Pipelines are compiled
-// on first use and shared. Big buffers (activations, caches, weights) are
-// always the caller's; this file never allocates one.
+// on first use and shared by every Kernels of a device. Big buffers
+// (activations, caches, weights, scratch) are always the caller's; this
+// file creates only small uniforms, and only while steps are made: encoding
+// a step (a forward, a context shift) never creates a buffer.
 import { HobError } from '../api/errors.js';
 import type { GpuContext } from './device.js';
 import type { GpuWeight, GpuWeightType } from './weights.js';
@@ -32,15 +34,31 @@ export interface AttentionShape {
   nCtx: number;
 }
 
-export interface KvEraseArgs {
-  start: number;
-  end: number;
-  nMoved: number;
+/** The fixed shape of one layer's context shift (kvErase). */
+export interface KvEraseShape {
   kvDim: number;
   nCtx: number;
   nHeadKv: number;
   headDim: number;
   rope: RopeConfig;
+}
+
+/** A layer's context shift, recorded once: encode moves cells [end, end +
+ * nMoved) down to start and re-rotates them, rewriting the step's own
+ * parameter uniform (queue.writeBuffer) so a shift creates nothing. Encode
+ * at most one shift per step into a command buffer before submitting it. */
+export interface KvEraseStep {
+  readonly label: string;
+  encode(enc: GPUCommandEncoder, start: number, end: number, nMoved: number): void;
+}
+
+/** Activations quantized to Q8_0 (wgsl/q8_store.wgsl): the input of the
+ * integer matmuls over quantized weights. */
+export interface Q8Acts {
+  quants: GPUBuffer; // (maxTokens, cols / 4) u32: int8 values
+  scales: GPUBuffer; // (maxTokens, cols / 32) f32: block scales
+  cols: number;
+  maxTokens: number;
 }
 
 /** Bytes of the Frame uniform the runner writes before each forward. */
@@ -54,18 +72,50 @@ const dequantWgsl: Record<GpuWeightType, string> = {
   q4_0: wgsl.dequantQ4_0Wgsl,
 };
 
-// matvec.wgsl: rows per 256-invocation workgroup (a power of two; 64
-// invocations share a row). Batches up to MATVEC_MAX_TOKENS tokens use it,
-// larger ones the tiled kernel, which reads each weight tile once per 32 tokens.
-const MATVEC_ROWS_PER_WG = 4;
+/** True when the CPU (and so the GPU) multiplies weights of this type by
+ * activations quantized to Q8_0: the matmul then takes a Q8Acts. */
+export function needsQ8Acts(type: GpuWeightType): boolean {
+  return type === 'q8_0' || type === 'q4_0';
+}
+
+/** Allocates the buffers of maxTokens rows of cols activations in Q8_0. */
+export function createQ8Acts(device: GPUDevice, label: string, maxTokens: number, cols: number): Q8Acts {
+  if (!Number.isInteger(cols) || cols <= 0 || cols % 32 !== 0 || !Number.isInteger(maxTokens) || maxTokens < 1) {
+    throw new HobError('argument/invalid', `${label}: Q8_0 activations need cols a positive multiple of 32 and maxTokens >= 1, got ${cols} and ${maxTokens}`, { cols, maxTokens });
+  }
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const quants = device.createBuffer({ label: `${label} q8 quants`, size: maxTokens * cols, usage });
+  const scales = device.createBuffer({ label: `${label} q8 scales`, size: Math.max(16, (maxTokens * cols) / 32 * 4), usage });
+  return { quants, scales, cols, maxTokens };
+}
+
+// Invocations per row of the matvec kernels (of 256 a workgroup): at most
+// MATVEC_TPR (matvec.wgsl, 8 weights an invocation a step) or MATVEC_Q8_TPR
+// (matvec_q8.wgsl, a 32-weight block a step), fewer for short rows so no
+// invocation idles. Batches up to MATVEC_MAX_TOKENS tokens use them, larger
+// ones the tiled kernels, which read each weight tile once per 32 tokens.
+const MATVEC_TPR = 64;
+const MATVEC_Q8_TPR = 32;
 const MATVEC_MAX_TOKENS = 1;
-// matmul_tiled.wgsl's tile.
+// The tiled kernels' tile.
 const TILE_ROWS = 64;
 const TILE_TOKENS = 32;
 // attention.wgsl: decode splits the cells over up to this many workgroups
 // per head, one per ATTN_CELLS_PER_SPLIT cells of the context.
 const ATTN_MAX_SPLITS = 32;
 const ATTN_CELLS_PER_SPLIT = 128;
+
+function attentionSplits(nCtx: number): number {
+  return Math.min(ATTN_MAX_SPLITS, Math.max(1, Math.ceil(nCtx / ATTN_CELLS_PER_SPLIT)));
+}
+
+/** Bytes of the scratch buffer attention steps of this shape need (0: none);
+ * steps run one after another, so one buffer serves every layer. */
+export function attentionScratchBytes(shape: AttentionShape): number {
+  const nSplit = attentionSplits(shape.nCtx);
+  if (nSplit === 1) return 0;
+  return (shape.nHead * shape.nCtx + shape.nHead * nSplit * (4 + shape.headDim)) * 4;
+}
 
 function outOfBounds(message: string, details: Record<string, number>): HobError {
   return new HobError('range/out-of-bounds', message, details);
@@ -99,31 +149,76 @@ function checkTokens(label: string, nTokens: number, maxRows: number): void {
   }
 }
 
+/** Rows of Q8 activations that `acts` holds for `cols` columns. */
+function q8Rows(label: string, acts: Q8Acts, cols: number): number {
+  if (acts.cols !== cols) {
+    throw new HobError('argument/invalid', `${label}: Q8_0 activations of ${acts.cols} columns where ${cols} are needed`, { cols, actsCols: acts.cols });
+  }
+  needBytes(label, 'q8 quants', acts.quants, acts.maxTokens * cols);
+  needBytes(label, 'q8 scales', acts.scales, (acts.maxTokens * cols) / 32 * 4);
+  return acts.maxTokens;
+}
+
+function isQ8Acts(x: GPUBuffer | Q8Acts): x is Q8Acts {
+  return (x as Q8Acts).quants !== undefined;
+}
+
+// Compiled pipelines per device, shared by every Kernels made on it (a model
+// reload or a second model compiles nothing again).
+const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+const layoutCache = new WeakMap<GPUDevice, Map<string, GPUPipelineLayout>>();
+
+export interface KernelOptions {
+  /** Lowers the device's limit (tests use it to exercise the (x, y) grids
+   * that huge dispatches need). */
+  maxWorkgroupsPerDimension?: number;
+  /** A power of two up to 64: fixes matvec.wgsl's rows per workgroup
+   * (default: chosen from the row length). */
+  matvecRowsPerWorkgroup?: number;
+  /** Use subgroup reductions (default: when the device has 'subgroups');
+   * false forces the workgroup-memory fallback. */
+  subgroups?: boolean;
+  /** Use WGSL's dot4I8Packed (default: when the language feature
+   * packed_4x8_integer_dot_product is present); false forces the unpacked
+   * fallback. */
+  packedDot4?: boolean;
+}
+
 export class Kernels {
   readonly device: GPUDevice;
+  /** Which fast paths the kernels use (for reports and tests). */
+  readonly subgroups: boolean;
+  readonly packedDot4: boolean;
   private readonly maxGroupsPerDim: number;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines: Map<string, GPUComputePipeline>;
+  private readonly layouts: Map<string, GPUPipelineLayout>;
   private readonly owned: GPUBuffer[] = [];
   /** Bound where RoPE has no frequency factors (the binding must exist). */
   private readonly noFactors: GPUBuffer;
-  /** Split-attention partial results, shared by every attention step (they
-   * run one after another); replaced by a larger one when a step needs it. */
-  private partials: GPUBuffer | null = null;
+  /** Bound to an output binding a kernel variant does not write. */
+  private readonly dummy: GPUBuffer;
 
-  private readonly matvecRows: number;
+  private readonly matvecRows: number | undefined;
 
-  /** opts.maxWorkgroupsPerDimension lowers the device's limit (tests use it
-   * to exercise the (x, y) grids that huge dispatches need);
-   * opts.matvecRowsPerWorkgroup (a power of two up to 64) tunes matvec.wgsl. */
-  constructor(ctx: GpuContext, opts: { maxWorkgroupsPerDimension?: number; matvecRowsPerWorkgroup?: number } = {}) {
+  constructor(ctx: GpuContext, opts: KernelOptions = {}) {
     this.device = ctx.device;
-    const mr = opts.matvecRowsPerWorkgroup ?? MATVEC_ROWS_PER_WG;
-    if (!Number.isInteger(mr) || mr < 1 || mr > 64 || (mr & (mr - 1)) !== 0) {
+    const mr = opts.matvecRowsPerWorkgroup;
+    if (mr !== undefined && (!Number.isInteger(mr) || mr < 1 || mr > 64 || (mr & (mr - 1)) !== 0)) {
       throw new HobError('argument/invalid', `matvecRowsPerWorkgroup must be a power of two in [1, 64], got ${mr}`, { matvecRowsPerWorkgroup: mr });
     }
     this.matvecRows = mr;
+    this.subgroups = (opts.subgroups ?? true) && ctx.caps.hasSubgroups;
+    const features = (ctx.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
+    this.packedDot4 = (opts.packedDot4 ?? true) && !!features?.has('packed_4x8_integer_dot_product');
     this.maxGroupsPerDim = Math.min(ctx.device.limits.maxComputeWorkgroupsPerDimension, opts.maxWorkgroupsPerDimension ?? Infinity);
+    let cache = pipelineCache.get(ctx.device);
+    if (!cache) pipelineCache.set(ctx.device, (cache = new Map()));
+    this.pipelines = cache;
+    let layouts = layoutCache.get(ctx.device);
+    if (!layouts) layoutCache.set(ctx.device, (layouts = new Map()));
+    this.layouts = layouts;
     this.noFactors = this.createOwnedBuffer('rope/no-factors', 16, GPUBufferUsage.STORAGE, new Float32Array([1, 1, 1, 1]));
+    this.dummy = this.createOwnedBuffer('unused output', 16, GPUBufferUsage.STORAGE, new Float32Array(4));
   }
 
   /** Destroys the uniform and scratch buffers the steps made so far. */
@@ -134,15 +229,35 @@ export class Kernels {
 
   // ---- matmul ---------------------------------------------------------------
 
-  matmul(w: GpuWeight, x: GPUBuffer, y: GPUBuffer, frame: GPUBuffer): Step {
-    const label = `matmul ${w.type} ${w.rows}x${w.cols}`;
-    const maxTokens = Math.min(rowsIn(label, 'x', x, w.cols * 4), rowsIn(label, 'y', y, w.rows * 4));
-    const code = wgsl.commonWgsl + dequantWgsl[w.type];
-    const matvec = this.pipeline(`matvec/${w.type}`, code + wgsl.matvecWgsl, 'matvec', { ROWS_PER_WG: this.matvecRows });
-    const tiled = this.pipeline(`tiled/${w.type}`, code + wgsl.matmulTiledWgsl, 'matmul_tiled');
+  /** y = W x, or y += W x with opts.accumulate (a residual add folded into
+   * the projection). x is f32 rows for float weights and Q8Acts (made by
+   * quantize, rmsnorm or siluMul with opts.q8) for quantized ones. */
+  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer, frame: GPUBuffer, opts: { accumulate?: boolean } = {}): Step {
+    const label = `matmul ${w.type} ${w.rows}x${w.cols}${opts.accumulate ? ' (+=)' : ''}`;
+    const q8 = needsQ8Acts(w.type);
+    if (q8 !== isQ8Acts(x)) {
+      throw new HobError('argument/invalid', `${label}: ${q8 ? 'quantized weights take Q8_0 activations (quantize the input first)' : 'float weights take f32 activations'}`, {});
+    }
+    const xRows = isQ8Acts(x) ? q8Rows(label, x, w.cols) : rowsIn(label, 'x', x, w.cols * 4);
+    const maxTokens = Math.min(xRows, rowsIn(label, 'y', y, w.rows * 4));
+    const base = [wgsl.commonWgsl, dequantWgsl[w.type]];
+    let matvec: GPUComputePipeline;
+    let tiled: GPUComputePipeline;
+    let rowsPerGroup: number;
+    if (q8) {
+      const dot4 = this.packedDot4 ? wgsl.dot4PackedWgsl : wgsl.dot4UnpackedWgsl;
+      const tpr = Math.min(MATVEC_Q8_TPR, pow2Ceil(w.cols / 32));
+      matvec = this.pipeline(`matvec_q8/${w.type}`, [...base, dot4, this.reduceWgsl(), wgsl.matvecQ8Wgsl], 'matvec_q8', { TPR: tpr });
+      tiled = this.pipeline(`tiled_q8/${w.type}`, [...base, dot4, wgsl.matmulQ8TiledWgsl], 'matmul_q8_tiled');
+      rowsPerGroup = 256 / tpr;
+    } else {
+      rowsPerGroup = this.matvecRows ?? 256 / Math.min(MATVEC_TPR, pow2Ceil(w.cols / 8));
+      matvec = this.pipeline(`matvec/${w.type}`, [...base, this.reduceWgsl(), wgsl.matvecWgsl], 'matvec', { ROWS_PER_WG: rowsPerGroup });
+      tiled = this.pipeline(`tiled/${w.type}`, [...base, wgsl.matmulTiledWgsl], 'matmul_tiled');
+    }
     const parts = w.parts.map((part, i) => {
-      const params = this.createUniform(`${label} part ${i}`, [part.rowCount, w.cols, w.cols / 8, part.rowStart, w.rows, maxTokens, 0, 0]);
-      const buffers = [frame, params, x, y, ...part.buffers];
+      const params = this.createUniform(`${label} part ${i}`, [part.rowCount, w.cols, w.cols / 8, part.rowStart, w.rows, maxTokens, opts.accumulate ? 1 : 0, 0]);
+      const buffers = isQ8Acts(x) ? [frame, params, x.quants, y, ...part.buffers, x.scales] : [frame, params, x, y, ...part.buffers];
       return {
         rows: part.rowCount,
         matvec: this.bindGroup(matvec, label, buffers),
@@ -157,7 +272,7 @@ export class Kernels {
         if (nTokens <= MATVEC_MAX_TOKENS) {
           pass.setPipeline(matvec);
           for (const p of parts) {
-            const [gx, gy] = this.grid(label, Math.ceil(p.rows / this.matvecRows));
+            const [gx, gy] = this.grid(label, Math.ceil(p.rows / rowsPerGroup));
             pass.setBindGroup(0, p.matvec);
             pass.dispatchWorkgroups(gx, gy, nTokens);
           }
@@ -172,17 +287,46 @@ export class Kernels {
     };
   }
 
+  /** x (T, cols) f32 -> Q8_0 activations, block by block like the CPU. */
+  quantize(x: GPUBuffer, acts: Q8Acts, frame: GPUBuffer): Step {
+    const cols = acts.cols;
+    const label = `quantize q8_0 ${cols}`;
+    const maxRows = Math.min(rowsIn(label, 'x', x, cols * 4), q8Rows(label, acts, cols));
+    const pipeline = this.pipeline('quantize_q8', [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.quantizeWgsl], 'quantize_q8');
+    const params = this.createUniform(label, [cols, maxRows, 0, 0]);
+    const group = this.bindGroup(pipeline, label, [frame, params, x, null, null, null, acts.quants, acts.scales]);
+    return {
+      label,
+      encode: (pass, nTokens) => {
+        checkTokens(label, nTokens, maxRows);
+        if (nTokens === 0) return;
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        const [gx, gy] = this.grid(label, Math.ceil((nTokens * cols) / 32 / 64));
+        pass.dispatchWorkgroups(gx, gy);
+      },
+    };
+  }
+
   // ---- normalization, RoPE, element-wise --------------------------------------
 
-  rmsnorm(x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer, n: number, eps: number, frame: GPUBuffer, opts: { lastRowOnly?: boolean } = {}): Step {
-    const label = `rmsnorm ${n}${opts.lastRowOnly ? ' (last row)' : ''}`;
+  /** RMSNorm of x into y (f32), or with opts.q8 into Q8_0 activations (and
+   * into y as well unless y is null): the fused norm + quantize that feeds
+   * the integer matmuls. */
+  rmsnorm(x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer | null, n: number, eps: number, frame: GPUBuffer, opts: { lastRowOnly?: boolean; q8?: Q8Acts } = {}): Step {
+    const label = `rmsnorm ${n}${opts.q8 ? ' -> q8_0' : ''}${opts.lastRowOnly ? ' (last row)' : ''}`;
     checkInt(label, 'n', n, 1);
     needBytes(label, 'weight', weight, n * 4);
-    const yRows = rowsIn(label, 'y', y, n * 4);
-    const maxRows = opts.lastRowOnly ? rowsIn(label, 'x', x, n * 4) : Math.min(rowsIn(label, 'x', x, n * 4), yRows);
-    const pipeline = this.pipeline('rmsnorm', wgsl.commonWgsl + wgsl.rmsnormWgsl, 'rmsnorm');
-    const params = this.createUniform(label, [n, f32Bits(eps), maxRows, opts.lastRowOnly ? 1 : 0]);
-    const group = this.bindGroup(pipeline, label, [frame, params, x, weight, y]);
+    if (!y && !opts.q8) throw new HobError('argument/invalid', `${label}: needs an output (y or q8)`, {});
+    let outRows = Infinity;
+    if (y) outRows = rowsIn(label, 'y', y, n * 4);
+    if (opts.q8) outRows = Math.min(outRows, q8Rows(label, opts.q8, n));
+    const xRows = rowsIn(label, 'x', x, n * 4);
+    const maxRows = opts.lastRowOnly ? xRows : Math.min(xRows, outRows);
+    const code = [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.rmsnormWgsl];
+    const pipeline = opts.q8 ? this.pipeline('rmsnorm_q8', code, 'rmsnorm_q8') : this.pipeline('rmsnorm', code, 'rmsnorm');
+    const params = this.createUniform(label, [n, f32Bits(eps), maxRows, opts.lastRowOnly ? 1 : 0, y ? 1 : 0, 0, 0, 0]);
+    const group = this.bindGroup(pipeline, label, [frame, params, x, weight, y ?? this.dummy, null, opts.q8?.quants ?? null, opts.q8?.scales ?? null]);
     return {
       label,
       encode: (pass, nTokens) => {
@@ -198,9 +342,9 @@ export class Kernels {
 
   rope(x: GPUBuffer, nHeads: number, headDim: number, rope: RopeConfig, frame: GPUBuffer): Step {
     const label = `rope ${rope.style} ${nHeads}x${headDim}`;
-    this.checkRope(label, nHeads, headDim, rope, 2);
+    this.checkRope(label, nHeads, headDim, rope);
     const maxRows = rowsIn(label, 'x', x, nHeads * headDim * 4);
-    const pipeline = this.pipeline('rope', wgsl.commonWgsl + wgsl.ropeMathWgsl + wgsl.ropeWgsl, 'rope');
+    const pipeline = this.pipeline('rope', [wgsl.commonWgsl, wgsl.ropeMathWgsl, wgsl.ropeWgsl], 'rope');
     const params = this.createUniform(label, ropeUniform(rope, nHeads, headDim, maxRows));
     const group = this.bindGroup(pipeline, label, [frame, params, x, rope.freqFactors ?? this.noFactors]);
     const perRow = nHeads * (rope.nRot / 2);
@@ -217,21 +361,25 @@ export class Kernels {
     };
   }
 
-  siluMul(a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer): Step {
-    return this.elementwise('silu_mul', a, b, n, frame);
+  /** a = silu(a) * b, or with opts.q8 the product quantized to Q8_0 for
+   * the down projection (a is then left as it was). */
+  siluMul(a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer, opts: { q8?: Q8Acts } = {}): Step {
+    return this.elementwise(opts.q8 ? 'silu_mul_q8' : 'silu_mul', a, b, n, frame, opts.q8);
   }
 
   add(x: GPUBuffer, y: GPUBuffer, n: number, frame: GPUBuffer): Step {
     return this.elementwise('add', x, y, n, frame);
   }
 
-  private elementwise(entry: 'silu_mul' | 'add', a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer): Step {
+  private elementwise(entry: 'silu_mul' | 'silu_mul_q8' | 'add', a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer, q8?: Q8Acts): Step {
     const label = `${entry} ${n}`;
     checkInt(label, 'n', n, 1);
-    const maxRows = Math.min(rowsIn(label, 'a', a, n * 4), rowsIn(label, 'b', b, n * 4));
-    const pipeline = this.pipeline(entry, wgsl.commonWgsl + wgsl.elementwiseWgsl, entry);
+    let maxRows = Math.min(rowsIn(label, 'a', a, n * 4), rowsIn(label, 'b', b, n * 4));
+    if (q8) maxRows = Math.min(maxRows, q8Rows(label, q8, n));
+    const pipeline = this.pipeline(entry, [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.elementwiseWgsl], entry);
     const params = this.createUniform(label, [n, maxRows, 0, 0]);
-    const group = this.bindGroup(pipeline, label, [frame, params, a, b]);
+    const group = this.bindGroup(pipeline, label, [frame, params, a, b, null, null, q8?.quants ?? null, q8?.scales ?? null]);
+    const perInvocation = q8 ? 32 : 1;
     return {
       label,
       encode: (pass, nTokens) => {
@@ -239,7 +387,7 @@ export class Kernels {
         if (nTokens === 0) return;
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, group);
-        const [gx, gy] = this.grid(label, Math.ceil((nTokens * n) / 256));
+        const [gx, gy] = this.grid(label, Math.ceil((nTokens * n) / perInvocation / 256));
         pass.dispatchWorkgroups(gx, gy);
       },
     };
@@ -255,7 +403,7 @@ export class Kernels {
     needBytes(label, 'kCache', kCache, nCtx * kvDim * 2);
     needBytes(label, 'vCache', vCache, nCtx * kvDim * 2);
     const maxRows = Math.min(rowsIn(label, 'k', k, kvDim * 4), rowsIn(label, 'v', v, kvDim * 4));
-    const pipeline = this.pipeline('kv_store', wgsl.commonWgsl + wgsl.kvStoreWgsl, 'kv_store');
+    const pipeline = this.pipeline('kv_store', [wgsl.commonWgsl, wgsl.kvStoreWgsl], 'kv_store');
     const params = this.createUniform(label, [kvDim, nCtx, maxRows, 0]);
     const group = this.bindGroup(pipeline, label, [frame, params, k, v, kCache, vCache]);
     return {
@@ -271,51 +419,84 @@ export class Kernels {
     };
   }
 
-  attention(q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer): Step {
+  /** RoPE on q (in place) and k, and k, v into the cache cells of the
+   * frame, in one dispatch: rope(q), rope(k) and kvStore fused. */
+  ropeStore(q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, shape: { nHead: number; nHeadKv: number; headDim: number; nCtx: number }, rope: RopeConfig, frame: GPUBuffer): Step {
+    const { nHead, nHeadKv, headDim, nCtx } = shape;
+    const label = `rope_store ${nHead}/${nHeadKv}x${headDim}`;
+    this.checkRope(label, nHead, headDim, rope);
+    checkInt(label, 'nHeadKv', nHeadKv, 1);
+    checkInt(label, 'nCtx', nCtx, 1);
+    const kvDim = nHeadKv * headDim;
+    needBytes(label, 'kCache', kCache, nCtx * kvDim * 2);
+    needBytes(label, 'vCache', vCache, nCtx * kvDim * 2);
+    const maxRows = Math.min(rowsIn(label, 'q', q, nHead * headDim * 4), rowsIn(label, 'k', k, kvDim * 4), rowsIn(label, 'v', v, kvDim * 4));
+    const pipeline = this.pipeline('rope_store', [wgsl.commonWgsl, wgsl.ropeMathWgsl, wgsl.ropeStoreWgsl], 'rope_store');
+    const ropeParams = this.createUniform(label, ropeUniform(rope, nHead, headDim, maxRows));
+    const storeParams = this.createUniform(label, [kvDim, nCtx, 0, 0]);
+    const group = this.bindGroup(pipeline, label, [frame, ropeParams, q, k, v, kCache, vCache, rope.freqFactors ?? this.noFactors, storeParams]);
+    const perRow = nHead * (rope.nRot / 2) + kvDim;
+    return {
+      label,
+      encode: (pass, nTokens) => {
+        checkTokens(label, nTokens, maxRows);
+        if (nTokens === 0) return;
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        const [gx, gy] = this.grid(label, Math.ceil((nTokens * perRow) / 64));
+        pass.dispatchWorkgroups(gx, gy);
+      },
+    };
+  }
+
+  /** Causal attention of q over the cache. Decode over a context of more
+   * than ATTN_CELLS_PER_SPLIT cells splits the cells over workgroups and
+   * needs `scratch` of attentionScratchBytes(shape) (one for all layers). */
+  attention(q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null): Step {
     const { nHead, nHeadKv, headDim, scale, nCtx } = shape;
     const label = `attention ${nHead}/${nHeadKv}x${headDim}`;
     checkInt(label, 'nHead', nHead, 1);
     checkInt(label, 'nHeadKv', nHeadKv, 1);
     checkInt(label, 'nCtx', nCtx, 1);
     if (nHead % nHeadKv !== 0) throw new HobError('argument/invalid', `${label}: nHead must be a multiple of nHeadKv`, { nHead, nHeadKv });
-    if (!Number.isInteger(headDim) || headDim % 8 !== 0 || headDim < 8 || headDim > 256) {
-      throw new HobError('argument/invalid', `${label}: headDim must be a multiple of 8 in [8, 256], got ${headDim}`, { headDim });
+    if (!Number.isInteger(headDim) || headDim % 2 !== 0 || headDim < 2 || headDim > 256) {
+      throw new HobError('argument/invalid', `${label}: headDim must be even and in [2, 256], got ${headDim}`, { headDim });
     }
     if (nHead > this.maxGroupsPerDim) throw outOfBounds(`${label}: too many heads for one dispatch`, { nHead });
     const kvDim = nHeadKv * headDim;
     needBytes(label, 'kCache', kCache, nCtx * kvDim * 2);
     needBytes(label, 'vCache', vCache, nCtx * kvDim * 2);
     const maxRows = Math.min(rowsIn(label, 'q', q, nHead * headDim * 4), rowsIn(label, 'out', out, nHead * headDim * 4));
-    const nSplit = Math.min(ATTN_MAX_SPLITS, Math.max(1, Math.ceil(nCtx / ATTN_CELLS_PER_SPLIT)));
-    const code = wgsl.commonWgsl + wgsl.attentionWgsl;
-    const rows = this.pipeline('attn', code, 'attn');
-    const params = this.createUniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit]);
-    const rowsGroup = this.bindGroup(rows, label, [frame, params, q, kCache, vCache, out]);
-
-    let split: { pipe: GPUComputePipeline; group: GPUBindGroup; combine: GPUComputePipeline; combineGroup: GPUBindGroup } | null = null;
+    const nSplit = attentionSplits(nCtx);
+    const code = [wgsl.commonWgsl, wgsl.attentionWgsl];
+    // Every entry point of attention.wgsl takes the same seven bindings.
+    const layout = this.explicitLayout('attention', ['uniform', 'uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage']);
     if (nSplit > 1) {
-      const partials = this.partialsBuffer(nHead * nSplit * (2 + headDim) * 4);
-      const pipe = this.pipeline('attn_split', code, 'attn_split');
-      const combine = this.pipeline('attn_combine', code, 'attn_combine');
-      split = {
-        pipe,
-        group: this.bindGroup(pipe, label, [frame, params, q, kCache, vCache, null, partials]),
-        combine,
-        combineGroup: this.bindGroup(combine, label, [frame, params, null, null, null, out, partials]),
-      };
+      if (!scratch) throw new HobError('argument/invalid', `${label}: decode over ${nCtx} cells needs an attention scratch buffer`, { nCtx });
+      needBytes(label, 'scratch', scratch, attentionScratchBytes(shape));
+    }
+    const params = this.createUniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit]);
+    const buffers = [frame, params, q, kCache, vCache, out, scratch ?? this.dummy];
+    const rows = this.pipeline('attn', code, 'attn', undefined, layout);
+    const rowsGroup = this.bindGroup(rows, label, buffers);
+    const split: { pipe: GPUComputePipeline; group: GPUBindGroup; grid: [number, number] }[] = [];
+    if (nSplit > 1) {
+      for (const entry of ['attn_scores', 'attn_exp', 'attn_pv', 'attn_combine']) {
+        const pipe = this.pipeline(entry, code, entry, undefined, layout);
+        split.push({ pipe, group: this.bindGroup(pipe, `${label} ${entry}`, buffers), grid: [entry === 'attn_combine' ? 1 : nSplit, nHead] });
+      }
     }
     return {
       label,
       encode: (pass, nTokens) => {
         checkTokens(label, nTokens, maxRows);
         if (nTokens === 0) return;
-        if (nTokens === 1 && split) {
-          pass.setPipeline(split.pipe);
-          pass.setBindGroup(0, split.group);
-          pass.dispatchWorkgroups(nSplit, nHead);
-          pass.setPipeline(split.combine);
-          pass.setBindGroup(0, split.combineGroup);
-          pass.dispatchWorkgroups(1, nHead);
+        if (nTokens === 1 && split.length > 0) {
+          for (const s of split) {
+            pass.setPipeline(s.pipe);
+            pass.setBindGroup(0, s.group);
+            pass.dispatchWorkgroups(s.grid[0], s.grid[1]);
+          }
         } else {
           pass.setPipeline(rows);
           pass.setBindGroup(0, rowsGroup);
@@ -325,61 +506,72 @@ export class Kernels {
     };
   }
 
-  /** Encodes the context shift of one layer's cache: cells [end, end +
-   * nMoved) move down to start (through `scratch`: a copy may not overlap
-   * within one buffer), then the moved K rows are re-rotated by -(end -
-   * start) positions. Each call creates two small uniform buffers (the
-   * shift's parameters), released with the Kernels. */
-  encodeKvErase(enc: GPUCommandEncoder, kCache: GPUBuffer, vCache: GPUBuffer, scratch: GPUBuffer, args: KvEraseArgs): void {
-    const { start, end, nMoved, kvDim, nCtx, nHeadKv, headDim, rope } = args;
+  /** Records the context shift of one layer's cache, with its uniforms,
+   * once: each encode moves cells [end, end + nMoved) down to start
+   * (through `scratch`: a copy may not overlap within one buffer), then
+   * re-rotates the moved K rows by -(end - start) positions. */
+  kvErase(kCache: GPUBuffer, vCache: GPUBuffer, scratch: GPUBuffer, shape: KvEraseShape): KvEraseStep {
+    const { kvDim, nCtx, nHeadKv, headDim, rope } = shape;
     const label = 'kv_erase';
-    for (const [name, v] of Object.entries({ start, end, nMoved, kvDim, nCtx, nHeadKv, headDim })) {
-      if (!Number.isInteger(v)) throw new HobError('argument/invalid', `${label}: ${name} must be an integer, got ${v}`, { [name]: v });
-    }
-    // A reversed or oversized range must never reach the copies below (the
-    // heap overflow of llama.cpp's CVE-2026-21869 came from one).
-    if (start < 0 || end < start || nMoved < 0 || end + nMoved > nCtx) {
-      throw outOfBounds(`${label}: cannot move cells [${end}, ${end + nMoved}) to ${start} in a cache of ${nCtx} cells (need 0 <= start <= end, end + nMoved <= nCtx)`, {
-        start,
-        end,
-        nMoved,
-        nCtx,
-      });
-    }
-    this.checkRope(label, nHeadKv, headDim, rope, 4);
+    for (const [name, v] of Object.entries({ kvDim, nCtx, nHeadKv, headDim })) checkInt(label, name, v, 1);
+    this.checkRope(label, nHeadKv, headDim, rope);
     if (kvDim % 2 !== 0 || nHeadKv * headDim > kvDim) {
       throw new HobError('argument/invalid', `${label}: kvDim ${kvDim} must be even and hold ${nHeadKv} heads of ${headDim}`, { kvDim, nHeadKv, headDim });
     }
     const rowBytes = kvDim * 2;
     needBytes(label, 'kCache', kCache, nCtx * rowBytes);
     needBytes(label, 'vCache', vCache, nCtx * rowBytes);
-    needBytes(label, 'scratch', scratch, nMoved * rowBytes);
-    if (start === end || nMoved === 0) return;
-
-    const bytes = nMoved * rowBytes;
-    for (const cache of [kCache, vCache]) {
-      enc.copyBufferToBuffer(cache, end * rowBytes, scratch, 0, bytes);
-      enc.copyBufferToBuffer(scratch, 0, cache, start * rowBytes, bytes);
-    }
-    const pipeline = this.pipeline('kv_shift', wgsl.commonWgsl + wgsl.ropeMathWgsl + wgsl.kvShiftWgsl, 'kv_shift');
+    const pipeline = this.pipeline('kv_shift', [wgsl.commonWgsl, wgsl.ropeMathWgsl, wgsl.kvShiftWgsl], 'kv_shift');
     const ropeParams = this.createUniform(`${label} rope`, ropeUniform(rope, nHeadKv, headDim, nCtx));
-    const shiftParams = this.createUniform(label, [start, nMoved, (start - end) >>> 0, kvDim]);
+    const shiftParams = this.createUniform(label, [0, 0, 0, kvDim]);
     const group = this.bindGroup(pipeline, label, [null, ropeParams, shiftParams, kCache, rope.freqFactors ?? this.noFactors]);
-    const pass = enc.beginComputePass({ label });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    const [gx, gy] = this.grid(label, Math.ceil((nMoved * nHeadKv * (rope.nRot / 4)) / 64));
-    pass.dispatchWorkgroups(gx, gy);
-    pass.end();
+    const words = new Uint32Array(4);
+    return {
+      label,
+      encode: (enc, start, end, nMoved) => {
+        for (const [name, v] of Object.entries({ start, end, nMoved })) {
+          if (!Number.isInteger(v)) throw new HobError('argument/invalid', `${label}: ${name} must be an integer, got ${v}`, { [name]: v });
+        }
+        // A reversed or oversized range must never reach the copies below (the
+        // heap overflow of llama.cpp's CVE-2026-21869 came from one).
+        if (start < 0 || end < start || nMoved < 0 || end + nMoved > nCtx) {
+          throw outOfBounds(`${label}: cannot move cells [${end}, ${end + nMoved}) to ${start} in a cache of ${nCtx} cells (need 0 <= start <= end, end + nMoved <= nCtx)`, {
+            start,
+            end,
+            nMoved,
+            nCtx,
+          });
+        }
+        needBytes(label, 'scratch', scratch, nMoved * rowBytes);
+        if (start === end || nMoved === 0) return;
+        const bytes = nMoved * rowBytes;
+        for (const cache of [kCache, vCache]) {
+          enc.copyBufferToBuffer(cache, end * rowBytes, scratch, 0, bytes);
+          enc.copyBufferToBuffer(scratch, 0, cache, start * rowBytes, bytes);
+        }
+        words.set([start, nMoved, (start - end) >>> 0, kvDim]);
+        this.device.queue.writeBuffer(shiftParams, 0, words);
+        const pass = enc.beginComputePass({ label });
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        const [gx, gy] = this.grid(label, Math.ceil((nMoved * nHeadKv) / 64));
+        pass.dispatchWorkgroups(gx, gy);
+        pass.end();
+      },
+    };
   }
 
   // ---- plumbing ---------------------------------------------------------------------
 
-  private checkRope(label: string, nHeads: number, headDim: number, rope: RopeConfig, nRotMultiple: number): void {
+  private reduceWgsl(): string {
+    return this.subgroups ? wgsl.reduceSgWgsl : wgsl.reduceWgWgsl;
+  }
+
+  private checkRope(label: string, nHeads: number, headDim: number, rope: RopeConfig): void {
     checkInt(label, 'nHeads', nHeads, 1);
     checkInt(label, 'headDim', headDim, 2);
-    if (!Number.isInteger(rope.nRot) || rope.nRot <= 0 || rope.nRot % nRotMultiple !== 0 || rope.nRot > headDim) {
-      throw new HobError('argument/invalid', `${label}: nRot must be a positive multiple of ${nRotMultiple} up to headDim ${headDim}, got ${rope.nRot}`, {
+    if (!Number.isInteger(rope.nRot) || rope.nRot <= 0 || rope.nRot % 2 !== 0 || rope.nRot > headDim) {
+      throw new HobError('argument/invalid', `${label}: nRot must be a positive even number up to headDim ${headDim}, got ${rope.nRot}`, {
         nRot: rope.nRot,
         headDim,
       });
@@ -388,14 +580,38 @@ export class Kernels {
     if (rope.freqFactors) needBytes(label, 'freqFactors', rope.freqFactors, (rope.nRot / 2) * 4);
   }
 
-  private pipeline(key: string, code: string, entryPoint: string, constants?: Record<string, number>): GPUComputePipeline {
-    let p = this.pipelines.get(key);
+  /** A pipeline of the WGSL files `parts` joined, with the directives the
+   * fast paths need in front. */
+  private pipeline(key: string, parts: string[], entryPoint: string, constants?: Record<string, number>, layout?: GPUPipelineLayout): GPUComputePipeline {
+    let code = parts.join('\n');
+    let directives = '';
+    if (code.includes('subgroupShuffleXor')) directives += 'enable subgroups;\n';
+    if (code.includes('dot4I8Packed')) directives += 'requires packed_4x8_integer_dot_product;\n';
+    code = directives + code;
+    const fullKey = `${key}|${directives}|${entryPoint}|${JSON.stringify(constants ?? {})}`;
+    let p = this.pipelines.get(fullKey);
     if (!p) {
       const module = this.device.createShaderModule({ label: key, code });
-      p = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint, constants } });
-      this.pipelines.set(key, p);
+      p = this.device.createComputePipeline({ label: key, layout: layout ?? 'auto', compute: { module, entryPoint, constants } });
+      this.pipelines.set(fullKey, p);
     }
     return p;
+  }
+
+  /** A pipeline layout of bindings 0, 1, … of the given kinds, shared by
+   * every entry point of a file whose entry points use different subsets
+   * (created once per device; a layout is not a buffer). */
+  private explicitLayout(key: string, kinds: GPUBufferBindingType[]): GPUPipelineLayout {
+    let layout = this.layouts.get(key);
+    if (!layout) {
+      const bgl = this.device.createBindGroupLayout({
+        label: key,
+        entries: kinds.map((type, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })),
+      });
+      layout = this.device.createPipelineLayout({ label: key, bindGroupLayouts: [bgl] });
+      this.layouts.set(key, layout);
+    }
+    return layout;
   }
 
   /** Binds buffers to bindings 0, 1, …; null skips a binding the entry point
@@ -422,14 +638,6 @@ export class Kernels {
     return this.createOwnedBuffer(`${label} params`, data.byteLength, GPUBufferUsage.UNIFORM, data);
   }
 
-  private partialsBuffer(sizeBytes: number): GPUBuffer {
-    if (!this.partials || this.partials.size < sizeBytes) {
-      this.partials = this.device.createBuffer({ label: 'attention partials', size: sizeBytes, usage: GPUBufferUsage.STORAGE });
-      this.owned.push(this.partials);
-    }
-    return this.partials;
-  }
-
   private dim(label: string, n: number): number {
     if (n > this.maxGroupsPerDim) throw outOfBounds(`${label}: ${n} workgroups exceed the ${this.maxGroupsPerDim} a dimension allows`, { workgroups: n });
     return n;
@@ -442,6 +650,10 @@ export class Kernels {
     const y = Math.ceil(n / this.maxGroupsPerDim);
     return [Math.ceil(n / y), this.dim(label, y)];
   }
+}
+
+function pow2Ceil(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 }
 
 function f32Bits(v: number): number {

@@ -3,11 +3,12 @@
 // batch), the kernels bound to them (recorded once), and the forward pass
 // and context shift over them. A forward is one command buffer; the only
 // readback is the logits of the last token (or its hidden state when the
-// head runs on the CPU).
+// head runs on the CPU). Neither a forward nor a shift creates a buffer.
 import { GpuError, HobError } from '../api/errors.js';
 import { deviceLostError } from './device.js';
 import type { GpuModel } from './gpu-model.js';
-import { FRAME_BYTES, type Step } from './kernels.js';
+import { FRAME_BYTES, attentionScratchBytes, createQ8Acts, needsQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels.js';
+import type { GpuWeight } from './weights.js';
 
 /** Tokens per forward pass: bounds the activation buffers. */
 export const GPU_MAX_BATCH = 256;
@@ -27,9 +28,13 @@ export class GpuRunner {
   private readonly out: GPUBuffer; // (n_vocab) logits, or (n_embd) last hidden state
   private readonly readback: GPUBuffer; // mappable copy of `out`
   private readonly blockSteps: Step[] = [];
+  private readonly eraseSteps: KvEraseStep[] = [];
   private readonly headSteps: Step[] = [];
   private lost: GpuError | null = null;
   private destroyed = false;
+  /** Settles once the allocation's error scopes are popped: rejects with a
+   * GpuError (out of memory, validation) that the first forward rethrows. */
+  private readonly allocated: Promise<void>;
 
   constructor(
     private readonly model: GpuModel,
@@ -49,6 +54,10 @@ export class GpuRunner {
       this.buffers.push(b);
       return b;
     };
+    // Allocation failures (out of memory above all) arrive asynchronously
+    // through these scopes; the first forward waits for their verdict.
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
     try {
       for (let i = 0; i < model.blocks.length; i++) {
         this.kCache.push(create(`k cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
@@ -60,7 +69,6 @@ export class GpuRunner {
       device.queue.writeBuffer(this.headFrame, 0, new Uint32Array([1, 0, 1, 0]));
       this.x = create('x', T * E * 4);
       const xb = create('xb', T * E * 4); // (T, n_embd) normed input of a sub-block
-      const xb2 = create('xb2', T * E * 4); // (T, n_embd) sub-block output
       const q = create('q', T * qDim * 4); // (T, n_head * head_dim)
       const k = create('k', T * kvDim * 4); // (T, kv_dim)
       const v = create('v', T * kvDim * 4); // (T, kv_dim)
@@ -70,44 +78,79 @@ export class GpuRunner {
       const outSize = (model.headOnGpu ? info.nVocab : E) * 4;
       this.out = create('out', outSize);
       this.readback = create('readback', outSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      const shape = { nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim, scale: 1 / Math.sqrt(hp.headDim), nCtx };
+      const scratchBytes = attentionScratchBytes(shape);
+      const attnScratch = scratchBytes > 0 ? create('attention scratch', scratchBytes) : null;
+
+      // Quantized weights multiply activations quantized to Q8_0 (as the CPU
+      // does): each input is quantized once, for every matmul that reads it.
+      const weights: GpuWeight[] = model.blocks.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.gate, w.up, w.down]);
+      if (model.output) weights.push(model.output);
+      const q8 = (cols: number, label: string): Q8Acts | undefined => {
+        if (!weights.some((w) => w.cols === cols && needsQ8Acts(w.type))) return undefined;
+        const acts = createQ8Acts(device, label, T, cols);
+        this.buffers.push(acts.quants, acts.scales);
+        return acts;
+      };
+      const xq = q8(E, 'xb'); // (T, n_embd) normed input, quantized
+      const attq = qDim === E ? xq : q8(qDim, 'att'); // (T, n_head * head_dim) attention output, quantized
+      const hq = q8(hp.nFf, 'hb'); // (T, n_ff) gated activation, quantized
 
       const K = model.kernels;
       const f = this.frame;
       const rope = model.rope;
-      const shape = { nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim, scale: 1 / Math.sqrt(hp.headDim), nCtx };
+      const isQ8 = (w: GpuWeight) => needsQ8Acts(w.type);
+      // Norm into whichever forms the matmuls after it read.
+      const norm = (weight: GPUBuffer, readers: GpuWeight[], frame: GPUBuffer, lastRowOnly = false): Step =>
+        K.rmsnorm(this.x, weight, readers.every(isQ8) ? null : xb, E, hp.rmsEps, frame, { q8: readers.some(isQ8) ? xq : undefined, lastRowOnly });
+      const input = (w: GpuWeight) => (isQ8(w) ? xq! : xb);
       model.blocks.forEach((w, i) => {
+        const kc = this.kCache[i];
+        const vc = this.vCache[i];
+        // Attention: norm, project, rotate and cache, attend, project back
+        // onto the residual.
         this.blockSteps.push(
-          // Attention: norm, project, rotate, cache, attend, project back.
-          K.rmsnorm(this.x, w.attnNorm, xb, E, hp.rmsEps, f),
-          K.matmul(w.wq, xb, q, f),
-          K.matmul(w.wk, xb, k, f),
-          K.matmul(w.wv, xb, v, f),
-          K.rope(q, hp.nHead, hp.headDim, rope, f),
-          K.rope(k, hp.nHeadKv, hp.headDim, rope, f),
-          K.kvStore(k, v, this.kCache[i], this.vCache[i], kvDim, nCtx, f),
-          K.attention(q, this.kCache[i], this.vCache[i], att, shape, f),
-          K.matmul(w.wo, att, xb2, f),
-          K.add(this.x, xb2, E, f),
-          // Feed-forward: norm, SwiGLU, project back.
-          K.rmsnorm(this.x, w.ffnNorm, xb, E, hp.rmsEps, f),
-          K.matmul(w.gate, xb, hb, f),
-          K.matmul(w.up, xb, hb2, f),
-          K.siluMul(hb, hb2, hp.nFf, f),
-          K.matmul(w.down, hb, xb2, f),
-          K.add(this.x, xb2, E, f),
+          norm(w.attnNorm, [w.wq, w.wk, w.wv], f),
+          K.matmul(w.wq, input(w.wq), q, f),
+          K.matmul(w.wk, input(w.wk), k, f),
+          K.matmul(w.wv, input(w.wv), v, f),
+          K.ropeStore(q, k, v, kc, vc, shape, rope, f),
+          K.attention(q, kc, vc, att, shape, f, attnScratch),
         );
+        if (isQ8(w.wo)) this.blockSteps.push(K.quantize(att, attq!, f), K.matmul(w.wo, attq!, this.x, f, { accumulate: true }));
+        else this.blockSteps.push(K.matmul(w.wo, att, this.x, f, { accumulate: true }));
+        // Feed-forward: norm, SwiGLU, project back onto the residual.
+        this.blockSteps.push(
+          norm(w.ffnNorm, [w.gate, w.up], f),
+          K.matmul(w.gate, input(w.gate), hb, f),
+          K.matmul(w.up, input(w.up), hb2, f),
+        );
+        if (isQ8(w.down)) this.blockSteps.push(K.siluMul(hb, hb2, hp.nFf, f, { q8: hq }), K.matmul(w.down, hq!, this.x, f, { accumulate: true }));
+        else this.blockSteps.push(K.siluMul(hb, hb2, hp.nFf, f), K.matmul(w.down, hb, this.x, f, { accumulate: true }));
+        this.eraseSteps.push(K.kvErase(kc, vc, this.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope }));
       });
       if (model.headOnGpu) {
         // Head: only the last token's logits are needed.
+        const output = model.output!;
         this.headSteps.push(
-          K.rmsnorm(this.x, model.outputNorm!, xb, E, hp.rmsEps, f, { lastRowOnly: true }),
-          K.matmul(model.output!, xb, this.out, this.headFrame),
+          norm(model.outputNorm!, [output], f, true),
+          K.matmul(output, input(output), this.out, this.headFrame),
         );
       }
     } catch (e) {
+      void device.popErrorScope();
+      void device.popErrorScope();
       for (const b of this.buffers) b.destroy();
       throw e;
     }
+    const validation = device.popErrorScope();
+    const oom = device.popErrorScope();
+    const mib = (this.buffers.reduce((n, b) => n + b.size, 0) / 2 ** 20).toFixed(0);
+    this.allocated = Promise.all([validation, oom]).then(([v, o]) => {
+      if (o) throw new GpuError('gpu/out-of-memory', `the GPU cannot hold this session's caches and activations (${mib} MiB): ${o.message}`, { lost: false });
+      if (v) throw new GpuError('gpu/validation', `allocating the session's GPU buffers failed: ${v.message}`, { lost: false });
+    });
+    this.allocated.catch(() => {}); // observed by forward(); not an unhandled rejection meanwhile
     model.ctx.lost.then((info) => {
       this.lost = deviceLostError(info);
     });
@@ -154,6 +197,7 @@ export class GpuRunner {
    * (head on the CPU); otherwise with null, without waiting for the GPU. */
   async forward(hidden: Float32Array, T: number, cell0: number, wantOutput: boolean): Promise<Float32Array | null> {
     this.check();
+    await this.allocated;
     const E = this.model.spec.info.nEmbd;
     if (!Number.isInteger(T) || T < 1 || T > this.maxBatch || hidden.length < T * E) {
       throw new HobError('argument/invalid', `a GPU forward takes 1 to ${this.maxBatch} tokens with their hidden states, got ${T}`, {
@@ -199,13 +243,8 @@ export class GpuRunner {
     this.check();
     if (start === end || this.kCache.length === 0) return;
     const { device } = this.model.ctx;
-    const hp = this.model.spec.hparams;
     const enc = device.createCommandEncoder({ label: 'kv erase' });
-    for (let i = 0; i < this.kCache.length; i++) {
-      this.model.kernels.encodeKvErase(enc, this.kCache[i], this.vCache[i], this.scratch, {
-        start, end, nMoved, kvDim: hp.nHeadKv * hp.headDim, nCtx: this.nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope: this.model.rope,
-      });
-    }
+    for (const step of this.eraseSteps) step.encode(enc, start, end, nMoved);
     device.queue.submit([enc.finish()]);
   }
 

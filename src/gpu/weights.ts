@@ -48,9 +48,9 @@ const plain = (type: GpuWeightType, bytesPerElem: number): Layout => ({
 });
 
 // Q8_0 and Q4_0: {f16 d; qs[]} blocks split into a scale array (halves, two
-// to a u32) and a quant array (the blocks' qs bytes back to back), so every
-// kernel load is an aligned u32 and neighbouring invocations read
-// neighbouring words.
+// to a u32) and a quant array (the blocks' qs bytes back to back), so a
+// block's quants are one (Q4_0) or two (Q8_0) aligned 16-byte loads and
+// neighbouring invocations read neighbouring blocks.
 const scaled = (type: GpuWeightType, qsBytes: number): Layout => ({
   type,
   blockElems: 32,

@@ -1,12 +1,14 @@
 // Decode-shaped matvec throughput of the GPU kernels: one token through the
 // weight shapes of a 1B Llama-style model (n_embd 2048, n_ff 8192, vocab
-// 128256) for each weight type, timed over many dispatches in one pass.
-// Matvec rows per workgroup are swept for Q4_0. Prints a table and writes JSON (argv[2], default gpu-bench.json). A
-// benchmark, not a test: it asserts nothing.
+// 128256) for each weight type, timed over many dispatches in one pass, on
+// the fast paths (subgroups, packed 8-bit dots) and on the fallbacks.
+// Quantized types include quantizing the input (once per matmul here; the
+// runner shares it between matmuls). Prints a table and writes JSON (argv[2],
+// default gpu-bench.json). A benchmark, not a test: it asserts nothing.
 import { writeFileSync } from 'node:fs';
 
 import { requestGpu } from '../../src/gpu/device.js';
-import { Kernels } from '../../src/gpu/kernels.js';
+import { Kernels, createQ8Acts, needsQ8Acts } from '../../src/gpu/kernels.js';
 import { createWeightBuffers } from '../../src/gpu/weights.js';
 import { GGML, Rng, createFrameBuffer, createTestBuffer, randomWeightBytes, writeFrame } from './harness.js';
 
@@ -28,19 +30,21 @@ const frame = createFrameBuffer(ctx);
 writeFrame(ctx, frame, 1, 0);
 console.log(`adapter: ${ctx.caps.adapterName}`);
 const rows: Record<string, number | string>[] = [];
-const configs = [['q4_0', GGML.Q4_0, 4], ['q4_0', GGML.Q4_0, 2], ['q4_0', GGML.Q4_0, 8], ['q4_0', GGML.Q4_0, 16], ['q8_0', GGML.Q8_0, 4], ['f16', GGML.F16, 4]] as const;
-for (const [type, id, rowsPerWg] of configs) {
-  const kernels = new Kernels(ctx, { matvecRowsPerWorkgroup: rowsPerWg });
+const configs = [['q4_0', GGML.Q4_0, true], ['q4_0', GGML.Q4_0, false], ['q8_0', GGML.Q8_0, true], ['q8_0', GGML.Q8_0, false], ['f16', GGML.F16, true], ['f16', GGML.F16, false]] as const;
+for (const [type, id, fast] of configs) {
+  const kernels = new Kernels(ctx, { subgroups: fast, packedDot4: fast });
+  const path = fast ? 'fast' : 'fallback';
   for (const [name, r, c] of shapes) {
     const bytes = randomWeightBytes(rng, id, r, c);
     const w = createWeightBuffers(ctx, name, id, r, c, bytes);
     const x = createTestBuffer(ctx, rng.floats(c));
     const y = createTestBuffer(ctx, r * 4);
-    const step = kernels.matmul(w, x, y, frame);
+    const acts = needsQ8Acts(w.type) ? createQ8Acts(ctx.device, 'x', 1, c) : undefined;
+    const steps = acts ? [kernels.quantize(x, acts, frame), kernels.matmul(w, acts, y, frame)] : [kernels.matmul(w, x, y, frame)];
     const run = async (n: number) => {
       const enc = ctx.device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      for (let i = 0; i < n; i++) step.encode(pass, 1);
+      for (let i = 0; i < n; i++) for (const s of steps) s.encode(pass, 1);
       pass.end();
       ctx.device.queue.submit([enc.finish()]);
       await ctx.device.queue.onSubmittedWorkDone();
@@ -50,9 +54,10 @@ for (const [type, id, rowsPerWg] of configs) {
     await run(reps);
     const us = ((performance.now() - t0) * 1000) / reps;
     const gbps = bytes.byteLength / (us * 1e3);
-    rows.push({ type, rowsPerWg, name, rows: r, cols: c, us: +us.toFixed(2), gbps: +gbps.toFixed(1) });
-    console.log(`${type.padEnd(5)} r/wg ${String(rowsPerWg).padStart(2)} ${name.padEnd(9)} ${String(r).padStart(6)}x${c}  ${us.toFixed(1).padStart(8)} us  ${gbps.toFixed(0).padStart(6)} GB/s`);
+    rows.push({ type, path, name, rows: r, cols: c, us: +us.toFixed(2), gbps: +gbps.toFixed(1) });
+    console.log(`${type.padEnd(5)} ${path.padEnd(8)} ${name.padEnd(9)} ${String(r).padStart(6)}x${c}  ${us.toFixed(1).padStart(8)} us  ${gbps.toFixed(0).padStart(6)} GB/s`);
     for (const p of w.parts) for (const b of p.buffers) b.destroy();
+    for (const b of [x, y, acts?.quants, acts?.scales]) b?.destroy();
   }
 }
 writeFileSync(process.argv[2] ?? 'gpu-bench.json', JSON.stringify({ adapter: ctx.caps.adapterName, reps, rows }, null, 2));

@@ -8,6 +8,7 @@ interface OpsExports {
   _hob_op_last_error(): number;
   _hob_op_matmul(type: number, w: number, rows: bigint, cols: bigint, x: number, T: number, y: number): number;
   _hob_op_dequantize_row(type: number, x: number, n: bigint, y: number): number;
+  _hob_op_quantize_row(type: number, x: number, n: bigint, out: number): number;
   _hob_op_rmsnorm(x: number, weight: number, y: number, T: number, n: number, eps: number): number;
   _hob_op_rope(x: number, T: number, nHeads: number, headDim: number, pos: number, style: number, nRot: number, freqBase: number, freqScale: number, ff: number): number;
   _hob_op_kv_store(k: number, v: number, T: number, kvDim: number, kOut: number, vOut: number): number;
@@ -75,6 +76,13 @@ export class CpuOps {
     const y = new Float32Array(n);
     this.call([bytes, y], [1], ([px, py]) => this.m._hob_op_dequantize_row(type, px, BigInt(n), py));
     return y;
+  }
+
+  /** x as the activation type `type` (its GGUF row bytes), as a matmul converts it. */
+  quantize(type: number, x: Float32Array, rowBytes: number): Uint8Array {
+    const out = new Uint8Array(rowBytes);
+    this.call([x, out], [1], ([px, po]) => this.m._hob_op_quantize_row(type, px, BigInt(x.length), po));
+    return out;
   }
 
   rmsnorm(x: Float32Array, weight: Float32Array, T: number, n: number, eps: number): Float32Array {
