@@ -1,8 +1,15 @@
 // Text completion on a sequence: prefill the prompt (reusing any cached
 // prefix), then sample, stream and evaluate one token at a time. Shared by
 // the CLI, the worker and the tests, so all three generate the same way.
-import type { Model, Sampler } from './engine.js';
+import type { Model, Session } from './engine.js';
 import type { Sequence } from './sequence.js';
+
+/** Chooses each next token: the engine's C++ sampler, or any chain that
+ * reads the session's logits the same way. */
+export interface TokenSampler {
+  sample(session: Session): number;
+  accept(token: number): void;
+}
 
 export interface CompletionOptions {
   /** Tokens to generate at most. */
@@ -44,7 +51,7 @@ const now = (): number => performance.now();
 export async function complete(
   model: Model,
   sequence: Sequence,
-  sampler: Sampler,
+  sampler: TokenSampler,
   promptIds: readonly number[],
   opts: CompletionOptions,
 ): Promise<CompletionResult> {

@@ -12,7 +12,7 @@ export { Engine, Model, Sampler, Session } from '../core/engine.js';
 export type { EngineOptions, GgufHeader, GgufTensor, ModelInfo, SamplerOptions, SessionOptions, TokenizeOptions } from '../core/engine.js';
 export { complete } from '../core/generate.js';
 export { Sequence, type PrefillResult } from '../core/sequence.js';
-export type { CompletionOptions, CompletionResult, CompletionTimings } from '../core/generate.js';
+export type { CompletionOptions, CompletionResult, CompletionTimings, TokenSampler } from '../core/generate.js';
 export * from '../api/errors.js';
 export { loadModelFromSource, type LoadOptions, type LoadProgress, type LoadReport } from '../core/load.js';
 export { bytesSource, type ByteSource } from '../core/source.js';

@@ -1,0 +1,258 @@
+// The public API's types: what a page (or a Node script) sees of the engine.
+// The shape follows OpenAI's chat/completions API, so code written against
+// the OpenAI SDK or WebLLM reads the same; sampler fields beyond OpenAI's use
+// llama.cpp's server names (snake_case), the names KoboldCPP users know.
+
+/** Where a model comes from: a URL (downloaded once into the model store),
+ * the id of a model already in the store, a File/Blob the user picked, or
+ * raw bytes. A plain string is a URL when it parses as one (absolute or
+ * relative to the page), otherwise a stored model id. */
+export type ModelInput = string | Blob | { url: string } | { storeId: string } | { bytes: Uint8Array };
+
+export interface LoadProgressEvent {
+  /** 'download' while a URL is fetched into the store, 'load' while the engine reads the model. */
+  phase: 'download' | 'load';
+  loaded: number;
+  total: number;
+  /** Bytes per second over the recent past (download phase). */
+  bytesPerSecond?: number;
+  /** Seconds left at the current rate, when it is known. */
+  etaSeconds?: number;
+}
+
+/** llama.cpp's context shift: when the next token would not fit, keep the
+ * first `nKeep` tokens and evict `nDiscard` after them. */
+export interface ContextShiftOptions {
+  /** Tokens at the start never evicted (default: the BOS token, if any). */
+  nKeep?: number;
+  /** Tokens evicted per shift (default: half of those after nKeep). */
+  nDiscard?: number;
+}
+
+export interface CreateEngineOptions {
+  model: ModelInput;
+  /** Transformer blocks on the GPU, counted from the last; 'auto' fits as many as the adapter allows. Default 0. */
+  gpuLayers?: number | 'auto';
+  /** Context window in tokens (default: min(training context, 4096)). */
+  contextSize?: number;
+  /** CPU threads, the worker's own included (default: min(hardwareConcurrency, 8); 1 without cross-origin isolation). */
+  threads?: number;
+  /** Context shift on overflow; false makes a full context a ContextFullError. */
+  contextShift?: ContextShiftOptions | false;
+  onProgress?: (p: LoadProgressEvent) => void;
+  /** Cancels loading (download included); createEngine then rejects with AbortError. */
+  signal?: AbortSignal;
+  /** A worker you created (e.g. for a CSP that needs its own URL); by default the library starts its own. */
+  worker?: Worker;
+}
+
+export type Role = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  role: Role;
+  content: string;
+}
+
+/** Samplers, in llama.cpp's names and defaults. Unset fields take
+ * llama.cpp's defaults; a neutral value turns a sampler off. */
+export interface SamplingParams {
+  /** Default 0.8; 0 is greedy. */
+  temperature?: number;
+  /** Default 40; 0 = off. */
+  top_k?: number;
+  /** Default 0.95; 1 = off. */
+  top_p?: number;
+  /** Default 0.05; 0 = off. */
+  min_p?: number;
+  /** Locally typical sampling; default 1 = off. */
+  typical_p?: number;
+  /** Tail-free sampling z; default 1 = off. */
+  tfs_z?: number;
+  /** Top-A (KoboldCPP); default 0 = off. */
+  top_a?: number;
+  /** Default 1 = off. */
+  repeat_penalty?: number;
+  /** Tokens the repetition penalty looks back over (its range); default 64, -1 = the whole context. */
+  repeat_last_n?: number;
+  /** KoboldCPP's rep_pen_slope: how the penalty ramps across the range; default 1 (flat). */
+  repeat_penalty_slope?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  /** DRY (don't repeat yourself); multiplier 0 = off. */
+  dry_multiplier?: number;
+  dry_base?: number;
+  dry_allowed_length?: number;
+  dry_penalty_last_n?: number;
+  dry_sequence_breakers?: string[];
+  /** XTC (exclude top choices); probability 0 = off. */
+  xtc_probability?: number;
+  xtc_threshold?: number;
+  /** 0 = off, 1 = mirostat, 2 = mirostat v2. */
+  mirostat?: 0 | 1 | 2;
+  mirostat_tau?: number;
+  mirostat_eta?: number;
+  /** Token id (as a string, as OpenAI sends it) to a bias added to its logit; -Infinity bans it. */
+  logit_bias?: Record<string, number>;
+  banned_tokens?: number[];
+  /** Strings that must never appear in the output (the engine backs off and resamples). */
+  banned_strings?: string[];
+  /** Generation stops before any of these; partial matches are held back, never streamed. */
+  stop?: string | string[];
+  /** Same seed, same prompt, same settings: same tokens. */
+  seed?: number;
+  /** The order of the samplers that reshape the distribution. */
+  sampler_order?: SamplerName[];
+}
+
+export type SamplerName =
+  | 'penalties'
+  | 'dry'
+  | 'top_k'
+  | 'typical_p'
+  | 'top_p'
+  | 'min_p'
+  | 'tfs_z'
+  | 'top_a'
+  | 'xtc'
+  | 'temperature';
+
+export interface RequestOptions {
+  /** Stops the request between two tokens; the result's finish_reason is 'abort'. */
+  signal?: AbortSignal;
+  /** Fail at once with BusyError instead of waiting when another request runs. */
+  failIfBusy?: boolean;
+}
+
+export interface ChatCompletionRequest extends SamplingParams, RequestOptions {
+  messages: ChatMessage[];
+  stream?: boolean;
+  /** Tokens to generate at most (default: until end of generation or the context is used up). */
+  max_tokens?: number;
+}
+
+export interface CompletionRequest extends SamplingParams, RequestOptions {
+  prompt: string;
+  stream?: boolean;
+  max_tokens?: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  /** Prompt tokens served from the cache (prefix reuse / context shift). */
+  cached_tokens: number;
+  prefill_tokens_per_second: number;
+  decode_tokens_per_second: number;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: [{ index: 0; message: { role: 'assistant'; content: string }; finish_reason: FinishReason }];
+  usage: Usage;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: [{ index: 0; delta: { role?: 'assistant'; content?: string }; finish_reason: FinishReason | null }];
+  /** Present on the last chunk only. */
+  usage?: Usage;
+}
+
+export interface Completion {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: [{ index: 0; text: string; finish_reason: FinishReason }];
+  usage: Usage;
+}
+
+export interface CompletionChunk {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: [{ index: 0; text: string; finish_reason: FinishReason | null }];
+  usage?: Usage;
+}
+
+/** A context shift the engine made, with its numbers. */
+export interface ShiftEvent {
+  /** 'overflow': the context was full during generation; 'prompt-edit': a
+   * new prompt dropped a span of the cached one (KoboldCPP's ContextShift). */
+  kind: 'overflow' | 'prompt-edit';
+  /** First evicted position. */
+  position: number;
+  /** Tokens evicted. */
+  evicted: number;
+  /** Tokens in the cache after the shift. */
+  nPast: number;
+}
+
+export interface EngineInfo {
+  model: {
+    name: string;
+    architecture: string;
+    nParams?: number;
+    nLayer: number;
+    nVocab: number;
+    nCtxTrain: number;
+    fileBytes: number;
+    /** The GGUF's chat template, if it has one. */
+    chatTemplate?: string;
+  };
+  contextSize: number;
+  threads: number;
+  /** 'mt' (SIMD + threads) or 'st' (SIMD, one thread: the page is not cross-origin isolated). */
+  variant: 'mt' | 'st';
+  /** How the layers were split, and why (gpuLayers 'auto' explains its choice). */
+  load: {
+    gpuLayers: number;
+    reason?: string;
+    cpuBytes: number;
+    gpuBytes: number;
+    wasmHeapBytes: number;
+  };
+}
+
+export interface EngineEvents {
+  shift: ShiftEvent;
+  progress: LoadProgressEvent;
+}
+
+export interface ChatCompletions {
+  create(req: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+  create(req: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
+}
+
+export interface Completions {
+  create(req: CompletionRequest & { stream: true }): Promise<AsyncIterable<CompletionChunk>>;
+  create(req: CompletionRequest & { stream?: false }): Promise<Completion>;
+}
+
+/** What createEngine returns: every call runs in the engine's worker. */
+export interface HobEngine {
+  readonly chat: { completions: ChatCompletions };
+  readonly completions: Completions;
+  tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<number[]>;
+  detokenize(ids: number[]): Promise<string>;
+  /** The chat template applied to messages, as the model would see it. */
+  applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): Promise<string>;
+  info(): Promise<EngineInfo>;
+  /** Tokens in the context cache now. */
+  contextUsed(): Promise<number>;
+  /** Empties the context cache (the next request evaluates its whole prompt). */
+  resetContext(): Promise<void>;
+  on<K extends keyof EngineEvents>(event: K, listener: (e: EngineEvents[K]) => void): () => void;
+  /** Frees wasm memory and GPU buffers and ends the worker; the engine is unusable afterwards. */
+  unload(): Promise<void>;
+}
