@@ -2,7 +2,16 @@
 // can reuse what is already evaluated: only the part after the longest
 // common prefix is evaluated (llama.cpp's prompt cache, KoboldCPP's
 // fast-forwarding). The cache is truncated in place, never reallocated.
+import type { ContextShiftOptions, ShiftEvent } from '../api/types.js';
 import type { Session } from './engine.js';
+
+export interface SequenceOptions {
+  /** Shift the context when the next token would not fit (llama.cpp's
+   * context shift); false makes a full context a ContextFullError. */
+  contextShift?: ContextShiftOptions | false;
+  /** Told of every shift, with its numbers. */
+  onShift?: (e: ShiftEvent) => void;
+}
 
 export interface PrefillResult {
   /** Prompt tokens whose cache entries were kept. */
@@ -14,7 +23,10 @@ export interface PrefillResult {
 export class Sequence {
   private ids: number[] = [];
 
-  constructor(readonly session: Session) {}
+  constructor(
+    readonly session: Session,
+    readonly options: SequenceOptions = {},
+  ) {}
 
   /** The token ids in the cache, oldest first. */
   get tokens(): readonly number[] {
