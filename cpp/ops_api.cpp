@@ -218,4 +218,34 @@ hob_status hob_op_add(float* x, const float* y, int64_t n) {
     return guard([&] { hob::add(x, y, n); });
 }
 
+hob_status hob_op_attention_window(const float* q, const float* k, const float* v, int32_t cell0, int32_t T,
+                                   int32_t n_head, int32_t n_head_kv, int32_t head_dim, float scale, int32_t window,
+                                   float softcap, float* out) {
+    if (!q || !k || !v || !out || T <= 0 || cell0 < 0 || n_head_kv <= 0 || head_dim <= 0 || window < 0 || softcap < 0) {
+        return op_error(HOB_ERR_INVALID_ARGUMENT, "hob_op_attention_window: bad arguments");
+    }
+    return guard([&] {
+        const int32_t n_cells = cell0 + T;
+        hob::KvCache kv(1, n_cells, n_head_kv * head_dim);
+        kv.reserve(n_cells, 0);  // cell c holds position c, as the window needs
+        kv.commit(n_cells);
+        hob::kv_store(kv, 0, 0, n_cells, k, v);
+        hob::Scratch scratch = make_scratch();
+        hob::AttentionShape shape{n_head, n_head_kv, head_dim, scale};
+        shape.window = window;
+        shape.softcap = softcap;
+        hob::attention(pool(), scratch, kv, 0, cell0, T, shape, q, out);
+    });
+}
+
+hob_status hob_op_gelu_mul(float* x, const float* up, int64_t n) {
+    if (!x || !up || n < 0) return op_error(HOB_ERR_INVALID_ARGUMENT, "hob_op_gelu_mul: bad arguments");
+    return guard([&] { hob::gelu_mul(x, up, n); });
+}
+
+hob_status hob_op_add_bias(float* x, const float* bias, int32_t T, int32_t n) {
+    if (!x || !bias || T < 0 || n < 0) return op_error(HOB_ERR_INVALID_ARGUMENT, "hob_op_add_bias: bad arguments");
+    return guard([&] { hob::add_bias(x, bias, T, n); });
+}
+
 }  // extern "C"

@@ -76,6 +76,18 @@ hob_status hob_op_silu_mul(float* x, const float* up, int64_t n);
 /* x[i] += y[i] for i < n. */
 hob_status hob_op_add(float* x, const float* y, int64_t n);
 
+/* hob_op_attention with a sliding window (cells; 0: none) and a score
+ * soft-cap (0: off), as Gemma's layers attend. */
+hob_status hob_op_attention_window(const float* q, const float* k, const float* v, int32_t cell0, int32_t T,
+                                   int32_t n_head, int32_t n_head_kv, int32_t head_dim, float scale, int32_t window,
+                                   float softcap, float* out);
+
+/* x[i] = gelu(x[i]) * up[i] for i < n (GeGLU, with llama.cpp's f16 table). */
+hob_status hob_op_gelu_mul(float* x, const float* up, int64_t n);
+
+/* x[t, i] += bias[i] for T rows of n. */
+hob_status hob_op_add_bias(float* x, const float* bias, int32_t T, int32_t n);
+
 #ifdef __cplusplus
 }
 #endif

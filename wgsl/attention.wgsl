@@ -1,7 +1,11 @@
 // Causal attention over the f16 KV cache, computing what the CPU's
 // cpp/ops/attention.cpp computes: query row t of head h attends to cells
-// [0, min(frame.cell0 + t + 1, frame.n_kv, p.n_ctx)), head h reading KV head
-// h / (n_head / n_head_kv). Like the CPU, the query is rounded to f16, each
+// [begin, end) with end = min(frame.cell0 + t + 1, frame.n_kv, p.n_ctx) and
+// begin = end - p.window when a sliding window is set (cell c holds
+// position c), else 0; head h reads KV head h / (n_head / n_head_kv). Like
+// the CPU, the query (times p.q_scale, Gemma's scale on q) is rounded to
+// f16, each score is scaled and, with p.softcap > 0, capped to
+// softcap * tanh(s / softcap); each
 // score is a dot summed in the CPU's order (two 4-lane accumulators over
 // runs of 8, then the tail), the softmax takes the maximum over all cells,
 // sums exp(s - max) (in two_sum pairs, for the CPU's double), and each
@@ -38,6 +42,10 @@ struct Attn {
   n_ctx: u32,
   max_rows: u32,
   n_split: u32,
+  window: u32,   // sliding window in cells; 0: full causal attention
+  softcap: f32,  // 0: off
+  q_scale: f32,  // q is multiplied by this before its f16 rounding
+  _p0: u32,
 }
 
 @group(0) @binding(0) var<uniform> frame: Frame;
@@ -57,9 +65,17 @@ var<workgroup> q_sh: array<f32, 256>;
 var<workgroup> sc: array<f32, 64>;
 var<workgroup> dd_sh: array<vec2<f32>, 64>;
 
-// Cells visible to row t.
+// Cells visible to row t: [visible_begin(t), visible_end(t)).
 fn visible_end(t: u32) -> u32 {
   return min(min(frame.cell0 + t + 1u, frame.n_kv), p.n_ctx);
+}
+
+fn visible_begin(t: u32) -> u32 {
+  let end = visible_end(t);
+  if (p.window > 0u && end > p.window) {
+    return end - p.window;
+  }
+  return 0u;
 }
 
 fn kv_head(h: u32) -> u32 {
@@ -70,7 +86,7 @@ fn kv_head(h: u32) -> u32 {
 fn load_q(t: u32, h: u32, lid: u32) {
   let base = (t * p.n_head + h) * p.head_dim;
   for (var i = lid; i < p.head_dim; i += CH) {
-    q_sh[i] = round_f16(q[base + i]);
+    q_sh[i] = round_f16(q[base + i] * p.q_scale);
   }
   workgroupBarrier();
 }
@@ -99,7 +115,11 @@ fn score(c: u32, kvh: u32) -> f32 {
     s += kk.x * q_sh[i];
     s += kk.y * q_sh[i + 1u];
   }
-  return s * p.scale;
+  let scaled = s * p.scale;
+  if (p.softcap > 0.0) {
+    return tanh(scaled * (1.0 / p.softcap)) * p.softcap;
+  }
+  return scaled;
 }
 
 fn max_all(v: f32, lid: u32) -> f32 {
@@ -223,18 +243,19 @@ fn attn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   load_q(t, h, lid);
   let kvh = kv_head(h);
+  let begin = visible_begin(t);
   let end = visible_end(t);
   var m = NEG;
-  for (var c = lid; c < end; c += CH) {
+  for (var c = begin + lid; c < end; c += CH) {
     m = max(m, score(c, kvh));
   }
   m = max_all(m, lid);
   var s = vec2<f32>(0.0);
-  for (var c = lid; c < end; c += CH) {
+  for (var c = begin + lid; c < end; c += CH) {
     s = dd_add(s, vec2<f32>(exp_f32(score(c, kvh) - m), 0.0));
   }
   let inv = inv_sum(sum_all(s, lid));
-  write_out(t, h, lid, attend_pv(h, 0u, end, m, inv, false, lid));
+  write_out(t, h, lid, attend_pv(h, begin, end, m, inv, false, lid));
 }
 
 // ---- decode, split over the cells ------------------------------------------
@@ -253,9 +274,10 @@ const MIN_SLICE: u32 = 256u;
 
 // Cells [x, y) of slice s of row 0's visible cells.
 fn slice(s: u32) -> vec2<u32> {
+  let begin = visible_begin(0u);
   let end = visible_end(0u);
-  let len = max((end + p.n_split - 1u) / p.n_split, MIN_SLICE);
-  let b = min(s * len, end);
+  let len = max((end - begin + p.n_split - 1u) / p.n_split, MIN_SLICE);
+  let b = min(begin + s * len, end);
   return vec2<u32>(b, min(b + len, end));
 }
 

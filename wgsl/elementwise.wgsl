@@ -1,9 +1,10 @@
 // Element-wise steps over n_tokens rows of n f32: silu_mul (a = silu(a) * b,
-// the gated FFN activation), silu_mul_q8 (the same product quantized to
-// Q8_0 for the down projection instead of written back; q8_store.wgsl,
-// n % 32 == 0) and add (a += b, the residual). One invocation per element
-// (per 32-element block for silu_mul_q8). Composed after common.wgsl and
-// q8_store.wgsl.
+// the gated FFN activation), gelu_mul (a = gelu(a) * b, GeGLU, with the
+// CPU's f16 roundings), silu_mul_q8 / gelu_mul_q8 (the same products
+// quantized to Q8_0 for the down projection instead of written back;
+// q8_store.wgsl, n % 32 == 0), add (a += b, the residual) and add_bias
+// (a[t] += b, b one row of n). One invocation per element (per 32-element
+// block for the _q8 forms). Composed after common.wgsl and q8_store.wgsl.
 //   binding 0  frame: Frame (uniform)
 //   binding 1  p: Elementwise (uniform)
 //   binding 2  a: (T, n) f32, read-write
@@ -58,6 +59,55 @@ fn silu_mul_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
   }
   store_q8_block(blk, v);
+}
+
+// GELU (tanh form) as the CPU computes it: llama.cpp's CPU reads a table
+// indexed by the f16 input holding f16 results, saturating outside [-10, 10].
+fn gelu_f16(v: f32) -> f32 {
+  if (v <= -10.0) {
+    return 0.0;
+  }
+  if (v >= 10.0) {
+    return v;
+  }
+  let x = round_f16(v);
+  let g = 0.5 * x * (1.0 + tanh(0.79788456080286535587989211986876 * x * (1.0 + 0.044715 * x * x)));
+  return round_f16(g);
+}
+
+@compute @workgroup_size(256)
+fn gelu_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = element(wid, nwg, lid);
+  if (in_bounds(i)) {
+    a[i] = gelu_f16(a[i]) * b[i];
+  }
+}
+
+@compute @workgroup_size(256)
+fn gelu_mul_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let blk = element(wid, nwg, lid);
+  if (blk >= min(frame.n_tokens, p.max_rows) * (p.n / 32u)) {
+    return;
+  }
+  var v: array<vec4<f32>, 8>;
+  for (var i = 0u; i < 8u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      let e = blk * 32u + i * 4u + j;
+      v[i][j] = gelu_f16(a[e]) * b[e];
+    }
+  }
+  store_q8_block(blk, v);
+}
+
+@compute @workgroup_size(256)
+fn add_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = element(wid, nwg, lid);
+  if (in_bounds(i)) {
+    a[i] += b[i % p.n];
+  }
 }
 
 @compute @workgroup_size(256)

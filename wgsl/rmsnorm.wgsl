@@ -8,6 +8,7 @@
 // Entry points:
 //   rmsnorm     -> y (f32)
 //   rmsnorm_q8  -> xq, xd (Q8_0 blocks, q8_store.wgsl; n % 32 == 0), and y too when p.write_f32
+//   rmsnorm_add -> y += the normalized row (Gemma's post-norm and residual add in one pass)
 //   binding 0  frame: Frame (uniform)
 //   binding 1  p: Norm (uniform)
 //   binding 2  x: (T, n) f32
@@ -110,6 +111,17 @@ fn rmsnorm_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
           y[r.dst * p.n + b * 32u + i * 4u + j] = v[i][j];
         }
       }
+    }
+  }
+}
+
+@compute @workgroup_size(64)
+fn rmsnorm_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let r = norm_row(wid, nwg, lid);
+  if (r.live) {
+    for (var i = lid; i < p.n; i += WG) {
+      y[r.dst * p.n + i] += x[r.src * p.n + i] * r.scale * weight[i];
     }
   }
 }

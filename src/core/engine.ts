@@ -42,6 +42,33 @@ export interface ModelHparams {
   nCpuLayers: number;
   /** False only when every block is offloaded: the head then runs on the GPU. */
   headOnCpu: boolean;
+  /** Biases on the Q, K and V projections (Qwen 2). */
+  qkvBias: boolean;
+  /** Q, K and V in one attn_qkv tensor (Phi 3). */
+  fusedQkv: boolean;
+  /** Gate and up in one ffn_up tensor of 2 n_ff rows, gate first (Phi 3). */
+  fusedFfn: boolean;
+  /** RMSNorm of every q and k head before RoPE (Qwen 3, Gemma 3). */
+  qkNorm: boolean;
+  /** RMSNorm of each sub-block's output before the residual add (Gemma 2/3). */
+  postNorms: boolean;
+  /** Token embeddings are multiplied by this (Gemma: sqrt(n_embd)). */
+  embdScale: number;
+  /** The attention scale: on q.k, or on q itself when attnScaleOnQ. */
+  attnScale: number;
+  attnScaleOnQ: boolean;
+  /** Scores become c tanh(s / c); 0: off (Gemma 2). */
+  attnSoftcap: number;
+  /** Logits become c tanh(l / c); 0: off (Gemma 2). */
+  finalSoftcap: number;
+  /** The gated activation of the feed-forward block. */
+  ffnAct: 'silu' | 'gelu';
+  /** Sliding window in positions (0: none) and the layers that use it. */
+  nSwa: number;
+  swaLayers: boolean[];
+  /** RoPE of the sliding-window layers (Gemma 3 uses another base). */
+  freqBaseSwa: number;
+  freqScaleSwa: number;
 }
 
 export type GgufScalar = number | bigint | string | boolean;
@@ -312,7 +339,24 @@ export class Model {
       freqScale: get(Hparam.ROPE_FREQ_SCALE),
       nCpuLayers: get(Hparam.N_CPU_LAYERS),
       headOnCpu: get(Hparam.HEAD_ON_CPU) === 1,
+      qkvBias: get(Hparam.QKV_BIAS) === 1,
+      fusedQkv: get(Hparam.FUSED_QKV) === 1,
+      fusedFfn: get(Hparam.FUSED_FFN) === 1,
+      qkNorm: get(Hparam.QK_NORM) === 1,
+      postNorms: get(Hparam.POST_NORMS) === 1,
+      embdScale: get(Hparam.EMBD_SCALE),
+      attnScale: get(Hparam.ATTN_SCALE),
+      attnScaleOnQ: get(Hparam.ATTN_SCALE_ON_Q) === 1,
+      attnSoftcap: get(Hparam.ATTN_SOFTCAP),
+      finalSoftcap: get(Hparam.FINAL_SOFTCAP),
+      ffnAct: get(Hparam.FFN_ACT) === 1 ? 'gelu' : 'silu',
+      nSwa: get(Hparam.N_SWA),
+      swaLayers: [],
+      freqBaseSwa: get(Hparam.ROPE_FREQ_BASE_SWA),
+      freqScaleSwa: get(Hparam.ROPE_FREQ_SCALE_SWA),
     };
+    const nLayer = this.info.nLayer;
+    for (let l = 0; l < nLayer; l++) this.hparamsValue.swaLayers.push(get(Hparam.LAYER_SWA + l) === 1);
     return this.hparamsValue;
   }
 

@@ -3,7 +3,7 @@
 // (only the ranges it asks for), and the offloaded blocks' tensors go from
 // the source straight to GPU buffers. Peak memory stays near the model's
 // size: nothing is held whole, and no offloaded byte enters the wasm heap.
-import { AbortError, HobError, UnsupportedModelError } from '../api/errors.js';
+import { AbortError, HobError } from '../api/errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { TensorBytes } from '../gpu/gpu-model.js';
 import type { Engine, GgufHeader, GgufTensor, Model } from './engine.js';
@@ -105,16 +105,7 @@ export async function loadModelFromSource(
   const { header, bytes: headerBytes } = await readHeader(engine, source);
   const arch = String(header.metadata['general.architecture'] ?? '');
   const nLayer = Number(header.metadata[`${arch}.block_count`] ?? 0);
-  // The GPU runner computes llama blocks; other architectures (biases, Q/K
-  // norms, soft-capping, sliding windows) run in wasm until it learns them.
-  const gpuArchs = ['llama'];
-  const gpuCapable = gpuArchs.includes(arch);
-  if (!gpuCapable && opts.gpuLayers !== undefined && opts.gpuLayers !== 0 && opts.gpuLayers !== 'auto') {
-    throw new UnsupportedModelError('model/unsupported-architecture', `GPU offload does not support architecture "${arch}" yet (supported: ${gpuArchs.join(', ')}); load it with gpuLayers 0`, {
-      architecture: arch, gpuLayers: opts.gpuLayers,
-    });
-  }
-  const { k, reason } = gpuCapable ? chooseGpuLayers(header, nLayer, opts) : { k: 0, reason: `auto: architecture "${arch}" runs on the CPU (GPU offload supports ${gpuArchs.join(', ')})` };
+  const { k, reason } = chooseGpuLayers(header, nLayer, opts);
   if (k > 0 && !opts.gpu) {
     throw new HobError('argument/invalid', `gpuLayers ${k} needs a GPU device`, { gpuLayers: k });
   }

@@ -31,6 +31,17 @@ export interface GpuBlockWeights {
   gate: GpuWeight; // (n_embd -> n_ff)
   up: GpuWeight; // (n_embd -> n_ff)
   down: GpuWeight; // (n_ff -> n_embd)
+  // Present where the architecture has them (ModelHparams says which).
+  bq?: GPUBuffer; // (n_head * head_dim) f32
+  bk?: GPUBuffer; // (kv_dim) f32
+  bv?: GPUBuffer; // (kv_dim) f32
+  qNorm?: GPUBuffer; // (head_dim) f32
+  kNorm?: GPUBuffer; // (head_dim) f32
+  postAttnNorm?: GPUBuffer; // (n_embd) f32
+  postFfnNorm?: GPUBuffer; // (n_embd) f32
+  /** Sliding window of this block in positions; 0 for full attention. */
+  window: number;
+  rope: RopeConfig;
 }
 
 export interface GpuModelSpec {
@@ -66,9 +77,17 @@ export class GpuModel {
     return !this.spec.hparams.headOnCpu;
   }
 
-  get rope(): RopeConfig {
+  /** The RoPE of layer l (sliding-window layers may use another base). */
+  ropeOf(l: number): RopeConfig {
     const hp = this.spec.hparams;
-    return { style: hp.ropeStyle, nRot: hp.nRot, freqBase: hp.freqBase, freqScale: hp.freqScale, freqFactors: this.ropeFreqs };
+    const swa = hp.nSwa > 0 && hp.swaLayers[l];
+    return {
+      style: hp.ropeStyle,
+      nRot: hp.nRot,
+      freqBase: swa ? hp.freqBaseSwa : hp.freqBase,
+      freqScale: swa ? hp.freqScaleSwa : hp.freqScale,
+      freqFactors: this.ropeFreqs,
+    };
   }
 
   /** Uploads the offloaded blocks (and head) of a model whose CPU side is
@@ -92,24 +111,45 @@ export class GpuModel {
       onBytes?.(t.bytes.byteLength);
       return t;
     };
-    const matrix = async (name: string, read?: TensorBytes): Promise<GpuWeight> => {
+    // Rows [r0, r0 + n) of a matrix (all of it by default): a fused tensor
+    // (Phi 3's attn_qkv, ffn_up) becomes the separate weights it stacks.
+    const matrix = async (name: string, read?: TensorBytes, slice?: { r0: number; n: number; label: string }): Promise<GpuWeight> => {
       const t = read ?? (await need(name));
       if (!isGpuWeightType(t.typeId)) {
         throw new GpuError('gpu/unsupported-type', `tensor ${name} has type ${t.type}, which the GPU kernels do not support yet`, {
           name, type: t.type, lost: false,
         });
       }
-      const [cols, rows] = t.dims;
-      const w = await withErrorScopes(this.ctx.device, `uploading ${name}`, () =>
-        createWeightBuffers(this.ctx, name, t.typeId, rows, cols, t.bytes));
+      const [cols, allRows] = t.dims;
+      let rows = allRows;
+      let bytes = t.bytes;
+      if (slice) {
+        const rowBytes = t.bytes.byteLength / allRows;
+        if (!Number.isInteger(rowBytes) || slice.r0 < 0 || slice.n < 1 || slice.r0 + slice.n > allRows) {
+          throw new HobError('model/invalid', `${name}: cannot take rows [${slice.r0}, ${slice.r0 + slice.n}) of ${allRows}`, { name, rows: allRows });
+        }
+        rows = slice.n;
+        bytes = t.bytes.subarray(slice.r0 * rowBytes, (slice.r0 + slice.n) * rowBytes);
+        name = `${name}[${slice.label}]`;
+      }
+      const label = name;
+      const w = await withErrorScopes(this.ctx.device, `uploading ${label}`, () =>
+        createWeightBuffers(this.ctx, label, t.typeId, rows, cols, bytes));
       this.weights.push(w);
       this.sizeBytes += w.sizeBytes;
       return w;
     };
-    const vector = async (name: string, n: number): Promise<GPUBuffer> => {
-      const t = await need(name);
+    const vector = async (name: string, n: number, read?: TensorBytes, from = 0): Promise<GPUBuffer> => {
+      const t = read ?? (await need(name));
+      const elemBytes = t.bytes.byteLength / Math.max(1, t.dims.reduce((a, b) => a * b, 1));
+      if (from > 0 || (read && t.dims[0] !== n)) {
+        if (!Number.isInteger(elemBytes) || (from + n) * elemBytes > t.bytes.byteLength) {
+          throw new HobError('model/invalid', `${name}: cannot take elements [${from}, ${from + n})`, { name });
+        }
+      }
+      const bytes = t.bytes.subarray(from * elemBytes, (from + n) * elemBytes);
       const b = await withErrorScopes(this.ctx.device, `uploading ${name}`, () =>
-        createVectorBuffer(this.ctx, name, t.typeId, n, t.bytes));
+        createVectorBuffer(this.ctx, name, t.typeId, n, bytes));
       this.vectors.push(b);
       this.sizeBytes += b.size;
       return b;
@@ -122,18 +162,55 @@ export class GpuModel {
         createVectorBuffer(this.ctx, 'rope_freqs.weight', freqs.typeId, hp.nRot / 2, freqs.bytes));
       this.vectors.push(this.ropeFreqs);
     }
+    const Q = hp.nHead * hp.headDim;
+    const KV = hp.nHeadKv * hp.headDim;
     for (let l = hp.nCpuLayers; l < info.nLayer; l++) {
       const p = `blk.${l}.`;
+      const attnNorm = await vector(p + 'attn_norm.weight', info.nEmbd);
+      let wq: GpuWeight, wk: GpuWeight, wv: GpuWeight;
+      let bq: GPUBuffer | undefined, bk: GPUBuffer | undefined, bv: GPUBuffer | undefined;
+      if (hp.fusedQkv) {
+        const qkv = await need(p + 'attn_qkv.weight');
+        wq = await matrix(p + 'attn_qkv.weight', qkv, { r0: 0, n: Q, label: 'q' });
+        wk = await matrix(p + 'attn_qkv.weight', qkv, { r0: Q, n: KV, label: 'k' });
+        wv = await matrix(p + 'attn_qkv.weight', qkv, { r0: Q + KV, n: KV, label: 'v' });
+        if (hp.qkvBias) {
+          const b = await need(p + 'attn_qkv.bias');
+          bq = await vector(p + 'attn_qkv.bias[q]', Q, b, 0);
+          bk = await vector(p + 'attn_qkv.bias[k]', KV, b, Q);
+          bv = await vector(p + 'attn_qkv.bias[v]', KV, b, Q + KV);
+        }
+      } else {
+        wq = await matrix(p + 'attn_q.weight');
+        wk = await matrix(p + 'attn_k.weight');
+        wv = await matrix(p + 'attn_v.weight');
+        if (hp.qkvBias) {
+          bq = await vector(p + 'attn_q.bias', Q);
+          bk = await vector(p + 'attn_k.bias', KV);
+          bv = await vector(p + 'attn_v.bias', KV);
+        }
+      }
+      const qNorm = hp.qkNorm ? await vector(p + 'attn_q_norm.weight', hp.headDim) : undefined;
+      const kNorm = hp.qkNorm ? await vector(p + 'attn_k_norm.weight', hp.headDim) : undefined;
+      const wo = await matrix(p + 'attn_output.weight');
+      const postAttnNorm = hp.postNorms ? await vector(p + 'post_attention_norm.weight', info.nEmbd) : undefined;
+      const ffnNorm = await vector(p + 'ffn_norm.weight', info.nEmbd);
+      let gate: GpuWeight, up: GpuWeight;
+      if (hp.fusedFfn) {
+        const gu = await need(p + 'ffn_up.weight');
+        gate = await matrix(p + 'ffn_up.weight', gu, { r0: 0, n: hp.nFf, label: 'gate' });
+        up = await matrix(p + 'ffn_up.weight', gu, { r0: hp.nFf, n: hp.nFf, label: 'up' });
+      } else {
+        gate = await matrix(p + 'ffn_gate.weight');
+        up = await matrix(p + 'ffn_up.weight');
+      }
+      const down = await matrix(p + 'ffn_down.weight');
+      const postFfnNorm = hp.postNorms ? await vector(p + 'post_ffw_norm.weight', info.nEmbd) : undefined;
       this.blocks.push({
-        attnNorm: await vector(p + 'attn_norm.weight', info.nEmbd),
-        wq: await matrix(p + 'attn_q.weight'),
-        wk: await matrix(p + 'attn_k.weight'),
-        wv: await matrix(p + 'attn_v.weight'),
-        wo: await matrix(p + 'attn_output.weight'),
-        ffnNorm: await vector(p + 'ffn_norm.weight', info.nEmbd),
-        gate: await matrix(p + 'ffn_gate.weight'),
-        up: await matrix(p + 'ffn_up.weight'),
-        down: await matrix(p + 'ffn_down.weight'),
+        attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down,
+        bq, bk, bv, qNorm, kNorm, postAttnNorm, postFfnNorm,
+        window: hp.nSwa > 0 && hp.swaLayers[l] ? hp.nSwa : 0,
+        rope: this.ropeOf(l),
       });
     }
     if (this.headOnGpu) {

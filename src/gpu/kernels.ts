@@ -32,6 +32,12 @@ export interface AttentionShape {
   headDim: number;
   scale: number;
   nCtx: number;
+  /** Sliding window in cells (cell c holds position c); 0 or absent: full causal attention. */
+  window?: number;
+  /** Scores become softcap * tanh(s / softcap); 0 or absent: off. */
+  softcap?: number;
+  /** q is multiplied by this before its f16 rounding (Gemma scales q, not the scores); default 1. */
+  qScale?: number;
 }
 
 /** The fixed shape of one layer's context shift (kvErase). */
@@ -313,18 +319,22 @@ export class Kernels {
   /** RMSNorm of x into y (f32), or with opts.q8 into Q8_0 activations (and
    * into y as well unless y is null): the fused norm + quantize that feeds
    * the integer matmuls. */
-  rmsnorm(x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer | null, n: number, eps: number, frame: GPUBuffer, opts: { lastRowOnly?: boolean; q8?: Q8Acts } = {}): Step {
-    const label = `rmsnorm ${n}${opts.q8 ? ' -> q8_0' : ''}${opts.lastRowOnly ? ' (last row)' : ''}`;
+  rmsnorm(x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer | null, n: number, eps: number, frame: GPUBuffer, opts: { lastRowOnly?: boolean; q8?: Q8Acts; accumulate?: boolean } = {}): Step {
+    const label = `rmsnorm ${n}${opts.q8 ? ' -> q8_0' : ''}${opts.accumulate ? ' (+=)' : ''}${opts.lastRowOnly ? ' (last row)' : ''}`;
     checkInt(label, 'n', n, 1);
     needBytes(label, 'weight', weight, n * 4);
     if (!y && !opts.q8) throw new HobError('argument/invalid', `${label}: needs an output (y or q8)`, {});
+    if (opts.accumulate && (!y || opts.q8 || opts.lastRowOnly)) {
+      throw new HobError('argument/invalid', `${label}: accumulating takes an f32 output y of every row, and no q8 output`, {});
+    }
     let outRows = Infinity;
     if (y) outRows = rowsIn(label, 'y', y, n * 4);
     if (opts.q8) outRows = Math.min(outRows, q8Rows(label, opts.q8, n));
     const xRows = rowsIn(label, 'x', x, n * 4);
     const maxRows = opts.lastRowOnly ? xRows : Math.min(xRows, outRows);
     const code = [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.rmsnormWgsl];
-    const pipeline = opts.q8 ? this.pipeline('rmsnorm_q8', code, 'rmsnorm_q8') : this.pipeline('rmsnorm', code, 'rmsnorm');
+    const entry = opts.q8 ? 'rmsnorm_q8' : opts.accumulate ? 'rmsnorm_add' : 'rmsnorm';
+    const pipeline = this.pipeline(entry, code, entry);
     const params = this.createUniform(label, [n, f32Bits(eps), maxRows, opts.lastRowOnly ? 1 : 0, y ? 1 : 0, 0, 0, 0]);
     const group = this.bindGroup(pipeline, label, [frame, params, x, weight, y ?? this.dummy, null, opts.q8?.quants ?? null, opts.q8?.scales ?? null]);
     return {
@@ -335,6 +345,30 @@ export class Kernels {
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, group);
         const [gx, gy] = this.grid(label, opts.lastRowOnly ? 1 : nTokens);
+        pass.dispatchWorkgroups(gx, gy);
+      },
+    };
+  }
+
+  /** RMSNorm of each of the nHeads heads of every row of x, in place, with
+   * one weight of headDim (the Q/K norms of Qwen 3 and Gemma 3). */
+  rmsnormHeads(x: GPUBuffer, weight: GPUBuffer, nHeads: number, headDim: number, eps: number, frame: GPUBuffer): Step {
+    const label = `rmsnorm_heads ${nHeads}x${headDim}`;
+    checkInt(label, 'nHeads', nHeads, 1);
+    checkInt(label, 'headDim', headDim, 1);
+    needBytes(label, 'weight', weight, headDim * 4);
+    const maxRows = rowsIn(label, 'x', x, nHeads * headDim * 4);
+    const pipeline = this.pipeline('rmsnorm_heads', [wgsl.commonWgsl, wgsl.rmsnormHeadsWgsl], 'rmsnorm_heads');
+    const params = this.createUniform(label, [headDim, f32Bits(eps), maxRows, nHeads]);
+    const group = this.bindGroup(pipeline, label, [frame, params, x, weight]);
+    return {
+      label,
+      encode: (pass, nTokens) => {
+        checkTokens(label, nTokens, maxRows);
+        if (nTokens === 0) return;
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, group);
+        const [gx, gy] = this.grid(label, nTokens * nHeads);
         pass.dispatchWorkgroups(gx, gy);
       },
     };
@@ -367,14 +401,27 @@ export class Kernels {
     return this.elementwise(opts.q8 ? 'silu_mul_q8' : 'silu_mul', a, b, n, frame, opts.q8);
   }
 
+  /** a = gelu(a) * b (GeGLU, with the CPU's f16 roundings), or with
+   * opts.q8 the product quantized to Q8_0 (a is then left as it was). */
+  geluMul(a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer, opts: { q8?: Q8Acts } = {}): Step {
+    return this.elementwise(opts.q8 ? 'gelu_mul_q8' : 'gelu_mul', a, b, n, frame, opts.q8);
+  }
+
   add(x: GPUBuffer, y: GPUBuffer, n: number, frame: GPUBuffer): Step {
     return this.elementwise('add', x, y, n, frame);
   }
 
-  private elementwise(entry: 'silu_mul' | 'silu_mul_q8' | 'add', a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer, q8?: Q8Acts): Step {
+  /** a[t] += bias for every row t (bias: n f32). */
+  addBias(a: GPUBuffer, bias: GPUBuffer, n: number, frame: GPUBuffer): Step {
+    return this.elementwise('add_bias', a, bias, n, frame);
+  }
+
+  private elementwise(entry: 'silu_mul' | 'silu_mul_q8' | 'gelu_mul' | 'gelu_mul_q8' | 'add' | 'add_bias', a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer, q8?: Q8Acts): Step {
     const label = `${entry} ${n}`;
     checkInt(label, 'n', n, 1);
-    let maxRows = Math.min(rowsIn(label, 'a', a, n * 4), rowsIn(label, 'b', b, n * 4));
+    let maxRows = rowsIn(label, 'a', a, n * 4);
+    if (entry === 'add_bias') needBytes(label, 'bias', b, n * 4);
+    else maxRows = Math.min(maxRows, rowsIn(label, 'b', b, n * 4));
     if (q8) maxRows = Math.min(maxRows, q8Rows(label, q8, n));
     const pipeline = this.pipeline(entry, [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.elementwiseWgsl], entry);
     const params = this.createUniform(label, [n, maxRows, 0, 0]);
@@ -475,7 +522,12 @@ export class Kernels {
       if (!scratch) throw new HobError('argument/invalid', `${label}: decode over ${nCtx} cells needs an attention scratch buffer`, { nCtx });
       needBytes(label, 'scratch', scratch, attentionScratchBytes(shape));
     }
-    const params = this.createUniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit]);
+    const window = shape.window ?? 0;
+    const softcap = shape.softcap ?? 0;
+    const qScale = shape.qScale ?? 1;
+    if (!Number.isInteger(window) || window < 0) throw new HobError('argument/invalid', `${label}: window must be a whole number of cells, got ${window}`, { window });
+    if (!(softcap >= 0) || !Number.isFinite(qScale)) throw new HobError('argument/invalid', `${label}: softcap must be >= 0 and qScale finite`, { softcap, qScale });
+    const params = this.createUniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit, window, f32Bits(softcap), f32Bits(qScale), 0]);
     const buffers = [frame, params, q, kCache, vCache, out, scratch ?? this.dummy];
     const rows = this.pipeline('attn', code, 'attn', undefined, layout);
     const rowsGroup = this.bindGroup(rows, label, buffers);

@@ -78,7 +78,13 @@ export class GpuRunner {
       const outSize = (model.headOnGpu ? info.nVocab : E) * 4;
       this.out = create('out', outSize);
       this.readback = create('readback', outSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-      const shape = { nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim, scale: 1 / Math.sqrt(hp.headDim), nCtx };
+      // Gemma scales q itself (before its f16 rounding); the others the scores.
+      const shape = {
+        nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim, nCtx,
+        scale: hp.attnScaleOnQ ? 1 : hp.attnScale,
+        qScale: hp.attnScaleOnQ ? hp.attnScale : 1,
+        softcap: hp.attnSoftcap,
+      };
       const scratchBytes = attentionScratchBytes(shape);
       const attnScratch = scratchBytes > 0 ? create('attention scratch', scratchBytes) : null;
 
@@ -98,36 +104,51 @@ export class GpuRunner {
 
       const K = model.kernels;
       const f = this.frame;
-      const rope = model.rope;
       const isQ8 = (w: GpuWeight) => needsQ8Acts(w.type);
       // Norm into whichever forms the matmuls after it read.
       const norm = (weight: GPUBuffer, readers: GpuWeight[], frame: GPUBuffer, lastRowOnly = false): Step =>
         K.rmsnorm(this.x, weight, readers.every(isQ8) ? null : xb, E, hp.rmsEps, frame, { q8: readers.some(isQ8) ? xq : undefined, lastRowOnly });
       const input = (w: GpuWeight) => (isQ8(w) ? xq! : xb);
+      // A sub-block's output goes onto the residual: folded into its last
+      // projection, or (Gemma) through a post-norm that adds as it writes.
+      const postOut = model.blocks.some((w) => w.postAttnNorm || w.postFfnNorm) ? create('xb2', T * E * 4) : null;
+      const project = (w: GpuWeight, x: GPUBuffer | Q8Acts, postNorm: GPUBuffer | undefined): Step[] =>
+        postNorm
+          ? [K.matmul(w, x, postOut!, f), K.rmsnorm(postOut!, postNorm, this.x, E, hp.rmsEps, f, { accumulate: true })]
+          : [K.matmul(w, x, this.x, f, { accumulate: true })];
       model.blocks.forEach((w, i) => {
         const kc = this.kCache[i];
         const vc = this.vCache[i];
-        // Attention: norm, project, rotate and cache, attend, project back
-        // onto the residual.
+        const layerShape = { ...shape, window: w.window };
+        // Attention: norm, project (+ bias), norm heads, rotate and cache,
+        // attend, project back onto the residual.
         this.blockSteps.push(
           norm(w.attnNorm, [w.wq, w.wk, w.wv], f),
           K.matmul(w.wq, input(w.wq), q, f),
           K.matmul(w.wk, input(w.wk), k, f),
           K.matmul(w.wv, input(w.wv), v, f),
-          K.ropeStore(q, k, v, kc, vc, shape, rope, f),
-          K.attention(q, kc, vc, att, shape, f, attnScratch),
         );
-        if (isQ8(w.wo)) this.blockSteps.push(K.quantize(att, attq!, f), K.matmul(w.wo, attq!, this.x, f, { accumulate: true }));
-        else this.blockSteps.push(K.matmul(w.wo, att, this.x, f, { accumulate: true }));
-        // Feed-forward: norm, SwiGLU, project back onto the residual.
+        if (w.bq && w.bk && w.bv) this.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
+        if (w.qNorm && w.kNorm) {
+          this.blockSteps.push(K.rmsnormHeads(q, w.qNorm, hp.nHead, hp.headDim, hp.rmsEps, f), K.rmsnormHeads(k, w.kNorm, hp.nHeadKv, hp.headDim, hp.rmsEps, f));
+        }
+        this.blockSteps.push(
+          K.ropeStore(q, k, v, kc, vc, layerShape, w.rope, f),
+          K.attention(q, kc, vc, att, layerShape, f, attnScratch),
+        );
+        if (isQ8(w.wo)) this.blockSteps.push(K.quantize(att, attq!, f), ...project(w.wo, attq!, w.postAttnNorm));
+        else this.blockSteps.push(...project(w.wo, att, w.postAttnNorm));
+        // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
+        // back onto the residual.
         this.blockSteps.push(
           norm(w.ffnNorm, [w.gate, w.up], f),
           K.matmul(w.gate, input(w.gate), hb, f),
           K.matmul(w.up, input(w.up), hb2, f),
         );
-        if (isQ8(w.down)) this.blockSteps.push(K.siluMul(hb, hb2, hp.nFf, f, { q8: hq }), K.matmul(w.down, hq!, this.x, f, { accumulate: true }));
-        else this.blockSteps.push(K.siluMul(hb, hb2, hp.nFf, f), K.matmul(w.down, hb, this.x, f, { accumulate: true }));
-        this.eraseSteps.push(K.kvErase(kc, vc, this.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope }));
+        const act = hp.ffnAct === 'gelu' ? K.geluMul.bind(K) : K.siluMul.bind(K);
+        if (isQ8(w.down)) this.blockSteps.push(act(hb, hb2, hp.nFf, f, { q8: hq }), ...project(w.down, hq!, w.postFfnNorm));
+        else this.blockSteps.push(act(hb, hb2, hp.nFf, f), ...project(w.down, hb, w.postFfnNorm));
+        this.eraseSteps.push(K.kvErase(kc, vc, this.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope: w.rope }));
       });
       if (model.headOnGpu) {
         // Head: only the last token's logits are needed.
@@ -233,6 +254,12 @@ export class GpuRunner {
     const n = (this.headOnGpu ? this.model.spec.info.nVocab : E);
     const result = new Float32Array(this.readback.getMappedRange(0, n * 4).slice(0));
     this.readback.unmap();
+    // Gemma 2 caps its logits (on the 1 row read back, as the CPU head does).
+    const cap = this.model.spec.hparams.finalSoftcap;
+    if (this.headOnGpu && cap > 0) {
+      const inv = Math.fround(1 / cap);
+      for (let i = 0; i < n; i++) result[i] = Math.fround(Math.tanh(Math.fround(result[i] * inv)) * cap);
+    }
     return result;
   }
 

@@ -21,6 +21,7 @@ import { GpuError } from '../../src/api/errors.js';
 import { requestGpu, withErrorScopes } from '../../src/gpu/device.js';
 import { Kernels, attentionScratchBytes, createQ8Acts, needsQ8Acts, type Q8Acts, type RopeConfig, type Step } from '../../src/gpu/kernels.js';
 import { createWeightBuffers, destroyWeight } from '../../src/gpu/weights.js';
+import { archCases } from './arch-cases.js';
 import type { CpuRope } from './cpu-ops.js';
 import {
   GGML, Rng, catchError, check, checkEqual, checkNmse, createFrameBuffer, createTestBuffer, f16Bits, f16Value, nmse,
@@ -667,4 +668,5 @@ export const gpuCases: GpuCase[] = [
   wideGridCase,
   boundsCase,
   errorScopeCase,
+  ...archCases,
 ];

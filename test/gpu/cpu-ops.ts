@@ -17,6 +17,9 @@ interface OpsExports {
   _hob_op_kv_erase(k: number, v: number, nCtx: number, kvDim: number, used: number, start: number, end: number, nHeads: number, headDim: number, style: number, nRot: number, freqBase: number, freqScale: number, ff: number): number;
   _hob_op_silu_mul(x: number, up: number, n: bigint): number;
   _hob_op_add(x: number, y: number, n: bigint): number;
+  _hob_op_attention_window(q: number, k: number, v: number, cell0: number, T: number, nHead: number, nHeadKv: number, headDim: number, scale: number, window: number, softcap: number, out: number): number;
+  _hob_op_gelu_mul(x: number, up: number, n: bigint): number;
+  _hob_op_add_bias(x: number, bias: number, T: number, n: number): number;
 }
 
 type Module = HobModule & OpsExports;
@@ -134,4 +137,26 @@ export class CpuOps {
     this.call([out, y], [0], ([px, py]) => this.m._hob_op_add(px, py, BigInt(x.length)));
     return out;
   }
+
+  /** Attention within a sliding window and with a score soft-cap (Gemma). */
+  attentionWindow(q: Float32Array, k: Float32Array, v: Float32Array, cell0: number, T: number, s: { nHead: number; nHeadKv: number; headDim: number; scale: number; window: number; softcap: number }): Float32Array {
+    const out = new Float32Array(T * s.nHead * s.headDim);
+    this.call([q, k, v, out], [3], ([pq, pk, pv, po]) =>
+      this.m._hob_op_attention_window(pq, pk, pv, cell0, T, s.nHead, s.nHeadKv, s.headDim, s.scale, s.window, s.softcap, po),
+    );
+    return out;
+  }
+
+  geluMul(x: Float32Array, up: Float32Array): Float32Array {
+    const out = x.slice();
+    this.call([out, up], [0], ([px, pu]) => this.m._hob_op_gelu_mul(px, pu, BigInt(out.length)));
+    return out;
+  }
+
+  addBias(x: Float32Array, bias: Float32Array, T: number): Float32Array {
+    const out = x.slice();
+    this.call([out, bias], [0], ([px, pb]) => this.m._hob_op_add_bias(px, pb, T, bias.length));
+    return out;
+  }
+
 }
