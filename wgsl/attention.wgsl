@@ -57,6 +57,8 @@ struct Attn {
 @group(0) @binding(6) var<storage, read_write> scratch: array<f32>;
 
 const CH: u32 = 64u;
+// head_dim / 8 (rounded down), set by the host for the pipeline.
+override HD8: u32 = 0u;
 // A finite "minus infinity": WGSL does not promise inf arithmetic, and
 // exp(NEG - m) is exactly 0 for any real score m.
 const NEG: f32 = -3.0e38;
@@ -99,8 +101,10 @@ fn score(c: u32, kvh: u32) -> f32 {
   let base = (c * p.kv_dim + kvh * hd) / 2u;
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
-  let n8 = hd / 8u;
-  for (var j = 0u; j < n8; j++) {
+  // HD8 = head_dim / 8, a pipeline constant: the loop has a fixed length
+  // and unrolls, so the K loads of a score are issued before the first is used.
+  let n8 = HD8;
+  for (var j = 0u; j < HD8; j++) {
     let w = base + 4u * j;
     let o = 8u * j;
     let k0 = vec4<f32>(unpack2x16float(k_cache[w]), unpack2x16float(k_cache[w + 1u]));
@@ -179,20 +183,48 @@ struct Acc {
   o1: vec2<f32>,  // dims 2 lid + 128, 2 lid + 129
 }
 
+// V rows staged in workgroup memory, VT cells at a time: the 64 invocations
+// load a tile together (eight words each at a time, all issued before any is
+// stored, so their latencies overlap) and then each walks the tile's cells
+// in order. Reading V straight from the cache would cost every invocation
+// one memory latency per cell, one after another.
+const VT: u32 = 16u;
+var<workgroup> v_sh: array<u32, 2048>;  // (VT, head_dim / 2) f16 pairs, head_dim <= 256
+
 // Adds the V rows of cells [c0, c0 + n) weighted by sc[0 .. n) to acc, in
-// cell order (n <= CH; sc written and synchronized by the caller).
+// cell order (n <= CH; sc written and synchronized by the caller). Every
+// invocation calls it (it synchronizes the workgroup).
 fn add_v(acc: ptr<function, Acc>, c0: u32, n: u32, kvh: u32, lid: u32) {
   let pairs = p.head_dim / 2u;
+  let row_words = p.kv_dim / 2u;
   let v_off = kvh * pairs;
-  for (var i = 0u; i < n; i++) {
-    let pc = sc[i];
-    let row = (c0 + i) * (p.kv_dim / 2u) + v_off;
-    if (lid < pairs) {
-      (*acc).o0 += pc * unpack2x16float(v_cache[row + lid]);
+  for (var s0 = 0u; s0 < n; s0 += VT) {
+    let m = min(VT, n - s0);
+    let words = m * pairs;
+    for (var b0 = 0u; b0 < words; b0 += 8u * CH) {
+      var w: array<u32, 8>;
+      for (var u = 0u; u < 8u; u++) {
+        let i = min(b0 + lid + u * CH, words - 1u);
+        w[u] = v_cache[(c0 + s0 + i / pairs) * row_words + v_off + i % pairs];
+      }
+      for (var u = 0u; u < 8u; u++) {
+        let i = b0 + lid + u * CH;
+        if (i < words) {
+          v_sh[i] = w[u];
+        }
+      }
     }
-    if (lid + CH < pairs) {
-      (*acc).o1 += pc * unpack2x16float(v_cache[row + lid + CH]);
+    workgroupBarrier();
+    for (var i = 0u; i < m; i++) {
+      let pc = sc[s0 + i];
+      if (lid < pairs) {
+        (*acc).o0 += pc * unpack2x16float(v_sh[i * pairs + lid]);
+      }
+      if (lid + CH < pairs) {
+        (*acc).o1 += pc * unpack2x16float(v_sh[i * pairs + lid + CH]);
+      }
     }
+    workgroupBarrier();
   }
 }
 

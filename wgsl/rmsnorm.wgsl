@@ -56,11 +56,22 @@ fn norm_row(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> NormRow {
   }
   let live = row < n_rows && (p.last_row_only == 0u || row == 0u);
 
+  // Four loads in flight per invocation; the squares are added in the
+  // invocation's element order all the same.
   var sum = vec2<f32>(0.0);
   if (live) {
-    for (var i = lid; i < p.n; i += WG) {
-      let v = x[src * p.n + i];
-      sum = dd_add(sum, vec2<f32>(v * v, 0.0));
+    let row = src * p.n;
+    for (var i0 = lid; i0 < p.n; i0 += 4u * WG) {
+      var v: array<f32, 4>;
+      for (var u = 0u; u < 4u; u++) {
+        let i = i0 + u * WG;
+        v[u] = select(0.0, x[row + min(i, p.n - 1u)], i < p.n);
+      }
+      for (var u = 0u; u < 4u; u++) {
+        if (i0 + u * WG < p.n) {
+          sum = dd_add(sum, vec2<f32>(v[u] * v[u], 0.0));
+        }
+      }
     }
   }
   partial[lid] = sum;
@@ -82,8 +93,18 @@ fn rmsnorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
            @builtin(local_invocation_index) lid: u32) {
   let r = norm_row(wid, nwg, lid);
   if (r.live) {
-    for (var i = lid; i < p.n; i += WG) {
-      y[r.dst * p.n + i] = x[r.src * p.n + i] * r.scale * weight[i];
+    for (var i0 = lid; i0 < p.n; i0 += 4u * WG) {
+      var v: array<f32, 4>;
+      for (var u = 0u; u < 4u; u++) {
+        let i = min(i0 + u * WG, p.n - 1u);
+        v[u] = x[r.src * p.n + i] * r.scale * weight[i];
+      }
+      for (var u = 0u; u < 4u; u++) {
+        let i = i0 + u * WG;
+        if (i < p.n) {
+          y[r.dst * p.n + i] = v[u];
+        }
+      }
     }
   }
 }

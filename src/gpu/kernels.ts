@@ -529,12 +529,13 @@ export class Kernels {
     if (!(softcap >= 0) || !Number.isFinite(qScale)) throw new HobError('argument/invalid', `${label}: softcap must be >= 0 and qScale finite`, { softcap, qScale });
     const params = this.createUniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit, window, f32Bits(softcap), f32Bits(qScale), 0]);
     const buffers = [frame, params, q, kCache, vCache, out, scratch ?? this.dummy];
-    const rows = this.pipeline('attn', code, 'attn', undefined, layout);
+    const constants = { HD8: Math.floor(headDim / 8) };
+    const rows = this.pipeline('attn', code, 'attn', constants, layout);
     const rowsGroup = this.bindGroup(rows, label, buffers);
     const split: { pipe: GPUComputePipeline; group: GPUBindGroup; grid: [number, number] }[] = [];
     if (nSplit > 1) {
       for (const entry of ['attn_scores', 'attn_exp', 'attn_pv', 'attn_combine']) {
-        const pipe = this.pipeline(entry, code, entry, undefined, layout);
+        const pipe = this.pipeline(entry, code, entry, constants, layout);
         split.push({ pipe, group: this.bindGroup(pipe, `${label} ${entry}`, buffers), grid: [entry === 'attn_combine' ? 1 : nSplit, nHead] });
       }
     }
