@@ -53,11 +53,15 @@ interface RunResult {
   /** Hob only: GPU time of one decode step per kernel family (timestamp
    * queries, one pass per dispatch group), microseconds. */
   kernelMicros?: Record<string, number>;
+  /** Hob only: the same for one prefill forward of prefillProfileTokens tokens. */
+  prefillKernelMicros?: Record<string, number>;
+  prefillProfileTokens?: number;
 }
 
-/** Times each recorded step of one decode step with timestamp queries: every
- * step in its own pass, so the sum is a little above the fused step's time. */
-async function profileDecodeStep(session: { gpu?: unknown; nPast: number }): Promise<Record<string, number>> {
+/** Times each recorded step of one forward of T tokens at cell0 with
+ * timestamp queries: every step in its own pass, so the sum is a little above
+ * the fused forward's time. */
+async function profileSteps(session: { gpu?: unknown }, T: number, cell0: number): Promise<Record<string, number>> {
   // The runner's recorded steps and frame buffer: internals, read for profiling only.
   const r = session.gpu as { blockSteps: Step[]; headSteps: Step[]; frame: GPUBuffer; model: { ctx: { device: GPUDevice } } };
   const device = r.model.ctx.device;
@@ -67,14 +71,14 @@ async function profileDecodeStep(session: { gpu?: unknown; nPast: number }): Pro
   const querySet = device.createQuerySet({ type: 'timestamp', count: n });
   const resolved = device.createBuffer({ size: n * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   const read = device.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  // One token at the next free cell: what the next decode step would run.
-  device.queue.writeBuffer(r.frame, 0, new Uint32Array([1, session.nPast, session.nPast + 1, 0]));
+  device.queue.writeBuffer(r.frame, 0, new Uint32Array([T, cell0, cell0 + T, 0]));
   const totals: Record<string, number> = {};
   for (let rep = 0; rep < 5; rep++) {
     const enc = device.createCommandEncoder();
     steps.forEach((s, i) => {
       const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-      s.encode(pass, 1);
+      // The head's matmul runs on the last row only (as in a forward).
+      s.encode(pass, i === r.blockSteps.length + 1 ? 1 : T);
       pass.end();
     });
     enc.resolveQuerySet(querySet, 0, n, resolved, 0);
@@ -134,7 +138,11 @@ async function runHob(modelPath: string): Promise<RunResult> {
     token = argmax(session.logits());
   }
   const decodeMs = performance.now() - t0;
-  const kernelMicros = await profileDecodeStep(session);
+  // One token at the next free cell: what the next decode step would run;
+  // then the largest batch a forward takes, recomputing cells from 0.
+  const kernelMicros = await profileSteps(session, 1, session.nPast);
+  const prefillProfileTokens = Math.min(ids.length, 256);
+  const prefillKernelMicros = await profileSteps(session, prefillProfileTokens, 0);
   if (errors.length) throw new Error(`WebGPU errors: ${errors.join('; ')}`);
   const result: RunResult = {
     backend: 'hob (WebGPU, Dawn)',
@@ -146,6 +154,8 @@ async function runHob(modelPath: string): Promise<RunResult> {
     dispatchesPerToken: session.gpu?.dispatchesPerToken,
     readGBps: await readBandwidth(gpu.device),
     kernelMicros,
+    prefillKernelMicros,
+    prefillProfileTokens,
   };
   session.free();
   model.free();
@@ -284,6 +294,8 @@ for (const entry of opts.models!.split(',')) {
       decodeTokensPerSecond: pick('hob', 'decodeTokensPerSecond'),
       dispatchesPerToken: runs.hob[0].dispatchesPerToken,
       kernelMicros: runs.hob[runs.hob.length - 1].kernelMicros,
+      prefillKernelMicros: runs.hob[runs.hob.length - 1].prefillKernelMicros,
+      prefillProfileTokens: runs.hob[runs.hob.length - 1].prefillProfileTokens,
     },
     llamaCpp: { prefillTokensPerSecond: pick('llama', 'prefillTokensPerSecond'), decodeTokensPerSecond: pick('llama', 'decodeTokensPerSecond'), device: runs.llama[0].device },
     decodeRatio: pick('hob', 'decodeTokensPerSecond') / pick('llama', 'decodeTokensPerSecond'),
@@ -295,11 +307,14 @@ for (const entry of opts.models!.split(',')) {
   });
 }
 
-for (const r of rows as any[]) {
-  const k = Object.entries(r.hob.kernelMicros ?? {}) as [string, number][];
+const profile = (micros: Record<string, number> | undefined) => {
+  const k = Object.entries(micros ?? {}) as [string, number][];
   const total = k.reduce((n, [, v]) => n + v, 0);
-  console.error(`${r.model}: ${r.hob.dispatchesPerToken} dispatches per token; GPU time of one decode step ${total.toFixed(0)} us: ` +
-    k.sort((a, b) => b[1] - a[1]).map(([name, v]) => `${name} ${v.toFixed(0)}`).join(', '));
+  return `${total.toFixed(0)} us: ` + k.sort((a, b) => b[1] - a[1]).map(([name, v]) => `${name} ${v.toFixed(0)}`).join(', ');
+};
+for (const r of rows as any[]) {
+  console.error(`${r.model}: ${r.hob.dispatchesPerToken} dispatches per token; GPU time of one decode step ${profile(r.hob.kernelMicros)}`);
+  console.error(`${r.model}: GPU time of a ${r.hob.prefillProfileTokens}-token prefill forward ${profile(r.hob.prefillKernelMicros)}`);
 }
 const result = { date: new Date().toISOString(), promptTokens: nPrompt, decodeTokens: nDecode, reps: Number(opts.reps), rows };
 mkdirSync(dirname(opts.out!), { recursive: true });
