@@ -553,6 +553,8 @@ export class Session {
    * and on the GPU. The range is checked before either side changes. */
   erase(start: number, end: number): void {
     const nPast = this.checkSpan(start, end);
+    // A lost or freed GPU side fails here, before the wasm side changes.
+    this.gpu?.checkErase(start, end, nPast - end);
     // The engine checks the range again and changes nothing if it is bad;
     // only then does the GPU side follow, with the same numbers.
     this.model.engine.check(this.model.engine.module._hob_session_erase(this.handle, start, end), { start, end, nPast });
