@@ -135,7 +135,7 @@ describe('a 2,048-token context shifted 24 times during generation, on CPU, spli
     const reference = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: 0 });
     try {
       assert.equal(model.loadReport?.gpuLayers, 4);
-      const r = await runShiftMachine({ model, reference, seed: 7, steps: 40, nCtx: 64, contextShift: { nKeep: 2 }, tolerance: 1e-2, freshTolerance: 1e-2 });
+      const r = await runShiftMachine({ model, reference, seed: 7, steps: 30, nCtx: 64, contextShift: { nKeep: 2 }, tolerance: 1e-2, freshTolerance: 1e-2 });
       t.diagnostic(JSON.stringify(r));
       assert.ok(r.shifts.overflow >= 3 && r.shifts['prompt-edit'] >= 1, JSON.stringify(r.shifts));
     } finally {
