@@ -59,7 +59,9 @@ const CASES: Case[] = [
     name: `${arch}-f32-evict-49-at-9`,
     arch,
     // llama.cpp looks for Phi-3's special tokens when general.name says phi3.
-    spec: makeArchSpec(arch, { name: `hob-shift-${arch.replace('phi3', 'phi')}`, seed: 1 }),
+    // Larger weights than the presets for the full-attention ones, so that
+    // attention scores, and with them the keys' rotation, weigh in the logits.
+    spec: makeArchSpec(arch, { name: `hob-shift-${arch.replace('phi3', 'phi')}`, seed: 1, ...(arch.startsWith('gemma') ? {} : { std: 0.1 }) }),
     prompt: [1, ...ids(13 + i, 69)],
     erase: { start: 9, end: 58 },
     continuation: ids(300 + i, 8),
