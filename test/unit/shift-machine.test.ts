@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { Engine, type Model } from '../../src/node/index.js';
+import { makeArchSpec, writeArchModel } from '../gguf/arch-models.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { runShiftMachine } from './shift-machine.js';
 
@@ -41,3 +42,14 @@ for (const seed of seeds) {
     });
   }
 }
+
+test('sliding windows (gemma3: five local blocks of window 8, one global): 120 random steps keep the cache right', async (t) => {
+  const gemma = engine.loadModel(writeArchModel(makeArchSpec('gemma3', { seed: 2 })));
+  try {
+    const r = await runShiftMachine({ model: gemma, reference: gemma, seed: 3, steps: 120, nCtx: 80, tolerance: 0, freshTolerance: 1e-4 });
+    t.diagnostic(JSON.stringify(r));
+    assert.ok(r.shifts.overflow >= 3 && r.shifts['prompt-edit'] >= 3, JSON.stringify(r.shifts));
+  } finally {
+    gemma.free();
+  }
+});
