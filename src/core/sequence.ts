@@ -87,7 +87,7 @@ export class Sequence {
     if (prompt.length === 0) throw new HobError('argument/invalid', 'prefill needs at least one token');
     const contextSize = this.session.nCtx;
     if (prompt.length > contextSize) {
-      throw new ContextFullError('context/overflow', `the prompt of ${prompt.length} tokens does not fit in the context of ${contextSize}`, {
+      throw new ContextFullError('context/overflow', `the prompt's ${prompt.length} tokens do not fit in a context of ${contextSize}`, {
         promptTokens: prompt.length, contextSize,
       });
     }
