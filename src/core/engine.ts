@@ -531,11 +531,19 @@ export class Session {
     return new Float32Array(engine.heap().buffer, this.logitsPtr, nVocab).slice();
   }
 
-  /** Positions of the cached tokens, oldest first. Every erase and shift
-   * renumbers the tokens after the evicted span, so token i always sits at
-   * position i: the positions are 0 .. nPast - 1. */
+  /** Positions of the cached tokens, oldest first, as the wasm cache holds
+   * them. Every erase and shift renumbers the tokens after the evicted
+   * span, so token i sits at position i. */
   positions(): Int32Array {
-    return Int32Array.from({ length: this.nPast }, (_, i) => i);
+    const engine = this.model.engine;
+    const n = this.nPast;
+    const ptr = engine.module._malloc(Math.max(1, n) * 4);
+    try {
+      engine.check(engine.module._hob_session_positions(this.handle, ptr, n), { nPast: n });
+      return new Int32Array(engine.heap().buffer, ptr, n).slice();
+    } finally {
+      engine.module._free(ptr);
+    }
   }
 
   /** Forgets every token from position nKeep on. The GPU cells past it are
