@@ -376,6 +376,16 @@ hob_status hob_session_logits(const hob_session* s, float* out, size_t cap) {
     });
 }
 
+hob_status hob_session_positions(const hob_session* s, int32_t* out, size_t cap) {
+    REQUIRE_ARG(s && out, "hob_session_positions: session and out must not be null");
+    return guard([&] {
+        const hob::KvCache& kv = s->session->kv();
+        HOB_CHECK(cap >= (size_t)kv.size(), HOB_ERR_OUT_OF_RANGE,
+                  "room for " + std::to_string(cap) + " positions, " + std::to_string(kv.size()) + " cells are used");
+        for (int32_t c = 0; c < kv.size(); c++) out[c] = kv.pos(c);
+    });
+}
+
 hob_status hob_session_truncate(hob_session* s, int32_t n_keep) {
     REQUIRE_ARG(s, "hob_session_truncate: session must not be null");
     return guard([&] { s->session->truncate(n_keep); });

@@ -227,6 +227,9 @@ hob_status hob_session_head(hob_session* session, const float* hidden, size_t n)
 hob_status hob_session_set_logits(hob_session* session, const float* logits, size_t n);
 /* Copies the logits of the last evaluated token (n_vocab floats). */
 hob_status hob_session_logits(const hob_session* session, float* out, size_t cap);
+/* Copies the position of every used cache cell, oldest first (n_past
+ * values; cap of them available, else HOB_ERR_OUT_OF_RANGE). */
+hob_status hob_session_positions(const hob_session* session, int32_t* out, size_t cap);
 /* Forgets every token from position n_keep on (n_keep <= n_past). */
 hob_status hob_session_truncate(hob_session* session, int32_t n_keep);
 /* Evicts tokens [start, end) (0 <= start <= end <= n_past): later tokens

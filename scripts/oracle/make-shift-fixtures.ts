@@ -3,6 +3,9 @@
 // eraseContextTokenRanges (which removes the cells and shifts the later
 // positions, re-rotating their keys), and more tokens are evaluated one at a
 // time; the top-10 logits (relative to the largest) after each are recorded.
+// Llama models with the preset shapes of random-model.ts, and one model of
+// every other architecture Hob runs (test/gguf/arch-models.ts), the
+// sliding-window gemmas included.
 // Run from the repository root: npx tsx scripts/oracle/make-shift-fixtures.ts
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +14,7 @@ import { join, resolve } from 'node:path';
 
 import { getLlama } from 'node-llama-cpp';
 
+import { makeArchSpec, writeArchModel, type ArchName, type ArchSpec } from '../../test/gguf/arch-models';
 import { makeSpec, writeRandomLlama, type LlamaSpec } from '../../test/gguf/random-model';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -20,7 +24,9 @@ const CONTEXT_SIZE = 256;
 
 interface Case {
   name: string;
-  spec: LlamaSpec;
+  /** Set for the architectures of arch-models.ts (spec is then an ArchSpec). */
+  arch?: ArchName;
+  spec: LlamaSpec | ArchSpec;
   prompt: number[];
   erase: { start: number; end: number };
   continuation: number[];
@@ -47,6 +53,19 @@ const CASES: Case[] = [
     erase: { start: 33, end: 50 },
     continuation: ids(250, 8),
   },
+  // Every other architecture: 49 tokens evicted after the BOS and 8 more,
+  // the tail and the continuation re-rotated past windows of 8 (gemmas).
+  ...(['qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'] as const).map((arch, i): Case => ({
+    name: `${arch}-f32-evict-49-at-9`,
+    arch,
+    // llama.cpp looks for Phi-3's special tokens when general.name says phi3.
+    // Larger weights than the presets for the full-attention ones, so that
+    // attention scores, and with them the keys' rotation, weigh in the logits.
+    spec: makeArchSpec(arch, { name: `hob-shift-${arch.replace('phi3', 'phi')}`, seed: 1, ...(arch.startsWith('gemma') ? {} : { std: 0.1 }) }),
+    prompt: [1, ...ids(13 + i, 69)],
+    erase: { start: 9, end: 58 },
+    continuation: ids(300 + i, 8),
+  })),
 ];
 
 const round6 = (x: number): number => Math.round(x * 1e6) / 1e6 + 0;
@@ -57,7 +76,7 @@ async function main(): Promise<void> {
   const out: unknown[] = [];
   try {
     for (const c of CASES) {
-      const bytes = writeRandomLlama(c.spec);
+      const bytes = c.arch ? writeArchModel(c.spec as ArchSpec) : writeRandomLlama(c.spec);
       const path = join(tmp, `${c.name}.gguf`);
       writeFileSync(path, bytes);
       const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });

@@ -575,31 +575,66 @@ export class Session {
     return new Float32Array(engine.heap().buffer, this.logitsPtr, nVocab).slice();
   }
 
+  /** Positions of the cached tokens, oldest first, as the wasm cache holds
+   * them. Every erase and shift renumbers the tokens after the evicted
+   * span, so token i sits at position i. */
+  positions(): Int32Array {
+    const engine = this.model.engine;
+    const n = this.nPast;
+    const ptr = engine.module._malloc(Math.max(1, n) * 4);
+    try {
+      engine.check(engine.module._hob_session_positions(this.handle, ptr, n), { nPast: n });
+      return new Int32Array(engine.heap().buffer, ptr, n).slice();
+    } finally {
+      engine.module._free(ptr);
+    }
+  }
+
   /** Forgets every token from position nKeep on. The GPU cells past it are
    * simply overwritten by what comes next. */
   truncate(nKeep: number): void {
-    this.model.engine.check(this.model.engine.module._hob_session_truncate(this.handle, nKeep), { nKeep, nPast: this.nPast });
+    const nPast = this.nPast;
+    if (!Number.isInteger(nKeep) || nKeep < 0 || nKeep > nPast) {
+      throw new HobError('range/out-of-bounds', `cannot keep ${nKeep} tokens: the cache holds ${nPast}`, { nKeep, nPast });
+    }
+    this.model.engine.check(this.model.engine.module._hob_session_truncate(this.handle, nKeep), { nKeep, nPast });
   }
 
   /** Evicts tokens [start, end). Later tokens keep their cache entries,
    * move down and are re-rotated to their new positions in place, in wasm
    * and on the GPU. The range is checked before either side changes. */
   erase(start: number, end: number): void {
-    const nPast = this.nPast;
-    // The engine checks the range and changes nothing if it is bad; only
-    // then does the GPU side follow, with the same numbers.
+    const nPast = this.checkSpan(start, end);
+    // A lost or freed GPU side fails here, before the wasm side changes.
+    this.gpu?.checkErase(start, end, nPast - end);
+    // The engine checks the range again and changes nothing if it is bad;
+    // only then does the GPU side follow, with the same numbers.
     this.model.engine.check(this.model.engine.module._hob_session_erase(this.handle, start, end), { start, end, nPast });
     this.gpu?.erase(start, end, nPast - end);
   }
 
   /** llama.cpp's context shift: keep the first nKeep tokens, evict the
-   * nDiscard after them. */
+   * nDiscard after them: erase(nKeep, nKeep + nDiscard). */
   shift(nKeep: number, nDiscard: number): void {
     const nPast = this.nPast;
-    this.model.engine.check(this.model.engine.module._hob_session_shift(this.handle, nKeep, nDiscard), {
-      nKeep, nDiscard, nPast,
-    });
-    this.gpu?.erase(nKeep, nKeep + nDiscard, nPast - nKeep - nDiscard);
+    if (!Number.isInteger(nKeep) || !Number.isInteger(nDiscard) || nKeep < 0 || nDiscard < 0 || nKeep + nDiscard > nPast) {
+      throw new HobError('range/out-of-bounds', `cannot keep ${nKeep} and discard ${nDiscard} of ${nPast} tokens`, {
+        nKeep, nDiscard, nPast,
+      });
+    }
+    this.erase(nKeep, nKeep + nDiscard);
+  }
+
+  /** Checks 0 <= start <= end <= nPast (integers) on the host, before any
+   * side of the cache is touched; returns nPast. */
+  private checkSpan(start: number, end: number): number {
+    const nPast = this.nPast;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > nPast) {
+      throw new HobError('range/out-of-bounds', `cannot erase tokens [${start}, ${end}): the range must lie within the ${nPast} tokens in the cache, start <= end`, {
+        start, end, nPast,
+      });
+    }
+    return nPast;
   }
 
   free(): void {

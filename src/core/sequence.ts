@@ -1,13 +1,23 @@
-// A session together with the token ids its cache holds, so a new prompt
-// can reuse what is already evaluated: only the part after the longest
-// common prefix is evaluated (llama.cpp's prompt cache, KoboldCPP's
-// fast-forwarding). The cache is truncated in place, never reallocated.
+// A session together with the token ids its cache holds, so that every new
+// request reuses what is already evaluated, in the buffers allocated when
+// the session was made:
+// - prefix reuse: a prompt that starts with the cached tokens evaluates
+//   only the rest (llama.cpp's prompt cache, KoboldCPP's fast-forwarding);
+// - prompt-edit shift: a prompt equal to the cached tokens with one span
+//   removed after the kept head, plus new tokens, evicts that span and
+//   evaluates only the new tokens (KoboldCPP's ContextShift);
+// - overflow shift: appending past the context keeps the first nKeep
+//   tokens, evicts nDiscard after them and goes on (llama.cpp's context
+//   shift).
+import { ContextFullError, HobError } from '../api/errors.js';
 import type { ContextShiftOptions, ShiftEvent } from '../api/types.js';
 import type { Session } from './engine.js';
 
 export interface SequenceOptions {
   /** Shift the context when the next token would not fit (llama.cpp's
-   * context shift); false makes a full context a ContextFullError. */
+   * context shift) and when a prompt drops a span of the cached one
+   * (KoboldCPP's ContextShift); false turns both off, and a full context is
+   * then a ContextFullError. */
   contextShift?: ContextShiftOptions | false;
   /** Told of every shift, with its numbers. */
   onShift?: (e: ShiftEvent) => void;
@@ -20,26 +30,75 @@ export interface PrefillResult {
   evaluated: number;
 }
 
+/** A prompt-edit shift is taken only when it keeps at least this many cached
+ * tokens after the evicted span: a shorter match is more likely chance than
+ * a trimmed conversation, and re-evaluating a few tokens costs little. */
+export const MIN_SHIFT_REUSE = 16;
+
+/** The log line of a shift: "evicted 49 tokens at position 2719 (overflow,
+ * 1999 tokens remain)". */
+export function describeShift(e: ShiftEvent): string {
+  return `evicted ${e.evicted} tokens at position ${e.position} (${e.kind}, ${e.nPast} tokens remain)`;
+}
+
 export class Sequence {
   private ids: number[] = [];
 
   constructor(
     readonly session: Session,
     readonly options: SequenceOptions = {},
-  ) {}
+  ) {
+    const cs = options.contextShift;
+    if (cs) {
+      for (const [name, v] of Object.entries({ nKeep: cs.nKeep, nDiscard: cs.nDiscard })) {
+        if (v !== undefined && (!Number.isInteger(v) || v < (name === 'nKeep' ? 0 : 1))) {
+          throw new HobError('argument/invalid', `contextShift.${name} must be an integer >= ${name === 'nKeep' ? 0 : 1}, got ${v}`, { [name]: Number(v) });
+        }
+      }
+      if (cs.nKeep !== undefined && cs.nKeep >= session.nCtx) {
+        throw new HobError('argument/invalid', `contextShift.nKeep ${cs.nKeep} leaves no room in a context of ${session.nCtx}`, {
+          nKeep: cs.nKeep, contextSize: session.nCtx,
+        });
+      }
+    }
+  }
 
-  /** The token ids in the cache, oldest first. */
+  /** The token ids in the cache, oldest first; token i sits at position i. */
   get tokens(): readonly number[] {
     return this.ids;
   }
 
+  get shiftEnabled(): boolean {
+    return this.options.contextShift !== false;
+  }
+
+  /** Tokens at the start that no shift evicts: contextShift.nKeep, else the
+   * BOS token when the sequence starts with it. Never more than is cached. */
+  get nKeep(): number {
+    const cs = this.options.contextShift;
+    const n = cs && cs.nKeep !== undefined ? cs.nKeep : this.ids.length > 0 && this.ids[0] === this.session.model.info.bos ? 1 : 0;
+    return Math.min(n, this.ids.length);
+  }
+
   /** Makes the cache hold exactly `prompt` and the logits be those after
-   * its last token, evaluating as little as possible. */
+   * its last token, evaluating as little as possible. A prompt longer than
+   * the context is a ContextFullError that leaves the cache as it was. */
   async prefill(prompt: readonly number[]): Promise<PrefillResult> {
-    if (prompt.length === 0) throw new RangeError('prefill needs at least one token');
-    let common = 0;
-    const max = Math.min(prompt.length, this.ids.length);
-    while (common < max && prompt[common] === this.ids[common]) common++;
+    if (prompt.length === 0) throw new HobError('argument/invalid', 'prefill needs at least one token');
+    const contextSize = this.session.nCtx;
+    if (prompt.length > contextSize) {
+      throw new ContextFullError('context/overflow', `the prompt's ${prompt.length} tokens do not fit in a context of ${contextSize}`, {
+        promptTokens: prompt.length, contextSize,
+      });
+    }
+    let common = commonPrefix(prompt, this.ids);
+    if (common < this.ids.length && this.shiftEnabled && common >= this.nKeep) {
+      const span = this.editedSpan(prompt, common);
+      if (span > 0) {
+        this.evict('prompt-edit', common, span);
+        common = commonPrefix(prompt, this.ids);
+      }
+    }
     // The last prompt token is always evaluated: its logits are needed, and
     // the cache keeps entries, not logits.
     if (common === prompt.length) common--;
@@ -51,14 +110,64 @@ export class Sequence {
     return { reused: common, evaluated: rest.length };
   }
 
-  /** Appends generated tokens (evaluating them). */
+  /** The length of the span [start, start + n) of the cache whose removal
+   * makes the cached tokens after it a prefix of prompt[start..], keeping
+   * at least MIN_SHIFT_REUSE of them; 0 when there is none. */
+  private editedSpan(prompt: readonly number[], start: number): number {
+    const cached = this.ids;
+    for (let j = start + 1; j + MIN_SHIFT_REUSE <= cached.length; j++) {
+      const tail = cached.length - j;
+      if (start + tail > prompt.length) continue;
+      let k = 0;
+      while (k < tail && cached[j + k] === prompt[start + k]) k++;
+      if (k === tail) return j - start;
+    }
+    return 0;
+  }
+
+  /** Appends tokens (evaluating them). When they do not fit, the context
+   * shifts first (keeping nKeep tokens, evicting contextShift.nDiscard or
+   * half of the rest, more if the tokens need it); with contextShift false,
+   * or when even that cannot make room, a ContextFullError changes nothing. */
   async append(tokens: readonly number[]): Promise<void> {
+    if (tokens.length === 0) throw new HobError('argument/invalid', 'append needs at least one token');
+    const nCtx = this.session.nCtx;
+    const nPast = this.ids.length;
+    const over = nPast + tokens.length - nCtx;
+    if (over > 0) {
+      const nKeep = this.nKeep;
+      const room = nPast - nKeep;
+      if (!this.shiftEnabled || over > room) {
+        const why = this.shiftEnabled
+          ? `even evicting every token after the first ${nKeep} leaves no room`
+          : 'context shift is off';
+        throw new ContextFullError('context/overflow', `${tokens.length} tokens do not fit: ${nPast} of ${nCtx} context tokens are in use and ${why}`, {
+          nCtx, nPast, nTokens: tokens.length, nKeep, contextShift: this.shiftEnabled,
+        });
+      }
+      const cs = this.options.contextShift || {};
+      const want = cs.nDiscard ?? Math.floor(room / 2);
+      this.evict('overflow', nKeep, Math.min(room, Math.max(want, over)));
+    }
     await this.session.eval(tokens);
     this.ids.push(...tokens);
   }
 
-  /** Evicts tokens [start, end), keeping the ids in step with the cache. */
+  private evict(kind: ShiftEvent['kind'], position: number, evicted: number): void {
+    this.session.erase(position, position + evicted);
+    this.ids.splice(position, evicted);
+    this.options.onShift?.({ kind, position, evicted, nPast: this.ids.length });
+  }
+
+  /** Evicts tokens [start, end), keeping the ids in step with the cache.
+   * The kept head (nKeep) cannot be evicted. */
   erase(start: number, end: number): void {
+    const nKeep = this.nKeep;
+    if (Number.isInteger(start) && start < nKeep && end > start) {
+      throw new HobError('range/out-of-bounds', `cannot erase tokens [${start}, ${end}): the first ${nKeep} tokens are kept`, {
+        start, end, nKeep, nPast: this.ids.length,
+      });
+    }
     this.session.erase(start, end);
     this.ids.splice(start, end - start);
   }
@@ -70,8 +179,21 @@ export class Sequence {
     this.ids.splice(nKeep, nDiscard);
   }
 
+  /** Forgets every token from position n on. */
+  truncate(n: number): void {
+    this.session.truncate(n);
+    this.ids.length = n;
+  }
+
   clear(): void {
     this.session.truncate(0);
     this.ids = [];
   }
+}
+
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  const max = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < max && a[i] === b[i]) i++;
+  return i;
 }

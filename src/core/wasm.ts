@@ -61,6 +61,7 @@ export interface HobExports {
   _hob_session_free(session: number): void;
   _hob_session_n_ctx(session: number): number;
   _hob_session_n_past(session: number): number;
+  _hob_session_positions(session: number, out: number, cap: number): number;
   _hob_session_n_threads(session: number): number;
   _hob_session_eval(session: number, tokens: number, nTokens: number): number;
   _hob_session_logits(session: number, out: number, cap: number): number;

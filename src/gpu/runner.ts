@@ -263,11 +263,23 @@ export class GpuRunner {
     return result;
   }
 
+  /** Throws what erase(start, end, nMoved) would, without touching the
+   * GPU: the session calls it before changing the wasm side, so that both
+   * sides change or neither does. */
+  checkErase(start: number, end: number, nMoved: number): void {
+    this.check();
+    if (![start, end, nMoved].every(Number.isInteger) || start < 0 || end < start || nMoved < 0 || end + nMoved > this.nCtx) {
+      throw new HobError('range/out-of-bounds', `cannot move GPU cache cells [${end}, ${end + nMoved}) to ${start} in a cache of ${this.nCtx} cells`, {
+        start, end, nMoved, nCtx: this.nCtx,
+      });
+    }
+  }
+
   /** The GPU half of evicting cells [start, end) with nMoved cells after
    * them: the same move and K re-rotation the CPU cache does, in the same
    * buffers, for every offloaded block. */
   erase(start: number, end: number, nMoved: number): void {
-    this.check();
+    this.checkErase(start, end, nMoved);
     if (start === end || this.kCache.length === 0) return;
     const { device } = this.model.ctx;
     const enc = device.createCommandEncoder({ label: 'kv erase' });

@@ -11,7 +11,7 @@ import { HobError } from '../api/errors.js';
 export { Engine, Model, Sampler, Session } from '../core/engine.js';
 export type { EngineOptions, GgufHeader, GgufTensor, ModelInfo, SamplerOptions, SessionOptions, TokenizeOptions } from '../core/engine.js';
 export { complete } from '../core/generate.js';
-export { Sequence, type PrefillResult } from '../core/sequence.js';
+export { MIN_SHIFT_REUSE, Sequence, describeShift, type PrefillResult, type SequenceOptions } from '../core/sequence.js';
 export type { CompletionOptions, CompletionResult, CompletionTimings, TokenSampler } from '../core/generate.js';
 export * from '../api/errors.js';
 export { loadModelFromSource, type LoadOptions, type LoadProgress, type LoadReport } from '../core/load.js';

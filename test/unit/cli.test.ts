@@ -87,7 +87,7 @@ test('errors are one line on stderr with a non-zero exit', async () => {
     [['complete', '--prompt', 'x'], /^hob: --model is required/],
     [['frobnicate', '--model', tiny], /^hob: unknown command "frobnicate"/],
     [['complete', '--model', tiny, '--prompt', 'x', '--temp', 'hot'], /^hob: --temp must be a number/],
-    [['complete', '--model', tiny, '--prompt', 'x', '--ctx-size', '2', '--n-predict', '8'], /^hob: .*do not fit.*\[context\/overflow\]$/],
+    [['complete', '--model', tiny, '--prompt', 'one two three four', '--ctx-size', '2', '--n-predict', '8'], /^hob: .*do not fit.*\[context\/overflow\]$/],
   ];
   for (const [args, pattern] of cases) {
     const r = await hob(...args);
