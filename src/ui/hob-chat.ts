@@ -90,7 +90,7 @@ export class HobChat extends HTMLElement {
   private offShift?: () => void;
   private renderQueued = false;
   private reloadQueued = false;
-  private readonly settings: SettingsPanel;
+  private readonly panel: SettingsPanel;
 
   constructor() {
     super();
@@ -101,7 +101,7 @@ export class HobChat extends HTMLElement {
     wrap.innerHTML = TEMPLATE;
     this.root.append(style, wrap.content);
     this.$ = <T extends Element>(sel: string) => this.root.querySelector(sel) as T;
-    this.settings = new SettingsPanel(this.$('dialog'), (r) => this.applySettings(r));
+    this.panel = new SettingsPanel(this.$('dialog'), (r) => this.applySettings(r));
     this.wire();
     this.renderMessages();
     this.setBusy(false);
@@ -148,6 +148,18 @@ export class HobChat extends HTMLElement {
   /** The loaded engine, for the host's own calls (undefined before 'load'). */
   get currentEngine(): HobEngine | undefined {
     return this.engine;
+  }
+
+  /** What the settings panel edits: model, engine options, samplers, system prompt. */
+  get settings(): ChatSettings {
+    return this.currentSettings();
+  }
+
+  /** Applies settings as the panel's Apply does (a changed model or engine option reloads). */
+  set settings(s: ChatSettings) {
+    const prev = this.currentSettings();
+    const reload = s.model !== prev.model || s.storeId !== prev.storeId || s.gpuLayers !== prev.gpuLayers || s.contextSize !== prev.contextSize;
+    this.applySettings({ settings: s, reload: reload && this.isConnected });
   }
 
   get busy(): boolean {
@@ -277,7 +289,7 @@ export class HobChat extends HTMLElement {
 
   /** Opens the settings panel. */
   openSettings(): Promise<void> {
-    return this.settings.open(this.currentSettings());
+    return this.panel.open(this.currentSettings());
   }
 
   // ---- generation -------------------------------------------------------------
