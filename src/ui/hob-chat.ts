@@ -72,7 +72,7 @@ export class HobChat extends HTMLElement {
   static observedAttributes = ['model', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset'];
 
   /** The engine factory; defaults to the public API's createEngine. */
-  createEngine: EngineFactory | undefined = defaultEngineFactory;
+  createEngine: EngineFactory = defaultEngineFactory;
   /** Sampling for every request; the settings panel and the preset attribute set it. */
   sampling: SamplingParams = { ...(findPreset('Default')?.params ?? {}) };
 

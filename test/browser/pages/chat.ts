@@ -1,20 +1,24 @@
-// Test page of <hob-chat>: ?fake uses a scripted engine; otherwise the real
-// one. ?shadow puts the chat inside another element's shadow root.
+// Test page of <hob-chat> on the real engine. Query parameters become the
+// element's attributes; ?shadow puts the chat inside another element's
+// shadow root. Events the chat fires are recorded in window.events.
 import '../../../src/ui/index.js';
 import type { HobChat } from '../../../src/ui/index.js';
-import { createFakeEngine } from '../ui/fake-engine.js';
 
 const params = new URLSearchParams(location.search);
 const chat = document.createElement('hob-chat') as HobChat;
-if (params.has('fake')) chat.createEngine = createFakeEngine;
-for (const a of ['gpu-layers', 'context-size', 'max-tokens', 'system-prompt', 'preset']) {
+const events: { type: string; at: number; detail: unknown }[] = [];
+for (const type of ['load', 'token', 'message', 'error', 'change']) {
+  chat.addEventListener(type, (e) => {
+    const d = (e as CustomEvent).detail;
+    events.push({ type, at: performance.now(), detail: type === 'error' ? { code: d.code, message: d.message } : type === 'load' ? { name: d.model.name, variant: d.variant } : d });
+  });
+}
+for (const a of ['gpu-layers', 'context-size', 'max-tokens', 'system-prompt', 'preset', 'model']) {
   const v = params.get(a);
   if (v !== null) chat.setAttribute(a, v);
 }
 const host = document.getElementById('host') as HTMLElement;
 if (params.has('shadow')) host.attachShadow({ mode: 'open' }).append(chat);
 else host.append(chat);
-const model = params.get('model');
-if (model) chat.setAttribute('model', model);
-(window as unknown as { chat: HobChat }).chat = chat;
+Object.assign(window, { chat, events });
 document.title = 'ready';
