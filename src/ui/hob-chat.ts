@@ -537,13 +537,16 @@ export class HobChat extends HTMLElement {
   }
 
   private setBusy(busy: boolean): void {
+    const active = this.root.activeElement;
     this.$<HTMLButtonElement>('.send').hidden = busy;
     this.$<HTMLButtonElement>('.stop').hidden = !busy;
     this.$<HTMLButtonElement>('.send').disabled = !this.engine;
     this.$<HTMLButtonElement>('.clear').disabled = busy;
     this.toggleAttribute('busy', busy);
     this.toggleAttribute('ready', !!this.engine);
-    if (busy) this.$<HTMLElement>('.stop').focus();
+    // Keep the keyboard where it was: on Stop while generating, back on the input after.
+    if (busy && (active === this.$('#input') || active === this.$('.send'))) this.$<HTMLElement>('.stop').focus();
+    if (!busy && active === this.$('.stop')) this.$<HTMLElement>('#input').focus();
   }
 
   private showProgress(p: LoadProgressEvent): void {

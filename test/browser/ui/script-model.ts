@@ -45,10 +45,23 @@ export function writeScriptModel(spec: ScriptSpec): Uint8Array {
     types.push(TOKEN_TYPE.normal);
     return tokens.length - 1;
   });
+  // Every prefix of a piece is a token too (scored below it), so that
+  // SentencePiece's pairwise merges tokenize the script's text back into its
+  // pieces: an answer sent back in the next prompt then matches the cache.
+  for (const piece of script) {
+    const chars = [...piece.replaceAll(' ', SPACE)];
+    for (let n = 2; n < chars.length; n++) {
+      const prefix = chars.slice(0, n).join('');
+      if (!tokens.includes(prefix)) {
+        tokens.push(prefix);
+        types.push(TOKEN_TYPE.normal);
+      }
+    }
+  }
   const nVocab = tokens.length;
   const eos = 4;
-  let rank = 0;
-  const scores = types.map((t) => (t === TOKEN_TYPE.normal ? -++rank : 0));
+  // Longer tokens merge first.
+  const scores = tokens.map((t, id) => (types[id] === TOKEN_TYPE.normal ? [...t].length - 1000 : 0));
 
   // Embedding: script token i is one-hot at dimension i + 1; every other token at 0.
   const embd = new Float32Array(N_EMBD * nVocab);
