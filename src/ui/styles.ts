@@ -63,7 +63,7 @@ button.danger { color: var(--hob-danger); }
 .content code { font-family: var(--hob-mono); font-size: .9em; }
 .content :not(pre) > code { background: var(--hob-border); padding: 0 .25em; border-radius: 4px; }
 .code { position: relative; }
-.code pre { background: var(--hob-code-bg); color: var(--hob-code-fg); padding: .6rem .75rem; border-radius: calc(var(--hob-radius) * .6); overflow-x: auto; margin: .4rem 0; }
+.code pre { background: var(--hob-code-bg); color: var(--hob-code-fg); padding: 1.9rem .75rem .6rem; border-radius: calc(var(--hob-radius) * .6); overflow-x: auto; margin: .4rem 0; }
 .code .copy { position: absolute; top: .3rem; right: .3rem; font-size: .7em; padding: .05rem .45rem; background: var(--hob-code-bg); color: var(--hob-code-fg); border-color: var(--hob-muted); }
 .content table { border-collapse: collapse; }
 .content th, .content td { border: 1px solid var(--hob-border); padding: .2rem .4rem; }
