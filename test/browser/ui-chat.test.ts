@@ -207,6 +207,30 @@ describe('<hob-chat>', () => {
     await page.close();
   });
 
+  test('a bad URL fires an error event; Settings loads a local file and applies a sampler preset', async () => {
+    const { page, errors } = await openChat(context, server.url, '');
+    const failed = await page.evaluate(async () => {
+      const chat = (window as any).chat;
+      await chat.load('/__files/missing.gguf').catch(() => {});
+      return (window as any).events.filter((e: { type: string }) => e.type === 'error').map((e: { detail: unknown }) => e.detail);
+    });
+    assert.equal(failed.length, 1);
+    assert.equal(typeof failed[0].code, 'string');
+    assert.match(await page.locator('hob-chat .status').textContent() ?? '', /^Could not load missing\.gguf/);
+
+    await page.locator('hob-chat .settings-button').click();
+    await page.locator('hob-chat input[name="model-file"]').setInputFiles({ name: 'picked.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(writeScriptModel({ ...TEST_SCRIPT, name: 'picked-file' })) });
+    await page.locator('hob-chat select[name="preset"]').selectOption('Greedy');
+    assert.equal(await page.locator('hob-chat input[name="temperature"]').inputValue(), '0');
+    await page.locator('hob-chat button.apply').click();
+    await page.waitForFunction(() => (window as any).events.filter((e: { type: string }) => e.type === 'load').length === 2, null, { timeout: 60_000 });
+    assert.equal(await page.locator('hob-chat .title').textContent(), 'picked-file');
+    assert.equal(await page.evaluate(() => (window as any).chat.sampling.temperature), 0);
+    assert.equal(await page.evaluate(() => (window as any).chat.getAttribute('preset')), 'Greedy');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('inside another shadow root: page CSS does not reach in, the chat CSS does not leak out, custom properties and parts theme it', async () => {
     const { page, errors } = await openChat(context, server.url, 'shadow&max-tokens=8');
     const styles = await page.evaluate(() => {
