@@ -516,7 +516,7 @@ export class HobChat extends HTMLElement {
       gpuLayers: this.gpuLayers(),
       contextSize: this.contextSize(),
       systemPrompt: this.getAttribute('system-prompt') ?? '',
-      preset: this.getAttribute('preset') ?? 'custom',
+      preset: this.getAttribute('preset') ?? 'Default',
       sampling: { ...this.sampling },
       maxTokens: this.maxTokens(),
     };
@@ -525,8 +525,7 @@ export class HobChat extends HTMLElement {
   private applySettings({ settings: s, file, reload }: SettingsResult): void {
     // Attributes reflect the settings; the reload below is the only one (attributeChangedCallback is told to wait).
     this.reloadQueued = true;
-    if (s.preset !== 'custom') this.setAttribute('preset', s.preset);
-    else this.removeAttribute('preset');
+    this.setAttribute('preset', s.preset);
     this.sampling = { ...s.sampling };
     this.setAttribute('gpu-layers', String(s.gpuLayers));
     this.setAttribute('context-size', String(s.contextSize));
