@@ -97,6 +97,11 @@ describe('demo PWA', () => {
     await page.goto(siteUrl);
     await page.waitForSelector('html[data-ready]');
     await page.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 30_000 });
+    const cdp = await context.newCDPSession(page);
+    const { installabilityErrors } = (await cdp.send('Page.getInstallabilityErrors')) as { installabilityErrors: { errorId: string }[] };
+    // Manifest, icons, service worker: nothing missing. ('in-incognito' is the test's browser context, not the app.)
+    assert.deepEqual(installabilityErrors.filter((e) => e.errorId !== 'in-incognito'), [], 'Chromium finds the app installable');
+    await cdp.detach();
     const manifest = await page.evaluate(async () => (await fetch('./manifest.webmanifest')).json());
     assert.equal(manifest.display, 'standalone');
     assert.deepEqual(manifest.icons.map((i: { sizes: string }) => i.sizes).slice(0, 2), ['192x192', '512x512']);
@@ -144,7 +149,7 @@ describe('demo PWA', () => {
     assert.equal(restored[0].content, 'Hello offline world');
     assert.match(restored[1].content, /^Here is <img/);
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
-    assert.equal((await page.locator('#offline').textContent()) ?? '', 'Offline: stored models only');
+    await page.waitForFunction(() => document.getElementById('offline')?.textContent === 'Offline: stored models only');
 
     await page.locator('hob-chat #input').fill('Still there?');
     await page.locator('hob-chat #input').press('Enter');

@@ -98,6 +98,14 @@ describe('<hob-chat>', () => {
     assert.equal(dom.code, 'console.log(42);\n');
     assert.equal(dom.copyButtons, 1);
 
+    // Markdown cannot smuggle script or resources in either: links lose javascript:, images become links.
+    const md = await page.evaluate(() =>
+      (window as any).renderMarkdownHtml('[a](javascript:alert(1)) ![b](https://example.com/t.png) <a href="#" onclick="x()">c</a>'),
+    );
+    assert.doesNotMatch(md, /javascript:|<img|<[^>]*\sonclick=/);
+    assert.match(md, /<a href="https:\/\/example\.com\/t\.png"[^>]*>b<\/a>/);
+    assert.match(md, /&lt;a href="#" onclick="x\(\)"&gt;c&lt;\/a&gt;/);
+
     await page.locator('hob-chat .code button.copy').click();
     await page.waitForFunction(() => (window as any).chat.shadowRoot.querySelector('.copy').textContent === 'Copied');
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), 'console.log(42);\n');

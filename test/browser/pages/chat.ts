@@ -2,7 +2,7 @@
 // element's attributes; ?shadow puts the chat inside another element's
 // shadow root. Events the chat fires are recorded in window.events.
 import '../../../src/ui/index.js';
-import type { HobChat } from '../../../src/ui/index.js';
+import { renderMarkdownHtml, type HobChat } from '../../../src/ui/index.js';
 
 const params = new URLSearchParams(location.search);
 const chat = document.createElement('hob-chat') as HobChat;
@@ -20,5 +20,5 @@ for (const a of ['gpu-layers', 'context-size', 'max-tokens', 'system-prompt', 'p
 const host = document.getElementById('host') as HTMLElement;
 if (params.has('shadow')) host.attachShadow({ mode: 'open' }).append(chat);
 else host.append(chat);
-Object.assign(window, { chat, events });
+Object.assign(window, { chat, events, renderMarkdownHtml });
 document.title = 'ready';
