@@ -1,82 +1,97 @@
-// The demo page: load a GGUF from a URL or a file into the engine worker and
-// stream a completion.
-import { Comlink, startEngineWorker, type LoadProgress, type ModelSource } from '../src/worker/client.js';
+/// <reference types="vite/client" />
+// The demo PWA: one <hob-chat>, conversations and settings kept in IndexedDB
+// (idb-keyval), the service worker for offline use and, on hosts that cannot
+// send COOP/COEP, for cross-origin isolation.
+import { createStore, del, entries, get, set } from 'idb-keyval';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const status = $<HTMLParagraphElement>('model-status');
-const progress = $<HTMLProgressElement>('load-progress');
-const output = $<HTMLPreElement>('output');
-const stats = $<HTMLParagraphElement>('stats');
-const run = $<HTMLButtonElement>('run');
-const stop = $<HTMLButtonElement>('stop');
+import '../src/ui/index.js';
+import type { ChatEntry, ChatSettings } from '../src/ui/index.js';
 
-const { api } = startEngineWorker();
-const ready = api.init();
-
-function describe(e: unknown): string {
-  const err = e as { message?: string; code?: string };
-  return err.code ? `${err.message} (${err.code})` : String(err.message ?? e);
+interface Conversation {
+  id: string;
+  title: string;
+  updatedAtMs: number;
+  messages: ChatEntry[];
 }
 
-async function load(source: ModelSource, label: string) {
-  run.disabled = true;
-  progress.hidden = false;
-  progress.value = 0;
-  status.textContent = `Loading ${label}…`;
-  try {
-    const { variant, threads } = await ready;
-    const info = await api.loadModel(
-      source,
-      Comlink.proxy((p: LoadProgress) => {
-        progress.value = p.total ? p.loaded / p.total : 0;
-      }),
-    );
-    const mode = variant === 'mt' ? `${threads} threads` : '1 thread (page not cross-origin isolated)';
-    status.textContent = `${info.name || label}: ${info.architecture}, ${info.nLayer} layers, vocabulary ${info.nVocab}, ${(info.fileBytes / 1e6).toFixed(1)} MB; ${mode}.`;
-    run.disabled = false;
-  } catch (e) {
-    status.textContent = `Could not load ${label}: ${describe(e)}`;
-  } finally {
-    progress.hidden = true;
+const db = createStore('hob-chat-demo', 'kv');
+const chat = document.getElementById('chat') as HTMLElementTagNameMap['hob-chat'];
+const picker = document.getElementById('conversation') as HTMLSelectElement;
+const offline = document.getElementById('offline') as HTMLElement;
+let current: Conversation;
+
+const newConversation = (): Conversation => ({ id: `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, title: 'New chat', updatedAtMs: Date.now(), messages: [] });
+
+async function conversations(): Promise<Conversation[]> {
+  const all = (await entries<string, Conversation>(db)).filter(([k]) => String(k).startsWith('conv:')).map(([, v]) => v);
+  return all.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
+}
+
+async function fillPicker(): Promise<void> {
+  const list = await conversations();
+  if (!list.some((c) => c.id === current.id)) list.unshift(current);
+  picker.replaceChildren(...list.map((c) => new Option(c.title, c.id, false, c.id === current.id)));
+}
+
+async function open(c: Conversation): Promise<void> {
+  current = c;
+  chat.messages = c.messages;
+  await fillPicker();
+}
+
+async function save(messages: ChatEntry[]): Promise<void> {
+  current.messages = messages;
+  current.updatedAtMs = Date.now();
+  const first = messages.find((m) => m.role === 'user');
+  current.title = first ? first.content.slice(0, 40) : 'New chat';
+  if (messages.length) await set(`conv:${current.id}`, current, db);
+  await fillPicker();
+}
+
+chat.addEventListener('change', (e) => void save((e as CustomEvent<{ messages: ChatEntry[] }>).detail.messages));
+chat.addEventListener('settings', (e) => void set('settings', (e as CustomEvent<ChatSettings>).detail, db));
+picker.addEventListener('change', async () => {
+  const c = await get<Conversation>(`conv:${picker.value}`, db);
+  if (c && !chat.busy) await open(c);
+});
+document.getElementById('new-chat')?.addEventListener('click', () => {
+  if (!chat.busy) void open(newConversation());
+});
+document.getElementById('delete-chat')?.addEventListener('click', async () => {
+  if (chat.busy) return;
+  await del(`conv:${current.id}`, db);
+  const rest = await conversations();
+  await open(rest[0] ?? newConversation());
+});
+
+const showOnline = () => (offline.textContent = navigator.onLine ? '' : 'Offline: stored models only');
+addEventListener('online', showOnline);
+addEventListener('offline', showOnline);
+showOnline();
+
+async function start(): Promise<void> {
+  const settings = await get<ChatSettings>('settings', db);
+  if (settings) chat.settings = settings;
+  const [latest] = await conversations();
+  await open(latest ?? newConversation());
+  document.documentElement.dataset.ready = 'true';
+}
+
+async function registerServiceWorker(): Promise<void> {
+  if (!('serviceWorker' in navigator) || !import.meta.env.PROD) return;
+  await navigator.serviceWorker.register('./sw.js');
+  // A host that sent no COOP/COEP: once the worker controls the page it adds
+  // them, and one reload makes the page cross-origin isolated (threads).
+  if (!crossOriginIsolated) {
+    const reloadOnce = () => {
+      if (sessionStorage.getItem('hob-coi-reload')) return;
+      sessionStorage.setItem('hob-coi-reload', '1');
+      location.reload();
+    };
+    if (navigator.serviceWorker.controller) reloadOnce();
+    else navigator.serviceWorker.addEventListener('controllerchange', reloadOnce, { once: true });
   }
 }
 
-$<HTMLButtonElement>('load-url').addEventListener('click', () => {
-  const url = $<HTMLInputElement>('model-url').value.trim();
-  if (url) void load({ url }, url.split('/').pop() ?? url);
-});
-
-$<HTMLInputElement>('model-file').addEventListener('change', (ev) => {
-  const file = (ev.target as HTMLInputElement).files?.[0];
-  if (file) void load({ blob: file }, file.name);
-});
-
-run.addEventListener('click', async () => {
-  run.disabled = true;
-  stop.disabled = false;
-  output.textContent = '';
-  stats.textContent = '';
-  try {
-    const result = await api.complete(
-      {
-        prompt: $<HTMLTextAreaElement>('prompt').value,
-        nPredict: Number($<HTMLInputElement>('n-predict').value),
-        temperature: Number($<HTMLInputElement>('temperature').value),
-        seed: Number($<HTMLInputElement>('seed').value),
-      },
-      Comlink.proxy((_token: number, text: string) => {
-        output.textContent += text;
-      }),
-    );
-    const t = result.timings;
-    stats.textContent = `prompt ${t.prefillTokens} tokens at ${t.prefillTokensPerSecond.toFixed(1)} tokens/s; ` +
-      `${result.ids.length} tokens generated at ${t.decodeTokensPerSecond.toFixed(1)} tokens/s (${result.finishReason}).`;
-  } catch (e) {
-    stats.textContent = `Error: ${describe(e)}`;
-  } finally {
-    run.disabled = false;
-    stop.disabled = true;
-  }
-});
-
-stop.addEventListener('click', () => void api.stop());
+void start();
+void registerServiceWorker().catch((e) => console.warn('service worker not registered:', e));

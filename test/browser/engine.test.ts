@@ -1,6 +1,6 @@
 // The engine in headless Chromium: the worker loads a model, generates, and
 // agrees token for token with the same engine in Node; errors keep their
-// code across the worker boundary; the demo page streams a completion.
+// code across the worker boundary.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
@@ -94,26 +94,5 @@ describe('engine in Chromium', () => {
     assert.equal(err.name, 'ModelFormatError');
     assert.match(err.message, /version 9/);
     assert.equal(err.details.status, 4);
-  });
-
-  test('the demo page loads a model by URL and streams a greedy completion', async () => {
-    const { page, errors } = await openPage(browser, `${isolated.url}/web-demo/index.html`);
-    await page.fill('#model-url', `/__testdata/${modelFile}`);
-    await page.click('#load-url');
-    await page.waitForFunction(() => !(document.getElementById('run') as HTMLButtonElement).disabled, null, { timeout: 60_000 });
-    const status = await page.textContent('#model-status');
-    assert.match(status ?? '', /llama, 1 layers, vocabulary 32000/);
-    assert.match(status ?? '', /2 threads|threads/);
-    await page.fill('#prompt', prompt);
-    await page.fill('#n-predict', String(nPredict));
-    await page.fill('#temperature', '0');
-    await page.click('#run');
-    await page.waitForFunction(() => (document.getElementById('stats')?.textContent ?? '').length > 0, null, { timeout: 60_000 });
-    const stats = await page.textContent('#stats');
-    assert.match(stats ?? '', new RegExp(`${nPredict} tokens generated`));
-    const output = (await page.textContent('#output')) ?? '';
-    assert.ok(output.length > 0, 'the completion streamed into the page');
-    assert.deepEqual(errors, []);
-    await page.close();
   });
 });

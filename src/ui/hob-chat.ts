@@ -1,0 +1,605 @@
+// <hob-chat>: a chat with a local model in one tag, built only on the public
+// API (createEngine and HobEngine). It owns the conversation, the streaming
+// view and the settings panel; the engine owns the tokens and the cache, so an
+// edit or a regenerate re-evaluates only what changed (prefix reuse).
+import type {
+  ChatMessage,
+  EngineInfo,
+  FinishReason,
+  HobEngine,
+  LoadProgressEvent,
+  ModelInput,
+  SamplingParams,
+  ShiftEvent,
+} from '../api/types.js';
+import { formatBytes, formatSeconds } from './catalog.js';
+import { defaultEngineFactory, type EngineFactory } from './engine.js';
+import { renderMarkdown } from './markdown.js';
+import { findPreset } from './presets.js';
+import { SettingsPanel, type ChatSettings, type SettingsResult } from './settings.js';
+import { CHAT_CSS } from './styles.js';
+import { TEMPLATE, button, renderMessage } from './view.js';
+
+export interface MessageStats {
+  completionTokens: number;
+  promptTokens: number;
+  /** Prompt tokens the engine reused from its cache. */
+  cachedTokens: number;
+  tokensPerSecond: number;
+  finishReason: FinishReason;
+}
+
+export interface ChatEntry {
+  role: 'user' | 'assistant';
+  content: string;
+  stats?: MessageStats;
+  /** Set when generation failed; the message then holds what streamed before. */
+  error?: string;
+}
+
+/** detail of the 'token' event. */
+export interface TokenEventDetail {
+  delta: string;
+  content: string;
+}
+
+
+export class HobChat extends HTMLElement {
+  static observedAttributes = ['model', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset'];
+
+  /** The engine factory; defaults to the public API's createEngine. */
+  createEngine: EngineFactory = defaultEngineFactory;
+  /** Sampling for every request; the settings panel and the preset attribute set it. */
+  sampling: SamplingParams = { ...(findPreset('Default')?.params ?? {}) };
+
+  private readonly root: ShadowRoot;
+  private readonly $: <T extends Element>(sel: string) => T;
+  private history: ChatEntry[] = [];
+  private engine?: HobEngine;
+  private info?: EngineInfo;
+  private loading?: AbortController;
+  private generating?: AbortController;
+  private modelOverride?: ModelInput;
+  private storeId?: string;
+  private shifts = 0;
+  private lastShift?: ShiftEvent;
+  private offShift?: () => void;
+  private renderQueued = false;
+  private reloadQueued = false;
+  private readonly panel: SettingsPanel;
+
+  constructor() {
+    super();
+    this.root = this.attachShadow({ mode: 'open' });
+    const style = document.createElement('style');
+    style.textContent = CHAT_CSS;
+    const wrap = document.createElement('template');
+    wrap.innerHTML = TEMPLATE;
+    this.root.append(style, wrap.content);
+    this.$ = <T extends Element>(sel: string) => this.root.querySelector(sel) as T;
+    this.panel = new SettingsPanel(this.$('dialog'), (r) => this.applySettings(r));
+    this.wire();
+    this.renderMessages();
+    this.setBusy(false);
+  }
+
+  connectedCallback(): void {
+    if (!this.engine && !this.loading && this.hasModel()) this.queueReload();
+  }
+
+  disconnectedCallback(): void {
+    // Moving the element within the page keeps the engine; only a removal that lasts frees it.
+    queueMicrotask(() => {
+      if (!this.isConnected) void this.unload();
+    });
+  }
+
+  attributeChangedCallback(name: string, oldValue: string | null, value: string | null): void {
+    if (oldValue === value) return;
+    if (name === 'preset') {
+      const p = findPreset(value);
+      if (p) this.sampling = { ...p.params };
+    }
+    if (['model', 'gpu-layers', 'context-size'].includes(name) && this.isConnected) {
+      if (name === 'model') (this.modelOverride = undefined), (this.storeId = undefined);
+      if (this.hasModel()) this.queueReload();
+    }
+  }
+
+  // ---- the host's API -------------------------------------------------------
+
+  /** The conversation, oldest first (copies). */
+  get messages(): ChatEntry[] {
+    return this.history.map((m) => ({ ...m }));
+  }
+
+  /** Replaces the conversation (e.g. one restored from storage). */
+  set messages(list: ChatEntry[]) {
+    this.stop();
+    this.history = list.map((m) => ({ ...m }));
+    this.renderMessages();
+    this.changed();
+  }
+
+  /** The loaded engine, for the host's own calls (undefined before 'load'). */
+  get currentEngine(): HobEngine | undefined {
+    return this.engine;
+  }
+
+  /** What the settings panel edits: model, engine options, samplers, system prompt. */
+  get settings(): ChatSettings {
+    return this.currentSettings();
+  }
+
+  /** Applies settings as the panel's Apply does (a changed model or engine option reloads). */
+  set settings(s: ChatSettings) {
+    const prev = this.currentSettings();
+    const reload = s.model !== prev.model || s.storeId !== prev.storeId || s.gpuLayers !== prev.gpuLayers || s.contextSize !== prev.contextSize;
+    this.applySettings({ settings: s, reload: reload && this.isConnected });
+  }
+
+  get busy(): boolean {
+    return !!this.generating;
+  }
+
+  /** Loads a model (by default the `model` attribute), replacing the current one. */
+  async load(model?: ModelInput): Promise<EngineInfo | undefined> {
+    if (model !== undefined) this.modelOverride = model;
+    const input = this.modelInput();
+    if (input === undefined) throw new Error('hob-chat: no model to load (set the model attribute or pick one in Settings)');
+    const factory = this.createEngine;
+    if (!factory) throw new Error('hob-chat: no engine factory (set element.createEngine)');
+    this.loading?.abort();
+    this.stop();
+    await this.unload();
+    const ctrl = new AbortController();
+    this.loading = ctrl;
+    const label = describeModel(input);
+    this.$('.title').textContent = label;
+    this.showProgress({ phase: 'load', loaded: 0, total: 0 });
+    this.setBusy(false);
+    try {
+      const engine = await factory({
+        model: input,
+        gpuLayers: this.gpuLayers(),
+        contextSize: this.contextSize(),
+        contextShift: {},
+        signal: ctrl.signal,
+        onProgress: (p) => {
+          if (this.loading === ctrl) this.showProgress(p);
+          this.emit('progress', p);
+        },
+      });
+      if (this.loading !== ctrl) {
+        await engine.unload();
+        return undefined;
+      }
+      this.engine = engine;
+      this.info = await engine.info();
+      this.shifts = 0;
+      this.lastShift = undefined;
+      this.offShift = engine.on('shift', (e) => {
+        this.shifts++;
+        this.lastShift = e;
+        void this.updateContext();
+      });
+      this.$('.title').textContent = this.info.model.name || label;
+      const { load, variant, threads, contextSize } = this.info;
+      this.status(
+        `${formatBytes(this.info.model.fileBytes)} · ${variant === 'mt' ? `${threads} threads` : '1 thread'}` +
+          ` · ${load.gpuLayers} GPU layers · context ${contextSize}`,
+      );
+      await this.updateContext();
+      this.emit('load', this.info);
+      return this.info;
+    } catch (e) {
+      if (this.loading === ctrl) {
+        this.$('.title').textContent = 'No model';
+        this.status(ctrl.signal.aborted ? 'Loading cancelled' : `Could not load ${label}: ${errorText(e)}`);
+        if (!ctrl.signal.aborted) this.emit('error', errorDetail(e, 'load'));
+      }
+      if (!ctrl.signal.aborted) throw e;
+      return undefined;
+    } finally {
+      if (this.loading === ctrl) {
+        this.loading = undefined;
+        this.$<HTMLElement>('.progress').hidden = true;
+        this.setBusy(false);
+      }
+    }
+  }
+
+  /** Adds a user message and streams the answer. */
+  async send(text: string): Promise<void> {
+    if (!text.trim()) return;
+    this.requireIdle();
+    this.history.push({ role: 'user', content: text });
+    this.renderMessages();
+    this.changed();
+    await this.generate();
+  }
+
+  /** Stops the answer being generated (what streamed so far stays). */
+  stop(): void {
+    this.generating?.abort();
+  }
+
+  /** Generates the last answer again. */
+  async regenerate(): Promise<void> {
+    this.requireIdle();
+    if (this.history.at(-1)?.role === 'assistant') this.history.pop();
+    if (this.history.at(-1)?.role !== 'user') return;
+    this.renderMessages();
+    await this.generate();
+  }
+
+  /** Replaces message `index` (a user message), drops what followed and answers again. */
+  async edit(index: number, content: string): Promise<void> {
+    this.requireIdle();
+    const m = this.history[index];
+    if (!m || m.role !== 'user') throw new RangeError(`hob-chat: message ${index} is not a user message`);
+    this.history = this.history.slice(0, index);
+    this.history.push({ role: 'user', content });
+    this.renderMessages();
+    this.changed();
+    await this.generate();
+  }
+
+  /** Empties the conversation. */
+  clear(): void {
+    this.stop();
+    this.history = [];
+    this.renderMessages();
+    this.changed();
+  }
+
+  /** Frees the engine (wasm memory, GPU buffers, the worker). */
+  async unload(): Promise<void> {
+    const engine = this.engine;
+    this.engine = undefined;
+    this.info = undefined;
+    this.offShift?.();
+    this.offShift = undefined;
+    if (engine) await engine.unload();
+  }
+
+  /** Opens the settings panel. */
+  openSettings(): Promise<void> {
+    return this.panel.open(this.currentSettings());
+  }
+
+  // ---- generation -------------------------------------------------------------
+
+  private async generate(): Promise<void> {
+    const engine = this.engine;
+    if (!engine) {
+      this.status('Load a model first (Settings).');
+      return;
+    }
+    const answer: ChatEntry = { role: 'assistant', content: '' };
+    const prompt: ChatMessage[] = [];
+    const system = this.getAttribute('system-prompt');
+    if (system) prompt.push({ role: 'system', content: system });
+    for (const m of this.history) prompt.push({ role: m.role, content: m.content });
+    this.history.push(answer);
+    const ctrl = new AbortController();
+    this.generating = ctrl;
+    this.setBusy(true);
+    this.renderMessages();
+    const t0 = performance.now();
+    let nChunks = 0;
+    let finish: FinishReason = 'stop';
+    try {
+      const maxTokens = this.maxTokens();
+      const stream = await engine.chat.completions.create({
+        ...this.sampling,
+        messages: prompt,
+        stream: true,
+        signal: ctrl.signal,
+        ...(maxTokens > 0 ? { max_tokens: maxTokens } : {}),
+      });
+      for await (const chunk of stream) {
+        const choice = chunk.choices[0];
+        const delta = choice.delta.content ?? '';
+        if (delta) {
+          answer.content += delta;
+          nChunks++;
+          const seconds = (performance.now() - t0) / 1000;
+          this.$('.speed').textContent = `${(nChunks / Math.max(seconds, 1e-3)).toFixed(1)} tokens/s`;
+          this.emit<TokenEventDetail>('token', { delta, content: answer.content });
+          this.queueStreamRender();
+        }
+        if (choice.finish_reason) finish = choice.finish_reason;
+        if (chunk.usage) {
+          const u = chunk.usage;
+          answer.stats = {
+            completionTokens: u.completion_tokens,
+            promptTokens: u.prompt_tokens,
+            cachedTokens: u.cached_tokens,
+            tokensPerSecond: u.decode_tokens_per_second,
+            finishReason: finish,
+          };
+        }
+      }
+      if (answer.stats) answer.stats.finishReason = finish;
+    } catch (e) {
+      if (ctrl.signal.aborted && (e as { name?: string }).name === 'AbortError') {
+        finish = 'abort';
+      } else {
+        answer.error = errorText(e);
+        this.emit('error', errorDetail(e, 'generate'));
+      }
+    } finally {
+      this.generating = undefined;
+      this.setBusy(false);
+    }
+    if (answer.stats) {
+      this.$('.speed').textContent = `${answer.stats.tokensPerSecond.toFixed(1)} tokens/s`;
+    }
+    this.renderMessages();
+    await this.updateContext();
+    this.changed();
+    this.emit('message', { ...answer, finishReason: answer.stats?.finishReason ?? finish });
+  }
+
+  private requireIdle(): void {
+    if (this.generating) throw new Error('hob-chat: an answer is being generated (stop() it first)');
+  }
+
+  private async updateContext(): Promise<void> {
+    const engine = this.engine;
+    if (!engine || !this.info) {
+      this.$('.context').textContent = '';
+      return;
+    }
+    const used = await engine.contextUsed();
+    const shifts = this.shifts
+      ? ` · ${this.shifts} shift${this.shifts > 1 ? 's' : ''} (last evicted ${this.lastShift?.evicted} tokens)`
+      : '';
+    const ctx = this.$<HTMLElement>('.context');
+    ctx.textContent = `Context ${used} / ${this.info.contextSize} tokens${shifts}`;
+    ctx.dataset.used = String(used);
+    ctx.dataset.shifts = String(this.shifts);
+  }
+
+  // ---- rendering --------------------------------------------------------------
+
+  private wire(): void {
+    const form = this.$<HTMLFormElement>('form.composer');
+    const input = this.$<HTMLTextAreaElement>('#input');
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (this.generating || !input.value.trim()) return;
+      const text = input.value;
+      input.value = '';
+      void this.send(text).catch(() => {});
+    });
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    this.root.addEventListener('keydown', (e) => {
+      const ke = e as KeyboardEvent;
+      if (ke.key === 'Escape' && this.generating) {
+        ke.preventDefault();
+        this.stop();
+      }
+    });
+    this.$('.stop').addEventListener('click', () => this.stop());
+    this.$('.clear').addEventListener('click', () => this.clear());
+    this.$('.settings-button').addEventListener('click', () => void this.openSettings());
+    this.$('.cancel-load').addEventListener('click', () => this.loading?.abort());
+    this.$('.messages').addEventListener('click', (e) => this.onMessageClick(e));
+  }
+
+  private onMessageClick(e: Event): void {
+    const button = (e.target as Element).closest('button');
+    if (!button) return;
+    if (button.classList.contains('copy')) {
+      const code = button.parentElement?.querySelector('pre')?.textContent ?? '';
+      void navigator.clipboard?.writeText(code).then(
+        () => (button.textContent = 'Copied'),
+        () => (button.textContent = 'Copy failed'),
+      );
+      return;
+    }
+    const article = button.closest('article');
+    const index = Number(article?.getAttribute('data-index'));
+    if (!article || !Number.isInteger(index)) return;
+    if (button.classList.contains('regenerate')) void this.regenerate().catch(() => {});
+    if (button.classList.contains('edit')) this.startEdit(article as HTMLElement, index);
+  }
+
+  private startEdit(article: HTMLElement, index: number): void {
+    const content = article.querySelector('.content') as HTMLElement;
+    const area = document.createElement('textarea');
+    area.value = this.history[index].content;
+    area.setAttribute('aria-label', 'Edit message');
+    const save = button('Save and answer again', 'save primary');
+    const cancel = button('Cancel', 'cancel');
+    const actions = article.querySelector('.actions') as HTMLElement;
+    content.replaceWith(area);
+    actions.replaceChildren(save, cancel);
+    const commit = () => void this.edit(index, area.value).catch(() => {});
+    save.addEventListener('click', commit);
+    cancel.addEventListener('click', () => this.renderMessages());
+    area.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey) {
+        e.preventDefault();
+        commit();
+      } else if (e.key === 'Escape') {
+        e.stopPropagation();
+        this.renderMessages();
+        (this.root.querySelector(`article[data-index="${index}"] .edit`) as HTMLElement | null)?.focus();
+      }
+    });
+    area.focus();
+  }
+
+  private renderMessages(): void {
+    const box = this.$<HTMLElement>('.messages');
+    if (!this.history.length) {
+      const empty = document.createElement('p');
+      empty.className = 'empty';
+      empty.textContent = this.engine ? 'Ask anything. The model runs on this device.' : 'Pick a model in Settings to start.';
+      box.replaceChildren(empty);
+      return;
+    }
+    const lastAssistant = this.history.findLastIndex((m) => m.role === 'assistant');
+    const generating = !!this.generating;
+    box.replaceChildren(
+      ...this.history.map((m, i) =>
+        renderMessage(m, i, {
+          streaming: generating && i === this.history.length - 1,
+          actions: !generating,
+          regenerate: i === lastAssistant && i === this.history.length - 1,
+        }),
+      ),
+    );
+    box.scrollTop = box.scrollHeight;
+  }
+
+  /** While streaming, re-renders only the last message, once per frame. */
+  private queueStreamRender(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => {
+      this.renderQueued = false;
+      const box = this.$<HTMLElement>('.messages');
+      const last = box.querySelector('article:last-of-type .content');
+      const m = this.history.at(-1);
+      if (!last || !m || m.role !== 'assistant') return;
+      const stick = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+      renderMarkdown(last, m.content);
+      if (stick) box.scrollTop = box.scrollHeight;
+    });
+  }
+
+  private setBusy(busy: boolean): void {
+    const active = this.root.activeElement;
+    this.$<HTMLButtonElement>('.send').hidden = busy;
+    this.$<HTMLButtonElement>('.stop').hidden = !busy;
+    this.$<HTMLButtonElement>('.send').disabled = !this.engine;
+    this.$<HTMLButtonElement>('.clear').disabled = busy;
+    this.toggleAttribute('busy', busy);
+    this.toggleAttribute('ready', !!this.engine);
+    // Keep the keyboard where it was: on Stop while generating, back on the input after.
+    if (busy && (active === this.$('#input') || active === this.$('.send'))) this.$<HTMLElement>('.stop').focus();
+    if (!busy && active === this.$('.stop')) this.$<HTMLElement>('#input').focus();
+  }
+
+  private showProgress(p: LoadProgressEvent): void {
+    const box = this.$<HTMLElement>('.progress');
+    box.hidden = false;
+    const bar = this.$<HTMLProgressElement>('progress');
+    if (p.total > 0) bar.value = p.loaded / p.total;
+    else bar.removeAttribute('value');
+    let text = p.phase === 'download' ? 'Downloading' : 'Loading';
+    if (p.total > 0) text += ` ${formatBytes(p.loaded)} / ${formatBytes(p.total)}`;
+    if (p.bytesPerSecond) text += ` · ${formatBytes(p.bytesPerSecond)}/s`;
+    if (p.etaSeconds !== undefined && p.phase === 'download') text += ` · about ${formatSeconds(p.etaSeconds)} left`;
+    this.$('.progress-text').textContent = text;
+  }
+
+  private status(text: string): void {
+    this.$('.status').textContent = text;
+  }
+
+  // ---- settings ---------------------------------------------------------------
+
+  private currentSettings(): ChatSettings {
+    return {
+      model: this.getAttribute('model') ?? '',
+      storeId: this.storeId,
+      gpuLayers: this.gpuLayers(),
+      contextSize: this.contextSize(),
+      systemPrompt: this.getAttribute('system-prompt') ?? '',
+      preset: this.getAttribute('preset') ?? 'Default',
+      sampling: { ...this.sampling },
+      maxTokens: this.maxTokens(),
+    };
+  }
+
+  private applySettings({ settings: s, file, reload }: SettingsResult): void {
+    // Attributes reflect the settings; the reload below is the only one (attributeChangedCallback is told to wait).
+    this.reloadQueued = true;
+    this.setAttribute('preset', s.preset);
+    this.sampling = { ...s.sampling };
+    this.setAttribute('gpu-layers', String(s.gpuLayers));
+    this.setAttribute('context-size', String(s.contextSize));
+    this.setAttribute('max-tokens', String(s.maxTokens));
+    if (s.systemPrompt) this.setAttribute('system-prompt', s.systemPrompt);
+    else this.removeAttribute('system-prompt');
+    if (s.model) this.setAttribute('model', s.model);
+    this.storeId = s.storeId;
+    this.modelOverride = file ?? (s.storeId ? { storeId: s.storeId } : undefined);
+    this.reloadQueued = false;
+    this.emit('settings', s);
+    if (reload && this.hasModel()) void this.load().catch(() => {});
+  }
+
+  private queueReload(): void {
+    if (this.reloadQueued) return;
+    this.reloadQueued = true;
+    queueMicrotask(() => {
+      this.reloadQueued = false;
+      if (this.isConnected && this.hasModel()) void this.load().catch(() => {});
+    });
+  }
+
+  private hasModel(): boolean {
+    return this.modelInput() !== undefined;
+  }
+
+  private modelInput(): ModelInput | undefined {
+    if (this.modelOverride !== undefined) return this.modelOverride;
+    const url = this.getAttribute('model');
+    return url ? { url: new URL(url, document.baseURI).href } : undefined;
+  }
+
+  private gpuLayers(): number | 'auto' {
+    const v = this.getAttribute('gpu-layers');
+    if (v === null || v === '' || v === 'auto') return v === 'auto' ? 'auto' : 0;
+    const n = Number(v);
+    return Number.isInteger(n) && n >= 0 ? n : 0;
+  }
+
+  private contextSize(): number {
+    const n = Number(this.getAttribute('context-size') ?? 4096);
+    return Number.isInteger(n) && n > 0 ? n : 4096;
+  }
+
+  private maxTokens(): number {
+    const n = Number(this.getAttribute('max-tokens') ?? 0);
+    return Number.isInteger(n) && n > 0 ? n : 0;
+  }
+
+  private changed(): void {
+    this.emit('change', { messages: this.messages });
+  }
+
+  private emit<T>(type: string, detail: T): void {
+    this.dispatchEvent(new CustomEvent<T>(type, { detail }));
+  }
+}
+
+
+function describeModel(m: ModelInput): string {
+  if (typeof m === 'string') return m.split('/').pop() || m;
+  if (m instanceof Blob) return (m as File).name ?? 'local file';
+  if ('url' in m) return m.url.split('/').pop()?.split('?')[0] || m.url;
+  if ('storeId' in m) return m.storeId;
+  return 'model';
+}
+
+function errorText(e: unknown): string {
+  const err = e as { message?: string; code?: string };
+  return err?.code ? `${err.message} (${err.code})` : String(err?.message ?? e);
+}
+
+function errorDetail(e: unknown, during: 'load' | 'generate') {
+  const err = e as { message?: string; code?: string; details?: unknown };
+  return { during, code: err?.code, message: String(err?.message ?? e), error: e };
+}

@@ -1,0 +1,278 @@
+// <hob-chat> in headless Chromium on the real engine and a real GGUF (a
+// script model: its greedy output is known text, with an <img onerror> and a
+// <script> in it). Streaming, markdown and code copy, the XSS guarantees,
+// stop, regenerate, edit with prefix reuse, keyboard-only use, shadow-root
+// hosting, theming and CSS isolation.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { ViteDevServer } from 'vite';
+
+import { filesDir, launchBrowser, startServer } from './harness.js';
+import { TEST_SCRIPT, writeScriptModel } from './ui/script-model.js';
+
+type Msg = { role: string; content: string; stats?: { completionTokens: number; promptTokens: number; cachedTokens: number; finishReason: string } };
+
+async function openChat(context: BrowserContext, base: string, query: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+  });
+  await page.goto(`${base}/test/browser/pages/chat.html?model=/__files/script.gguf&${query}`);
+  await page.waitForFunction(() => (window as any).chat?.hasAttribute('ready'), null, { timeout: 60_000 });
+  return { page, errors };
+}
+
+const messages = (page: Page): Promise<Msg[]> => page.evaluate(() => (window as any).chat.messages);
+const countEvents = (page: Page, type: string): Promise<number> =>
+  page.evaluate((t) => (window as any).events.filter((e: { type: string }) => e.type === t).length, type);
+
+/** Waits until `n` answers have finished. */
+async function answered(page: Page, n: number): Promise<Msg> {
+  await page.waitForFunction(
+    (n) => !(window as any).chat.busy && (window as any).events.filter((e: { type: string }) => e.type === 'message').length >= n,
+    n,
+    { timeout: 60_000 },
+  );
+  return (await messages(page)).at(-1) as Msg;
+}
+
+describe('<hob-chat>', () => {
+  let browser: Browser;
+  let context: BrowserContext;
+  let server: { server: ViteDevServer; url: string };
+
+  before(async () => {
+    writeFileSync(join(filesDir, 'script.gguf'), writeScriptModel(TEST_SCRIPT));
+    [browser, server] = await Promise.all([launchBrowser(), startServer(true)]);
+    context = await browser.newContext({ viewport: { width: 900, height: 700 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.server.close();
+  });
+
+  test('streams an answer as sanitized markdown: model and user HTML show as text, code blocks copy', async () => {
+    const { page, errors } = await openChat(context, server.url, 'max-tokens=40');
+    assert.equal(await page.locator('hob-chat .title').textContent(), 'hob-script-test');
+    assert.match((await page.locator('hob-chat .status').textContent()) ?? '', /2 threads|\d+ threads/);
+
+    const userHtml = '<img src=x onerror="window.__xss=3"> <script>window.__xss=4</script> **not bold**';
+    await page.locator('hob-chat #input').fill(userHtml);
+    await page.locator('hob-chat #input').press('Enter');
+    const answer = await answered(page, 1);
+
+    // The model really emitted the payload, 40 tokens of it, streamed token by token.
+    assert.match(answer.content, /^Here is <img src=x onerror="window.__xss=1"> and <script>window.__xss=2<\/script> as text\./);
+    assert.equal(answer.stats?.completionTokens, 40);
+    assert.equal(answer.stats?.finishReason, 'length');
+    const tokens = await countEvents(page, 'token');
+    assert.ok(tokens >= 30, `streamed in ${tokens} token events`);
+
+    // Neither the model's nor the user's HTML became elements, and nothing ran.
+    const dom = await page.evaluate(() => {
+      const root = (window as any).chat.shadowRoot as ShadowRoot;
+      const [user, assistant] = [...root.querySelectorAll('article')];
+      return {
+        xss: (window as any).__xss ?? null,
+        elements: root.querySelectorAll('.messages img, .messages script, .messages [onerror]').length,
+        assistantText: assistant.querySelector('.content')?.textContent ?? '',
+        userText: user.querySelector('.content')?.textContent ?? '',
+        userStrong: user.querySelectorAll('strong').length,
+        code: assistant.querySelector('.code pre')?.textContent ?? '',
+        copyButtons: assistant.querySelectorAll('.code button.copy').length,
+      };
+    });
+    assert.equal(dom.xss, null);
+    assert.equal(dom.elements, 0);
+    assert.ok(dom.assistantText.includes('<img src=x onerror="window.__xss=1">'), dom.assistantText);
+    assert.ok(dom.assistantText.includes('<script>window.__xss=2</script>'), dom.assistantText);
+    assert.equal(dom.userText, userHtml);
+    assert.equal(dom.userStrong, 0);
+    assert.equal(dom.code, 'console.log(42);\n');
+    assert.equal(dom.copyButtons, 1);
+
+    // Markdown cannot smuggle script or resources in either: links lose javascript:, images become links.
+    const md = await page.evaluate(() =>
+      (window as any).renderMarkdownHtml('[a](javascript:alert(1)) ![b](https://example.com/t.png) <a href="#" onclick="x()">c</a>'),
+    );
+    assert.doesNotMatch(md, /javascript:|<img|<[^>]*\sonclick=/);
+    assert.match(md, /<a href="https:\/\/example\.com\/t\.png"[^>]*>b<\/a>/);
+    assert.match(md, /&lt;a href="#" onclick="x\(\)"&gt;c&lt;\/a&gt;/);
+
+    await page.locator('hob-chat .code button.copy').click();
+    await page.waitForFunction(() => (window as any).chat.shadowRoot.querySelector('.copy').textContent === 'Copied');
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), 'console.log(42);\n');
+    assert.match((await page.locator('hob-chat .context').textContent()) ?? '', /^Context \d+ \/ 4096 tokens/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('stop ends an endless answer; regenerate answers again and an edit re-evaluates only from the edited message', async () => {
+    const { page, errors } = await openChat(context, server.url, 'max-tokens=24');
+    await page.locator('hob-chat #input').fill('First question');
+    await page.locator('hob-chat .send').click();
+    const first = await answered(page, 1);
+    assert.equal(first.stats?.completionTokens, 24);
+
+    // No token limit: the script model never ends, only Stop does.
+    await page.evaluate(() => (window as any).chat.removeAttribute('max-tokens'));
+    await page.locator('hob-chat #input').fill('Second question');
+    await page.locator('hob-chat #input').press('Enter');
+    await page.waitForFunction(() => (window as any).events.filter((e: { type: string }) => e.type === 'token').length > 24 + 30);
+    assert.equal(await page.locator('hob-chat .stop').isVisible(), true);
+    await page.locator('hob-chat .stop').click();
+    const stopped = await answered(page, 2);
+    assert.equal(stopped.stats?.finishReason, 'abort');
+    assert.ok(stopped.stats!.completionTokens >= 30, `stopped after ${stopped.stats?.completionTokens} tokens`);
+    assert.equal(await page.locator('hob-chat .send').isVisible(), true);
+
+    await page.evaluate(() => (window as any).chat.setAttribute('max-tokens', '16'));
+    await page.locator('hob-chat button.regenerate').click();
+    const again = await answered(page, 3);
+    const afterRegenerate = await messages(page);
+    assert.equal(afterRegenerate.length, 4);
+    assert.equal(again.stats?.completionTokens, 16);
+    assert.equal(again.stats?.finishReason, 'length');
+    // The prompt (both questions and the first answer) was reused from the cache up to the last answer.
+    assert.ok(again.stats!.cachedTokens >= first.stats!.promptTokens + 20, JSON.stringify(again.stats));
+
+    // Edit the second question: everything before it comes from the cache.
+    await page.locator('hob-chat article[data-index="2"] button.edit').click();
+    const editor = page.locator('hob-chat article[data-index="2"] textarea');
+    await editor.fill('Second question, edited');
+    await editor.press('Enter');
+    const edited = await answered(page, 4);
+    const afterEdit = await messages(page);
+    assert.deepEqual(afterEdit.map((m) => m.role), ['user', 'assistant', 'user', 'assistant']);
+    assert.equal(afterEdit[2].content, 'Second question, edited');
+    assert.equal(afterEdit[0].content, 'First question');
+    const s = edited.stats!;
+    const editTokens = await page.evaluate(() => (window as any).chat.currentEngine.tokenize('Second question, edited', { addSpecial: false }));
+    assert.ok(s.cachedTokens > first.stats!.promptTokens + 20, `cached ${s.cachedTokens} of ${s.promptTokens}`);
+    // Re-evaluated: the edited text and the few template tokens around it (the turn's end, the assistant header).
+    const fresh = s.promptTokens - s.cachedTokens;
+    assert.ok(fresh >= editTokens.length && fresh <= editTokens.length + 8, `re-evaluated ${fresh} tokens for an edit of ${editTokens.length}`);
+
+    await page.locator('hob-chat .clear').click();
+    assert.deepEqual(await messages(page), []);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('keyboard only: focus the input, send with Enter, stop with Escape, open and close the settings', async () => {
+    const { page, errors } = await openChat(context, server.url, '');
+    const focused = () => page.evaluate(() => {
+      const inner = (window as any).chat.shadowRoot.activeElement as HTMLElement | null;
+      return inner ? inner.id || inner.className : null;
+    });
+    // Tab from the top of the page: the settings button, the conversation log, then the message box.
+    const order: (string | null)[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await focused());
+    }
+    assert.deepEqual(order, ['settings-button', 'messages', 'input']);
+    await page.keyboard.type('Hello from the keyboard');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => (window as any).events.filter((e: { type: string }) => e.type === 'token').length > 10);
+    await page.keyboard.press('Escape');
+    const stopped = await answered(page, 1);
+    assert.equal(stopped.stats?.finishReason, 'abort');
+
+    // ARIA: the conversation is a live log, statuses are announced, buttons are named.
+    const aria = await page.evaluate(() => {
+      const root = (window as any).chat.shadowRoot as ShadowRoot;
+      return {
+        log: root.querySelector('.messages')?.getAttribute('role'),
+        status: root.querySelector('.status')?.getAttribute('role'),
+        input: root.querySelector('label[for="input"]')?.textContent,
+        unnamed: [...root.querySelectorAll('button')].filter((b) => !(b.textContent?.trim() || b.getAttribute('aria-label'))).length,
+      };
+    });
+    assert.deepEqual(aria, { log: 'log', status: 'status', input: 'Message', unnamed: 0 });
+
+    // Stopping returned the focus to the message box; back up through the answer's buttons to Settings.
+    assert.equal(await focused(), 'input');
+    const back: (string | null)[] = [];
+    while (back.at(-1) !== 'settings-button' && back.length < 8) {
+      await page.keyboard.press('Shift+Tab');
+      back.push(await focused());
+    }
+    assert.deepEqual(back, ['regenerate', 'copy', 'edit', 'messages', 'settings-button']);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => (window as any).chat.shadowRoot.querySelector('dialog').open);
+    assert.equal(await page.evaluate(() => (window as any).chat.shadowRoot.activeElement?.tagName), 'SELECT');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !(window as any).chat.shadowRoot.querySelector('dialog').open);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('a bad URL fires an error event; Settings loads a local file and applies a sampler preset', async () => {
+    const { page, errors } = await openChat(context, server.url, '');
+    const failed = await page.evaluate(async () => {
+      const chat = (window as any).chat;
+      await chat.load('/__files/missing.gguf').catch(() => {});
+      return (window as any).events.filter((e: { type: string }) => e.type === 'error').map((e: { detail: unknown }) => e.detail);
+    });
+    assert.equal(failed.length, 1);
+    assert.equal(typeof failed[0].code, 'string');
+    assert.match(await page.locator('hob-chat .status').textContent() ?? '', /^Could not load missing\.gguf/);
+
+    await page.locator('hob-chat .settings-button').click();
+    await page.locator('hob-chat input[name="model-file"]').setInputFiles({ name: 'picked.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(writeScriptModel({ ...TEST_SCRIPT, name: 'picked-file' })) });
+    await page.locator('hob-chat select[name="preset"]').selectOption('Greedy');
+    assert.equal(await page.locator('hob-chat input[name="temperature"]').inputValue(), '0');
+    await page.locator('hob-chat button.apply').click();
+    await page.waitForFunction(() => (window as any).events.filter((e: { type: string }) => e.type === 'load').length === 2, null, { timeout: 60_000 });
+    assert.equal(await page.locator('hob-chat .title').textContent(), 'picked-file');
+    assert.equal(await page.evaluate(() => (window as any).chat.sampling.temperature), 0);
+    assert.equal(await page.evaluate(() => (window as any).chat.getAttribute('preset')), 'Greedy');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('inside another shadow root: page CSS does not reach in, the chat CSS does not leak out, custom properties and parts theme it', async () => {
+    const { page, errors } = await openChat(context, server.url, 'shadow&max-tokens=8');
+    const styles = await page.evaluate(() => {
+      const chat = document.getElementById('host')!.shadowRoot!.querySelector('hob-chat')!;
+      // The host's own shadow root themes the chat, as a component that embeds it would.
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync('hob-chat { --hob-accent: rgb(1, 2, 3); } hob-chat::part(input) { border-color: rgb(4, 5, 6); }');
+      document.getElementById('host')!.shadowRoot!.adoptedStyleSheets = [sheet];
+      const root = chat.shadowRoot!;
+      const outside = document.createElement('button');
+      outside.textContent = 'page button';
+      document.body.append(outside);
+      const p = document.createElement('p');
+      document.body.append(p);
+      return {
+        send: getComputedStyle(root.querySelector('.send')!).backgroundColor,
+        input: getComputedStyle(root.querySelector('#input')!).borderTopColor,
+        clear: getComputedStyle(root.querySelector('.clear')!).backgroundColor,
+        outsideButton: getComputedStyle(outside).backgroundColor,
+        outsideP: getComputedStyle(p).color,
+        bodyFont: getComputedStyle(document.body).fontFamily,
+      };
+    });
+    assert.equal(styles.send, 'rgb(1, 2, 3)');
+    assert.equal(styles.input, 'rgb(4, 5, 6)');
+    assert.notEqual(styles.clear, 'rgb(255, 0, 0)');
+    assert.equal(styles.outsideButton, 'rgb(255, 0, 0)');
+    assert.equal(styles.outsideP, 'rgb(0, 128, 0)');
+    assert.equal(styles.bodyFont, 'serif');
+    await page.locator('hob-chat #input').fill('From a nested shadow root');
+    await page.locator('hob-chat #input').press('Enter');
+    const answer = await answered(page, 1);
+    assert.ok(answer.content.startsWith('Here is <img'), answer.content);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
