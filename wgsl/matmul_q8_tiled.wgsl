@@ -17,7 +17,7 @@
 //   binding 7  xs: per-block sums of Q8_1 and Q8_K activations (qact_*.wgsl)
 // Grid: (ceil(rows / 64), ceil(T / 32)). Bounds: rows >= mm.rows and tokens
 // >= min(frame.n_tokens, mm.max_tokens) load zeros and write nothing.
-// Workgroup memory: 5.2 KiB. With mm.accumulate, y += W x.
+// Workgroup memory: 5.4 KiB. With mm.accumulate, y += W x.
 
 struct Matmul {
   rows: u32,
