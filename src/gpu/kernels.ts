@@ -58,11 +58,22 @@ export interface KvEraseStep {
   encode(enc: GPUCommandEncoder, start: number, end: number, nMoved: number): void;
 }
 
-/** Activations quantized to Q8_0 (wgsl/q8_store.wgsl): the input of the
- * integer matmuls over quantized weights. */
+/** What the CPU converts a matmul's activations to for weights of a type
+ * (cpp/quants.h vec_dot_type); float weights take f32 rows (their kernels
+ * round them to f16 / bf16 themselves). */
+export type ActType = 'f32' | 'q8_0' | 'q8_1' | 'q8_k';
+
+/** Activations quantized to Q8_0, Q8_1 or Q8_K (wgsl/q8_store.wgsl,
+ * quantize_q8_1.wgsl, quantize_q8_k.wgsl): the input of the integer matmuls
+ * over quantized weights. All three are stored per 32-element block: Q8_1
+ * adds each block's s (f16 of d * sum of quants), Q8_K repeats its
+ * super-block's scale for each block and adds the sums of the block's two
+ * 16-element halves. Q8_1 activations serve Q8_0 weights too. */
 export interface Q8Acts {
+  type: Exclude<ActType, 'f32'>;
   quants: GPUBuffer; // (maxTokens, cols / 4) u32: int8 values
   scales: GPUBuffer; // (maxTokens, cols / 32) f32: block scales
+  sums: GPUBuffer | null; // (maxTokens, cols / 32) u32: Q8_1's s (f32 bits) or Q8_K's two i16 sums
   cols: number;
   maxTokens: number;
 }
@@ -76,23 +87,78 @@ const dequantWgsl: Record<GpuWeightType, string> = {
   bf16: wgsl.dequantBf16Wgsl,
   q8_0: wgsl.dequantQ8_0Wgsl,
   q4_0: wgsl.dequantQ4_0Wgsl,
+  q4_1: wgsl.dequantQ4_1Wgsl,
+  q5_0: wgsl.dequantQ5_0Wgsl,
+  q5_1: wgsl.dequantQ5_1Wgsl,
+  iq4_nl: wgsl.dequantIq4NlWgsl,
+  q2_k: wgsl.dequantQ2KWgsl,
+  q3_k: wgsl.dequantQ3KWgsl,
+  q4_k: wgsl.dequantQ4KWgsl,
+  q5_k: wgsl.dequantQ5KWgsl,
+  q6_k: wgsl.dequantQ6KWgsl,
 };
 
-/** True when the CPU (and so the GPU) multiplies weights of this type by
- * activations quantized to Q8_0: the matmul then takes a Q8Acts. */
-export function needsQ8Acts(type: GpuWeightType): boolean {
-  return type === 'q8_0' || type === 'q4_0';
+const actTypes: Record<GpuWeightType, ActType> = {
+  f32: 'f32',
+  f16: 'f32',
+  bf16: 'f32',
+  q8_0: 'q8_0',
+  q4_0: 'q8_0',
+  q5_0: 'q8_0',
+  iq4_nl: 'q8_0',
+  q4_1: 'q8_1',
+  q5_1: 'q8_1',
+  q2_k: 'q8_k',
+  q3_k: 'q8_k',
+  q4_k: 'q8_k',
+  q5_k: 'q8_k',
+  q6_k: 'q8_k',
+};
+
+// The activation side of the integer kernels per activation type.
+const qactWgsl: Record<Exclude<ActType, 'f32'>, string> = {
+  q8_0: wgsl.qactQ8_0Wgsl,
+  q8_1: wgsl.qactQ8_1Wgsl,
+  q8_k: wgsl.qactQ8KWgsl,
+};
+
+/** The activation type of a matmul over weights of this type. */
+export function actType(type: GpuWeightType): ActType {
+  return actTypes[type];
 }
 
-/** Allocates the buffers of maxTokens rows of cols activations in Q8_0. */
-export function createQ8Acts(device: GPUDevice, label: string, maxTokens: number, cols: number): Q8Acts {
-  if (!Number.isInteger(cols) || cols <= 0 || cols % 32 !== 0 || !Number.isInteger(maxTokens) || maxTokens < 1) {
-    throw new HobError('argument/invalid', `${label}: Q8_0 activations need cols a positive multiple of 32 and maxTokens >= 1, got ${cols} and ${maxTokens}`, { cols, maxTokens });
+/** True when the CPU (and so the GPU) multiplies weights of this type by
+ * quantized activations: the matmul then takes a Q8Acts of actType(type). */
+export function needsQ8Acts(type: GpuWeightType): boolean {
+  return actTypes[type] !== 'f32';
+}
+
+/** True if activations of type `have` serve weights of type `w`. */
+function actsServe(have: Q8Acts['type'], w: GpuWeightType): boolean {
+  const want = actTypes[w];
+  return have === want || (want === 'q8_0' && have === 'q8_1');
+}
+
+/** Allocates the buffers of maxTokens rows of cols activations in Q8_0
+ * (default), Q8_1 or Q8_K (cols a multiple of 256). */
+export function createQ8Acts(device: GPUDevice, label: string, maxTokens: number, cols: number, type: Q8Acts['type'] = 'q8_0'): Q8Acts {
+  const block = type === 'q8_k' ? 256 : 32;
+  if (!Number.isInteger(cols) || cols <= 0 || cols % block !== 0 || !Number.isInteger(maxTokens) || maxTokens < 1) {
+    throw new HobError('argument/invalid', `${label}: ${type} activations need cols a positive multiple of ${block} and maxTokens >= 1, got ${cols} and ${maxTokens}`, { cols, maxTokens });
   }
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const quants = device.createBuffer({ label: `${label} q8 quants`, size: maxTokens * cols, usage });
-  const scales = device.createBuffer({ label: `${label} q8 scales`, size: Math.max(16, (maxTokens * cols) / 32 * 4), usage });
-  return { quants, scales, cols, maxTokens };
+  const quants = device.createBuffer({ label: `${label} ${type} quants`, size: maxTokens * cols, usage });
+  const blockBytes = Math.max(16, (maxTokens * cols) / 32 * 4);
+  const scales = device.createBuffer({ label: `${label} ${type} scales`, size: blockBytes, usage });
+  const sums = type === 'q8_0' ? null : device.createBuffer({ label: `${label} ${type} sums`, size: blockBytes, usage });
+  return { type, quants, scales, sums, cols, maxTokens };
+}
+
+/** Destroys the buffers of quantized activations. */
+export function destroyQ8Acts(acts: Q8Acts): void {
+  acts.quants.destroy();
+  acts.scales.destroy();
+  acts.sums?.destroy();
 }
 
 // Invocations per row of the matvec kernels (of 256 a workgroup): at most
@@ -158,10 +224,14 @@ function checkTokens(label: string, nTokens: number, maxRows: number): void {
 /** Rows of Q8 activations that `acts` holds for `cols` columns. */
 function q8Rows(label: string, acts: Q8Acts, cols: number): number {
   if (acts.cols !== cols) {
-    throw new HobError('argument/invalid', `${label}: Q8_0 activations of ${acts.cols} columns where ${cols} are needed`, { cols, actsCols: acts.cols });
+    throw new HobError('argument/invalid', `${label}: ${acts.type} activations of ${acts.cols} columns where ${cols} are needed`, { cols, actsCols: acts.cols });
   }
   needBytes(label, 'q8 quants', acts.quants, acts.maxTokens * cols);
   needBytes(label, 'q8 scales', acts.scales, (acts.maxTokens * cols) / 32 * 4);
+  if (acts.type !== 'q8_0') {
+    if (!acts.sums) throw new HobError('argument/invalid', `${label}: ${acts.type} activations need their sums buffer`, {});
+    needBytes(label, 'q8 sums', acts.sums, (acts.maxTokens * cols) / 32 * 4);
+  }
   return acts.maxTokens;
 }
 
@@ -241,8 +311,12 @@ export class Kernels {
   matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer, frame: GPUBuffer, opts: { accumulate?: boolean } = {}): Step {
     const label = `matmul ${w.type} ${w.rows}x${w.cols}${opts.accumulate ? ' (+=)' : ''}`;
     const q8 = needsQ8Acts(w.type);
+    const act = actTypes[w.type];
     if (q8 !== isQ8Acts(x)) {
-      throw new HobError('argument/invalid', `${label}: ${q8 ? 'quantized weights take Q8_0 activations (quantize the input first)' : 'float weights take f32 activations'}`, {});
+      throw new HobError('argument/invalid', `${label}: ${q8 ? `${w.type} weights take ${act} activations (quantize the input first)` : 'float weights take f32 activations'}`, {});
+    }
+    if (isQ8Acts(x) && !actsServe(x.type, w.type)) {
+      throw new HobError('argument/invalid', `${label}: ${w.type} weights take ${act} activations, not ${x.type}`, { actType: x.type });
     }
     const xRows = isQ8Acts(x) ? q8Rows(label, x, w.cols) : rowsIn(label, 'x', x, w.cols * 4);
     const maxTokens = Math.min(xRows, rowsIn(label, 'y', y, w.rows * 4));
@@ -251,6 +325,7 @@ export class Kernels {
     let tiled: GPUComputePipeline;
     let rowsPerGroup: number;
     if (q8) {
+      base.splice(1, 0, qactWgsl[act as Q8Acts['type']]);
       const dot4 = this.packedDot4 ? wgsl.dot4PackedWgsl : wgsl.dot4UnpackedWgsl;
       const tpr = Math.min(MATVEC_Q8_TPR, pow2Ceil(w.cols / 32));
       matvec = this.pipeline(`matvec_q8/${w.type}`, [...base, dot4, this.reduceWgsl(), wgsl.matvecQ8Wgsl], 'matvec_q8', { TPR: tpr });
@@ -263,7 +338,11 @@ export class Kernels {
     }
     const parts = w.parts.map((part, i) => {
       const params = this.createUniform(`${label} part ${i}`, [part.rowCount, w.cols, w.cols / 8, part.rowStart, w.rows, maxTokens, opts.accumulate ? 1 : 0, 0]);
-      const buffers = isQ8Acts(x) ? [frame, params, x.quants, y, ...part.buffers, x.scales] : [frame, params, x, y, ...part.buffers];
+      // Bindings 0..3, the weight's two buffers (4, 5), then the activations'
+      // scales (6) and, where the weights read them, sums (7).
+      const buffers = isQ8Acts(x)
+        ? [frame, params, x.quants, y, ...part.buffers, x.scales, act === 'q8_0' ? null : x.sums]
+        : [frame, params, x, y, ...part.buffers];
       return {
         rows: part.rowCount,
         matvec: this.bindGroup(matvec, label, buffers),
@@ -293,14 +372,23 @@ export class Kernels {
     };
   }
 
-  /** x (T, cols) f32 -> Q8_0 activations, block by block like the CPU. */
+  /** x (T, cols) f32 -> Q8_0, Q8_1 or Q8_K activations (acts.type),
+   * exactly as the CPU converts them. */
   quantize(x: GPUBuffer, acts: Q8Acts, frame: GPUBuffer): Step {
     const cols = acts.cols;
-    const label = `quantize q8_0 ${cols}`;
+    const label = `quantize ${acts.type} ${cols}`;
     const maxRows = Math.min(rowsIn(label, 'x', x, cols * 4), q8Rows(label, acts, cols));
-    const pipeline = this.pipeline('quantize_q8', [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.quantizeWgsl], 'quantize_q8');
+    let pipeline: GPUComputePipeline;
+    let group: GPUBindGroup;
     const params = this.createUniform(label, [cols, maxRows, 0, 0]);
-    const group = this.bindGroup(pipeline, label, [frame, params, x, null, null, null, acts.quants, acts.scales]);
+    if (acts.type === 'q8_0') {
+      pipeline = this.pipeline('quantize_q8', [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.quantizeWgsl], 'quantize_q8');
+      group = this.bindGroup(pipeline, label, [frame, params, x, null, null, null, acts.quants, acts.scales]);
+    } else {
+      const [code, entry] = acts.type === 'q8_1' ? [wgsl.quantizeQ8_1Wgsl, 'quantize_q8_1'] : [wgsl.quantizeQ8KWgsl, 'quantize_q8_k'];
+      pipeline = this.pipeline(entry, [wgsl.commonWgsl, code], entry);
+      group = this.bindGroup(pipeline, label, [frame, params, x, null, null, null, acts.quants, acts.scales, acts.sums]);
+    }
     return {
       label,
       encode: (pass, nTokens) => {
@@ -330,6 +418,7 @@ export class Kernels {
     let outRows = Infinity;
     if (y) outRows = rowsIn(label, 'y', y, n * 4);
     if (opts.q8) outRows = Math.min(outRows, q8Rows(label, opts.q8, n));
+    if (opts.q8 && opts.q8.type !== 'q8_0') throw new HobError('argument/invalid', `${label}: the fused norm writes Q8_0 activations only, not ${opts.q8.type}`, {});
     const xRows = rowsIn(label, 'x', x, n * 4);
     const maxRows = opts.lastRowOnly ? xRows : Math.min(xRows, outRows);
     const code = [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.rmsnormWgsl];
@@ -423,6 +512,7 @@ export class Kernels {
     if (entry === 'add_bias') needBytes(label, 'bias', b, n * 4);
     else maxRows = Math.min(maxRows, rowsIn(label, 'b', b, n * 4));
     if (q8) maxRows = Math.min(maxRows, q8Rows(label, q8, n));
+    if (q8 && q8.type !== 'q8_0') throw new HobError('argument/invalid', `${label}: the fused product writes Q8_0 activations only, not ${q8.type}`, {});
     const pipeline = this.pipeline(entry, [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.elementwiseWgsl], entry);
     const params = this.createUniform(label, [n, maxRows, 0, 0]);
     const group = this.bindGroup(pipeline, label, [frame, params, a, b, null, null, q8?.quants ?? null, q8?.scales ?? null]);

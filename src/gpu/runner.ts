@@ -7,7 +7,7 @@
 import { GpuError, HobError } from '../api/errors.js';
 import { deviceLostError } from './device.js';
 import type { GpuModel } from './gpu-model.js';
-import { FRAME_BYTES, attentionScratchBytes, createQ8Acts, needsQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels.js';
+import { FRAME_BYTES, actType, attentionScratchBytes, createQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels.js';
 import type { GpuWeight } from './weights.js';
 
 /** Tokens per forward pass: bounds the activation buffers. */
@@ -88,27 +88,54 @@ export class GpuRunner {
       const scratchBytes = attentionScratchBytes(shape);
       const attnScratch = scratchBytes > 0 ? create('attention scratch', scratchBytes) : null;
 
-      // Quantized weights multiply activations quantized to Q8_0 (as the CPU
-      // does): each input is quantized once, for every matmul that reads it.
-      const weights: GpuWeight[] = model.blocks.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.gate, w.up, w.down]);
-      if (model.output) weights.push(model.output);
-      const q8 = (cols: number, label: string): Q8Acts | undefined => {
-        if (!weights.some((w) => w.cols === cols && needsQ8Acts(w.type))) return undefined;
-        const acts = createQ8Acts(device, label, T, cols);
-        this.buffers.push(acts.quants, acts.scales);
-        return acts;
+      // Quantized weights multiply activations quantized to the type the CPU
+      // converts them to (Q8_0, Q8_1 or Q8_K): each input is quantized once
+      // per type, for every matmul that reads it. Buffers of one type and
+      // width are shared by the inputs that have it (steps run in order).
+      const actsByKey = new Map<string, Q8Acts>();
+      const acts = (cols: number, type: Q8Acts['type']): Q8Acts => {
+        const key = `${type}/${cols}`;
+        let a = actsByKey.get(key);
+        if (!a) {
+          a = createQ8Acts(device, `${type === 'q8_0' ? '' : type + ' '}${cols}`, T, cols, type);
+          this.buffers.push(a.quants, a.scales);
+          if (a.sums) this.buffers.push(a.sums);
+          actsByKey.set(key, a);
+        }
+        return a;
       };
-      const xq = q8(E, 'xb'); // (T, n_embd) normed input, quantized
-      const attq = qDim === E ? xq : q8(qDim, 'att'); // (T, n_head * head_dim) attention output, quantized
-      const hq = q8(hp.nFf, 'hb'); // (T, n_ff) gated activation, quantized
+      // How an input of `cols` columns, produced as f32 rows in `rows`, reaches
+      // the matmuls that read it: Q8_0 is fused into the producing norm or
+      // product; Q8_1 (which Q8_0 readers share) and Q8_K are quantized from
+      // the f32 rows by their own steps.
+      const plan = (readers: GpuWeight[], cols: number, rows: GPUBuffer) => {
+        const types = new Set(readers.map((w) => actType(w.type)));
+        const q8 = types.has('q8_1') ? acts(cols, 'q8_1') : types.has('q8_0') ? acts(cols, 'q8_0') : undefined;
+        const q8k = types.has('q8_k') ? acts(cols, 'q8_k') : undefined;
+        const fused = q8?.type === 'q8_0' ? q8 : undefined;
+        const separate = [q8 && !fused ? q8 : undefined, q8k].filter((a): a is Q8Acts => !!a);
+        return {
+          fused,
+          needsRows: types.has('f32') || separate.length > 0,
+          quantize: (frame: GPUBuffer): Step[] => separate.map((a) => K.quantize(rows, a, frame)),
+          input: (w: GpuWeight): GPUBuffer | Q8Acts => {
+            const t = actType(w.type);
+            return t === 'f32' ? rows : t === 'q8_k' ? q8k! : q8!;
+          },
+        };
+      };
 
       const K = model.kernels;
       const f = this.frame;
-      const isQ8 = (w: GpuWeight) => needsQ8Acts(w.type);
-      // Norm into whichever forms the matmuls after it read.
-      const norm = (weight: GPUBuffer, readers: GpuWeight[], frame: GPUBuffer, lastRowOnly = false): Step =>
-        K.rmsnorm(this.x, weight, readers.every(isQ8) ? null : xb, E, hp.rmsEps, frame, { q8: readers.some(isQ8) ? xq : undefined, lastRowOnly });
-      const input = (w: GpuWeight) => (isQ8(w) ? xq! : xb);
+      // Norm into whichever forms the matmuls after it read, then project.
+      const normed = (weight: GPUBuffer, readers: GpuWeight[], frame: GPUBuffer, lastRowOnly = false) => {
+        const p = plan(readers, E, xb);
+        const steps = [
+          K.rmsnorm(this.x, weight, p.needsRows ? xb : null, E, hp.rmsEps, frame, { q8: p.fused, lastRowOnly }),
+          ...p.quantize(lastRowOnly ? this.headFrame : frame),
+        ];
+        return { steps, input: p.input };
+      };
       // A sub-block's output goes onto the residual: folded into its last
       // projection, or (Gemma) through a post-norm that adds as it writes.
       const postOut = model.blocks.some((w) => w.postAttnNorm || w.postFfnNorm) ? create('xb2', T * E * 4) : null;
@@ -122,11 +149,12 @@ export class GpuRunner {
         const layerShape = { ...shape, window: w.window };
         // Attention: norm, project (+ bias), norm heads, rotate and cache,
         // attend, project back onto the residual.
+        const an = normed(w.attnNorm, [w.wq, w.wk, w.wv], f);
         this.blockSteps.push(
-          norm(w.attnNorm, [w.wq, w.wk, w.wv], f),
-          K.matmul(w.wq, input(w.wq), q, f),
-          K.matmul(w.wk, input(w.wk), k, f),
-          K.matmul(w.wv, input(w.wv), v, f),
+          ...an.steps,
+          K.matmul(w.wq, an.input(w.wq), q, f),
+          K.matmul(w.wk, an.input(w.wk), k, f),
+          K.matmul(w.wv, an.input(w.wv), v, f),
         );
         if (w.bq && w.bk && w.bv) this.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
         if (w.qNorm && w.kNorm) {
@@ -136,27 +164,30 @@ export class GpuRunner {
           K.ropeStore(q, k, v, kc, vc, layerShape, w.rope, f),
           K.attention(q, kc, vc, att, layerShape, f, attnScratch),
         );
-        if (isQ8(w.wo)) this.blockSteps.push(K.quantize(att, attq!, f), ...project(w.wo, attq!, w.postAttnNorm));
-        else this.blockSteps.push(...project(w.wo, att, w.postAttnNorm));
+        const ao = plan([w.wo], qDim, att);
+        if (ao.fused) this.blockSteps.push(K.quantize(att, ao.fused, f));
+        this.blockSteps.push(...ao.quantize(f), ...project(w.wo, ao.input(w.wo), w.postAttnNorm));
         // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
         // back onto the residual.
+        const fn = normed(w.ffnNorm, [w.gate, w.up], f);
         this.blockSteps.push(
-          norm(w.ffnNorm, [w.gate, w.up], f),
-          K.matmul(w.gate, input(w.gate), hb, f),
-          K.matmul(w.up, input(w.up), hb2, f),
+          ...fn.steps,
+          K.matmul(w.gate, fn.input(w.gate), hb, f),
+          K.matmul(w.up, fn.input(w.up), hb2, f),
         );
         const act = hp.ffnAct === 'gelu' ? K.geluMul.bind(K) : K.siluMul.bind(K);
-        if (isQ8(w.down)) this.blockSteps.push(act(hb, hb2, hp.nFf, f, { q8: hq }), ...project(w.down, hq!, w.postFfnNorm));
-        else this.blockSteps.push(act(hb, hb2, hp.nFf, f), ...project(w.down, hb, w.postFfnNorm));
+        const dn = plan([w.down], hp.nFf, hb);
+        if (dn.fused) this.blockSteps.push(act(hb, hb2, hp.nFf, f, { q8: dn.fused }));
+        else this.blockSteps.push(act(hb, hb2, hp.nFf, f), ...dn.quantize(f));
+        this.blockSteps.push(...project(w.down, dn.input(w.down), w.postFfnNorm));
         this.eraseSteps.push(K.kvErase(kc, vc, this.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope: w.rope }));
       });
       if (model.headOnGpu) {
-        // Head: only the last token's logits are needed.
+        // Head: only the last token's logits are needed. The norm picks row
+        // T - 1 into row 0; what follows runs on that one row.
         const output = model.output!;
-        this.headSteps.push(
-          norm(model.outputNorm!, [output], f, true),
-          K.matmul(output, input(output), this.out, this.headFrame),
-        );
+        const hn = normed(model.outputNorm!, [output], f, true);
+        this.headSteps.push(...hn.steps, K.matmul(output, hn.input(output), this.out, this.headFrame));
       }
     } catch (e) {
       void device.popErrorScope();

@@ -4,11 +4,27 @@
 // nothing else: kernels.ts binds the parts, the runner decides what to upload.
 //
 // Adding a weight type is one entry in `layouts` below (buffer sizes and the
-// repack from GGUF blocks) plus one wgsl/dequant_<type>.wgsl with load_group.
+// repack from GGUF blocks) plus one wgsl/dequant_<type>.wgsl with load_group
+// (float types) or load_block and load_scales (quantized types).
+//
+// Quantized types are read by the integer kernels one 32-element block at a
+// time, so every one is repacked into two arrays indexed by 32-element
+// block: a meta array (scales, minimums, high bits: a few u32 a block) and
+// a quant array (the low bits: 16 bytes of nibbles, element j in the low
+// nibble of byte j and j + 16 in its high one; 8 bytes of 2-bit fields; or
+// Q8_0's 32 bytes). K-quant super-blocks (256 elements) are cut into their
+// eight 32-element blocks, each carrying its super-block's d and dmin and
+// the integer scales of its two 16-element halves. Per type (meta + quant
+// bytes per 32 elements): Q8_0 2 + 32, Q4_0 and IQ4_NL 2 + 16, Q4_1 4 + 16,
+// Q5_0 and Q5_1 8 + 16, Q2_K 8 + 8, Q3_K 8 + 8, Q4_K 8 + 16, Q5_K 12 + 16,
+// Q6_K 12 + 16.
 import { GpuError, HobError } from '../api/errors.js';
 import type { GpuContext } from './device.js';
 
-export type GpuWeightType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
+export type GpuWeightType =
+  | 'f32' | 'f16' | 'bf16'
+  | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'iq4_nl'
+  | 'q2_k' | 'q3_k' | 'q4_k' | 'q5_k' | 'q6_k';
 
 /** Rows [rowStart, rowStart + rowCount) of a weight, in the buffers of its
  * type's layout (bindings 4, 5, … of the matmul kernels, in order). */
@@ -47,7 +63,7 @@ const plain = (type: GpuWeightType, bytesPerElem: number): Layout => ({
   repack: (src, _rows, _cols, [dst]) => dst.set(src),
 });
 
-// Q8_0 and Q4_0: {f16 d; qs[]} blocks split into a scale array (halves, two
+// Q8_0, Q4_0 and IQ4_NL: {f16 d; qs[]} blocks split into a scale array (halves, two
 // to a u32) and a quant array (the blocks' qs bytes back to back), so a
 // block's quants are one (Q4_0) or two (Q8_0) aligned 16-byte loads and
 // neighbouring invocations read neighbouring blocks.
@@ -68,6 +84,155 @@ const scaled = (type: GpuWeightType, qsBytes: number): Layout => ({
   },
 });
 
+// The 32 values of one block's low four bits as 16 bytes: element j in the
+// low nibble of byte j, element j + 16 in the high one.
+function packNibbles(v: ArrayLike<number>, dst: Uint8Array, at: number): void {
+  for (let j = 0; j < 16; j++) dst[at + j] = (v[j] & 15) | ((v[j + 16] & 15) << 4);
+}
+
+// 32 two-bit values as 8 bytes: element 4j + k at bits 2k of byte j.
+function pack2Bits(v: ArrayLike<number>, dst: Uint8Array, at: number): void {
+  for (let j = 0; j < 8; j++) dst[at + j] = (v[4 * j] & 3) | ((v[4 * j + 1] & 3) << 2) | ((v[4 * j + 2] & 3) << 4) | ((v[4 * j + 3] & 3) << 6);
+}
+
+// 32 one-bit values as a u32: element l at bit l.
+function pack1Bits(v: ArrayLike<number>): number {
+  let w = 0;
+  for (let l = 0; l < 32; l++) w |= (v[l] & 1) << l;
+  return w >>> 0;
+}
+
+/** A quantized type repacked per 32-element block (see the top of the
+ * file): `fill` writes block `sub` (0 .. blockElems / 32 - 1) of the GGUF
+ * block at src[o ..] as metaWords u32 and quantBytes bytes. */
+function perBlock(
+  type: GpuWeightType,
+  blockElems: number,
+  blockBytes: number,
+  metaWords: number,
+  quantBytes: number,
+  fill: (src: Uint8Array, o: number, sub: number, meta: Uint32Array, m: number, quants: Uint8Array, q: number) => void,
+): Layout {
+  return {
+    type,
+    blockElems,
+    blockBytes,
+    bufferBytes: (rows, cols) => [(rows * cols) / 32 * metaWords * 4, (rows * cols) / 32 * quantBytes],
+    repack: (src, rows, cols, [metaBytes, quants]) => {
+      const meta = new Uint32Array(metaBytes.buffer, metaBytes.byteOffset, metaBytes.byteLength >> 2);
+      const per = blockElems / 32;
+      const blocks = (rows * cols) / blockElems;
+      for (let b = 0; b < blocks; b++) {
+        for (let s = 0; s < per; s++) {
+          const i = b * per + s;
+          fill(src, b * blockBytes, s, meta, i * metaWords, quants, i * quantBytes);
+        }
+      }
+    },
+  };
+}
+
+const u16 = (src: Uint8Array, o: number) => src[o] | (src[o + 1] << 8);
+const halves = (lo: number, hi: number) => (lo | (hi << 16)) >>> 0;
+const signedByte = (v: number) => v & 0xff;
+
+// Q4_1 and Q5_1: {f16 d, f16 m, [u32 qh,] qs[16]}; Q5_0: {f16 d, u32 qh, qs[16]}.
+const q4_1 = perBlock('q4_1', 32, 20, 1, 16, (src, o, _s, meta, m, quants, q) => {
+  meta[m] = halves(u16(src, o), u16(src, o + 2));
+  quants.set(src.subarray(o + 4, o + 20), q);
+});
+const q5_0 = perBlock('q5_0', 32, 22, 2, 16, (src, o, _s, meta, m, quants, q) => {
+  meta[m] = u16(src, o);
+  meta[m + 1] = (src[o + 2] | (src[o + 3] << 8) | (src[o + 4] << 16) | (src[o + 5] << 24)) >>> 0;
+  quants.set(src.subarray(o + 6, o + 22), q);
+});
+const q5_1 = perBlock('q5_1', 32, 24, 2, 16, (src, o, _s, meta, m, quants, q) => {
+  meta[m] = halves(u16(src, o), u16(src, o + 2));
+  meta[m + 1] = (src[o + 4] | (src[o + 5] << 8) | (src[o + 6] << 16) | (src[o + 7] << 24)) >>> 0;
+  quants.set(src.subarray(o + 8, o + 24), q);
+});
+
+// K-quants: the values of the 32 elements of block s of a super-block, in
+// the element order of cpp/quants.h's layouts.
+const lows = new Uint8Array(32);
+const highs = new Uint8Array(32);
+
+// Q2_K {scales[16], qs[64], f16 d, f16 dmin}: element 128h + 32t + l is
+// bits 2t.. of qs[32h + l]; 16-element group g has scale scales[g] & 15, min scales[g] >> 4.
+const q2_k = perBlock('q2_k', 256, 84, 2, 8, (src, o, s, meta, m, quants, q) => {
+  const h = s >> 2;
+  const t = s & 3;
+  for (let l = 0; l < 32; l++) lows[l] = (src[o + 16 + 32 * h + l] >> (2 * t)) & 3;
+  pack2Bits(lows, quants, q);
+  const g0 = src[o + 2 * s];
+  const g1 = src[o + 2 * s + 1];
+  meta[m] = halves(u16(src, o + 80), u16(src, o + 82));
+  meta[m + 1] = ((g0 & 15) | ((g0 >> 4) << 8) | ((g1 & 15) << 16) | ((g1 >> 4) << 24)) >>> 0;
+});
+
+// Q3_K {hmask[32], qs[64], scales[12], f16 d}: low bits as Q2_K, high bit of
+// element 128h + 32t + l at bit 4h + t of hmask[l]; 6-bit scales minus 32.
+function scaleQ3K(src: Uint8Array, o: number, i: number): number {
+  const low = i < 8 ? src[o + i] & 15 : src[o + i - 8] >> 4;
+  const high = (src[o + 8 + (i & 3)] >> (2 * (i >> 2))) & 3;
+  return (low | (high << 4)) - 32;
+}
+const q3_k = perBlock('q3_k', 256, 110, 2, 8, (src, o, s, meta, m, quants, q) => {
+  const h = s >> 2;
+  const t = s & 3;
+  for (let l = 0; l < 32; l++) {
+    lows[l] = (src[o + 32 + 32 * h + l] >> (2 * t)) & 3;
+    highs[l] = (src[o + l] >> (4 * h + t)) & 1;
+  }
+  pack2Bits(lows, quants, q);
+  const sc0 = scaleQ3K(src, o + 96, 2 * s);
+  const sc1 = scaleQ3K(src, o + 96, 2 * s + 1);
+  meta[m] = (u16(src, o + 108) | (signedByte(sc0) << 16) | (signedByte(sc1) << 24)) >>> 0;
+  meta[m + 1] = pack1Bits(highs);
+});
+
+// Scale and minimum j of Q4_K / Q5_K's 12 packed bytes at src[o ..].
+function scaleMinK4(src: Uint8Array, o: number, j: number): [number, number] {
+  if (j < 4) return [src[o + j] & 63, src[o + j + 4] & 63];
+  return [(src[o + j + 4] & 15) | ((src[o + j - 4] >> 6) << 4), (src[o + j + 4] >> 4) | ((src[o + j] >> 6) << 4)];
+}
+
+// Q4_K {f16 d, f16 dmin, scales[12], qs[128]} and Q5_K (qh[32] before qs):
+// element 64j + l of block 2j is the low nibble of qs[32j + l], of block
+// 2j + 1 the high one; Q5_K's fifth bit of block s's element l is bit s of qh[l].
+const q45_k = (five: boolean) =>
+  perBlock(five ? 'q5_k' : 'q4_k', 256, five ? 176 : 144, five ? 3 : 2, 16, (src, o, s, meta, m, quants, q) => {
+    const qs = o + (five ? 48 : 16);
+    const shift = 4 * (s & 1);
+    for (let l = 0; l < 32; l++) {
+      lows[l] = (src[qs + 32 * (s >> 1) + l] >> shift) & 15;
+      if (five) highs[l] = (src[o + 16 + l] >> s) & 1;
+    }
+    packNibbles(lows, quants, q);
+    const [sc, mn] = scaleMinK4(src, o + 4, s);
+    meta[m] = halves(u16(src, o), u16(src, o + 2));
+    meta[m + 1] = sc | (mn << 8);
+    if (five) meta[m + 2] = pack1Bits(highs);
+  });
+
+// Q6_K {ql[128], qh[64], scales[16] int8, f16 d}: element 128h + 32k + l
+// has low bits (ql[64h + l + 32(k & 1)] >> 4(k >> 1)) & 15 and top bits
+// (qh[32h + l] >> 2k) & 3.
+const q6_k = perBlock('q6_k', 256, 210, 3, 16, (src, o, s, meta, m, quants, q) => {
+  const h = s >> 2;
+  const k = s & 3;
+  for (let l = 0; l < 32; l++) {
+    lows[l] = (src[o + 64 * h + l + 32 * (k & 1)] >> (4 * (k >> 1))) & 15;
+    highs[l] = (src[o + 128 + 32 * h + l] >> (2 * k)) & 3;
+  }
+  packNibbles(lows, quants, q);
+  const top = new Uint8Array(8);
+  pack2Bits(highs, top, 0);
+  meta[m] = (u16(src, o + 208) | (src[o + 192 + 2 * s] << 16) | (src[o + 192 + 2 * s + 1] << 24)) >>> 0;
+  meta[m + 1] = (top[0] | (top[1] << 8) | (top[2] << 16) | (top[3] << 24)) >>> 0;
+  meta[m + 2] = (top[4] | (top[5] << 8) | (top[6] << 16) | (top[7] << 24)) >>> 0;
+});
+
 // GGUF type ids (the numbering of cpp/types.h).
 const layouts = new Map<number, Layout>([
   [0, plain('f32', 4)],
@@ -75,6 +240,15 @@ const layouts = new Map<number, Layout>([
   [30, plain('bf16', 2)],
   [8, scaled('q8_0', 32)],
   [2, scaled('q4_0', 16)],
+  [20, scaled('iq4_nl', 16)],
+  [3, q4_1],
+  [6, q5_0],
+  [7, q5_1],
+  [10, q2_k],
+  [11, q3_k],
+  [12, q45_k(false)],
+  [13, q45_k(true)],
+  [14, q6_k],
 ]);
 
 /** True if the GPU kernels can multiply by weights of this GGUF type. */

@@ -7,9 +7,14 @@
 //   f32 matmul   1e-9   both f32; only the summation order differs
 //   f16 matmul   1e-6   the CPU rounds activations to f16 (~2^-11 relative)
 //   bf16 matmul  5e-5   the CPU rounds activations to bf16 (~2^-8 relative)
-//   q8_0, q4_0   5e-4   the CPU quantizes activations to Q8_0 (32-element
-//                       blocks, step amax/127); the GPU keeps them f32
-//   every matmul against an f64 product of the same dequantized weights: 1e-9
+//   q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl and the K-quants  1e-12: both
+//                       quantize activations the same way (Q8_0, Q8_1 or
+//                       Q8_K, bit-exact) and take the same integer block dots;
+//                       only the f32 sums of the block products differ (the
+//                       CPU sums a K-quant super-block's integers first)
+//   every matmul against an f64 product of the same dequantized weights: 1e-10
+//                       (1e-7 over Q8_1 activations: their s = f16(d * sum(q))
+//                       is not what the dequantized activations sum to)
 //   attention    1e-6   the CPU rounds probabilities to f16 before P.V; the GPU
 //                       keeps them f32 (the query is rounded on both sides)
 //   rope         1e-11  same f32 angle; the kernels' own cos/sin (rope_math.wgsl)
@@ -19,7 +24,7 @@
 //   keys differ by at most one f16 ulp where cos/sin round differently.
 import { GpuError } from '../../src/api/errors.js';
 import { requestGpu, withErrorScopes } from '../../src/gpu/device.js';
-import { Kernels, attentionScratchBytes, createQ8Acts, needsQ8Acts, type Q8Acts, type RopeConfig, type Step } from '../../src/gpu/kernels.js';
+import { Kernels, actType as actTypeOf, attentionScratchBytes, createQ8Acts, destroyQ8Acts, needsQ8Acts, type Q8Acts, type RopeConfig, type Step } from '../../src/gpu/kernels.js';
 import { createWeightBuffers, destroyWeight } from '../../src/gpu/weights.js';
 import { archCases } from './arch-cases.js';
 import type { CpuRope } from './cpu-ops.js';
@@ -28,12 +33,50 @@ import {
   randomWeightBytes, readBytes, readF32, readU16, runSteps, weightTypes, type GpuTestEnv,
 } from './harness.js';
 
+// GGUF ids of the activation types Q8_1 and Q8_K.
+const Q8_1 = 9;
+const Q8_K = 15;
+
+/** The quantized weight types beyond Q8_0 and Q4_0: [name, GGUF id, block
+ * elements, block bytes, offsets of its f16 scale fields, activation type]. */
+const quantTypes = [
+  ['q4_1', 3, 32, 20, [0, 2], Q8_1],
+  ['q5_0', 6, 32, 22, [0], GGML.Q8_0],
+  ['q5_1', 7, 32, 24, [0, 2], Q8_1],
+  ['iq4_nl', 20, 32, 18, [0], GGML.Q8_0],
+  ['q2_k', 10, 256, 84, [80, 82], Q8_K],
+  ['q3_k', 11, 256, 110, [108], Q8_K],
+  ['q4_k', 12, 256, 144, [0, 2], Q8_K],
+  ['q5_k', 13, 256, 176, [0, 2], Q8_K],
+  ['q6_k', 14, 256, 210, [208], Q8_K],
+] as const;
+
+// [rows, cols, tokens] for them: decode and both sides of the 32-token tile.
+const blockShapes = [[7, 96, 1], [130, 288, 1], [130, 96, 17], [7, 288, 70]] as const;
+const kShapes = [[7, 256, 1], [130, 512, 1], [130, 256, 17], [7, 512, 70]] as const;
+
+/** Random GGUF blocks of one of quantTypes: every quant, high-bit and
+ * sub-block scale byte random, the f16 scales (and minimums) set to small
+ * positive values so products stay of unit size. */
+function randomQuantBytes(rng: Rng, type: number, rows: number, cols: number): Uint8Array {
+  const [, , block, bytes, halves] = quantTypes.find((t) => t[1] === type)!;
+  const out = new Uint8Array(((rows * cols) / block) * bytes);
+  for (let i = 0; i < out.length; i++) out[i] = rng.int(0, 255);
+  const dv = new DataView(out.buffer);
+  const scale = block === 256 ? 1 / 256 : 1 / 8;
+  for (let o = 0; o < out.length; o += bytes) {
+    for (const h of halves) dv.setUint16(o + h, f16Bits(scale * (0.5 + rng.next())), true);
+  }
+  return out;
+}
+
 export interface GpuCase {
   name: string;
   run(env: GpuTestEnv): Promise<void>;
 }
 
 const matmulNmse: Record<string, number> = { f32: 1e-12, f16: 1e-10, bf16: 1e-10, q8_0: 1e-12, q4_0: 1e-12 };
+for (const [name] of quantTypes) matmulNmse[name] = 1e-12;
 // [rows, cols, tokens]: rows not multiples of the 4-row matvec or 64-row
 // tile; token counts on both sides of the matvec/tiled switch and the 32-token tile.
 const matmulShapes = [
@@ -42,7 +85,9 @@ const matmulShapes = [
 
 /** The GGUF type a matmul converts its activations to for these weights. */
 const actType: Record<number, number> = { [GGML.F32]: GGML.F32, [GGML.F16]: GGML.F16, [GGML.BF16]: GGML.BF16, [GGML.Q8_0]: GGML.Q8_0, [GGML.Q4_0]: GGML.Q8_0 };
-const actRowBytes = (type: number, cols: number) => (type === GGML.Q8_0 ? (cols / 32) * 34 : type === GGML.F32 ? cols * 4 : cols * 2);
+for (const [, type, , , , act] of quantTypes) actType[type] = act;
+const actRowBytes = (type: number, cols: number) =>
+  type === GGML.Q8_0 ? (cols / 32) * 34 : type === Q8_1 ? (cols / 32) * 36 : type === Q8_K ? (cols / 256) * 292 : type === GGML.F32 ? cols * 4 : cols * 2;
 
 /** Q8_0 row bytes (d, 32 int8 per block) split like Q8Acts: int8 values and f32 scales. */
 function q8Layout(bytes: Uint8Array, n: number): { quants: Uint8Array; scales: Float32Array } {
@@ -64,7 +109,7 @@ async function gpuMatmul(env: GpuTestEnv, kernels: Kernels, type: number, wBytes
   const accumulate = !!opts.accumulateOnto;
   let acts: Q8Acts | undefined;
   if (needsQ8Acts(w.type)) {
-    acts = createQ8Acts(ctx.device, 'x', T, cols);
+    acts = createQ8Acts(ctx.device, 'x', T, cols, actTypeOf(w.type) as Q8Acts['type']);
     await runSteps(ctx, frame, [kernels.quantize(xb, acts, frame), kernels.matmul(w, acts, yb, frame, { accumulate })], T);
   } else {
     await runSteps(ctx, frame, [kernels.matmul(w, xb, yb, frame, { accumulate })], T);
@@ -72,7 +117,8 @@ async function gpuMatmul(env: GpuTestEnv, kernels: Kernels, type: number, wBytes
   const y = await readF32(ctx, yb, T * rows);
   const parts = w.parts.length;
   destroyWeight(w);
-  for (const b of [xb, yb, frame, acts?.quants, acts?.scales]) b?.destroy();
+  for (const b of [xb, yb, frame]) b.destroy();
+  if (acts) destroyQ8Acts(acts);
   return { y, parts };
 }
 
@@ -100,29 +146,35 @@ function referenceMatmul(env: GpuTestEnv, type: number, wBytes: Uint8Array, rows
 // The fallbacks: workgroup-memory reductions and the unpacked 8-bit dot.
 const fallback = (env: GpuTestEnv) => new Kernels(env.ctx, { subgroups: false, packedDot4: false });
 
-const matmulCases: GpuCase[] = weightTypes.map(([name, type]) => ({
+const matmulCase = (name: string, type: number, shapes: readonly (readonly [number, number, number])[], bytes: (rng: Rng, rows: number, cols: number) => Uint8Array): GpuCase => ({
   name: `matmul over ${name} weights matches the CPU op for decode and prefill shapes, fast path and fallback`,
   async run(env) {
     const rng = new Rng(1000 + type);
     let worstCpu = 0;
     let worstRef = 0;
     const slow = fallback(env);
-    for (const [rows, cols, T] of matmulShapes) {
-      const wBytes = randomWeightBytes(rng, type, rows, cols);
+    for (const [rows, cols, T] of shapes) {
+      const wBytes = bytes(rng, rows, cols);
       const x = rng.floats(T * cols);
       const want = env.cpu.matmul(type, wBytes, rows, cols, x, T);
       const ref = referenceMatmul(env, type, wBytes, rows, cols, x, T);
       for (const [path, k] of [['fast', env.kernels], ['fallback', slow]] as const) {
         const { y } = await gpuMatmul(env, k, type, wBytes, rows, cols, x, T);
         const shape = `${name} ${rows}x${cols}, ${T} tokens (${path})`;
-        worstRef = Math.max(worstRef, checkNmse(`${shape} vs f64`, y, ref, 1e-10));
+        // Q8_1's s is f16(d * sum) rather than f16(d) * sum: not the dequantized activations.
+        worstRef = Math.max(worstRef, checkNmse(`${shape} vs f64`, y, ref, actType[type] === Q8_1 ? 1e-7 : 1e-10));
         worstCpu = Math.max(worstCpu, checkNmse(`${shape} vs CPU`, y, want, matmulNmse[name]));
       }
     }
     slow.destroy();
     env.report(`matmul ${name}: NMSE vs CPU ${worstCpu.toExponential(2)} (limit ${matmulNmse[name].toExponential(0)}), vs f64 of the converted activations ${worstRef.toExponential(2)}`);
   },
-}));
+});
+
+const matmulCases: GpuCase[] = [
+  ...weightTypes.map(([name, type]) => matmulCase(name, type, matmulShapes, (rng, rows, cols) => randomWeightBytes(rng, type, rows, cols))),
+  ...quantTypes.map(([name, type, block]) => matmulCase(name, type, block === 256 ? kShapes : blockShapes, (rng, rows, cols) => randomQuantBytes(rng, type, rows, cols))),
+];
 
 const accumulateCase: GpuCase = {
   name: 'matmul with accumulate adds W x onto y (the residual) for decode and prefill',
@@ -167,6 +219,71 @@ const quantizeCase: GpuCase = {
         checkEqual(`q8 scales row ${t} of ${T}x${cols}`, gotD.subarray((t * cols) / 32, ((t + 1) * cols) / 32), want.scales);
       }
       for (const b of [xb, acts.quants, acts.scales]) b.destroy();
+    }
+  },
+};
+
+/** Q8_1 row bytes ({f16 d, f16 s, qs[32]}) and Q8_K row bytes ({f32 d,
+ * qs[256], i16 bsums[16]}) split like Q8Acts: quants, a scale per
+ * 32-element block (Q8_K's repeated over its super-block) and the block's
+ * sums word (Q8_1: s as f32 bits; Q8_K: its two 16-element sums). */
+function q8xLayout(type: number, bytes: Uint8Array, n: number): { quants: Uint8Array; scales: Float32Array; sums: Uint32Array } {
+  const quants = new Uint8Array(n);
+  const scales = new Float32Array(n / 32);
+  const sums = new Uint32Array(n / 32);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (type === Q8_1) {
+    for (let b = 0; b < n / 32; b++) {
+      scales[b] = f16Value(dv.getUint16(b * 36, true));
+      sums[b] = new Uint32Array(new Float32Array([f16Value(dv.getUint16(b * 36 + 2, true))]).buffer)[0];
+      quants.set(bytes.subarray(b * 36 + 4, b * 36 + 36), b * 32);
+    }
+  } else {
+    for (let sb = 0; sb < n / 256; sb++) {
+      const o = sb * 292;
+      quants.set(bytes.subarray(o + 4, o + 260), sb * 256);
+      for (let j = 0; j < 8; j++) {
+        scales[sb * 8 + j] = dv.getFloat32(o, true);
+        sums[sb * 8 + j] = ((dv.getUint16(o + 260 + 4 * j, true)) | (dv.getUint16(o + 262 + 4 * j, true) << 16)) >>> 0;
+      }
+    }
+  }
+  return { quants, scales, sums };
+}
+
+const quantizeXCase: GpuCase = {
+  name: "quantize writes the CPU's Q8_1 and Q8_K activations exactly: quants, scales and sums, ties and zero blocks included",
+  async run(env) {
+    const { ctx, kernels, cpu } = env;
+    const rng = new Rng(4);
+    const frame = createFrameBuffer(ctx);
+    for (const [type, name] of [[Q8_1, 'q8_1'], [Q8_K, 'q8_k']] as const) {
+      for (const [cols, T] of [[256, 1], [512, 3], [2048, 2], [768, 17]]) {
+        const x = rng.floats(T * cols, 3);
+        // A zero super-block; one whose largest magnitudes tie with opposite
+        // signs (the first sets the sign of the scale); values on .5 steps.
+        x.fill(0, 0, 256);
+        if (T * cols >= 512) {
+          for (let j = 256; j < 512; j++) x[j] = ((j % 9) - 4) * 0.25;
+          x[300] = -4;
+          x[400] = 4;
+        }
+        const xb = createTestBuffer(ctx, x);
+        const acts = createQ8Acts(ctx.device, 'x', T, cols, name);
+        await runSteps(ctx, frame, [kernels.quantize(xb, acts, frame)], T);
+        const gotQ = new Uint8Array(await readBytes(ctx, acts.quants, T * cols));
+        const gotD = await readF32(ctx, acts.scales, (T * cols) / 32);
+        const gotS = new Uint32Array(await readBytes(ctx, acts.sums!, (T * cols) / 32 * 4));
+        for (let t = 0; t < T; t++) {
+          const want = q8xLayout(type, cpu.quantize(type, x.subarray(t * cols, (t + 1) * cols), actRowBytes(type, cols)), cols);
+          const nb = cols / 32;
+          checkEqual(`${name} quants row ${t} of ${T}x${cols}`, gotQ.subarray(t * cols, (t + 1) * cols), want.quants);
+          checkEqual(`${name} scales row ${t} of ${T}x${cols}`, gotD.subarray(t * nb, (t + 1) * nb), want.scales);
+          checkEqual(`${name} sums row ${t} of ${T}x${cols}`, gotS.subarray(t * nb, (t + 1) * nb), want.sums);
+        }
+        xb.destroy();
+        destroyQ8Acts(acts);
+      }
     }
   },
 };
@@ -656,6 +773,7 @@ export const gpuCases: GpuCase[] = [
   ...matmulCases,
   accumulateCase,
   quantizeCase,
+  quantizeXCase,
   fusedQ8Case,
   ropeStoreCase,
   splitCase,

@@ -1,5 +1,6 @@
 // End to end over an offload split, in Node (Dawn on SwiftShader): every
-// gpuLayers split k must give the same greedy tokens as k = 0 (all in wasm),
+// gpuLayers split k must give the greedy tokens of k = 0 (all in wasm; the
+// other quant types teacher-forced, near-ties aside),
 // with the top-10 logits close at every step, for each weight type, and a
 // split session must survive many context shifts with the same tokens and
 // without allocating a GPU buffer. No adapter is a failure, not a skip.
@@ -36,6 +37,23 @@ const prompts = [
 // model carries on (measured: f32 2.5e-5, f16 2.2e-3, q8_0 2.6e-2 from one
 // such step, q4_0 1.9e-6, the real tiny Llama 3e-8).
 const logitTolerance: Record<string, number> = { f32: 1e-3, f16: 1e-2, q8_0: 5e-2, q4_0: 5e-2, real: 1e-3 };
+// The other quantized types run k in {0, all} only, and fewer tokens: the
+// kernels are shared, only the weight loaders and activation types differ
+// (each proven op by op in test/gpu/cases.ts).
+const QUICK_TYPES = ['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'] as const;
+const QUICK_GEN = 12;
+// Seed of the K-quant models (256 wide, 512 ff).
+const QUICK_SEED = 2;
+// Every op agrees with the CPU within an ulp or two, but not bit for bit (a
+// K-quant product is summed per 32 in f32 where the CPU sums each 256 in
+// int32 first). Now and then such an ulp moves an f16 rounding of the KV
+// cache or a Q8_K quant by one step; that step is carried through the later
+// blocks (measured in these wider models: up to 9e-2 on the logits over
+// seeds 1 to 3, while each op alone stays within 2.4e-7). So the quick types
+// are teacher-forced on the k = 0 tokens (one near-tie cannot derail the
+// rest) and their greedy token must agree wherever the k = 0 top two are
+// further apart than twice the tolerance.
+for (const t of QUICK_TYPES) logitTolerance[t] = t.endsWith('_k') ? 0.15 : 5e-2;
 
 interface Run {
   tokens: number[];
@@ -57,13 +75,18 @@ describe('offload splits give the tokens of the CPU (Dawn in Node)', () => {
   let engine: Engine;
   let gpu: GpuContext;
   let uncaptured: string[];
-  const models: { name: string; tol: string; bytes: Uint8Array }[] = [];
+  const models: { name: string; tol: string; bytes: Uint8Array; quick?: boolean }[] = [];
 
   before(async () => {
     [engine, gpu] = await Promise.all([Engine.create({ threads: 1 }), requestNodeGpu()]);
     uncaptured = watchUncaptured(gpu.device);
     for (const t of ['f32', 'f16', 'q8_0', 'q4_0'] as const) {
       models.push({ name: `tiny ${t}`, tol: t, bytes: writeRandomLlama(makeSpec('tiny', { weightType: t })) });
+    }
+    for (const t of QUICK_TYPES) {
+      // K-quant rows are multiples of 256; block weights scaled as 1/sqrt(nEmbd).
+      const k = t.endsWith('_k') ? { nEmbd: 256, nFf: 512, std: 0.02, seed: QUICK_SEED } : {};
+      models.push({ name: `tiny ${t}`, tol: t, bytes: writeRandomLlama(makeSpec('tiny', { weightType: t, ...k })), quick: true });
     }
     assert.ok(existsSync(realPath), `the test model ${realPath} is missing (set HOB_TESTDATA)`);
     models.push({ name: 'llama-2-tiny-random', tol: 'real', bytes: new Uint8Array(readFileSync(realPath)) });
@@ -73,22 +96,24 @@ describe('offload splits give the tokens of the CPU (Dawn in Node)', () => {
     gpu?.device.destroy();
   });
 
-  async function greedy(bytes: Uint8Array, k: number): Promise<{ runs: Run[]; nLayer: number }> {
+  /** Greedy decoding, or with `forced` (per prompt) the given tokens fed
+   * back instead of the argmax (the tokens reported are still the argmax). */
+  async function greedy(bytes: Uint8Array, k: number, nGen = N_GEN, forced?: number[][]): Promise<{ runs: Run[]; nLayer: number }> {
     const model = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: k, gpu });
     try {
       assert.equal(model.loadReport?.gpuLayers, Math.min(k, model.info.nLayer));
       const runs: Run[] = [];
-      for (const prompt of prompts) {
+      for (const [p, prompt] of prompts.entries()) {
         const session = model.createSession({ nCtx: N_CTX });
         try {
           const run: Run = { tokens: [], logits: [] };
           await session.eval(prompt);
-          for (let i = 0; i < N_GEN; i++) {
+          for (let i = 0; i < nGen; i++) {
             const logits = session.logits();
             const next = argmax(logits);
             run.tokens.push(next);
             run.logits.push(logits);
-            await session.eval([next]);
+            await session.eval([forced ? forced[p][i] : next]);
           }
           runs.push(run);
         } finally {
@@ -101,29 +126,37 @@ describe('offload splits give the tokens of the CPU (Dawn in Node)', () => {
     }
   }
 
-  test('every split k in {1, half, all} gives the greedy tokens of k = 0, top-10 logits within tolerance', async () => {
+  test('every split k in {1, half, all} (other quant types: all) gives the greedy tokens of k = 0, top-10 logits within tolerance', async () => {
     // Every model and split runs before the asserts, so one run reports them all.
     const failures: string[] = [];
     for (const m of models) {
-      const cpu = await greedy(m.bytes, 0);
+      const nGen = m.quick ? QUICK_GEN : N_GEN;
+      const cpu = await greedy(m.bytes, 0, nGen);
       const n = cpu.nLayer;
-      const ks = [...new Set([1, Math.floor(n / 2), n])].filter((k) => k > 0);
+      const ks = m.quick ? [n] : [...new Set([1, Math.floor(n / 2), n])].filter((k) => k > 0);
       for (const k of ks) {
-        const split = await greedy(m.bytes, k);
+        const tol = logitTolerance[m.tol];
+        const split = await greedy(m.bytes, k, nGen, m.quick ? cpu.runs.map((r) => r.tokens) : undefined);
         let maxDiff = 0;
         let agree = 0;
         let total = 0;
+        let nearTies = 0;
         split.runs.forEach((run, p) => {
           const want = cpu.runs[p];
-          for (let i = 0; i < N_GEN; i++) {
-            total++;
-            if (run.tokens[i] === want.tokens[i]) agree++;
+          for (let i = 0; i < nGen; i++) {
+            const [a, b] = top10(want.logits[i]);
+            if (m.quick && want.logits[i][a] - want.logits[i][b] <= 2 * tol) {
+              nearTies++;
+            } else {
+              total++;
+              if (run.tokens[i] === want.tokens[i]) agree++;
+            }
             for (const id of top10(want.logits[i])) maxDiff = Math.max(maxDiff, Math.abs(run.logits[i][id] - want.logits[i][id]));
           }
         });
-        console.log(`  ${m.name} k=${k}/${n}: ${agree}/${total} tokens agree, max top-10 logit diff ${maxDiff.toExponential(2)}`);
+        console.log(`  ${m.name} k=${k}/${n}: ${agree}/${total} tokens agree${m.quick ? ` (teacher-forced; ${nearTies} near-ties not counted)` : ''}, max top-10 logit diff ${maxDiff.toExponential(2)}`);
         if (agree !== total) failures.push(`${m.name} k=${k}: ${total - agree} of ${total} tokens differ from k = 0`);
-        if (!(maxDiff <= logitTolerance[m.tol])) failures.push(`${m.name} k=${k}: top-10 logits differ by ${maxDiff} (limit ${logitTolerance[m.tol]})`);
+        if (!(maxDiff <= tol)) failures.push(`${m.name} k=${k}: top-10 logits differ by ${maxDiff} (limit ${tol})`);
       }
     }
     assert.deepEqual(failures, []);
