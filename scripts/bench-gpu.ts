@@ -77,8 +77,9 @@ async function profileSteps(session: { gpu?: unknown }, T: number, cell0: number
     const enc = device.createCommandEncoder();
     steps.forEach((s, i) => {
       const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-      // The head's matmul runs on the last row only (as in a forward).
-      s.encode(pass, i === r.blockSteps.length + 1 ? 1 : T);
+      // As in a forward: the head's norm picks the last row, and the steps
+      // after it run on that one row.
+      s.encode(pass, i > r.blockSteps.length ? 1 : T);
       pass.end();
     });
     enc.resolveQuerySet(querySet, 0, n, resolved, 0);
