@@ -166,6 +166,26 @@ describe('<hob-chat>', () => {
     await page.close();
   });
 
+  test('a long answer in a small context shifts it and the context line shows the shifts', async () => {
+    const { page, errors } = await openChat(context, server.url, 'context-size=96&max-tokens=150');
+    await page.locator('hob-chat #input').fill('Go on');
+    await page.locator('hob-chat #input').press('Enter');
+    const answer = await answered(page, 1);
+    // 150 tokens after the prompt cannot fit in 96 cells without evicting.
+    assert.equal(answer.stats?.completionTokens, 150);
+    assert.equal(answer.stats?.finishReason, 'length');
+    const ctx = page.locator('hob-chat .context');
+    await page.waitForFunction(() => Number((window as any).chat.shadowRoot.querySelector('.context').dataset.shifts) > 0);
+    const shifts = Number(await ctx.getAttribute('data-shifts'));
+    const used = Number(await ctx.getAttribute('data-used'));
+    assert.ok(shifts >= 2, `${shifts} shifts`);
+    assert.ok(used > 0 && used <= 96, `${used} tokens in a context of 96`);
+    assert.match((await ctx.textContent()) ?? '', new RegExp(`Context ${used} / 96 tokens · ${shifts} shifts \\(last evicted \\d+ tokens\\)`));
+    assert.equal(await countEvents(page, 'error'), 0);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('keyboard only: focus the input, send with Enter, stop with Escape, open and close the settings', async () => {
     const { page, errors } = await openChat(context, server.url, '');
     const focused = () => page.evaluate(() => {
