@@ -121,6 +121,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Fail at once with BusyError instead of waiting when another request runs. */
   failIfBusy?: boolean;
+  /** Keep generating past end-of-generation tokens (llama.cpp's ignore_eos; for comparisons). */
+  ignore_eos?: boolean;
 }
 
 export interface ChatCompletionRequest extends SamplingParams, RequestOptions {

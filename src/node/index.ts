@@ -18,6 +18,9 @@ export { loadModelFromSource, type LoadOptions, type LoadProgress, type LoadRepo
 export { bytesSource, type ByteSource } from '../core/source.js';
 export { joinSplitParts } from '../core/gguf-split.js';
 export { requestNodeGpu } from './gpu.js';
+export { createEngine, nodeModelSource, type NodeCreateEngineOptions } from './engine.js';
+export type * from '../api/types.js';
+export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, SamplerChain, resolveSampling } from '../core/samplers.js';
 
 async function openFile(path: string) {
   try {

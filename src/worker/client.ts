@@ -1,11 +1,11 @@
 // The page's side of the engine worker: starts it (bundler-friendly URL) and
-// returns a typed comlink proxy.
+// returns a typed comlink proxy. The public API (src/api) builds on this.
 import * as Comlink from 'comlink';
 
-import type { EngineWorkerApi } from './engine-worker.js';
+import type { EngineWorkerApi } from './engine-api.js';
 import { installErrorTransfer } from './transfer.js';
 
-export type { EngineWorkerApi, LoadProgress, ModelSource, WorkerCompletionRequest } from './engine-worker.js';
+export type { EngineWorkerApi, GenerateRequest, GenerateResult, LoadProgress, ModelSource, OpenOptions, WorkerCompletionRequest } from './engine-api.js';
 
 export interface EngineWorkerHandle {
   api: Comlink.Remote<EngineWorkerApi>;

@@ -1,0 +1,320 @@
+// The public engine on the caller's side of the worker, shared by the browser
+// (src/api/index.ts) and Node (src/node/engine.ts): it queues requests (one
+// runs at a time, the rest wait in order), shapes results and streams as
+// OpenAI's chat/completions API does, turns an AbortSignal into a stop the
+// worker sees between two tokens, and relays events. Everything else runs in
+// the worker.
+import * as Comlink from 'comlink';
+
+import { AbortError, BusyError, HobError } from './errors.js';
+import type {
+  ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, ChatMessage, Completion, CompletionChunk,
+  CompletionRequest, Completions, CreateEngineOptions, EngineEvents, EngineInfo, FinishReason, HobEngine, RequestOptions,
+  Usage,
+} from './types.js';
+import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelSource } from '../worker/engine-api.js';
+
+/** Runs one task at a time, in the order they were queued. */
+class RequestQueue {
+  private running = false;
+  private readonly waiting: (() => void)[] = [];
+
+  get busy(): boolean {
+    return this.running || this.waiting.length > 0;
+  }
+
+  /** Resolves when it is this caller's turn; false if `signal` aborted first. */
+  async acquire(signal?: AbortSignal): Promise<boolean> {
+    if (!this.running) {
+      this.running = true;
+      return true;
+    }
+    return new Promise<boolean>((resolve) => {
+      const go = () => {
+        signal?.removeEventListener('abort', cancel);
+        resolve(true);
+      };
+      const cancel = () => {
+        const i = this.waiting.indexOf(go);
+        if (i >= 0) this.waiting.splice(i, 1);
+        resolve(false);
+      };
+      this.waiting.push(go);
+      signal?.addEventListener('abort', cancel, { once: true });
+    });
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running = false;
+  }
+}
+
+/** An async iterable fed by a producer: push, then end or fail. */
+class ChunkStream<T> implements AsyncIterable<T> {
+  private readonly buffer: T[] = [];
+  private done = false;
+  private error: unknown;
+  private wake?: () => void;
+  /** Called when the consumer stops early (break out of for await). */
+  onCancel?: () => void;
+
+  push(v: T): void {
+    this.buffer.push(v);
+    this.wake?.();
+  }
+
+  end(error?: unknown): void {
+    this.done = true;
+    this.error = error;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    let finished = false;
+    try {
+      for (;;) {
+        if (this.buffer.length > 0) {
+          yield this.buffer.shift()!;
+          continue;
+        }
+        if (this.done) {
+          finished = true;
+          if (this.error !== undefined) throw this.error;
+          return;
+        }
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+      }
+    } finally {
+      if (!finished) this.onCancel?.();
+    }
+  }
+}
+
+type Listener<K extends keyof EngineEvents> = (e: EngineEvents[K]) => void;
+
+const emptyUsage: Usage = {
+  prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, cached_tokens: 0, prefill_tokens_per_second: 0, decode_tokens_per_second: 0,
+};
+
+let idCounter = 0;
+
+/**
+ * Opens the model in a worker that runs engine-api.ts and returns the public
+ * engine. `terminate` ends the worker (after unload, or when opening fails).
+ */
+export async function openEngine(
+  remote: Comlink.Remote<EngineWorkerApi>,
+  source: ModelSource,
+  opts: CreateEngineOptions,
+  terminate: () => void,
+): Promise<HobEngine> {
+  const listeners: { [K in keyof EngineEvents]: Set<Listener<K>> } = { shift: new Set(), progress: new Set() };
+  const emit = <K extends keyof EngineEvents>(event: K, e: EngineEvents[K]) => {
+    for (const l of listeners[event]) {
+      try {
+        l(e);
+      } catch (err) {
+        // A listener's bug must not break the engine.
+        console.error(err);
+      }
+    }
+  };
+  const onProgress = Comlink.proxy((p: EngineEvents['progress']) => {
+    opts.onProgress?.(p);
+    emit('progress', p);
+  });
+  const onShift = Comlink.proxy((e: EngineEvents['shift']) => emit('shift', e));
+
+  if (opts.signal?.aborted) {
+    terminate();
+    throw new AbortError('request/aborted', 'createEngine was cancelled before it started');
+  }
+  const cancelLoad = () => void remote.cancelLoad();
+  opts.signal?.addEventListener('abort', cancelLoad, { once: true });
+  let engineInfo: EngineInfo;
+  try {
+    engineInfo = await remote.open(
+      {
+        source,
+        threads: opts.threads,
+        contextSize: opts.contextSize,
+        contextShift: opts.contextShift,
+        gpuLayers: opts.gpuLayers,
+      },
+      onProgress,
+      onShift,
+    );
+  } catch (e) {
+    terminate();
+    if (opts.signal?.aborted) throw new AbortError('request/aborted', 'loading the model was cancelled');
+    throw e;
+  } finally {
+    opts.signal?.removeEventListener('abort', cancelLoad);
+  }
+  const modelName = engineInfo.model.name || 'hob';
+
+  const queue = new RequestQueue();
+  let unloaded = false;
+
+  /** Runs one request in its turn. onText streams; the result comes back whole. */
+  async function run(req: GenerateRequest, options: RequestOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
+    if (unloaded) throw new HobError('argument/invalid', 'the engine was unloaded');
+    if (options.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
+    const signal = options.signal;
+    const aborted = (): GenerateResult => ({ text: '', ids: [], finishReason: 'abort', usage: { ...emptyUsage }, nDeltas: 0 });
+    if (!(await queue.acquire(signal))) return aborted();
+    try {
+      if (unloaded) throw new HobError('argument/invalid', 'the engine was unloaded');
+      if (signal?.aborted) return aborted();
+      const id = ++idCounter;
+      const stop = () => void remote.stop(id);
+      signal?.addEventListener('abort', stop, { once: true });
+      try {
+        return await remote.generate(id, req, onText && Comlink.proxy(onText));
+      } finally {
+        signal?.removeEventListener('abort', stop);
+      }
+    } finally {
+      queue.release();
+    }
+  }
+
+  /** What the worker needs of a request: the sampling fields, without the signal (which cannot cross). */
+  function workerRequest(req: (ChatCompletionRequest | CompletionRequest) & { ignore_eos?: boolean }): GenerateRequest {
+    const { signal: _s, failIfBusy: _f, stream: _st, ...rest } = req;
+    return rest;
+  }
+
+  /** Starts a streaming request: chunks as the worker sends text, the last with finish_reason and usage. */
+  function stream<C>(
+    req: ChatCompletionRequest | CompletionRequest,
+    delta: (text: string, first: boolean) => C,
+    final: (finish: FinishReason, usage: Usage, first: boolean) => C,
+  ): AsyncIterable<C> {
+    const out = new ChunkStream<C>();
+    // A consumer that stops reading stops the generation.
+    const local = new AbortController();
+    const signal = req.signal ? anySignal([req.signal, local.signal]) : local.signal;
+    out.onCancel = () => local.abort();
+    let first = true;
+    let received = 0;
+    let allReceived: (() => void) | undefined;
+    let expected = Infinity;
+    run(workerRequest(req), { ...req, signal }, (text) => {
+      out.push(delta(text, first));
+      first = false;
+      if (++received >= expected) allReceived?.();
+    })
+      .then(async (r) => {
+        // The text arrives on its own port: wait for all of it before the last chunk.
+        expected = r.nDeltas;
+        if (received < expected) await new Promise<void>((resolve) => (allReceived = resolve));
+        out.push(final(r.finishReason, r.usage, first));
+        out.end();
+      })
+      .catch((e) => out.end(e));
+    return out;
+  }
+
+  const created = () => Math.floor(Date.now() / 1000);
+
+  async function chatCreate(req: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+  async function chatCreate(req: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
+  async function chatCreate(req: ChatCompletionRequest): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
+    if (!req || !Array.isArray(req.messages)) throw new HobError('argument/invalid', 'chat.completions.create needs { messages: [...] }');
+    const id = `chatcmpl-${++idCounter}`;
+    const base = { id, object: 'chat.completion.chunk' as const, created: created(), model: modelName };
+    if (req.stream) {
+      if (req.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
+      return stream<ChatCompletionChunk>(
+        req,
+        (text, first) => ({ ...base, choices: [{ index: 0, delta: first ? { role: 'assistant', content: text } : { content: text }, finish_reason: null }] }),
+        (finish, usage, first) => ({ ...base, choices: [{ index: 0, delta: first ? { role: 'assistant' } : {}, finish_reason: finish }], usage }),
+      );
+    }
+    const r = await run(workerRequest(req), req);
+    return {
+      id, object: 'chat.completion', created: created(), model: modelName,
+      choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: r.finishReason }],
+      usage: r.usage,
+    };
+  }
+
+  async function textCreate(req: CompletionRequest & { stream: true }): Promise<AsyncIterable<CompletionChunk>>;
+  async function textCreate(req: CompletionRequest & { stream?: false }): Promise<Completion>;
+  async function textCreate(req: CompletionRequest): Promise<AsyncIterable<CompletionChunk> | Completion> {
+    if (!req || typeof req.prompt !== 'string') throw new HobError('argument/invalid', 'completions.create needs { prompt: string }');
+    const id = `cmpl-${++idCounter}`;
+    const base = { id, object: 'text_completion' as const, created: created(), model: modelName };
+    if (req.stream) {
+      if (req.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
+      return stream<CompletionChunk>(
+        req,
+        (text) => ({ ...base, choices: [{ index: 0, text, finish_reason: null }] }),
+        (finish, usage) => ({ ...base, choices: [{ index: 0, text: '', finish_reason: finish }], usage }),
+      );
+    }
+    const r = await run(workerRequest(req), req);
+    return { ...base, choices: [{ index: 0, text: r.text, finish_reason: r.finishReason }], usage: r.usage };
+  }
+
+  const chatCompletions: ChatCompletions = { create: chatCreate };
+  const completions: Completions = { create: textCreate };
+
+  /** Non-generating calls wait for the running request too, so they see a settled cache. */
+  async function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (unloaded) throw new HobError('argument/invalid', 'the engine was unloaded');
+    await queue.acquire();
+    try {
+      return await fn();
+    } finally {
+      queue.release();
+    }
+  }
+
+  const engine: HobEngine = {
+    chat: { completions: chatCompletions },
+    completions,
+    tokenize: (text, o) => remote.tokenize(text, o ?? {}),
+    detokenize: (ids) => remote.detokenize(ids),
+    applyChatTemplate: (messages: ChatMessage[], o) => remote.applyChatTemplate(messages, o?.addGenerationPrompt ?? true),
+    info: () => remote.info(),
+    contextUsed: () => exclusive(() => remote.contextUsed()),
+    resetContext: () => exclusive(() => remote.resetContext()),
+    on(event, listener) {
+      const set = listeners[event] as Set<typeof listener>;
+      set.add(listener);
+      return () => set.delete(listener);
+    },
+    async unload() {
+      if (unloaded) return;
+      unloaded = true;
+      // Whatever runs stops at its next token; then the worker frees everything.
+      void remote.stop();
+      await queue.acquire();
+      try {
+        await remote.unload();
+      } finally {
+        terminate();
+        queue.release();
+      }
+    },
+  };
+  return engine;
+}
+
+/** An AbortSignal that aborts when any of `signals` does. */
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  const c = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) {
+      c.abort(s.reason);
+      break;
+    }
+    s.addEventListener('abort', () => c.abort(s.reason), { once: true });
+  }
+  return c.signal;
+}

@@ -1,0 +1,45 @@
+// The public API in the browser: createEngine starts the engine's worker
+// (a module worker the bundler finds through new URL(..., import.meta.url)),
+// loads the model there and returns the engine. Node has the same function in
+// src/node (worker_threads running the same worker code).
+import * as Comlink from 'comlink';
+
+import { HobError } from './errors.js';
+import type { CreateEngineOptions, HobEngine, ModelInput } from './types.js';
+import { openEngine } from './engine.js';
+import type { EngineWorkerApi, ModelSource } from '../worker/engine-api.js';
+import { installErrorTransfer } from '../worker/transfer.js';
+
+export * from './types.js';
+export * from './errors.js';
+export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../core/samplers.js';
+
+const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
+
+/** Where the worker finds the model: URLs are made absolute against the
+ * page (the worker's own location differs); a bare name is a stored model's
+ * id when the store has it, else a URL relative to the page. */
+export function browserModelSource(model: ModelInput, base = globalThis.location?.href): ModelSource {
+  if (typeof Blob !== 'undefined' && model instanceof Blob) return { blob: model };
+  if (typeof model === 'string') {
+    const url = new URL(model, base).href;
+    if (SCHEME.test(model) || /^\.{0,2}\//.test(model)) return { url };
+    return { ref: model, url };
+  }
+  if (model && typeof model === 'object') {
+    if ('url' in model && typeof model.url === 'string') return { url: new URL(model.url, base).href };
+    if ('storeId' in model && typeof model.storeId === 'string') return { storeId: model.storeId };
+    if ('bytes' in model && model.bytes instanceof Uint8Array) return { bytes: model.bytes };
+  }
+  throw new HobError('argument/invalid', 'model must be a URL, a stored model id, a File/Blob, { url }, { storeId } or { bytes }');
+}
+
+/** Loads a model in a new worker (or `opts.worker`) and returns the engine. */
+export async function createEngine(opts: CreateEngineOptions): Promise<HobEngine> {
+  if (!opts || opts.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
+  const source = browserModelSource(opts.model);
+  installErrorTransfer();
+  const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
+  const remote = Comlink.wrap<EngineWorkerApi>(worker);
+  return openEngine(remote, source, opts, () => worker.terminate());
+}

@@ -1,0 +1,56 @@
+// createEngine in Node: the same engine worker as the browser's, in a
+// worker_thread, behind the same HobEngine. A model is a file path (or a
+// file: URL), an http(s) URL (read into memory: Node has no model store),
+// bytes or a Blob.
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+import * as Comlink from 'comlink';
+
+import { HobError } from '../api/errors.js';
+import { openEngine } from '../api/engine.js';
+import type { CreateEngineOptions, HobEngine, ModelInput } from '../api/types.js';
+import type { EngineWorkerApi, ModelSource } from '../worker/engine-api.js';
+import { nodeEndpoint } from '../worker/node-endpoint.js';
+import { installErrorTransfer } from '../worker/transfer.js';
+
+export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker'> {
+  model: ModelInput | { path: string };
+}
+
+export function nodeModelSource(model: NodeCreateEngineOptions['model']): ModelSource {
+  if (typeof model === 'string') {
+    if (/^https?:\/\//i.test(model)) return { url: model };
+    if (/^file:/i.test(model)) return { path: fileURLToPath(model) };
+    return { path: model };
+  }
+  if (typeof Blob !== 'undefined' && model instanceof Blob) return { blob: model };
+  if (model && typeof model === 'object') {
+    if ('path' in model && typeof model.path === 'string') return { path: model.path };
+    if ('url' in model && typeof model.url === 'string') return nodeModelSource(model.url);
+    if ('bytes' in model && model.bytes instanceof Uint8Array) return { bytes: model.bytes };
+    if ('storeId' in model) throw new HobError('argument/invalid', 'Node has no model store: pass a file path or a URL');
+  }
+  throw new HobError('argument/invalid', 'model must be a file path, a URL, { path }, { url }, { bytes } or a Blob');
+}
+
+/** The worker thread: the compiled entry, or under a TypeScript loader
+ * (tests, tsx) the source, after registering tsx in the new thread. */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('../worker/engine-worker-node.js', import.meta.url));
+  const entry = new URL('../worker/engine-worker-node.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true });
+}
+
+/** Loads a model in a worker thread and returns the engine (the browser's API, in Node). */
+export async function createEngine(opts: NodeCreateEngineOptions): Promise<HobEngine> {
+  if (!opts || opts.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
+  const source = nodeModelSource(opts.model);
+  installErrorTransfer();
+  const worker = startWorker();
+  const remote = Comlink.wrap<EngineWorkerApi>(nodeEndpoint(worker));
+  const threads = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8));
+  return openEngine(remote, source, { ...opts, threads, model: '' }, () => void worker.terminate());
+}

@@ -1,0 +1,212 @@
+// One request's generation loop in the worker: prefill (reusing the cached
+// prefix), then sample with the TypeScript sampler chain, one token at a
+// time, with what complete() lacks: stop strings cut exactly and never
+// streamed in part, banned strings undone by backtracking (KoboldCPP's
+// "phrase banning": the cache is rewound to the token that began the string
+// and that token is banned at that position), and text streamed only once no
+// stop or banned string can still claim it. The cache always holds the
+// prompt and the output but its last token, so the next request reuses it.
+import type { Model } from '../core/engine.js';
+import type { Sequence } from '../core/sequence.js';
+import { SamplerChain } from '../core/samplers.js';
+import type { FinishReason, SamplingParams } from '../api/types.js';
+
+export interface GenerationRequest extends SamplingParams {
+  promptIds: number[];
+  /** Tokens to generate at most. */
+  maxTokens: number;
+  /** Keep going past end-of-generation tokens (for comparisons with references). */
+  ignoreEos?: boolean;
+}
+
+export interface GenerationHooks {
+  /** New text, in order; the deltas concatenate to the result's text. */
+  onText?: (delta: string) => void;
+  /** Checked between tokens. */
+  shouldStop?: () => boolean;
+  /** Awaited between tokens, so the worker can receive a stop. */
+  pause?: () => Promise<void>;
+}
+
+export interface GenerationResult {
+  text: string;
+  ids: number[];
+  finishReason: FinishReason;
+  promptTokens: number;
+  /** Prompt tokens served from the cache. */
+  cachedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  /** Tokens evaluated during decoding (the last sampled token is not). */
+  decodeTokens: number;
+  /** Backtracks made over banned strings. */
+  backtracks: number;
+}
+
+/** Backtracks allowed per request: a model that keeps choosing banned text stops being steered. */
+const MAX_BACKTRACKS = 256;
+
+/** The length of the longest suffix of `text` that is a proper prefix of one of `strings`. */
+export function partialSuffixLength(text: string, strings: readonly string[]): number {
+  let best = 0;
+  for (const s of strings) {
+    for (let k = Math.min(s.length - 1, text.length); k > best; k--) {
+      if (text.endsWith(s.slice(0, k))) {
+        best = k;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+/** The first occurrence of any of `strings` at or after `from`: its index, or -1. */
+function firstOccurrence(text: string, strings: readonly string[], from: number): number {
+  let best = -1;
+  for (const s of strings) {
+    if (!s) continue;
+    const i = text.indexOf(s, from);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
+export async function generate(
+  model: Model,
+  sequence: Sequence,
+  req: GenerationRequest,
+  hooks: GenerationHooks = {},
+): Promise<GenerationResult> {
+  const stops = (typeof req.stop === 'string' ? [req.stop] : req.stop ?? []).filter((s) => s.length > 0);
+  const bannedStrings = (req.banned_strings ?? []).filter((s) => s.length > 0);
+  const maxStop = Math.max(0, ...stops.map((s) => s.length));
+  const maxBanned = Math.max(0, ...bannedStrings.map((s) => s.length));
+  const prompt = req.promptIds;
+
+  const chain = new SamplerChain(req, {
+    nVocab: model.info.nVocab,
+    nCtx: sequence.session.nCtx,
+    tokenText: (t) => new TextDecoder().decode(model.tokenBytes(t)),
+    logitBias: req.logit_bias,
+    bannedTokens: req.banned_tokens,
+  });
+
+  const now = () => performance.now();
+  let t0 = now();
+  const { reused } = await sequence.prefill(prompt);
+  const prefillMs = now() - t0;
+  for (const t of prompt) chain.accept(t);
+
+  t0 = now();
+  const ids: number[] = [];
+  // offsets[i]: where token i's text starts in `text`.
+  const offsets: number[] = [];
+  let decoder = model.decoder();
+  let text = '';
+  let emitted = 0;
+  let stopSearchFrom = 0;
+  let finishReason: FinishReason = 'length';
+  let pending = false; // the last token is sampled but not yet in the cache
+  let decodeTokens = 0;
+  let backtracks = 0;
+  // Tokens banned at a position (index into ids) by backtracking.
+  const bans = new Map<number, Set<number>>();
+  let stoppedAtString = false;
+
+  const emit = (upTo: number) => {
+    if (upTo > emitted) {
+      hooks.onText?.(text.slice(emitted, upTo));
+      emitted = upTo;
+    }
+  };
+
+  while (ids.length < req.maxTokens) {
+    if (hooks.pause) await hooks.pause();
+    if (hooks.shouldStop?.()) {
+      finishReason = 'abort';
+      break;
+    }
+    if (pending) {
+      await sequence.append([ids[ids.length - 1]]);
+      decodeTokens++;
+      pending = false;
+    }
+    const token = chain.sampleLogits(sequence.session.logits(), bans.get(ids.length));
+    if (!req.ignoreEos && model.isEog(token)) {
+      finishReason = 'stop';
+      break;
+    }
+    offsets.push(text.length);
+    ids.push(token);
+    text += decoder.push(token);
+    chain.accept(token);
+    pending = true;
+
+    if (bannedStrings.length > 0 && backtracks < MAX_BACKTRACKS) {
+      const at = firstOccurrence(text, bannedStrings, Math.max(0, emitted - maxBanned));
+      if (at >= 0) {
+        // The token whose text holds the banned string's first character.
+        let j = offsets.length - 1;
+        while (j > 0 && offsets[j] > at) j--;
+        const banned = ids[j];
+        const drop = ids.length - j;
+        for (const k of [...bans.keys()]) if (k > j) bans.delete(k);
+        if (!bans.has(j)) bans.set(j, new Set());
+        bans.get(j)!.add(banned);
+        ids.length = j;
+        offsets.length = j;
+        chain.rewind(drop);
+        // Rebuild the text and the decoder's state without the dropped tokens.
+        decoder = model.decoder();
+        text = '';
+        for (const t of ids) text += decoder.push(t);
+        stopSearchFrom = Math.min(stopSearchFrom, text.length);
+        // The cache takes back the dropped tokens; the logits become those after ids[j-1].
+        await sequence.prefill(prompt.concat(ids));
+        pending = false;
+        backtracks++;
+        continue;
+      }
+    }
+
+    if (stops.length > 0) {
+      const at = firstOccurrence(text, stops, stopSearchFrom);
+      if (at >= 0) {
+        text = text.slice(0, at);
+        finishReason = 'stop';
+        stoppedAtString = true;
+        break;
+      }
+      stopSearchFrom = Math.max(0, text.length - maxStop + 1);
+    }
+
+    // Stream what no stop or banned string can still claim: a partial stop
+    // string is held back by characters, a partial banned string by whole
+    // tokens (a backtrack removes tokens).
+    let safe = text.length - partialSuffixLength(text, stops);
+    if (bannedStrings.length > 0) {
+      const held = partialSuffixLength(text, bannedStrings);
+      if (held > 0) {
+        const start = text.length - held;
+        let j = offsets.length - 1;
+        while (j > 0 && offsets[j] > start) j--;
+        safe = Math.min(safe, offsets[j]);
+      }
+    }
+    emit(safe);
+  }
+  if (!stoppedAtString) text += decoder.flush();
+  emit(text.length);
+  const decodeMs = now() - t0;
+  return {
+    text,
+    ids,
+    finishReason,
+    promptTokens: prompt.length,
+    cachedTokens: reused,
+    prefillMs,
+    decodeMs,
+    decodeTokens,
+    backtracks,
+  };
+}
