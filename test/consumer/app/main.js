@@ -1,14 +1,35 @@
-// A page as a user of the package writes it: import the package, load a
-// model from the page's own server, stream a greedy completion.
-import { startEngineWorker } from 'hob-llm/worker';
+// A page as a user of the package writes it: createEngine on a model URL
+// (downloaded into the model store), a streamed chat reply and a text
+// completion, both greedy.
+import { createEngine } from 'hob-llm';
 
 const out = document.getElementById('out');
-const { api } = startEngineWorker();
 window.hobResult = (async () => {
-  const { variant } = await api.init({ threads: 2 });
-  const bytes = new Uint8Array(await (await fetch('/model.gguf')).arrayBuffer());
-  await api.loadModel({ bytes });
-  const r = await api.complete({ prompt: 'The capital of France', nPredict: 8, temperature: 0, ignoreEos: true });
-  out.textContent = r.text;
-  return { ids: r.ids, text: r.text, variant, isolated: globalThis.crossOriginIsolated === true };
+  const progress = [];
+  const engine = await createEngine({ model: '/model.gguf', threads: 2, onProgress: (p) => progress.push(p.phase) });
+  const stream = await engine.chat.completions.create({
+    messages: [{ role: 'user', content: 'Name a colour.' }],
+    stream: true,
+    max_tokens: 8,
+    temperature: 0,
+  });
+  let chat = '';
+  let chunks = 0;
+  for await (const chunk of stream) {
+    chat += chunk.choices[0].delta.content ?? '';
+    chunks++;
+    out.textContent = chat;
+  }
+  const completion = await engine.completions.create({ prompt: 'The capital of France', max_tokens: 8, temperature: 0 });
+  const { variant } = await engine.info();
+  await engine.unload();
+  return {
+    chat,
+    chunks,
+    completion: completion.choices[0].text,
+    completionTokens: completion.usage.completion_tokens,
+    variant,
+    isolated: globalThis.crossOriginIsolated === true,
+    downloaded: progress.includes('download'),
+  };
 })();
