@@ -5,7 +5,7 @@
 // browser tests in headless Chromium and the packed package in a fresh app.
 //
 //   node scripts/test.mjs [--only name,name] [--skip name,name]
-// Suite names: api, native, asan, fuzz, build, node, browser, consumer.
+// Suite names: api, native, asan, fuzz, build, node, browser, docs, consumer.
 // HOB_FUZZ_SECONDS sets the fuzzing time (default 60).
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -72,6 +72,7 @@ const suites = [
     counted: true,
   },
   { name: 'browser', title: 'browser tests (headless Chromium)', steps: [nodeTest('test/browser/*.test.ts')], counted: true },
+  { name: 'docs', title: 'API reference (TypeDoc; a warning fails)', steps: ['npx typedoc --treatWarningsAsErrors --logLevel Warn'] },
   {
     name: 'consumer',
     title: 'the packed npm package in a fresh Vite app (Chromium) and a Node script',

@@ -81,6 +81,11 @@ async function serve(dir: string, isolated: boolean): Promise<{ server: Server; 
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
 }
 
+test('the hob command of the installed package runs the Node engine', async () => {
+  const { stdout } = await run(join(appDir, 'node_modules/.bin/hob'), ['tokenize', modelPath, '--text', 'Hello world'], { cwd: appDir });
+  assert.deepEqual(JSON.parse(stdout), { ids: [1, 15043, 3186] });
+});
+
 test('a Vite app built against the packed package streams a chat reply in Chromium, threaded when isolated, as the Node entry does', async () => {
   const vite = join(root, 'node_modules/vite/bin/vite.js');
   await run('node', [vite, 'build', '--logLevel', 'warn'], { cwd: appDir });
