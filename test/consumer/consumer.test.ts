@@ -3,10 +3,11 @@
 // that calls createEngine, served with and without cross-origin isolation and
 // run in headless Chromium, and (2) a Node script that calls the Node entry's
 // createEngine. Both must stream the same greedy chat reply and completion.
+// Also: the installed `hob` command, and the Vite dev server on the same app.
 // Needs `npm run build:ts` first.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, createReadStream, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,30 @@ before(async () => {
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', `./${tarball}`], { cwd: appDir });
 });
 
+/** Opens the app in a new page and returns what it computed, failing on page errors or foreign requests. */
+async function runPage(url: string): Promise<RunResult & { isolated: boolean; downloaded: boolean }> {
+  browser ??= await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  const foreign: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => {
+    if (!r.url().startsWith(url) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url());
+  });
+  try {
+    await page.goto(url);
+    const got = (await page.evaluate('window.hobResult')) as RunResult & { isolated: boolean; downloaded: boolean };
+    assert.deepEqual(errors, []);
+    assert.deepEqual(foreign, [], 'the page fetched nothing from another origin');
+    return got;
+  } finally {
+    await page.close();
+  }
+}
+
 after(async () => {
   await browser?.close();
   rmSync(appDir, { recursive: true, force: true });
@@ -48,9 +73,10 @@ interface RunResult {
 }
 
 /** The same greedy runs as the page's, through the Node entry of the installed package. */
-async function nodeRun(): Promise<RunResult> {
-  const { stdout } = await run('node', ['node.mjs', modelPath], { cwd: appDir });
-  return JSON.parse(stdout);
+let nodeResult: Promise<RunResult> | undefined;
+function nodeRun(): Promise<RunResult> {
+  nodeResult ??= run('node', ['node.mjs', modelPath], { cwd: appDir }).then(({ stdout }) => JSON.parse(stdout) as RunResult);
+  return nodeResult;
 }
 
 const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
@@ -99,24 +125,10 @@ test('a Vite app built against the packed package streams a chat reply in Chromi
   assert.ok(expected.chunks >= 2 && expected.chat.length > 0, `the chat reply streamed in ${expected.chunks} chunks`);
   assert.ok(expected.completionTokens > 0 && expected.completion.length > 0);
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
   for (const isolated of [true, false]) {
     const { server, url } = await serve(built, isolated);
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      const foreign: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      page.on('request', (r) => {
-        if (!r.url().startsWith(url) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) foreign.push(r.url());
-      });
-      await page.goto(url);
-      const got = (await page.evaluate('window.hobResult')) as RunResult & { isolated: boolean; downloaded: boolean };
-      assert.deepEqual(errors, []);
-      assert.deepEqual(foreign, [], 'the page fetched nothing from another origin');
+      const got = await runPage(url);
       assert.equal(got.isolated, isolated);
       assert.equal(got.variant, isolated ? 'mt' : 'st');
       assert.ok(got.downloaded, 'the model was downloaded into the store');
@@ -124,9 +136,32 @@ test('a Vite app built against the packed package streams a chat reply in Chromi
       assert.equal(got.chat, expected.chat);
       assert.equal(got.chunks, expected.chunks);
       assert.equal(got.completion, expected.completion);
-      await page.close();
     } finally {
       server.close();
     }
+  }
+});
+
+test('the Vite dev server runs the same app when the package is left out of dependency pre-bundling', async () => {
+  const { createServer: createViteServer } = await import('vite');
+  mkdirSync(join(appDir, 'public'), { recursive: true });
+  copyFileSync(modelPath, join(appDir, 'public/model.gguf'));
+  const vite = await createViteServer({
+    root: appDir,
+    configFile: false,
+    logLevel: 'error',
+    server: { host: '127.0.0.1', port: 0 },
+    // Pre-bundling moves the package's code away from its worker and wasm files.
+    optimizeDeps: { exclude: ['hob-llm'] },
+  });
+  await vite.listen();
+  try {
+    const addr = vite.httpServer?.address() as AddressInfo;
+    const got = await runPage(`http://127.0.0.1:${addr.port}/`);
+    const expected = await nodeRun();
+    assert.equal(got.chat, expected.chat);
+    assert.equal(got.completion, expected.completion);
+  } finally {
+    await vite.close();
   }
 });
