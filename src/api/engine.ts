@@ -132,6 +132,9 @@ export async function openEngine(
     terminate();
     throw new AbortError('request/aborted', 'createEngine was cancelled before it started');
   }
+  // Where shared memory is allowed (cross-origin isolated pages, Node), a stop
+  // is written to memory the worker reads between evaluation and sampling.
+  const stopFlag = sharedStopFlag();
   const cancelLoad = () => void remote.cancelLoad();
   opts.signal?.addEventListener('abort', cancelLoad, { once: true });
   let engineInfo: EngineInfo;
@@ -143,6 +146,7 @@ export async function openEngine(
         contextSize: opts.contextSize,
         contextShift: opts.contextShift,
         gpuLayers: opts.gpuLayers,
+        stopFlag,
       },
       onProgress,
       onShift,
@@ -170,7 +174,10 @@ export async function openEngine(
       if (unloaded) throw new HobError('argument/invalid', 'the engine was unloaded');
       if (signal?.aborted) return aborted();
       const id = ++idCounter;
-      const stop = () => void remote.stop(id);
+      const stop = () => {
+        if (stopFlag) Atomics.store(stopFlag, 0, id);
+        void remote.stop(id);
+      };
       signal?.addEventListener('abort', stop, { once: true });
       try {
         return await remote.generate(id, req, onText && Comlink.proxy(onText));
@@ -304,6 +311,13 @@ export async function openEngine(
     },
   };
   return engine;
+}
+
+function sharedStopFlag(): Int32Array | undefined {
+  if (typeof SharedArrayBuffer === 'undefined') return undefined;
+  const g = globalThis as { crossOriginIsolated?: boolean; process?: { versions?: { node?: string } } };
+  if (g.crossOriginIsolated !== true && !g.process?.versions?.node) return undefined;
+  return new Int32Array(new SharedArrayBuffer(4));
 }
 
 /** An AbortSignal that aborts when any of `signals` does. */

@@ -53,6 +53,9 @@ export interface OpenOptions extends WorkerLoadOptions {
   threads?: number;
   contextSize?: number;
   contextShift?: ContextShiftOptions | false;
+  /** Shared memory the caller writes a request's id into to stop it: seen
+   * during a token's evaluation, without waiting for a message. */
+  stopFlag?: Int32Array;
 }
 
 /** One request of the public API, as the worker receives it. */
@@ -98,6 +101,7 @@ export function createWorkerApi(host: WorkerHost) {
   let loadAbort: AbortController | undefined;
   let stopAll = false;
   const stopIds = new Set<number>();
+  let stopFlag: Int32Array | undefined;
 
   // A macrotask turn without setTimeout's clamping: lets queued messages (a
   // stop request) in between two tokens.
@@ -275,6 +279,7 @@ export function createWorkerApi(host: WorkerHost) {
       await api.init({ threads: opts.threads });
       contextShift = opts.contextShift;
       shiftListener = onShift;
+      stopFlag = opts.stopFlag;
       try {
         await api.loadModel(opts.source, onProgress, { gpuLayers: opts.gpuLayers, gpuBudgetBytes: opts.gpuBudgetBytes });
       } catch (e) {
@@ -348,7 +353,7 @@ export function createWorkerApi(host: WorkerHost) {
             nDeltas++;
             void onText(d);
           }),
-          shouldStop: () => stopAll || stopIds.has(id),
+          shouldStop: () => stopAll || stopIds.has(id) || (stopFlag !== undefined && Atomics.load(stopFlag, 0) === id),
           pause: yieldToEvents,
         });
         const decodeTps = r.decodeTokens > 0 ? r.decodeTokens / (r.decodeMs / 1000) : 0;

@@ -130,6 +130,11 @@ export async function generate(
       await sequence.append([ids[ids.length - 1]]);
       decodeTokens++;
       pending = false;
+      // A stop that came during the evaluation (a shared flag needs no turn of the event loop).
+      if (hooks.shouldStop?.()) {
+        finishReason = 'abort';
+        break;
+      }
     }
     const token = chain.sampleLogits(sequence.session.logits(), bans.get(ids.length));
     if (!req.ignoreEos && model.isEog(token)) {
