@@ -98,9 +98,10 @@ export async function chatCommand(args: string[]): Promise<void> {
         if (tty) rl.prompt();
         continue;
       }
+      // The input keeps flowing while a reply streams: on a terminal that is
+      // how readline sees the Ctrl-C that stops it.
       generating = true;
       stop = false;
-      rl.pause();
       try {
         const early = await prefillWithProgress(sequence, ids, showProgress);
         const result = await complete(model, sequence, new Sampler(engine, sampling), ids, {
@@ -130,7 +131,6 @@ export async function chatCommand(args: string[]): Promise<void> {
         sequence.clear();
       } finally {
         generating = false;
-        rl.resume();
       }
       if (tty) rl.prompt();
     }
