@@ -173,7 +173,8 @@ export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModu
     if (!res.ok) throw new Error(`cannot fetch ${assets.wasm}: HTTP ${res.status}`);
     wasmBinary = await res.arrayBuffer();
   }
-  const { default: factory } = (await import(/* @vite-ignore */ assets.glue)) as { default: ModuleFactory };
+  // The glue is loaded from where the bundler put it, never bundled itself.
+  const { default: factory } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ assets.glue)) as { default: ModuleFactory };
   const module = await factory({
     wasmBinary,
     hobWorkers: Math.max(1, opts.threads - 1),

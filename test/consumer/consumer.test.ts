@@ -3,7 +3,8 @@
 // that calls createEngine, served with and without cross-origin isolation and
 // run in headless Chromium, and (2) a Node script that calls the Node entry's
 // createEngine. Both must stream the same greedy chat reply and completion.
-// Also: the installed `hob` command, and the Vite dev server on the same app.
+// Also: the installed `hob` command, the Vite dev server and a webpack 5
+// build of the same app.
 // Needs `npm run build:ts` first.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -163,5 +164,29 @@ test('the Vite dev server runs the same app when the package is left out of depe
     assert.equal(got.completion, expected.completion);
   } finally {
     await vite.close();
+  }
+});
+
+test('webpack 5 with no configuration builds the same app, which runs threaded in Chromium', async () => {
+  const { default: webpack } = await import('webpack');
+  const out = join(appDir, 'dist-webpack');
+  // webpack's defaults: src/index.js in, dist/main.js out; only the folder is ours.
+  mkdirSync(join(appDir, 'src'), { recursive: true });
+  copyFileSync(join(appDir, 'main.js'), join(appDir, 'src/index.js'));
+  const stats = await new Promise<import('webpack').Stats>((done, fail) => {
+    const compiler = webpack({ mode: 'production', context: appDir, output: { path: out } });
+    compiler.run((err, result) => (err || !result ? fail(err) : compiler.close(() => done(result))));
+  });
+  assert.deepEqual(stats.compilation.errors.map((e) => e.message), []);
+  writeFileSync(join(out, 'index.html'), '<!doctype html><pre id="out"></pre><script src="main.js"></script>');
+  const { server, url } = await serve(out, true);
+  try {
+    const got = await runPage(url);
+    const expected = await nodeRun();
+    assert.equal(got.variant, 'mt');
+    assert.equal(got.chat, expected.chat);
+    assert.equal(got.completion, expected.completion);
+  } finally {
+    server.close();
   }
 });
