@@ -2,9 +2,12 @@
 // - tsc keeps the module specifiers it is given, so a worker started with
 //   `new URL('./engine-worker.ts', import.meta.url)` (what Vite serves from
 //   the sources) is pointed at the compiled .js in dist/.
-// - The worker is bundled into one module (its dynamic imports inlined,
-//   dependencies left as bare imports): bundlers build workers as classic
-//   IIFE scripts by default, which cannot be split into chunks.
+// - The worker is bundled into one self-contained module, its dependencies
+//   and dynamic imports inlined: bundlers build workers as classic IIFE
+//   scripts by default, which cannot be split into chunks, and a page built
+//   without a bundler that follows new URL() (esbuild) can serve the file as
+//   it is. It runs in its own context, so sharing modules with the page
+//   would save nothing.
 // - The engine's wasm build ships as wasm/out/ beside dist/; this checks it
 //   is there. dist/worker/ and dist/core/ are equally deep, so the relative
 //   asset URLs of the wasm loader hold in the bundled worker too.
@@ -37,7 +40,6 @@ for (const file of jsFiles(dist)) {
   if (out !== text) writeFileSync(file, out);
 }
 
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const workerFile = join(dist, 'worker/engine-worker.js');
 await build({
   entryPoints: [workerFile],
@@ -47,7 +49,7 @@ await build({
   format: 'esm',
   platform: 'browser',
   target: 'es2022',
-  external: [...Object.keys(pkg.dependencies ?? {}), 'webgpu'],
+  external: ['webgpu'],
   logLevel: 'warning',
 });
 

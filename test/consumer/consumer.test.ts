@@ -3,12 +3,12 @@
 // that calls createEngine, served with and without cross-origin isolation and
 // run in headless Chromium, and (2) a Node script that calls the Node entry's
 // createEngine. Both must stream the same greedy chat reply and completion.
-// Also: the installed `hob` command, the Vite dev server and a webpack 5
-// build of the same app.
+// Also: the installed `hob` command, the Vite dev server, and webpack 5 and
+// esbuild builds of the same app.
 // Needs `npm run build:ts` first.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -179,6 +179,28 @@ test('webpack 5 with no configuration builds the same app, which runs threaded i
   });
   assert.deepEqual(stats.compilation.errors.map((e) => e.message), []);
   writeFileSync(join(out, 'index.html'), '<!doctype html><pre id="out"></pre><script src="main.js"></script>');
+  const { server, url } = await serve(out, true);
+  try {
+    const got = await runPage(url);
+    const expected = await nodeRun();
+    assert.equal(got.variant, 'mt');
+    assert.equal(got.chat, expected.chat);
+    assert.equal(got.completion, expected.completion);
+  } finally {
+    server.close();
+  }
+});
+
+test('an esbuild bundle of the same app runs threaded with the worker file of the package served as it is', async () => {
+  const { build } = await import('esbuild');
+  const out = join(appDir, 'dist-esbuild');
+  await build({ entryPoints: [join(appDir, 'main.js')], bundle: true, format: 'esm', outfile: join(out, 'app.js'), logLevel: 'warning' });
+  // The worker bundles its dependencies; it finds the wasm files at ../../wasm/out/.
+  for (const dir of ['dist/worker', 'wasm/out']) cpSync(join(appDir, 'node_modules/hob-llm', dir), join(out, 'hob-llm', dir), { recursive: true });
+  writeFileSync(
+    join(out, 'index.html'),
+    '<!doctype html><pre id="out"></pre><script>window.hobWorkerUrl = "/hob-llm/dist/worker/engine-worker.js"</script><script type="module" src="app.js"></script>',
+  );
   const { server, url } = await serve(out, true);
   try {
     const got = await runPage(url);

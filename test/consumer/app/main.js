@@ -6,7 +6,10 @@ import { createEngine } from 'hob-llm';
 const out = document.getElementById('out');
 window.hobResult = (async () => {
   const progress = [];
-  const engine = await createEngine({ model: '/model.gguf', threads: 2, onProgress: (p) => progress.push(p.phase) });
+  // A bundler that does not follow new URL() (esbuild) serves the package's
+  // worker as a file and passes it in; Vite and webpack find it themselves.
+  const worker = window.hobWorkerUrl ? new Worker(window.hobWorkerUrl, { type: 'module' }) : undefined;
+  const engine = await createEngine({ model: '/model.gguf', threads: 2, worker, onProgress: (p) => progress.push(p.phase) });
   const stream = await engine.chat.completions.create({
     messages: [{ role: 'user', content: 'Name a colour.' }],
     stream: true,
