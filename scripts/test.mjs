@@ -75,7 +75,7 @@ const suites = [
   { name: 'docs', title: 'API reference (TypeDoc; a warning fails)', steps: ['npx typedoc --treatWarningsAsErrors --logLevel Warn'] },
   {
     name: 'consumer',
-    title: 'the packed npm package in a fresh Vite app (Chromium) and a Node script',
+    title: 'the packed npm package in fresh apps (Vite, webpack, esbuild in Chromium; Node; the hob command)',
     steps: ['npm run -s build:ts', 'node scripts/size.mjs', nodeTest('test/consumer/*.test.ts')],
     counted: true,
   },
