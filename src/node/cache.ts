@@ -2,14 +2,15 @@
 // a folder (HOB_CACHE_DIR, else $XDG_CACHE_HOME/hob, else ~/.cache/hob) and
 // read from there afterwards, as the browser's model store does in IndexedDB.
 // An interrupted download resumes with an HTTP Range request (guarded by the
-// ETag through If-Range); a file is complete only when renamed into place.
+// ETag through If-Range); a file is complete only when renamed into place,
+// after its first bytes are checked to be a GGUF's.
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 
-import { HobError, NetworkError } from '../api/errors.js';
+import { HobError, ModelFormatError, NetworkError } from '../api/errors.js';
 import { ProgressMeter, type DownloadProgress } from '../store/progress.js';
 
 export type { DownloadProgress } from '../store/progress.js';
@@ -127,6 +128,17 @@ export async function cachedModel(url: string, opts: CacheOptions = {}): Promise
   const size = (await stat(part)).size;
   if (total > 0 && size !== total) {
     throw new NetworkError('network/interrupted', `download of ${url} ended at ${size} of ${total} bytes; run again to resume`, { url, loaded: size, total });
+  }
+  // A login page or an error page served with 200 must not become a cached
+  // "model" that fails to load forever after.
+  const magic = new Uint8Array(4);
+  const fh = await open(part, 'r');
+  await fh.read(magic, 0, 4, 0);
+  await fh.close();
+  if (new TextDecoder().decode(magic) !== 'GGUF') {
+    await rm(part, { force: true });
+    await rm(metaPath, { force: true });
+    throw new ModelFormatError('gguf/bad-magic', `${url} is not a GGUF file (${res.headers.get('content-type') ?? 'no content type'})`, { url });
   }
   await rename(part, path);
   await rm(metaPath, { force: true });

@@ -4,7 +4,7 @@
 // server that can cut a response mid-body.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,10 @@ let etag = '"v1"';
 let cutAfter: number | undefined;
 let url = '';
 const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  if (req.url === '/models/page.gguf') {
+    log.push({ status: 200 });
+    return void res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><p>Sign in to download</p>');
+  }
   if (req.url !== '/models/tiny.gguf') {
     log.push({ status: 404 });
     return void res.writeHead(404).end();
@@ -118,6 +122,17 @@ test('an HTTP error is a typed network error with the status', async () => {
     assert.equal(e.details.status, 404);
     return true;
   });
+});
+
+test('a download that is not a GGUF (an HTML page) is refused and leaves nothing in the cache', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hob-cache-'));
+  await assert.rejects(cachedModel(url.replace('tiny', 'page'), { dir }), (e: unknown) => {
+    assert.ok(e instanceof HobError);
+    assert.equal(e.code, 'gguf/bad-magic');
+    assert.match(e.message, /is not a GGUF file \(text\/html\)/);
+    return true;
+  });
+  assert.deepEqual(readdirSync(dir), []);
 });
 
 test('hob --model URL downloads through the cache, prints no progress off a terminal, and reuses the file', async () => {
