@@ -1,11 +1,11 @@
 // Runs every test suite of the project and ends with one line
 // "N passed, N failed" summing them all. Suites: the native engine tests
 // (plain and under AddressSanitizer + UBSan), a bounded libFuzzer run over
-// the GGUF parser, the wasm and TypeScript builds, the Node tests and the
-// browser tests in headless Chromium.
+// the GGUF parser, the wasm and TypeScript builds, the Node tests, the
+// browser tests in headless Chromium and the packed package in a fresh app.
 //
 //   node scripts/test.mjs [--only name,name] [--skip name,name]
-// Suite names: api, native, asan, fuzz, build, node, browser.
+// Suite names: api, native, asan, fuzz, build, node, browser, docs, consumer.
 // HOB_FUZZ_SECONDS sets the fuzzing time (default 60).
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -72,6 +72,13 @@ const suites = [
     counted: true,
   },
   { name: 'browser', title: 'browser tests (headless Chromium)', steps: [nodeTest('test/browser/*.test.ts')], counted: true },
+  { name: 'docs', title: 'API reference (TypeDoc; a warning fails)', steps: ['npx typedoc --treatWarningsAsErrors --logLevel Warn'] },
+  {
+    name: 'consumer',
+    title: 'the packed npm package in fresh apps (Vite, webpack, esbuild in Chromium; Node; the hob command)',
+    steps: ['npm run -s build:ts', 'node scripts/size.mjs', nodeTest('test/consumer/*.test.ts')],
+    counted: true,
+  },
 ];
 
 mkdirSync('build', { recursive: true });

@@ -104,8 +104,10 @@ export interface WasmAssets {
   worker?: string;
 }
 
-/** Default locations, next to this module in the source and dist layouts.
- * Each URL is a literal so bundlers see and copy the files. */
+/** Default locations. The package ships wasm/out/ next to dist/, so the
+ * same relative path holds from src/core/ and from dist/core/. Each URL is a
+ * `new URL(literal, import.meta.url)`, the pattern Vite, webpack 5, Rollup
+ * and Parcel recognise: they copy the file into the build and rewrite the URL. */
 export function defaultAssets(variant: WasmVariant): WasmAssets {
   if (variant === 'mt') {
     return {
@@ -134,6 +136,11 @@ export interface LoadWasmOptions {
   assets?: WasmAssets;
 }
 
+/** Node built-ins, imported only under Node. The specifier is not a literal,
+ * so browser bundlers (Vite, webpack, Rollup, esbuild) neither try to
+ * resolve nor polyfill it. */
+const nodeImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
+
 type ModuleFactory = (overrides: Record<string, unknown>) => Promise<HobModule>;
 
 /** Instantiates the engine. In Node the wasm is read from disk (emscripten's
@@ -146,10 +153,10 @@ export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModu
   let wasmBinary: ArrayBuffer | Uint8Array;
   let workerPath = assets.worker;
   if (isNode) {
-    const { readFile } = await import('node:fs/promises');
-    const { fileURLToPath } = await import('node:url');
-    const { createRequire } = await import('node:module');
-    const { dirname } = await import('node:path');
+    const { readFile } = (await nodeImport('node:fs/promises')) as typeof import('node:fs/promises');
+    const { fileURLToPath } = (await nodeImport('node:url')) as typeof import('node:url');
+    const { createRequire } = (await nodeImport('node:module')) as typeof import('node:module');
+    const { dirname } = (await nodeImport('node:path')) as typeof import('node:path');
     wasmBinary = await readFile(fileURLToPath(assets.wasm));
     // Emscripten's ES module glue reaches for CommonJS globals under Node.
     const g = globalThis as Record<string, unknown>;
@@ -158,11 +165,17 @@ export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModu
     // Node's Worker takes a path, not a file URL string.
     if (workerPath) workerPath = fileURLToPath(workerPath);
   } else {
+    // Bundlers inline small assets as data: URLs (Vite below 4 KiB, which the
+    // pthread worker script is). A worker from a data: URL has an opaque
+    // origin and could not load the glue or share memory; a blob: URL keeps
+    // the page's origin.
+    if (workerPath?.startsWith('data:')) workerPath = URL.createObjectURL(await (await fetch(workerPath)).blob());
     const res = await fetch(assets.wasm);
     if (!res.ok) throw new Error(`cannot fetch ${assets.wasm}: HTTP ${res.status}`);
     wasmBinary = await res.arrayBuffer();
   }
-  const { default: factory } = (await import(/* @vite-ignore */ assets.glue)) as { default: ModuleFactory };
+  // The glue is loaded from where the bundler put it, never bundled itself.
+  const { default: factory } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ assets.glue)) as { default: ModuleFactory };
   const module = await factory({
     wasmBinary,
     hobWorkers: Math.max(1, opts.threads - 1),

@@ -1,0 +1,168 @@
+// Command-line parsing shared by the hob commands: the option sets, the
+// usage text of each command, and UsageError (a mistake on the command
+// line, answered with one line and a pointer to --help).
+import { availableParallelism } from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+import type { SamplerOptions } from '../../core/engine.js';
+
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const modelOptions = {
+  model: { type: 'string', short: 'm' },
+  threads: { type: 'string', short: 't' },
+  'gpu-layers': { type: 'string' },
+  'ctx-size': { type: 'string', short: 'c' },
+  'no-progress': { type: 'boolean' },
+} as const satisfies Options;
+
+export const samplingOptions = {
+  temp: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repeat-penalty': { type: 'string' },
+  'repeat-last-n': { type: 'string' },
+  seed: { type: 'string', short: 's' },
+} as const satisfies Options;
+
+const modelHelp = `model:
+  -m, --model M         a GGUF file, or an http(s) URL (downloaded once into
+                        ~/.cache/hob or $HOB_CACHE_DIR, resumed if cut); the
+                        first argument without a flag is taken as the model too
+  -t, --threads N       CPU threads (default: all cores)
+  -ngl, --gpu-layers N  blocks to offload to the GPU, counted from the last, or
+                        'auto' (WebGPU through the optional 'webgpu' package)
+  -c, --ctx-size N      context window in tokens (default: the model's)
+  --no-progress         no progress bars on stderr
+`;
+
+const samplingHelp = `sampling (llama.cpp's names and defaults):
+  --temp T              temperature; 0 is greedy (default 0.8)
+  --top-k K             (default 40)     --top-p P   (default 0.95)
+  --min-p P             (default 0.05)   --seed S    (default 0)
+  --repeat-penalty R    (default 1, off) --repeat-last-n N (default 64)
+`;
+
+export const commandHelp: Record<string, string> = {
+  run: `usage: hob run [--model] M [options]     (also: hob chat)
+
+An interactive chat in the terminal, in the model's chat template, streamed.
+Ctrl-C stops a reply; Ctrl-C at the prompt (or Ctrl-D, or /exit) quits.
+/reset starts a new conversation. Lines read from a pipe are turns too.
+
+options:
+  --system TEXT         a system message at the start of the conversation
+  -n, --n-predict N     tokens per reply at most (default 1024)
+  --template NAME       use the built-in template chatml, llama3, gemma, phi3
+                        or mistral instead of the file's
+  --timings             after each reply, print token counts and speeds on stderr
+${modelHelp}${samplingHelp}`,
+  complete: `usage: hob complete [--model] M --prompt P [options]
+
+Continues a prompt and streams the text to stdout; prefill and decode speeds
+go to stderr. Long prompts show their processing progress.
+
+options:
+  -p, --prompt P        the prompt text
+  -f, --file F          read the prompt from a file
+  -n, --n-predict N     tokens to generate (default 32)
+  --ignore-eos          keep generating after end-of-generation tokens
+  --json                print prompt ids, ids, text and timings as one JSON object
+${modelHelp}${samplingHelp}`,
+  tokenize: `usage: hob tokenize [--model] M --text T
+
+Prints {"ids": [...]}: the token ids of the text, with BOS/EOS as the model's
+metadata asks.
+
+options:
+  --text T              the text (or -p, --prompt)
+  --no-special          add no BOS/EOS
+${modelHelp}`,
+  inspect: `usage: hob inspect [--model] M [--full]
+
+Prints the GGUF's metadata and tensor table as JSON, without loading the
+weights. Arrays are shortened to 16 entries unless --full.
+${modelHelp}`,
+  bench: `usage: hob bench [--model] M [options]
+
+Prompt processing (pp) and text generation (tg) speed, as llama-bench
+measures them: pp evaluates N random tokens in one batch, tg generates N
+tokens one at a time; each test runs R times after a warm-up, mean ± sd.
+
+options:
+  -p, --n-prompt N      prompt tokens (default 128; 0 skips the test)
+  -n, --n-gen N         generated tokens (default 32; 0 skips the test)
+  -r, --repetitions R   runs per test (default 3)
+  --json                print the results as JSON
+${modelHelp}`,
+};
+commandHelp.chat = commandHelp.run;
+
+export const usage = `usage: hob <command> [options]
+
+Runs GGUF models with the same WebAssembly engine as the browser.
+
+commands:
+  run, chat   interactive chat with a model, in its chat template
+  complete    continue a prompt, streamed
+  tokenize    print the token ids of a text
+  inspect     print a GGUF's metadata and tensor table
+  bench       prompt-processing and generation speed (llama-bench style)
+
+"hob <command> --help" describes a command's options. --model takes a file
+or a URL (downloaded once into a cache, with progress and resume).
+`;
+
+export type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string } & { help?: boolean };
+
+/** Parses a command's arguments; a mistake is a UsageError of one line. */
+export function parseCommand<O extends Options>(args: string[], options: O): { values: Values<O>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      // llama.cpp spells it -ngl, which is not a valid short option here.
+      args: args.map((a) => (a === '-ngl' ? '--gpu-layers' : a)),
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as Values<O>, positionals };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err.code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(err.message.split('. ')[0].replace(/\.$/, ''));
+    throw e;
+  }
+}
+
+export function num(v: string | undefined, name: string, fallback: number, opts: { min?: number; integer?: boolean } = {}): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
+  if (opts.integer && !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
+  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, got ${v}`);
+  return n;
+}
+
+export function threadsOption(v: string | undefined): number {
+  return num(v, 'threads', availableParallelism(), { min: 1, integer: true });
+}
+
+export function gpuLayersOption(v: string | undefined): number | 'auto' {
+  if (v === 'auto') return 'auto';
+  return num(v, 'gpu-layers', 0, { min: 0, integer: true });
+}
+
+export function samplerOptions(o: Partial<Record<keyof typeof samplingOptions, string>>): SamplerOptions {
+  const opt = (k: keyof typeof samplingOptions) => (o[k] === undefined ? undefined : num(o[k], k, 0));
+  return {
+    temperature: num(o.temp, 'temp', 0.8, { min: 0 }),
+    topK: opt('top-k'),
+    topP: opt('top-p'),
+    minP: opt('min-p'),
+    repeatPenalty: opt('repeat-penalty'),
+    repeatLastN: opt('repeat-last-n'),
+    seed: num(o.seed, 'seed', 0, { integer: true }),
+  };
+}
