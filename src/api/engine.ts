@@ -122,13 +122,17 @@ export async function openEngine(
       }
     }
   };
-  const onProgress = Comlink.proxy((p: EngineEvents['progress']) => {
-    opts.onProgress?.(p);
-    emit('progress', p);
-  });
-  const onShift = Comlink.proxy((e: EngineEvents['shift']) => emit('shift', e));
+  // Events come on a port of their own, held here for the engine's life (a
+  // comlink proxy's port may be collected while the worker still uses it).
+  const events = new MessageChannel();
+  events.port1.onmessage = (ev: MessageEvent<{ kind: 'progress' | 'shift'; event: EngineEvents['progress'] & EngineEvents['shift'] }>) => {
+    const { kind, event } = ev.data;
+    if (kind === 'progress') opts.onProgress?.(event);
+    emit(kind, event);
+  };
 
   if (opts.signal?.aborted) {
+    events.port1.close();
     terminate();
     throw new AbortError('request/aborted', 'createEngine was cancelled before it started');
   }
@@ -148,10 +152,10 @@ export async function openEngine(
         gpuLayers: opts.gpuLayers,
         stopFlag,
       },
-      onProgress,
-      onShift,
+      Comlink.transfer(events.port2, [events.port2]),
     );
   } catch (e) {
+    events.port1.close();
     terminate();
     if (opts.signal?.aborted) throw new AbortError('request/aborted', 'loading the model was cancelled');
     throw e;
@@ -180,7 +184,25 @@ export async function openEngine(
       };
       signal?.addEventListener('abort', stop, { once: true });
       try {
-        return await remote.generate(id, req, onText && Comlink.proxy(onText));
+        if (!onText) return await remote.generate(id, req);
+        // The text comes on a port held here until the request ends.
+        const deltas = new MessageChannel();
+        let received = 0;
+        let expected = Infinity;
+        let allReceived: (() => void) | undefined;
+        deltas.port1.onmessage = (ev: MessageEvent<string>) => {
+          onText(ev.data);
+          if (++received >= expected) allReceived?.();
+        };
+        try {
+          const r = await remote.generate(id, req, Comlink.transfer(deltas.port2, [deltas.port2]));
+          // The result and the text travel on different ports: wait for all of the text.
+          expected = r.nDeltas;
+          if (received < expected) await new Promise<void>((resolve) => (allReceived = resolve));
+          return r;
+        } finally {
+          deltas.port1.close();
+        }
       } finally {
         signal?.removeEventListener('abort', stop);
       }
@@ -207,22 +229,16 @@ export async function openEngine(
     const signal = req.signal ? anySignal([req.signal, local.signal]) : local.signal;
     out.onCancel = () => local.abort();
     let first = true;
-    let received = 0;
-    let allReceived: (() => void) | undefined;
-    let expected = Infinity;
     run(workerRequest(req), { ...req, signal }, (text) => {
       out.push(delta(text, first));
       first = false;
-      if (++received >= expected) allReceived?.();
-    })
-      .then(async (r) => {
-        // The text arrives on its own port: wait for all of it before the last chunk.
-        expected = r.nDeltas;
-        if (received < expected) await new Promise<void>((resolve) => (allReceived = resolve));
+    }).then(
+      (r) => {
         out.push(final(r.finishReason, r.usage, first));
         out.end();
-      })
-      .catch((e) => out.end(e));
+      },
+      (e) => out.end(e),
+    );
     return out;
   }
 
@@ -305,6 +321,7 @@ export async function openEngine(
       try {
         await remote.unload();
       } finally {
+        events.port1.close();
         terminate();
         queue.release();
       }

@@ -72,7 +72,7 @@ export interface GenerateResult {
   ids: number[];
   finishReason: FinishReason;
   usage: Usage;
-  /** Calls made to onText: the caller waits for them all before ending a stream (they travel on their own port). */
+  /** Messages posted on `deltas`: the caller waits for them all before ending a stream (they travel on their own port). */
   nDeltas: number;
 }
 
@@ -274,12 +274,14 @@ export function createWorkerApi(host: WorkerHost) {
       return { ...model.info, report: model.loadReport };
     },
 
-    /** The public API's open: engine, model and session in one call. */
-    async open(opts: OpenOptions, onProgress?: (p: LoadProgressEvent) => void, onShift?: (e: ShiftEvent) => void): Promise<EngineInfo> {
+    /** The public API's open: engine, model and session in one call. Load
+     * progress and shifts are posted on `events` as { kind, event }. */
+    async open(opts: OpenOptions, events?: MessagePort): Promise<EngineInfo> {
       await api.init({ threads: opts.threads });
       contextShift = opts.contextShift;
-      shiftListener = onShift;
+      shiftListener = events && ((e) => events.postMessage({ kind: 'shift', event: e }));
       stopFlag = opts.stopFlag;
+      const onProgress = events && ((p: LoadProgressEvent) => events.postMessage({ kind: 'progress', event: p }));
       try {
         await api.loadModel(opts.source, onProgress, { gpuLayers: opts.gpuLayers, gpuBudgetBytes: opts.gpuBudgetBytes });
       } catch (e) {
@@ -334,8 +336,8 @@ export function createWorkerApi(host: WorkerHost) {
       sequence?.clear();
     },
 
-    /** One chat or text completion; onText streams the text as it becomes final. */
-    async generate(id: number, req: GenerateRequest, onText?: (delta: string) => void): Promise<GenerateResult> {
+    /** One chat or text completion; the text is posted on `deltas` as it becomes final. */
+    async generate(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult> {
       const { model: m, sequence: seq } = loaded();
       if (busy) throw new BusyError('engine/busy', 'a request is already running');
       busy = true;
@@ -349,9 +351,9 @@ export function createWorkerApi(host: WorkerHost) {
         }
         let nDeltas = 0;
         const r = await generate(m, seq, { ...req, promptIds: ids, maxTokens, ignoreEos: req.ignore_eos }, {
-          onText: onText && ((d) => {
+          onText: deltas && ((d) => {
             nDeltas++;
-            void onText(d);
+            deltas.postMessage(d);
           }),
           shouldStop: () => stopAll || stopIds.has(id) || (stopFlag !== undefined && Atomics.load(stopFlag, 0) === id),
           pause: yieldToEvents,

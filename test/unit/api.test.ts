@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   AbortError, BusyError, Engine, ModelFormatError, Sampler, Sequence, complete, createEngine, loadModelFile,
-  type ChatCompletionChunk, type CompletionChunk, type HobEngine,
+  type ChatCompletionChunk, type CompletionChunk, type HobEngine, type LoadProgressEvent,
 } from '../../src/node/index.js';
 import { BUILTIN_TEMPLATES } from '../../src/chat/template.js';
 import { buildRandomLlama, makeSpec } from '../gguf/random-model.js';
@@ -47,7 +47,9 @@ describe('createEngine in Node on the llama.cpp-written model', () => {
       directGreedy(64),
     ]);
   });
-  after(() => engine?.unload());
+  after(async () => {
+    await engine?.unload();
+  });
 
   test('info reports the model, the context and the load', async () => {
     const info = await engine.info();
@@ -206,9 +208,20 @@ describe('chat completions with the model chat template', () => {
   before(async () => {
     const w = buildRandomLlama(makeSpec('tiny', { weightType: 'q8_0', seed: 3 }));
     w.addKv('tokenizer.chat_template', BUILTIN_TEMPLATES.chatml, 'string');
-    engine = await createEngine({ model: { bytes: w.toBytes() }, contextSize: 512, threads: 1 });
+    engine = await createEngine({ model: { bytes: w.toBytes() }, contextSize: 512, threads: 1, onProgress: (p) => progress.push(p) });
   });
-  after(() => engine?.unload());
+  const progress: LoadProgressEvent[] = [];
+
+  test('loading reports progress up to the whole file', async () => {
+    const last = progress.at(-1)!;
+    assert.ok(progress.length >= 1);
+    assert.equal(last.phase, 'load');
+    assert.equal(last.loaded, last.total);
+    assert.ok(progress.every((p, i) => i === 0 || p.loaded >= progress[i - 1].loaded));
+  });
+  after(async () => {
+    await engine?.unload();
+  });
 
   const messages = [
     { role: 'system' as const, content: 'You are terse.' },
