@@ -280,3 +280,47 @@ describe('createEngine errors', () => {
     await assert.rejects(createEngine({ model: join(testdata, 'no-such-model.gguf') }), { code: 'argument/invalid', message: /no-such-model/ });
   });
 });
+
+describe('context shift through the public API', () => {
+  test('a generation past the context shifts it, reports every shift, and gives the tokens of shifting by hand', async () => {
+    const contextShift = { nKeep: 4, nDiscard: 20 };
+    const engine = await createEngine({ model: tinyPath, contextSize: 64, threads: 1, contextShift });
+    const shifts: { kind: string; position: number; evicted: number; nPast: number }[] = [];
+    const off = engine.on('shift', (e) => shifts.push(e));
+    try {
+      const r = await engine.completions.create({ prompt, max_tokens: 150, temperature: 0, ignore_eos: true });
+      assert.equal(r.choices[0].finish_reason, 'length');
+      assert.equal(r.usage.completion_tokens, 150);
+      // The same generation on the engine directly, through a Sequence with the same options.
+      const direct = await Engine.create({ threads: 1 });
+      try {
+        const model = await loadModelFile(direct, tinyPath);
+        const seq = new Sequence(model.createSession({ nCtx: 64 }), { contextShift });
+        const want = await complete(model, seq, new Sampler(direct, { temperature: 0 }), model.tokenize(prompt), { nPredict: 150, ignoreEos: true });
+        assert.equal(r.choices[0].text, want.text);
+      } finally {
+        direct.dispose();
+      }
+      assert.ok(shifts.length >= 5, `${shifts.length} shifts`);
+      for (const s of shifts) assert.deepEqual({ kind: s.kind, position: s.position, evicted: s.evicted }, { kind: 'overflow', position: 4, evicted: 20 });
+      assert.ok(shifts.every((s) => s.nPast === 44), JSON.stringify(shifts));
+      assert.ok((await engine.contextUsed()) <= 64);
+    } finally {
+      off();
+      await engine.unload();
+    }
+  });
+
+  test('with contextShift false a full context is a ContextFullError, and the engine stays usable', async () => {
+    const engine = await createEngine({ model: tinyPath, contextSize: 32, threads: 1, contextShift: false });
+    try {
+      await assert.rejects(engine.completions.create({ prompt, max_tokens: 100, temperature: 0, ignore_eos: true }), {
+        name: 'ContextFullError', code: 'context/overflow',
+      });
+      const r = await engine.completions.create({ prompt, max_tokens: 4, temperature: 0, ignore_eos: true });
+      assert.equal(r.usage.completion_tokens, 4);
+    } finally {
+      await engine.unload();
+    }
+  });
+});
