@@ -48,6 +48,15 @@ test('hob complete --json gives ids, text and prefill/decode speeds, and greedy 
   assert.ok(a.timings.prefillTokensPerSecond > 0 && a.timings.decodeTokensPerSecond > 0);
 });
 
+test('hob complete past the context shifts it and logs every shift with its numbers', async () => {
+  const r = await hob('complete', '--model', tiny, '--prompt', 'The capital of France', '--ctx-size', '32', '--n-predict', '60', '--temp', '0', '--ignore-eos', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).ids.length, 60);
+  const shifts = r.stderr.split('\n').filter((l) => l.startsWith('hob: context shift: '));
+  assert.ok(shifts.length >= 2, r.stderr);
+  for (const line of shifts) assert.match(line, /^hob: context shift: evicted \d+ tokens at position 1 \(overflow, \d+ tokens remain\)$/);
+});
+
 test('hob complete --gpu-layers offloads blocks to WebGPU and generates the ids of the CPU run', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hob-cli-gpu-'));
   const path = join(dir, 'tiny-f32.gguf');

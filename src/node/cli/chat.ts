@@ -9,7 +9,7 @@ import { complete } from '../../core/generate.js';
 import { Sequence } from '../../core/sequence.js';
 import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate, type ChatMessage } from '../../chat/template.js';
 import { modelOptions, num, parseCommand, samplerOptions, samplingOptions, UsageError } from './args.js';
-import { describeError, openModel, prefillWithProgress } from './model.js';
+import { describeError, logShift, openModel, prefillWithProgress } from './model.js';
 
 const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
@@ -36,7 +36,7 @@ export async function chatCommand(args: string[]): Promise<void> {
   const m = await openModel(o, positionals);
   const { engine, model } = m;
   const session = model.createSession({ nCtx, nThreads: m.threads });
-  const sequence = new Sequence(session);
+  const sequence = new Sequence(session, { onShift: logShift });
   const chatTemplate = model.metaString('tokenizer.chat_template');
   const special = (id: number) => (id >= 0 ? model.detokenize([id], true) : '');
   const bosText = special(model.info.bos);

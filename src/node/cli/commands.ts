@@ -6,7 +6,7 @@ import { complete } from '../../core/generate.js';
 import { Sequence } from '../../core/sequence.js';
 import { readGgufHeaderFile } from '../index.js';
 import { modelOptions, num, parseCommand, samplerOptions, samplingOptions, UsageError } from './args.js';
-import { modelArg, openModel, prefillWithProgress, resolveModelPath } from './model.js';
+import { logShift, modelArg, openModel, prefillWithProgress, resolveModelPath } from './model.js';
 
 export async function tokenizeCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseCommand(args, {
@@ -54,7 +54,7 @@ export async function completeCommand(args: string[]): Promise<void> {
     process.stderr.write(`gpu: ${r.gpuLayers} of ${r.nLayer} blocks on ${m.gpu.caps.adapterName} (${r.reason})\n`);
   }
   const session = model.createSession({ nCtx, nThreads: m.threads });
-  const sequence = new Sequence(session);
+  const sequence = new Sequence(session, { onShift: logShift });
   const promptIds = model.tokenize(prompt);
   if (promptIds.length === 0) throw new UsageError('the prompt has no tokens');
   const early = await prefillWithProgress(sequence, promptIds, !o.json && !o['no-progress'] && process.stderr.isTTY === true);

@@ -3,7 +3,8 @@
 // both, and for the processing of long prompts.
 import { HobError } from '../../api/errors.js';
 import { Engine, type Model } from '../../core/engine.js';
-import type { Sequence } from '../../core/sequence.js';
+import { describeShift, type Sequence } from '../../core/sequence.js';
+import type { ShiftEvent } from '../../api/types.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { cachedModel, isUrl } from '../cache.js';
 import { requestNodeGpu } from '../gpu.js';
@@ -109,4 +110,10 @@ export async function prefillWithProgress(seq: Sequence, ids: readonly number[],
 export function describeError(e: unknown): string {
   if (e instanceof HobError) return `${e.message} [${e.code}]`;
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Every context shift, on stderr with its numbers ("hob: context shift:
+ * evicted 49 tokens at position 1 (overflow, 1999 tokens remain)"). */
+export function logShift(e: ShiftEvent): void {
+  process.stderr.write(`hob: context shift: ${describeShift(e)}\n`);
 }
