@@ -48,6 +48,20 @@ test('hob chat answers each piped line in turn and the second turn reuses the ca
   assert.equal(x, y);
 });
 
+test('hob chat runs through the engine worker: a reply past a small context shifts it, logged from the engine\'s shift event', async () => {
+  const r = await hob(['chat', tiny, '--temp', '0', '-n', '40', '-c', '48', '--threads', '2', '--timings'], 'Hello there\n');
+  assert.equal(r.code, 0, r.stderr);
+  const shift = /hob: context shift: evicted (\d+) tokens at position (\d+) \(overflow, (\d+) tokens remain\)/.exec(r.stderr);
+  assert.ok(shift, r.stderr);
+  const [evicted, , remain] = shift.slice(1).map(Number);
+  assert.ok(evicted > 0 && evicted + remain <= 48, r.stderr);
+  // The usage of the request: 40 tokens replied though prompt and reply exceed the 48 of the context.
+  const t = /prompt: (\d+) new tokens, 0 reused, .*reply: (\d+) tokens/.exec(r.stderr);
+  assert.ok(t, r.stderr);
+  assert.equal(Number(t[2]), 40);
+  assert.ok(Number(t[1]) + 40 > 48);
+});
+
 test('SIGINT stops a reply in hob chat, which then takes the next turn', async () => {
   const child = spawn('node', [hobBin, 'chat', tiny, '--temp', '0', '-n', '4000', '-c', '4096', '--threads', '1'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';

@@ -59,7 +59,7 @@ options:
   --template NAME       use the built-in template chatml, llama3, gemma, phi3
                         or mistral instead of the file's
   --timings             after each reply, print token counts and speeds on stderr
-${modelHelp}${samplingHelp}`,
+${modelHelp.replace("(default: the model's)", "(default: the model's, at most 4096)")}${samplingHelp}`,
   complete: `usage: hob complete [--model] M --prompt P [options]
 
 Continues a prompt and streams the text to stdout; prefill and decode speeds

@@ -1,18 +1,50 @@
-// hob run / hob chat: a conversation in the terminal. Each turn renders the
-// whole conversation with the model's chat template; the sequence keeps what
-// its cache already holds, so only the new turn is evaluated. Ctrl-C stops a
-// reply (the partial reply stays in the conversation); at the prompt it quits.
+// hob run / hob chat: a conversation in the terminal, through the public API
+// (createEngine: the browser's engine worker, in a worker thread). Each turn
+// sends the whole conversation; the engine keeps what its cache already
+// holds, so only the new turn is evaluated. Ctrl-C stops a reply (the partial
+// reply stays in the conversation); at the prompt it quits.
 import { createInterface } from 'node:readline';
 
-import { Sampler } from '../../core/engine.js';
-import { complete } from '../../core/generate.js';
-import { Sequence } from '../../core/sequence.js';
-import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate, type ChatMessage } from '../../chat/template.js';
-import { modelOptions, num, parseCommand, samplerOptions, samplingOptions, UsageError } from './args.js';
-import { describeError, logShift, openModel, prefillWithProgress } from './model.js';
+import type { ChatMessage, HobEngine, SamplingParams, Usage } from '../../api/types.js';
+import { Engine } from '../../core/engine.js';
+import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate } from '../../chat/template.js';
+import { createEngine } from '../engine.js';
+import { readGgufHeaderFile } from '../index.js';
+import { gpuLayersOption, modelOptions, num, parseCommand, samplerOptions, samplingOptions, threadsOption, UsageError } from './args.js';
+import { describeError, logShift, modelArg, resolveModelPath } from './model.js';
+import { ProgressBar } from './progress.js';
 
 const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
+
+/** The command line's sampler options in the API's (llama.cpp server) names. */
+export function apiSampling(o: Parameters<typeof samplerOptions>[0]): SamplingParams {
+  const s = samplerOptions(o);
+  const p: SamplingParams = {
+    temperature: s.temperature,
+    top_k: s.topK,
+    top_p: s.topP,
+    min_p: s.minP,
+    repeat_penalty: s.repeatPenalty,
+    repeat_last_n: s.repeatLastN,
+    seed: s.seed,
+  };
+  for (const k of Object.keys(p) as (keyof SamplingParams)[]) if (p[k] === undefined) delete p[k];
+  return p;
+}
+
+/** The texts of the BOS and EOS tokens, from the file's metadata (for a built-in template rendered here). */
+async function specialTokenTexts(path: string): Promise<{ bos: string; eos: string }> {
+  const header = await readGgufHeaderFile(await Engine.create({ threads: 1 }), path);
+  const tokens = header.metadata['tokenizer.ggml.tokens'];
+  const text = (key: string): string => {
+    const id = header.metadata[key];
+    if (!Array.isArray(tokens) || (typeof id !== 'number' && typeof id !== 'bigint')) return '';
+    const t = tokens[Number(id)];
+    return typeof t === 'string' ? t : '';
+  };
+  return { bos: text('tokenizer.ggml.bos_token_id'), eos: text('tokenizer.ggml.eos_token_id') };
+}
 
 export async function chatCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseCommand(args, {
@@ -28,51 +60,94 @@ export async function chatCommand(args: string[]): Promise<void> {
     throw new UsageError(`--template must be one of ${Object.keys(BUILTIN_TEMPLATES).join(', ')}, got "${template}"`);
   }
   const nPredict = num(o['n-predict'], 'n-predict', 1024, { min: 1, integer: true });
-  const sampling = samplerOptions(o);
+  const sampling = apiSampling(o);
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
+  const threads = threadsOption(o.threads);
+  const gpuLayers = gpuLayersOption(o['gpu-layers']);
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const showProgress = !o['no-progress'] && process.stderr.isTTY === true;
 
-  const m = await openModel(o, positionals);
-  const { engine, model } = m;
-  const session = model.createSession({ nCtx, nThreads: m.threads });
-  const sequence = new Sequence(session, { onShift: logShift });
-  const chatTemplate = model.metaString('tokenizer.chat_template');
-  const special = (id: number) => (id >= 0 ? model.detokenize([id], true) : '');
-  const bosText = special(model.info.bos);
-  const eosText = special(model.info.eos);
+  const path = await resolveModelPath(modelArg(o, positionals), showProgress);
+  const special = template ? await specialTokenTexts(path) : undefined;
+  const bar = showProgress ? new ProgressBar('load', { unit: 'bytes', summary: false }) : undefined;
+  let engine: HobEngine;
+  try {
+    engine = await createEngine({
+      model: { path },
+      threads,
+      gpuLayers,
+      contextSize: nCtx > 0 ? nCtx : undefined,
+      onProgress: (p) => bar?.update(p.loaded, p.total),
+    });
+  } finally {
+    bar?.clear();
+  }
+  const offShift = engine.on('shift', logShift);
+  const info = await engine.info();
+  const contextSize = info.contextSize;
   if (tty) {
-    const how = template ? `built-in ${template} template` : chatTemplate ? "the model's chat template" : 'a built-in template';
+    const how = template ? `built-in ${template} template` : info.model.chatTemplate ? "the model's chat template" : 'a built-in template';
     process.stderr.write(
-      `${DIM}${model.info.name || m.path}: ${model.info.architecture}, context ${session.nCtx} tokens, ${how}, wasm-${engine.variant} ×${session.nThreads}` +
-        `${m.gpu ? `, ${model.loadReport?.gpuLayers ?? 0} blocks on the GPU` : ''}\nCtrl-C stops a reply; /reset starts over; /exit or Ctrl-D quits.${RESET}\n`,
+      `${DIM}${info.model.name || path}: ${info.model.architecture}, context ${contextSize} tokens, ${how}, wasm-${info.variant} ×${info.threads}` +
+        `${gpuLayers !== 0 ? `, ${info.load.gpuLayers} blocks on the GPU` : ''}\nCtrl-C stops a reply; /reset starts over; /exit or Ctrl-D quits.${RESET}\n`,
     );
   }
 
   const system: ChatMessage[] = o.system ? [{ role: 'system', content: o.system }] : [];
   let messages: ChatMessage[] = [...system];
-  let generating = false;
-  let stop = false;
+  let reply: AbortController | undefined;
 
   const rl = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
   const onInterrupt = () => {
-    if (generating) stop = true;
+    if (reply) reply.abort();
     else rl.close();
   };
   rl.on('SIGINT', onInterrupt);
   process.on('SIGINT', onInterrupt);
   rl.setPrompt('> ');
 
-  /** The prompt ids of the conversation, dropping the oldest turns until the reply has room. */
-  const promptFor = (): number[] => {
+  /** The conversation as text: the engine's own rendering, or the built-in
+   * template named by --template (without a leading BOS: the completion adds it). */
+  const render = async (): Promise<string> => {
+    if (!special) return engine.applyChatTemplate(messages, { addGenerationPrompt: true });
+    const text = renderChat(info.model.chatTemplate, messages, {
+      addGenerationPrompt: true, bosToken: special.bos, eosToken: special.eos, architecture: info.model.architecture, builtin: template,
+    });
+    return special.bos && text.startsWith(special.bos) ? text.slice(special.bos.length) : text;
+  };
+
+  /** Drops the oldest turns until the prompt leaves the reply some room; returns the prompt and its token count. */
+  const fitConversation = async (): Promise<{ text: string; nTokens: number }> => {
     for (;;) {
-      const text = renderChat(chatTemplate, messages, { addGenerationPrompt: true, bosToken: bosText, eosToken: eosText, architecture: model.info.architecture, builtin: template });
-      const ids = model.tokenize(text, { addSpecial: !(bosText && text.startsWith(bosText)) });
+      const text = await render();
+      const nTokens = (await engine.tokenize(text, { addSpecial: true, parseSpecial: true })).length;
       const turns = messages.length - system.length;
-      if (ids.length + Math.min(nPredict, 64) <= session.nCtx || turns <= 1) return ids;
+      if (nTokens + Math.min(nPredict, 64) <= contextSize || turns <= 1) return { text, nTokens };
       // A user turn and its reply go together, so roles keep alternating.
       messages = [...system, ...messages.slice(system.length + Math.min(2, turns - 1))];
     }
+  };
+
+  /** Streams one reply to stdout; returns its text, how it ended and the usage. */
+  const streamReply = async (prompt: string, signal: AbortSignal): Promise<{ text: string; finish?: string; usage?: Usage }> => {
+    const req = { stream: true as const, signal, max_tokens: nPredict, ...sampling };
+    let text = '';
+    let finish: string | undefined;
+    let usage: Usage | undefined;
+    const take = (delta: string | undefined, f: string | null, u: Usage | undefined) => {
+      if (delta) {
+        process.stdout.write(delta);
+        text += delta;
+      }
+      finish = f ?? finish;
+      usage = u ?? usage;
+    };
+    if (special) {
+      for await (const c of await engine.completions.create({ ...req, prompt })) take(c.choices[0].text, c.choices[0].finish_reason, c.usage);
+    } else {
+      for await (const c of await engine.chat.completions.create({ ...req, messages })) take(c.choices[0].delta.content, c.choices[0].finish_reason, c.usage);
+    }
+    return { text, finish, usage };
   };
 
   if (tty) rl.prompt();
@@ -82,7 +157,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       if (line === '/exit' || line === '/quit') break;
       if (line === '/reset') {
         messages = [...system];
-        sequence.clear();
+        await engine.resetContext();
         if (tty) rl.prompt();
         continue;
       }
@@ -91,36 +166,26 @@ export async function chatCommand(args: string[]): Promise<void> {
         continue;
       }
       messages.push({ role: 'user', content: line });
-      const ids = promptFor();
-      if (ids.length >= session.nCtx) {
-        messages.pop();
-        process.stderr.write(`hob: this message is ${ids.length} tokens, more than the context of ${session.nCtx}\n`);
-        if (tty) rl.prompt();
-        continue;
-      }
       // The input keeps flowing while a reply streams: on a terminal that is
       // how readline sees the Ctrl-C that stops it.
-      generating = true;
-      stop = false;
+      reply = new AbortController();
       try {
-        const early = await prefillWithProgress(sequence, ids, showProgress);
-        const result = await complete(model, sequence, new Sampler(engine, sampling), ids, {
-          nPredict: Math.min(nPredict, session.nCtx - ids.length),
-          onToken: (_t, piece) => process.stdout.write(piece),
-          shouldStop: () => stop,
-          // Lets a Ctrl-C in between two tokens.
-          pause: () => new Promise((r) => setImmediate(r)),
-        });
+        const { text: prompt, nTokens } = await fitConversation();
+        if (nTokens >= contextSize) {
+          messages.pop();
+          process.stderr.write(`hob: this message is ${nTokens} tokens, more than the context of ${contextSize}\n`);
+          if (tty) rl.prompt();
+          continue;
+        }
+        const r = await streamReply(prompt, reply.signal);
         process.stdout.write('\n');
-        messages.push({ role: 'assistant', content: result.text });
-        if (result.finishReason === 'abort') process.stderr.write(`${tty ? DIM : ''}(stopped)${tty ? RESET : ''}\n`);
-        if (o.timings) {
-          const t = result.timings;
-          const evaluated = t.prefillTokens + early.evaluated;
-          const prefillMs = t.prefillMs + early.ms;
+        messages.push({ role: 'assistant', content: r.text });
+        if (r.finish === 'abort') process.stderr.write(`${tty ? DIM : ''}(stopped)${tty ? RESET : ''}\n`);
+        if (o.timings && r.usage) {
+          const u = r.usage;
           process.stderr.write(
-            `prompt: ${evaluated} new tokens, ${t.reusedTokens - early.evaluated} reused, ${(evaluated / (prefillMs / 1000)).toFixed(1)} tokens/s; ` +
-              `reply: ${result.ids.length} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tokens/s\n`,
+            `prompt: ${u.prompt_tokens - u.cached_tokens} new tokens, ${u.cached_tokens} reused, ${u.prefill_tokens_per_second.toFixed(1)} tokens/s; ` +
+              `reply: ${u.completion_tokens} tokens, ${u.decode_tokens_per_second.toFixed(1)} tokens/s\n`,
           );
         }
       } catch (e) {
@@ -128,16 +193,16 @@ export async function chatCommand(args: string[]): Promise<void> {
         process.stdout.write('\n');
         process.stderr.write(`hob: ${describeError(e)}\n`);
         messages.pop();
-        sequence.clear();
+        await engine.resetContext().catch(() => undefined);
       } finally {
-        generating = false;
+        reply = undefined;
       }
       if (tty) rl.prompt();
     }
   } finally {
     process.off('SIGINT', onInterrupt);
     rl.close();
-    session.free();
-    m.close();
+    offShift();
+    await engine.unload();
   }
 }
