@@ -35,7 +35,8 @@ export function apiSampling(o: Parameters<typeof samplerOptions>[0]): SamplingPa
 
 /** The texts of the BOS and EOS tokens, from the file's metadata (for a built-in template rendered here). */
 async function specialTokenTexts(path: string): Promise<{ bos: string; eos: string }> {
-  const header = await readGgufHeaderFile(await Engine.create({ threads: 1 }), path);
+  const reader = await Engine.create({ threads: 1 });
+  const header = await readGgufHeaderFile(reader, path).finally(() => reader.dispose());
   const tokens = header.metadata['tokenizer.ggml.tokens'];
   const text = (key: string): string => {
     const id = header.metadata[key];
