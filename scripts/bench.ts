@@ -80,8 +80,9 @@ async function runNative(modelPath: string, ids: number[]): Promise<Run> {
     const res = await seq.controlledEvaluate(input, { temperature: 0 });
     return res[res.length - 1].next.token;
   };
-  await step(ids.slice(0, 8));
-  await step([ids[8]]);
+  // Warm-up as for the wasm engines: the whole prompt and a few steps.
+  await step(ids);
+  for (let i = 0; i < 4; i++) await step([ids[i]]);
   await seq.eraseContextTokenRanges([{ start: 0, end: seq.nextTokenIndex }]);
   let t0 = performance.now();
   let token = await step(ids);

@@ -56,11 +56,12 @@ async function benchWllama(req: HobBenchRequest): Promise<PeerBenchResult> {
     } as Parameters<typeof wllama.createCompletion>[0] & { stream?: false });
     return (r as unknown as { timings: { prompt_n: number; prompt_ms: number; predicted_n: number; predicted_ms: number } }).timings;
   };
-  // The completion API takes text, not token ids: the first call measures
-  // this vocabulary's characters per token, the second asks for about the
-  // prompt's length (the rates use the count llama.cpp reports).
+  // The completion API takes text, not token ids: the first call (also the
+  // warm-up) measures this vocabulary's characters per token, the second
+  // asks for about the prompt's length (the rates use the count llama.cpp
+  // reports).
   const guess = PROMPT_TEXT.slice(0, req.ids.length * 4);
-  const probe = await stage('warm-up', () => complete(guess, 2));
+  const probe = await stage('warm-up', () => complete(guess, 5));
   const text = PROMPT_TEXT.slice(0, Math.round((guess.length * req.ids.length) / probe.prompt_n));
   const t = await stage('completion', () => complete(text, req.nDecode + 1));
   const result: PeerBenchResult = {
