@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -236,6 +236,8 @@ const median = (v: number[]) => {
 const rate = (runs: Run[], k: 'prefill' | 'decode') =>
   runs.length ? median(runs.map((r) => (k === 'prefill' ? r.prefillTokens / (r.prefillMs / 1000) : r.decodeTokens / (r.decodeMs / 1000)))) : NaN;
 
+// Other work on the machine shows in every figure: the load is recorded.
+const loadBefore = loadavg()[0];
 const readGBps = readBandwidth();
 const cpuModel = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1] ?? cpus()[0]?.model ?? 'unknown';
 const machine = `${cpuModel}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB`;
@@ -299,6 +301,7 @@ const result = {
   decodeTokens: nDecode,
   reps,
   readGBps,
+  loadAverage: { before: loadBefore, after: loadavg()[0] },
   peers: { wllama: `@wllama/wllama ${wllamaVersion}`, native: `node-llama-cpp ${nativeVersion} (CPU)` },
   rows,
 };
@@ -318,5 +321,6 @@ for (const r of rows as any[]) {
     `${r.decodeRooflineFraction ? f(r.decodeRooflineFraction.hob, 2) : '–'} | ${mib(r.hob.peakHeapBytes)} |`);
 }
 console.log(`\n${machine}; ${threads} threads; prompt ${nPrompt} tokens, decode ${nDecode}; tokens/s, median of ${reps}; ` +
-  `read bandwidth ${f(readGBps, 1)} GB/s; ${result.browser}; ${result.peers.wllama}; ${result.peers.native}.`);
+  `read bandwidth ${f(readGBps, 1)} GB/s; load average ${f(loadBefore, 1)} before, ${f(result.loadAverage.after, 1)} after; ` +
+  `Chromium ${result.browser}; ${result.peers.wllama}; ${result.peers.native}.`);
 process.exit(0);
