@@ -245,8 +245,10 @@ console.error(`machine: ${machine}; read bandwidth ${readGBps?.toFixed(1) ?? '?'
 
 const rows: Record<string, unknown>[] = [];
 try {
-  for (const entry of modelList) {
-    const model = await ensureModel(entry);
+  // Every model first, so a missing file fails before any run.
+  const models: BenchModel[] = [];
+  for (const entry of modelList) models.push(await ensureModel(entry));
+  for (const model of models) {
     const ids = promptIds(model.nVocab);
     const fileBytes = statSync(model.path).size;
     const runs: Record<string, Run[]> = { hob: [], wllama: [], native: [] };
