@@ -8,7 +8,7 @@
 //
 //   npm run bench -- [--models qwen2-0.5b:q4_0,llama-1b:q4_k,tiny-random]
 //        [--threads 2] [--prompt 128] [--decode 64] [--reps 2] [--quick]
-//        [--peers hob,wllama,native] [--out bench/cpu.json] [--dir DIR]
+//        [--peers hob,wllama,native] [--out bench/cpu.json] [--dir DIR] [--settle-ms 1500]
 //
 // Random models of real shapes come from the test writer (cached in --dir);
 // tiny-random is the real llama-2-tiny-random.gguf from the test data.
@@ -36,6 +36,8 @@ const { values: opts } = parseArgs({
     dir: { type: 'string', default: join(tmpdir(), 'hob-bench-models') },
     'peer-modules': { type: 'string', default: 'scripts/oracle/node_modules' },
     'read-gbps': { type: 'string' },
+    // Idle pause between the two warm-ups of the wasm engines (see bench-worker.ts).
+    'settle-ms': { type: 'string', default: '1500' },
     // Internal: run native llama.cpp on one model and print one JSON line.
     child: { type: 'boolean', default: false },
     model: { type: 'string' },
@@ -214,7 +216,7 @@ async function runInBrowser(peer: 'hob' | 'wllama', model: BenchModel, ids: numb
     await page.goto(`${url}/test/browser/pages/bench.html`);
     await page.waitForFunction(() => document.title === 'ready' || document.title === 'failed', undefined, { timeout: 120_000 });
     if (!(await page.evaluate(() => (window as unknown as { isolated: boolean }).isolated))) throw new Error('benchmark page is not cross-origin isolated');
-    const req = { url: `/__files/${served}`, ids, nDecode, threads };
+    const req = { url: `/__files/${served}`, ids, nDecode, threads, settleMs: Number(opts['settle-ms']) };
     const fn = peer === 'hob' ? 'benchHob' : 'benchWllama';
     return await page.evaluate(
       ([f, r]) => (window as unknown as Record<string, (x: unknown) => Promise<Run>>)[f as string](r),
@@ -300,6 +302,7 @@ const result = {
   browser: browser.version(),
   threads,
   promptTokens: nPrompt,
+  settleMs: Number(opts['settle-ms']),
   decodeTokens: nDecode,
   reps,
   readGBps,
