@@ -251,9 +251,13 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
         // Attention: norm, project (+ bias), norm heads, rotate, cache,
         // attend (within the layer's window), project back (+ post-norm).
         rmsnorm(x, L.attn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
-        matmul(pool, ws.scratch, *L.wq, ws.xb.data(), T, ws.q.data());
-        matmul(pool, ws.scratch, *L.wk, ws.xb.data(), T, ws.k.data());
-        matmul(pool, ws.scratch, *L.wv, ws.xb.data(), T, ws.v.data());
+        if (can_share_input(*L.wq, *L.wk) && can_share_input(*L.wq, *L.wv)) {
+            matmul_many(pool, ws.scratch, {{L.wq, ws.q.data()}, {L.wk, ws.k.data()}, {L.wv, ws.v.data()}}, ws.xb.data(), T);
+        } else {
+            matmul(pool, ws.scratch, *L.wq, ws.xb.data(), T, ws.q.data());
+            matmul(pool, ws.scratch, *L.wk, ws.xb.data(), T, ws.k.data());
+            matmul(pool, ws.scratch, *L.wv, ws.xb.data(), T, ws.v.data());
+        }
         if (!L.bq.empty()) {
             add_bias(ws.q.data(), L.bq.data(), T, (int32_t)q_dim);
             add_bias(ws.k.data(), L.bk.data(), T, hp.kv_dim());
@@ -280,8 +284,12 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
         // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
         // back (+ post-norm).
         rmsnorm(x, L.ffn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
-        matmul(pool, ws.scratch, *L.ffn_gate, ws.xb.data(), T, ws.hb.data());
-        matmul(pool, ws.scratch, *L.ffn_up, ws.xb.data(), T, ws.hb2.data());
+        if (can_share_input(*L.ffn_gate, *L.ffn_up)) {
+            matmul_many(pool, ws.scratch, {{L.ffn_gate, ws.hb.data()}, {L.ffn_up, ws.hb2.data()}}, ws.xb.data(), T);
+        } else {
+            matmul(pool, ws.scratch, *L.ffn_gate, ws.xb.data(), T, ws.hb.data());
+            matmul(pool, ws.scratch, *L.ffn_up, ws.xb.data(), T, ws.hb2.data());
+        }
         if (tr.ffn_act == FfnAct::GeLU) {
             gelu_mul(ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
         } else {

@@ -245,6 +245,19 @@ float vec_dot(TypeId t, int64_t n, const void* w, const void* a) {
     return k->dot(n, w, a, true);
 }
 
+bool has_tile_kernel(TypeId t) { return qk::has_tile_q8_0(t); }
+
+void widen_activations(const void* q8, int64_t n, int16_t* q16, float* scales) {
+    check_blocks(TypeId::Q8_0, n);
+    qk::widen_q8_0_row(q8, n, q16, scales);
+}
+
+void vec_dot_tile(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* scales, int n_tok, float* out) {
+    HOB_CHECK(has_tile_kernel(t), HOB_ERR_INTERNAL, std::string("no tile kernel for ") + type_name(t));
+    check_blocks(t, n);
+    qk::dot_tile_q8_0(t, n, w, a16, scales, n_tok, out);
+}
+
 float vec_dot_scalar(TypeId t, int64_t n, const void* w, const void* a) {
     const Kernels* k = find_kernels(t);
     if (!k || !k->dot) unsupported("no dot product for tensor type ", t);

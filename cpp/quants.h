@@ -207,6 +207,16 @@ void dequantize_row(TypeId t, const void* x, float* y, int64_t n);
 // vec_dot_type(t).
 float vec_dot(TypeId t, int64_t n, const void* w, const void* a);
 
+// Tiled dots for prefill: one weight row against n_tok tokens at once,
+// each weight block decoded once per few tokens. Exists for the Q8_0
+// family (Q4_0, Q5_0, Q8_0, IQ4_NL) where SIMD128 is on; its activations
+// are Q8_0 rows widened to int16 (n per token, contiguous) with their block
+// scales as floats (n / 32 per token). out[j] equals vec_dot with token j's
+// Q8_0 row, bit for bit.
+bool has_tile_kernel(TypeId weights);
+void widen_activations(const void* q8_0_row, int64_t n, int16_t* q16, float* scales);
+void vec_dot_tile(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* scales, int n_tok, float* out);
+
 // vec_dot without SIMD: the portable path the SIMD ones are tested against.
 // Block sums are the same integers; only the float summation order differs.
 float vec_dot_scalar(TypeId t, int64_t n, const void* w, const void* a);

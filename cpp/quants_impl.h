@@ -115,6 +115,10 @@ float dot_q5_0(int64_t n, const void* w, const void* a, bool simd);
 float dot_q5_1(int64_t n, const void* w, const void* a, bool simd);
 float dot_q8_0(int64_t n, const void* w, const void* a, bool simd);
 float dot_iq4_nl(int64_t n, const void* w, const void* a, bool simd);
+// The tile kernels of the Q8_0-activation types (see quants.h: vec_dot_tile).
+void widen_q8_0_row(const void* x, int64_t n, int16_t* q16, float* scales);
+bool has_tile_q8_0(TypeId t);
+void dot_tile_q8_0(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* scales, int n_tok, float* out);
 
 // ---- 256-element super-blocks (quants_k.cpp) ------------------------------
 void quantize_row_q8_k(const float* x, void* y, int64_t n);

@@ -57,7 +57,13 @@ void ThreadPool::work(Job& job, int thread) {
         const int task = job.next.fetch_add(1, std::memory_order_relaxed);
         if (task >= job.n_tasks) break;
         (*job.fn)(task, thread);
-        job.done.fetch_add(1, std::memory_order_release);
+        if (job.done.fetch_add(1, std::memory_order_acq_rel) + 1 == job.n_tasks && thread != 0) {
+            // The last task, finished by a worker: wake the caller if it
+            // has stopped spinning. Taking the mutex orders this with the
+            // caller's check-then-sleep, so the wake-up cannot be lost.
+            std::lock_guard<std::mutex> lock(mutex_);
+            done_.notify_all();
+        }
     }
 }
 
@@ -109,7 +115,17 @@ void ThreadPool::run(int n_tasks, const std::function<void(int, int)>& fn) {
     }
     wake_.notify_all();
     work(job, 0);
-    spin_until([&] { return job.done.load(std::memory_order_acquire) == n_tasks; });
+    // The caller waits for the workers' last tasks: polling briefly (they
+    // usually end together), then sleeping, so a worker that the OS has
+    // parked behind it on a busy core gets the core instead of a spinner.
+    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    for (int polls = 1; job.done.load(std::memory_order_acquire) != n_tasks; polls++) {
+        cpu_relax();
+        if (polls % 64 != 0 || std::chrono::steady_clock::now() < deadline) continue;
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_.wait(lock, [&] { return job.done.load(std::memory_order_acquire) == n_tasks; });
+        break;
+    }
     {
         std::lock_guard<std::mutex> lock(mutex_);
         current_ = nullptr;

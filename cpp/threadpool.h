@@ -1,7 +1,8 @@
 // A persistent pool of worker threads for data-parallel loops. Threads are
 // created once; between jobs a worker spins briefly (jobs of one forward pass
 // follow each other within microseconds) and then sleeps, so an idle pool
-// costs no CPU and a pool larger than the machine does not starve it.
+// costs no CPU and a pool larger than the machine does not starve it. The
+// caller waiting for a job's last tasks likewise spins briefly, then sleeps.
 #pragma once
 
 #include <atomic>
@@ -46,7 +47,7 @@ private:
     };
 
     void worker_loop(int thread);
-    static void work(Job& job, int thread);
+    void work(Job& job, int thread);
 
     int n_threads_;
     int active_;
@@ -56,7 +57,8 @@ private:
     std::atomic<uint64_t> generation_{0};
 
     std::mutex mutex_;
-    std::condition_variable wake_;
+    std::condition_variable wake_;  // workers: a new job
+    std::condition_variable done_;  // the caller: the job's last task finished
     bool stop_ = false;
 };
 

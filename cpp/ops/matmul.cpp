@@ -1,8 +1,10 @@
 // Matrix products y = W x over weights of any supported type. Activations are
 // converted once to the weights' vec-dot type (Q8_0, Q8_1 or Q8_K for the
 // quantized ones, as llama.cpp pairs them); output rows are split into
-// chunks across threads, and each weight row is reused for every token of
-// the batch while it is in cache.
+// chunks across threads. Batches run tiled: each weight row meets a tile
+// of tokens while both are in cache, through the tile kernels where the
+// type has one. Several weights over one input (Q, K, V; gate, up) share
+// the converted activations and one job.
 #include <algorithm>
 #include <string>
 
@@ -19,35 +21,83 @@ float* Scratch::thread_buffer(int thread, size_t n) {
     return b.data();
 }
 
-void matmul(ThreadPool& pool, Scratch& scratch, const Tensor& w, const float* x, int32_t T, float* y) {
-    const int64_t n_in = w.cols();
-    const int64_t n_out = w.rows();
-    // Kernels read whole blocks: a row that is not whole blocks (refused by
-    // row_size, naming the weight type) or a stride that disagrees would
-    // read past the tensor.
-    HOB_CHECK(row_size(w.type, n_in) == w.row_bytes, HOB_ERR_INTERNAL,
-              "tensor " + w.name + " has row stride " + std::to_string(w.row_bytes) + " for " + std::to_string(n_in) +
-                  " elements of " + type_name(w.type));
-    const TypeId at = vec_dot_type(w.type);
+void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<MatmulOut> outs, const float* x, int32_t T) {
+    const MatmulOut* mo = outs.begin();
+    const int n_m = (int)outs.size();
+    HOB_CHECK(n_m > 0, HOB_ERR_INTERNAL, "matmul with no weights");
+    const Tensor& w0 = *mo[0].w;
+    const int64_t n_in = w0.cols();
+    const TypeId at = vec_dot_type(w0.type);
+    bool tiled = T > 1;
+    for (int m = 0; m < n_m; m++) {
+        const Tensor& w = *mo[m].w;
+        // Kernels read whole blocks: a row that is not whole blocks (refused
+        // by row_size, naming the weight type) or a stride that disagrees
+        // would read past the tensor.
+        HOB_CHECK(row_size(w.type, w.cols()) == w.row_bytes, HOB_ERR_INTERNAL,
+                  "tensor " + w.name + " has row stride " + std::to_string(w.row_bytes) + " for " +
+                      std::to_string(w.cols()) + " elements of " + type_name(w.type));
+        HOB_CHECK(w.cols() == n_in && vec_dot_type(w.type) == at, HOB_ERR_INTERNAL,
+                  "tensors " + w0.name + " and " + w.name + " cannot share converted activations");
+        tiled = tiled && has_tile_kernel(w.type);
+    }
     const size_t a_row = row_size(at, n_in);
 
+    // Activations are converted once for all the weights; a batch against
+    // types with a tile kernel also gets them widened, once for every row.
+    const int64_t n_blocks = n_in / 32;
+    if (tiled) {
+        if (scratch.act16.size() < (size_t)T * n_in) scratch.act16.resize((size_t)T * n_in);
+        if (scratch.act_scales.size() < (size_t)T * n_blocks) scratch.act_scales.resize((size_t)T * n_blocks);
+    }
     const uint8_t* act;
     if (at == TypeId::F32) {
         act = reinterpret_cast<const uint8_t*>(x);
     } else {
         if (scratch.act.size() < a_row * T) scratch.act.resize(a_row * T);
         uint8_t* dst = scratch.act.data();
-        pool.run(T, [&](int t, int) { quantize_row(at, x + (size_t)t * n_in, dst + (size_t)t * a_row, n_in); });
+        pool.run(T, [&](int t, int) {
+            quantize_row(at, x + (size_t)t * n_in, dst + (size_t)t * a_row, n_in);
+            if (tiled) {
+                widen_activations(dst + (size_t)t * a_row, n_in, scratch.act16.data() + (size_t)t * n_in,
+                                  scratch.act_scales.data() + (size_t)t * n_blocks);
+            }
+        });
         act = dst;
     }
 
     // Enough chunks to balance the threads, few enough that claiming one
-    // costs little next to computing it.
-    const int64_t per_chunk = std::max<int64_t>(1, std::min<int64_t>(64, n_out / (pool.size() * 4)));
-    const int n_chunks = (int)((n_out + per_chunk - 1) / per_chunk);
-    pool.run(n_chunks, [&](int c, int) {
-        const int64_t r0 = c * per_chunk;
-        const int64_t r1 = std::min(n_out, r0 + per_chunk);
+    // costs little next to computing it; all weights' rows in one job, so
+    // the threads meet once.
+    int64_t total_rows = 0;
+    for (int m = 0; m < n_m; m++) total_rows += mo[m].w->rows();
+    const int64_t per_chunk = std::max<int64_t>(1, std::min<int64_t>(64, total_rows / (pool.size() * 4)));
+    std::vector<MatmulChunk>& chunks = scratch.chunks;
+    chunks.clear();
+    for (int m = 0; m < n_m; m++) {
+        for (int64_t r = 0; r < mo[m].w->rows(); r += per_chunk) chunks.push_back({m, r, std::min(mo[m].w->rows(), r + per_chunk)});
+    }
+    pool.run((int)chunks.size(), [&](int c, int) {
+        const Tensor& w = *mo[chunks[c].m].w;
+        float* y = mo[chunks[c].m].y;
+        const int64_t n_out = w.rows();
+        const int64_t r0 = chunks[c].r0, r1 = chunks[c].r1;
+        if (tiled) {
+            // Tokens in tiles of kTile, rows inside: the tile's activations
+            // stay in cache while the chunk's rows stream past them.
+            constexpr int32_t kTile = 16;
+            float dots[kTile];
+            for (int32_t t0 = 0; t0 < T; t0 += kTile) {
+                const int32_t nt = std::min(kTile, T - t0);
+                const int16_t* a16 = scratch.act16.data() + (size_t)t0 * n_in;
+                const float* as = scratch.act_scales.data() + (size_t)t0 * n_blocks;
+                for (int64_t r = r0; r < r1; r++) {
+                    vec_dot_tile(w.type, n_in, w.row(r), a16, as, nt, dots);
+                    for (int32_t j = 0; j < nt; j++) y[(size_t)(t0 + j) * n_out + r] = dots[j];
+                }
+            }
+            return;
+        }
         for (int64_t r = r0; r < r1; r++) {
             const uint8_t* wr = w.row(r);
             for (int32_t t = 0; t < T; t++) {
@@ -55,6 +105,14 @@ void matmul(ThreadPool& pool, Scratch& scratch, const Tensor& w, const float* x,
             }
         }
     });
+}
+
+void matmul(ThreadPool& pool, Scratch& scratch, const Tensor& w, const float* x, int32_t T, float* y) {
+    matmul_many(pool, scratch, {MatmulOut{&w, y}}, x, T);
+}
+
+bool can_share_input(const Tensor& a, const Tensor& b) {
+    return a.cols() == b.cols() && vec_dot_type(a.type) == vec_dot_type(b.type);
 }
 
 }  // namespace hob

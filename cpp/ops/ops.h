@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "../kv_cache.h"
@@ -12,16 +13,34 @@
 
 namespace hob {
 
+// A matmul's work item: rows [r0, r1) of weight m.
+struct MatmulChunk {
+    int m;
+    int64_t r0, r1;
+};
+
 // Reusable per-session buffers for kernels, so the forward pass does not
 // allocate. Grown on first use, then kept.
 struct Scratch {
     std::vector<uint8_t> act;                 // activations converted for a matmul
+    std::vector<int16_t> act16;               // ... and widened for the tile kernels
+    std::vector<float> act_scales;            // their block scales
+    std::vector<MatmulChunk> chunks;          // a matmul's work items
     std::vector<std::vector<float>> per_thread;  // one float buffer per thread
     float* thread_buffer(int thread, size_t n);
 };
 
 // y[t][r] = W[r] . x[t] for T rows x of W.cols() floats; y is T x W.rows().
 void matmul(ThreadPool& pool, Scratch& scratch, const Tensor& w, const float* x, int32_t T, float* y);
+
+// Several matmuls over the same input x, for weights that can_share_input:
+// the activations are converted once and all rows run in one job.
+struct MatmulOut {
+    const Tensor* w;
+    float* y;
+};
+void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<MatmulOut> outs, const float* x, int32_t T);
+bool can_share_input(const Tensor& a, const Tensor& b);
 
 // y = x / sqrt(mean(x^2) + eps) * weight, for each of T rows of n.
 void rmsnorm(const float* x, const float* weight, float* y, int32_t T, int32_t n, float eps);
