@@ -228,7 +228,7 @@ float dot_q3_k(int64_t n, const void* vw, const void* va, bool simd) {
     const int64_t nb = n / kQK_K;
     int64_t b = 0;
     float sum = 0;
-    int sc[16];
+    [[maybe_unused]] int sc[16];  // the SIMD paths' sub-block scales
     if (simd) {
 #if defined(__wasm_simd128__)
         v128_t acc = wasm_f32x4_splat(0);

@@ -301,7 +301,8 @@ TEST("sliding-window layers follow each architecture's pattern and RoPE bases") 
     CHECK_EQ(g3->hparams().rope_of(5).freq_base, 10000.0f);  // no rope.freq_base in the file: the default
     // Without a window key gemma3 is global everywhere; gemma2 defaults to 4096.
     CHECK(!load(arch_file("gemma3"))->hparams().is_swa(0));
-    CHECK_EQ(load(arch_file("gemma2"))->hparams().n_swa, 4096);
+    const std::unique_ptr<Model> g2_default = load(arch_file("gemma2"));
+    CHECK_EQ(g2_default->hparams().n_swa, 4096);
 
     double v = -1;
     std::vector<uint8_t> bytes = arch_file("gemma3", w);
