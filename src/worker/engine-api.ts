@@ -13,6 +13,7 @@ import { renderChat } from '../chat/template.js';
 import { AbortError, BusyError, HobError } from '../api/errors.js';
 import type { ChatMessage, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, SamplingParams, ShiftEvent, Usage } from '../api/types.js';
 import type { GpuContext } from '../gpu/device.js';
+import type { ModelStore } from '../store/index.js';
 import { generate } from './generation.js';
 
 /** Where a model comes from: a URL (downloaded once into the model store,
@@ -83,6 +84,9 @@ export interface WorkerHost {
   openPath?(path: string): Promise<ByteSource>;
   /** Reads a URL without the model store (Node: no IndexedDB). */
   openUrl?(url: string, signal: AbortSignal, onProgress?: (p: LoadProgress) => void): Promise<ByteSource>;
+  /** The model store (the browser worker's; loaded with the worker, so a
+   * page that went offline still reaches it). */
+  openStore?(): ModelStore;
   defaultThreads(): number;
   /** A macrotask turn that lets queued messages (a stop) in between two tokens; default a MessageChannel round trip. */
   yieldToEvents?(): Promise<void>;
@@ -132,8 +136,8 @@ export function createWorkerApi(host: WorkerHost) {
       if (!url) throw new HobError('argument/invalid', `no model store here: ${JSON.stringify(source)} names no URL`);
       return host.openUrl(url, signal, onProgress);
     }
-    const { openModelStore } = await import('../store/index.js');
-    const store = openModelStore();
+    if (!host.openStore) throw new HobError('argument/invalid', `no model store here: ${JSON.stringify(source)} cannot be loaded`);
+    const store = host.openStore();
     if ('ref' in source && (await store.get(source.ref))?.state === 'complete') {
       return joinSplitParts(await store.openModelParts(source.ref));
     }

@@ -4,6 +4,7 @@
 import * as Comlink from 'comlink';
 
 import { requestGpu } from '../gpu/device.js';
+import { openModelStore } from '../store/index.js';
 import { createWorkerApi } from './engine-api.js';
 import { installErrorTransfer } from './transfer.js';
 
@@ -11,6 +12,7 @@ export type { EngineWorkerApi, GenerateRequest, GenerateResult, LoadProgress, Mo
 
 const api = createWorkerApi({
   requestGpu: () => requestGpu(),
+  openStore: () => openModelStore(),
   defaultThreads: () => Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8)),
 });
 
