@@ -125,8 +125,14 @@ export async function openEngine(
   // Events come on a port of their own, held here for the engine's life (a
   // comlink proxy's port may be collected while the worker still uses it).
   const events = new MessageChannel();
-  events.port1.onmessage = (ev: MessageEvent<{ kind: 'progress' | 'shift'; event: EngineEvents['progress'] & EngineEvents['shift'] }>) => {
+  let loadedSeen: () => void = () => {};
+  const loaded = new Promise<void>((resolve) => (loadedSeen = resolve));
+  events.port1.onmessage = (ev: MessageEvent<{ kind: 'progress' | 'shift' | 'loaded'; event: EngineEvents['progress'] & EngineEvents['shift'] }>) => {
     const { kind, event } = ev.data;
+    if (kind === 'loaded') {
+      loadedSeen();
+      return;
+    }
     if (kind === 'progress') opts.onProgress?.(event);
     emit(kind, event);
   };
@@ -154,6 +160,8 @@ export async function openEngine(
       },
       Comlink.transfer(events.port2, [events.port2]),
     );
+    // Every progress event is delivered before createEngine resolves.
+    await loaded;
   } catch (e) {
     events.port1.close();
     terminate();

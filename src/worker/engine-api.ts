@@ -294,6 +294,10 @@ export function createWorkerApi(host: WorkerHost) {
         }
         throw e;
       }
+      // Marks the end of the load's progress on the same port, so the page
+      // has every progress event before open() returns (ports are not
+      // ordered with each other).
+      events?.postMessage({ kind: 'loaded' });
       const m = model!;
       const contextSize = opts.contextSize ?? Math.min(m.info.nCtxTrain, 4096);
       if (!Number.isInteger(contextSize) || contextSize < 1) {
