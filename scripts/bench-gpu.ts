@@ -56,6 +56,12 @@ interface RunResult {
   /** Hob only: the same for one prefill forward of prefillProfileTokens tokens. */
   prefillKernelMicros?: Record<string, number>;
   prefillProfileTokens?: number;
+  /** Hob only: the same for the prompt's last batch (its rows see every
+   * earlier cell), and the prompt's batches as (tokens, first cell). */
+  lastBatchKernelMicros?: Record<string, number>;
+  prefillBatches?: [number, number][];
+  /** Hob only: host time to record one decode step's dispatches, microseconds. */
+  encodeMicrosPerToken?: number;
 }
 
 /** Times each recorded step of one forward of T tokens at cell0 with
@@ -101,6 +107,26 @@ async function profileSteps(session: { gpu?: unknown }, T: number, cell0: number
   return totals;
 }
 
+/** Host time to record one decode step (every dispatch of the forward into
+ * a pass that is never submitted), median of 20. */
+function encodeMicros(session: { gpu?: unknown }): number {
+  const r = session.gpu as { blockSteps: Step[]; headSteps: Step[]; model: { ctx: { device: GPUDevice } } };
+  const device = r.model.ctx.device;
+  const times: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    const t0 = performance.now();
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const s of r.blockSteps) s.encode(pass, 1);
+    for (const s of r.headSteps) s.encode(pass, 1);
+    pass.end();
+    enc.finish();
+    if (i > 0) times.push((performance.now() - t0) * 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[10];
+}
+
 /** The same deterministic prompt for both backends: ids spread over the vocabulary. */
 function promptIds(): number[] {
   const nVocab = Number(opts.vocab);
@@ -144,6 +170,12 @@ async function runHob(modelPath: string): Promise<RunResult> {
   const kernelMicros = await profileSteps(session, 1, session.nPast);
   const prefillProfileTokens = Math.min(ids.length, 256);
   const prefillKernelMicros = await profileSteps(session, prefillProfileTokens, 0);
+  const maxBatch = (session as unknown as { gpu: { maxBatch: number } }).gpu.maxBatch;
+  const prefillBatches: [number, number][] = [];
+  for (let c = 0; c < ids.length; c += maxBatch) prefillBatches.push([Math.min(maxBatch, ids.length - c), c]);
+  const [lastT, lastCell] = prefillBatches[prefillBatches.length - 1];
+  const lastBatchKernelMicros = await profileSteps(session, lastT, lastCell);
+  const encodeMicrosPerToken = encodeMicros(session);
   if (errors.length) throw new Error(`WebGPU errors: ${errors.join('; ')}`);
   const result: RunResult = {
     backend: 'hob (WebGPU, Dawn)',
@@ -157,6 +189,9 @@ async function runHob(modelPath: string): Promise<RunResult> {
     kernelMicros,
     prefillKernelMicros,
     prefillProfileTokens,
+    lastBatchKernelMicros,
+    prefillBatches,
+    encodeMicrosPerToken,
   };
   session.free();
   model.free();
@@ -297,6 +332,9 @@ for (const entry of opts.models!.split(',')) {
       kernelMicros: runs.hob[runs.hob.length - 1].kernelMicros,
       prefillKernelMicros: runs.hob[runs.hob.length - 1].prefillKernelMicros,
       prefillProfileTokens: runs.hob[runs.hob.length - 1].prefillProfileTokens,
+      lastBatchKernelMicros: runs.hob[runs.hob.length - 1].lastBatchKernelMicros,
+      prefillBatches: runs.hob[runs.hob.length - 1].prefillBatches,
+      encodeMicrosPerToken: runs.hob[runs.hob.length - 1].encodeMicrosPerToken,
     },
     llamaCpp: { prefillTokensPerSecond: pick('llama', 'prefillTokensPerSecond'), decodeTokensPerSecond: pick('llama', 'decodeTokensPerSecond'), device: runs.llama[0].device },
     decodeRatio: pick('hob', 'decodeTokensPerSecond') / pick('llama', 'decodeTokensPerSecond'),
@@ -316,6 +354,9 @@ const profile = (micros: Record<string, number> | undefined) => {
 for (const r of rows as any[]) {
   console.error(`${r.model}: ${r.hob.dispatchesPerToken} dispatches per token; GPU time of one decode step ${profile(r.hob.kernelMicros)}`);
   console.error(`${r.model}: GPU time of a ${r.hob.prefillProfileTokens}-token prefill forward ${profile(r.hob.prefillKernelMicros)}`);
+  const [t, c] = r.hob.prefillBatches.at(-1);
+  console.error(`${r.model}: GPU time of the prompt's last batch (${t} tokens after ${c}) ${profile(r.hob.lastBatchKernelMicros)}`);
+  console.error(`${r.model}: host time to record a decode step ${r.hob.encodeMicrosPerToken.toFixed(0)} us`);
 }
 const result = { date: new Date().toISOString(), promptTokens: nPrompt, decodeTokens: nDecode, reps: Number(opts.reps), rows };
 mkdirSync(dirname(opts.out!), { recursive: true });
