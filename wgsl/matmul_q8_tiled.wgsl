@@ -1,23 +1,31 @@
 // y = W x for a batch of tokens (prefill) over quantized weights, with x
 // already quantized to the weights' activation type (Q8_0, Q8_1 or Q8_K, as
-// in matvec_q8.wgsl): each workgroup computes a tile
-// of 64 weight rows x 32 tokens, one 32-column block at a time. Per step,
-// 64 invocations load one weight block each (load_block: 16 or 32 bytes),
-// all 256 load one activation word, and every invocation then takes the
-// integer block dots of 4 rows x 2 tokens from workgroup memory (each
-// 16-element half weighted by its integer scale), scaled by d_w * d_x in
-// f32 as the CPU does, plus the minimum's term. Composed after common.wgsl,
-// a qact_<activation type>.wgsl, a dot4 file and one dequant_<type>.wgsl
-// (load_block, load_scales, bindings 4, 5).
+// in matvec_q8.wgsl). A workgroup of 256 (16 x 16) computes a tile of
+// BM = 16 RM weight rows x BN = 16 TN tokens, KB 32-column blocks a stage:
+// the first BM KB invocations load one weight block each (load_block: 16 or
+// 32 bytes, and load_scales), the activation words are loaded up to four an
+// invocation, and then each invocation takes the integer block dots of its
+// RM rows x TN tokens from workgroup memory (each 16-element half weighted by
+// its integer scale), scaled by d_w * d_x in f32 as the CPU does, plus the
+// minimum's term. The loads of the next stage are issued before the dots of
+// this one, so their latency hides behind them; a stage costs two barriers.
+// The activation words of its tokens sit in registers for all its rows.
+// Blocks are added in column order, whatever the tile: every tile shape
+// gives the same bits. Composed after common.wgsl, a qact_<activation
+// type>.wgsl, a dot4 file and one dequant_<type>.wgsl (load_block,
+// load_scales, bindings 4, 5).
 //   binding 0  frame: Frame (uniform)
 //   binding 1  mm: Matmul (uniform)
 //   binding 2  xq: (T, cols / 4) u32 as vec4: Q8_0 activation bytes
 //   binding 3  y: (T, y_stride) f32; this part writes columns [row0, row0 + rows)
 //   binding 6  xd: (T, cols / 32) f32: activation block scales
 //   binding 7  xs: per-block sums of Q8_1 and Q8_K activations (qact_*.wgsl)
-// Grid: (ceil(rows / 64), ceil(T / 32)). Bounds: rows >= mm.rows and tokens
+// Pipeline constants: RM in {1..8} rows, TN in {2, 4} tokens an invocation,
+// KB in {1, 2, 4} blocks a stage, with BM KB <= 128 and BN KB <= 128.
+// Grid: (ceil(rows / BM), ceil(T / BN)). Bounds: rows >= mm.rows and tokens
 // >= min(frame.n_tokens, mm.max_tokens) load zeros and write nothing.
-// Workgroup memory: 5.4 KiB. With mm.accumulate, y += W x.
+// Workgroup memory: 14 KiB (128 weight blocks, 128 activation blocks). With mm.accumulate,
+// y += W x.
 
 struct Matmul {
   rows: u32,
@@ -43,93 +51,149 @@ struct QScales {
   dm: f32,
 }
 
-const BM: u32 = 64u;
-const BN: u32 = 32u;
-const LD: u32 = 9u;  // padded row stride in words: rows fall in different banks
+override RM: u32 = 4u;
+override TN: u32 = 2u;
+override KB: u32 = 2u;
+const LD: u32 = 9u;  // padded block stride in words: rows fall in different banks
 
-var<workgroup> w_sh: array<u32, 576>;  // (BM, LD) weight bytes
-var<workgroup> a_sh: array<u32, 288>;  // (BN, LD) activation bytes
-var<workgroup> wd_sh: array<f32, 64>;
-var<workgroup> ad_sh: array<f32, 32>;
-var<workgroup> ws_sh: array<QScales, 64>;
-var<workgroup> ax_sh: array<u32, 32>;
+var<workgroup> w_sh: array<u32, 1152>;  // (KB, BM) weight blocks, KB BM <= 128
+var<workgroup> a_sh: array<u32, 1152>;  // (KB, BN) activation blocks, KB BN <= 128
+var<workgroup> wd_sh: array<f32, 128>;
+var<workgroup> ad_sh: array<f32, 128>;
+var<workgroup> ws_sh: array<QScales, 128>;
+var<workgroup> ax_sh: array<u32, 128>;
+
+// What one invocation loads for a stage, held in registers until the
+// previous stage's dots are done.
+struct Staged {
+  w: QBlock,
+  sc: QScales,
+  a: vec4<u32>,
+  d: vec4<f32>,
+  e: vec4<u32>,
+}
+
+fn load_stage(stage: u32, lid: u32, row_base: u32, tok_base: u32, n_tokens: u32, nb: u32) -> Staged {
+  let bm = 16u * RM;
+  let bn = 16u * TN;
+  var st = Staged(QBlock(vec4<u32>(0u), vec4<u32>(0u), 0.0), QScales(vec2<i32>(0), vec2<i32>(0), 0.0),
+                  vec4<u32>(0u), vec4<f32>(0.0), vec4<u32>(0u));
+  if (lid < bm * KB) {
+    let r = row_base + lid % bm;
+    let kb = stage * KB + lid / bm;
+    if (r < mm.rows && kb < nb) {
+      st.w = load_block(r, kb);
+      st.sc = load_scales(r, kb);
+    }
+  }
+  for (var u = 0u; u < 4u; u++) {
+    let idx = lid + 256u * u;
+    let slot = idx / 8u;  // (block, token) slot: token slot % bn of block slot / bn
+    let word = idx % 8u;
+    let t = tok_base + slot % bn;
+    let kb = stage * KB + slot / bn;
+    if (slot < bn * KB && t < n_tokens && kb < nb) {
+      st.a[u] = xq[(t * nb + kb) * 2u + word / 4u][word % 4u];
+      st.d[u] = xd[t * nb + kb];
+      st.e[u] = act_extra(t * nb + kb);
+    }
+  }
+  return st;
+}
+
+fn store_stage(st: Staged, lid: u32) {
+  let bm = 16u * RM;
+  let bn = 16u * TN;
+  if (lid < bm * KB) {
+    ws_sh[lid] = st.sc;
+    for (var i = 0u; i < 4u; i++) {
+      w_sh[lid * LD + i] = st.w.w0[i];
+      w_sh[lid * LD + 4u + i] = st.w.w1[i];
+    }
+    wd_sh[lid] = st.w.d;
+  }
+  for (var u = 0u; u < 4u; u++) {
+    let idx = lid + 256u * u;
+    let slot = idx / 8u;
+    let word = idx % 8u;
+    if (slot < bn * KB) {
+      a_sh[slot * LD + word] = st.a[u];
+      if (word == 0u) {
+        ad_sh[slot] = st.d[u];
+        ax_sh[slot] = st.e[u];
+      }
+    }
+  }
+}
 
 @compute @workgroup_size(256)
 fn matmul_q8_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let bm = 16u * RM;
+  let bn = 16u * TN;
   let n_tokens = min(frame.n_tokens, mm.max_tokens);
-  let row_base = wid.x * BM;
-  let tok_base = wid.y * BN;
+  let row_base = wid.x * bm;
+  let tok_base = wid.y * bn;
   let tr = lid % 16u;  // rows tr + 16 i
-  let tc = lid / 16u;  // tokens tc, tc + 16
+  let tc = lid / 16u;  // tokens tc + 16 j
   let nb = mm.cols / 32u;
+  let n_stages = (nb + KB - 1u) / KB;
 
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  for (var kb = 0u; kb < nb; kb++) {
-    if (lid < BM) {
-      let r = row_base + lid;
-      var w = QBlock(vec4<u32>(0u), vec4<u32>(0u), 0.0);
-      var sc = QScales(vec2<i32>(0), vec2<i32>(0), 0.0);
-      if (r < mm.rows) {
-        w = load_block(r, kb);
-        sc = load_scales(r, kb);
-      }
-      ws_sh[lid] = sc;
-      for (var i = 0u; i < 4u; i++) {
-        w_sh[lid * LD + i] = w.w0[i];
-        w_sh[lid * LD + 4u + i] = w.w1[i];
-      }
-      wd_sh[lid] = w.d;
-    }
-    {
-      let t = tok_base + lid / 8u;
-      let word = lid % 8u;
-      var a = 0u;
-      var d = 0.0;
-      var e = 0u;
-      if (t < n_tokens) {
-        a = xq[(t * nb + kb) * 2u + word / 4u][word % 4u];
-        d = xd[t * nb + kb];
-        e = act_extra(t * nb + kb);
-      }
-      a_sh[(lid / 8u) * LD + word] = a;
-      if (word == 0u) {
-        ad_sh[lid / 8u] = d;
-        ax_sh[lid / 8u] = e;
-      }
-    }
+  // acc[i][j]: row tr + 16 i, token tc + 16 j.
+  var acc: array<vec4<f32>, 8>;
+  for (var i = 0u; i < 8u; i++) {
+    acc[i] = vec4<f32>(0.0);
+  }
+  var next = load_stage(0u, lid, row_base, tok_base, n_tokens, nb);
+  for (var stage = 0u; stage < n_stages; stage++) {
+    store_stage(next, lid);
     workgroupBarrier();
-    for (var i = 0u; i < 4u; i++) {
-      let ro = (tr + 16u * i) * LD;
-      let wd = wd_sh[tr + 16u * i];
-      let sc = ws_sh[tr + 16u * i];
-      var s0 = vec2<i32>(0);
-      var s1 = vec2<i32>(0);
-      for (var k = 0u; k < 8u; k++) {
-        let wk = w_sh[ro + k];
-        let h = k / 4u;
-        s0[h] += dot4(wk, a_sh[tc * LD + k]);
-        s1[h] += dot4(wk, a_sh[(tc + 16u) * LD + k]);
+    if (stage + 1u < n_stages) {
+      next = load_stage(stage + 1u, lid, row_base, tok_base, n_tokens, nb);
+    }
+    for (var kk = 0u; kk < KB; kk++) {
+      if (stage * KB + kk >= nb) {
+        break;
       }
-      let ad0 = ad_sh[tc];
-      let ad1 = ad_sh[tc + 16u];
-      acc0[i] += f32(sc.sc.x * s0.x + sc.sc.y * s0.y) * (wd * ad0) + min_term(sc, ad0, ax_sh[tc]);
-      acc1[i] += f32(sc.sc.x * s1.x + sc.sc.y * s1.y) * (wd * ad1) + min_term(sc, ad1, ax_sh[tc + 16u]);
+      // This invocation's tokens: their activation words, scales and extras.
+      var aw: array<array<u32, 8>, 4>;
+      var ad = vec4<f32>(0.0);
+      var ax = vec4<u32>(0u);
+      for (var j = 0u; j < TN; j++) {
+        let slot = kk * bn + tc + 16u * j;
+        for (var k = 0u; k < 8u; k++) {
+          aw[j][k] = a_sh[slot * LD + k];
+        }
+        ad[j] = ad_sh[slot];
+        ax[j] = ax_sh[slot];
+      }
+      for (var i = 0u; i < RM; i++) {
+        let slot = kk * bm + tr + 16u * i;
+        var wk: array<u32, 8>;
+        for (var k = 0u; k < 8u; k++) {
+          wk[k] = w_sh[slot * LD + k];
+        }
+        let wd = wd_sh[slot];
+        let sc = ws_sh[slot];
+        for (var j = 0u; j < TN; j++) {
+          var s = vec2<i32>(0);
+          for (var k = 0u; k < 8u; k++) {
+            s[k / 4u] += dot4(wk[k], aw[j][k]);
+          }
+          acc[i][j] += f32(sc.sc.x * s.x + sc.sc.y * s.y) * (wd * ad[j]) + min_term(sc, ad[j], ax[j]);
+        }
+      }
     }
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < RM; i++) {
     let r = row_base + tr + 16u * i;
-    let t0 = tok_base + tc;
-    let t1 = t0 + 16u;
-    if (r < mm.rows && t0 < n_tokens) {
-      let o = t0 * mm.y_stride + mm.row0 + r;
-      y[o] = select(acc0[i], y[o] + acc0[i], mm.accumulate != 0u);
-    }
-    if (r < mm.rows && t1 < n_tokens) {
-      let o = t1 * mm.y_stride + mm.row0 + r;
-      y[o] = select(acc1[i], y[o] + acc1[i], mm.accumulate != 0u);
+    for (var j = 0u; j < TN; j++) {
+      let t = tok_base + tc + 16u * j;
+      if (r < mm.rows && t < n_tokens) {
+        let o = t * mm.y_stride + mm.row0 + r;
+        y[o] = select(acc[i][j], y[o] + acc[i][j], mm.accumulate != 0u);
+      }
     }
   }
 }

@@ -169,9 +169,16 @@ export function destroyQ8Acts(acts: Q8Acts): void {
 const MATVEC_TPR = 64;
 const MATVEC_Q8_TPR = 32;
 const MATVEC_MAX_TOKENS = 1;
-// The tiled kernels' tile.
+// The float tiled kernel's tile.
 const TILE_ROWS = 64;
 const TILE_TOKENS = 32;
+// The quantized one's (KernelOptions.q8Tile): on an H200, 64 x 64 with two
+// blocks a stage is the fastest for Llama-1B's large matrices and 32 x 32
+// with four for its K and V projections, whose large tiles leave most of the
+// GPU idle (scripts/bench-gpu-matmul.ts).
+const Q8_TILE_LARGE = { rows: 4, tokens: 4, blocks: 2 };
+const Q8_TILE_SMALL = { rows: 2, tokens: 2, blocks: 4 };
+const Q8_TILE_MIN_GROUPS = 128;
 // attention.wgsl: decode splits the cells over up to this many workgroups
 // per head, one per ATTN_CELLS_PER_SPLIT cells of the context.
 const ATTN_MAX_SPLITS = 32;
@@ -251,6 +258,13 @@ export interface KernelOptions {
   /** A power of two up to 64: fixes matvec.wgsl's rows per workgroup
    * (default: chosen from the row length). */
   matvecRowsPerWorkgroup?: number;
+  /** The quantized prefill kernel's tile (matmul_q8_tiled.wgsl): rows and
+   * tokens an invocation computes (1 to 8, 2 or 4) and 32-column blocks a
+   * stage (1, 2 or 4), with 16 rows x blocks and 16 tokens x blocks at most
+   * 128. Default: a 64 x 64 tile, two blocks a stage, or 32 x 32, four
+   * blocks a stage, where the large one would give fewer than
+   * Q8_TILE_MIN_GROUPS workgroups. Every tile gives the same bits. */
+  q8Tile?: { rows: number; tokens: number; blocks: number };
   /** Use subgroup reductions (default: when the device has 'subgroups');
    * false forces the workgroup-memory fallback. */
   subgroups?: boolean;
@@ -275,6 +289,7 @@ export class Kernels {
   private readonly dummy: GPUBuffer;
 
   private readonly matvecRows: number | undefined;
+  private readonly q8Tiles: { rows: number; tokens: number; blocks: number }[];
 
   constructor(ctx: GpuContext, opts: KernelOptions = {}) {
     this.device = ctx.device;
@@ -283,6 +298,13 @@ export class Kernels {
       throw new HobError('argument/invalid', `matvecRowsPerWorkgroup must be a power of two in [1, 64], got ${mr}`, { matvecRowsPerWorkgroup: mr });
     }
     this.matvecRows = mr;
+    const qt = opts.q8Tile ?? Q8_TILE_LARGE;
+    const okTile = Number.isInteger(qt.rows) && qt.rows >= 1 && qt.rows <= 8 && (qt.tokens === 2 || qt.tokens === 4) &&
+      [1, 2, 4].includes(qt.blocks) && 16 * qt.rows * qt.blocks <= 128 && 16 * qt.tokens * qt.blocks <= 128;
+    if (!okTile) {
+      throw new HobError('argument/invalid', `q8Tile takes 1 to 8 rows, 2 or 4 tokens and 1, 2 or 4 blocks (16 rows x blocks <= 128, 16 tokens x blocks <= 128), got ${qt.rows} x ${qt.tokens} x ${qt.blocks}`, { ...qt });
+    }
+    this.q8Tiles = opts.q8Tile ? [qt] : [Q8_TILE_LARGE, Q8_TILE_SMALL];
     this.subgroups = (opts.subgroups ?? true) && ctx.caps.hasSubgroups;
     const features = (ctx.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
     this.packedDot4 = (opts.packedDot4 ?? true) && !!features?.has('packed_4x8_integer_dot_product');
@@ -322,19 +344,23 @@ export class Kernels {
     const maxTokens = Math.min(xRows, rowsIn(label, 'y', y, w.rows * 4));
     const base = [wgsl.commonWgsl, dequantWgsl[w.type]];
     let matvec: GPUComputePipeline;
-    let tiled: GPUComputePipeline;
+    let tiled: { pipeline: GPUComputePipeline; rows: number; tokens: number }[];
     let rowsPerGroup: number;
     if (q8) {
       base.splice(1, 0, qactWgsl[act as Q8Acts['type']]);
       const dot4 = this.packedDot4 ? wgsl.dot4PackedWgsl : wgsl.dot4UnpackedWgsl;
       const tpr = Math.min(MATVEC_Q8_TPR, pow2Ceil(w.cols / 32));
       matvec = this.pipeline(`matvec_q8/${w.type}`, [...base, dot4, this.reduceWgsl(), wgsl.matvecQ8Wgsl], 'matvec_q8', { TPR: tpr });
-      tiled = this.pipeline(`tiled_q8/${w.type}`, [...base, dot4, wgsl.matmulQ8TiledWgsl], 'matmul_q8_tiled');
+      tiled = this.q8Tiles.map((t) => ({
+        pipeline: this.pipeline(`tiled_q8/${w.type}`, [...base, dot4, wgsl.matmulQ8TiledWgsl], 'matmul_q8_tiled', { RM: t.rows, TN: t.tokens, KB: t.blocks }),
+        rows: 16 * t.rows,
+        tokens: 16 * t.tokens,
+      }));
       rowsPerGroup = 256 / tpr;
     } else {
       rowsPerGroup = this.matvecRows ?? 256 / Math.min(MATVEC_TPR, pow2Ceil(w.cols / 8));
       matvec = this.pipeline(`matvec/${w.type}`, [...base, this.reduceWgsl(), wgsl.matvecWgsl], 'matvec', { ROWS_PER_WG: rowsPerGroup });
-      tiled = this.pipeline(`tiled/${w.type}`, [...base, wgsl.matmulTiledWgsl], 'matmul_tiled');
+      tiled = [{ pipeline: this.pipeline(`tiled/${w.type}`, [...base, wgsl.matmulTiledWgsl], 'matmul_tiled'), rows: TILE_ROWS, tokens: TILE_TOKENS }];
     }
     const parts = w.parts.map((part, i) => {
       const params = this.createUniform(`${label} part ${i}`, [part.rowCount, w.cols, w.cols / 8, part.rowStart, w.rows, maxTokens, opts.accumulate ? 1 : 0, 0]);
@@ -346,7 +372,7 @@ export class Kernels {
       return {
         rows: part.rowCount,
         matvec: this.bindGroup(matvec, label, buffers),
-        tiled: this.bindGroup(tiled, label, buffers),
+        tiled: tiled.map((t) => this.bindGroup(t.pipeline, label, buffers)),
       };
     });
     return {
@@ -362,10 +388,14 @@ export class Kernels {
             pass.dispatchWorkgroups(gx, gy, nTokens);
           }
         } else {
-          pass.setPipeline(tiled);
+          // The first tile that still gives enough workgroups, else the last.
+          const found = tiled.findIndex((t) => Math.ceil(w.rows / t.rows) * Math.ceil(nTokens / t.tokens) >= Q8_TILE_MIN_GROUPS);
+          const k = found === -1 ? tiled.length - 1 : found;
+          const t = tiled[k];
+          pass.setPipeline(t.pipeline);
           for (const p of parts) {
-            pass.setBindGroup(0, p.tiled);
-            pass.dispatchWorkgroups(this.dim(label, Math.ceil(p.rows / TILE_ROWS)), this.dim(label, Math.ceil(nTokens / TILE_TOKENS)));
+            pass.setBindGroup(0, p.tiled[k]);
+            pass.dispatchWorkgroups(this.dim(label, Math.ceil(p.rows / t.rows)), this.dim(label, Math.ceil(nTokens / t.tokens)));
           }
         }
       },

@@ -51,8 +51,9 @@ const quantTypes = [
   ['q6_k', 14, 256, 210, [208], Q8_K],
 ] as const;
 
-// [rows, cols, tokens] for them: decode and both sides of the 32-token tile.
-const blockShapes = [[7, 96, 1], [130, 288, 1], [130, 96, 17], [7, 288, 70]] as const;
+// [rows, cols, tokens] for them: decode and both sides of the 32-token tile,
+// and one large enough for the default's large prefill tile.
+const blockShapes = [[7, 96, 1], [130, 288, 1], [130, 96, 17], [7, 288, 70], [1024, 64, 512]] as const;
 const kShapes = [[7, 256, 1], [130, 512, 1], [130, 256, 17], [7, 512, 70]] as const;
 
 /** Random GGUF blocks of one of quantTypes: every quant, high-bit and
@@ -143,8 +144,10 @@ function referenceMatmul(env: GpuTestEnv, type: number, wBytes: Uint8Array, rows
   return y;
 }
 
-// The fallbacks: workgroup-memory reductions and the unpacked 8-bit dot.
-const fallback = (env: GpuTestEnv) => new Kernels(env.ctx, { subgroups: false, packedDot4: false });
+// The fallbacks: workgroup-memory reductions and the unpacked 8-bit dot,
+// and only the large tile for the quantized prefill kernel (64 x 64, two
+// blocks a stage; by default the small shapes here take 32 x 32, four a stage).
+const fallback = (env: GpuTestEnv) => new Kernels(env.ctx, { subgroups: false, packedDot4: false, q8Tile: { rows: 4, tokens: 4, blocks: 2 } });
 
 const matmulCase = (name: string, type: number, shapes: readonly (readonly [number, number, number])[], bytes: (rng: Rng, rows: number, cols: number) => Uint8Array): GpuCase => ({
   name: `matmul over ${name} weights matches the CPU op for decode and prefill shapes, fast path and fallback`,
@@ -158,12 +161,19 @@ const matmulCase = (name: string, type: number, shapes: readonly (readonly [numb
       const x = rng.floats(T * cols);
       const want = env.cpu.matmul(type, wBytes, rows, cols, x, T);
       const ref = referenceMatmul(env, type, wBytes, rows, cols, x, T);
+      const ys: Float32Array[] = [];
       for (const [path, k] of [['fast', env.kernels], ['fallback', slow]] as const) {
         const { y } = await gpuMatmul(env, k, type, wBytes, rows, cols, x, T);
         const shape = `${name} ${rows}x${cols}, ${T} tokens (${path})`;
         // Q8_1's s is f16(d * sum) rather than f16(d) * sum: not the dequantized activations.
         worstRef = Math.max(worstRef, checkNmse(`${shape} vs f64`, y, ref, actType[type] === Q8_1 ? 1e-7 : 1e-10));
         worstCpu = Math.max(worstCpu, checkNmse(`${shape} vs CPU`, y, want, matmulNmse[name]));
+        ys.push(y);
+      }
+      // The quantized prefill kernel adds integer block dots in column
+      // order whatever its tile and 8-bit dot: both paths give the same bits.
+      if (T > 1 && actType[type] !== GGML.F32 && actType[type] !== GGML.F16 && actType[type] !== GGML.BF16) {
+        checkEqual(`${name} ${rows}x${cols}, ${T} tokens: default tile and 64x64`, ys[0], ys[1]);
       }
     }
     slow.destroy();

@@ -1,0 +1,87 @@
+// GPU time of the quantized prefill matmul (matmul_q8_tiled.wgsl) for each
+// tile shape the kernel takes, on Llama-1B's matrices: the measurement
+// behind the default KernelOptions.q8Tile. Timestamp queries around 10
+// dispatches, median of 5 passes; weights and activations are random bytes
+// (the time does not depend on the values).
+//
+//   node --import tsx scripts/bench-gpu-matmul.ts [--tiles 4x2x1,4x2x2] [--tokens 256,512] [--out FILE]
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { Kernels, createQ8Acts, FRAME_BYTES } from '../src/gpu/kernels.js';
+import { createWeightBuffers } from '../src/gpu/weights.js';
+import { requestNodeGpu } from '../src/node/index.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    tiles: { type: 'string', default: '4x2x1,4x2x2,2x2x4,4x4x1,4x4x2,8x2x1,8x4x1,2x4x2' },
+    tokens: { type: 'string', default: '256,512' },
+    types: { type: 'string', default: 'q4_0,q4_k' },
+    out: { type: 'string' },
+  },
+});
+
+// GGUF type ids, block elements and bytes of the weight types measured.
+const TYPES: Record<string, [number, number, number]> = { q4_0: [2, 32, 18], q8_0: [8, 32, 34], q4_k: [12, 256, 144], q6_k: [14, 256, 210] };
+// Llama-1B: q/o, k/v, gate/up, down.
+const SHAPES: [string, number, number][] = [['q, o', 2048, 2048], ['k, v', 512, 2048], ['gate, up', 8192, 2048], ['down', 2048, 8192]];
+
+const ctx = await requestNodeGpu();
+console.error(`adapter: ${ctx.caps.adapterName}`);
+const { device } = ctx;
+if (!device.features.has('timestamp-query')) throw new Error('this adapter has no timestamp queries');
+const tokenCounts = opts.tokens!.split(',').map(Number);
+const maxT = Math.max(...tokenCounts);
+const rows: { type: string; matrix: string; rows: number; cols: number; tokens: number; tile: string; micros: number; tops: number }[] = [];
+
+const querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
+const resolved = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+const frame = device.createBuffer({ size: FRAME_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+
+for (const typeName of opts.types!.split(',')) {
+  const [type, blockElems, blockBytes] = TYPES[typeName];
+  for (const [matrix, nRows, nCols] of SHAPES) {
+    const bytes = new Uint8Array((nRows * nCols / blockElems) * blockBytes);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = i & 0x3f;
+    const w = createWeightBuffers(ctx, matrix, type, nRows, nCols, bytes);
+    const actType = blockElems === 256 ? 'q8_k' : 'q8_0';
+    const acts = createQ8Acts(device, 'x', maxT, nCols, actType);
+    const y = device.createBuffer({ size: maxT * nRows * 4, usage: GPUBufferUsage.STORAGE });
+    for (const tile of opts.tiles!.split(',')) {
+      const [rm, tn, kb] = tile.split('x').map(Number);
+      const kernels = new Kernels(ctx, { q8Tile: { rows: rm, tokens: tn, blocks: kb } });
+      const step = kernels.matmul(w, acts, y, frame);
+      for (const T of tokenCounts) {
+        device.queue.writeBuffer(frame, 0, new Uint32Array([T, 0, T, 0]));
+        const times: number[] = [];
+        for (let rep = 0; rep < 6; rep++) {
+          const enc = device.createCommandEncoder();
+          const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+          for (let i = 0; i < 10; i++) step.encode(pass, T);
+          pass.end();
+          enc.resolveQuerySet(querySet, 0, 2, resolved, 0);
+          enc.copyBufferToBuffer(resolved, 0, read, 0, 16);
+          device.queue.submit([enc.finish()]);
+          await read.mapAsync(GPUMapMode.READ);
+          const t = new BigUint64Array(read.getMappedRange().slice(0));
+          read.unmap();
+          if (rep > 0) times.push(Number(t[1] - t[0]) / 1000 / 10);
+        }
+        times.sort((a, b) => a - b);
+        const micros = times[2];
+        const tops = (2 * nRows * nCols * T) / (micros * 1e-6) / 1e12;
+        rows.push({ type: typeName, matrix, rows: nRows, cols: nCols, tokens: T, tile, micros, tops });
+        console.log(`${typeName} ${matrix} ${nRows}x${nCols}, ${T} tokens, tile ${tile}: ${micros.toFixed(1)} us (${tops.toFixed(1)} TOP/s)`);
+      }
+      kernels.destroy();
+    }
+    y.destroy();
+    acts.quants.destroy();
+    acts.scales.destroy();
+    acts.sums?.destroy();
+    for (const p of w.parts) for (const b of p.buffers) b.destroy();
+  }
+}
+if (opts.out) writeFileSync(opts.out, JSON.stringify({ date: new Date().toISOString(), adapter: ctx.caps.adapterName, rows }, null, 2) + '\n');
+device.destroy();
