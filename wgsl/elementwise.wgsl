@@ -3,8 +3,10 @@
 // CPU's f16 roundings), silu_mul_q8 / gelu_mul_q8 (the same products
 // quantized to Q8_0 for the down projection instead of written back;
 // q8_store.wgsl, n % 32 == 0), add (a += b, the residual) and add_bias
-// (a[t] += b, b one row of n). One invocation per element (per 32-element
-// block for the _q8 forms). Composed after common.wgsl and q8_store.wgsl.
+// (a[t] += b, b one row of n). One invocation per element; in the _q8
+// forms the 32 invocations of a block find its maximum together in
+// workgroup memory and write its quants a word per four. Composed after
+// common.wgsl and q8_store.wgsl.
 //   binding 0  frame: Frame (uniform)
 //   binding 1  p: Elementwise (uniform)
 //   binding 2  a: (T, n) f32, read-write
@@ -46,19 +48,47 @@ fn silu_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 @compute @workgroup_size(256)
 fn silu_mul_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-  let blk = element(wid, nwg, lid);
-  if (blk >= min(frame.n_tokens, p.max_rows) * (p.n / 32u)) {
-    return;
+  let i = element(wid, nwg, lid);
+  let live = in_bounds(i);
+  var v = 0.0;
+  if (live) {
+    let g = a[i];
+    v = g / (1.0 + exp_f32(-g)) * b[i];
   }
-  var v: array<vec4<f32>, 8>;
-  for (var i = 0u; i < 8u; i++) {
-    for (var j = 0u; j < 4u; j++) {
-      let e = blk * 32u + i * 4u + j;
-      let g = a[e];
-      v[i][j] = g / (1.0 + exp_f32(-g)) * b[e];
+  store_q8_lanes(lid, i / 32u, v, live);
+}
+
+// The 256 invocations hold eight 32-element blocks, one value each (a block
+// is live or dead as a whole: n % 32 == 0). Quantizes them as
+// store_q8_block does, bit for bit: the block's maximum |v|, d = amax / 127
+// and q = round_even(v * (127 / amax)). Every invocation calls it.
+var<workgroup> q8_lanes: array<f32, 256>;
+
+fn store_q8_lanes(lid: u32, blk: u32, v: f32, live: bool) {
+  q8_lanes[lid] = abs(v);
+  workgroupBarrier();
+  for (var s = 16u; s > 0u; s >>= 1u) {
+    if ((lid & 31u) < s) {
+      q8_lanes[lid] = max(q8_lanes[lid], q8_lanes[lid + s]);
     }
+    workgroupBarrier();
   }
-  store_q8_block(blk, v);
+  let amax = q8_lanes[lid & ~31u];
+  workgroupBarrier();
+  var id = 0.0;
+  if (amax != 0.0) {
+    id = div_rn(127.0, amax);
+  }
+  q8_lanes[lid] = round(v * id);
+  workgroupBarrier();
+  if (live && (lid & 3u) == 0u) {
+    let f = vec4<f32>(q8_lanes[lid], q8_lanes[lid + 1u], q8_lanes[lid + 2u], q8_lanes[lid + 3u]);
+    let q = bitcast<vec4<u32>>(vec4<i32>(f)) & vec4<u32>(0xffu);
+    xq[blk * 8u + (lid & 31u) / 4u] = q.x | (q.y << 8u) | (q.z << 16u) | (q.w << 24u);
+  }
+  if (live && (lid & 31u) == 0u) {
+    xd[blk] = round_f16(div_rn(amax, 127.0));
+  }
 }
 
 // GELU (tanh form) as the CPU computes it: llama.cpp's CPU reads a table
@@ -87,18 +117,13 @@ fn gelu_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 @compute @workgroup_size(256)
 fn gelu_mul_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-  let blk = element(wid, nwg, lid);
-  if (blk >= min(frame.n_tokens, p.max_rows) * (p.n / 32u)) {
-    return;
+  let i = element(wid, nwg, lid);
+  let live = in_bounds(i);
+  var v = 0.0;
+  if (live) {
+    v = gelu_f16(a[i]) * b[i];
   }
-  var v: array<vec4<f32>, 8>;
-  for (var i = 0u; i < 8u; i++) {
-    for (var j = 0u; j < 4u; j++) {
-      let e = blk * 32u + i * 4u + j;
-      v[i][j] = gelu_f16(a[e]) * b[e];
-    }
-  }
-  store_q8_block(blk, v);
+  store_q8_lanes(lid, i / 32u, v, live);
 }
 
 @compute @workgroup_size(256)

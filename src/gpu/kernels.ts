@@ -546,7 +546,6 @@ export class Kernels {
     const pipeline = this.pipeline(entry, [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.elementwiseWgsl], entry);
     const params = this.createUniform(label, [n, maxRows, 0, 0]);
     const group = this.bindGroup(pipeline, label, [frame, params, a, b, null, null, q8?.quants ?? null, q8?.scales ?? null]);
-    const perInvocation = q8 ? 32 : 1;
     return {
       label,
       encode: (pass, nTokens) => {
@@ -554,7 +553,7 @@ export class Kernels {
         if (nTokens === 0) return;
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, group);
-        const [gx, gy] = this.grid(label, Math.ceil((nTokens * n) / perInvocation / 256));
+        const [gx, gy] = this.grid(label, Math.ceil((nTokens * n) / 256));
         pass.dispatchWorkgroups(gx, gy);
       },
     };
