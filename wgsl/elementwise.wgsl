@@ -58,39 +58,6 @@ fn silu_mul_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   store_q8_lanes(lid, i / 32u, v, live);
 }
 
-// The 256 invocations hold eight 32-element blocks, one value each (a block
-// is live or dead as a whole: n % 32 == 0). Quantizes them as
-// store_q8_block does, bit for bit: the block's maximum |v|, d = amax / 127
-// and q = round_even(v * (127 / amax)). Every invocation calls it.
-var<workgroup> q8_lanes: array<f32, 256>;
-
-fn store_q8_lanes(lid: u32, blk: u32, v: f32, live: bool) {
-  q8_lanes[lid] = abs(v);
-  workgroupBarrier();
-  for (var s = 16u; s > 0u; s >>= 1u) {
-    if ((lid & 31u) < s) {
-      q8_lanes[lid] = max(q8_lanes[lid], q8_lanes[lid + s]);
-    }
-    workgroupBarrier();
-  }
-  let amax = q8_lanes[lid & ~31u];
-  workgroupBarrier();
-  var id = 0.0;
-  if (amax != 0.0) {
-    id = div_rn(127.0, amax);
-  }
-  q8_lanes[lid] = round(v * id);
-  workgroupBarrier();
-  if (live && (lid & 3u) == 0u) {
-    let f = vec4<f32>(q8_lanes[lid], q8_lanes[lid + 1u], q8_lanes[lid + 2u], q8_lanes[lid + 3u]);
-    let q = bitcast<vec4<u32>>(vec4<i32>(f)) & vec4<u32>(0xffu);
-    xq[blk * 8u + (lid & 31u) / 4u] = q.x | (q.y << 8u) | (q.z << 16u) | (q.w << 24u);
-  }
-  if (live && (lid & 31u) == 0u) {
-    xd[blk] = round_f16(div_rn(amax, 127.0));
-  }
-}
-
 // GELU (tanh form) as the CPU computes it: llama.cpp's CPU reads a table
 // indexed by the f16 input holding f16 results, saturating outside [-10, 10].
 fn gelu_f16(v: f32) -> f32 {
