@@ -11,21 +11,27 @@ export const GPU_PICK_MAX = 129;
 
 /** Logits per chunk of the first stage (wgsl/sample.wgsl's CHUNK). */
 const CHUNK = 4096;
+/** Logits that may survive the bound before the ranking; more (only with
+ * huge runs of equal logits) leave the pick incomplete. */
+const CAPACITY = 8192;
 const NONE = 0xffffffff;
 
 /** The best m (id, logit) pairs of a vocabulary, best first (equal logits by
  * lower id), and how many logits were NaN. Ids past the vocabulary's end
- * (fewer than m logits) are -1. */
+ * (fewer than m logits) are -1. Not `complete`: too many logits tied with
+ * the best for the kernel's capacity, and ids and logits mean nothing. */
 export interface GpuCandidates {
   ids: Int32Array;
   logits: Float32Array;
   nNan: number;
+  complete: boolean;
 }
 
 interface Pipelines {
   layout: GPUBindGroupLayout;
-  chunks: GPUComputePipeline;
-  merge: GPUComputePipeline;
+  bound: GPUComputePipeline;
+  collect: GPUComputePipeline;
+  rank: GPUComputePipeline;
 }
 
 const pipelinesByDevice = new WeakMap<GPUDevice, Pipelines>();
@@ -35,23 +41,20 @@ function pipelines(device: GPUDevice): Pipelines {
   if (!p) {
     const layout = device.createBindGroupLayout({
       label: 'pick',
-      entries: (['uniform', 'read-only-storage', 'storage', 'storage'] as const).map((type, binding) => ({
+      entries: (['uniform', 'read-only-storage', 'storage', 'storage', 'storage'] as const).map((type, binding) => ({
         binding, visibility: GPUShaderStage.COMPUTE, buffer: { type },
       })),
     });
     const pl = device.createPipelineLayout({ label: 'pick', bindGroupLayouts: [layout] });
     const module = device.createShaderModule({ label: 'sample', code: sampleWgsl });
-    p = {
-      layout,
-      chunks: device.createComputePipeline({ label: 'topk_chunks', layout: pl, compute: { module, entryPoint: 'topk_chunks' } }),
-      merge: device.createComputePipeline({ label: 'topk_merge', layout: pl, compute: { module, entryPoint: 'topk_merge' } }),
-    };
+    const pipe = (entryPoint: string) => device.createComputePipeline({ label: entryPoint, layout: pl, compute: { module, entryPoint } });
+    p = { layout, bound: pipe('pick_bound'), collect: pipe('pick_collect'), rank: pipe('pick_rank') };
     pipelinesByDevice.set(device, p);
   }
   return p;
 }
 
-/** Bytes read back for a pick of m candidates: the (NaN count, m) header and m (id, logit) pairs. */
+/** Bytes read back for a pick of m candidates: the (NaN count, complete) header and m (id, logit) pairs. */
 export function pickReadbackBytes(m: number): number {
   return 8 + 8 * m;
 }
@@ -83,19 +86,20 @@ export class GpuPicker {
       return b;
     };
     this.params = create('pick params', 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    const partial = create('pick partial', (this.nChunks * GPU_PICK_MAX + this.nChunks) * 8, GPUBufferUsage.STORAGE);
+    const partial = create('pick partial', (3 * this.nChunks + 1) * 4, GPUBufferUsage.STORAGE);
+    const survivors = create('pick survivors', CAPACITY * 8, GPUBufferUsage.STORAGE);
     this.result = create('pick result', pickReadbackBytes(GPU_PICK_MAX), GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
     this.readback = create('pick readback', pickReadbackBytes(GPU_PICK_MAX), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     this.bindGroup = device.createBindGroup({
       label: 'pick',
       layout: this.pipes.layout,
-      entries: [this.params, logits, partial, this.result].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [this.params, logits, partial, survivors, this.result].map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
   }
 
-  /** Dispatches per pick: the chunks' stage and the merge. */
+  /** Dispatches per pick: the chunks' bounds, the survivors, their ranks. */
   get dispatches(): number {
-    return 2;
+    return 3;
   }
 
   private checkM(m: number): void {
@@ -108,13 +112,15 @@ export class GpuPicker {
    * enc (the uniform is written through the queue, before the submit). */
   encode(enc: GPUCommandEncoder, m: number): void {
     this.checkM(m);
-    this.device.queue.writeBuffer(this.params, 0, new Uint32Array([this.nVocab, m, this.nChunks, 0]));
+    this.device.queue.writeBuffer(this.params, 0, new Uint32Array([this.nVocab, m, this.nChunks, CAPACITY]));
     const pass = enc.beginComputePass({ label: 'pick' });
     pass.setBindGroup(0, this.bindGroup);
-    pass.setPipeline(this.pipes.chunks);
+    pass.setPipeline(this.pipes.bound);
     pass.dispatchWorkgroups(this.nChunks);
-    pass.setPipeline(this.pipes.merge);
-    pass.dispatchWorkgroups(1);
+    pass.setPipeline(this.pipes.collect);
+    pass.dispatchWorkgroups(this.nChunks);
+    pass.setPipeline(this.pipes.rank);
+    pass.dispatchWorkgroups(CAPACITY / 256);
     pass.end();
     enc.copyBufferToBuffer(this.result, 0, this.readback, 0, pickReadbackBytes(m));
   }
@@ -134,7 +140,7 @@ export class GpuPicker {
       ids[i] = id === NONE ? -1 : id;
       logits[i] = id === NONE ? -Infinity : values[3 + 2 * i];
     }
-    return { ids, logits, nNan: words[0] };
+    return { ids, logits, nNan: words[0], complete: words[1] === 1 };
   }
 
   destroy(): void {

@@ -77,6 +77,7 @@ describe('GPU pick of the best m logits', () => {
         gpu.device.queue.submit([enc.finish()]);
         const got = await picker.read(m);
         const want = reference(logits, m);
+        assert.equal(got.complete, true, `m=${m}: complete`);
         assert.equal(got.nNan, want.nNan, `m=${m}: NaN count`);
         const wantIds = [...want.ids];
         // Past the non-NaN logits: NaN ids in order, then nothing (-1).
