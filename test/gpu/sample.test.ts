@@ -37,7 +37,7 @@ describe('sampling from the GPU pick (every block and the head on the GPU)', () 
   before(async () => {
     [engine, gpu] = await Promise.all([Engine.create({ threads: 1 }), requestNodeGpu()]);
     uncaptured = watchUncaptured(gpu.device);
-    const bytes = writeRandomLlama(makeSpec('tiny', { nVocab: N_VOCAB, nLayer: 2, seed: 3 }));
+    const bytes = writeRandomLlama(makeSpec('tiny', { nVocab: N_VOCAB, nEmbd: 32, nHead: 2, nHeadKv: 1, nFf: 64, nLayer: 1, seed: 3 }));
     cpuModel = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: 0 });
     gpuModel = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: Number.MAX_SAFE_INTEGER, gpu });
     assert.equal(gpuModel.loadReport?.headOnGpu ?? true, true);
@@ -94,6 +94,23 @@ describe('sampling from the GPU pick (every block and the head on the GPU)', () 
     assert.deepEqual(gpuRun.ids, cpu.ids);
     assert.equal(gpuRun.perEval, FULL_STEP_BYTES);
     assert.equal(gpuRun.picks, 0);
+  });
+
+  test('a pick holds the best k of the full logits at their ids, -inf elsewhere; readLogits() then reads them all', async () => {
+    const session = gpuModel.createSession({ nCtx: 64 });
+    try {
+      await session.eval(PROMPT);
+      const all = session.logits();
+      session.truncate(0);
+      session.readout = { k: 5, tieFree: true, nanFree: true };
+      await session.eval(PROMPT);
+      const picked = session.logits();
+      const best = Array.from(all.keys()).sort((a, b) => all[b] - all[a] || a - b).slice(0, 5);
+      for (let i = 0; i < N_VOCAB; i++) assert.equal(picked[i], best.includes(i) ? all[i] : -Infinity, `logit ${i}`);
+      assert.deepEqual(await session.gpu!.readLogits(), all);
+    } finally {
+      session.free();
+    }
   });
 
   /** The worker's generate() (SamplerChain); `full`: a chain that never picks. */
