@@ -54,6 +54,7 @@ const cases: { name: string; n: number; fill: Fill }[] = [
   },
   { name: 'fewer logits than candidates', n: 37, fill: (r, n) => Float32Array.from({ length: n }, () => Math.round(r.normal() * 2)) },
   { name: 'all -inf', n: 300, fill: (_r, n) => new Float32Array(n).fill(-Infinity) },
+  { name: "Llama 3's vocabulary", n: 128256, fill: (r, n) => Float32Array.from({ length: n }, () => r.normal() * 3) },
 ];
 
 describe('GPU pick of the best m logits', () => {
@@ -96,6 +97,26 @@ describe('GPU pick of the best m logits', () => {
       assert.deepEqual(uncaptured, []);
     });
   }
+
+  test('more logits tied near the top than the kernel keeps: incomplete for m = 129, complete for m = 1', async () => {
+    // Each 4096-logit chunk: 128 invocations (one short of m) hold 16 logits
+    // of 100 each, so no chunk bounds its 129th best above 0 and all
+    // 5 * 2048 logits of 100 survive, past the 8192 the kernel keeps.
+    const n = 5 * 4096;
+    const logits = Float32Array.from({ length: n }, (_, i) => (i % 256 < 128 ? 100 : 0));
+    const buffer = createTestBuffer(gpu, logits, 'logits');
+    const picker = new GpuPicker(gpu.device, buffer, n);
+    for (const [m, complete] of [[GPU_PICK_MAX, false], [1, true]] as const) {
+      const enc = gpu.device.createCommandEncoder();
+      picker.encode(enc, m);
+      gpu.device.queue.submit([enc.finish()]);
+      const got = await picker.read(m);
+      assert.equal(got.complete, complete, `m=${m}`);
+      if (complete) assert.deepEqual(Array.from(got.ids), [0]);
+    }
+    picker.destroy();
+    buffer.destroy();
+  });
 
   test('a pick of 0 or too many candidates is a typed error', () => {
     const buffer = createTestBuffer(gpu, new Float32Array(8), 'logits');
