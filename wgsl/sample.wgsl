@@ -24,7 +24,9 @@
 //     of survivors before it; places below m are the result. More survivors
 //     than the capacity leave the result incomplete (the host then reads
 //     every logit).
-// Bounds: ids >= p.n_vocab are never read; fewer than m elements pad the
+// Bounds: ids >= p.n_vocab are never read, survivors past p.capacity never
+// written (the host sizes the buffer for it), m is at most 256 (the host
+// asks for at most 129; result holds 1 + m); fewer than m elements pad the
 // result with id 0xffffffff.
 
 struct Pick {
@@ -119,9 +121,11 @@ fn pick_bound(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     }
   }
   if (lid == 0u && chunk < p.n_chunks) {
-    // Fewer than m maxima: no bound (nothing), every element survives.
-    atomicStore(&partial[2u * chunk], sort_key_wg[p.m - 1u]);
-    atomicStore(&partial[2u * chunk + 1u], sort_id_wg[p.m - 1u]);
+    // Fewer than m maxima: no bound (nothing), every element survives. The
+    // host keeps m in [1, 129]; the clamp keeps the index inside the array.
+    let last = clamp(p.m, 1u, WG) - 1u;
+    atomicStore(&partial[2u * chunk], sort_key_wg[last]);
+    atomicStore(&partial[2u * chunk + 1u], sort_id_wg[last]);
     atomicStore(&partial[2u * p.n_chunks + chunk], atomicLoad(&nan_count));
   }
 }
