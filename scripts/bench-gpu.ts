@@ -48,6 +48,8 @@ interface RunResult {
   decodeTokensPerSecond: number;
   /** Hob only: compute dispatches of one decode step. */
   dispatchesPerToken?: number;
+  /** Hob only: bytes read back from the GPU per decode step (greedy: the best logit, not the vocabulary). */
+  readbackBytesPerToken?: number;
   /** Hob only: read bandwidth of a compute shader on this device, GB/s. */
   readGBps?: number;
   /** Hob only: GPU time of one decode step per kernel family (timestamp
@@ -142,12 +144,15 @@ function argmax(v: Float32Array): number {
 async function runHob(modelPath: string): Promise<RunResult> {
   const { Engine } = await import('../src/core/engine.js');
   const { loadModelFile, requestNodeGpu } = await import('../src/node/index.js');
+  const { GREEDY_PICK } = await import('../src/core/gpu-sample.js');
   const engine = await Engine.create({ threads: Math.min(8, cpus().length) });
   const gpu = await requestNodeGpu();
   const errors: string[] = [];
   gpu.device.addEventListener('uncapturederror', (e) => errors.push((e as GPUUncapturedErrorEvent).error.message));
   const model = await loadModelFile(engine, modelPath, { gpuLayers: Number.MAX_SAFE_INTEGER, gpu });
   const session = model.createSession({ nCtx: nPrompt + nDecode + 8 });
+  // Greedy (argmax below): a step reads back only the best logit.
+  session.readout = GREEDY_PICK;
   const ids = promptIds();
 
   // Warm-up, as llama-bench does: the whole prompt and a few steps, so
@@ -162,11 +167,13 @@ async function runHob(modelPath: string): Promise<RunResult> {
   const prefillMs = performance.now() - t0;
   let token = argmax(session.logits());
   t0 = performance.now();
+  const readBefore = session.gpu?.stats.readbackBytes ?? 0;
   for (let i = 1; i < nDecode; i++) {
     await session.eval([token]);
     token = argmax(session.logits());
   }
   const decodeMs = performance.now() - t0;
+  const readbackBytesPerToken = ((session.gpu?.stats.readbackBytes ?? 0) - readBefore) / Math.max(1, nDecode - 1);
   // One token at the next free cell: what the next decode step would run;
   // then the largest batch a forward takes, recomputing cells from 0.
   const kernelMicros = await profileSteps(session, 1, session.nPast);
@@ -187,6 +194,7 @@ async function runHob(modelPath: string): Promise<RunResult> {
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
     dispatchesPerToken: session.gpu?.dispatchesPerToken,
+    readbackBytesPerToken,
     readGBps: await readBandwidth(gpu.device),
     kernelMicros,
     prefillKernelMicros,
@@ -333,6 +341,7 @@ for (const entry of opts.models!.split(',')) {
       prefillTokensPerSecond: pick('hob', 'prefillTokensPerSecond'),
       decodeTokensPerSecond: pick('hob', 'decodeTokensPerSecond'),
       dispatchesPerToken: runs.hob[0].dispatchesPerToken,
+      readbackBytesPerToken: runs.hob[0].readbackBytesPerToken,
       kernelMicros: runs.hob[runs.hob.length - 1].kernelMicros,
       prefillKernelMicros: runs.hob[runs.hob.length - 1].prefillKernelMicros,
       prefillProfileTokens: runs.hob[runs.hob.length - 1].prefillProfileTokens,
@@ -356,7 +365,7 @@ const profile = (micros: Record<string, number> | undefined) => {
   return `${total.toFixed(0)} us: ` + k.sort((a, b) => b[1] - a[1]).map(([name, v]) => `${name} ${v.toFixed(0)}`).join(', ');
 };
 for (const r of rows as any[]) {
-  console.error(`${r.model}: ${r.hob.dispatchesPerToken} dispatches per token; GPU time of one decode step ${profile(r.hob.kernelMicros)}`);
+  console.error(`${r.model}: ${r.hob.dispatchesPerToken} dispatches and ${r.hob.readbackBytesPerToken} bytes read back per token; GPU time of one decode step ${profile(r.hob.kernelMicros)}`);
   console.error(`${r.model}: GPU time of a ${r.hob.prefillProfileTokens}-token prefill forward ${profile(r.hob.prefillKernelMicros)}`);
   const [t, c] = r.hob.prefillBatches.at(-1);
   console.error(`${r.model}: GPU time of the prompt's last batch (${t} tokens after ${c}) ${profile(r.hob.lastBatchKernelMicros)}`);

@@ -6,6 +6,7 @@ import { GgufValueType, Hparam, SamplerParam, Status } from './api-consts.js';
 import type { GpuModel } from '../gpu/gpu-model.js';
 import type { GpuRunner } from '../gpu/runner.js';
 import type { LoadReport } from './load.js';
+import { cppSamplerPick, pickedLogits, pickSize, type CppSamplerParams, type SamplePick } from './gpu-sample.js';
 import { ContextFullError, errorFromStatus, HobError } from '../api/errors.js';
 import { heapU8, loadWasm, terminateWasm, type HobModule, type LoadWasmOptions, type WasmVariant } from './wasm.js';
 
@@ -470,6 +471,14 @@ export class Model {
 export class Session {
   private logitsPtr = 0;
   private handleValue: number;
+  /**
+   * What the next evaluations read back when the output head runs on the
+   * GPU: null, every logit; a pick, only the best k logits, when they meet
+   * the pick's checks (every logit otherwise), and logits() then holds those
+   * k with -inf for every other token. Set by a generation loop for the
+   * sampler it runs (see src/core/gpu-sample.ts), and cleared after it.
+   */
+  readout: SamplePick | null = null;
 
   constructor(
     readonly model: Model,
@@ -546,7 +555,9 @@ export class Session {
         // A copy: the threaded build's heap is a SharedArrayBuffer, which not
         // every WebGPU implementation takes in writeBuffer.
         const hidden = new Float32Array(engine.heap().buffer, hiddenPtr, batch.length * nEmbd).slice();
-        const out = await gpu.forward(hidden, batch.length, cell0, last);
+        const out = last && gpu.headOnGpu && this.readout
+          ? await this.readPicked(hidden, batch.length, cell0, this.readout)
+          : await gpu.forward(hidden, batch.length, cell0, last);
         if (!last || !out) continue;
         const outPtr = m._malloc(out.length * 4);
         try {
@@ -564,6 +575,15 @@ export class Session {
     } finally {
       m._free(hiddenPtr);
     }
+  }
+
+  /** The last token's logits as a pick's sampler reads them: its best
+   * candidates (capped logits checked for ties too), or all of them. */
+  private async readPicked(hidden: Float32Array, T: number, cell0: number, readout: SamplePick): Promise<Float32Array> {
+    const gpu = this.gpu!;
+    const pick = gpu.logitSoftcap > 0 ? { ...readout, tieFree: true } : readout;
+    const candidates = await gpu.forward(hidden, T, cell0, true, pickSize(pick));
+    return pickedLogits(candidates, pick, this.model.info.nVocab) ?? (await gpu.readLogits());
   }
 
   /** A copy of the last evaluated token's logits (nVocab floats). */
@@ -660,6 +680,8 @@ const samplerKeys: Record<keyof SamplerOptions, number> = {
 /** Picks tokens from a session's logits. Defaults are llama.cpp's. */
 export class Sampler {
   readonly handle: number;
+  /** The options the GPU pick depends on (cpp/sampler.h's defaults). */
+  private readonly picked: CppSamplerParams = { temperature: 0.8, topK: 40, repeatPenalty: 1, repeatLastN: 64 };
 
   constructor(
     readonly engine: Engine,
@@ -681,7 +703,13 @@ export class Sampler {
       const param = samplerKeys[key];
       if (param === undefined) throw new HobError('argument/invalid', `unknown sampler option ${key}`);
       this.engine.check(this.engine.module._hob_sampler_set(this.handle, param, value), { [key]: value });
+      if (key in this.picked) this.picked[key as keyof CppSamplerParams] = value;
     }
+  }
+
+  /** What the next evaluation may read back instead of every logit (see Session.readout). */
+  gpuPick(nVocab: number): SamplePick | null {
+    return cppSamplerPick(this.picked, nVocab);
   }
 
   sample(session: Session): number {

@@ -2,6 +2,7 @@
 // prefix), then sample, stream and evaluate one token at a time. Shared by
 // the CLI, the worker and the tests, so all three generate the same way.
 import type { Model, Session } from './engine.js';
+import type { SamplePick } from './gpu-sample.js';
 import type { Sequence } from './sequence.js';
 
 /** Chooses each next token: the engine's C++ sampler, or any chain that
@@ -9,6 +10,8 @@ import type { Sequence } from './sequence.js';
 export interface TokenSampler {
   sample(session: Session): number;
   accept(token: number): void;
+  /** The best logits it can sample from, when the head runs on the GPU (Session.readout); absent: every logit. */
+  gpuPick?(nVocab: number): SamplePick | null;
 }
 
 export interface CompletionOptions {
@@ -49,6 +52,23 @@ const now = (): number => performance.now();
 /** Generates from promptIds (which must not be empty): the sequence ends up
  * holding the prompt and the generated tokens but the last. */
 export async function complete(
+  model: Model,
+  sequence: Sequence,
+  sampler: TokenSampler,
+  promptIds: readonly number[],
+  opts: CompletionOptions,
+): Promise<CompletionResult> {
+  const session = sequence.session;
+  const readout = session.readout;
+  session.readout = sampler.gpuPick?.(model.info.nVocab) ?? null;
+  try {
+    return await generateTokens(model, sequence, sampler, promptIds, opts);
+  } finally {
+    session.readout = readout;
+  }
+}
+
+async function generateTokens(
   model: Model,
   sequence: Sequence,
   sampler: TokenSampler,

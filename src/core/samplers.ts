@@ -7,6 +7,7 @@
 // evaluate the model or know about text beyond DRY's sequence breakers.
 import { HobError } from '../api/errors.js';
 import type { SamplerName, SamplingParams } from '../api/types.js';
+import { chainPick, type SamplePick } from './gpu-sample.js';
 
 /** llama.cpp's default order, with TFS and top-A (KoboldCPP's, off by default) where KoboldCPP puts them. */
 export const DEFAULT_SAMPLER_ORDER: readonly SamplerName[] = [
@@ -231,6 +232,13 @@ export class SamplerChain {
   /** Forgets the last `n` accepted tokens (a backtrack over banned strings). */
   rewind(n: number): void {
     this.history.length = Math.max(0, this.history.length - n);
+  }
+
+  /** TokenSampler: the best logits this chain can sample from when the head
+   * runs on the GPU (Session.readout), with `nBannedNow` tokens banned at
+   * the step; null: every logit. */
+  gpuPick(nVocab: number, nBannedNow = 0): SamplePick | null {
+    return chainPick(this.params, nVocab, { biased: this.bias.length > 0, bannedNow: nBannedNow });
   }
 
   /** TokenSampler: the next token from the session's logits. */

@@ -3,10 +3,12 @@
 // batch), the kernels bound to them (recorded once), and the forward pass
 // and context shift over them. A forward is one command buffer; the only
 // readback is the logits of the last token (or its hidden state when the
-// head runs on the CPU). Neither a forward nor a shift creates a buffer.
+// head runs on the CPU), or only its best few logits when the sampler allows
+// (src/gpu/pick.ts). Neither a forward nor a shift creates a buffer.
 import { GpuError, HobError } from '../api/errors.js';
 import { deviceLostError } from './device.js';
 import type { GpuModel } from './gpu-model.js';
+import { GpuPicker, pickReadbackBytes, type GpuCandidates } from './pick.js';
 import { FRAME_BYTES, actType, attentionScratchBytes, createQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels.js';
 import type { GpuWeight } from './weights.js';
 
@@ -27,6 +29,9 @@ export class GpuRunner {
   private readonly x: GPUBuffer; // (T, n_embd) residual stream
   private readonly out: GPUBuffer; // (n_vocab) logits, or (n_embd) last hidden state
   private readonly readback: GPUBuffer; // mappable copy of `out`
+  private readonly picker: GpuPicker | null = null; // the best logits of `out` (head on the GPU)
+  /** What forwards read back from the GPU, for tests and benchmarks. */
+  readonly stats = { readbacks: 0, readbackBytes: 0, picks: 0 };
   private readonly blockSteps: Step[] = [];
   private readonly eraseSteps: KvEraseStep[] = [];
   private readonly headSteps: Step[] = [];
@@ -78,6 +83,10 @@ export class GpuRunner {
       const outSize = (model.headOnGpu ? info.nVocab : E) * 4;
       this.out = create('out', outSize);
       this.readback = create('readback', outSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      if (model.headOnGpu) {
+        this.picker = new GpuPicker(device, this.out, info.nVocab);
+        this.buffers.push(...this.picker.buffers);
+      }
       // Gemma scales q itself (before its f16 rounding); the others the scores.
       const shape = {
         nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim, nCtx,
@@ -243,12 +252,22 @@ export class GpuRunner {
     if (this.destroyed) throw new HobError('argument/invalid', 'this session has been freed');
   }
 
+  /** Gemma 2's final logit cap (0: none), applied to what is read back. */
+  get logitSoftcap(): number {
+    return this.model.spec.hparams.finalSoftcap;
+  }
+
   /** Runs the offloaded blocks over T hidden states (T x n_embd floats, the
    * CPU blocks' output) for cells [cell0, cell0 + T). With `wantOutput`,
    * resolves with the last token's logits (head on the GPU) or hidden state
-   * (head on the CPU); otherwise with null, without waiting for the GPU. */
-  async forward(hidden: Float32Array, T: number, cell0: number, wantOutput: boolean): Promise<Float32Array | null> {
+   * (head on the CPU); otherwise with null, without waiting for the GPU.
+   * With `pick` (head on the GPU), resolves with only the best `pick` logits
+   * instead; readLogits() still reads all of them afterwards. */
+  async forward(hidden: Float32Array, T: number, cell0: number, wantOutput: boolean): Promise<Float32Array | null>;
+  async forward(hidden: Float32Array, T: number, cell0: number, wantOutput: true, pick: number): Promise<GpuCandidates>;
+  async forward(hidden: Float32Array, T: number, cell0: number, wantOutput: boolean, pick = 0): Promise<Float32Array | GpuCandidates | null> {
     this.check();
+    if (pick && !this.picker) throw new HobError('argument/invalid', 'only a GPU head can pick logits on the GPU');
     await this.allocated;
     const E = this.model.spec.info.nEmbd;
     if (!Number.isInteger(T) || T < 1 || T > this.maxBatch || hidden.length < T * E) {
@@ -270,28 +289,66 @@ export class GpuRunner {
     // The head's norm picks row T - 1; its matmul runs on that one row.
     this.headSteps.forEach((s, i) => s.encode(pass, i === 0 ? T : 1));
     pass.end();
+    if (wantOutput && pick) {
+      this.picker!.encode(enc, pick);
+      device.queue.submit([enc.finish()]);
+      return this.readPick(pick);
+    }
     if (wantOutput) {
       if (this.headOnGpu) enc.copyBufferToBuffer(this.out, 0, this.readback, 0, this.readback.size);
       else enc.copyBufferToBuffer(this.x, (T - 1) * E * 4, this.readback, 0, E * 4);
     }
     device.queue.submit([enc.finish()]);
     if (!wantOutput) return null;
+    return this.readOutput(this.headOnGpu ? this.model.spec.info.nVocab : E);
+  }
+
+  /** Every logit of the last forward (head on the GPU): after a pick whose
+   * candidates the sampler cannot use. */
+  async readLogits(): Promise<Float32Array> {
+    this.check();
+    if (!this.headOnGpu) throw new HobError('argument/invalid', 'the head runs on the CPU: there are no GPU logits');
+    const { device } = this.model.ctx;
+    const enc = device.createCommandEncoder({ label: 'logits' });
+    enc.copyBufferToBuffer(this.out, 0, this.readback, 0, this.readback.size);
+    device.queue.submit([enc.finish()]);
+    return this.readOutput(this.model.spec.info.nVocab);
+  }
+
+  private async mapped<T>(map: () => Promise<T>): Promise<T> {
     try {
-      await this.readback.mapAsync(GPUMapMode.READ);
+      return await map();
     } catch (e) {
       this.check();
       throw new GpuError('gpu/validation', `reading the GPU result failed: ${(e as Error).message}`, { lost: false });
     }
-    const n = (this.headOnGpu ? this.model.spec.info.nVocab : E);
+  }
+
+  private async readOutput(n: number): Promise<Float32Array> {
+    await this.mapped(() => this.readback.mapAsync(GPUMapMode.READ));
     const result = new Float32Array(this.readback.getMappedRange(0, n * 4).slice(0));
     this.readback.unmap();
+    this.stats.readbacks++;
+    this.stats.readbackBytes += n * 4;
     // Gemma 2 caps its logits (on the 1 row read back, as the CPU head does).
-    const cap = this.model.spec.hparams.finalSoftcap;
-    if (this.headOnGpu && cap > 0) {
-      const inv = Math.fround(1 / cap);
-      for (let i = 0; i < n; i++) result[i] = Math.fround(Math.tanh(Math.fround(result[i] * inv)) * cap);
-    }
+    if (this.headOnGpu) this.cap(result);
     return result;
+  }
+
+  private async readPick(m: number): Promise<GpuCandidates> {
+    const c = await this.mapped(() => this.picker!.read(m));
+    this.stats.readbacks++;
+    this.stats.picks++;
+    this.stats.readbackBytes += pickReadbackBytes(m);
+    this.cap(c.logits);
+    return c;
+  }
+
+  private cap(logits: Float32Array): void {
+    const cap = this.model.spec.hparams.finalSoftcap;
+    if (cap <= 0) return;
+    const inv = Math.fround(1 / cap);
+    for (let i = 0; i < logits.length; i++) logits[i] = Math.fround(Math.tanh(Math.fround(logits[i] * inv)) * cap);
   }
 
   /** Throws what erase(start, end, nMoved) would, without touching the

@@ -77,6 +77,20 @@ export async function generate(
   req: GenerationRequest,
   hooks: GenerationHooks = {},
 ): Promise<GenerationResult> {
+  const readout = sequence.session.readout;
+  try {
+    return await generateText(model, sequence, req, hooks);
+  } finally {
+    sequence.session.readout = readout;
+  }
+}
+
+async function generateText(
+  model: Model,
+  sequence: Sequence,
+  req: GenerationRequest,
+  hooks: GenerationHooks,
+): Promise<GenerationResult> {
   const stops = (typeof req.stop === 'string' ? [req.stop] : req.stop ?? []).filter((s) => s.length > 0);
   const bannedStrings = (req.banned_strings ?? []).filter((s) => s.length > 0);
   const maxStop = Math.max(0, ...stops.map((s) => s.length));
@@ -91,14 +105,23 @@ export async function generate(
     bannedTokens: req.banned_tokens,
   });
 
+  // Tokens banned at a position (index into ids) by backtracking.
+  const bans = new Map<number, Set<number>>();
+  // Before each evaluation: what the sample after it needs read back (the
+  // next position is ids.length, with that position's bans).
+  const ids: number[] = [];
+  const planReadout = () => {
+    sequence.session.readout = chain.gpuPick(model.info.nVocab, bans.get(ids.length)?.size ?? 0);
+  };
+
   const now = () => performance.now();
   let t0 = now();
+  planReadout();
   const { reused } = await sequence.prefill(prompt);
   const prefillMs = now() - t0;
   for (const t of prompt) chain.accept(t);
 
   t0 = now();
-  const ids: number[] = [];
   // offsets[i]: where token i's text starts in `text`.
   const offsets: number[] = [];
   let decoder = model.decoder();
@@ -109,8 +132,6 @@ export async function generate(
   let pending = false; // the last token is sampled but not yet in the cache
   let decodeTokens = 0;
   let backtracks = 0;
-  // Tokens banned at a position (index into ids) by backtracking.
-  const bans = new Map<number, Set<number>>();
   let stoppedAtString = false;
 
   const emit = (upTo: number) => {
@@ -127,6 +148,7 @@ export async function generate(
       break;
     }
     if (pending) {
+      planReadout();
       await sequence.append([ids[ids.length - 1]]);
       decodeTokens++;
       pending = false;
@@ -167,6 +189,7 @@ export async function generate(
         for (const t of ids) text += decoder.push(t);
         stopSearchFrom = Math.min(stopSearchFrom, text.length);
         // The cache takes back the dropped tokens; the logits become those after ids[j-1].
+        planReadout();
         await sequence.prefill(prompt.concat(ids));
         pending = false;
         backtracks++;

@@ -53,6 +53,8 @@ export async function benchCommand(args: string[]): Promise<void> {
   const tokens = randomTokens(Math.max(nPrompt, nGen + 1), model.info.nVocab, 42).map((t) => (model.isEog(t) ? 0 : t));
   const results: BenchResult[] = [];
   const sampler = new Sampler(engine, { temperature: 0 });
+  // Greedy: with the head on the GPU, a step reads back its best logit only.
+  session.readout = sampler.gpuPick(model.info.nVocab);
 
   const run = async (test: string, n: number, once: () => Promise<void>) => {
     session.truncate(0);
