@@ -20,10 +20,11 @@
 //      its output pairs.
 // Scores are recomputed in each pass with `score`'s arithmetic.
 // Workgroup memory (u32 words of `tq_sh`): the f16 queries (NQ, head_dim / 2),
-// the staged K or V chunk (CK, head_dim / 2), the scores' maxima or
-// probabilities (NQ, CK); the host picks NQ, CK so that they fit in 4032
-// words (with tq_m and tq_inv: 16 KiB), NQ <= 32, NQ * CK <= 1024 and
-// NQ * head_dim <= 2048.
+// the staged K or V chunk (CK rows of head_dim / 2 pairs, every row padded
+// to an odd number of words so that invocations scoring consecutive cells
+// read different banks), the scores' maxima or probabilities (NQ, CK); the
+// host picks NQ, CK so that they fit in 4032 words (with tq_m and tq_inv:
+// 16 KiB), NQ <= 32, NQ * CK <= 1024 and NQ * head_dim <= 2048.
 // Entry point:
 //   attn_tiled  grid (ceil(T / TR), n_head / HG) -> out
 
@@ -70,8 +71,14 @@ fn tile_score(qb: u32, kb: u32) -> f32 {
   return scaled;
 }
 
+// Words between staged rows: head_dim / 2, made odd.
+fn tile_stride() -> u32 {
+  return (p.head_dim / 2u) | 1u;
+}
+
 // Stages rows [c0, c0 + n) of KV head kvh of `v` (else K) at word k_off,
-// (n, head_dim / 2). Every invocation calls it; the caller synchronizes.
+// rows tile_stride() apart. Every invocation calls it; the caller
+// synchronizes.
 fn tile_stage(c0: u32, n: u32, kvh: u32, k_off: u32, v: bool, lid: u32) {
   let pairs = p.head_dim / 2u;
   let row_words = p.kv_dim / 2u;
@@ -90,7 +97,7 @@ fn tile_stage(c0: u32, n: u32, kvh: u32, k_off: u32, v: bool, lid: u32) {
     for (var u = 0u; u < 8u; u++) {
       let i = b0 + lid + u * TWG;
       if (i < words) {
-        tq_sh[k_off + i] = w[u];
+        tq_sh[k_off + (i / pairs) * tile_stride() + i % pairs] = w[u];
       }
     }
   }
@@ -107,8 +114,9 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   let h0 = wid.y * HG;
   let nq = TR * HG;
   let pairs = p.head_dim / 2u;
+  let ks = tile_stride();
   let k_off = nq * pairs;
-  let p_off = k_off + CK * pairs;
+  let p_off = k_off + CK * ks;
   // Uniform across the workgroup: returns before any barrier.
   if (t0 >= n_rows || h0 >= p.n_head || nq > 32u || CK > CH || p_off + nq * CK > TQ_WORDS || nq * CK > 4u * TWG || nq * pairs > 4u * TWG) {
     return;
@@ -143,7 +151,7 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
       if (qv < nq && j < n && t <= t_last) {
         let c = c0 + j;
         if (c >= visible_begin(t) && c < visible_end(t)) {
-          mx[u] = max(mx[u], tile_score(qv * pairs, k_off + j * pairs));
+          mx[u] = max(mx[u], tile_score(qv * pairs, k_off + j * ks));
         }
       }
     }
@@ -185,14 +193,14 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
         let j = ((b + l) % CH + CH - c0 % CH) % CH;
         let c = c0 + j;
         if (j < n && c >= b && c < visible_end(t)) {
-          let e = exp_f32(tile_score(qv * pairs, k_off + j * pairs) - tq_m[qv]);
+          let e = exp_f32(tile_score(qv * pairs, k_off + j * ks) - tq_m[qv]);
           sums[k] = dd_add(sums[k], vec2<f32>(e, 0.0));
         }
       }
     }
   }
   // The lanes of each vector added in `attn`'s tree, four vectors at a time
-  // in words [k_off, k_off + 512).
+  // in words [k_off, k_off + 512) (k_off = nq * head_dim / 2 <= 1024).
   for (var k = 0u; k < 8u; k++) {
     workgroupBarrier();
     tq_sh[k_off + 2u * lid] = bitcast<u32>(sums[k].x);
@@ -232,7 +240,7 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
         var pc = 0.0;
         let c = c0 + j;
         if (j < n && t <= t_last && c >= visible_begin(t) && c < visible_end(t)) {
-          let e = exp_f32(tile_score(qv * pairs, k_off + j * pairs) - tq_m[qv]);
+          let e = exp_f32(tile_score(qv * pairs, k_off + j * ks) - tq_m[qv]);
           pc = round_f16(e * tq_inv[qv]);
         }
         tq_sh[p_off + i] = bitcast<u32>(pc);
@@ -251,7 +259,7 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
         let je = min(max(visible_end(t), c0) - c0, n);
         for (var j = jb; j < je; j++) {
           let pc = bitcast<f32>(tq_sh[p_off + qv * CK + j]);
-          acc[u] += pc * unpack2x16float(tq_sh[k_off + j * pairs + w]);
+          acc[u] += pc * unpack2x16float(tq_sh[k_off + j * ks + w]);
         }
       }
     }
