@@ -184,6 +184,27 @@ const Q8_TILE_MIN_GROUPS = 128;
 const ATTN_MAX_SPLITS = 32;
 const ATTN_CELLS_PER_SPLIT = 128;
 
+// attention_tiled.wgsl: prefill attention takes query vectors (rows x heads
+// of one KV head) in tiles of at most 2048 / headDim rounded up to a power
+// of two (at most 32), and cells in chunks of 32 (16 for heads over 128).
+export interface AttentionTiling {
+  /** Rows of a tile. */
+  rows: number;
+  /** Heads of a tile (a divisor of nHead / nHeadKv). */
+  heads: number;
+  /** Cells staged at a time. */
+  cells: number;
+}
+
+export function attentionTiling(nHead: number, nHeadKv: number, headDim: number): AttentionTiling {
+  const span = Math.max(64, pow2Ceil(headDim));
+  const vectors = 2048 / span;
+  const group = nHead / nHeadKv;
+  let heads = 1;
+  for (let d = 1; d <= Math.min(group, vectors); d++) if (group % d === 0) heads = d;
+  return { rows: Math.floor(vectors / heads), heads, cells: span <= 128 ? 32 : 16 };
+}
+
 function attentionSplits(nCtx: number): number {
   return Math.min(ATTN_MAX_SPLITS, Math.max(1, Math.ceil(nCtx / ATTN_CELLS_PER_SPLIT)));
 }
@@ -617,8 +638,11 @@ export class Kernels {
 
   /** Causal attention of q over the cache. Decode over a context of more
    * than ATTN_CELLS_PER_SPLIT cells splits the cells over workgroups and
-   * needs `scratch` of attentionScratchBytes(shape) (one for all layers). */
-  attention(q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null): Step {
+   * needs `scratch` of attentionScratchBytes(shape) (one for all layers).
+   * More than one row goes to the query-tiled kernel (attention_tiled.wgsl),
+   * or with `prefill: 'rows'` to the one-workgroup-per-row kernel (`attn`),
+   * which computes the same bits. */
+  attention(q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null, prefill: 'tiled' | 'rows' = 'tiled'): Step {
     const { nHead, nHeadKv, headDim, scale, nCtx } = shape;
     const label = `attention ${nHead}/${nHeadKv}x${headDim}`;
     checkInt(label, 'nHead', nHead, 1);
@@ -651,6 +675,9 @@ export class Kernels {
     const constants = { HD8: Math.floor(headDim / 8) };
     const rows = this.pipeline('attn', code, 'attn', constants, layout);
     const rowsGroup = this.bindGroup(rows, label, buffers);
+    const tiling = attentionTiling(nHead, nHeadKv, headDim);
+    const tiled = this.pipeline('attn_tiled', [...code, wgsl.attentionTiledWgsl], 'attn_tiled', { ...constants, TR: tiling.rows, HG: tiling.heads, CK: tiling.cells }, layout);
+    const tiledGroup = this.bindGroup(tiled, `${label} tiled`, buffers);
     const split: { pipe: GPUComputePipeline; group: GPUBindGroup; grid: [number, number] }[] = [];
     if (nSplit > 1) {
       for (const entry of ['attn_scores', 'attn_exp', 'attn_pv', 'attn_combine']) {
@@ -669,6 +696,10 @@ export class Kernels {
             pass.setBindGroup(0, s.group);
             pass.dispatchWorkgroups(s.grid[0], s.grid[1]);
           }
+        } else if (nTokens > 1 && prefill === 'tiled') {
+          pass.setPipeline(tiled);
+          pass.setBindGroup(0, tiledGroup);
+          pass.dispatchWorkgroups(this.dim(label, Math.ceil(nTokens / tiling.rows)), nHead / tiling.heads);
         } else {
           pass.setPipeline(rows);
           pass.setBindGroup(0, rowsGroup);

@@ -463,6 +463,65 @@ const attentionCase: GpuCase = {
   },
 };
 
+// The query-tiled prefill kernel (attention_tiled.wgsl) against the
+// one-workgroup-per-row kernel (`attn`): the same rounding points and the
+// same summation orders, so the same bits; and both against the CPU op.
+// Shapes: tiles cut short (T not a multiple of the tile's rows), T = 2 and
+// 3, tokens after a cached prefix, GQA groups 1, 3, 4, 8 and 64 (more heads
+// than a tile holds), head_dim 4 to 256 (4 and 74 end in a tail shorter
+// than 8, 74 and 80 are no powers of two), windows shorter than T, soft-cap,
+// a scale on q, n_kv up to n_ctx.
+const attentionTiledCase: GpuCase = {
+  name: 'tiled prefill attention computes the bits of the per-row kernel and matches the CPU op',
+  async run(env) {
+    const { ctx, kernels, cpu } = env;
+    const rng = new Rng(61);
+    const frame = createFrameBuffer(ctx);
+    // n_ctx <= 128: one decode slice, so no split pipelines to build.
+    const configs = [
+      { nHead: 32, nHeadKv: 8, headDim: 64, nCtx: 128, window: 0, softcap: 0, qScale: 1, runs: [[0, 37], [7, 3], [100, 28]] },
+      { nHead: 4, nHeadKv: 1, headDim: 64, nCtx: 64, window: 7, softcap: 2, qScale: 1, runs: [[0, 40], [30, 20]] },
+      { nHead: 8, nHeadKv: 1, headDim: 128, nCtx: 64, window: 0, softcap: 0, qScale: 1, runs: [[0, 20], [50, 2]] },
+      { nHead: 4, nHeadKv: 4, headDim: 256, nCtx: 64, window: 0, softcap: 0, qScale: 1, runs: [[0, 17], [30, 34]] },
+      { nHead: 6, nHeadKv: 2, headDim: 74, nCtx: 64, window: 0, softcap: 0, qScale: 1, runs: [[0, 33], [50, 11]] },
+      { nHead: 4, nHeadKv: 1, headDim: 80, nCtx: 64, window: 10, softcap: 30, qScale: 0.125, runs: [[0, 45], [40, 24]] },
+      { nHead: 64, nHeadKv: 1, headDim: 32, nCtx: 16, window: 0, softcap: 0, qScale: 1, runs: [[0, 5], [9, 3]] },
+      { nHead: 2, nHeadKv: 2, headDim: 4, nCtx: 16, window: 5, softcap: 0, qScale: 1, runs: [[0, 9], [3, 2]] },
+    ];
+    let worst = 0;
+    let outputs = 0;
+    for (const c of configs) {
+      const kvDim = c.nHeadKv * c.headDim;
+      const scale = c.qScale === 1 ? 1 / Math.sqrt(c.headDim) : 1;
+      const shape = { nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: c.headDim, scale, qScale: c.qScale, nCtx: c.nCtx, window: c.window, softcap: c.softcap };
+      const kc = createTestBuffer(ctx, c.nCtx * kvDim * 2);
+      const vc = createTestBuffer(ctx, c.nCtx * kvDim * 2);
+      const bytes = attentionScratchBytes(shape);
+      const scratch = bytes > 0 ? createTestBuffer(ctx, bytes) : null;
+      for (const [cell0, T] of c.runs) {
+        const nKv = cell0 + T;
+        const k = rng.floats(nKv * kvDim);
+        const v = rng.floats(nKv * kvDim);
+        const q = rng.floats(T * c.nHead * c.headDim, 3);
+        const scaledQ = q.map((x) => Math.fround(x * Math.fround(c.qScale)));
+        const want = cpu.attentionWindow(scaledQ, k, v, cell0, T, shape);
+        await runSteps(ctx, frame, [kernels.kvStore(createTestBuffer(ctx, k), createTestBuffer(ctx, v), kc, vc, kvDim, c.nCtx, frame)], nKv, 0);
+        const qb = createTestBuffer(ctx, q);
+        const tiled = createTestBuffer(ctx, q.length * 4);
+        const rows = createTestBuffer(ctx, q.length * 4);
+        await runSteps(ctx, frame, [kernels.attention(qb, kc, vc, tiled, shape, frame, scratch), kernels.attention(qb, kc, vc, rows, shape, frame, scratch, 'rows')], T, cell0);
+        const got = await readF32(ctx, tiled, q.length);
+        const ref = await readF32(ctx, rows, q.length);
+        const what = `tiled attention ${c.nHead}/${c.nHeadKv}x${c.headDim} window ${c.window} softcap ${c.softcap} at ${cell0}+${T}`;
+        checkEqual(`${what} (bits vs attn)`, new Uint32Array(got.buffer), new Uint32Array(ref.buffer));
+        worst = Math.max(worst, checkNmse(what, got, want, ATTENTION_NMSE));
+        outputs += got.length;
+      }
+    }
+    env.report(`tiled attention: ${outputs} outputs bit-equal to attn; NMSE vs CPU ${worst.toExponential(2)} (limit ${ATTENTION_NMSE.toExponential(0)})`);
+  },
+};
+
 const elementwiseCase: GpuCase = {
   name: 'siluMul matches the CPU op and add is exact, over n_tokens rows only',
   async run(env) {
@@ -791,6 +850,7 @@ export const gpuCases: GpuCase[] = [
   ropeCase,
   kvStoreCase,
   attentionCase,
+  attentionTiledCase,
   elementwiseCase,
   kvEraseCase,
   wideGridCase,
