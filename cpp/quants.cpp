@@ -267,13 +267,16 @@ void widen_activations(TypeId act, const void* row, int64_t n, int16_t* q16, flo
     }
 }
 
-void vec_dot_tile(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* side, int n_tok, float* out) {
+void vec_dot_tile(TypeId t, int64_t n, const void* w, size_t w_stride, int n_rows, const int16_t* a16, const float* side,
+                  int n_tok, float* out) {
     HOB_CHECK(has_tile_kernel(t), HOB_ERR_INTERNAL, std::string("no tile kernel for ") + type_name(t));
     check_blocks(t, n);
     if (qk::has_tile_k(t)) {
-        qk::dot_tile_k(t, n, w, a16, side, n_tok, out);
-    } else {
-        qk::dot_tile_q(t, n, w, a16, side, n_tok, out);
+        qk::dot_tile_k(t, n, w, w_stride, n_rows, a16, side, n_tok, out);
+        return;
+    }
+    for (int r = 0; r < n_rows; r++) {
+        qk::dot_tile_q(t, n, static_cast<const uint8_t*>(w) + r * w_stride, a16, side, n_tok, out + r * n_tok);
     }
 }
 

@@ -214,15 +214,17 @@ float vec_dot(TypeId t, int64_t n, const void* w, const void* a);
 // int16 values (Q8_0, Q8_1: the n values; Q8_K: per super-block its 256
 // values then its 16 group sums) and `side` floats (Q8_0: the n / 32 block
 // scales; Q8_1: those, then the n / 32 block sums s; Q8_K: the n / 256
-// scales). Token j's widened row starts j * q16 and j * side in. out[j]
-// equals vec_dot with token j's row, bit for bit.
+// scales). Token j's widened row starts j * q16 and j * side in. The
+// weights are n_rows rows, row r at w + r * w_stride bytes; out[r * n_tok
+// + j] equals vec_dot of row r with token j's row, bit for bit.
 struct WidenedSize {
     size_t q16, side;
 };
 bool has_tile_kernel(TypeId weights);
 WidenedSize widened_size(TypeId act, int64_t n);
 void widen_activations(TypeId act, const void* row, int64_t n, int16_t* q16, float* side);
-void vec_dot_tile(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* side, int n_tok, float* out);
+void vec_dot_tile(TypeId t, int64_t n, const void* w, size_t w_stride, int n_rows, const int16_t* a16, const float* side,
+                  int n_tok, float* out);
 
 // vec_dot without SIMD: the portable path the SIMD ones are tested against.
 // Block sums are the same integers; only the float summation order differs.

@@ -139,7 +139,9 @@ float dot_q6_k(int64_t n, const void* w, const void* a, bool simd);
 // then its 16 group sums, the side floats its scales.
 void widen_q8_k_row(const void* x, int64_t n, int16_t* q16, float* side);
 bool has_tile_k(TypeId t);
-void dot_tile_k(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* side, int n_tok, float* out);
+// Rows w + r * stride for r < n_rows; out[r * n_tok + j].
+void dot_tile_k(TypeId t, int64_t n, const void* w, size_t stride, int n_rows, const int16_t* a16, const float* side,
+                int n_tok, float* out);
 
 }  // namespace qk
 }  // namespace hob

@@ -500,6 +500,13 @@ float dot_q6_k(int64_t n, const void* vw, const void* va, bool simd) {
 // A widened Q8_K super-block: its 256 values, then its 16 group sums.
 constexpr int64_t kWideQ8K = kQK_K + kQK_K / 16;
 
+// Weight rows and tokens per tile kernel call. Two rows per call (each
+// activation load feeding both) measured no faster than one under V8's
+// SIMD code generation, and slower for Q4_K and Q2_K (more live vectors
+// than x64 has registers); the kernels keep the row count a parameter.
+constexpr int kTileRowsK = 1;
+constexpr int kTileTokensK = 4;
+
 void widen_q8_k_row(const void* vx, int64_t n, int16_t* q16, float* side) {
     const BlockQ8_K* x = static_cast<const BlockQ8_K*>(vx);
     for (int64_t b = 0; b < n / kQK_K; b++, q16 += kWideQ8K) {
@@ -512,147 +519,100 @@ void widen_q8_k_row(const void* vx, int64_t n, int16_t* q16, float* side) {
 #if defined(__wasm_simd128__)
 namespace {
 
-// One super-block's integer sums for NT tokens: isum[j] as the one-row
-// kernels' lanes, imin[j] the minimums' sum for the types with minimums.
-template <int NT>
-struct TileK {
-    const int16_t* a[NT];  // token j's widened super-block
-    v128_t isum[NT];
-    int32_t imin[NT];
-    // 16 scaled levels (two int16x8 halves) against elements o..o+15.
-    inline void add16(v128_t w0, v128_t w1, int o) {
-        for (int j = 0; j < NT; j++) {
-            const v128_t d = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, wasm_v128_load(a[j] + o)),
-                                            wasm_i32x4_dot_i16x8(w1, wasm_v128_load(a[j] + o + 8)));
-            isum[j] = wasm_i32x4_add(isum[j], d);
-        }
-    }
-    // Unsigned levels (bytes) times one unsigned scale, then add16.
-    inline void add16_u(v128_t q, v128_t scale_u8, int o) {
-        add16(wasm_u16x8_extmul_low_u8x16(q, scale_u8), wasm_u16x8_extmul_high_u8x16(q, scale_u8), o);
-    }
-    inline void add16_s(v128_t q, v128_t scale_i8, int o) {
-        add16(wasm_i16x8_extmul_low_i8x16(q, scale_i8), wasm_i16x8_extmul_high_i8x16(q, scale_i8), o);
-    }
-    // sum_g m[g] * bsums[g] over the 16 groups, m as two int16x8 halves.
-    inline void mins(v128_t m0, v128_t m1) {
-        for (int j = 0; j < NT; j++) {
-            imin[j] = hsum_i32x4(wasm_i32x4_add(wasm_i32x4_dot_i16x8(m0, wasm_v128_load(a[j] + kQK_K)),
-                                                wasm_i32x4_dot_i16x8(m1, wasm_v128_load(a[j] + kQK_K + 8))));
-        }
-    }
-};
-
+// Each type's decoder: init(block) reads what the sub-blocks share;
+// chunk(c) gives elements 16c..16c+15 as levels times their sub-block scale
+// in int16 (two halves); mins() the per-group minimum multipliers for the
+// types with minimums.
 struct TileQ2_K {
     using Block = BlockQ2_K;
     static constexpr bool kMin = true;
-    template <int NT>
-    static void run(const Block& w, TileK<NT>& t) {
-        const v128_t three = wasm_i8x16_splat(3);
-        const uint8_t* sc = w.scales;
-        for (int h = 0; h < 2; h++) {
-            const v128_t q0 = wasm_v128_load(w.qs + 32 * h);
-            const v128_t q1 = wasm_v128_load(w.qs + 32 * h + 16);
-            for (int s = 0; s < 4; s++) {
-                const int g = 8 * h + 2 * s;
-                t.add16_u(wasm_v128_and(wasm_u8x16_shr(q0, 2 * s), three), wasm_u8x16_splat(sc[g] & 0xf), 128 * h + 32 * s);
-                t.add16_u(wasm_v128_and(wasm_u8x16_shr(q1, 2 * s), three), wasm_u8x16_splat(sc[g + 1] & 0xf), 128 * h + 32 * s + 16);
-            }
-        }
-        const v128_t m = wasm_u8x16_shr(wasm_v128_load(sc), 4);
-        t.mins(wasm_u16x8_extend_low_u8x16(m), wasm_u16x8_extend_high_u8x16(m));
+    const Block* w;
+    void init(const Block& b) { w = &b; }
+    inline void chunk(int c, v128_t* w0, v128_t* w1) const {
+        const int h = c >> 3, s = (c >> 1) & 3, part = c & 1;
+        const v128_t q = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->qs + 32 * h + 16 * part), 2 * s), wasm_i8x16_splat(3));
+        const v128_t sc = wasm_u8x16_splat(w->scales[c] & 0xf);
+        *w0 = wasm_u16x8_extmul_low_u8x16(q, sc);
+        *w1 = wasm_u16x8_extmul_high_u8x16(q, sc);
+    }
+    inline void mins(v128_t* m0, v128_t* m1) const {
+        const v128_t m = wasm_u8x16_shr(wasm_v128_load(w->scales), 4);
+        *m0 = wasm_u16x8_extend_low_u8x16(m);
+        *m1 = wasm_u16x8_extend_high_u8x16(m);
     }
 };
 
 struct TileQ3_K {
     using Block = BlockQ3_K;
     static constexpr bool kMin = false;
-    template <int NT>
-    static void run(const Block& w, TileK<NT>& t) {
-        const v128_t three = wasm_i8x16_splat(3);
-        const v128_t one = wasm_i8x16_splat(1);
-        int8_t sc[16];
-        for (int g = 0; g < 16; g++) sc[g] = (int8_t)(scale_q3_k(g, w.scales) - 32);
-        const v128_t hm0 = wasm_v128_load(w.hmask);
-        const v128_t hm1 = wasm_v128_load(w.hmask + 16);
-        for (int h = 0; h < 2; h++) {
-            const v128_t q0 = wasm_v128_load(w.qs + 32 * h);
-            const v128_t q1 = wasm_v128_load(w.qs + 32 * h + 16);
-            for (int s = 0; s < 4; s++) {
-                const int g = 8 * h + 2 * s, bit = 4 * h + s;
-                const v128_t off0 = wasm_i8x16_shl(wasm_v128_andnot(one, wasm_u8x16_shr(hm0, bit)), 2);
-                const v128_t off1 = wasm_i8x16_shl(wasm_v128_andnot(one, wasm_u8x16_shr(hm1, bit)), 2);
-                const v128_t w0 = wasm_i8x16_sub(wasm_v128_and(wasm_u8x16_shr(q0, 2 * s), three), off0);
-                const v128_t w1 = wasm_i8x16_sub(wasm_v128_and(wasm_u8x16_shr(q1, 2 * s), three), off1);
-                t.add16_s(w0, wasm_i8x16_splat(sc[g]), 128 * h + 32 * s);
-                t.add16_s(w1, wasm_i8x16_splat(sc[g + 1]), 128 * h + 32 * s + 16);
-            }
-        }
+    const Block* w;
+    int8_t sc[16];
+    void init(const Block& b) {
+        w = &b;
+        for (int g = 0; g < 16; g++) sc[g] = (int8_t)(scale_q3_k(g, b.scales) - 32);
     }
+    inline void chunk(int c, v128_t* w0, v128_t* w1) const {
+        const int h = c >> 3, s = (c >> 1) & 3, part = c & 1, bit = 4 * h + s;
+        const v128_t q = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->qs + 32 * h + 16 * part), 2 * s), wasm_i8x16_splat(3));
+        // 4 where the high bit is clear, 0 where it is set.
+        const v128_t off = wasm_i8x16_shl(wasm_v128_andnot(wasm_i8x16_splat(1), wasm_u8x16_shr(wasm_v128_load(w->hmask + 16 * part), bit)), 2);
+        const v128_t x = wasm_i8x16_sub(q, off);
+        const v128_t scale = wasm_i8x16_splat(sc[c]);
+        *w0 = wasm_i16x8_extmul_low_i8x16(x, scale);
+        *w1 = wasm_i16x8_extmul_high_i8x16(x, scale);
+    }
+    inline void mins(v128_t*, v128_t*) const {}
 };
 
+// Q4_K and Q5_K: element 64j + l is the low nibble of qs[32j + l], 64j + 32 + l
+// the high one; chunk c is j = c / 4, nibble (c / 2) % 2, bytes 16 (c % 2).
 template <bool kFive>
 struct TileQ45_K {
     using Block = typename std::conditional<kFive, BlockQ5_K, BlockQ4_K>::type;
     static constexpr bool kMin = true;
-    template <int NT>
-    static void run(const Block& w, TileK<NT>& t) {
-        const v128_t m4 = wasm_i8x16_splat(0x0f);
-        const v128_t one = wasm_i8x16_splat(1);
-        uint8_t sc[8], m[8];
-        for (int g = 0; g < 8; g++) scale_min_k4(g, w.scales, &sc[g], &m[g]);
-        v128_t hb0 = wasm_i8x16_splat(0), hb1 = hb0;
+    const Block* w;
+    uint8_t sc[8], m[8];
+    void init(const Block& b) {
+        w = &b;
+        for (int g = 0; g < 8; g++) scale_min_k4(g, b.scales, &sc[g], &m[g]);
+    }
+    inline void chunk(int c, v128_t* w0, v128_t* w1) const {
+        const int j = c >> 2, high = (c >> 1) & 1, part = c & 1;
+        v128_t q = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->qs + 32 * j + 16 * part), 4 * high), wasm_i8x16_splat(0x0f));
         if (kFive) {
-            hb0 = wasm_v128_load(qh_of(w));
-            hb1 = wasm_v128_load(qh_of(w) + 16);
+            const v128_t hb = wasm_u8x16_shr(wasm_v128_load(qh_of(*w) + 16 * part), 2 * j + high);
+            q = wasm_v128_or(q, wasm_i8x16_shl(wasm_v128_and(hb, wasm_i8x16_splat(1)), 4));
         }
-        for (int j = 0; j < 4; j++) {
-            const v128_t q0 = wasm_v128_load(w.qs + 32 * j);
-            const v128_t q1 = wasm_v128_load(w.qs + 32 * j + 16);
-            v128_t lo0 = wasm_v128_and(q0, m4), lo1 = wasm_v128_and(q1, m4);
-            v128_t hi0 = wasm_u8x16_shr(q0, 4), hi1 = wasm_u8x16_shr(q1, 4);
-            if (kFive) {
-                lo0 = wasm_v128_or(lo0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hb0, 2 * j), one), 4));
-                lo1 = wasm_v128_or(lo1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hb1, 2 * j), one), 4));
-                hi0 = wasm_v128_or(hi0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hb0, 2 * j + 1), one), 4));
-                hi1 = wasm_v128_or(hi1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hb1, 2 * j + 1), one), 4));
-            }
-            const v128_t s_lo = wasm_u8x16_splat(sc[2 * j]), s_hi = wasm_u8x16_splat(sc[2 * j + 1]);
-            t.add16_u(lo0, s_lo, 64 * j);
-            t.add16_u(lo1, s_lo, 64 * j + 16);
-            t.add16_u(hi0, s_hi, 64 * j + 32);
-            t.add16_u(hi1, s_hi, 64 * j + 48);
-        }
-        // Minimum g covers groups of 16 2g and 2g + 1.
-        t.mins(wasm_i16x8_make(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3]),
-               wasm_i16x8_make(m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7]));
+        const v128_t scale = wasm_u8x16_splat(sc[c >> 1]);
+        *w0 = wasm_u16x8_extmul_low_u8x16(q, scale);
+        *w1 = wasm_u16x8_extmul_high_u8x16(q, scale);
+    }
+    // Minimum g covers groups of 16 2g and 2g + 1.
+    inline void mins(v128_t* m0, v128_t* m1) const {
+        *m0 = wasm_i16x8_make(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3]);
+        *m1 = wasm_i16x8_make(m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7]);
     }
 };
 
+// Q6_K: chunk c is half h = c / 8, k = (c / 2) % 4, bytes 16 (c % 2); its
+// scale is scales[c].
 struct TileQ6_K {
     using Block = BlockQ6_K;
     static constexpr bool kMin = false;
-    template <int NT>
-    static void run(const Block& w, TileK<NT>& t) {
-        const v128_t m4 = wasm_i8x16_splat(0x0f);
-        const v128_t three = wasm_i8x16_splat(3);
-        const v128_t off = wasm_i8x16_splat(32);
-        for (int h = 0; h < 2; h++) {
-            const uint8_t* ql = w.ql + 64 * h;
-            const int8_t* sc = w.scales + 8 * h;
-            for (int part = 0; part < 2; part++) {
-                const v128_t l0 = wasm_v128_load(ql + 16 * part);
-                const v128_t l1 = wasm_v128_load(ql + 32 + 16 * part);
-                const v128_t qh = wasm_v128_load(w.qh + 32 * h + 16 * part);
-                const v128_t lows[4] = {wasm_v128_and(l0, m4), wasm_v128_and(l1, m4), wasm_u8x16_shr(l0, 4), wasm_u8x16_shr(l1, 4)};
-                for (int k = 0; k < 4; k++) {
-                    const v128_t top = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh, 2 * k), three), 4);
-                    const v128_t x = wasm_i8x16_sub(wasm_v128_or(lows[k], top), off);
-                    t.add16_s(x, wasm_i8x16_splat(sc[2 * k + part]), 128 * h + 32 * k + 16 * part);
-                }
-            }
-        }
+    const Block* w;
+    void init(const Block& b) { w = &b; }
+    inline void chunk(int c, v128_t* w0, v128_t* w1) const {
+        const int h = c >> 3, k = (c >> 1) & 3, part = c & 1;
+        const v128_t lo = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->ql + 64 * h + 32 * (k & 1) + 16 * part), 4 * (k >> 1)),
+                                        wasm_i8x16_splat(0x0f));
+        const v128_t top = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->qh + 32 * h + 16 * part), 2 * k),
+                                                        wasm_i8x16_splat(3)), 4);
+        const v128_t x = wasm_i8x16_sub(wasm_v128_or(lo, top), wasm_i8x16_splat(32));
+        const v128_t scale = wasm_i8x16_splat(w->scales[c]);
+        *w0 = wasm_i16x8_extmul_low_i8x16(x, scale);
+        *w1 = wasm_i16x8_extmul_high_i8x16(x, scale);
     }
+    inline void mins(v128_t*, v128_t*) const {}
 };
 
 // The minimums' scale of the types that have one.
@@ -662,50 +622,89 @@ inline float dmin_of(const BlockQ5_K& x) { return half(x.dmin); }
 inline float dmin_of(const BlockQ3_K&) { return 0; }
 inline float dmin_of(const BlockQ6_K&) { return 0; }
 
-// Weight super-block scale times token scale on the integer lanes, as the
-// one-row kernels accumulate them; the minimums summed apart and subtracted
-// at the end.
-template <typename K, int NT>
-void tile_k(int64_t nb, const typename K::Block* w, const int16_t* a16, const float* ad, float* out) {
-    v128_t acc[NT];
-    float sum_min[NT];
-    for (int j = 0; j < NT; j++) {
-        acc[j] = wasm_f32x4_splat(0);
-        sum_min[j] = 0;
+// R weight rows (row r at w + r * stride bytes) against NT tokens. Per
+// super-block: integer lanes per row and token (every activation load
+// feeds the R rows), then the weight scale times the token scale on them
+// as the one-row kernels accumulate; the minimums summed apart and
+// subtracted at the end.
+template <typename K, int R, int NT>
+void tile_k(int64_t nb, const uint8_t* w, size_t stride, const int16_t* a16, const float* ad, float* out, int out_stride) {
+    using Block = typename K::Block;
+    v128_t acc[R][NT];
+    float sum_min[R][NT];
+    for (int r = 0; r < R; r++) {
+        for (int j = 0; j < NT; j++) {
+            acc[r][j] = wasm_f32x4_splat(0);
+            sum_min[r][j] = 0;
+        }
     }
     for (int64_t b = 0; b < nb; b++) {
-        TileK<NT> t;
-        for (int j = 0; j < NT; j++) {
-            t.a[j] = a16 + (j * nb + b) * kWideQ8K;
-            t.isum[j] = wasm_i32x4_splat(0);
-            t.imin[j] = 0;
+        const int16_t* a[NT];
+        for (int j = 0; j < NT; j++) a[j] = a16 + (j * nb + b) * kWideQ8K;
+        const Block* blk[R];
+        for (int r = 0; r < R; r++) blk[r] = reinterpret_cast<const Block*>(w + r * stride) + b;
+        K dec[R];
+        for (int r = 0; r < R; r++) dec[r].init(*blk[r]);
+        v128_t isum[R][NT];
+        for (int r = 0; r < R; r++) {
+            for (int j = 0; j < NT; j++) isum[r][j] = wasm_i32x4_splat(0);
         }
-        K::run(w[b], t);
-        const float dw = half(w[b].d);
-        for (int j = 0; j < NT; j++) {
-            const float da = ad[j * nb + b];
-            acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(t.isum[j]), wasm_f32x4_splat(da * dw)));
+        // Unrolled: chunks that share bytes share their loads.
+#pragma clang loop unroll(full)
+        for (int c = 0; c < kQK_K / 16; c++) {
+            v128_t w0[R], w1[R];
+            for (int r = 0; r < R; r++) dec[r].chunk(c, &w0[r], &w1[r]);
+            for (int j = 0; j < NT; j++) {
+                const v128_t a0 = wasm_v128_load(a[j] + 16 * c), a1 = wasm_v128_load(a[j] + 16 * c + 8);
+                for (int r = 0; r < R; r++) {
+                    isum[r][j] = wasm_i32x4_add(isum[r][j], wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0[r], a0), wasm_i32x4_dot_i16x8(w1[r], a1)));
+                }
+            }
         }
-        if (K::kMin) {
-            const float dmin = dmin_of(w[b]);
-            for (int j = 0; j < NT; j++) sum_min[j] += ad[j * nb + b] * dmin * (float)t.imin[j];
+        for (int r = 0; r < R; r++) {
+            const float dw = half(blk[r]->d);
+            for (int j = 0; j < NT; j++) {
+                acc[r][j] = wasm_f32x4_add(acc[r][j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[r][j]), wasm_f32x4_splat(ad[j * nb + b] * dw)));
+            }
+            if (K::kMin) {
+                v128_t m0, m1;
+                dec[r].mins(&m0, &m1);
+                const float dmin = dmin_of(*blk[r]);
+                for (int j = 0; j < NT; j++) {
+                    const int32_t imin = hsum_i32x4(wasm_i32x4_add(wasm_i32x4_dot_i16x8(m0, wasm_v128_load(a[j] + kQK_K)),
+                                                                   wasm_i32x4_dot_i16x8(m1, wasm_v128_load(a[j] + kQK_K + 8))));
+                    sum_min[r][j] += ad[j * nb + b] * dmin * (float)imin;
+                }
+            }
         }
     }
-    for (int j = 0; j < NT; j++) out[j] = K::kMin ? hsum_f32x4(acc[j]) - sum_min[j] : hsum_f32x4(acc[j]);
+    for (int r = 0; r < R; r++) {
+        for (int j = 0; j < NT; j++) out[r * out_stride + j] = K::kMin ? hsum_f32x4(acc[r][j]) - sum_min[r][j] : hsum_f32x4(acc[r][j]);
+    }
+}
+
+template <typename K, int R>
+void tile_k_rows(int64_t nb, const uint8_t* w, size_t stride, const int16_t* a16, const float* ad, int n_tok, float* out) {
+    constexpr int G = kTileTokensK;
+    int t = 0;
+    for (; t + G <= n_tok; t += G) tile_k<K, R, G>(nb, w, stride, a16 + t * nb * kWideQ8K, ad + t * nb, out + t, n_tok);
+    switch (n_tok - t) {
+        case 3: tile_k<K, R, 3>(nb, w, stride, a16 + t * nb * kWideQ8K, ad + t * nb, out + t, n_tok); break;
+        case 2: tile_k<K, R, 2>(nb, w, stride, a16 + t * nb * kWideQ8K, ad + t * nb, out + t, n_tok); break;
+        case 1: tile_k<K, R, 1>(nb, w, stride, a16 + t * nb * kWideQ8K, ad + t * nb, out + t, n_tok); break;
+        default: break;
+    }
 }
 
 template <typename K>
-void tile_k_any(int64_t n, const void* w, const int16_t* a16, const float* ad, int n_tok, float* out) {
+void tile_k_any(int64_t n, const void* w, size_t stride, int n_rows, const int16_t* a16, const float* ad, int n_tok, float* out) {
     const int64_t nb = n / kQK_K;
-    const typename K::Block* wb = static_cast<const typename K::Block*>(w);
-    int t = 0;
-    for (; t + 4 <= n_tok; t += 4) tile_k<K, 4>(nb, wb, a16 + t * nb * kWideQ8K, ad + t * nb, out + t);
-    switch (n_tok - t) {
-        case 3: tile_k<K, 3>(nb, wb, a16 + t * nb * kWideQ8K, ad + t * nb, out + t); break;
-        case 2: tile_k<K, 2>(nb, wb, a16 + t * nb * kWideQ8K, ad + t * nb, out + t); break;
-        case 1: tile_k<K, 1>(nb, wb, a16 + t * nb * kWideQ8K, ad + t * nb, out + t); break;
-        default: break;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    int r = 0;
+    for (; r + kTileRowsK <= n_rows; r += kTileRowsK) {
+        tile_k_rows<K, kTileRowsK>(nb, wb + r * stride, stride, a16, ad, n_tok, out + r * n_tok);
     }
+    for (; r < n_rows; r++) tile_k_rows<K, 1>(nb, wb + r * stride, stride, a16, ad, n_tok, out + r * n_tok);
 }
 
 }  // namespace
@@ -714,19 +713,20 @@ bool has_tile_k(TypeId t) {
     return t == TypeId::Q2_K || t == TypeId::Q3_K || t == TypeId::Q4_K || t == TypeId::Q5_K || t == TypeId::Q6_K;
 }
 
-void dot_tile_k(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* ad, int n_tok, float* out) {
+void dot_tile_k(TypeId t, int64_t n, const void* w, size_t stride, int n_rows, const int16_t* a16, const float* ad, int n_tok,
+                float* out) {
     switch (t) {
-        case TypeId::Q2_K: return tile_k_any<TileQ2_K>(n, w, a16, ad, n_tok, out);
-        case TypeId::Q3_K: return tile_k_any<TileQ3_K>(n, w, a16, ad, n_tok, out);
-        case TypeId::Q4_K: return tile_k_any<TileQ45_K<false>>(n, w, a16, ad, n_tok, out);
-        case TypeId::Q5_K: return tile_k_any<TileQ45_K<true>>(n, w, a16, ad, n_tok, out);
-        case TypeId::Q6_K: return tile_k_any<TileQ6_K>(n, w, a16, ad, n_tok, out);
+        case TypeId::Q2_K: return tile_k_any<TileQ2_K>(n, w, stride, n_rows, a16, ad, n_tok, out);
+        case TypeId::Q3_K: return tile_k_any<TileQ3_K>(n, w, stride, n_rows, a16, ad, n_tok, out);
+        case TypeId::Q4_K: return tile_k_any<TileQ45_K<false>>(n, w, stride, n_rows, a16, ad, n_tok, out);
+        case TypeId::Q5_K: return tile_k_any<TileQ45_K<true>>(n, w, stride, n_rows, a16, ad, n_tok, out);
+        case TypeId::Q6_K: return tile_k_any<TileQ6_K>(n, w, stride, n_rows, a16, ad, n_tok, out);
         default: return;
     }
 }
 #else
 bool has_tile_k(TypeId) { return false; }
-void dot_tile_k(TypeId, int64_t, const void*, const int16_t*, const float*, int, float*) {}
+void dot_tile_k(TypeId, int64_t, const void*, size_t, int, const int16_t*, const float*, int, float*) {}
 #endif
 
 }  // namespace qk

@@ -85,15 +85,21 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
         if (tiled) {
             // Tokens in tiles of kTile, rows inside: the tile's activations
             // stay in cache while the chunk's rows stream past them.
+            // Rows go to the kernels kRows at a time, one dispatch for
+            // them all.
             constexpr int32_t kTile = 16;
-            float dots[kTile];
+            constexpr int64_t kRows = 2;
+            float dots[kRows * kTile];
             for (int32_t t0 = 0; t0 < T; t0 += kTile) {
                 const int32_t nt = std::min(kTile, T - t0);
                 const int16_t* a16 = scratch.act16.data() + (size_t)t0 * wide.q16;
                 const float* as = scratch.act_scales.data() + (size_t)t0 * wide.side;
-                for (int64_t r = r0; r < r1; r++) {
-                    vec_dot_tile(w.type, n_in, w.row(r), a16, as, nt, dots);
-                    for (int32_t j = 0; j < nt; j++) y[(size_t)(t0 + j) * n_out + r] = dots[j];
+                for (int64_t r = r0; r < r1; r += kRows) {
+                    const int nr = (int)std::min(kRows, r1 - r);
+                    vec_dot_tile(w.type, n_in, w.row(r), w.row_bytes, nr, a16, as, nt, dots);
+                    for (int i = 0; i < nr; i++) {
+                        for (int32_t j = 0; j < nt; j++) y[(size_t)(t0 + j) * n_out + r + i] = dots[i * nt + j];
+                    }
                 }
             }
             return;
