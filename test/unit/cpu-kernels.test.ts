@@ -16,8 +16,9 @@ import { makeSpec, Rng, writeRandomLlama } from '../gguf/random-model.js';
 const TILED: readonly TensorType[] = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
 const K_QUANTS = new Set<TensorType>(['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k']);
 
-// Token counts around the tiles of four (and the matmul's tiles of 16).
-const N_TOK = [2, 3, 4, 5, 7, 8, 9, 13, 16, 17];
+// Token counts around the kernels' groups of four or eight tokens (every
+// remainder) and the matmul's tiles of 16.
+const N_TOK = [2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17];
 
 describe('tile kernels', () => {
   let ops: CpuOps;
