@@ -490,7 +490,7 @@ float dot_q6_k(int64_t n, const void* vw, const void* va, bool simd) {
 // ---- one weight row against a tile of tokens ----------------------------------
 // As for the 32-element types (quants_q.cpp): the batch's Q8_K activations
 // are widened to int16 once per matmul, each super-block of weights is
-// decoded once for up to eight tokens. Decoding multiplies every level by its
+// decoded once for up to four tokens. Decoding multiplies every level by its
 // sub-block scale in 16 bits (|q * scale| <= 4096 for every type), so per
 // token the inner loop is one pairwise 16-bit dot per 8 elements. Each lane
 // sums the same integer products as the one-row kernel's lane, and the float
@@ -504,10 +504,11 @@ constexpr int64_t kWideQ8K = kQK_K + kQK_K / 16;
 // activation load feeding both) measured no faster than one under V8's
 // SIMD code generation, and slower for Q4_K and Q2_K (more live vectors
 // than x64 has registers); the kernels keep the row count a parameter.
-// Eight tokens (eight accumulators and one chunk of weights live) measured
-// faster than four for Q2_K, Q3_K and Q6_K, the same for Q4_K and Q5_K.
+// Eight tokens per call measured faster than four on rows that stay in L1
+// (Q2_K, Q3_K, Q6_K) but 12% slower in a whole prefill of a Llama-1B-shaped
+// Q4_K model, whose activation rows do not: four it is.
 constexpr int kTileRowsK = 1;
-constexpr int kTileTokensK = 8;
+constexpr int kTileTokensK = 4;
 
 void widen_q8_k_row(const void* vx, int64_t n, int16_t* q16, float* side) {
     const BlockQ8_K* x = static_cast<const BlockQ8_K*>(vx);
