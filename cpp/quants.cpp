@@ -245,17 +245,39 @@ float vec_dot(TypeId t, int64_t n, const void* w, const void* a) {
     return k->dot(n, w, a, true);
 }
 
-bool has_tile_kernel(TypeId t) { return qk::has_tile_q8_0(t); }
+bool has_tile_kernel(TypeId t) { return qk::has_tile_q(t) || qk::has_tile_k(t); }
 
-void widen_activations(const void* q8, int64_t n, int16_t* q16, float* scales) {
-    check_blocks(TypeId::Q8_0, n);
-    qk::widen_q8_0_row(q8, n, q16, scales);
+WidenedSize widened_size(TypeId act, int64_t n) {
+    check_blocks(act, n);
+    switch (act) {
+        case TypeId::Q8_0: return {(size_t)n, (size_t)(n / kQK8_0)};
+        case TypeId::Q8_1: return {(size_t)n, (size_t)(2 * (n / kQK8_1))};
+        case TypeId::Q8_K: return {(size_t)(n / kQK_K * (kQK_K + kQK_K / 16)), (size_t)(n / kQK_K)};
+        default: fail(HOB_ERR_INTERNAL, std::string("no widened form of activations of type ") + type_name(act));
+    }
 }
 
-void vec_dot_tile(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* scales, int n_tok, float* out) {
+void widen_activations(TypeId act, const void* row, int64_t n, int16_t* q16, float* side) {
+    check_blocks(act, n);
+    switch (act) {
+        case TypeId::Q8_0: return qk::widen_q8_0_row(row, n, q16, side);
+        case TypeId::Q8_1: return qk::widen_q8_1_row(row, n, q16, side);
+        case TypeId::Q8_K: return qk::widen_q8_k_row(row, n, q16, side);
+        default: fail(HOB_ERR_INTERNAL, std::string("no widened form of activations of type ") + type_name(act));
+    }
+}
+
+void vec_dot_tile(TypeId t, int64_t n, const void* w, size_t w_stride, int n_rows, const int16_t* a16, const float* side,
+                  int n_tok, float* out) {
     HOB_CHECK(has_tile_kernel(t), HOB_ERR_INTERNAL, std::string("no tile kernel for ") + type_name(t));
     check_blocks(t, n);
-    qk::dot_tile_q8_0(t, n, w, a16, scales, n_tok, out);
+    if (qk::has_tile_k(t)) {
+        qk::dot_tile_k(t, n, w, w_stride, n_rows, a16, side, n_tok, out);
+        return;
+    }
+    for (int r = 0; r < n_rows; r++) {
+        qk::dot_tile_q(t, n, static_cast<const uint8_t*>(w) + r * w_stride, a16, side, n_tok, out + r * n_tok);
+    }
 }
 
 float vec_dot_scalar(TypeId t, int64_t n, const void* w, const void* a) {

@@ -208,14 +208,23 @@ void dequantize_row(TypeId t, const void* x, float* y, int64_t n);
 float vec_dot(TypeId t, int64_t n, const void* w, const void* a);
 
 // Tiled dots for prefill: one weight row against n_tok tokens at once,
-// each weight block decoded once per few tokens. Exists for the Q8_0
-// family (Q4_0, Q5_0, Q8_0, IQ4_NL) where SIMD128 is on; its activations
-// are Q8_0 rows widened to int16 (n per token, contiguous) with their block
-// scales as floats (n / 32 per token). out[j] equals vec_dot with token j's
-// Q8_0 row, bit for bit.
+// each weight block decoded once per few tokens. Exists for the quantized
+// types (all but F32, F16, BF16) where SIMD128 is on. Their activations
+// (rows of vec_dot_type) are widened once per matmul: per token, `q16`
+// int16 values (Q8_0, Q8_1: the n values; Q8_K: per super-block its 256
+// values then its 16 group sums) and `side` floats (Q8_0: the n / 32 block
+// scales; Q8_1: those, then the n / 32 block sums s; Q8_K: the n / 256
+// scales). Token j's widened row starts j * q16 and j * side in. The
+// weights are n_rows rows, row r at w + r * w_stride bytes; out[r * n_tok
+// + j] equals vec_dot of row r with token j's row, bit for bit.
+struct WidenedSize {
+    size_t q16, side;
+};
 bool has_tile_kernel(TypeId weights);
-void widen_activations(const void* q8_0_row, int64_t n, int16_t* q16, float* scales);
-void vec_dot_tile(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* scales, int n_tok, float* out);
+WidenedSize widened_size(TypeId act, int64_t n);
+void widen_activations(TypeId act, const void* row, int64_t n, int16_t* q16, float* side);
+void vec_dot_tile(TypeId t, int64_t n, const void* w, size_t w_stride, int n_rows, const int16_t* a16, const float* side,
+                  int n_tok, float* out);
 
 // vec_dot without SIMD: the portable path the SIMD ones are tested against.
 // Block sums are the same integers; only the float summation order differs.

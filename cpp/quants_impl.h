@@ -115,10 +115,12 @@ float dot_q5_0(int64_t n, const void* w, const void* a, bool simd);
 float dot_q5_1(int64_t n, const void* w, const void* a, bool simd);
 float dot_q8_0(int64_t n, const void* w, const void* a, bool simd);
 float dot_iq4_nl(int64_t n, const void* w, const void* a, bool simd);
-// The tile kernels of the Q8_0-activation types (see quants.h: vec_dot_tile).
-void widen_q8_0_row(const void* x, int64_t n, int16_t* q16, float* scales);
-bool has_tile_q8_0(TypeId t);
-void dot_tile_q8_0(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* scales, int n_tok, float* out);
+// The tile kernels of the Q8_0- and Q8_1-activation types (see quants.h:
+// vec_dot_tile).
+void widen_q8_0_row(const void* x, int64_t n, int16_t* q16, float* side);
+void widen_q8_1_row(const void* x, int64_t n, int16_t* q16, float* side);
+bool has_tile_q(TypeId t);
+void dot_tile_q(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* side, int n_tok, float* out);
 
 // ---- 256-element super-blocks (quants_k.cpp) ------------------------------
 void quantize_row_q8_k(const float* x, void* y, int64_t n);
@@ -133,6 +135,13 @@ float dot_q3_k(int64_t n, const void* w, const void* a, bool simd);
 float dot_q4_k(int64_t n, const void* w, const void* a, bool simd);
 float dot_q5_k(int64_t n, const void* w, const void* a, bool simd);
 float dot_q6_k(int64_t n, const void* w, const void* a, bool simd);
+// The K-quants' tile kernels; a widened Q8_K super-block is its 256 values
+// then its 16 group sums, the side floats its scales.
+void widen_q8_k_row(const void* x, int64_t n, int16_t* q16, float* side);
+bool has_tile_k(TypeId t);
+// Rows w + r * stride for r < n_rows; out[r * n_tok + j].
+void dot_tile_k(TypeId t, int64_t n, const void* w, size_t stride, int n_rows, const int16_t* a16, const float* side,
+                int n_tok, float* out);
 
 }  // namespace qk
 }  // namespace hob

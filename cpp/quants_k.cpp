@@ -4,6 +4,7 @@
 // super-block and converts once; minimums come from Q8_K's group sums.
 // WASM SIMD128 and AVX2 paths sit next to the portable loop.
 #include <cmath>
+#include <type_traits>
 
 #include "quants_impl.h"
 
@@ -485,6 +486,259 @@ float dot_q6_k(int64_t n, const void* vw, const void* va, bool simd) {
     }
     return sum;
 }
+
+// ---- one weight row against a tile of tokens ----------------------------------
+// As for the 32-element types (quants_q.cpp): the batch's Q8_K activations
+// are widened to int16 once per matmul, each super-block of weights is
+// decoded once for up to four tokens. Decoding multiplies every level by its
+// sub-block scale in 16 bits (|q * scale| <= 4096 for every type), so per
+// token the inner loop is one pairwise 16-bit dot per 8 elements. Each lane
+// sums the same integer products as the one-row kernel's lane, and the float
+// accumulation per super-block is the same, so the results are bit-identical
+// to vec_dot.
+
+// A widened Q8_K super-block: its 256 values, then its 16 group sums.
+constexpr int64_t kWideQ8K = kQK_K + kQK_K / 16;
+
+// Weight rows and tokens per tile kernel call. Two rows per call (each
+// activation load feeding both) measured no faster than one under V8's
+// SIMD code generation, and slower for Q4_K and Q2_K (more live vectors
+// than x64 has registers); the kernels keep the row count a parameter.
+// Eight tokens per call measured faster than four on rows that stay in L1
+// (Q2_K, Q3_K, Q6_K) but 12% slower in a whole prefill of a Llama-1B-shaped
+// Q4_K model, whose activation rows do not: four it is.
+constexpr int kTileRowsK = 1;
+constexpr int kTileTokensK = 4;
+
+void widen_q8_k_row(const void* vx, int64_t n, int16_t* q16, float* side) {
+    const BlockQ8_K* x = static_cast<const BlockQ8_K*>(vx);
+    for (int64_t b = 0; b < n / kQK_K; b++, q16 += kWideQ8K) {
+        side[b] = x[b].d;
+        for (int j = 0; j < kQK_K; j++) q16[j] = x[b].qs[j];
+        for (int g = 0; g < kQK_K / 16; g++) q16[kQK_K + g] = x[b].bsums[g];
+    }
+}
+
+#if defined(__wasm_simd128__)
+namespace {
+
+// Each type's decoder: init(block) reads what the sub-blocks share;
+// chunk(c) gives elements 16c..16c+15 as levels times their sub-block scale
+// in int16 (two halves); mins() the per-group minimum multipliers for the
+// types with minimums.
+struct TileQ2_K {
+    using Block = BlockQ2_K;
+    static constexpr bool kMin = true;
+    const Block* w;
+    void init(const Block& b) { w = &b; }
+    inline void chunk(int c, v128_t* w0, v128_t* w1) const {
+        const int h = c >> 3, s = (c >> 1) & 3, part = c & 1;
+        const v128_t q = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->qs + 32 * h + 16 * part), 2 * s), wasm_i8x16_splat(3));
+        const v128_t sc = wasm_u8x16_splat(w->scales[c] & 0xf);
+        *w0 = wasm_u16x8_extmul_low_u8x16(q, sc);
+        *w1 = wasm_u16x8_extmul_high_u8x16(q, sc);
+    }
+    inline void mins(v128_t* m0, v128_t* m1) const {
+        const v128_t m = wasm_u8x16_shr(wasm_v128_load(w->scales), 4);
+        *m0 = wasm_u16x8_extend_low_u8x16(m);
+        *m1 = wasm_u16x8_extend_high_u8x16(m);
+    }
+};
+
+struct TileQ3_K {
+    using Block = BlockQ3_K;
+    static constexpr bool kMin = false;
+    const Block* w;
+    int8_t sc[16];
+    void init(const Block& b) {
+        w = &b;
+        for (int g = 0; g < 16; g++) sc[g] = (int8_t)(scale_q3_k(g, b.scales) - 32);
+    }
+    inline void chunk(int c, v128_t* w0, v128_t* w1) const {
+        const int h = c >> 3, s = (c >> 1) & 3, part = c & 1, bit = 4 * h + s;
+        const v128_t q = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->qs + 32 * h + 16 * part), 2 * s), wasm_i8x16_splat(3));
+        // 4 where the high bit is clear, 0 where it is set.
+        const v128_t off = wasm_i8x16_shl(wasm_v128_andnot(wasm_i8x16_splat(1), wasm_u8x16_shr(wasm_v128_load(w->hmask + 16 * part), bit)), 2);
+        const v128_t x = wasm_i8x16_sub(q, off);
+        const v128_t scale = wasm_i8x16_splat(sc[c]);
+        *w0 = wasm_i16x8_extmul_low_i8x16(x, scale);
+        *w1 = wasm_i16x8_extmul_high_i8x16(x, scale);
+    }
+    inline void mins(v128_t*, v128_t*) const {}
+};
+
+// Q4_K and Q5_K: element 64j + l is the low nibble of qs[32j + l], 64j + 32 + l
+// the high one; chunk c is j = c / 4, nibble (c / 2) % 2, bytes 16 (c % 2).
+template <bool kFive>
+struct TileQ45_K {
+    using Block = typename std::conditional<kFive, BlockQ5_K, BlockQ4_K>::type;
+    static constexpr bool kMin = true;
+    const Block* w;
+    uint8_t sc[8], m[8];
+    void init(const Block& b) {
+        w = &b;
+        for (int g = 0; g < 8; g++) scale_min_k4(g, b.scales, &sc[g], &m[g]);
+    }
+    inline void chunk(int c, v128_t* w0, v128_t* w1) const {
+        const int j = c >> 2, high = (c >> 1) & 1, part = c & 1;
+        v128_t q = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->qs + 32 * j + 16 * part), 4 * high), wasm_i8x16_splat(0x0f));
+        if (kFive) {
+            const v128_t hb = wasm_u8x16_shr(wasm_v128_load(qh_of(*w) + 16 * part), 2 * j + high);
+            q = wasm_v128_or(q, wasm_i8x16_shl(wasm_v128_and(hb, wasm_i8x16_splat(1)), 4));
+        }
+        const v128_t scale = wasm_u8x16_splat(sc[c >> 1]);
+        *w0 = wasm_u16x8_extmul_low_u8x16(q, scale);
+        *w1 = wasm_u16x8_extmul_high_u8x16(q, scale);
+    }
+    // Minimum g covers groups of 16 2g and 2g + 1.
+    inline void mins(v128_t* m0, v128_t* m1) const {
+        *m0 = wasm_i16x8_make(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3]);
+        *m1 = wasm_i16x8_make(m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7]);
+    }
+};
+
+// Q6_K: chunk c is half h = c / 8, k = (c / 2) % 4, bytes 16 (c % 2); its
+// scale is scales[c].
+struct TileQ6_K {
+    using Block = BlockQ6_K;
+    static constexpr bool kMin = false;
+    const Block* w;
+    void init(const Block& b) { w = &b; }
+    inline void chunk(int c, v128_t* w0, v128_t* w1) const {
+        const int h = c >> 3, k = (c >> 1) & 3, part = c & 1;
+        const v128_t lo = wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->ql + 64 * h + 32 * (k & 1) + 16 * part), 4 * (k >> 1)),
+                                        wasm_i8x16_splat(0x0f));
+        const v128_t top = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(w->qh + 32 * h + 16 * part), 2 * k),
+                                                        wasm_i8x16_splat(3)), 4);
+        const v128_t x = wasm_i8x16_sub(wasm_v128_or(lo, top), wasm_i8x16_splat(32));
+        const v128_t scale = wasm_i8x16_splat(w->scales[c]);
+        *w0 = wasm_i16x8_extmul_low_i8x16(x, scale);
+        *w1 = wasm_i16x8_extmul_high_i8x16(x, scale);
+    }
+    inline void mins(v128_t*, v128_t*) const {}
+};
+
+// The minimums' scale of the types that have one.
+inline float dmin_of(const BlockQ2_K& x) { return half(x.dmin); }
+inline float dmin_of(const BlockQ4_K& x) { return half(x.dmin); }
+inline float dmin_of(const BlockQ5_K& x) { return half(x.dmin); }
+inline float dmin_of(const BlockQ3_K&) { return 0; }
+inline float dmin_of(const BlockQ6_K&) { return 0; }
+
+// R weight rows (row r at w + r * stride bytes) against NT tokens. Per
+// super-block: integer lanes per row and token (every activation load
+// feeds the R rows), then the weight scale times the token scale on them
+// as the one-row kernels accumulate; the minimums summed apart and
+// subtracted at the end.
+template <typename K, int R, int NT>
+void tile_k(int64_t nb, const uint8_t* w, size_t stride, const int16_t* a16, const float* ad, float* out, int out_stride) {
+    using Block = typename K::Block;
+    v128_t acc[R][NT];
+    float sum_min[R][NT];
+    for (int r = 0; r < R; r++) {
+        for (int j = 0; j < NT; j++) {
+            acc[r][j] = wasm_f32x4_splat(0);
+            sum_min[r][j] = 0;
+        }
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        const int16_t* a[NT];
+        for (int j = 0; j < NT; j++) a[j] = a16 + (j * nb + b) * kWideQ8K;
+        const Block* blk[R];
+        for (int r = 0; r < R; r++) blk[r] = reinterpret_cast<const Block*>(w + r * stride) + b;
+        K dec[R];
+        for (int r = 0; r < R; r++) dec[r].init(*blk[r]);
+        v128_t isum[R][NT];
+        for (int r = 0; r < R; r++) {
+            for (int j = 0; j < NT; j++) isum[r][j] = wasm_i32x4_splat(0);
+        }
+        // Unrolled: chunks that share bytes share their loads.
+#pragma clang loop unroll(full)
+        for (int c = 0; c < kQK_K / 16; c++) {
+            v128_t w0[R], w1[R];
+            for (int r = 0; r < R; r++) dec[r].chunk(c, &w0[r], &w1[r]);
+            for (int j = 0; j < NT; j++) {
+                const v128_t a0 = wasm_v128_load(a[j] + 16 * c), a1 = wasm_v128_load(a[j] + 16 * c + 8);
+                for (int r = 0; r < R; r++) {
+                    isum[r][j] = wasm_i32x4_add(isum[r][j], wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0[r], a0), wasm_i32x4_dot_i16x8(w1[r], a1)));
+                }
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            const float dw = half(blk[r]->d);
+            for (int j = 0; j < NT; j++) {
+                acc[r][j] = wasm_f32x4_add(acc[r][j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[r][j]), wasm_f32x4_splat(ad[j * nb + b] * dw)));
+            }
+            if (K::kMin) {
+                v128_t m0, m1;
+                dec[r].mins(&m0, &m1);
+                const float dmin = dmin_of(*blk[r]);
+                for (int j = 0; j < NT; j++) {
+                    const int32_t imin = hsum_i32x4(wasm_i32x4_add(wasm_i32x4_dot_i16x8(m0, wasm_v128_load(a[j] + kQK_K)),
+                                                                   wasm_i32x4_dot_i16x8(m1, wasm_v128_load(a[j] + kQK_K + 8))));
+                    sum_min[r][j] += ad[j * nb + b] * dmin * (float)imin;
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int j = 0; j < NT; j++) out[r * out_stride + j] = K::kMin ? hsum_f32x4(acc[r][j]) - sum_min[r][j] : hsum_f32x4(acc[r][j]);
+    }
+}
+
+// The last n_tok < N tokens, N - 1 or fewer at once.
+template <typename K, int R, int N>
+void tile_k_rest(int64_t nb, const uint8_t* w, size_t stride, const int16_t* a16, const float* ad, int n_tok, float* out,
+                 int out_stride) {
+    if constexpr (N > 1) {
+        if (n_tok == N - 1) {
+            tile_k<K, R, N - 1>(nb, w, stride, a16, ad, out, out_stride);
+        } else {
+            tile_k_rest<K, R, N - 1>(nb, w, stride, a16, ad, n_tok, out, out_stride);
+        }
+    }
+}
+
+template <typename K, int R>
+void tile_k_rows(int64_t nb, const uint8_t* w, size_t stride, const int16_t* a16, const float* ad, int n_tok, float* out) {
+    constexpr int G = kTileTokensK;
+    int t = 0;
+    for (; t + G <= n_tok; t += G) tile_k<K, R, G>(nb, w, stride, a16 + t * nb * kWideQ8K, ad + t * nb, out + t, n_tok);
+    if (t < n_tok) tile_k_rest<K, R, G>(nb, w, stride, a16 + t * nb * kWideQ8K, ad + t * nb, n_tok - t, out + t, n_tok);
+}
+
+template <typename K>
+void tile_k_any(int64_t n, const void* w, size_t stride, int n_rows, const int16_t* a16, const float* ad, int n_tok, float* out) {
+    const int64_t nb = n / kQK_K;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    int r = 0;
+    for (; r + kTileRowsK <= n_rows; r += kTileRowsK) {
+        tile_k_rows<K, kTileRowsK>(nb, wb + r * stride, stride, a16, ad, n_tok, out + r * n_tok);
+    }
+    for (; r < n_rows; r++) tile_k_rows<K, 1>(nb, wb + r * stride, stride, a16, ad, n_tok, out + r * n_tok);
+}
+
+}  // namespace
+
+bool has_tile_k(TypeId t) {
+    return t == TypeId::Q2_K || t == TypeId::Q3_K || t == TypeId::Q4_K || t == TypeId::Q5_K || t == TypeId::Q6_K;
+}
+
+void dot_tile_k(TypeId t, int64_t n, const void* w, size_t stride, int n_rows, const int16_t* a16, const float* ad, int n_tok,
+                float* out) {
+    switch (t) {
+        case TypeId::Q2_K: return tile_k_any<TileQ2_K>(n, w, stride, n_rows, a16, ad, n_tok, out);
+        case TypeId::Q3_K: return tile_k_any<TileQ3_K>(n, w, stride, n_rows, a16, ad, n_tok, out);
+        case TypeId::Q4_K: return tile_k_any<TileQ45_K<false>>(n, w, stride, n_rows, a16, ad, n_tok, out);
+        case TypeId::Q5_K: return tile_k_any<TileQ45_K<true>>(n, w, stride, n_rows, a16, ad, n_tok, out);
+        case TypeId::Q6_K: return tile_k_any<TileQ6_K>(n, w, stride, n_rows, a16, ad, n_tok, out);
+        default: return;
+    }
+}
+#else
+bool has_tile_k(TypeId) { return false; }
+void dot_tile_k(TypeId, int64_t, const void*, size_t, int, const int16_t*, const float*, int, float*) {}
+#endif
 
 }  // namespace qk
 }  // namespace hob

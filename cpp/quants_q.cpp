@@ -424,7 +424,7 @@ float dot_iq4_nl(int64_t n, const void* vw, const void* va, bool simd) {
 
 // ---- one weight row against a tile of tokens ----------------------------------
 // Prefill multiplies every weight row with a batch of tokens. Here the batch's
-// Q8_0 activations come widened to int16 once per matmul, and each weight
+// Q8_0 (or Q8_1) activations come widened to int16 once per matmul, and each weight
 // block is decoded (nibbles, fifth bits, levels) and widened once for up to
 // four tokens, whose partial sums stay in registers: per token and block
 // the inner loop is four pairwise 16-bit dots. The lanes and the float
@@ -436,6 +436,18 @@ void widen_q8_0_row(const void* vx, int64_t n, int16_t* q16, float* scales) {
     for (int64_t b = 0; b < n / kQK8_0; b++) {
         scales[b] = half(x[b].d);
         for (int j = 0; j < kQK8_0; j++) q16[b * kQK8_0 + j] = x[b].qs[j];
+    }
+}
+
+// Q8_1 rows widen as Q8_0's do; the side floats are the block scales d
+// (n / 32 of them) followed by the block sums s (as many).
+void widen_q8_1_row(const void* vx, int64_t n, int16_t* q16, float* side) {
+    const BlockQ8_1* x = static_cast<const BlockQ8_1*>(vx);
+    const int64_t nb = n / kQK8_1;
+    for (int64_t b = 0; b < nb; b++) {
+        side[b] = half(x[b].d);
+        side[nb + b] = half(x[b].s);
+        for (int j = 0; j < kQK8_1; j++) q16[b * kQK8_1 + j] = x[b].qs[j];
     }
 }
 
@@ -491,6 +503,34 @@ struct DecodeIQ4_NL {
     }
 };
 
+// The types with a minimum: levels 0..31 and the block's scale and minimum.
+struct DecodeQ4_1 {
+    static constexpr size_t kBytes = sizeof(BlockQ4_1);
+    static float decode(const uint8_t* p, v128_t* lo, v128_t* hi, float* m) {
+        const BlockQ4_1* b = reinterpret_cast<const BlockQ4_1*>(p);
+        const v128_t q = wasm_v128_load(b->qs);
+        *lo = wasm_v128_and(q, wasm_i8x16_splat(0x0f));
+        *hi = wasm_u8x16_shr(q, 4);
+        *m = half(b->m);
+        return half(b->d);
+    }
+};
+
+struct DecodeQ5_1 {
+    static constexpr size_t kBytes = sizeof(BlockQ5_1);
+    static float decode(const uint8_t* p, v128_t* lo, v128_t* hi, float* m) {
+        const BlockQ5_1* b = reinterpret_cast<const BlockQ5_1*>(p);
+        uint32_t qh;
+        std::memcpy(&qh, b->qh, 4);
+        const v128_t q = wasm_v128_load(b->qs);
+        const v128_t sixteen = wasm_i8x16_splat(16);
+        *lo = wasm_v128_or(wasm_v128_and(q, wasm_i8x16_splat(0x0f)), wasm_v128_and(sixteen, bits_to_bytes_x16(qh, 0)));
+        *hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_and(sixteen, bits_to_bytes_x16(qh, 16)));
+        *m = half(b->m);
+        return half(b->d);
+    }
+};
+
 template <typename D, int NT>
 void tile_q8_0(int64_t nb, const uint8_t* w, const int16_t* a16, const float* as, int64_t n, float* out) {
     v128_t acc[NT];
@@ -511,6 +551,48 @@ void tile_q8_0(int64_t nb, const uint8_t* w, const int16_t* a16, const float* as
     for (int j = 0; j < NT; j++) out[j] = hsum_f32x4(acc[j]);
 }
 
+// As tile_q8_0 against Q8_1 tokens, whose side floats are d then s: the
+// minimum's share m_w s_a is summed per block apart, as dot_q4_1 sums it.
+template <typename D, int NT>
+void tile_q8_1(int64_t nb, const uint8_t* w, const int16_t* a16, const float* as, int64_t n, float* out) {
+    v128_t acc[NT];
+    float summs[NT];
+    for (int j = 0; j < NT; j++) {
+        acc[j] = wasm_f32x4_splat(0);
+        summs[j] = 0;
+    }
+    for (int64_t b = 0; b < nb; b++, w += D::kBytes) {
+        v128_t lo, hi;
+        float mw;
+        const float dw = D::decode(w, &lo, &hi, &mw);
+        const v128_t w0 = wasm_i16x8_extend_low_i8x16(lo), w1 = wasm_i16x8_extend_high_i8x16(lo);
+        const v128_t w2 = wasm_i16x8_extend_low_i8x16(hi), w3 = wasm_i16x8_extend_high_i8x16(hi);
+        for (int j = 0; j < NT; j++) {
+            const int16_t* p = a16 + j * n + b * kQK8_1;
+            const float* sj = as + j * 2 * nb;
+            const v128_t s0 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, wasm_v128_load(p)), wasm_i32x4_dot_i16x8(w1, wasm_v128_load(p + 8)));
+            const v128_t s1 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, wasm_v128_load(p + 16)), wasm_i32x4_dot_i16x8(w3, wasm_v128_load(p + 24)));
+            acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_add(s0, s1)), wasm_f32x4_splat(dw * sj[b])));
+            summs[j] += mw * sj[nb + b];
+        }
+    }
+    for (int j = 0; j < NT; j++) out[j] = hsum_f32x4(acc[j]) + summs[j];
+}
+
+template <typename D>
+void tile_q8_1_any(int64_t n, const void* w, const int16_t* a16, const float* as, int n_tok, float* out) {
+    const int64_t nb = n / kQK8_1;
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    int t = 0;
+    for (; t + 4 <= n_tok; t += 4) tile_q8_1<D, 4>(nb, wb, a16 + t * n, as + t * 2 * nb, n, out + t);
+    switch (n_tok - t) {
+        case 3: tile_q8_1<D, 3>(nb, wb, a16 + t * n, as + t * 2 * nb, n, out + t); break;
+        case 2: tile_q8_1<D, 2>(nb, wb, a16 + t * n, as + t * 2 * nb, n, out + t); break;
+        case 1: tile_q8_1<D, 1>(nb, wb, a16 + t * n, as + t * 2 * nb, n, out + t); break;
+        default: break;
+    }
+}
+
 template <typename D>
 void tile_q8_0_any(int64_t n, const void* w, const int16_t* a16, const float* as, int n_tok, float* out) {
     const int64_t nb = n / kQK8_0;
@@ -527,22 +609,25 @@ void tile_q8_0_any(int64_t n, const void* w, const int16_t* a16, const float* as
 
 }  // namespace
 
-bool has_tile_q8_0(TypeId t) {
-    return t == TypeId::Q4_0 || t == TypeId::Q5_0 || t == TypeId::Q8_0 || t == TypeId::IQ4_NL;
+bool has_tile_q(TypeId t) {
+    return t == TypeId::Q4_0 || t == TypeId::Q5_0 || t == TypeId::Q8_0 || t == TypeId::IQ4_NL || t == TypeId::Q4_1 ||
+           t == TypeId::Q5_1;
 }
 
-void dot_tile_q8_0(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* as, int n_tok, float* out) {
+void dot_tile_q(TypeId t, int64_t n, const void* w, const int16_t* a16, const float* as, int n_tok, float* out) {
     switch (t) {
         case TypeId::Q4_0: return tile_q8_0_any<DecodeQ4_0>(n, w, a16, as, n_tok, out);
         case TypeId::Q5_0: return tile_q8_0_any<DecodeQ5_0>(n, w, a16, as, n_tok, out);
         case TypeId::Q8_0: return tile_q8_0_any<DecodeQ8_0>(n, w, a16, as, n_tok, out);
         case TypeId::IQ4_NL: return tile_q8_0_any<DecodeIQ4_NL>(n, w, a16, as, n_tok, out);
+        case TypeId::Q4_1: return tile_q8_1_any<DecodeQ4_1>(n, w, a16, as, n_tok, out);
+        case TypeId::Q5_1: return tile_q8_1_any<DecodeQ5_1>(n, w, a16, as, n_tok, out);
         default: return;
     }
 }
 #else
-bool has_tile_q8_0(TypeId) { return false; }
-void dot_tile_q8_0(TypeId, int64_t, const void*, const int16_t*, const float*, int, float*) {}
+bool has_tile_q(TypeId) { return false; }
+void dot_tile_q(TypeId, int64_t, const void*, const int16_t*, const float*, int, float*) {}
 #endif
 
 }  // namespace qk

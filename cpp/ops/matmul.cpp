@@ -45,10 +45,10 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
 
     // Activations are converted once for all the weights; a batch against
     // types with a tile kernel also gets them widened, once for every row.
-    const int64_t n_blocks = n_in / 32;
+    const WidenedSize wide = tiled ? widened_size(at, n_in) : WidenedSize{0, 0};
     if (tiled) {
-        if (scratch.act16.size() < (size_t)T * n_in) scratch.act16.resize((size_t)T * n_in);
-        if (scratch.act_scales.size() < (size_t)T * n_blocks) scratch.act_scales.resize((size_t)T * n_blocks);
+        if (scratch.act16.size() < (size_t)T * wide.q16) scratch.act16.resize((size_t)T * wide.q16);
+        if (scratch.act_scales.size() < (size_t)T * wide.side) scratch.act_scales.resize((size_t)T * wide.side);
     }
     const uint8_t* act;
     if (at == TypeId::F32) {
@@ -59,8 +59,8 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
         pool.run(T, [&](int t, int) {
             quantize_row(at, x + (size_t)t * n_in, dst + (size_t)t * a_row, n_in);
             if (tiled) {
-                widen_activations(dst + (size_t)t * a_row, n_in, scratch.act16.data() + (size_t)t * n_in,
-                                  scratch.act_scales.data() + (size_t)t * n_blocks);
+                widen_activations(at, dst + (size_t)t * a_row, n_in, scratch.act16.data() + (size_t)t * wide.q16,
+                                  scratch.act_scales.data() + (size_t)t * wide.side);
             }
         });
         act = dst;
@@ -85,15 +85,21 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
         if (tiled) {
             // Tokens in tiles of kTile, rows inside: the tile's activations
             // stay in cache while the chunk's rows stream past them.
+            // Rows go to the kernels kRows at a time, one dispatch for
+            // them all.
             constexpr int32_t kTile = 16;
-            float dots[kTile];
+            constexpr int64_t kRows = 2;
+            float dots[kRows * kTile];
             for (int32_t t0 = 0; t0 < T; t0 += kTile) {
                 const int32_t nt = std::min(kTile, T - t0);
-                const int16_t* a16 = scratch.act16.data() + (size_t)t0 * n_in;
-                const float* as = scratch.act_scales.data() + (size_t)t0 * n_blocks;
-                for (int64_t r = r0; r < r1; r++) {
-                    vec_dot_tile(w.type, n_in, w.row(r), a16, as, nt, dots);
-                    for (int32_t j = 0; j < nt; j++) y[(size_t)(t0 + j) * n_out + r] = dots[j];
+                const int16_t* a16 = scratch.act16.data() + (size_t)t0 * wide.q16;
+                const float* as = scratch.act_scales.data() + (size_t)t0 * wide.side;
+                for (int64_t r = r0; r < r1; r += kRows) {
+                    const int nr = (int)std::min(kRows, r1 - r);
+                    vec_dot_tile(w.type, n_in, w.row(r), w.row_bytes, nr, a16, as, nt, dots);
+                    for (int i = 0; i < nr; i++) {
+                        for (int32_t j = 0; j < nt; j++) y[(size_t)(t0 + j) * n_out + r + i] = dots[i * nt + j];
+                    }
                 }
             }
             return;

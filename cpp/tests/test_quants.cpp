@@ -299,3 +299,53 @@ TEST("matmul over every quant type equals its per-row dot products for 1 and 3 t
         }
     }
 }
+
+TEST("widened activations hold each token's values, scales and sums where the tile kernels read them") {
+    const std::vector<float> x = randn(512, 21, 2.0f);
+    // Q8_0: the values, then one scale per block.
+    std::vector<BlockQ8_0> q0(16);
+    quantize_row(TypeId::Q8_0, x.data(), q0.data(), 512);
+    WidenedSize ws = widened_size(TypeId::Q8_0, 512);
+    CHECK_EQ(ws.q16, (size_t)512);
+    CHECK_EQ(ws.side, (size_t)16);
+    std::vector<int16_t> w16(ws.q16);
+    std::vector<float> side(ws.side);
+    widen_activations(TypeId::Q8_0, q0.data(), 512, w16.data(), side.data());
+    for (int j = 0; j < 512; j++) CHECK_EQ((int)w16[j], (int)q0[j / 32].qs[j % 32]);
+    for (int b = 0; b < 16; b++) CHECK_EQ(side[b], f16_to_f32(q0[b].d));
+    // Q8_1: the values, then the scales d and the sums s.
+    std::vector<BlockQ8_1> q1(16);
+    quantize_row(TypeId::Q8_1, x.data(), q1.data(), 512);
+    ws = widened_size(TypeId::Q8_1, 512);
+    CHECK_EQ(ws.q16, (size_t)512);
+    CHECK_EQ(ws.side, (size_t)32);
+    w16.assign(ws.q16, 0);
+    side.assign(ws.side, 0);
+    widen_activations(TypeId::Q8_1, q1.data(), 512, w16.data(), side.data());
+    for (int j = 0; j < 512; j++) CHECK_EQ((int)w16[j], (int)q1[j / 32].qs[j % 32]);
+    for (int b = 0; b < 16; b++) {
+        CHECK_EQ(side[b], f16_to_f32(q1[b].d));
+        CHECK_EQ(side[16 + b], f16_to_f32(q1[b].s));
+    }
+    // Q8_K: per super-block its 256 values then its 16 group sums; one scale each.
+    std::vector<BlockQ8_K> qk(2);
+    quantize_row(TypeId::Q8_K, x.data(), qk.data(), 512);
+    ws = widened_size(TypeId::Q8_K, 512);
+    CHECK_EQ(ws.q16, (size_t)(2 * 272));
+    CHECK_EQ(ws.side, (size_t)2);
+    w16.assign(ws.q16, 0);
+    side.assign(ws.side, 0);
+    widen_activations(TypeId::Q8_K, qk.data(), 512, w16.data(), side.data());
+    for (int b = 0; b < 2; b++) {
+        for (int j = 0; j < 256; j++) CHECK_EQ((int)w16[272 * b + j], (int)qk[b].qs[j]);
+        for (int g = 0; g < 16; g++) CHECK_EQ((int)w16[272 * b + 256 + g], (int)qk[b].bsums[g]);
+        CHECK_EQ(side[b], qk[b].d);
+    }
+    CHECK_THROWS_STATUS(widened_size(TypeId::Q8_K, 300), HOB_ERR_INVALID_ARGUMENT, "Q8_K");
+    CHECK_THROWS_STATUS(widened_size(TypeId::F16, 64), HOB_ERR_INTERNAL, "F16");
+    // The tile kernels are SIMD128 code: without it no type claims one, and
+    // batches take the one-row dots (the matmul test above).
+#if !defined(__wasm_simd128__)
+    for (TypeId t : kQuantTypes) CHECK(!has_tile_kernel(t));
+#endif
+}
