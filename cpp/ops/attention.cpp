@@ -66,20 +66,17 @@ void scores_block(const uint16_t* k, size_t k_stride, int32_t c0, int32_t c1, in
     }
 }
 
-// acc[i] += p * v[i], v in f16: one multiply and one add per element, as the
-// scalar loop, so the sum over cells rounds identically.
-inline void accumulate_pv(float* acc, float p, const uint16_t* v, int32_t hd, const float* ht) {
+// acc[i] += p * v[i]: one multiply and one add per element, as the scalar
+// loop, so the sum over cells rounds identically.
+inline void accumulate_pv(float* acc, float p, const float* v, int32_t hd) {
     int32_t i = 0;
 #if defined(__wasm_simd128__)
     const v128_t vp = wasm_f32x4_splat(p);
-    for (; i + 8 <= hd; i += 8) {
-        v128_t v0, v1;
-        f16x8_to_f32x4x2(wasm_v128_load(v + i), &v0, &v1);
-        wasm_v128_store(acc + i, wasm_f32x4_add(wasm_v128_load(acc + i), wasm_f32x4_mul(vp, v0)));
-        wasm_v128_store(acc + i + 4, wasm_f32x4_add(wasm_v128_load(acc + i + 4), wasm_f32x4_mul(vp, v1)));
+    for (; i + 4 <= hd; i += 4) {
+        wasm_v128_store(acc + i, wasm_f32x4_add(wasm_v128_load(acc + i), wasm_f32x4_mul(vp, wasm_v128_load(v + i))));
     }
 #endif
-    for (; i < hd; i++) acc[i] += p * ht[v[i]];
+    for (; i < hd; i++) acc[i] += p * v[i];
 }
 
 }  // namespace
@@ -134,11 +131,13 @@ void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t la
         // Per-thread scratch: scores per row, the queries (f16 values, as
         // floats and as halves), the output accumulators.
         const size_t s_stride = ((size_t)span + 3) & ~(size_t)3;
-        float* buf = scratch.thread_buffer(thread, kRowsPerTask * (s_stride + 2 * (size_t)hd + (size_t)hd / 2 + 1));
+        float* buf =
+            scratch.thread_buffer(thread, kRowsPerTask * (s_stride + 2 * (size_t)hd + (size_t)hd / 2 + 1) + (size_t)hd);
         float* scores = buf;
         float* qf = scores + kRowsPerTask * s_stride;
         float* acc = qf + (size_t)kRowsPerTask * hd;
-        uint16_t* q16 = reinterpret_cast<uint16_t*>(acc + (size_t)kRowsPerTask * hd);
+        float* vf = acc + (size_t)kRowsPerTask * hd;  // one V row, widened
+        uint16_t* q16 = reinterpret_cast<uint16_t*>(vf + hd);
 
         for (int32_t r = 0; r < n_rows; r++) {
             const float* qh = q + ((size_t)t_of[r] * s.n_head + h_of[r]) * hd;
@@ -170,20 +169,37 @@ void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t la
                 sum += e;
             }
             const float inv = (float)(1.0 / sum);
-            for (int32_t c = first_of[r]; c < end_of[r]; c++) sr[c] = ht[f32_to_f16(sr[c] * inv)];
+            int32_t c = first_of[r];
+#if defined(__wasm_simd128__)
+            const v128_t vinv = wasm_f32x4_splat(inv);
+            for (; c + 8 <= end_of[r]; c += 8) {
+                v128_t lo, hi;
+                const v128_t h = f32x4x2_to_f16x8(wasm_f32x4_mul(wasm_v128_load(sr + c), vinv),
+                                                  wasm_f32x4_mul(wasm_v128_load(sr + c + 4), vinv));
+                f16x8_to_f32x4x2(h, &lo, &hi);
+                wasm_v128_store(sr + c, lo);
+                wasm_v128_store(sr + c + 4, hi);
+            }
+#endif
+            for (; c < end_of[r]; c++) sr[c] = ht[f32_to_f16(sr[c] * inv)];
             float* ar = acc + (size_t)r * hd;
             for (int32_t i = 0; i < hd; i++) ar[i] = 0;
         }
 
-        // Weighted sum of V rows, cell by cell for every row of the task.
+        // Weighted sum of V rows, cell by cell for every row of the task;
+        // each V row is widened once for all of them.
         const uint16_t* v_head = v_base + (size_t)kvh * hd;
         for (int32_t c = c0; c < c1; c++) {
-            const uint16_t* vr = v_head + (size_t)c * kv_dim;
+            bool widened = false;
             for (int32_t r = 0; r < n_rows; r++) {
                 if (c < first_of[r] || c >= end_of[r]) continue;
                 const float pc = scores[(size_t)r * s_stride + (c - c0)];
                 if (pc == 0.0f) continue;
-                accumulate_pv(acc + (size_t)r * hd, pc, vr, hd, ht);
+                if (!widened) {
+                    f16_to_f32_row(v_head + (size_t)c * kv_dim, vf, hd);
+                    widened = true;
+                }
+                accumulate_pv(acc + (size_t)r * hd, pc, vf, hd);
             }
         }
         for (int32_t r = 0; r < n_rows; r++) {
