@@ -7,6 +7,7 @@
 #include "model.h"
 
 #include <cmath>
+#include <vector>
 
 #include "api.h"
 #include "quants.h"
@@ -19,6 +20,22 @@ std::string shape_str(const int64_t* ne, int n) {
     std::string s = "[";
     for (int i = 0; i < n; i++) s += (i ? ", " : "") + std::to_string(ne[i]);
     return s + "]";
+}
+
+// Row by row: post-norm the block's output ws.xb2 (if the architecture has
+// one), add it to the residual stream ws.x, norm the sum into ws.xb for the
+// next step (if there is one).
+void residual(ThreadPool& pool, Workspace& ws, int32_t T, int32_t E, float eps, const std::vector<float>& post_norm,
+              const float* next_norm) {
+    parallel_for(pool, T, (int64_t)T * E * 8, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; t++) {
+            float* xt = ws.x.data() + (size_t)t * E;
+            float* ot = ws.xb2.data() + (size_t)t * E;
+            if (!post_norm.empty()) rmsnorm(ot, post_norm.data(), ot, 1, E, eps);
+            add(xt, ot, E);
+            if (next_norm) rmsnorm(xt, next_norm, ws.xb.data() + (size_t)t * E, 1, E, eps);
+        }
+    });
 }
 
 }  // namespace
@@ -240,17 +257,25 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
         ws.pos[t] = pos0 + t;
     }
     float* x = ws.x.data();
+    const int32_t n_layers = n_cpu_layers_;
 
     // Embed: one row of the token embedding per token (Gemma scales it).
-    for (int32_t t = 0; t < T; t++) dequantize_row(tok_embd_->type, tok_embd_->row(tokens[t]), x + (size_t)t * E, E);
-    if (tr.embd_scale) scale(x, hp.embd_scale, (int64_t)T * E);
+    parallel_for(pool, T, (int64_t)T * E * 4, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; t++) {
+            float* xt = x + (size_t)t * E;
+            dequantize_row(tok_embd_->type, tok_embd_->row(tokens[t]), xt, E);
+            if (tr.embd_scale) scale(xt, hp.embd_scale, E);
+        }
+    });
+    if (n_layers > 0) rmsnorm(pool, x, layers_[0].attn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
 
-    for (int32_t l = 0; l < n_cpu_layers_; l++) {
+    const int32_t kv_dim = hp.kv_dim();
+    for (int32_t l = 0; l < n_layers; l++) {
         const LayerWeights& L = layers_[l];
 
-        // Attention: norm, project (+ bias), norm heads, rotate, cache,
-        // attend (within the layer's window), project back (+ post-norm).
-        rmsnorm(x, L.attn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
+        // Attention: (norm, done by the step before) project (+ bias), norm
+        // heads, rotate, cache, attend (within the layer's window), project
+        // back (+ post-norm).
         if (can_share_input(*L.wq, *L.wk) && can_share_input(*L.wq, *L.wv)) {
             matmul_many(pool, ws.scratch, {{L.wq, ws.q.data()}, {L.wk, ws.k.data()}, {L.wv, ws.v.data()}}, ws.xb.data(), T);
         } else {
@@ -258,32 +283,52 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
             matmul(pool, ws.scratch, *L.wk, ws.xb.data(), T, ws.k.data());
             matmul(pool, ws.scratch, *L.wv, ws.xb.data(), T, ws.v.data());
         }
-        if (!L.bq.empty()) {
-            add_bias(ws.q.data(), L.bq.data(), T, (int32_t)q_dim);
-            add_bias(ws.k.data(), L.bk.data(), T, hp.kv_dim());
-            add_bias(ws.v.data(), L.bv.data(), T, hp.kv_dim());
-        }
-        if (tr.qk_norm) {
-            rmsnorm(ws.q.data(), L.q_norm.data(), ws.q.data(), T * hp.n_head, hp.head_dim, hp.rms_eps);
-            rmsnorm(ws.k.data(), L.k_norm.data(), ws.k.data(), T * hp.n_head_kv, hp.head_dim, hp.rms_eps);
-        }
+        // Per token, in one pass over its q, k and v rows: biases, head
+        // norms, rotation, Gemma's q scaling (before its f16 rounding, as its
+        // reference does) and the store into the cache.
         const RopeParams& rp = hp.rope_of(l);
-        rope(ws.q.data(), T, hp.n_head, hp.head_dim, ws.pos.data(), rp);
-        rope(ws.k.data(), T, hp.n_head_kv, hp.head_dim, ws.pos.data(), rp);
-        // Gemma scales q itself (before its f16 rounding), as its reference does.
-        if (tr.q_prescale) scale(ws.q.data(), hp.attn_scale, (int64_t)T * q_dim);
-        kv_store(kv, l, cell0, T, ws.k.data(), ws.v.data());
+        HOB_CHECK(rp.n_rot > 0 && rp.n_rot % 2 == 0 && rp.n_rot <= hp.head_dim, HOB_ERR_INVALID_ARGUMENT,
+                  "RoPE over " + std::to_string(rp.n_rot) + " of " + std::to_string(hp.head_dim) + " dimensions");
+        kv.k_rows(l, cell0, T);  // checks the cells once
+        const int64_t row_cost = (q_dim + 2 * (int64_t)kv_dim) * 8 + rp.n_rot * 20;
+        parallel_for(pool, T, T * row_cost, 1, [&](int64_t t0, int64_t t1) {
+            float cs_local[256];
+            float* cs = rp.n_rot <= 256 ? cs_local : nullptr;
+            std::vector<float> cs_big;
+            if (!cs) {
+                cs_big.resize((size_t)rp.n_rot);
+                cs = cs_big.data();
+            }
+            for (int64_t t = t0; t < t1; t++) {
+                float* qt = ws.q.data() + (size_t)t * q_dim;
+                float* kt = ws.k.data() + (size_t)t * kv_dim;
+                float* vt = ws.v.data() + (size_t)t * kv_dim;
+                if (!L.bq.empty()) {
+                    add(qt, L.bq.data(), q_dim);
+                    add(kt, L.bk.data(), kv_dim);
+                    add(vt, L.bv.data(), kv_dim);
+                }
+                if (tr.qk_norm) {
+                    rmsnorm(qt, L.q_norm.data(), qt, hp.n_head, hp.head_dim, hp.rms_eps);
+                    rmsnorm(kt, L.k_norm.data(), kt, hp.n_head_kv, hp.head_dim, hp.rms_eps);
+                }
+                rope_angles(ws.pos[t], rp, cs);
+                rope_apply(qt, hp.n_head, hp.head_dim, cs, rp);
+                rope_apply(kt, hp.n_head_kv, hp.head_dim, cs, rp);
+                if (tr.q_prescale) scale(qt, hp.attn_scale, q_dim);
+                kv_store(kv, l, cell0 + (int32_t)t, 1, kt, vt);
+            }
+        });
         AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, tr.q_prescale ? 1.0f : hp.attn_scale};
         shape.window = hp.window(l);
         shape.softcap = hp.attn_softcap;
         attention(pool, ws.scratch, kv, l, cell0, T, shape, ws.q.data(), ws.att.data());
         matmul(pool, ws.scratch, *L.wo, ws.att.data(), T, ws.xb2.data());
-        if (tr.post_norms) rmsnorm(ws.xb2.data(), L.post_attn_norm.data(), ws.xb2.data(), T, E, hp.rms_eps);
-        add(x, ws.xb2.data(), (int64_t)T * E);
+        residual(pool, ws, T, E, hp.rms_eps, L.post_attn_norm, L.ffn_norm.data());
 
-        // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
-        // back (+ post-norm).
-        rmsnorm(x, L.ffn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
+        // Feed-forward: (norm, done by the residual step) gated activation
+        // (SwiGLU or GeGLU), project back (+ post-norm), then the next
+        // block's norm.
         if (can_share_input(*L.ffn_gate, *L.ffn_up)) {
             matmul_many(pool, ws.scratch, {{L.ffn_gate, ws.hb.data()}, {L.ffn_up, ws.hb2.data()}}, ws.xb.data(), T);
         } else {
@@ -291,13 +336,12 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
             matmul(pool, ws.scratch, *L.ffn_up, ws.xb.data(), T, ws.hb2.data());
         }
         if (tr.ffn_act == FfnAct::GeLU) {
-            gelu_mul(ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
+            gelu_mul(pool, ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
         } else {
-            silu_mul(ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
+            silu_mul(pool, ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
         }
         matmul(pool, ws.scratch, *L.ffn_down, ws.hb.data(), T, ws.xb2.data());
-        if (tr.post_norms) rmsnorm(ws.xb2.data(), L.post_ffn_norm.data(), ws.xb2.data(), T, E, hp.rms_eps);
-        add(x, ws.xb2.data(), (int64_t)T * E);
+        residual(pool, ws, T, E, hp.rms_eps, L.post_ffn_norm, l + 1 < n_layers ? layers_[l + 1].attn_norm.data() : nullptr);
     }
 }
 

@@ -38,15 +38,26 @@ void gelu_mul(float* x, const float* up, int64_t n) {
     }
 }
 
+void silu_mul(ThreadPool& pool, float* x, const float* up, int64_t n) {
+    // std::exp dominates: some twenty float operations per element.
+    parallel_for(pool, n, n * 20, 64, [&](int64_t i0, int64_t i1) { silu_mul(x + i0, up + i0, i1 - i0); });
+}
+
+void gelu_mul(ThreadPool& pool, float* x, const float* up, int64_t n) {
+    parallel_for(pool, n, n * 20, 64, [&](int64_t i0, int64_t i1) { gelu_mul(x + i0, up + i0, i1 - i0); });
+}
+
 void add_bias(float* x, const float* bias, int32_t T, int32_t n) {
-    for (int32_t t = 0; t < T; t++) {
-        float* r = x + (size_t)t * n;
-        for (int32_t i = 0; i < n; i++) r[i] += bias[i];
-    }
+    for (int32_t t = 0; t < T; t++) add(x + (size_t)t * n, bias, n);
 }
 
 void scale(float* x, float s, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] *= s;
+    int64_t i = 0;
+#if defined(__wasm_simd128__)
+    const v128_t vs = wasm_f32x4_splat(s);
+    for (; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), vs));
+#endif
+    for (; i < n; i++) x[i] *= s;
 }
 
 void softcap(float* x, float cap, int64_t n) {
@@ -56,7 +67,11 @@ void softcap(float* x, float cap, int64_t n) {
 }
 
 void add(float* x, const float* y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] += y[i];
+    int64_t i = 0;
+#if defined(__wasm_simd128__)
+    for (; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_add(wasm_v128_load(x + i), wasm_v128_load(y + i)));
+#endif
+    for (; i < n; i++) x[i] += y[i];
 }
 
 }  // namespace hob

@@ -2,6 +2,7 @@
 // so long rows lose no precision and results agree with it closely.
 #include <cmath>
 
+#include "../common.h"
 #include "ops.h"
 
 namespace hob {
@@ -14,8 +15,21 @@ void rmsnorm(const float* x, const float* weight, float* y, int32_t T, int32_t n
         for (int32_t i = 0; i < n; i++) sum += (double)(xr[i] * xr[i]);
         const float mean = (float)(sum / n);
         const float scale = 1.0f / std::sqrt(mean + eps);
-        for (int32_t i = 0; i < n; i++) yr[i] = xr[i] * scale * weight[i];
+        int32_t i = 0;
+#if defined(__wasm_simd128__)
+        const v128_t vs = wasm_f32x4_splat(scale);
+        for (; i + 4 <= n; i += 4) {
+            wasm_v128_store(yr + i, wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(xr + i), vs), wasm_v128_load(weight + i)));
+        }
+#endif
+        for (; i < n; i++) yr[i] = xr[i] * scale * weight[i];
     }
+}
+
+void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int32_t T, int32_t n, float eps) {
+    parallel_for(pool, T, (int64_t)T * n * 3, 1, [&](int64_t t0, int64_t t1) {
+        rmsnorm(x + t0 * n, weight, y + t0 * n, (int32_t)(t1 - t0), n, eps);
+    });
 }
 
 }  // namespace hob

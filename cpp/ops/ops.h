@@ -3,6 +3,7 @@
 // cache and the element-wise steps. model.cpp calls these and nothing lower.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <vector>
@@ -30,6 +31,28 @@ struct Scratch {
     float* thread_buffer(int thread, size_t n);
 };
 
+// Calls fn(i0, i1) over [0, n) in contiguous ranges, spread over the pool
+// when there is enough work: `cost` estimates the whole loop in simple float
+// operations, and each task gets at least kMinTaskCost of it, since a pool
+// job costs a few microseconds. Ranges start at multiples of `align`.
+constexpr int64_t kMinTaskCost = 16384;
+template <typename F>
+void parallel_for(ThreadPool& pool, int64_t n, int64_t cost, int64_t align, F&& fn) {
+    if (n <= 0) return;
+    const int64_t units = (n + align - 1) / align;
+    int64_t tasks = std::min<int64_t>({(int64_t)pool.active() * 4, units, cost / kMinTaskCost});
+    if (pool.active() <= 1 || tasks <= 1) {
+        fn((int64_t)0, n);
+        return;
+    }
+    const int64_t per = (units + tasks - 1) / tasks;
+    tasks = (units + per - 1) / per;
+    pool.run((int)tasks, [&](int task, int) {
+        const int64_t i0 = (int64_t)task * per * align;
+        fn(i0, std::min(n, i0 + per * align));
+    });
+}
+
 // y[t][r] = W[r] . x[t] for T rows x of W.cols() floats; y is T x W.rows().
 void matmul(ThreadPool& pool, Scratch& scratch, const Tensor& w, const float* x, int32_t T, float* y);
 
@@ -45,6 +68,9 @@ bool can_share_input(const Tensor& a, const Tensor& b);
 // y = x / sqrt(mean(x^2) + eps) * weight, for each of T rows of n.
 void rmsnorm(const float* x, const float* weight, float* y, int32_t T, int32_t n, float eps);
 
+// The same, over the pool's threads for large batches.
+void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int32_t T, int32_t n, float eps);
+
 enum class RopeStyle { Normal, NeoX };
 
 struct RopeParams {
@@ -57,6 +83,12 @@ struct RopeParams {
 
 // Rotates T rows of n_heads heads of head_dim, row t at position pos[t].
 void rope(float* x, int32_t T, int32_t n_heads, int32_t head_dim, const int32_t* pos, const RopeParams& p);
+
+// One token's rotation, in two steps: rope_angles fills cs (n_rot floats:
+// cos, sin per pair) for position pos; rope_apply rotates n_heads heads of
+// one row with them. rope() is these two for each row.
+void rope_angles(int32_t pos, const RopeParams& p, float* cs);
+void rope_apply(float* x, int32_t n_heads, int32_t head_dim, const float* cs, const RopeParams& p);
 
 // Re-rotates cached K rows (f16) of one layer, cells [cell0, cell0 + n), by
 // `delta` positions: what a context shift does to keys whose tokens moved.
@@ -83,6 +115,10 @@ void silu_mul(float* x, const float* up, int64_t n);
 
 // x[i] = gelu(x[i]) * up[i], gelu by its tanh approximation (GeGLU).
 void gelu_mul(float* x, const float* up, int64_t n);
+
+// Both, over the pool's threads when n is large.
+void silu_mul(ThreadPool& pool, float* x, const float* up, int64_t n);
+void gelu_mul(ThreadPool& pool, float* x, const float* up, int64_t n);
 
 // x[t][i] += bias[i] for T rows of n.
 void add_bias(float* x, const float* bias, int32_t T, int32_t n);

@@ -14,33 +14,60 @@
 
 namespace hob {
 
+void rope_angles(int32_t pos, const RopeParams& p, float* cs) {
+    const int32_t half = p.n_rot / 2;
+    const float theta_scale = std::pow(p.freq_base, -2.0f / (float)p.n_rot);
+    float theta = (float)pos;
+    for (int32_t i = 0; i < half; i++) {
+        const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
+        const float angle = p.freq_scale * (theta / ff);
+        cs[2 * i] = std::cos(angle);
+        cs[2 * i + 1] = std::sin(angle);
+        theta *= theta_scale;
+    }
+}
+
+void rope_apply(float* x, int32_t n_heads, int32_t head_dim, const float* cs, const RopeParams& p) {
+    const int32_t half = p.n_rot / 2;
+    for (int32_t h = 0; h < n_heads; h++) {
+        float* v = x + (size_t)h * head_dim;
+        if (p.style == RopeStyle::Normal) {
+            for (int32_t i = 0; i < half; i++) {
+                const float c = cs[2 * i], s = cs[2 * i + 1];
+                const float x0 = v[2 * i], x1 = v[2 * i + 1];
+                v[2 * i] = x0 * c - x1 * s;
+                v[2 * i + 1] = x0 * s + x1 * c;
+            }
+            continue;
+        }
+        int32_t i = 0;
+#if defined(__wasm_simd128__)
+        // NeoX pairs lie half a rotation apart: four pairs per step.
+        for (; i + 4 <= half; i += 4) {
+            const v128_t cs0 = wasm_v128_load(cs + 2 * i), cs1 = wasm_v128_load(cs + 2 * i + 4);
+            const v128_t c = wasm_i32x4_shuffle(cs0, cs1, 0, 2, 4, 6);
+            const v128_t s = wasm_i32x4_shuffle(cs0, cs1, 1, 3, 5, 7);
+            const v128_t x0 = wasm_v128_load(v + i), x1 = wasm_v128_load(v + i + half);
+            wasm_v128_store(v + i, wasm_f32x4_sub(wasm_f32x4_mul(x0, c), wasm_f32x4_mul(x1, s)));
+            wasm_v128_store(v + i + half, wasm_f32x4_add(wasm_f32x4_mul(x0, s), wasm_f32x4_mul(x1, c)));
+        }
+#endif
+        for (; i < half; i++) {
+            const float c = cs[2 * i], s = cs[2 * i + 1];
+            const float x0 = v[i], x1 = v[i + half];
+            v[i] = x0 * c - x1 * s;
+            v[i + half] = x0 * s + x1 * c;
+        }
+    }
+}
+
 void rope(float* x, int32_t T, int32_t n_heads, int32_t head_dim, const int32_t* pos, const RopeParams& p) {
     HOB_CHECK(p.n_rot > 0 && p.n_rot % 2 == 0 && p.n_rot <= head_dim, HOB_ERR_INVALID_ARGUMENT,
               "RoPE over " + std::to_string(p.n_rot) + " of " + std::to_string(head_dim) + " dimensions");
-    const int32_t half = p.n_rot / 2;
-    const float theta_scale = std::pow(p.freq_base, -2.0f / (float)p.n_rot);
     std::vector<float> cs((size_t)p.n_rot);  // cos, sin per pair
-
     for (int32_t t = 0; t < T; t++) {
-        float theta = (float)pos[t];
-        for (int32_t i = 0; i < half; i++) {
-            const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
-            const float angle = p.freq_scale * (theta / ff);
-            cs[2 * i] = std::cos(angle);
-            cs[2 * i + 1] = std::sin(angle);
-            theta *= theta_scale;
-        }
-        for (int32_t h = 0; h < n_heads; h++) {
-            float* v = x + ((size_t)t * n_heads + h) * head_dim;
-            for (int32_t i = 0; i < half; i++) {
-                const int32_t a = p.style == RopeStyle::Normal ? 2 * i : i;
-                const int32_t b = p.style == RopeStyle::Normal ? 2 * i + 1 : i + half;
-                const float c = cs[2 * i], s = cs[2 * i + 1];
-                const float x0 = v[a], x1 = v[b];
-                v[a] = x0 * c - x1 * s;
-                v[b] = x0 * s + x1 * c;
-            }
-        }
+        rope_angles(pos[t], p, cs.data());
+        rope_apply(x + (size_t)t * n_heads * head_dim, n_heads, head_dim, cs.data(), p);
     }
 }
 
@@ -58,9 +85,9 @@ void rope_shift_k(ThreadPool& pool, KvCache& kv, int32_t layer, int32_t cell0, i
         const int32_t c1 = std::min(n, (task + 1) * per_task);
         for (int32_t c = task * per_task; c < c1; c++) {
             uint16_t* k = kv.k(layer, cell0 + c);
-            dequantize_row(TypeId::F16, k, row.data(), d);
+            f16_to_f32_row(k, row.data(), d);
             rope(row.data(), 1, n_heads, head_dim, &delta, p);
-            for (int32_t i = 0; i < d; i++) k[i] = f32_to_f16(row[i]);
+            f32_to_f16_row(row.data(), k, d);
         }
     });
 }

@@ -299,6 +299,91 @@ TEST("attention matches a double reference with GQA and a causal mask") {
     }
 }
 
+TEST("attention of a batch equals its rows attended one at a time, bit for bit") {
+    // Batches group rows that share a KV head; an odd group, a head size with
+    // a tail past the vector width, a window and soft-capping cover the
+    // partial groups and per-row cell ranges.
+    AttentionShape s{6, 2, 20, 0.3f};
+    s.window = 7;
+    s.softcap = 5.0f;
+    const int32_t cell0 = 5, T = 11, n_cells = cell0 + T;
+    KvCache kv(1, 32, s.n_head_kv * s.head_dim);
+    kv.reserve(n_cells, 0);
+    kv.commit(n_cells);
+    const std::vector<float> k = randn(n_cells * kv.kv_dim(), 20);
+    const std::vector<float> v = randn(n_cells * kv.kv_dim(), 21);
+    kv_store(kv, 0, 0, n_cells, k.data(), v.data());
+    const size_t row = (size_t)s.n_head * s.head_dim;
+    const std::vector<float> q = randn(T * row, 22, 2.0f);
+    for (int threads : {1, 3}) {
+        ThreadPool pool(threads);
+        Scratch scratch;
+        scratch.per_thread.resize(threads);
+        std::vector<float> batch(q.size()), single(q.size());
+        attention(pool, scratch, kv, 0, cell0, T, s, q.data(), batch.data());
+        for (int32_t t = 0; t < T; t++) {
+            attention(pool, scratch, kv, 0, cell0 + t, 1, s, q.data() + t * row, single.data() + t * row);
+        }
+        int differ = 0;
+        for (size_t i = 0; i < q.size(); i++) differ += bits_from_f32(batch[i]) != bits_from_f32(single[i]);
+        CHECK_EQ(differ, 0);
+    }
+}
+
+TEST("threaded RMSNorm and gated activations equal the single-threaded ones, bit for bit") {
+    const int32_t T = 37, n = 1000;
+    const std::vector<float> x = randn((size_t)T * n, 30, 3.0f);
+    const std::vector<float> w = randn(n, 31);
+    const std::vector<float> up = randn((size_t)T * n, 32);
+    std::vector<float> ref((size_t)T * n), ref_silu = x, ref_gelu = x;
+    rmsnorm(x.data(), w.data(), ref.data(), T, n, 1e-5f);
+    silu_mul(ref_silu.data(), up.data(), (int64_t)T * n);
+    gelu_mul(ref_gelu.data(), up.data(), (int64_t)T * n);
+    for (int threads : {2, 3}) {
+        ThreadPool pool(threads);
+        std::vector<float> y((size_t)T * n), silu = x, gelu = x;
+        rmsnorm(pool, x.data(), w.data(), y.data(), T, n, 1e-5f);
+        silu_mul(pool, silu.data(), up.data(), (int64_t)T * n);
+        gelu_mul(pool, gelu.data(), up.data(), (int64_t)T * n);
+        int differ = 0;
+        for (size_t i = 0; i < y.size(); i++) {
+            differ += bits_from_f32(y[i]) != bits_from_f32(ref[i]);
+            differ += bits_from_f32(silu[i]) != bits_from_f32(ref_silu[i]);
+            differ += bits_from_f32(gelu[i]) != bits_from_f32(ref_gelu[i]);
+        }
+        CHECK_EQ(differ, 0);
+    }
+}
+
+TEST("row conversions to and from f16 equal the element conversions on every half and edge floats") {
+    std::vector<uint16_t> h(65536);
+    for (uint32_t i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+    std::vector<float> f(65536);
+    f16_to_f32_row(h.data(), f.data(), 65536);
+    int differ = 0;
+    for (uint32_t i = 0; i < 65536; i++) differ += bits_from_f32(f[i]) != bits_from_f32(f16_to_f32((uint16_t)i));
+    CHECK_EQ(differ, 0);
+    // Around every rounding boundary of the half range: halfway points,
+    // subnormals, overflow, inf and nan, both signs.
+    std::vector<float> x;
+    for (uint32_t hv = 0; hv < 0x8000; hv++) {
+        const uint32_t b = bits_from_f32(f16_to_f32((uint16_t)hv));
+        for (int32_t d : {-0x1001, -0x1000, -0xfff, -1, 0, 1, 0xfff, 0x1000, 0x1001}) {
+            for (uint32_t sign : {0u, 0x80000000u}) x.push_back(f32_from_bits(((b + (uint32_t)d) & 0x7fffffffu) | sign));
+        }
+    }
+    for (uint32_t b : {0x7f800000u, 0x7f800001u, 0x7fc00000u, 0x7fffffffu, 0x477ff000u, 0x477fefffu, 0x38800000u,
+                       0x387fffffu, 0x33000000u, 0x33000001u, 0x32ffffffu, 0x00000001u}) {
+        x.push_back(f32_from_bits(b));
+        x.push_back(f32_from_bits(b | 0x80000000u));
+    }
+    std::vector<uint16_t> y(x.size());
+    f32_to_f16_row(x.data(), y.data(), (int64_t)x.size());
+    differ = 0;
+    for (size_t i = 0; i < x.size(); i++) differ += y[i] != f32_to_f16(x[i]);
+    CHECK_EQ(differ, 0);
+}
+
 TEST("thread pool runs every task exactly once, over many consecutive jobs") {
     for (int threads : {1, 2, 4, 7}) {
         ThreadPool pool(threads);
