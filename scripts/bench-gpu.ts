@@ -79,7 +79,7 @@ async function profileSteps(session: { gpu?: unknown }, T: number, cell0: number
       const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
       // As in a forward: the head's norm picks the last row, and the steps
       // after it run on that one row.
-      s.encode(pass, i > r.blockSteps.length ? 1 : T);
+      s.encode(pass, i > r.blockSteps.length ? 1 : T, i < r.blockSteps.length ? cell0 + T : undefined);
       pass.end();
     });
     enc.resolveQuerySet(querySet, 0, n, resolved, 0);
@@ -152,7 +152,8 @@ async function runHob(modelPath: string): Promise<RunResult> {
     prefillTokensPerSecond: ids.length / (prefillMs / 1000),
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
-    dispatchesPerToken: session.gpu?.dispatchesPerToken,
+    // At the context the profiled decode step sees.
+    dispatchesPerToken: session.gpu?.dispatches(1, session.nPast + 1),
     readGBps: await readBandwidth(gpu.device),
     kernelMicros,
     prefillKernelMicros,

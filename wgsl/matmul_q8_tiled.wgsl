@@ -13,6 +13,7 @@
 //   binding 1  mm: Matmul (uniform)
 //   binding 2  xq: (T, cols / 4) u32 as vec4: Q8_0 activation bytes
 //   binding 3  y: (T, y_stride) f32; this part writes columns [row0, row0 + rows)
+//              (stacked weights: matmul_out.wgsl)
 //   binding 6  xd: (T, cols / 32) f32: activation block scales
 //   binding 7  xs: per-block sums of Q8_1 and Q8_K activations (qact_*.wgsl)
 // Grid: (ceil(rows / 64), ceil(T / 32)). Bounds: rows >= mm.rows and tokens
@@ -28,6 +29,10 @@ struct Matmul {
   max_tokens: u32,
   accumulate: u32,
   _p1: u32,
+  seg1: u32,        // matmul_out.wgsl: first row of the second stacked weight
+  seg2: u32,        // first row of the third
+  total: u32,       // rows of the whole weight
+  _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> frame: Frame;
@@ -124,12 +129,10 @@ fn matmul_q8_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let t0 = tok_base + tc;
     let t1 = t0 + 16u;
     if (r < mm.rows && t0 < n_tokens) {
-      let o = t0 * mm.y_stride + mm.row0 + r;
-      y[o] = select(acc0[i], y[o] + acc0[i], mm.accumulate != 0u);
+      store_y(t0, mm.row0 + r, acc0[i]);
     }
     if (r < mm.rows && t1 < n_tokens) {
-      let o = t1 * mm.y_stride + mm.row0 + r;
-      y[o] = select(acc1[i], y[o] + acc1[i], mm.accumulate != 0u);
+      store_y(t1, mm.row0 + r, acc1[i]);
     }
   }
 }

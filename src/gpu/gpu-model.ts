@@ -23,13 +23,14 @@ export type TensorReader = (name: string) => Promise<TensorBytes | undefined>;
 
 export interface GpuBlockWeights {
   attnNorm: GPUBuffer; // (n_embd) f32
-  wq: GpuWeight; // (n_embd -> n_head * head_dim)
-  wk: GpuWeight; // (n_embd -> n_head_kv * head_dim)
-  wv: GpuWeight; // (n_embd -> n_head_kv * head_dim)
+  /** Q (n_embd -> n_head * head_dim), K and V (n_embd -> n_head_kv *
+   * head_dim): one weight stacking the three when their types match (one
+   * dispatch; GpuWeight.stack), else the three. */
+  qkv: GpuWeight[];
   wo: GpuWeight; // (n_head * head_dim -> n_embd)
   ffnNorm: GPUBuffer; // (n_embd) f32
-  gate: GpuWeight; // (n_embd -> n_ff)
-  up: GpuWeight; // (n_embd -> n_ff)
+  /** Gate and up (n_embd -> n_ff), stacked like qkv. */
+  gateUp: GpuWeight[];
   down: GpuWeight; // (n_ff -> n_embd)
   // Present where the architecture has them (ModelHparams says which).
   bq?: GPUBuffer; // (n_head * head_dim) f32
@@ -111,33 +112,61 @@ export class GpuModel {
       onBytes?.(t.bytes.byteLength);
       return t;
     };
-    // Rows [r0, r0 + n) of a matrix (all of it by default): a fused tensor
-    // (Phi 3's attn_qkv, ffn_up) becomes the separate weights it stacks.
-    const matrix = async (name: string, read?: TensorBytes, slice?: { r0: number; n: number; label: string }): Promise<GpuWeight> => {
-      const t = read ?? (await need(name));
-      if (!isGpuWeightType(t.typeId)) {
-        throw new GpuError('gpu/unsupported-type', `tensor ${name} has type ${t.type}, which the GPU kernels do not support yet`, {
-          name, type: t.type, lost: false,
-        });
-      }
-      const [cols, allRows] = t.dims;
-      let rows = allRows;
-      let bytes = t.bytes;
-      if (slice) {
-        const rowBytes = t.bytes.byteLength / allRows;
-        if (!Number.isInteger(rowBytes) || slice.r0 < 0 || slice.n < 1 || slice.r0 + slice.n > allRows) {
-          throw new HobError('model/invalid', `${name}: cannot take rows [${slice.r0}, ${slice.r0 + slice.n}) of ${allRows}`, { name, rows: allRows });
+    // A matrix from the file's bytes: a whole tensor, or several stacked by
+    // rows (rows [r0, r0 + n) of each, all of it by default) into one weight
+    // whose matmul writes each one's rows to its own output.
+    const stacked = async (label: string, srcs: { name: string; t: TensorBytes; r0?: number; n?: number }[]): Promise<GpuWeight> => {
+      let rows = 0;
+      const pieces: Uint8Array[] = [];
+      const { typeId, type, dims: [cols] } = srcs[0].t;
+      for (const { name, t, r0 = 0, n = t.dims[1] } of srcs) {
+        if (!isGpuWeightType(t.typeId)) {
+          throw new GpuError('gpu/unsupported-type', `tensor ${name} has type ${t.type}, which the GPU kernels do not support yet`, {
+            name, type: t.type, lost: false,
+          });
         }
-        rows = slice.n;
-        bytes = t.bytes.subarray(slice.r0 * rowBytes, (slice.r0 + slice.n) * rowBytes);
-        name = `${name}[${slice.label}]`;
+        const allRows = t.dims[1];
+        const rowBytes = t.bytes.byteLength / allRows;
+        if (!Number.isInteger(rowBytes) || r0 < 0 || n < 1 || r0 + n > allRows) {
+          throw new HobError('model/invalid', `${name}: cannot take rows [${r0}, ${r0 + n}) of ${allRows}`, { name, rows: allRows });
+        }
+        if (t.typeId !== typeId || t.dims[0] !== cols) {
+          throw new HobError('model/invalid', `${name}: cannot stack ${t.type} rows of ${t.dims[0]} on ${type} rows of ${cols}`, { name });
+        }
+        pieces.push(t.bytes.subarray(r0 * rowBytes, (r0 + n) * rowBytes));
+        rows += n;
       }
-      const label = name;
+      let bytes = pieces[0];
+      if (pieces.length > 1) {
+        bytes = new Uint8Array(pieces.reduce((a, p) => a + p.byteLength, 0));
+        let o = 0;
+        for (const p of pieces) {
+          bytes.set(p, o);
+          o += p.byteLength;
+        }
+      }
       const w = await withErrorScopes(this.ctx.device, `uploading ${label}`, () =>
-        createWeightBuffers(this.ctx, label, t.typeId, rows, cols, bytes));
+        createWeightBuffers(this.ctx, label, typeId, rows, cols, bytes));
       this.weights.push(w);
       this.sizeBytes += w.sizeBytes;
       return w;
+    };
+    const matrix = async (name: string, read?: TensorBytes): Promise<GpuWeight> => stacked(name, [{ name, t: read ?? (await need(name)) }]);
+    // Weights that read the same input: one stacked weight when their types
+    // match (the matmul writes `rows` rows to each output), else each alone.
+    const together = async (label: string, srcs: { name: string; t: TensorBytes; r0: number; n: number }[]): Promise<GpuWeight[]> => {
+      if (srcs.every((x) => x.t.typeId === srcs[0].t.typeId && x.t.dims[0] === srcs[0].t.dims[0])) {
+        const w = await stacked(label, srcs);
+        w.stack = srcs.map((x) => x.n);
+        return [w];
+      }
+      const ws: GpuWeight[] = [];
+      for (const x of srcs) ws.push(await stacked(x.r0 === 0 && x.n === x.t.dims[1] ? x.name : `${x.name}[${x.r0}+${x.n}]`, [x]));
+      return ws;
+    };
+    const whole = async (name: string) => {
+      const t = await need(name);
+      return { name, t, r0: 0, n: t.dims[1] };
     };
     const vector = async (name: string, n: number, read?: TensorBytes, from = 0): Promise<GPUBuffer> => {
       const t = read ?? (await need(name));
@@ -167,13 +196,12 @@ export class GpuModel {
     for (let l = hp.nCpuLayers; l < info.nLayer; l++) {
       const p = `blk.${l}.`;
       const attnNorm = await vector(p + 'attn_norm.weight', info.nEmbd);
-      let wq: GpuWeight, wk: GpuWeight, wv: GpuWeight;
+      let qkv: GpuWeight[];
       let bq: GPUBuffer | undefined, bk: GPUBuffer | undefined, bv: GPUBuffer | undefined;
       if (hp.fusedQkv) {
-        const qkv = await need(p + 'attn_qkv.weight');
-        wq = await matrix(p + 'attn_qkv.weight', qkv, { r0: 0, n: Q, label: 'q' });
-        wk = await matrix(p + 'attn_qkv.weight', qkv, { r0: Q, n: KV, label: 'k' });
-        wv = await matrix(p + 'attn_qkv.weight', qkv, { r0: Q + KV, n: KV, label: 'v' });
+        const name = p + 'attn_qkv.weight';
+        const t = await need(name);
+        qkv = await together(name, [{ name, t, r0: 0, n: Q }, { name, t, r0: Q, n: KV }, { name, t, r0: Q + KV, n: KV }]);
         if (hp.qkvBias) {
           const b = await need(p + 'attn_qkv.bias');
           bq = await vector(p + 'attn_qkv.bias[q]', Q, b, 0);
@@ -181,9 +209,8 @@ export class GpuModel {
           bv = await vector(p + 'attn_qkv.bias[v]', KV, b, Q + KV);
         }
       } else {
-        wq = await matrix(p + 'attn_q.weight');
-        wk = await matrix(p + 'attn_k.weight');
-        wv = await matrix(p + 'attn_v.weight');
+        const srcs = [await whole(p + 'attn_q.weight'), await whole(p + 'attn_k.weight'), await whole(p + 'attn_v.weight')];
+        qkv = await together(p + 'attn_qkv', srcs);
         if (hp.qkvBias) {
           bq = await vector(p + 'attn_q.bias', Q);
           bk = await vector(p + 'attn_k.bias', KV);
@@ -195,19 +222,18 @@ export class GpuModel {
       const wo = await matrix(p + 'attn_output.weight');
       const postAttnNorm = hp.postNorms ? await vector(p + 'post_attention_norm.weight', info.nEmbd) : undefined;
       const ffnNorm = await vector(p + 'ffn_norm.weight', info.nEmbd);
-      let gate: GpuWeight, up: GpuWeight;
+      let gateUp: GpuWeight[];
       if (hp.fusedFfn) {
-        const gu = await need(p + 'ffn_up.weight');
-        gate = await matrix(p + 'ffn_up.weight', gu, { r0: 0, n: hp.nFf, label: 'gate' });
-        up = await matrix(p + 'ffn_up.weight', gu, { r0: hp.nFf, n: hp.nFf, label: 'up' });
+        const name = p + 'ffn_up.weight';
+        const t = await need(name);
+        gateUp = await together(name, [{ name, t, r0: 0, n: hp.nFf }, { name, t, r0: hp.nFf, n: hp.nFf }]);
       } else {
-        gate = await matrix(p + 'ffn_gate.weight');
-        up = await matrix(p + 'ffn_up.weight');
+        gateUp = await together(p + 'ffn_gate_up', [await whole(p + 'ffn_gate.weight'), await whole(p + 'ffn_up.weight')]);
       }
       const down = await matrix(p + 'ffn_down.weight');
       const postFfnNorm = hp.postNorms ? await vector(p + 'post_ffw_norm.weight', info.nEmbd) : undefined;
       this.blocks.push({
-        attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down,
+        attnNorm, qkv, wo, ffnNorm, gateUp, down,
         bq, bk, bv, qNorm, kNorm, postAttnNorm, postFfnNorm,
         window: hp.nSwa > 0 && hp.swaLayers[l] ? hp.nSwa : 0,
         rope: this.ropeOf(l),

@@ -40,6 +40,9 @@ export interface GpuWeight {
   cols: number;
   parts: GpuWeightPart[];
   sizeBytes: number;
+  /** Rows of the weights this one stacks (Q, K and V, or gate and up,
+   * concatenated by rows on upload); absent for a single weight. */
+  stack?: number[];
 }
 
 interface Layout {
