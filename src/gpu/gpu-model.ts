@@ -8,7 +8,7 @@ import type { ModelHparams, ModelInfo } from '../core/engine.js';
 import { withErrorScopes, type GpuContext } from './device.js';
 import { Kernels, type RopeConfig } from './kernels.js';
 import { GpuRunner } from './runner.js';
-import { createVectorBuffer, createWeightBuffers, destroyWeight, isGpuWeightType, type GpuWeight } from './weights.js';
+import { createF32Buffer, createVectorBuffer, createWeightBuffers, vectorValues, destroyWeight, isGpuWeightType, type GpuWeight } from './weights.js';
 
 /** One tensor as the file stores it. dims[0] is the row length. */
 export interface TensorBytes {
@@ -36,6 +36,9 @@ export interface GpuBlockWeights {
   bq?: GPUBuffer; // (n_head * head_dim) f32
   bk?: GPUBuffer; // (kv_dim) f32
   bv?: GPUBuffer; // (kv_dim) f32
+  /** The three biases back to back, where the RoPE + cache store adds them
+   * (full rotation, no Q/K norm); bq, bk and bv are then absent. */
+  bqkv?: GPUBuffer; // (n_head * head_dim + 2 kv_dim) f32
   qNorm?: GPUBuffer; // (head_dim) f32
   kNorm?: GPUBuffer; // (head_dim) f32
   postAttnNorm?: GPUBuffer; // (n_embd) f32
@@ -168,7 +171,15 @@ export class GpuModel {
       const t = await need(name);
       return { name, t, r0: 0, n: t.dims[1] };
     };
-    const vector = async (name: string, n: number, read?: TensorBytes, from = 0): Promise<GPUBuffer> => {
+    const vector = async (name: string, n: number, read?: TensorBytes, from = 0): Promise<GPUBuffer> =>
+      upload(name, await values(name, n, read, from));
+    const upload = async (name: string, v: Float32Array): Promise<GPUBuffer> => {
+      const b = await withErrorScopes(this.ctx.device, `uploading ${name}`, () => createF32Buffer(this.ctx, name, v));
+      this.vectors.push(b);
+      this.sizeBytes += b.size;
+      return b;
+    };
+    const values = async (name: string, n: number, read?: TensorBytes, from = 0): Promise<Float32Array> => {
       const t = read ?? (await need(name));
       const elemBytes = t.bytes.byteLength / Math.max(1, t.dims.reduce((a, b) => a * b, 1));
       if (from > 0 || (read && t.dims[0] !== n)) {
@@ -176,12 +187,7 @@ export class GpuModel {
           throw new HobError('model/invalid', `${name}: cannot take elements [${from}, ${from + n})`, { name });
         }
       }
-      const bytes = t.bytes.subarray(from * elemBytes, (from + n) * elemBytes);
-      const b = await withErrorScopes(this.ctx.device, `uploading ${name}`, () =>
-        createVectorBuffer(this.ctx, name, t.typeId, n, bytes));
-      this.vectors.push(b);
-      this.sizeBytes += b.size;
-      return b;
+      return vectorValues(name, t.typeId, n, t.bytes.subarray(from * elemBytes, (from + n) * elemBytes));
     };
 
     const freqs = await read('rope_freqs.weight');
@@ -197,24 +203,34 @@ export class GpuModel {
       const p = `blk.${l}.`;
       const attnNorm = await vector(p + 'attn_norm.weight', info.nEmbd);
       let qkv: GpuWeight[];
-      let bq: GPUBuffer | undefined, bk: GPUBuffer | undefined, bv: GPUBuffer | undefined;
+      let bq: GPUBuffer | undefined, bk: GPUBuffer | undefined, bv: GPUBuffer | undefined, bqkv: GPUBuffer | undefined;
+      let biases: Float32Array[] | undefined;
       if (hp.fusedQkv) {
         const name = p + 'attn_qkv.weight';
         const t = await need(name);
         qkv = await together(name, [{ name, t, r0: 0, n: Q }, { name, t, r0: Q, n: KV }, { name, t, r0: Q + KV, n: KV }]);
         if (hp.qkvBias) {
           const b = await need(p + 'attn_qkv.bias');
-          bq = await vector(p + 'attn_qkv.bias[q]', Q, b, 0);
-          bk = await vector(p + 'attn_qkv.bias[k]', KV, b, Q);
-          bv = await vector(p + 'attn_qkv.bias[v]', KV, b, Q + KV);
+          biases = [await values(p + 'attn_qkv.bias[q]', Q, b, 0), await values(p + 'attn_qkv.bias[k]', KV, b, Q), await values(p + 'attn_qkv.bias[v]', KV, b, Q + KV)];
         }
       } else {
         const srcs = [await whole(p + 'attn_q.weight'), await whole(p + 'attn_k.weight'), await whole(p + 'attn_v.weight')];
         qkv = await together(p + 'attn_qkv', srcs);
-        if (hp.qkvBias) {
-          bq = await vector(p + 'attn_q.bias', Q);
-          bk = await vector(p + 'attn_k.bias', KV);
-          bv = await vector(p + 'attn_v.bias', KV);
+        if (hp.qkvBias) biases = [await values(p + 'attn_q.bias', Q), await values(p + 'attn_k.bias', KV), await values(p + 'attn_v.bias', KV)];
+      }
+      if (biases) {
+        // Added by the fused RoPE + cache store where every element is
+        // rotated and no head norm comes between; else by their own passes.
+        if (!hp.qkNorm && hp.nRot === hp.headDim) {
+          const all = new Float32Array(Q + 2 * KV);
+          all.set(biases[0]);
+          all.set(biases[1], Q);
+          all.set(biases[2], Q + KV);
+          bqkv = await upload(p + 'attn_qkv.bias', all);
+        } else {
+          bq = await upload(p + 'attn_q.bias', biases[0]);
+          bk = await upload(p + 'attn_k.bias', biases[1]);
+          bv = await upload(p + 'attn_v.bias', biases[2]);
         }
       }
       const qNorm = hp.qkNorm ? await vector(p + 'attn_q_norm.weight', hp.headDim) : undefined;
@@ -234,7 +250,7 @@ export class GpuModel {
       const postFfnNorm = hp.postNorms ? await vector(p + 'post_ffw_norm.weight', info.nEmbd) : undefined;
       this.blocks.push({
         attnNorm, qkv, wo, ffnNorm, gateUp, down,
-        bq, bk, bv, qNorm, kNorm, postAttnNorm, postFfnNorm,
+        bq, bk, bv, bqkv, qNorm, kNorm, postAttnNorm, postFfnNorm,
         window: hp.nSwa > 0 && hp.swaLayers[l] ? hp.nSwa : 0,
         rope: this.ropeOf(l),
       });

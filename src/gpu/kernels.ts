@@ -584,8 +584,10 @@ export class Kernels {
   }
 
   /** RoPE on q (in place) and k, and k, v into the cache cells of the
-   * frame, in one dispatch: rope(q), rope(k) and kvStore fused. */
-  ropeStore(q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, shape: { nHead: number; nHeadKv: number; headDim: number; nCtx: number }, rope: RopeConfig, frame: GPUBuffer): Step {
+   * frame, in one dispatch: rope(q), rope(k) and kvStore fused. With bias
+   * (q's, k's and v's back to back; nRot == headDim), the three addBias
+   * steps before them are fused too. */
+  ropeStore(q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, shape: { nHead: number; nHeadKv: number; headDim: number; nCtx: number }, rope: RopeConfig, frame: GPUBuffer, bias?: GPUBuffer): Step {
     const { nHead, nHeadKv, headDim, nCtx } = shape;
     const label = `rope_store ${nHead}/${nHeadKv}x${headDim}`;
     this.checkRope(label, nHead, headDim, rope);
@@ -597,8 +599,12 @@ export class Kernels {
     const maxRows = Math.min(rowsIn(label, 'q', q, nHead * headDim * 4), rowsIn(label, 'k', k, kvDim * 4), rowsIn(label, 'v', v, kvDim * 4));
     const pipeline = this.pipeline('rope_store', [wgsl.commonWgsl, wgsl.ropeMathWgsl, wgsl.ropeStoreWgsl], 'rope_store');
     const ropeParams = this.createUniform(label, ropeUniform(rope, nHead, headDim, maxRows));
-    const storeParams = this.createUniform(label, [kvDim, nCtx, 0, 0]);
-    const group = this.bindGroup(pipeline, label, [frame, ropeParams, q, k, v, kCache, vCache, rope.freqFactors ?? this.noFactors, storeParams]);
+    if (bias) {
+      if (rope.nRot !== headDim) throw new HobError('argument/invalid', `${label}: the fused bias add needs every element rotated (nRot ${rope.nRot} of ${headDim})`, { nRot: rope.nRot, headDim });
+      needBytes(label, 'bias', bias, (nHead * headDim + 2 * kvDim) * 4);
+    }
+    const storeParams = this.createUniform(label, [kvDim, nCtx, bias ? 1 : 0, 0]);
+    const group = this.bindGroup(pipeline, label, [frame, ropeParams, q, k, v, kCache, vCache, rope.freqFactors ?? this.noFactors, storeParams, bias ?? this.noFactors]);
     const perRow = nHead * (rope.nRot / 2) + kvDim;
     return {
       label,

@@ -167,8 +167,9 @@ export class GpuRunner {
         const kc = this.kCache[i];
         const vc = this.vCache[i];
         const layerShape = { ...shape, window: w.window };
-        // Attention: norm, project (+ bias), norm heads, rotate and cache,
-        // attend, project back onto the residual.
+        // Attention: norm, project (+ bias: own passes, or fused into the
+        // rotation), norm heads, rotate and cache, attend, project back onto
+        // the residual.
         const an = normed(w.attnNorm, w.qkv, f);
         this.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, [q, k, v]));
         if (w.bq && w.bk && w.bv) this.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
@@ -180,7 +181,7 @@ export class GpuRunner {
         const ao = plan([w.wo], qDim, att);
         const attnQ8 = ao.fused && hp.headDim % 32 === 0 ? ao.fused : undefined;
         this.blockSteps.push(
-          K.ropeStore(q, k, v, kc, vc, layerShape, w.rope, f),
+          K.ropeStore(q, k, v, kc, vc, layerShape, w.rope, f, w.bqkv),
           K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8),
         );
         if (attnQ8) this.blockSteps.push(batchOnly(K.quantize(att, attnQ8, f)));

@@ -837,11 +837,12 @@ const fusedQ8Case: GpuCase = {
 };
 
 const ropeStoreCase: GpuCase = {
-  name: 'ropeStore equals rope on q and k then kvStore, and matches the CPU ops, for any even head size and nRot',
+  name: 'ropeStore equals rope on q and k then kvStore (with biases: addBias first), and matches the CPU ops, for any even head size and nRot',
   async run(env) {
     const { ctx, kernels, cpu } = env;
     const rng = new Rng(41);
     const frame = createFrameBuffer(ctx);
+    let biased = 0;
     const configs = [
       { nHead: 4, nHeadKv: 2, headDim: 64, style: 'normal', nRot: 64 },
       { nHead: 6, nHeadKv: 3, headDim: 32, style: 'neox', nRot: 20, factors: true },
@@ -885,9 +886,30 @@ const ropeStoreCase: GpuCase = {
         let ulps = 0;
         for (let i = 0; i < n; i++) ulps = Math.max(ulps, Math.abs(gotK[cell0 * kvDim + i] - wantK[i]));
         check(ulps <= 1, `${what}: cached keys differ from the CPU's by ${ulps} f16 ulps`);
+        if (c.nRot === c.headDim) {
+          // The Q/K/V biases added as q, k and v are read = addBias, then ropeStore.
+          const qDim = c.nHead * c.headDim;
+          const bias = rng.floats(qDim + 2 * kvDim);
+          const [qb, kcb, vcb] = [createTestBuffer(ctx, q), createTestBuffer(ctx, fill), createTestBuffer(ctx, fill)];
+          await runSteps(ctx, frame, [kernels.ropeStore(qb, createTestBuffer(ctx, k), createTestBuffer(ctx, v), kcb, vcb, shape, rope, frame, createTestBuffer(ctx, bias))], T, cell0);
+          const [qa, ka, va, kca, vca] = [createTestBuffer(ctx, q), createTestBuffer(ctx, k), createTestBuffer(ctx, v), createTestBuffer(ctx, fill), createTestBuffer(ctx, fill)];
+          await runSteps(ctx, frame, [
+            kernels.addBias(qa, createTestBuffer(ctx, bias.subarray(0, qDim)), qDim, frame),
+            kernels.addBias(ka, createTestBuffer(ctx, bias.subarray(qDim, qDim + kvDim)), kvDim, frame),
+            kernels.addBias(va, createTestBuffer(ctx, bias.subarray(qDim + kvDim)), kvDim, frame),
+            kernels.ropeStore(qa, ka, va, kca, vca, shape, rope, frame),
+          ], T, cell0);
+          checkEqual(`${what} with biases: q`, await readF32(ctx, qb, q.length), await readF32(ctx, qa, q.length));
+          checkEqual(`${what} with biases: k cache`, await readU16(ctx, kcb, nCtx * kvDim), await readU16(ctx, kca, nCtx * kvDim));
+          checkEqual(`${what} with biases: v cache`, await readU16(ctx, vcb, nCtx * kvDim), await readU16(ctx, vca, nCtx * kvDim));
+          biased++;
+        }
       }
     }
-    env.report(`rope_store: fused = separate kernels bit for bit; q NMSE vs CPU ${worst.toExponential(2)}`);
+    const e = catchError(() => kernels.ropeStore(createTestBuffer(ctx, 256), createTestBuffer(ctx, 128), createTestBuffer(ctx, 128), createTestBuffer(ctx, 512), createTestBuffer(ctx, 512),
+      { nHead: 2, nHeadKv: 1, headDim: 32, nCtx: 8 }, { style: 'neox', nRot: 16, freqBase: 10000, freqScale: 1 }, frame, createTestBuffer(ctx, 512)));
+    check(e.code === 'argument/invalid' && /every element rotated/.test(e.message), `biases with partial rotation: ${e.message}`);
+    env.report(`rope_store: fused = separate kernels bit for bit (${biased} with the bias adds fused); q NMSE vs CPU ${worst.toExponential(2)}`);
   },
 };
 
