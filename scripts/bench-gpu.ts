@@ -87,7 +87,7 @@ async function profileSteps(session: { gpu?: unknown }, T: number, cell0: number
       const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
       // As in a forward: the head's norm picks the last row, and the steps
       // after it run on that one row.
-      s.encode(pass, i > r.blockSteps.length ? 1 : T);
+      s.encode(pass, i > r.blockSteps.length ? 1 : T, i < r.blockSteps.length ? cell0 + T : undefined);
       pass.end();
     });
     enc.resolveQuerySet(querySet, 0, n, resolved, 0);
@@ -111,7 +111,7 @@ async function profileSteps(session: { gpu?: unknown }, T: number, cell0: number
 
 /** Host time to record one decode step (every dispatch of the forward into
  * a pass that is never submitted), median of 20. */
-function encodeMicros(session: { gpu?: unknown }): number {
+function encodeMicros(session: { gpu?: unknown; nPast: number }): number {
   const r = session.gpu as { blockSteps: Step[]; headSteps: Step[]; model: { ctx: { device: GPUDevice } } };
   const device = r.model.ctx.device;
   const times: number[] = [];
@@ -119,7 +119,7 @@ function encodeMicros(session: { gpu?: unknown }): number {
     const t0 = performance.now();
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    for (const s of r.blockSteps) s.encode(pass, 1);
+    for (const s of r.blockSteps) s.encode(pass, 1, session.nPast + 1);
     for (const s of r.headSteps) s.encode(pass, 1);
     pass.end();
     enc.finish();
@@ -193,7 +193,8 @@ async function runHob(modelPath: string): Promise<RunResult> {
     prefillTokensPerSecond: ids.length / (prefillMs / 1000),
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
-    dispatchesPerToken: session.gpu?.dispatchesPerToken,
+    // At the context the profiled decode step sees.
+    dispatchesPerToken: session.gpu?.dispatches(1, session.nPast + 1),
     readbackBytesPerToken,
     readGBps: await readBandwidth(gpu.device),
     kernelMicros,

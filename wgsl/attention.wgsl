@@ -28,7 +28,10 @@
 //   binding 3  k_cache: (n_ctx, kv_dim) f16, 2 to a u32
 //   binding 4  v_cache: (n_ctx, kv_dim) f16, 2 to a u32
 //   binding 5  out: (T, n_head, head_dim) f32
-//   binding 6  scratch: f32, probs (n_head, n_ctx), then stats (n_head,
+//   bindings 6, 7  xq, xd (q8_store.wgsl): with p.q8, a decode step (one
+//              row) also writes its output as the Q8_0 activations of the
+//              output projection (head_dim % 32 == 0: no block straddles heads)
+//   binding 8  scratch: f32, probs (n_head, n_ctx), then stats (n_head,
 //              n_split, 4: max, sum hi, sum lo), then partials (n_head, n_split, head_dim)
 // Bounds (host-checked too): head_dim even and <= 256, kv_dim even; rows >=
 // min(frame.n_tokens, p.max_rows) skipped; no cell >= n_kv or >= n_ctx is read.
@@ -45,7 +48,7 @@ struct Attn {
   window: u32,   // sliding window in cells; 0: full causal attention
   softcap: f32,  // 0: off
   q_scale: f32,  // q is multiplied by this before its f16 rounding
-  _p0: u32,
+  q8: u32,       // 1: decode also writes the output as Q8_0 (xq, xd)
 }
 
 @group(0) @binding(0) var<uniform> frame: Frame;
@@ -54,7 +57,7 @@ struct Attn {
 @group(0) @binding(3) var<storage, read> k_cache: array<u32>;
 @group(0) @binding(4) var<storage, read> v_cache: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> scratch: array<f32>;
+@group(0) @binding(8) var<storage, read_write> scratch: array<f32>;
 
 const CH: u32 = 64u;
 // head_dim / 8 (rounded down), set by the host for the pipeline.
@@ -253,16 +256,36 @@ fn attend_pv(h: u32, c_begin: u32, c_end: u32, m: f32, inv: f32, from_scratch: b
   return acc;
 }
 
+var<workgroup> o_sh: array<f32, 256>;
+
+// Writes row t of head h; a decode step with p.q8 also quantizes it, one
+// 32-element block an invocation (every invocation calls this).
 fn write_out(t: u32, h: u32, lid: u32, acc: Acc) {
   let base = (t * p.n_head + h) * p.head_dim;
   let pairs = p.head_dim / 2u;
   if (lid < pairs) {
     out[base + 2u * lid] = acc.o0.x;
     out[base + 2u * lid + 1u] = acc.o0.y;
+    o_sh[2u * lid] = acc.o0.x;
+    o_sh[2u * lid + 1u] = acc.o0.y;
   }
   if (lid + CH < pairs) {
     out[base + 2u * (lid + CH)] = acc.o1.x;
     out[base + 2u * (lid + CH) + 1u] = acc.o1.y;
+    o_sh[2u * (lid + CH)] = acc.o1.x;
+    o_sh[2u * (lid + CH) + 1u] = acc.o1.y;
+  }
+  if (p.q8 == 0u || frame.n_tokens != 1u) {
+    return;
+  }
+  workgroupBarrier();
+  if (lid < p.head_dim / 32u) {
+    var v: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 8u; i++) {
+      let o = lid * 32u + 4u * i;
+      v[i] = vec4<f32>(o_sh[o], o_sh[o + 1u], o_sh[o + 2u], o_sh[o + 3u]);
+    }
+    store_q8_block(base / 32u + lid, v);
   }
 }
 
@@ -301,7 +324,9 @@ fn partials_at(h: u32, s: u32) -> u32 {
 }
 
 // Slices hold at least this many cells: a context that fits one slice is
-// summed in one pass in cell order, exactly as the CPU sums it.
+// summed in one pass in cell order, exactly as the CPU sums it, and as the
+// row kernel attn sums it (the host runs attn, one dispatch, for such a
+// decode step; kernels.ts ATTN_MIN_SLICE).
 const MIN_SLICE: u32 = 256u;
 
 // Cells [x, y) of slice s of row 0's visible cells.

@@ -18,6 +18,7 @@
 //   binding 1  mm: Matmul (uniform)
 //   binding 2  xq: (T, cols / 4) u32 as vec4: Q8_0 activation bytes
 //   binding 3  y: (T, y_stride) f32; this part writes columns [row0, row0 + rows)
+//              (stacked weights: matmul_out.wgsl)
 //   binding 6  xd: (T, cols / 32) f32: activation block scales
 //   binding 7  xs: per-block sums of Q8_1 and Q8_K activations (qact_*.wgsl)
 // Pipeline constants: RM in {1..8} rows, TN in {2, 4} tokens an invocation,
@@ -36,6 +37,10 @@ struct Matmul {
   max_tokens: u32,
   accumulate: u32,
   _p1: u32,
+  seg1: u32,        // matmul_out.wgsl: first row of the second stacked weight
+  seg2: u32,        // first row of the third
+  total: u32,       // rows of the whole weight
+  _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> frame: Frame;
@@ -191,8 +196,7 @@ fn matmul_q8_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     for (var j = 0u; j < TN; j++) {
       let t = tok_base + tc + 16u * j;
       if (r < mm.rows && t < n_tokens) {
-        let o = t * mm.y_stride + mm.row0 + r;
-        y[o] = select(acc[i][j], y[o] + acc[i][j], mm.accumulate != 0u);
+        store_y(t, mm.row0 + r, acc[i][j]);
       }
     }
   }

@@ -8,6 +8,7 @@
 //   binding 1  mm: Matmul (uniform)
 //   binding 2  x: (T, cols) f32, as vec4 (cols % 8 == 0)
 //   binding 3  y: (T, y_stride) f32; this part writes columns [row0, row0 + rows)
+//              (stacked weights: matmul_out.wgsl)
 // Grid: (ceil(rows / 64), ceil(T / 32)); workgroup 256 = 16 x 16, each
 // invocation owning 4 rows x 2 tokens. Bounds: rows >= mm.rows, groups >=
 // mm.groups and tokens >= min(frame.n_tokens, mm.max_tokens) load zeros and
@@ -23,6 +24,10 @@ struct Matmul {
   max_tokens: u32,
   accumulate: u32,
   _p1: u32,
+  seg1: u32,        // matmul_out.wgsl: first row of the second stacked weight
+  seg2: u32,        // first row of the third
+  total: u32,       // rows of the whole weight
+  _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> frame: Frame;
@@ -101,12 +106,10 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let t0 = tok_base + tc;
     let t1 = t0 + 16u;
     if (r < mm.rows && t0 < n_tokens) {
-      let o = t0 * mm.y_stride + mm.row0 + r;
-      y[o] = select(acc0[i], y[o] + acc0[i], mm.accumulate != 0u);
+      store_y(t0, mm.row0 + r, acc0[i]);
     }
     if (r < mm.rows && t1 < n_tokens) {
-      let o = t1 * mm.y_stride + mm.row0 + r;
-      y[o] = select(acc1[i], y[o] + acc1[i], mm.accumulate != 0u);
+      store_y(t1, mm.row0 + r, acc1[i]);
     }
   }
 }

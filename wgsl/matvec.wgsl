@@ -10,6 +10,7 @@
 //   binding 1  mm: Matmul (uniform)
 //   binding 2  x: (T, cols) f32, as vec4 (cols % 8 == 0)
 //   binding 3  y: (T, y_stride) f32; this part writes columns [row0, row0 + rows)
+//              (stacked weights: matmul_out.wgsl)
 // Grid: (flattened row blocks, T). Bounds: rows >= mm.rows and tokens >=
 // min(frame.n_tokens, mm.max_tokens) are neither read nor written. With
 // mm.accumulate, y += W x instead of y = W x.
@@ -23,6 +24,10 @@ struct Matmul {
   max_tokens: u32,  // rows x and y hold
   accumulate: u32,
   _p1: u32,
+  seg1: u32,        // matmul_out.wgsl: first row of the second stacked weight
+  seg2: u32,        // first row of the third
+  total: u32,       // rows of the whole weight
+  _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> frame: Frame;
@@ -52,7 +57,6 @@ fn matvec(l: Lanes) {
   }
   let sum = row_sum(acc, l);
   if (live && lane == 0u) {
-    let o = t * mm.y_stride + mm.row0 + r;
-    y[o] = select(sum, y[o] + sum, mm.accumulate != 0u);
+    store_y(t, mm.row0 + r, sum);
   }
 }

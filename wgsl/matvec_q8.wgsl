@@ -16,6 +16,7 @@
 //   binding 1  mm: Matmul (uniform)
 //   binding 2  xq: (T, cols / 4) u32 as vec4: Q8_0 activation bytes
 //   binding 3  y: (T, y_stride) f32; this part writes columns [row0, row0 + rows)
+//              (stacked weights: matmul_out.wgsl)
 //   binding 6  xd: (T, cols / 32) f32: activation block scales
 //   binding 7  xs: per-block sums of Q8_1 and Q8_K activations (qact_*.wgsl)
 // Grid: (flattened row groups, T). Bounds: rows >= mm.rows and tokens >=
@@ -32,6 +33,10 @@ struct Matmul {
   max_tokens: u32,  // rows x and y hold
   accumulate: u32,
   _p1: u32,
+  seg1: u32,        // matmul_out.wgsl: first row of the second stacked weight
+  seg2: u32,        // first row of the third
+  total: u32,       // rows of the whole weight
+  _p2: u32,
 }
 
 @group(0) @binding(0) var<uniform> frame: Frame;
@@ -81,7 +86,6 @@ fn matvec_q8(l: Lanes) {
   }
   let sum = row_sum(acc, l);
   if (live && lane == 0u) {
-    let o = t * mm.y_stride + mm.row0 + r;
-    y[o] = select(sum, y[o] + sum, mm.accumulate != 0u);
+    store_y(t, mm.row0 + r, sum);
   }
 }

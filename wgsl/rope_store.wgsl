@@ -12,13 +12,17 @@
 //   binding 6  v_cache: (n_ctx, kv_dim) f16, two to a u32
 //   binding 7  freq_factors: (n_rot / 2) f32 (a 1-element dummy when unused)
 //   binding 8  st: KvStore (uniform)
+//   binding 9  bias: with st.bias, the biases of q, k and v back to back
+//              (n_head * head_dim + 2 kv_dim f32), added to q, k and v as
+//              they are read (the projections' bias adds fused; only where
+//              n_rot == head_dim: every q element is rewritten)
 // One invocation per q pair, k word or v word of a row. Grid: flattened, 64
 // a workgroup. Bounds: rows >= min(frame.n_tokens, rp.max_rows), cells >= st.n_ctx.
 
 struct KvStore {
   kv_dim: u32,
   n_ctx: u32,
-  _p0: u32,
+  bias: u32,
   _p1: u32,
 }
 
@@ -31,11 +35,21 @@ struct KvStore {
 @group(0) @binding(6) var<storage, read_write> v_cache: array<u32>;
 @group(0) @binding(7) var<storage, read> freq_factors: array<f32>;
 @group(0) @binding(8) var<uniform> st: KvStore;
+@group(0) @binding(9) var<storage, read> bias: array<f32>;
 
-// Element e (of a head starting at `base` in k) after rotation to position pos.
-fn rotated_k(base: u32, e: u32, pos: i32) -> f32 {
+// Element i of row t of k (its bias added with st.bias).
+fn k_at(t: u32, i: u32) -> f32 {
+  if (st.bias != 0u) {
+    return k[t * st.kv_dim + i] + bias[rp.n_heads * rp.head_dim + i];
+  }
+  return k[t * st.kv_dim + i];
+}
+
+// Element e (of a head starting at element `base` of row t of k) after
+// rotation to position pos.
+fn rotated_k(t: u32, base: u32, e: u32, pos: i32) -> f32 {
   if (e >= rp.n_rot) {
-    return k[base + e];
+    return k_at(t, base + e);
   }
   let half = rp.n_rot / 2u;
   var i: u32;
@@ -48,8 +62,8 @@ fn rotated_k(base: u32, e: u32, pos: i32) -> f32 {
     i = e / 2u;
   }
   let ab = rope_pair(i) + vec2<u32>(base);
-  let x0 = k[ab.x];
-  let x1 = k[ab.y];
+  let x0 = k_at(t, ab.x);
+  let x1 = k_at(t, ab.y);
   let cs = rope_cs(pos, i);
   if (first) {
     return x0 * cs.x - x1 * cs.y;
@@ -75,9 +89,14 @@ fn rope_store(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let i = u % half;
     let h = u / half;
     let cs = rope_cs(pos, i);
-    let ab = rope_pair(i) + vec2<u32>((t * rp.n_heads + h) * rp.head_dim);
-    let x0 = q[ab.x];
-    let x1 = q[ab.y];
+    let row = t * rp.n_heads * rp.head_dim;
+    let ab = rope_pair(i) + vec2<u32>(row + h * rp.head_dim);
+    var x0 = q[ab.x];
+    var x1 = q[ab.y];
+    if (st.bias != 0u) {
+      x0 = x0 + bias[ab.x - row];
+      x1 = x1 + bias[ab.y - row];
+    }
     q[ab.x] = x0 * cs.x - x1 * cs.y;
     q[ab.y] = x0 * cs.y + x1 * cs.x;
     return;
@@ -89,11 +108,18 @@ fn rope_store(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   let w = u - q_units;
   if (w < kv_words) {
     let hp = rp.head_dim / 2u;
-    let base = t * st.kv_dim + (w / hp) * rp.head_dim;
+    let base = (w / hp) * rp.head_dim;
     let e = 2u * (w % hp);
-    k_cache[cell * kv_words + w] = pack_f16(rotated_k(base, e, pos), rotated_k(base, e + 1u, pos));
+    k_cache[cell * kv_words + w] = pack_f16(rotated_k(t, base, e, pos), rotated_k(t, base, e + 1u, pos));
   } else {
     let vw = w - kv_words;
-    v_cache[cell * kv_words + vw] = pack_f16(v[t * st.kv_dim + 2u * vw], v[t * st.kv_dim + 2u * vw + 1u]);
+    var v0 = v[t * st.kv_dim + 2u * vw];
+    var v1 = v[t * st.kv_dim + 2u * vw + 1u];
+    if (st.bias != 0u) {
+      let b = rp.n_heads * rp.head_dim + st.kv_dim + 2u * vw;
+      v0 = v0 + bias[b];
+      v1 = v1 + bias[b + 1u];
+    }
+    v_cache[cell * kv_words + vw] = pack_f16(v0, v1);
   }
 }

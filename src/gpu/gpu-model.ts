@@ -8,7 +8,7 @@ import type { ModelHparams, ModelInfo } from '../core/engine.js';
 import { withErrorScopes, type GpuContext } from './device.js';
 import { Kernels, type RopeConfig } from './kernels.js';
 import { GpuRunner } from './runner.js';
-import { createVectorBuffer, createWeightBuffers, destroyWeight, isGpuWeightType, type GpuWeight } from './weights.js';
+import { createF32Buffer, createVectorBuffer, createWeightBuffers, vectorValues, destroyWeight, isGpuWeightType, type GpuWeight } from './weights.js';
 
 /** One tensor as the file stores it. dims[0] is the row length. */
 export interface TensorBytes {
@@ -23,18 +23,22 @@ export type TensorReader = (name: string) => Promise<TensorBytes | undefined>;
 
 export interface GpuBlockWeights {
   attnNorm: GPUBuffer; // (n_embd) f32
-  wq: GpuWeight; // (n_embd -> n_head * head_dim)
-  wk: GpuWeight; // (n_embd -> n_head_kv * head_dim)
-  wv: GpuWeight; // (n_embd -> n_head_kv * head_dim)
+  /** Q (n_embd -> n_head * head_dim), K and V (n_embd -> n_head_kv *
+   * head_dim): one weight stacking the three when their types match (one
+   * dispatch; GpuWeight.stack), else the three. */
+  qkv: GpuWeight[];
   wo: GpuWeight; // (n_head * head_dim -> n_embd)
   ffnNorm: GPUBuffer; // (n_embd) f32
-  gate: GpuWeight; // (n_embd -> n_ff)
-  up: GpuWeight; // (n_embd -> n_ff)
+  /** Gate and up (n_embd -> n_ff), stacked like qkv. */
+  gateUp: GpuWeight[];
   down: GpuWeight; // (n_ff -> n_embd)
   // Present where the architecture has them (ModelHparams says which).
   bq?: GPUBuffer; // (n_head * head_dim) f32
   bk?: GPUBuffer; // (kv_dim) f32
   bv?: GPUBuffer; // (kv_dim) f32
+  /** The three biases back to back, where the RoPE + cache store adds them
+   * (full rotation, no Q/K norm); bq, bk and bv are then absent. */
+  bqkv?: GPUBuffer; // (n_head * head_dim + 2 kv_dim) f32
   qNorm?: GPUBuffer; // (head_dim) f32
   kNorm?: GPUBuffer; // (head_dim) f32
   postAttnNorm?: GPUBuffer; // (n_embd) f32
@@ -111,35 +115,71 @@ export class GpuModel {
       onBytes?.(t.bytes.byteLength);
       return t;
     };
-    // Rows [r0, r0 + n) of a matrix (all of it by default): a fused tensor
-    // (Phi 3's attn_qkv, ffn_up) becomes the separate weights it stacks.
-    const matrix = async (name: string, read?: TensorBytes, slice?: { r0: number; n: number; label: string }): Promise<GpuWeight> => {
-      const t = read ?? (await need(name));
-      if (!isGpuWeightType(t.typeId)) {
-        throw new GpuError('gpu/unsupported-type', `tensor ${name} has type ${t.type}, which the GPU kernels do not support yet`, {
-          name, type: t.type, lost: false,
-        });
-      }
-      const [cols, allRows] = t.dims;
-      let rows = allRows;
-      let bytes = t.bytes;
-      if (slice) {
-        const rowBytes = t.bytes.byteLength / allRows;
-        if (!Number.isInteger(rowBytes) || slice.r0 < 0 || slice.n < 1 || slice.r0 + slice.n > allRows) {
-          throw new HobError('model/invalid', `${name}: cannot take rows [${slice.r0}, ${slice.r0 + slice.n}) of ${allRows}`, { name, rows: allRows });
+    // A matrix from the file's bytes: a whole tensor, or several stacked by
+    // rows (rows [r0, r0 + n) of each, all of it by default) into one weight
+    // whose matmul writes each one's rows to its own output.
+    const stacked = async (label: string, srcs: { name: string; t: TensorBytes; r0?: number; n?: number }[]): Promise<GpuWeight> => {
+      let rows = 0;
+      const pieces: Uint8Array[] = [];
+      const { typeId, type, dims: [cols] } = srcs[0].t;
+      for (const { name, t, r0 = 0, n = t.dims[1] } of srcs) {
+        if (!isGpuWeightType(t.typeId)) {
+          throw new GpuError('gpu/unsupported-type', `tensor ${name} has type ${t.type}, which the GPU kernels do not support yet`, {
+            name, type: t.type, lost: false,
+          });
         }
-        rows = slice.n;
-        bytes = t.bytes.subarray(slice.r0 * rowBytes, (slice.r0 + slice.n) * rowBytes);
-        name = `${name}[${slice.label}]`;
+        const allRows = t.dims[1];
+        const rowBytes = t.bytes.byteLength / allRows;
+        if (!Number.isInteger(rowBytes) || r0 < 0 || n < 1 || r0 + n > allRows) {
+          throw new HobError('model/invalid', `${name}: cannot take rows [${r0}, ${r0 + n}) of ${allRows}`, { name, rows: allRows });
+        }
+        if (t.typeId !== typeId || t.dims[0] !== cols) {
+          throw new HobError('model/invalid', `${name}: cannot stack ${t.type} rows of ${t.dims[0]} on ${type} rows of ${cols}`, { name });
+        }
+        pieces.push(t.bytes.subarray(r0 * rowBytes, (r0 + n) * rowBytes));
+        rows += n;
       }
-      const label = name;
+      let bytes = pieces[0];
+      if (pieces.length > 1) {
+        bytes = new Uint8Array(pieces.reduce((a, p) => a + p.byteLength, 0));
+        let o = 0;
+        for (const p of pieces) {
+          bytes.set(p, o);
+          o += p.byteLength;
+        }
+      }
       const w = await withErrorScopes(this.ctx.device, `uploading ${label}`, () =>
-        createWeightBuffers(this.ctx, label, t.typeId, rows, cols, bytes));
+        createWeightBuffers(this.ctx, label, typeId, rows, cols, bytes));
       this.weights.push(w);
       this.sizeBytes += w.sizeBytes;
       return w;
     };
-    const vector = async (name: string, n: number, read?: TensorBytes, from = 0): Promise<GPUBuffer> => {
+    const matrix = async (name: string, read?: TensorBytes): Promise<GpuWeight> => stacked(name, [{ name, t: read ?? (await need(name)) }]);
+    // Weights that read the same input: one stacked weight when their types
+    // match (the matmul writes `rows` rows to each output), else each alone.
+    const together = async (label: string, srcs: { name: string; t: TensorBytes; r0: number; n: number }[]): Promise<GpuWeight[]> => {
+      if (srcs.every((x) => x.t.typeId === srcs[0].t.typeId && x.t.dims[0] === srcs[0].t.dims[0])) {
+        const w = await stacked(label, srcs);
+        w.stack = srcs.map((x) => x.n);
+        return [w];
+      }
+      const ws: GpuWeight[] = [];
+      for (const x of srcs) ws.push(await stacked(x.r0 === 0 && x.n === x.t.dims[1] ? x.name : `${x.name}[${x.r0}+${x.n}]`, [x]));
+      return ws;
+    };
+    const whole = async (name: string) => {
+      const t = await need(name);
+      return { name, t, r0: 0, n: t.dims[1] };
+    };
+    const vector = async (name: string, n: number, read?: TensorBytes, from = 0): Promise<GPUBuffer> =>
+      upload(name, await values(name, n, read, from));
+    const upload = async (name: string, v: Float32Array): Promise<GPUBuffer> => {
+      const b = await withErrorScopes(this.ctx.device, `uploading ${name}`, () => createF32Buffer(this.ctx, name, v));
+      this.vectors.push(b);
+      this.sizeBytes += b.size;
+      return b;
+    };
+    const values = async (name: string, n: number, read?: TensorBytes, from = 0): Promise<Float32Array> => {
       const t = read ?? (await need(name));
       const elemBytes = t.bytes.byteLength / Math.max(1, t.dims.reduce((a, b) => a * b, 1));
       if (from > 0 || (read && t.dims[0] !== n)) {
@@ -147,12 +187,7 @@ export class GpuModel {
           throw new HobError('model/invalid', `${name}: cannot take elements [${from}, ${from + n})`, { name });
         }
       }
-      const bytes = t.bytes.subarray(from * elemBytes, (from + n) * elemBytes);
-      const b = await withErrorScopes(this.ctx.device, `uploading ${name}`, () =>
-        createVectorBuffer(this.ctx, name, t.typeId, n, bytes));
-      this.vectors.push(b);
-      this.sizeBytes += b.size;
-      return b;
+      return vectorValues(name, t.typeId, n, t.bytes.subarray(from * elemBytes, (from + n) * elemBytes));
     };
 
     const freqs = await read('rope_freqs.weight');
@@ -167,27 +202,35 @@ export class GpuModel {
     for (let l = hp.nCpuLayers; l < info.nLayer; l++) {
       const p = `blk.${l}.`;
       const attnNorm = await vector(p + 'attn_norm.weight', info.nEmbd);
-      let wq: GpuWeight, wk: GpuWeight, wv: GpuWeight;
-      let bq: GPUBuffer | undefined, bk: GPUBuffer | undefined, bv: GPUBuffer | undefined;
+      let qkv: GpuWeight[];
+      let bq: GPUBuffer | undefined, bk: GPUBuffer | undefined, bv: GPUBuffer | undefined, bqkv: GPUBuffer | undefined;
+      let biases: Float32Array[] | undefined;
       if (hp.fusedQkv) {
-        const qkv = await need(p + 'attn_qkv.weight');
-        wq = await matrix(p + 'attn_qkv.weight', qkv, { r0: 0, n: Q, label: 'q' });
-        wk = await matrix(p + 'attn_qkv.weight', qkv, { r0: Q, n: KV, label: 'k' });
-        wv = await matrix(p + 'attn_qkv.weight', qkv, { r0: Q + KV, n: KV, label: 'v' });
+        const name = p + 'attn_qkv.weight';
+        const t = await need(name);
+        qkv = await together(name, [{ name, t, r0: 0, n: Q }, { name, t, r0: Q, n: KV }, { name, t, r0: Q + KV, n: KV }]);
         if (hp.qkvBias) {
           const b = await need(p + 'attn_qkv.bias');
-          bq = await vector(p + 'attn_qkv.bias[q]', Q, b, 0);
-          bk = await vector(p + 'attn_qkv.bias[k]', KV, b, Q);
-          bv = await vector(p + 'attn_qkv.bias[v]', KV, b, Q + KV);
+          biases = [await values(p + 'attn_qkv.bias[q]', Q, b, 0), await values(p + 'attn_qkv.bias[k]', KV, b, Q), await values(p + 'attn_qkv.bias[v]', KV, b, Q + KV)];
         }
       } else {
-        wq = await matrix(p + 'attn_q.weight');
-        wk = await matrix(p + 'attn_k.weight');
-        wv = await matrix(p + 'attn_v.weight');
-        if (hp.qkvBias) {
-          bq = await vector(p + 'attn_q.bias', Q);
-          bk = await vector(p + 'attn_k.bias', KV);
-          bv = await vector(p + 'attn_v.bias', KV);
+        const srcs = [await whole(p + 'attn_q.weight'), await whole(p + 'attn_k.weight'), await whole(p + 'attn_v.weight')];
+        qkv = await together(p + 'attn_qkv', srcs);
+        if (hp.qkvBias) biases = [await values(p + 'attn_q.bias', Q), await values(p + 'attn_k.bias', KV), await values(p + 'attn_v.bias', KV)];
+      }
+      if (biases) {
+        // Added by the fused RoPE + cache store where every element is
+        // rotated and no head norm comes between; else by their own passes.
+        if (!hp.qkNorm && hp.nRot === hp.headDim) {
+          const all = new Float32Array(Q + 2 * KV);
+          all.set(biases[0]);
+          all.set(biases[1], Q);
+          all.set(biases[2], Q + KV);
+          bqkv = await upload(p + 'attn_qkv.bias', all);
+        } else {
+          bq = await upload(p + 'attn_q.bias', biases[0]);
+          bk = await upload(p + 'attn_k.bias', biases[1]);
+          bv = await upload(p + 'attn_v.bias', biases[2]);
         }
       }
       const qNorm = hp.qkNorm ? await vector(p + 'attn_q_norm.weight', hp.headDim) : undefined;
@@ -195,20 +238,19 @@ export class GpuModel {
       const wo = await matrix(p + 'attn_output.weight');
       const postAttnNorm = hp.postNorms ? await vector(p + 'post_attention_norm.weight', info.nEmbd) : undefined;
       const ffnNorm = await vector(p + 'ffn_norm.weight', info.nEmbd);
-      let gate: GpuWeight, up: GpuWeight;
+      let gateUp: GpuWeight[];
       if (hp.fusedFfn) {
-        const gu = await need(p + 'ffn_up.weight');
-        gate = await matrix(p + 'ffn_up.weight', gu, { r0: 0, n: hp.nFf, label: 'gate' });
-        up = await matrix(p + 'ffn_up.weight', gu, { r0: hp.nFf, n: hp.nFf, label: 'up' });
+        const name = p + 'ffn_up.weight';
+        const t = await need(name);
+        gateUp = await together(name, [{ name, t, r0: 0, n: hp.nFf }, { name, t, r0: hp.nFf, n: hp.nFf }]);
       } else {
-        gate = await matrix(p + 'ffn_gate.weight');
-        up = await matrix(p + 'ffn_up.weight');
+        gateUp = await together(p + 'ffn_gate_up', [await whole(p + 'ffn_gate.weight'), await whole(p + 'ffn_up.weight')]);
       }
       const down = await matrix(p + 'ffn_down.weight');
       const postFfnNorm = hp.postNorms ? await vector(p + 'post_ffw_norm.weight', info.nEmbd) : undefined;
       this.blocks.push({
-        attnNorm, wq, wk, wv, wo, ffnNorm, gate, up, down,
-        bq, bk, bv, qNorm, kNorm, postAttnNorm, postFfnNorm,
+        attnNorm, qkv, wo, ffnNorm, gateUp, down,
+        bq, bk, bv, bqkv, qNorm, kNorm, postAttnNorm, postFfnNorm,
         window: hp.nSwa > 0 && hp.swaLayers[l] ? hp.nSwa : 0,
         rope: this.ropeOf(l),
       });

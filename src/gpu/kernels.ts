@@ -14,7 +14,10 @@ import * as wgsl from './shaders.js';
 /** A kernel bound to fixed buffers, recorded once and encoded every forward. */
 export interface Step {
   readonly label: string;
-  encode(pass: GPUComputePassEncoder, nTokens: number): void;
+  /** nKv: the cells visible after this batch (the frame's cell0 + nTokens),
+   * where the caller knows it; steps that can use fewer dispatches over a
+   * short context (decode attention) pick them from it. */
+  encode(pass: GPUComputePassEncoder, nTokens: number, nKv?: number): void;
 }
 
 export interface RopeConfig {
@@ -183,6 +186,10 @@ const Q8_TILE_MIN_GROUPS = 128;
 // per head, one per ATTN_CELLS_PER_SPLIT cells of the context.
 const ATTN_MAX_SPLITS = 32;
 const ATTN_CELLS_PER_SPLIT = 128;
+// attention.wgsl's MIN_SLICE: a decode step that sees at most this many
+// cells puts them all in the first slice, which the row kernel `attn` sums
+// in the same order in one dispatch instead of four.
+const ATTN_MIN_SLICE = 256;
 
 // attention_tiled.wgsl: prefill attention takes query vectors (rows x heads
 // of one KV head) in tiles of at most 2048 / headDim rounded up to a power
@@ -308,6 +315,8 @@ export class Kernels {
   private readonly noFactors: GPUBuffer;
   /** Bound to an output binding a kernel variant does not write. */
   private readonly dummy: GPUBuffer;
+  private readonly dummy2: GPUBuffer;
+  private readonly dummy3: GPUBuffer;
 
   private readonly matvecRows: number | undefined;
   private readonly q8Tiles: { rows: number; tokens: number; blocks: number }[];
@@ -338,6 +347,8 @@ export class Kernels {
     this.layouts = layouts;
     this.noFactors = this.createOwnedBuffer('rope/no-factors', 16, GPUBufferUsage.STORAGE, new Float32Array([1, 1, 1, 1]));
     this.dummy = this.createOwnedBuffer('unused output', 16, GPUBufferUsage.STORAGE, new Float32Array(4));
+    this.dummy2 = this.createOwnedBuffer('unused output 2', 16, GPUBufferUsage.STORAGE, new Float32Array(4));
+    this.dummy3 = this.createOwnedBuffer('unused output 3', 16, GPUBufferUsage.STORAGE, new Float32Array(4));
   }
 
   /** Destroys the uniform and scratch buffers the steps made so far. */
@@ -350,9 +361,17 @@ export class Kernels {
 
   /** y = W x, or y += W x with opts.accumulate (a residual add folded into
    * the projection). x is f32 rows for float weights and Q8Acts (made by
-   * quantize, rmsnorm or siluMul with opts.q8) for quantized ones. */
-  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer, frame: GPUBuffer, opts: { accumulate?: boolean } = {}): Step {
-    const label = `matmul ${w.type} ${w.rows}x${w.cols}${opts.accumulate ? ' (+=)' : ''}`;
+   * quantize, rmsnorm or siluMul with opts.q8) for quantized ones. A weight
+   * stacked from several (w.stack: Q, K and V, or gate and up) takes one
+   * output per stacked weight, y an array in stack order: one dispatch
+   * writes them all (wgsl/matmul_out.wgsl). */
+  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean } = {}): Step {
+    const label = `matmul ${w.type} ${w.rows}x${w.cols}${w.stack ? ` (${w.stack.join('+')})` : ''}${opts.accumulate ? ' (+=)' : ''}`;
+    const stack = w.stack ?? [w.rows];
+    const ys = Array.isArray(y) ? y : [y];
+    if (ys.length !== stack.length || stack.length > 3 || stack.reduce((a, b) => a + b, 0) !== w.rows) {
+      throw new HobError('argument/invalid', `${label}: a weight stacked from ${stack.length} takes as many outputs (at most 3), got ${ys.length}`, { outputs: ys.length, stacked: stack.length });
+    }
     const q8 = needsQ8Acts(w.type);
     const act = actTypes[w.type];
     if (q8 !== isQ8Acts(x)) {
@@ -362,8 +381,11 @@ export class Kernels {
       throw new HobError('argument/invalid', `${label}: ${w.type} weights take ${act} activations, not ${x.type}`, { actType: x.type });
     }
     const xRows = isQ8Acts(x) ? q8Rows(label, x, w.cols) : rowsIn(label, 'x', x, w.cols * 4);
-    const maxTokens = Math.min(xRows, rowsIn(label, 'y', y, w.rows * 4));
-    const base = [wgsl.commonWgsl, dequantWgsl[w.type]];
+    const maxTokens = Math.min(xRows, ...ys.map((b, i) => rowsIn(label, `y${i > 0 ? i + 1 : ''}`, b, stack[i] * 4)));
+    // Rows where the second and third stacked weights start (w.rows: none).
+    const seg1 = stack.length > 1 ? stack[0] : w.rows;
+    const seg2 = stack.length > 2 ? stack[0] + stack[1] : w.rows;
+    const base = [wgsl.commonWgsl, wgsl.matmulOutWgsl, dequantWgsl[w.type]];
     let matvec: GPUComputePipeline;
     let tiled: { pipeline: GPUComputePipeline; rows: number; tokens: number }[];
     let rowsPerGroup: number;
@@ -384,12 +406,17 @@ export class Kernels {
       tiled = [{ pipeline: this.pipeline(`tiled/${w.type}`, [...base, wgsl.matmulTiledWgsl], 'matmul_tiled'), rows: TILE_ROWS, tokens: TILE_TOKENS }];
     }
     const parts = w.parts.map((part, i) => {
-      const params = this.createUniform(`${label} part ${i}`, [part.rowCount, w.cols, w.cols / 8, part.rowStart, w.rows, maxTokens, opts.accumulate ? 1 : 0, 0]);
+      const params = this.createUniform(`${label} part ${i}`, [
+        part.rowCount, w.cols, w.cols / 8, part.rowStart, seg1, maxTokens, opts.accumulate ? 1 : 0, 0, seg1, seg2, w.rows, 0,
+      ]);
       // Bindings 0..3, the weight's two buffers (4, 5), then the activations'
-      // scales (6) and, where the weights read them, sums (7).
+      // scales (6) and, where the weights read them, sums (7); the outputs of
+      // the second and third stacked weights (8, 9).
       const buffers = isQ8Acts(x)
-        ? [frame, params, x.quants, y, ...part.buffers, x.scales, act === 'q8_0' ? null : x.sums]
-        : [frame, params, x, y, ...part.buffers];
+        ? [frame, params, x.quants, ys[0], ...part.buffers, x.scales, act === 'q8_0' ? null : x.sums]
+        : [frame, params, x, ys[0], ...part.buffers];
+      while (buffers.length < 8) buffers.push(null);
+      buffers.push(ys[1] ?? this.dummy, ys[2] ?? this.dummy2);
       return {
         rows: part.rowCount,
         matvec: this.bindGroup(matvec, label, buffers),
@@ -607,8 +634,10 @@ export class Kernels {
   }
 
   /** RoPE on q (in place) and k, and k, v into the cache cells of the
-   * frame, in one dispatch: rope(q), rope(k) and kvStore fused. */
-  ropeStore(q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, shape: { nHead: number; nHeadKv: number; headDim: number; nCtx: number }, rope: RopeConfig, frame: GPUBuffer): Step {
+   * frame, in one dispatch: rope(q), rope(k) and kvStore fused. With bias
+   * (q's, k's and v's back to back; nRot == headDim), the three addBias
+   * steps before them are fused too. */
+  ropeStore(q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, shape: { nHead: number; nHeadKv: number; headDim: number; nCtx: number }, rope: RopeConfig, frame: GPUBuffer, bias?: GPUBuffer): Step {
     const { nHead, nHeadKv, headDim, nCtx } = shape;
     const label = `rope_store ${nHead}/${nHeadKv}x${headDim}`;
     this.checkRope(label, nHead, headDim, rope);
@@ -620,8 +649,12 @@ export class Kernels {
     const maxRows = Math.min(rowsIn(label, 'q', q, nHead * headDim * 4), rowsIn(label, 'k', k, kvDim * 4), rowsIn(label, 'v', v, kvDim * 4));
     const pipeline = this.pipeline('rope_store', [wgsl.commonWgsl, wgsl.ropeMathWgsl, wgsl.ropeStoreWgsl], 'rope_store');
     const ropeParams = this.createUniform(label, ropeUniform(rope, nHead, headDim, maxRows));
-    const storeParams = this.createUniform(label, [kvDim, nCtx, 0, 0]);
-    const group = this.bindGroup(pipeline, label, [frame, ropeParams, q, k, v, kCache, vCache, rope.freqFactors ?? this.noFactors, storeParams]);
+    if (bias) {
+      if (rope.nRot !== headDim) throw new HobError('argument/invalid', `${label}: the fused bias add needs every element rotated (nRot ${rope.nRot} of ${headDim})`, { nRot: rope.nRot, headDim });
+      needBytes(label, 'bias', bias, (nHead * headDim + 2 * kvDim) * 4);
+    }
+    const storeParams = this.createUniform(label, [kvDim, nCtx, bias ? 1 : 0, 0]);
+    const group = this.bindGroup(pipeline, label, [frame, ropeParams, q, k, v, kCache, vCache, rope.freqFactors ?? this.noFactors, storeParams, bias ?? this.noFactors]);
     const perRow = nHead * (rope.nRot / 2) + kvDim;
     return {
       label,
@@ -638,11 +671,16 @@ export class Kernels {
 
   /** Causal attention of q over the cache. Decode over a context of more
    * than ATTN_CELLS_PER_SPLIT cells splits the cells over workgroups and
-   * needs `scratch` of attentionScratchBytes(shape) (one for all layers).
-   * More than one row goes to the query-tiled kernel (attention_tiled.wgsl),
-   * or with `prefill: 'rows'` to the one-workgroup-per-row kernel (`attn`),
+   * needs `scratch` of attentionScratchBytes(shape) (one for all layers);
+   * encoded with nKv, a decode step that sees at most ATTN_MIN_SLICE cells
+   * (one slice: the same result) runs the row kernel, one dispatch. With
+   * q8 (Q8_0, headDim a multiple of 32), a decode step also writes its
+   * output quantized for the output projection: quantize(out, q8) fused,
+   * for one token only (a batch still needs its own quantize step). More
+   * than one row goes to the query-tiled kernel (attention_tiled.wgsl), or
+   * with `prefill: 'rows'` to the one-workgroup-per-row kernel (`attn`),
    * which computes the same bits. */
-  attention(q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null, prefill: 'tiled' | 'rows' = 'tiled'): Step {
+  attention(q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null, q8?: Q8Acts, prefill: 'tiled' | 'rows' = 'tiled'): Step {
     const { nHead, nHeadKv, headDim, scale, nCtx } = shape;
     const label = `attention ${nHead}/${nHeadKv}x${headDim}`;
     checkInt(label, 'nHead', nHead, 1);
@@ -657,10 +695,18 @@ export class Kernels {
     needBytes(label, 'kCache', kCache, nCtx * kvDim * 2);
     needBytes(label, 'vCache', vCache, nCtx * kvDim * 2);
     const maxRows = Math.min(rowsIn(label, 'q', q, nHead * headDim * 4), rowsIn(label, 'out', out, nHead * headDim * 4));
+    if (q8) {
+      if (q8.type !== 'q8_0' || headDim % 32 !== 0) {
+        throw new HobError('argument/invalid', `${label}: the fused quantization writes Q8_0 blocks within a head (headDim a multiple of 32), not ${q8.type} of ${headDim}`, { headDim });
+      }
+      q8Rows(label, q8, nHead * headDim);
+    }
     const nSplit = attentionSplits(nCtx);
-    const code = [wgsl.commonWgsl, wgsl.attentionWgsl];
-    // Every entry point of attention.wgsl takes the same seven bindings.
-    const layout = this.explicitLayout('attention', ['uniform', 'uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage']);
+    const code = [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.attentionWgsl];
+    // Every entry point of attention.wgsl takes the same nine bindings.
+    const layout = this.explicitLayout('attention', [
+      'uniform', 'uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage', 'storage',
+    ]);
     if (nSplit > 1) {
       if (!scratch) throw new HobError('argument/invalid', `${label}: decode over ${nCtx} cells needs an attention scratch buffer`, { nCtx });
       needBytes(label, 'scratch', scratch, attentionScratchBytes(shape));
@@ -670,8 +716,8 @@ export class Kernels {
     const qScale = shape.qScale ?? 1;
     if (!Number.isInteger(window) || window < 0) throw new HobError('argument/invalid', `${label}: window must be a whole number of cells, got ${window}`, { window });
     if (!(softcap >= 0) || !Number.isFinite(qScale)) throw new HobError('argument/invalid', `${label}: softcap must be >= 0 and qScale finite`, { softcap, qScale });
-    const params = this.createUniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit, window, f32Bits(softcap), f32Bits(qScale), 0]);
-    const buffers = [frame, params, q, kCache, vCache, out, scratch ?? this.dummy];
+    const params = this.createUniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit, window, f32Bits(softcap), f32Bits(qScale), q8 ? 1 : 0]);
+    const buffers = [frame, params, q, kCache, vCache, out, q8?.quants ?? this.dummy, q8?.scales ?? this.dummy2, scratch ?? this.dummy3];
     const constants = { HD8: Math.floor(headDim / 8) };
     const rows = this.pipeline('attn', code, 'attn', constants, layout);
     const rowsGroup = this.bindGroup(rows, label, buffers);
@@ -687,10 +733,10 @@ export class Kernels {
     }
     return {
       label,
-      encode: (pass, nTokens) => {
+      encode: (pass, nTokens, nKv) => {
         checkTokens(label, nTokens, maxRows);
         if (nTokens === 0) return;
-        if (nTokens === 1 && split.length > 0) {
+        if (nTokens === 1 && split.length > 0 && !(nKv !== undefined && visibleCells(nKv, nCtx, window) <= ATTN_MIN_SLICE)) {
           for (const s of split) {
             pass.setPipeline(s.pipe);
             pass.setBindGroup(0, s.group);
@@ -853,6 +899,13 @@ export class Kernels {
     const y = Math.ceil(n / this.maxGroupsPerDim);
     return [Math.ceil(n / y), this.dim(label, y)];
   }
+}
+
+/** Cells a decode step at nKv attends to (attention.wgsl's visible_begin,
+ * visible_end of row 0). */
+function visibleCells(nKv: number, nCtx: number, window: number): number {
+  const end = Math.min(nKv, nCtx);
+  return window > 0 && end > window ? window : end;
 }
 
 function pow2Ceil(n: number): number {

@@ -15,6 +15,16 @@ import type { GpuWeight } from './weights.js';
 /** Tokens per forward pass: bounds the activation buffers. */
 export const GPU_MAX_BATCH = 256;
 
+/** A step that runs for batches of more than one token only. */
+function batchOnly(step: Step): Step {
+  return {
+    label: step.label,
+    encode: (pass, nTokens, nKv) => {
+      if (nTokens > 1) step.encode(pass, nTokens, nKv);
+    },
+  };
+}
+
 export class GpuRunner {
   readonly maxBatch = GPU_MAX_BATCH;
   readonly nCtx: number;
@@ -152,38 +162,44 @@ export class GpuRunner {
         postNorm
           ? [K.matmul(w, x, postOut!, f), K.rmsnorm(postOut!, postNorm, this.x, E, hp.rmsEps, f, { accumulate: true })]
           : [K.matmul(w, x, this.x, f, { accumulate: true })];
+      // Projections of one input into `outs`, in order: a stacked weight
+      // (GpuWeight.stack) writes several of them in one dispatch.
+      const projectEach = (ws: GpuWeight[], input: (w: GpuWeight) => GPUBuffer | Q8Acts, outs: GPUBuffer[]): Step[] => {
+        let o = 0;
+        return ws.map((w) => {
+          const n = w.stack?.length ?? 1;
+          o += n;
+          return K.matmul(w, input(w), n > 1 ? outs.slice(o - n, o) : outs[o - 1], f);
+        });
+      };
       model.blocks.forEach((w, i) => {
         const kc = this.kCache[i];
         const vc = this.vCache[i];
         const layerShape = { ...shape, window: w.window };
-        // Attention: norm, project (+ bias), norm heads, rotate and cache,
-        // attend, project back onto the residual.
-        const an = normed(w.attnNorm, [w.wq, w.wk, w.wv], f);
-        this.blockSteps.push(
-          ...an.steps,
-          K.matmul(w.wq, an.input(w.wq), q, f),
-          K.matmul(w.wk, an.input(w.wk), k, f),
-          K.matmul(w.wv, an.input(w.wv), v, f),
-        );
+        // Attention: norm, project (+ bias: own passes, or fused into the
+        // rotation), norm heads, rotate and cache, attend, project back onto
+        // the residual.
+        const an = normed(w.attnNorm, w.qkv, f);
+        this.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, [q, k, v]));
         if (w.bq && w.bk && w.bv) this.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
         if (w.qNorm && w.kNorm) {
           this.blockSteps.push(K.rmsnormHeads(q, w.qNorm, hp.nHead, hp.headDim, hp.rmsEps, f), K.rmsnormHeads(k, w.kNorm, hp.nHeadKv, hp.headDim, hp.rmsEps, f));
         }
-        this.blockSteps.push(
-          K.ropeStore(q, k, v, kc, vc, layerShape, w.rope, f),
-          K.attention(q, kc, vc, att, layerShape, f, attnScratch),
-        );
+        // The output projection's Q8_0 input: written by a decode step's
+        // attention itself (heads of whole blocks), by its own pass for a batch.
         const ao = plan([w.wo], qDim, att);
-        if (ao.fused) this.blockSteps.push(K.quantize(att, ao.fused, f));
+        const attnQ8 = ao.fused && hp.headDim % 32 === 0 ? ao.fused : undefined;
+        this.blockSteps.push(
+          K.ropeStore(q, k, v, kc, vc, layerShape, w.rope, f, w.bqkv),
+          K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8),
+        );
+        if (attnQ8) this.blockSteps.push(batchOnly(K.quantize(att, attnQ8, f)));
+        else if (ao.fused) this.blockSteps.push(K.quantize(att, ao.fused, f));
         this.blockSteps.push(...ao.quantize(f), ...project(w.wo, ao.input(w.wo), w.postAttnNorm));
         // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
         // back onto the residual.
-        const fn = normed(w.ffnNorm, [w.gate, w.up], f);
-        this.blockSteps.push(
-          ...fn.steps,
-          K.matmul(w.gate, fn.input(w.gate), hb, f),
-          K.matmul(w.up, fn.input(w.up), hb2, f),
-        );
+        const fn = normed(w.ffnNorm, w.gateUp, f);
+        this.blockSteps.push(...fn.steps, ...projectEach(w.gateUp, fn.input, [hb, hb2]));
         const act = hp.ffnAct === 'gelu' ? K.geluMul.bind(K) : K.siluMul.bind(K);
         const dn = plan([w.down], hp.nFf, hb);
         if (dn.fused) this.blockSteps.push(act(hb, hb2, hp.nFf, f, { q8: dn.fused }));
@@ -226,9 +242,16 @@ export class GpuRunner {
     return this.buffers.reduce((n, b) => n + b.size, 0);
   }
 
-  /** Compute dispatches one decode step records (counted by encoding the
-   * steps into a pass that only counts). */
+  /** Compute dispatches one decode step over a short context records (see
+   * dispatches). */
   get dispatchesPerToken(): number {
+    return this.dispatches(1);
+  }
+
+  /** Compute dispatches a forward of nTokens tokens that leaves nKv cells
+   * visible records, by encoding its steps into a pass that only counts:
+   * decode attention over more than 256 cells takes more. */
+  dispatches(nTokens: number, nKv = nTokens): number {
     let n = 0;
     const counter = {
       setPipeline() {},
@@ -237,8 +260,8 @@ export class GpuRunner {
         n++;
       },
     } as unknown as GPUComputePassEncoder;
-    for (const s of this.blockSteps) s.encode(counter, 1);
-    for (const s of this.headSteps) s.encode(counter, 1);
+    for (const s of this.blockSteps) s.encode(counter, nTokens, nKv);
+    this.headSteps.forEach((s, i) => s.encode(counter, i === 0 ? nTokens : 1));
     return n;
   }
 
@@ -285,7 +308,7 @@ export class GpuRunner {
     device.queue.writeBuffer(this.x, 0, hidden.buffer, hidden.byteOffset, T * E * 4);
     const enc = device.createCommandEncoder({ label: 'forward' });
     const pass = enc.beginComputePass({ label: 'blocks' });
-    for (const s of this.blockSteps) s.encode(pass, T);
+    for (const s of this.blockSteps) s.encode(pass, T, cell0 + T);
     // The head's norm picks row T - 1; its matmul runs on that one row.
     this.headSteps.forEach((s, i) => s.encode(pass, i === 0 ? T : 1));
     pass.end();

@@ -40,6 +40,9 @@ export interface GpuWeight {
   cols: number;
   parts: GpuWeightPart[];
   sizeBytes: number;
+  /** Rows of the weights this one stacks (Q, K and V, or gate and up,
+   * concatenated by rows on upload); absent for a single weight. */
+  stack?: number[];
 }
 
 interface Layout {
@@ -355,6 +358,18 @@ function halfToFloat(h: number): number {
 /** Uploads a vector (norm weight, bias) of n elements of GGUF type F32, F16
  * or BF16 as n f32 values. */
 export function createVectorBuffer(ctx: GpuContext, name: string, ggmlType: number, n: number, bytes: Uint8Array): GPUBuffer {
+  return createF32Buffer(ctx, name, vectorValues(name, ggmlType, n, bytes));
+}
+
+/** Uploads f32 values (vectorValues of one or more vectors) as a storage buffer. */
+export function createF32Buffer(ctx: GpuContext, name: string, values: Float32Array): GPUBuffer {
+  return createFilledBuffer(ctx.device, name, values.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, (dst) =>
+    dst.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)),
+  );
+}
+
+/** The n f32 values of a vector of GGUF type F32, F16 or BF16. */
+export function vectorValues(name: string, ggmlType: number, n: number, bytes: Uint8Array): Float32Array {
   const elemBytes = ggmlType === 0 ? 4 : ggmlType === 1 || ggmlType === 30 ? 2 : 0;
   if (!elemBytes) {
     throw new GpuError('gpu/unsupported-type', `${name}: a GPU vector must be F32, F16 or BF16, not GGUF type ${ggmlType}`, { lost: false, ggmlType });
@@ -373,7 +388,5 @@ export function createVectorBuffer(ctx: GpuContext, name: string, ggmlType: numb
     else if (ggmlType === 1) values[i] = halfToFloat(view.getUint16(2 * i, true));
     else bits[i] = view.getUint16(2 * i, true) << 16;  // a bfloat16 is the high half of an f32
   }
-  return createFilledBuffer(ctx.device, name, n * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, (dst) =>
-    dst.set(new Uint8Array(values.buffer)),
-  );
+  return values;
 }

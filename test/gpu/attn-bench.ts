@@ -44,7 +44,7 @@ for (const s of shapes) {
   const us: Record<string, number> = {};
   writeFrame(ctx, frame, s.T, s.cell0);
   for (const kind of ['rows', 'tiled'] as const) {
-    const step = kernels.attention(qb, kc, vc, outs[kind], shape, frame, createTestBuffer(ctx, 1 << 22), kind);
+    const step = kernels.attention(qb, kc, vc, outs[kind], shape, frame, createTestBuffer(ctx, 1 << 22), undefined, kind);
     const run = async (k: number) => {
       const enc = ctx.device.createCommandEncoder();
       const pass = enc.beginComputePass();

@@ -30,7 +30,7 @@ import { archCases } from './arch-cases.js';
 import type { CpuRope } from './cpu-ops.js';
 import {
   GGML, Rng, catchError, check, checkEqual, checkNmse, createFrameBuffer, createTestBuffer, f16Bits, f16Value, nmse,
-  randomWeightBytes, readBytes, readF32, readU16, runSteps, weightTypes, type GpuTestEnv,
+  randomWeightBytes, readBytes, readF32, readU16, runSteps, weightTypes, writeFrame, type GpuTestEnv,
 } from './harness.js';
 
 // GGUF ids of the activation types Q8_1 and Q8_K.
@@ -185,6 +185,61 @@ const matmulCases: GpuCase[] = [
   ...weightTypes.map(([name, type]) => matmulCase(name, type, matmulShapes, (rng, rows, cols) => randomWeightBytes(rng, type, rows, cols))),
   ...quantTypes.map(([name, type, block]) => matmulCase(name, type, block === 256 ? kShapes : blockShapes, (rng, rows, cols) => randomQuantBytes(rng, type, rows, cols))),
 ];
+
+const stackedMatmulCase: GpuCase = {
+  name: 'a stacked weight (Q, K and V; gate and up) writes each output bit for bit as its own matmul does, one dispatch for all',
+  async run(env) {
+    const { ctx, kernels } = env;
+    const rng = new Rng(41);
+    // [name, type, cols, stacked rows, tokens]: decode and prefill; rows that
+    // split no 4-row group or 64-row tile evenly.
+    const configs = [
+      ['f16', GGML.F16, 96, [70, 34, 34], [1, 17]],
+      ['q4_0', GGML.Q4_0, 96, [130, 7, 7], [1, 40]],
+      ['q4_1', 3, 96, [64, 64], [1, 33]],
+      ['q4_k', 12, 256, [66, 17, 17], [1, 35]],
+    ] as const;
+    let checked = 0;
+    for (const [name, type, cols, stack, Ts] of configs) {
+      const pieces = stack.map((rows) => (type === GGML.F16 || type === GGML.Q4_0 ? randomWeightBytes(rng, type, rows, cols) : randomQuantBytes(rng, type, rows, cols)));
+      const all = new Uint8Array(pieces.reduce((a, p) => a + p.length, 0));
+      pieces.reduce((o, p) => (all.set(p, o), o + p.length), 0);
+      const rows = stack.reduce((a, b) => a + b, 0);
+      // Also split into parts whose bounds fall inside the stacked weights.
+      for (const maxBindingBytes of [undefined, Math.ceil(all.length / 3 / 64) * 64]) {
+        const w = createWeightBuffers(ctx, 'w', type, rows, cols, all, { maxBindingBytes });
+        w.stack = [...stack];
+        for (const T of Ts) {
+          const x = rng.floats(T * cols);
+          const want = [];
+          for (const [i, r] of stack.entries()) want.push((await gpuMatmul(env, kernels, type, pieces[i], r, cols, x, T)).y);
+          const frame = createFrameBuffer(ctx);
+          const xb = createTestBuffer(ctx, x, 'x');
+          const ys = stack.map((r) => createTestBuffer(ctx, T * r * 4, 'y'));
+          const steps: Step[] = [];
+          let input: GPUBuffer | Q8Acts = xb;
+          if (needsQ8Acts(w.type)) {
+            input = createQ8Acts(ctx.device, 'x', T, cols, actTypeOf(w.type) as Q8Acts['type']);
+            steps.push(kernels.quantize(xb, input, frame));
+          }
+          const mm = kernels.matmul(w, input, ys, frame);
+          let dispatches = 0;
+          mm.encode({ setPipeline() {}, setBindGroup() {}, dispatchWorkgroups: () => dispatches++ } as unknown as GPUComputePassEncoder, T);
+          check(dispatches === w.parts.length, `${name}: ${dispatches} dispatches for a weight of ${w.parts.length} parts`);
+          await runSteps(ctx, frame, [...steps, mm], T);
+          for (const [i, r] of stack.entries()) checkEqual(`${name} stacked ${stack.join('+')} (${w.parts.length} parts), output ${i}, ${T} tokens`, await readF32(ctx, ys[i], T * r), want[i]);
+          if (input !== xb) destroyQ8Acts(input as Q8Acts);
+          for (const b of [frame, xb, ...ys]) b.destroy();
+          checked++;
+        }
+        destroyWeight(w);
+      }
+    }
+    const e = catchError(() => kernels.matmul({ ...createWeightBuffers(ctx, 'w', GGML.F32, 8, 32, new Uint8Array(8 * 32 * 4)), stack: [4, 4] }, createTestBuffer(ctx, 128), createTestBuffer(ctx, 32), createFrameBuffer(ctx)));
+    check(e.code === 'argument/invalid' && /stacked from 2/.test(e.message), `one output for a stack of two: ${e.message}`);
+    env.report(`stacked matmul: ${checked} shapes bit-equal to the separate matmuls`);
+  },
+};
 
 const accumulateCase: GpuCase = {
   name: 'matmul with accumulate adds W x onto y (the residual) for decode and prefill',
@@ -509,7 +564,7 @@ const attentionTiledCase: GpuCase = {
         const qb = createTestBuffer(ctx, q);
         const tiled = createTestBuffer(ctx, q.length * 4);
         const rows = createTestBuffer(ctx, q.length * 4);
-        await runSteps(ctx, frame, [kernels.attention(qb, kc, vc, tiled, shape, frame, scratch), kernels.attention(qb, kc, vc, rows, shape, frame, scratch, 'rows')], T, cell0);
+        await runSteps(ctx, frame, [kernels.attention(qb, kc, vc, tiled, shape, frame, scratch), kernels.attention(qb, kc, vc, rows, shape, frame, scratch, undefined, 'rows')], T, cell0);
         const got = await readF32(ctx, tiled, q.length);
         const ref = await readF32(ctx, rows, q.length);
         const what = `tiled attention ${c.nHead}/${c.nHeadKv}x${c.headDim} window ${c.window} softcap ${c.softcap} at ${cell0}+${T}`;
@@ -519,6 +574,73 @@ const attentionTiledCase: GpuCase = {
       }
     }
     env.report(`tiled attention: ${outputs} outputs bit-equal to attn; NMSE vs CPU ${worst.toExponential(2)} (limit ${ATTENTION_NMSE.toExponential(0)})`);
+  },
+};
+
+const attentionOneDispatchCase: GpuCase = {
+  name: 'decode attention over at most 256 visible cells is one dispatch, bit for bit the split passes, its fused Q8_0 output bit for bit quantize',
+  async run(env) {
+    const { ctx, kernels } = env;
+    const rng = new Rng(29);
+    const frame = createFrameBuffer(ctx);
+    // [heads, kv heads, head_dim, n_ctx, window, softcap, q scale, decode cells]
+    const configs = [
+      [4, 4, 64, 320, 0, 0, 1, [1, 5, 200, 256, 300]],
+      [8, 2, 128, 512, 0, 0, 1, [129, 256]],
+      [6, 3, 256, 300, 0, 0, 1, [255]],
+      [4, 2, 64, 400, 8, 2, 0.125, [3, 100, 300, 400]],
+      [2, 2, 4, 300, 0, 0, 1, [256]],
+    ] as const;
+    let checked = 0;
+    let quantized = 0;
+    for (const [nHead, nHeadKv, headDim, nCtx, window, softcap, qScale, cells] of configs) {
+      const kvDim = nHeadKv * headDim;
+      const shape = { nHead, nHeadKv, headDim, scale: 1 / Math.sqrt(headDim), nCtx, window, softcap, qScale };
+      const kc = createTestBuffer(ctx, nCtx * kvDim * 2);
+      const vc = createTestBuffer(ctx, nCtx * kvDim * 2);
+      await runSteps(ctx, frame, [kernels.kvStore(createTestBuffer(ctx, rng.floats(nCtx * kvDim)), createTestBuffer(ctx, rng.floats(nCtx * kvDim)), kc, vc, kvDim, nCtx, frame)], nCtx, 0);
+      const scratch = createTestBuffer(ctx, attentionScratchBytes(shape));
+      const qb = createTestBuffer(ctx, rng.floats(nHead * headDim));
+      const outs = [createTestBuffer(ctx, nHead * headDim * 4), createTestBuffer(ctx, nHead * headDim * 4)];
+      // The one-dispatch path also quantizes its output where heads hold
+      // whole Q8_0 blocks; the split path's output goes through quantize.
+      const qDim = nHead * headDim;
+      const fused = headDim % 32 === 0 ? createQ8Acts(ctx.device, 'fused', 1, qDim) : undefined;
+      const separate = fused ? createQ8Acts(ctx.device, 'separate', 1, qDim) : undefined;
+      for (const nKv of cells) {
+        const got: Float32Array[] = [];
+        const counts: number[] = [];
+        for (const [i, hint] of [undefined, nKv].entries()) {
+          const step = kernels.attention(qb, kc, vc, outs[i], shape, frame, scratch, i === 1 ? fused : undefined);
+          let n = 0;
+          step.encode({ setPipeline() {}, setBindGroup() {}, dispatchWorkgroups: () => n++ } as unknown as GPUComputePassEncoder, 1, hint);
+          counts.push(n);
+          writeFrame(ctx, frame, 1, nKv - 1);
+          await withErrorScopes(ctx.device, step.label, () => {
+            const enc = ctx.device.createCommandEncoder();
+            const pass = enc.beginComputePass();
+            step.encode(pass, 1, hint);
+            if (i === 0 && separate) kernels.quantize(outs[0], separate, frame).encode(pass, 1);
+            pass.end();
+            ctx.device.queue.submit([enc.finish()]);
+          });
+          got.push(await readF32(ctx, outs[i], nHead * headDim));
+        }
+        const visible = window > 0 ? Math.min(window, nKv) : nKv;
+        const what = `attention ${nHead}/${nHeadKv}x${headDim} window ${window} at ${nKv} cells`;
+        check(counts[0] === 4 && counts[1] === (visible <= 256 ? 1 : 4), `${what}: ${counts[1]} dispatches with the cell count, ${counts[0]} without`);
+        checkEqual(what, got[1], got[0]);
+        if (fused && separate) {
+          checkEqual(`${what}: q8 quants`, new Uint8Array(await readBytes(ctx, fused.quants, qDim)), new Uint8Array(await readBytes(ctx, separate.quants, qDim)));
+          checkEqual(`${what}: q8 scales`, await readF32(ctx, fused.scales, qDim / 32), await readF32(ctx, separate.scales, qDim / 32));
+          quantized++;
+        }
+        checked++;
+      }
+      for (const b of [kc, vc, scratch, qb, ...outs]) b.destroy();
+      for (const a of [fused, separate]) if (a) destroyQ8Acts(a);
+    }
+    env.report(`decode attention: ${checked} contexts, one dispatch where the cells fit one slice, bit-equal to the split passes (${quantized} with the Q8_0 output fused, bit-equal to quantize)`);
   },
 };
 
@@ -784,11 +906,12 @@ const fusedQ8Case: GpuCase = {
 };
 
 const ropeStoreCase: GpuCase = {
-  name: 'ropeStore equals rope on q and k then kvStore, and matches the CPU ops, for any even head size and nRot',
+  name: 'ropeStore equals rope on q and k then kvStore (with biases: addBias first), and matches the CPU ops, for any even head size and nRot',
   async run(env) {
     const { ctx, kernels, cpu } = env;
     const rng = new Rng(41);
     const frame = createFrameBuffer(ctx);
+    let biased = 0;
     const configs = [
       { nHead: 4, nHeadKv: 2, headDim: 64, style: 'normal', nRot: 64 },
       { nHead: 6, nHeadKv: 3, headDim: 32, style: 'neox', nRot: 20, factors: true },
@@ -832,14 +955,36 @@ const ropeStoreCase: GpuCase = {
         let ulps = 0;
         for (let i = 0; i < n; i++) ulps = Math.max(ulps, Math.abs(gotK[cell0 * kvDim + i] - wantK[i]));
         check(ulps <= 1, `${what}: cached keys differ from the CPU's by ${ulps} f16 ulps`);
+        if (c.nRot === c.headDim) {
+          // The Q/K/V biases added as q, k and v are read = addBias, then ropeStore.
+          const qDim = c.nHead * c.headDim;
+          const bias = rng.floats(qDim + 2 * kvDim);
+          const [qb, kcb, vcb] = [createTestBuffer(ctx, q), createTestBuffer(ctx, fill), createTestBuffer(ctx, fill)];
+          await runSteps(ctx, frame, [kernels.ropeStore(qb, createTestBuffer(ctx, k), createTestBuffer(ctx, v), kcb, vcb, shape, rope, frame, createTestBuffer(ctx, bias))], T, cell0);
+          const [qa, ka, va, kca, vca] = [createTestBuffer(ctx, q), createTestBuffer(ctx, k), createTestBuffer(ctx, v), createTestBuffer(ctx, fill), createTestBuffer(ctx, fill)];
+          await runSteps(ctx, frame, [
+            kernels.addBias(qa, createTestBuffer(ctx, bias.subarray(0, qDim)), qDim, frame),
+            kernels.addBias(ka, createTestBuffer(ctx, bias.subarray(qDim, qDim + kvDim)), kvDim, frame),
+            kernels.addBias(va, createTestBuffer(ctx, bias.subarray(qDim + kvDim)), kvDim, frame),
+            kernels.ropeStore(qa, ka, va, kca, vca, shape, rope, frame),
+          ], T, cell0);
+          checkEqual(`${what} with biases: q`, await readF32(ctx, qb, q.length), await readF32(ctx, qa, q.length));
+          checkEqual(`${what} with biases: k cache`, await readU16(ctx, kcb, nCtx * kvDim), await readU16(ctx, kca, nCtx * kvDim));
+          checkEqual(`${what} with biases: v cache`, await readU16(ctx, vcb, nCtx * kvDim), await readU16(ctx, vca, nCtx * kvDim));
+          biased++;
+        }
       }
     }
-    env.report(`rope_store: fused = separate kernels bit for bit; q NMSE vs CPU ${worst.toExponential(2)}`);
+    const e = catchError(() => kernels.ropeStore(createTestBuffer(ctx, 256), createTestBuffer(ctx, 128), createTestBuffer(ctx, 128), createTestBuffer(ctx, 512), createTestBuffer(ctx, 512),
+      { nHead: 2, nHeadKv: 1, headDim: 32, nCtx: 8 }, { style: 'neox', nRot: 16, freqBase: 10000, freqScale: 1 }, frame, createTestBuffer(ctx, 512)));
+    check(e.code === 'argument/invalid' && /every element rotated/.test(e.message), `biases with partial rotation: ${e.message}`);
+    env.report(`rope_store: fused = separate kernels bit for bit (${biased} with the bias adds fused); q NMSE vs CPU ${worst.toExponential(2)}`);
   },
 };
 
 export const gpuCases: GpuCase[] = [
   ...matmulCases,
+  stackedMatmulCase,
   accumulateCase,
   quantizeCase,
   quantizeXCase,
@@ -851,6 +996,7 @@ export const gpuCases: GpuCase[] = [
   kvStoreCase,
   attentionCase,
   attentionTiledCase,
+  attentionOneDispatchCase,
   elementwiseCase,
   kvEraseCase,
   wideGridCase,
