@@ -1,5 +1,5 @@
 // RMSNorm: y[t] = x[t] * (1 / sqrt(mean(x[t]^2) + eps)) * weight, one
-// workgroup of 256 per row. The squares (f32 products, as the CPU forms
+// workgroup of 64 per row. The squares (f32 products, as the CPU forms
 // them) are summed with two_sum pairs, standing in for the CPU's double
 // sum; the mean's division is correctly rounded. With p.last_row_only, the
 // single workgroup normalizes row n_tokens - 1 of x into row 0 of y (the
@@ -33,9 +33,9 @@ struct Norm {
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-const WG: u32 = 256u;
+const WG: u32 = 64u;
 
-var<workgroup> partial: array<vec2<f32>, 256>;
+var<workgroup> partial: array<vec2<f32>, 64>;
 
 struct NormRow {
   live: bool,
@@ -88,7 +88,7 @@ fn norm_row(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> NormRow {
   return NormRow(live, src, dst, scale);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn rmsnorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let r = norm_row(wid, nwg, lid);
@@ -109,28 +109,34 @@ fn rmsnorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn rmsnorm_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
   let r = norm_row(wid, nwg, lid);
+  if (!r.live) {
+    return;
+  }
   let nb = p.n / 32u;
-  // Eight blocks a pass, one element an invocation (every invocation takes
-  // part in each pass: store_q8_lanes synchronizes the workgroup).
-  for (var c0 = 0u; c0 < p.n; c0 += WG) {
-    let c = c0 + lid;
-    let live = r.live && c < p.n;
-    var v = 0.0;
-    if (live) {
-      v = x[r.src * p.n + c] * r.scale * weight[c];
-      if (p.write_f32 != 0u) {
-        y[r.dst * p.n + c] = v;
+  for (var b = lid; b < nb; b += WG) {
+    var v: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 8u; i++) {
+      for (var j = 0u; j < 4u; j++) {
+        let c = b * 32u + i * 4u + j;
+        v[i][j] = x[r.src * p.n + c] * r.scale * weight[c];
       }
     }
-    store_q8_lanes(lid, r.dst * nb + c / 32u, v, live);
+    store_q8_block(r.dst * nb + b, v);
+    if (p.write_f32 != 0u) {
+      for (var i = 0u; i < 8u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+          y[r.dst * p.n + b * 32u + i * 4u + j] = v[i][j];
+        }
+      }
+    }
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn rmsnorm_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
   let r = norm_row(wid, nwg, lid);

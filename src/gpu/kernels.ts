@@ -186,10 +186,12 @@ const Q8_TILE_MIN_GROUPS = 128;
 // per head, one per ATTN_CELLS_PER_SPLIT cells of the context.
 const ATTN_MAX_SPLITS = 32;
 const ATTN_CELLS_PER_SPLIT = 128;
-// attention.wgsl's MIN_SLICE: a decode step that sees at most this many
-// cells puts them all in the first slice, which the row kernel `attn` sums
-// in the same order in one dispatch instead of four.
-const ATTN_MIN_SLICE = 256;
+// attention.wgsl's MIN_SLICE (KernelOptions.attnMinSlice): a decode step
+// that sees at most this many cells puts them all in the first slice, which
+// the row kernel `attn` sums in the same order in one dispatch instead of
+// four. On an H200, one workgroup per head over 640 cells took 0.09 ms a
+// layer in four passes; longer contexts split over more workgroups.
+const ATTN_MIN_SLICE = 1024;
 
 // attention_tiled.wgsl: prefill attention takes query vectors (rows x heads
 // of one KV head) in tiles of at most 2048 / headDim rounded up to a power
@@ -293,6 +295,11 @@ export interface KernelOptions {
    * blocks a stage, where the large one would give fewer than
    * Q8_TILE_MIN_GROUPS workgroups. Every tile gives the same bits. */
   q8Tile?: { rows: number; tokens: number; blocks: number };
+  /** Decode attention's smallest slice of cells (default 1024): a context
+   * that fits one is attended in one dispatch, longer ones split in slices of
+   * at least this many cells over four passes. Tests lower it to reach the
+   * split passes with small caches. */
+  attnMinSlice?: number;
   /** Use subgroup reductions (default: when the device has 'subgroups');
    * false forces the workgroup-memory fallback. */
   subgroups?: boolean;
@@ -320,6 +327,7 @@ export class Kernels {
 
   private readonly matvecRows: number | undefined;
   private readonly q8Tiles: { rows: number; tokens: number; blocks: number }[];
+  private readonly attnMinSlice: number;
 
   constructor(ctx: GpuContext, opts: KernelOptions = {}) {
     this.device = ctx.device;
@@ -335,6 +343,11 @@ export class Kernels {
       throw new HobError('argument/invalid', `q8Tile takes 1 to 8 rows, 2 or 4 tokens and 1, 2 or 4 blocks (16 rows x blocks <= 128, 16 tokens x blocks <= 128), got ${qt.rows} x ${qt.tokens} x ${qt.blocks}`, { ...qt });
     }
     this.q8Tiles = opts.q8Tile ? [qt] : [Q8_TILE_LARGE, Q8_TILE_SMALL];
+    const ms = opts.attnMinSlice ?? ATTN_MIN_SLICE;
+    if (!Number.isInteger(ms) || ms < 64) {
+      throw new HobError('argument/invalid', `attnMinSlice must be a whole number of cells >= 64, got ${ms}`, { attnMinSlice: ms });
+    }
+    this.attnMinSlice = ms;
     this.subgroups = (opts.subgroups ?? true) && ctx.caps.hasSubgroups;
     const features = (ctx.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
     this.packedDot4 = (opts.packedDot4 ?? true) && !!features?.has('packed_4x8_integer_dot_product');
@@ -672,7 +685,7 @@ export class Kernels {
   /** Causal attention of q over the cache. Decode over a context of more
    * than ATTN_CELLS_PER_SPLIT cells splits the cells over workgroups and
    * needs `scratch` of attentionScratchBytes(shape) (one for all layers);
-   * encoded with nKv, a decode step that sees at most ATTN_MIN_SLICE cells
+   * encoded with nKv, a decode step that sees at most attnMinSlice cells
    * (one slice: the same result) runs the row kernel, one dispatch. With
    * q8 (Q8_0, headDim a multiple of 32), a decode step also writes its
    * output quantized for the output projection: quantize(out, q8) fused,
@@ -727,7 +740,7 @@ export class Kernels {
     const split: { pipe: GPUComputePipeline; group: GPUBindGroup; grid: [number, number] }[] = [];
     if (nSplit > 1) {
       for (const entry of ['attn_scores', 'attn_exp', 'attn_pv', 'attn_combine']) {
-        const pipe = this.pipeline(entry, code, entry, constants, layout);
+        const pipe = this.pipeline(entry, code, entry, { ...constants, MIN_SLICE: this.attnMinSlice }, layout);
         split.push({ pipe, group: this.bindGroup(pipe, `${label} ${entry}`, buffers), grid: [entry === 'attn_combine' ? 1 : nSplit, nHead] });
       }
     }
@@ -736,7 +749,7 @@ export class Kernels {
       encode: (pass, nTokens, nKv) => {
         checkTokens(label, nTokens, maxRows);
         if (nTokens === 0) return;
-        if (nTokens === 1 && split.length > 0 && !(nKv !== undefined && visibleCells(nKv, nCtx, window) <= ATTN_MIN_SLICE)) {
+        if (nTokens === 1 && split.length > 0 && !(nKv !== undefined && visibleCells(nKv, nCtx, window) <= this.attnMinSlice)) {
           for (const s of split) {
             pass.setPipeline(s.pipe);
             pass.setBindGroup(0, s.group);

@@ -18,7 +18,8 @@ describe('GPU kernels against the CPU ops (Dawn in Node)', () => {
     env = {
       ctx,
       cpu,
-      kernels: new Kernels(ctx),
+      // Slices of 256 cells: the small caches of the cases reach the split passes.
+      kernels: new Kernels(ctx, { attnMinSlice: 256 }),
       uncaptured: watchUncaptured(ctx.device),
       report: (line) => console.log(`  ${line}`),
     };
