@@ -326,8 +326,8 @@ fn partials_at(h: u32, s: u32) -> u32 {
 // Slices hold at least this many cells: a context that fits one slice is
 // summed in one pass in cell order, exactly as the CPU sums it, and as the
 // row kernel attn sums it (the host runs attn, one dispatch, for such a
-// decode step; KernelOptions.attnMinSlice, 1024 unless a test lowers it).
-override MIN_SLICE: u32 = 1024u;
+// decode step; KernelOptions.attnMinSlice).
+override MIN_SLICE: u32 = 256u;
 
 // Cells [x, y) of slice s of row 0's visible cells.
 fn slice(s: u32) -> vec2<u32> {

@@ -189,9 +189,10 @@ const ATTN_CELLS_PER_SPLIT = 128;
 // attention.wgsl's MIN_SLICE (KernelOptions.attnMinSlice): a decode step
 // that sees at most this many cells puts them all in the first slice, which
 // the row kernel `attn` sums in the same order in one dispatch instead of
-// four. On an H200, one workgroup per head over 640 cells took 0.09 ms a
-// layer in four passes; longer contexts split over more workgroups.
-const ATTN_MIN_SLICE = 1024;
+// four. Longer contexts split: on an H200 at 640 cells one workgroup per
+// head (1024) took 3.3 ms of a Llama-1B decode step, four passes over
+// slices of 256 1.4 ms.
+const ATTN_MIN_SLICE = 256;
 
 // attention_tiled.wgsl: prefill attention takes query vectors (rows x heads
 // of one KV head) in tiles of at most 2048 / headDim rounded up to a power
@@ -295,10 +296,9 @@ export interface KernelOptions {
    * blocks a stage, where the large one would give fewer than
    * Q8_TILE_MIN_GROUPS workgroups. Every tile gives the same bits. */
   q8Tile?: { rows: number; tokens: number; blocks: number };
-  /** Decode attention's smallest slice of cells (default 1024): a context
+  /** Decode attention's smallest slice of cells (default 256): a context
    * that fits one is attended in one dispatch, longer ones split in slices of
-   * at least this many cells over four passes. Tests lower it to reach the
-   * split passes with small caches. */
+   * at least this many cells over four passes. */
   attnMinSlice?: number;
   /** Use subgroup reductions (default: when the device has 'subgroups');
    * false forces the workgroup-memory fallback. */

@@ -15,7 +15,7 @@ import { makeArchSpec, writeArchModel } from '../gguf/arch-models.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { requestNodeGpu } from './node-gpu.js';
 
-// Per block and decode step, over a context of at most 1024 cells:
+// Per block and decode step, over a context of at most 256 cells:
 //   Q8_0 activations (Q4_0): norm + quantize, QKV, RoPE + cache store,
 //     attention + quantize, output projection, norm + quantize, gate + up,
 //     SiLU·up + quantize, down                                      = 9
@@ -52,14 +52,14 @@ describe('dispatches of one decode step (Dawn in Node)', () => {
     test(`${c.name}: ${c.perBlock} per block, ${c.head} for the head`, async () => {
       const model = await loadModelFromSource(engine, bytesSource(c.bytes()), { gpuLayers: Number.MAX_SAFE_INTEGER, gpu });
       try {
-        const session = model.createSession({ nCtx: 1536 });
+        const session = model.createSession({ nCtx: 512 });
         try {
           const runner = session.gpu as GpuRunner;
           const n = model.info.nLayer;
           assert.equal(runner.headOnGpu, true);
           assert.equal(runner.dispatchesPerToken, n * c.perBlock + c.head);
-          assert.equal(runner.dispatches(1, 1024), n * c.perBlock + c.head);
-          assert.equal(runner.dispatches(1, 1025), n * (c.perBlock + SPLIT_ATTENTION) + c.head);
+          assert.equal(runner.dispatches(1, 256), n * c.perBlock + c.head);
+          assert.equal(runner.dispatches(1, 257), n * (c.perBlock + SPLIT_ATTENTION) + c.head);
         } finally {
           session.free();
         }

@@ -18,8 +18,7 @@ describe('GPU kernels against the CPU ops (Dawn in Node)', () => {
     env = {
       ctx,
       cpu,
-      // Slices of 256 cells: the small caches of the cases reach the split passes.
-      kernels: new Kernels(ctx, { attnMinSlice: 256 }),
+      kernels: new Kernels(ctx),
       uncaptured: watchUncaptured(ctx.device),
       report: (line) => console.log(`  ${line}`),
     };
