@@ -13,6 +13,7 @@ export type { EngineOptions, GgufHeader, GgufTensor, ModelInfo, SamplerOptions, 
 export { complete } from '../core/generate.js';
 export { MIN_SHIFT_REUSE, Sequence, describeShift, type PrefillResult, type SequenceOptions } from '../core/sequence.js';
 export type { CompletionOptions, CompletionResult, CompletionTimings, TokenSampler } from '../core/generate.js';
+export type { SamplePick } from '../core/gpu-sample.js';
 export * from '../api/errors.js';
 export { loadModelFromSource, type LoadOptions, type LoadProgress, type LoadReport } from '../core/load.js';
 export { bytesSource, type ByteSource } from '../core/source.js';
