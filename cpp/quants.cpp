@@ -51,25 +51,6 @@ float dot_f32(int64_t n, const void* vw, const void* va, bool simd) {
     return sum;
 }
 
-#if defined(__wasm_simd128__)
-// Eight halves to two float vectors, by moving the exponent and letting a
-// multiply rebias it (subnormals come out right); inf/nan are patched.
-inline void f16x8_to_f32(v128_t h, v128_t* lo, v128_t* hi) {
-    const v128_t magic = wasm_f32x4_splat(5.192296858534828e+33f);  // 2^112
-    const v128_t inf_in = wasm_i32x4_splat(0x7c00 << 13);
-    for (int part = 0; part < 2; part++) {
-        const v128_t w = part ? wasm_u32x4_extend_high_u16x8(h) : wasm_u32x4_extend_low_u16x8(h);
-        const v128_t sign = wasm_i32x4_shl(wasm_v128_and(w, wasm_i32x4_splat(0x8000)), 16);
-        const v128_t em = wasm_i32x4_shl(wasm_v128_and(w, wasm_i32x4_splat(0x7fff)), 13);
-        v128_t f = wasm_f32x4_mul(em, magic);
-        const v128_t is_special = wasm_i32x4_ge(em, inf_in);
-        f = wasm_v128_bitselect(wasm_v128_or(em, wasm_i32x4_splat(0x7f800000)), f, is_special);
-        f = wasm_v128_or(f, sign);
-        if (part) *hi = f; else *lo = f;
-    }
-}
-#endif
-
 float dot_f16(int64_t n, const void* vw, const void* va, bool simd) {
     const uint8_t* w = static_cast<const uint8_t*>(vw);
     const uint8_t* a = static_cast<const uint8_t*>(va);
@@ -80,8 +61,8 @@ float dot_f16(int64_t n, const void* vw, const void* va, bool simd) {
         v128_t acc0 = wasm_f32x4_splat(0), acc1 = wasm_f32x4_splat(0);
         for (; i + 8 <= n; i += 8) {
             v128_t w0, w1, a0, a1;
-            f16x8_to_f32(wasm_v128_load(w + 2 * i), &w0, &w1);
-            f16x8_to_f32(wasm_v128_load(a + 2 * i), &a0, &a1);
+            f16x8_to_f32x4x2(wasm_v128_load(w + 2 * i), &w0, &w1);
+            f16x8_to_f32x4x2(wasm_v128_load(a + 2 * i), &a0, &a1);
             acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(w0, a0));
             acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(w1, a1));
         }
