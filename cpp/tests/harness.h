@@ -42,7 +42,7 @@ inline void report(const char* file, int line, const std::string& what) {
 // from there); HOB_TESTDATA overrides it.
 inline std::string testdata_dir() {
     const char* env = std::getenv("HOB_TESTDATA");
-    return env ? env : "../shared/testdata";
+    return env ? env : "test/data";
 }
 
 }  // namespace hobtest

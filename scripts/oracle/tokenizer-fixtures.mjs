@@ -4,7 +4,7 @@
 // checks Hob's tokenizer against it.
 //
 //   node scripts/oracle/tokenizer-fixtures.mjs      (from the repository root)
-// Vocab files come from ../shared/testdata/vocab (HOB_TESTDATA overrides).
+// Vocab files come from test/data/vocab (HOB_TESTDATA overrides).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import { getLlama } from 'node-llama-cpp';
 const generator = 'node-llama-cpp 3.21.1';
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
-const testdata = process.env.HOB_TESTDATA ?? resolve(repoRoot, '../shared/testdata');
+const testdata = process.env.HOB_TESTDATA ?? resolve(repoRoot, 'test/data');
 const outPath = resolve(repoRoot, 'test/fixtures/tokenizer-spm.json');
 const vocabs = ['ggml-vocab-llama-spm.gguf', 'ggml-vocab-phi-3.gguf'];
 

@@ -1,6 +1,6 @@
 // Shared setup of the browser tests: a Vite dev server over the repository
 // (so pages import the TypeScript sources directly) and headless Chromium.
-// Test data from ../shared/testdata is served under /__testdata/, and files a
+// Test data (test/data, see test/data.ts) is served under /__testdata/, and files a
 // test writes under /__files/ from a temporary folder.
 import { createReadStream, existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,9 +10,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
 
 import { hobWasmAssets } from '../../scripts/vite-wasm-assets.js';
+import { testdataDir } from '../data.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
-export const testdataDir = process.env.HOB_TESTDATA ?? resolve(repoRoot, '../shared/testdata');
+export { testdataDir };
 export const filesDir = mkdtempSync(join(tmpdir(), 'hob-browser-'));
 
 function serveDir(prefix: string, dir: string): Plugin {

@@ -17,10 +17,10 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 
 import { chromium, type Browser } from 'playwright-core';
+import { testdataDir as testdata } from '../data.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
-const testdata = process.env.HOB_TESTDATA ?? resolve(root, '../shared/testdata');
 const modelPath = join(testdata, 'llama-2-tiny-random.gguf');
 const appDir = mkdtempSync(join(tmpdir(), 'hob-consumer-'));
 

@@ -16,8 +16,8 @@ import type { GpuContext } from '../../src/gpu/device.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { watchUncaptured } from './harness.js';
 import { requestNodeGpu } from './node-gpu.js';
+import { testdataDir as testdata } from '../data.js';
 
-const testdata = process.env.HOB_TESTDATA ?? resolve(import.meta.dirname, '../../../shared/testdata');
 const realPath = join(testdata, 'llama-2-tiny-random.gguf');
 
 const N_GEN = 48;

@@ -12,8 +12,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { Engine, Sampler, type Model } from '../../src/node/index.js';
 import { writeRandomLlama, type LlamaSpec } from '../gguf/random-model.js';
+import { testdataDir as testdata } from '../data.js';
 
-const testdata = process.env.HOB_TESTDATA ?? resolve(import.meta.dirname, '../../../shared/testdata');
 
 // Tolerance on each top-10 logit relative to the largest, by weight type.
 // Hob rounds at the same points as llama.cpp (f16 KV cache, f16 query and

@@ -16,8 +16,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { Engine, SamplerChain, createEngine, type HobEngine, type Model, type SamplingParams } from '../../src/node/index.js';
 import { writeRandomLlama, type LlamaSpec } from '../gguf/random-model.js';
+import { testdataDir as testdata } from '../data.js';
 
-const testdata = process.env.HOB_TESTDATA ?? resolve(import.meta.dirname, '../../../shared/testdata');
 const fixtures = resolve(import.meta.dirname, '../fixtures');
 
 interface SamplingCase {

@@ -12,8 +12,8 @@ import {
 } from '../../src/node/index.js';
 import { BUILTIN_TEMPLATES } from '../../src/chat/template.js';
 import { buildRandomLlama, makeSpec } from '../gguf/random-model.js';
+import { testdataDir as testdata } from '../data.js';
 
-const testdata = process.env.HOB_TESTDATA ?? resolve(import.meta.dirname, '../../../shared/testdata');
 const tinyPath = join(testdata, 'llama-2-tiny-random.gguf');
 const prompt = 'Once upon a time, there was a little girl who lived in a house';
 

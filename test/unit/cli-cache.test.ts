@@ -14,9 +14,9 @@ import { promisify } from 'node:util';
 
 import { HobError } from '../../src/api/errors.js';
 import { cachedModel, cacheFileName } from '../../src/node/cache.js';
+import { testdataDir as testdata } from '../data.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const testdata = process.env.HOB_TESTDATA ?? resolve(root, '../shared/testdata');
 const modelPath = join(testdata, 'llama-2-tiny-random.gguf');
 const model = readFileSync(modelPath);
 

@@ -10,11 +10,11 @@ import { promisify } from 'node:util';
 import { Engine, Sampler, Sequence, complete, loadModelFile } from '../../src/node/index.js';
 import { commandHelp } from '../../src/node/cli/args.js';
 import { ProgressBar, formatBytes, formatDuration } from '../../src/node/cli/progress.js';
+import { testdataDir as testdata } from '../data.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
 const hobBin = join(root, 'bin/hob.mjs');
-const testdata = process.env.HOB_TESTDATA ?? resolve(root, '../shared/testdata');
 const tiny = join(testdata, 'llama-2-tiny-random.gguf');
 
 async function hob(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {

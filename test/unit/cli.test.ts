@@ -9,10 +9,10 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
+import { testdataDir as testdata } from '../data.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');
-const testdata = process.env.HOB_TESTDATA ?? resolve(root, '../shared/testdata');
 const tiny = join(testdata, 'llama-2-tiny-random.gguf');
 
 async function hob(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

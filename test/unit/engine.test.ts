@@ -6,8 +6,8 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ContextFullError, Engine, HobError, ModelFormatError, Sampler, Sequence, complete, loadModelFile, readGgufHeaderFile, type Model } from '../../src/node/index.js';
+import { testdataDir as testdata } from '../data.js';
 
-const testdata = process.env.HOB_TESTDATA ?? resolve(import.meta.dirname, '../../../shared/testdata');
 const tinyPath = join(testdata, 'llama-2-tiny-random.gguf');
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
