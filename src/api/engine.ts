@@ -6,12 +6,12 @@
 // the worker.
 import * as Comlink from 'comlink';
 
-import { AbortError, BusyError, HobError } from './errors.js';
+import { AbortError, BusyError, HobError } from '../shared/errors.js';
 import type {
   ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, ChatMessage, Completion, CompletionChunk,
   CompletionRequest, Completions, CreateEngineOptions, EngineEvents, EngineInfo, FinishReason, HobEngine, RequestOptions,
   Usage,
-} from './types.js';
+} from '../shared/types.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelSource } from '../worker/engine-api.js';
 
 /** Runs one task at a time, in the order they were queued. */

@@ -4,14 +4,14 @@
 // src/node (worker_threads running the same worker code).
 import * as Comlink from 'comlink';
 
-import { HobError } from './errors.js';
-import type { CreateEngineOptions, HobEngine, ModelInput } from './types.js';
+import { HobError } from '../shared/errors.js';
+import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
 import { openEngine } from './engine.js';
 import type { EngineWorkerApi, ModelSource } from '../worker/engine-api.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 
-export * from './types.js';
-export * from './errors.js';
+export * from '../shared/types.js';
+export * from '../shared/errors.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../core/samplers.js';
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;

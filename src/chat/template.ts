@@ -6,7 +6,7 @@
 // Tokenizing the result is the caller's business (see renderChat).
 import { Template } from '@huggingface/jinja';
 
-import { HobError } from '../api/errors.js';
+import { HobError } from '../shared/errors.js';
 
 export type BuiltinTemplate = 'chatml' | 'llama3' | 'gemma' | 'phi3' | 'mistral';
 

@@ -5,91 +5,15 @@
 import { GgufValueType, Hparam, SamplerParam, Status } from './api-consts.js';
 import type { GpuModel } from '../gpu/gpu-model.js';
 import type { GpuRunner } from '../gpu/runner.js';
-import type { LoadReport } from './load.js';
+import type { GgufHeader, GgufMetadataValue, GgufScalar, GgufTensor, LoadReport, ModelHparams, ModelInfo } from '../shared/model.js';
 import { cppSamplerPick, pickedLogits, pickSize, type CppSamplerParams, type SamplePick } from './gpu-sample.js';
-import { ContextFullError, errorFromStatus, HobError } from '../api/errors.js';
+import { ContextFullError, HobError } from '../shared/errors.js';
+import { errorFromStatus } from './status.js';
 import { heapU8, loadWasm, terminateWasm, type HobModule, type LoadWasmOptions, type WasmVariant } from './wasm.js';
 
 const encoder = new TextEncoder();
 
 export interface EngineOptions extends Partial<LoadWasmOptions> {}
-
-export interface ModelInfo {
-  architecture: string;
-  name: string;
-  nVocab: number;
-  nCtxTrain: number;
-  nEmbd: number;
-  nLayer: number;
-  bos: number;
-  eos: number;
-  weightBytes: number;
-  fileBytes: number;
-}
-
-/** What a forward pass needs to know beyond ModelInfo (and what the GPU
- * blocks are built from). */
-export interface ModelHparams {
-  nHead: number;
-  nHeadKv: number;
-  headDim: number;
-  nFf: number;
-  rmsEps: number;
-  ropeStyle: 'normal' | 'neox';
-  nRot: number;
-  freqBase: number;
-  freqScale: number;
-  /** Blocks [0, nCpuLayers) run in wasm; the rest are offloaded. */
-  nCpuLayers: number;
-  /** False only when every block is offloaded: the head then runs on the GPU. */
-  headOnCpu: boolean;
-  /** Biases on the Q, K and V projections (Qwen 2). */
-  qkvBias: boolean;
-  /** Q, K and V in one attn_qkv tensor (Phi 3). */
-  fusedQkv: boolean;
-  /** Gate and up in one ffn_up tensor of 2 n_ff rows, gate first (Phi 3). */
-  fusedFfn: boolean;
-  /** RMSNorm of every q and k head before RoPE (Qwen 3, Gemma 3). */
-  qkNorm: boolean;
-  /** RMSNorm of each sub-block's output before the residual add (Gemma 2/3). */
-  postNorms: boolean;
-  /** Token embeddings are multiplied by this (Gemma: sqrt(n_embd)). */
-  embdScale: number;
-  /** The attention scale: on q.k, or on q itself when attnScaleOnQ. */
-  attnScale: number;
-  attnScaleOnQ: boolean;
-  /** Scores become c tanh(s / c); 0: off (Gemma 2). */
-  attnSoftcap: number;
-  /** Logits become c tanh(l / c); 0: off (Gemma 2). */
-  finalSoftcap: number;
-  /** The gated activation of the feed-forward block. */
-  ffnAct: 'silu' | 'gelu';
-  /** Sliding window in positions (0: none) and the layers that use it. */
-  nSwa: number;
-  swaLayers: boolean[];
-  /** RoPE of the sliding-window layers (Gemma 3 uses another base). */
-  freqBaseSwa: number;
-  freqScaleSwa: number;
-}
-
-export type GgufScalar = number | bigint | string | boolean;
-export type GgufMetadataValue = GgufScalar | GgufScalar[];
-
-export interface GgufTensor {
-  name: string;
-  type: string;
-  typeId: number;
-  dims: number[];
-  offset: number;
-  sizeBytes: number;
-}
-
-export interface GgufHeader {
-  version: number;
-  dataOffset: number;
-  metadata: Record<string, GgufMetadataValue>;
-  tensors: GgufTensor[];
-}
 
 export interface SessionOptions {
   /** Context window in tokens; 0 or absent takes the model's training context. */

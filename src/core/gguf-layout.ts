@@ -3,7 +3,7 @@
 // length and count is checked against the bytes that remain. The store
 // summarizes models with it and split models are joined with it; the
 // engine's own parser stays the one that decides whether a model can run.
-import { ModelFormatError } from '../api/errors.js';
+import { ModelFormatError } from '../shared/errors.js';
 import type { ByteSource } from './source.js';
 
 // ggml types: name, elements per block, bytes per block (ggml.c's type_traits).

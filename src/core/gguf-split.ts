@@ -4,7 +4,7 @@
 // tensor table (offsets moved into one data section), and whose data reads
 // go to the part that holds them. Nothing is copied: the engine's loader
 // reads the virtual file like any other ByteSource.
-import { ModelFormatError } from '../api/errors.js';
+import { ModelFormatError } from '../shared/errors.js';
 import { padTo, readGgufLayout, type GgufLayout } from './gguf-layout.js';
 import type { ByteSource } from './source.js';
 

@@ -5,7 +5,7 @@
 // are exactly the best k; it knows nothing of GPU buffers (src/gpu/pick.ts).
 import type { GpuCandidates } from '../gpu/pick.js';
 import type { ResolvedSampling } from './samplers.js';
-import type { SamplerName } from '../api/types.js';
+import type { SamplerName } from '../shared/types.js';
 
 /** The largest top_k sampled from GPU candidates (a pick reads k + 1 to check ties). */
 export const GPU_TOP_K_MAX = 128;

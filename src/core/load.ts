@@ -3,10 +3,11 @@
 // (only the ranges it asks for), and the offloaded blocks' tensors go from
 // the source straight to GPU buffers. Peak memory stays near the model's
 // size: nothing is held whole, and no offloaded byte enters the wasm heap.
-import { AbortError, HobError } from '../api/errors.js';
+import { AbortError, HobError } from '../shared/errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { TensorBytes } from '../gpu/gpu-model.js';
-import type { Engine, GgufHeader, GgufTensor, Model } from './engine.js';
+import type { GgufHeader, GgufTensor, LoadReport } from '../shared/model.js';
+import type { Engine, Model } from './engine.js';
 import type { ByteSource } from './source.js';
 
 export interface LoadProgress {
@@ -26,18 +27,6 @@ export interface LoadOptions {
   gpuBudgetBytes?: number;
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
-}
-
-/** What the loader decided and why, for the user and the logs. */
-export interface LoadReport {
-  gpuLayers: number;
-  nLayer: number;
-  headOnGpu: boolean;
-  /** Bytes of weights in the wasm heap and in GPU buffers. */
-  cpuWeightBytes: number;
-  gpuWeightBytes: number;
-  /** Why gpuLayers has its value (for 'auto'). */
-  reason: string;
 }
 
 // Reads are at most this large, so no single buffer grows with the model.

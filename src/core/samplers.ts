@@ -5,8 +5,8 @@
 // truncating samplers. Semantics and defaults follow llama.cpp's samplers;
 // the repetition penalty's slope and top-A follow KoboldCPP. It does not
 // evaluate the model or know about text beyond DRY's sequence breakers.
-import { HobError } from '../api/errors.js';
-import type { SamplerName, SamplingParams } from '../api/types.js';
+import { HobError } from '../shared/errors.js';
+import type { SamplerName, SamplingParams } from '../shared/types.js';
 import { chainPick, type SamplePick } from './gpu-sample.js';
 
 /** llama.cpp's default order, with TFS and top-A (KoboldCPP's, off by default) where KoboldCPP puts them. */

@@ -9,8 +9,8 @@
 // - overflow shift: appending past the context keeps the first nKeep
 //   tokens, evicts nDiscard after them and goes on (llama.cpp's context
 //   shift).
-import { ContextFullError, HobError } from '../api/errors.js';
-import type { ContextShiftOptions, ShiftEvent } from '../api/types.js';
+import { ContextFullError, HobError } from '../shared/errors.js';
+import type { ContextShiftOptions, ShiftEvent } from '../shared/types.js';
 import type { Session } from './engine.js';
 
 export interface SequenceOptions {

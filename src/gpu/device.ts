@@ -1,7 +1,7 @@
 // The WebGPU device of the offload: adapter selection, the limits and
 // features requested from it, and the error scopes every GPU setup step runs
 // in. It does not own buffers or pipelines (weights.ts, kernels.ts do).
-import { GpuError } from '../api/errors.js';
+import { GpuError } from '../shared/errors.js';
 
 export interface GpuCaps {
   hasSubgroups: boolean;

@@ -3,8 +3,8 @@
 // and head, uploaded from the file's bytes (never through the wasm heap).
 // Sessions get a GpuRunner from here, which owns their caches and
 // activations; this file owns only weights and the compiled kernels.
-import { GpuError, HobError } from '../api/errors.js';
-import type { ModelHparams, ModelInfo } from '../core/engine.js';
+import { GpuError, HobError } from '../shared/errors.js';
+import type { ModelHparams, ModelInfo } from '../shared/model.js';
 import { withErrorScopes, type GpuContext } from './device.js';
 import { Kernels, type RopeConfig } from './kernels.js';
 import { GpuRunner } from './runner.js';

@@ -6,7 +6,7 @@
 // (activations, caches, weights, scratch) are always the caller's; this
 // file creates only small uniforms, and only while steps are made: encoding
 // a step (a forward, a context shift) never creates a buffer.
-import { HobError } from '../api/errors.js';
+import { HobError } from '../shared/errors.js';
 import type { GpuContext } from './device.js';
 import type { GpuWeight, GpuWeightType } from './weights.js';
 import * as wgsl from './shaders.js';

@@ -3,7 +3,7 @@
 // small copy appended to a forward's command buffer. It owns its few small
 // buffers and knows nothing of samplers (src/core/gpu-sample.ts decides
 // when a request may use it).
-import { HobError } from '../api/errors.js';
+import { HobError } from '../shared/errors.js';
 import { sampleWgsl } from './shaders.js';
 
 /** The most candidates one pick returns. */

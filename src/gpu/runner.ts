@@ -5,7 +5,7 @@
 // readback is the logits of the last token (or its hidden state when the
 // head runs on the CPU), or only its best few logits when the sampler allows
 // (src/gpu/pick.ts). Neither a forward nor a shift creates a buffer.
-import { GpuError, HobError } from '../api/errors.js';
+import { GpuError, HobError } from '../shared/errors.js';
 import { deviceLostError } from './device.js';
 import type { GpuModel } from './gpu-model.js';
 import { GpuPicker, pickReadbackBytes, type GpuCandidates } from './pick.js';

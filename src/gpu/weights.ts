@@ -18,7 +18,7 @@
 // bytes per 32 elements): Q8_0 2 + 32, Q4_0 and IQ4_NL 2 + 16, Q4_1 4 + 16,
 // Q5_0 and Q5_1 8 + 16, Q2_K 8 + 8, Q3_K 8 + 8, Q4_K 8 + 16, Q5_K 12 + 16,
 // Q6_K 12 + 16.
-import { GpuError, HobError } from '../api/errors.js';
+import { GpuError, HobError } from '../shared/errors.js';
 import type { GpuContext } from './device.js';
 
 export type GpuWeightType =

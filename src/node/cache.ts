@@ -10,7 +10,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 
-import { HobError, ModelFormatError, NetworkError } from '../api/errors.js';
+import { HobError, ModelFormatError, NetworkError } from '../shared/errors.js';
 import { ProgressMeter, type DownloadProgress } from '../store/progress.js';
 
 export type { DownloadProgress } from '../store/progress.js';

@@ -2,7 +2,7 @@
 // dependency, loaded only when GPU layers are asked for. On machines without
 // a GPU driver, Dawn can run on SwiftShader's Vulkan driver (set
 // VK_ICD_FILENAMES to its ICD file), which is how the tests run.
-import { GpuError } from '../api/errors.js';
+import { GpuError } from '../shared/errors.js';
 import { requestGpu, type GpuContext } from '../gpu/device.js';
 
 interface DawnModule {

@@ -2,7 +2,7 @@
 // loader reads. A read loads only the chunks it touches (the last two stay
 // cached, for the loader's sequential reads), so memory stays near one chunk
 // plus what the caller asked for, and no read needs one buffer of the model.
-import { AbortError, HobError } from '../api/errors.js';
+import { AbortError, HobError } from '../shared/errors.js';
 import type { ByteSource } from '../core/source.js';
 
 const CACHED_CHUNKS = 2;

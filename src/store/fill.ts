@@ -3,7 +3,7 @@
 // hashed and written one whole record at a time, and the model is marked
 // complete only when every chunk is there and every hash given was checked.
 // The caller holds the model's lock; this file owns the order of the steps.
-import { HobError, ModelFormatError, NetworkError, StoreError } from '../api/errors.js';
+import { HobError, ModelFormatError, NetworkError, StoreError } from '../shared/errors.js';
 import { chunkedSource } from './chunk-source.js';
 import type { ModelDb } from './db.js';
 import { mergeSummaries, readGgufSummary, type GgufSummary } from './gguf-summary.js';

@@ -2,7 +2,7 @@
 // (architecture, parameter count, tensor types, context length) read in
 // TypeScript, so the main thread can describe a download without the wasm
 // engine, and a truncated file is caught from its header.
-import { ModelFormatError } from '../api/errors.js';
+import { ModelFormatError } from '../shared/errors.js';
 import { ggmlTypeTraits, readGgufLayout } from '../core/gguf-layout.js';
 import type { ByteSource } from '../core/source.js';
 

@@ -2,7 +2,7 @@
 // whether the server honours Range, and ranged fetches that check what comes
 // back (status, Content-Range, ETag, length) before a byte is stored. Every
 // failure is a typed NetworkError or StoreError; no retry logic lives here.
-import { AbortError, HobError, NetworkError, StoreError } from '../api/errors.js';
+import { AbortError, HobError, NetworkError, StoreError } from '../shared/errors.js';
 import type { PartSource } from './manifest.js';
 
 // Range requests bypass the HTTP cache: a cached partial or stale response

@@ -1,7 +1,7 @@
 // One writer per stored model across tabs and workers, through Web Locks: a
 // second download of the same model waits, then finds it stored and reuses
 // it. The lock is released when its holder's page or worker goes away.
-import { AbortError, HobError } from '../api/errors.js';
+import { AbortError, HobError } from '../shared/errors.js';
 
 /** Runs fn holding the exclusive lock for `id` in database `dbName`. */
 export async function withModelLock<T>(dbName: string, id: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 // The origin's storage budget: the estimate checked before a download, the
 // persistence request that keeps the browser from evicting models, and the
 // typed error a full disk becomes. The numbers are the browser's estimates.
-import { QuotaExceededError } from '../api/errors.js';
+import { QuotaExceededError } from '../shared/errors.js';
 
 export interface StorageEstimateBytes {
   quotaBytes?: number;

@@ -3,7 +3,7 @@
 // offline. Works the same in a window and in a worker; each model is written
 // under a Web Lock, so tabs share one download. The byte layout lives in
 // manifest.ts and db.ts, the write path in fill.ts.
-import { HobError, StoreError } from '../api/errors.js';
+import { HobError, StoreError } from '../shared/errors.js';
 import type { ByteSource } from '../core/source.js';
 import { chunkedSource } from './chunk-source.js';
 import { ModelDb, type ChunkRecord } from './db.js';

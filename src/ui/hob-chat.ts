@@ -11,7 +11,7 @@ import type {
   ModelInput,
   SamplingParams,
   ShiftEvent,
-} from '../api/types.js';
+} from '../shared/types.js';
 import { formatBytes, formatSeconds } from './catalog.js';
 import { defaultEngineFactory, type EngineFactory } from './engine.js';
 import { renderMarkdown } from './markdown.js';

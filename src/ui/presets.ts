@@ -1,7 +1,7 @@
 // Sampler presets in the spirit of KoboldCPP's (Lite's) list: a named
 // SamplingParams bundle the settings panel applies in one click. Values are
 // ours, chosen for small instruct models; unset fields keep llama.cpp's defaults.
-import type { SamplingParams } from '../api/types.js';
+import type { SamplingParams } from '../shared/types.js';
 
 export interface SamplerPreset {
   name: string;

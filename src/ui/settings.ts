@@ -2,7 +2,7 @@
 // and delete, a URL, a local file), engine options and samplers with presets.
 // It edits a copy of ChatSettings and hands it back on Apply; it never loads
 // a model itself.
-import type { SamplingParams } from '../api/types.js';
+import type { SamplingParams } from '../shared/types.js';
 import { openModelStore, type ModelStore } from '../store/index.js';
 import { MODEL_CATALOG, formatBytes } from './catalog.js';
 import { SAMPLER_PRESETS, findPreset } from './presets.js';

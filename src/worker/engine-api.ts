@@ -3,15 +3,16 @@
 // model and its one session with the cache, and serves one request at a
 // time. The entries (engine-worker.ts, engine-worker-node.ts) expose it with
 // comlink; the host says what differs between browser and Node.
-import { Engine, Sampler, type Model, type ModelInfo, type SamplerOptions, type Session } from '../core/engine.js';
+import { Engine, Sampler, type Model, type SamplerOptions, type Session } from '../core/engine.js';
+import type { LoadReport, ModelInfo } from '../shared/model.js';
 import { complete, type CompletionResult } from '../core/generate.js';
 import { joinSplitParts } from '../core/gguf-split.js';
-import { loadModelFromSource, type LoadReport } from '../core/load.js';
+import { loadModelFromSource } from '../core/load.js';
 import { Sequence } from '../core/sequence.js';
 import { blobSource, bytesSource, type ByteSource } from '../core/source.js';
 import { renderChat } from '../chat/template.js';
-import { AbortError, BusyError, HobError } from '../api/errors.js';
-import type { ChatMessage, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, SamplingParams, ShiftEvent, Usage } from '../api/types.js';
+import { AbortError, BusyError, HobError } from '../shared/errors.js';
+import type { ChatMessage, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, SamplingParams, ShiftEvent, Usage } from '../shared/types.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { ModelStore } from '../store/index.js';
 import { generate } from './generation.js';

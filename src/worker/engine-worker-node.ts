@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 
 import * as Comlink from 'comlink';
 
-import { NetworkError } from '../api/errors.js';
+import { NetworkError } from '../shared/errors.js';
 import { bytesSource } from '../core/source.js';
 import { fileSource } from '../node/index.js';
 import { requestNodeGpu } from '../node/gpu.js';

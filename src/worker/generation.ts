@@ -9,7 +9,7 @@
 import type { Model } from '../core/engine.js';
 import type { Sequence } from '../core/sequence.js';
 import { SamplerChain } from '../core/samplers.js';
-import type { FinishReason, SamplingParams } from '../api/types.js';
+import type { FinishReason, SamplingParams } from '../shared/types.js';
 
 export interface GenerationRequest extends SamplingParams {
   promptIds: number[];

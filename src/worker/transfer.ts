@@ -4,7 +4,7 @@
 // install it before any call.
 import * as Comlink from 'comlink';
 
-import { fromSerializedError, HobError, type SerializedError } from '../api/errors.js';
+import { fromSerializedError, HobError, type SerializedError } from '../shared/errors.js';
 
 type Thrown = { value: unknown };
 type Wire = { isError: true; value: SerializedError | { message: string; name: string; stack?: string } } | { isError: false; value: unknown };

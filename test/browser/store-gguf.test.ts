@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ModelFormatError } from '../../src/api/errors.js';
+import { ModelFormatError } from '../../src/shared/errors.js';
 import { Engine } from '../../src/core/engine.js';
 import { bytesSource } from '../../src/core/source.js';
 import { chunkedSource } from '../../src/store/chunk-source.js';

@@ -22,7 +22,7 @@
 //   rmsnorm, silu 1e-10 f32 vs f32 (the CPU sums squares in double)
 //   kv store and add are bit-exact; kv erase moves bit-exactly and re-rotated
 //   keys differ by at most one f16 ulp where cos/sin round differently.
-import { GpuError } from '../../src/api/errors.js';
+import { GpuError } from '../../src/shared/errors.js';
 import { requestGpu, withErrorScopes } from '../../src/gpu/device.js';
 import { Kernels, actType as actTypeOf, attentionScratchBytes, createQ8Acts, destroyQ8Acts, needsQ8Acts, type Q8Acts, type RopeConfig, type Step } from '../../src/gpu/kernels.js';
 import { createWeightBuffers, destroyWeight } from '../../src/gpu/weights.js';

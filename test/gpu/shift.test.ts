@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import type { ShiftEvent } from '../../src/api/types.js';
+import type { ShiftEvent } from '../../src/shared/types.js';
 import { Engine } from '../../src/core/engine.js';
 import { loadModelFromSource } from '../../src/core/load.js';
 import { Sequence } from '../../src/core/sequence.js';

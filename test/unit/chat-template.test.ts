@@ -15,7 +15,7 @@ import {
   type BuiltinTemplate,
   type ChatMessage,
 } from '../../src/chat/template.js';
-import { HobError } from '../../src/api/errors.js';
+import { HobError } from '../../src/shared/errors.js';
 
 const root = resolve(import.meta.dirname, '../..');
 

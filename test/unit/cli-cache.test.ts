@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { HobError } from '../../src/api/errors.js';
+import { HobError } from '../../src/shared/errors.js';
 import { cachedModel, cacheFileName } from '../../src/node/cache.js';
 import { testdataDir as testdata } from '../data.js';
 

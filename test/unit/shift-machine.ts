@@ -12,7 +12,7 @@
 //   evaluation of the same tokens within `freshTolerance`.
 import assert from 'node:assert/strict';
 
-import type { ContextShiftOptions, ShiftEvent } from '../../src/api/types.js';
+import type { ContextShiftOptions, ShiftEvent } from '../../src/shared/types.js';
 import type { Model, Session } from '../../src/core/engine.js';
 import { complete, type TokenSampler } from '../../src/core/generate.js';
 import { MIN_SHIFT_REUSE, Sequence } from '../../src/core/sequence.js';

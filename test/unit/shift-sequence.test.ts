@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import type { ShiftEvent } from '../../src/api/types.js';
+import type { ShiftEvent } from '../../src/shared/types.js';
 import { describeShift } from '../../src/core/sequence.js';
 import { ContextFullError, Engine, HobError, Sampler, Sequence, complete, type Model } from '../../src/node/index.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';

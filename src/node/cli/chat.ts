@@ -5,7 +5,7 @@
 // reply stays in the conversation); at the prompt it quits.
 import { createInterface } from 'node:readline';
 
-import type { ChatMessage, HobEngine, SamplingParams, Usage } from '../../api/types.js';
+import type { ChatMessage, HobEngine, SamplingParams, Usage } from '../../shared/types.js';
 import { Engine } from '../../core/engine.js';
 import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate } from '../../chat/template.js';
 import { createEngine } from '../engine.js';

@@ -1,10 +1,10 @@
 // Opening the model a command names: a file, or a URL fetched through the
 // cache; loading it into the engine with its GPU layers; progress bars for
 // both, and for the processing of long prompts.
-import { HobError } from '../../api/errors.js';
+import { HobError } from '../../shared/errors.js';
 import { Engine, type Model } from '../../core/engine.js';
 import { describeShift, type Sequence } from '../../core/sequence.js';
-import type { ShiftEvent } from '../../api/types.js';
+import type { ShiftEvent } from '../../shared/types.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { cachedModel, isUrl } from '../cache.js';
 import { requestNodeGpu } from '../gpu.js';

@@ -3,7 +3,7 @@
 // again and again, with every block in wasm, some on the GPU or all of them,
 // for test/browser/shift.test.ts. Reports the tokens, the shifts, whether
 // any GPU buffer was created or replaced, and every uncaptured WebGPU error.
-import type { ShiftEvent } from '../../../src/api/types.js';
+import type { ShiftEvent } from '../../../src/shared/types.js';
 import { Engine } from '../../../src/core/engine.js';
 import { loadModelFromSource } from '../../../src/core/load.js';
 import { Sequence } from '../../../src/core/sequence.js';

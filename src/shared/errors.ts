@@ -1,9 +1,9 @@
 // Every failure Hob reports is a HobError with a stable `code` and the
 // numbers that explain it in `details`. Callers branch on `code`: it survives
 // the trip through the worker (see toSerializedError / fromSerializedError),
-// where `instanceof` does not.
-import { Status } from '../core/api-consts.js';
-
+// where `instanceof` does not. This file depends on nothing else in Hob:
+// every layer imports it (the engine's status codes map onto these codes in
+// src/core/status.ts).
 export type HobErrorCode =
   | 'argument/invalid'
   | 'gguf/bad-magic'
@@ -23,6 +23,11 @@ export type HobErrorCode =
   | 'gpu/out-of-memory'
   | 'gpu/device-lost'
   | 'gpu/unsupported-type'
+  | 'grammar/parse'
+  | 'grammar/schema'
+  | 'grammar/limit'
+  | 'template/error'
+  | 'template/limit'
   | 'internal'
   | StoreErrorCode;
 
@@ -54,32 +59,34 @@ export class AbortError extends HobError {}
  * an error scope, a lost device, or a weight type the GPU kernels lack.
  * `details.lost` says whether the device is gone (and must be recreated). */
 export class GpuError extends HobError {}
+/** A grammar (GBNF) or JSON schema that cannot constrain output: a syntax
+ * error with details.line and details.column ('grammar/parse'), a schema
+ * keyword Hob does not support ('grammar/schema'), or a grammar whose
+ * matching outgrew its budget ('grammar/limit'). */
+export class GrammarError extends HobError {}
+/** A chat template failed: it raised an exception or could not render
+ * ('template/error'), or it ran past its budget of steps, output, depth or
+ * time ('template/limit'). */
+export class TemplateError extends HobError {}
 
-const byStatus: Record<number, [HobErrorCode, typeof HobError]> = {
-  [Status.ERR_INVALID_ARGUMENT]: ['argument/invalid', HobError],
-  [Status.ERR_GGUF_BAD_MAGIC]: ['gguf/bad-magic', ModelFormatError],
-  [Status.ERR_GGUF_BAD_VERSION]: ['gguf/bad-version', ModelFormatError],
-  [Status.ERR_GGUF_TRUNCATED]: ['gguf/truncated', ModelFormatError],
-  [Status.ERR_GGUF_INVALID]: ['gguf/invalid', ModelFormatError],
-  [Status.ERR_MODEL_INVALID]: ['model/invalid', ModelFormatError],
-  [Status.ERR_UNSUPPORTED_TYPE]: ['model/unsupported-type', UnsupportedModelError],
-  [Status.ERR_UNSUPPORTED_ARCH]: ['model/unsupported-architecture', UnsupportedModelError],
-  [Status.ERR_CONTEXT_FULL]: ['context/overflow', ContextFullError],
-  [Status.ERR_OUT_OF_RANGE]: ['range/out-of-bounds', HobError],
-  [Status.ERR_OUT_OF_MEMORY]: ['memory/out-of-memory', HobError],
-};
+/** Every code and the class its errors have on this side of a worker boundary. */
+const byCode = new Map<HobErrorCode, typeof HobError>();
 
-const byCode = new Map<HobErrorCode, typeof HobError>(Object.values(byStatus).map(([c, k]) => [c, k]));
-byCode.set('engine/busy', BusyError);
-byCode.set('request/aborted', AbortError);
-for (const c of ['gpu/unavailable', 'gpu/validation', 'gpu/out-of-memory', 'gpu/device-lost', 'gpu/unsupported-type'] as const) {
-  byCode.set(c, GpuError);
+function register(Kind: typeof HobError, codes: readonly HobErrorCode[]): void {
+  for (const c of codes) byCode.set(c, Kind);
 }
+register(ModelFormatError, ['gguf/bad-magic', 'gguf/bad-version', 'gguf/truncated', 'gguf/invalid', 'model/invalid']);
+register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture']);
+register(ContextFullError, ['context/overflow']);
+register(BusyError, ['engine/busy']);
+register(AbortError, ['request/aborted']);
+register(GpuError, ['gpu/unavailable', 'gpu/validation', 'gpu/out-of-memory', 'gpu/device-lost', 'gpu/unsupported-type']);
+register(GrammarError, ['grammar/parse', 'grammar/schema', 'grammar/limit']);
+register(TemplateError, ['template/error', 'template/limit']);
 
-/** The error for an engine status code and its message. */
-export function errorFromStatus(status: number, message: string, details: HobErrorDetails = {}): HobError {
-  const [code, Kind] = byStatus[status] ?? (['internal', HobError] as const);
-  return new Kind(code, message, { status, ...details });
+/** The class of errors with this code (HobError for codes without their own). */
+export function errorClassOf(code: HobErrorCode): typeof HobError {
+  return byCode.get(code) ?? HobError;
 }
 
 export interface SerializedError {
@@ -96,7 +103,7 @@ export function toSerializedError(e: HobError): SerializedError {
 
 /** Rebuilds the typed error on this side of a worker boundary. */
 export function fromSerializedError(s: SerializedError): HobError {
-  const Kind = byCode.get(s.code) ?? HobError;
+  const Kind = errorClassOf(s.code);
   return new Kind(s.code, s.message, s.details);
 }
 
@@ -124,15 +131,6 @@ export class NetworkError extends HobError {}
 /** A stored model is missing, incomplete, corrupt, or changed on its server while being stored. */
 export class StoreError extends HobError {}
 
-for (const [code, Kind] of [
-  ['store/quota-exceeded', QuotaExceededError],
-  ['store/not-found', StoreError],
-  ['store/incomplete', StoreError],
-  ['store/corrupt', StoreError],
-  ['store/changed-upstream', StoreError],
-  ['network/http-status', NetworkError],
-  ['network/no-range', NetworkError],
-  ['network/interrupted', NetworkError],
-] as const) {
-  byCode.set(code, Kind);
-}
+register(QuotaExceededError, ['store/quota-exceeded']);
+register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream']);
+register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted']);
