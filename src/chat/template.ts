@@ -7,13 +7,11 @@
 import { Template } from '@huggingface/jinja';
 
 import { HobError } from '../shared/errors.js';
+import type { ChatMessage } from '../shared/types.js';
+
+export type { ChatMessage };
 
 export type BuiltinTemplate = 'chatml' | 'llama3' | 'gemma' | 'phi3' | 'mistral';
-
-export interface ChatMessage {
-  role: string;
-  content: string;
-}
 
 export interface RenderChatOptions {
   /** End with the header of an assistant turn, for the model to complete. */
@@ -96,7 +94,7 @@ function parse(source: string): Template {
 
 function render(t: Template, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
   return t.render({
-    messages: messages.map((m) => ({ role: m.role, content: m.content })),
+    messages: messages.map((m) => ({ ...m, content: m.content ?? '' })),
     add_generation_prompt: opts.addGenerationPrompt,
     bos_token: opts.bosToken,
     eos_token: opts.eosToken,

@@ -46,11 +46,70 @@ export interface CreateEngineOptions {
   worker?: Worker;
 }
 
-export type Role = 'system' | 'user' | 'assistant';
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
+/** A message of the conversation, as OpenAI's chat API takes it. */
 export interface ChatMessage {
   role: Role;
-  content: string;
+  /** The text; null (or absent) for an assistant turn that only calls tools. */
+  content: string | null;
+  /** An assistant turn's tool calls, as a reply gave them. */
+  tool_calls?: ToolCall[];
+  /** A 'tool' message: the id of the call it answers. */
+  tool_call_id?: string;
+  /** A 'tool' message: the name of the function that ran (optional, as in OpenAI's API). */
+  name?: string;
+  /** An assistant turn's reasoning (the text of its <think> block), passed back to templates that render it. */
+  reasoning_content?: string;
+}
+
+/** A JSON Schema (draft 2020-12 / OpenAPI subset): what structured output and tool parameters are checked against. */
+export type JsonSchema = boolean | { [keyword: string]: unknown };
+
+/** A function the model may call (OpenAI's `tools` entry). */
+export interface ToolDefinition {
+  type: 'function';
+  function: {
+    name: string;
+    description?: string;
+    /** The arguments' JSON Schema; the generated arguments always validate against it. */
+    parameters?: JsonSchema;
+    strict?: boolean;
+  };
+}
+
+/** A call the model made: `arguments` is a JSON object as a string. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** A piece of a tool call in a stream (OpenAI's delta.tool_calls entry): the
+ * first piece of call `index` has its id, type and name; arguments arrive in
+ * pieces that concatenate to the JSON string. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function?: { name?: string; arguments?: string };
+}
+
+/** Whether and which tools the model must call. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
+
+/** Constrains the reply: any JSON object, or JSON that validates against a schema. */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object'; schema?: JsonSchema }
+  | { type: 'json_schema'; json_schema: { name: string; description?: string; schema?: JsonSchema; strict?: boolean } };
+
+/** Output constraints shared by chat and text completions. */
+export interface ConstraintParams {
+  /** JSON output: any object, or one that validates against a schema. */
+  response_format?: ResponseFormat;
+  /** A GBNF grammar (llama.cpp's format) the output must match. Not with response_format. */
+  grammar?: string;
 }
 
 /** Samplers, in llama.cpp's names and defaults. Unset fields take
@@ -125,20 +184,31 @@ export interface RequestOptions {
   ignore_eos?: boolean;
 }
 
-export interface ChatCompletionRequest extends SamplingParams, RequestOptions {
+export interface ChatCompletionRequest extends SamplingParams, ConstraintParams, RequestOptions {
   messages: ChatMessage[];
   stream?: boolean;
   /** Tokens to generate at most (default: until end of generation or the context is used up). */
   max_tokens?: number;
+  /** Functions the model may call; the reply's message.tool_calls holds the calls it makes. */
+  tools?: ToolDefinition[];
+  /** Default 'auto' when tools are given. */
+  tool_choice?: ToolChoice;
+  /** Whether one reply may hold several calls (default true). */
+  parallel_tool_calls?: boolean;
+  /** Passed to chat templates that read it (Qwen 3, SmolLM3): false asks the model to answer without thinking. */
+  enable_thinking?: boolean;
+  /** Tokens of reasoning (<think> ... </think>) at most: the thought is then closed and the answer follows. */
+  max_reasoning_tokens?: number;
 }
 
-export interface CompletionRequest extends SamplingParams, RequestOptions {
+export interface CompletionRequest extends SamplingParams, ConstraintParams, RequestOptions {
   prompt: string;
   stream?: boolean;
   max_tokens?: number;
 }
 
-export type FinishReason = 'stop' | 'length' | 'abort';
+/** 'stop': end of generation or a stop string; 'length': max_tokens; 'tool_calls': the reply calls tools; 'abort': stopped by its signal. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'abort';
 
 export interface Usage {
   prompt_tokens: number;
@@ -150,13 +220,29 @@ export interface Usage {
   decode_tokens_per_second: number;
 }
 
+/** A reply: its text (null when it only calls tools), its reasoning when the model thought first, its tool calls. */
+export interface AssistantMessage {
+  role: 'assistant';
+  content: string | null;
+  reasoning_content?: string;
+  tool_calls?: ToolCall[];
+}
+
 export interface ChatCompletion {
   id: string;
   object: 'chat.completion';
   created: number;
   model: string;
-  choices: [{ index: 0; message: { role: 'assistant'; content: string }; finish_reason: FinishReason }];
+  choices: [{ index: 0; message: AssistantMessage; finish_reason: FinishReason }];
   usage: Usage;
+}
+
+/** What a chunk adds to the reply: text, reasoning or pieces of tool calls. */
+export interface ChatCompletionDelta {
+  role?: 'assistant';
+  content?: string;
+  reasoning_content?: string;
+  tool_calls?: ToolCallDelta[];
 }
 
 export interface ChatCompletionChunk {
@@ -164,7 +250,7 @@ export interface ChatCompletionChunk {
   object: 'chat.completion.chunk';
   created: number;
   model: string;
-  choices: [{ index: 0; delta: { role?: 'assistant'; content?: string }; finish_reason: FinishReason | null }];
+  choices: [{ index: 0; delta: ChatCompletionDelta; finish_reason: FinishReason | null }];
   /** Present on the last chunk only. */
   usage?: Usage;
 }
