@@ -12,7 +12,6 @@
 #include "gguf.h"
 #include "loader.h"
 #include "model.h"
-#include "sampler.h"
 #include "session.h"
 #include "threadpool.h"
 
@@ -28,10 +27,6 @@ struct hob_model {
 struct hob_session {
     std::unique_ptr<hob::Session> session;
 };
-struct hob_sampler {
-    hob::Sampler sampler;
-};
-
 namespace {
 
 thread_local std::string g_last_error;
@@ -358,14 +353,6 @@ hob_status hob_session_head(hob_session* s, const float* hidden, size_t n) {
     return guard([&] { s->session->head(hidden); });
 }
 
-hob_status hob_session_set_logits(hob_session* s, const float* logits, size_t n) {
-    REQUIRE_ARG(s && logits, "hob_session_set_logits: session and logits must not be null");
-    REQUIRE_ARG(n == (size_t)s->session->model().hparams().n_vocab,
-                "hob_session_set_logits: needs n_vocab (" + std::to_string(s->session->model().hparams().n_vocab) +
-                    ") floats, got " + std::to_string(n));
-    return guard([&] { s->session->set_logits(logits); });
-}
-
 hob_status hob_session_logits(const hob_session* s, float* out, size_t cap) {
     REQUIRE_ARG(s && out, "hob_session_logits: session and out must not be null");
     return guard([&] {
@@ -404,65 +391,6 @@ hob_status hob_session_shift(hob_session* s, int32_t n_keep, int32_t n_discard) 
                       std::to_string(s->session->n_past()) + " tokens");
         s->session->erase(n_keep, n_keep + n_discard);
     });
-}
-
-// ---- sampling -------------------------------------------------------------------
-
-hob_status hob_sampler_create(hob_sampler** out) {
-    REQUIRE_ARG(out, "hob_sampler_create: out must not be null");
-    return guard([&] { *out = new hob_sampler{hob::Sampler()}; });
-}
-
-void hob_sampler_free(hob_sampler* s) { delete s; }
-
-hob_status hob_sampler_set(hob_sampler* s, int32_t param, double value) {
-    REQUIRE_ARG(s, "hob_sampler_set: sampler must not be null");
-    REQUIRE_ARG(std::isfinite(value), "sampler value must be finite");
-    hob::SamplerParams& p = s->sampler.params();
-    switch (param) {
-        case HOB_SAMPLER_TEMPERATURE: p.temperature = (float)value; break;
-        case HOB_SAMPLER_TOP_K: p.top_k = (int32_t)value; break;
-        case HOB_SAMPLER_TOP_P:
-            REQUIRE_ARG(value >= 0, "top_p must be >= 0");
-            p.top_p = (float)value;
-            break;
-        case HOB_SAMPLER_MIN_P:
-            REQUIRE_ARG(value >= 0 && value <= 1, "min_p must be in [0, 1]");
-            p.min_p = (float)value;
-            break;
-        case HOB_SAMPLER_REPEAT_PENALTY:
-            REQUIRE_ARG(value > 0, "repeat_penalty must be > 0");
-            p.repeat_penalty = (float)value;
-            break;
-        case HOB_SAMPLER_REPEAT_LAST_N:
-            REQUIRE_ARG(value >= 0 && value <= 1 << 20, "repeat_last_n must be in [0, 2^20]");
-            p.repeat_last_n = (int32_t)value;
-            break;
-        case HOB_SAMPLER_SEED:
-            REQUIRE_ARG(value >= 0 && value <= 4294967295.0, "seed must be a 32-bit unsigned integer");
-            s->sampler.reseed((uint32_t)value);
-            break;
-        default: return set_error(HOB_ERR_INVALID_ARGUMENT, "unknown sampler parameter " + std::to_string(param));
-    }
-    return HOB_OK;
-}
-
-hob_status hob_sampler_sample(hob_sampler* s, const hob_session* session, int32_t* token) {
-    REQUIRE_ARG(s && session && token, "hob_sampler_sample: arguments must not be null");
-    return guard([&] {
-        const std::vector<float>& l = session->session->logits();
-        *token = s->sampler.sample(l.data(), (int32_t)l.size());
-    });
-}
-
-hob_status hob_sampler_accept(hob_sampler* s, int32_t token) {
-    REQUIRE_ARG(s, "hob_sampler_accept: sampler must not be null");
-    s->sampler.accept(token);
-    return HOB_OK;
-}
-
-void hob_sampler_reset(hob_sampler* s) {
-    if (s) s->sampler.reset();
 }
 
 }  // extern "C"

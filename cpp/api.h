@@ -5,7 +5,7 @@
  * needs.
  *
  * The enums below are the schema shared with TypeScript: scripts/gen-api.mjs
- * turns them into src/core/api-consts.ts, and a test keeps the two in step. */
+ * turns them into src/core/c-api.ts, and a test keeps the two in step. */
 #ifndef HOB_API_H
 #define HOB_API_H
 
@@ -50,17 +50,6 @@ typedef enum hob_gguf_type {
     HOB_GGUF_FLOAT64 = 12
 } hob_gguf_type;
 
-/* Sampler settings, set one at a time with hob_sampler_set. */
-typedef enum hob_sampler_param {
-    HOB_SAMPLER_TEMPERATURE = 0,     /* <= 0 means greedy */
-    HOB_SAMPLER_TOP_K = 1,           /* <= 0 keeps every token */
-    HOB_SAMPLER_TOP_P = 2,           /* >= 1 keeps every token */
-    HOB_SAMPLER_MIN_P = 3,           /* <= 0 keeps every token */
-    HOB_SAMPLER_REPEAT_PENALTY = 4,  /* 1 is off */
-    HOB_SAMPLER_REPEAT_LAST_N = 5,   /* tokens of history the penalty looks at */
-    HOB_SAMPLER_SEED = 6             /* 32-bit seed of the random generator */
-} hob_sampler_param;
-
 /* Hyperparameters of a loaded model, read with hob_model_hparam. */
 typedef enum hob_hparam {
     HOB_HPARAM_N_HEAD = 0,
@@ -97,7 +86,6 @@ typedef struct hob_gguf hob_gguf;
 typedef struct hob_loader hob_loader;
 typedef struct hob_model hob_model;
 typedef struct hob_session hob_session;
-typedef struct hob_sampler hob_sampler;
 
 /* Message of the last failed call on this thread ("" if none). */
 const char* hob_last_error(void);
@@ -216,15 +204,14 @@ hob_status hob_session_eval(hob_session* session, const int32_t* tokens, size_t 
 /* For models with offloaded blocks: appends tokens and runs them through
  * the embedding and the CPU blocks only, copying their hidden states
  * (n_tokens x n_embd floats, cap floats available) to `hidden`, the input of
- * the offloaded blocks, which the caller runs for the same cells. Then
- * hob_session_head (head on the CPU) or hob_session_set_logits gives the
- * logits. HOB_ERR_CONTEXT_FULL (nothing evaluated) if they do not fit. */
+ * the offloaded blocks, which the caller runs for the same cells. With the
+ * head on the CPU, hob_session_head then gives the logits; an offloaded head
+ * keeps its logits where it ran. HOB_ERR_CONTEXT_FULL (nothing evaluated) if
+ * they do not fit. */
 hob_status hob_session_eval_hidden(hob_session* session, const int32_t* tokens, size_t n_tokens, float* hidden,
                                    size_t cap);
 /* Output norm and head on the CPU over one hidden state (n_embd floats). */
 hob_status hob_session_head(hob_session* session, const float* hidden, size_t n);
-/* Logits computed by the offloaded head (n_vocab floats). */
-hob_status hob_session_set_logits(hob_session* session, const float* logits, size_t n);
 /* Copies the logits of the last evaluated token (n_vocab floats). */
 hob_status hob_session_logits(const hob_session* session, float* out, size_t cap);
 /* Copies the position of every used cache cell, oldest first (n_past
@@ -239,17 +226,6 @@ hob_status hob_session_erase(hob_session* session, int32_t start, int32_t end);
 /* llama.cpp's context shift: keeps the first n_keep tokens, evicts the
  * n_discard after them: hob_session_erase(n_keep, n_keep + n_discard). */
 hob_status hob_session_shift(hob_session* session, int32_t n_keep, int32_t n_discard);
-
-/* ---- sampling ------------------------------------------------------------ */
-
-hob_status hob_sampler_create(hob_sampler** out);
-void hob_sampler_free(hob_sampler* sampler);
-hob_status hob_sampler_set(hob_sampler* sampler, int32_t param, double value);
-/* Picks the next token from the session's current logits. The token is not
- * accepted into the penalty history until hob_sampler_accept. */
-hob_status hob_sampler_sample(hob_sampler* sampler, const hob_session* session, int32_t* token);
-hob_status hob_sampler_accept(hob_sampler* sampler, int32_t token);
-void hob_sampler_reset(hob_sampler* sampler);
 
 #ifdef __cplusplus
 }

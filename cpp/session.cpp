@@ -73,11 +73,6 @@ void Session::head(const float* hidden) {
     has_logits_ = true;
 }
 
-void Session::set_logits(const float* logits) {
-    std::copy(logits, logits + logits_.size(), logits_.begin());
-    has_logits_ = true;
-}
-
 const std::vector<float>& Session::logits() const {
     HOB_CHECK(has_logits_, HOB_ERR_INVALID_ARGUMENT, "no logits: nothing has been evaluated since the last change");
     return logits_;

@@ -33,13 +33,11 @@ public:
     // only, copying their hidden states (n x n_embd floats) to `hidden`: the
     // input of the offloaded blocks, which the caller runs on the same cells
     // (positions n_past .. n_past + n - 1 before the call). No logits until
-    // head() or set_logits().
+    // head() (an offloaded head keeps its logits on its device).
     void eval_hidden(const int32_t* tokens, int32_t n, float* hidden);
     // The output norm and head on the CPU over one hidden state (n_embd
     // floats) coming back from the offloaded blocks.
     void head(const float* hidden);
-    // Logits computed elsewhere (the offloaded head), n_vocab floats.
-    void set_logits(const float* logits);
     // Logits of the last evaluated token; throws if there is none.
     const std::vector<float>& logits() const;
     void truncate(int32_t n_keep);

@@ -142,9 +142,9 @@ function argmax(v: Float32Array): number {
 }
 
 async function runHob(modelPath: string): Promise<RunResult> {
-  const { Engine } = await import('../src/core/engine.js');
+  const { Engine } = await import('../src/core/wasm-engine.js');
   const { loadModelFile, requestNodeGpu } = await import('../src/node/index.js');
-  const { GREEDY_PICK } = await import('../src/core/gpu-sample.js');
+  const { GREEDY_PICK } = await import('../src/sampling/pick.js');
   const engine = await Engine.create({ threads: Math.min(8, cpus().length) });
   const gpu = await requestNodeGpu();
   const errors: string[] = [];

@@ -1,16 +1,15 @@
-// Generates src/core/api-consts.ts from the enums of cpp/api.h, so the
+// Generates src/core/c-api.ts from the enums of cpp/api.h, so the
 // numbers TypeScript uses can never drift from the engine's. With --check it
 // exits non-zero if the committed file is stale instead of writing it.
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const header = readFileSync(new URL('../cpp/api.h', import.meta.url), 'utf8');
-const target = new URL('../src/core/api-consts.ts', import.meta.url);
+const target = new URL('../src/core/c-api.ts', import.meta.url);
 
 // enum C name -> [TS name, member prefix to strip]
 const enums = {
   hob_status: ['Status', 'HOB_'],
   hob_gguf_type: ['GgufValueType', 'HOB_GGUF_'],
-  hob_sampler_param: ['SamplerParam', 'HOB_SAMPLER_'],
   hob_hparam: ['Hparam', 'HOB_HPARAM_'],
 };
 
@@ -27,7 +26,7 @@ for (const [cName, [tsName, prefix]] of Object.entries(enums)) {
 if (process.argv.includes('--check')) {
   const current = readFileSync(target, 'utf8');
   if (current !== out) {
-    console.error('src/core/api-consts.ts is stale: run node scripts/gen-api.mjs');
+    console.error('src/core/c-api.ts is stale: run node scripts/gen-api.mjs');
     process.exit(1);
   }
 } else {

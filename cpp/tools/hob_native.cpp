@@ -2,8 +2,8 @@
 // native speed figures. It speaks only the C API, with the same commands
 // and JSON output as the `hob` CLI (which runs the wasm build):
 //   hob tokenize --model M --text T
-//   hob complete --model M --prompt P [--n-predict N] [--temp T] [--seed S]
-//                [--ctx-size C] [--threads T]
+//   hob complete --model M --prompt P [--n-predict N] [--ctx-size C] [--threads T]
+// (greedy)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -120,10 +120,18 @@ int main(int argc, char** argv) {
         check(hob_session_create(model, std::atoi(get("--ctx-size", "0").c_str()), 0,
                                  &session),
               "cannot create session");
-        hob_sampler* sampler = nullptr;
-        check(hob_sampler_create(&sampler), "cannot create sampler");
-        check(hob_sampler_set(sampler, HOB_SAMPLER_TEMPERATURE, std::atof(get("--temp", "0.8").c_str())), "bad --temp");
-        check(hob_sampler_set(sampler, HOB_SAMPLER_SEED, std::atof(get("--seed", "0").c_str())), "bad --seed");
+        const int32_t n_vocab = hob_model_n_vocab(model);
+        std::vector<float> logits((size_t)n_vocab);
+        // Greedy: the first of the largest logits. Sampling with other
+        // settings belongs to the TypeScript sampler chain (src/sampling).
+        auto argmax = [&]() {
+            check(hob_session_logits(session, logits.data(), logits.size()), "no logits");
+            int32_t best = 0;
+            for (int32_t i = 1; i < n_vocab; i++) {
+                if (logits[(size_t)i] > logits[(size_t)best]) best = i;
+            }
+            return best;
+        };
 
         const std::vector<int32_t> prompt = tokenize(model, get("--prompt", ""), true);
         if (prompt.empty()) die("the prompt has no tokens");
@@ -135,9 +143,7 @@ int main(int argc, char** argv) {
         std::string text;
         t0 = std::chrono::steady_clock::now();
         for (int i = 0; i < n_predict; i++) {
-            int32_t tok = 0;
-            check(hob_sampler_sample(sampler, session, &tok), "sampling failed");
-            check(hob_sampler_accept(sampler, tok), "sampling failed");
+            int32_t tok = argmax();
             out.push_back(tok);
             text += piece(model, tok);
             if (i + 1 < n_predict) check(hob_session_eval(session, &tok, 1), "evaluation failed");
@@ -152,7 +158,6 @@ int main(int argc, char** argv) {
             json_ids(prompt).c_str(), json_ids(out).c_str(), json_string(text).c_str(), prompt.size(), prefill_ms,
             prompt.size() / (prefill_ms / 1000.0), decode_steps, decode_ms,
             decode_steps > 0 ? decode_steps / (decode_ms / 1000.0) : 0.0, hob_session_n_threads(session));
-        hob_sampler_free(sampler);
         hob_session_free(session);
     } else {
         die("unknown command " + cmd);

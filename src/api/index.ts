@@ -6,13 +6,13 @@ import * as Comlink from 'comlink';
 
 import { HobError } from '../shared/errors.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
-import { openEngine } from './engine.js';
-import type { EngineWorkerApi, ModelSource } from '../worker/engine-api.js';
+import { openEngine } from './remote-engine.js';
+import type { EngineWorkerApi, ModelSource } from '../worker/service.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 
 export * from '../shared/types.js';
 export * from '../shared/errors.js';
-export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../core/samplers.js';
+export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../sampling/chain.js';
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 

@@ -1,7 +1,7 @@
 // The engine's C status codes (cpp/api.h) as typed errors: the one place
 // where a hob_status becomes a HobError code.
 import { errorClassOf, type HobError, type HobErrorCode, type HobErrorDetails } from '../shared/errors.js';
-import { Status } from './api-consts.js';
+import { Status } from './c-api.js';
 
 const codeOf: Record<number, HobErrorCode> = {
   [Status.ERR_INVALID_ARGUMENT]: 'argument/invalid',

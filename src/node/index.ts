@@ -3,27 +3,27 @@
 // WebGPU through the `webgpu` package for offloaded blocks.
 import { open } from 'node:fs/promises';
 
-import { Engine, type Model } from '../core/engine.js';
+import { Engine, type Model } from '../core/wasm-engine.js';
 import type { GgufHeader } from '../shared/model.js';
-import { loadModelFromSource, type LoadOptions } from '../core/load.js';
-import type { ByteSource } from '../core/source.js';
+import { loadModelFromSource, type LoadOptions } from '../runtime/load.js';
+import type { ByteSource } from '../format/source.js';
 import { HobError } from '../shared/errors.js';
 
-export { Engine, Model, Sampler, Session } from '../core/engine.js';
-export type { EngineOptions, SamplerOptions, SessionOptions, TokenizeOptions } from '../core/engine.js';
+export { Engine, Model, Sampler, Session } from '../core/wasm-engine.js';
+export type { EngineOptions, SamplerOptions, SessionOptions, TokenizeOptions } from '../core/wasm-engine.js';
 export type { GgufHeader, GgufTensor, LoadReport, ModelHparams, ModelInfo } from '../shared/model.js';
-export { complete } from '../core/generate.js';
-export { MIN_SHIFT_REUSE, Sequence, describeShift, type PrefillResult, type SequenceOptions } from '../core/sequence.js';
-export type { CompletionOptions, CompletionResult, CompletionTimings, TokenSampler } from '../core/generate.js';
-export type { SamplePick } from '../core/gpu-sample.js';
+export { complete } from '../runtime/generate.js';
+export { MIN_SHIFT_REUSE, Sequence, describeShift, type PrefillResult, type SequenceOptions } from '../runtime/sequence.js';
+export type { CompletionOptions, CompletionResult, CompletionTimings, TokenSampler } from '../runtime/generate.js';
+export type { SamplePick } from '../sampling/pick.js';
 export * from '../shared/errors.js';
-export { loadModelFromSource, type LoadOptions, type LoadProgress } from '../core/load.js';
-export { bytesSource, type ByteSource } from '../core/source.js';
-export { joinSplitParts } from '../core/gguf-split.js';
+export { loadModelFromSource, type LoadOptions, type LoadProgress } from '../runtime/load.js';
+export { bytesSource, type ByteSource } from '../format/source.js';
+export { joinSplitParts } from '../format/gguf-split.js';
 export { requestNodeGpu } from './gpu.js';
-export { createEngine, nodeModelSource, type NodeCreateEngineOptions } from './engine.js';
+export { createEngine, nodeModelSource, type NodeCreateEngineOptions } from './create-engine.js';
 export type * from '../shared/types.js';
-export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, SamplerChain, resolveSampling } from '../core/samplers.js';
+export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, SamplerChain, resolveSampling } from '../sampling/chain.js';
 
 async function openFile(path: string) {
   try {

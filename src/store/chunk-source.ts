@@ -3,7 +3,7 @@
 // cached, for the loader's sequential reads), so memory stays near one chunk
 // plus what the caller asked for, and no read needs one buffer of the model.
 import { AbortError, HobError } from '../shared/errors.js';
-import type { ByteSource } from '../core/source.js';
+import type { ByteSource } from '../format/source.js';
 
 const CACHED_CHUNKS = 2;
 

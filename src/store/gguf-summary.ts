@@ -3,8 +3,8 @@
 // TypeScript, so the main thread can describe a download without the wasm
 // engine, and a truncated file is caught from its header.
 import { ModelFormatError } from '../shared/errors.js';
-import { ggmlTypeTraits, readGgufLayout } from '../core/gguf-layout.js';
-import type { ByteSource } from '../core/source.js';
+import { ggmlTypeTraits, readGgufLayout } from '../format/gguf-layout.js';
+import type { ByteSource } from '../format/source.js';
 
 export interface GgufSummary {
   version: number;

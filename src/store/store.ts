@@ -4,7 +4,7 @@
 // under a Web Lock, so tabs share one download. The byte layout lives in
 // manifest.ts and db.ts, the write path in fill.ts.
 import { HobError, StoreError } from '../shared/errors.js';
-import type { ByteSource } from '../core/source.js';
+import type { ByteSource } from '../format/source.js';
 import { chunkedSource } from './chunk-source.js';
 import { ModelDb, type ChunkRecord } from './db.js';
 import { fillModel } from './fill.js';

@@ -13,7 +13,7 @@ import type {
   ShiftEvent,
 } from '../shared/types.js';
 import { formatBytes, formatSeconds } from './catalog.js';
-import { defaultEngineFactory, type EngineFactory } from './engine.js';
+import { defaultEngineFactory, type EngineFactory } from './engine-factory.js';
 import { renderMarkdown } from './markdown.js';
 import { findPreset } from './presets.js';
 import { SettingsPanel, type ChatSettings, type SettingsResult } from './settings.js';

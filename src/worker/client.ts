@@ -2,10 +2,10 @@
 // returns a typed comlink proxy. The public API (src/api) builds on this.
 import * as Comlink from 'comlink';
 
-import type { EngineWorkerApi } from './engine-api.js';
+import type { EngineWorkerApi } from './service.js';
 import { installErrorTransfer } from './transfer.js';
 
-export type { EngineWorkerApi, GenerateRequest, GenerateResult, LoadProgress, ModelSource, OpenOptions, WorkerCompletionRequest } from './engine-api.js';
+export type { EngineWorkerApi, GenerateRequest, GenerateResult, LoadProgress, ModelSource, OpenOptions, WorkerCompletionRequest } from './service.js';
 
 export interface EngineWorkerHandle {
   api: Comlink.Remote<EngineWorkerApi>;

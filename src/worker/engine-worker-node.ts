@@ -7,10 +7,10 @@ import { parentPort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 
 import { NetworkError } from '../shared/errors.js';
-import { bytesSource } from '../core/source.js';
+import { bytesSource } from '../format/source.js';
 import { fileSource } from '../node/index.js';
 import { requestNodeGpu } from '../node/gpu.js';
-import { createWorkerApi } from './engine-api.js';
+import { createWorkerApi } from './service.js';
 import { nodeEndpoint } from './node-endpoint.js';
 import { installErrorTransfer } from './transfer.js';
 

@@ -5,10 +5,10 @@ import * as Comlink from 'comlink';
 
 import { requestGpu } from '../gpu/device.js';
 import { openModelStore } from '../store/index.js';
-import { createWorkerApi } from './engine-api.js';
+import { createWorkerApi } from './service.js';
 import { installErrorTransfer } from './transfer.js';
 
-export type { EngineWorkerApi, GenerateRequest, GenerateResult, LoadProgress, ModelSource, OpenOptions, WorkerCompletionRequest, WorkerLoadOptions } from './engine-api.js';
+export type { EngineWorkerApi, GenerateRequest, GenerateResult, LoadProgress, ModelSource, OpenOptions, WorkerCompletionRequest, WorkerLoadOptions } from './service.js';
 
 const api = createWorkerApi({
   requestGpu: () => requestGpu(),

@@ -6,9 +6,9 @@
 // and that token is banned at that position), and text streamed only once no
 // stop or banned string can still claim it. The cache always holds the
 // prompt and the output but its last token, so the next request reuses it.
-import type { Model } from '../core/engine.js';
-import type { Sequence } from '../core/sequence.js';
-import { SamplerChain } from '../core/samplers.js';
+import type { Model } from '../core/wasm-engine.js';
+import type { Sequence } from '../runtime/sequence.js';
+import { SamplerChain } from '../sampling/chain.js';
 import type { FinishReason, SamplingParams } from '../shared/types.js';
 
 export interface GenerationRequest extends SamplingParams {

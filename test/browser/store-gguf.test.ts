@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { ModelFormatError } from '../../src/shared/errors.js';
-import { Engine } from '../../src/core/engine.js';
-import { bytesSource } from '../../src/core/source.js';
+import { Engine } from '../../src/core/wasm-engine.js';
+import { bytesSource } from '../../src/format/source.js';
 import { chunkedSource } from '../../src/store/chunk-source.js';
 import { readGgufSummary } from '../../src/store/gguf-summary.js';
 import { Sha256 } from '../../src/store/sha256.js';

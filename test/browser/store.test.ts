@@ -10,9 +10,9 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 
-import { Engine, Sampler } from '../../src/core/engine.js';
-import { complete } from '../../src/core/generate.js';
-import { Sequence } from '../../src/core/sequence.js';
+import { Engine, Sampler } from '../../src/core/wasm-engine.js';
+import { complete } from '../../src/runtime/generate.js';
+import { Sequence } from '../../src/runtime/sequence.js';
 import { startServer, testdataDir } from './harness.js';
 import {
   CHUNK_BYTES,

@@ -2,8 +2,8 @@
 // first part keeps all metadata, every part gets split.no / split.count /
 // split.tensors.count and a share of the tensors, each with its own header
 // and data section. For tests of loading split models.
-import { padTo, readGgufLayout } from '../../src/core/gguf-layout.js';
-import { bytesSource } from '../../src/core/source.js';
+import { padTo, readGgufLayout } from '../../src/format/gguf-layout.js';
+import { bytesSource } from '../../src/format/source.js';
 
 const enc = new TextEncoder();
 

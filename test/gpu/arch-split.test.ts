@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine, type Session } from '../../src/core/engine.js';
-import { loadModelFromSource } from '../../src/core/load.js';
-import { bytesSource } from '../../src/core/source.js';
+import { Engine, type Session } from '../../src/core/wasm-engine.js';
+import { loadModelFromSource } from '../../src/runtime/load.js';
+import { bytesSource } from '../../src/format/source.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import { makeArchSpec, writeArchModel, type ArchName } from '../gguf/arch-models.js';
 import { watchUncaptured } from './harness.js';

@@ -1,6 +1,7 @@
-// The engine's CPU ops (cpp/ops_api.h) called through the wasm build, as the
-// reference the GPU kernels are compared with. Loads in Node and in the
-// browser test page alike (src/core/wasm.ts finds the build either way).
+// The engine's CPU ops (cpp/ops_api.h) called through the test-only wasm
+// build (hob-ops: the single-threaded engine plus the op API, never shipped),
+// as the reference the GPU kernels are compared with. Loads in Node and in
+// the browser test page alike.
 import { heapU8, loadWasm, type HobModule } from '../../src/core/wasm.js';
 
 /** The exports of cpp/ops_api.h (int64_t arguments arrive as bigint). */
@@ -44,7 +45,14 @@ export class CpuOps {
   private constructor(private readonly m: Module) {}
 
   static async load(): Promise<CpuOps> {
-    const { module } = await loadWasm({ threads: 1, variant: 'st' });
+    const { module } = await loadWasm({
+      threads: 1,
+      variant: 'st',
+      assets: {
+        glue: new URL('../../wasm/out/hob-ops.mjs', import.meta.url).href,
+        wasm: new URL('../../wasm/out/hob-ops.wasm', import.meta.url).href,
+      },
+    });
     return new CpuOps(module as Module);
   }
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine } from '../../src/core/engine.js';
-import { loadModelFromSource } from '../../src/core/load.js';
-import { bytesSource } from '../../src/core/source.js';
+import { Engine } from '../../src/core/wasm-engine.js';
+import { loadModelFromSource } from '../../src/runtime/load.js';
+import { bytesSource } from '../../src/format/source.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import type { GpuRunner } from '../../src/gpu/runner.js';
 import { makeArchSpec, writeArchModel } from '../gguf/arch-models.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { Engine, GpuError, loadModelFromSource } from '../../src/node/index.js';
-import { bytesSource } from '../../src/core/source.js';
+import { bytesSource } from '../../src/format/source.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { requestNodeGpu } from './node-gpu.js';
 

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine, Sampler, type Model, type Session } from '../../src/core/engine.js';
-import { complete, type TokenSampler } from '../../src/core/generate.js';
-import { loadModelFromSource } from '../../src/core/load.js';
-import { SamplerChain } from '../../src/core/samplers.js';
-import { Sequence } from '../../src/core/sequence.js';
-import { bytesSource } from '../../src/core/source.js';
+import { Engine, Sampler, type Model, type Session } from '../../src/core/wasm-engine.js';
+import { complete, type TokenSampler } from '../../src/runtime/generate.js';
+import { loadModelFromSource } from '../../src/runtime/load.js';
+import { SamplerChain } from '../../src/sampling/chain.js';
+import { Sequence } from '../../src/runtime/sequence.js';
+import { bytesSource } from '../../src/format/source.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import { generate, type GenerationRequest } from '../../src/worker/generation.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import type { ShiftEvent } from '../../src/shared/types.js';
-import { Engine } from '../../src/core/engine.js';
-import { loadModelFromSource } from '../../src/core/load.js';
-import { Sequence } from '../../src/core/sequence.js';
-import { bytesSource } from '../../src/core/source.js';
+import { Engine } from '../../src/core/wasm-engine.js';
+import { loadModelFromSource } from '../../src/runtime/load.js';
+import { Sequence } from '../../src/runtime/sequence.js';
+import { bytesSource } from '../../src/format/source.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { runShiftMachine } from '../unit/shift-machine.js';

@@ -9,9 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine } from '../../src/core/engine.js';
-import { loadModelFromSource } from '../../src/core/load.js';
-import { bytesSource } from '../../src/core/source.js';
+import { Engine } from '../../src/core/wasm-engine.js';
+import { loadModelFromSource } from '../../src/runtime/load.js';
+import { bytesSource } from '../../src/format/source.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { watchUncaptured } from './harness.js';

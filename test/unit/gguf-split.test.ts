@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { Engine, HobError, loadModelFromSource, type Model } from '../../src/node/index.js';
-import { joinSplitParts } from '../../src/core/gguf-split.js';
-import { bytesSource } from '../../src/core/source.js';
+import { joinSplitParts } from '../../src/format/gguf-split.js';
+import { bytesSource } from '../../src/format/source.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { splitGguf } from '../gguf/split.js';
 

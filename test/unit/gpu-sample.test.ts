@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import type { SamplingParams } from '../../src/shared/types.js';
-import { chainPick, cppSamplerPick, GPU_TOP_K_MAX, pickedLogits, pickSize, type SamplePick } from '../../src/core/gpu-sample.js';
-import { resolveSampling, SamplerChain } from '../../src/core/samplers.js';
+import { chainPick, cppSamplerPick, GPU_TOP_K_MAX, pickedLogits, pickSize, type SamplePick } from '../../src/sampling/pick.js';
+import { resolveSampling, SamplerChain } from '../../src/sampling/chain.js';
 import type { GpuCandidates } from '../../src/gpu/pick.js';
 
 const N_VOCAB = 300;

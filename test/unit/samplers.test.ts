@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { Mt19937, SamplerChain, resolveSampling, zArray, type ResolvedSampling } from '../../src/core/samplers.js';
+import { Mt19937, SamplerChain, resolveSampling, zArray, type ResolvedSampling } from '../../src/sampling/chain.js';
 import type { SamplerName, SamplingParams } from '../../src/shared/types.js';
 
 type Cand = { id: number; logit: number; p: number };

@@ -13,9 +13,9 @@
 import assert from 'node:assert/strict';
 
 import type { ContextShiftOptions, ShiftEvent } from '../../src/shared/types.js';
-import type { Model, Session } from '../../src/core/engine.js';
-import { complete, type TokenSampler } from '../../src/core/generate.js';
-import { MIN_SHIFT_REUSE, Sequence } from '../../src/core/sequence.js';
+import type { Model, Session } from '../../src/core/wasm-engine.js';
+import { complete, type TokenSampler } from '../../src/runtime/generate.js';
+import { MIN_SHIFT_REUSE, Sequence } from '../../src/runtime/sequence.js';
 
 export interface MachineOptions {
   /** The model under test (CPU-only, split or all-GPU). */

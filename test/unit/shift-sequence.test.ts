@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import type { ShiftEvent } from '../../src/shared/types.js';
-import { describeShift } from '../../src/core/sequence.js';
+import { describeShift } from '../../src/runtime/sequence.js';
 import { ContextFullError, Engine, HobError, Sampler, Sequence, complete, type Model } from '../../src/node/index.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 

@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import type { SamplerOptions } from '../../core/engine.js';
+import type { SamplerOptions } from '../../core/wasm-engine.js';
 
 export class UsageError extends Error {}
 

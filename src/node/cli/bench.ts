@@ -2,7 +2,7 @@
 // random tokens in one batch into an empty cache; tg N evaluates one token
 // and then N more one at a time, as generation does. Each test runs once to
 // warm up and then R times; the table shows mean ± sd tokens per second.
-import { Sampler } from '../../core/engine.js';
+import { Sampler } from '../../core/wasm-engine.js';
 import { modelOptions, num, parseCommand } from './args.js';
 import { openModel } from './model.js';
 import { formatBytes } from './progress.js';

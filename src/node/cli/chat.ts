@@ -6,9 +6,9 @@
 import { createInterface } from 'node:readline';
 
 import type { ChatMessage, HobEngine, SamplingParams, Usage } from '../../shared/types.js';
-import { Engine } from '../../core/engine.js';
+import { Engine } from '../../core/wasm-engine.js';
 import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate } from '../../chat/template.js';
-import { createEngine } from '../engine.js';
+import { createEngine } from '../create-engine.js';
 import { readGgufHeaderFile } from '../index.js';
 import { gpuLayersOption, modelOptions, num, parseCommand, samplerOptions, samplingOptions, threadsOption, UsageError } from './args.js';
 import { describeError, logShift, modelArg, resolveModelPath } from './model.js';

@@ -1,9 +1,9 @@
 // hob complete, tokenize and inspect.
 import { readFile } from 'node:fs/promises';
 
-import { Engine, Sampler } from '../../core/engine.js';
-import { complete } from '../../core/generate.js';
-import { Sequence } from '../../core/sequence.js';
+import { Engine, Sampler } from '../../core/wasm-engine.js';
+import { complete } from '../../runtime/generate.js';
+import { Sequence } from '../../runtime/sequence.js';
 import { readGgufHeaderFile } from '../index.js';
 import { modelOptions, num, parseCommand, samplerOptions, samplingOptions, UsageError } from './args.js';
 import { logShift, modelArg, openModel, prefillWithProgress, resolveModelPath } from './model.js';

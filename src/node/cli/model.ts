@@ -2,8 +2,8 @@
 // cache; loading it into the engine with its GPU layers; progress bars for
 // both, and for the processing of long prompts.
 import { HobError } from '../../shared/errors.js';
-import { Engine, type Model } from '../../core/engine.js';
-import { describeShift, type Sequence } from '../../core/sequence.js';
+import { Engine, type Model } from '../../core/wasm-engine.js';
+import { describeShift, type Sequence } from '../../runtime/sequence.js';
 import type { ShiftEvent } from '../../shared/types.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { cachedModel, isUrl } from '../cache.js';

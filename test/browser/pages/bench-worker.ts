@@ -1,7 +1,7 @@
 // Benchmark worker: Hob's wasm engine on one model, as a page's worker runs
 // it (the threaded build needs a cross-origin isolated page). Answers one
 // message { url, ids, nDecode, threads } with the timings.
-import { Engine } from '../../../src/core/engine.js';
+import { Engine } from '../../../src/core/wasm-engine.js';
 
 export interface HobBenchRequest {
   url: string;

@@ -4,10 +4,10 @@
 // for test/browser/shift.test.ts. Reports the tokens, the shifts, whether
 // any GPU buffer was created or replaced, and every uncaptured WebGPU error.
 import type { ShiftEvent } from '../../../src/shared/types.js';
-import { Engine } from '../../../src/core/engine.js';
-import { loadModelFromSource } from '../../../src/core/load.js';
-import { Sequence } from '../../../src/core/sequence.js';
-import { bytesSource } from '../../../src/core/source.js';
+import { Engine } from '../../../src/core/wasm-engine.js';
+import { loadModelFromSource } from '../../../src/runtime/load.js';
+import { Sequence } from '../../../src/runtime/sequence.js';
+import { bytesSource } from '../../../src/format/source.js';
 import { requestGpu } from '../../../src/gpu/device.js';
 import { makeSpec, writeRandomLlama } from '../../gguf/random-model.js';
 import { watchUncaptured } from '../../gpu/harness.js';

@@ -1,8 +1,8 @@
 // Text completion on a sequence: prefill the prompt (reusing any cached
 // prefix), then sample, stream and evaluate one token at a time. Shared by
 // the CLI, the worker and the tests, so all three generate the same way.
-import type { Model, Session } from './engine.js';
-import type { SamplePick } from './gpu-sample.js';
+import type { Model, Session } from '../core/wasm-engine.js';
+import type { SamplePick } from '../sampling/pick.js';
 import type { Sequence } from './sequence.js';
 
 /** Chooses each next token: the engine's C++ sampler, or any chain that

@@ -2,11 +2,11 @@
 // owners of the C API's handles in the wasm module. Every status is checked
 // and turned into a typed HobError; every buffer handed to the engine is
 // freed on all paths. This runs wherever the wasm runs (a worker, Node).
-import { GgufValueType, Hparam, SamplerParam, Status } from './api-consts.js';
+import { GgufValueType, Hparam, SamplerParam, Status } from './c-api.js';
 import type { GpuModel } from '../gpu/gpu-model.js';
 import type { GpuRunner } from '../gpu/runner.js';
 import type { GgufHeader, GgufMetadataValue, GgufScalar, GgufTensor, LoadReport, ModelHparams, ModelInfo } from '../shared/model.js';
-import { cppSamplerPick, pickedLogits, pickSize, type CppSamplerParams, type SamplePick } from './gpu-sample.js';
+import { cppSamplerPick, pickedLogits, pickSize, type CppSamplerParams, type SamplePick } from '../sampling/pick.js';
 import { ContextFullError, HobError } from '../shared/errors.js';
 import { errorFromStatus } from './status.js';
 import { heapU8, loadWasm, terminateWasm, type HobModule, type LoadWasmOptions, type WasmVariant } from './wasm.js';

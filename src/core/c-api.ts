@@ -35,17 +35,6 @@ export const GgufValueType = {
 } as const;
 export type GgufValueType = (typeof GgufValueType)[keyof typeof GgufValueType];
 
-export const SamplerParam = {
-  TEMPERATURE: 0,
-  TOP_K: 1,
-  TOP_P: 2,
-  MIN_P: 3,
-  REPEAT_PENALTY: 4,
-  REPEAT_LAST_N: 5,
-  SEED: 6,
-} as const;
-export type SamplerParam = (typeof SamplerParam)[keyof typeof SamplerParam];
-
 export const Hparam = {
   N_HEAD: 0,
   N_HEAD_KV: 1,

@@ -7,8 +7,8 @@ import { AbortError, HobError } from '../shared/errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { TensorBytes } from '../gpu/gpu-model.js';
 import type { GgufHeader, GgufTensor, LoadReport } from '../shared/model.js';
-import type { Engine, Model } from './engine.js';
-import type { ByteSource } from './source.js';
+import type { Engine, Model } from '../core/wasm-engine.js';
+import type { ByteSource } from '../format/source.js';
 
 export interface LoadProgress {
   /** Bytes of the file read so far, and the total that will be read. */

@@ -4,7 +4,7 @@
 // alone (no bias, ban, penalty or DRY there), so the truncation's survivors
 // are exactly the best k; it knows nothing of GPU buffers (src/gpu/pick.ts).
 import type { GpuCandidates } from '../gpu/pick.js';
-import type { ResolvedSampling } from './samplers.js';
+import type { ResolvedSampling } from './chain.js';
 import type { SamplerName } from '../shared/types.js';
 
 /** The largest top_k sampled from GPU candidates (a pick reads k + 1 to check ties). */

@@ -12,7 +12,7 @@ import type {
   CompletionRequest, Completions, CreateEngineOptions, EngineEvents, EngineInfo, FinishReason, HobEngine, RequestOptions,
   Usage,
 } from '../shared/types.js';
-import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelSource } from '../worker/engine-api.js';
+import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelSource } from '../worker/service.js';
 
 /** Runs one task at a time, in the order they were queued. */
 class RequestQueue {

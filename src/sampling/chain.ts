@@ -7,7 +7,7 @@
 // evaluate the model or know about text beyond DRY's sequence breakers.
 import { HobError } from '../shared/errors.js';
 import type { SamplerName, SamplingParams } from '../shared/types.js';
-import { chainPick, type SamplePick } from './gpu-sample.js';
+import { chainPick, type SamplePick } from './pick.js';
 
 /** llama.cpp's default order, with TFS and top-A (KoboldCPP's, off by default) where KoboldCPP puts them. */
 export const DEFAULT_SAMPLER_ORDER: readonly SamplerName[] = [

@@ -11,7 +11,7 @@
 //   shift).
 import { ContextFullError, HobError } from '../shared/errors.js';
 import type { ContextShiftOptions, ShiftEvent } from '../shared/types.js';
-import type { Session } from './engine.js';
+import type { Session } from '../core/wasm-engine.js';
 
 export interface SequenceOptions {
   /** Shift the context when the next token would not fit (llama.cpp's

@@ -9,9 +9,9 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 
 import { HobError } from '../shared/errors.js';
-import { openEngine } from '../api/engine.js';
+import { openEngine } from '../api/remote-engine.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
-import type { EngineWorkerApi, ModelSource } from '../worker/engine-api.js';
+import type { EngineWorkerApi, ModelSource } from '../worker/service.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 

@@ -3,13 +3,13 @@
 // model and its one session with the cache, and serves one request at a
 // time. The entries (engine-worker.ts, engine-worker-node.ts) expose it with
 // comlink; the host says what differs between browser and Node.
-import { Engine, Sampler, type Model, type SamplerOptions, type Session } from '../core/engine.js';
+import { Engine, Sampler, type Model, type SamplerOptions, type Session } from '../core/wasm-engine.js';
 import type { LoadReport, ModelInfo } from '../shared/model.js';
-import { complete, type CompletionResult } from '../core/generate.js';
-import { joinSplitParts } from '../core/gguf-split.js';
-import { loadModelFromSource } from '../core/load.js';
-import { Sequence } from '../core/sequence.js';
-import { blobSource, bytesSource, type ByteSource } from '../core/source.js';
+import { complete, type CompletionResult } from '../runtime/generate.js';
+import { joinSplitParts } from '../format/gguf-split.js';
+import { loadModelFromSource } from '../runtime/load.js';
+import { Sequence } from '../runtime/sequence.js';
+import { blobSource, bytesSource, type ByteSource } from '../format/source.js';
 import { renderChat } from '../chat/template.js';
 import { AbortError, BusyError, HobError } from '../shared/errors.js';
 import type { ChatMessage, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, SamplingParams, ShiftEvent, Usage } from '../shared/types.js';

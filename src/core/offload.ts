@@ -1,0 +1,63 @@
+// The interface through which a session runs its last blocks on another
+// device, as ggml's backend interface keeps ggml from including a backend:
+// the core calls these functions and never imports an implementation
+// (src/gpu implements them with WebGPU; src/runtime/load.ts attaches one).
+// Everything here is shapes and promises: no GPU type crosses it.
+
+/** The best logits of one evaluation, read back instead of all of them. */
+export interface Candidates {
+  /** Token ids, best first (equal logits: lower id first); -1 past the vocabulary's end. */
+  ids: Int32Array;
+  /** Their logits, -inf for ids of -1. */
+  logits: Float32Array;
+  /** How many of all the logits were NaN. */
+  nNan: number;
+  /** False when too many logits tied with the best for the device to rank them: ids and logits mean nothing. */
+  complete: boolean;
+}
+
+/** The weights of blocks [firstLayer, nLayer) (and the output head when
+ * headOnDevice) on the device, from which sessions get runners. */
+export interface OffloadedBlocks {
+  readonly firstLayer: number;
+  /** True when every block is offloaded: the output norm and head run there too. */
+  readonly headOnDevice: boolean;
+  /** Bytes of device memory the weights take. */
+  readonly sizeBytes: number;
+  /** The device side of a session of nCtx cells: its caches and
+   * activations, allocated here, once. */
+  createRunner(nCtx: number): OffloadRunner;
+  /** Frees the weights and every runner made from them. */
+  destroy(): void;
+}
+
+/** What a forward pass reads back: nothing (a prompt chunk before the
+ * last), the output (the last token's logits with the head on the device,
+ * else its hidden state), or only the best `candidates` logits (head on the
+ * device). */
+export type ForwardOutput = 'none' | 'output' | { candidates: number };
+
+/** One session's offloaded blocks: their KV cache (every cell allocated at
+ * creation) and the forward pass and context shift over it. */
+export interface OffloadRunner {
+  /** Tokens a forward takes at most. */
+  readonly maxBatch: number;
+  readonly headOnDevice: boolean;
+  /** Candidates a forward may ask for at most. */
+  readonly maxCandidates: number;
+  /** Runs the blocks over T hidden states (T x n_embd floats, the CPU blocks'
+   * output) for cells [cell0, cell0 + T). */
+  forward(hidden: Float32Array, T: number, cell0: number, output: 'none'): Promise<null>;
+  forward(hidden: Float32Array, T: number, cell0: number, output: 'output'): Promise<Float32Array>;
+  forward(hidden: Float32Array, T: number, cell0: number, output: { candidates: number }): Promise<Candidates>;
+  /** Every logit of the last forward (head on the device): after candidates
+   * a sampler could not use. Valid until the next forward. */
+  readLogits(): Promise<Float32Array>;
+  /** Throws what erase would, changing nothing: the session calls it before
+   * its own cache changes, so both sides change or neither does. */
+  checkErase(start: number, end: number, nMoved: number): void;
+  /** Evicts cells [start, end), moving the nMoved cells after them down and
+   * re-rotating their keys, in the same buffers. */
+  erase(start: number, end: number, nMoved: number): void;
+  destroy(): void;
+}
