@@ -18,7 +18,10 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import type { StepLogits } from '../src/core/logits.js';
+import type { Session } from '../src/core/session.js';
 import type { Step } from '../src/gpu/kernels.js';
+import type { GpuRunner } from '../src/gpu/runner.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -69,9 +72,9 @@ interface RunResult {
 /** Times each recorded step of one forward of T tokens at cell0 with
  * timestamp queries: every step in its own pass, so the sum is a little above
  * the fused forward's time. */
-async function profileSteps(session: { gpu?: unknown }, T: number, cell0: number): Promise<Record<string, number>> {
+async function profileSteps(session: { offload?: unknown }, T: number, cell0: number): Promise<Record<string, number>> {
   // The runner's recorded steps and frame buffer: internals, read for profiling only.
-  const r = session.gpu as { blockSteps: Step[]; headSteps: Step[]; frame: GPUBuffer; model: { ctx: { device: GPUDevice } } };
+  const r = session.offload as unknown as { blockSteps: Step[]; headSteps: Step[]; frame: GPUBuffer; model: { ctx: { device: GPUDevice } } };
   const device = r.model.ctx.device;
   if (!device.features.has('timestamp-query')) return {};
   const steps = [...r.blockSteps, ...r.headSteps];
@@ -111,8 +114,8 @@ async function profileSteps(session: { gpu?: unknown }, T: number, cell0: number
 
 /** Host time to record one decode step (every dispatch of the forward into
  * a pass that is never submitted), median of 20. */
-function encodeMicros(session: { gpu?: unknown; nPast: number }): number {
-  const r = session.gpu as { blockSteps: Step[]; headSteps: Step[]; model: { ctx: { device: GPUDevice } } };
+function encodeMicros(session: { offload?: unknown; nPast: number }): number {
+  const r = session.offload as unknown as { blockSteps: Step[]; headSteps: Step[]; model: { ctx: { device: GPUDevice } } };
   const device = r.model.ctx.device;
   const times: number[] = [];
   for (let i = 0; i < 21; i++) {
@@ -142,17 +145,17 @@ function argmax(v: Float32Array): number {
 }
 
 async function runHob(modelPath: string): Promise<RunResult> {
-  const { Engine } = await import('../src/core/wasm-engine.js');
-  const { loadModelFile, requestNodeGpu } = await import('../src/node/index.js');
-  const { GREEDY_PICK } = await import('../src/sampling/pick.js');
+  const { Engine, Session, loadModelFile, requestNodeGpu } = await import('../src/node/index.js');
   const engine = await Engine.create({ threads: Math.min(8, cpus().length) });
   const gpu = await requestNodeGpu();
   const errors: string[] = [];
   gpu.device.addEventListener('uncapturederror', (e) => errors.push((e as GPUUncapturedErrorEvent).error.message));
   const model = await loadModelFile(engine, modelPath, { gpuLayers: Number.MAX_SAFE_INTEGER, gpu });
-  const session = model.createSession({ nCtx: nPrompt + nDecode + 8 });
-  // Greedy (argmax below): a step reads back only the best logit.
-  session.readout = GREEDY_PICK;
+  const session = Session.create(model, { nCtx: nPrompt + nDecode + 8 });
+  const runner = session.offload as GpuRunner;
+  // Greedy (argmax below, NaN never wins): a step reads back only the best logit.
+  const pick = { pick: { k: 1, tieFree: false, nanFree: true } };
+  const next = async (l: StepLogits) => (l.picked ? l.picked.ids[0] : argmax(await l.all()));
   const ids = promptIds();
 
   // Warm-up, as llama-bench does: the whole prompt and a few steps, so
@@ -163,23 +166,19 @@ async function runHob(modelPath: string): Promise<RunResult> {
   session.truncate(0);
 
   let t0 = performance.now();
-  await session.eval(ids);
+  let token = await next(await session.eval(ids, pick));
   const prefillMs = performance.now() - t0;
-  let token = argmax(session.logits());
   t0 = performance.now();
-  const readBefore = session.gpu?.stats.readbackBytes ?? 0;
-  for (let i = 1; i < nDecode; i++) {
-    await session.eval([token]);
-    token = argmax(session.logits());
-  }
+  const readBefore = runner.stats.readbackBytes;
+  for (let i = 1; i < nDecode; i++) token = await next(await session.eval([token], pick));
   const decodeMs = performance.now() - t0;
-  const readbackBytesPerToken = ((session.gpu?.stats.readbackBytes ?? 0) - readBefore) / Math.max(1, nDecode - 1);
+  const readbackBytesPerToken = (runner.stats.readbackBytes - readBefore) / Math.max(1, nDecode - 1);
   // One token at the next free cell: what the next decode step would run;
   // then the largest batch a forward takes, recomputing cells from 0.
   const kernelMicros = await profileSteps(session, 1, session.nPast);
   const prefillProfileTokens = Math.min(ids.length, 256);
   const prefillKernelMicros = await profileSteps(session, prefillProfileTokens, 0);
-  const maxBatch = (session as unknown as { gpu: { maxBatch: number } }).gpu.maxBatch;
+  const maxBatch = runner.maxBatch;
   const prefillBatches: [number, number][] = [];
   for (let c = 0; c < ids.length; c += maxBatch) prefillBatches.push([Math.min(maxBatch, ids.length - c), c]);
   const [lastT, lastCell] = prefillBatches[prefillBatches.length - 1];
@@ -194,7 +193,7 @@ async function runHob(modelPath: string): Promise<RunResult> {
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
     // At the context the profiled decode step sees.
-    dispatchesPerToken: session.gpu?.dispatches(1, session.nPast + 1),
+    dispatchesPerToken: runner.dispatches(1, session.nPast + 1),
     readbackBytesPerToken,
     readGBps: await readBandwidth(gpu.device),
     kernelMicros,

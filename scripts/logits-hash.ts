@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { Session } from '../src/core/session.js';
 import { Engine } from '../src/core/wasm-engine.js';
 import { loadModelFromSource } from '../src/runtime/load.js';
 import { bytesSource } from '../src/format/source.js';
@@ -38,7 +39,7 @@ function models(): { name: string; bytes: Uint8Array }[] {
 
 async function hash(engine: Engine, bytes: Uint8Array, gpuLayers: number, threads: number, gpu?: GpuContext): Promise<string> {
   const model = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers, gpu });
-  const session = model.createSession({ nCtx: 64, nThreads: threads });
+  const session = Session.create(model, { nCtx: 64, nThreads: threads });
   const h = createHash('sha256');
   try {
     await session.eval(PROMPT.map((t) => t % model.info.nVocab));

@@ -7,19 +7,19 @@ import * as Comlink from 'comlink';
 import { HobError } from '../shared/errors.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
 import { openEngine } from './remote-engine.js';
-import type { EngineWorkerApi, ModelSource } from '../worker/service.js';
+import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 
 export * from '../shared/types.js';
 export * from '../shared/errors.js';
-export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../sampling/chain.js';
+export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../sampling/params.js';
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
 /** Where the worker finds the model: URLs are made absolute against the
  * page (the worker's own location differs); a bare name is a stored model's
  * id when the store has it, else a URL relative to the page. */
-export function browserModelSource(model: ModelInput, base = globalThis.location?.href): ModelSource {
+export function browserModelLocation(model: ModelInput, base = globalThis.location?.href): ModelLocation {
   if (typeof Blob !== 'undefined' && model instanceof Blob) return { blob: model };
   if (typeof model === 'string') {
     const url = new URL(model, base).href;
@@ -37,7 +37,7 @@ export function browserModelSource(model: ModelInput, base = globalThis.location
 /** Loads a model in a new worker (or `opts.worker`) and returns the engine. */
 export async function createEngine(opts: CreateEngineOptions): Promise<HobEngine> {
   if (!opts || opts.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
-  const source = browserModelSource(opts.model);
+  const source = browserModelLocation(opts.model);
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);

@@ -12,7 +12,7 @@ import type {
   CompletionRequest, Completions, CreateEngineOptions, EngineEvents, EngineInfo, FinishReason, HobEngine, RequestOptions,
   Usage,
 } from '../shared/types.js';
-import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelSource } from '../worker/service.js';
+import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelLocation } from '../worker/protocol.js';
 
 /** Runs one task at a time, in the order they were queued. */
 class RequestQueue {
@@ -107,7 +107,7 @@ let idCounter = 0;
  */
 export async function openEngine(
   remote: Comlink.Remote<EngineWorkerApi>,
-  source: ModelSource,
+  location: ModelLocation,
   opts: CreateEngineOptions,
   terminate: () => void,
 ): Promise<HobEngine> {
@@ -151,7 +151,7 @@ export async function openEngine(
   try {
     engineInfo = await remote.open(
       {
-        source,
+        location,
         threads: opts.threads,
         contextSize: opts.contextSize,
         contextShift: opts.contextShift,

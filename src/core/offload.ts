@@ -45,6 +45,9 @@ export interface OffloadRunner {
   readonly headOnDevice: boolean;
   /** Candidates a forward may ask for at most. */
   readonly maxCandidates: number;
+  /** True when the logits read back are capped (Gemma 2's final soft-cap)
+   * after the device ranked them: distinct logits may then tie. */
+  readonly candidatesCapped: boolean;
   /** Runs the blocks over T hidden states (T x n_embd floats, the CPU blocks'
    * output) for cells [cell0, cell0 + T). */
   forward(hidden: Float32Array, T: number, cell0: number, output: 'none'): Promise<null>;

@@ -3,6 +3,7 @@
 // and head, uploaded from the file's bytes (never through the wasm heap).
 // Sessions get a GpuRunner from here, which owns their caches and
 // activations; this file owns only weights and the compiled kernels.
+import type { OffloadedBlocks } from '../core/offload.js';
 import { GpuError, HobError } from '../shared/errors.js';
 import type { ModelHparams, ModelInfo } from '../shared/model.js';
 import { withErrorScopes, type GpuContext } from './device.js';
@@ -53,7 +54,7 @@ export interface GpuModelSpec {
   hparams: ModelHparams;
 }
 
-export class GpuModel {
+export class GpuModel implements OffloadedBlocks {
   readonly kernels: Kernels;
   readonly blocks: GpuBlockWeights[] = [];
   /** Output norm (n_embd f32) and head (n_embd -> n_vocab), when every block is offloaded. */
@@ -77,7 +78,7 @@ export class GpuModel {
     return this.spec.hparams.nCpuLayers;
   }
 
-  get headOnGpu(): boolean {
+  get headOnDevice(): boolean {
     return !this.spec.hparams.headOnCpu;
   }
 
@@ -255,7 +256,7 @@ export class GpuModel {
         rope: this.ropeOf(l),
       });
     }
-    if (this.headOnGpu) {
+    if (this.headOnDevice) {
       this.outputNorm = await vector('output_norm.weight', info.nEmbd);
       // Tied embeddings: the head is the token embedding matrix.
       const output = await read('output.weight');

@@ -1,8 +1,9 @@
 // The best m logits of the GPU's logits buffer (wgsl/sample.wgsl), for
 // sampling without reading the whole vocabulary back: two dispatches and a
 // small copy appended to a forward's command buffer. It owns its few small
-// buffers and knows nothing of samplers (src/core/gpu-sample.ts decides
+// buffers and knows nothing of samplers (src/sampling/pick.ts decides
 // when a request may use it).
+import type { Candidates } from '../core/offload.js';
 import { HobError } from '../shared/errors.js';
 import { sampleWgsl } from './shaders.js';
 
@@ -16,16 +17,6 @@ const CHUNK = 4096;
 const CAPACITY = 8192;
 const NONE = 0xffffffff;
 
-/** The best m (id, logit) pairs of a vocabulary, best first (equal logits by
- * lower id), and how many logits were NaN. Ids past the vocabulary's end
- * (fewer than m logits) are -1. Not `complete`: too many logits tied with
- * the best for the kernel's capacity, and ids and logits mean nothing. */
-export interface GpuCandidates {
-  ids: Int32Array;
-  logits: Float32Array;
-  nNan: number;
-  complete: boolean;
-}
 
 interface Pipelines {
   layout: GPUBindGroupLayout;
@@ -126,7 +117,7 @@ export class GpuPicker {
   }
 
   /** Maps the result of the last submitted encode(enc, m). */
-  async read(m: number): Promise<GpuCandidates> {
+  async read(m: number): Promise<Candidates> {
     this.checkM(m);
     const bytes = pickReadbackBytes(m);
     await this.readback.mapAsync(GPUMapMode.READ, 0, bytes);

@@ -5,10 +5,11 @@
 // readback is the logits of the last token (or its hidden state when the
 // head runs on the CPU), or only its best few logits when the sampler allows
 // (src/gpu/pick.ts). Neither a forward nor a shift creates a buffer.
+import type { Candidates, ForwardOutput, OffloadRunner } from '../core/offload.js';
 import { GpuError, HobError } from '../shared/errors.js';
 import { deviceLostError } from './device.js';
 import type { GpuModel } from './gpu-model.js';
-import { GpuPicker, pickReadbackBytes, type GpuCandidates } from './pick.js';
+import { GPU_PICK_MAX, GpuPicker, pickReadbackBytes } from './pick.js';
 import { FRAME_BYTES, actType, attentionScratchBytes, createQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels.js';
 import type { GpuWeight } from './weights.js';
 
@@ -25,7 +26,7 @@ function batchOnly(step: Step): Step {
   };
 }
 
-export class GpuRunner {
+export class GpuRunner implements OffloadRunner {
   readonly maxBatch = GPU_MAX_BATCH;
   readonly nCtx: number;
   /** Every buffer this runner allocated, in creation order: the caches are
@@ -90,10 +91,10 @@ export class GpuRunner {
       const att = create('att', T * qDim * 4); // (T, n_head * head_dim)
       const hb = create('hb', T * hp.nFf * 4); // (T, n_ff)
       const hb2 = create('hb2', T * hp.nFf * 4); // (T, n_ff)
-      const outSize = (model.headOnGpu ? info.nVocab : E) * 4;
+      const outSize = (model.headOnDevice ? info.nVocab : E) * 4;
       this.out = create('out', outSize);
       this.readback = create('readback', outSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-      if (model.headOnGpu) {
+      if (model.headOnDevice) {
         this.picker = new GpuPicker(device, this.out, info.nVocab);
         this.buffers.push(...this.picker.buffers);
       }
@@ -207,7 +208,7 @@ export class GpuRunner {
         this.blockSteps.push(...project(w.down, dn.input(w.down), w.postFfnNorm));
         this.eraseSteps.push(K.kvErase(kc, vc, this.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope: w.rope }));
       });
-      if (model.headOnGpu) {
+      if (model.headOnDevice) {
         // Head: only the last token's logits are needed. The norm picks row
         // T - 1 into row 0; what follows runs on that one row.
         const output = model.output!;
@@ -233,8 +234,18 @@ export class GpuRunner {
     });
   }
 
-  get headOnGpu(): boolean {
-    return this.model.headOnGpu;
+  get headOnDevice(): boolean {
+    return this.model.headOnDevice;
+  }
+
+  /** Candidates a forward may read back at most. */
+  get maxCandidates(): number {
+    return GPU_PICK_MAX;
+  }
+
+  /** Gemma 2 caps the logits read back after the pick ranked them. */
+  get candidatesCapped(): boolean {
+    return this.model.spec.hparams.finalSoftcap > 0;
   }
 
   /** Bytes of GPU memory this session's caches and activations take. */
@@ -275,21 +286,16 @@ export class GpuRunner {
     if (this.destroyed) throw new HobError('argument/invalid', 'this session has been freed');
   }
 
-  /** Gemma 2's final logit cap (0: none), applied to what is read back. */
-  get logitSoftcap(): number {
-    return this.model.spec.hparams.finalSoftcap;
-  }
-
   /** Runs the offloaded blocks over T hidden states (T x n_embd floats, the
-   * CPU blocks' output) for cells [cell0, cell0 + T). With `wantOutput`,
-   * resolves with the last token's logits (head on the GPU) or hidden state
-   * (head on the CPU); otherwise with null, without waiting for the GPU.
-   * With `pick` (head on the GPU), resolves with only the best `pick` logits
-   * instead; readLogits() still reads all of them afterwards. */
-  async forward(hidden: Float32Array, T: number, cell0: number, wantOutput: boolean): Promise<Float32Array | null>;
-  async forward(hidden: Float32Array, T: number, cell0: number, wantOutput: true, pick: number): Promise<GpuCandidates>;
-  async forward(hidden: Float32Array, T: number, cell0: number, wantOutput: boolean, pick = 0): Promise<Float32Array | GpuCandidates | null> {
+   * CPU blocks' output) for cells [cell0, cell0 + T), reading back what
+   * `output` asks (see ForwardOutput); 'none' resolves without waiting for
+   * the GPU. */
+  async forward(hidden: Float32Array, T: number, cell0: number, output: 'none'): Promise<null>;
+  async forward(hidden: Float32Array, T: number, cell0: number, output: 'output'): Promise<Float32Array>;
+  async forward(hidden: Float32Array, T: number, cell0: number, output: { candidates: number }): Promise<Candidates>;
+  async forward(hidden: Float32Array, T: number, cell0: number, output: ForwardOutput): Promise<Float32Array | Candidates | null> {
     this.check();
+    const pick = typeof output === 'object' ? output.candidates : 0;
     if (pick && !this.picker) throw new HobError('argument/invalid', 'only a GPU head can pick logits on the GPU');
     await this.allocated;
     const E = this.model.spec.info.nEmbd;
@@ -312,25 +318,25 @@ export class GpuRunner {
     // The head's norm picks row T - 1; its matmul runs on that one row.
     this.headSteps.forEach((s, i) => s.encode(pass, i === 0 ? T : 1));
     pass.end();
-    if (wantOutput && pick) {
+    if (pick) {
       this.picker!.encode(enc, pick);
       device.queue.submit([enc.finish()]);
       return this.readPick(pick);
     }
-    if (wantOutput) {
-      if (this.headOnGpu) enc.copyBufferToBuffer(this.out, 0, this.readback, 0, this.readback.size);
+    if (output === 'output') {
+      if (this.headOnDevice) enc.copyBufferToBuffer(this.out, 0, this.readback, 0, this.readback.size);
       else enc.copyBufferToBuffer(this.x, (T - 1) * E * 4, this.readback, 0, E * 4);
     }
     device.queue.submit([enc.finish()]);
-    if (!wantOutput) return null;
-    return this.readOutput(this.headOnGpu ? this.model.spec.info.nVocab : E);
+    if (output !== 'output') return null;
+    return this.readOutput(this.headOnDevice ? this.model.spec.info.nVocab : E);
   }
 
   /** Every logit of the last forward (head on the GPU): after a pick whose
    * candidates the sampler cannot use. */
   async readLogits(): Promise<Float32Array> {
     this.check();
-    if (!this.headOnGpu) throw new HobError('argument/invalid', 'the head runs on the CPU: there are no GPU logits');
+    if (!this.headOnDevice) throw new HobError('argument/invalid', 'the head runs on the CPU: there are no GPU logits');
     const { device } = this.model.ctx;
     const enc = device.createCommandEncoder({ label: 'logits' });
     enc.copyBufferToBuffer(this.out, 0, this.readback, 0, this.readback.size);
@@ -354,11 +360,11 @@ export class GpuRunner {
     this.stats.readbacks++;
     this.stats.readbackBytes += n * 4;
     // Gemma 2 caps its logits (on the 1 row read back, as the CPU head does).
-    if (this.headOnGpu) this.cap(result);
+    if (this.headOnDevice) this.cap(result);
     return result;
   }
 
-  private async readPick(m: number): Promise<GpuCandidates> {
+  private async readPick(m: number): Promise<Candidates> {
     const c = await this.mapped(() => this.picker!.read(m));
     this.stats.readbacks++;
     this.stats.picks++;

@@ -11,7 +11,7 @@ import * as Comlink from 'comlink';
 import { HobError } from '../shared/errors.js';
 import { openEngine } from '../api/remote-engine.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
-import type { EngineWorkerApi, ModelSource } from '../worker/service.js';
+import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 
@@ -19,7 +19,7 @@ export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'mode
   model: ModelInput | { path: string };
 }
 
-export function nodeModelSource(model: NodeCreateEngineOptions['model']): ModelSource {
+export function nodeModelLocation(model: NodeCreateEngineOptions['model']): ModelLocation {
   if (typeof model === 'string') {
     if (/^https?:\/\//i.test(model)) return { url: model };
     if (/^file:/i.test(model)) return { path: fileURLToPath(model) };
@@ -28,7 +28,7 @@ export function nodeModelSource(model: NodeCreateEngineOptions['model']): ModelS
   if (typeof Blob !== 'undefined' && model instanceof Blob) return { blob: model };
   if (model && typeof model === 'object') {
     if ('path' in model && typeof model.path === 'string') return { path: model.path };
-    if ('url' in model && typeof model.url === 'string') return nodeModelSource(model.url);
+    if ('url' in model && typeof model.url === 'string') return nodeModelLocation(model.url);
     if ('bytes' in model && model.bytes instanceof Uint8Array) return { bytes: model.bytes };
     if ('storeId' in model) throw new HobError('argument/invalid', 'Node has no model store: pass a file path or a URL');
   }
@@ -47,7 +47,7 @@ function startWorker(): Worker {
 /** Loads a model in a worker thread and returns the engine (the browser's API, in Node). */
 export async function createEngine(opts: NodeCreateEngineOptions): Promise<HobEngine> {
   if (!opts || opts.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
-  const source = nodeModelSource(opts.model);
+  const source = nodeModelLocation(opts.model);
   installErrorTransfer();
   const worker = startWorker();
   const remote = Comlink.wrap<EngineWorkerApi>(nodeEndpoint(worker));

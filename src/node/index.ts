@@ -1,57 +1,35 @@
-// The Node entry: the same wasm engine as the browser, with loaders that read
-// model files from disk (only the bytes the engine and the GPU need) and
-// WebGPU through the `webgpu` package for offloaded blocks.
-import { open } from 'node:fs/promises';
-
-import { Engine, type Model } from '../core/wasm-engine.js';
-import type { GgufHeader } from '../shared/model.js';
+// The Node entry: the public API of the browser (createEngine and its
+// types, running the same engine worker in a worker thread) and, beneath
+// it, the layers it is built from for scripts and tests: the wasm engine,
+// models and sessions, the loader that reads model files from disk (only the
+// bytes the engine and the GPU need), sequences with context reuse, the
+// sampler chain and the generation loop, and WebGPU through the `webgpu`
+// package for offloaded blocks.
+import { readGgufHeaderFrom } from '../core/gguf-header.js';
+import type { Model } from '../core/model.js';
+import type { Engine } from '../core/wasm-engine.js';
+import { fileSource } from '../format/file-source.js';
 import { loadModelFromSource, type LoadOptions } from '../runtime/load.js';
-import type { ByteSource } from '../format/source.js';
-import { HobError } from '../shared/errors.js';
+import type { GgufHeader } from '../shared/model.js';
 
-export { Engine, Model, Sampler, Session } from '../core/wasm-engine.js';
-export type { EngineOptions, SamplerOptions, SessionOptions, TokenizeOptions } from '../core/wasm-engine.js';
+export { Engine, type EngineOptions } from '../core/wasm-engine.js';
+export { Model, type TokenizeOptions } from '../core/model.js';
+export { Session, type EvalOptions, type SessionOptions } from '../core/session.js';
+export type { PickedLogits, SamplePick, StepLogits } from '../core/logits.js';
+export { readGgufHeader } from '../core/gguf-header.js';
 export type { GgufHeader, GgufTensor, LoadReport, ModelHparams, ModelInfo } from '../shared/model.js';
-export { complete } from '../runtime/generate.js';
-export { MIN_SHIFT_REUSE, Sequence, describeShift, type PrefillResult, type SequenceOptions } from '../runtime/sequence.js';
-export type { CompletionOptions, CompletionResult, CompletionTimings, TokenSampler } from '../runtime/generate.js';
-export type { SamplePick } from '../sampling/pick.js';
+export { generate, type GenerationHooks, type GenerationRequest, type GenerationResult } from '../runtime/generate.js';
+export { MIN_SHIFT_REUSE, Sequence, describeShift, type PrefillOptions, type PrefillResult, type SequenceOptions } from '../runtime/sequence.js';
 export * from '../shared/errors.js';
-export { loadModelFromSource, type LoadOptions, type LoadProgress } from '../runtime/load.js';
+export { loadModelFromSource, type LoadOptions } from '../runtime/load.js';
 export { bytesSource, type ByteSource } from '../format/source.js';
+export { fileSource } from '../format/file-source.js';
 export { joinSplitParts } from '../format/gguf-split.js';
-export { requestNodeGpu } from './gpu.js';
-export { createEngine, nodeModelSource, type NodeCreateEngineOptions } from './create-engine.js';
+export { requestNodeGpu } from '../gpu/node-device.js';
+export { createEngine, nodeModelLocation, type NodeCreateEngineOptions } from './create-engine.js';
 export type * from '../shared/types.js';
-export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, SamplerChain, resolveSampling } from '../sampling/chain.js';
-
-async function openFile(path: string) {
-  try {
-    return await open(path, 'r');
-  } catch (e) {
-    throw new HobError('argument/invalid', `cannot open ${path}: ${(e as Error).message}`, { path });
-  }
-}
-
-/** A ByteSource over a file on disk; close() releases the handle. */
-export async function fileSource(path: string): Promise<ByteSource> {
-  const fh = await openFile(path);
-  const { size } = await fh.stat();
-  return {
-    sizeBytes: size,
-    async read(offset, length) {
-      const buf = new Uint8Array(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-        if (bytesRead <= 0) break;
-        got += bytesRead;
-      }
-      return got === length ? buf : buf.subarray(0, got);
-    },
-    close: () => fh.close(),
-  };
-}
+export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, resolveSampling, type ResolvedSampling } from '../sampling/params.js';
+export { SamplerChain, type SamplerChainOptions } from '../sampling/chain.js';
 
 /** Loads a GGUF file, reading only what the engine keeps (CPU blocks) into
  * the wasm heap and the offloaded blocks straight into GPU buffers. */
@@ -67,20 +45,10 @@ export async function loadModelFile(engine: Engine, path: string, opts: LoadOpti
 /** Reads the GGUF header of a file (metadata and tensor table) without
  * loading the model; works for any architecture. */
 export async function readGgufHeaderFile(engine: Engine, path: string, opts: { maxArray?: number } = {}): Promise<GgufHeader> {
-  const fh = await openFile(path);
+  const source = await fileSource(path);
   try {
-    const { size } = await fh.stat();
-    // Headers are small next to the weights; grow the prefix until it holds one.
-    for (let n = Math.min(size, 4 << 20); ; n = Math.min(size, n * 4)) {
-      const buf = new Uint8Array(n);
-      await fh.read(buf, 0, n, 0);
-      try {
-        return engine.readGgufHeader(buf, size, opts);
-      } catch (e) {
-        if (!(e instanceof HobError && e.code === 'gguf/truncated' && n < size)) throw e;
-      }
-    }
+    return (await readGgufHeaderFrom(engine, source, opts)).header;
   } finally {
-    await fh.close();
+    await source.close?.();
   }
 }

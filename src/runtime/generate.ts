@@ -1,130 +1,226 @@
-// Text completion on a sequence: prefill the prompt (reusing any cached
-// prefix), then sample, stream and evaluate one token at a time. Shared by
-// the CLI, the worker and the tests, so all three generate the same way.
-import type { Model, Session } from '../core/wasm-engine.js';
-import type { SamplePick } from '../sampling/pick.js';
+// The generation loop: the one way Hob turns a prompt into text, used by the
+// worker (the public API and <hob-chat>), the CLI and the tests. Prefill
+// (reusing the cached prefix), then sample with the sampler chain one token
+// at a time, reading back only what the chain needs (src/sampling/pick.ts),
+// with stop strings cut exactly and never streamed in part, banned strings
+// undone by backtracking (KoboldCPP's "phrase banning": the cache is rewound
+// to the token that began the string and that token is banned at that
+// position), and text streamed only once no stop or banned string can still
+// claim it. The cache always holds the prompt and the output but its last
+// token, so the next request reuses it.
+import type { Model } from '../core/model.js';
+import { SamplerChain } from '../sampling/chain.js';
+import type { FinishReason, Progress, SamplingParams } from '../shared/types.js';
 import type { Sequence } from './sequence.js';
 
-/** Chooses each next token: the engine's C++ sampler, or any chain that
- * reads the session's logits the same way. */
-export interface TokenSampler {
-  sample(session: Session): number;
-  accept(token: number): void;
-  /** The best logits it can sample from, when the head runs on the GPU (Session.readout); absent: every logit. */
-  gpuPick?(nVocab: number): SamplePick | null;
+export interface GenerationRequest extends SamplingParams {
+  promptIds: readonly number[];
+  /** Tokens to generate at most. */
+  maxTokens: number;
+  /** Keep going past end-of-generation tokens (for comparisons with references). */
+  ignoreEos?: boolean;
 }
 
-export interface CompletionOptions {
-  /** Tokens to generate at most. */
-  nPredict: number;
-  /** Keep generating past end-of-generation tokens (for comparisons). */
-  ignoreEos?: boolean;
-  /** Called with each token id and the text it completes. */
-  onToken?: (token: number, text: string) => void;
-  /** Checked between tokens; a true return stops generation. */
+export interface GenerationHooks {
+  /** New text, in order; the deltas concatenate to the result's text. */
+  onText?: (delta: string) => void;
+  /** Prompt tokens evaluated so far, after each chunk of a long prompt. */
+  onPrefill?: (p: Progress) => void;
+  /** Checked between tokens. */
   shouldStop?: () => boolean;
-  /** Awaited between tokens, so a worker can receive messages (a stop). */
+  /** Awaited between tokens, so a worker can receive a stop. */
   pause?: () => Promise<void>;
 }
 
-export interface CompletionTimings {
-  /** Prompt tokens whose cache entries were reused from the previous request. */
-  reusedTokens: number;
-  /** Prompt tokens evaluated. */
-  prefillTokens: number;
-  prefillMs: number;
-  prefillTokensPerSecond: number;
-  decodeTokens: number;
-  decodeMs: number;
-  decodeTokensPerSecond: number;
-}
-
-export interface CompletionResult {
-  promptIds: number[];
-  ids: number[];
+export interface GenerationResult {
   text: string;
-  finishReason: 'length' | 'stop' | 'abort';
-  timings: CompletionTimings;
+  ids: number[];
+  finishReason: FinishReason;
+  promptTokens: number;
+  /** Prompt tokens served from the cache. */
+  cachedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  /** Tokens evaluated during decoding (the last sampled token is not). */
+  decodeTokens: number;
+  /** Backtracks made over banned strings. */
+  backtracks: number;
 }
 
-const now = (): number => performance.now();
+/** Backtracks allowed per request: a model that keeps choosing banned text stops being steered. */
+const MAX_BACKTRACKS = 256;
 
-/** Generates from promptIds (which must not be empty): the sequence ends up
- * holding the prompt and the generated tokens but the last. */
-export async function complete(
-  model: Model,
-  sequence: Sequence,
-  sampler: TokenSampler,
-  promptIds: readonly number[],
-  opts: CompletionOptions,
-): Promise<CompletionResult> {
-  const session = sequence.session;
-  const readout = session.readout;
-  session.readout = sampler.gpuPick?.(model.info.nVocab) ?? null;
-  try {
-    return await generateTokens(model, sequence, sampler, promptIds, opts);
-  } finally {
-    session.readout = readout;
+/** The length of the longest suffix of `text` that is a proper prefix of one of `strings`. */
+export function partialSuffixLength(text: string, strings: readonly string[]): number {
+  let best = 0;
+  for (const s of strings) {
+    for (let k = Math.min(s.length - 1, text.length); k > best; k--) {
+      if (text.endsWith(s.slice(0, k))) {
+        best = k;
+        break;
+      }
+    }
   }
+  return best;
 }
 
-async function generateTokens(
+/** The first occurrence of any of `strings` at or after `from`: its index, or -1. */
+function firstOccurrence(text: string, strings: readonly string[], from: number): number {
+  let best = -1;
+  for (const s of strings) {
+    if (!s) continue;
+    const i = text.indexOf(s, from);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
+/** Generates from req.promptIds (not empty) on the sequence. */
+export async function generate(
   model: Model,
   sequence: Sequence,
-  sampler: TokenSampler,
-  promptIds: readonly number[],
-  opts: CompletionOptions,
-): Promise<CompletionResult> {
-  const decoder = model.decoder();
-  const ids: number[] = [];
-  let text = '';
-  let finishReason: CompletionResult['finishReason'] = 'length';
+  req: GenerationRequest,
+  hooks: GenerationHooks = {},
+): Promise<GenerationResult> {
+  const stops = (typeof req.stop === 'string' ? [req.stop] : req.stop ?? []).filter((s) => s.length > 0);
+  const bannedStrings = (req.banned_strings ?? []).filter((s) => s.length > 0);
+  const maxStop = Math.max(0, ...stops.map((s) => s.length));
+  const maxBanned = Math.max(0, ...bannedStrings.map((s) => s.length));
+  const prompt = [...req.promptIds];
 
+  const chain = new SamplerChain(req, {
+    nVocab: model.info.nVocab,
+    nCtx: sequence.session.nCtx,
+    tokenText: (t) => new TextDecoder().decode(model.tokenBytes(t)),
+    logitBias: req.logit_bias,
+    bannedTokens: req.banned_tokens,
+  });
+
+  // Tokens banned at a position (index into ids) by backtracking.
+  const bans = new Map<number, Set<number>>();
+  const ids: number[] = [];
+  // What the sample at the next position (ids.length) needs read back.
+  const pick = () => ({ pick: chain.gpuPick(bans.get(ids.length)?.size ?? 0) });
+
+  const now = () => performance.now();
   let t0 = now();
-  const { reused, evaluated } = await sequence.prefill(promptIds);
+  const prefilled = await sequence.prefill(prompt, { ...pick(), onProgress: hooks.onPrefill });
+  let logits = prefilled.logits;
   const prefillMs = now() - t0;
-  for (const t of promptIds) sampler.accept(t);
+  for (const t of prompt) chain.accept(t);
 
   t0 = now();
-  let decodeSteps = 0;
-  for (let i = 0; i < opts.nPredict; i++) {
-    if (opts.pause) await opts.pause();
-    if (opts.shouldStop?.()) {
+  // offsets[i]: where token i's text starts in `text`.
+  const offsets: number[] = [];
+  let decoder = model.decoder();
+  let text = '';
+  let emitted = 0;
+  let stopSearchFrom = 0;
+  let finishReason: FinishReason = 'length';
+  let pending = false; // the last token is sampled but not yet in the cache
+  let decodeTokens = 0;
+  let backtracks = 0;
+  let stoppedAtString = false;
+
+  const emit = (upTo: number) => {
+    if (upTo > emitted) {
+      hooks.onText?.(text.slice(emitted, upTo));
+      emitted = upTo;
+    }
+  };
+
+  while (ids.length < req.maxTokens) {
+    if (hooks.pause) await hooks.pause();
+    if (hooks.shouldStop?.()) {
       finishReason = 'abort';
       break;
     }
-    const token = sampler.sample(sequence.session);
-    sampler.accept(token);
-    if (!opts.ignoreEos && model.isEog(token)) {
+    if (pending) {
+      logits = await sequence.append([ids[ids.length - 1]], pick());
+      decodeTokens++;
+      pending = false;
+      // A stop that came during the evaluation (a shared flag needs no turn of the event loop).
+      if (hooks.shouldStop?.()) {
+        finishReason = 'abort';
+        break;
+      }
+    }
+    const token = await chain.sample(logits, bans.get(ids.length));
+    if (!req.ignoreEos && model.isEog(token)) {
       finishReason = 'stop';
       break;
     }
+    offsets.push(text.length);
     ids.push(token);
-    const piece = decoder.push(token);
-    text += piece;
-    opts.onToken?.(token, piece);
-    // The last token needs no evaluation: nothing will be sampled after it.
-    if (i + 1 < opts.nPredict) {
-      await sequence.append([token]);
-      decodeSteps++;
+    text += decoder.push(token);
+    chain.accept(token);
+    pending = true;
+
+    if (bannedStrings.length > 0 && backtracks < MAX_BACKTRACKS) {
+      const at = firstOccurrence(text, bannedStrings, Math.max(0, emitted - maxBanned));
+      if (at >= 0) {
+        // The token whose text holds the banned string's first character.
+        let j = offsets.length - 1;
+        while (j > 0 && offsets[j] > at) j--;
+        const banned = ids[j];
+        const drop = ids.length - j;
+        for (const k of [...bans.keys()]) if (k > j) bans.delete(k);
+        if (!bans.has(j)) bans.set(j, new Set());
+        bans.get(j)!.add(banned);
+        ids.length = j;
+        offsets.length = j;
+        chain.rewind(drop);
+        // Rebuild the text and the decoder's state without the dropped tokens.
+        decoder = model.decoder();
+        text = '';
+        for (const t of ids) text += decoder.push(t);
+        stopSearchFrom = Math.min(stopSearchFrom, text.length);
+        // The cache takes back the dropped tokens; the logits become those after ids[j-1].
+        logits = (await sequence.prefill(prompt.concat(ids), pick())).logits;
+        pending = false;
+        backtracks++;
+        continue;
+      }
     }
+
+    if (stops.length > 0) {
+      const at = firstOccurrence(text, stops, stopSearchFrom);
+      if (at >= 0) {
+        text = text.slice(0, at);
+        finishReason = 'stop';
+        stoppedAtString = true;
+        break;
+      }
+      stopSearchFrom = Math.max(0, text.length - maxStop + 1);
+    }
+
+    // Stream what no stop or banned string can still claim: a partial stop
+    // string is held back by characters, a partial banned string by whole
+    // tokens (a backtrack removes tokens).
+    let safe = text.length - partialSuffixLength(text, stops);
+    if (bannedStrings.length > 0) {
+      const held = partialSuffixLength(text, bannedStrings);
+      if (held > 0) {
+        const start = text.length - held;
+        let j = offsets.length - 1;
+        while (j > 0 && offsets[j] > start) j--;
+        safe = Math.min(safe, offsets[j]);
+      }
+    }
+    emit(safe);
   }
-  const tail = decoder.flush();
-  text += tail;
+  if (!stoppedAtString) text += decoder.flush();
+  emit(text.length);
   const decodeMs = now() - t0;
   return {
-    promptIds: [...promptIds],
-    ids,
     text,
+    ids,
     finishReason,
-    timings: {
-      reusedTokens: reused,
-      prefillTokens: evaluated,
-      prefillMs,
-      prefillTokensPerSecond: evaluated / (prefillMs / 1000),
-      decodeTokens: decodeSteps,
-      decodeMs,
-      decodeTokensPerSecond: decodeSteps > 0 ? decodeSteps / (decodeMs / 1000) : 0,
-    },
+    promptTokens: prompt.length,
+    cachedTokens: prefilled.reused,
+    prefillMs,
+    decodeMs,
+    decodeTokens,
+    backtracks,
   };
 }

@@ -1,20 +1,20 @@
 // Loading a model from any ByteSource, split between wasm and the GPU: the
 // header decides the split, the CPU tensors stream into the engine's loader
-// (only the ranges it asks for), and the offloaded blocks' tensors go from
-// the source straight to GPU buffers. Peak memory stays near the model's
-// size: nothing is held whole, and no offloaded byte enters the wasm heap.
-import { AbortError, HobError } from '../shared/errors.js';
+// (src/core/model-loader.ts: only the ranges it asks for), and the
+// offloaded blocks' tensors go from the source straight to GPU buffers
+// (src/gpu), attached to the model as its offload. Peak memory stays near
+// the model's size: nothing is held whole, and no offloaded byte enters the
+// wasm heap. This is the one place that knows both the engine and the GPU.
+import { readGgufHeaderFrom } from '../core/gguf-header.js';
+import { checkAbort, ModelLoader, READ_CHUNK_BYTES } from '../core/model-loader.js';
+import type { Model } from '../core/model.js';
+import type { Engine } from '../core/wasm-engine.js';
+import type { ByteSource } from '../format/source.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { TensorBytes } from '../gpu/gpu-model.js';
-import type { GgufHeader, GgufTensor, LoadReport } from '../shared/model.js';
-import type { Engine, Model } from '../core/wasm-engine.js';
-import type { ByteSource } from '../format/source.js';
-
-export interface LoadProgress {
-  /** Bytes of the file read so far, and the total that will be read. */
-  loaded: number;
-  total: number;
-}
+import { HobError } from '../shared/errors.js';
+import type { GgufHeader, GgufTensor } from '../shared/model.js';
+import type { Progress } from '../shared/types.js';
 
 export interface LoadOptions {
   /** Blocks to offload to the GPU, counted from the last (llama.cpp's -ngl):
@@ -25,27 +25,9 @@ export interface LoadOptions {
   /** GPU memory the weights may take with gpuLayers 'auto' (default 2 GiB,
    * or the adapter's largest buffer size if smaller). */
   gpuBudgetBytes?: number;
-  onProgress?: (p: LoadProgress) => void;
+  /** Bytes of the file read so far, and the total that will be read. */
+  onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
-}
-
-// Reads are at most this large, so no single buffer grows with the model.
-const READ_CHUNK_BYTES = 16 << 20;
-
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortError('request/aborted', 'loading the model was cancelled');
-}
-
-/** Parses the header, reading a growing prefix of the source until it fits. */
-export async function readHeader(engine: Engine, source: ByteSource): Promise<{ header: GgufHeader; bytes: Uint8Array }> {
-  for (let n = Math.min(source.sizeBytes, 1 << 20); ; n = Math.min(source.sizeBytes, n * 4)) {
-    const bytes = await source.read(0, n);
-    try {
-      return { header: engine.readGgufHeader(bytes, source.sizeBytes, { maxArray: 0 }), bytes };
-    } catch (e) {
-      if (!(e instanceof HobError && e.code === 'gguf/truncated' && n < source.sizeBytes)) throw e;
-    }
-  }
 }
 
 /** The block index of a tensor name ("blk.12.attn_q.weight" -> 12), or -1. */
@@ -85,13 +67,9 @@ function chooseGpuLayers(header: GgufHeader, nLayer: number, opts: LoadOptions):
 }
 
 /** Loads a model from `source`, offloading the last gpuLayers blocks. */
-export async function loadModelFromSource(
-  engine: Engine,
-  source: ByteSource,
-  opts: LoadOptions = {},
-): Promise<Model> {
+export async function loadModelFromSource(engine: Engine, source: ByteSource, opts: LoadOptions = {}): Promise<Model> {
   checkAbort(opts.signal);
-  const { header, bytes: headerBytes } = await readHeader(engine, source);
+  const { header, bytes: headerBytes } = await readGgufHeaderFrom(engine, source, { maxArray: 0 });
   const arch = String(header.metadata['general.architecture'] ?? '');
   const nLayer = Number(header.metadata[`${arch}.block_count`] ?? 0);
   const { k, reason } = chooseGpuLayers(header, nLayer, opts);
@@ -100,56 +78,18 @@ export async function loadModelFromSource(
   }
   const nCpu = nLayer - k;
 
-  const m = engine.module;
-  // The engine's loader: header in, then exactly the ranges it lists.
-  const headerPtr = m._malloc(headerBytes.byteLength);
-  let loader = 0;
-  try {
-    engine.heap().set(headerBytes, headerPtr);
-    engine.check(m._hob_loader_create(headerPtr, headerBytes.byteLength, BigInt(source.sizeBytes), nCpu, engine.out(0)));
-  } finally {
-    m._free(headerPtr);
-  }
-  loader = engine.u32(engine.out(0));
+  const loader = ModelLoader.create(engine, headerBytes, source.sizeBytes, nCpu);
   let model: Model | undefined;
   try {
-    const ranges: { offset: number; size: number }[] = [];
-    for (let i = 0; i < m._hob_loader_range_count(loader); i++) {
-      engine.check(m._hob_loader_range(loader, i, engine.out(0), engine.out(1)));
-      const dv = new DataView(engine.heap().buffer);
-      ranges.push({ offset: Number(dv.getBigUint64(engine.out(0), true)), size: Number(dv.getBigUint64(engine.out(1), true)) });
-    }
     const gpuTensors = header.tensors.filter((t) => isOffloaded(t, nLayer, nCpu, header));
-    const total = ranges.reduce((n, r) => n + r.size, 0) + gpuTensors.reduce((n, t) => n + t.sizeBytes, 0);
+    const total = loader.sizeBytes + gpuTensors.reduce((n, t) => n + t.sizeBytes, 0);
     let loaded = 0;
     const progress = (n: number) => {
       loaded += n;
       opts.onProgress?.({ loaded, total });
     };
-
-    const staging = m._malloc(Math.min(READ_CHUNK_BYTES, Math.max(1, ...ranges.map((r) => r.size))));
-    try {
-      for (const r of ranges) {
-        for (let off = r.offset; off < r.offset + r.size; ) {
-          checkAbort(opts.signal);
-          const len = Math.min(READ_CHUNK_BYTES, r.offset + r.size - off);
-          const chunk = await source.read(off, len);
-          if (chunk.byteLength !== len) {
-            throw new HobError('gguf/truncated', `the model file ended at ${off + chunk.byteLength} of ${source.sizeBytes} bytes`, {
-              offset: off, sizeBytes: source.sizeBytes,
-            });
-          }
-          engine.heap().set(chunk, staging);
-          engine.check(m._hob_loader_write(loader, BigInt(off), staging, len));
-          off += len;
-          progress(len);
-        }
-      }
-    } finally {
-      m._free(staging);
-    }
-    engine.check(m._hob_loader_finish(loader, engine.out(0)));
-    model = engine.adoptModel(engine.u32(engine.out(0)), source.sizeBytes);
+    await loader.stream(source, { signal: opts.signal, onBytes: progress });
+    model = loader.finish(source.sizeBytes);
 
     if (k > 0) {
       const byName = new Map(header.tensors.map((t) => [t.name, t]));
@@ -162,14 +102,14 @@ export async function loadModelFromSource(
       };
       // The GPU code loads only when blocks are offloaded.
       const { GpuModel } = await import('../gpu/gpu-model.js');
-      model.gpu = await GpuModel.create(opts.gpu!, { info: model.info, hparams: model.hparams }, read, progress);
+      model.offload = await GpuModel.create(opts.gpu!, { info: model.info, hparams: model.hparams }, read, progress);
     }
     model.loadReport = {
       gpuLayers: k,
       nLayer,
       headOnGpu: k === nLayer && k > 0,
       cpuWeightBytes: model.info.weightBytes,
-      gpuWeightBytes: model.gpu?.sizeBytes ?? 0,
+      gpuWeightBytes: model.offload?.sizeBytes ?? 0,
       reason,
     };
     return model;
@@ -177,7 +117,7 @@ export async function loadModelFromSource(
     model?.free();
     throw e;
   } finally {
-    m._hob_loader_free(loader);
+    loader.free();
   }
 }
 

@@ -9,9 +9,10 @@
 // - overflow shift: appending past the context keeps the first nKeep
 //   tokens, evicts nDiscard after them and goes on (llama.cpp's context
 //   shift).
+import type { EvalOptions, Session } from '../core/session.js';
+import type { StepLogits } from '../core/logits.js';
 import { ContextFullError, HobError } from '../shared/errors.js';
-import type { ContextShiftOptions, ShiftEvent } from '../shared/types.js';
-import type { Session } from '../core/wasm-engine.js';
+import type { ContextShiftOptions, Progress, ShiftEvent } from '../shared/types.js';
 
 export interface SequenceOptions {
   /** Shift the context when the next token would not fit (llama.cpp's
@@ -23,11 +24,21 @@ export interface SequenceOptions {
   onShift?: (e: ShiftEvent) => void;
 }
 
+export interface PrefillOptions extends EvalOptions {
+  /** Told how many of the tokens to evaluate are done, after each chunk of
+   * `chunkTokens`: a long prompt is then evaluated in chunks. */
+  onProgress?: (p: Progress) => void;
+  /** Tokens per chunk with onProgress (default 128). */
+  chunkTokens?: number;
+}
+
 export interface PrefillResult {
   /** Prompt tokens whose cache entries were kept. */
   reused: number;
   /** Prompt tokens evaluated now. */
   evaluated: number;
+  /** The next token's logits. */
+  logits: StepLogits;
 }
 
 /** A prompt-edit shift is taken only when it keeps at least this many cached
@@ -83,7 +94,7 @@ export class Sequence {
   /** Makes the cache hold exactly `prompt` and the logits be those after
    * its last token, evaluating as little as possible. A prompt longer than
    * the context is a ContextFullError that leaves the cache as it was. */
-  async prefill(prompt: readonly number[]): Promise<PrefillResult> {
+  async prefill(prompt: readonly number[], opts: PrefillOptions = {}): Promise<PrefillResult> {
     if (prompt.length === 0) throw new HobError('argument/invalid', 'prefill needs at least one token');
     const contextSize = this.session.nCtx;
     if (prompt.length > contextSize) {
@@ -105,9 +116,20 @@ export class Sequence {
     this.session.truncate(common);
     this.ids.length = common;
     const rest = prompt.slice(common);
-    await this.session.eval(rest);
-    this.ids.push(...rest);
-    return { reused: common, evaluated: rest.length };
+    // In chunks for a progress report; the prompt as a whole was checked
+    // against the context above, so a chunk never fails for lack of room.
+    const chunk = opts.onProgress ? Math.max(1, opts.chunkTokens ?? 128) : rest.length;
+    for (let i = 0; i + chunk < rest.length; i += chunk) {
+      const part = rest.slice(i, i + chunk);
+      await this.session.eval(part);
+      this.ids.push(...part);
+      opts.onProgress?.({ loaded: i + chunk, total: rest.length });
+    }
+    const last = rest.slice(Math.floor((rest.length - 1) / chunk) * chunk);
+    const logits = await this.session.eval(last, { pick: opts.pick });
+    this.ids.push(...last);
+    opts.onProgress?.({ loaded: rest.length, total: rest.length });
+    return { reused: common, evaluated: rest.length, logits };
   }
 
   /** The length of the span [start, start + n) of the cache whose removal
@@ -129,7 +151,7 @@ export class Sequence {
    * shifts first (keeping nKeep tokens, evicting contextShift.nDiscard or
    * half of the rest, more if the tokens need it); with contextShift false,
    * or when even that cannot make room, a ContextFullError changes nothing. */
-  async append(tokens: readonly number[]): Promise<void> {
+  async append(tokens: readonly number[], opts: EvalOptions = {}): Promise<StepLogits> {
     if (tokens.length === 0) throw new HobError('argument/invalid', 'append needs at least one token');
     const nCtx = this.session.nCtx;
     const nPast = this.ids.length;
@@ -149,8 +171,9 @@ export class Sequence {
       const want = cs.nDiscard ?? Math.floor(room / 2);
       this.evict('overflow', nKeep, Math.min(room, Math.max(want, over)));
     }
-    await this.session.eval(tokens);
+    const logits = await this.session.eval(tokens, opts);
     this.ids.push(...tokens);
+    return logits;
   }
 
   private evict(kind: ShiftEvent['kind'], position: number, evicted: number): void {

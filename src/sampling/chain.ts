@@ -1,166 +1,17 @@
-// The sampler chain in TypeScript, run on a session's logits (the full
-// vocabulary): logit bias and bans, then the samplers of `sampler_order`
+// The sampler chain: the one sampling stack of Hob, run on the next token's
+// logits (the whole vocabulary, or the device's best few where pick.ts
+// allows): logit bias and bans, then the samplers of `sampler_order`
 // (penalties, DRY, top-k, TFS, typical-p, top-p, min-p, top-A, XTC,
 // temperature), then a seeded draw, or mirostat v1/v2 in place of the
 // truncating samplers. Semantics and defaults follow llama.cpp's samplers;
 // the repetition penalty's slope and top-A follow KoboldCPP. It does not
 // evaluate the model or know about text beyond DRY's sequence breakers.
+import type { PickedLogits, SamplePick, StepLogits } from '../core/logits.js';
 import { HobError } from '../shared/errors.js';
 import type { SamplerName, SamplingParams } from '../shared/types.js';
-import { chainPick, type SamplePick } from './pick.js';
-
-/** llama.cpp's default order, with TFS and top-A (KoboldCPP's, off by default) where KoboldCPP puts them. */
-export const DEFAULT_SAMPLER_ORDER: readonly SamplerName[] = [
-  'penalties', 'dry', 'top_k', 'tfs_z', 'typical_p', 'top_p', 'min_p', 'top_a', 'xtc', 'temperature',
-];
-
-/** Every field of SamplingParams that shapes the distribution, with llama.cpp's defaults filled in. */
-export interface ResolvedSampling {
-  temperature: number;
-  top_k: number;
-  top_p: number;
-  min_p: number;
-  typical_p: number;
-  tfs_z: number;
-  top_a: number;
-  repeat_penalty: number;
-  repeat_last_n: number;
-  repeat_penalty_slope: number;
-  presence_penalty: number;
-  frequency_penalty: number;
-  dry_multiplier: number;
-  dry_base: number;
-  dry_allowed_length: number;
-  dry_penalty_last_n: number;
-  dry_sequence_breakers: string[];
-  xtc_probability: number;
-  xtc_threshold: number;
-  mirostat: 0 | 1 | 2;
-  mirostat_tau: number;
-  mirostat_eta: number;
-  seed: number;
-  sampler_order: SamplerName[];
-}
-
-export const SAMPLING_DEFAULTS: Readonly<Omit<ResolvedSampling, 'seed'>> = {
-  temperature: 0.8,
-  top_k: 40,
-  top_p: 0.95,
-  min_p: 0.05,
-  typical_p: 1,
-  tfs_z: 1,
-  top_a: 0,
-  repeat_penalty: 1,
-  repeat_last_n: 64,
-  repeat_penalty_slope: 1,
-  presence_penalty: 0,
-  frequency_penalty: 0,
-  dry_multiplier: 0,
-  dry_base: 1.75,
-  dry_allowed_length: 2,
-  dry_penalty_last_n: -1,
-  dry_sequence_breakers: ['\n', ':', '"', '*'],
-  xtc_probability: 0,
-  xtc_threshold: 0.1,
-  mirostat: 0,
-  mirostat_tau: 5,
-  mirostat_eta: 0.1,
-  sampler_order: [...DEFAULT_SAMPLER_ORDER],
-};
-
-const SAMPLER_NAMES = new Set<string>(DEFAULT_SAMPLER_ORDER);
-
-function invalid(name: string, value: unknown, why: string): never {
-  throw new HobError('argument/invalid', `${name} ${String(value)}: ${why}`, { [name]: String(value) });
-}
-
-/** Fills in defaults and checks every value; a bad one is an 'argument/invalid' error naming it. */
-export function resolveSampling(p: SamplingParams): ResolvedSampling {
-  const r = { ...SAMPLING_DEFAULTS, seed: randomSeed() } as ResolvedSampling;
-  const numbers = [
-    'temperature', 'top_k', 'top_p', 'min_p', 'typical_p', 'tfs_z', 'top_a', 'repeat_penalty', 'repeat_last_n',
-    'repeat_penalty_slope', 'presence_penalty', 'frequency_penalty', 'dry_multiplier', 'dry_base', 'dry_allowed_length',
-    'dry_penalty_last_n', 'xtc_probability', 'xtc_threshold', 'mirostat_tau', 'mirostat_eta',
-  ] as const;
-  for (const k of numbers) {
-    const v = p[k];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v)) invalid(k, v, 'must be a finite number');
-    (r as unknown as Record<string, number>)[k] = v;
-  }
-  if (r.temperature < 0) r.temperature = 0;
-  for (const k of ['top_p', 'min_p', 'typical_p', 'tfs_z', 'top_a', 'xtc_probability'] as const) {
-    if (r[k] < 0 || r[k] > 1) invalid(k, r[k], 'must be in [0, 1]');
-  }
-  if (r.repeat_penalty <= 0) invalid('repeat_penalty', r.repeat_penalty, 'must be positive');
-  if (p.mirostat !== undefined && p.mirostat !== null) {
-    if (p.mirostat !== 0 && p.mirostat !== 1 && p.mirostat !== 2) invalid('mirostat', p.mirostat, 'must be 0, 1 or 2');
-    r.mirostat = p.mirostat;
-  }
-  if (p.seed !== undefined && p.seed !== null && p.seed !== -1) {
-    if (!Number.isInteger(p.seed)) invalid('seed', p.seed, 'must be an integer');
-    r.seed = p.seed >>> 0;
-  }
-  if (p.dry_sequence_breakers) r.dry_sequence_breakers = [...p.dry_sequence_breakers];
-  if (p.sampler_order) {
-    for (const s of p.sampler_order) if (!SAMPLER_NAMES.has(s)) invalid('sampler_order', s, `unknown sampler (known: ${DEFAULT_SAMPLER_ORDER.join(', ')})`);
-    r.sampler_order = [...p.sampler_order];
-  }
-  return r;
-}
-
-function randomSeed(): number {
-  return (Math.random() * 2 ** 32) >>> 0;
-}
-
-/** The Mersenne Twister mt19937 (as std::mt19937), so a seed means the same stream everywhere. */
-export class Mt19937 {
-  private readonly mt = new Uint32Array(624);
-  private index = 624;
-
-  constructor(seed: number) {
-    this.mt[0] = seed >>> 0;
-    for (let i = 1; i < 624; i++) {
-      const prev = this.mt[i - 1] ^ (this.mt[i - 1] >>> 30);
-      // 1812433253 * prev + i, in 32 bits.
-      this.mt[i] = (Math.imul(1812433253, prev) + i) >>> 0;
-    }
-  }
-
-  nextU32(): number {
-    if (this.index >= 624) this.twist();
-    let y = this.mt[this.index++];
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
-  }
-
-  /** A double in [0, 1) from two outputs, as libstdc++'s generate_canonical<double> builds it. */
-  nextDouble(): number {
-    const lo = this.nextU32();
-    const hi = this.nextU32();
-    const u = (lo + hi * 4294967296) / 18446744073709551616;
-    return u < 1 ? u : 1 - 2 ** -53;
-  }
-
-  /** A float in [0, 1) from one output (generate_canonical<float>). */
-  nextFloat(): number {
-    return this.nextU32() / 4294967296;
-  }
-
-  private twist(): void {
-    const mt = this.mt;
-    for (let i = 0; i < 624; i++) {
-      const y = (mt[i] & 0x80000000) | (mt[(i + 1) % 624] & 0x7fffffff);
-      let v = mt[(i + 397) % 624] ^ (y >>> 1);
-      if (y & 1) v ^= 0x9908b0df;
-      mt[i] = v >>> 0;
-    }
-    this.index = 0;
-  }
-}
+import { Mt19937 } from './mt19937.js';
+import { invalid, resolveSampling, type ResolvedSampling } from './params.js';
+import { chainPick } from './pick.js';
 
 export interface SamplerChainOptions {
   /** Tokens in the vocabulary (the logits' length). */
@@ -234,21 +85,48 @@ export class SamplerChain {
     this.history.length = Math.max(0, this.history.length - n);
   }
 
-  /** TokenSampler: the best logits this chain can sample from when the head
-   * runs on the GPU (Session.readout), with `nBannedNow` tokens banned at
-   * the step; null: every logit. */
-  gpuPick(nVocab: number, nBannedNow = 0): SamplePick | null {
-    return chainPick(this.params, nVocab, { biased: this.bias.length > 0, bannedNow: nBannedNow });
+  /** The best logits this chain can sample from when the head runs on a
+   * device (EvalOptions.pick), with `nBannedNow` tokens banned at the step;
+   * null: every logit. */
+  gpuPick(nBannedNow = 0): SamplePick | null {
+    return chainPick(this.params, this.nVocab, { biased: this.bias.length > 0, bannedNow: nBannedNow });
   }
 
-  /** TokenSampler: the next token from the session's logits. */
-  sample(session: { logits(): Float32Array }): number {
-    return this.sampleLogits(session.logits());
+  /** The next token from an evaluation's logits: its pick's candidates when
+   * it has them (and nothing is banned at this step), else every logit. */
+  async sample(step: StepLogits, banned?: ReadonlySet<number>): Promise<number> {
+    if (step.picked && !(banned && banned.size > 0)) return this.samplePicked(step.picked);
+    return this.sampleLogits(await step.all(), banned);
+  }
+
+  /** The next token from the best k logits of a pick this chain asked for
+   * (gpuPick): the same token sampleLogits gives on the whole vocabulary,
+   * without touching it. */
+  samplePicked(picked: PickedLogits): number {
+    const n = picked.ids.length;
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const id = picked.ids[i];
+      if (id < 0 || id >= this.nVocab || !(picked.logits[i] > -Infinity)) continue;
+      this.logit[id] = picked.logits[i];
+      this.ids[m++] = id;
+    }
+    if (m === 0) throw new HobError('argument/invalid', 'a pick without candidates: nothing can be sampled');
+    // In id order, as reset() leaves the whole vocabulary's survivors.
+    this.ids.subarray(0, m).sort();
+    this.n = m;
+    this.sorted = false;
+    return this.run();
   }
 
   /** The next token from logits of the whole vocabulary; `banned` are excluded at this step only. */
   sampleLogits(logits: Float32Array, banned?: Iterable<number>): number {
     this.reset(logits, banned);
+    return this.run();
+  }
+
+  /** The samplers and the draw over the current candidates. */
+  private run(): number {
     const p = this.params;
     if (p.mirostat !== 0) {
       for (const s of p.sampler_order) {

@@ -9,11 +9,15 @@
  * relative to the page), otherwise a stored model id. */
 export type ModelInput = string | Blob | { url: string } | { storeId: string } | { bytes: Uint8Array };
 
-export interface LoadProgressEvent {
-  /** 'download' while a URL is fetched into the store, 'load' while the engine reads the model. */
-  phase: 'download' | 'load';
+/** How far a long task is: bytes (downloads, loads) or tokens (prompts). */
+export interface Progress {
   loaded: number;
   total: number;
+}
+
+export interface LoadProgressEvent extends Progress {
+  /** 'download' while a URL is fetched into the store, 'load' while the engine reads the model. */
+  phase: 'download' | 'load';
   /** Bytes per second over the recent past (download phase). */
   bytesPerSecond?: number;
   /** Seconds left at the current rate, when it is known. */

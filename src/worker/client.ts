@@ -1,11 +1,13 @@
-// The page's side of the engine worker: starts it (bundler-friendly URL) and
-// returns a typed comlink proxy. The public API (src/api) builds on this.
+// The page's side of the engine worker, bare: starts it (bundler-friendly
+// URL) and returns the typed comlink proxy of its protocol. The public API
+// (src/api/index.ts) starts its worker the same way; tests that drive the
+// protocol directly use this.
 import * as Comlink from 'comlink';
 
-import type { EngineWorkerApi } from './service.js';
+import type { EngineWorkerApi } from './protocol.js';
 import { installErrorTransfer } from './transfer.js';
 
-export type { EngineWorkerApi, GenerateRequest, GenerateResult, LoadProgress, ModelSource, OpenOptions, WorkerCompletionRequest } from './service.js';
+export type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelLocation, OpenOptions } from './protocol.js';
 
 export interface EngineWorkerHandle {
   api: Comlink.Remote<EngineWorkerApi>;

@@ -1,4 +1,4 @@
-// The engine's worker thread in Node: the same engine-api.ts as the browser's
+// The engine's worker thread in Node: the same service.ts as the browser's
 // web worker, reading models from disk (or a URL, into memory: Node has no
 // model store) and WebGPU through the optional `webgpu` package.
 import { availableParallelism } from 'node:os';
@@ -8,15 +8,15 @@ import * as Comlink from 'comlink';
 
 import { NetworkError } from '../shared/errors.js';
 import { bytesSource } from '../format/source.js';
-import { fileSource } from '../node/index.js';
-import { requestNodeGpu } from '../node/gpu.js';
-import { createWorkerApi } from './service.js';
+import { fileSource } from '../format/file-source.js';
+import { requestNodeGpu } from '../gpu/node-device.js';
+import { createEngineService } from './service.js';
 import { nodeEndpoint } from './node-endpoint.js';
 import { installErrorTransfer } from './transfer.js';
 
 if (!parentPort) throw new Error('engine-worker-node runs as a worker thread');
 
-const api = createWorkerApi({
+const api = createEngineService({
   requestGpu: () => requestNodeGpu(),
   openPath: (path) => fileSource(path),
   async openUrl(url, signal, onProgress) {

@@ -1,16 +1,14 @@
-// The engine's web worker: the browser entry of engine-api.ts. The page
-// talks to it through comlink (see client.ts and src/api); nothing heavy runs
-// on the page's thread.
+// The engine's web worker: the browser entry of service.ts. The page talks
+// to it through comlink (see src/api); nothing heavy runs on the page's
+// thread.
 import * as Comlink from 'comlink';
 
 import { requestGpu } from '../gpu/device.js';
 import { openModelStore } from '../store/index.js';
-import { createWorkerApi } from './service.js';
+import { createEngineService } from './service.js';
 import { installErrorTransfer } from './transfer.js';
 
-export type { EngineWorkerApi, GenerateRequest, GenerateResult, LoadProgress, ModelSource, OpenOptions, WorkerCompletionRequest, WorkerLoadOptions } from './service.js';
-
-const api = createWorkerApi({
+const api = createEngineService({
   requestGpu: () => requestGpu(),
   openStore: () => openModelStore(),
   defaultThreads: () => Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8)),

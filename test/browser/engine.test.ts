@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 
-import { Engine, Sampler, Sequence, complete, loadModelFile } from '../../src/node/index.js';
+import { Engine, generate, loadModelFile, Sequence, Session } from '../../src/node/index.js';
 import { launchBrowser, openPage, startServer, testdataDir } from './harness.js';
 
 const modelFile = 'llama-2-tiny-random.gguf';
@@ -18,14 +18,13 @@ const nPredict = 48;
 async function nodeReference(): Promise<number[]> {
   const engine = await Engine.create({ threads: 2 });
   const model = await loadModelFile(engine, join(testdataDir, modelFile));
-  const session = model.createSession({ nCtx: 256 });
-  const sampler = new Sampler(engine, { temperature: 0 });
-  const r = await complete(model, new Sequence(session), sampler, model.tokenize(prompt), { nPredict, ignoreEos: true });
+  const session = Session.create(model, { nCtx: 256 });
+  const r = await generate(model, new Sequence(session), { temperature: 0, promptIds: model.tokenize(prompt), maxTokens: nPredict, ignoreEos: true });
   engine.dispose();
   return r.ids;
 }
 
-type PageResult = { variant: string; threads: number; ids: number[]; promptIds: number[] };
+type PageResult = { variant: string; threads: number; ids: number[] };
 
 async function runInPage(browser: Browser, base: string, threads: number): Promise<PageResult> {
   const { page, errors } = await openPage(browser, `${base}/test/browser/pages/engine.html`);
@@ -33,10 +32,9 @@ async function runInPage(browser: Browser, base: string, threads: number): Promi
   const result = await page.evaluate(
     async ({ url, prompt, nPredict, threads }) => {
       const hob = (window as any).hob;
-      const { variant, threads: t } = await hob.init({ threads });
-      await hob.loadModel({ url });
-      const r = await hob.complete({ prompt, nPredict, temperature: 0, ignoreEos: true, nCtx: 256 });
-      return { variant, threads: t, ids: r.ids, promptIds: r.promptIds };
+      const info = await hob.open({ location: { url }, threads, contextSize: 256 });
+      const r = await hob.generate(1, { prompt, max_tokens: nPredict, temperature: 0, ignore_eos: true });
+      return { variant: info.variant, threads: info.threads, ids: r.ids };
     },
     { url: `/__testdata/${modelFile}`, prompt, nPredict, threads },
   );
@@ -80,9 +78,8 @@ describe('engine in Chromium', () => {
     await page.waitForFunction(() => document.title === 'ready');
     const err = await page.evaluate(async () => {
       const hob = (window as any).hob;
-      await hob.init({ threads: 1 });
       try {
-        await hob.loadModel({ bytes: new TextEncoder().encode('GGUF\x09\x00\x00\x00 not really') });
+        await hob.open({ location: { bytes: new TextEncoder().encode('GGUF\x09\x00\x00\x00 not really') }, threads: 1 });
         return null;
       } catch (e: any) {
         return { code: e.code, name: e.name, message: e.message, details: e.details };

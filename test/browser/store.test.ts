@@ -10,8 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 
-import { Engine, Sampler } from '../../src/core/wasm-engine.js';
-import { complete } from '../../src/runtime/generate.js';
+import { Model } from '../../src/core/model.js';
+import { Session } from '../../src/core/session.js';
+import { Engine } from '../../src/core/wasm-engine.js';
+import { generate } from '../../src/runtime/generate.js';
 import { Sequence } from '../../src/runtime/sequence.js';
 import { startServer, testdataDir } from './harness.js';
 import {
@@ -90,9 +92,8 @@ describe('model store in Chromium', () => {
     const nPredict = 16;
     const reference = await (async () => {
       const engine = await Engine.create({ threads: 1 });
-      const m = engine.loadModel(bytes);
-      const sampler = new Sampler(engine, { temperature: 0 });
-      const r = await complete(m, new Sequence(m.createSession({ nCtx: 128 })), sampler, m.tokenize(prompt), { nPredict, ignoreEos: true });
+      const m = Model.load(engine, bytes);
+      const r = await generate(m, new Sequence(Session.create(m, { nCtx: 128 })), { temperature: 0, promptIds: m.tokenize(prompt), maxTokens: nPredict, ignoreEos: true });
       engine.dispose();
       return r.ids;
     })();
@@ -117,9 +118,9 @@ describe('model store in Chromium', () => {
         const store = t.openModelStore({ chunkSizeBytes: 256 * 1024 });
         const m = await store.download(url);
         // The worker streams the model from the stored chunks.
-        const info = await w.api.loadModel({ storeId: m.id });
-        const out = await w.api.complete({ prompt, nPredict, temperature: 0, ignoreEos: true, nCtx: 128 });
-        return { fetchFailed: 'error' in offline, state: m.state, arch: info.architecture, ids: out.ids };
+        const info = await w.api.open({ location: { storeId: m.id }, threads: 1, contextSize: 128 });
+        const out = await w.api.generate(1, { prompt, max_tokens: nPredict, temperature: 0, ignore_eos: true });
+        return { fetchFailed: 'error' in offline, state: m.state, arch: info.model.architecture, ids: out.ids };
       },
       { url, prompt, nPredict },
     );

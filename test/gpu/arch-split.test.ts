@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine, type Session } from '../../src/core/wasm-engine.js';
+import { Session } from '../../src/core/session.js';
+import { Engine } from '../../src/core/wasm-engine.js';
 import { loadModelFromSource } from '../../src/runtime/load.js';
 import { bytesSource } from '../../src/format/source.js';
 import type { GpuContext } from '../../src/gpu/device.js';
@@ -63,7 +64,7 @@ describe('every architecture offloads with the tokens of the CPU (Dawn in Node)'
       assert.equal(model.loadReport?.gpuLayers, Math.min(k, model.info.nLayer));
       const runs: Run[] = [];
       for (const prompt of opts.shifts ? [prompts[0]] : prompts) {
-        const session: Session = model.createSession({ nCtx: opts.nCtx ?? N_CTX });
+        const session: Session = Session.create(model, { nCtx: opts.nCtx ?? N_CTX });
         try {
           const run: Run = { tokens: [], logits: [] };
           await session.eval(prompt);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
+import { Session } from '../../src/core/session.js';
 import { Engine } from '../../src/core/wasm-engine.js';
 import { loadModelFromSource } from '../../src/runtime/load.js';
 import { bytesSource } from '../../src/format/source.js';
@@ -52,11 +53,11 @@ describe('dispatches of one decode step (Dawn in Node)', () => {
     test(`${c.name}: ${c.perBlock} per block, ${c.head} for the head`, async () => {
       const model = await loadModelFromSource(engine, bytesSource(c.bytes()), { gpuLayers: Number.MAX_SAFE_INTEGER, gpu });
       try {
-        const session = model.createSession({ nCtx: 512 });
+        const session = Session.create(model, { nCtx: 512 });
         try {
-          const runner = session.gpu as GpuRunner;
+          const runner = session.offload as GpuRunner;
           const n = model.info.nLayer;
-          assert.equal(runner.headOnGpu, true);
+          assert.equal(runner.headOnDevice, true);
           assert.equal(runner.dispatchesPerToken, n * c.perBlock + c.head);
           assert.equal(runner.dispatches(1, 256), n * c.perBlock + c.head);
           assert.equal(runner.dispatches(1, 257), n * (c.perBlock + SPLIT_ATTENTION) + c.head);

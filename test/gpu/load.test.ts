@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { Engine, GpuError, loadModelFromSource } from '../../src/node/index.js';
+import { Engine, GpuError, loadModelFromSource, Session } from '../../src/node/index.js';
 import { bytesSource } from '../../src/format/source.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { requestNodeGpu } from './node-gpu.js';
@@ -18,7 +18,7 @@ after(() => engine?.dispose());
 const tiny = writeRandomLlama(makeSpec('tiny', { weightType: 'f32' }));
 
 async function firstLogits(model: Awaited<ReturnType<typeof loadModelFromSource>>): Promise<Float32Array> {
-  const s = model.createSession({ nCtx: 32 });
+  const s = Session.create(model, { nCtx: 32 });
   await s.eval([1, 17, 230, 5]);
   const l = s.logits();
   s.free();
@@ -61,7 +61,7 @@ test('offloaded weights never enter the wasm heap: a model larger than the heap 
 test('a lost device is a GpuError with lost set, and the model then reloads with gpuLayers 0', async () => {
   const gpu = await requestNodeGpu();
   const m = await loadModelFromSource(engine, bytesSource(tiny), { gpuLayers: 2, gpu });
-  const s = m.createSession({ nCtx: 32 });
+  const s = Session.create(m, { nCtx: 32 });
   await s.eval([1, 2, 3]);
   gpu.device.destroy();
   await gpu.lost;

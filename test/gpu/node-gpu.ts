@@ -2,7 +2,7 @@
 // SwiftShader's Vulkan driver (a CPU implementation, always present where
 // Chromium is), unless VK_ICD_FILENAMES already names another driver.
 import type { GpuContext } from '../../src/gpu/device.js';
-import { requestNodeGpu as requestDawnGpu } from '../../src/node/gpu.js';
+import { requestNodeGpu as requestDawnGpu } from '../../src/gpu/node-device.js';
 
 export async function requestNodeGpu(): Promise<GpuContext> {
   // Read by the Vulkan loader when Dawn creates its instance, so it must be

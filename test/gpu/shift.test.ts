@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import type { ShiftEvent } from '../../src/shared/types.js';
+import { Session } from '../../src/core/session.js';
 import { Engine } from '../../src/core/wasm-engine.js';
+import type { GpuRunner } from '../../src/gpu/runner.js';
 import { loadModelFromSource } from '../../src/runtime/load.js';
 import { Sequence } from '../../src/runtime/sequence.js';
 import { bytesSource } from '../../src/format/source.js';
@@ -64,8 +66,8 @@ describe('a 2,048-token context shifted 24 times during generation, on CPU, spli
       const model = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: k, gpu });
       const events: ShiftEvent[] = [];
       const shiftOptions = { nKeep: N_KEEP, nDiscard: DISCARDS[0] };
-      const seq = new Sequence(model.createSession({ nCtx: N_CTX }), { contextShift: shiftOptions, onShift: (e) => events.push(e) });
-      const runner = seq.session.gpu;
+      const seq = new Sequence(Session.create(model, { nCtx: N_CTX }), { contextShift: shiftOptions, onShift: (e) => events.push(e) });
+      const runner = seq.session.offload as GpuRunner | undefined;
       assert.equal(!!runner, k > 0);
       const buffersBefore = runner ? [...runner.buffers] : [];
       const cacheBefore = runner ? [...runner.cacheBuffers] : [];
@@ -149,7 +151,7 @@ describe('a 2,048-token context shifted 24 times during generation, on CPU, spli
   test('bad ranges on a split session are typed errors with the numbers, before either side changes', async () => {
     const bytes = writeRandomLlama(makeSpec('tiny', { weightType: 'f32', std: 0.15, seed: 3 }));
     const model = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: 2, gpu });
-    const s = model.createSession({ nCtx: 64 });
+    const s = Session.create(model, { nCtx: 64 });
     try {
       const prompt = [1, ...Array.from({ length: 29 }, (_, i) => 3 + ((i * 37 + 5) % 500))];
       await s.eval(prompt);
@@ -160,15 +162,15 @@ describe('a 2,048-token context shifted 24 times during generation, on CPU, spli
       assert.throws(() => s.shift(4, -3), isRange(/keep 4 and discard -3 of 30/));
       assert.throws(() => s.truncate(31), isRange(/keep 31 tokens/));
       // The runner's own check, as a caller bypassing the session would meet it.
-      assert.throws(() => s.gpu!.erase(5, 3, 1), isRange(/cells \[3, 4\) to 5/));
-      assert.throws(() => s.gpu!.erase(0, 60, 10), isRange(/cache of 64 cells/));
+      assert.throws(() => s.offload!.erase(5, 3, 1), isRange(/cells \[3, 4\) to 5/));
+      assert.throws(() => s.offload!.erase(0, 60, 10), isRange(/cache of 64 cells/));
       assert.equal(s.nPast, 30);
       assert.deepEqual(s.logits(), before);
       // Still usable: the same shift as a fresh CPU session gives the same logits.
       s.shift(1, 13);
       await s.eval([42]);
       const cpuModel = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: 0 });
-      const c = cpuModel.createSession({ nCtx: 64 });
+      const c = Session.create(cpuModel, { nCtx: 64 });
       await c.eval(prompt);
       c.shift(1, 13);
       await c.eval([42]);

@@ -9,7 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { Session } from '../../src/core/session.js';
 import { Engine } from '../../src/core/wasm-engine.js';
+import type { GpuRunner } from '../../src/gpu/runner.js';
 import { loadModelFromSource } from '../../src/runtime/load.js';
 import { bytesSource } from '../../src/format/source.js';
 import type { GpuContext } from '../../src/gpu/device.js';
@@ -104,7 +106,7 @@ describe('offload splits give the tokens of the CPU (Dawn in Node)', () => {
       assert.equal(model.loadReport?.gpuLayers, Math.min(k, model.info.nLayer));
       const runs: Run[] = [];
       for (const [p, prompt] of prompts.entries()) {
-        const session = model.createSession({ nCtx: N_CTX });
+        const session = Session.create(model, { nCtx: N_CTX });
         try {
           const run: Run = { tokens: [], logits: [] };
           await session.eval(prompt);
@@ -174,11 +176,12 @@ describe('offload splits give the tokens of the CPU (Dawn in Node)', () => {
     const results: number[][] = [];
     for (const k of [0, 2, 4]) {
       const model = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: k, gpu });
-      const session = model.createSession({ nCtx });
+      const session = Session.create(model, { nCtx });
       try {
         await session.eval(prompts[0]);
-        const before = session.gpu ? [...session.gpu.buffers] : [];
-        const cacheBefore = session.gpu ? [...session.gpu.cacheBuffers] : [];
+        const runner = session.offload as GpuRunner | undefined;
+        const before = runner ? [...runner.buffers] : [];
+        const cacheBefore = runner ? [...runner.cacheBuffers] : [];
         // Every buffer is made at session creation: count any made after.
         let created = 0;
         const createBuffer = device.createBuffer.bind(device);
@@ -202,11 +205,11 @@ describe('offload splits give the tokens of the CPU (Dawn in Node)', () => {
           device.createBuffer = createBuffer;
         }
         assert.equal(created, 0, `k=${k}: ${created} GPU buffers were created during generation and shifts`);
-        if (session.gpu) {
-          const after = session.gpu.buffers;
+        if (runner) {
+          const after = runner.buffers;
           assert.equal(after.length, before.length, `k=${k}: the runner's buffer count changed`);
           after.forEach((b, i) => assert.equal(b, before[i], `k=${k}: runner buffer ${i} (${b.label}) was replaced`));
-          session.gpu.cacheBuffers.forEach((b, i) => assert.equal(b, cacheBefore[i], `k=${k}: cache buffer ${i} was replaced`));
+          runner.cacheBuffers.forEach((b, i) => assert.equal(b, cacheBefore[i], `k=${k}: cache buffer ${i} was replaced`));
         }
         results.push(tokens);
         console.log(`  shifts k=${k}: ${tokens.length} tokens over ${shifts} shifts`);

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine, Sampler, type Model } from '../../src/node/index.js';
+import { Engine, Model, SamplerChain, Session } from '../../src/node/index.js';
 import { writeArchModel, type ArchSpec } from '../gguf/arch-models.js';
 
 // Tolerance on each top-10 relative logit, by weight type: F32 differs from
@@ -68,7 +68,7 @@ describe(`every architecture's greedy generation against llama.cpp (${fixture.ge
     describe(fm.name, () => {
       let model: Model;
       before(() => {
-        model = engine.loadModel(modelBytes(fm));
+        model = Model.load(engine, modelBytes(fm));
       });
       after(() => model?.free());
 
@@ -78,8 +78,8 @@ describe(`every architecture's greedy generation against llama.cpp (${fixture.ge
       for (const [r, run] of fm.runs.entries()) {
         test(`prompt ${r}: tokens equal llama.cpp's, ${run.greedy.length} greedy tokens are identical, top-10 logits agree`, (t) => {
           assert.deepEqual(model.tokenize(run.prompt), run.promptIds);
-          const session = model.createSession({ nCtx: fm.contextSize });
-          const sampler = new Sampler(engine, { temperature: 0 });
+          const session = Session.create(model, { nCtx: fm.contextSize });
+          const sampler = new SamplerChain({ temperature: 0 }, { nVocab: model.info.nVocab, nCtx: fm.contextSize });
           try {
             session.eval(run.promptIds);
             const ids: number[] = [];
@@ -93,14 +93,13 @@ describe(`every architecture's greedy generation against llama.cpp (${fixture.ge
                 worst = Math.max(worst, err);
                 assert.ok(err <= tolerance, `step ${i}: token ${id} relative logit ${logits[id] - max} vs llama.cpp ${rel}`);
               }
-              const token = sampler.sample(session);
+              const token = sampler.sampleLogits(logits);
               ids.push(token);
               if (i + 1 < run.greedy.length) session.eval([token]);
             }
             assert.deepEqual(ids, run.greedy);
             t.diagnostic(`${fm.name} prompt ${r}: largest logit difference ${worst.toExponential(2)} (tolerance ${tolerance})`);
           } finally {
-            sampler.free();
             session.free();
           }
         });

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine, SamplerChain, createEngine, type HobEngine, type Model, type SamplingParams } from '../../src/node/index.js';
+import { createEngine, Engine, type HobEngine, Model, SamplerChain, type SamplingParams, Session } from '../../src/node/index.js';
 import { writeRandomLlama, type LlamaSpec } from '../gguf/random-model.js';
 import { testdataDir as testdata } from '../data.js';
 
@@ -51,7 +51,7 @@ describe(`sampler distributions against llama.cpp (${sampling.generator})`, () =
   let model: Model;
   before(async () => {
     engine = await Engine.create({ threads: 2 });
-    model = engine.loadModel(writerBytes(sampling.model.spec, sampling.model.sha256));
+    model = Model.load(engine, writerBytes(sampling.model.spec, sampling.model.sha256));
   });
   after(() => {
     model?.free();
@@ -61,7 +61,7 @@ describe(`sampler distributions against llama.cpp (${sampling.generator})`, () =
   for (const c of sampling.cases) {
     test(`${c.name}: "${c.prompt.slice(0, 30)}…" keeps llama.cpp's tokens with its probabilities`, async () => {
       assert.deepEqual(model.tokenize(c.prompt), c.promptIds);
-      const session = model.createSession({ nCtx: 256 });
+      const session = Session.create(model, { nCtx: 256 });
       try {
         await session.eval(c.promptIds);
         const chain = new SamplerChain({ ...c.params, seed: 1 }, { nVocab: model.info.nVocab, nCtx: 256 });
@@ -94,7 +94,7 @@ describe(`the public API against llama.cpp greedy tokens (${generation.generator
         engine = await createEngine({ model, contextSize: 512, threads: 2 });
         // The fixture's ids as text, decoded piece by piece as a stream would be.
         reference = await Engine.create({ threads: 1 });
-        const m = reference.loadModel(fm.source.kind === 'shared' ? readFileSync(join(testdata, fm.source.file)) : writerBytes(fm.source.spec, fm.source.sha256));
+        const m = Model.load(reference, fm.source.kind === 'shared' ? readFileSync(join(testdata, fm.source.file)) : writerBytes(fm.source.spec, fm.source.sha256));
         decode = (ids) => {
           const d = m.decoder();
           return ids.map((t) => d.push(t)).join('') + d.flush();

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import type { GpuContext } from '../../src/gpu/device.js';
-import { Engine, bytesSource, loadModelFromSource } from '../../src/node/index.js';
+import { bytesSource, Engine, loadModelFromSource, Session } from '../../src/node/index.js';
 import { writeArchModel, type ArchName, type ArchSpec } from '../gguf/arch-models.js';
 import { writeRandomLlama, type LlamaSpec } from '../gguf/random-model.js';
 import { watchUncaptured } from '../gpu/harness.js';
@@ -63,7 +63,7 @@ describe(`context shift against llama.cpp (${fixture.generator})`, () => {
         assert.equal(createHash('sha256').update(bytes).digest('hex'), c.sha256);
         const model = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: split === 'k = 0' ? 0 : c.spec.nLayer, gpu });
         assert.equal(model.loadReport?.gpuLayers ?? 0, split === 'k = 0' ? 0 : c.spec.nLayer);
-        const s = model.createSession({ nCtx: c.contextSize });
+        const s = Session.create(model, { nCtx: c.contextSize });
         try {
           await s.eval(c.prompt);
           s.erase(c.erase.start, c.erase.end);

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine, type Model } from '../../src/node/index.js';
+import { Engine, Model } from '../../src/node/index.js';
 import { vocabFromTokenizerJson } from '../gguf/vocab-from-tokenizer-json.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -74,7 +74,7 @@ describe(`tokenizers against ${fixture.generator}`, () => {
         const { json, config } = tokenizerPackage(info.tokenizer!);
         // Parameters as the fixture script used them: the package's config.
         const v = vocabFromTokenizerJson(json as never, { name, pre: info.pre, config: config as never, withModel: true });
-        model = engine.loadModel(v.writer.toBytes());
+        model = Model.load(engine, v.writer.toBytes());
       });
       after(() => model?.free());
 

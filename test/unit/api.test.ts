@@ -6,10 +6,7 @@ import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import {
-  AbortError, BusyError, Engine, ModelFormatError, Sampler, Sequence, complete, createEngine, loadModelFile,
-  type ChatCompletionChunk, type CompletionChunk, type HobEngine, type LoadProgressEvent,
-} from '../../src/node/index.js';
+import { AbortError, BusyError, type ChatCompletionChunk, type CompletionChunk, createEngine, Engine, generate, type HobEngine, loadModelFile, type LoadProgressEvent, ModelFormatError, Sequence, Session } from '../../src/node/index.js';
 import { BUILTIN_TEMPLATES } from '../../src/chat/template.js';
 import { buildRandomLlama, makeSpec } from '../gguf/random-model.js';
 import { testdataDir as testdata } from '../data.js';
@@ -28,8 +25,8 @@ async function directGreedy(nPredict: number): Promise<string> {
   const engine = await Engine.create({ threads: 1 });
   try {
     const model = await loadModelFile(engine, tinyPath);
-    const r = await complete(model, new Sequence(model.createSession({ nCtx: 256 })), new Sampler(engine, { temperature: 0 }), model.tokenize(prompt), {
-      nPredict, ignoreEos: true,
+    const r = await generate(model, new Sequence(Session.create(model, { nCtx: 256 })), {
+      temperature: 0, promptIds: model.tokenize(prompt), maxTokens: nPredict, ignoreEos: true,
     });
     return r.text;
   } finally {
@@ -295,8 +292,8 @@ describe('context shift through the public API', () => {
       const direct = await Engine.create({ threads: 1 });
       try {
         const model = await loadModelFile(direct, tinyPath);
-        const seq = new Sequence(model.createSession({ nCtx: 64 }), { contextShift });
-        const want = await complete(model, seq, new Sampler(direct, { temperature: 0 }), model.tokenize(prompt), { nPredict: 150, ignoreEos: true });
+        const seq = new Sequence(Session.create(model, { nCtx: 64 }), { contextShift });
+        const want = await generate(model, seq, { temperature: 0, promptIds: model.tokenize(prompt), maxTokens: 150, ignoreEos: true });
         assert.equal(r.choices[0].text, want.text);
       } finally {
         direct.dispose();

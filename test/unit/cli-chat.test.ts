@@ -7,7 +7,7 @@ import { resolve, join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { Engine, Sampler, Sequence, complete, loadModelFile } from '../../src/node/index.js';
+import { Engine, generate, loadModelFile, Sequence, Session } from '../../src/node/index.js';
 import { commandHelp } from '../../src/node/cli/args.js';
 import { ProgressBar, formatBytes, formatDuration } from '../../src/node/cli/progress.js';
 import { testdataDir as testdata } from '../data.js';
@@ -92,9 +92,8 @@ test('hob complete with a long prompt counts every prompt token as prefill and g
   assert.equal(r.stderr, '', 'no progress bar off a terminal');
   const engine = await Engine.create({ threads: 2 });
   const model = await loadModelFile(engine, tiny);
-  const want = await complete(model, new Sequence(model.createSession({ nCtx: 0, nThreads: 2 })), new Sampler(engine, { temperature: 0 }), got.promptIds, {
-    nPredict: 8,
-    ignoreEos: true,
+  const want = await generate(model, new Sequence(Session.create(model, { nCtx: 0, nThreads: 2 })), {
+    temperature: 0, promptIds: got.promptIds, maxTokens: 8, ignoreEos: true,
   });
   assert.deepEqual(got.ids, want.ids);
   model.free();

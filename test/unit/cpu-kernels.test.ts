@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine } from '../../src/node/index.js';
+import { Engine, Model, Session } from '../../src/node/index.js';
 import { CpuOps } from '../gpu/cpu-ops.js';
 import { ENCODINGS, encodeTensor, type TensorType } from '../gguf/quantize.js';
 import { makeSpec, Rng, writeRandomLlama } from '../gguf/random-model.js';
@@ -72,12 +72,12 @@ describe('tiled prefill', () => {
   for (const type of ['q4_0', 'q5_0', 'q8_0', 'iq4_nl', 'q4_1', 'q4_k', 'q6_k'] as const) {
     test(`${type}: a prompt at once gives exactly the logits of feeding it token by token`, async () => {
       const shape = K_QUANTS.has(type) ? { nEmbd: 256, nFf: 512 } : {};
-      const model = engine.loadModel(writeRandomLlama(makeSpec('tiny', { weightType: type, seed: 3, ...shape })));
+      const model = Model.load(engine, writeRandomLlama(makeSpec('tiny', { weightType: type, seed: 3, ...shape })));
       try {
-        const batch = model.createSession({ nCtx: 64 });
+        const batch = Session.create(model, { nCtx: 64 });
         await batch.eval(PROMPT);
         const atOnce = batch.logits();
-        const single = model.createSession({ nCtx: 64 });
+        const single = Session.create(model, { nCtx: 64 });
         for (const t of PROMPT) await single.eval([t]);
         const oneByOne = single.logits();
         let differing = 0;

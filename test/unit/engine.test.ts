@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ContextFullError, Engine, HobError, ModelFormatError, Sampler, Sequence, complete, loadModelFile, readGgufHeaderFile, type Model } from '../../src/node/index.js';
+import { ContextFullError, Engine, generate, HobError, loadModelFile, Model, ModelFormatError, readGgufHeaderFile, Sequence, Session } from '../../src/node/index.js';
 import { testdataDir as testdata } from '../data.js';
 
 const tinyPath = join(testdata, 'llama-2-tiny-random.gguf');
@@ -77,8 +77,8 @@ describe('wasm engine in Node', () => {
 
   test('evaluating a prompt at once gives the logits of evaluating it token by token', async () => {
     const ids = model.tokenize('The quick brown fox jumps over the lazy dog');
-    const a = model.createSession({ nCtx: 64 });
-    const b = model.createSession({ nCtx: 64, nThreads: 1 });
+    const a = Session.create(model, { nCtx: 64 });
+    const b = Session.create(model, { nCtx: 64, nThreads: 1 });
     await a.eval(ids);
     for (const t of ids) await b.eval([t]);
     assert.equal(a.nPast, ids.length);
@@ -90,7 +90,7 @@ describe('wasm engine in Node', () => {
 
   test('truncating and re-evaluating reproduces the same logits exactly', async () => {
     const ids = model.tokenize('Context windows are reused, not reallocated');
-    const s = model.createSession({ nCtx: 64 });
+    const s = Session.create(model, { nCtx: 64 });
     await s.eval(ids);
     const first = s.logits();
     s.truncate(3);
@@ -101,7 +101,7 @@ describe('wasm engine in Node', () => {
   });
 
   test('a prompt longer than the context is a ContextFullError with the numbers, and the session stays usable', async () => {
-    const s = model.createSession({ nCtx: 8 });
+    const s = Session.create(model, { nCtx: 8 });
     await s.eval([1, 15043, 3186]);
     const before = s.logits();
     await assert.rejects(
@@ -117,7 +117,7 @@ describe('wasm engine in Node', () => {
   });
 
   test('an out-of-range token id is refused with its value and the session stays usable', async () => {
-    const s = model.createSession({ nCtx: 16 });
+    const s = Session.create(model, { nCtx: 16 });
     await assert.rejects(() => s.eval([1, 32000]), (e: unknown) => e instanceof HobError && e.code === 'range/out-of-bounds' && /32000/.test(e.message));
     assert.equal(s.nPast, 0);
     await s.eval([1]);
@@ -127,10 +127,10 @@ describe('wasm engine in Node', () => {
 
   test('the same seed gives the same sampled tokens, another seed differs', async () => {
     const run = async (seed: number) => {
-      const s = model.createSession({ nCtx: 128 });
-      const sampler = new Sampler(engine, { temperature: 1.0, topK: 0, topP: 1, minP: 0, seed });
-      const r = await complete(model, new Sequence(s), sampler, model.tokenize('Seeded'), { nPredict: 24, ignoreEos: true });
-      sampler.free();
+      const s = Session.create(model, { nCtx: 128 });
+      const r = await generate(model, new Sequence(s), {
+        temperature: 1.0, top_k: 0, top_p: 1, min_p: 0, seed, promptIds: model.tokenize('Seeded'), maxTokens: 24, ignoreEos: true,
+      });
       s.free();
       return r.ids;
     };
@@ -148,7 +148,7 @@ describe('wasm engine in Node', () => {
       [bytes.subarray(0, bytes.length - 10), 'gguf/truncated', /ends past the end of the file/],
     ];
     for (const [b, code, msg] of cases) {
-      assert.throws(() => engine.loadModel(b), (e: unknown) => e instanceof ModelFormatError && e.code === code && msg.test(e.message));
+      assert.throws(() => Model.load(engine, b), (e: unknown) => e instanceof ModelFormatError && e.code === code && msg.test(e.message));
     }
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { Engine, HobError, loadModelFromSource, type Model } from '../../src/node/index.js';
+import { Engine, HobError, loadModelFromSource, type Model, Session } from '../../src/node/index.js';
 import { joinSplitParts } from '../../src/format/gguf-split.js';
 import { bytesSource } from '../../src/format/source.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
@@ -16,7 +16,7 @@ before(async () => {
 after(() => engine?.dispose());
 
 async function greedy(model: Model, prompt: number[], n: number): Promise<{ ids: number[]; first: Float32Array }> {
-  const s = model.createSession({ nCtx: 64 });
+  const s = Session.create(model, { nCtx: 64 });
   await s.eval(prompt);
   const first = s.logits();
   const ids: number[] = [];

@@ -1,20 +1,23 @@
-// Which requests may sample from the GPU's best k logits (src/core/gpu-sample.ts),
-// and that those that may give the same tokens as the full logits: a host
-// model of the pick (the best k by logit, ties by lower id, NaN never) fed to
-// a second chain with the same seed, step after step, on logits with ties,
-// -inf and NaN.
+// Which requests may sample from the GPU's best k logits (src/sampling/pick.ts),
+// whether what came back can stand for all of them (src/core/logits.ts), and
+// that a chain sampling from the pick gives the tokens of the full logits: a
+// host model of the pick (the best k by logit, ties by lower id, NaN never)
+// fed to a second chain with the same seed, step after step, on logits with
+// ties, -inf and NaN.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import type { SamplingParams } from '../../src/shared/types.js';
-import { chainPick, cppSamplerPick, GPU_TOP_K_MAX, pickedLogits, pickSize, type SamplePick } from '../../src/sampling/pick.js';
-import { resolveSampling, SamplerChain } from '../../src/sampling/chain.js';
-import type { GpuCandidates } from '../../src/gpu/pick.js';
+import { checkPick, pickSize, spreadPick, type PickedLogits, type SamplePick } from '../../src/core/logits.js';
+import type { Candidates } from '../../src/core/offload.js';
+import { SamplerChain } from '../../src/sampling/chain.js';
+import { resolveSampling } from '../../src/sampling/params.js';
+import { chainPick, GPU_TOP_K_MAX } from '../../src/sampling/pick.js';
 
 const N_VOCAB = 300;
 
 /** What the GPU pick returns for these logits (wgsl/sample.wgsl's order). */
-function hostPick(logits: Float32Array, m: number): GpuCandidates {
+function hostPick(logits: Float32Array, m: number): Candidates {
   const ids = Array.from(logits.keys());
   const key = (i: number) => (Number.isNaN(logits[i]) ? -Infinity : logits[i]);
   const nan = (i: number) => Number.isNaN(logits[i]);
@@ -72,34 +75,26 @@ describe('which sampler chains may sample from the GPU pick', () => {
     assert.equal(pickOf({ mirostat: 2 }), null);
     assert.equal(pickOf({ temperature: 0 }, { biased: true, bannedNow: 0 }), null);
     assert.equal(pickOf({ temperature: 0 }, { biased: false, bannedNow: 1 }), null);
-    assert.equal(new SamplerChain({ temperature: 0 }, { nVocab: N_VOCAB, nCtx: 64, logitBias: { 3: 1 } }).gpuPick(N_VOCAB), null);
-    assert.deepEqual(new SamplerChain({ temperature: 0 }, { nVocab: N_VOCAB, nCtx: 64 }).gpuPick(N_VOCAB), { k: 1, tieFree: false, nanFree: false });
-  });
-  test('the C++ sampler: greedy checks for NaN, top-k for ties too; a penalty reads every logit', () => {
-    const base = { temperature: 0.8, topK: 40, repeatPenalty: 1, repeatLastN: 64 };
-    assert.deepEqual(cppSamplerPick({ ...base, temperature: 0 }, N_VOCAB), { k: 1, tieFree: false, nanFree: true });
-    assert.deepEqual(cppSamplerPick(base, N_VOCAB), { k: 40, tieFree: true, nanFree: true });
-    assert.equal(cppSamplerPick({ ...base, repeatPenalty: 1.1 }, N_VOCAB), null);
-    assert.deepEqual(cppSamplerPick({ ...base, repeatPenalty: 1.1, repeatLastN: 0 }, N_VOCAB), { k: 40, tieFree: true, nanFree: true });
-    assert.equal(cppSamplerPick({ ...base, topK: 0 }, N_VOCAB), null);
-    assert.equal(cppSamplerPick({ ...base, topK: 129 }, N_VOCAB), null);
+    assert.equal(new SamplerChain({ temperature: 0 }, { nVocab: N_VOCAB, nCtx: 64, logitBias: { 3: 1 } }).gpuPick(), null);
+    assert.deepEqual(new SamplerChain({ temperature: 0 }, { nVocab: N_VOCAB, nCtx: 64 }).gpuPick(), { k: 1, tieFree: false, nanFree: false });
   });
 });
 
-describe('pickedLogits', () => {
+describe('checkPick', () => {
   const logits = Float32Array.from([1, 5, 3, 5, 2, -Infinity]);
-  test('the best k at their ids, -inf elsewhere', () => {
-    const got = pickedLogits(hostPick(logits, 3), { k: 2, tieFree: false, nanFree: false }, 6);
-    assert.deepEqual(Array.from(got!), [-Infinity, 5, -Infinity, 5, -Infinity, -Infinity]);
+  test('the best k, best first; spread, at their ids with -inf elsewhere', () => {
+    const got = checkPick(hostPick(logits, 3), { k: 2, tieFree: false, nanFree: false });
+    assert.deepEqual([Array.from(got!.ids), Array.from(got!.logits)], [[1, 3], [5, 5]]);
+    assert.deepEqual(Array.from(spreadPick(got!, 6)), [-Infinity, 5, -Infinity, 5, -Infinity, -Infinity]);
   });
   test('refused: ties within the best k + 1 when tieFree, NaN when nanFree, an incomplete pick', () => {
-    assert.equal(pickedLogits(hostPick(logits, 2), { k: 1, tieFree: true, nanFree: false }, 6), null);
-    assert.notEqual(pickedLogits(hostPick(logits, 4), { k: 3, tieFree: false, nanFree: false }, 6), null);
-    assert.equal(pickedLogits(hostPick(logits, 4), { k: 3, tieFree: true, nanFree: false }, 6), null);
+    assert.equal(checkPick(hostPick(logits, 2), { k: 1, tieFree: true, nanFree: false }), null);
+    assert.notEqual(checkPick(hostPick(logits, 4), { k: 3, tieFree: false, nanFree: false }), null);
+    assert.equal(checkPick(hostPick(logits, 4), { k: 3, tieFree: true, nanFree: false }), null);
     const distinct = Float32Array.from([1, 6, 3, 5, 2, NaN]);
-    assert.notEqual(pickedLogits(hostPick(distinct, 4), { k: 3, tieFree: true, nanFree: false }, 6), null);
-    assert.equal(pickedLogits(hostPick(distinct, 4), { k: 3, tieFree: true, nanFree: true }, 6), null);
-    assert.equal(pickedLogits({ ...hostPick(logits, 1), complete: false }, { k: 1, tieFree: false, nanFree: false }, 6), null);
+    assert.notEqual(checkPick(hostPick(distinct, 4), { k: 3, tieFree: true, nanFree: false }), null);
+    assert.equal(checkPick(hostPick(distinct, 4), { k: 3, tieFree: true, nanFree: true }), null);
+    assert.equal(checkPick({ ...hostPick(logits, 1), complete: false }, { k: 1, tieFree: false, nanFree: false }), null);
   });
 });
 
@@ -119,13 +114,18 @@ describe('a chain sampling from the pick gives the tokens of the full logits', (
       const params = { ...req, seed: 1000 + r };
       const full = new SamplerChain(params, { nVocab: N_VOCAB, nCtx: 64, tokenText: (t) => (t % 17 === 0 ? '\n' : `t${t}`) });
       const picked = new SamplerChain(params, { nVocab: N_VOCAB, nCtx: 64, tokenText: (t) => (t % 17 === 0 ? '\n' : `t${t}`) });
-      const pick: SamplePick | null = picked.gpuPick(N_VOCAB);
+      const spreaded = new SamplerChain(params, { nVocab: N_VOCAB, nCtx: 64, tokenText: (t) => (t % 17 === 0 ? '\n' : `t${t}`) });
+      const pick: SamplePick | null = picked.gpuPick();
       assert.ok(pick, 'this request samples from the pick');
       const drawn = new Set<number>();
       for (let step = 0; step < 60; step++) {
         const logits = randomLogits(step * 7919 + r, step % 3 === 0);
         const want = full.sampleLogits(logits);
-        const got = picked.sampleLogits(pickedLogits(hostPick(logits, pickSize(pick)), pick, N_VOCAB)!);
+        const candidates: PickedLogits = checkPick(hostPick(logits, pickSize(pick)), pick)!;
+        const got = picked.samplePicked(candidates);
+        // The same token as sampling the whole vocabulary spread from the pick.
+        assert.equal(spreaded.sampleLogits(spreadPick(candidates, N_VOCAB)), want, `step ${step}: spread`);
+        spreaded.accept(want);
         assert.equal(got, want, `step ${step}`);
         full.accept(want);
         picked.accept(got);

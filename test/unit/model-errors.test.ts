@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { Engine, HobError } from '../../src/node/index.js';
+import { Engine, HobError, Model, Session } from '../../src/node/index.js';
 import { GgufWriter } from '../gguf/writer.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 
@@ -27,7 +27,7 @@ function indexOf(bytes: Uint8Array, needle: Uint8Array, from = 0): number {
 
 function expectError(bytes: Uint8Array, code: string, message: RegExp) {
   assert.throws(
-    () => engine.loadModel(bytes),
+    () => Model.load(engine, bytes),
     (e: unknown) => e instanceof HobError && e.code === code && message.test(e.message),
   );
 }
@@ -71,8 +71,8 @@ test('missing required metadata is refused, naming the key', async () => {
 });
 
 test('after refusing models the engine still loads and runs a good one', async () => {
-  const model = engine.loadModel(base());
-  const s = model.createSession({ nCtx: 32 });
+  const model = Model.load(engine, base());
+  const s = Session.create(model, { nCtx: 32 });
   await s.eval(model.tokenize('hello'));
   assert.equal(s.logits().length, model.info.nVocab);
   s.free();

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { Mt19937, SamplerChain, resolveSampling, zArray, type ResolvedSampling } from '../../src/sampling/chain.js';
+import { SamplerChain, zArray } from '../../src/sampling/chain.js';
+import { Mt19937 } from '../../src/sampling/mt19937.js';
+import { resolveSampling, type ResolvedSampling } from '../../src/sampling/params.js';
 import type { SamplerName, SamplingParams } from '../../src/shared/types.js';
 
 type Cand = { id: number; logit: number; p: number };

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { Engine, type Model } from '../../src/node/index.js';
+import { Engine, Model } from '../../src/node/index.js';
 import { makeArchSpec, writeArchModel } from '../gguf/arch-models.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { runShiftMachine } from './shift-machine.js';
@@ -17,7 +17,7 @@ let model: Model;
 before(async () => {
   engine = await Engine.create({ threads: 2 });
   // Position-sensitive weights: a key left unrotated would show.
-  model = engine.loadModel(writeRandomLlama(makeSpec('tiny', { weightType: 'f32', std: 0.15, seed: 3 })));
+  model = Model.load(engine, writeRandomLlama(makeSpec('tiny', { weightType: 'f32', std: 0.15, seed: 3 })));
 });
 after(() => {
   model?.free();
@@ -44,7 +44,7 @@ for (const seed of seeds) {
 }
 
 test('sliding windows (gemma3: five local blocks of window 8, one global): 120 random steps keep the cache right', async (t) => {
-  const gemma = engine.loadModel(writeArchModel(makeArchSpec('gemma3', { seed: 2 })));
+  const gemma = Model.load(engine, writeArchModel(makeArchSpec('gemma3', { seed: 2 })));
   try {
     const r = await runShiftMachine({ model: gemma, reference: gemma, seed: 3, steps: 120, nCtx: 80, tolerance: 0, freshTolerance: 1e-4 });
     t.diagnostic(JSON.stringify(r));

@@ -1,5 +1,5 @@
 // A randomized state machine over Sequence (seeded, so every run repeats):
-// random appends, generations (through complete()), overflow shifts, prompt
+// random appends, generations (through generate()), overflow shifts, prompt
 // edits that drop a span, truncations, regenerations and resets. A model of
 // the expected behaviour, written here independently, predicts the cached
 // tokens and the shift events of each step, and replays the same cache
@@ -13,8 +13,9 @@
 import assert from 'node:assert/strict';
 
 import type { ContextShiftOptions, ShiftEvent } from '../../src/shared/types.js';
-import type { Model, Session } from '../../src/core/wasm-engine.js';
-import { complete, type TokenSampler } from '../../src/runtime/generate.js';
+import type { Model } from '../../src/core/model.js';
+import { Session } from '../../src/core/session.js';
+import { generate as generateText } from '../../src/runtime/generate.js';
 import { MIN_SHIFT_REUSE, Sequence } from '../../src/runtime/sequence.js';
 
 export interface MachineOptions {
@@ -67,7 +68,6 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-const greedy: TokenSampler = { sample: (s: Session) => argmax(s.logits()), accept() {} };
 
 /** What the sequence should do, replayed on a mirror session. */
 class Expected {
@@ -141,15 +141,15 @@ export async function runShiftMachine(o: MachineOptions): Promise<MachineReport>
   const rng = new Rng(o.seed);
   const bos = o.model.info.bos;
   const seqEvents: ShiftEvent[] = [];
-  const seq = new Sequence(o.model.createSession({ nCtx: o.nCtx }), { contextShift: o.contextShift, onShift: (e) => seqEvents.push(e) });
-  const want = new Expected(o.reference.createSession({ nCtx: o.nCtx }), bos, o.contextShift);
-  const fresh = o.reference.createSession({ nCtx: o.nCtx });
+  const seq = new Sequence(Session.create(o.model, { nCtx: o.nCtx }), { contextShift: o.contextShift, onShift: (e) => seqEvents.push(e) });
+  const want = new Expected(Session.create(o.reference, { nCtx: o.nCtx }), bos, o.contextShift);
+  const fresh = Session.create(o.reference, { nCtx: o.nCtx });
   const report: MachineReport = { ops: {}, shifts: { overflow: 0, 'prompt-edit': 0 }, freshChecks: 0, maxDiff: 0 };
   const words = (n: number): number[] => Array.from({ length: n }, () => rng.int(3, o.model.info.nVocab - 1));
   let lastGen: { promptLen: number; n: number } | null = null;
 
   const generate = async (prompt: number[], n: number): Promise<void> => {
-    const r = await complete(o.model, seq, greedy, prompt, { nPredict: n, ignoreEos: true });
+    const r = await generateText(o.model, seq, { temperature: 0, promptIds: prompt, maxTokens: n, ignoreEos: true });
     await want.prefill(prompt);
     for (const t of r.ids.slice(0, -1)) await want.append(t, o.nCtx);
     lastGen = { promptLen: prompt.length, n };

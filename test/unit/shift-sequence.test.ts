@@ -7,15 +7,18 @@ import { after, before, test } from 'node:test';
 
 import type { ShiftEvent } from '../../src/shared/types.js';
 import { describeShift } from '../../src/runtime/sequence.js';
-import { ContextFullError, Engine, HobError, Sampler, Sequence, complete, type Model } from '../../src/node/index.js';
+import { ContextFullError, Engine, generate, HobError, Model, Sequence, Session } from '../../src/node/index.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
+
+/** What a prefill reused and evaluated. */
+const counts = (r: { reused: number; evaluated: number }) => ({ reused: r.reused, evaluated: r.evaluated });
 
 let engine: Engine;
 let model: Model;
 before(async () => {
   engine = await Engine.create({ threads: 2 });
   // Attention depends visibly on position at this weight scale.
-  model = engine.loadModel(writeRandomLlama(makeSpec('tiny', { weightType: 'f32', std: 0.15, seed: 3 })));
+  model = Model.load(engine, writeRandomLlama(makeSpec('tiny', { weightType: 'f32', std: 0.15, seed: 3 })));
 });
 after(() => {
   model?.free();
@@ -32,8 +35,8 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 
 test('appending past the context shifts by half of what follows the BOS, reports it, and matches shift() by hand', async () => {
   const events: ShiftEvent[] = [];
-  const seq = new Sequence(model.createSession({ nCtx: 64 }), { onShift: (e) => events.push(e) });
-  const ref = model.createSession({ nCtx: 64 });
+  const seq = new Sequence(Session.create(model, { nCtx: 64 }), { onShift: (e) => events.push(e) });
+  const ref = Session.create(model, { nCtx: 64 });
   const prompt = [1, ...ids(5, 60)];
   await seq.prefill(prompt);
   await ref.eval(prompt);
@@ -57,7 +60,7 @@ test('appending past the context shifts by half of what follows the BOS, reports
 
 test('contextShift options set what is kept and evicted: keep 5, evict 49 (odd) at a time', async () => {
   const events: ShiftEvent[] = [];
-  const seq = new Sequence(model.createSession({ nCtx: 96 }), { contextShift: { nKeep: 5, nDiscard: 49 }, onShift: (e) => events.push(e) });
+  const seq = new Sequence(Session.create(model, { nCtx: 96 }), { contextShift: { nKeep: 5, nDiscard: 49 }, onShift: (e) => events.push(e) });
   await seq.prefill([1, ...ids(9, 90)]);
   for (let i = 0; i < 60; i++) await seq.append([ids(i, 1)[0]]);
   assert.deepEqual(events.map((e) => [e.position, e.evicted]), [[5, 49], [5, 49]]);
@@ -68,7 +71,7 @@ test('contextShift options set what is kept and evicted: keep 5, evict 49 (odd) 
 
 test('a batch larger than half the context evicts what it needs; one larger than the context is a ContextFullError', async () => {
   const events: ShiftEvent[] = [];
-  const seq = new Sequence(model.createSession({ nCtx: 64 }), { onShift: (e) => events.push(e) });
+  const seq = new Sequence(Session.create(model, { nCtx: 64 }), { onShift: (e) => events.push(e) });
   await seq.prefill([1, ...ids(1, 59)]);
   await seq.append(ids(100, 40));
   assert.deepEqual(events, [{ kind: 'overflow', position: 1, evicted: 36, nPast: 24 }]);
@@ -82,7 +85,7 @@ test('a batch larger than half the context evicts what it needs; one larger than
 
 test('with contextShift false a full context is a ContextFullError with the numbers, and the cache stays usable', async () => {
   const events: ShiftEvent[] = [];
-  const seq = new Sequence(model.createSession({ nCtx: 48 }), { contextShift: false, onShift: (e) => events.push(e) });
+  const seq = new Sequence(Session.create(model, { nCtx: 48 }), { contextShift: false, onShift: (e) => events.push(e) });
   const prompt = [1, ...ids(3, 47)];
   await seq.prefill(prompt);
   const before = seq.session.logits();
@@ -99,7 +102,7 @@ test('with contextShift false a full context is a ContextFullError with the numb
 });
 
 test('a prompt longer than the context is a ContextFullError that leaves the cache as it was', async () => {
-  const seq = new Sequence(model.createSession({ nCtx: 32 }));
+  const seq = new Sequence(Session.create(model, { nCtx: 32 }));
   const p = [1, ...ids(2, 20)];
   await seq.prefill(p);
   const before = seq.session.logits();
@@ -112,15 +115,15 @@ test('a prompt longer than the context is a ContextFullError that leaves the cac
 
 test('a prompt that drops old turns evicts them and evaluates only the new tail (prompt-edit shift)', async () => {
   const events: ShiftEvent[] = [];
-  const seq = new Sequence(model.createSession({ nCtx: 256 }), { onShift: (e) => events.push(e) });
-  const ref = model.createSession({ nCtx: 256 });
+  const seq = new Sequence(Session.create(model, { nCtx: 256 }), { onShift: (e) => events.push(e) });
+  const ref = Session.create(model, { nCtx: 256 });
   const system = [1, ...ids(1, 11)];
   const turn1 = ids(50, 49);
   const turn2 = ids(120, 30);
   const turn3 = ids(170, 6);
   await seq.prefill([...system, ...turn1, ...turn2]);
   const edited = [...system, ...turn2, ...turn3];
-  assert.deepEqual(await seq.prefill(edited), { reused: system.length + turn2.length, evaluated: turn3.length });
+  assert.deepEqual(counts(await seq.prefill(edited)), { reused: system.length + turn2.length, evaluated: turn3.length });
   assert.deepEqual(events, [{ kind: 'prompt-edit', position: 12, evicted: 49, nPast: 42 }]);
   assert.deepEqual(seq.tokens, edited);
   // The same operations by hand give the same logits.
@@ -132,7 +135,7 @@ test('a prompt that drops old turns evicts them and evaluates only the new tail 
   // evaluated again for its logits.
   events.length = 0;
   await seq.prefill([...system, ...turn2, ...turn3, ...ids(400, 20)]);
-  assert.deepEqual(await seq.prefill([...system, ...ids(400, 20)]), { reused: 31, evaluated: 1 });
+  assert.deepEqual(counts(await seq.prefill([...system, ...ids(400, 20)])), { reused: 31, evaluated: 1 });
   assert.deepEqual(events.map((e) => [e.kind, e.position, e.evicted]), [['prompt-edit', 12, 36]]);
   seq.session.free();
   ref.free();
@@ -140,23 +143,23 @@ test('a prompt that drops old turns evicts them and evaluates only the new tail 
 
 test('without context shift, or with a short matching tail, an edited prompt is re-evaluated from the first difference', async () => {
   const events: ShiftEvent[] = [];
-  const off = new Sequence(model.createSession({ nCtx: 256 }), { contextShift: false, onShift: (e) => events.push(e) });
-  const on = new Sequence(model.createSession({ nCtx: 256 }), { onShift: (e) => events.push(e) });
+  const off = new Sequence(Session.create(model, { nCtx: 256 }), { contextShift: false, onShift: (e) => events.push(e) });
+  const on = new Sequence(Session.create(model, { nCtx: 256 }), { onShift: (e) => events.push(e) });
   const system = [1, ...ids(1, 11)];
   const a = ids(50, 20);
   const b = ids(120, 30);
   await off.prefill([...system, ...a, ...b]);
-  assert.deepEqual(await off.prefill([...system, ...b]), { reused: 12, evaluated: 30 });
+  assert.deepEqual(counts(await off.prefill([...system, ...b])), { reused: 12, evaluated: 30 });
   // 15 matching tokens are fewer than MIN_SHIFT_REUSE (16): no shift.
   await on.prefill([...system, ...a, ...b.slice(0, 15)]);
-  assert.deepEqual(await on.prefill([...system, ...b.slice(0, 15), 7]), { reused: 12, evaluated: 16 });
+  assert.deepEqual(counts(await on.prefill([...system, ...b.slice(0, 15), 7])), { reused: 12, evaluated: 16 });
   assert.deepEqual(events, []);
   off.session.free();
   on.session.free();
 });
 
 test('bad ranges are typed errors with the numbers, inside the kept head included, and the cache stays usable', async () => {
-  const seq = new Sequence(model.createSession({ nCtx: 64 }), { contextShift: { nKeep: 4 } });
+  const seq = new Sequence(Session.create(model, { nCtx: 64 }), { contextShift: { nKeep: 4 } });
   const p = [1, ...ids(5, 29)];
   await seq.prefill(p);
   const before = seq.session.logits();
@@ -184,18 +187,16 @@ test('bad ranges are typed errors with the numbers, inside the kept head include
   seq.session.free();
 });
 
-test('complete() generates through overflow shifts: 200 greedy tokens in a 64-token context, the tokens of shifting by hand', async () => {
+test('generate() goes on through overflow shifts: 200 greedy tokens in a 64-token context, the tokens of shifting by hand', async () => {
   const events: ShiftEvent[] = [];
-  const seq = new Sequence(model.createSession({ nCtx: 64 }), { contextShift: { nDiscard: 13 }, onShift: (e) => events.push(e) });
+  const seq = new Sequence(Session.create(model, { nCtx: 64 }), { contextShift: { nDiscard: 13 }, onShift: (e) => events.push(e) });
   const prompt = [1, ...ids(21, 20)];
-  const sampler = new Sampler(engine, { temperature: 0 });
-  const r = await complete(model, seq, sampler, prompt, { nPredict: 200, ignoreEos: true });
-  sampler.free();
+  const r = await generate(model, seq, { temperature: 0, promptIds: prompt, maxTokens: 200, ignoreEos: true });
   assert.equal(r.ids.length, 200);
   assert.ok(events.length >= 10, `${events.length} shifts`);
   assert.ok(events.every((e) => e.kind === 'overflow' && e.position === 1 && e.evicted === 13));
   // By hand on the low-level session.
-  const s = model.createSession({ nCtx: 64 });
+  const s = Session.create(model, { nCtx: 64 });
   await s.eval(prompt);
   const want: number[] = [];
   for (let i = 0; i < 200; i++) {

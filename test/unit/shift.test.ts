@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { Engine, HobError, type Model } from '../../src/node/index.js';
+import { Engine, HobError, Model, Session } from '../../src/node/index.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 
 let engine: Engine;
@@ -14,7 +14,7 @@ before(async () => {
   engine = await Engine.create({ threads: 2 });
   // Larger weights than the oracle models: attention depends visibly on
   // position, so keys left unrotated after a shift would show.
-  model = engine.loadModel(writeRandomLlama(makeSpec('tiny', { weightType: 'f32', std: 0.15, seed: 3 })));
+  model = Model.load(engine, writeRandomLlama(makeSpec('tiny', { weightType: 'f32', std: 0.15, seed: 3 })));
 });
 after(() => {
   model?.free();
@@ -35,8 +35,8 @@ test('evicting the last 49 tokens, from an odd position, gives the logits of nev
   // themselves in the native tests and against llama.cpp's shift.)
   const a = [1, ...seq(7, 30)];
   const b = seq(90, 49);
-  const shifted = model.createSession({ nCtx: 256 });
-  const fresh = model.createSession({ nCtx: 256 });
+  const shifted = Session.create(model, { nCtx: 256 });
+  const fresh = Session.create(model, { nCtx: 256 });
   await shifted.eval([...a, ...b]);
   shifted.erase(a.length, a.length + b.length);
   assert.equal(shifted.nPast, a.length);
@@ -49,8 +49,8 @@ test('evicting the last 49 tokens, from an odd position, gives the logits of nev
 });
 
 test('shift(nKeep, nDiscard) is erase(nKeep, nKeep + nDiscard)', async () => {
-  const s1 = model.createSession({ nCtx: 128 });
-  const s2 = model.createSession({ nCtx: 128 });
+  const s1 = Session.create(model, { nCtx: 128 });
+  const s2 = Session.create(model, { nCtx: 128 });
   const ids = [1, ...seq(11, 60)];
   await s1.eval(ids);
   await s2.eval(ids);
@@ -64,7 +64,7 @@ test('shift(nKeep, nDiscard) is erase(nKeep, nKeep + nDiscard)', async () => {
 });
 
 test('reversed, oversized and negative ranges are typed errors with the numbers, and nothing changes', async () => {
-  const s = model.createSession({ nCtx: 64 });
+  const s = Session.create(model, { nCtx: 64 });
   await s.eval([1, ...seq(5, 19)]);
   const before = s.logits();
   const cases: [() => void, RegExp][] = [
@@ -83,7 +83,7 @@ test('reversed, oversized and negative ranges are typed errors with the numbers,
 });
 
 test('a greedy generation runs ten times past a 64-token context by shifting', async () => {
-  const s = model.createSession({ nCtx: 64 });
+  const s = Session.create(model, { nCtx: 64 });
   let token = 1;
   let shifts = 0;
   for (let step = 0; step < 640; step++) {

@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import type { SamplerOptions } from '../../core/wasm-engine.js';
+import type { SamplingParams } from '../../shared/types.js';
 
 export class UsageError extends Error {}
 
@@ -154,15 +154,22 @@ export function gpuLayersOption(v: string | undefined): number | 'auto' {
   return num(v, 'gpu-layers', 0, { min: 0, integer: true });
 }
 
-export function samplerOptions(o: Partial<Record<keyof typeof samplingOptions, string>>): SamplerOptions {
-  const opt = (k: keyof typeof samplingOptions) => (o[k] === undefined ? undefined : num(o[k], k, 0));
-  return {
+/** The sampling flags as the API's parameters (llama.cpp's server names):
+ * the CLI samples with the same chain as the API, so the same settings give
+ * the same text. Unset flags take the chain's defaults, but the seed, which
+ * is 0 (not random) so that runs repeat. */
+export function samplingParams(o: Partial<Record<keyof typeof samplingOptions, string>>): SamplingParams {
+  const p: SamplingParams = {
     temperature: num(o.temp, 'temp', 0.8, { min: 0 }),
-    topK: opt('top-k'),
-    topP: opt('top-p'),
-    minP: opt('min-p'),
-    repeatPenalty: opt('repeat-penalty'),
-    repeatLastN: opt('repeat-last-n'),
     seed: num(o.seed, 'seed', 0, { integer: true }),
   };
+  const set = <K extends keyof SamplingParams>(k: K, flag: keyof typeof samplingOptions, opts: { integer?: boolean } = {}) => {
+    if (o[flag] !== undefined) p[k] = num(o[flag], flag, 0, opts) as SamplingParams[K];
+  };
+  set('top_k', 'top-k', { integer: true });
+  set('top_p', 'top-p');
+  set('min_p', 'min-p');
+  set('repeat_penalty', 'repeat-penalty');
+  set('repeat_last_n', 'repeat-last-n', { integer: true });
+  return p;
 }

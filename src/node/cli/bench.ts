@@ -2,7 +2,9 @@
 // random tokens in one batch into an empty cache; tg N evaluates one token
 // and then N more one at a time, as generation does. Each test runs once to
 // warm up and then R times; the table shows mean ± sd tokens per second.
-import { Sampler } from '../../core/wasm-engine.js';
+import type { StepLogits } from '../../core/logits.js';
+import { Session } from '../../core/session.js';
+import { SamplerChain } from '../../sampling/chain.js';
 import { modelOptions, num, parseCommand } from './args.js';
 import { openModel } from './model.js';
 import { formatBytes } from './progress.js';
@@ -48,13 +50,13 @@ export async function benchCommand(args: string[]): Promise<void> {
   const m = await openModel(o, positionals);
   const { model, engine } = m;
   const nCtx = num(o['ctx-size'], 'ctx-size', Math.max(nPrompt, nGen + 1, 16), { min: 1, integer: true });
-  const session = model.createSession({ nCtx, nThreads: m.threads });
+  const session = Session.create(model, { nCtx, nThreads: m.threads });
   // Random ids but never end-of-generation tokens, so nothing special happens mid-test.
   const tokens = randomTokens(Math.max(nPrompt, nGen + 1), model.info.nVocab, 42).map((t) => (model.isEog(t) ? 0 : t));
   const results: BenchResult[] = [];
-  const sampler = new Sampler(engine, { temperature: 0 });
+  const chain = new SamplerChain({ temperature: 0 }, { nVocab: model.info.nVocab, nCtx });
   // Greedy: with the head on the GPU, a step reads back its best logit only.
-  session.readout = sampler.gpuPick(model.info.nVocab);
+  const pick = chain.gpuPick();
 
   const run = async (test: string, n: number, once: () => Promise<void>) => {
     session.truncate(0);
@@ -70,14 +72,14 @@ export async function benchCommand(args: string[]): Promise<void> {
     results.push({ test, nTokens: n, samplesTokensPerSecond: samples, avgTokensPerSecond: avg, stddevTokensPerSecond: sd });
   };
 
-  if (nPrompt > 0) await run(`pp${nPrompt}`, nPrompt, () => session.eval(tokens.slice(0, nPrompt)));
+  if (nPrompt > 0) await run(`pp${nPrompt}`, nPrompt, async () => void (await session.eval(tokens.slice(0, nPrompt))));
   if (nGen > 0) {
     await run(`tg${nGen}`, nGen, async () => {
-      await session.eval([tokens[0]]);
+      let logits: StepLogits = await session.eval([tokens[0]], { pick });
       for (let i = 0; i < nGen; i++) {
         // Sampling is part of generating a token, as in llama-bench's tg.
-        sampler.sample(session);
-        await session.eval([tokens[i + 1]]);
+        await chain.sample(logits);
+        logits = await session.eval([tokens[i + 1]], { pick });
       }
     });
   }

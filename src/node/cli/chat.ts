@@ -5,33 +5,17 @@
 // reply stays in the conversation); at the prompt it quits.
 import { createInterface } from 'node:readline';
 
-import type { ChatMessage, HobEngine, SamplingParams, Usage } from '../../shared/types.js';
+import type { ChatMessage, HobEngine, Usage } from '../../shared/types.js';
 import { Engine } from '../../core/wasm-engine.js';
 import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate } from '../../chat/template.js';
 import { createEngine } from '../create-engine.js';
 import { readGgufHeaderFile } from '../index.js';
-import { gpuLayersOption, modelOptions, num, parseCommand, samplerOptions, samplingOptions, threadsOption, UsageError } from './args.js';
+import { gpuLayersOption, modelOptions, num, parseCommand, samplingOptions, samplingParams, threadsOption, UsageError } from './args.js';
 import { describeError, logShift, modelArg, resolveModelPath } from './model.js';
 import { ProgressBar } from './progress.js';
 
 const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
-
-/** The command line's sampler options in the API's (llama.cpp server) names. */
-export function apiSampling(o: Parameters<typeof samplerOptions>[0]): SamplingParams {
-  const s = samplerOptions(o);
-  const p: SamplingParams = {
-    temperature: s.temperature,
-    top_k: s.topK,
-    top_p: s.topP,
-    min_p: s.minP,
-    repeat_penalty: s.repeatPenalty,
-    repeat_last_n: s.repeatLastN,
-    seed: s.seed,
-  };
-  for (const k of Object.keys(p) as (keyof SamplingParams)[]) if (p[k] === undefined) delete p[k];
-  return p;
-}
 
 /** The texts of the BOS and EOS tokens, from the file's metadata (for a built-in template rendered here). */
 async function specialTokenTexts(path: string): Promise<{ bos: string; eos: string }> {
@@ -61,7 +45,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     throw new UsageError(`--template must be one of ${Object.keys(BUILTIN_TEMPLATES).join(', ')}, got "${template}"`);
   }
   const nPredict = num(o['n-predict'], 'n-predict', 1024, { min: 1, integer: true });
-  const sampling = apiSampling(o);
+  const sampling = samplingParams(o);
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
   const threads = threadsOption(o.threads);
   const gpuLayers = gpuLayersOption(o['gpu-layers']);

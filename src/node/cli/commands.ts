@@ -1,12 +1,15 @@
 // hob complete, tokenize and inspect.
 import { readFile } from 'node:fs/promises';
 
-import { Engine, Sampler } from '../../core/wasm-engine.js';
-import { complete } from '../../runtime/generate.js';
+import { Session } from '../../core/session.js';
+import { Engine } from '../../core/wasm-engine.js';
+import { generate, type GenerationResult } from '../../runtime/generate.js';
+import { promptIds } from '../../runtime/prompt.js';
 import { Sequence } from '../../runtime/sequence.js';
 import { readGgufHeaderFile } from '../index.js';
-import { modelOptions, num, parseCommand, samplerOptions, samplingOptions, UsageError } from './args.js';
-import { logShift, modelArg, openModel, prefillWithProgress, resolveModelPath } from './model.js';
+import { modelOptions, num, parseCommand, samplingOptions, samplingParams, UsageError } from './args.js';
+import { logShift, modelArg, openModel, PROMPT_PROGRESS_MIN, resolveModelPath } from './model.js';
+import { ProgressBar } from './progress.js';
 
 export async function tokenizeCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseCommand(args, {
@@ -44,7 +47,7 @@ export async function completeCommand(args: string[]): Promise<void> {
   const prompt = o.file !== undefined ? await readFile(o.file, 'utf8') : o.prompt;
   if (prompt === undefined) throw new UsageError('--prompt (or --file) is required');
   const nPredict = num(o['n-predict'], 'n-predict', 32, { min: 0, integer: true });
-  const sampling = samplerOptions(o);
+  const sampling = samplingParams(o);
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
 
   const m = await openModel(o, positionals);
@@ -53,34 +56,47 @@ export async function completeCommand(args: string[]): Promise<void> {
     const r = model.loadReport;
     process.stderr.write(`gpu: ${r.gpuLayers} of ${r.nLayer} blocks on ${m.gpu.caps.adapterName} (${r.reason})\n`);
   }
-  const session = model.createSession({ nCtx, nThreads: m.threads });
+  const session = Session.create(model, { nCtx, nThreads: m.threads });
   const sequence = new Sequence(session, { onShift: logShift });
-  const promptIds = model.tokenize(prompt);
-  if (promptIds.length === 0) throw new UsageError('the prompt has no tokens');
-  const early = await prefillWithProgress(sequence, promptIds, !o.json && !o['no-progress'] && process.stderr.isTTY === true);
-  const result = await complete(model, sequence, new Sampler(engine, sampling), promptIds, {
-    nPredict,
-    ignoreEos: o['ignore-eos'],
-    onToken: o.json ? undefined : (_t, piece) => process.stdout.write(piece),
-  });
-  // Chunks evaluated for the progress bar count as prefill too.
-  const t = result.timings;
-  t.reusedTokens -= early.evaluated;
-  t.prefillTokens += early.evaluated;
-  t.prefillMs += early.ms;
-  t.prefillTokensPerSecond = t.prefillTokens / (t.prefillMs / 1000);
-  const nThreads = session.nThreads;
-  session.free();
-  m.close();
+  // The prompt as the API's text completion tokenizes it.
+  const ids = promptIds(model, { prompt });
+  // Long prompts show their progress (evaluated in chunks for it).
+  const bar = !o.json && !o['no-progress'] && process.stderr.isTTY === true && ids.length > 2 * PROMPT_PROGRESS_MIN
+    ? new ProgressBar('prompt', { unit: 'tokens', summary: false })
+    : undefined;
+  let r: GenerationResult;
+  try {
+    r = await generate(model, sequence, { ...sampling, promptIds: ids, maxTokens: nPredict, ignoreEos: o['ignore-eos'] }, {
+      onText: o.json ? undefined : (delta) => process.stdout.write(delta),
+      onPrefill: bar && ((p) => bar.update(p.loaded, p.total)),
+    });
+  } finally {
+    bar?.clear();
+    session.free();
+    m.close();
+  }
+  const evaluated = r.promptTokens - r.cachedTokens;
+  const timings = {
+    reusedTokens: r.cachedTokens,
+    prefillTokens: evaluated,
+    prefillMs: r.prefillMs,
+    prefillTokensPerSecond: evaluated / (r.prefillMs / 1000),
+    decodeTokens: r.decodeTokens,
+    decodeMs: r.decodeMs,
+    decodeTokensPerSecond: r.decodeTokens > 0 ? r.decodeTokens / (r.decodeMs / 1000) : 0,
+  };
   if (o.json) {
     process.stdout.write(
-      JSON.stringify({ ...result, threads: nThreads, backend: `wasm-${engine.variant}`, gpuLayers: model.loadReport?.gpuLayers ?? 0 }) + '\n',
+      JSON.stringify({
+        promptIds: ids, ids: r.ids, text: r.text, finishReason: r.finishReason, timings,
+        threads: m.threads, backend: `wasm-${engine.variant}`, gpuLayers: model.loadReport?.gpuLayers ?? 0,
+      }) + '\n',
     );
   } else {
     process.stdout.write('\n');
     process.stderr.write(
-      `prefill: ${t.prefillTokens} tokens, ${t.prefillTokensPerSecond.toFixed(1)} tokens/s; ` +
-        `decode: ${t.decodeTokens} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tokens/s\n`,
+      `prefill: ${timings.prefillTokens} tokens, ${timings.prefillTokensPerSecond.toFixed(1)} tokens/s; ` +
+        `decode: ${timings.decodeTokens} tokens, ${timings.decodeTokensPerSecond.toFixed(1)} tokens/s\n`,
     );
   }
 }

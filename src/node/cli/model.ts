@@ -2,12 +2,13 @@
 // cache; loading it into the engine with its GPU layers; progress bars for
 // both, and for the processing of long prompts.
 import { HobError } from '../../shared/errors.js';
-import { Engine, type Model } from '../../core/wasm-engine.js';
-import { describeShift, type Sequence } from '../../runtime/sequence.js';
+import type { Model } from '../../core/model.js';
+import { Engine } from '../../core/wasm-engine.js';
+import { describeShift } from '../../runtime/sequence.js';
 import type { ShiftEvent } from '../../shared/types.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { cachedModel, isUrl } from '../cache.js';
-import { requestNodeGpu } from '../gpu.js';
+import { requestNodeGpu } from '../../gpu/node-device.js';
 import { loadModelFile } from '../index.js';
 import { gpuLayersOption, threadsOption, UsageError, type modelOptions, type Values } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -78,34 +79,8 @@ export async function openModel(
   };
 }
 
-/** Prompts longer than this are evaluated in chunks, with a progress bar. */
-export const PREFILL_CHUNK = 128;
-
-/**
- * Evaluates `ids` into the sequence except the last chunk, reporting
- * progress, so that the prefill that follows (in complete()) has at most one
- * chunk left. Returns the tokens evaluated and the time taken.
- */
-export async function prefillWithProgress(seq: Sequence, ids: readonly number[], show: boolean): Promise<{ evaluated: number; ms: number }> {
-  let common = 0;
-  const cached = seq.tokens;
-  while (common < ids.length && common < cached.length && ids[common] === cached[common]) common++;
-  const todo = ids.length - common;
-  if (todo <= 2 * PREFILL_CHUNK) return { evaluated: 0, ms: 0 };
-  const bar = show ? new ProgressBar('prompt', { unit: 'tokens', summary: false }) : undefined;
-  const t0 = performance.now();
-  let done = common;
-  try {
-    for (let end = common + PREFILL_CHUNK; end < ids.length - PREFILL_CHUNK; end += PREFILL_CHUNK) {
-      await seq.prefill(ids.slice(0, end));
-      done = end;
-      bar?.update(done - common, todo);
-    }
-  } finally {
-    bar?.clear();
-  }
-  return { evaluated: done - common, ms: performance.now() - t0 };
-}
+/** Prompts of more than twice this many new tokens show a progress bar. */
+export const PROMPT_PROGRESS_MIN = 128;
 
 export function describeError(e: unknown): string {
   if (e instanceof HobError) return `${e.message} [${e.code}]`;

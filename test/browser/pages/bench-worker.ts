@@ -1,6 +1,8 @@
 // Benchmark worker: Hob's wasm engine on one model, as a page's worker runs
 // it (the threaded build needs a cross-origin isolated page). Answers one
 // message { url, ids, nDecode, threads } with the timings.
+import { allocModelBuffer, Model } from '../../../src/core/model.js';
+import { Session } from '../../../src/core/session.js';
 import { Engine } from '../../../src/core/wasm-engine.js';
 
 export interface HobBenchRequest {
@@ -36,7 +38,7 @@ async function run(req: HobBenchRequest): Promise<HobBenchResult> {
   if (!res.ok) throw new Error(`cannot fetch ${req.url}: HTTP ${res.status}`);
   const size = Number(res.headers.get('Content-Length'));
   // Straight into engine memory, chunk by chunk: the file is held once.
-  const ptr = engine.allocModelBuffer(size);
+  const ptr = allocModelBuffer(engine, size);
   let at = ptr;
   const reader = res.body!.getReader();
   for (;;) {
@@ -45,8 +47,8 @@ async function run(req: HobBenchRequest): Promise<HobBenchResult> {
     engine.heap().set(value, at);
     at += value.byteLength;
   }
-  const model = engine.loadModelAt(ptr, size);
-  const session = model.createSession({ nCtx: req.ids.length + req.nDecode + 16 });
+  const model = Model.loadAt(engine, ptr, size);
+  const session = Session.create(model, { nCtx: req.ids.length + req.nDecode + 16 });
 
   // Warm-up, as long as the measured run's prefill plus a few decode steps,
   // twice with an idle pause between: the browser compiles hot wasm

@@ -4,7 +4,9 @@
 // for test/browser/shift.test.ts. Reports the tokens, the shifts, whether
 // any GPU buffer was created or replaced, and every uncaptured WebGPU error.
 import type { ShiftEvent } from '../../../src/shared/types.js';
+import { Session } from '../../../src/core/session.js';
 import { Engine } from '../../../src/core/wasm-engine.js';
+import type { GpuRunner } from '../../../src/gpu/runner.js';
 import { loadModelFromSource } from '../../../src/runtime/load.js';
 import { Sequence } from '../../../src/runtime/sequence.js';
 import { bytesSource } from '../../../src/format/source.js';
@@ -41,8 +43,8 @@ const api = {
         const model = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: k, gpu });
         const events: ShiftEvent[] = [];
         const shift = { nKeep: 1, nDiscard: opts.discards[0] };
-        const seq = new Sequence(model.createSession({ nCtx: opts.nCtx }), { contextShift: shift, onShift: (e) => events.push(e) });
-        const runner = seq.session.gpu;
+        const seq = new Sequence(Session.create(model, { nCtx: opts.nCtx }), { contextShift: shift, onShift: (e) => events.push(e) });
+        const runner = seq.session.offload as GpuRunner | undefined;
         const before = runner ? [...runner.buffers] : [];
         let created = 0;
         const createBuffer = device.createBuffer.bind(device);

@@ -3,7 +3,7 @@
 // a GPU driver, Dawn can run on SwiftShader's Vulkan driver (set
 // VK_ICD_FILENAMES to its ICD file), which is how the tests run.
 import { GpuError } from '../shared/errors.js';
-import { requestGpu, type GpuContext } from '../gpu/device.js';
+import { requestGpu, type GpuContext } from './device.js';
 
 interface DawnModule {
   create(flags: string[]): GPU;

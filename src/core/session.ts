@@ -1,0 +1,297 @@
+// One sequence and its KV cache, allocated once, at creation: in wasm for
+// the CPU blocks and, when blocks are offloaded, on the device for those
+// (src/core/offload.ts). Each evaluation runs the CPU blocks in wasm, hands
+// their hidden states to the offloaded runner for the rest and returns the
+// next token's logits (StepLogits: all of them, or only the best few where
+// the sampler allows). Both halves of the cache move together in every
+// erase and shift, or neither does.
+import { ContextFullError, HobError } from '../shared/errors.js';
+import { checkPick, pickSize, spreadPick, type PickedLogits, type SamplePick, type StepLogits } from './logits.js';
+import type { Model } from './model.js';
+import type { OffloadRunner } from './offload.js';
+
+export interface SessionOptions {
+  /** Context window in tokens; 0 or absent takes the model's training context. */
+  nCtx?: number;
+  /** Threads for this session's compute, the calling one included. */
+  nThreads?: number;
+}
+
+export interface EvalOptions {
+  /** What the sampler of the next token can use instead of every logit
+   * (src/sampling/pick.ts decides); null or absent: every logit. Only an
+   * offloaded head reads less back: the engine's own logits are all there. */
+  pick?: SamplePick | null;
+}
+
+/** The logits of the last evaluation, where they are. */
+type Last =
+  | { kind: 'none' }
+  | { kind: 'engine' }
+  | { kind: 'array'; logits: Float32Array }
+  | { kind: 'picked'; picked: PickedLogits };
+
+export class Session {
+  private logitsPtr = 0;
+  private handleValue: number;
+  private last: Last = { kind: 'none' };
+  /** Bumped by every change of the cache, so stale StepLogits refuse to read. */
+  private version = 0;
+
+  private constructor(
+    readonly model: Model,
+    handle: number,
+    /** The offloaded blocks' half of the cache and their forward pass. */
+    readonly offload?: OffloadRunner,
+  ) {
+    this.handleValue = handle;
+  }
+
+  /** A session of `model`, with every cache buffer allocated now. */
+  static create(model: Model, opts: SessionOptions = {}): Session {
+    const engine = model.engine;
+    const m = engine.module;
+    const threads = Math.min(opts.nThreads ?? engine.threads, engine.threads);
+    engine.check(m._hob_session_create(model.handle, opts.nCtx ?? 0, threads, engine.out(0)));
+    const handle = engine.u32(engine.out(0));
+    let runner: OffloadRunner | undefined;
+    try {
+      runner = model.offload?.createRunner(m._hob_session_n_ctx(handle));
+    } catch (e) {
+      m._hob_session_free(handle);
+      throw e;
+    }
+    return new Session(model, handle, runner);
+  }
+
+  /** The engine's session handle; 0 once freed. */
+  get handle(): number {
+    return this.handleValue;
+  }
+
+  get nCtx(): number {
+    return this.model.engine.module._hob_session_n_ctx(this.handle);
+  }
+
+  get nPast(): number {
+    return this.model.engine.module._hob_session_n_past(this.handle);
+  }
+
+  get nThreads(): number {
+    return this.model.engine.module._hob_session_n_threads(this.handle);
+  }
+
+  /** Appends tokens and computes the next-token logits of the last one.
+   * Nothing changes if they do not fit (ContextFullError) or a step fails. */
+  async eval(tokens: ArrayLike<number>, opts: EvalOptions = {}): Promise<StepLogits> {
+    const n = tokens.length;
+    if (n === 0) throw new HobError('argument/invalid', 'eval needs at least one token');
+    const nCtx = this.nCtx;
+    const nPast = this.nPast;
+    if (nPast + n > nCtx) {
+      throw new ContextFullError('context/overflow', `${n} tokens do not fit: ${nPast} of ${nCtx} context tokens are in use`, {
+        nCtx, nPast, nTokens: n,
+      });
+    }
+    this.changed();
+    if (this.offload) {
+      await this.evalOffloaded(Array.from(tokens), opts.pick ?? null);
+    } else {
+      const engine = this.model.engine;
+      this.withTokens(Array.from(tokens), (ptr) =>
+        engine.check(engine.module._hob_session_eval(this.handle, ptr, n), { nCtx, nPast, nTokens: n }));
+      this.last = { kind: 'engine' };
+    }
+    return this.stepLogits();
+  }
+
+  private withTokens<T>(tokens: number[], fn: (ptr: number) => T): T {
+    const engine = this.model.engine;
+    const ptr = engine.module._malloc(tokens.length * 4);
+    try {
+      new Int32Array(engine.heap().buffer, ptr, tokens.length).set(tokens);
+      return fn(ptr);
+    } finally {
+      engine.module._free(ptr);
+    }
+  }
+
+  private async evalOffloaded(tokens: number[], pick: SamplePick | null): Promise<void> {
+    const runner = this.offload!;
+    const engine = this.model.engine;
+    const m = engine.module;
+    const { nEmbd } = this.model.info;
+    const start = this.nPast;
+    const hiddenPtr = m._malloc(runner.maxBatch * nEmbd * 4);
+    try {
+      for (let i = 0; i < tokens.length; i += runner.maxBatch) {
+        const batch = tokens.slice(i, i + runner.maxBatch);
+        const cell0 = start + i;
+        const last = i + batch.length === tokens.length;
+        // CPU blocks first: their cells are committed here, so a failure on
+        // the device below must take them back.
+        this.withTokens(batch, (ptr) =>
+          engine.check(m._hob_session_eval_hidden(this.handle, ptr, batch.length, hiddenPtr, runner.maxBatch * nEmbd), {
+            nPast: cell0, nTokens: batch.length,
+          }));
+        // A copy: the threaded build's heap is a SharedArrayBuffer, which not
+        // every WebGPU implementation takes in writeBuffer.
+        const hidden = new Float32Array(engine.heap().buffer, hiddenPtr, batch.length * nEmbd).slice();
+        if (!last) {
+          await runner.forward(hidden, batch.length, cell0, 'none');
+        } else if (!runner.headOnDevice) {
+          const lastHidden = await runner.forward(hidden, batch.length, cell0, 'output');
+          this.head(lastHidden);
+          this.last = { kind: 'engine' };
+        } else if (pick) {
+          // Logits capped after the device ranks them (Gemma 2) may tie where
+          // the uncapped ones did not: such a pick must check for ties.
+          const p = runner.candidatesCapped ? { ...pick, tieFree: true } : pick;
+          const picked = checkPick(await runner.forward(hidden, batch.length, cell0, { candidates: pickSize(p) }), p);
+          this.last = picked ? { kind: 'picked', picked } : { kind: 'array', logits: await runner.readLogits() };
+        } else {
+          this.last = { kind: 'array', logits: await runner.forward(hidden, batch.length, cell0, 'output') };
+        }
+      }
+    } catch (e) {
+      // The CPU cache may hold cells the device never wrote: forget them.
+      m._hob_session_truncate(this.handle, start);
+      this.last = { kind: 'none' };
+      throw e;
+    } finally {
+      m._free(hiddenPtr);
+    }
+  }
+
+  /** The output norm and head in wasm over the last hidden state. */
+  private head(hidden: Float32Array): void {
+    const engine = this.model.engine;
+    const m = engine.module;
+    const ptr = m._malloc(hidden.length * 4);
+    try {
+      new Float32Array(engine.heap().buffer, ptr, hidden.length).set(hidden);
+      engine.check(m._hob_session_head(this.handle, ptr, hidden.length));
+    } finally {
+      m._free(ptr);
+    }
+  }
+
+  /** The last evaluation's logits as the sampler takes them. */
+  private stepLogits(): StepLogits {
+    const version = this.version;
+    const last = this.last;
+    const check = () => {
+      if (version !== this.version) {
+        throw new HobError('argument/invalid', 'these logits are stale: the session evaluated or changed its cache since');
+      }
+    };
+    return {
+      nVocab: this.model.info.nVocab,
+      picked: last.kind === 'picked' ? last.picked : null,
+      all: async () => {
+        check();
+        if (this.last.kind === 'picked') this.last = { kind: 'array', logits: await this.offload!.readLogits() };
+        return this.logits();
+      },
+    };
+  }
+
+  /** A copy of the last evaluated token's logits (nVocab floats). After an
+   * evaluation that read only a pick's candidates, those with -inf for every
+   * other token (StepLogits.all reads them all). */
+  logits(): Float32Array {
+    const engine = this.model.engine;
+    const nVocab = this.model.info.nVocab;
+    const last = this.last;
+    if (last.kind === 'array') return last.logits.slice();
+    if (last.kind === 'picked') return spreadPick(last.picked, nVocab);
+    if (!this.logitsPtr) this.logitsPtr = engine.module._malloc(nVocab * 4);
+    engine.check(engine.module._hob_session_logits(this.handle, this.logitsPtr, nVocab));
+    return new Float32Array(engine.heap().buffer, this.logitsPtr, nVocab).slice();
+  }
+
+  /** Positions of the cached tokens, oldest first, as the wasm cache holds
+   * them. Every erase and shift renumbers the tokens after the evicted
+   * span, so token i sits at position i. */
+  positions(): Int32Array {
+    const engine = this.model.engine;
+    const n = this.nPast;
+    const ptr = engine.module._malloc(Math.max(1, n) * 4);
+    try {
+      engine.check(engine.module._hob_session_positions(this.handle, ptr, n), { nPast: n });
+      return new Int32Array(engine.heap().buffer, ptr, n).slice();
+    } finally {
+      engine.module._free(ptr);
+    }
+  }
+
+  /** Forgets every token from position nKeep on. The device's cells past it
+   * are simply overwritten by what comes next. */
+  truncate(nKeep: number): void {
+    const nPast = this.nPast;
+    if (!Number.isInteger(nKeep) || nKeep < 0 || nKeep > nPast) {
+      throw new HobError('range/out-of-bounds', `cannot keep ${nKeep} tokens: the cache holds ${nPast}`, { nKeep, nPast });
+    }
+    this.model.engine.check(this.model.engine.module._hob_session_truncate(this.handle, nKeep), { nKeep, nPast });
+    if (nKeep < nPast) this.forget();
+  }
+
+  /** Evicts tokens [start, end). Later tokens keep their cache entries,
+   * move down and are re-rotated to their new positions in place, in wasm
+   * and on the device. The range is checked before either side changes. */
+  erase(start: number, end: number): void {
+    const nPast = this.checkSpan(start, end);
+    // A lost or freed device side fails here, before the wasm side changes.
+    this.offload?.checkErase(start, end, nPast - end);
+    // The engine checks the range again and changes nothing if it is bad;
+    // only then does the device side follow, with the same numbers.
+    this.model.engine.check(this.model.engine.module._hob_session_erase(this.handle, start, end), { start, end, nPast });
+    this.offload?.erase(start, end, nPast - end);
+    if (end > start) this.forget();
+  }
+
+  /** llama.cpp's context shift: keep the first nKeep tokens, evict the
+   * nDiscard after them: erase(nKeep, nKeep + nDiscard). */
+  shift(nKeep: number, nDiscard: number): void {
+    const nPast = this.nPast;
+    if (!Number.isInteger(nKeep) || !Number.isInteger(nDiscard) || nKeep < 0 || nDiscard < 0 || nKeep + nDiscard > nPast) {
+      throw new HobError('range/out-of-bounds', `cannot keep ${nKeep} and discard ${nDiscard} of ${nPast} tokens`, {
+        nKeep, nDiscard, nPast,
+      });
+    }
+    this.erase(nKeep, nKeep + nDiscard);
+  }
+
+  /** Checks 0 <= start <= end <= nPast (integers) on the host, before any
+   * side of the cache is touched; returns nPast. */
+  private checkSpan(start: number, end: number): number {
+    const nPast = this.nPast;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > nPast) {
+      throw new HobError('range/out-of-bounds', `cannot erase tokens [${start}, ${end}): the range must lie within the ${nPast} tokens in the cache, start <= end`, {
+        start, end, nPast,
+      });
+    }
+    return nPast;
+  }
+
+  /** A new evaluation begins: earlier StepLogits go stale. */
+  private changed(): void {
+    this.version++;
+  }
+
+  /** The cache changed: the logits belonged to a context that no longer exists. */
+  private forget(): void {
+    this.version++;
+    this.last = { kind: 'none' };
+  }
+
+  free(): void {
+    const m = this.model.engine.module;
+    if (this.logitsPtr) m._free(this.logitsPtr);
+    this.logitsPtr = 0;
+    this.offload?.destroy();
+    if (this.handleValue) m._hob_session_free(this.handleValue);
+    this.handleValue = 0;
+    this.forget();
+  }
+}

@@ -1,0 +1,34 @@
+// A ByteSource over a file on disk (Node only): reads only the ranges asked
+// for, so a model never has to be in memory whole.
+import { open } from 'node:fs/promises';
+
+import { HobError } from '../shared/errors.js';
+import type { ByteSource } from './source.js';
+
+async function openFile(path: string) {
+  try {
+    return await open(path, 'r');
+  } catch (e) {
+    throw new HobError('argument/invalid', `cannot open ${path}: ${(e as Error).message}`, { path });
+  }
+}
+
+/** A ByteSource over a file; close() releases the handle. */
+export async function fileSource(path: string): Promise<ByteSource> {
+  const fh = await openFile(path);
+  const { size } = await fh.stat();
+  return {
+    sizeBytes: size,
+    async read(offset, length) {
+      const buf = new Uint8Array(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead <= 0) break;
+        got += bytesRead;
+      }
+      return got === length ? buf : buf.subarray(0, got);
+    },
+    close: () => fh.close(),
+  };
+}

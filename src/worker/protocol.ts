@@ -1,0 +1,85 @@
+// The engine worker's protocol: what the caller's side (src/api) sends and
+// gets back over comlink, as one small file both sides import. The worker
+// implements EngineWorkerApi (service.ts); the caller holds it as a proxy.
+// Types only: nothing here runs.
+import type {
+  ChatMessage, ConstraintParams, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, SamplingParams, ShiftEvent, Usage,
+} from '../shared/types.js';
+
+/** Where the worker finds a model (the public ModelInput, resolved on the
+ * caller's side so it can cross to the worker): a URL (downloaded once into
+ * the model store, then read from there), a model already in the store, a
+ * File/Blob, bytes, a file path (Node), or a name that is a stored model's
+ * id if the store has it and otherwise the URL given with it. */
+export type ModelLocation =
+  | { url: string }
+  | { storeId: string }
+  | { blob: Blob }
+  | { bytes: Uint8Array }
+  | { path: string }
+  | { ref: string; url: string };
+
+export interface OpenOptions {
+  location: ModelLocation;
+  threads?: number;
+  /** Blocks to offload to the GPU from the last, or 'auto' (see src/runtime/load.ts). */
+  gpuLayers?: number | 'auto';
+  gpuBudgetBytes?: number;
+  contextSize?: number;
+  contextShift?: ContextShiftOptions | false;
+  /** Shared memory the caller writes a request's id into to stop it: seen
+   * during a token's evaluation, without waiting for a message. */
+  stopFlag?: Int32Array;
+}
+
+/** What the worker posts on the events port of open(). */
+export type WorkerEvent =
+  | { kind: 'progress'; event: LoadProgressEvent }
+  | { kind: 'shift'; event: ShiftEvent }
+  /** The load's last progress event was posted (ports are not ordered with each other). */
+  | { kind: 'loaded' };
+
+/** One request of the public API, as the worker receives it: the chat or
+ * text completion request without what cannot cross (the signal) or only
+ * matters on the caller's side (stream, failIfBusy). */
+export interface GenerateRequest extends SamplingParams, ConstraintParams {
+  messages?: ChatMessage[];
+  prompt?: string;
+  max_tokens?: number;
+  /** Keep generating past end-of-generation tokens (for comparisons). */
+  ignore_eos?: boolean;
+}
+
+export interface GenerateResult {
+  text: string;
+  ids: number[];
+  finishReason: FinishReason;
+  usage: Usage;
+  /** Messages posted on `deltas`: the caller waits for them all before
+   * ending a stream (they travel on their own port). */
+  nDeltas: number;
+}
+
+/** The worker's side of the engine: one model, one session, one request at a time. */
+export interface EngineWorkerApi {
+  /** Starts the engine (fetches and compiles the wasm) without a model; open
+   * does it too. The wasm build and thread count it got. */
+  init(opts?: { threads?: number }): Promise<{ variant: 'mt' | 'st'; threads: number }>;
+  /** Starts the engine if needed, loads the model and makes its session.
+   * Progress and shifts are posted on `events` (WorkerEvent). */
+  open(opts: OpenOptions, events?: MessagePort): Promise<EngineInfo>;
+  /** Cancels a load in progress (download included). */
+  cancelLoad(): void;
+  tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): number[];
+  detokenize(ids: number[]): string;
+  applyChatTemplate(messages: ChatMessage[], addGenerationPrompt?: boolean): string;
+  info(): EngineInfo;
+  contextUsed(): number;
+  resetContext(): void;
+  /** One chat or text completion; its text is posted on `deltas` as it becomes final. */
+  generate(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult>;
+  /** Stops request `id` between two tokens; without an id, whatever runs. */
+  stop(id?: number): void;
+  /** Frees the session, the model, the GPU device and the engine's threads. */
+  unload(): void;
+}
