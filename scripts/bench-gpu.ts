@@ -72,10 +72,11 @@ interface RunResult {
 /** Times each recorded step of one forward of T tokens at cell0 with
  * timestamp queries: every step in its own pass, so the sum is a little above
  * the fused forward's time. */
-async function profileSteps(session: { offload?: unknown }, T: number, cell0: number): Promise<Record<string, number>> {
-  // The runner's recorded steps and frame buffer: internals, read for profiling only.
-  const r = session.offload as unknown as { blockSteps: Step[]; headSteps: Step[]; frame: GPUBuffer; model: { ctx: { device: GPUDevice } } };
-  const device = r.model.ctx.device;
+async function profileSteps(session: Session, T: number, cell0: number): Promise<Record<string, number>> {
+  // The runner's recorded steps and frame buffer, read for profiling only.
+  const runner = session.offload as GpuRunner;
+  const r = runner.graph;
+  const device = (runner as unknown as { model: { ctx: { device: GPUDevice } } }).model.ctx.device;
   if (!device.features.has('timestamp-query')) return {};
   const steps = [...r.blockSteps, ...r.headSteps];
   const n = steps.length * 2;
@@ -114,9 +115,10 @@ async function profileSteps(session: { offload?: unknown }, T: number, cell0: nu
 
 /** Host time to record one decode step (every dispatch of the forward into
  * a pass that is never submitted), median of 20. */
-function encodeMicros(session: { offload?: unknown; nPast: number }): number {
-  const r = session.offload as unknown as { blockSteps: Step[]; headSteps: Step[]; model: { ctx: { device: GPUDevice } } };
-  const device = r.model.ctx.device;
+function encodeMicros(session: Session): number {
+  const runner = session.offload as GpuRunner;
+  const r = runner.graph;
+  const device = (runner as unknown as { model: { ctx: { device: GPUDevice } } }).model.ctx.device;
   const times: number[] = [];
   for (let i = 0; i < 21; i++) {
     const t0 = performance.now();

@@ -1,11 +1,12 @@
 // Runs every test suite of the project and ends with one line
-// "N passed, N failed" summing them all. Suites: the native engine tests
+// "N passed, N failed" summing them all. Suites: generated files, the
+// layering lint, the native engine tests
 // (plain and under AddressSanitizer + UBSan), a bounded libFuzzer run over
 // the GGUF parser, the wasm and TypeScript builds, the Node tests, the
 // browser tests in headless Chromium and the packed package in a fresh app.
 //
 //   node scripts/test.mjs [--only name,name] [--skip name,name]
-// Suite names: api, native, asan, fuzz, build, node, browser, docs, consumer.
+// Suite names: api, lint, native, asan, fuzz, build, node, browser, docs, consumer.
 // HOB_FUZZ_SECONDS sets the fuzzing time (default 60).
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -52,6 +53,7 @@ const suites = [
     title: 'generated files match their sources (API constants, shaders, Unicode tables)',
     steps: ['node scripts/gen-api.mjs --check', 'node scripts/gen-shaders.mjs --check', 'node scripts/gen-unicode.mjs --check'],
   },
+  { name: 'lint', title: 'layers point one way, no import circles (ESLint over src/)', steps: ['npx eslint src'] },
   { name: 'native', title: 'native engine tests', steps: ['make -s -j2 -C cpp tests', './build/native/hob_tests'], counted: true },
   { name: 'asan', title: 'native engine tests under ASan + UBSan', steps: ['make -s -j2 -C cpp asan', './build/asan/hob_tests'], counted: true },
   {

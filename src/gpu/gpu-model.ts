@@ -8,53 +8,13 @@ import { GpuError, HobError } from '../shared/errors.js';
 import type { ModelHparams, ModelInfo } from '../shared/model.js';
 import { withErrorScopes, type GpuContext } from './device.js';
 import { Kernels, type RopeConfig } from './kernels.js';
+import type { GpuBlockWeights, GpuModelSpec, GpuModelWeights, TensorBytes, TensorReader } from './model-weights.js';
 import { GpuRunner } from './runner.js';
 import { createF32Buffer, createVectorBuffer, createWeightBuffers, vectorValues, destroyWeight, isGpuWeightType, type GpuWeight } from './weights.js';
 
-/** One tensor as the file stores it. dims[0] is the row length. */
-export interface TensorBytes {
-  typeId: number;
-  type: string;
-  dims: number[];
-  bytes: Uint8Array;
-}
+export type { GpuBlockWeights, GpuModelSpec, TensorBytes, TensorReader };
 
-/** Reads a tensor of the model file by name; undefined if it is absent. */
-export type TensorReader = (name: string) => Promise<TensorBytes | undefined>;
-
-export interface GpuBlockWeights {
-  attnNorm: GPUBuffer; // (n_embd) f32
-  /** Q (n_embd -> n_head * head_dim), K and V (n_embd -> n_head_kv *
-   * head_dim): one weight stacking the three when their types match (one
-   * dispatch; GpuWeight.stack), else the three. */
-  qkv: GpuWeight[];
-  wo: GpuWeight; // (n_head * head_dim -> n_embd)
-  ffnNorm: GPUBuffer; // (n_embd) f32
-  /** Gate and up (n_embd -> n_ff), stacked like qkv. */
-  gateUp: GpuWeight[];
-  down: GpuWeight; // (n_ff -> n_embd)
-  // Present where the architecture has them (ModelHparams says which).
-  bq?: GPUBuffer; // (n_head * head_dim) f32
-  bk?: GPUBuffer; // (kv_dim) f32
-  bv?: GPUBuffer; // (kv_dim) f32
-  /** The three biases back to back, where the RoPE + cache store adds them
-   * (full rotation, no Q/K norm); bq, bk and bv are then absent. */
-  bqkv?: GPUBuffer; // (n_head * head_dim + 2 kv_dim) f32
-  qNorm?: GPUBuffer; // (head_dim) f32
-  kNorm?: GPUBuffer; // (head_dim) f32
-  postAttnNorm?: GPUBuffer; // (n_embd) f32
-  postFfnNorm?: GPUBuffer; // (n_embd) f32
-  /** Sliding window of this block in positions; 0 for full attention. */
-  window: number;
-  rope: RopeConfig;
-}
-
-export interface GpuModelSpec {
-  info: ModelInfo;
-  hparams: ModelHparams;
-}
-
-export class GpuModel implements OffloadedBlocks {
+export class GpuModel implements OffloadedBlocks, GpuModelWeights {
   readonly kernels: Kernels;
   readonly blocks: GpuBlockWeights[] = [];
   /** Output norm (n_embd f32) and head (n_embd -> n_vocab), when every block is offloaded. */

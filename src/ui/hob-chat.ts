@@ -18,31 +18,8 @@ import { renderMarkdown } from './markdown.js';
 import { findPreset } from './presets.js';
 import { SettingsPanel, type ChatSettings, type SettingsResult } from './settings.js';
 import { CHAT_CSS } from './styles.js';
+import type { ChatEntry, TokenEventDetail } from './conversation.js';
 import { TEMPLATE, button, renderMessage } from './view.js';
-
-export interface MessageStats {
-  completionTokens: number;
-  promptTokens: number;
-  /** Prompt tokens the engine reused from its cache. */
-  cachedTokens: number;
-  tokensPerSecond: number;
-  finishReason: FinishReason;
-}
-
-export interface ChatEntry {
-  role: 'user' | 'assistant';
-  content: string;
-  stats?: MessageStats;
-  /** Set when generation failed; the message then holds what streamed before. */
-  error?: string;
-}
-
-/** detail of the 'token' event. */
-export interface TokenEventDetail {
-  delta: string;
-  content: string;
-}
-
 
 export class HobChat extends HTMLElement {
   static observedAttributes = ['model', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset'];

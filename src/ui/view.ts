@@ -1,7 +1,7 @@
 // The chat's markup: the element's skeleton and one message (who, content,
 // errors, stats, actions). The user's text is set as text; the model's goes
 // through the sanitizing markdown renderer.
-import type { ChatEntry } from './hob-chat.js';
+import type { ChatEntry } from './conversation.js';
 import { renderMarkdown } from './markdown.js';
 
 export const TEMPLATE = `

@@ -1,0 +1,221 @@
+// The recorded forward pass of one session's offloaded blocks: its KV
+// cache and activations, allocated once for the whole context and the
+// largest batch, and the kernels bound to them as Steps, in the order a
+// forward encodes them (src/gpu/runner.ts runs them). Quantized weights read
+// activations quantized the way the CPU quantizes them, each input once per
+// type for every matmul that reads it. Recording creates every buffer a
+// session will use; running a forward or a shift creates none.
+import { GpuError } from '../shared/errors.js';
+import { FRAME_BYTES, actType, attentionScratchBytes, createQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels.js';
+import type { GpuModelWeights } from './model-weights.js';
+import { GpuPicker } from './pick.js';
+import type { GpuWeight } from './weights.js';
+
+/** A step that runs for batches of more than one token only. */
+function batchOnly(step: Step): Step {
+  return {
+    label: step.label,
+    encode: (pass, nTokens, nKv) => {
+      if (nTokens > 1) step.encode(pass, nTokens, nKv);
+    },
+  };
+}
+
+/** A session's buffers and recorded steps. */
+export interface ForwardGraph {
+  /** Every buffer allocated, in creation order: the caches are the first 2 * nBlocks. */
+  readonly buffers: GPUBuffer[];
+  readonly kCache: GPUBuffer[]; // per block: (nCtx, kvDim) f16
+  readonly vCache: GPUBuffer[]; // per block: (nCtx, kvDim) f16
+  scratch: GPUBuffer; // (nCtx, kvDim) f16: cells in transit during a shift
+  frame: GPUBuffer; // Frame uniform of this forward
+  headFrame: GPUBuffer; // Frame with one token: the head's matmul
+  x: GPUBuffer; // (T, n_embd) residual stream
+  out: GPUBuffer; // (n_vocab) logits, or (n_embd) last hidden state
+  readback: GPUBuffer; // mappable copy of `out`
+  picker: GpuPicker | null; // the best logits of `out` (head on the GPU)
+  readonly blockSteps: Step[];
+  readonly eraseSteps: KvEraseStep[];
+  readonly headSteps: Step[];
+  /** Settles once the allocation's error scopes are popped: rejects with a
+   * GpuError (out of memory, validation) that the first forward rethrows. */
+  allocated: Promise<void>;
+}
+
+/** Allocates and records the forward pass of `model`'s blocks for a
+ * session of nCtx cells and batches of up to maxBatch tokens. */
+export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: number): ForwardGraph {
+  const { device } = model.ctx;
+  const { info, hparams: hp } = model.spec;
+  const T = maxBatch;
+  const E = info.nEmbd;
+  const qDim = hp.nHead * hp.headDim;
+  const kvDim = hp.nHeadKv * hp.headDim;
+  const g = { buffers: [], kCache: [], vCache: [], blockSteps: [], eraseSteps: [], headSteps: [], picker: null } as unknown as ForwardGraph;
+  const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const create = (label: string, size: number, usage = storage): GPUBuffer => {
+    const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
+    g.buffers.push(b);
+    return b;
+  };
+  // Allocation failures (out of memory above all) arrive asynchronously
+  // through these scopes; the first forward waits for their verdict.
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  try {
+    for (let i = 0; i < model.blocks.length; i++) {
+      g.kCache.push(create(`k cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
+      g.vCache.push(create(`v cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
+    }
+    g.scratch = create('kv shift scratch', nCtx * kvDim * 2);
+    g.frame = create('frame', FRAME_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    g.headFrame = create('head frame', FRAME_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    device.queue.writeBuffer(g.headFrame, 0, new Uint32Array([1, 0, 1, 0]));
+    g.x = create('x', T * E * 4);
+    const xb = create('xb', T * E * 4); // (T, n_embd) normed input of a sub-block
+    const q = create('q', T * qDim * 4); // (T, n_head * head_dim)
+    const k = create('k', T * kvDim * 4); // (T, kv_dim)
+    const v = create('v', T * kvDim * 4); // (T, kv_dim)
+    const att = create('att', T * qDim * 4); // (T, n_head * head_dim)
+    const hb = create('hb', T * hp.nFf * 4); // (T, n_ff)
+    const hb2 = create('hb2', T * hp.nFf * 4); // (T, n_ff)
+    const outSize = (model.headOnDevice ? info.nVocab : E) * 4;
+    g.out = create('out', outSize);
+    g.readback = create('readback', outSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    if (model.headOnDevice) {
+      g.picker = new GpuPicker(device, g.out, info.nVocab);
+      g.buffers.push(...g.picker.buffers);
+    }
+    // Gemma scales q itself (before its f16 rounding); the others the scores.
+    const shape = {
+      nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim, nCtx,
+      scale: hp.attnScaleOnQ ? 1 : hp.attnScale,
+      qScale: hp.attnScaleOnQ ? hp.attnScale : 1,
+      softcap: hp.attnSoftcap,
+    };
+    const scratchBytes = attentionScratchBytes(shape);
+    const attnScratch = scratchBytes > 0 ? create('attention scratch', scratchBytes) : null;
+
+    // Quantized weights multiply activations quantized to the type the CPU
+    // converts them to (Q8_0, Q8_1 or Q8_K): each input is quantized once
+    // per type, for every matmul that reads it. Buffers of one type and
+    // width are shared by the inputs that have it (steps run in order).
+    const actsByKey = new Map<string, Q8Acts>();
+    const acts = (cols: number, type: Q8Acts['type']): Q8Acts => {
+      const key = `${type}/${cols}`;
+      let a = actsByKey.get(key);
+      if (!a) {
+        a = createQ8Acts(device, `${type === 'q8_0' ? '' : type + ' '}${cols}`, T, cols, type);
+        g.buffers.push(a.quants, a.scales);
+        if (a.sums) g.buffers.push(a.sums);
+        actsByKey.set(key, a);
+      }
+      return a;
+    };
+    // How an input of `cols` columns, produced as f32 rows in `rows`, reaches
+    // the matmuls that read it: Q8_0 is fused into the producing norm or
+    // product; Q8_1 (which Q8_0 readers share) and Q8_K are quantized from
+    // the f32 rows by their own steps.
+    const plan = (readers: GpuWeight[], cols: number, rows: GPUBuffer) => {
+      const types = new Set(readers.map((w) => actType(w.type)));
+      const q8 = types.has('q8_1') ? acts(cols, 'q8_1') : types.has('q8_0') ? acts(cols, 'q8_0') : undefined;
+      const q8k = types.has('q8_k') ? acts(cols, 'q8_k') : undefined;
+      const fused = q8?.type === 'q8_0' ? q8 : undefined;
+      const separate = [q8 && !fused ? q8 : undefined, q8k].filter((a): a is Q8Acts => !!a);
+      return {
+        fused,
+        needsRows: types.has('f32') || separate.length > 0,
+        quantize: (frame: GPUBuffer): Step[] => separate.map((a) => K.quantize(rows, a, frame)),
+        input: (w: GpuWeight): GPUBuffer | Q8Acts => {
+          const t = actType(w.type);
+          return t === 'f32' ? rows : t === 'q8_k' ? q8k! : q8!;
+        },
+      };
+    };
+
+    const K = model.kernels;
+    const f = g.frame;
+    // Norm into whichever forms the matmuls after it read, then project.
+    const normed = (weight: GPUBuffer, readers: GpuWeight[], frame: GPUBuffer, lastRowOnly = false) => {
+      const p = plan(readers, E, xb);
+      const steps = [
+        K.rmsnorm(g.x, weight, p.needsRows ? xb : null, E, hp.rmsEps, frame, { q8: p.fused, lastRowOnly }),
+        ...p.quantize(lastRowOnly ? g.headFrame : frame),
+      ];
+      return { steps, input: p.input };
+    };
+    // A sub-block's output goes onto the residual: folded into its last
+    // projection, or (Gemma) through a post-norm that adds as it writes.
+    const postOut = model.blocks.some((w) => w.postAttnNorm || w.postFfnNorm) ? create('xb2', T * E * 4) : null;
+    const project = (w: GpuWeight, x: GPUBuffer | Q8Acts, postNorm: GPUBuffer | undefined): Step[] =>
+      postNorm
+        ? [K.matmul(w, x, postOut!, f), K.rmsnorm(postOut!, postNorm, g.x, E, hp.rmsEps, f, { accumulate: true })]
+        : [K.matmul(w, x, g.x, f, { accumulate: true })];
+    // Projections of one input into `outs`, in order: a stacked weight
+    // (GpuWeight.stack) writes several of them in one dispatch.
+    const projectEach = (ws: GpuWeight[], input: (w: GpuWeight) => GPUBuffer | Q8Acts, outs: GPUBuffer[]): Step[] => {
+      let o = 0;
+      return ws.map((w) => {
+        const n = w.stack?.length ?? 1;
+        o += n;
+        return K.matmul(w, input(w), n > 1 ? outs.slice(o - n, o) : outs[o - 1], f);
+      });
+    };
+    model.blocks.forEach((w, i) => {
+      const kc = g.kCache[i];
+      const vc = g.vCache[i];
+      const layerShape = { ...shape, window: w.window };
+      // Attention: norm, project (+ bias: own passes, or fused into the
+      // rotation), norm heads, rotate and cache, attend, project back onto
+      // the residual.
+      const an = normed(w.attnNorm, w.qkv, f);
+      g.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, [q, k, v]));
+      if (w.bq && w.bk && w.bv) g.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
+      if (w.qNorm && w.kNorm) {
+        g.blockSteps.push(K.rmsnormHeads(q, w.qNorm, hp.nHead, hp.headDim, hp.rmsEps, f), K.rmsnormHeads(k, w.kNorm, hp.nHeadKv, hp.headDim, hp.rmsEps, f));
+      }
+      // The output projection's Q8_0 input: written by a decode step's
+      // attention itself (heads of whole blocks), by its own pass for a batch.
+      const ao = plan([w.wo], qDim, att);
+      const attnQ8 = ao.fused && hp.headDim % 32 === 0 ? ao.fused : undefined;
+      g.blockSteps.push(
+        K.ropeStore(q, k, v, kc, vc, layerShape, w.rope, f, w.bqkv),
+        K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8),
+      );
+      if (attnQ8) g.blockSteps.push(batchOnly(K.quantize(att, attnQ8, f)));
+      else if (ao.fused) g.blockSteps.push(K.quantize(att, ao.fused, f));
+      g.blockSteps.push(...ao.quantize(f), ...project(w.wo, ao.input(w.wo), w.postAttnNorm));
+      // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
+      // back onto the residual.
+      const fn = normed(w.ffnNorm, w.gateUp, f);
+      g.blockSteps.push(...fn.steps, ...projectEach(w.gateUp, fn.input, [hb, hb2]));
+      const act = hp.ffnAct === 'gelu' ? K.geluMul.bind(K) : K.siluMul.bind(K);
+      const dn = plan([w.down], hp.nFf, hb);
+      if (dn.fused) g.blockSteps.push(act(hb, hb2, hp.nFf, f, { q8: dn.fused }));
+      else g.blockSteps.push(act(hb, hb2, hp.nFf, f), ...dn.quantize(f));
+      g.blockSteps.push(...project(w.down, dn.input(w.down), w.postFfnNorm));
+      g.eraseSteps.push(K.kvErase(kc, vc, g.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope: w.rope }));
+    });
+    if (model.headOnDevice) {
+      // Head: only the last token's logits are needed. The norm picks row
+      // T - 1 into row 0; what follows runs on that one row.
+      const output = model.output!;
+      const hn = normed(model.outputNorm!, [output], f, true);
+      g.headSteps.push(...hn.steps, K.matmul(output, hn.input(output), g.out, g.headFrame));
+    }
+  } catch (e) {
+    void device.popErrorScope();
+    void device.popErrorScope();
+    for (const b of g.buffers) b.destroy();
+    throw e;
+  }
+  const validation = device.popErrorScope();
+  const oom = device.popErrorScope();
+  const mib = (g.buffers.reduce((n, b) => n + b.size, 0) / 2 ** 20).toFixed(0);
+  g.allocated = Promise.all([validation, oom]).then(([v, o]) => {
+    if (o) throw new GpuError('gpu/out-of-memory', `the GPU cannot hold this session's caches and activations (${mib} MiB): ${o.message}`, { lost: false });
+    if (v) throw new GpuError('gpu/validation', `allocating the session's GPU buffers failed: ${v.message}`, { lost: false });
+  });
+  g.allocated.catch(() => {}); // observed by forward(); not an unhandled rejection meanwhile
+  return g;
+}

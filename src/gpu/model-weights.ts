@@ -1,0 +1,64 @@
+// The weights of a model's offloaded part as the forward pass reads them
+// (gpu-model.ts uploads them; forward-graph.ts and runner.ts use them), and
+// the tensors they are made from. Types only.
+import type { ModelHparams, ModelInfo } from '../shared/model.js';
+import type { GpuContext } from './device.js';
+import type { Kernels, RopeConfig } from './kernels.js';
+import type { GpuWeight } from './weights.js';
+
+/** One tensor as the file stores it. dims[0] is the row length. */
+export interface TensorBytes {
+  typeId: number;
+  type: string;
+  dims: number[];
+  bytes: Uint8Array;
+}
+
+/** Reads a tensor of the model file by name; undefined if it is absent. */
+export type TensorReader = (name: string) => Promise<TensorBytes | undefined>;
+
+export interface GpuBlockWeights {
+  attnNorm: GPUBuffer; // (n_embd) f32
+  /** Q (n_embd -> n_head * head_dim), K and V (n_embd -> n_head_kv *
+   * head_dim): one weight stacking the three when their types match (one
+   * dispatch; GpuWeight.stack), else the three. */
+  qkv: GpuWeight[];
+  wo: GpuWeight; // (n_head * head_dim -> n_embd)
+  ffnNorm: GPUBuffer; // (n_embd) f32
+  /** Gate and up (n_embd -> n_ff), stacked like qkv. */
+  gateUp: GpuWeight[];
+  down: GpuWeight; // (n_ff -> n_embd)
+  // Present where the architecture has them (ModelHparams says which).
+  bq?: GPUBuffer; // (n_head * head_dim) f32
+  bk?: GPUBuffer; // (kv_dim) f32
+  bv?: GPUBuffer; // (kv_dim) f32
+  /** The three biases back to back, where the RoPE + cache store adds them
+   * (full rotation, no Q/K norm); bq, bk and bv are then absent. */
+  bqkv?: GPUBuffer; // (n_head * head_dim + 2 kv_dim) f32
+  qNorm?: GPUBuffer; // (head_dim) f32
+  kNorm?: GPUBuffer; // (head_dim) f32
+  postAttnNorm?: GPUBuffer; // (n_embd) f32
+  postFfnNorm?: GPUBuffer; // (n_embd) f32
+  /** Sliding window of this block in positions; 0 for full attention. */
+  window: number;
+  rope: RopeConfig;
+}
+
+export interface GpuModelSpec {
+  info: ModelInfo;
+  hparams: ModelHparams;
+}
+
+/** What a session's forward pass needs of the uploaded model. */
+export interface GpuModelWeights {
+  readonly ctx: GpuContext;
+  readonly spec: GpuModelSpec;
+  readonly kernels: Kernels;
+  /** Blocks [firstLayer, nLayer), in order. */
+  readonly blocks: readonly GpuBlockWeights[];
+  readonly firstLayer: number;
+  /** True when every block is offloaded: outputNorm and output are then present. */
+  readonly headOnDevice: boolean;
+  readonly outputNorm?: GPUBuffer; // (n_embd) f32
+  readonly output?: GpuWeight; // (n_embd -> n_vocab)
+}
