@@ -18,6 +18,7 @@
 // bytes per 32 elements): Q8_0 2 + 32, Q4_0 and IQ4_NL 2 + 16, Q4_1 4 + 16,
 // Q5_0 and Q5_1 8 + 16, Q2_K 8 + 8, Q3_K 8 + 8, Q4_K 8 + 16, Q5_K 12 + 16,
 // Q6_K 12 + 16.
+import { GGML_TYPES } from '../format/ggml-types.js';
 import { GpuError, HobError } from '../shared/errors.js';
 import type { GpuContext } from './device.js';
 
@@ -58,7 +59,7 @@ interface Layout {
 
 // F32, F16 and BF16 rows are already what the kernels read (cols % 8 == 0
 // keeps every row a whole number of vec4 words): copied as they are.
-const plain = (type: GpuWeightType, bytesPerElem: number): Layout => ({
+const plain = (type: GpuWeightType, ggmlType: number, bytesPerElem = GGML_TYPES[ggmlType][2]): Layout => ({
   type,
   blockElems: 8,
   blockBytes: 8 * bytesPerElem,
@@ -70,7 +71,7 @@ const plain = (type: GpuWeightType, bytesPerElem: number): Layout => ({
 // to a u32) and a quant array (the blocks' qs bytes back to back), so a
 // block's quants are one (Q4_0) or two (Q8_0) aligned 16-byte loads and
 // neighbouring invocations read neighbouring blocks.
-const scaled = (type: GpuWeightType, qsBytes: number): Layout => ({
+const scaled = (type: GpuWeightType, ggmlType: number, qsBytes = GGML_TYPES[ggmlType][2] - 2): Layout => ({
   type,
   blockElems: 32,
   blockBytes: 2 + qsBytes,
@@ -110,12 +111,12 @@ function pack1Bits(v: ArrayLike<number>): number {
  * block at src[o ..] as metaWords u32 and quantBytes bytes. */
 function perBlock(
   type: GpuWeightType,
-  blockElems: number,
-  blockBytes: number,
+  ggmlType: number,
   metaWords: number,
   quantBytes: number,
   fill: (src: Uint8Array, o: number, sub: number, meta: Uint32Array, m: number, quants: Uint8Array, q: number) => void,
 ): Layout {
+  const [, blockElems, blockBytes] = GGML_TYPES[ggmlType];
   return {
     type,
     blockElems,
@@ -140,16 +141,16 @@ const halves = (lo: number, hi: number) => (lo | (hi << 16)) >>> 0;
 const signedByte = (v: number) => v & 0xff;
 
 // Q4_1 and Q5_1: {f16 d, f16 m, [u32 qh,] qs[16]}; Q5_0: {f16 d, u32 qh, qs[16]}.
-const q4_1 = perBlock('q4_1', 32, 20, 1, 16, (src, o, _s, meta, m, quants, q) => {
+const q4_1 = perBlock('q4_1', 3, 1, 16, (src, o, _s, meta, m, quants, q) => {
   meta[m] = halves(u16(src, o), u16(src, o + 2));
   quants.set(src.subarray(o + 4, o + 20), q);
 });
-const q5_0 = perBlock('q5_0', 32, 22, 2, 16, (src, o, _s, meta, m, quants, q) => {
+const q5_0 = perBlock('q5_0', 6, 2, 16, (src, o, _s, meta, m, quants, q) => {
   meta[m] = u16(src, o);
   meta[m + 1] = (src[o + 2] | (src[o + 3] << 8) | (src[o + 4] << 16) | (src[o + 5] << 24)) >>> 0;
   quants.set(src.subarray(o + 6, o + 22), q);
 });
-const q5_1 = perBlock('q5_1', 32, 24, 2, 16, (src, o, _s, meta, m, quants, q) => {
+const q5_1 = perBlock('q5_1', 7, 2, 16, (src, o, _s, meta, m, quants, q) => {
   meta[m] = halves(u16(src, o), u16(src, o + 2));
   meta[m + 1] = (src[o + 4] | (src[o + 5] << 8) | (src[o + 6] << 16) | (src[o + 7] << 24)) >>> 0;
   quants.set(src.subarray(o + 8, o + 24), q);
@@ -162,7 +163,7 @@ const highs = new Uint8Array(32);
 
 // Q2_K {scales[16], qs[64], f16 d, f16 dmin}: element 128h + 32t + l is
 // bits 2t.. of qs[32h + l]; 16-element group g has scale scales[g] & 15, min scales[g] >> 4.
-const q2_k = perBlock('q2_k', 256, 84, 2, 8, (src, o, s, meta, m, quants, q) => {
+const q2_k = perBlock('q2_k', 10, 2, 8, (src, o, s, meta, m, quants, q) => {
   const h = s >> 2;
   const t = s & 3;
   for (let l = 0; l < 32; l++) lows[l] = (src[o + 16 + 32 * h + l] >> (2 * t)) & 3;
@@ -180,7 +181,7 @@ function scaleQ3K(src: Uint8Array, o: number, i: number): number {
   const high = (src[o + 8 + (i & 3)] >> (2 * (i >> 2))) & 3;
   return (low | (high << 4)) - 32;
 }
-const q3_k = perBlock('q3_k', 256, 110, 2, 8, (src, o, s, meta, m, quants, q) => {
+const q3_k = perBlock('q3_k', 11, 2, 8, (src, o, s, meta, m, quants, q) => {
   const h = s >> 2;
   const t = s & 3;
   for (let l = 0; l < 32; l++) {
@@ -204,7 +205,7 @@ function scaleMinK4(src: Uint8Array, o: number, j: number): [number, number] {
 // element 64j + l of block 2j is the low nibble of qs[32j + l], of block
 // 2j + 1 the high one; Q5_K's fifth bit of block s's element l is bit s of qh[l].
 const q45_k = (five: boolean) =>
-  perBlock(five ? 'q5_k' : 'q4_k', 256, five ? 176 : 144, five ? 3 : 2, 16, (src, o, s, meta, m, quants, q) => {
+  perBlock(five ? 'q5_k' : 'q4_k', five ? 13 : 12, five ? 3 : 2, 16, (src, o, s, meta, m, quants, q) => {
     const qs = o + (five ? 48 : 16);
     const shift = 4 * (s & 1);
     for (let l = 0; l < 32; l++) {
@@ -221,7 +222,7 @@ const q45_k = (five: boolean) =>
 // Q6_K {ql[128], qh[64], scales[16] int8, f16 d}: element 128h + 32k + l
 // has low bits (ql[64h + l + 32(k & 1)] >> 4(k >> 1)) & 15 and top bits
 // (qh[32h + l] >> 2k) & 3.
-const q6_k = perBlock('q6_k', 256, 210, 3, 16, (src, o, s, meta, m, quants, q) => {
+const q6_k = perBlock('q6_k', 14, 3, 16, (src, o, s, meta, m, quants, q) => {
   const h = s >> 2;
   const k = s & 3;
   for (let l = 0; l < 32; l++) {
@@ -236,14 +237,14 @@ const q6_k = perBlock('q6_k', 256, 210, 3, 16, (src, o, s, meta, m, quants, q) =
   meta[m + 2] = (top[4] | (top[5] << 8) | (top[6] << 16) | (top[7] << 24)) >>> 0;
 });
 
-// GGUF type ids (the numbering of cpp/types.h).
+// GGUF type ids (the numbering of cpp/types.h; geometry from src/format/ggml-types.ts).
 const layouts = new Map<number, Layout>([
-  [0, plain('f32', 4)],
-  [1, plain('f16', 2)],
-  [30, plain('bf16', 2)],
-  [8, scaled('q8_0', 32)],
-  [2, scaled('q4_0', 16)],
-  [20, scaled('iq4_nl', 16)],
+  [0, plain('f32', 0)],
+  [1, plain('f16', 1)],
+  [30, plain('bf16', 30)],
+  [8, scaled('q8_0', 8)],
+  [2, scaled('q4_0', 2)],
+  [20, scaled('iq4_nl', 20)],
   [3, q4_1],
   [6, q5_0],
   [7, q5_1],

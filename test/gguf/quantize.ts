@@ -4,6 +4,8 @@
 // file layout around the tensor bytes is writer.ts's. No Node APIs, so it
 // also runs in the browser tests.
 
+import { GGML_TYPES } from '../../src/format/ggml-types.js';
+
 // ---------------------------------------------------------------------------
 // Float conversions (bit-exact with ggml's scalar code)
 
@@ -621,21 +623,27 @@ function decodeQ6K(src: DataView, out: Float32Array): void {
   }
 }
 
+/** Elements and bytes per block of a type id, from the engine's table (src/format/ggml-types.ts). */
+function geometry(ggmlType: number): { blockSize: number; blockBytes: number } {
+  const [, blockSize, blockBytes] = GGML_TYPES[ggmlType];
+  return { blockSize, blockBytes };
+}
+
 export const ENCODINGS: Readonly<Record<TensorType, Encoding>> = {
-  f32: { ggmlType: 0, blockSize: 1, blockBytes: 4, encode: encodeF32, decode: decodeF32 },
-  f16: { ggmlType: 1, blockSize: 1, blockBytes: 2, encode: encodeF16, decode: decodeF16 },
-  q4_0: { ggmlType: 2, blockSize: 32, blockBytes: 18, encode: encodeQ4_0, decode: decodeQ4_0 },
-  q4_1: { ggmlType: 3, blockSize: 32, blockBytes: 20, encode: encodeQ4_1, decode: decodeQ4_1 },
-  q5_0: { ggmlType: 6, blockSize: 32, blockBytes: 22, encode: encodeQ5_0, decode: decodeQ5_0 },
-  q5_1: { ggmlType: 7, blockSize: 32, blockBytes: 24, encode: encodeQ5_1, decode: decodeQ5_1 },
-  q8_0: { ggmlType: 8, blockSize: 32, blockBytes: 34, encode: encodeQ8_0, decode: decodeQ8_0 },
-  q2_k: { ggmlType: 10, blockSize: 256, blockBytes: 84, encode: encodeQ2K, decode: decodeQ2K },
-  q3_k: { ggmlType: 11, blockSize: 256, blockBytes: 110, encode: encodeQ3K, decode: decodeQ3K },
-  q4_k: { ggmlType: 12, blockSize: 256, blockBytes: 144, encode: encodeQ45K(false), decode: decodeQ45K(false) },
-  q5_k: { ggmlType: 13, blockSize: 256, blockBytes: 176, encode: encodeQ45K(true), decode: decodeQ45K(true) },
-  q6_k: { ggmlType: 14, blockSize: 256, blockBytes: 210, encode: encodeQ6K, decode: decodeQ6K },
-  iq4_nl: { ggmlType: 20, blockSize: 32, blockBytes: 18, encode: encodeIq4nl, decode: decodeIq4nl },
-  bf16: { ggmlType: 30, blockSize: 1, blockBytes: 2, encode: encodeBf16, decode: decodeBf16 },
+  f32: { ggmlType: 0, ...geometry(0), encode: encodeF32, decode: decodeF32 },
+  f16: { ggmlType: 1, ...geometry(1), encode: encodeF16, decode: decodeF16 },
+  q4_0: { ggmlType: 2, ...geometry(2), encode: encodeQ4_0, decode: decodeQ4_0 },
+  q4_1: { ggmlType: 3, ...geometry(3), encode: encodeQ4_1, decode: decodeQ4_1 },
+  q5_0: { ggmlType: 6, ...geometry(6), encode: encodeQ5_0, decode: decodeQ5_0 },
+  q5_1: { ggmlType: 7, ...geometry(7), encode: encodeQ5_1, decode: decodeQ5_1 },
+  q8_0: { ggmlType: 8, ...geometry(8), encode: encodeQ8_0, decode: decodeQ8_0 },
+  q2_k: { ggmlType: 10, ...geometry(10), encode: encodeQ2K, decode: decodeQ2K },
+  q3_k: { ggmlType: 11, ...geometry(11), encode: encodeQ3K, decode: decodeQ3K },
+  q4_k: { ggmlType: 12, ...geometry(12), encode: encodeQ45K(false), decode: decodeQ45K(false) },
+  q5_k: { ggmlType: 13, ...geometry(13), encode: encodeQ45K(true), decode: decodeQ45K(true) },
+  q6_k: { ggmlType: 14, ...geometry(14), encode: encodeQ6K, decode: decodeQ6K },
+  iq4_nl: { ggmlType: 20, ...geometry(20), encode: encodeIq4nl, decode: decodeIq4nl },
+  bf16: { ggmlType: 30, ...geometry(30), encode: encodeBf16, decode: decodeBf16 },
 };
 
 /** Encodes floats (a whole number of blocks) as `type`; returns the bytes. */
