@@ -194,6 +194,14 @@ hob_status hob_model_load(uint8_t* data, size_t size, int take_ownership, hob_mo
 
 void hob_model_free(hob_model* model) { delete model; }
 
+hob_status hob_model_load_vocab(const uint8_t* header, size_t header_size, uint64_t file_size, hob_model** out) {
+    REQUIRE_ARG(header && out, "hob_model_load_vocab: header and out must not be null");
+    *out = nullptr;
+    return guard([&] { *out = new hob_model{hob::Model::load_vocab(hob::GgufFile::parse(header, header_size, file_size))}; });
+}
+
+int32_t hob_model_vocab_only(const hob_model* m) { return m && m->model->vocab_only() ? 1 : 0; }
+
 hob_status hob_loader_create(const uint8_t* header, size_t header_size, uint64_t file_size, int32_t n_cpu_layers,
                              hob_loader** out) {
     REQUIRE_ARG(header && out, "hob_loader_create: header and out must not be null");

@@ -30,7 +30,8 @@ typedef enum hob_status {
     HOB_ERR_CONTEXT_FULL = 10,     /* the tokens do not fit in the context window */
     HOB_ERR_OUT_OF_RANGE = 11,     /* an index or range outside its bounds */
     HOB_ERR_OUT_OF_MEMORY = 12,    /* an allocation failed */
-    HOB_ERR_INTERNAL = 13          /* a bug: please report it */
+    HOB_ERR_INTERNAL = 13,         /* a bug: please report it */
+    HOB_ERR_VOCAB_ONLY = 14        /* the model was loaded without its weights: it tokenizes, it cannot evaluate */
 } hob_status;
 
 /* Value types of GGUF metadata, numbered as in the GGUF specification. */
@@ -135,6 +136,15 @@ const char* hob_type_name(int32_t type);
  * otherwise the bytes must outlive the model. Weights are used in place. */
 hob_status hob_model_load(uint8_t* data, size_t size, int take_ownership, hob_model** out);
 void hob_model_free(hob_model* model);
+/* Builds a model that holds only the vocabulary (and the metadata), from the
+ * header of a GGUF file (its first header_size bytes of file_size; the
+ * header must fit): tokenizing, detokenizing and metadata work, sessions
+ * fail with HOB_ERR_VOCAB_ONLY. No tensor is read, so this works for files
+ * with no weights (llama.cpp's vocab-only GGUFs) and for any architecture
+ * whose tokenizer the engine knows. The header bytes may be freed after. */
+hob_status hob_model_load_vocab(const uint8_t* header, size_t header_size, uint64_t file_size, hob_model** out);
+/* 1 if the model holds only its vocabulary (hob_model_load_vocab). */
+int32_t hob_model_vocab_only(const hob_model* model);
 
 /* Loading in pieces, for files that are not in memory whole (a stream, the
  * store's chunks) or whose last blocks run elsewhere (GPU offload). The

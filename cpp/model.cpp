@@ -156,6 +156,20 @@ std::unique_ptr<Model> Model::build(GgufFile gguf, int32_t n_cpu_layers, const T
     return m;
 }
 
+std::unique_ptr<Model> Model::load_vocab(GgufFile gguf) {
+    std::unique_ptr<Model> m(new Model());
+    m->gguf_ = std::move(gguf);
+    m->vocab_only_ = true;
+    m->vocab_ = Vocab::load(m->gguf_);
+    Hparams& hp = m->hp_;
+    hp.arch = m->gguf_.get_string("general.architecture", "");
+    hp.n_vocab = m->vocab_.n_tokens();
+    // Informative only (a vocabulary file may lack it); nothing evaluates.
+    const int64_t n_ctx = m->gguf_.get_int(hp.arch + ".context_length", 0);
+    hp.n_ctx_train = n_ctx > 0 && n_ctx <= (1 << 24) ? (int32_t)n_ctx : 0;
+    return m;
+}
+
 void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
     const GgufFile& g = gguf_;
     hp_ = read_hparams(g);

@@ -88,6 +88,9 @@ public:
     // freed with the model, or here if building fails.
     static std::unique_ptr<Model> build(GgufFile gguf, int32_t n_cpu_layers, const TensorLocator& locate,
                                         uint8_t* owned);
+    // A model of the vocabulary alone (no hyperparameters beyond what the
+    // tokenizer needs, no tensor read): it tokenizes, and sessions refuse it.
+    static std::unique_ptr<Model> load_vocab(GgufFile gguf);
     ~Model();
     Model(const Model&) = delete;
     Model& operator=(const Model&) = delete;
@@ -100,6 +103,8 @@ public:
     uint64_t weight_bytes() const { return weight_bytes_; }
     // Blocks [0, n_cpu_layers) run here; the rest are offloaded.
     int32_t n_cpu_layers() const { return n_cpu_layers_; }
+    // True for load_vocab's models: no weights.
+    bool vocab_only() const { return vocab_only_; }
     // Whether the output norm and head run here (false only when every
     // block is offloaded).
     bool head_on_cpu() const { return output_ != nullptr; }
@@ -127,6 +132,7 @@ private:
     uint8_t* owned_ = nullptr;  // freed with the model
     TensorLocator locate_;     // set while building
     int32_t n_cpu_layers_ = 0;
+    bool vocab_only_ = false;
     GgufFile gguf_;
     Vocab vocab_;
     Hparams hp_;

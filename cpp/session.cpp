@@ -12,10 +12,17 @@ namespace {
 // prompt needs, at no cost to speed once matrices are this tall.
 constexpr int32_t kBatch = 256;
 
+// Checked before any member is built from the model's hyperparameters.
+const Model& with_weights(const Model& model) {
+    HOB_CHECK(!model.vocab_only(), HOB_ERR_VOCAB_ONLY,
+              "this model was loaded as a vocabulary only (no weights): it can tokenize, not evaluate");
+    return model;
+}
+
 }  // namespace
 
 Session::Session(const Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_threads)
-    : model_(model),
+    : model_(with_weights(model)),
       kv_(model.n_cpu_layers(), n_ctx > 0 ? n_ctx : model.hparams().n_ctx_train, model.hparams().kv_dim()),
       pool_(pool),
       n_threads_(n_threads <= 0 || n_threads > pool.size() ? pool.size() : n_threads),

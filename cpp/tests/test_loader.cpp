@@ -157,3 +157,35 @@ TEST("eval_hidden then head on the CPU equals eval") {
     b.head(hidden.data() + (kPrompt.size() - 1) * E);
     CHECK(a.logits() == b.logits());
 }
+
+TEST("a vocabulary-only load from the header alone tokenizes as the whole model, and sessions refuse it") {
+    const std::vector<uint8_t> file = read_tiny();
+    hob_gguf* g = nullptr;
+    CHECK(hob_gguf_open(file.data(), file.size(), file.size(), &g) == HOB_OK);
+    const size_t header = (size_t)hob_gguf_data_offset(g);
+    hob_gguf_close(g);
+    // Only the header's bytes: no tensor data at all.
+    const std::vector<uint8_t> head(file.begin(), file.begin() + (ptrdiff_t)header);
+    hob_model* vocab = nullptr;
+    CHECK(hob_model_load_vocab(head.data(), head.size(), file.size(), &vocab) == HOB_OK);
+    std::vector<uint8_t> copy = file;
+    hob_model* full = nullptr;
+    CHECK(hob_model_load(copy.data(), copy.size(), 0, &full) == HOB_OK);
+    CHECK_EQ(hob_model_vocab_only(vocab), 1);
+    CHECK_EQ(hob_model_vocab_only(full), 0);
+    CHECK_EQ(hob_model_n_vocab(vocab), hob_model_n_vocab(full));
+    CHECK_EQ(hob_model_token_bos(vocab), hob_model_token_bos(full));
+    const std::string text = "Hello world, the vocabulary alone <s> tokenizes ✓";
+    int32_t a[64], b[64];
+    size_t na = 0, nb = 0;
+    CHECK(hob_tokenize(vocab, text.data(), text.size(), 1, 1, a, 64, &na) == HOB_OK);
+    CHECK(hob_tokenize(full, text.data(), text.size(), 1, 1, b, 64, &nb) == HOB_OK);
+    CHECK_EQ(na, nb);
+    CHECK(std::equal(a, a + na, b));
+    hob_session* s = nullptr;
+    CHECK(hob_session_create(vocab, 64, 1, &s) == HOB_ERR_VOCAB_ONLY);
+    CHECK(s == nullptr);
+    CHECK(std::string(hob_last_error()).find("vocabulary only") != std::string::npos);
+    hob_model_free(vocab);
+    hob_model_free(full);
+}

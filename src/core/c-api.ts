@@ -15,6 +15,7 @@ export const Status = {
   ERR_OUT_OF_RANGE: 11,
   ERR_OUT_OF_MEMORY: 12,
   ERR_INTERNAL: 13,
+  ERR_VOCAB_ONLY: 14,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 

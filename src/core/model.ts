@@ -47,6 +47,22 @@ export class Model {
     return Model.loadAt(engine, ptr, bytes.byteLength);
   }
 
+  /** A model of the vocabulary alone, from a GGUF header (its first
+   * headerBytes of a file of fileBytes): it tokenizes and detokenizes and
+   * reads metadata; no tensor is read, so vocabulary-only files load too, and
+   * sessions refuse it ('model/vocab-only'). */
+  static loadVocab(engine: Engine, headerBytes: Uint8Array, fileBytes: number): Model {
+    const m = engine.module;
+    const ptr = m._malloc(Math.max(1, headerBytes.byteLength));
+    try {
+      engine.heap().set(headerBytes, ptr);
+      engine.check(m._hob_model_load_vocab(ptr, headerBytes.byteLength, BigInt(fileBytes), engine.out(0)));
+    } finally {
+      m._free(ptr);
+    }
+    return new Model(engine, engine.u32(engine.out(0)), fileBytes);
+  }
+
   /** Builds a model from a file already copied to `ptr` (from allocModelBuffer). */
   static loadAt(engine: Engine, ptr: number, sizeBytes: number): Model {
     // The engine takes ownership of ptr, also when loading fails.
@@ -73,6 +89,11 @@ export class Model {
       weightBytes: Number(m._hob_model_weight_bytes(handle)),
       fileBytes,
     };
+  }
+
+  /** True for a model loaded as its vocabulary alone (loadVocab). */
+  get vocabOnly(): boolean {
+    return this.engine.module._hob_model_vocab_only(this.handle) !== 0;
   }
 
   get hparams(): ModelHparams {

@@ -190,8 +190,7 @@ export class Session {
       picked: last.kind === 'picked' ? last.picked : null,
       all: async () => {
         check();
-        if (this.last.kind === 'picked') this.last = { kind: 'array', logits: await this.offload!.readLogits() };
-        return this.logits();
+        return this.fullLogits();
       },
     };
   }
@@ -208,6 +207,13 @@ export class Session {
     if (!this.logitsPtr) this.logitsPtr = engine.module._malloc(nVocab * 4);
     engine.check(engine.module._hob_session_logits(this.handle, this.logitsPtr, nVocab));
     return new Float32Array(engine.heap().buffer, this.logitsPtr, nVocab).slice();
+  }
+
+  /** Every logit of the last evaluation, read from the device if only a
+   * pick's candidates came back. */
+  async fullLogits(): Promise<Float32Array> {
+    if (this.last.kind === 'picked') this.last = { kind: 'array', logits: await this.offload!.readLogits() };
+    return this.logits();
   }
 
   /** Positions of the cached tokens, oldest first, as the wasm cache holds

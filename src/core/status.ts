@@ -15,6 +15,7 @@ const codeOf: Record<number, HobErrorCode> = {
   [Status.ERR_CONTEXT_FULL]: 'context/overflow',
   [Status.ERR_OUT_OF_RANGE]: 'range/out-of-bounds',
   [Status.ERR_OUT_OF_MEMORY]: 'memory/out-of-memory',
+  [Status.ERR_VOCAB_ONLY]: 'model/vocab-only',
 };
 
 /** The error for an engine status code and its message. */

@@ -31,6 +31,8 @@ export interface HobExports {
 
   _hob_model_load(data: number, size: number, takeOwnership: number, out: number): number;
   _hob_model_free(model: number): void;
+  _hob_model_load_vocab(header: number, headerSize: number, fileSize: bigint, out: number): number;
+  _hob_model_vocab_only(model: number): number;
   _hob_model_n_vocab(model: number): number;
   _hob_model_n_ctx_train(model: number): number;
   _hob_model_n_embd(model: number): number;

@@ -6,7 +6,7 @@
 // sampler chain and the generation loop, and WebGPU through the `webgpu`
 // package for offloaded blocks.
 import { readGgufHeaderFrom } from '../core/gguf-header.js';
-import type { Model } from '../core/model.js';
+import { Model } from '../core/model.js';
 import type { Engine } from '../core/wasm-engine.js';
 import { fileSource } from '../format/file-source.js';
 import { loadModelFromSource, type LoadOptions } from '../runtime/load.js';
@@ -37,6 +37,19 @@ export async function loadModelFile(engine: Engine, path: string, opts: LoadOpti
   const source = await fileSource(path);
   try {
     return await loadModelFromSource(engine, source, opts);
+  } finally {
+    await source.close?.();
+  }
+}
+
+/** Loads only the vocabulary of a GGUF file (tokenize, detokenize,
+ * metadata), reading its header and no tensor: vocabulary-only files work,
+ * and a multi-gigabyte model tokenizes without its weights. */
+export async function loadVocabFile(engine: Engine, path: string): Promise<Model> {
+  const source = await fileSource(path);
+  try {
+    const { bytes } = await readGgufHeaderFrom(engine, source, { maxArray: 0 });
+    return Model.loadVocab(engine, bytes, source.sizeBytes);
   } finally {
     await source.close?.();
   }

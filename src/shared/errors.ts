@@ -13,6 +13,7 @@ export type HobErrorCode =
   | 'model/invalid'
   | 'model/unsupported-type'
   | 'model/unsupported-architecture'
+  | 'model/vocab-only'
   | 'context/overflow'
   | 'range/out-of-bounds'
   | 'memory/out-of-memory'

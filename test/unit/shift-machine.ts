@@ -167,9 +167,9 @@ export async function runShiftMachine(o: MachineOptions): Promise<MachineReport>
           const p = [...want.tokens, ...words(rng.int(1, 12))];
           if (p.length > o.nCtx) {
             // Too long for the context: a typed error that changes nothing.
-            const before = seq.session.logits();
+            const before = await seq.session.fullLogits();
             await assert.rejects(seq.prefill(p), (e: unknown) => (e as { code?: string }).code === 'context/overflow', where);
-            assert.deepEqual(seq.session.logits(), before, where);
+            assert.deepEqual(await seq.session.fullLogits(), before, where);
             break;
           }
           await seq.prefill(p);
@@ -226,7 +226,7 @@ export async function runShiftMachine(o: MachineOptions): Promise<MachineReport>
       assert.deepEqual(seq.tokens, want.tokens, `${where}: the cached tokens`);
       assert.equal(seq.session.nPast, want.tokens.length, where);
       assert.deepEqual(seqEvents, want.events, `${where}: the shift events`);
-      const logits = seq.session.logits();
+      const logits = await seq.session.fullLogits();
       const d = maxDiff(logits, want.mirror.logits());
       report.maxDiff = Math.max(report.maxDiff, d);
       assert.ok(d <= o.tolerance, `${where}: logits differ from the mirror by ${d}`);

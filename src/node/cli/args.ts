@@ -75,7 +75,8 @@ ${modelHelp}${samplingHelp}`,
   tokenize: `usage: hob tokenize [--model] M --text T
 
 Prints {"ids": [...]}: the token ids of the text, with BOS/EOS as the model's
-metadata asks.
+metadata asks. Reads only the file's vocabulary, never its weights: a
+vocabulary-only GGUF works, and so does a model of any size at once.
 
 options:
   --text T              the text (or -p, --prompt)

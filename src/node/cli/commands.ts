@@ -6,7 +6,7 @@ import { Engine } from '../../core/wasm-engine.js';
 import { generate, type GenerationResult } from '../../runtime/generate.js';
 import { promptIds } from '../../runtime/prompt.js';
 import { Sequence } from '../../runtime/sequence.js';
-import { readGgufHeaderFile } from '../index.js';
+import { loadVocabFile, readGgufHeaderFile } from '../index.js';
 import { modelOptions, num, parseCommand, samplingOptions, samplingParams, UsageError } from './args.js';
 import { logShift, modelArg, openModel, PROMPT_PROGRESS_MIN, resolveModelPath } from './model.js';
 import { ProgressBar } from './progress.js';
@@ -20,9 +20,14 @@ export async function tokenizeCommand(args: string[]): Promise<void> {
   });
   const text = o.text ?? o.prompt;
   if (text === undefined) throw new UsageError('--text is required');
-  const m = await openModel(o, positionals, { threads: 1, withGpu: false });
-  process.stdout.write(JSON.stringify({ ids: m.model.tokenize(text, { addSpecial: !o['no-special'] }) }) + '\n');
-  m.close();
+  // The vocabulary alone: no weight is read, so vocabulary-only files work
+  // and a large model tokenizes at once.
+  const path = await resolveModelPath(modelArg(o, positionals), !o['no-progress'] && process.stderr.isTTY === true);
+  const engine = await Engine.create({ threads: 1 });
+  const model = await loadVocabFile(engine, path);
+  process.stdout.write(JSON.stringify({ ids: model.tokenize(text, { addSpecial: !o['no-special'] }) }) + '\n');
+  model.free();
+  engine.dispose();
 }
 
 export async function inspectCommand(args: string[]): Promise<void> {
