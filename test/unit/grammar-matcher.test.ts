@@ -332,3 +332,68 @@ describe('grammar matcher bounds', () => {
     assert.ok(m.isComplete);
   });
 });
+
+describe('whole-subtree decisions on a larger vocabulary', () => {
+  // 4000 random pieces over an alphabet with quotes, escapes, digits,
+  // letters, multi-byte characters and their fragments: deep enough subtrees
+  // and wide enough nodes (the root gets a fan) for the mask to take and drop
+  // whole subtrees, which the small vocabulary above rarely lets it do.
+  const random = rng(20261206);
+  const alphabet = ['a', 'b', 'c', 'x', 'z', ' ', '"', '\\', '0', '7', '.', '\n', 'é', '世', '🦙', 'ß'].map(enc);
+  const fragments = ['c3', 'a9', 'e4', 'b896', 'f09f', 'a699', 'e4b8'].map(hex);
+  const seen = new Set<string>();
+  const pieces: Uint8Array[] = [enc('<eos>')];
+  for (let cp = 0x4e00; cp < 0x4e00 + 150; cp++) pieces.push(enc(String.fromCodePoint(cp)));
+  while (pieces.length < 4000) {
+    const parts: Uint8Array[] = [];
+    const len = 1 + Math.floor(random() * random() * 14);
+    for (let i = 0; i < len; i++) parts.push(random() < 0.06 ? fragments[Math.floor(random() * fragments.length)] : alphabet[Math.floor(random() * alphabet.length)]);
+    const bytes = Uint8Array.from(parts.flatMap((p) => [...p]));
+    const k = Buffer.from(bytes).toString('hex');
+    if (!seen.has(k)) {
+      seen.add(k);
+      pieces.push(bytes);
+    }
+  }
+  const big = new GrammarVocab({ nVocab: pieces.length, pieceBytes: (id) => pieces[id], isEog: (id) => id === 0 });
+  const grammars = [
+    String.raw`root ::= "\"" [^"\\]{0,20} "\"" [a-z]*`,
+    String.raw`root ::= [a-z .]{0,15} "\n"`,
+    'root ::= (. .){0,8}',
+    'root ::= .{2,30}',
+    String.raw`root ::= [^\u4e00-\u9fff]{0,12} [\u4e00-\u9fff]+`,
+    String.raw`root ::= ("\"" ([^"\\] | "\\" ["\\])* "\"" " "?)+`,
+  ];
+  for (const text of grammars) {
+    test(`${text.slice(9, 50)}: the mask equals the one-token check and llama.cpp's algorithm at every step`, () => {
+      assert.ok(big.fanOf[0] >= 0, 'the root has a fan');
+      const g = parseGrammar(text);
+      const m = new GrammarMatcher(g, big);
+      let stacks: Stack[] = initialStacks(g);
+      let partial: PartialUtf8 = NO_PARTIAL;
+      const walk = rng(text.length);
+      const mask = new Uint32Array(m.maskWords);
+      for (let step = 0; step < 25; step++) {
+        m.fillMask(mask);
+        const want = referenceAllowed(g, stacks, partial, big.nVocab, (id) => pieces[id], (id) => id === 0);
+        const wrong: number[] = [];
+        for (let id = 0; id < big.nVocab; id++) {
+          const bit = ((mask[id >>> 5] >>> (id & 31)) & 1) === 1;
+          if (bit !== want.has(id) || bit !== m.allows(id)) wrong.push(id);
+        }
+        assert.deepEqual(wrong.slice(0, 5).map((id) => Buffer.from(pieces[id]).toString('hex')), [], `step ${step}`);
+        // Prefer long tokens, so counters run down.
+        const choices = [...want].filter((id) => id !== 0).sort((x, y) => pieces[y].length - pieces[x].length).slice(0, 40);
+        let next: ReturnType<typeof referenceAccept> = null;
+        while (choices.length && !next) {
+          const id = choices.splice(Math.floor(walk() * choices.length), 1)[0];
+          next = referenceAccept(g, stacks, partial, id, pieces[id]);
+          if (next) m.accept(id);
+        }
+        if (!next) break;
+        stacks = next.stacks;
+        partial = next.partial;
+      }
+    });
+  }
+});

@@ -6,10 +6,14 @@
 // against the limits. The vocabulary and the masks live elsewhere (mask.ts).
 import { limitError, type GrammarLimits } from './limits.js';
 import {
-  ALT, END, RULE_REF, TOKEN, TOKEN_NOT,
+  ALT, CHAR_ALT, CHAR_ANY, CHAR_NOT, CHAR_RNG_UPPER, END, RULE_REF, TOKEN, TOKEN_NOT,
   classBounds, classEnd, isTokenTerminal, matchChar, matchPartialChar,
   type Grammar,
 } from './rules.js';
+
+/** Keys of code point sets given to uniformNext are below this. */
+export const UNIFORM_KEYS = 2 ** 22;
+const UNIFORM_MEMO_SIZE = 1 << 18;
 
 /** Frame 0 is the empty stack: the grammar has matched a whole sentence. */
 export const EMPTY_STACK = 0;
@@ -32,11 +36,19 @@ export class State {
   /** Transitions above ASCII: on [naBounds[i], naBounds[i+1]) every top class is constant. */
   naBounds: number[] | undefined;
   naNext: (State | null | undefined)[] | undefined;
-  /** Code points that lead back to this state: ASCII as a 128-bit set, the rest as [lo, hi) runs. */
-  selfAscii: Uint32Array | undefined;
-  selfRuns: number[] | undefined;
+  /** The char-class positions on top, as a key: states with the same tops
+   *  agree on every unfinished character, so they share those answers. */
+  readonly topKey: string;
   partialMemo: Map<number, boolean> | undefined;
+  /** Per partial kind of the vocabulary (GrammarVocab.posKind): 0 unknown, 1 yes, 2 no. */
+  partialKinds: Int8Array | undefined;
+  /** The answer for every well-formed unfinished character when the tops
+   *  decide it alone (classes of ASCII only, '.'), null when it depends on
+   *  the character; undefined until computed. */
+  partialConst: boolean | null | undefined;
   charOnlyMemo: State | null | undefined;
+  /** Scratch for uniformDepth: the walk that last passed through this state. */
+  walkMark = 0;
 
   constructor(
     readonly id: number,
@@ -67,6 +79,7 @@ export class State {
       }
     }
     this.hasEmpty = hasEmpty;
+    this.topKey = [...this.charPos].sort((a, b) => a - b).join(',');
   }
 
   /** Whether a token element on top of a stack takes token `id`
@@ -90,6 +103,17 @@ export class Automaton {
   private readonly states = new Map<string, State>();
   private readonly afterClass: Int32Array;
   private readonly nPositions: number;
+  /** uniformNext and uniformDepth answers by state and code point set
+   *  (bounded: they start over when full). */
+  private readonly uniformMemo = new Map<number, State | null | false>();
+  private readonly depthMemo = new Map<number, number>();
+  private walks = 0;
+  /** Answers about unfinished characters, shared by states with the same tops. */
+  private readonly partialByTops = new Map<string, { memo: Map<number, boolean>; kinds: Int8Array | undefined }>();
+  /** Scratch for collecting distinct frames: a frame is in `acc` when its mark is the epoch. */
+  private mark: Int32Array = new Int32Array(1024);
+  private epoch = 0;
+  private readonly acc: number[] = [];
 
   constructor(
     readonly grammar: Grammar,
@@ -239,6 +263,27 @@ export class Automaton {
     this.checkSize(acc.size);
   }
 
+  /** advance() into the scratch collector (the hot path: no allocation). */
+  private advanceInto(frame: number, next: number): void {
+    const base = this.frameParent[frame];
+    const frames = this.closure(this.isEnd(next) ? base : this.push(base, next));
+    if (this.mark.length < this.nFrames) {
+      const grown = new Int32Array(Math.max(this.nFrames, this.mark.length * 2));
+      grown.set(this.mark);
+      this.mark = grown;
+    }
+    const mark = this.mark;
+    const epoch = this.epoch;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      if (mark[f] !== epoch) {
+        mark[f] = epoch;
+        this.acc.push(f);
+      }
+    }
+    this.checkSize(this.acc.length);
+  }
+
   private classEndOf(pos: number): number {
     let e = this.afterClass[pos];
     if (e < 0) e = this.afterClass[pos] = classEnd(this.grammar, pos);
@@ -248,14 +293,19 @@ export class Automaton {
   /** llama_grammar_accept of one code point on every stack of `s`. Stacks
    *  topped by a token element, and the empty stack, do not survive it. */
   private step(s: State, c: number): State | null {
-    const acc = new Set<number>();
+    this.epoch = (this.epoch + 1) | 0;
+    if (this.epoch === 0) {
+      this.mark.fill(0);
+      this.epoch = 1;
+    }
+    this.acc.length = 0;
     for (let i = 0; i < s.charPos.length; i++) {
       const pos = s.charPos[i];
       if (!matchChar(this.grammar, pos, c)) continue;
       const after = this.classEndOf(pos);
-      for (const st of s.charStacks[i]) this.advance(st, after, acc);
+      for (const st of s.charStacks[i]) this.advanceInto(st, after);
     }
-    return this.stateOf(acc);
+    return this.acc.length ? this.stateOf(this.acc) : null;
   }
 
   /** The state after code point `c`, or null if no stack takes it. */
@@ -290,30 +340,113 @@ export class Automaton {
     return unique;
   }
 
-  /** Computes which code points lead from `s` back to `s` (the walk over the
-   *  vocabulary accepts whole subtrees that stay there). */
-  selfLoops(s: State): void {
-    if (s.selfAscii) return;
-    const ascii = new Uint32Array(4);
-    for (let c = 0; c < 128; c++) if (this.next(s, c) === s) ascii[c >> 5] |= 1 << (c & 31);
-    const bounds = this.naBoundsOf(s);
-    const runs: number[] = [];
-    for (let i = 0; i < bounds.length; i++) {
-      if (this.next(s, bounds[i]) !== s) continue;
-      const hi = i + 1 < bounds.length ? bounds[i + 1] : Infinity;
-      if (runs.length && runs[runs.length - 1] === bounds[i]) runs[runs.length - 1] = hi;
-      else runs.push(bounds[i], hi);
+  /**
+   * The one state every code point of a set leads to from `s`; false when
+   * none leads anywhere; null when they part ways or only some die. The set
+   * is ASCII as 128 bits at ascii[at..at+4) plus every code point in
+   * [lo, hi] above ASCII (none when lo > hi); `key` names it for the memo.
+   * A mask takes a whole subtree of the vocabulary when its code points lead
+   * uniformly, level by level, to live states (a state looping on itself, or
+   * a counter like char{0,60} still far from its end), and drops what lies
+   * below the level where they all die.
+   */
+  uniformNext(s: State, ascii: Uint32Array, at: number, lo: number, hi: number, key: number): State | null | false {
+    const memoKey = s.id * UNIFORM_KEYS + key;
+    const hit = this.uniformMemo.get(memoKey);
+    if (hit !== undefined) return hit;
+    let target: State | undefined;
+    let dead = false;
+    let mixed = false;
+    const meet = (t: State | null): void => {
+      if (!t) dead = true;
+      else if (target === undefined) target = t;
+      else if (t !== target) mixed = true;
+      if (dead && target) mixed = true;
+    };
+    for (let w = 0; w < 4 && !mixed; w++) {
+      let bits = ascii[at + w];
+      while (bits !== 0 && !mixed) {
+        const low = bits & -bits;
+        const c = (w << 5) + 31 - Math.clz32(low);
+        meet(s.ascii[c] ?? this.next(s, c));
+        bits ^= low;
+      }
     }
-    s.selfRuns = runs;
-    s.selfAscii = ascii;
+    if (!mixed && lo <= hi) {
+      const bounds = this.naBoundsOf(s);
+      let i = 0;
+      let j = bounds.length - 1;
+      while (i < j) {
+        const mid = (i + j + 1) >> 1;
+        if (bounds[mid] <= lo) i = mid;
+        else j = mid - 1;
+      }
+      for (; i < bounds.length && bounds[i] <= hi && !mixed; i++) meet(this.next(s, Math.max(bounds[i], lo)));
+    }
+    const r = mixed ? null : (target ?? false);
+    if (this.uniformMemo.size >= UNIFORM_MEMO_SIZE) this.uniformMemo.clear();
+    this.uniformMemo.set(memoKey, r);
+    return r;
+  }
+
+  /**
+   * How many levels of the code point set `key` (see uniformNext) lead from
+   * `s` through live states, uniformly, counted up to `cap` (Infinity when
+   * the chain comes back to a state on it, as a loop on a state does).
+   */
+  uniformDepth(s: State, ascii: Uint32Array, at: number, lo: number, hi: number, key: number, cap: number): number {
+    const path: State[] = [];
+    const walk = ++this.walks;
+    let cur = s;
+    // base: the depth of the state after the path (-1 after a dead end).
+    let base: number;
+    let exact = true;
+    for (;;) {
+      const known = this.depthMemo.get(cur.id * UNIFORM_KEYS + key);
+      if (known !== undefined) {
+        base = known;
+        break;
+      }
+      if (cur.walkMark === walk) {
+        base = Infinity;
+        break;
+      }
+      if (path.length >= cap) {
+        base = 0;
+        exact = false;
+        break;
+      }
+      path.push(cur);
+      cur.walkMark = walk;
+      const nx = this.uniformNext(cur, ascii, at, lo, hi, key);
+      if (!nx) {
+        base = -1;
+        break;
+      }
+      cur = nx;
+    }
+    if (this.depthMemo.size + path.length >= UNIFORM_MEMO_SIZE) this.depthMemo.clear();
+    for (let i = path.length - 1; i >= 0; i--) {
+      base = base === Infinity ? Infinity : base + 1;
+      if (exact) this.depthMemo.set(path[i].id * UNIFORM_KEYS + key, base);
+    }
+    return base;
+  }
+
+  private partialShared(s: State): { memo: Map<number, boolean>; kinds: Int8Array | undefined } {
+    let shared = this.partialByTops.get(s.topKey);
+    if (!shared) {
+      shared = { memo: new Map(), kinds: undefined };
+      this.partialByTops.set(s.topKey, shared);
+    }
+    return shared;
   }
 
   /** Whether a token ending in an unfinished character may stop in `s`:
    *  some char-class top could take a completion of it. */
   acceptsPartial(s: State, value: number, rem: number): boolean {
+    const memo = (s.partialMemo ??= this.partialShared(s).memo);
     const key = value * 8 + rem + 1;
-    let memo = s.partialMemo;
-    if (!memo) memo = s.partialMemo = new Map();
     let r = memo.get(key);
     if (r === undefined) {
       r = false;
@@ -326,6 +459,46 @@ export class Automaton {
       memo.set(key, r);
     }
     return r;
+  }
+
+  /**
+   * acceptsPartial for the vocabulary's partial kind `kind` (a dense table
+   * shared by states with the same tops). Every well-formed unfinished
+   * character could complete only above ASCII, so a class of ASCII items
+   * alone never meets it: a positive one refuses it, a negated one takes it,
+   * whatever the character; most states are decided that way.
+   */
+  acceptsPartialKind(s: State, kind: number, value: number, rem: number, nKinds: number): boolean {
+    if (rem < 0 || (rem === 1 && value < 2)) return false;
+    let c = s.partialConst;
+    if (c === undefined) c = s.partialConst = this.partialConstant(s);
+    if (c !== null) return c;
+    let table = s.partialKinds;
+    if (!table) {
+      const shared = this.partialShared(s);
+      table = s.partialKinds = shared.kinds ??= new Int8Array(nKinds);
+    }
+    let r = table[kind];
+    if (r === 0) r = table[kind] = this.acceptsPartial(s, value, rem) ? 1 : 2;
+    return r === 1;
+  }
+
+  private partialConstant(s: State): boolean | null {
+    const { type, value } = this.grammar;
+    let depends = false;
+    for (const start of s.charPos) {
+      if (type[start] === CHAR_ANY) return true;
+      let asciiOnly = true;
+      let pos = start;
+      do {
+        const hi = type[pos + 1] === CHAR_RNG_UPPER ? value[pos + 1] : value[pos];
+        if (hi >= 0x80) asciiOnly = false;
+        pos += type[pos + 1] === CHAR_RNG_UPPER ? 2 : 1;
+      } while (type[pos] === CHAR_ALT);
+      if (!asciiOnly) depends = true;
+      else if (type[start] === CHAR_NOT) return true;
+    }
+    return depends ? null : false;
   }
 
   /** The stacks that token `id` advances by its token element, expanded

@@ -7,9 +7,13 @@
 // pass exactly when a stack is empty. tokenAllowed decides one token;
 // MaskBuilder decides the whole vocabulary by walking the trie once, taking
 // or dropping whole subtrees where the state cannot change below them.
-import { Automaton, type State } from './automaton.js';
+import { HobError } from '../../shared/errors.js';
+import { Automaton, UNIFORM_KEYS, type State } from './automaton.js';
 import { decodePiece, type PartialUtf8 } from './utf8.js';
 import { KIND_EOG, KIND_INVALID, KIND_NEVER, type GrammarVocab } from './vocab.js';
+
+/** Subtrees of at most this many nodes are walked rather than tested whole. */
+const WALK_SMALLER = 8;
 
 /** Whether token `id` is allowed in state `s` after `partial` (llama.cpp's verdict for one candidate). */
 export function tokenAllowed(a: Automaton, v: GrammarVocab, s: State, partial: PartialUtf8, id: number): boolean {
@@ -54,12 +58,18 @@ export class MaskBuilder {
   private readonly posMask: Uint32Array;
   /** The trie tokens as an id-space mask (for filling from the rejected side). */
   private readonly trieIds: Uint32Array;
+  /** Scratch: the states at each depth below the node being taken. */
+  private readonly chain: State[] = [];
 
   constructor(
     private readonly a: Automaton,
     private readonly v: GrammarVocab,
   ) {
     this.posMask = new Uint32Array((v.nTrie + 31) >>> 5);
+    // Code point sets are keyed 2·node or 2·segment + 1 (see decide).
+    if (2 * Math.max(v.nNodes, v.segBelow.length) + 2 > UNIFORM_KEYS) {
+      throw new HobError('argument/invalid', `a vocabulary trie of ${v.nNodes} nodes is too large for the grammar masks`, { nodes: v.nNodes });
+    }
     this.trieIds = new Uint32Array((v.nVocab + 31) >>> 5);
     for (const id of v.order) this.trieIds[id >>> 5] |= 1 << (id & 31);
   }
@@ -138,30 +148,88 @@ export class MaskBuilder {
     m[w1] |= tail;
   }
 
-  /** Every token in positions [from, to) ends in state s: complete ones
-   *  pass, unfinished ones pass when s can complete them. `pi` is the index
-   *  of the first unfinished token at or after `from`. */
-  private take(s: State, from: number, to: number, pi: number): void {
+  /**
+   * Every token in positions [from, to) lies below a node at depth `depth`
+   * on the chain this.chain (the state at each depth below it): complete
+   * ones pass, unfinished ones pass when the state where they end can
+   * complete them. `pi` indexes the first unfinished token at or after `from`.
+   */
+  private take(from: number, to: number, pi: number, depth: number): void {
     this.setRange(from, to);
     const v = this.v;
     const pp = v.partialPositions;
     const m = this.posMask;
     for (; pi < pp.length && pp[pi] < to; pi++) {
       const p = pp[pi];
-      if (!this.a.acceptsPartial(s, v.posValue[p], v.posRem[p])) m[p >>> 5] &= ~(1 << (p & 31));
+      const id = v.order[p];
+      const s = this.chain[v.cpStart[id + 1] - v.cpStart[id] - depth];
+      if (!this.partialOk(s, p)) m[p >>> 5] &= ~(1 << (p & 31));
     }
   }
 
+  /**
+   * Decides a whole subtree (or run of sibling subtrees) at once when its
+   * code points lead uniformly, level by level, from t through live states
+   * (see Automaton.uniformNext): taken whole when they do for all `levels`
+   * levels below; when they do for fewer and then all die, the tokens no
+   * longer than that are taken and the rest dropped. Returns false when the
+   * subtree must be walked. The set of code points is ASCII bits at
+   * ascii[at..at+4) plus [lo, hi]; the tokens are positions [from, to), the
+   * first unfinished one at index pi, and the subtree starts at depth `depth`.
+   * States with a token-not top would also take tokens ending inside a
+   * character: such subtrees are walked.
+   */
+  private decide(t: State, ascii: Uint32Array, at: number, lo: number, hi: number, levels: number, key: number, from: number, to: number, pi: number, depth: number): boolean {
+    if (t.tokenNotIds.length) return false;
+    const a = this.a;
+    const alive = a.uniformDepth(t, ascii, at, lo, hi, key, levels);
+    const pp = this.v.partialPositions;
+    if (alive >= levels && !(pi < pp.length && pp[pi] < to)) {
+      // Nothing ends inside a character here: no need for the states on the way.
+      this.setRange(from, to);
+      return true;
+    }
+    const chain = this.chain;
+    chain[0] = t;
+    const n = Math.min(alive, levels);
+    for (let j = 1; j <= n; j++) {
+      const u = a.uniformNext(chain[j - 1], ascii, at, lo, hi, key) as State;
+      if (u.tokenNotIds.length) return false;
+      chain[j] = u;
+      if (u === chain[j - 1]) {
+        for (let k = j + 1; k <= n; k++) chain[k] = u;
+        break;
+      }
+    }
+    if (alive >= levels) {
+      this.take(from, to, pi, depth);
+      return true;
+    }
+    if (a.uniformNext(chain[n], ascii, at, lo, hi, key) !== false) return false;
+    // Tokens longer than n code points below the subtree all die.
+    const v = this.v;
+    const m = this.posMask;
+    const order = v.order;
+    const cpStart = v.cpStart;
+    for (let p = from; p < to; p++) {
+      const id = order[p];
+      const rel = cpStart[id + 1] - cpStart[id] - depth;
+      if (rel > n) continue;
+      if (v.posRem[p] === 0 || this.partialOk(chain[rel], p)) m[p >>> 5] |= 1 << (p & 31);
+    }
+    return true;
+  }
+
   /** Token positions ending at node n are decided; then each child subtree
-   *  is dropped (no stack takes its code point), taken whole (the state
-   *  loops on every code point below it), or walked. */
+   *  is dropped (no stack takes its code point), taken whole (its code
+   *  points lead through live states alike, see decide), or walked. */
   private visit(n: number, s: State): void {
     const v = this.v;
     const a = this.a;
     const m = this.posMask;
     const here = v.nodeHere[n];
     for (let p = v.nodeTok0[n]; p < here; p++) {
-      if (v.posRem[p] === 0 || a.acceptsPartial(s, v.posValue[p], v.posRem[p])) m[p >>> 5] |= 1 << (p & 31);
+      if (v.posRem[p] === 0 || this.partialOk(s, p)) m[p >>> 5] |= 1 << (p & 31);
     }
     // A token-not element takes every token that still has code points here
     // (its one excluded id is decided again in finish()).
@@ -177,15 +245,17 @@ export class MaskBuilder {
       if (cp >= 128 && fan >= 0) break;
       const t = cp < 128 ? (s.ascii[cp] ?? a.next(s, cp)) : a.next(s, cp);
       if (!t) continue;
-      if (t === s && this.loopsBelow(s, c)) this.take(s, v.nodeTok0[c], v.nodeTok1[c], v.nodePartial0[c]);
-      else this.visit(c, t);
+      const decided = v.nodeEnd[c] - c > WALK_SMALLER &&
+        this.decide(t, v.nodeAscii, c * 4, v.nodeNaMin[c], v.nodeNaMax[c], v.nodeBelow[c], 2 * c, v.nodeTok0[c], v.nodeTok1[c], v.nodePartial0[c], v.nodeDepth[c]);
+      if (!decided) this.visit(c, t);
     }
     if (c < end) this.visitFan(fan, s);
   }
 
   /** The children above ASCII of a node with a fan: per interval of code
-   *  points on which s behaves alike, drop them all, take the runs whose
-   *  subtrees loop (found through the segment tree), or walk each. */
+   *  points on which s behaves alike (so all lead to one state t), drop
+   *  them all, or take the runs below which t's chain is uniform (found
+   *  through the segment tree), walking the others. */
   private visitFan(f: number, s: State): void {
     const v = this.v;
     const a = this.a;
@@ -197,10 +267,8 @@ export class MaskBuilder {
     for (let b = 0; b < bounds.length && i < last; b++) {
       const hi = b + 1 < bounds.length ? bounds[b + 1] : Infinity;
       // Children [i, j) have code points in [bounds[b], hi).
-      let j = i;
-      if (cps[last - 1] < hi) {
-        j = last;
-      } else {
+      let j = last;
+      if (cps[last - 1] >= hi) {
         let lo = i;
         let up = last;
         while (lo < up) {
@@ -212,53 +280,38 @@ export class MaskBuilder {
       }
       if (j === i) continue;
       const t = a.next(s, bounds[b]);
-      if (t === s) {
-        a.selfLoops(s);
-        this.takeRuns(f, s, 1, 0, v.fanSegSize[f], i - first, j - first);
-      } else if (t) {
-        for (let k = i; k < j; k++) this.visit(v.fanChildren[k], t);
-      }
+      if (t) this.takeRuns(f, t, 1, 0, v.fanSegSize[f], i - first, j - first);
       i = j;
     }
   }
 
   /** Segment tree node `seg` covers children [nl, nr) (relative to the first
-   *  child above ASCII); visits the part inside [i, j) whose code points
-   *  all lead back to s. */
-  private takeRuns(f: number, s: State, seg: number, nl: number, nr: number, i: number, j: number): void {
+   *  child above ASCII), all leading to state t; takes or walks the part
+   *  inside [i, j). */
+  private takeRuns(f: number, t: State, seg: number, nl: number, nr: number, i: number, j: number): void {
     if (nr <= i || nl >= j) return;
     const v = this.v;
     const at = v.fanSegBase[f] + seg;
     const first = v.fanChildStart[f] + v.fanAsciiCount[f];
-    if (i <= nl && nr <= j && this.loops(s, v.segAscii, at, v.segNaMin[at], v.segNaMax[at])) {
+    if (i <= nl && nr <= j) {
       const c0 = v.fanChildren[first + nl];
       const c1 = v.fanChildren[first + Math.min(nr, v.fanCount[f] - v.fanAsciiCount[f]) - 1];
-      this.take(s, v.nodeTok0[c0], v.nodeTok1[c1], v.nodePartial0[c0]);
-      return;
+      if (this.decide(t, v.segAscii, at * 4, v.segNaMin[at], v.segNaMax[at], v.segBelow[at], 2 * at + 1, v.nodeTok0[c0], v.nodeTok1[c1], v.nodePartial0[c0], v.nodeDepth[c0])) return;
     }
     if (nr - nl === 1) {
-      this.visit(v.fanChildren[first + nl], s);
+      this.visit(v.fanChildren[first + nl], t);
       return;
     }
     const mid = (nl + nr) >> 1;
-    this.takeRuns(f, s, 2 * seg, nl, mid, i, j);
-    this.takeRuns(f, s, 2 * seg + 1, mid, nr, i, j);
+    this.takeRuns(f, t, 2 * seg, nl, mid, i, j);
+    this.takeRuns(f, t, 2 * seg + 1, mid, nr, i, j);
   }
 
-  /** Whether every code point on the edges below node c leads from s back to s. */
-  private loopsBelow(s: State, c: number): boolean {
-    this.a.selfLoops(s);
-    return this.loops(s, this.v.nodeAscii, c, this.v.nodeNaMin[c], this.v.nodeNaMax[c]);
-  }
-
-  private loops(s: State, ascii: Uint32Array, at: number, lo: number, hi: number): boolean {
-    const self = s.selfAscii!;
-    const b = at * 4;
-    if ((ascii[b] & ~self[0]) | (ascii[b + 1] & ~self[1]) | (ascii[b + 2] & ~self[2]) | (ascii[b + 3] & ~self[3])) return false;
-    if (lo > hi) return true;
-    const runs = s.selfRuns!;
-    for (let r = 0; r < runs.length; r += 2) if (runs[r] <= lo) { if (hi < runs[r + 1]) return true; }
-    return false;
+  /** Whether the token at trie position p, which ends inside a character, may stop in s. */
+  private partialOk(s: State, p: number): boolean {
+    const v = this.v;
+    const k = v.posKind[p];
+    return this.a.acceptsPartialKind(s, k, v.kindValue[k], v.kindRem[k], v.kindValue.length);
   }
 }
 

@@ -56,12 +56,22 @@ export class GrammarVocab {
   readonly nodeAscii: Uint32Array;
   readonly nodeNaMin: Int32Array;
   readonly nodeNaMax: Int32Array;
+  /** Each node's depth (code points from the root), and how many more code
+   *  points the longest token below it has. */
+  readonly nodeDepth: Int32Array;
+  readonly nodeBelow: Int32Array;
   /** Trie position → token id, and back (-1: not in the trie). */
   readonly order: Int32Array;
   readonly posOf: Int32Array;
   /** Per trie position: how its token ends (rem 0: on a character boundary). */
   readonly posRem: Int8Array;
   readonly posValue: Int32Array;
+  /** Per trie position, the kind of unfinished character its token ends in
+   *  (an index into kindValue/kindRem), or -1: tokens of one kind are
+   *  allowed or refused together. */
+  readonly posKind: Int32Array;
+  readonly kindValue: Int32Array;
+  readonly kindRem: Int8Array;
   /** Trie positions of tokens that end inside a character, ascending, and
    *  per node the index of the first one inside its subtree's range. */
   readonly partialPositions: Int32Array;
@@ -84,6 +94,7 @@ export class GrammarVocab {
   readonly segAscii: Uint32Array;
   readonly segNaMin: Int32Array;
   readonly segNaMax: Int32Array;
+  readonly segBelow: Int32Array;
   readonly buildMs: number;
 
   constructor(src: VocabSource) {
@@ -167,14 +178,30 @@ export class GrammarVocab {
     this.posRem = new Int8Array(nTrie);
     this.posValue = new Int32Array(nTrie);
     const partial: number[] = [];
+    this.posKind = new Int32Array(nTrie).fill(-1);
+    const kinds = new Map<number, number>();
+    const kindValue: number[] = [];
+    const kindRem: number[] = [];
     for (let p = 0; p < nTrie; p++) {
       const id = order[p];
       this.posOf[id] = p;
       this.posRem[p] = this.endRem[id];
       this.posValue[p] = this.endValue[id];
-      if (this.endRem[id] !== 0) partial.push(p);
+      if (this.endRem[id] === 0) continue;
+      partial.push(p);
+      const key = this.endValue[id] * 4 + this.endRem[id];
+      let k = kinds.get(key);
+      if (k === undefined) {
+        k = kindValue.length;
+        kinds.set(key, k);
+        kindValue.push(this.endValue[id]);
+        kindRem.push(this.endRem[id]);
+      }
+      this.posKind[p] = k;
     }
     this.partialPositions = Int32Array.from(partial);
+    this.kindValue = Int32Array.from(kindValue);
+    this.kindRem = Int8Array.from(kindRem);
 
     // Nodes in preorder from the sorted tokens: each token opens the nodes
     // below its common prefix with the previous token.
@@ -230,9 +257,13 @@ export class GrammarVocab {
     const ascii = new Uint32Array(nNodes * 4);
     const naMin = new Int32Array(nNodes).fill(0x7fffffff);
     const naMax = new Int32Array(nNodes).fill(-1);
+    const depth = new Int32Array(nNodes);
+    for (let node = 1; node < nNodes; node++) depth[node] = depth[parent[node]] + 1;
+    const below = new Int32Array(nNodes);
     for (let node = nNodes - 1; node > 0; node--) {
       const par = parent[node];
       const c = cp[node];
+      if (below[node] + 1 > below[par]) below[par] = below[node] + 1;
       for (let w = 0; w < 4; w++) ascii[par * 4 + w] |= ascii[node * 4 + w];
       let lo = naMin[node];
       let hi = naMax[node];
@@ -247,6 +278,8 @@ export class GrammarVocab {
     this.nodeAscii = ascii;
     this.nodeNaMin = naMin;
     this.nodeNaMax = naMax;
+    this.nodeDepth = depth;
+    this.nodeBelow = below;
 
     // tok0 grows along preorder, so one sweep finds each node's first partial.
     const pp = this.partialPositions;
@@ -293,6 +326,7 @@ export class GrammarVocab {
     this.segAscii = new Uint32Array(segTotal * 4);
     this.segNaMin = new Int32Array(segTotal).fill(0x7fffffff);
     this.segNaMax = new Int32Array(segTotal).fill(-1);
+    this.segBelow = new Int32Array(segTotal);
     for (let f = 0; f < nFans; f++) {
       const base = this.fanSegBase[f];
       const size = this.fanSegSize[f];
@@ -304,6 +338,7 @@ export class GrammarVocab {
         for (let w = 0; w < 4; w++) this.segAscii[leaf * 4 + w] = ascii[c * 4 + w];
         this.segNaMin[leaf] = naMin[c];
         this.segNaMax[leaf] = naMax[c];
+        this.segBelow[leaf] = below[c];
       }
       for (let i = size - 1; i >= 1; i--) {
         const at = base + i;
@@ -312,6 +347,7 @@ export class GrammarVocab {
         for (let w = 0; w < 4; w++) this.segAscii[at * 4 + w] = this.segAscii[l * 4 + w] | this.segAscii[r * 4 + w];
         this.segNaMin[at] = Math.min(this.segNaMin[l], this.segNaMin[r]);
         this.segNaMax[at] = Math.max(this.segNaMax[l], this.segNaMax[r]);
+        this.segBelow[at] = Math.max(this.segBelow[l], this.segBelow[r]);
       }
     }
     this.buildMs = performance.now() - t0;
