@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '', loadavg: loadavg().map((x) => round(x, 2)) },
     vocab: { nVocab, trieNodes: vocab.nNodes, trieTokens: vocab.nTrie, buildMs: round(Math.min(...buildMs), 1), buildMsRuns: buildMs.map((x) => round(x, 1)) },
     grammar: { properties: 20, bytes: GRAMMAR.length, rules: grammar.ruleStart.length, parseMs: round(parseMs, 2) },
-    document: { bytes: new TextEncoder().encode(DOCUMENT).length, tokens: tokens.length, statesVisited: perRun[0].states },
+    document: { bytes: new TextEncoder().encode(DOCUMENT).length, tokens: tokens.length, statesInterned: perRun[0].states },
     runs,
     maskMs: { mean: round(mask.mean), median: round(mask.median), p95: round(mask.p95), max: round(mask.max) },
     maskCpuMsMean: round(stats(steady.map((r) => r.maskCpuMs)).median),
