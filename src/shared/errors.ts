@@ -27,6 +27,7 @@ export type HobErrorCode =
   | 'grammar/parse'
   | 'grammar/schema'
   | 'grammar/limit'
+  | 'grammar/rejected'
   | 'template/error'
   | 'template/limit'
   | 'internal'
@@ -62,8 +63,10 @@ export class AbortError extends HobError {}
 export class GpuError extends HobError {}
 /** A grammar (GBNF) or JSON schema that cannot constrain output: a syntax
  * error with details.line and details.column ('grammar/parse'), a schema
- * keyword Hob does not support ('grammar/schema'), or a grammar whose
- * matching outgrew its budget ('grammar/limit'). */
+ * keyword Hob does not support ('grammar/schema'), a grammar whose
+ * matching outgrew its budget ('grammar/limit'), or a token the grammar does
+ * not allow fed to it anyway, or a lazy grammar's trigger followed by text
+ * the grammar rejects ('grammar/rejected', details.token). */
 export class GrammarError extends HobError {}
 /** A chat template failed: it raised an exception or could not render
  * ('template/error'), or it ran past its budget of steps, output, depth or
@@ -82,7 +85,7 @@ register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);
 register(AbortError, ['request/aborted']);
 register(GpuError, ['gpu/unavailable', 'gpu/validation', 'gpu/out-of-memory', 'gpu/device-lost', 'gpu/unsupported-type']);
-register(GrammarError, ['grammar/parse', 'grammar/schema', 'grammar/limit']);
+register(GrammarError, ['grammar/parse', 'grammar/schema', 'grammar/limit', 'grammar/rejected']);
 register(TemplateError, ['template/error', 'template/limit']);
 
 /** The class of errors with this code (HobError for codes without their own). */
