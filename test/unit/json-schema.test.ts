@@ -154,6 +154,7 @@ describe('bounds on untrusted schemas', () => {
     const cyclic: Record<string, unknown> = { type: 'object' };
     cyclic.properties = { self: cyclic };
     fails(cyclic, 'grammar/limit', { limit: 'maxDepth' });
+    fails(cyclic, 'grammar/limit', { limit: 'maxDepth' }, { maxDepth: 1e9, maxVisits: 1e9 });
     const constant: unknown[] = [];
     let c = constant;
     for (let i = 0; i < 1000; i++) c.push((c = []));

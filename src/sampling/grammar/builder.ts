@@ -1,7 +1,7 @@
 // The builder through which GBNF grammars are composed from parts: named
 // rules written by hand and rules generated from JSON schemas (tool-call
 // arguments, response formats), as llama.cpp's common_grammar_builder does.
-import { HobError } from '../../shared/errors.js';
+import { GrammarError, HobError } from '../../shared/errors.js';
 import type { JsonSchema } from '../../shared/types.js';
 import { SchemaConverter } from './json-schema-converter.js';
 import { DEFAULT_SCHEMA_LIMITS, type SchemaGrammarLimits } from './schema-errors.js';
@@ -39,10 +39,19 @@ export function buildGrammar(build: (b: GrammarBuilder) => void, opts: GrammarBu
     if (typeof value !== 'number' || !(value >= 0)) throw new HobError('argument/invalid', `limits.${name} must be a non-negative number`, { name });
   }
   const converter = new SchemaConverter(limits);
-  build({
-    addRule: (name, body) => converter.addRule(name, body),
-    addSchema: (name, schema) => converter.addSchema(name, schema),
-    resolveRefs: (schema) => converter.registerDocument(schema),
-  });
+  try {
+    build({
+      addRule: (name, body) => converter.addRule(name, body),
+      addSchema: (name, schema) => converter.addSchema(name, schema),
+      resolveRefs: (schema) => converter.registerDocument(schema),
+    });
+  } catch (e) {
+    // Only a maxDepth raised far above the default lets nesting reach the
+    // engine's stack; that too is a bound, and gets the bound's error.
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw new GrammarError('grammar/limit', `JSON schema nests deeper than the stack holds (maxDepth ${limits.maxDepth})`, { limit: 'maxDepth', max: limits.maxDepth });
+    }
+    throw e;
+  }
   return converter.format();
 }
