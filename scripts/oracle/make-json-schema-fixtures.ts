@@ -146,6 +146,7 @@ async function main(): Promise<void> {
       if (hob.grammar === llamaOut.grammar) {
         hobEntry = { same: true };
         sameCount++;
+        if (llamaOut.error) fail(c, `Hob's grammar, llama.cpp's text, cannot be used: ${llamaOut.error}`);
         if (c.differs) fail(c, 'Hob now makes llama.cpp\'s grammar: drop "differs" from the corpus');
       } else {
         if (!c.differs) fail(c, `Hob's grammar differs from llama.cpp's with no reason given:\n--- llama.cpp\n${llamaOut.grammar ?? llamaOut.error}\n--- Hob\n${hob.grammar}`);
