@@ -69,7 +69,6 @@ interface Doc {
   refs: Map<string, RefState>;
 }
 
-
 export class SchemaConverter implements PatternHost {
   private readonly rules = new Map<string, string>([['space', SPACE_RULE]]);
   private readonly claimed = new Set<string>();
@@ -318,7 +317,7 @@ export class SchemaConverter implements PatternHost {
       }
       const applies = keywordTypes(k, value);
       if (applies === undefined || (applies & v.types) === 0 || isTrivialKeyword(k, value, s)) continue;
-      throw schemaError(k, `${at}/${escapePointer(k)}`, `keyword "${k}" is not supported here (${unsupportedReason(k, honored)})`);
+      throw schemaError(k, `${at}/${escapePointer(k)}`, `keyword "${k}" is not supported here (${unsupportedReason(honored)})`);
     }
     return v;
   }
@@ -538,9 +537,10 @@ export class SchemaConverter implements PatternHost {
   }
 }
 
-function unsupportedReason(keyword: string, honored: string[]): string {
+/** Why a keyword the case did not enforce is an error. */
+function unsupportedReason(honored: string[]): string {
   if (honored.includes('$ref')) return 'beside $ref only annotations are allowed';
-  if (honored.includes('anyOf') || honored.includes('oneOf')) return `it would be ignored beside ${honored[0]}`;
-  if (honored.includes('enum') || honored.includes('const')) return `it would be ignored beside ${honored[0]}`;
+  const beside = honored.find((k) => ['anyOf', 'oneOf', 'enum', 'const'].includes(k));
+  if (beside) return `it would be ignored beside ${beside}`;
   return 'Hob cannot enforce it in a grammar, and ignoring it could generate values the schema rejects';
 }

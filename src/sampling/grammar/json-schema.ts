@@ -11,9 +11,11 @@
 // a value matching two alternatives is not excluded), allOf (merged objects,
 // intersected enums), $ref to "#/..." within the schema ($defs, definitions,
 // any JSON pointer, "#" itself; recursive references become recursive
-// rules), items, prefixItems, minItems, maxItems, minLength, maxLength,
-// pattern (anchored ^...$, see schema-regex.ts), integer minimum, maximum,
-// exclusiveMinimum, exclusiveMaximum, format date, time, date-time, uuid.
+// rules), items, prefixItems (with items: false), minItems, maxItems,
+// minLength, maxLength, pattern (anchored ^...$, see schema-regex.ts),
+// integer minimum, maximum, exclusiveMinimum, exclusiveMaximum (and the
+// draft-04 boolean forms), format date, time, date-time, uuid; the schemas
+// true (as {}) and false as a property's schema (the property is absent).
 // Like llama.cpp, Hob generates a subset of what the schema admits: objects
 // without properties beyond `properties` unless additionalProperties says
 // so, tuples without extra items, integers of at most 16 digits, `{}` as any
