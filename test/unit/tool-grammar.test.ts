@@ -4,6 +4,8 @@
 // argument schemas, the lazy triggers, and the auto / required / named /
 // parallel variants.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { detectToolFormat, mistralFormat, TOOL_FORMATS, type ToolFormat } from '../../src/chat/tool-formats.js';
@@ -11,7 +13,8 @@ import { buildToolCallGrammar, gbnfLiteral, type ToolGrammarOptions } from '../.
 import { HobError } from '../../src/shared/errors.js';
 import type { GrammarBuilder } from '../../src/sampling/grammar/builder.js';
 import type { JsonSchema } from '../../src/shared/types.js';
-import { TOOLS } from './chat-tool-cases.js';
+import { template, TOOLS } from './chat-tool-cases.js';
+import { SchemaGrammarBuilder } from './tool-grammar-builder.js';
 
 /** Records rules; schemas become placeholder rules named as the real builder names them. */
 class FakeBuilder implements GrammarBuilder {
@@ -179,4 +182,31 @@ describe('choices and inputs', () => {
   test('GBNF literals escape quotes, backslashes and control characters and keep other text', () => {
     assert.equal(gbnfLiteral('a"b\\c\nd\te\x01ü｜'), '"a\\"b\\\\c\\nd\\te\\x01ü｜"');
   });
+});
+
+// test/fixtures/tool-grammars.json (scripts/oracle/make-tool-grammar-fixtures.ts):
+// llama.cpp's grammar parser judged these grammars on the calls the real
+// templates write and on text they must refuse.
+describe('llama.cpp judges the grammars', () => {
+  interface Fixture {
+    generator: string;
+    cases: {
+      name: string;
+      format: { template: string } | { mistralCallIds: boolean };
+      options: ToolGrammarOptions;
+      grammar: string;
+      verdicts: { text: string; expected: boolean; llama: boolean }[];
+    }[];
+  }
+  const fixture = JSON.parse(readFileSync(join(resolve(import.meta.dirname, '../..'), 'test/fixtures/tool-grammars.json'), 'utf8')) as Fixture;
+  for (const c of fixture.cases) {
+    test(`${c.name}: Hob builds the grammar llama.cpp judged, which accepts the templates' calls and refuses the rest`, () => {
+      const format = 'template' in c.format ? detectToolFormat(template(c.format.template)) : mistralFormat(c.format.mistralCallIds);
+      const b = new SchemaGrammarBuilder();
+      const g = buildToolCallGrammar(format, TOOLS, c.options, b)!;
+      assert.equal(b.text(g.root), c.grammar, 'the grammar changed: regenerate the fixture');
+      for (const v of c.verdicts) assert.equal(v.llama, v.expected, `${v.expected ? 'refused' : 'accepted'}: ${JSON.stringify(v.text)}`);
+      assert.ok(c.verdicts.some((v) => v.expected) && c.verdicts.some((v) => !v.expected));
+    });
+  }
 });
