@@ -125,13 +125,40 @@ function render(t: Template, messages: readonly TemplateMessage[], opts: RenderC
 }
 
 /**
- * The template source renderChat renders for these options: the built-in
- * named by `opts.builtin`, else `template` (the file's
- * tokenizer.chat_template), else the built-in of the architecture. A template
- * that does not parse gives way to the built-in its text points at, else it
- * is a HobError 'model/invalid'. Callers that look at the template's text
- * (tool-call formats, reasoning tags) look at this one.
+ * The prompt text of a conversation. `template` is the file's
+ * tokenizer.chat_template (undefined or empty if it has none). With
+ * `opts.builtin` that built-in is used instead; without a template the
+ * built-in comes from the architecture. A template that does not parse falls
+ * back to the built-in its text points at, else it is a HobError
+ * 'model/invalid'. An error while rendering is a HobError 'argument/invalid':
+ * templates raise them on purpose for conversations the model cannot take
+ * (roles that do not alternate).
  */
+export function renderChat(template: string | undefined, messages: readonly TemplateMessage[], opts: RenderChatOptions): string {
+  let source = opts.builtin ? BUILTIN_TEMPLATES[opts.builtin] : template || BUILTIN_TEMPLATES[builtinForArchitecture(opts.architecture)];
+  let t: Template;
+  try {
+    t = parse(source);
+  } catch (e) {
+    const family = detectBuiltin(source);
+    if (!family) {
+      throw new HobError('model/invalid', `tokenizer.chat_template does not parse: ${(e as Error).message}`);
+    }
+    source = BUILTIN_TEMPLATES[family];
+    t = parse(source);
+  }
+  try {
+    return render(t, messages, opts);
+  } catch (e) {
+    throw new HobError('argument/invalid', `the chat template rejected the conversation: ${(e as Error).message}`, {
+      nMessages: messages.length,
+    });
+  }
+}
+
+/** The template source renderChat renders for these options, by the same
+ *  choice and fallbacks: callers that read the template's text (tool-call
+ *  formats, reasoning tags) read this one. */
 export function chatTemplateSource(template: string | undefined, opts: Pick<RenderChatOptions, 'builtin' | 'architecture'>): string {
   const source = opts.builtin ? BUILTIN_TEMPLATES[opts.builtin] : template || BUILTIN_TEMPLATES[builtinForArchitecture(opts.architecture)];
   try {
@@ -139,26 +166,7 @@ export function chatTemplateSource(template: string | undefined, opts: Pick<Rend
     return source;
   } catch (e) {
     const family = detectBuiltin(source);
-    if (!family) {
-      throw new HobError('model/invalid', `tokenizer.chat_template does not parse: ${(e as Error).message}`);
-    }
+    if (!family) throw new HobError('model/invalid', `tokenizer.chat_template does not parse: ${(e as Error).message}`);
     return BUILTIN_TEMPLATES[family];
-  }
-}
-
-/**
- * The prompt text of a conversation, rendered by the template
- * chatTemplateSource picks. An error while rendering is a HobError
- * 'argument/invalid': templates raise them on purpose for conversations the
- * model cannot take (roles that do not alternate).
- */
-export function renderChat(template: string | undefined, messages: readonly TemplateMessage[], opts: RenderChatOptions): string {
-  const t = parse(chatTemplateSource(template, opts));
-  try {
-    return render(t, messages, opts);
-  } catch (e) {
-    throw new HobError('argument/invalid', `the chat template rejected the conversation: ${(e as Error).message}`, {
-      nMessages: messages.length,
-    });
   }
 }
