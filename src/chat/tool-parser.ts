@@ -2,9 +2,11 @@
 // the deltas of OpenAI's chat stream: content, reasoning_content and whole
 // tool calls. Text that may still turn into a call marker (or a thought's
 // closing tag) is held back, never streamed as content and then taken back;
-// a call is emitted once its name and complete arguments are known. Each
-// character is looked at a bounded number of times, so the work of a push is
-// proportional to its text (plus the longest marker), however long the reply.
+// a call is emitted once its name and complete arguments are known. Content
+// and reasoning are trimmed of whitespace at their edges (around a thought,
+// around call blocks, at the start and end of the reply). Each character is
+// looked at a bounded number of times, so the work of a push is proportional
+// to its text (plus the longest marker), however long the reply.
 import { HobError } from '../shared/errors.js';
 import type { AssistantMessage, ChatCompletionDelta, ToolCall, ToolCallDelta } from '../shared/types.js';
 import type { ReasoningFormat } from './reasoning.js';
