@@ -3,13 +3,19 @@
 // @huggingface/jinja; a file without one, or with one our Jinja cannot
 // parse, falls back to a built-in template of the family, named by the
 // caller or detected from the template text or the architecture.
-// Tokenizing the result is the caller's business (see renderChat).
+// Tokenizing the result is the caller's business (see renderChat). What a
+// conversation with tools must look like to each template is prepared in
+// tool-prompt.ts; this file only hands it over.
 import { Template } from '@huggingface/jinja';
 
 import { HobError } from '../shared/errors.js';
 import type { ChatMessage } from '../shared/types.js';
 
 export type { ChatMessage };
+
+/** A message as a template receives it: a ChatMessage, or one prepared for a
+ *  template (tool-call arguments as objects, a system message's `tools`). */
+export type TemplateMessage = ChatMessage | { readonly role: string; readonly [field: string]: unknown };
 
 export type BuiltinTemplate = 'chatml' | 'llama3' | 'gemma' | 'phi3' | 'mistral';
 
@@ -23,6 +29,13 @@ export interface RenderChatOptions {
   builtin?: BuiltinTemplate;
   /** general.architecture, to pick a built-in when the file has no template. */
   architecture?: string;
+  /** The `tools` variable: the functions the model may call, in the shape
+   *  the template reads (most take ToolDefinitions). Absent: undefined. */
+  tools?: readonly unknown[];
+  /** The `enable_thinking` variable (Qwen 3, SmolLM3, DeepSeek R1 distills). */
+  enableThinking?: boolean;
+  /** Further variables some templates read (date_string, xml_tools, ...). */
+  variables?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -92,9 +105,19 @@ function parse(source: string): Template {
   return t;
 }
 
-function render(t: Template, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
+// A missing content is an empty string, except on a turn that calls tools:
+// there it stays null when the caller says so, since some templates (the
+// DeepSeek R1 distills') render the calls only when the content is none.
+function templateMessage(m: TemplateMessage): TemplateMessage {
+  return m.content == null && !('tool_calls' in m && m.tool_calls) ? { ...m, content: '' } : m;
+}
+
+function render(t: Template, messages: readonly TemplateMessage[], opts: RenderChatOptions): string {
   return t.render({
-    messages: messages.map((m) => ({ ...m, content: m.content ?? '' })),
+    ...opts.variables,
+    ...(opts.tools ? { tools: opts.tools } : {}),
+    ...(opts.enableThinking === undefined ? {} : { enable_thinking: opts.enableThinking }),
+    messages: messages.map(templateMessage),
     add_generation_prompt: opts.addGenerationPrompt,
     bos_token: opts.bosToken,
     eos_token: opts.eosToken,
@@ -111,7 +134,7 @@ function render(t: Template, messages: readonly ChatMessage[], opts: RenderChatO
  * templates raise them on purpose for conversations the model cannot take
  * (roles that do not alternate).
  */
-export function renderChat(template: string | undefined, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
+export function renderChat(template: string | undefined, messages: readonly TemplateMessage[], opts: RenderChatOptions): string {
   let source = opts.builtin ? BUILTIN_TEMPLATES[opts.builtin] : template || BUILTIN_TEMPLATES[builtinForArchitecture(opts.architecture)];
   let t: Template;
   try {
@@ -130,5 +153,20 @@ export function renderChat(template: string | undefined, messages: readonly Chat
     throw new HobError('argument/invalid', `the chat template rejected the conversation: ${(e as Error).message}`, {
       nMessages: messages.length,
     });
+  }
+}
+
+/** The template source renderChat renders for these options, by the same
+ *  choice and fallbacks: callers that read the template's text (tool-call
+ *  formats, reasoning tags) read this one. */
+export function chatTemplateSource(template: string | undefined, opts: Pick<RenderChatOptions, 'builtin' | 'architecture'>): string {
+  const source = opts.builtin ? BUILTIN_TEMPLATES[opts.builtin] : template || BUILTIN_TEMPLATES[builtinForArchitecture(opts.architecture)];
+  try {
+    parse(source);
+    return source;
+  } catch (e) {
+    const family = detectBuiltin(source);
+    if (!family) throw new HobError('model/invalid', `tokenizer.chat_template does not parse: ${(e as Error).message}`);
+    return BUILTIN_TEMPLATES[family];
   }
 }
