@@ -15,7 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { Engine } from '../src/node/index.js';
+import { Engine, Model } from '../src/node/index.js';
 import { GrammarMatcher, GrammarVocab, parseGrammar } from '../src/sampling/grammar/index.js';
 import { vocabFromTokenizerJson } from '../test/gguf/vocab-from-tokenizer-json.js';
 
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   const config = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'));
   const gguf = vocabFromTokenizerJson(json, { name: 'qwen3-vocab', pre: 'qwen2', config, withModel: true }).writer.toBytes();
   const engine = await Engine.create({ threads: 1 });
-  const model = engine.loadModel(gguf);
+  const model = Model.load(engine, gguf);
   const nVocab = model.info.nVocab;
   const pieces = Array.from({ length: nVocab }, (_, id) => model.tokenBytes(id, true));
   const eog = Array.from({ length: nVocab }, (_, id) => model.isEog(id));

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine, type Model } from '../../src/node/index.js';
+import { Engine, Model, Session } from '../../src/node/index.js';
 import { GrammarMatcher, GrammarVocab, parseGrammar, type GrammarTrigger } from '../../src/sampling/grammar/index.js';
 import { writeGrammarModel, type GrammarModelSpec } from './grammar-model.js';
 
@@ -52,7 +52,7 @@ describe(`grammar-constrained generation against llama.cpp (${fixture.generator}
     const { bytes, sha256 } = writeGrammarModel(fixture.model.spec);
     assert.equal(sha256, fixture.model.sha256, 'the writer no longer produces the fixture model');
     engine = await Engine.create({ threads: 2 });
-    model = engine.loadModel(bytes);
+    model = Model.load(engine, bytes);
     assert.equal(model.info.nVocab, fixture.model.nVocab);
     vocab = new GrammarVocab({ nVocab: model.info.nVocab, pieceBytes: (id) => model.tokenBytes(id, true), isEog: (id) => model.isEog(id) });
   });
@@ -93,7 +93,7 @@ describe(`grammar-constrained generation against llama.cpp (${fixture.generator}
       assert.deepEqual(tokenize(c.prompt), c.promptIds);
       const m = new GrammarMatcher(parseGrammar(c.grammar, { tokenize }), vocab, { lazy: triggers(c.lazy) });
       const mask = new Uint32Array(m.maskWords);
-      const session = model.createSession({ nCtx: 512 });
+      const session = Session.create(model, { nCtx: 512 });
       const out: number[] = [];
       let rejected = 0;
       try {
