@@ -3,10 +3,12 @@
 // @huggingface/jinja; a file without one, or with one our Jinja cannot
 // parse, falls back to a built-in template of the family, named by the
 // caller or detected from the template text or the architecture.
-// Tokenizing the result is the caller's business (see renderChat).
-import { Template } from '@huggingface/jinja';
+// Tokenizing the result is the caller's business (see renderChat). Every
+// template runs on a budget (template-sandbox.ts): it is untrusted code.
+import type { Template } from '@huggingface/jinja';
 
-import { HobError } from '../shared/errors.js';
+import { HobError, TemplateError } from '../shared/errors.js';
+import { parseTemplate, renderTemplate } from './template-sandbox.js';
 import type { ChatMessage } from '../shared/types.js';
 
 export type { ChatMessage };
@@ -85,7 +87,7 @@ const parsed = new Map<string, Template>();
 function parse(source: string): Template {
   let t = parsed.get(source);
   if (!t) {
-    t = new Template(source);
+    t = parseTemplate(source);
     if (parsed.size > 16) parsed.clear();
     parsed.set(source, t);
   }
@@ -93,7 +95,7 @@ function parse(source: string): Template {
 }
 
 function render(t: Template, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
-  return t.render({
+  return renderTemplate(t, {
     messages: messages.map((m) => ({ ...m, content: m.content ?? '' })),
     add_generation_prompt: opts.addGenerationPrompt,
     bos_token: opts.bosToken,
@@ -107,9 +109,10 @@ function render(t: Template, messages: readonly ChatMessage[], opts: RenderChatO
  * `opts.builtin` that built-in is used instead; without a template the
  * built-in comes from the architecture. A template that does not parse falls
  * back to the built-in its text points at, else it is a HobError
- * 'model/invalid'. An error while rendering is a HobError 'argument/invalid':
- * templates raise them on purpose for conversations the model cannot take
- * (roles that do not alternate).
+ * 'model/invalid'. A template that raises an exception (templates do, on
+ * purpose, for conversations the model cannot take: roles that do not
+ * alternate) or fails to render is a TemplateError 'template/error'; one that
+ * runs past its budget (steps, output, depth, time) is 'template/limit'.
  */
 export function renderChat(template: string | undefined, messages: readonly ChatMessage[], opts: RenderChatOptions): string {
   let source = opts.builtin ? BUILTIN_TEMPLATES[opts.builtin] : template || BUILTIN_TEMPLATES[builtinForArchitecture(opts.architecture)];
@@ -117,6 +120,7 @@ export function renderChat(template: string | undefined, messages: readonly Chat
   try {
     t = parse(source);
   } catch (e) {
+    if (e instanceof TemplateError) throw e;
     const family = detectBuiltin(source);
     if (!family) {
       throw new HobError('model/invalid', `tokenizer.chat_template does not parse: ${(e as Error).message}`);
@@ -124,11 +128,5 @@ export function renderChat(template: string | undefined, messages: readonly Chat
     source = BUILTIN_TEMPLATES[family];
     t = parse(source);
   }
-  try {
-    return render(t, messages, opts);
-  } catch (e) {
-    throw new HobError('argument/invalid', `the chat template rejected the conversation: ${(e as Error).message}`, {
-      nMessages: messages.length,
-    });
-  }
+  return render(t, messages, opts);
 }

@@ -5,6 +5,7 @@
 // reply stays in the conversation); at the prompt it quits.
 import { createInterface } from 'node:readline';
 
+import { HobError } from '../../shared/errors.js';
 import type { ChatMessage, HobEngine, SamplingParams, Usage } from '../../shared/types.js';
 import { Engine } from '../../core/engine.js';
 import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate } from '../../chat/template.js';
@@ -100,6 +101,9 @@ export async function chatCommand(args: string[]): Promise<void> {
 
   const rl = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
   const onInterrupt = () => {
+    // A second Ctrl-C while a reply is still stopping quits: the engine may
+    // be stuck in work that cannot see the stop.
+    if (reply?.signal.aborted) process.exit(130);
     if (reply) reply.abort();
     else rl.close();
   };
@@ -190,10 +194,14 @@ export async function chatCommand(args: string[]): Promise<void> {
           );
         }
       } catch (e) {
-        // One failed turn (a full context, a bad template render) does not end the chat.
+        // One failed turn (a full context) does not end the chat, but the
+        // exit status tells a script that one failed. A template that raised
+        // or ran past its budget would fail every turn: that ends it.
         process.stdout.write('\n');
         process.stderr.write(`hob: ${describeError(e)}\n`);
+        process.exitCode = 1;
         messages.pop();
+        if (e instanceof HobError && e.code.startsWith('template/')) break;
         await engine.resetContext().catch(() => undefined);
       } finally {
         reply = undefined;
