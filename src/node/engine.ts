@@ -52,5 +52,15 @@ export async function createEngine(opts: NodeCreateEngineOptions): Promise<HobEn
   const worker = startWorker();
   const remote = Comlink.wrap<EngineWorkerApi>(nodeEndpoint(worker));
   const threads = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8));
-  return openEngine(remote, source, { ...opts, threads, model: '' }, () => void worker.terminate());
+  return openEngine(remote, source, { ...opts, threads, model: '' }, () => void worker.terminate(), {
+    // A worker that dies settles the calls waiting on it (and its 'error'
+    // event, listened to, does not take this process down with it).
+    onExit(listener) {
+      worker.on('error', (e) => listener(e.message));
+      worker.on('exit', (code) => listener(`exit code ${code}`));
+    },
+    // The worker keeps the process alive only while the engine waits on it:
+    // a script that never calls unload() still ends when its work is done.
+    setBusy: (busy) => (busy ? worker.ref() : worker.unref()),
+  });
 }

@@ -17,6 +17,7 @@ export type HobErrorCode =
   | 'range/out-of-bounds'
   | 'memory/out-of-memory'
   | 'engine/busy'
+  | 'engine/closed'
   | 'request/aborted'
   | 'gpu/unavailable'
   | 'gpu/validation'
@@ -53,6 +54,8 @@ export class UnsupportedModelError extends HobError {}
 export class ContextFullError extends HobError {}
 /** Another request is running and the caller asked not to wait. */
 export class BusyError extends HobError {}
+/** The engine was unloaded, or its worker stopped: no call can run on it any more. */
+export class EngineClosedError extends HobError {}
 /** The request was cancelled through its AbortSignal. */
 export class AbortError extends HobError {}
 /** WebGPU failed: no adapter, a validation or out-of-memory error caught in
@@ -79,6 +82,7 @@ register(ModelFormatError, ['gguf/bad-magic', 'gguf/bad-version', 'gguf/truncate
 register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture']);
 register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);
+register(EngineClosedError, ['engine/closed']);
 register(AbortError, ['request/aborted']);
 register(GpuError, ['gpu/unavailable', 'gpu/validation', 'gpu/out-of-memory', 'gpu/device-lost', 'gpu/unsupported-type']);
 register(GrammarError, ['grammar/parse', 'grammar/schema', 'grammar/limit']);
