@@ -14,6 +14,7 @@ import type {
 } from '../shared/types.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelSource } from '../worker/engine-api.js';
 import { abortion, WorkerCalls, type WorkerHooks } from './lifecycle.js';
+import { checkRequest } from './options.js';
 
 /** Runs one task at a time, in the order they were queued. */
 class RequestQueue {
@@ -243,6 +244,7 @@ export async function openEngine(
   /** What the worker needs of a request: the sampling fields, without the signal (which cannot cross). */
   function workerRequest(req: (ChatCompletionRequest | CompletionRequest) & { ignore_eos?: boolean }): GenerateRequest {
     const { signal: _s, failIfBusy: _f, stream: _st, ...rest } = req;
+    checkRequest(rest);
     return rest;
   }
 

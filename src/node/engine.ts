@@ -10,6 +10,7 @@ import * as Comlink from 'comlink';
 
 import { HobError } from '../shared/errors.js';
 import { openEngine } from '../api/engine.js';
+import { checkEngineOptions } from '../api/options.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
 import type { EngineWorkerApi, ModelSource } from '../worker/engine-api.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
@@ -45,8 +46,9 @@ function startWorker(): Worker {
 }
 
 /** Loads a model in a worker thread and returns the engine (the browser's API, in Node). */
-export async function createEngine(opts: NodeCreateEngineOptions): Promise<HobEngine> {
-  if (!opts || opts.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
+export async function createEngine(options: NodeCreateEngineOptions): Promise<HobEngine> {
+  if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
+  const opts = checkEngineOptions(options, availableParallelism());
   const source = nodeModelSource(opts.model);
   installErrorTransfer();
   const worker = startWorker();
