@@ -1,7 +1,8 @@
 // The Node entry: the same wasm engine as the browser, with loaders that read
 // model files from disk (only the bytes the engine and the GPU need) and
 // WebGPU through the `webgpu` package for offloaded blocks.
-import { open } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 
 import { Engine, type Model } from '../core/engine.js';
 import type { GgufHeader } from '../shared/model.js';
@@ -26,6 +27,15 @@ export type * from '../shared/types.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, SamplerChain, resolveSampling } from '../core/samplers.js';
 
 async function openFile(path: string) {
+  // Checked before opening: open() on a FIFO waits for a writer, forever.
+  let info: Stats;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    throw new HobError('argument/invalid', `cannot open ${path}: ${(e as Error).message}`, { path });
+  }
+  if (info.isDirectory()) throw new HobError('argument/invalid', `${path} is a directory, not a model file`, { path });
+  if (!info.isFile()) throw new HobError('argument/invalid', `${path} is not a regular file (a FIFO, a device or a socket), not a model file`, { path });
   try {
     return await open(path, 'r');
   } catch (e) {

@@ -267,7 +267,11 @@ export function createWorkerApi(host: WorkerHost) {
         const gpuLayers = opts.gpuLayers ?? 0;
         model = await loadModelFromSource(engine, bytes, {
           gpuLayers,
-          gpu: gpuLayers === 0 ? undefined : await gpuContext(),
+          // 'auto' without an adapter runs on the CPU, as it promises.
+          gpu: gpuLayers === 0 ? undefined : await gpuContext().catch((e: unknown) => {
+            if (gpuLayers === 'auto' && e instanceof HobError && e.code === 'gpu/unavailable') return undefined;
+            throw e;
+          }),
           gpuBudgetBytes: opts.gpuBudgetBytes,
           signal,
           onProgress: onProgress && ((p) => onProgress({ ...p, phase: 'load' })),

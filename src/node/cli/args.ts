@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import type { SamplerOptions } from '../../core/engine.js';
+import { capThreads, INT32_MAX, UINT32_MAX } from '../../shared/limits.js';
 
 export class UsageError extends Error {}
 
@@ -131,22 +132,39 @@ export function parseCommand<O extends Options>(args: string[], options: O): { v
     return { values: values as Values<O>, positionals };
   } catch (e) {
     const err = e as Error & { code?: string };
-    if (err.code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(err.message.split('. ')[0].replace(/\.$/, ''));
+    if (err.code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(err.message.split('\n')[0].split('. ')[0].replace(/\.$/, ''));
     throw e;
   }
 }
 
-export function num(v: string | undefined, name: string, fallback: number, opts: { min?: number; integer?: boolean } = {}): number {
+/**
+ * A numeric option. Whole numbers are checked against their range (by
+ * default int32's, what the engine's C API takes): a number past it is
+ * refused, never wrapped (--ctx-size 4294967298 used to run with a context
+ * of 2).
+ */
+export function num(v: string | undefined, name: string, fallback: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
-  if (opts.integer && !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
+  if (opts.integer) {
+    const min = opts.min ?? -INT32_MAX - 1;
+    const max = opts.max ?? INT32_MAX;
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${v}`);
+    return n;
+  }
   if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, got ${v}`);
+  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, got ${v}`);
   return n;
 }
 
+/** --threads, capped at the hardware's threads (with a note on stderr when it is). */
 export function threadsOption(v: string | undefined): number {
-  return num(v, 'threads', availableParallelism(), { min: 1, integer: true });
+  const hardware = availableParallelism();
+  const asked = num(v, 'threads', hardware, { min: 1, integer: true });
+  const { threads, capped } = capThreads(asked, hardware);
+  if (capped) process.stderr.write(`hob: --threads ${asked} is more than the ${threads} hardware threads here; using ${threads}\n`);
+  return threads;
 }
 
 export function gpuLayersOption(v: string | undefined): number | 'auto' {
@@ -155,14 +173,14 @@ export function gpuLayersOption(v: string | undefined): number | 'auto' {
 }
 
 export function samplerOptions(o: Partial<Record<keyof typeof samplingOptions, string>>): SamplerOptions {
-  const opt = (k: keyof typeof samplingOptions) => (o[k] === undefined ? undefined : num(o[k], k, 0));
+  const opt = (k: keyof typeof samplingOptions, range: Parameters<typeof num>[3] = {}) => (o[k] === undefined ? undefined : num(o[k], k, 0, range));
   return {
     temperature: num(o.temp, 'temp', 0.8, { min: 0 }),
-    topK: opt('top-k'),
-    topP: opt('top-p'),
-    minP: opt('min-p'),
+    topK: opt('top-k', { min: 0, integer: true }),
+    topP: opt('top-p', { min: 0, max: 1 }),
+    minP: opt('min-p', { min: 0, max: 1 }),
     repeatPenalty: opt('repeat-penalty'),
-    repeatLastN: opt('repeat-last-n'),
-    seed: num(o.seed, 'seed', 0, { integer: true }),
+    repeatLastN: opt('repeat-last-n', { min: -1, integer: true }),
+    seed: num(o.seed, 'seed', 0, { min: 0, max: UINT32_MAX, integer: true }),
   };
 }

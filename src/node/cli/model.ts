@@ -1,13 +1,13 @@
 // Opening the model a command names: a file, or a URL fetched through the
 // cache; loading it into the engine with its GPU layers; progress bars for
 // both, and for the processing of long prompts.
-import { HobError } from '../../shared/errors.js';
+import { ContextFullError, HobError } from '../../shared/errors.js';
 import { Engine, type Model } from '../../core/engine.js';
 import { describeShift, type Sequence } from '../../core/sequence.js';
 import type { ShiftEvent } from '../../shared/types.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { cachedModel, isUrl } from '../cache.js';
-import { requestNodeGpu } from '../gpu.js';
+import { gpuForLayers } from '../gpu.js';
 import { loadModelFile } from '../index.js';
 import { gpuLayersOption, threadsOption, UsageError, type modelOptions, type Values } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -54,7 +54,9 @@ export async function openModel(
   const progress = !o['no-progress'] && process.stderr.isTTY === true;
   const path = await resolveModelPath(modelArg(o, positionals), progress);
   const engine = await Engine.create({ threads });
-  const gpu = gpuLayers !== 0 ? await requestNodeGpu() : undefined;
+  const gpu = await gpuForLayers(gpuLayers, {
+    onCpuFallback: (e) => process.stderr.write(`hob: ${e.message}; -ngl auto runs every block on the CPU\n`),
+  });
   const bar = progress ? new ProgressBar('load', { unit: 'bytes', summary: false }) : undefined;
   let model: Model;
   try {
@@ -87,6 +89,14 @@ export const PREFILL_CHUNK = 128;
  * chunk left. Returns the tokens evaluated and the time taken.
  */
 export async function prefillWithProgress(seq: Sequence, ids: readonly number[], show: boolean): Promise<{ evaluated: number; ms: number }> {
+  // The whole prompt is checked first: a chunk that fails later would
+  // report its own length, not the prompt's.
+  const nCtx = seq.session.nCtx;
+  if (ids.length > nCtx) {
+    throw new ContextFullError('context/overflow', `the prompt's ${ids.length} tokens do not fit in a context of ${nCtx}`, {
+      promptTokens: ids.length, contextSize: nCtx,
+    });
+  }
   let common = 0;
   const cached = seq.tokens;
   while (common < ids.length && common < cached.length && ids[common] === cached[common]) common++;
