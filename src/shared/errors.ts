@@ -126,15 +126,16 @@ export type StoreErrorCode =
   | 'store/changed-upstream'
   | 'network/http-status'
   | 'network/no-range'
-  | 'network/interrupted';
+  | 'network/interrupted'
+  | 'network/timeout';
 
 /** The origin's storage cannot hold the model: details.neededBytes and details.freeBytes. */
 export class QuotaExceededError extends HobError {}
-/** A download failed: an HTTP status (details.status), no Range support, a dropped connection. */
+/** A download failed: an HTTP status (details.status), no Range support, a dropped connection, or a server that sent nothing for too long ('network/timeout', details.idleTimeoutMs). */
 export class NetworkError extends HobError {}
 /** A stored model is missing, incomplete, corrupt, or changed on its server while being stored. */
 export class StoreError extends HobError {}
 
 register(QuotaExceededError, ['store/quota-exceeded']);
 register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream']);
-register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted']);
+register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted', 'network/timeout']);
