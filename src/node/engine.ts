@@ -1,7 +1,7 @@
 // createEngine in Node: the same engine worker as the browser's, in a
 // worker_thread, behind the same HobEngine. A model is a file path (or a
-// file: URL), an http(s) URL (read into memory: Node has no model store),
-// bytes or a Blob.
+// file: URL), an http(s) URL (downloaded once into the hob CLI's file cache,
+// HOB_CACHE_DIR or ~/.cache/hob, and read from there), bytes or a Blob.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';

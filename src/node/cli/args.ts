@@ -17,6 +17,7 @@ export const modelOptions = {
   'gpu-layers': { type: 'string' },
   'ctx-size': { type: 'string', short: 'c' },
   'no-progress': { type: 'boolean' },
+  'net-timeout': { type: 'string' },
 } as const satisfies Options;
 
 export const samplingOptions = {
@@ -37,6 +38,7 @@ const modelHelp = `model:
   -ngl, --gpu-layers N  blocks to offload to the GPU, counted from the last, or
                         'auto' (WebGPU through the optional 'webgpu' package)
   -c, --ctx-size N      context window in tokens (default: the model's)
+  --net-timeout S       give up a download after S seconds without data (default 30)
   --no-progress         no progress bars on stderr
 `;
 

@@ -12,7 +12,7 @@ import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate } from '../../chat/
 import { createEngine } from '../engine.js';
 import { readGgufHeaderFile } from '../index.js';
 import { gpuLayersOption, modelOptions, num, parseCommand, samplerOptions, samplingOptions, threadsOption, UsageError } from './args.js';
-import { describeError, logShift, modelArg, resolveModelPath } from './model.js';
+import { cachedModelFailure, describeError, logShift, modelArg, resolveModelPath } from './model.js';
 import { ProgressBar } from './progress.js';
 
 const DIM = '\x1b[2m';
@@ -69,8 +69,9 @@ export async function chatCommand(args: string[]): Promise<void> {
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const showProgress = !o['no-progress'] && process.stderr.isTTY === true;
 
-  const path = await resolveModelPath(modelArg(o, positionals), showProgress);
-  const special = template ? await specialTokenTexts(path) : undefined;
+  const arg = modelArg(o, positionals);
+  const path = await resolveModelPath(arg, showProgress, o);
+  const special = template ? await specialTokenTexts(path).catch((e: unknown) => { throw cachedModelFailure(e, arg, path); }) : undefined;
   const bar = showProgress ? new ProgressBar('load', { unit: 'bytes', summary: false }) : undefined;
   let engine: HobEngine;
   try {
@@ -81,6 +82,8 @@ export async function chatCommand(args: string[]): Promise<void> {
       contextSize: nCtx > 0 ? nCtx : undefined,
       onProgress: (p) => bar?.update(p.loaded, p.total),
     });
+  } catch (e) {
+    throw cachedModelFailure(e, arg, path);
   } finally {
     bar?.clear();
   }

@@ -6,7 +6,7 @@ import { complete } from '../../core/generate.js';
 import { Sequence } from '../../core/sequence.js';
 import { readGgufHeaderFile } from '../index.js';
 import { modelOptions, num, parseCommand, samplerOptions, samplingOptions, UsageError } from './args.js';
-import { logShift, modelArg, openModel, prefillWithProgress, resolveModelPath } from './model.js';
+import { cachedModelFailure, logShift, modelArg, openModel, prefillWithProgress, resolveModelPath } from './model.js';
 
 export async function tokenizeCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseCommand(args, {
@@ -24,9 +24,12 @@ export async function tokenizeCommand(args: string[]): Promise<void> {
 
 export async function inspectCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseCommand(args, { ...modelOptions, full: { type: 'boolean' } });
-  const path = await resolveModelPath(modelArg(o, positionals), !o['no-progress'] && process.stderr.isTTY === true);
+  const arg = modelArg(o, positionals);
+  const path = await resolveModelPath(arg, !o['no-progress'] && process.stderr.isTTY === true, o);
   const engine = await Engine.create({ threads: 1 });
-  const header = await readGgufHeaderFile(engine, path, { maxArray: o.full ? undefined : 16 });
+  const header = await readGgufHeaderFile(engine, path, { maxArray: o.full ? undefined : 16 }).catch((e: unknown) => {
+    throw cachedModelFailure(e, arg, path);
+  });
   process.stdout.write(JSON.stringify(header, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
 }
 
