@@ -108,3 +108,44 @@ test('a Node script that never unloads its engine still exits when its work is d
   assert.match(out, /^done 4$/m);
   assert.deepEqual(r, { ok: 0 });
 });
+
+test('a worker that dies (out of memory, a crash) settles every pending call with EngineClosedError', async () => {
+  // A stand-in for the worker: it opens, then never answers a request; its
+  // death is reported through the hook the Node entry wires to the
+  // worker's 'exit' and 'error' events.
+  let died: (why: string) => void = () => {};
+  let terminated = 0;
+  const remote = {
+    open: async (_opts: unknown, events: MessagePort) => {
+      events.postMessage({ kind: 'loaded' });
+      return { model: { name: 'fake' }, contextSize: 64, threads: 1 };
+    },
+    generate: () => new Promise(() => {}),
+    tokenize: () => new Promise(() => {}),
+    stop: async () => {},
+    unload: () => new Promise(() => {}),
+  };
+  const { openEngine } = await import('../../src/api/engine.js');
+  // As the Node entry refs its worker while calls wait on it: this keeps the event loop alive.
+  let busy: NodeJS.Timeout | undefined;
+  const engine = await openEngine(remote as never, { path: 'fake.gguf' }, { model: '' }, () => terminated++, {
+    onExit: (listener) => (died = listener),
+    setBusy: (b) => (b ? (busy = setInterval(() => {}, 1000)) : clearInterval(busy)),
+  });
+  const pending: Promise<unknown>[] = [
+    engine.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }] }),
+    engine.completions.create({ prompt: 'queued behind the first' }),
+    engine.tokenize('hello'),
+  ];
+  died('ERR_WORKER_OUT_OF_MEMORY');
+  for (const p of pending) {
+    const r = await settled(p, 2000);
+    if (r === 'pending') assert.fail('a call never settled after the worker died');
+    assert.ok('error' in r);
+    assert.equal((r.error as { code: string }).code, 'engine/closed');
+    assert.match((r.error as Error).message, /the engine's worker stopped: ERR_WORKER_OUT_OF_MEMORY/);
+  }
+  assertClosed(await settled(engine.info()), 'info after the worker died');
+  await engine.unload();
+  assert.equal(terminated, 1);
+});
