@@ -2,7 +2,9 @@
 // and only ever written in place afterwards.
 #include "kv_cache.h"
 
+#include <limits>
 #include <new>
+#include <stdexcept>
 #include <string>
 
 namespace hob {
@@ -13,13 +15,23 @@ KvCache::KvCache(int32_t n_layer, int32_t n_ctx, int32_t kv_dim)
               "KV cache needs n_ctx > 0 and kv_dim > 0 (got n_ctx " + std::to_string(n_ctx) + ", kv_dim " +
                   std::to_string(kv_dim) + ")");
     const uint64_t n = (uint64_t)n_layer * (uint64_t)n_ctx * (uint64_t)kv_dim;
+    const std::string what = "a KV cache of " + std::to_string(2 * n * sizeof(uint16_t)) + " bytes for " +
+                             std::to_string(n_ctx) + " tokens";
+    // size_t has 32 bits in wasm32: a count past it would wrap to a small
+    // cache that every later write runs past (n_layer 8, kv_dim 32 and 2^24
+    // cells wrapped to none at all). Such a cache cannot exist in this build.
+    constexpr uint64_t kMaxBytes = std::numeric_limits<size_t>::max();
+    if (n > kMaxBytes / sizeof(uint16_t) / 2 || (uint64_t)n_ctx > kMaxBytes / sizeof(int32_t)) {
+        fail(HOB_ERR_OUT_OF_MEMORY, "cannot allocate " + what + ": more than this build can address");
+    }
     try {
         k_.assign((size_t)n, 0);
         v_.assign((size_t)n, 0);
         pos_.assign((size_t)n_ctx, -1);
     } catch (const std::bad_alloc&) {
-        fail(HOB_ERR_OUT_OF_MEMORY, "cannot allocate a KV cache of " + std::to_string(2 * n * 2) + " bytes for " +
-                                        std::to_string(n_ctx) + " tokens");
+        fail(HOB_ERR_OUT_OF_MEMORY, "cannot allocate " + what);
+    } catch (const std::length_error&) {
+        fail(HOB_ERR_OUT_OF_MEMORY, "cannot allocate " + what);
     }
 }
 

@@ -6,6 +6,7 @@ import * as Comlink from 'comlink';
 
 import { HobError } from '../shared/errors.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
+import { checkEngineOptions } from './options.js';
 import { openEngine } from './remote-engine.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { installErrorTransfer } from '../worker/transfer.js';
@@ -35,8 +36,9 @@ export function browserModelLocation(model: ModelInput, base = globalThis.locati
 }
 
 /** Loads a model in a new worker (or `opts.worker`) and returns the engine. */
-export async function createEngine(opts: CreateEngineOptions): Promise<HobEngine> {
-  if (!opts || opts.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
+export async function createEngine(options: CreateEngineOptions): Promise<HobEngine> {
+  if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
+  const opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
   const source = browserModelLocation(opts.model);
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });

@@ -6,13 +6,15 @@
 // the worker.
 import * as Comlink from 'comlink';
 
-import { AbortError, BusyError, HobError } from '../shared/errors.js';
+import { AbortError, BusyError, EngineClosedError, HobError } from '../shared/errors.js';
 import type {
   ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, ChatMessage, Completion, CompletionChunk,
   CompletionRequest, Completions, CreateEngineOptions, EngineEvents, EngineInfo, FinishReason, HobEngine, RequestOptions,
   Usage,
 } from '../shared/types.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelLocation } from '../worker/protocol.js';
+import { abortion, WorkerCalls, type WorkerHooks } from './lifecycle.js';
+import { checkRequest } from './options.js';
 
 /** Runs one task at a time, in the order they were queued. */
 class RequestQueue {
@@ -103,14 +105,20 @@ let idCounter = 0;
 
 /**
  * Opens the model in a worker that runs engine-api.ts and returns the public
- * engine. `terminate` ends the worker (after unload, or when opening fails).
+ * engine. `terminate` ends the worker (after unload, or when opening fails);
+ * `hooks` report the worker's death and when the engine waits on it.
  */
 export async function openEngine(
   remote: Comlink.Remote<EngineWorkerApi>,
   location: ModelLocation,
   opts: CreateEngineOptions,
   terminate: () => void,
+  hooks: WorkerHooks = {},
 ): Promise<HobEngine> {
+  // Every call into the worker goes through `calls`: unload() and the
+  // worker's death settle those still waiting.
+  const calls = new WorkerCalls(hooks.setBusy);
+  hooks.onExit?.((why) => calls.close(new EngineClosedError('engine/closed', `the engine's worker stopped: ${why}`, { why })));
   const listeners: { [K in keyof EngineEvents]: Set<Listener<K>> } = { shift: new Set(), progress: new Set() };
   const emit = <K extends keyof EngineEvents>(event: K, e: EngineEvents[K]) => {
     for (const l of listeners[event]) {
@@ -136,6 +144,9 @@ export async function openEngine(
     if (kind === 'progress') opts.onProgress?.(event);
     emit(kind, event);
   };
+  // Node: the port must not keep a process alive on its own (see
+  // WorkerHooks.setBusy); setting onmessage referenced it.
+  (events.port1 as { unref?: () => void }).unref?.();
 
   if (opts.signal?.aborted) {
     events.port1.close();
@@ -145,45 +156,54 @@ export async function openEngine(
   // Where shared memory is allowed (cross-origin isolated pages, Node), a stop
   // is written to memory the worker reads between evaluation and sampling.
   const stopFlag = sharedStopFlag();
-  const cancelLoad = () => void remote.cancelLoad();
-  opts.signal?.addEventListener('abort', cancelLoad, { once: true });
+  // An abort ends the wait at once, however early: the worker is
+  // terminated, which stops whatever part of the load it had reached.
+  const aborted = abortion(opts.signal, 'loading the model was cancelled');
   let engineInfo: EngineInfo;
   try {
-    engineInfo = await remote.open(
-      {
-        location,
-        threads: opts.threads,
-        contextSize: opts.contextSize,
-        contextShift: opts.contextShift,
-        gpuLayers: opts.gpuLayers,
-        stopFlag,
-      },
-      Comlink.transfer(events.port2, [events.port2]),
-    );
-    // Every progress event is delivered before createEngine resolves.
-    await loaded;
+    const open = calls.call(async () => {
+      const info = await remote.open(
+        {
+          location,
+          threads: opts.threads,
+          contextSize: opts.contextSize,
+          contextShift: opts.contextShift,
+          gpuLayers: opts.gpuLayers,
+          stopFlag,
+        },
+        Comlink.transfer(events.port2, [events.port2]),
+      );
+      // Every progress event is delivered before createEngine resolves.
+      await loaded;
+      return info;
+    });
+    open.catch(() => {});
+    engineInfo = await Promise.race([open, aborted.promise]);
   } catch (e) {
     events.port1.close();
     terminate();
+    calls.close();
     if (opts.signal?.aborted) throw new AbortError('request/aborted', 'loading the model was cancelled');
     throw e;
   } finally {
-    opts.signal?.removeEventListener('abort', cancelLoad);
+    aborted.dispose();
   }
   const modelName = engineInfo.model.name || 'hob';
 
   const queue = new RequestQueue();
   let unloaded = false;
+  const closed = () => new EngineClosedError('engine/closed', 'the engine was unloaded');
 
   /** Runs one request in its turn. onText streams; the result comes back whole. */
   async function run(req: GenerateRequest, options: RequestOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
-    if (unloaded) throw new HobError('argument/invalid', 'the engine was unloaded');
+    if (unloaded) throw closed();
+    calls.check();
     if (options.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
     const signal = options.signal;
     const aborted = (): GenerateResult => ({ text: '', ids: [], finishReason: 'abort', usage: { ...emptyUsage }, nDeltas: 0 });
     if (!(await queue.acquire(signal))) return aborted();
     try {
-      if (unloaded) throw new HobError('argument/invalid', 'the engine was unloaded');
+      if (unloaded) throw closed();
       if (signal?.aborted) return aborted();
       const id = ++idCounter;
       const stop = () => {
@@ -192,7 +212,7 @@ export async function openEngine(
       };
       signal?.addEventListener('abort', stop, { once: true });
       try {
-        if (!onText) return await remote.generate(id, req);
+        if (!onText) return await calls.call(() => remote.generate(id, req));
         // The text comes on a port held here until the request ends.
         const deltas = new MessageChannel();
         let received = 0;
@@ -203,11 +223,13 @@ export async function openEngine(
           if (++received >= expected) allReceived?.();
         };
         try {
-          const r = await remote.generate(id, req, Comlink.transfer(deltas.port2, [deltas.port2]));
-          // The result and the text travel on different ports: wait for all of the text.
-          expected = r.nDeltas;
-          if (received < expected) await new Promise<void>((resolve) => (allReceived = resolve));
-          return r;
+          return await calls.call(async () => {
+            const r = await remote.generate(id, req, Comlink.transfer(deltas.port2, [deltas.port2]));
+            // The result and the text travel on different ports: wait for all of the text.
+            expected = r.nDeltas;
+            if (received < expected) await new Promise<void>((resolve) => (allReceived = resolve));
+            return r;
+          });
         } finally {
           deltas.port1.close();
         }
@@ -222,6 +244,7 @@ export async function openEngine(
   /** What the worker needs of a request: the sampling fields, without the signal (which cannot cross). */
   function workerRequest(req: (ChatCompletionRequest | CompletionRequest) & { ignore_eos?: boolean }): GenerateRequest {
     const { signal: _s, failIfBusy: _f, stream: _st, ...rest } = req;
+    checkRequest(rest);
     return rest;
   }
 
@@ -255,6 +278,8 @@ export async function openEngine(
   async function chatCreate(req: ChatCompletionRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
   async function chatCreate(req: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
   async function chatCreate(req: ChatCompletionRequest): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
+    if (unloaded) throw closed();
+    calls.check();
     if (!req || !Array.isArray(req.messages)) throw new HobError('argument/invalid', 'chat.completions.create needs { messages: [...] }');
     const id = `chatcmpl-${++idCounter}`;
     const base = { id, object: 'chat.completion.chunk' as const, created: created(), model: modelName };
@@ -277,6 +302,8 @@ export async function openEngine(
   async function textCreate(req: CompletionRequest & { stream: true }): Promise<AsyncIterable<CompletionChunk>>;
   async function textCreate(req: CompletionRequest & { stream?: false }): Promise<Completion>;
   async function textCreate(req: CompletionRequest): Promise<AsyncIterable<CompletionChunk> | Completion> {
+    if (unloaded) throw closed();
+    calls.check();
     if (!req || typeof req.prompt !== 'string') throw new HobError('argument/invalid', 'completions.create needs { prompt: string }');
     const id = `cmpl-${++idCounter}`;
     const base = { id, object: 'text_completion' as const, created: created(), model: modelName };
@@ -297,22 +324,30 @@ export async function openEngine(
 
   /** Non-generating calls wait for the running request too, so they see a settled cache. */
   async function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (unloaded) throw new HobError('argument/invalid', 'the engine was unloaded');
+    if (unloaded) throw closed();
+    calls.check();
     await queue.acquire();
     try {
-      return await fn();
+      if (unloaded) throw closed();
+      return await calls.call(fn);
     } finally {
       queue.release();
     }
   }
 
+  /** Calls that need no turn in the queue (they do not touch the cache). */
+  async function direct<T>(fn: () => Promise<T>): Promise<T> {
+    if (unloaded) throw closed();
+    return calls.call(fn);
+  }
+
   const engine: HobEngine = {
     chat: { completions: chatCompletions },
     completions,
-    tokenize: (text, o) => remote.tokenize(text, o ?? {}),
-    detokenize: (ids) => remote.detokenize(ids),
-    applyChatTemplate: (messages: ChatMessage[], o) => remote.applyChatTemplate(messages, o?.addGenerationPrompt ?? true),
-    info: () => remote.info(),
+    tokenize: (text, o) => direct(() => remote.tokenize(text, o ?? {})),
+    detokenize: (ids) => direct(() => remote.detokenize(ids)),
+    applyChatTemplate: (messages: ChatMessage[], o) => direct(() => remote.applyChatTemplate(messages, o?.addGenerationPrompt ?? true)),
+    info: () => direct(() => remote.info()),
     contextUsed: () => exclusive(() => remote.contextUsed()),
     resetContext: () => exclusive(() => remote.resetContext()),
     on(event, listener) {
@@ -327,10 +362,14 @@ export async function openEngine(
       void remote.stop();
       await queue.acquire();
       try {
-        await remote.unload();
+        // A worker that already stopped cannot answer: the call then settles with the close.
+        await calls.call(() => remote.unload()).catch((e: unknown) => {
+          if (!(e instanceof EngineClosedError)) throw e;
+        });
       } finally {
         events.port1.close();
         terminate();
+        calls.close(closed());
         queue.release();
       }
     },

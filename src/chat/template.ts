@@ -5,10 +5,12 @@
 // caller or detected from the template text or the architecture.
 // Tokenizing the result is the caller's business (see renderChat). What a
 // conversation with tools must look like to each template is prepared in
-// tool-prompt.ts; this file only hands it over.
-import { Template } from '@huggingface/jinja';
+// tool-prompt.ts; this file only hands it over. Every template runs on a
+// budget (template-sandbox.ts): it is untrusted code.
+import type { Template } from '@huggingface/jinja';
 
-import { HobError } from '../shared/errors.js';
+import { HobError, TemplateError } from '../shared/errors.js';
+import { parseTemplate, renderTemplate } from './template-sandbox.js';
 import type { ChatMessage } from '../shared/types.js';
 
 export type { ChatMessage };
@@ -98,7 +100,7 @@ const parsed = new Map<string, Template>();
 function parse(source: string): Template {
   let t = parsed.get(source);
   if (!t) {
-    t = new Template(source);
+    t = parseTemplate(source);
     if (parsed.size > 16) parsed.clear();
     parsed.set(source, t);
   }
@@ -113,7 +115,7 @@ function templateMessage(m: TemplateMessage): TemplateMessage {
 }
 
 function render(t: Template, messages: readonly TemplateMessage[], opts: RenderChatOptions): string {
-  return t.render({
+  return renderTemplate(t, {
     ...opts.variables,
     ...(opts.tools ? { tools: opts.tools } : {}),
     ...(opts.enableThinking === undefined ? {} : { enable_thinking: opts.enableThinking }),
@@ -130,9 +132,10 @@ function render(t: Template, messages: readonly TemplateMessage[], opts: RenderC
  * `opts.builtin` that built-in is used instead; without a template the
  * built-in comes from the architecture. A template that does not parse falls
  * back to the built-in its text points at, else it is a HobError
- * 'model/invalid'. An error while rendering is a HobError 'argument/invalid':
- * templates raise them on purpose for conversations the model cannot take
- * (roles that do not alternate).
+ * 'model/invalid'. A template that raises an exception (templates do, on
+ * purpose, for conversations the model cannot take: roles that do not
+ * alternate) or fails to render is a TemplateError 'template/error'; one that
+ * runs past its budget (steps, output, depth, time) is 'template/limit'.
  */
 export function renderChat(template: string | undefined, messages: readonly TemplateMessage[], opts: RenderChatOptions): string {
   let source = opts.builtin ? BUILTIN_TEMPLATES[opts.builtin] : template || BUILTIN_TEMPLATES[builtinForArchitecture(opts.architecture)];
@@ -140,6 +143,7 @@ export function renderChat(template: string | undefined, messages: readonly Temp
   try {
     t = parse(source);
   } catch (e) {
+    if (e instanceof TemplateError) throw e;
     const family = detectBuiltin(source);
     if (!family) {
       throw new HobError('model/invalid', `tokenizer.chat_template does not parse: ${(e as Error).message}`);
@@ -147,13 +151,7 @@ export function renderChat(template: string | undefined, messages: readonly Temp
     source = BUILTIN_TEMPLATES[family];
     t = parse(source);
   }
-  try {
-    return render(t, messages, opts);
-  } catch (e) {
-    throw new HobError('argument/invalid', `the chat template rejected the conversation: ${(e as Error).message}`, {
-      nMessages: messages.length,
-    });
-  }
+  return render(t, messages, opts);
 }
 
 /** The template source renderChat renders for these options, by the same

@@ -178,6 +178,7 @@ export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModu
   }
   // The glue is loaded from where the bundler put it, never bundled itself.
   const { default: factory } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ assets.glue)) as { default: ModuleFactory };
+  const processHandlers = isNode ? keepProcessHandlers() : undefined;
   const module = await factory({
     wasmBinary,
     hobWorkers: Math.max(1, opts.threads - 1),
@@ -186,12 +187,35 @@ export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModu
     print: () => {},
     printErr: (s: string) => console.warn(`[hob wasm] ${s}`),
   });
+  processHandlers?.restore();
   if (isNode && module.PThread) {
     // Pool threads only run while the engine blocks the caller in a call, so
     // they must not keep a finished Node process alive.
     for (const w of [...module.PThread.unusedWorkers, ...module.PThread.runningWorkers]) w.unref?.();
   }
   return { module, variant };
+}
+
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * The glue registers process handlers in Node that rethrow every uncaught
+ * error and unhandled rejection of the whole process (Node then prints the
+ * glue's 70 KB source line with the stack, and an application's own
+ * handlers stop mattering). The engine needs neither: they are taken out
+ * again right after the module is made.
+ */
+function keepProcessHandlers(): { restore(): void } {
+  type Listener = (...args: unknown[]) => void;
+  const proc = process as unknown as { listeners(e: string): Listener[]; off(e: string, l: Listener): void };
+  const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set(proc.listeners(e))]));
+  return {
+    restore() {
+      for (const e of PROCESS_EVENTS) {
+        for (const l of proc.listeners(e)) if (!before.get(e)!.has(l)) proc.off(e, l);
+      }
+    },
+  };
 }
 
 /** Stops the module's threads; the module is unusable afterwards. */

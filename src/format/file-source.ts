@@ -1,11 +1,21 @@
 // A ByteSource over a file on disk (Node only): reads only the ranges asked
 // for, so a model never has to be in memory whole.
-import { open } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 
 import { HobError } from '../shared/errors.js';
 import type { ByteSource } from './source.js';
 
 async function openFile(path: string) {
+  // Checked before opening: open() on a FIFO waits for a writer, forever.
+  let info: Stats;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    throw new HobError('argument/invalid', `cannot open ${path}: ${(e as Error).message}`, { path });
+  }
+  if (info.isDirectory()) throw new HobError('argument/invalid', `${path} is a directory, not a model file`, { path });
+  if (!info.isFile()) throw new HobError('argument/invalid', `${path} is not a regular file (a FIFO, a device or a socket), not a model file`, { path });
   try {
     return await open(path, 'r');
   } catch (e) {

@@ -2,7 +2,7 @@
 // dependency, loaded only when GPU layers are asked for. On machines without
 // a GPU driver, Dawn can run on SwiftShader's Vulkan driver (set
 // VK_ICD_FILENAMES to its ICD file), which is how the tests run.
-import { GpuError } from '../shared/errors.js';
+import { GpuError, HobError } from '../shared/errors.js';
 import { requestGpu, type GpuContext } from './device.js';
 
 interface DawnModule {
@@ -34,4 +34,24 @@ export async function requestNodeGpu(opts: { powerPreference?: GPUPowerPreferenc
   }
   instance ??= dawn.create([]);
   return requestGpu({ gpu: instance, powerPreference: opts.powerPreference ?? 'high-performance' });
+}
+
+/**
+ * The device for a gpuLayers setting: none for 0; for 'auto', none when
+ * there is no adapter (auto then keeps every block on the CPU, as it
+ * promises); for a number of layers, the device or the GpuError saying why
+ * there is none.
+ */
+export async function gpuForLayers(
+  gpuLayers: number | 'auto',
+  opts: { request?: () => Promise<GpuContext>; onCpuFallback?: (why: HobError) => void } = {},
+): Promise<GpuContext | undefined> {
+  if (gpuLayers === 0) return undefined;
+  try {
+    return await (opts.request ?? requestNodeGpu)();
+  } catch (e) {
+    if (gpuLayers !== 'auto' || !(e instanceof HobError) || e.code !== 'gpu/unavailable') throw e;
+    opts.onCpuFallback?.(e);
+    return undefined;
+  }
 }

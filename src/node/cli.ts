@@ -2,10 +2,13 @@
 // the same wasm engine as the browser. Each command lives in src/node/cli/.
 // Any error is one line on stderr and exit status 1.
 import { commandHelp, usage, UsageError } from './cli/args.js';
+import { installProcessGuards } from './cli/process-guard.js';
 import { benchCommand } from './cli/bench.js';
 import { chatCommand } from './cli/chat.js';
 import { completeCommand, inspectCommand, tokenizeCommand } from './cli/commands.js';
 import { describeError } from './cli/model.js';
+
+installProcessGuards();
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   run: chatCommand,

@@ -1,7 +1,7 @@
 // createEngine in Node: the same engine worker as the browser's, in a
 // worker_thread, behind the same HobEngine. A model is a file path (or a
-// file: URL), an http(s) URL (read into memory: Node has no model store),
-// bytes or a Blob.
+// file: URL), an http(s) URL (downloaded once into the hob CLI's file cache,
+// HOB_CACHE_DIR or ~/.cache/hob, and read from there), bytes or a Blob.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -10,6 +10,7 @@ import * as Comlink from 'comlink';
 
 import { HobError } from '../shared/errors.js';
 import { openEngine } from '../api/remote-engine.js';
+import { checkEngineOptions } from '../api/options.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
@@ -45,12 +46,23 @@ function startWorker(): Worker {
 }
 
 /** Loads a model in a worker thread and returns the engine (the browser's API, in Node). */
-export async function createEngine(opts: NodeCreateEngineOptions): Promise<HobEngine> {
-  if (!opts || opts.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
+export async function createEngine(options: NodeCreateEngineOptions): Promise<HobEngine> {
+  if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
+  const opts = checkEngineOptions(options, availableParallelism());
   const source = nodeModelLocation(opts.model);
   installErrorTransfer();
   const worker = startWorker();
   const remote = Comlink.wrap<EngineWorkerApi>(nodeEndpoint(worker));
   const threads = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8));
-  return openEngine(remote, source, { ...opts, threads, model: '' }, () => void worker.terminate());
+  return openEngine(remote, source, { ...opts, threads, model: '' }, () => void worker.terminate(), {
+    // A worker that dies settles the calls waiting on it (and its 'error'
+    // event, listened to, does not take this process down with it).
+    onExit(listener) {
+      worker.on('error', (e) => listener(e.message));
+      worker.on('exit', (code) => listener(`exit code ${code}`));
+    },
+    // The worker keeps the process alive only while the engine waits on it:
+    // a script that never calls unload() still ends when its work is done.
+    setBusy: (busy) => (busy ? worker.ref() : worker.unref()),
+  });
 }

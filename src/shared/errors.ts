@@ -18,6 +18,7 @@ export type HobErrorCode =
   | 'range/out-of-bounds'
   | 'memory/out-of-memory'
   | 'engine/busy'
+  | 'engine/closed'
   | 'request/aborted'
   | 'gpu/unavailable'
   | 'gpu/validation'
@@ -55,6 +56,8 @@ export class UnsupportedModelError extends HobError {}
 export class ContextFullError extends HobError {}
 /** Another request is running and the caller asked not to wait. */
 export class BusyError extends HobError {}
+/** The engine was unloaded, or its worker stopped: no call can run on it any more. */
+export class EngineClosedError extends HobError {}
 /** The request was cancelled through its AbortSignal. */
 export class AbortError extends HobError {}
 /** WebGPU failed: no adapter, a validation or out-of-memory error caught in
@@ -83,6 +86,7 @@ register(ModelFormatError, ['gguf/bad-magic', 'gguf/bad-version', 'gguf/truncate
 register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture']);
 register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);
+register(EngineClosedError, ['engine/closed']);
 register(AbortError, ['request/aborted']);
 register(GpuError, ['gpu/unavailable', 'gpu/validation', 'gpu/out-of-memory', 'gpu/device-lost', 'gpu/unsupported-type']);
 register(GrammarError, ['grammar/parse', 'grammar/schema', 'grammar/limit', 'grammar/rejected']);
@@ -126,15 +130,16 @@ export type StoreErrorCode =
   | 'store/changed-upstream'
   | 'network/http-status'
   | 'network/no-range'
-  | 'network/interrupted';
+  | 'network/interrupted'
+  | 'network/timeout';
 
 /** The origin's storage cannot hold the model: details.neededBytes and details.freeBytes. */
 export class QuotaExceededError extends HobError {}
-/** A download failed: an HTTP status (details.status), no Range support, a dropped connection. */
+/** A download failed: an HTTP status (details.status), no Range support, a dropped connection, or a server that sent nothing for too long ('network/timeout', details.idleTimeoutMs). */
 export class NetworkError extends HobError {}
 /** A stored model is missing, incomplete, corrupt, or changed on its server while being stored. */
 export class StoreError extends HobError {}
 
 register(QuotaExceededError, ['store/quota-exceeded']);
 register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream']);
-register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted']);
+register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted', 'network/timeout']);

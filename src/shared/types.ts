@@ -39,7 +39,8 @@ export interface CreateEngineOptions {
   gpuLayers?: number | 'auto';
   /** Context window in tokens (default: min(training context, 4096)). */
   contextSize?: number;
-  /** CPU threads, the worker's own included (default: min(hardwareConcurrency, 8); 1 without cross-origin isolation). */
+  /** CPU threads, the worker's own included (default: min(hardwareConcurrency, 8); 1 without cross-origin isolation).
+   *  More than the hardware's concurrency is capped at it; EngineInfo.threads says what is used. */
   threads?: number;
   /** Context shift on overflow; false makes a full context a ContextFullError. */
   contextShift?: ContextShiftOptions | false;

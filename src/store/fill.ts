@@ -29,7 +29,7 @@ export interface FillOptions {
 
 function retryable(e: unknown): boolean {
   if (!(e instanceof NetworkError)) return false;
-  if ((e.code as string) === 'network/interrupted') return true;
+  if ((e.code as string) === 'network/interrupted' || (e.code as string) === 'network/timeout') return true;
   const status = Number(e.details.status);
   return (e.code as string) === 'network/http-status' && (status >= 500 || status === 429 || status === 408);
 }

@@ -2,8 +2,10 @@
 // whether the server honours Range, and ranged fetches that check what comes
 // back (status, Content-Range, ETag, length) before a byte is stored. Every
 // failure is a typed NetworkError or StoreError; no retry logic lives here.
+// A server that sends nothing for 30 s is a 'network/timeout' (net.ts).
 import { AbortError, HobError, NetworkError, StoreError } from '../shared/errors.js';
 import type { PartSource } from './manifest.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, fetchWithIdleTimeout, type IdleFetch } from './net.js';
 
 // Range requests bypass the HTTP cache: a cached partial or stale response
 // would hide a changed file and make a resume fetch bytes it already has.
@@ -14,19 +16,18 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError('request/aborted', 'the download was cancelled');
 }
 
-async function send(url: string, range: string, signal: AbortSignal | undefined): Promise<Response> {
+async function send(url: string, range: string, signal: AbortSignal | undefined, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS): Promise<IdleFetch> {
   try {
-    return await fetch(url, init(signal, range));
+    return await fetchWithIdleTimeout(url, init(signal, range), idleTimeoutMs);
   } catch (e) {
     throwIfAborted(signal);
-    // fetch rejects with a bare TypeError for DNS, refused and reset connections and CORS.
-    throw new NetworkError('network/interrupted', `cannot reach ${url}: ${(e as Error).message}`, { url });
+    throw e;
   }
 }
 
-function checkStatus(res: Response, url: string): void {
+function checkStatus({ response: res, cancel }: IdleFetch, url: string): void {
   if (res.ok) return;
-  void res.body?.cancel();
+  cancel();
   throw new NetworkError('network/http-status', `GET ${url} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, {
     url,
     status: res.status,
@@ -58,11 +59,12 @@ function sha256Header(res: Response): string | undefined {
  * Learns a remote file's size and validators with a one-byte ranged GET:
  * a 206 proves Range support; a 200 means the server ignores Range.
  */
-export async function probe(url: string, signal?: AbortSignal): Promise<PartSource> {
-  const res = await send(url, 'bytes=0-0', signal);
-  checkStatus(res, url);
+export async function probe(url: string, signal?: AbortSignal, idleTimeoutMs?: number): Promise<PartSource> {
+  const sent = await send(url, 'bytes=0-0', signal, idleTimeoutMs);
+  checkStatus(sent, url);
   // Whatever the answer, its body is not needed (a 200 may be the whole file).
-  void res.body?.cancel();
+  sent.cancel();
+  const res = sent.response;
   if (res.status !== 206) throw noRange(url, `the server answered a Range request with HTTP ${res.status} and the whole file`);
   const cr = parseContentRange(res.headers.get('content-range'));
   if (!cr || cr.total === undefined) {
@@ -85,28 +87,30 @@ export async function fetchRange(
   length: number,
   signal: AbortSignal | undefined,
   onBytes: (receivedBytes: number) => void,
+  idleTimeoutMs?: number,
 ): Promise<Uint8Array> {
   const { url } = file;
-  const res = await send(url, `bytes=${offset}-${offset + length - 1}`, signal);
-  checkStatus(res, url);
+  const sent = await send(url, `bytes=${offset}-${offset + length - 1}`, signal, idleTimeoutMs);
+  checkStatus(sent, url);
+  const res = sent.response;
   const etag = res.headers.get('etag');
   const changed = (why: string): StoreError =>
     new StoreError('store/changed-upstream', `${url} changed while it was being stored (${why}); download it again to start over`, { url });
   if (etag && file.etag && etag !== file.etag) {
-    void res.body?.cancel();
+    sent.cancel();
     throw changed(`ETag ${file.etag} became ${etag}`);
   }
   if (res.status !== 206) {
-    void res.body?.cancel();
+    sent.cancel();
     throw noRange(url, `a Range request was answered with HTTP ${res.status}`);
   }
   const cr = parseContentRange(res.headers.get('content-range'));
   if (cr && cr.total !== undefined && cr.total !== file.sizeBytes) {
-    void res.body?.cancel();
+    sent.cancel();
     throw changed(`its size went from ${file.sizeBytes} to ${cr.total} bytes`);
   }
   if (cr && (cr.start !== offset || cr.end !== offset + length - 1)) {
-    void res.body?.cancel();
+    sent.cancel();
     throw new NetworkError('network/http-status', `${url} sent bytes ${cr.start}-${cr.end} for a request of ${offset}-${offset + length - 1}`, {
       url,
       status: res.status,
@@ -116,11 +120,8 @@ export async function fetchRange(
 
   const out = new Uint8Array(length);
   let received = 0;
-  const reader = res.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+    for await (const value of sent.body) {
       if (received + value.byteLength > length) {
         throw new NetworkError('network/http-status', `${url} sent more than the ${length} bytes asked for`, { url, status: res.status });
       }
@@ -129,8 +130,8 @@ export async function fetchRange(
       onBytes(received);
     }
   } catch (e) {
-    void reader.cancel().catch(() => {});
-    if (e instanceof HobError) throw e;
+    sent.cancel();
+    if (e instanceof HobError && e.code !== 'network/interrupted') throw e;
     throwIfAborted(signal);
     throw interrupted(url, received, length);
   }

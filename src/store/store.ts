@@ -33,6 +33,8 @@ export interface DownloadOptions {
   retries?: number;
   /** The file's SHA-256 (hex), or one per part of a split model: checked before completion. */
   sha256?: string | string[];
+  /** A request that receives nothing for this long fails with 'network/timeout' (and is retried); default 30 s. */
+  idleTimeoutMs?: number;
 }
 
 export interface ImportOptions {
@@ -121,10 +123,10 @@ export class ModelStore {
         opts.onProgress?.({ loaded: m.sizeBytes, total: m.sizeBytes, bytesPerSecond: 0, etaMs: 0 });
         return { ...m, storedBytes: m.sizeBytes };
       }
-      const sources = await Promise.all(urls.map((u) => probe(u, opts.signal)));
+      const sources = await Promise.all(urls.map((u) => probe(u, opts.signal, opts.idleTimeoutMs)));
       sources.forEach((s, k) => hashes[k] && (s.sha256 = hashes[k]));
       const parts = sources as (PartSource & { url: string })[];
-      return fillModel(this.db, id, sources, (part, offset, length, signal, onBytes) => fetchRange(parts[part], offset, length, signal, onBytes), {
+      return fillModel(this.db, id, sources, (part, offset, length, signal, onBytes) => fetchRange(parts[part], offset, length, signal, onBytes, opts.idleTimeoutMs), {
         signal: opts.signal,
         onProgress: opts.onProgress,
         parallel: opts.parallel ?? 4,

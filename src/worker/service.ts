@@ -113,7 +113,11 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
         const gpuLayers = opts.gpuLayers ?? 0;
         return await loadModelFromSource(e, source, {
           gpuLayers,
-          gpu: gpuLayers === 0 ? undefined : await gpuContext(),
+          // 'auto' without an adapter runs on the CPU, as it promises.
+          gpu: gpuLayers === 0 ? undefined : await gpuContext().catch((e: unknown) => {
+            if (gpuLayers === 'auto' && e instanceof HobError && e.code === 'gpu/unavailable') return undefined;
+            throw e;
+          }),
           gpuBudgetBytes: opts.gpuBudgetBytes,
           signal,
           onProgress: onProgress && ((p) => onProgress({ ...p, phase: 'load' })),

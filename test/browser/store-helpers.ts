@@ -94,7 +94,7 @@ export interface Progress {
 export async function download(
   page: Page,
   url: string | string[],
-  opts: { parallel?: number; retries?: number; sha256?: string; id?: string; abortAfterBytes?: number; chunkSizeBytes?: number } = {},
+  opts: { parallel?: number; retries?: number; sha256?: string; id?: string; abortAfterBytes?: number; chunkSizeBytes?: number; idleTimeoutMs?: number } = {},
 ): Promise<{ result: Outcome<any>; events: Progress[] }> {
   return page.evaluate(
     async ({ url, opts, chunk, db }) => {

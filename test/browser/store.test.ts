@@ -200,6 +200,23 @@ describe('model store in Chromium', () => {
     await context.close();
   });
 
+  test('a server that stalls is a network/timeout after the idle timeout, retried, and the download resumes afterwards', async () => {
+    const url = files.serve('stall.gguf', { bytes: model.bytes, delayMs: 5_000 });
+    files.reset();
+    const { context, page, errors } = await openStorePage(browser, vite.url);
+    const t0 = Date.now();
+    const stalled = await download(page, url, { parallel: 1, retries: 1, idleTimeoutMs: 300 });
+    assert.equal(stalled.result.error?.code, 'network/timeout', JSON.stringify(stalled.result));
+    assert.match(stalled.result.error?.message ?? '', /sent nothing for 0\.3 s before its headers; giving up$/);
+    assert.ok(Date.now() - t0 < 4_000, `failed after ${Date.now() - t0} ms`);
+    assert.equal(files.dataGets('stall.gguf').length, 2, 'the stalled chunk was tried again once');
+    files.serve('stall.gguf', { bytes: model.bytes });
+    const resumed = await download(page, url, { parallel: 2 });
+    assert.equal(resumed.result.value?.state, 'complete', JSON.stringify(resumed.result.error));
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('a changed ETag on resume restarts the download cleanly instead of mixing versions', async () => {
     const v2 = tinyModel({ seed: 2 }).bytes;
     assert.equal(v2.byteLength, model.bytes.byteLength);

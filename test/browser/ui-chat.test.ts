@@ -16,14 +16,14 @@ import { TEST_SCRIPT, writeScriptModel } from './ui/script-model.js';
 
 type Msg = { role: string; content: string; stats?: { completionTokens: number; promptTokens: number; cachedTokens: number; finishReason: string } };
 
-async function openChat(context: BrowserContext, base: string, query: string): Promise<{ page: Page; errors: string[] }> {
+async function openChat(context: BrowserContext, base: string, query: string, model = '/__files/script.gguf'): Promise<{ page: Page; errors: string[] }> {
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
   });
-  await page.goto(`${base}/test/browser/pages/chat.html?model=/__files/script.gguf&${query}`);
+  await page.goto(`${base}/test/browser/pages/chat.html?model=${model}&${query}`);
   await page.waitForFunction(() => (window as any).chat?.hasAttribute('ready'), null, { timeout: 60_000 });
   return { page, errors };
 }
@@ -49,6 +49,8 @@ describe('<hob-chat>', () => {
 
   before(async () => {
     writeFileSync(join(filesDir, 'script.gguf'), writeScriptModel(TEST_SCRIPT));
+    const endless = '{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}';
+    writeFileSync(join(filesDir, 'endless-template.gguf'), writeScriptModel({ ...TEST_SCRIPT, chatTemplate: endless }));
     [browser, server] = await Promise.all([launchBrowser(), startServer(true)]);
     context = await browser.newContext({ viewport: { width: 900, height: 700 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
@@ -255,6 +257,22 @@ describe('<hob-chat>', () => {
     assert.equal(await page.locator('hob-chat .title').textContent(), 'picked-file');
     assert.equal(await page.evaluate(() => (window as any).chat.sampling.temperature), 0);
     assert.equal(await page.evaluate(() => (window as any).chat.getAttribute('preset')), 'Greedy');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('a chat template that never ends shows its template/limit error in the answer and leaves the chat usable', async () => {
+    const { page, errors } = await openChat(context, server.url, 'max-tokens=8', '/__files/endless-template.gguf');
+    await page.locator('hob-chat #input').fill('Hello');
+    await page.locator('hob-chat #input').press('Enter');
+    const t0 = Date.now();
+    await answered(page, 1);
+    assert.ok(Date.now() - t0 < 20_000, `answered after ${Date.now() - t0} ms`);
+    const reported = await page.evaluate(() => (window as any).events.filter((e: { type: string }) => e.type === 'error').map((e: { detail: unknown }) => e.detail));
+    assert.equal(reported.length, 1);
+    assert.equal(reported[0].code, 'template/limit');
+    assert.match(await page.locator('hob-chat .messages .error').textContent() ?? '', /chat template ran past its budget .*\(template\/limit\)$/);
+    assert.equal(await page.locator('hob-chat .send').isVisible(), true);
     assert.deepEqual(errors, []);
     await page.close();
   });

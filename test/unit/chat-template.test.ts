@@ -175,12 +175,12 @@ describe('fallbacks and errors', () => {
     );
   });
 
-  test('a conversation the template rejects is argument/invalid with the template\'s message', () => {
+  test('a conversation the template rejects is template/error with the template\'s message', () => {
     const gemma = config('tokenizer-gemma3');
     const twoUsers = [noSystem[0], noSystem[0]];
     assert.throws(
       () => renderChat(gemma.chat_template, twoUsers, { ...opts, bosToken: '<bos>' }),
-      (e: unknown) => e instanceof HobError && e.code === 'argument/invalid' && /alternate/.test(e.message),
+      (e: unknown) => e instanceof HobError && e.code === 'template/error' && /alternate/.test(e.message),
     );
   });
 });

@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 
 import { HobError } from '../../src/shared/errors.js';
-import { cachedModel, cacheFileName } from '../../src/node/cache.js';
+import { cachedModel, cacheFileName } from '../../src/store/file-cache.js';
 import { testdataDir as testdata } from '../data.js';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -130,7 +130,7 @@ test('every command has --help, and mistakes are one line with a non-zero exit',
   const cases: [string[], RegExp][] = [
     [['run'], /^hob: --model is required$/],
     [['bench', tiny, '--n-gen', 'x'], /^hob: --n-gen must be a number, got "x"$/],
-    [['bench', tiny, '-r', '0'], /^hob: --repetitions must be at least 1, got 0$/],
+    [['bench', tiny, '-r', '0'], /^hob: --repetitions must be a whole number from 1 to 2147483647, got 0$/],
     [['chat', tiny, '--template', 'nope'], /^hob: --template must be one of chatml, llama3, gemma, phi3, mistral, got "nope"$/],
     [['complete', tiny, '--frobnicate'], /^hob: Unknown option '--frobnicate'$/],
     [['complete', tiny], /^hob: --prompt \(or --file\) is required$/],

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import type { SamplingParams } from '../../shared/types.js';
+import { capThreads, INT32_MAX, UINT32_MAX } from '../../shared/limits.js';
 
 export class UsageError extends Error {}
 
@@ -16,6 +17,7 @@ export const modelOptions = {
   'gpu-layers': { type: 'string' },
   'ctx-size': { type: 'string', short: 'c' },
   'no-progress': { type: 'boolean' },
+  'net-timeout': { type: 'string' },
 } as const satisfies Options;
 
 export const samplingOptions = {
@@ -36,6 +38,7 @@ const modelHelp = `model:
   -ngl, --gpu-layers N  blocks to offload to the GPU, counted from the last, or
                         'auto' (WebGPU through the optional 'webgpu' package)
   -c, --ctx-size N      context window in tokens (default: the model's)
+  --net-timeout S       give up a download after S seconds without data (default 30)
   --no-progress         no progress bars on stderr
 `;
 
@@ -132,22 +135,39 @@ export function parseCommand<O extends Options>(args: string[], options: O): { v
     return { values: values as Values<O>, positionals };
   } catch (e) {
     const err = e as Error & { code?: string };
-    if (err.code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(err.message.split('. ')[0].replace(/\.$/, ''));
+    if (err.code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(err.message.split('\n')[0].split('. ')[0].replace(/\.$/, ''));
     throw e;
   }
 }
 
-export function num(v: string | undefined, name: string, fallback: number, opts: { min?: number; integer?: boolean } = {}): number {
+/**
+ * A numeric option. Whole numbers are checked against their range (by
+ * default int32's, what the engine's C API takes): a number past it is
+ * refused, never wrapped (--ctx-size 4294967298 used to run with a context
+ * of 2).
+ */
+export function num(v: string | undefined, name: string, fallback: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
-  if (opts.integer && !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got "${v}"`);
+  if (opts.integer) {
+    const min = opts.min ?? -INT32_MAX - 1;
+    const max = opts.max ?? INT32_MAX;
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${v}`);
+    return n;
+  }
   if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name} must be at least ${opts.min}, got ${v}`);
+  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name} must be at most ${opts.max}, got ${v}`);
   return n;
 }
 
+/** --threads, capped at the hardware's threads (with a note on stderr when it is). */
 export function threadsOption(v: string | undefined): number {
-  return num(v, 'threads', availableParallelism(), { min: 1, integer: true });
+  const hardware = availableParallelism();
+  const asked = num(v, 'threads', hardware, { min: 1, integer: true });
+  const { threads, capped } = capThreads(asked, hardware);
+  if (capped) process.stderr.write(`hob: --threads ${asked} is more than the ${threads} hardware threads here; using ${threads}\n`);
+  return threads;
 }
 
 export function gpuLayersOption(v: string | undefined): number | 'auto' {
@@ -162,15 +182,15 @@ export function gpuLayersOption(v: string | undefined): number | 'auto' {
 export function samplingParams(o: Partial<Record<keyof typeof samplingOptions, string>>): SamplingParams {
   const p: SamplingParams = {
     temperature: num(o.temp, 'temp', 0.8, { min: 0 }),
-    seed: num(o.seed, 'seed', 0, { integer: true }),
+    seed: num(o.seed, 'seed', 0, { min: 0, max: UINT32_MAX, integer: true }),
   };
-  const set = <K extends keyof SamplingParams>(k: K, flag: keyof typeof samplingOptions, opts: { integer?: boolean } = {}) => {
-    if (o[flag] !== undefined) p[k] = num(o[flag], flag, 0, opts) as SamplingParams[K];
+  const set = <K extends keyof SamplingParams>(k: K, flag: keyof typeof samplingOptions, range: Parameters<typeof num>[3] = {}) => {
+    if (o[flag] !== undefined) p[k] = num(o[flag], flag, 0, range) as SamplingParams[K];
   };
-  set('top_k', 'top-k', { integer: true });
-  set('top_p', 'top-p');
-  set('min_p', 'min-p');
+  set('top_k', 'top-k', { min: 0, integer: true });
+  set('top_p', 'top-p', { min: 0, max: 1 });
+  set('min_p', 'min-p', { min: 0, max: 1 });
   set('repeat_penalty', 'repeat-penalty');
-  set('repeat_last_n', 'repeat-last-n', { integer: true });
+  set('repeat_last_n', 'repeat-last-n', { min: -1, integer: true });
   return p;
 }

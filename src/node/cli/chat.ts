@@ -5,13 +5,14 @@
 // reply stays in the conversation); at the prompt it quits.
 import { createInterface } from 'node:readline';
 
+import { HobError } from '../../shared/errors.js';
 import type { ChatMessage, HobEngine, Usage } from '../../shared/types.js';
 import { Engine } from '../../core/wasm-engine.js';
 import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate } from '../../chat/template.js';
 import { createEngine } from '../create-engine.js';
 import { readGgufHeaderFile } from '../index.js';
 import { gpuLayersOption, modelOptions, num, parseCommand, samplingOptions, samplingParams, threadsOption, UsageError } from './args.js';
-import { describeError, logShift, modelArg, resolveModelPath } from './model.js';
+import { cachedModelFailure, describeError, logShift, modelArg, resolveModelPath } from './model.js';
 import { ProgressBar } from './progress.js';
 
 const DIM = '\x1b[2m';
@@ -52,8 +53,9 @@ export async function chatCommand(args: string[]): Promise<void> {
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const showProgress = !o['no-progress'] && process.stderr.isTTY === true;
 
-  const path = await resolveModelPath(modelArg(o, positionals), showProgress);
-  const special = template ? await specialTokenTexts(path) : undefined;
+  const arg = modelArg(o, positionals);
+  const path = await resolveModelPath(arg, showProgress, o);
+  const special = template ? await specialTokenTexts(path).catch((e: unknown) => { throw cachedModelFailure(e, arg, path); }) : undefined;
   const bar = showProgress ? new ProgressBar('load', { unit: 'bytes', summary: false }) : undefined;
   let engine: HobEngine;
   try {
@@ -64,6 +66,8 @@ export async function chatCommand(args: string[]): Promise<void> {
       contextSize: nCtx > 0 ? nCtx : undefined,
       onProgress: (p) => bar?.update(p.loaded, p.total),
     });
+  } catch (e) {
+    throw cachedModelFailure(e, arg, path);
   } finally {
     bar?.clear();
   }
@@ -84,6 +88,9 @@ export async function chatCommand(args: string[]): Promise<void> {
 
   const rl = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
   const onInterrupt = () => {
+    // A second Ctrl-C while a reply is still stopping quits: the engine may
+    // be stuck in work that cannot see the stop.
+    if (reply?.signal.aborted) process.exit(130);
     if (reply) reply.abort();
     else rl.close();
   };
@@ -174,10 +181,14 @@ export async function chatCommand(args: string[]): Promise<void> {
           );
         }
       } catch (e) {
-        // One failed turn (a full context, a bad template render) does not end the chat.
+        // One failed turn (a full context) does not end the chat, but the
+        // exit status tells a script that one failed. A template that raised
+        // or ran past its budget would fail every turn: that ends it.
         process.stdout.write('\n');
         process.stderr.write(`hob: ${describeError(e)}\n`);
+        process.exitCode = 1;
         messages.pop();
+        if (e instanceof HobError && e.code.startsWith('template/')) break;
         await engine.resetContext().catch(() => undefined);
       } finally {
         reply = undefined;

@@ -8,7 +8,7 @@ import { promptIds } from '../../runtime/prompt.js';
 import { Sequence } from '../../runtime/sequence.js';
 import { loadVocabFile, readGgufHeaderFile } from '../index.js';
 import { modelOptions, num, parseCommand, samplingOptions, samplingParams, UsageError } from './args.js';
-import { logShift, modelArg, openModel, PROMPT_PROGRESS_MIN, resolveModelPath } from './model.js';
+import { cachedModelFailure, logShift, modelArg, openModel, PROMPT_PROGRESS_MIN, resolveModelPath } from './model.js';
 import { ProgressBar } from './progress.js';
 
 export async function tokenizeCommand(args: string[]): Promise<void> {
@@ -22,9 +22,12 @@ export async function tokenizeCommand(args: string[]): Promise<void> {
   if (text === undefined) throw new UsageError('--text is required');
   // The vocabulary alone: no weight is read, so vocabulary-only files work
   // and a large model tokenizes at once.
-  const path = await resolveModelPath(modelArg(o, positionals), !o['no-progress'] && process.stderr.isTTY === true);
+  const arg = modelArg(o, positionals);
+  const path = await resolveModelPath(arg, !o['no-progress'] && process.stderr.isTTY === true, o);
   const engine = await Engine.create({ threads: 1 });
-  const model = await loadVocabFile(engine, path);
+  const model = await loadVocabFile(engine, path).catch((e: unknown) => {
+    throw cachedModelFailure(e, arg, path);
+  });
   process.stdout.write(JSON.stringify({ ids: model.tokenize(text, { addSpecial: !o['no-special'] }) }) + '\n');
   model.free();
   engine.dispose();
@@ -32,9 +35,12 @@ export async function tokenizeCommand(args: string[]): Promise<void> {
 
 export async function inspectCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseCommand(args, { ...modelOptions, full: { type: 'boolean' } });
-  const path = await resolveModelPath(modelArg(o, positionals), !o['no-progress'] && process.stderr.isTTY === true);
+  const arg = modelArg(o, positionals);
+  const path = await resolveModelPath(arg, !o['no-progress'] && process.stderr.isTTY === true, o);
   const engine = await Engine.create({ threads: 1 });
-  const header = await readGgufHeaderFile(engine, path, { maxArray: o.full ? undefined : 16 });
+  const header = await readGgufHeaderFile(engine, path, { maxArray: o.full ? undefined : 16 }).catch((e: unknown) => {
+    throw cachedModelFailure(e, arg, path);
+  });
   process.stdout.write(JSON.stringify(header, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
 }
 

@@ -7,10 +7,10 @@ import { Engine } from '../../core/wasm-engine.js';
 import { describeShift } from '../../runtime/sequence.js';
 import type { ShiftEvent } from '../../shared/types.js';
 import type { GpuContext } from '../../gpu/device.js';
-import { cachedModel, isUrl } from '../cache.js';
-import { requestNodeGpu } from '../../gpu/node-device.js';
+import { gpuForLayers } from '../../gpu/node-device.js';
+import { cachedModel, explainCachedFailure, isUrl } from '../../store/file-cache.js';
 import { loadModelFile } from '../index.js';
-import { gpuLayersOption, threadsOption, UsageError, type modelOptions, type Values } from './args.js';
+import { gpuLayersOption, num, threadsOption, UsageError, type modelOptions, type Values } from './args.js';
 import { ProgressBar } from './progress.js';
 
 export interface OpenedModel {
@@ -30,11 +30,16 @@ export function modelArg(o: { model?: string }, positionals: string[]): string {
 }
 
 /** A local path for --model: the file itself, or the cached download of a URL. */
-export async function resolveModelPath(model: string, showProgress: boolean): Promise<string> {
+export async function resolveModelPath(model: string, showProgress: boolean, o: { 'net-timeout'?: string } = {}): Promise<string> {
   if (!isUrl(model)) return model;
+  const idleTimeoutMs = num(o['net-timeout'], 'net-timeout', 30, { min: 0.001, max: 86_400 }) * 1000;
   const bar = showProgress ? new ProgressBar('download', { unit: 'bytes', summary: false }) : undefined;
   try {
-    const r = await cachedModel(model, { onProgress: (p) => bar?.update(p.loaded, p.total, p.bytesPerSecond) });
+    const r = await cachedModel(model, {
+      idleTimeoutMs,
+      onProgress: (p) => bar?.update(p.loaded, p.total, p.bytesPerSecond),
+      onWait: (pid) => process.stderr.write(`hob: another process (pid ${pid}) is downloading ${model}; waiting for it\n`),
+    });
     if (r.hit) bar?.clear();
     else bar?.finish(`→ ${r.path}`);
     return r.path;
@@ -53,9 +58,12 @@ export async function openModel(
   const threads = opts.threads ?? threadsOption(o.threads);
   const gpuLayers = opts.withGpu === false ? 0 : gpuLayersOption(o['gpu-layers']);
   const progress = !o['no-progress'] && process.stderr.isTTY === true;
-  const path = await resolveModelPath(modelArg(o, positionals), progress);
+  const arg = modelArg(o, positionals);
+  const path = await resolveModelPath(arg, progress, o);
   const engine = await Engine.create({ threads });
-  const gpu = gpuLayers !== 0 ? await requestNodeGpu() : undefined;
+  const gpu = await gpuForLayers(gpuLayers, {
+    onCpuFallback: (e) => process.stderr.write(`hob: ${e.message}; -ngl auto runs every block on the CPU\n`),
+  });
   const bar = progress ? new ProgressBar('load', { unit: 'bytes', summary: false }) : undefined;
   let model: Model;
   try {
@@ -63,7 +71,7 @@ export async function openModel(
   } catch (e) {
     bar?.clear();
     gpu?.device.destroy();
-    throw e;
+    throw cachedModelFailure(e, arg, path);
   }
   bar?.clear();
   return {
@@ -81,6 +89,11 @@ export async function openModel(
 
 /** Prompts of more than twice this many new tokens show a progress bar. */
 export const PROMPT_PROGRESS_MIN = 128;
+
+/** An error loading --model, naming the cached file when the model came from a URL. */
+export function cachedModelFailure(e: unknown, model: string, path: string): unknown {
+  return isUrl(model) ? explainCachedFailure(e, model, path) : e;
+}
 
 export function describeError(e: unknown): string {
   if (e instanceof HobError) return `${e.message} [${e.code}]`;

@@ -12,6 +12,8 @@ export interface ScriptSpec {
   /** Pieces it then repeats forever (until max_tokens or a stop); none: it ends with EOS. */
   loop?: string[];
   name?: string;
+  /** The file's chat template (default: ChatML). */
+  chatTemplate?: string;
 }
 
 const SPACE = '\u2581';
@@ -102,7 +104,7 @@ export function writeScriptModel(spec: ScriptSpec): Uint8Array {
   w.addKv('tokenizer.ggml.unknown_token_id', 0, 'uint32');
   w.addKv('tokenizer.ggml.add_bos_token', false, 'bool');
   w.addKv('tokenizer.ggml.add_eos_token', false, 'bool');
-  w.addKv('tokenizer.chat_template', CHATML, 'string');
+  w.addKv('tokenizer.chat_template', spec.chatTemplate ?? CHATML, 'string');
 
   const ones = new Float32Array(N_EMBD).fill(1);
   const zeros = (n: number) => new Float32Array(n);
