@@ -8,7 +8,7 @@ import * as Comlink from 'comlink';
 
 import { AbortError, BusyError, EngineClosedError, HobError } from '../shared/errors.js';
 import type {
-  ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatCompletions, ChatMessage, Completion, CompletionChunk,
+  ChatCompletion, ChatCompletionChunk, ChatCompletionDelta, ChatCompletionRequest, ChatCompletions, ChatMessage, Completion, CompletionChunk,
   CompletionRequest, Completions, CreateEngineOptions, EngineEvents, EngineInfo, FinishReason, HobEngine, RequestOptions,
   Usage,
 } from '../shared/types.js';
@@ -194,8 +194,8 @@ export async function openEngine(
   let unloaded = false;
   const closed = () => new EngineClosedError('engine/closed', 'the engine was unloaded');
 
-  /** Runs one request in its turn. onText streams; the result comes back whole. */
-  async function run(req: GenerateRequest, options: RequestOptions, onText?: (delta: string) => void): Promise<GenerateResult> {
+  /** Runs one request in its turn. onDelta streams; the result comes back whole. */
+  async function run(req: GenerateRequest, options: RequestOptions, onDelta?: (delta: ChatCompletionDelta) => void): Promise<GenerateResult> {
     if (unloaded) throw closed();
     calls.check();
     if (options.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
@@ -212,14 +212,14 @@ export async function openEngine(
       };
       signal?.addEventListener('abort', stop, { once: true });
       try {
-        if (!onText) return await calls.call(() => remote.generate(id, req));
-        // The text comes on a port held here until the request ends.
+        if (!onDelta) return await calls.call(() => remote.generate(id, req));
+        // The deltas come on a port held here until the request ends.
         const deltas = new MessageChannel();
         let received = 0;
         let expected = Infinity;
         let allReceived: (() => void) | undefined;
-        deltas.port1.onmessage = (ev: MessageEvent<string>) => {
-          onText(ev.data);
+        deltas.port1.onmessage = (ev: MessageEvent<ChatCompletionDelta>) => {
+          onDelta(ev.data);
           if (++received >= expected) allReceived?.();
         };
         try {
@@ -248,10 +248,10 @@ export async function openEngine(
     return rest;
   }
 
-  /** Starts a streaming request: chunks as the worker sends text, the last with finish_reason and usage. */
+  /** Starts a streaming request: a chunk for each delta the worker sends, the last with finish_reason and usage. */
   function stream<C>(
     req: ChatCompletionRequest | CompletionRequest,
-    delta: (text: string, first: boolean) => C,
+    delta: (d: ChatCompletionDelta, first: boolean) => C,
     final: (finish: FinishReason, usage: Usage, first: boolean) => C,
   ): AsyncIterable<C> {
     const out = new ChunkStream<C>();
@@ -260,8 +260,8 @@ export async function openEngine(
     const signal = req.signal ? anySignal([req.signal, local.signal]) : local.signal;
     out.onCancel = () => local.abort();
     let first = true;
-    run(workerRequest(req), { ...req, signal }, (text) => {
-      out.push(delta(text, first));
+    run(workerRequest(req), { ...req, signal }, (d) => {
+      out.push(delta(d, first));
       first = false;
     }).then(
       (r) => {
@@ -287,14 +287,14 @@ export async function openEngine(
       if (req.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
       return stream<ChatCompletionChunk>(
         req,
-        (text, first) => ({ ...base, choices: [{ index: 0, delta: first ? { role: 'assistant', content: text } : { content: text }, finish_reason: null }] }),
+        (d, first) => ({ ...base, choices: [{ index: 0, delta: first ? { role: 'assistant', ...d } : d, finish_reason: null }] }),
         (finish, usage, first) => ({ ...base, choices: [{ index: 0, delta: first ? { role: 'assistant' } : {}, finish_reason: finish }], usage }),
       );
     }
     const r = await run(workerRequest(req), req);
     return {
       id, object: 'chat.completion', created: created(), model: modelName,
-      choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: r.finishReason }],
+      choices: [{ index: 0, message: r.message ?? { role: 'assistant', content: r.text }, finish_reason: r.finishReason }],
       usage: r.usage,
     };
   }
@@ -311,7 +311,7 @@ export async function openEngine(
       if (req.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
       return stream<CompletionChunk>(
         req,
-        (text) => ({ ...base, choices: [{ index: 0, text, finish_reason: null }] }),
+        (d) => ({ ...base, choices: [{ index: 0, text: d.content ?? '', finish_reason: null }] }),
         (finish, usage) => ({ ...base, choices: [{ index: 0, text: '', finish_reason: finish }], usage }),
       );
     }

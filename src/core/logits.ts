@@ -56,7 +56,8 @@ export interface StepLogits {
   /** The pick's best k, when the evaluation was asked for a pick and the
    * candidates passed its checks; null when every logit must be read. */
   readonly picked: PickedLogits | null;
-  /** Every logit (read from the engine, or from the device the first time).
+  /** Every logit, in a copy the caller owns (read from the engine, or from
+   * the device the first time).
    * Valid until the session's next evaluation or cache change. */
   all(): Promise<Float32Array>;
 }

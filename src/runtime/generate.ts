@@ -6,12 +6,20 @@
 // undone by backtracking (KoboldCPP's "phrase banning": the cache is rewound
 // to the token that began the string and that token is banned at that
 // position), and text streamed only once no stop or banned string can still
-// claim it. The cache always holds the prompt and the output but its last
-// token, so the next request reuses it.
+// claim it. A constraint (a grammar, a JSON schema, tool-call syntax) is a
+// stage of the sampling stack (src/sampling/constrained.ts); a thought can
+// be held to a budget, after which its closing tag is written for the model.
+// The cache always holds the prompt and the output but its last token, so
+// the next request reuses it.
+import type { ReasoningBudget } from '../chat/reasoning.js';
 import type { Model } from '../core/model.js';
 import { SamplerChain } from '../sampling/chain.js';
+import { sampleConstrained } from '../sampling/constrained.js';
+import { GrammarMatcher, grammarVocabFor, type GrammarSnapshot, type GrammarVocab } from '../sampling/grammar/index.js';
 import type { FinishReason, Progress, SamplingParams } from '../shared/types.js';
+import type { Constraint } from './constraint.js';
 import type { Sequence } from './sequence.js';
+import { ThoughtTracker, type ThoughtState } from './thought.js';
 
 export interface GenerationRequest extends SamplingParams {
   promptIds: readonly number[];
@@ -19,6 +27,11 @@ export interface GenerationRequest extends SamplingParams {
   maxTokens: number;
   /** Keep going past end-of-generation tokens (for comparisons with references). */
   ignoreEos?: boolean;
+  /** What the output must match (runtime/constraint.ts compiles it). */
+  constraint?: Constraint;
+  /** The reply's thought, held to this budget: past it, its closing text is
+   *  written for the model and the answer follows. */
+  reasoningBudget?: ReasoningBudget;
 }
 
 export interface GenerationHooks {
@@ -45,6 +58,20 @@ export interface GenerationResult {
   decodeTokens: number;
   /** Backtracks made over banned strings. */
   backtracks: number;
+  /** Samples the constraint refused, resampled from every logit. */
+  resamples: number;
+  /** Tokens of thought generated (with a reasoning budget). */
+  reasoningTokens: number;
+}
+
+/** A model's vocabulary as its grammars see it (built once per model). */
+export function modelGrammarVocab(model: Model): GrammarVocab {
+  return grammarVocabFor(model, () => ({
+    nVocab: model.info.nVocab,
+    // llama.cpp's grammar reads each token's text with special tokens rendered.
+    pieceBytes: (id) => model.tokenBytes(id, true),
+    isEog: (id) => model.isEog(id),
+  }));
 }
 
 /** Backtracks allowed per request: a model that keeps choosing banned text stops being steered. */
@@ -99,6 +126,26 @@ export async function generate(
   // Tokens banned at a position (index into ids) by backtracking.
   const bans = new Map<number, Set<number>>();
   const ids: number[] = [];
+
+  // The constraint: its matcher runs from the start, or (a lazy grammar of
+  // a model that may think first) from where the thought is over.
+  const c = req.constraint;
+  const budget = req.reasoningBudget;
+  const thoughtFormat = c?.afterThought?.format ?? (budget ? { open: budget.start, close: budget.end, forcedClose: budget.forced } : undefined);
+  const thought = thoughtFormat && new ThoughtTracker(thoughtFormat, c?.afterThought?.startsInside ?? budget?.startsInside ?? false);
+  const newMatcher = () => new GrammarMatcher(c!.grammar, modelGrammarVocab(model), c!.triggers ? { lazy: { triggers: c!.triggers } } : {});
+  let matcher = c && !c.afterThought ? newMatcher() : undefined;
+  // Before token i: the matcher's state (null: not started) and the thought's.
+  const states: { grammar: GrammarSnapshot | null; thought?: ThoughtState }[] = [];
+  // Tokens written for the model: the closing text of a thought over budget.
+  let forced: number[] = [];
+  let budgetSpent = false;
+  let resamples = 0;
+  const acceptConstrained = (token: number, isForced: boolean) => {
+    if (!matcher) return;
+    if (!isForced || matcher.allows(token)) matcher.accept(token);
+    else matcher.acceptPiece(token, model.tokenBytes(token, true));
+  };
   // What the sample at the next position (ids.length) needs read back.
   const pick = () => ({ pick: chain.gpuPick(bans.get(ids.length)?.size ?? 0) });
 
@@ -145,16 +192,37 @@ export async function generate(
         break;
       }
     }
-    const token = await chain.sample(logits, bans.get(ids.length));
+    let token: number;
+    const isForced = forced.length > 0;
+    if (isForced) {
+      token = forced.shift()!;
+    } else {
+      const s = await sampleConstrained(chain, matcher, logits, bans.get(ids.length));
+      token = s.token;
+      if (s.resampled) resamples++;
+    }
     if (!req.ignoreEos && model.isEog(token)) {
       finishReason = 'stop';
       break;
     }
+    states.push({ grammar: matcher ? matcher.save() : null, thought: thought?.state });
+    acceptConstrained(token, isForced);
     offsets.push(text.length);
     ids.push(token);
     text += decoder.push(token);
     chain.accept(token);
     pending = true;
+    if (thought) {
+      const before = thought.state.phase;
+      thought.update(text);
+      const now = thought.state;
+      // A lazy grammar that waited for the thought starts listening now.
+      if (c?.afterThought && !matcher && now.phase === 'after') matcher = newMatcher();
+      if (budget && !budgetSpent && now.phase === 'inside' && before === 'inside' && now.insideTokens >= budget.maxTokens) {
+        budgetSpent = true;
+        forced = model.tokenize(budget.forced, { addSpecial: false, parseSpecial: true });
+      }
+    }
 
     if (bannedStrings.length > 0 && backtracks < MAX_BACKTRACKS) {
       const at = firstOccurrence(text, bannedStrings, Math.max(0, emitted - maxBanned));
@@ -170,6 +238,19 @@ export async function generate(
         ids.length = j;
         offsets.length = j;
         chain.rewind(drop);
+        // The constraint and the thought go back to where token j began.
+        const back = states[j];
+        states.length = j;
+        if (c) {
+          if (back.grammar) {
+            matcher ??= newMatcher();
+            matcher.restore(back.grammar);
+          } else if (c.afterThought) {
+            matcher = undefined;
+          }
+        }
+        if (thought && back.thought) thought.restore(back.thought);
+        forced = [];
         // Rebuild the text and the decoder's state without the dropped tokens.
         decoder = model.decoder();
         text = '';
@@ -222,5 +303,7 @@ export async function generate(
     decodeMs,
     decodeTokens,
     backtracks,
+    resamples,
+    reasoningTokens: thought?.state.insideTokens ?? 0,
   };
 }

@@ -2,9 +2,8 @@
 // gets back over comlink, as one small file both sides import. The worker
 // implements EngineWorkerApi (service.ts); the caller holds it as a proxy.
 // Types only: nothing here runs.
-import type {
-  ChatMessage, ConstraintParams, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, SamplingParams, ShiftEvent, Usage,
-} from '../shared/types.js';
+import type { ReplyRequest } from '../runtime/request.js';
+import type { AssistantMessage, ChatMessage, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, ShiftEvent, Usage } from '../shared/types.js';
 
 /** Where the worker finds a model (the public ModelInput, resolved on the
  * caller's side so it can cross to the worker): a URL (downloaded once into
@@ -42,19 +41,20 @@ export type WorkerEvent =
 /** One request of the public API, as the worker receives it: the chat or
  * text completion request without what cannot cross (the signal) or only
  * matters on the caller's side (stream, failIfBusy). */
-export interface GenerateRequest extends SamplingParams, ConstraintParams {
-  messages?: ChatMessage[];
-  prompt?: string;
+export interface GenerateRequest extends ReplyRequest {
   max_tokens?: number;
   /** Keep generating past end-of-generation tokens (for comparisons). */
   ignore_eos?: boolean;
 }
 
 export interface GenerateResult {
+  /** The generated text as it came (a completion's text; a chat reply before parsing). */
   text: string;
   ids: number[];
   finishReason: FinishReason;
   usage: Usage;
+  /** A chat reply: content, reasoning and tool calls. */
+  message?: AssistantMessage;
   /** Messages posted on `deltas`: the caller waits for them all before
    * ending a stream (they travel on their own port). */
   nDeltas: number;
@@ -76,7 +76,9 @@ export interface EngineWorkerApi {
   info(): EngineInfo;
   contextUsed(): number;
   resetContext(): void;
-  /** One chat or text completion; its text is posted on `deltas` as it becomes final. */
+  /** One chat or text completion; what it adds to the reply is posted on
+   * `deltas` as ChatCompletionDelta objects (content, reasoning_content,
+   * whole tool calls) as it becomes final. */
   generate(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult>;
   /** Stops request `id` between two tokens; without an id, whatever runs. */
   stop(id?: number): void;

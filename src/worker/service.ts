@@ -10,10 +10,11 @@ import { Engine } from '../core/wasm-engine.js';
 import type { GpuContext } from '../gpu/device.js';
 import { generate } from '../runtime/generate.js';
 import { loadModelFromSource } from '../runtime/load.js';
-import { chatPrompt, promptIds } from '../runtime/prompt.js';
+import { chatPrompt } from '../runtime/prompt.js';
+import { prepareRequest } from '../runtime/request.js';
 import { Sequence } from '../runtime/sequence.js';
 import { AbortError, BusyError, HobError } from '../shared/errors.js';
-import type { ChatMessage, ContextShiftOptions, EngineInfo, LoadProgressEvent, ShiftEvent } from '../shared/types.js';
+import type { ChatCompletionDelta, ChatMessage, ContextShiftOptions, EngineInfo, LoadProgressEvent, ShiftEvent } from '../shared/types.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, OpenOptions, WorkerEvent } from './protocol.js';
 import { openLocation, type WorkerHost } from './sources.js';
 
@@ -188,7 +189,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
     },
 
     applyChatTemplate(messages: ChatMessage[], addGenerationPrompt = true): string {
-      return chatPrompt(loaded().model, messages, addGenerationPrompt);
+      return chatPrompt(loaded().model, { messages }, addGenerationPrompt).prompt;
     },
 
     info,
@@ -208,27 +209,35 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       busy = true;
       stopAll = false;
       try {
-        const ids = promptIds(model, req);
+        const prepared = prepareRequest(model, req);
+        const ids = prepared.promptIds;
         const room = sequence.session.nCtx - ids.length;
         const maxTokens = req.max_tokens ?? Math.max(1, room);
         if (!Number.isInteger(maxTokens) || maxTokens < 0) {
           throw new HobError('argument/invalid', `max_tokens must be a non-negative integer, got ${req.max_tokens}`);
         }
         let nDeltas = 0;
-        const r = await generate(model, sequence, { ...req, promptIds: ids, maxTokens, ignoreEos: req.ignore_eos }, {
-          onText: deltas && ((d) => {
+        const post = (list: ChatCompletionDelta[]) => {
+          if (!deltas) return;
+          for (const d of list) {
             nDeltas++;
             deltas.postMessage(d);
-          }),
+          }
+        };
+        const r = await generate(model, sequence, { ...prepared.generation, promptIds: ids, maxTokens, ignoreEos: req.ignore_eos }, {
+          onText: (d) => post(prepared.reply.push(d)),
           shouldStop: () => stopAll || stopIds.has(id) || (stopFlag !== undefined && Atomics.load(stopFlag, 0) === id),
           pause: yieldToEvents,
         });
+        const done = prepared.reply.finish(r.finishReason);
+        post(done.deltas);
         const decodeTps = r.decodeTokens > 0 ? r.decodeTokens / (r.decodeMs / 1000) : 0;
         const evaluated = r.promptTokens - r.cachedTokens;
         return {
           text: r.text,
           ids: r.ids,
-          finishReason: r.finishReason,
+          finishReason: done.finishReason,
+          ...(prepared.reply.chat ? { message: done.message } : {}),
           nDeltas,
           usage: {
             prompt_tokens: r.promptTokens,

@@ -30,6 +30,25 @@ export const samplingOptions = {
   seed: { type: 'string', short: 's' },
 } as const satisfies Options;
 
+export const constraintOptions = {
+  grammar: { type: 'string' },
+  'grammar-file': { type: 'string' },
+  'json-schema': { type: 'string', short: 'j' },
+  'json-schema-file': { type: 'string' },
+  tools: { type: 'string' },
+  'tool-choice': { type: 'string' },
+} as const satisfies Options;
+
+export const constraintHelp = `structured output:
+  --grammar TEXT        constrain the output to a GBNF grammar (llama.cpp's format)
+  --grammar-file F      the same, from a file
+  -j, --json-schema S   constrain the output to JSON valid under this JSON schema
+  --json-schema-file F  the same, from a file
+  --tools F             a JSON file with an OpenAI tools array: the model may call
+                        them (the prompt goes through the chat template)
+  --tool-choice C       auto (default), none, required, or a function's name
+`;
+
 const modelHelp = `model:
   -m, --model M         a GGUF file, or an http(s) URL (downloaded once into
                         ~/.cache/hob or $HOB_CACHE_DIR, resumed if cut); the
@@ -62,7 +81,7 @@ options:
   --template NAME       use the built-in template chatml, llama3, gemma, phi3
                         or mistral instead of the file's
   --timings             after each reply, print token counts and speeds on stderr
-${modelHelp.replace("(default: the model's)", "(default: the model's, at most 4096)")}${samplingHelp}`,
+${modelHelp.replace("(default: the model's)", "(default: the model's, at most 4096)")}${samplingHelp}${constraintHelp}`,
   complete: `usage: hob complete [--model] M --prompt P [options]
 
 Continues a prompt and streams the text to stdout; prefill and decode speeds
@@ -74,7 +93,8 @@ options:
   -n, --n-predict N     tokens to generate (default 32)
   --ignore-eos          keep generating after end-of-generation tokens
   --json                print prompt ids, ids, text and timings as one JSON object
-${modelHelp}${samplingHelp}`,
+                        (with --tools also content and tool_calls)
+${modelHelp}${samplingHelp}${constraintHelp}`,
   tokenize: `usage: hob tokenize [--model] M --text T
 
 Prints {"ids": [...]}: the token ids of the text, with BOS/EOS as the model's

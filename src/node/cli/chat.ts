@@ -6,13 +6,14 @@
 import { createInterface } from 'node:readline';
 
 import { HobError } from '../../shared/errors.js';
-import type { ChatMessage, HobEngine, Usage } from '../../shared/types.js';
+import type { ChatCompletionDelta, ChatMessage, HobEngine, ToolCall, Usage } from '../../shared/types.js';
 import { Engine } from '../../core/wasm-engine.js';
 import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate } from '../../chat/template.js';
 import { createEngine } from '../create-engine.js';
 import { readGgufHeaderFile } from '../index.js';
-import { gpuLayersOption, modelOptions, num, parseCommand, samplingOptions, samplingParams, threadsOption, UsageError } from './args.js';
+import { constraintOptions, gpuLayersOption, modelOptions, num, parseCommand, samplingOptions, samplingParams, threadsOption, UsageError } from './args.js';
 import { cachedModelFailure, describeError, logShift, modelArg, resolveModelPath } from './model.js';
+import { constraintParams } from './constraints.js';
 import { ProgressBar } from './progress.js';
 
 const DIM = '\x1b[2m';
@@ -36,6 +37,7 @@ export async function chatCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseCommand(args, {
     ...modelOptions,
     ...samplingOptions,
+    ...constraintOptions,
     system: { type: 'string' },
     'n-predict': { type: 'string', short: 'n' },
     template: { type: 'string' },
@@ -47,6 +49,7 @@ export async function chatCommand(args: string[]): Promise<void> {
   }
   const nPredict = num(o['n-predict'], 'n-predict', 1024, { min: 1, integer: true });
   const sampling = samplingParams(o);
+  const constraints = await constraintParams(o);
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
   const threads = threadsOption(o.threads);
   const gpuLayers = gpuLayersOption(o['gpu-layers']);
@@ -120,26 +123,43 @@ export async function chatCommand(args: string[]): Promise<void> {
     }
   };
 
-  /** Streams one reply to stdout; returns its text, how it ended and the usage. */
-  const streamReply = async (prompt: string, signal: AbortSignal): Promise<{ text: string; finish?: string; usage?: Usage }> => {
-    const req = { stream: true as const, signal, max_tokens: nPredict, ...sampling };
+  /** Streams one reply to stdout (its thought dimmed, its tool calls as
+   * arrows); returns the assistant's turn, how it ended and the usage. */
+  const streamReply = async (prompt: string, signal: AbortSignal): Promise<{ turn: ChatMessage; finish?: string; usage?: Usage }> => {
+    const req = { stream: true as const, signal, max_tokens: nPredict, ...sampling, ...constraints };
     let text = '';
+    let thinking = false;
+    const calls: ToolCall[] = [];
     let finish: string | undefined;
     let usage: Usage | undefined;
-    const take = (delta: string | undefined, f: string | null, u: Usage | undefined) => {
-      if (delta) {
-        process.stdout.write(delta);
-        text += delta;
+    const take = (d: ChatCompletionDelta, f: string | null, u: Usage | undefined) => {
+      if (d.reasoning_content) {
+        if (!thinking && tty) process.stdout.write(DIM);
+        thinking = true;
+        process.stdout.write(d.reasoning_content);
+      }
+      if (d.content) {
+        if (thinking) process.stdout.write(`${tty ? RESET : ''}\n`);
+        thinking = false;
+        process.stdout.write(d.content);
+        text += d.content;
+      }
+      for (const c of d.tool_calls ?? []) {
+        if (c.function?.name === undefined || c.function.arguments === undefined || c.id === undefined) continue;
+        calls.push({ id: c.id, type: 'function', function: { name: c.function.name, arguments: c.function.arguments } });
+        process.stdout.write(`${text ? '\n' : ''}→ ${c.function.name}(${c.function.arguments})`);
       }
       finish = f ?? finish;
       usage = u ?? usage;
     };
     if (special) {
-      for await (const c of await engine.completions.create({ ...req, prompt })) take(c.choices[0].text, c.choices[0].finish_reason, c.usage);
+      for await (const c of await engine.completions.create({ ...req, prompt })) take({ content: c.choices[0].text }, c.choices[0].finish_reason, c.usage);
     } else {
-      for await (const c of await engine.chat.completions.create({ ...req, messages })) take(c.choices[0].delta.content, c.choices[0].finish_reason, c.usage);
+      for await (const c of await engine.chat.completions.create({ ...req, messages })) take(c.choices[0].delta, c.choices[0].finish_reason, c.usage);
     }
-    return { text, finish, usage };
+    if (thinking && tty) process.stdout.write(RESET);
+    const turn: ChatMessage = calls.length ? { role: 'assistant', content: text || null, tool_calls: calls } : { role: 'assistant', content: text };
+    return { turn, finish, usage };
   };
 
   if (tty) rl.prompt();
@@ -171,7 +191,7 @@ export async function chatCommand(args: string[]): Promise<void> {
         }
         const r = await streamReply(prompt, reply.signal);
         process.stdout.write('\n');
-        messages.push({ role: 'assistant', content: r.text });
+        messages.push(r.turn);
         if (r.finish === 'abort') process.stderr.write(`${tty ? DIM : ''}(stopped)${tty ? RESET : ''}\n`);
         if (o.timings && r.usage) {
           const u = r.usage;

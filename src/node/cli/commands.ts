@@ -4,11 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { Session } from '../../core/session.js';
 import { Engine } from '../../core/wasm-engine.js';
 import { generate, type GenerationResult } from '../../runtime/generate.js';
-import { promptIds } from '../../runtime/prompt.js';
+import { prepareRequest } from '../../runtime/request.js';
 import { Sequence } from '../../runtime/sequence.js';
 import { loadVocabFile, readGgufHeaderFile } from '../index.js';
-import { modelOptions, num, parseCommand, samplingOptions, samplingParams, UsageError } from './args.js';
+import { constraintOptions, modelOptions, num, parseCommand, samplingOptions, samplingParams, UsageError } from './args.js';
 import { cachedModelFailure, logShift, modelArg, openModel, PROMPT_PROGRESS_MIN, resolveModelPath } from './model.js';
+import { constraintParams } from './constraints.js';
 import { ProgressBar } from './progress.js';
 
 export async function tokenizeCommand(args: string[]): Promise<void> {
@@ -48,6 +49,7 @@ export async function completeCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseCommand(args, {
     ...modelOptions,
     ...samplingOptions,
+    ...constraintOptions,
     prompt: { type: 'string', short: 'p' },
     file: { type: 'string', short: 'f' },
     'n-predict': { type: 'string', short: 'n' },
@@ -59,6 +61,7 @@ export async function completeCommand(args: string[]): Promise<void> {
   if (prompt === undefined) throw new UsageError('--prompt (or --file) is required');
   const nPredict = num(o['n-predict'], 'n-predict', 32, { min: 0, integer: true });
   const sampling = samplingParams(o);
+  const constraints = await constraintParams(o);
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
 
   const m = await openModel(o, positionals);
@@ -69,16 +72,23 @@ export async function completeCommand(args: string[]): Promise<void> {
   }
   const session = Session.create(model, { nCtx, nThreads: m.threads });
   const sequence = new Sequence(session, { onShift: logShift });
-  // The prompt as the API's text completion tokenizes it.
-  const ids = promptIds(model, { prompt });
+  // The prompt as the API tokenizes a text completion; with tools, as one
+  // user turn of a chat, through the model's template.
+  const request = constraints.tools
+    ? { ...sampling, ...constraints, messages: [{ role: 'user' as const, content: prompt }] }
+    : { ...sampling, ...constraints, prompt };
+  const prepared = prepareRequest(model, request);
+  const ids = prepared.promptIds;
   // Long prompts show their progress (evaluated in chunks for it).
   const bar = !o.json && !o['no-progress'] && process.stderr.isTTY === true && ids.length > 2 * PROMPT_PROGRESS_MIN
     ? new ProgressBar('prompt', { unit: 'tokens', summary: false })
     : undefined;
   let r: GenerationResult;
   try {
-    r = await generate(model, sequence, { ...sampling, promptIds: ids, maxTokens: nPredict, ignoreEos: o['ignore-eos'] }, {
-      onText: o.json ? undefined : (delta) => process.stdout.write(delta),
+    r = await generate(model, sequence, { ...prepared.generation, promptIds: ids, maxTokens: nPredict, ignoreEos: o['ignore-eos'] }, {
+      onText: (delta) => {
+        for (const d of prepared.reply.push(delta)) if (!o.json && d.content) process.stdout.write(d.content);
+      },
       onPrefill: bar && ((p) => bar.update(p.loaded, p.total)),
     });
   } finally {
@@ -86,6 +96,8 @@ export async function completeCommand(args: string[]): Promise<void> {
     session.free();
     m.close();
   }
+  const reply = prepared.reply.finish(r.finishReason);
+  if (!o.json) for (const d of reply.deltas) if (d.content) process.stdout.write(d.content);
   const evaluated = r.promptTokens - r.cachedTokens;
   const timings = {
     reusedTokens: r.cachedTokens,
@@ -99,11 +111,14 @@ export async function completeCommand(args: string[]): Promise<void> {
   if (o.json) {
     process.stdout.write(
       JSON.stringify({
-        promptIds: ids, ids: r.ids, text: r.text, finishReason: r.finishReason, timings,
+        promptIds: ids, ids: r.ids, text: r.text, finishReason: reply.finishReason, timings,
         threads: m.threads, backend: `wasm-${engine.variant}`, gpuLayers: model.loadReport?.gpuLayers ?? 0,
+        ...(constraints.tools ? { content: reply.message.content, tool_calls: reply.message.tool_calls ?? [] } : {}),
+        ...(reply.message.reasoning_content ? { reasoning: reply.message.reasoning_content } : {}),
       }) + '\n',
     );
   } else {
+    for (const call of reply.message.tool_calls ?? []) process.stdout.write(`\n→ ${call.function.name}(${call.function.arguments})`);
     process.stdout.write('\n');
     process.stderr.write(
       `prefill: ${timings.prefillTokens} tokens, ${timings.prefillTokensPerSecond.toFixed(1)} tokens/s; ` +

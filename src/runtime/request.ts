@@ -1,0 +1,98 @@
+// One chat or text completion request made ready to generate, the same way
+// for the worker (the public API, <hob-chat>) and the CLI: its prompt ids,
+// what constrains its output, its stop strings and reasoning budget, and the
+// reply it assembles from the generated text (content, reasoning and tool
+// calls, streamed as OpenAI's deltas and never half-parsed).
+import type { Model } from '../core/model.js';
+import { reasoningBudget } from '../chat/reasoning.js';
+import { ReplyParser } from '../chat/tool-parser.js';
+import type { ChatPrompt } from '../chat/tool-prompt.js';
+import { HobError } from '../shared/errors.js';
+import type {
+  AssistantMessage, ChatCompletionDelta, ChatMessage, ConstraintParams, FinishReason, SamplingParams, ToolChoice, ToolDefinition,
+} from '../shared/types.js';
+import { compileConstraint, type Constraint } from './constraint.js';
+import type { GenerationRequest } from './generate.js';
+import { chatPrompt, chatPromptIds, completionPromptIds } from './prompt.js';
+
+/** A chat (messages) or text completion (prompt) request, in the API's names. */
+export interface ReplyRequest extends SamplingParams, ConstraintParams {
+  messages?: ChatMessage[];
+  prompt?: string;
+  tools?: ToolDefinition[];
+  tool_choice?: ToolChoice;
+  parallel_tool_calls?: boolean;
+  enable_thinking?: boolean;
+  max_reasoning_tokens?: number;
+}
+
+export interface PreparedRequest {
+  promptIds: number[];
+  /** The generation loop's request, but for maxTokens and ignoreEos. */
+  generation: Omit<GenerationRequest, 'maxTokens' | 'promptIds'>;
+  constraint?: Constraint;
+  /** Turns the generated text into the reply. */
+  reply: ReplyAssembler;
+}
+
+/** The reply of a request as its text streams in. */
+export class ReplyAssembler {
+  private text = '';
+
+  constructor(
+    /** Chat replies that may think or call tools are parsed; others are plain content. */
+    private readonly parser: ReplyParser | undefined,
+    readonly chat: boolean,
+  ) {}
+
+  /** The deltas a piece of generated text completes. */
+  push(text: string): ChatCompletionDelta[] {
+    this.text += text;
+    if (this.parser) return this.parser.push(text);
+    return text ? [{ content: text }] : [];
+  }
+
+  /** The last deltas, the reply's message and how it finished: a reply that
+   * ends by calling tools finishes with 'tool_calls'. */
+  finish(reason: FinishReason): { deltas: ChatCompletionDelta[]; message: AssistantMessage; finishReason: FinishReason } {
+    const deltas = this.parser ? this.parser.finish() : [];
+    const message: AssistantMessage = this.parser ? this.parser.message : { role: 'assistant', content: this.text };
+    const finishReason = message.tool_calls?.length && reason === 'stop' ? 'tool_calls' : reason;
+    return { deltas, message, finishReason };
+  }
+}
+
+function checkBudget(n: unknown): number | undefined {
+  if (n === undefined || n === null) return undefined;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+    throw new HobError('argument/invalid', `max_reasoning_tokens must be a non-negative integer, got ${String(n)}`);
+  }
+  return n;
+}
+
+/** Prepares a request: renders and tokenizes its prompt, compiles its
+ * constraint. Every error here is typed and happens before anything is
+ * evaluated. */
+export function prepareRequest(model: Model, req: ReplyRequest): PreparedRequest {
+  let chat: ChatPrompt | undefined;
+  let ids: number[];
+  if (req.messages !== undefined) {
+    chat = chatPrompt(model, { ...req, messages: req.messages });
+    ids = chatPromptIds(model, chat.prompt);
+  } else {
+    if (req.tools?.length) throw new HobError('argument/invalid', 'tools belong to chat requests (messages), not to text completions');
+    ids = completionPromptIds(model, req.prompt);
+  }
+  const constraint = compileConstraint(model, req, chat);
+  const maxReasoning = checkBudget(req.max_reasoning_tokens);
+  const budget = maxReasoning !== undefined && chat?.reasoning ? reasoningBudget(chat.reasoning, chat.startsInReasoning, maxReasoning) : undefined;
+  const stop = typeof req.stop === 'string' ? [req.stop] : req.stop ?? [];
+  const parse = chat && (chat.toolsActive || chat.reasoning !== undefined);
+  const parser = parse ? new ReplyParser({ ...chat!.parser, constrained: !!constraint && chat!.toolsActive }) : undefined;
+  return {
+    promptIds: ids,
+    constraint,
+    generation: { ...req, stop: [...stop, ...(chat?.stops ?? [])], constraint, reasoningBudget: budget },
+    reply: new ReplyAssembler(parser, chat !== undefined),
+  };
+}
