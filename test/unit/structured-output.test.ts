@@ -25,8 +25,8 @@ function model(template?: string): Uint8Array {
   return w.toBytes();
 }
 
-const ajv = new (Ajv2020 as unknown as typeof Ajv2020.default)({ strict: false });
-(addFormats as unknown as typeof addFormats.default)(ajv);
+const ajv = new Ajv2020({ strict: false });
+addFormats(ajv);
 
 const WEATHER: ToolDefinition = {
   type: 'function',
