@@ -1,6 +1,6 @@
 // The chat's stylesheet, scoped to its shadow root (nothing leaks out, page
 // CSS does not leak in). Hosts theme it through the --hob-* custom properties
-// and the parts listed in the README.
+// and the parts listed in docs/chat-component.md.
 export const CHAT_CSS = `
 :host {
   --hob-font: system-ui, -apple-system, 'Segoe UI', sans-serif;
