@@ -272,7 +272,15 @@ export class ReplyParser {
       this.content.push(text.slice(0, at));
       return this.openBlock(text.slice(at));
     }
-    const hold = this.ended ? 0 : heldTail(text, this.openers);
+    const hold = heldTail(text, this.openers);
+    if (this.ended) {
+      // Cut off at the start of a call: under a grammar that guaranteed the
+      // calls it can only be one, so it is no content.
+      const cut = this.opts.constrained ? hold : 0;
+      if (cut) this.unparsed = text.slice(text.length - cut);
+      this.content.push(text.slice(0, text.length - cut));
+      return null;
+    }
     this.content.push(text.slice(0, text.length - hold));
     this.pending = text.slice(text.length - hold);
     return null;
