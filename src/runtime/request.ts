@@ -39,6 +39,7 @@ export interface PreparedRequest {
 export class ReplyAssembler {
   private text = '';
 
+  /** @internal */
   constructor(
     /** Chat replies that may think or call tools are parsed; others are plain content. */
     private readonly parser: ReplyParser | undefined,
