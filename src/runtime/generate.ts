@@ -11,7 +11,7 @@
 // be held to a budget, after which its closing tag is written for the model.
 // The cache always holds the prompt and the output but its last token, so
 // the next request reuses it.
-import type { ReasoningBudget } from '../chat/reasoning.js';
+import type { ReasoningBudget, ReasoningFormat } from '../chat/reasoning.js';
 import type { Model } from '../core/model.js';
 import { SamplerChain } from '../sampling/chain.js';
 import { sampleConstrained } from '../sampling/constrained.js';
@@ -29,6 +29,9 @@ export interface GenerationRequest extends SamplingParams {
   ignoreEos?: boolean;
   /** What the output must match (runtime/constraint.ts compiles it). */
   constraint?: Constraint;
+  /** The reply may think (<think> ... </think>): its thought's tokens are
+   *  counted (GenerationResult.reasoningTokens). */
+  thought?: { format: ReasoningFormat; startsInside: boolean };
   /** The reply's thought, held to this budget: past it, its closing text is
    *  written for the model and the answer follows. */
   reasoningBudget?: ReasoningBudget;
@@ -60,7 +63,7 @@ export interface GenerationResult {
   backtracks: number;
   /** Samples the constraint refused, resampled from every logit. */
   resamples: number;
-  /** Tokens of thought generated (with a reasoning budget). */
+  /** Tokens of thought generated (when the request says the reply may think). */
   reasoningTokens: number;
 }
 
@@ -131,8 +134,9 @@ export async function generate(
   // a model that may think first) from where the thought is over.
   const c = req.constraint;
   const budget = req.reasoningBudget;
-  const thoughtFormat = c?.afterThought?.format ?? (budget ? { open: budget.start, close: budget.end, forcedClose: budget.forced } : undefined);
-  const thought = thoughtFormat && new ThoughtTracker(thoughtFormat, c?.afterThought?.startsInside ?? budget?.startsInside ?? false);
+  const thoughtFormat = req.thought?.format ?? c?.afterThought?.format ?? (budget ? { open: budget.start, close: budget.end, forcedClose: budget.forced } : undefined);
+  const startsInside = req.thought?.startsInside ?? c?.afterThought?.startsInside ?? budget?.startsInside ?? false;
+  const thought = thoughtFormat && new ThoughtTracker(thoughtFormat, startsInside);
   const newMatcher = () => new GrammarMatcher(c!.grammar, modelGrammarVocab(model), c!.triggers ? { lazy: { triggers: c!.triggers } } : {});
   let matcher = c && !c.afterThought ? newMatcher() : undefined;
   // Before token i: the matcher's state (null: not started) and the thought's.

@@ -93,7 +93,13 @@ export function prepareRequest(model: Model, req: ReplyRequest): PreparedRequest
   return {
     promptIds: ids,
     constraint,
-    generation: { ...req, stop: [...stop, ...(chat?.stops ?? [])], constraint, reasoningBudget: budget },
+    generation: {
+      ...req,
+      stop: [...stop, ...(chat?.stops ?? [])],
+      constraint,
+      reasoningBudget: budget,
+      thought: chat?.reasoning && { format: chat.reasoning, startsInside: chat.startsInReasoning },
+    },
     reply: new ReplyAssembler(parser, chat !== undefined),
   };
 }

@@ -223,6 +223,8 @@ export interface Usage {
   cached_tokens: number;
   prefill_tokens_per_second: number;
   decode_tokens_per_second: number;
+  /** Of completion_tokens, those a thinking model spent thinking (chat replies of templates with <think>). */
+  completion_tokens_details?: { reasoning_tokens: number };
 }
 
 /** A reply: its text (null when it only calls tools), its reasoning when the model thought first, its tool calls. */

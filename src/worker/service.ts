@@ -246,6 +246,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
             cached_tokens: r.cachedTokens,
             prefill_tokens_per_second: r.prefillMs > 0 ? evaluated / (r.prefillMs / 1000) : 0,
             decode_tokens_per_second: decodeTps,
+            ...(prepared.generation.thought ? { completion_tokens_details: { reasoning_tokens: r.reasoningTokens } } : {}),
           },
         };
       } finally {
