@@ -153,4 +153,26 @@ describe('sampling from the GPU pick (every block and the head on the GPU)', () 
       assert.equal(gpuRun.reads, gpuRun.picks + gpuRun.resamples, JSON.stringify(gpuRun));
     }
   });
+  test('log-probabilities with every block on the GPU: those of the CPU, for the same tokens', async () => {
+    const run = async (model: Model, req: Partial<GenerationRequest>) => {
+      const session = Session.create(model, { nCtx: 64 });
+      try {
+        return await generate(model, new Sequence(session), { promptIds: PROMPT, maxTokens: N_TOKENS, ignoreEos: true, logprobs: 5, ...req });
+      } finally {
+        session.free();
+      }
+    };
+    for (const req of [{ temperature: 0 }, { temperature: 0.9, top_k: 30, seed: 8 }]) {
+      const [gpuRun, cpuRun] = [await run(gpuModel, req), await run(cpuModel, req)];
+      assert.deepEqual(gpuRun.ids, cpuRun.ids, JSON.stringify(req));
+      assert.equal(gpuRun.logprobs?.length, gpuRun.ids.length);
+      for (const [i, g] of gpuRun.logprobs!.entries()) {
+        const c = cpuRun.logprobs![i];
+        assert.equal(g.id, gpuRun.ids[i]);
+        assert.ok(Math.abs(g.logprob - c.logprob) < 1e-4, `step ${i}: ${g.logprob} vs CPU ${c.logprob}`);
+        assert.deepEqual(g.top_logprobs.map((t) => t.id), c.top_logprobs.map((t) => t.id), `step ${i}`);
+        for (const [k, t] of g.top_logprobs.entries()) assert.ok(Math.abs(t.logprob - c.top_logprobs[k].logprob) < 1e-4, `step ${i} rank ${k}`);
+      }
+    }
+  });
 });

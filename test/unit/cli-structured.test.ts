@@ -113,3 +113,20 @@ test('hob run -j: each reply of a piped chat is JSON under the schema', async ()
   assert.equal(replies.length, 2, r.stdout);
   for (const line of replies) assert.ok(['alpha', 'beta', 'gamma'].includes((JSON.parse(line) as { word: string }).word), line);
 });
+
+test('hob complete --json --logprobs N prints the entries the API gives', async () => {
+  engine ??= await createEngine({ model: tiny, threads: 1 });
+  const cli = await hob(['complete', tiny, '-p', 'Once upon a time', '-n', '12', '--temp', '0.9', '--seed', '5', '--threads', '1', '--json', '--logprobs', '3']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const out = JSON.parse(cli.stdout) as { text: string; ids: number[]; logprobs: { id: number; logprob: number; top_logprobs: { id: number }[] }[] };
+  const api = await engine.completions.create({ prompt: 'Once upon a time', max_tokens: 12, temperature: 0.9, seed: 5, logprobs: true, top_logprobs: 3 });
+  assert.equal(out.text, api.choices[0].text);
+  assert.deepEqual(out.logprobs.map((e) => e.id), out.ids.slice(0, out.logprobs.length));
+  assert.deepEqual(out.logprobs, api.choices[0].logprobs!.content);
+  assert.ok(out.logprobs.every((e) => e.top_logprobs.length === 3));
+  const bad = await hob(['complete', tiny, '-p', 'x', '--logprobs', '21', '--json']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--logprobs must be a whole number from 0 to 20/);
+  const plain = await hob(['complete', tiny, '-p', 'x', '--logprobs', '2']);
+  assert.match(plain.stderr, /--logprobs needs --json/);
+});

@@ -98,6 +98,9 @@ options:
   --ignore-eos          keep generating after end-of-generation tokens
   --json                print prompt ids, ids, text and timings as one JSON object
                         (with --tools also content and tool_calls)
+  --logprobs N          with --json: each generated token's log-probability and
+                        the N (0 to 20) most likely tokens at its step, under
+                        "logprobs" (OpenAI's entries, with token ids)
 ${modelHelp}${samplingHelp}${constraintHelp}`,
   tokenize: `usage: hob tokenize [--model] M --text T
 
