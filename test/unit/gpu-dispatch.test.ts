@@ -2,11 +2,13 @@
 // on a pass that records its commands: workgroup grids stay within the
 // per-dimension limit and cover every workgroup, bad token counts and
 // oversized grids are typed errors thrown before the pass is touched, and an
-// empty batch dispatches nothing. No GPU needed.
+// empty batch dispatches nothing; the GPU pick checks its grid the same way.
+// No GPU needed.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { dispatch, gridStep, WorkgroupLimit } from '../../src/gpu/kernels/dispatch.js';
+import { GpuPicker } from '../../src/gpu/pick.js';
 
 type Command = [string, ...unknown[]];
 
@@ -102,3 +104,28 @@ describe('dispatch and gridStep', () => {
   });
 });
 
+describe('the GPU pick', () => {
+  test('a vocabulary of more 4096-logit chunks than a dispatch dimension holds is a range error before anything is created; as many fit', () => {
+    const created: string[] = [];
+    const device = new Proxy({ limits: { maxComputeWorkgroupsPerDimension: 3 } }, {
+      get: (target, key) => (key in target ? target[key as 'limits'] : () => created.push(String(key))),
+    }) as unknown as GPUDevice;
+    const logits = { size: 4 * 4 * 4096 } as GPUBuffer;
+    let err: unknown;
+    try {
+      new GpuPicker(device, logits, 3 * 4096 + 1);
+    } catch (e) {
+      err = e;
+    }
+    assert.equal((err as { code?: string }).code, 'range/out-of-bounds');
+    assert.deepEqual((err as { details?: unknown }).details, { workgroups: 4 });
+    assert.equal(created.length, 0, created.join());
+    // Three chunks fit the three workgroups a dimension allows (the WebGPU
+    // constants the picker reads, as the spec numbers them).
+    const g = globalThis as Record<string, unknown>;
+    g.GPUShaderStage ??= { VERTEX: 1, FRAGMENT: 2, COMPUTE: 4 };
+    g.GPUBufferUsage ??= { MAP_READ: 1, MAP_WRITE: 2, COPY_SRC: 4, COPY_DST: 8, INDEX: 16, VERTEX: 32, UNIFORM: 64, STORAGE: 128, INDIRECT: 256, QUERY_RESOLVE: 512 };
+    new GpuPicker(device, logits, 3 * 4096);
+    assert.ok(created.includes('createComputePipeline') && created.includes('createBuffer'), created.join());
+  });
+});
