@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { Kernels, createQ8Acts, FRAME_BYTES } from '../src/gpu/kernels.js';
+import { Kernels, createQ8Acts, FRAME_BYTES } from '../src/gpu/kernels/index.js';
 import { createWeightBuffers } from '../src/gpu/weights.js';
 import { requestNodeGpu } from '../src/node/index.js';
 

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 
 import type { StepLogits } from '../src/core/logits.js';
 import type { Session } from '../src/core/session.js';
-import type { Step } from '../src/gpu/kernels.js';
+import type { Step } from '../src/gpu/kernels/index.js';
 import type { GpuRunner } from '../src/gpu/runner.js';
 
 const { values: opts } = parseArgs({

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 
 import { requestGpu } from '../../src/gpu/device.js';
-import { Kernels } from '../../src/gpu/kernels.js';
+import { Kernels } from '../../src/gpu/kernels/index.js';
 import { Rng, createFrameBuffer, createTestBuffer, readF32, writeFrame } from './harness.js';
 
 const shapes = [

@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 
 import { requestGpu } from '../../src/gpu/device.js';
-import { Kernels, createQ8Acts, needsQ8Acts } from '../../src/gpu/kernels.js';
+import { Kernels, createQ8Acts, needsQ8Acts } from '../../src/gpu/kernels/index.js';
 import { createWeightBuffers } from '../../src/gpu/weights.js';
 import { GGML, Rng, createFrameBuffer, createTestBuffer, randomWeightBytes, writeFrame } from './harness.js';
 
