@@ -48,7 +48,7 @@ const TILE_TOKENS = 32;
 // The quantized one's (KernelOptions.q8Tile): on an H200, 64 x 64 with two
 // blocks a stage is the fastest for Llama-1B's large matrices and 32 x 32
 // with four for its K and V projections, whose large tiles leave most of the
-// GPU idle (scripts/bench-gpu-matmul.ts).
+// GPU idle (bench/gpu-matmul.ts).
 export const Q8_TILE_LARGE: Q8Tile = { rows: 4, tokens: 4, blocks: 2 };
 export const Q8_TILE_SMALL: Q8Tile = { rows: 2, tokens: 2, blocks: 4 };
 const Q8_TILE_MIN_GROUPS = 128;
