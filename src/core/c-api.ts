@@ -62,6 +62,13 @@ export const Hparam = {
   N_SWA: 22,
   ROPE_FREQ_BASE_SWA: 23,
   ROPE_FREQ_SCALE_SWA: 24,
+  CONV_KERNEL: 100,
+  CONV_CHANNELS: 101,
+  SSM_HEAD_DIM: 102,
+  SSM_KEY_HEADS: 103,
+  SSM_VALUE_HEADS: 104,
+  ATTN_GATE: 105,
   LAYER_SWA: 65536,
+  LAYER_MIXER: 131072,
 } as const;
 export type Hparam = (typeof Hparam)[keyof typeof Hparam];
