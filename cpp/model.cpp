@@ -6,12 +6,10 @@
 // post-norms, embedding scale, soft-capping, sliding windows.
 #include "model.h"
 
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "api.h"
-#include "ops/ssm.h"
 #include "quants.h"
 
 namespace hob {
@@ -74,20 +72,7 @@ void Workspace::reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads) 
     hb.resize(T * hp.n_ff);
     hb2.resize(T * hp.n_ff);
     pos.resize(T);
-    if (hp.attn_gate) {
-        qg.resize(T * q_dim * 2);
-        gate.resize(T * q_dim);
-    }
-    if (hp.has_recurrent()) {
-        const RecurrentHparams& r = hp.rec;
-        const size_t C = (size_t)r.conv_channels;
-        mix_in.resize(T * std::max(C, (size_t)hp.n_embd * 3));
-        mix_a.resize(T * C);
-        mix_b.resize(T * C);
-        mix_z.resize(T * r.value_dim());
-        mix_alpha.resize(T * r.n_value_heads);
-        mix_beta.resize(T * r.n_value_heads);
-    }
+    reserve_hybrid(hp, T);
     if ((int32_t)scratch.per_thread.size() < n_threads) scratch.per_thread.resize(n_threads);
     capacity = n_tokens;
 }
@@ -332,81 +317,66 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
     for (int32_t l = 0; l < n_layers; l++) {
         const LayerWeights& L = layers_[l];
         if (hp.mixer(l) != Mixer::Attention) {
-            // A recurrent mixer (hybrids) in place of attention.
-            HOB_CHECK(state != nullptr, HOB_ERR_INTERNAL, "block " + std::to_string(l) + " is recurrent but the session has no state");
-            recurrent_mixer(pool, ws, *state, l, T);
-        } else {
-            const int32_t kl = kv_layer_[(size_t)l];
-            // Qwen 3.5 projects each head's query and gate together.
-            float* q_out = hp.attn_gate ? ws.qg.data() : ws.q.data();
-
-            // Attention: (norm, done by the step before) project (+ bias), norm
-            // heads, rotate, cache, attend (within the layer's window), project
-            // back (+ post-norm).
-            if (can_share_input(*L.wq, *L.wk) && can_share_input(*L.wq, *L.wv)) {
-                matmul_many(pool, ws.scratch, {{L.wq, q_out}, {L.wk, ws.k.data()}, {L.wv, ws.v.data()}}, ws.xb.data(), T);
-            } else {
-                matmul(pool, ws.scratch, *L.wq, ws.xb.data(), T, q_out);
-                matmul(pool, ws.scratch, *L.wk, ws.xb.data(), T, ws.k.data());
-                matmul(pool, ws.scratch, *L.wv, ws.xb.data(), T, ws.v.data());
-            }
-            // Per token, in one pass over its q, k and v rows: biases, head
-            // norms, rotation, Gemma's q scaling (before its f16 rounding, as its
-            // reference does) and the store into the cache.
-            const RopeParams& rp = hp.rope_of(l);
-            HOB_CHECK(rp.n_rot > 0 && rp.n_rot % 2 == 0 && rp.n_rot <= hp.head_dim, HOB_ERR_INVALID_ARGUMENT,
-                      "RoPE over " + std::to_string(rp.n_rot) + " of " + std::to_string(hp.head_dim) + " dimensions");
-            kv.k_rows(kl, cell0, T);  // checks the cells once
-            const int64_t row_cost = (q_dim + 2 * (int64_t)kv_dim) * 8 + rp.n_rot * 20;
-            parallel_for(pool, T, T * row_cost, 1, [&](int64_t t0, int64_t t1) {
-                float cs_local[256];
-                float* cs = rp.n_rot <= 256 ? cs_local : nullptr;
-                std::vector<float> cs_big;
-                if (!cs) {
-                    cs_big.resize((size_t)rp.n_rot);
-                    cs = cs_big.data();
-                }
-                for (int64_t t = t0; t < t1; t++) {
-                    float* qt = ws.q.data() + (size_t)t * q_dim;
-                    if (hp.attn_gate) {
-                        const int32_t D = hp.head_dim;
-                        const float* src = ws.qg.data() + (size_t)t * q_dim * 2;
-                        float* gt = ws.gate.data() + (size_t)t * q_dim;
-                        for (int32_t h = 0; h < hp.n_head; h++) {
-                            std::copy(src + (size_t)2 * h * D, src + (size_t)(2 * h + 1) * D, qt + (size_t)h * D);
-                            std::copy(src + (size_t)(2 * h + 1) * D, src + (size_t)(2 * h + 2) * D, gt + (size_t)h * D);
-                        }
-                    }
-                    float* kt = ws.k.data() + (size_t)t * kv_dim;
-                    float* vt = ws.v.data() + (size_t)t * kv_dim;
-                    if (!L.bq.empty()) {
-                        add(qt, L.bq.data(), q_dim);
-                        add(kt, L.bk.data(), kv_dim);
-                        add(vt, L.bv.data(), kv_dim);
-                    }
-                    if (tr.qk_norm) {
-                        rmsnorm(qt, L.q_norm.data(), qt, hp.n_head, hp.head_dim, hp.rms_eps);
-                        rmsnorm(kt, L.k_norm.data(), kt, hp.n_head_kv, hp.head_dim, hp.rms_eps);
-                    }
-                    rope_angles(ws.pos[t], rp, cs);
-                    rope_apply(qt, hp.n_head, hp.head_dim, cs, rp);
-                    rope_apply(kt, hp.n_head_kv, hp.head_dim, cs, rp);
-                    if (tr.q_prescale) scale(qt, hp.attn_scale, q_dim);
-                    kv_store(kv, kl, cell0 + (int32_t)t, 1, kt, vt);
-                }
-            });
-            AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, tr.q_prescale ? 1.0f : hp.attn_scale};
-            shape.window = hp.window(l);
-            shape.softcap = hp.attn_softcap;
-            attention(pool, ws.scratch, kv, kl, cell0, T, shape, ws.q.data(), ws.att.data());
-            if (hp.attn_gate) {
-                // att = att * sigmoid(gate), written over the gates and read from there.
-                parallel_for(pool, T, (int64_t)T * q_dim * 20, 1, [&](int64_t t0, int64_t t1) {
-                    sigmoid_gate(ws.gate.data() + t0 * q_dim, ws.att.data() + t0 * q_dim, (t1 - t0) * q_dim);
-                });
-            }
-            matmul(pool, ws.scratch, *L.wo, hp.attn_gate ? ws.gate.data() : ws.att.data(), T, ws.xb2.data());
+            recurrent_block(pool, ws, state, l, T);  // hybrids: model_hybrid.cpp
+            continue;
         }
+        const int32_t kl = kv_layer_[(size_t)l];  // the cache has layers for attention blocks only
+        // Qwen 3.5 projects each head's query and gate together.
+        float* q_out = hp.attn_gate ? ws.qg.data() : ws.q.data();
+
+        // Attention: (norm, done by the step before) project (+ bias), norm
+        // heads, rotate, cache, attend (within the layer's window), project
+        // back (+ post-norm).
+        if (can_share_input(*L.wq, *L.wk) && can_share_input(*L.wq, *L.wv)) {
+            matmul_many(pool, ws.scratch, {{L.wq, q_out}, {L.wk, ws.k.data()}, {L.wv, ws.v.data()}}, ws.xb.data(), T);
+        } else {
+            matmul(pool, ws.scratch, *L.wq, ws.xb.data(), T, q_out);
+            matmul(pool, ws.scratch, *L.wk, ws.xb.data(), T, ws.k.data());
+            matmul(pool, ws.scratch, *L.wv, ws.xb.data(), T, ws.v.data());
+        }
+        // Per token, in one pass over its q, k and v rows: biases, head
+        // norms, rotation, Gemma's q scaling (before its f16 rounding, as its
+        // reference does) and the store into the cache.
+        const RopeParams& rp = hp.rope_of(l);
+        HOB_CHECK(rp.n_rot > 0 && rp.n_rot % 2 == 0 && rp.n_rot <= hp.head_dim, HOB_ERR_INVALID_ARGUMENT,
+                  "RoPE over " + std::to_string(rp.n_rot) + " of " + std::to_string(hp.head_dim) + " dimensions");
+        kv.k_rows(kl, cell0, T);  // checks the cells once
+        const int64_t row_cost = (q_dim + 2 * (int64_t)kv_dim) * 8 + rp.n_rot * 20;
+        parallel_for(pool, T, T * row_cost, 1, [&](int64_t t0, int64_t t1) {
+            float cs_local[256];
+            float* cs = rp.n_rot <= 256 ? cs_local : nullptr;
+            std::vector<float> cs_big;
+            if (!cs) {
+                cs_big.resize((size_t)rp.n_rot);
+                cs = cs_big.data();
+            }
+            for (int64_t t = t0; t < t1; t++) {
+                float* qt = ws.q.data() + (size_t)t * q_dim;
+                if (hp.attn_gate) split_query_gate(ws, t);
+                float* kt = ws.k.data() + (size_t)t * kv_dim;
+                float* vt = ws.v.data() + (size_t)t * kv_dim;
+                if (!L.bq.empty()) {
+                    add(qt, L.bq.data(), q_dim);
+                    add(kt, L.bk.data(), kv_dim);
+                    add(vt, L.bv.data(), kv_dim);
+                }
+                if (tr.qk_norm) {
+                    rmsnorm(qt, L.q_norm.data(), qt, hp.n_head, hp.head_dim, hp.rms_eps);
+                    rmsnorm(kt, L.k_norm.data(), kt, hp.n_head_kv, hp.head_dim, hp.rms_eps);
+                }
+                rope_angles(ws.pos[t], rp, cs);
+                rope_apply(qt, hp.n_head, hp.head_dim, cs, rp);
+                rope_apply(kt, hp.n_head_kv, hp.head_dim, cs, rp);
+                if (tr.q_prescale) scale(qt, hp.attn_scale, q_dim);
+                kv_store(kv, kl, cell0 + (int32_t)t, 1, kt, vt);
+            }
+        });
+        AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, tr.q_prescale ? 1.0f : hp.attn_scale};
+        shape.window = hp.window(l);
+        shape.softcap = hp.attn_softcap;
+        attention(pool, ws.scratch, kv, kl, cell0, T, shape, ws.q.data(), ws.att.data());
+        if (hp.attn_gate) gate_attention(pool, ws, T);  // into ws.gate
+        matmul(pool, ws.scratch, *L.wo, hp.attn_gate ? ws.gate.data() : ws.att.data(), T, ws.xb2.data());
         residual(pool, ws, T, E, hp.rms_eps, L.post_attn_norm, L.ffn_norm.data());
 
         // Feed-forward: (norm, done by the residual step) gated activation

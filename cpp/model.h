@@ -85,6 +85,8 @@ struct Workspace {
     Scratch scratch;
 
     void reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads);
+    // The buffers above that only hybrids use (model_hybrid.cpp).
+    void reserve_hybrid(const Hparams& hp, size_t n_tokens);
 };
 
 // Where the bytes of a tensor live in engine memory, or null when the CPU
@@ -161,6 +163,15 @@ private:
     // from the normed input ws.xb to the mixer's output ws.xb2.
     void load_recurrent_mixer(int32_t l);
     void recurrent_mixer(ThreadPool& pool, Workspace& ws, RecurrentState& state, int32_t l, int32_t T) const;
+    // model_hybrid.cpp: the whole of a recurrent block (its mixer, then the
+    // feed-forward, each added to the residual stream), leaving the next
+    // block's normed input in ws.xb as an attention block does.
+    void recurrent_block(ThreadPool& pool, Workspace& ws, RecurrentState* state, int32_t l, int32_t T) const;
+    // Qwen 3.5's gated attention: token t's projected queries and gates
+    // (ws.qg, interleaved per head) into ws.q and ws.gate; after attention,
+    // ws.gate = ws.att * sigmoid(ws.gate).
+    void split_query_gate(Workspace& ws, int64_t t) const;
+    void gate_attention(ThreadPool& pool, Workspace& ws, int32_t T) const;
 
     uint8_t* owned_ = nullptr;  // freed with the model
     TensorLocator locate_;     // set while building

@@ -14,6 +14,81 @@
 
 namespace hob {
 
+namespace {
+
+// Row by row: add the sub-block's output ws.xb2 to the residual stream
+// ws.x, and norm the sum into ws.xb for the next step (if there is one);
+// model.cpp's residual step for blocks without post-norms.
+void add_and_norm(ThreadPool& pool, Workspace& ws, int32_t T, int32_t E, float eps, const float* next_norm) {
+    parallel_for(pool, T, (int64_t)T * E * 8, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; t++) {
+            float* xt = ws.x.data() + (size_t)t * E;
+            add(xt, ws.xb2.data() + (size_t)t * E, E);
+            if (next_norm) rmsnorm(xt, next_norm, ws.xb.data() + (size_t)t * E, 1, E, eps);
+        }
+    });
+}
+
+}  // namespace
+
+void Workspace::reserve_hybrid(const Hparams& hp, size_t T) {
+    const size_t q_dim = (size_t)hp.n_head * hp.head_dim;
+    if (hp.attn_gate) {
+        qg.resize(T * q_dim * 2);
+        gate.resize(T * q_dim);
+    }
+    if (hp.has_recurrent()) {
+        const RecurrentHparams& r = hp.rec;
+        const size_t C = (size_t)r.conv_channels;
+        mix_in.resize(T * std::max(C, (size_t)hp.n_embd * 3));
+        mix_a.resize(T * C);
+        mix_b.resize(T * C);
+        mix_z.resize(T * r.value_dim());
+        mix_alpha.resize(T * r.n_value_heads);
+        mix_beta.resize(T * r.n_value_heads);
+    }
+}
+
+void Model::recurrent_block(ThreadPool& pool, Workspace& ws, RecurrentState* state, int32_t l, int32_t T) const {
+    const Hparams& hp = hp_;
+    const LayerWeights& L = layers_[l];
+    const int32_t E = hp.n_embd;
+    HOB_CHECK(state != nullptr, HOB_ERR_INTERNAL, "block " + std::to_string(l) + " is recurrent but the session has no state");
+    HOB_CHECK(hp.traits->ffn_act == FfnAct::SiLU && L.post_attn_norm.empty() && L.post_ffn_norm.empty(), HOB_ERR_INTERNAL,
+              "a recurrent block has a SwiGLU feed-forward and no post-norms");
+    recurrent_mixer(pool, ws, *state, l, T);
+    add_and_norm(pool, ws, T, E, hp.rms_eps, L.ffn_norm.data());
+    // The feed-forward, SwiGLU, as model.cpp's.
+    if (can_share_input(*L.ffn_gate, *L.ffn_up)) {
+        matmul_many(pool, ws.scratch, {{L.ffn_gate, ws.hb.data()}, {L.ffn_up, ws.hb2.data()}}, ws.xb.data(), T);
+    } else {
+        matmul(pool, ws.scratch, *L.ffn_gate, ws.xb.data(), T, ws.hb.data());
+        matmul(pool, ws.scratch, *L.ffn_up, ws.xb.data(), T, ws.hb2.data());
+    }
+    silu_mul(pool, ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
+    matmul(pool, ws.scratch, *L.ffn_down, ws.hb.data(), T, ws.xb2.data());
+    add_and_norm(pool, ws, T, E, hp.rms_eps, l + 1 < n_cpu_layers_ ? layers_[l + 1].attn_norm.data() : nullptr);
+}
+
+void Model::split_query_gate(Workspace& ws, int64_t t) const {
+    const int32_t D = hp_.head_dim;
+    const size_t q_dim = (size_t)hp_.n_head * D;
+    const float* src = ws.qg.data() + (size_t)t * q_dim * 2;
+    float* qt = ws.q.data() + (size_t)t * q_dim;
+    float* gt = ws.gate.data() + (size_t)t * q_dim;
+    for (int32_t h = 0; h < hp_.n_head; h++) {
+        std::copy(src + (size_t)2 * h * D, src + (size_t)(2 * h + 1) * D, qt + (size_t)h * D);
+        std::copy(src + (size_t)(2 * h + 1) * D, src + (size_t)(2 * h + 2) * D, gt + (size_t)h * D);
+    }
+}
+
+void Model::gate_attention(ThreadPool& pool, Workspace& ws, int32_t T) const {
+    const int64_t q_dim = (int64_t)hp_.n_head * hp_.head_dim;
+    parallel_for(pool, T, (int64_t)T * q_dim * 20, 1, [&](int64_t t0, int64_t t1) {
+        sigmoid_gate(ws.gate.data() + t0 * q_dim, ws.att.data() + t0 * q_dim, (t1 - t0) * q_dim);
+    });
+}
+
 void Model::load_recurrent_mixer(int32_t l) {
     const Hparams& hp = hp_;
     const RecurrentHparams& r = hp.rec;
