@@ -15,6 +15,7 @@ import type { TensorBytes } from '../gpu/gpu-model.js';
 import { HobError } from '../shared/errors.js';
 import type { GgufHeader, GgufTensor } from '../shared/model.js';
 import type { Progress } from '../shared/types.js';
+import { IdentitySampler } from './identity.js';
 
 export interface LoadOptions {
   /** Blocks to offload to the GPU, counted from the last (llama.cpp's -ngl):
@@ -79,6 +80,9 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
   const nCpu = nLayer - k;
 
   const loader = ModelLoader.create(engine, headerBytes, source.sizeBytes, nCpu);
+  // The model's identity is sampled from the reads below (saved sessions check it).
+  const sampler = new IdentitySampler(header, headerBytes, source.sizeBytes);
+  const reading = sampler.wrap(source);
   let model: Model | undefined;
   try {
     const gpuTensors = header.tensors.filter((t) => isOffloaded(t, nLayer, nCpu, header));
@@ -88,7 +92,7 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
       loaded += n;
       opts.onProgress?.({ loaded, total });
     };
-    await loader.stream(source, { signal: opts.signal, onBytes: progress });
+    await loader.stream(reading, { signal: opts.signal, onBytes: progress });
     model = loader.finish(source.sizeBytes);
 
     if (k > 0) {
@@ -97,13 +101,14 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
         const t = byName.get(name);
         if (!t) return undefined;
         checkAbort(opts.signal);
-        const bytes = await readRange(source, t.offset, t.sizeBytes);
+        const bytes = await readRange(reading, t.offset, t.sizeBytes);
         return { typeId: t.typeId, type: t.type, dims: t.dims, bytes };
       };
       // The GPU code loads only when blocks are offloaded.
       const { GpuModel } = await import('../gpu/gpu-model.js');
       model.offload = await GpuModel.create(opts.gpu!, { info: model.info, hparams: model.hparams }, read, progress);
     }
+    model.identity = await sampler.finish(source, { name: model.info.name, architecture: model.info.architecture });
     model.loadReport = {
       gpuLayers: k,
       nLayer,
