@@ -39,6 +39,10 @@ function observed(engine: HobEngine): HobEngine {
     info: () => engine.info(),
     contextUsed: () => engine.contextUsed(),
     resetContext: () => engine.resetContext(),
+    saveSession: (...a) => engine.saveSession(...a),
+    restoreSession: (...a) => engine.restoreSession(...a),
+    listSessions: () => engine.listSessions(),
+    deleteSession: (name) => engine.deleteSession(name),
     on: (type, listener) => engine.on(type, listener),
     unload: () => engine.unload(),
   };
