@@ -55,7 +55,7 @@ class RequestQueue {
 }
 
 /** An async iterable fed by a producer: push, then end or fail. */
-class ChunkStream<T> implements AsyncIterable<T> {
+export class ChunkStream<T> implements AsyncIterable<T> {
   private readonly buffer: T[] = [];
   private done = false;
   private error: unknown;

@@ -7,6 +7,7 @@
 // With a `session` attribute the engine also keeps that cache in a saved
 // session (saved in the background after each reply, restored after a
 // reload), so the next question after a reload evaluates only its own tokens.
+// With `shared`, every tab of the origin uses one engine (the first tab's).
 import type { EngineInfo, FinishReason, HobEngine, LoadProgressEvent, ModelInput, SamplingParams, SessionEvent, ShiftEvent } from '../shared/types.js';
 import { formatBytes, formatSeconds } from './catalog.js';
 import {
@@ -164,6 +165,8 @@ export class HobChat extends HTMLElement {
         gpuLayers: this.gpuLayers(),
         contextSize: this.contextSize(),
         contextShift: {},
+        // One engine for every tab of the page's origin that opens this model.
+        ...(this.hasAttribute('shared') ? { shared: true } : {}),
         signal: ctrl.signal,
         onProgress: (p) => {
           if (this.loading === ctrl) this.showProgress(p);
