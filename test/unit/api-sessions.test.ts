@@ -98,6 +98,26 @@ describe('saved sessions through the API (Node: files)', () => {
     }
   });
 
+  test('storage that refuses the save fails it as an event; the request and the next one answer as usual', async () => {
+    // A file where the folder should be: every write fails, as a full disk does.
+    const blocked = join(dir, 'not-a-folder');
+    writeFileSync(blocked, 'x');
+    const engine = await createEngine({ model: tinyPath, contextSize: 256, threads: 1, sessionDir: blocked });
+    try {
+      const failed = nextEvent(engine, 'failed');
+      const r = await engine.completions.create({ prompt, ...greedy, session: 'full' });
+      assert.equal(r.choices[0].finish_reason, 'length');
+      const e = await failed;
+      assert.equal(e.kind, 'failed');
+      assert.equal(e.name, 'full');
+      assert.ok(e.code, JSON.stringify(e));
+      const next = await engine.completions.create({ prompt: `${prompt}${r.choices[0].text}`, ...greedy, session: 'full' });
+      assert.ok(next.usage.cached_tokens > 20, 'the cache stays usable');
+    } finally {
+      await engine.unload();
+    }
+  });
+
   test('unload writes a session whose save was still waiting', async () => {
     const engine = await open();
     await engine.completions.create({ prompt, ...greedy, max_tokens: 2, session: 'quick' });
