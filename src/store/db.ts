@@ -6,14 +6,33 @@
 // transaction with its manifest. Nothing here knows about HTTP or locks.
 import { createStore, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
 
+import { StoreError } from '../shared/errors.js';
 import type { ModelManifest } from './manifest.js';
 
 export interface ChunkRecord {
   /** SHA-256 (hex) of `data`, computed before it was written. */
   sha256: string;
   sizeBytes: number;
-  /** A Blob: the browser keeps it on disk and reads it back lazily. */
-  data: Blob;
+  /**
+   * A Blob: the browser keeps it on disk and reads it back lazily. Where
+   * IndexedDB refuses Blobs (WebKit's ephemeral sessions: private windows,
+   * automation), the bytes themselves.
+   */
+  data: Blob | ArrayBuffer;
+}
+
+/** A chunk record's bytes, whichever way they were stored. */
+export async function chunkBytes(rec: ChunkRecord): Promise<Uint8Array> {
+  return new Uint8Array(rec.data instanceof ArrayBuffer ? rec.data : await rec.data.arrayBuffer());
+}
+
+/**
+ * IndexedDB rejects with the transaction's `error`, which an aborted
+ * transaction may leave null (WebKit does): never let a null reach a caller.
+ */
+function idbFailure(e: unknown, what: string): unknown {
+  if (e instanceof Error || (e !== null && typeof e === 'object' && 'name' in e)) return e;
+  return new StoreError('store/write-failed', `IndexedDB refused ${what} and gave no reason`, { reason: String(e) });
 }
 
 const manifestKey = (id: string): IDBValidKey => ['manifest', id];
@@ -24,6 +43,8 @@ const manifestRange = (): IDBKeyRange => IDBKeyRange.bound(['manifest'], ['manif
 
 export class ModelDb {
   private readonly use: UseStore;
+  /** Whether this database takes Blobs: unknown until the first chunk is written. */
+  private blobs: boolean | undefined;
 
   constructor(readonly dbName: string) {
     this.use = createStore(dbName, 'models');
@@ -51,8 +72,26 @@ export class ModelDb {
     return get<ChunkRecord>(chunkKey(id, index), this.use);
   }
 
-  putChunk(id: string, index: number, record: ChunkRecord): Promise<void> {
-    return set(chunkKey(id, index), record, this.use);
+  /** Writes a chunk's bytes and hash: as a Blob where IndexedDB takes Blobs, else as the bytes. */
+  async putChunk(id: string, index: number, sha256: string, bytes: Uint8Array): Promise<void> {
+    const key = chunkKey(id, index);
+    const record = (data: Blob | ArrayBuffer): ChunkRecord => ({ sha256, sizeBytes: bytes.byteLength, data });
+    if (this.blobs !== false) {
+      try {
+        await set(key, record(new Blob([bytes as Uint8Array<ArrayBuffer>])), this.use);
+        this.blobs = true;
+        return;
+      } catch (e) {
+        // A quota failure is a quota failure whatever the value; and once a Blob was
+        // written here, a failure has another cause. Otherwise try the bytes.
+        if ((e as { name?: string } | null)?.name === 'QuotaExceededError' || this.blobs === true) throw idbFailure(e, `chunk ${index} of ${id}`);
+        this.blobs = false;
+      }
+    }
+    const copy = bytes.slice().buffer;
+    await set(key, record(copy), this.use).catch((e: unknown) => {
+      throw idbFailure(e, `chunk ${index} of ${id}`);
+    });
   }
 
   /** The stored hashes of a model's chunks, by index (reads no chunk bytes). */
