@@ -4,7 +4,7 @@
 //   ['chunk', id, index]     ChunkRecord (the bytes as a Blob, and their hash)
 // so a model's chunks are one key range: deleted, counted or reset in one
 // transaction with its manifest. Nothing here knows about HTTP or locks.
-import { createStore, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
+import { createStore, get, promisifyRequest, type UseStore } from 'idb-keyval';
 
 import { StoreError } from '../shared/errors.js';
 import type { ModelManifest } from './manifest.js';
@@ -27,8 +27,8 @@ export async function chunkBytes(rec: ChunkRecord): Promise<Uint8Array> {
 }
 
 /**
- * IndexedDB rejects with the transaction's `error`, which an aborted
- * transaction may leave null (WebKit does): never let a null reach a caller.
+ * A failed write must reach the caller as an error with a name: never a null
+ * (see putValue), and a StoreError where the browser gave nothing.
  */
 function idbFailure(e: unknown, what: string): unknown {
   if (e instanceof Error || (e !== null && typeof e === 'object' && 'name' in e)) return e;
@@ -40,6 +40,24 @@ const chunkKey = (id: string, index: number): IDBValidKey => ['chunk', id, index
 const chunkRange = (id: string): IDBKeyRange => IDBKeyRange.bound(['chunk', id, 0], ['chunk', id, Infinity]);
 // Arrays sort after strings, so ['manifest', []] is above every ['manifest', id].
 const manifestRange = (): IDBKeyRange => IDBKeyRange.bound(['manifest'], ['manifest', []]);
+
+/**
+ * One put in its own transaction, rejecting with the request's error. (A
+ * failed request's error event bubbles to the transaction before it aborts,
+ * while the transaction's own `error` is still null: idb-keyval's `set`
+ * rejects with that null, so Firefox's QuotaExceededError was lost.)
+ */
+function putValue(use: UseStore, key: IDBValidKey, value: unknown): Promise<void> {
+  return use('readwrite', (s) => {
+    const tx = s.transaction;
+    const req = s.put(value, key);
+    return new Promise<void>((resolve, reject) => {
+      req.onerror = () => reject(req.error);
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(tx.error ?? req.error);
+    });
+  });
+}
 
 export class ModelDb {
   private readonly use: UseStore;
@@ -55,7 +73,7 @@ export class ModelDb {
   }
 
   putManifest(m: ModelManifest): Promise<void> {
-    return set(manifestKey(m.id), m, this.use);
+    return putValue(this.use, manifestKey(m.id), m);
   }
 
   listManifests(): Promise<ModelManifest[]> {
@@ -78,7 +96,7 @@ export class ModelDb {
     const record = (data: Blob | ArrayBuffer): ChunkRecord => ({ sha256, sizeBytes: bytes.byteLength, data });
     if (this.blobs !== false) {
       try {
-        await set(key, record(new Blob([bytes as Uint8Array<ArrayBuffer>])), this.use);
+        await putValue(this.use, key, record(new Blob([bytes as Uint8Array<ArrayBuffer>])));
         this.blobs = true;
         return;
       } catch (e) {
@@ -89,7 +107,7 @@ export class ModelDb {
       }
     }
     const copy = bytes.slice().buffer;
-    await set(key, record(copy), this.use).catch((e: unknown) => {
+    await putValue(this.use, key, record(copy)).catch((e: unknown) => {
       throw idbFailure(e, `chunk ${index} of ${id}`);
     });
   }
