@@ -137,6 +137,22 @@ describe(`engine in ${name}`, () => {
     await page.close();
   });
 
+  test('Firefox with WebGPU switched on (a software Vulkan adapter): gpuLayers auto offloads to the GPU and generates the same ids', { skip: name !== 'firefox' && 'Firefox only' }, async () => {
+    const gpuBrowser = await launchTestBrowser(name, { firefox: { webgpu: true } });
+    try {
+      const page = await openEnginePage(gpuBrowser, isolated.url);
+      const r = await run(page, { threads: 1, gpuLayers: 'auto' });
+      console.log(`${name} with WebGPU on, gpuLayers auto: ${r.gpuLayers} blocks on the GPU (${r.reason})`);
+      assert.ok(r.gpuLayers > 0, r.reason);
+      assert.match(r.reason ?? '', /^auto: /);
+      assert.deepEqual(r.ids, reference);
+      assert.deepEqual(await page.errors(), []);
+      await page.close();
+    } finally {
+      await gpuBrowser.close();
+    }
+  });
+
   test('asking for GPU layers where there is no adapter fails at once with gpu/unavailable', { skip: expected.webgpu && 'this browser has an adapter' }, async () => {
     const page = await openEnginePage(browser, isolated.url);
     const t0 = Date.now();
