@@ -50,7 +50,8 @@ describe(`model store in ${name}`, () => {
   test('a download stores every chunk once in parallel ranged requests, and the worker generates from the stored model with no request, as Node does', async () => {
     const file = 'llama-2-tiny-random.gguf';
     const bytes = new Uint8Array(readFileSync(join(testdataDir, file)));
-    const url = files.serve(file, { bytes, delayMs: 20 });
+    // Each response waits long enough that the parallel requests overlap even on a loaded machine.
+    const url = files.serve(file, { bytes, delayMs: 250 });
     const chunk = 256 * 1024;
     const prompt = 'Once upon a time';
     const engine = await Engine.create({ threads: 1 });

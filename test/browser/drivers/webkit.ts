@@ -11,7 +11,9 @@ import { Builder, Key, type WebDriver } from 'selenium-webdriver';
 
 import { callSource, pollUntil, type KeyName, type TestBrowser, type TestPage } from './types.js';
 
-const MINIBROWSER = process.env.WEBKIT_MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
+// Debian's multiarch path of the webkit2gtk-4.1 package.
+const MULTIARCH = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+const MINIBROWSER = process.env.WEBKIT_MINIBROWSER ?? `/usr/lib/${MULTIARCH}/webkit2gtk-4.1/MiniBrowser`;
 
 async function freePort(): Promise<number> {
   const server = createServer();
