@@ -23,6 +23,8 @@ export interface LoadOptions {
    * Needs `gpu` when not 0. */
   gpuLayers?: number | 'auto';
   gpu?: GpuContext;
+  /** Why there is no `gpu` (no navigator.gpu, no adapter…), for the load report of 'auto'. */
+  noGpuReason?: string;
   /** GPU memory the weights may take with gpuLayers 'auto' (default 2 GiB,
    * or the adapter's largest buffer size if smaller). */
   gpuBudgetBytes?: number;
@@ -47,7 +49,7 @@ function chooseGpuLayers(header: GgufHeader, nLayer: number, opts: LoadOptions):
     }
     return { k: Math.min(asked, nLayer), reason: asked > nLayer ? `asked for ${asked}; the model has ${nLayer} blocks` : `asked for ${asked}` };
   }
-  if (!opts.gpu) return { k: 0, reason: 'no GPU' };
+  if (!opts.gpu) return { k: 0, reason: opts.noGpuReason ? `no GPU: ${opts.noGpuReason}` : 'no GPU' };
   const budget = Math.min(opts.gpuBudgetBytes ?? 2 ** 31, opts.gpu.caps.maxBufferBytes * 8);
   const blockBytes = new Array<number>(nLayer).fill(0);
   let headBytes = 0;

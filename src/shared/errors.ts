@@ -142,6 +142,7 @@ export type StoreErrorCode =
   | 'store/incomplete'
   | 'store/corrupt'
   | 'store/changed-upstream'
+  | 'store/write-failed'
   | 'network/http-status'
   | 'network/no-range'
   | 'network/interrupted'
@@ -155,5 +156,5 @@ export class NetworkError extends HobError {}
 export class StoreError extends HobError {}
 
 register(QuotaExceededError, ['store/quota-exceeded']);
-register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream']);
+register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream', 'store/write-failed']);
 register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted', 'network/timeout']);

@@ -137,13 +137,16 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       const source = await openLocation(host, opts.location, signal, onProgress);
       try {
         const gpuLayers = opts.gpuLayers ?? 0;
+        let noGpuReason: string | undefined;
+        // 'auto' without an adapter runs on the CPU, as it promises, and says why.
+        const gpu = gpuLayers === 0 ? undefined : await gpuContext().catch((e: unknown) => {
+          if (gpuLayers === 'auto' && e instanceof HobError && e.code === 'gpu/unavailable') return void (noGpuReason = e.message);
+          throw e;
+        });
         return await loadModelFromSource(e, source, {
           gpuLayers,
-          // 'auto' without an adapter runs on the CPU, as it promises.
-          gpu: gpuLayers === 0 ? undefined : await gpuContext().catch((e: unknown) => {
-            if (gpuLayers === 'auto' && e instanceof HobError && e.code === 'gpu/unavailable') return undefined;
-            throw e;
-          }),
+          gpu,
+          noGpuReason,
           gpuBudgetBytes: opts.gpuBudgetBytes,
           signal,
           onProgress: onProgress && ((p) => onProgress({ ...p, phase: 'load' })),
