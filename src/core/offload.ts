@@ -3,6 +3,7 @@
 // the core calls these functions and never imports an implementation
 // (src/gpu implements them with WebGPU; src/runtime/load.ts attaches one).
 // Everything here is shapes and promises: no GPU type crosses it.
+import type { KvLayer } from './kv-state.js';
 
 /** The best logits of one evaluation, read back instead of all of them. */
 export interface Candidates {
@@ -70,5 +71,12 @@ export interface OffloadRunner {
   saveState(slot: number): void;
   restoreState(slot: number): void;
   clearState(): void;
+  /** Copies the K and V rows of cells [0, nCells) of every offloaded block,
+   * in block order (saving a session). */
+  readKv(nCells: number): Promise<KvLayer[]>;
+  /** Writes the rows of cells [0, nCells) of every offloaded block, in
+   * block order (restoring a session); the session then appends the cells.
+   * Checks every layer's length first and writes nothing when one is wrong. */
+  writeKv(layers: readonly KvLayer[], nCells: number): void;
   destroy(): void;
 }
