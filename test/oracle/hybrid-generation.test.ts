@@ -259,6 +259,9 @@ describe('hybrid state: prompt edits and checkpoints equal a fresh evaluation', 
       assert.equal(session.nPast, 21);
       assert.deepEqual(session.logits(), before);
       assert.throws(() => session.restoreCheckpoint(3), (e: Error & { code?: string }) => e.code === 'argument/invalid');
+      // A saved session holds KV cells only, not the recurrent state.
+      await assert.rejects(session.saveState(), (e: Error & { code?: string }) => e.code === 'argument/invalid');
+      assert.equal(session.nPast, 21);
       // A checkpoint taken here comes back after more tokens.
       session.saveCheckpoint(0);
       assert.equal(session.checkpointPos(0), 21);
