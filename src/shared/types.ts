@@ -347,7 +347,10 @@ export interface EngineInfo {
     reason?: string;
     cpuBytes: number;
     gpuBytes: number;
+    /** The wasm memory's size (it grows in steps and never shrinks). */
     wasmHeapBytes: number;
+    /** The end of the engine's heap: the most wasm memory it has used. */
+    wasmHeapUsedBytes: number;
   };
 }
 
