@@ -10,11 +10,14 @@ import { checkEngineOptions } from './options.js';
 import { openEngine } from './remote-engine.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { installErrorTransfer } from '../worker/transfer.js';
+import { isHubRef, resolveHubModel } from '../store/hub.js';
 
 export * from '../shared/types.js';
 export type { ModelLocation } from '../worker/protocol.js';
 export * from '../shared/errors.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../sampling/params.js';
+export type { QuantChoice } from '../store/hub-quants.js';
+export { isHubRef, listHubFiles, parseHubRef, resolveHubModel, type HubChoice, type HubFile, type HubModel, type HubOptions, type HubRef } from '../store/hub.js';
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
@@ -40,7 +43,11 @@ export function browserModelLocation(model: ModelInput, base = globalThis.locati
 export async function createEngine(options: CreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
   const opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
-  const source = browserModelLocation(opts.model);
+  // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), then stored as any URL.
+  const model = typeof opts.model === 'string' && isHubRef(opts.model)
+    ? (await resolveHubModel(opts.model, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url
+    : opts.model;
+  const source = browserModelLocation(model);
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);

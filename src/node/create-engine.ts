@@ -1,7 +1,8 @@
 // createEngine in Node: the same engine worker as the browser's, in a
 // worker_thread, behind the same HobEngine. A model is a file path (or a
 // file: URL), an http(s) URL (downloaded once into the hob CLI's file cache,
-// HOB_CACHE_DIR or ~/.cache/hob, and read from there), bytes or a Blob.
+// HOB_CACHE_DIR or ~/.cache/hob, and read from there), a Hugging Face model
+// by name (hf:OWNER/REPO[:QUANT], resolved here to its URL), bytes or a Blob.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -15,6 +16,7 @@ import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
 import { installErrorTransfer } from '../worker/transfer.js';
+import { isHubRef, resolveHubModel } from '../store/hub.js';
 
 export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker'> {
   model: ModelInput | { path: string };
@@ -49,7 +51,11 @@ function startWorker(): Worker {
 export async function createEngine(options: NodeCreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
   const opts = checkEngineOptions(options, availableParallelism());
-  const source = nodeModelLocation(opts.model);
+  // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), downloaded as any URL.
+  const model = typeof opts.model === 'string' && isHubRef(opts.model)
+    ? (await resolveHubModel(opts.model, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url
+    : opts.model;
+  const source = nodeModelLocation(model);
   installErrorTransfer();
   const worker = startWorker();
   const remote = Comlink.wrap<EngineWorkerApi>(nodeEndpoint(worker));

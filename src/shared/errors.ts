@@ -32,7 +32,8 @@ export type HobErrorCode =
   | 'template/error'
   | 'template/limit'
   | 'internal'
-  | StoreErrorCode;
+  | StoreErrorCode
+  | HubErrorCode;
 
 export type HobErrorDetails = Record<string, number | string | boolean>;
 
@@ -143,3 +144,15 @@ export class StoreError extends HobError {}
 register(QuotaExceededError, ['store/quota-exceeded']);
 register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream']);
 register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted', 'network/timeout']);
+
+// ---------------------------------------------------------------------------
+// Models by name on Hugging Face (src/store/hub.ts).
+
+export type HubErrorCode = 'hub/repo-not-found' | 'hub/no-gguf' | 'hub/quant-not-found' | 'hub/file-not-found';
+
+/** An hf: model could not be resolved: the repository does not exist (or
+ * is private or gated), holds no GGUF model, has no file of the quant asked
+ * for (details.available lists those it has) or not the file named. */
+export class HubError extends HobError {}
+
+register(HubError, ['hub/repo-not-found', 'hub/no-gguf', 'hub/quant-not-found', 'hub/file-not-found']);

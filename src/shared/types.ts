@@ -4,9 +4,11 @@
 // llama.cpp's server names (snake_case), the names KoboldCPP users know.
 
 /** Where a model comes from: a URL (downloaded once into the model store),
- * the id of a model already in the store, a File/Blob the user picked, or
- * raw bytes. A plain string is a URL when it parses as one (absolute or
- * relative to the page), otherwise a stored model id. */
+ * a Hugging Face model by name (`hf:OWNER/REPO`, `hf:OWNER/REPO:Q4_K_M`,
+ * `hf:OWNER/REPO/FILE.gguf`; see docs/models.md), the id of a model already
+ * in the store, a File/Blob the user picked, or raw bytes. A plain string is
+ * a URL when it parses as one (absolute or relative to the page), otherwise
+ * a stored model id. */
 export type ModelInput = string | Blob | { url: string } | { storeId: string } | { bytes: Uint8Array };
 
 /** How far a long task is: bytes (downloads, loads) or tokens (prompts). */
@@ -49,6 +51,8 @@ export interface CreateEngineOptions {
   signal?: AbortSignal;
   /** A worker you created (e.g. for a CSP that needs its own URL); by default the library starts its own. */
   worker?: Worker;
+  /** The Hugging Face Hub that hf: models come from (default https://huggingface.co; HF_ENDPOINT in Node). */
+  hubEndpoint?: string;
 }
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
