@@ -10,12 +10,15 @@ import { checkEngineOptions } from './options.js';
 import { openEngine } from './remote-engine.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { installErrorTransfer } from '../worker/transfer.js';
+import { checkFit } from './check-fit.js';
+import { decideFit, withEstimate } from './fit-settings.js';
 import { isHubRef, resolveHubModel } from '../store/hub.js';
 
 export * from '../shared/types.js';
 export type { ModelLocation } from '../worker/protocol.js';
 export * from '../shared/errors.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../sampling/params.js';
+export { checkFit };
 export type { QuantChoice } from '../store/hub-quants.js';
 export { isHubRef, listHubFiles, parseHubRef, resolveHubModel, type HubChoice, type HubFile, type HubModel, type HubOptions, type HubRef } from '../store/hub.js';
 
@@ -42,14 +45,18 @@ export function browserModelLocation(model: ModelInput, base = globalThis.locati
 /** Loads a model in a new worker (or `opts.worker`) and returns the engine. */
 export async function createEngine(options: CreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
-  const opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
+  let opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), then stored as any URL.
   const model = typeof opts.model === 'string' && isHubRef(opts.model)
     ? (await resolveHubModel(opts.model, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url
     : opts.model;
+  // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
+  const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, opts);
+  if (fit) opts = { ...opts, ...fit.settings };
   const source = browserModelLocation(model);
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);
-  return openEngine(remote, source, opts, () => worker.terminate());
+  const engine = await openEngine(remote, source, opts, () => worker.terminate());
+  return fit ? withEstimate(engine, fit.report) : engine;
 }

@@ -29,6 +29,7 @@ export { joinSplitParts } from '../format/gguf-split.js';
 export { requestNodeGpu } from '../gpu/node-device.js';
 export type { QuantChoice } from '../store/hub-quants.js';
 export { isHubRef, listHubFiles, parseHubRef, resolveHubModel, type HubChoice, type HubFile, type HubModel, type HubOptions, type HubRef } from '../store/hub.js';
+export { checkFit } from './check-fit.js';
 export { createEngine, nodeModelLocation, type NodeCreateEngineOptions } from './create-engine.js';
 export type * from '../shared/types.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, resolveSampling, type ResolvedSampling } from '../sampling/params.js';

@@ -14,6 +14,7 @@ export type HobErrorCode =
   | 'model/unsupported-type'
   | 'model/unsupported-architecture'
   | 'model/vocab-only'
+  | 'model/too-large'
   | 'context/overflow'
   | 'range/out-of-bounds'
   | 'memory/out-of-memory'
@@ -53,6 +54,14 @@ export class HobError extends Error {
 export class ModelFormatError extends HobError {}
 /** A well-formed model that Hob cannot run (architecture, tensor type). */
 export class UnsupportedModelError extends HobError {}
+/** The model cannot run on this device with these settings, found before
+ * its weights were downloaded or loaded ('model/too-large'). `details` holds
+ * the numbers: neededBytes and limitBytes of the first limit exceeded and
+ * its name (limit: 'wasm-heap', 'memory-budget', 'gpu-budget',
+ * 'gpu-buffer', 'storage'), and, when smaller settings fit,
+ * suggestedGpuLayers and suggestedContextSize. The whole report is
+ * checkFit's (FitReport). */
+export class ModelTooLargeError extends HobError {}
 /** The tokens do not fit in the context window. */
 export class ContextFullError extends HobError {}
 /** Another request is running and the caller asked not to wait. */
@@ -85,6 +94,7 @@ function register(Kind: typeof HobError, codes: readonly HobErrorCode[]): void {
 }
 register(ModelFormatError, ['gguf/bad-magic', 'gguf/bad-version', 'gguf/truncated', 'gguf/invalid', 'model/invalid']);
 register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture']);
+register(ModelTooLargeError, ['model/too-large']);
 register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);
 register(EngineClosedError, ['engine/closed']);
