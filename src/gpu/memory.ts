@@ -4,7 +4,7 @@
 // (caches, activations, quantized activations, the picker). The fit check
 // (src/runtime/fit.ts) and gpuLayers 'auto' decide with these numbers before
 // anything is allocated. Kept free of kernels and shaders so a page can
-// import it cheaply; test/gpu/memory.test.ts checks every figure against
+// import it cheaply; test/gpu/memory.test.ts checks the total against
 // the buffers a real upload and session create.
 
 /** GPU bytes per 32 elements of each weight type (GGUF type id): the meta

@@ -53,10 +53,11 @@ for (const [name, bytes, nCtx, threads] of [
   ['a 29 MB Q8_0 model', mid, 4096, 1],
   ['a 29 MB Q8_0 model', mid, 4096, 2],
 ] as const) {
-  test(`the wasm estimate of ${name} at a context of ${nCtx} with ${threads} thread(s) is within 10% of the measured heap`, async () => {
+  test(`the wasm estimate of ${name} at a context of ${nCtx} with ${threads} thread(s) is within 10% of the measured heap`, async (t) => {
     const est = estimateMemory(await fitModel(bytes), 0, nCtx, { threads });
     const used = await measuredHeap(bytes, nCtx, threads);
     const err = est.wasm.totalBytes / used - 1;
+    t.diagnostic(`estimated ${est.wasm.totalBytes} bytes, measured ${used} (${(err * 100).toFixed(2)}%)`);
     assert.ok(Math.abs(err) < 0.1, `estimated ${(est.wasm.totalBytes / MiB).toFixed(2)} MiB, measured ${(used / MiB).toFixed(2)} MiB (${(err * 100).toFixed(1)}%)`);
     assert.equal(est.gpu.totalBytes, 0);
   });
