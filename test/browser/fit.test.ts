@@ -95,4 +95,27 @@ describe('models by name and the fit check in Chromium', () => {
     assert.equal(r.ctx, 1024);
     assert.ok(Math.abs(r.est / r.used - 1) < 0.1, `estimated ${r.est}, used ${r.used}`);
   });
+
+  test('<hob-chat> loads an hf: model, and Settings lists the repository\'s files with sizes and loads the one picked', async () => {
+    const { page: chat, errors } = await openPage(browser, `${vite.url}/test/browser/pages/chat.html?model=hf:test/Mid-GGUF&hub-endpoint=${encodeURIComponent(files.url)}&context-size=512&max-tokens=4`);
+    await chat.waitForFunction(() => (window as any).chat?.hasAttribute('ready'), null, { timeout: 60_000 });
+    await chat.locator('hob-chat .settings-button').click();
+    await chat.locator('hob-chat input[name="model-hub"]').fill('test/Mid-GGUF');
+    await chat.locator('hob-chat button.hub-list').click();
+    const select = chat.locator('hob-chat select[name="model-hub-file"]');
+    await select.waitFor({ state: 'visible' });
+    assert.deepEqual(await select.locator('option').allTextContents(), [`Q8_0: ${(model.byteLength / 1e6).toFixed(1)} MB`]);
+    assert.equal(await select.inputValue(), 'hf:test/Mid-GGUF/mid-Q8_0.gguf');
+    assert.equal(await chat.locator('hob-chat .hub-status').textContent(), '1 model file');
+    await chat.locator('hob-chat button.apply').click();
+    await chat.waitForFunction(() => (window as any).events.filter((e: { type: string }) => e.type === 'load').length === 2, null, { timeout: 60_000 });
+    assert.equal(await chat.evaluate(() => (window as any).chat.getAttribute('model')), 'hf:test/Mid-GGUF/mid-Q8_0.gguf');
+    // A repository that is not there says so in the panel.
+    await chat.locator('hob-chat .settings-button').click();
+    await chat.locator('hob-chat input[name="model-hub"]').fill('test/Missing');
+    await chat.locator('hob-chat button.hub-list').click();
+    await chat.waitForFunction(() => /was not found/.test((window as any).chat.shadowRoot.querySelector('.hub-status').textContent));
+    assert.deepEqual(errors.filter((e) => !/HTTP 404/.test(e)), []);
+    await chat.close();
+  });
 });
