@@ -19,7 +19,7 @@ export type { ModelLocation } from '../worker/protocol.js';
 export * from '../shared/errors.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../sampling/params.js';
 export { checkFit };
-export type { QuantChoice } from '../store/hub-quants.js';
+export type { QuantChoice, RepoFile } from '../store/hub-quants.js';
 export { isHubRef, listHubFiles, parseHubRef, resolveHubModel, type HubChoice, type HubFile, type HubModel, type HubOptions, type HubRef } from '../store/hub.js';
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;

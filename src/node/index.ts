@@ -27,7 +27,7 @@ export { bytesSource, type ByteSource } from '../format/source.js';
 export { fileSource, modelFileSource } from '../format/file-source.js';
 export { joinSplitParts } from '../format/gguf-split.js';
 export { requestNodeGpu } from '../gpu/node-device.js';
-export type { QuantChoice } from '../store/hub-quants.js';
+export type { QuantChoice, RepoFile } from '../store/hub-quants.js';
 export { isHubRef, listHubFiles, parseHubRef, resolveHubModel, type HubChoice, type HubFile, type HubModel, type HubOptions, type HubRef } from '../store/hub.js';
 export { checkFit } from './check-fit.js';
 export { createEngine, nodeModelLocation, type NodeCreateEngineOptions } from './create-engine.js';
