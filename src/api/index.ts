@@ -12,7 +12,7 @@ import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 import { checkFit } from './check-fit.js';
 import { decideFit, withEstimate } from './fit-settings.js';
-import { isHubRef, resolveHubModel } from '../store/hub.js';
+import { hubNameOf, resolveHubModel } from '../store/hub.js';
 
 export * from '../shared/types.js';
 export type { ModelLocation } from '../worker/protocol.js';
@@ -47,9 +47,8 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
   let opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), then stored as any URL.
-  const model = typeof opts.model === 'string' && isHubRef(opts.model)
-    ? (await resolveHubModel(opts.model, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url
-    : opts.model;
+  const hubName = hubNameOf(opts.model);
+  const model = hubName ? (await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
   // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
   const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, opts);
   if (fit) opts = { ...opts, ...fit.settings };

@@ -16,7 +16,7 @@ import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
 import { installErrorTransfer } from '../worker/transfer.js';
-import { isHubRef, resolveHubModel } from '../store/hub.js';
+import { hubNameOf, resolveHubModel } from '../store/hub.js';
 import { decideFit, withEstimate } from '../api/fit-settings.js';
 import { checkFit } from './check-fit.js';
 
@@ -54,9 +54,8 @@ export async function createEngine(options: NodeCreateEngineOptions): Promise<Ho
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
   let opts = checkEngineOptions(options, availableParallelism());
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), downloaded as any URL.
-  const model = typeof opts.model === 'string' && isHubRef(opts.model)
-    ? (await resolveHubModel(opts.model, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url
-    : opts.model;
+  const hubName = hubNameOf(opts.model);
+  const model = hubName ? (await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
   // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
   const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, opts);
   if (fit) opts = { ...opts, ...fit.settings };

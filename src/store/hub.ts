@@ -75,6 +75,12 @@ export function isHubRef(model: string): boolean {
   return /^hf:/i.test(model);
 }
 
+/** The hf: name a model input carries (a string, or { url }), if it is one. */
+export function hubNameOf(model: unknown): string | undefined {
+  const text = typeof model === 'string' ? model : model && typeof model === 'object' && 'url' in model && typeof model.url === 'string' ? model.url : undefined;
+  return text !== undefined && isHubRef(text) ? text : undefined;
+}
+
 /** Parses `hf:OWNER/REPO[@REVISION][:QUANT]` or `hf:OWNER/REPO[@REVISION]/PATH.gguf`. */
 export function parseHubRef(s: string): HubRef {
   const m = REF.exec(s.trim());

@@ -187,7 +187,7 @@ test('createEngine loads hf: models, single and split, the same as the file itse
   try {
     const req = { prompt: 'Hello', max_tokens: 8, temperature: 0 };
     const a = await createEngine({ model: 'hf:test/Tiny-GGUF', hubEndpoint: base, contextSize: 64, threads: 1 });
-    const b = await createEngine({ model: 'hf:test/Split-GGUF:q6_k', hubEndpoint: base, contextSize: 64, threads: 1 });
+    const b = await createEngine({ model: { url: 'hf:test/Split-GGUF:q6_k' }, hubEndpoint: base, contextSize: 64, threads: 1 });
     try {
       const [ta, tb] = [(await a.completions.create(req)).choices[0].text, (await b.completions.create(req)).choices[0].text];
       assert.ok(ta.length > 0);
