@@ -73,6 +73,16 @@ function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'bigint' ? Number(v) : undefined;
 }
 
+/** One more than the highest block index among the tensors. */
+function blocksIn(tensors: readonly FitTensor[]): number {
+  let n = 0;
+  for (const t of tensors) {
+    const m = /^blk\.(\d+)\./.exec(t.name);
+    if (m) n = Math.max(n, Number(m[1]) + 1);
+  }
+  return n;
+}
+
 function shapeOf(meta: (key: string) => unknown, tensors: FitTensor[], headerBytes: number, fileBytes: number): FitModel {
   const arch = String(meta('general.architecture') ?? '');
   const a = `${arch}.`;
@@ -83,7 +93,10 @@ function shapeOf(meta: (key: string) => unknown, tensors: FitTensor[], headerByt
   const embd = byName.get('token_embd.weight');
   return {
     architecture: arch,
-    nLayer: num(meta(a + 'block_count')) ?? 0,
+    // At most the blocks the tensor table holds: a block count from an
+    // untrusted header must not drive loops (a model missing blocks is the
+    // loader's error to report).
+    nLayer: Math.max(0, Math.min(num(meta(a + 'block_count')) ?? 0, blocksIn(tensors))),
     nEmbd,
     nHead,
     // An array (per-layer head counts) reads as absent: nHead, the larger cache.

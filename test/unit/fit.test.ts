@@ -197,3 +197,15 @@ test('createEngine shortens an unasked context to fit the budget, and info() sho
   assert.equal((await free.info()).load.estimate, undefined);
   await free.unload();
 });
+
+test('a header claiming a billion blocks is judged on the blocks its tensor table holds, at once', async () => {
+  const layout = await readGgufLayout(bytesSource(mid));
+  const lying = { ...layout, meta: new Map(layout.meta).set('llama.block_count', 1e9) };
+  const m = fitModelFromLayouts([lying], [mid.byteLength]);
+  assert.equal(m.nLayer, 6);
+  const t0 = Date.now();
+  const r = checkModelFit(m, { gpuLayers: 'auto' }, limits(GiB, { budgetBytes: GiB, maxBufferBytes: GiB, maxBindingBytes: GiB }));
+  assert.equal(r.verdict, 'fits');
+  assert.equal(r.settings!.gpuLayers, 6);
+  assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
+});
