@@ -20,8 +20,11 @@ import { hubNameOf, resolveHubModel } from '../store/hub.js';
 import { decideFit, withEstimate } from '../api/fit-settings.js';
 import { checkFit } from './check-fit.js';
 
-export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker'> {
+export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker' | 'shared'> {
   model: ModelInput | { path: string };
+  /** The folder saved sessions are files in (default: HOB_CACHE_DIR, else
+   * ~/.cache/hob, + /sessions); a session's name is its file's name. */
+  sessionDir?: string;
 }
 
 export function nodeModelLocation(model: NodeCreateEngineOptions['model']): ModelLocation {

@@ -3,6 +3,7 @@
 // file cache the hob CLI uses, src/store/file-cache.ts) and WebGPU through
 // the optional `webgpu` package.
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 
 import * as Comlink from 'comlink';
@@ -10,7 +11,8 @@ import * as Comlink from 'comlink';
 import { fileSource, modelFileSource } from '../format/file-source.js';
 import { requestNodeGpu } from '../gpu/node-device.js';
 import { joinSplitParts } from '../format/gguf-split.js';
-import { cachedModel } from '../store/file-cache.js';
+import { cachedModel, defaultCacheDir } from '../store/file-cache.js';
+import { FileSessionStore } from '../store/session-files.js';
 import { splitPartUrls } from '../store/store.js';
 import { createEngineService } from './service.js';
 import { nodeEndpoint } from './node-endpoint.js';
@@ -40,6 +42,7 @@ const api = createEngineService({
     if (paths.length === 1) return fileSource(paths[0]);
     return joinSplitParts(await Promise.all(paths.map((p) => fileSource(p))));
   },
+  openSessionStore: (dir) => new FileSessionStore(dir ?? join(defaultCacheDir(), 'sessions')),
   defaultThreads: () => Math.max(1, Math.min(availableParallelism(), 8)),
   // Node drains a MessagePort's queue, including messages posted while
   // draining, before other ports: a MessageChannel turn would starve the
