@@ -12,7 +12,7 @@ import { createStore, get, promisifyRequest, type UseStore } from 'idb-keyval';
 
 import { HobError, StoreError } from '../shared/errors.js';
 import type { SavedSession } from '../shared/types.js';
-import type { ChunkRecord } from './db.js';
+import { chunkBytes, type ChunkRecord } from './db.js';
 import { withModelLock } from './lock.js';
 import { asQuotaError, checkQuota } from './quota.js';
 import { sha256Hex } from './sha256.js';
@@ -144,7 +144,7 @@ export class IdbSessionStore implements SessionStore {
     const pieces: Uint8Array[] = [];
     for (let i = 0; i < m.chunkSha256.length; i++) {
       const rec = await get<ChunkRecord>(chunkKey(name, m.version, i), this.use);
-      const bytes = rec && new Uint8Array(await rec.data.arrayBuffer().catch(() => new ArrayBuffer(0)));
+      const bytes = rec && (await chunkBytes(rec).catch(() => new Uint8Array(0)));
       if (!bytes || (await sha256Hex(bytes)) !== m.chunkSha256[i]) {
         throw new StoreError('store/corrupt', `chunk ${i} of the saved session ${name} is missing or does not match its hash`, { name, chunk: i });
       }
