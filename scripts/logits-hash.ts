@@ -2,8 +2,7 @@
 // fixed prompt and a teacher-forced continuation, on the CPU with 1 and 2
 // threads and with blocks offloaded to the GPU (Dawn in Node: SwiftShader
 // unless VK_ICD_FILENAMES names another driver). A refactor that must not
-// change numerics compares these before and after; bench/logits-hash.json
-// holds the last run.
+// change numerics compares two runs' JSON (--out), before and after.
 //   node --import tsx scripts/logits-hash.ts [--no-gpu] [--out FILE]
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';

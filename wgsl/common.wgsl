@@ -1,4 +1,4 @@
-// Shared by every kernel (prepended to each module by src/gpu/kernels.ts):
+// Shared by every kernel (prepended to each module by src/gpu/kernels/):
 // the per-forward Frame uniform, workgroup-grid linearization, exact f16 and
 // bf16 rounding, correctly rounded division and compensated sums (the CPU
 // divides in f32 and sums some things in double), and the weight-group

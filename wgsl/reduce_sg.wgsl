@@ -1,7 +1,8 @@
 // Row sums for the matvec kernels with subgroup shuffles (needs `enable
-// subgroups`, added by kernels.ts when the device has them): a butterfly
-// inside each aligned run of min(subgroup size, TPR) invocations, then one
-// barrier to add the runs of a row when subgroups are narrower than a row.
+// subgroups`, added by src/gpu/kernels/pipelines.ts when the device has
+// them): a butterfly inside each aligned run of min(subgroup size, TPR)
+// invocations, then one barrier to add the runs of a row when subgroups are
+// narrower than a row.
 // Assumes, as every implementation does for a 1-D workgroup, that a
 // subgroup is a run of consecutive local indices starting at a multiple of
 // its size.

@@ -12,6 +12,7 @@ import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 
 export * from '../shared/types.js';
+export type { ModelLocation } from '../worker/protocol.js';
 export * from '../shared/errors.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../sampling/params.js';
 

@@ -8,10 +8,11 @@ import * as Comlink from 'comlink';
 
 import { AbortError, BusyError, EngineClosedError, HobError } from '../shared/errors.js';
 import type {
-  ChatCompletion, ChatCompletionChunk, ChatCompletionDelta, ChatCompletionRequest, ChatCompletions, ChatMessage, Completion, CompletionChunk,
+  ChatCompletion, ChatCompletionChunk, ChatCompletionDelta, ChatCompletionRequest, ChoiceLogprobs, ChatCompletions, ChatMessage, Completion, CompletionChunk,
   CompletionRequest, Completions, CreateEngineOptions, EngineEvents, EngineInfo, FinishReason, HobEngine, RequestOptions,
   Usage,
 } from '../shared/types.js';
+import type { ReplyDelta } from '../runtime/request.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelLocation } from '../worker/protocol.js';
 import { abortion, WorkerCalls, type WorkerHooks } from './lifecycle.js';
 import { checkRequest } from './options.js';
@@ -195,7 +196,7 @@ export async function openEngine(
   const closed = () => new EngineClosedError('engine/closed', 'the engine was unloaded');
 
   /** Runs one request in its turn. onDelta streams; the result comes back whole. */
-  async function run(req: GenerateRequest, options: RequestOptions, onDelta?: (delta: ChatCompletionDelta) => void): Promise<GenerateResult> {
+  async function run(req: GenerateRequest, options: RequestOptions, onDelta?: (delta: ReplyDelta) => void): Promise<GenerateResult> {
     if (unloaded) throw closed();
     calls.check();
     if (options.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
@@ -218,7 +219,7 @@ export async function openEngine(
         let received = 0;
         let expected = Infinity;
         let allReceived: (() => void) | undefined;
-        deltas.port1.onmessage = (ev: MessageEvent<ChatCompletionDelta>) => {
+        deltas.port1.onmessage = (ev: MessageEvent<ReplyDelta>) => {
           onDelta(ev.data);
           if (++received >= expected) allReceived?.();
         };
@@ -251,7 +252,7 @@ export async function openEngine(
   /** Starts a streaming request: a chunk for each delta the worker sends, the last with finish_reason and usage. */
   function stream<C>(
     req: ChatCompletionRequest | CompletionRequest,
-    delta: (d: ChatCompletionDelta, first: boolean) => C,
+    delta: (d: ChatCompletionDelta, first: boolean, logprobs: ChoiceLogprobs | undefined) => C,
     final: (finish: FinishReason, usage: Usage, first: boolean) => C,
   ): AsyncIterable<C> {
     const out = new ChunkStream<C>();
@@ -260,8 +261,8 @@ export async function openEngine(
     const signal = req.signal ? anySignal([req.signal, local.signal]) : local.signal;
     out.onCancel = () => local.abort();
     let first = true;
-    run(workerRequest(req), { ...req, signal }, (d) => {
-      out.push(delta(d, first));
+    run(workerRequest(req), { ...req, signal }, ({ logprobs, ...d }) => {
+      out.push(delta(d, first, logprobs && { content: logprobs }));
       first = false;
     }).then(
       (r) => {
@@ -287,14 +288,22 @@ export async function openEngine(
       if (req.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
       return stream<ChatCompletionChunk>(
         req,
-        (d, first) => ({ ...base, choices: [{ index: 0, delta: first ? { role: 'assistant', ...d } : d, finish_reason: null }] }),
+        (d, first, logprobs) => ({
+          ...base,
+          choices: [{ index: 0, delta: first ? { role: 'assistant', ...d } : d, finish_reason: null, ...(logprobs ? { logprobs } : {}) }],
+        }),
         (finish, usage, first) => ({ ...base, choices: [{ index: 0, delta: first ? { role: 'assistant' } : {}, finish_reason: finish }], usage }),
       );
     }
     const r = await run(workerRequest(req), req);
     return {
       id, object: 'chat.completion', created: created(), model: modelName,
-      choices: [{ index: 0, message: r.message ?? { role: 'assistant', content: r.text }, finish_reason: r.finishReason }],
+      choices: [{
+        index: 0,
+        message: r.message ?? { role: 'assistant', content: r.text },
+        finish_reason: r.finishReason,
+        ...(r.logprobs ? { logprobs: { content: r.logprobs } } : {}),
+      }],
       usage: r.usage,
     };
   }
@@ -311,12 +320,16 @@ export async function openEngine(
       if (req.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
       return stream<CompletionChunk>(
         req,
-        (d) => ({ ...base, choices: [{ index: 0, text: d.content ?? '', finish_reason: null }] }),
+        (d, _first, logprobs) => ({ ...base, choices: [{ index: 0, text: d.content ?? '', finish_reason: null, ...(logprobs ? { logprobs } : {}) }] }),
         (finish, usage) => ({ ...base, choices: [{ index: 0, text: '', finish_reason: finish }], usage }),
       );
     }
     const r = await run(workerRequest(req), req);
-    return { ...base, choices: [{ index: 0, text: r.text, finish_reason: r.finishReason }], usage: r.usage };
+    return {
+      ...base,
+      choices: [{ index: 0, text: r.text, finish_reason: r.finishReason, ...(r.logprobs ? { logprobs: { content: r.logprobs } } : {}) }],
+      usage: r.usage,
+    };
   }
 
   const chatCompletions: ChatCompletions = { create: chatCreate };

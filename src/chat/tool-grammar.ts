@@ -8,22 +8,16 @@
 import { HobError } from '../shared/errors.js';
 import type { JsonSchema, ToolChoice, ToolDefinition } from '../shared/types.js';
 import type { GrammarBuilder } from '../sampling/grammar/builder.js';
+import type { GrammarTrigger } from '../sampling/grammar/trigger.js';
 import { DEEPSEEK_R1, type ToolFormat } from './tool-formats.js';
 
-/**
- * What wakes a lazy grammar (llama.cpp's grammar trigger types):
- * - 'word': this text appears in the output; the grammar then constrains
- *   the output from the word on (the word included). A word that is the
- *   text of one of `preservedTokens` may be matched as that token.
- * - 'pattern_full': this regular expression matches the whole output so
- *   far; the grammar constrains it from where the first capture group starts.
- */
-export type GrammarTrigger = { type: 'word'; value: string } | { type: 'pattern_full'; value: string };
 
 export interface ToolCallGrammar {
   /** The name of the root rule among those added to the builder. */
   root: string;
-  /** Asleep until a trigger matches ('auto'); else active from the start. */
+  /** Asleep until a trigger matches ('auto'); else active from the start.
+   *  Triggers are words (the grammar takes the output from the word on) or
+   *  full patterns (from where the first capture group starts). */
   lazy: boolean;
   triggers: GrammarTrigger[];
   /** Special tokens the grammar's literals name: tokenize them as their

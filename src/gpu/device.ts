@@ -1,6 +1,6 @@
 // The WebGPU device of the offload: adapter selection, the limits and
 // features requested from it, and the error scopes every GPU setup step runs
-// in. It does not own buffers or pipelines (weights.ts, kernels.ts do).
+// in. It does not own buffers or pipelines (weights.ts, kernels/ do).
 import { GpuError } from '../shared/errors.js';
 
 export interface GpuCaps {

@@ -6,7 +6,7 @@
 // type for every matmul that reads it. Recording creates every buffer a
 // session will use; running a forward or a shift creates none.
 import { GpuError } from '../shared/errors.js';
-import { FRAME_BYTES, actType, attentionScratchBytes, createQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels.js';
+import { FRAME_BYTES, actType, attentionScratchBytes, createQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels/index.js';
 import type { GpuModelWeights } from './model-weights.js';
 import { GpuPicker } from './pick.js';
 import type { GpuWeight } from './weights.js';

@@ -7,7 +7,7 @@ import type { OffloadedBlocks } from '../core/offload.js';
 import { GpuError, HobError } from '../shared/errors.js';
 import type { ModelHparams, ModelInfo } from '../shared/model.js';
 import { withErrorScopes, type GpuContext } from './device.js';
-import { Kernels, type RopeConfig } from './kernels.js';
+import { Kernels, type RopeConfig } from './kernels/index.js';
 import type { GpuBlockWeights, GpuModelSpec, GpuModelWeights, TensorBytes, TensorReader } from './model-weights.js';
 import { GpuRunner } from './runner.js';
 import { createF32Buffer, createVectorBuffer, createWeightBuffers, vectorValues, destroyWeight, isGpuWeightType, type GpuWeight } from './weights.js';

@@ -3,7 +3,7 @@
 // the tensors they are made from. Types only.
 import type { ModelHparams, ModelInfo } from '../shared/model.js';
 import type { GpuContext } from './device.js';
-import type { Kernels, RopeConfig } from './kernels.js';
+import type { Kernels, RopeConfig } from './kernels/index.js';
 import type { GpuWeight } from './weights.js';
 
 /** One tensor as the file stores it. dims[0] is the row length. */

@@ -5,6 +5,7 @@
 // when a request may use it).
 import type { Candidates } from '../core/offload.js';
 import { HobError } from '../shared/errors.js';
+import { WorkgroupLimit } from './kernels/dispatch.js';
 import { sampleWgsl } from './shaders.js';
 
 /** The most candidates one pick returns. */
@@ -69,8 +70,10 @@ export class GpuPicker {
     if (!Number.isInteger(nVocab) || nVocab < 1 || logits.size < nVocab * 4) {
       throw new HobError('argument/invalid', `a pick needs a buffer of ${nVocab} logits, got ${logits.size} bytes`, { nVocab, sizeBytes: logits.size });
     }
+    // One workgroup per chunk in a one-dimensional grid: checked here, before
+    // anything is created, like every kernel's grid.
+    this.nChunks = new WorkgroupLimit(device.limits.maxComputeWorkgroupsPerDimension).dim('pick', Math.ceil(nVocab / CHUNK));
     this.pipes = pipelines(device);
-    this.nChunks = Math.ceil(nVocab / CHUNK);
     const create = (label: string, size: number, usage: number): GPUBuffer => {
       const b = device.createBuffer({ label, size, usage });
       this.buffers.push(b);

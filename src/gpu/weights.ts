@@ -1,7 +1,7 @@
 // Weight upload: GGUF tensor bytes to GPU buffers in the layout the matmul
 // kernels read (wgsl/dequant_<type>.wgsl), split by rows into parts whose
 // buffers each fit one storage binding. It owns the per-type repacking and
-// nothing else: kernels.ts binds the parts, the runner decides what to upload.
+// nothing else: kernels/matmul.ts binds the parts, the runner decides what to upload.
 //
 // Adding a weight type is one entry in `layouts` below (buffer sizes and the
 // repack from GGUF blocks) plus one wgsl/dequant_<type>.wgsl with load_group

@@ -17,7 +17,8 @@ export { Model, type TokenizeOptions } from '../core/model.js';
 export { Session, type EvalOptions, type SessionOptions } from '../core/session.js';
 export type { PickedLogits, SamplePick, StepLogits } from '../core/logits.js';
 export { readGgufHeader } from '../core/gguf-header.js';
-export type { GgufHeader, GgufTensor, LoadReport, ModelHparams, ModelInfo } from '../shared/model.js';
+export type { GgufHeader, GgufMetadataValue, GgufScalar, GgufTensor, LoadReport, ModelHparams, ModelInfo } from '../shared/model.js';
+export type { Candidates, ForwardOutput, OffloadedBlocks, OffloadRunner } from '../core/offload.js';
 export { generate, type GenerationHooks, type GenerationRequest, type GenerationResult } from '../runtime/generate.js';
 export { MIN_SHIFT_REUSE, Sequence, describeShift, type PrefillOptions, type PrefillResult, type SequenceOptions } from '../runtime/sequence.js';
 export * from '../shared/errors.js';
@@ -30,6 +31,13 @@ export { createEngine, nodeModelLocation, type NodeCreateEngineOptions } from '.
 export type * from '../shared/types.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, resolveSampling, type ResolvedSampling } from '../sampling/params.js';
 export { SamplerChain, type SamplerChainOptions } from '../sampling/chain.js';
+export type { Constraint } from '../runtime/constraint.js';
+export { prepareRequest, ReplyAssembler, type PreparedRequest, type ReplyDelta, type ReplyRequest } from '../runtime/request.js';
+export type { ReasoningBudget, ReasoningFormat } from '../chat/reasoning.js';
+export { DEFAULT_GRAMMAR_LIMITS, parseGrammar, type Grammar, type GrammarLimits, type GrammarTrigger, type ParseGrammarOptions } from '../sampling/grammar/index.js';
+export type { SchemaGrammarLimits } from '../sampling/grammar/schema-errors.js';
+export { JSON_OBJECT_GBNF, jsonSchemaToGbnf } from '../sampling/grammar/json-schema.js';
+export type { GrammarBuildOptions } from '../sampling/grammar/builder.js';
 
 /** Loads a GGUF file, reading only what the engine keeps (CPU blocks) into
  * the wasm heap and the offloaded blocks straight into GPU buffers. */

@@ -11,12 +11,14 @@
 // be held to a budget, after which its closing tag is written for the model.
 // The cache always holds the prompt and the output but its last token, so
 // the next request reuses it.
-import type { ReasoningBudget } from '../chat/reasoning.js';
+import type { ReasoningBudget, ReasoningFormat } from '../chat/reasoning.js';
 import type { Model } from '../core/model.js';
 import { SamplerChain } from '../sampling/chain.js';
 import { sampleConstrained } from '../sampling/constrained.js';
+import { MAX_TOP_LOGPROBS, tokenLogprob } from '../sampling/logprobs.js';
 import { GrammarMatcher, grammarVocabFor, type GrammarSnapshot, type GrammarVocab } from '../sampling/grammar/index.js';
-import type { FinishReason, Progress, SamplingParams } from '../shared/types.js';
+import { partialSuffixLength } from '../shared/text.js';
+import type { FinishReason, Progress, SamplingParams, TokenLogprob } from '../shared/types.js';
 import type { Constraint } from './constraint.js';
 import type { Sequence } from './sequence.js';
 import { ThoughtTracker, type ThoughtState } from './thought.js';
@@ -29,14 +31,22 @@ export interface GenerationRequest extends SamplingParams {
   ignoreEos?: boolean;
   /** What the output must match (runtime/constraint.ts compiles it). */
   constraint?: Constraint;
+  /** Report each generated token's log-probability with this many most
+   *  likely alternatives (0 to 20); absent: none. Reads every logit. */
+  logprobs?: number;
+  /** The reply may think (<think> ... </think>): its thought's tokens are
+   *  counted (GenerationResult.reasoningTokens). */
+  thought?: { format: ReasoningFormat; startsInside: boolean };
   /** The reply's thought, held to this budget: past it, its closing text is
    *  written for the model and the answer follows. */
   reasoningBudget?: ReasoningBudget;
 }
 
 export interface GenerationHooks {
-  /** New text, in order; the deltas concatenate to the result's text. */
-  onText?: (delta: string) => void;
+  /** New text, in order; the deltas concatenate to the result's text. With
+   *  logprobs asked for, the entries of the tokens this text comes from
+   *  (a token's entry comes with the first text at or after its start). */
+  onText?: (delta: string, logprobs?: TokenLogprob[]) => void;
   /** Prompt tokens evaluated so far, after each chunk of a long prompt. */
   onPrefill?: (p: Progress) => void;
   /** Checked between tokens. */
@@ -60,8 +70,10 @@ export interface GenerationResult {
   backtracks: number;
   /** Samples the constraint refused, resampled from every logit. */
   resamples: number;
-  /** Tokens of thought generated (with a reasoning budget). */
+  /** Tokens of thought generated (when the request says the reply may think). */
   reasoningTokens: number;
+  /** With req.logprobs: an entry per token of the text. */
+  logprobs?: TokenLogprob[];
 }
 
 /** A model's vocabulary as its grammars see it (built once per model). */
@@ -77,21 +89,6 @@ export function modelGrammarVocab(model: Model): GrammarVocab {
 /** Backtracks allowed per request: a model that keeps choosing banned text stops being steered. */
 const MAX_BACKTRACKS = 256;
 
-/** The length of the longest suffix of `text` that is a proper prefix of one of `strings`. */
-export function partialSuffixLength(text: string, strings: readonly string[]): number {
-  let best = 0;
-  for (const s of strings) {
-    for (let k = Math.min(s.length - 1, text.length); k > best; k--) {
-      if (text.endsWith(s.slice(0, k))) {
-        best = k;
-        break;
-      }
-    }
-  }
-  return best;
-}
-
-/** The first occurrence of any of `strings` at or after `from`: its index, or -1. */
 function firstOccurrence(text: string, strings: readonly string[], from: number): number {
   let best = -1;
   for (const s of strings) {
@@ -131,8 +128,9 @@ export async function generate(
   // a model that may think first) from where the thought is over.
   const c = req.constraint;
   const budget = req.reasoningBudget;
-  const thoughtFormat = c?.afterThought?.format ?? (budget ? { open: budget.start, close: budget.end, forcedClose: budget.forced } : undefined);
-  const thought = thoughtFormat && new ThoughtTracker(thoughtFormat, c?.afterThought?.startsInside ?? budget?.startsInside ?? false);
+  const thoughtFormat = req.thought?.format ?? c?.afterThought?.format ?? (budget ? { open: budget.start, close: budget.end, forcedClose: budget.forced } : undefined);
+  const startsInside = req.thought?.startsInside ?? c?.afterThought?.startsInside ?? budget?.startsInside ?? false;
+  const thought = thoughtFormat && new ThoughtTracker(thoughtFormat, startsInside);
   const newMatcher = () => new GrammarMatcher(c!.grammar, modelGrammarVocab(model), c!.triggers ? { lazy: { triggers: c!.triggers } } : {});
   let matcher = c && !c.afterThought ? newMatcher() : undefined;
   // Before token i: the matcher's state (null: not started) and the thought's.
@@ -141,6 +139,11 @@ export async function generate(
   let forced: number[] = [];
   let budgetSpent = false;
   let resamples = 0;
+  // Log-probabilities, one per entry of ids; those before `sentLogprobs` went out with text.
+  const wantLogprobs = req.logprobs !== undefined;
+  const topLogprobs = Math.max(0, Math.min(MAX_TOP_LOGPROBS, Math.floor(req.logprobs ?? 0)));
+  const logprobs: TokenLogprob[] = [];
+  let sentLogprobs = 0;
   const acceptConstrained = (token: number, isForced: boolean) => {
     if (!matcher) return;
     if (!isForced || matcher.allows(token)) matcher.accept(token);
@@ -169,9 +172,18 @@ export async function generate(
   let backtracks = 0;
   let stoppedAtString = false;
 
-  const emit = (upTo: number) => {
-    if (upTo > emitted) {
-      hooks.onText?.(text.slice(emitted, upTo));
+  // Sends the text up to `upTo` with the entries of the tokens it starts;
+  // the last call (`all`) also sends the entries of tokens that added no
+  // text (a control token, bytes of a character never finished).
+  const emit = (upTo: number, all = false) => {
+    let k = sentLogprobs;
+    if (wantLogprobs) {
+      if (all) k = logprobs.length;
+      else while (k < logprobs.length && offsets[k] < upTo) k++;
+    }
+    if (upTo > emitted || k > sentLogprobs) {
+      hooks.onText?.(text.slice(emitted, upTo), wantLogprobs ? logprobs.slice(sentLogprobs, k) : undefined);
+      sentLogprobs = k;
       emitted = upTo;
     }
   };
@@ -205,6 +217,7 @@ export async function generate(
       finishReason = 'stop';
       break;
     }
+    if (wantLogprobs) logprobs.push(tokenLogprob(await logits.all(), token, topLogprobs, (id) => model.tokenBytes(id)));
     states.push({ grammar: matcher ? matcher.save() : null, thought: thought?.state });
     acceptConstrained(token, isForced);
     offsets.push(text.length);
@@ -237,6 +250,7 @@ export async function generate(
         bans.get(j)!.add(banned);
         ids.length = j;
         offsets.length = j;
+        logprobs.length = Math.min(logprobs.length, j);
         chain.rewind(drop);
         // The constraint and the thought go back to where token j began.
         const back = states[j];
@@ -291,7 +305,12 @@ export async function generate(
     emit(safe);
   }
   if (!stoppedAtString) text += decoder.flush();
-  emit(text.length);
+  // Cut at a stop string, the reply keeps the tokens that begin before it.
+  if (stoppedAtString && wantLogprobs) {
+    const cut = offsets.findIndex((o) => o >= text.length);
+    if (cut >= 0) logprobs.length = Math.min(logprobs.length, cut);
+  }
+  emit(text.length, true);
   const decodeMs = now() - t0;
   return {
     text,
@@ -305,5 +324,6 @@ export async function generate(
     backtracks,
     resamples,
     reasoningTokens: thought?.state.insideTokens ?? 0,
+    ...(wantLogprobs ? { logprobs: logprobs.slice(0, sentLogprobs) } : {}),
   };
 }

@@ -9,14 +9,22 @@ import { ReplyParser } from '../chat/tool-parser.js';
 import type { ChatPrompt } from '../chat/tool-prompt.js';
 import { HobError } from '../shared/errors.js';
 import type {
-  AssistantMessage, ChatCompletionDelta, ChatMessage, ConstraintParams, FinishReason, SamplingParams, ToolChoice, ToolDefinition,
+  AssistantMessage, ChatCompletionDelta, ChatMessage, ConstraintParams, FinishReason, LogprobParams, SamplingParams, TokenLogprob, ToolChoice,
+  ToolDefinition,
 } from '../shared/types.js';
+import { MAX_TOP_LOGPROBS } from '../sampling/logprobs.js';
 import { compileConstraint, type Constraint } from './constraint.js';
 import type { GenerationRequest } from './generate.js';
 import { chatPrompt, chatPromptIds, completionPromptIds } from './prompt.js';
 
+/** A delta of the reply as the worker streams it: what the reply adds, and
+ *  the log-probabilities of the tokens it comes from (when asked for). */
+export interface ReplyDelta extends ChatCompletionDelta {
+  logprobs?: TokenLogprob[];
+}
+
 /** A chat (messages) or text completion (prompt) request, in the API's names. */
-export interface ReplyRequest extends SamplingParams, ConstraintParams {
+export interface ReplyRequest extends SamplingParams, ConstraintParams, LogprobParams {
   messages?: ChatMessage[];
   prompt?: string;
   tools?: ToolDefinition[];
@@ -39,17 +47,24 @@ export interface PreparedRequest {
 export class ReplyAssembler {
   private text = '';
 
+  /** @internal */
   constructor(
     /** Chat replies that may think or call tools are parsed; others are plain content. */
     private readonly parser: ReplyParser | undefined,
     readonly chat: boolean,
   ) {}
 
-  /** The deltas a piece of generated text completes. */
-  push(text: string): ChatCompletionDelta[] {
+  /** The deltas a piece of generated text completes; the log-probabilities
+   *  of its tokens ride on the first (or on a delta of their own while the
+   *  parser holds the text back). */
+  push(text: string, logprobs?: TokenLogprob[]): ReplyDelta[] {
     this.text += text;
-    if (this.parser) return this.parser.push(text);
-    return text ? [{ content: text }] : [];
+    const deltas: ReplyDelta[] = this.parser ? this.parser.push(text) : text ? [{ content: text }] : [];
+    if (logprobs?.length) {
+      if (deltas.length) deltas[0] = { ...deltas[0], logprobs };
+      else deltas.push({ logprobs });
+    }
+    return deltas;
   }
 
   /** The last deltas, the reply's message and how it finished: a reply that
@@ -60,6 +75,19 @@ export class ReplyAssembler {
     const finishReason = message.tool_calls?.length && reason === 'stop' ? 'tool_calls' : reason;
     return { deltas, message, finishReason };
   }
+}
+
+/** top_logprobs when logprobs is asked for; undefined when it is not. */
+function checkLogprobs(req: LogprobParams): number | undefined {
+  const top = req.top_logprobs;
+  if (top !== undefined && top !== null && (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > MAX_TOP_LOGPROBS)) {
+    throw new HobError('argument/invalid', `top_logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got ${String(top)}`);
+  }
+  if (!req.logprobs) {
+    if (top) throw new HobError('argument/invalid', 'top_logprobs needs logprobs: true');
+    return undefined;
+  }
+  return top ?? 0;
 }
 
 function checkBudget(n: unknown): number | undefined {
@@ -92,7 +120,14 @@ export function prepareRequest(model: Model, req: ReplyRequest): PreparedRequest
   return {
     promptIds: ids,
     constraint,
-    generation: { ...req, stop: [...stop, ...(chat?.stops ?? [])], constraint, reasoningBudget: budget },
+    generation: {
+      ...req,
+      stop: [...stop, ...(chat?.stops ?? [])],
+      constraint,
+      reasoningBudget: budget,
+      logprobs: checkLogprobs(req),
+      thought: chat?.reasoning && { format: chat.reasoning, startsInside: chat.startsInReasoning },
+    },
     reply: new ReplyAssembler(parser, chat !== undefined),
   };
 }

@@ -109,6 +109,38 @@ export type ResponseFormat =
   | { type: 'json_object'; schema?: JsonSchema }
   | { type: 'json_schema'; json_schema: { name: string; description?: string; schema?: JsonSchema; strict?: boolean } };
 
+/** A token's log-probability: the log-softmax of the model's logits at
+ * that step, before any sampler changed them (OpenAI's logprobs entry). */
+export interface TopLogprob {
+  /** The token's id in the model's vocabulary (as llama.cpp's server gives it). */
+  id: number;
+  /** The token's text as it appears in the reply (control tokens are empty,
+   *  as in llama.cpp's server); its bytes decoded as UTF-8, so a token that
+   *  ends inside a character shows U+FFFD. */
+  token: string;
+  logprob: number;
+  /** The token's bytes. */
+  bytes: number[];
+}
+
+export interface TokenLogprob extends TopLogprob {
+  /** The most likely tokens at this step, most likely first (top_logprobs of them). */
+  top_logprobs: TopLogprob[];
+}
+
+/** A choice's log-probabilities: one entry per generated token. */
+export interface ChoiceLogprobs {
+  content: TokenLogprob[];
+}
+
+/** Log-probabilities of the generated tokens, in chat and text completions. */
+export interface LogprobParams {
+  /** Return each generated token's log-probability. */
+  logprobs?: boolean;
+  /** With logprobs, also the most likely tokens at each step (0 to 20). */
+  top_logprobs?: number;
+}
+
 /** Output constraints shared by chat and text completions. */
 export interface ConstraintParams {
   /** JSON output: any object, or one that validates against a schema. */
@@ -189,7 +221,7 @@ export interface RequestOptions {
   ignore_eos?: boolean;
 }
 
-export interface ChatCompletionRequest extends SamplingParams, ConstraintParams, RequestOptions {
+export interface ChatCompletionRequest extends SamplingParams, ConstraintParams, LogprobParams, RequestOptions {
   messages: ChatMessage[];
   stream?: boolean;
   /** Tokens to generate at most (default: until end of generation or the context is used up). */
@@ -206,7 +238,7 @@ export interface ChatCompletionRequest extends SamplingParams, ConstraintParams,
   max_reasoning_tokens?: number;
 }
 
-export interface CompletionRequest extends SamplingParams, ConstraintParams, RequestOptions {
+export interface CompletionRequest extends SamplingParams, ConstraintParams, LogprobParams, RequestOptions {
   prompt: string;
   stream?: boolean;
   max_tokens?: number;
@@ -223,6 +255,8 @@ export interface Usage {
   cached_tokens: number;
   prefill_tokens_per_second: number;
   decode_tokens_per_second: number;
+  /** Of completion_tokens, those a thinking model spent thinking (chat replies of templates with <think>). */
+  completion_tokens_details?: { reasoning_tokens: number };
 }
 
 /** A reply: its text (null when it only calls tools), its reasoning when the model thought first, its tool calls. */
@@ -238,7 +272,7 @@ export interface ChatCompletion {
   object: 'chat.completion';
   created: number;
   model: string;
-  choices: [{ index: 0; message: AssistantMessage; finish_reason: FinishReason }];
+  choices: [{ index: 0; message: AssistantMessage; finish_reason: FinishReason; logprobs?: ChoiceLogprobs | null }];
   usage: Usage;
 }
 
@@ -255,7 +289,7 @@ export interface ChatCompletionChunk {
   object: 'chat.completion.chunk';
   created: number;
   model: string;
-  choices: [{ index: 0; delta: ChatCompletionDelta; finish_reason: FinishReason | null }];
+  choices: [{ index: 0; delta: ChatCompletionDelta; finish_reason: FinishReason | null; logprobs?: ChoiceLogprobs | null }];
   /** Present on the last chunk only. */
   usage?: Usage;
 }
@@ -265,7 +299,7 @@ export interface Completion {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: [{ index: 0; text: string; finish_reason: FinishReason }];
+  choices: [{ index: 0; text: string; finish_reason: FinishReason; logprobs?: ChoiceLogprobs | null }];
   usage: Usage;
 }
 
@@ -274,7 +308,7 @@ export interface CompletionChunk {
   object: 'text_completion';
   created: number;
   model: string;
-  choices: [{ index: 0; text: string; finish_reason: FinishReason | null }];
+  choices: [{ index: 0; text: string; finish_reason: FinishReason | null; logprobs?: ChoiceLogprobs | null }];
   usage?: Usage;
 }
 

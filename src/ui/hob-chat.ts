@@ -1,25 +1,27 @@
 // <hob-chat>: a chat with a local model in one tag, built only on the public
-// API (createEngine and HobEngine). It owns the conversation, the streaming
-// view and the settings panel; the engine owns the tokens and the cache, so an
-// edit or a regenerate re-evaluates only what changed (prefix reuse).
-import type {
-  ChatMessage,
-  EngineInfo,
-  FinishReason,
-  HobEngine,
-  LoadProgressEvent,
-  ModelInput,
-  SamplingParams,
-  ShiftEvent,
-} from '../shared/types.js';
+// API (createEngine and HobEngine). The element owns the page side: its
+// attributes, the model's loading, the DOM and its events, the settings
+// panel. The conversation (conversation.ts) owns the entries, the requests,
+// the streaming and the tool loop; the engine owns the tokens and the cache,
+// so an edit or a regenerate re-evaluates only what changed (prefix reuse).
+import type { EngineInfo, FinishReason, HobEngine, LoadProgressEvent, ModelInput, SamplingParams, ShiftEvent } from '../shared/types.js';
 import { formatBytes, formatSeconds } from './catalog.js';
+import {
+  Conversation,
+  DEFAULT_MAX_TOOL_ROUNDS,
+  copyEntry,
+  errorText,
+  type ChatEntry,
+  type ChatTool,
+  type RequestSettings,
+  type StreamUpdate,
+  type TokenEventDetail,
+} from './conversation.js';
 import { defaultEngineFactory, type EngineFactory } from './engine-factory.js';
-import { renderMarkdown } from './markdown.js';
 import { findPreset } from './presets.js';
 import { SettingsPanel, type ChatSettings, type SettingsResult } from './settings.js';
 import { CHAT_CSS } from './styles.js';
-import type { ChatEntry, TokenEventDetail } from './conversation.js';
-import { TEMPLATE, button, renderMessage } from './view.js';
+import { TEMPLATE, button, renderMessage, updateStreaming } from './view.js';
 
 export class HobChat extends HTMLElement {
   static observedAttributes = ['model', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset'];
@@ -28,14 +30,19 @@ export class HobChat extends HTMLElement {
   createEngine: EngineFactory = defaultEngineFactory;
   /** Sampling for every request; the settings panel and the preset attribute set it. */
   sampling: SamplingParams = { ...(findPreset('Default')?.params ?? {}) };
+  /** Functions the model may call, and what runs when it does: with tools
+   *  set, requests offer them (tool_choice 'auto') and an answer that calls
+   *  them gets their results and goes on, up to `maxToolRounds` rounds. */
+  tools: ChatTool[] = [];
+  /** Rounds of tool calls one answer may run; then the chat stops and says so. */
+  maxToolRounds = DEFAULT_MAX_TOOL_ROUNDS;
 
   private readonly root: ShadowRoot;
   private readonly $: <T extends Element>(sel: string) => T;
-  private history: ChatEntry[] = [];
+  private readonly conversation: Conversation;
   private engine?: HobEngine;
   private info?: EngineInfo;
   private loading?: AbortController;
-  private generating?: AbortController;
   private modelOverride?: ModelInput;
   private storeId?: string;
   private shifts = 0;
@@ -55,6 +62,21 @@ export class HobChat extends HTMLElement {
     this.root.append(style, wrap.content);
     this.$ = <T extends Element>(sel: string) => this.root.querySelector(sel) as T;
     this.panel = new SettingsPanel(this.$('dialog'), (r) => this.applySettings(r));
+    this.conversation = new Conversation({
+      engine: () => this.engine,
+      settings: () => this.requestSettings(),
+      render: () => this.renderMessages(),
+      streamed: (entry, update) => this.onStreamed(entry, update),
+      changed: () => this.changed(),
+      busy: (busy) => {
+        this.setBusy(busy);
+        // Idle again: the entries get their actions back.
+        if (!busy) this.renderMessages();
+      },
+      answered: (entry, finish) => this.onAnswered(entry, finish),
+      failed: (e) => this.emit('error', errorDetail(e, 'generate')),
+      noEngine: () => this.status('Load a model first (Settings).'),
+    });
     this.wire();
     this.renderMessages();
     this.setBusy(false);
@@ -87,15 +109,12 @@ export class HobChat extends HTMLElement {
 
   /** The conversation, oldest first (copies). */
   get messages(): ChatEntry[] {
-    return this.history.map((m) => ({ ...m }));
+    return this.conversation.entries.map(copyEntry);
   }
 
-  /** Replaces the conversation (e.g. one restored from storage). */
+  /** Replaces the conversation (e.g. one restored from storage, saved by an older version too). */
   set messages(list: ChatEntry[]) {
-    this.stop();
-    this.history = list.map((m) => ({ ...m }));
-    this.renderMessages();
-    this.changed();
+    this.conversation.replace(list);
   }
 
   /** The loaded engine, for the host's own calls (undefined before 'load'). */
@@ -116,7 +135,7 @@ export class HobChat extends HTMLElement {
   }
 
   get busy(): boolean {
-    return !!this.generating;
+    return this.conversation.busy;
   }
 
   /** Loads a model (by default the `model` attribute), replacing the current one. */
@@ -186,48 +205,29 @@ export class HobChat extends HTMLElement {
     }
   }
 
-  /** Adds a user message and streams the answer. */
-  async send(text: string): Promise<void> {
-    if (!text.trim()) return;
-    this.requireIdle();
-    this.history.push({ role: 'user', content: text });
-    this.renderMessages();
-    this.changed();
-    await this.generate();
+  /** Adds a user message and streams the answer (running the tools it calls). */
+  send(text: string): Promise<void> {
+    return this.conversation.send(text);
   }
 
-  /** Stops the answer being generated (what streamed so far stays). */
+  /** Stops the answer being generated and its tool loop (what streamed so far stays). */
   stop(): void {
-    this.generating?.abort();
+    this.conversation.stop();
   }
 
   /** Generates the last answer again. */
-  async regenerate(): Promise<void> {
-    this.requireIdle();
-    if (this.history.at(-1)?.role === 'assistant') this.history.pop();
-    if (this.history.at(-1)?.role !== 'user') return;
-    this.renderMessages();
-    await this.generate();
+  regenerate(): Promise<void> {
+    return this.conversation.regenerate();
   }
 
   /** Replaces message `index` (a user message), drops what followed and answers again. */
-  async edit(index: number, content: string): Promise<void> {
-    this.requireIdle();
-    const m = this.history[index];
-    if (!m || m.role !== 'user') throw new RangeError(`hob-chat: message ${index} is not a user message`);
-    this.history = this.history.slice(0, index);
-    this.history.push({ role: 'user', content });
-    this.renderMessages();
-    this.changed();
-    await this.generate();
+  edit(index: number, content: string): Promise<void> {
+    return this.conversation.edit(index, content);
   }
 
   /** Empties the conversation. */
   clear(): void {
-    this.stop();
-    this.history = [];
-    this.renderMessages();
-    this.changed();
+    this.conversation.clear();
   }
 
   /** Frees the engine (wasm memory, GPU buffers, the worker). */
@@ -245,82 +245,30 @@ export class HobChat extends HTMLElement {
     return this.panel.open(this.currentSettings());
   }
 
-  // ---- generation -------------------------------------------------------------
+  // ---- what the conversation reports ------------------------------------------
 
-  private async generate(): Promise<void> {
-    const engine = this.engine;
-    if (!engine) {
-      this.status('Load a model first (Settings).');
-      return;
-    }
-    const answer: ChatEntry = { role: 'assistant', content: '' };
-    const prompt: ChatMessage[] = [];
-    const system = this.getAttribute('system-prompt');
-    if (system) prompt.push({ role: 'system', content: system });
-    for (const m of this.history) prompt.push({ role: m.role, content: m.content });
-    this.history.push(answer);
-    const ctrl = new AbortController();
-    this.generating = ctrl;
-    this.setBusy(true);
-    this.renderMessages();
-    const t0 = performance.now();
-    let nChunks = 0;
-    let finish: FinishReason = 'stop';
-    try {
-      const maxTokens = this.maxTokens();
-      const stream = await engine.chat.completions.create({
-        ...this.sampling,
-        messages: prompt,
-        stream: true,
-        signal: ctrl.signal,
-        ...(maxTokens > 0 ? { max_tokens: maxTokens } : {}),
-      });
-      for await (const chunk of stream) {
-        const choice = chunk.choices[0];
-        const delta = choice.delta.content ?? '';
-        if (delta) {
-          answer.content += delta;
-          nChunks++;
-          const seconds = (performance.now() - t0) / 1000;
-          this.$('.speed').textContent = `${(nChunks / Math.max(seconds, 1e-3)).toFixed(1)} tokens/s`;
-          this.emit<TokenEventDetail>('token', { delta, content: answer.content });
-          this.queueStreamRender();
-        }
-        if (choice.finish_reason) finish = choice.finish_reason;
-        if (chunk.usage) {
-          const u = chunk.usage;
-          answer.stats = {
-            completionTokens: u.completion_tokens,
-            promptTokens: u.prompt_tokens,
-            cachedTokens: u.cached_tokens,
-            tokensPerSecond: u.decode_tokens_per_second,
-            finishReason: finish,
-          };
-        }
-      }
-      if (answer.stats) answer.stats.finishReason = finish;
-    } catch (e) {
-      if (ctrl.signal.aborted && (e as { name?: string }).name === 'AbortError') {
-        finish = 'abort';
-      } else {
-        answer.error = errorText(e);
-        this.emit('error', errorDetail(e, 'generate'));
-      }
-    } finally {
-      this.generating = undefined;
-      this.setBusy(false);
-    }
-    if (answer.stats) {
-      this.$('.speed').textContent = `${answer.stats.tokensPerSecond.toFixed(1)} tokens/s`;
-    }
+  private requestSettings(): RequestSettings {
+    return {
+      sampling: this.sampling,
+      maxTokens: this.maxTokens(),
+      systemPrompt: this.getAttribute('system-prompt') ?? '',
+      tools: this.tools ?? [],
+      maxToolRounds: this.maxToolRounds,
+    };
+  }
+
+  private onStreamed(entry: ChatEntry, u: StreamUpdate): void {
+    this.$('.speed').textContent = `${(u.nChunks / Math.max(u.elapsedMs / 1000, 1e-3)).toFixed(1)} tokens/s`;
+    if (u.kind === 'content') this.emit<TokenEventDetail>('token', { delta: u.delta, content: entry.content });
+    this.queueStreamRender();
+  }
+
+  private async onAnswered(entry: ChatEntry, finish: FinishReason): Promise<void> {
+    if (entry.stats) this.$('.speed').textContent = `${entry.stats.tokensPerSecond.toFixed(1)} tokens/s`;
     this.renderMessages();
     await this.updateContext();
     this.changed();
-    this.emit('message', { ...answer, finishReason: answer.stats?.finishReason ?? finish });
-  }
-
-  private requireIdle(): void {
-    if (this.generating) throw new Error('hob-chat: an answer is being generated (stop() it first)');
+    this.emit('message', { ...copyEntry(entry), finishReason: entry.stats?.finishReason ?? finish });
   }
 
   private async updateContext(): Promise<void> {
@@ -346,7 +294,7 @@ export class HobChat extends HTMLElement {
     const input = this.$<HTMLTextAreaElement>('#input');
     form.addEventListener('submit', (e) => {
       e.preventDefault();
-      if (this.generating || !input.value.trim()) return;
+      if (this.busy || !input.value.trim()) return;
       const text = input.value;
       input.value = '';
       void this.send(text).catch(() => {});
@@ -359,7 +307,7 @@ export class HobChat extends HTMLElement {
     });
     this.root.addEventListener('keydown', (e) => {
       const ke = e as KeyboardEvent;
-      if (ke.key === 'Escape' && this.generating) {
+      if (ke.key === 'Escape' && this.busy) {
         ke.preventDefault();
         this.stop();
       }
@@ -392,7 +340,7 @@ export class HobChat extends HTMLElement {
   private startEdit(article: HTMLElement, index: number): void {
     const content = article.querySelector('.content') as HTMLElement;
     const area = document.createElement('textarea');
-    area.value = this.history[index].content;
+    area.value = this.conversation.entries[index].content;
     area.setAttribute('aria-label', 'Edit message');
     const save = button('Save and answer again', 'save primary');
     const cancel = button('Cancel', 'cancel');
@@ -417,21 +365,23 @@ export class HobChat extends HTMLElement {
 
   private renderMessages(): void {
     const box = this.$<HTMLElement>('.messages');
-    if (!this.history.length) {
+    const entries = this.conversation.entries;
+    if (!entries.length) {
       const empty = document.createElement('p');
       empty.className = 'empty';
       empty.textContent = this.engine ? 'Ask anything. The model runs on this device.' : 'Pick a model in Settings to start.';
       box.replaceChildren(empty);
       return;
     }
-    const lastAssistant = this.history.findLastIndex((m) => m.role === 'assistant');
-    const generating = !!this.generating;
+    const last = entries.length - 1;
+    const generating = this.busy;
     box.replaceChildren(
-      ...this.history.map((m, i) =>
+      ...entries.map((m, i) =>
         renderMessage(m, i, {
-          streaming: generating && i === this.history.length - 1,
+          streaming: generating && i === last,
           actions: !generating,
-          regenerate: i === lastAssistant && i === this.history.length - 1,
+          // The answer to the last question, tool calls included, can be asked for again.
+          regenerate: i === last && m.role !== 'user',
         }),
       ),
     );
@@ -445,11 +395,11 @@ export class HobChat extends HTMLElement {
     requestAnimationFrame(() => {
       this.renderQueued = false;
       const box = this.$<HTMLElement>('.messages');
-      const last = box.querySelector('article:last-of-type .content');
-      const m = this.history.at(-1);
+      const last = box.querySelector('article:last-of-type');
+      const m = this.conversation.entries.at(-1);
       if (!last || !m || m.role !== 'assistant') return;
       const stick = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-      renderMarkdown(last, m.content);
+      updateStreaming(last, m);
       if (stick) box.scrollTop = box.scrollHeight;
     });
   }
@@ -569,11 +519,6 @@ function describeModel(m: ModelInput): string {
   if ('url' in m) return m.url.split('/').pop()?.split('?')[0] || m.url;
   if ('storeId' in m) return m.storeId;
   return 'model';
-}
-
-function errorText(e: unknown): string {
-  const err = e as { message?: string; code?: string };
-  return err?.code ? `${err.message} (${err.code})` : String(err?.message ?? e);
 }
 
 function errorDetail(e: unknown, during: 'load' | 'generate') {

@@ -2,7 +2,7 @@
 import { HobChat } from './hob-chat.js';
 
 export { HobChat } from './hob-chat.js';
-export type { ChatEntry, MessageStats, TokenEventDetail } from './conversation.js';
+export type { ChatEntry, ChatTool, MessageStats, TokenEventDetail } from './conversation.js';
 export type { EngineFactory } from './engine-factory.js';
 export type { ChatSettings } from './settings.js';
 export { MODEL_CATALOG, type CatalogModel } from './catalog.js';

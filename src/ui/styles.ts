@@ -1,6 +1,6 @@
 // The chat's stylesheet, scoped to its shadow root (nothing leaks out, page
 // CSS does not leak in). Hosts theme it through the --hob-* custom properties
-// and the parts listed in the README.
+// and the parts listed in docs/chat-component.md.
 export const CHAT_CSS = `
 :host {
   --hob-font: system-ui, -apple-system, 'Segoe UI', sans-serif;
@@ -51,11 +51,21 @@ button.danger { color: var(--hob-danger); }
 .msg { max-width: 92%; padding: .5rem .75rem; border-radius: var(--hob-radius); overflow-wrap: anywhere; }
 .msg.user { align-self: flex-end; background: var(--hob-user-bg); white-space: pre-wrap; }
 .msg.assistant { align-self: flex-start; background: var(--hob-assistant-bg); }
+.msg.tool { align-self: flex-start; max-width: 92%; background: var(--hob-bg); border: 1px dashed var(--hob-border); font-size: .9em; }
 .msg .who { font-size: .75em; font-weight: 600; color: var(--hob-muted); text-transform: uppercase; letter-spacing: .04em; }
 .msg .content > :first-child { margin-top: 0; }
 .msg .content > :last-child { margin-bottom: 0; }
-.msg.streaming .content::after { content: '▍'; color: var(--hob-accent); }
+.msg.streaming:not(.tool) .content::after { content: '▍'; color: var(--hob-accent); }
 .msg .error { color: var(--hob-danger); }
+.msg .reasoning { margin: .2rem 0 .4rem; color: var(--hob-muted); font-size: .9em; }
+.msg .reasoning summary { cursor: pointer; width: fit-content; }
+.msg .reasoning-text { white-space: pre-wrap; border-left: 2px solid var(--hob-border); padding-left: .6rem; margin-top: .25rem; }
+.msg .call { font-family: var(--hob-mono); font-size: .9em; }
+.msg .call .name { font-weight: 600; }
+.msg .call .name::after { content: '('; font-weight: 400; }
+.msg .call .arguments::after { content: ')'; }
+.msg pre.result { font-family: var(--hob-mono); font-size: .85em; white-space: pre-wrap; margin: .3rem 0 0; max-height: 12rem; overflow: auto; }
+.msg pre.result.running { color: var(--hob-muted); }
 .msg .stats { font-size: .75em; color: var(--hob-muted); margin-top: .25rem; }
 .msg .actions { display: flex; gap: .35rem; margin-top: .3rem; }
 .msg .actions button { font-size: .75em; padding: .1rem .5rem; }

@@ -3,7 +3,9 @@
 // implements EngineWorkerApi (service.ts); the caller holds it as a proxy.
 // Types only: nothing here runs.
 import type { ReplyRequest } from '../runtime/request.js';
-import type { AssistantMessage, ChatMessage, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, ShiftEvent, Usage } from '../shared/types.js';
+import type {
+  AssistantMessage, ChatMessage, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, ShiftEvent, TokenLogprob, Usage,
+} from '../shared/types.js';
 
 /** Where the worker finds a model (the public ModelInput, resolved on the
  * caller's side so it can cross to the worker): a URL (downloaded once into
@@ -55,6 +57,8 @@ export interface GenerateResult {
   usage: Usage;
   /** A chat reply: content, reasoning and tool calls. */
   message?: AssistantMessage;
+  /** With logprobs asked for: an entry per token of the reply. */
+  logprobs?: TokenLogprob[];
   /** Messages posted on `deltas`: the caller waits for them all before
    * ending a stream (they travel on their own port). */
   nDeltas: number;
@@ -77,8 +81,8 @@ export interface EngineWorkerApi {
   contextUsed(): number;
   resetContext(): void;
   /** One chat or text completion; what it adds to the reply is posted on
-   * `deltas` as ChatCompletionDelta objects (content, reasoning_content,
-   * whole tool calls) as it becomes final. */
+   * `deltas` as ReplyDelta objects (content, reasoning_content, whole tool
+   * calls, log-probabilities) as it becomes final. */
   generate(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult>;
   /** Stops request `id` between two tokens; without an id, whatever runs. */
   stop(id?: number): void;

@@ -11,10 +11,10 @@ import type { GpuContext } from '../gpu/device.js';
 import { generate } from '../runtime/generate.js';
 import { loadModelFromSource } from '../runtime/load.js';
 import { chatPrompt } from '../runtime/prompt.js';
-import { prepareRequest } from '../runtime/request.js';
+import { prepareRequest, type ReplyDelta } from '../runtime/request.js';
 import { Sequence } from '../runtime/sequence.js';
 import { AbortError, BusyError, HobError } from '../shared/errors.js';
-import type { ChatCompletionDelta, ChatMessage, ContextShiftOptions, EngineInfo, LoadProgressEvent, ShiftEvent } from '../shared/types.js';
+import type { ChatMessage, ContextShiftOptions, EngineInfo, LoadProgressEvent, ShiftEvent } from '../shared/types.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, OpenOptions, WorkerEvent } from './protocol.js';
 import { openLocation, type WorkerHost } from './sources.js';
 
@@ -217,7 +217,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
           throw new HobError('argument/invalid', `max_tokens must be a non-negative integer, got ${req.max_tokens}`);
         }
         let nDeltas = 0;
-        const post = (list: ChatCompletionDelta[]) => {
+        const post = (list: ReplyDelta[]) => {
           if (!deltas) return;
           for (const d of list) {
             nDeltas++;
@@ -225,7 +225,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
           }
         };
         const r = await generate(model, sequence, { ...prepared.generation, promptIds: ids, maxTokens, ignoreEos: req.ignore_eos }, {
-          onText: (d) => post(prepared.reply.push(d)),
+          onText: (d, logprobs) => post(prepared.reply.push(d, logprobs)),
           shouldStop: () => stopAll || stopIds.has(id) || (stopFlag !== undefined && Atomics.load(stopFlag, 0) === id),
           pause: yieldToEvents,
         });
@@ -238,6 +238,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
           ids: r.ids,
           finishReason: done.finishReason,
           ...(prepared.reply.chat ? { message: done.message } : {}),
+          ...(r.logprobs ? { logprobs: r.logprobs } : {}),
           nDeltas,
           usage: {
             prompt_tokens: r.promptTokens,
@@ -246,6 +247,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
             cached_tokens: r.cachedTokens,
             prefill_tokens_per_second: r.prefillMs > 0 ? evaluated / (r.prefillMs / 1000) : 0,
             decode_tokens_per_second: decodeTps,
+            ...(prepared.generation.thought ? { completion_tokens_details: { reasoning_tokens: r.reasoningTokens } } : {}),
           },
         };
       } finally {

@@ -2,7 +2,10 @@
 // script model: its greedy output is known text, with an <img onerror> and a
 // <script> in it). Streaming, markdown and code copy, the XSS guarantees,
 // stop, regenerate, edit with prefix reuse, keyboard-only use, shadow-root
-// hosting, theming and CSS isolation.
+// hosting, theming and CSS isolation. With a Qwen 3 template and a script
+// that thinks and calls a tool: the reasoning block, the tool loop, a tool
+// that throws, Stop while a tool runs, and a restored conversation with
+// reasoning and tool entries.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,9 +15,19 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 
 import { filesDir, launchBrowser, startServer } from './harness.js';
-import { TEST_SCRIPT, writeScriptModel } from './ui/script-model.js';
+import { TEST_SCRIPT, TOOL_SCRIPT, writeScriptModel } from './ui/script-model.js';
 
-type Msg = { role: string; content: string; stats?: { completionTokens: number; promptTokens: number; cachedTokens: number; finishReason: string } };
+type Msg = {
+  role: string;
+  content: string;
+  reasoning?: string;
+  reasoningMs?: number;
+  toolCall?: { id: string; function: { name: string; arguments: string } };
+  error?: string;
+  stats?: { completionTokens: number; promptTokens: number; cachedTokens: number; finishReason: string };
+};
+type Sent = { role: string; content: string | null; reasoning_content?: string; tool_calls?: { id: string; function: { name: string; arguments: string } }[]; tool_call_id?: string };
+type Request = { messages: Sent[]; tools?: { function: { name: string } }[]; tool_choice?: string };
 
 async function openChat(context: BrowserContext, base: string, query: string, model = '/__files/script.gguf'): Promise<{ page: Page; errors: string[] }> {
   const page = await context.newPage();
@@ -29,10 +42,11 @@ async function openChat(context: BrowserContext, base: string, query: string, mo
 }
 
 const messages = (page: Page): Promise<Msg[]> => page.evaluate(() => (window as any).chat.messages);
+const requests = (page: Page): Promise<Request[]> => page.evaluate(() => (window as any).requests);
 const countEvents = (page: Page, type: string): Promise<number> =>
   page.evaluate((t) => (window as any).events.filter((e: { type: string }) => e.type === t).length, type);
 
-/** Waits until `n` answers have finished. */
+/** Waits until `n` answers have finished (each reply of a tool loop is one). */
 async function answered(page: Page, n: number): Promise<Msg> {
   await page.waitForFunction(
     (n) => !(window as any).chat.busy && (window as any).events.filter((e: { type: string }) => e.type === 'message').length >= n,
@@ -42,6 +56,10 @@ async function answered(page: Page, n: number): Promise<Msg> {
   return (await messages(page)).at(-1) as Msg;
 }
 
+/** Gives the chat the test page's get_weather tool (see pages/chat.ts). */
+const setWeatherTool = (page: Page, behaviour: 'answer' | 'throw' | 'hang'): Promise<void> =>
+  page.evaluate((b) => (window as any).setWeatherTool(b), behaviour);
+
 describe('<hob-chat>', () => {
   let browser: Browser;
   let context: BrowserContext;
@@ -49,6 +67,7 @@ describe('<hob-chat>', () => {
 
   before(async () => {
     writeFileSync(join(filesDir, 'script.gguf'), writeScriptModel(TEST_SCRIPT));
+    writeFileSync(join(filesDir, 'tools.gguf'), writeScriptModel(TOOL_SCRIPT));
     const endless = '{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}';
     writeFileSync(join(filesDir, 'endless-template.gguf'), writeScriptModel({ ...TEST_SCRIPT, chatTemplate: endless }));
     [browser, server] = await Promise.all([launchBrowser(), startServer(true)]);
@@ -310,6 +329,177 @@ describe('<hob-chat>', () => {
     await page.locator('hob-chat #input').press('Enter');
     const answer = await answered(page, 1);
     assert.ok(answer.content.startsWith('Here is <img'), answer.content);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('reasoning streams into its own block, open while the model thinks and collapsed once it answers; a tool call runs and the model answers with its result', async () => {
+    const { page, errors } = await openChat(context, server.url, 'max-tokens=80', '/__files/tools.gguf');
+    await setWeatherTool(page, 'answer');
+    // Hold the stream at the reply's tool call, to look at the thought while it is the last thing streamed.
+    await page.evaluate(() => {
+      const w = window as any;
+      w.held = new Promise((r) => (w.release = r));
+      w.gate = (c: any) => (c.choices[0].delta.tool_calls ? ((w.gate = undefined), (w.paused = true), w.held) : undefined);
+    });
+    await page.locator('hob-chat #input').fill('What is the weather in Paris?');
+    await page.locator('hob-chat #input').press('Enter');
+    await page.waitForFunction(() => (window as any).paused, null, { timeout: 60_000 });
+    const thinking = page.locator('hob-chat article.assistant details.reasoning');
+    await page.waitForFunction(() => (window as any).chat.shadowRoot.querySelector('.reasoning-text')?.textContent.endsWith('the tool.'));
+    assert.equal(await thinking.evaluate((d: HTMLDetailsElement) => d.open), true);
+    assert.equal(await thinking.locator('summary').textContent(), 'Thinking…');
+    assert.equal(await page.locator('hob-chat .stop').isVisible(), true);
+    await page.evaluate(() => (window as any).release());
+
+    const final = await answered(page, 2);
+    assert.equal(final.content, 'The tool has answered: see above.');
+    const all = await messages(page);
+    assert.deepEqual(all.map((m) => m.role), ['user', 'assistant', 'tool', 'assistant']);
+    const [, thought, tool] = all;
+    // The thought is apart from the answer, as text: its <b> is not an element.
+    assert.equal(thought.reasoning, 'The user wants the weather in Paris: <b>ask</b> the tool.');
+    assert.equal(thought.content, '');
+    assert.ok(typeof thought.reasoningMs === 'number' && thought.reasoningMs >= 0, JSON.stringify(thought));
+    assert.equal(thought.stats?.finishReason, 'tool_calls');
+    assert.equal(await thinking.evaluate((d: HTMLDetailsElement) => d.open), false);
+    assert.match((await thinking.locator('summary').textContent()) ?? '', /^Thought for (under 0\.1|\d+(\.\d)?) seconds$/);
+    assert.equal(await thinking.locator('.reasoning-text').textContent(), thought.reasoning);
+    assert.equal(await page.locator('hob-chat .reasoning b').count(), 0);
+
+    // The call ran with the model's arguments; call and result show as text, in their own entry.
+    assert.deepEqual(await page.evaluate(() => (window as any).toolRuns), [{ city: 'Paris' }]);
+    assert.equal(tool.toolCall?.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(tool.content), { sky: 'clear', note: '<img src=x onerror="window.__xss=5">' });
+    const toolView = page.locator('hob-chat article.tool');
+    assert.equal(await toolView.locator('.call .name').textContent(), 'get_weather');
+    assert.equal(await toolView.locator('.call .arguments').textContent(), '{"city": "Paris"}');
+    assert.equal(await toolView.locator('.result').textContent(), tool.content);
+    assert.equal(await page.evaluate(() => (window as any).__xss ?? null), null);
+    assert.equal(await page.locator('hob-chat .messages img').count(), 0);
+
+    // Both requests offered the tool; the second carried the call, its result and the thought (as reasoning_content).
+    const [first, second] = await requests(page);
+    assert.deepEqual(first.tools?.map((t) => t.function.name), ['get_weather']);
+    assert.equal(first.tool_choice, 'auto');
+    const sent = second.messages;
+    assert.deepEqual(sent.map((m) => m.role), ['user', 'assistant', 'tool']);
+    assert.equal(sent[1].reasoning_content, thought.reasoning);
+    assert.equal(sent[1].content, null);
+    assert.deepEqual(sent[1].tool_calls?.map((c) => c.function), [{ name: 'get_weather', arguments: '{"city": "Paris"}' }]);
+    assert.equal(sent[2].tool_call_id, sent[1].tool_calls?.[0].id);
+    assert.equal(sent[2].content, tool.content);
+    assert.equal(await countEvents(page, 'message'), 2);
+    // Regenerate asks the question again: the answer and its tool call are replaced.
+    await page.locator('hob-chat button.regenerate').click();
+    await answered(page, 4);
+    assert.deepEqual((await messages(page)).map((m) => m.role), ['user', 'assistant', 'tool', 'assistant']);
+    assert.equal((await requests(page)).length, 4);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('a tool that throws: its error goes back to the model as the result, and the chat answers and stays usable', async () => {
+    const { page, errors } = await openChat(context, server.url, 'max-tokens=80', '/__files/tools.gguf');
+    await setWeatherTool(page, 'throw');
+    await page.locator('hob-chat #input').fill('Weather in Paris?');
+    await page.locator('hob-chat .send').click();
+    const final = await answered(page, 2);
+    assert.equal(final.content, 'The tool has answered: see above.');
+    const tool = (await messages(page))[2];
+    assert.equal(tool.error, 'weather service down');
+    assert.deepEqual(JSON.parse(tool.content), { error: 'weather service down' });
+    assert.equal(await page.locator('hob-chat article.tool .error').textContent(), 'weather service down');
+    const [, second] = await requests(page);
+    assert.deepEqual(JSON.parse(second.messages.find((m) => m.role === 'tool')?.content ?? ''), { error: 'weather service down' });
+    assert.equal(await countEvents(page, 'error'), 0);
+    assert.equal(await page.locator('hob-chat .send').isVisible(), true);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('Stop while a tool runs ends the loop: the tool sees its signal abort, nothing more is asked, and the next question carries the stopped result', async () => {
+    const { page, errors } = await openChat(context, server.url, 'max-tokens=80', '/__files/tools.gguf');
+    await setWeatherTool(page, 'hang');
+    await page.locator('hob-chat #input').fill('Weather in Paris?');
+    await page.locator('hob-chat #input').press('Enter');
+    const running = page.locator('hob-chat article.tool .result.running');
+    await running.waitFor({ timeout: 60_000 });
+    assert.equal(await running.textContent(), 'Running…');
+    assert.equal(await page.evaluate(() => (window as any).chat.busy), true);
+    // The keyboard followed the answer to Stop.
+    assert.equal(await page.evaluate(() => (window as any).chat.shadowRoot.activeElement?.className), 'stop');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => !(window as any).chat.busy);
+    assert.equal(await page.evaluate(() => (window as any).toolSignal.aborted), true);
+    assert.equal((await requests(page)).length, 1);
+    const tool = (await messages(page)).at(-1)!;
+    assert.equal(tool.role, 'tool');
+    assert.equal(tool.error, 'stopped');
+    assert.equal(await page.locator('hob-chat article.tool .error').textContent(), 'stopped');
+    assert.equal(await page.locator('hob-chat .send').isVisible(), true);
+    assert.equal(await page.evaluate(() => (window as any).chat.shadowRoot.activeElement?.id), 'input');
+
+    await setWeatherTool(page, 'answer');
+    await page.keyboard.type('Try again');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => !(window as any).chat.busy && (window as any).chat.messages.length === 7, null, { timeout: 60_000 });
+    const next = (await requests(page))[1].messages;
+    assert.deepEqual(next.map((m) => m.role), ['user', 'assistant', 'tool', 'user']);
+    assert.deepEqual(JSON.parse(next[2].content ?? ''), { error: 'stopped' });
+    assert.equal((await messages(page)).at(-1)?.content, 'The tool has answered: see above.');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('a restored conversation (older entries too) shows its reasoning and tool entries; the keyboard opens the thought; the next request sends the thought apart', async () => {
+    const { page, errors } = await openChat(context, server.url, 'max-tokens=80', '/__files/tools.gguf');
+    const call = { id: 'call_restored', type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city: '<img src=x onerror="window.__xss=6">' }) } };
+    const saved = [
+      // As the demo saved them before reasoning and tools existed.
+      { role: 'user', content: 'Hello' },
+      { role: 'assistant', content: 'Hi!', stats: { completionTokens: 2, promptTokens: 9, cachedTokens: 0, tokensPerSecond: 30, finishReason: 'stop' } },
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: '', reasoning: 'Restored thought: call the tool.', reasoningMs: 2300 },
+      { role: 'tool', content: '{"sky":"<script>window.__xss=7</script>"}', toolCall: call },
+      { role: 'assistant', content: 'It is clear.' },
+    ];
+    await page.evaluate((saved) => ((window as any).chat.messages = saved), saved);
+    assert.deepEqual(await messages(page), saved);
+    const block = page.locator('hob-chat details.reasoning');
+    assert.equal(await block.count(), 1);
+    assert.equal(await block.evaluate((d: HTMLDetailsElement) => d.open), false);
+    assert.equal(await block.locator('summary').textContent(), 'Thought for 2.3 seconds');
+    assert.equal(await page.locator('hob-chat article.tool .arguments').textContent(), call.function.arguments);
+    assert.equal(await page.locator('hob-chat article.tool .result').textContent(), saved[4].content);
+    assert.equal(await page.locator('hob-chat .messages img, hob-chat .messages script').count(), 0);
+    assert.equal(await page.evaluate(() => (window as any).__xss ?? null), null);
+
+    // Tab to the thought's summary; Enter opens it and closes it again.
+    await page.locator('hob-chat .settings-button').focus();
+    const focused = () => page.evaluate(() => (window as any).chat.shadowRoot.activeElement?.tagName);
+    for (let i = 0; i < 12 && (await focused()) !== 'SUMMARY'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'SUMMARY');
+    await page.keyboard.press('Enter');
+    assert.equal(await block.evaluate((d: HTMLDetailsElement) => d.open), true);
+    assert.equal(await block.locator('.reasoning-text').isVisible(), true);
+    await page.keyboard.press('Enter');
+    assert.equal(await block.evaluate((d: HTMLDetailsElement) => d.open), false);
+
+    await setWeatherTool(page, 'answer');
+    await page.locator('hob-chat #input').focus();
+    await page.keyboard.type('And tomorrow?');
+    await page.keyboard.press('Enter');
+    await answered(page, 2);
+    const sent = (await requests(page))[0].messages;
+    assert.deepEqual(sent.map((m) => m.role), ['user', 'assistant', 'user', 'assistant', 'tool', 'assistant', 'user']);
+    // The thought goes back as reasoning_content, never inside the content.
+    assert.equal(sent[3].reasoning_content, 'Restored thought: call the tool.');
+    assert.equal(sent[3].content, null);
+    assert.deepEqual(sent[3].tool_calls, [call]);
+    assert.equal(sent[4].tool_call_id, 'call_restored');
+    assert.ok(sent.every((m) => !String(m.content ?? '').includes('Restored thought')));
+    assert.equal(sent[1].reasoning_content, undefined);
     assert.deepEqual(errors, []);
     await page.close();
   });

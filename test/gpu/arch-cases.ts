@@ -2,7 +2,7 @@
 // and Gemma 3's per-head norms, Gemma's GeGLU, post-norms, sliding windows,
 // soft-caps and scale on q), each against the engine's CPU op. Part of
 // gpuCases, so they run in Node (Dawn) and in Chromium alike.
-import { attentionScratchBytes, createQ8Acts } from '../../src/gpu/kernels.js';
+import { attentionScratchBytes, createQ8Acts } from '../../src/gpu/kernels/index.js';
 import type { GpuCase } from './cases.js';
 import { GGML, Rng, check, checkEqual, checkNmse, createFrameBuffer, createTestBuffer, readBytes, readF32, runSteps } from './harness.js';
 

@@ -24,7 +24,7 @@
 //   keys differ by at most one f16 ulp where cos/sin round differently.
 import { GpuError } from '../../src/shared/errors.js';
 import { requestGpu, withErrorScopes } from '../../src/gpu/device.js';
-import { Kernels, actType as actTypeOf, attentionScratchBytes, createQ8Acts, destroyQ8Acts, needsQ8Acts, type Q8Acts, type RopeConfig, type Step } from '../../src/gpu/kernels.js';
+import { Kernels, actType as actTypeOf, attentionScratchBytes, createQ8Acts, destroyQ8Acts, needsQ8Acts, type Q8Acts, type RopeConfig, type Step } from '../../src/gpu/kernels/index.js';
 import { createWeightBuffers, destroyWeight } from '../../src/gpu/weights.js';
 import { archCases } from './arch-cases.js';
 import type { CpuRope } from './cpu-ops.js';

@@ -3,7 +3,7 @@
 // measures, and buffers in and out of the GPU with every WebGPU error turned
 // into a test failure. No Node-only imports here.
 import { withErrorScopes, type GpuContext } from '../../src/gpu/device.js';
-import { FRAME_BYTES, Kernels, type Step } from '../../src/gpu/kernels.js';
+import { FRAME_BYTES, Kernels, type Step } from '../../src/gpu/kernels/index.js';
 import type { CpuOps } from './cpu-ops.js';
 
 export interface GpuTestEnv {

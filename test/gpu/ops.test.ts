@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Kernels } from '../../src/gpu/kernels.js';
+import { Kernels } from '../../src/gpu/kernels/index.js';
 import { gpuCases } from './cases.js';
 import { CpuOps } from './cpu-ops.js';
 import { watchUncaptured, type GpuTestEnv } from './harness.js';

@@ -125,4 +125,54 @@ describe('sampling from the GPU pick (every block and the head on the GPU)', () 
     assert.equal(gpuRun.perEval, FULL_STEP_BYTES);
     assert.equal(gpuRun.picks, 0);
   });
+
+  test('under a grammar the pick is checked first and all logits read only when refused: the tokens of the CPU', async () => {
+    const { parseGrammar } = await import('../../src/sampling/grammar/index.js');
+    const text = 'root ::= [a-z ]{8,40} "." ';
+    const run = async (model: Model, req: Partial<GenerationRequest>) => {
+      const tokenize = (t: string) => model.tokenize(t, { addSpecial: false, parseSpecial: true });
+      const constraint = { grammar: parseGrammar(text, { tokenize }), source: 'grammar' as const };
+      const session = Session.create(model, { nCtx: 64 });
+      const runner = session.offload as GpuRunner | undefined;
+      const before = runner ? { ...runner.stats } : undefined;
+      try {
+        const r = await generate(model, new Sequence(session), { promptIds: PROMPT, maxTokens: 30, constraint, ...req });
+        const stats = runner?.stats;
+        return { ids: r.ids, text: model.detokenize(r.ids), resamples: r.resamples, picks: stats && before ? stats.picks - before.picks : 0, reads: stats && before ? stats.readbacks - before.readbacks : 0 };
+      } finally {
+        session.free();
+      }
+    };
+    for (const req of [{ temperature: 0 }, { temperature: 0.9, top_k: 30, seed: 8 }]) {
+      const gpuRun = await run(gpuModel, req);
+      const cpuRun = await run(cpuModel, req);
+      assert.deepEqual(gpuRun.ids, cpuRun.ids, JSON.stringify(req));
+      assert.match(gpuRun.text, /^[a-z ]{8,40}\.$/, gpuRun.text);
+      assert.ok(gpuRun.picks > 0, 'steps sampled from the pick');
+      // A refused sample costs one more readback (every logit), no more.
+      assert.equal(gpuRun.reads, gpuRun.picks + gpuRun.resamples, JSON.stringify(gpuRun));
+    }
+  });
+  test('log-probabilities with every block on the GPU: those of the CPU, for the same tokens', async () => {
+    const run = async (model: Model, req: Partial<GenerationRequest>) => {
+      const session = Session.create(model, { nCtx: 64 });
+      try {
+        return await generate(model, new Sequence(session), { promptIds: PROMPT, maxTokens: N_TOKENS, ignoreEos: true, logprobs: 5, ...req });
+      } finally {
+        session.free();
+      }
+    };
+    for (const req of [{ temperature: 0 }, { temperature: 0.9, top_k: 30, seed: 8 }]) {
+      const [gpuRun, cpuRun] = [await run(gpuModel, req), await run(cpuModel, req)];
+      assert.deepEqual(gpuRun.ids, cpuRun.ids, JSON.stringify(req));
+      assert.equal(gpuRun.logprobs?.length, gpuRun.ids.length);
+      for (const [i, g] of gpuRun.logprobs!.entries()) {
+        const c = cpuRun.logprobs![i];
+        assert.equal(g.id, gpuRun.ids[i]);
+        assert.ok(Math.abs(g.logprob - c.logprob) < 1e-4, `step ${i}: ${g.logprob} vs CPU ${c.logprob}`);
+        assert.deepEqual(g.top_logprobs.map((t) => t.id), c.top_logprobs.map((t) => t.id), `step ${i}`);
+        for (const [k, t] of g.top_logprobs.entries()) assert.ok(Math.abs(t.logprob - c.top_logprobs[k].logprob) < 1e-4, `step ${i} rank ${k}`);
+      }
+    }
+  });
 });

@@ -76,12 +76,12 @@ describe(`every architecture's greedy generation against llama.cpp (${fixture.ge
       const tolerance = (gemma ? GEMMA_TOLERANCE : LOGIT_TOLERANCE)[fm.source.spec.weightType];
       assert.ok(tolerance !== undefined, `${fm.name}: no logit tolerance for its weight type`);
       for (const [r, run] of fm.runs.entries()) {
-        test(`prompt ${r}: tokens equal llama.cpp's, ${run.greedy.length} greedy tokens are identical, top-10 logits agree`, (t) => {
+        test(`prompt ${r}: tokens equal llama.cpp's, ${run.greedy.length} greedy tokens are identical, top-10 logits agree`, async (t) => {
           assert.deepEqual(model.tokenize(run.prompt), run.promptIds);
           const session = Session.create(model, { nCtx: fm.contextSize });
           const sampler = new SamplerChain({ temperature: 0 }, { nVocab: model.info.nVocab, nCtx: fm.contextSize });
           try {
-            session.eval(run.promptIds);
+            await session.eval(run.promptIds);
             const ids: number[] = [];
             let worst = 0;
             for (let i = 0; i < run.greedy.length; i++) {
@@ -95,7 +95,7 @@ describe(`every architecture's greedy generation against llama.cpp (${fixture.ge
               }
               const token = sampler.sampleLogits(logits);
               ids.push(token);
-              if (i + 1 < run.greedy.length) session.eval([token]);
+              if (i + 1 < run.greedy.length) await session.eval([token]);
             }
             assert.deepEqual(ids, run.greedy);
             t.diagnostic(`${fm.name} prompt ${r}: largest logit difference ${worst.toExponential(2)} (tolerance ${tolerance})`);

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine, Model, Session } from '../../src/node/index.js';
+import { Engine, generate, Model, Sequence, Session } from '../../src/node/index.js';
 import { GrammarMatcher, GrammarVocab, parseGrammar, type GrammarTrigger } from '../../src/sampling/grammar/index.js';
 import { writeGrammarModel, type GrammarModelSpec } from './grammar-model.js';
 
@@ -89,38 +89,21 @@ describe(`grammar-constrained generation against llama.cpp (${fixture.generator}
   }
 
   for (const c of fixture.greedy) {
-    test(`${c.name}: greedy under the grammar gives llama.cpp's ${c.tokens.length} tokens`, async () => {
+    test(`${c.name}: greedy under the grammar, through the generation loop, gives llama.cpp's ${c.tokens.length} tokens`, async () => {
       assert.deepEqual(tokenize(c.prompt), c.promptIds);
-      const m = new GrammarMatcher(parseGrammar(c.grammar, { tokenize }), vocab, { lazy: triggers(c.lazy) });
-      const mask = new Uint32Array(m.maskWords);
-      const session = Session.create(model, { nCtx: 512 });
-      const out: number[] = [];
-      let rejected = 0;
+      const constraint = { grammar: parseGrammar(c.grammar, { tokenize }), triggers: triggers(c.lazy)?.triggers, source: 'grammar' as const };
+      const sequence = new Sequence(Session.create(model, { nCtx: 512 }));
       try {
-        await session.eval(c.promptIds);
-        while (out.length < c.nPredict) {
-          const logits = session.logits();
-          // Sample first, as llama.cpp's chain does; mask only when refused.
-          let best = 0;
-          for (let id = 1; id < vocab.nVocab; id++) if (logits[id] > logits[best]) best = id;
-          if (!m.allows(best)) {
-            rejected++;
-            m.fillMask(mask);
-            best = -1;
-            for (let id = 0; id < vocab.nVocab; id++) {
-              if ((mask[id >>> 5] >>> (id & 31)) & 1 && (best < 0 || logits[id] > logits[best])) best = id;
-            }
-          }
-          out.push(best);
-          if (model.isEog(best)) break;
-          m.accept(best);
-          await session.eval([best]);
-        }
+        const r = await generate(model, sequence, { temperature: 0, promptIds: c.promptIds, maxTokens: c.nPredict, constraint });
+        // llama.cpp's run ends with the end-of-generation token it sampled;
+        // the loop stops on it without making it part of the reply.
+        const endsWithEog = c.tokens.length > 0 && model.isEog(c.tokens[c.tokens.length - 1]);
+        assert.deepEqual(r.ids, endsWithEog ? c.tokens.slice(0, -1) : c.tokens, `llama.cpp's smallest margin on this run: ${c.minMargin}`);
+        assert.equal(r.finishReason, endsWithEog ? 'stop' : 'length');
+        if (!c.lazy) assert.ok(r.resamples > 0, 'the model never needed the grammar');
       } finally {
-        session.free();
+        sequence.session.free();
       }
-      assert.deepEqual(out, c.tokens, `llama.cpp's smallest margin on this run: ${c.minMargin}`);
-      if (!c.lazy) assert.ok(rejected > 0, 'the model never needed the grammar');
     });
   }
 });

@@ -25,8 +25,8 @@ function model(template?: string): Uint8Array {
   return w.toBytes();
 }
 
-const ajv = new (Ajv2020 as unknown as typeof Ajv2020.default)({ strict: false });
-(addFormats as unknown as typeof addFormats.default)(ajv);
+const ajv = new Ajv2020({ strict: false });
+addFormats(ajv);
 
 const WEATHER: ToolDefinition = {
   type: 'function',
@@ -64,6 +64,24 @@ describe('structured output (no chat template: the built-in one)', () => {
         streamed += c.choices[0].text;
       }
       assert.equal(streamed, r.choices[0].text, `seed ${seed}: the stream gives the same text`);
+    }
+  });
+
+  test('a grammar holds under every stage of the sampler chain: penalties, DRY, top-k/p, min-p, typical, TFS, top-A, XTC, mirostat', async () => {
+    const grammar = 'root ::= [a-z]{3,6} (" " [a-z]{3,6}){2,4} "."';
+    const chains = [
+      { repeat_penalty: 1.5, repeat_last_n: 32, presence_penalty: 0.5, frequency_penalty: 0.5 },
+      { dry_multiplier: 1.2, dry_base: 1.75, dry_allowed_length: 1 },
+      { top_k: 5, top_p: 0.6, min_p: 0.2 },
+      { typical_p: 0.5, tfs_z: 0.8, top_a: 0.2 },
+      { xtc_probability: 1, xtc_threshold: 0.05, top_k: 0, top_p: 1, min_p: 0 },
+      { mirostat: 1 as const, mirostat_tau: 3 },
+      { mirostat: 2 as const, mirostat_tau: 4, temperature: 1.4 },
+    ];
+    for (const [i, chain] of chains.entries()) {
+      const r = await engine.completions.create({ prompt: 'Words:', grammar, seed: 40 + i, max_tokens: 60, ...chain });
+      assert.match(r.choices[0].text, /^[a-z]{3,6}( [a-z]{3,6}){2,4}\.$/, JSON.stringify(chain));
+      assert.equal(r.choices[0].finish_reason, 'stop', JSON.stringify(chain));
     }
   });
 
@@ -248,5 +266,11 @@ describe('reasoning (DeepSeek R1 distill: the prompt opens the thought)', () => 
     const whole = await engine.chat.completions.create(req);
     assert.equal(whole.choices[0].message.reasoning_content, reasoning);
     assert.equal(whole.choices[0].message.content, content);
+    // The budget's tokens count as reasoning, and the forced closing text's
+    // until its tag is whole (this vocabulary spells </think> in pieces).
+    const forced = (await engine.tokenize('\n</think>\n\n', { addSpecial: false })).length;
+    const spent = whole.usage.completion_tokens_details?.reasoning_tokens ?? -1;
+    assert.ok(spent >= 6 && spent <= 6 + forced, `${spent} reasoning tokens for a budget of 6 (+ ${forced} forced)`);
+    assert.ok(spent < whole.usage.completion_tokens);
   });
 });

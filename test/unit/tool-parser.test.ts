@@ -75,6 +75,11 @@ describe('malformed calls', () => {
     const { parser } = run(opts('hermes', { constrained: true }), [text]);
     assert.equal(parser.message.content, 'Let me check.');
     assert.equal(parser.unparsed, '<tool_call>{"name": "f", "arguments": {"a": 1');
+    // Cut inside the marker itself: the same.
+    const cut = run(opts('hermes', { constrained: true }), ['<tool_call>{"name": "f", "arguments": {}}</tool_call><tool_ca']);
+    assert.equal(cut.parser.message.content, null);
+    assert.equal(cut.parser.unparsed, '<tool_ca');
+    assert.equal(parseReply('Hi <tool_ca', opts('hermes')).content, 'Hi <tool_ca', 'without a grammar it is text');
   });
 
   test('text that breaks the syntax is content, and reading goes on after it', () => {

@@ -37,6 +37,7 @@ export const constraintOptions = {
   'json-schema-file': { type: 'string' },
   tools: { type: 'string' },
   'tool-choice': { type: 'string' },
+  'reasoning-budget': { type: 'string' },
 } as const satisfies Options;
 
 export const constraintHelp = `structured output:
@@ -47,6 +48,9 @@ export const constraintHelp = `structured output:
   --tools F             a JSON file with an OpenAI tools array: the model may call
                         them (the prompt goes through the chat template)
   --tool-choice C       auto (default), none, required, or a function's name
+  --reasoning-budget N  tokens a thinking model may think before its answer
+                        (llama.cpp's flag): 0 switches thinking off, -1 (the
+                        default) leaves it unbounded
 `;
 
 const modelHelp = `model:
@@ -94,6 +98,9 @@ options:
   --ignore-eos          keep generating after end-of-generation tokens
   --json                print prompt ids, ids, text and timings as one JSON object
                         (with --tools also content and tool_calls)
+  --logprobs N          with --json: each generated token's log-probability and
+                        the N (0 to 20) most likely tokens at its step, under
+                        "logprobs" (OpenAI's entries, with token ids)
 ${modelHelp}${samplingHelp}${constraintHelp}`,
   tokenize: `usage: hob tokenize [--model] M --text T
 

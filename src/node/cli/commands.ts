@@ -6,6 +6,7 @@ import { Engine } from '../../core/wasm-engine.js';
 import { generate, type GenerationResult } from '../../runtime/generate.js';
 import { prepareRequest } from '../../runtime/request.js';
 import { Sequence } from '../../runtime/sequence.js';
+import { MAX_TOP_LOGPROBS } from '../../sampling/logprobs.js';
 import { loadVocabFile, readGgufHeaderFile } from '../index.js';
 import { constraintOptions, modelOptions, num, parseCommand, samplingOptions, samplingParams, UsageError } from './args.js';
 import { cachedModelFailure, logShift, modelArg, openModel, PROMPT_PROGRESS_MIN, resolveModelPath } from './model.js';
@@ -55,11 +56,14 @@ export async function completeCommand(args: string[]): Promise<void> {
     'n-predict': { type: 'string', short: 'n' },
     'ignore-eos': { type: 'boolean' },
     json: { type: 'boolean' },
+    logprobs: { type: 'string' },
   });
   if (o.prompt !== undefined && o.file !== undefined) throw new UsageError('give --prompt or --file, not both');
   const prompt = o.file !== undefined ? await readFile(o.file, 'utf8') : o.prompt;
   if (prompt === undefined) throw new UsageError('--prompt (or --file) is required');
   const nPredict = num(o['n-predict'], 'n-predict', 32, { min: 0, integer: true });
+  if (o.logprobs !== undefined && !o.json) throw new UsageError('--logprobs needs --json');
+  const logprobs = o.logprobs === undefined ? {} : { logprobs: true, top_logprobs: num(o.logprobs, 'logprobs', 0, { min: 0, max: MAX_TOP_LOGPROBS, integer: true }) };
   const sampling = samplingParams(o);
   const constraints = await constraintParams(o);
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
@@ -75,8 +79,8 @@ export async function completeCommand(args: string[]): Promise<void> {
   // The prompt as the API tokenizes a text completion; with tools, as one
   // user turn of a chat, through the model's template.
   const request = constraints.tools
-    ? { ...sampling, ...constraints, messages: [{ role: 'user' as const, content: prompt }] }
-    : { ...sampling, ...constraints, prompt };
+    ? { ...sampling, ...constraints, ...logprobs, messages: [{ role: 'user' as const, content: prompt }] }
+    : { ...sampling, ...constraints, ...logprobs, prompt };
   const prepared = prepareRequest(model, request);
   const ids = prepared.promptIds;
   // Long prompts show their progress (evaluated in chunks for it).
@@ -115,6 +119,7 @@ export async function completeCommand(args: string[]): Promise<void> {
         threads: m.threads, backend: `wasm-${engine.variant}`, gpuLayers: model.loadReport?.gpuLayers ?? 0,
         ...(constraints.tools ? { content: reply.message.content, tool_calls: reply.message.tool_calls ?? [] } : {}),
         ...(reply.message.reasoning_content ? { reasoning: reply.message.reasoning_content } : {}),
+        ...(r.logprobs ? { logprobs: r.logprobs } : {}),
       }) + '\n',
     );
   } else {

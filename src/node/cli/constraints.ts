@@ -5,11 +5,13 @@
 import { readFile } from 'node:fs/promises';
 
 import type { ConstraintParams, JsonSchema, ToolChoice, ToolDefinition } from '../../shared/types.js';
-import { UsageError, type constraintOptions } from './args.js';
+import { num, UsageError, type constraintOptions } from './args.js';
 
 export interface CliConstraints extends ConstraintParams {
   tools?: ToolDefinition[];
   tool_choice?: ToolChoice;
+  enable_thinking?: boolean;
+  max_reasoning_tokens?: number;
 }
 
 async function readText(path: string, flag: string): Promise<string> {
@@ -44,6 +46,11 @@ export async function constraintParams(o: Partial<Record<keyof typeof constraint
     const tools = parseJson(await readText(o.tools, 'tools'), 'tools');
     if (!Array.isArray(tools)) throw new UsageError('--tools must name a JSON file holding an array of tools');
     out.tools = tools as ToolDefinition[];
+  }
+  if (o['reasoning-budget'] !== undefined) {
+    const n = num(o['reasoning-budget'], 'reasoning-budget', -1, { min: -1, integer: true });
+    if (n === 0) out.enable_thinking = false;
+    else if (n > 0) out.max_reasoning_tokens = n;
   }
   const choice = o['tool-choice'];
   if (choice !== undefined) {

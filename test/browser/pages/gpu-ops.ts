@@ -2,7 +2,7 @@
 // WebGPU against the engine's CPU ops (single-thread wasm), one case per
 // call of window.gpuOps.run, for test/browser/gpu-ops.test.ts.
 import { requestGpu, type GpuContext } from '../../../src/gpu/device.js';
-import { Kernels } from '../../../src/gpu/kernels.js';
+import { Kernels } from '../../../src/gpu/kernels/index.js';
 import { gpuCases } from '../../gpu/cases.js';
 import { CpuOps } from '../../gpu/cpu-ops.js';
 import { watchUncaptured, type GpuTestEnv } from '../../gpu/harness.js';

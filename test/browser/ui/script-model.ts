@@ -2,7 +2,12 @@
 // weights are zero, so the last hidden state is the current token's
 // embedding, and the output head maps each script token to the next one.
 // Chat tests use it to make a real model stream known text (markdown, code,
-// or an <img onerror>/<script> payload) through the real engine.
+// or an <img onerror>/<script> payload, a thought and a tool call) through
+// the real engine. Attention is zero, so the model sees only its last token:
+// a second turn that must differ from the first (the answer after a tool
+// result) starts from a cue the chat template writes at the prompt's end.
+import { readFileSync } from 'node:fs';
+
 import { GgufWriter } from '../../gguf/writer.js';
 import { TOKEN_TYPE } from '../../gguf/random-model.js';
 
@@ -11,6 +16,9 @@ export interface ScriptSpec {
   preamble: string[];
   /** Pieces it then repeats forever (until max_tokens or a stop); none: it ends with EOS. */
   loop?: string[];
+  /** Other scripts: when the prompt ends with `cue` (a control token the
+   *  chat template writes), the model writes `pieces`, then EOS. */
+  cued?: { cue: string; pieces: string[] }[];
   name?: string;
   /** The file's chat template (default: ChatML). */
   chatTemplate?: string;
@@ -27,11 +35,13 @@ const CHARS = 'etaoinshrdlcumwfgypbvkjxqzETAOINSHRDLCUMWFGYPBVKJXQZ0123456789.,!
 
 export function writeScriptModel(spec: ScriptSpec): Uint8Array {
   const script = [...spec.preamble, ...(spec.loop ?? [])];
-  if (new Set(script).size !== script.length) throw new Error('script pieces must be distinct');
-  if (script.length >= N_EMBD) throw new Error(`at most ${N_EMBD - 1} script pieces`);
+  const cued = spec.cued ?? [];
+  const all = [...script, ...cued.flatMap((c) => c.pieces)];
+  if (new Set(all).size !== all.length) throw new Error('script pieces must be distinct');
+  if (all.length + cued.length >= N_EMBD) throw new Error(`at most ${N_EMBD - 1} script pieces and cues`);
 
-  const tokens = ['<unk>', '<s>', '</s>', '<|im_start|>', '<|im_end|>'];
-  const types: number[] = [TOKEN_TYPE.unknown, TOKEN_TYPE.control, TOKEN_TYPE.control, TOKEN_TYPE.control, TOKEN_TYPE.control];
+  const tokens = ['<unk>', '<s>', '</s>', '<|im_start|>', '<|im_end|>', ...cued.map((c) => c.cue)];
+  const types: number[] = [TOKEN_TYPE.unknown, TOKEN_TYPE.control, TOKEN_TYPE.control, TOKEN_TYPE.control, TOKEN_TYPE.control, ...cued.map(() => TOKEN_TYPE.control)];
   for (let b = 0; b < 256; b++) {
     tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
     types.push(TOKEN_TYPE.byte);
@@ -40,17 +50,19 @@ export function writeScriptModel(spec: ScriptSpec): Uint8Array {
     tokens.push(c);
     types.push(TOKEN_TYPE.normal);
   }
-  const scriptIds = script.map((piece) => {
+  const pieceId = (piece: string): number => {
     const text = piece.replaceAll(' ', SPACE);
     if (tokens.includes(text)) throw new Error(`script piece ${JSON.stringify(piece)} is already a token`);
     tokens.push(text);
     types.push(TOKEN_TYPE.normal);
     return tokens.length - 1;
-  });
+  };
+  const scriptIds = script.map(pieceId);
+  const cuedIds = cued.map((c) => c.pieces.map(pieceId));
   // Every prefix of a piece is a token too (scored below it), so that
   // SentencePiece's pairwise merges tokenize the script's text back into its
   // pieces: an answer sent back in the next prompt then matches the cache.
-  for (const piece of script) {
+  for (const piece of all) {
     const chars = [...piece.replaceAll(' ', SPACE)];
     for (let n = 2; n < chars.length; n++) {
       const prefix = chars.slice(0, n).join('');
@@ -65,12 +77,14 @@ export function writeScriptModel(spec: ScriptSpec): Uint8Array {
   // Longer tokens merge first.
   const scores = tokens.map((t, id) => (types[id] === TOKEN_TYPE.normal ? [...t].length - 1000 : 0));
 
-  // Embedding: script token i is one-hot at dimension i + 1; every other token at 0.
+  // Embedding: script token i is one-hot at dimension i + 1, then the cues
+  // and the cued pieces on dimensions of their own; every other token at 0.
+  const dims = new Map<number, number>();
+  scriptIds.forEach((id, i) => dims.set(id, i + 1));
+  for (const [k] of cued.entries()) dims.set(5 + k, dims.size + 1);
+  for (const ids of cuedIds) for (const id of ids) dims.set(id, dims.size + 1);
   const embd = new Float32Array(N_EMBD * nVocab);
-  for (let id = 0; id < nVocab; id++) {
-    const i = scriptIds.indexOf(id);
-    embd[id * N_EMBD + (i + 1)] = 1;
-  }
+  for (let id = 0; id < nVocab; id++) embd[id * N_EMBD + (dims.get(id) ?? 0)] = 1;
   // Output head: row u has GAIN at the dimensions of the tokens followed by u.
   const head = new Float32Array(N_EMBD * nVocab);
   const next = (i: number): number => {
@@ -79,6 +93,11 @@ export function writeScriptModel(spec: ScriptSpec): Uint8Array {
   };
   head[scriptIds[0] * N_EMBD + 0] = GAIN; // after any prompt: the first piece
   script.forEach((_, i) => (head[next(i) * N_EMBD + (i + 1)] = GAIN));
+  // After a cue: its pieces, in order, then EOS.
+  cuedIds.forEach((ids, k) => {
+    const chain = [5 + k, ...ids];
+    for (let j = 0; j < chain.length; j++) head[(j + 1 < chain.length ? chain[j + 1] : eos) * N_EMBD + dims.get(chain[j])!] = GAIN;
+  });
 
   const w = new GgufWriter();
   const nHead = 4;
@@ -154,4 +173,41 @@ export const DEMO_SCRIPT: ScriptSpec = {
     '<hob-chat model="model.gguf"></hob-chat>\n',
     '```\n',
   ],
+};
+
+const QWEN3_TEMPLATE = readFileSync(new URL('../../fixtures/chat-templates/Qwen-Qwen3-0.6B.jinja', import.meta.url), 'utf8');
+const QWEN3_GENERATION_PROMPT = "{{- '<|im_start|>assistant\\n' }}";
+/** What the Qwen 3 template below writes after a tool result. */
+export const AFTER_TOOL_CUE = '<|after_tool|>';
+
+/** Qwen 3's own chat template (tools in the system turn, calls in
+ *  <tool_call> blocks, results in <tool_response> blocks, <think> for
+ *  reasoning), plus one line: after a tool result the prompt ends with
+ *  AFTER_TOOL_CUE, so that the script model, which sees only the last token,
+ *  answers instead of calling the tool again. */
+export function qwen3ToolTemplate(): string {
+  if (!QWEN3_TEMPLATE.includes(QWEN3_GENERATION_PROMPT)) throw new Error('the Qwen 3 template changed: its generation prompt is not where it was');
+  return QWEN3_TEMPLATE.replace(
+    QWEN3_GENERATION_PROMPT,
+    `${QWEN3_GENERATION_PROMPT}{%- if messages[-1].role == 'tool' %}{{- '${AFTER_TOOL_CUE}' }}{%- endif %}`,
+  );
+}
+
+/** The tool tests' model: it thinks, calls get_weather for Paris, and once
+ *  the result is in, answers. */
+export const TOOL_SCRIPT: ScriptSpec = {
+  name: 'hob-script-tools',
+  preamble: [
+    '<think>',
+    '\nThe user wants ',
+    'the weather in Paris: ',
+    '<b>ask</b> the tool.',
+    '\n</think>',
+    '\n\n',
+    '<tool_call>',
+    '\n{"name": "get_weather", "arguments": {"city": "Paris"}}',
+    '\n</tool_call>',
+  ],
+  cued: [{ cue: AFTER_TOOL_CUE, pieces: ['The tool ', 'has answered', ': see above.'] }],
+  chatTemplate: qwen3ToolTemplate(),
 };

@@ -213,7 +213,7 @@ async function runInBrowser(peer: 'hob' | 'wllama', model: BenchModel, ids: numb
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   try {
-    await page.goto(`${url}/test/browser/pages/bench.html`);
+    await page.goto(`${url}/bench/pages/bench.html`);
     await page.waitForFunction(() => document.title === 'ready' || document.title === 'failed', undefined, { timeout: 120_000 });
     if (!(await page.evaluate(() => (window as unknown as { isolated: boolean }).isolated))) throw new Error('benchmark page is not cross-origin isolated');
     const req = { url: `/__files/${served}`, ids, nDecode, threads, settleMs: Number(opts['settle-ms']) };

@@ -5,7 +5,7 @@
 // the ratio Hob / llama.cpp and the fraction of the bandwidth roofline. A
 // benchmark, not a test: it asserts nothing.
 //
-//   node --import tsx scripts/bench-gpu.ts [--models llama-1b:q4_0,qwen2-0.5b:q4_0]
+//   node --import tsx bench/gpu.ts [--models llama-1b:q4_0,qwen2-0.5b:q4_0]
 //        [--prompt 512] [--decode 128] [--reps 3] [--out bench/gpu.json] [--dir DIR]
 //
 // Random models of real shapes come from the test writer; node-llama-cpp is
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 
 import type { StepLogits } from '../src/core/logits.js';
 import type { Session } from '../src/core/session.js';
-import type { Step } from '../src/gpu/kernels.js';
+import type { Step } from '../src/gpu/kernels/index.js';
 import type { GpuRunner } from '../src/gpu/runner.js';
 
 const { values: opts } = parseArgs({

@@ -4,11 +4,11 @@
 // dispatches, median of 5 passes; weights and activations are random bytes
 // (the time does not depend on the values).
 //
-//   node --import tsx scripts/bench-gpu-matmul.ts [--tiles 4x2x1,4x2x2] [--tokens 256,512] [--out FILE]
+//   node --import tsx bench/gpu-matmul.ts [--tiles 4x2x1,4x2x2] [--tokens 256,512] [--out FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { Kernels, createQ8Acts, FRAME_BYTES } from '../src/gpu/kernels.js';
+import { Kernels, createQ8Acts, FRAME_BYTES } from '../src/gpu/kernels/index.js';
 import { createWeightBuffers } from '../src/gpu/weights.js';
 import { requestNodeGpu } from '../src/node/index.js';
 

@@ -1,4 +1,4 @@
-// Benchmark page (scripts/bench.ts drives it): runs Hob in a worker or
+// Benchmark page (bench/cpu.ts drives it): runs Hob in a worker or
 // wllama on one model and returns prefill and decode timings. Served with
 // COOP/COEP so both may use threads.
 import { Wllama } from '@wllama/wllama';

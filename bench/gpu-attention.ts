@@ -2,13 +2,13 @@
 // one-workgroup-per-row kernel on Llama-style shapes, timed over many
 // dispatches in one pass, and whether both give the same bits on this
 // adapter. Prints a table and writes JSON (argv[2], default
-// attn-bench.json); argv[3]: repetitions (default 20). A benchmark, not a
+// bench/gpu-attention.json); argv[3]: repetitions (default 20). A benchmark, not a
 // test: it asserts nothing.
 import { writeFileSync } from 'node:fs';
 
-import { requestGpu } from '../../src/gpu/device.js';
-import { Kernels } from '../../src/gpu/kernels.js';
-import { Rng, createFrameBuffer, createTestBuffer, readF32, writeFrame } from './harness.js';
+import { requestGpu } from '../src/gpu/device.js';
+import { Kernels } from '../src/gpu/kernels/index.js';
+import { Rng, createFrameBuffer, createTestBuffer, readF32, writeFrame } from '../test/gpu/harness.js';
 
 const shapes = [
   { name: 'llama-1b', nHead: 32, nHeadKv: 8, headDim: 64, nCtx: 4096, cell0: 0, T: 256 },
@@ -66,5 +66,5 @@ for (const s of shapes) {
   rows.push(row);
   console.log(`${s.name.padEnd(9)} ${s.nHead}/${s.nHeadKv}x${s.headDim} at ${s.cell0}+${s.T}: rows ${us.rows.toFixed(1)} us, tiled ${us.tiled.toFixed(1)} us (x${row.speedup}); ${differ} of ${n} outputs differ in bits`);
 }
-writeFileSync(process.argv[2] ?? 'attn-bench.json', JSON.stringify({ adapter: ctx.caps.adapterName, reps, rows }, null, 2));
+writeFileSync(process.argv[2] ?? 'bench/gpu-attention.json', JSON.stringify({ adapter: ctx.caps.adapterName, reps, rows }, null, 2));
 ctx.device.destroy();

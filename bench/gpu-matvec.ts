@@ -4,13 +4,13 @@
 // the fast paths (subgroups, packed 8-bit dots) and on the fallbacks.
 // Quantized types include quantizing the input (once per matmul here; the
 // runner shares it between matmuls). Prints a table and writes JSON (argv[2],
-// default gpu-bench.json). A benchmark, not a test: it asserts nothing.
+// default bench/gpu-matvec.json). A benchmark, not a test: it asserts nothing.
 import { writeFileSync } from 'node:fs';
 
-import { requestGpu } from '../../src/gpu/device.js';
-import { Kernels, createQ8Acts, needsQ8Acts } from '../../src/gpu/kernels.js';
-import { createWeightBuffers } from '../../src/gpu/weights.js';
-import { GGML, Rng, createFrameBuffer, createTestBuffer, randomWeightBytes, writeFrame } from './harness.js';
+import { requestGpu } from '../src/gpu/device.js';
+import { Kernels, createQ8Acts, needsQ8Acts } from '../src/gpu/kernels/index.js';
+import { createWeightBuffers } from '../src/gpu/weights.js';
+import { GGML, Rng, createFrameBuffer, createTestBuffer, randomWeightBytes, writeFrame } from '../test/gpu/harness.js';
 
 const shapes = [
   ['attn_q', 2048, 2048],
@@ -60,5 +60,5 @@ for (const [type, id, fast] of configs) {
     for (const b of [x, y, acts?.quants, acts?.scales]) b?.destroy();
   }
 }
-writeFileSync(process.argv[2] ?? 'gpu-bench.json', JSON.stringify({ adapter: ctx.caps.adapterName, reps, rows }, null, 2));
+writeFileSync(process.argv[2] ?? 'bench/gpu-matvec.json', JSON.stringify({ adapter: ctx.caps.adapterName, reps, rows }, null, 2));
 ctx.device.destroy();

@@ -9,7 +9,7 @@
 // previous request); the first run also pays for compiling the code.
 // Writes bench/grammar.json and prints a table. A benchmark, not a test.
 //
-//   node --import tsx scripts/bench-grammar.ts [--runs 5] [--out bench/grammar.json]
+//   node --import tsx bench/grammar.ts [--runs 5] [--out bench/grammar.json]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';

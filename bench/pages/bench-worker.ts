@@ -1,9 +1,9 @@
 // Benchmark worker: Hob's wasm engine on one model, as a page's worker runs
 // it (the threaded build needs a cross-origin isolated page). Answers one
 // message { url, ids, nDecode, threads } with the timings.
-import { allocModelBuffer, Model } from '../../../src/core/model.js';
-import { Session } from '../../../src/core/session.js';
-import { Engine } from '../../../src/core/wasm-engine.js';
+import { allocModelBuffer, Model } from '../../src/core/model.js';
+import { Session } from '../../src/core/session.js';
+import { Engine } from '../../src/core/wasm-engine.js';
 
 export interface HobBenchRequest {
   url: string;

@@ -1,0 +1,131 @@
+// The attention family: causal attention of q over the f16 cache, as one
+// workgroup per row and head, as query tiles for a prefill batch, or split
+// over slices of the cells for decode over a long context; and the sizes of
+// the tiles and of the scratch buffer the split passes share.
+import { HobError } from '../../shared/errors.js';
+import * as wgsl from '../shaders.js';
+import { f32Bits, pow2Ceil, type KernelContext } from './context.js';
+import { checkInt, checkTokens, dispatch, needBytes, outOfBounds, rowsIn } from './dispatch.js';
+import { q8Rows, type Q8Acts } from './q8-acts.js';
+import type { AttentionShape, Step } from './types.js';
+
+// attention.wgsl: decode splits the cells over up to this many workgroups
+// per head, one per ATTN_CELLS_PER_SPLIT cells of the context.
+const ATTN_MAX_SPLITS = 32;
+const ATTN_CELLS_PER_SPLIT = 128;
+// attention.wgsl's MIN_SLICE (KernelOptions.attnMinSlice): a decode step
+// that sees at most this many cells puts them all in the first slice, which
+// the row kernel `attn` sums in the same order in one dispatch instead of
+// four. Longer contexts split: on an H200 at 640 cells one workgroup per
+// head (1024) took 3.3 ms of a Llama-1B decode step, four passes over
+// slices of 256 1.4 ms.
+export const ATTN_MIN_SLICE = 256;
+
+// attention_tiled.wgsl: prefill attention takes query vectors (rows x heads
+// of one KV head) in tiles of at most 2048 / headDim rounded up to a power
+// of two (at most 32), and cells in chunks of 32 (16 for heads over 128).
+export interface AttentionTiling {
+  /** Rows of a tile. */
+  rows: number;
+  /** Heads of a tile (a divisor of nHead / nHeadKv). */
+  heads: number;
+  /** Cells staged at a time. */
+  cells: number;
+}
+
+export function attentionTiling(nHead: number, nHeadKv: number, headDim: number): AttentionTiling {
+  const span = Math.max(64, pow2Ceil(headDim));
+  const vectors = 2048 / span;
+  const group = nHead / nHeadKv;
+  let heads = 1;
+  for (let d = 1; d <= Math.min(group, vectors); d++) if (group % d === 0) heads = d;
+  return { rows: Math.floor(vectors / heads), heads, cells: span <= 128 ? 32 : 16 };
+}
+
+function attentionSplits(nCtx: number): number {
+  return Math.min(ATTN_MAX_SPLITS, Math.max(1, Math.ceil(nCtx / ATTN_CELLS_PER_SPLIT)));
+}
+
+/** Bytes of the scratch buffer attention steps of this shape need (0: none);
+ * steps run one after another, so one buffer serves every layer. */
+export function attentionScratchBytes(shape: AttentionShape): number {
+  const nSplit = attentionSplits(shape.nCtx);
+  if (nSplit === 1) return 0;
+  return (shape.nHead * shape.nCtx + shape.nHead * nSplit * (4 + shape.headDim)) * 4;
+}
+
+/** Cells a decode step at nKv attends to (attention.wgsl's visible_begin,
+ * visible_end of row 0). */
+function visibleCells(nKv: number, nCtx: number, window: number): number {
+  const end = Math.min(nKv, nCtx);
+  return window > 0 && end > window ? window : end;
+}
+
+/** Kernels.attention. */
+export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null, q8?: Q8Acts, prefill: 'tiled' | 'rows' = 'tiled'): Step {
+  const { nHead, nHeadKv, headDim, scale, nCtx } = shape;
+  const label = `attention ${nHead}/${nHeadKv}x${headDim}`;
+  checkInt(label, 'nHead', nHead, 1);
+  checkInt(label, 'nHeadKv', nHeadKv, 1);
+  checkInt(label, 'nCtx', nCtx, 1);
+  if (nHead % nHeadKv !== 0) throw new HobError('argument/invalid', `${label}: nHead must be a multiple of nHeadKv`, { nHead, nHeadKv });
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0 || headDim < 2 || headDim > 256) {
+    throw new HobError('argument/invalid', `${label}: headDim must be even and in [2, 256], got ${headDim}`, { headDim });
+  }
+  if (nHead > kc.limit.maxPerDim) throw outOfBounds(`${label}: too many heads for one dispatch`, { nHead });
+  const kvDim = nHeadKv * headDim;
+  needBytes(label, 'kCache', kCache, nCtx * kvDim * 2);
+  needBytes(label, 'vCache', vCache, nCtx * kvDim * 2);
+  const maxRows = Math.min(rowsIn(label, 'q', q, nHead * headDim * 4), rowsIn(label, 'out', out, nHead * headDim * 4));
+  if (q8) {
+    if (q8.type !== 'q8_0' || headDim % 32 !== 0) {
+      throw new HobError('argument/invalid', `${label}: the fused quantization writes Q8_0 blocks within a head (headDim a multiple of 32), not ${q8.type} of ${headDim}`, { headDim });
+    }
+    q8Rows(label, q8, nHead * headDim);
+  }
+  const nSplit = attentionSplits(nCtx);
+  const code = [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.attentionWgsl];
+  const pipelines = kc.pipelines;
+  // Every entry point of attention.wgsl takes the same nine bindings.
+  const layout = pipelines.layout('attention', [
+    'uniform', 'uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage', 'storage',
+  ]);
+  if (nSplit > 1) {
+    if (!scratch) throw new HobError('argument/invalid', `${label}: decode over ${nCtx} cells needs an attention scratch buffer`, { nCtx });
+    needBytes(label, 'scratch', scratch, attentionScratchBytes(shape));
+  }
+  const window = shape.window ?? 0;
+  const softcap = shape.softcap ?? 0;
+  const qScale = shape.qScale ?? 1;
+  if (!Number.isInteger(window) || window < 0) throw new HobError('argument/invalid', `${label}: window must be a whole number of cells, got ${window}`, { window });
+  if (!(softcap >= 0) || !Number.isFinite(qScale)) throw new HobError('argument/invalid', `${label}: softcap must be >= 0 and qScale finite`, { softcap, qScale });
+  const params = kc.uniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit, window, f32Bits(softcap), f32Bits(qScale), q8 ? 1 : 0]);
+  const buffers = [frame, params, q, kCache, vCache, out, q8?.quants ?? kc.dummy, q8?.scales ?? kc.dummy2, scratch ?? kc.dummy3];
+  const constants = { HD8: Math.floor(headDim / 8) };
+  const rows = pipelines.get('attn', code, 'attn', constants, layout);
+  const rowsGroup = pipelines.bindGroup(rows, label, buffers);
+  const tiling = attentionTiling(nHead, nHeadKv, headDim);
+  const tiled = pipelines.get('attn_tiled', [...code, wgsl.attentionTiledWgsl], 'attn_tiled', { ...constants, TR: tiling.rows, HG: tiling.heads, CK: tiling.cells }, layout);
+  const tiledGroup = pipelines.bindGroup(tiled, `${label} tiled`, buffers);
+  const split: { pipe: GPUComputePipeline; group: GPUBindGroup; grid: [number, number] }[] = [];
+  if (nSplit > 1) {
+    for (const entry of ['attn_scores', 'attn_exp', 'attn_pv', 'attn_combine']) {
+      const pipe = pipelines.get(entry, code, entry, { ...constants, MIN_SLICE: kc.attnMinSlice }, layout);
+      split.push({ pipe, group: pipelines.bindGroup(pipe, `${label} ${entry}`, buffers), grid: [entry === 'attn_combine' ? 1 : nSplit, nHead] });
+    }
+  }
+  return {
+    label,
+    encode: (pass, nTokens, nKv) => {
+      checkTokens(label, nTokens, maxRows);
+      if (nTokens === 0) return;
+      if (nTokens === 1 && split.length > 0 && !(nKv !== undefined && visibleCells(nKv, nCtx, window) <= kc.attnMinSlice)) {
+        for (const s of split) dispatch(pass, s.pipe, s.group, s.grid[0], s.grid[1]);
+      } else if (nTokens > 1 && prefill === 'tiled') {
+        dispatch(pass, tiled, tiledGroup, kc.limit.dim(label, Math.ceil(nTokens / tiling.rows)), nHead / tiling.heads);
+      } else {
+        dispatch(pass, rows, rowsGroup, kc.limit.dim(label, nTokens), nHead);
+      }
+    },
+  };
+}

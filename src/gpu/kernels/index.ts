@@ -1,0 +1,192 @@
+// The compute kernels of an offloaded block as recorded Steps: each method
+// checks sizes against the buffers it is given, writes the step's static
+// parameters into a small uniform buffer, creates its bind groups once, and
+// returns a Step the runner encodes every forward. Pipelines are compiled
+// on first use and shared by every Kernels of a device. Big buffers
+// (activations, caches, weights, scratch) are always the caller's; the
+// kernels create only small uniforms, and only while steps are made:
+// encoding a step (a forward, a context shift) never creates a buffer.
+// This file is the surface; each kernel family lives in a file of its own.
+import { HobError } from '../../shared/errors.js';
+import type { GpuContext } from '../device.js';
+import type { GpuWeight } from '../weights.js';
+import { ATTN_MIN_SLICE, recordAttention } from './attention.js';
+import { KernelContext, type Q8Tile } from './context.js';
+import { recordElementwise } from './elementwise.js';
+import { recordKvErase, recordKvStore } from './kv-cache.js';
+import { Q8_TILE_LARGE, Q8_TILE_SMALL, recordMatmul, recordQuantize } from './matmul.js';
+import { recordRmsnorm, recordRmsnormHeads } from './norm.js';
+import type { Q8Acts } from './q8-acts.js';
+import { recordRope, recordRopeStore } from './rope.js';
+import type { AttentionShape, KvEraseShape, KvEraseStep, RopeConfig, Step } from './types.js';
+
+export { attentionScratchBytes, attentionTiling, type AttentionTiling } from './attention.js';
+export { actType, createQ8Acts, destroyQ8Acts, needsQ8Acts, type ActType, type Q8Acts } from './q8-acts.js';
+export { FRAME_BYTES, type AttentionShape, type KvEraseShape, type KvEraseStep, type RopeConfig, type Step } from './types.js';
+
+export interface KernelOptions {
+  /** Lowers the device's limit (tests use it to exercise the (x, y) grids
+   * that huge dispatches need). */
+  maxWorkgroupsPerDimension?: number;
+  /** A power of two up to 64: fixes matvec.wgsl's rows per workgroup
+   * (default: chosen from the row length). */
+  matvecRowsPerWorkgroup?: number;
+  /** The quantized prefill kernel's tile (matmul_q8_tiled.wgsl): rows and
+   * tokens an invocation computes (1 to 8, 2 or 4) and 32-column blocks a
+   * stage (1, 2 or 4), with 16 rows x blocks and 16 tokens x blocks at most
+   * 128. Default: a 64 x 64 tile, two blocks a stage, or 32 x 32, four
+   * blocks a stage, where the large one would give fewer than
+   * Q8_TILE_MIN_GROUPS (matmul.ts) workgroups. Every tile gives the same bits. */
+  q8Tile?: Q8Tile;
+  /** Decode attention's smallest slice of cells (default 256): a context
+   * that fits one is attended in one dispatch, longer ones split in slices of
+   * at least this many cells over four passes. */
+  attnMinSlice?: number;
+  /** Use subgroup reductions (default: when the device has 'subgroups');
+   * false forces the workgroup-memory fallback. */
+  subgroups?: boolean;
+  /** Use WGSL's dot4I8Packed (default: when the language feature
+   * packed_4x8_integer_dot_product is present); false forces the unpacked
+   * fallback. */
+  packedDot4?: boolean;
+}
+
+export class Kernels {
+  readonly device: GPUDevice;
+  /** Which fast paths the kernels use (for reports and tests). */
+  readonly subgroups: boolean;
+  readonly packedDot4: boolean;
+  private readonly kc: KernelContext;
+
+  constructor(ctx: GpuContext, opts: KernelOptions = {}) {
+    this.device = ctx.device;
+    const mr = opts.matvecRowsPerWorkgroup;
+    if (mr !== undefined && (!Number.isInteger(mr) || mr < 1 || mr > 64 || (mr & (mr - 1)) !== 0)) {
+      throw new HobError('argument/invalid', `matvecRowsPerWorkgroup must be a power of two in [1, 64], got ${mr}`, { matvecRowsPerWorkgroup: mr });
+    }
+    const qt = opts.q8Tile ?? Q8_TILE_LARGE;
+    const okTile = Number.isInteger(qt.rows) && qt.rows >= 1 && qt.rows <= 8 && (qt.tokens === 2 || qt.tokens === 4) &&
+      [1, 2, 4].includes(qt.blocks) && 16 * qt.rows * qt.blocks <= 128 && 16 * qt.tokens * qt.blocks <= 128;
+    if (!okTile) {
+      throw new HobError('argument/invalid', `q8Tile takes 1 to 8 rows, 2 or 4 tokens and 1, 2 or 4 blocks (16 rows x blocks <= 128, 16 tokens x blocks <= 128), got ${qt.rows} x ${qt.tokens} x ${qt.blocks}`, { ...qt });
+    }
+    const ms = opts.attnMinSlice ?? ATTN_MIN_SLICE;
+    if (!Number.isInteger(ms) || ms < 64) {
+      throw new HobError('argument/invalid', `attnMinSlice must be a whole number of cells >= 64, got ${ms}`, { attnMinSlice: ms });
+    }
+    this.subgroups = (opts.subgroups ?? true) && ctx.caps.hasSubgroups;
+    const features = (ctx.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
+    this.packedDot4 = (opts.packedDot4 ?? true) && !!features?.has('packed_4x8_integer_dot_product');
+    this.kc = new KernelContext(ctx.device, {
+      subgroups: this.subgroups,
+      packedDot4: this.packedDot4,
+      maxGroupsPerDim: Math.min(ctx.device.limits.maxComputeWorkgroupsPerDimension, opts.maxWorkgroupsPerDimension ?? Infinity),
+      matvecRows: mr,
+      q8Tiles: opts.q8Tile ? [qt] : [Q8_TILE_LARGE, Q8_TILE_SMALL],
+      attnMinSlice: ms,
+    });
+  }
+
+  /** Destroys the uniform and scratch buffers the steps made so far. */
+  destroy(): void {
+    this.kc.destroy();
+  }
+
+  // ---- matmul (matmul.ts) ---------------------------------------------------------
+
+  /** y = W x, or y += W x with opts.accumulate (a residual add folded into
+   * the projection). x is f32 rows for float weights and Q8Acts (made by
+   * quantize, rmsnorm or siluMul with opts.q8) for quantized ones. A weight
+   * stacked from several (w.stack: Q, K and V, or gate and up) takes one
+   * output per stacked weight, y an array in stack order: one dispatch
+   * writes them all (wgsl/matmul_out.wgsl). */
+  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean } = {}): Step {
+    return recordMatmul(this.kc, w, x, y, frame, opts);
+  }
+
+  /** x (T, cols) f32 -> Q8_0, Q8_1 or Q8_K activations (acts.type),
+   * exactly as the CPU converts them. */
+  quantize(x: GPUBuffer, acts: Q8Acts, frame: GPUBuffer): Step {
+    return recordQuantize(this.kc, x, acts, frame);
+  }
+
+  // ---- normalization (norm.ts) ----------------------------------------------------
+
+  /** RMSNorm of x into y (f32), or with opts.q8 into Q8_0 activations (and
+   * into y as well unless y is null): the fused norm + quantize that feeds
+   * the integer matmuls. */
+  rmsnorm(x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer | null, n: number, eps: number, frame: GPUBuffer, opts: { lastRowOnly?: boolean; q8?: Q8Acts; accumulate?: boolean } = {}): Step {
+    return recordRmsnorm(this.kc, x, weight, y, n, eps, frame, opts);
+  }
+
+  /** RMSNorm of each of the nHeads heads of every row of x, in place, with
+   * one weight of headDim (the Q/K norms of Qwen 3 and Gemma 3). */
+  rmsnormHeads(x: GPUBuffer, weight: GPUBuffer, nHeads: number, headDim: number, eps: number, frame: GPUBuffer): Step {
+    return recordRmsnormHeads(this.kc, x, weight, nHeads, headDim, eps, frame);
+  }
+
+  // ---- RoPE (rope.ts) -------------------------------------------------------------
+
+  rope(x: GPUBuffer, nHeads: number, headDim: number, rope: RopeConfig, frame: GPUBuffer): Step {
+    return recordRope(this.kc, x, nHeads, headDim, rope, frame);
+  }
+
+  /** RoPE on q (in place) and k, and k, v into the cache cells of the
+   * frame, in one dispatch: rope(q), rope(k) and kvStore fused. With bias
+   * (q's, k's and v's back to back; nRot == headDim), the three addBias
+   * steps before them are fused too. */
+  ropeStore(q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, shape: { nHead: number; nHeadKv: number; headDim: number; nCtx: number }, rope: RopeConfig, frame: GPUBuffer, bias?: GPUBuffer): Step {
+    return recordRopeStore(this.kc, q, k, v, kCache, vCache, shape, rope, frame, bias);
+  }
+
+  // ---- element-wise (elementwise.ts) ----------------------------------------------
+
+  /** a = silu(a) * b, or with opts.q8 the product quantized to Q8_0 for
+   * the down projection (a is then left as it was). */
+  siluMul(a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer, opts: { q8?: Q8Acts } = {}): Step {
+    return recordElementwise(this.kc, opts.q8 ? 'silu_mul_q8' : 'silu_mul', a, b, n, frame, opts.q8);
+  }
+
+  /** a = gelu(a) * b (GeGLU, with the CPU's f16 roundings), or with
+   * opts.q8 the product quantized to Q8_0 (a is then left as it was). */
+  geluMul(a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer, opts: { q8?: Q8Acts } = {}): Step {
+    return recordElementwise(this.kc, opts.q8 ? 'gelu_mul_q8' : 'gelu_mul', a, b, n, frame, opts.q8);
+  }
+
+  add(x: GPUBuffer, y: GPUBuffer, n: number, frame: GPUBuffer): Step {
+    return recordElementwise(this.kc, 'add', x, y, n, frame);
+  }
+
+  /** a[t] += bias for every row t (bias: n f32). */
+  addBias(a: GPUBuffer, bias: GPUBuffer, n: number, frame: GPUBuffer): Step {
+    return recordElementwise(this.kc, 'add_bias', a, bias, n, frame);
+  }
+
+  // ---- KV cache and attention (kv-cache.ts, attention.ts) -------------------------
+
+  kvStore(k: GPUBuffer, v: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, kvDim: number, nCtx: number, frame: GPUBuffer): Step {
+    return recordKvStore(this.kc, k, v, kCache, vCache, kvDim, nCtx, frame);
+  }
+
+  /** Causal attention of q over the cache. Decode over a context of more
+   * than 128 cells splits the cells over workgroups and needs `scratch` of
+   * attentionScratchBytes(shape) (one for all layers); encoded with nKv, a
+   * decode step that sees at most attnMinSlice cells (one slice: the same
+   * result) runs the row kernel, one dispatch. With q8 (Q8_0, headDim a
+   * multiple of 32), a decode step also writes its output quantized for the
+   * output projection: quantize(out, q8) fused, for one token only (a batch
+   * still needs its own quantize step). More than one row goes to the
+   * query-tiled kernel (attention_tiled.wgsl), or with `prefill: 'rows'` to
+   * the one-workgroup-per-row kernel (`attn`), which computes the same bits. */
+  attention(q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null, q8?: Q8Acts, prefill: 'tiled' | 'rows' = 'tiled'): Step {
+    return recordAttention(this.kc, q, kCache, vCache, out, shape, frame, scratch, q8, prefill);
+  }
+
+  /** Records the context shift of one layer's cache, with its uniforms,
+   * once: each encode moves cells [end, end + nMoved) down to start
+   * (through `scratch`: a copy may not overlap within one buffer), then
+   * re-rotates the moved K rows by -(end - start) positions. */
+  kvErase(kCache: GPUBuffer, vCache: GPUBuffer, scratch: GPUBuffer, shape: KvEraseShape): KvEraseStep {
+    return recordKvErase(this.kc, kCache, vCache, scratch, shape);
+  }
+}
