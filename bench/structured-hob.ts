@@ -35,7 +35,8 @@ export interface HobSample {
   /** Samples drawn (tokens, and the end of generation when it ended the reply). */
   samples: number;
   finishReason: string;
-  /** CPU time of the whole process (the engine's threads included). */
+  /** CPU time of the whole process (the engine's threads included) over
+   *  the timed steps: unlike wall time, other work on the machine adds little to it. */
   cpuMs: number;
   tokens: number[];
   text: string;
@@ -80,6 +81,8 @@ const median = (xs: number[]): number => {
 class BenchSequence extends Sequence {
   teacher: readonly number[] | undefined;
   appendTimes: number[] = [];
+  /** The process's CPU usage when the timed window opened. */
+  cpuAtFirst: NodeJS.CpuUsage | undefined;
   evalMs = 0;
   /** Set while profiling. */
   hooks: ProfileHooks | undefined;
@@ -93,7 +96,10 @@ class BenchSequence extends Sequence {
 
   override async append(tokens: readonly number[], o: EvalOptions = {}): Promise<StepLogits> {
     const t0 = performance.now();
-    if (this.appendTimes.length === 0) this.hooks?.reset();
+    if (this.appendTimes.length === 0) {
+      this.hooks?.reset();
+      this.cpuAtFirst = process.cpuUsage();
+    }
     this.appendTimes.push(t0);
     const step = await super.append(tokens, o);
     this.evalMs += performance.now() - t0;
@@ -198,10 +204,9 @@ export async function runHob(modelPath: string, o: HobOptions): Promise<HobRun> 
     const p = prepareRequest(model, arm === 'schema' ? schemaReq : freeReq);
     seq.teacher = kase === 'teacher' ? docIds : undefined;
     const maxTokens = kase === 'teacher' ? Math.min(o.nDecode, docIds.length) : o.nDecode;
-    const c0 = process.cpuUsage();
     const r = await generate(model, seq, { ...p.generation, promptIds: p.promptIds, maxTokens });
     const end = performance.now();
-    const c1 = process.cpuUsage(c0);
+    const c1 = process.cpuUsage(seq.cpuAtFirst);
     const at = [...seq.appendTimes, end];
     return {
       case: kase, arm, rep, steps: seq.appendTimes.length, ms: end - at[0],

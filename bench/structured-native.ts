@@ -39,6 +39,8 @@ export interface NativeSample {
   ms: number;
   /** Each step's ms, in order. */
   stepMs: number[];
+  /** CPU time of this process (llama.cpp's threads included) over the timed steps. */
+  cpuMs: number;
   tokens: number[];
   loadavg: number[];
 }
@@ -88,16 +90,19 @@ async function run(job: NativeJob): Promise<NativeResult> {
     // The clock starts at the first sampled token (prefill and its sample
     // excluded); each later step is an evaluation and a sample.
     const times: number[] = [];
+    let c0: NodeJS.CpuUsage | undefined;
     for (;;) {
       const r = await it.next();
       times.push(performance.now());
+      c0 ??= process.cpuUsage();
       if (r.done) break;
       tokens.push(r.value as number);
       if (tokens.length >= nDecode) break;
     }
+    const c1 = process.cpuUsage(c0);
     await it.return?.(undefined);
     const stepMs = times.slice(1).map((t, i) => Number((t - times[i]).toFixed(3)));
-    return { case: kase, arm, rep, steps: stepMs.length, ms: times[times.length - 1] - times[0], stepMs, tokens, loadavg: loadavg() };
+    return { case: kase, arm, rep, steps: stepMs.length, ms: times[times.length - 1] - times[0], stepMs, cpuMs: (c1.user + c1.system) / 1000, tokens, loadavg: loadavg() };
   };
 
   const samples: NativeSample[] = [];
