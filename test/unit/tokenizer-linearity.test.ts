@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { Engine, loadModelFile, Model } from '../../src/node/index.js';
 import { vocabFromTokenizerJson } from '../gguf/vocab-from-tokenizer-json.js';
 import { testdataDir as testdata } from '../data.js';
+import { measureGrowth } from '../growth.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -22,26 +23,15 @@ const INPUTS: Record<string, (n: number) => string> = {
   'mixed scripts, digits and punctuation': (n) => 'naïve café 東京タワー 12345678 ¿qué? ✓✓ ٱلْعَرَبِيَّة ...!!! '.repeat(Math.ceil(n / 45)).slice(0, n),
 };
 
-/** Best of two runs, in ms (the machine is shared: the minimum is the least disturbed). */
-function timeMs(fn: () => void): number {
-  let best = Infinity;
-  for (let i = 0; i < 2; i++) {
-    const t0 = performance.now();
-    fn();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
-
 /** Each input at `small` and four times that (and once more ×4 for the endless word, into megabytes). */
 function checkLinear(model: Model, small: number): void {
   for (const [name, make] of Object.entries(INPUTS)) {
     const sizes = name === 'one endless word' ? [small, small * 4, small * 16] : [small, small * 4];
     model.tokenize(make(small)); // warm-up: JIT, heap growth
-    const times = sizes.map((n) => timeMs(() => model.tokenize(make(n))));
     for (let i = 1; i < sizes.length; i++) {
-      const ratio = times[i] / Math.max(times[i - 1], 0.5);
-      assert.ok(ratio < 7, `${name}: ${sizes[i - 1]} chars in ${times[i - 1].toFixed(1)} ms, ${sizes[i]} in ${times[i].toFixed(1)} ms (×${ratio.toFixed(1)})`);
+      const [n0, n1] = [sizes[i - 1], sizes[i]];
+      const r = measureGrowth((n: number) => model.tokenize(make(n)), n0, n1, (t0, t1) => t1 / Math.max(t0, 0.5) < 7);
+      assert.ok(r.ok, `${name}: ${n0} chars in ${r.smallMs.toFixed(1)} ms, ${n1} in ${r.bigMs.toFixed(1)} ms (×${(r.bigMs / Math.max(r.smallMs, 0.5)).toFixed(1)})`);
     }
   }
 }

@@ -11,6 +11,7 @@ import { detectReasoning } from '../../src/chat/reasoning.js';
 import { mistralFormat, TOOL_FORMATS } from '../../src/chat/tool-formats.js';
 import { parseReply, ReplyParser, type ReplyParserOptions } from '../../src/chat/tool-parser.js';
 import type { ChatCompletionDelta } from '../../src/shared/types.js';
+import { measureGrowth } from '../growth.js';
 
 const think = detectReasoning('<think></think>')!;
 const ids = () => {
@@ -187,11 +188,6 @@ describe('reasoning', () => {
 });
 
 describe('bounded work', () => {
-  const time = (fn: () => void): number => {
-    const t = performance.now();
-    fn();
-    return performance.now() - t;
-  };
   const charByChar = (o: ReplyParserOptions, text: string) => () => {
     const p = new ReplyParser(o);
     for (const ch of text) p.push(ch);
@@ -209,11 +205,9 @@ describe('bounded work', () => {
       const small = make(2000);
       const big = make(8000);
       charByChar(opts(format), small)(); // warm up
-      const a = time(charByChar(opts(format), small));
-      const b = time(charByChar(opts(format), big));
-      if (process.env.HOB_TIMINGS) console.log(`${what}: ${small.length} chars ${a.toFixed(1)} ms, ${big.length} chars ${b.toFixed(1)} ms`);
-      // Four times the text: about four times the time (quadratic work would be sixteen).
-      assert.ok(b < a * 8 + 20, `${what}: ${a.toFixed(1)} ms for ${small.length} characters, ${b.toFixed(1)} ms for ${big.length}`);
+      const r = measureGrowth((text: string) => charByChar(opts(format), text)(), small, big, (a, b) => b < a * 8 + 20);
+      if (process.env.HOB_TIMINGS) console.log(`${what}: ${small.length} chars ${r.smallMs.toFixed(1)} ms, ${big.length} chars ${r.bigMs.toFixed(1)} ms`);
+      assert.ok(r.ok, `${what}: ${r.smallMs.toFixed(1)} ms for ${small.length} characters, ${r.bigMs.toFixed(1)} ms for ${big.length}`);
     }
   });
 
