@@ -17,7 +17,7 @@ export { Model, type TokenizeOptions } from '../core/model.js';
 export { Session, type EvalOptions, type SessionOptions } from '../core/session.js';
 export type { PickedLogits, SamplePick, StepLogits } from '../core/logits.js';
 export { readGgufHeader } from '../core/gguf-header.js';
-export type { GgufHeader, GgufMetadataValue, GgufScalar, GgufTensor, LoadReport, ModelHparams, ModelIdentity, ModelInfo } from '../shared/model.js';
+export type { GgufHeader, GgufMetadataValue, GgufScalar, GgufTensor, LoadReport, ModelHparams, ModelIdentity, ModelInfo, TokenMixer } from '../shared/model.js';
 export type { KvLayer, KvShape, KvState } from '../core/kv-state.js';
 export type { Candidates, ForwardOutput, OffloadedBlocks, OffloadRunner } from '../core/offload.js';
 export { generate, type GenerationHooks, type GenerationRequest, type GenerationResult } from '../runtime/generate.js';
