@@ -62,6 +62,13 @@ export const Hparam = {
   N_SWA: 22,
   ROPE_FREQ_BASE_SWA: 23,
   ROPE_FREQ_SCALE_SWA: 24,
+  PRE_NORMS: 25,
+  ROPE_ATTN_FACTOR: 26,
+  ROPE_N_CTX_ORIG: 27,
+  ROPE_ATTN_FACTOR_SWA: 28,
+  RESIDUAL_SCALE: 29,
+  LOGIT_SCALE: 30,
   LAYER_SWA: 65536,
+  LAYER_ROPE: 131072,
 } as const;
 export type Hparam = (typeof Hparam)[keyof typeof Hparam];
