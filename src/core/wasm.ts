@@ -12,6 +12,7 @@ export interface HobExports {
   _hob_threads(): number;
   _hob_alloc(size: number): number;
   _hob_free(ptr: number): void;
+  _hob_heap_bytes(): bigint;
   _hob_type_name(type: number): number;
 
   _hob_gguf_open(data: number, size: number, fileSize: bigint, out: number): number;
@@ -73,6 +74,12 @@ export interface HobExports {
   _hob_session_truncate(session: number, nKeep: number): number;
   _hob_session_erase(session: number, start: number, end: number): number;
   _hob_session_shift(session: number, nKeep: number, nDiscard: number): number;
+  _hob_session_kv_type(session: number): number;
+  _hob_session_kv_dim(session: number): number;
+  _hob_session_kv_layers(session: number): number;
+  _hob_session_kv_read(session: number, layer: number, cell0: number, n: number, k: number, v: number, cap: number): number;
+  _hob_session_kv_write(session: number, layer: number, cell0: number, n: number, k: number, v: number, count: number): number;
+  _hob_session_kv_append(session: number, pos: number, n: number): number;
 
   _hob_sampler_create(out: number): number;
   _hob_sampler_free(sampler: number): void;

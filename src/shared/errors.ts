@@ -14,11 +14,13 @@ export type HobErrorCode =
   | 'model/unsupported-type'
   | 'model/unsupported-architecture'
   | 'model/vocab-only'
+  | 'model/too-large'
   | 'context/overflow'
   | 'range/out-of-bounds'
   | 'memory/out-of-memory'
   | 'engine/busy'
   | 'engine/closed'
+  | 'engine/moved'
   | 'request/aborted'
   | 'gpu/unavailable'
   | 'gpu/validation'
@@ -31,8 +33,11 @@ export type HobErrorCode =
   | 'grammar/rejected'
   | 'template/error'
   | 'template/limit'
+  | 'session/mismatch'
+  | 'session/invalid'
   | 'internal'
-  | StoreErrorCode;
+  | StoreErrorCode
+  | HubErrorCode;
 
 export type HobErrorDetails = Record<string, number | string | boolean>;
 
@@ -52,12 +57,29 @@ export class HobError extends Error {
 export class ModelFormatError extends HobError {}
 /** A well-formed model that Hob cannot run (architecture, tensor type). */
 export class UnsupportedModelError extends HobError {}
+/** The model cannot run on this device with these settings, found before
+ * its weights were downloaded or loaded ('model/too-large'). `details` holds
+ * the numbers: neededBytes and limitBytes of the first limit exceeded and
+ * its name (limit: 'wasm-heap', 'memory-budget', 'gpu-budget',
+ * 'gpu-buffer', 'storage'), and, when smaller settings fit,
+ * suggestedGpuLayers and suggestedContextSize. The whole report is
+ * checkFit's (FitReport). */
+export class ModelTooLargeError extends HobError {}
 /** The tokens do not fit in the context window. */
 export class ContextFullError extends HobError {}
 /** Another request is running and the caller asked not to wait. */
 export class BusyError extends HobError {}
 /** The engine was unloaded, or its worker stopped: no call can run on it any more. */
 export class EngineClosedError extends HobError {}
+/** A shared engine's host tab closed or reloaded while the request ran:
+ * another tab hosts the engine now (or soon). Nothing ran to completion;
+ * the same request can be sent again (details.retryable is true). */
+export class EngineMovedError extends HobError {}
+/** A saved session that cannot be restored here: it was saved with another
+ * model, context size, layer count or cache type ('session/mismatch',
+ * details.field, details.saved, details.current), or its bytes are not a
+ * session this version reads ('session/invalid', details.offset). */
+export class SessionError extends HobError {}
 /** The request was cancelled through its AbortSignal. */
 export class AbortError extends HobError {}
 /** WebGPU failed: no adapter, a validation or out-of-memory error caught in
@@ -84,9 +106,12 @@ function register(Kind: typeof HobError, codes: readonly HobErrorCode[]): void {
 }
 register(ModelFormatError, ['gguf/bad-magic', 'gguf/bad-version', 'gguf/truncated', 'gguf/invalid', 'model/invalid']);
 register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture']);
+register(ModelTooLargeError, ['model/too-large']);
 register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);
 register(EngineClosedError, ['engine/closed']);
+register(EngineMovedError, ['engine/moved']);
+register(SessionError, ['session/mismatch', 'session/invalid']);
 register(AbortError, ['request/aborted']);
 register(GpuError, ['gpu/unavailable', 'gpu/validation', 'gpu/out-of-memory', 'gpu/device-lost', 'gpu/unsupported-type']);
 register(GrammarError, ['grammar/parse', 'grammar/schema', 'grammar/limit', 'grammar/rejected']);
@@ -128,6 +153,7 @@ export type StoreErrorCode =
   | 'store/incomplete'
   | 'store/corrupt'
   | 'store/changed-upstream'
+  | 'store/write-failed'
   | 'network/http-status'
   | 'network/no-range'
   | 'network/interrupted'
@@ -141,5 +167,17 @@ export class NetworkError extends HobError {}
 export class StoreError extends HobError {}
 
 register(QuotaExceededError, ['store/quota-exceeded']);
-register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream']);
+register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream', 'store/write-failed']);
 register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted', 'network/timeout']);
+
+// ---------------------------------------------------------------------------
+// Models by name on Hugging Face (src/store/hub.ts).
+
+export type HubErrorCode = 'hub/repo-not-found' | 'hub/no-gguf' | 'hub/quant-not-found' | 'hub/file-not-found';
+
+/** An hf: model could not be resolved: the repository does not exist (or
+ * is private or gated), holds no GGUF model, has no file of the quant asked
+ * for (details.available lists those it has) or not the file named. */
+export class HubError extends HobError {}
+
+register(HubError, ['hub/repo-not-found', 'hub/no-gguf', 'hub/quant-not-found', 'hub/file-not-found']);

@@ -1,11 +1,15 @@
 // The settings panel of <hob-chat>: model (catalog, stored models with size
-// and delete, a URL, a local file), engine options and samplers with presets.
+// and delete, a URL, a Hugging Face repository's files with their sizes, a
+// local file), engine options, samplers with presets and the saved sessions
+// with their size and delete.
 // It edits a copy of ChatSettings and hands it back on Apply; it never loads
 // a model itself.
-import type { SamplingParams } from '../shared/types.js';
+import type { HobEngine, SamplingParams } from '../shared/types.js';
+import { resolveHubModel } from '../store/hub.js';
 import { openModelStore, type ModelStore } from '../store/index.js';
 import { MODEL_CATALOG, formatBytes } from './catalog.js';
 import { SAMPLER_PRESETS, findPreset } from './presets.js';
+import { renderSavedSessions } from './saved-sessions.js';
 
 export interface ChatSettings {
   /** A URL, or '' for none. */
@@ -48,6 +52,10 @@ const FORM = `
     <select id="model-select" name="model-select"></select>
     <label for="model-url">Or a GGUF URL</label>
     <input id="model-url" name="model-url" type="url" placeholder="https://huggingface.co/…/model.gguf" autocomplete="off">
+    <label for="model-hub">Or a Hugging Face repository</label>
+    <div class="hub-row"><input id="model-hub" name="model-hub" placeholder="OWNER/REPO" autocomplete="off"><button type="button" class="hub-list">List files</button></div>
+    <select id="model-hub-file" name="model-hub-file" aria-label="File of the repository" hidden></select>
+    <p class="hub-status" role="status"></p>
     <label for="model-file">Or a file on this device</label>
     <input id="model-file" name="model-file" type="file" accept=".gguf">
     <div class="stored" role="group" aria-label="Stored models"></div>
@@ -66,6 +74,10 @@ const FORM = `
     <select id="preset" name="preset"></select>
     <div class="grid samplers"></div>
   </fieldset>
+  <fieldset>
+    <legend>Saved sessions</legend>
+    <div class="sessions" role="group" aria-label="Saved sessions"></div>
+  </fieldset>
   <label for="system-prompt">System prompt</label>
   <textarea id="system-prompt" name="system-prompt" rows="3"></textarea>
   <div class="dialog-buttons">
@@ -82,6 +94,9 @@ export class SettingsPanel {
   constructor(
     readonly dialog: HTMLDialogElement,
     private readonly onApply: (r: SettingsResult) => void,
+    private readonly engine: () => HobEngine | undefined = () => undefined,
+    /** The Hub that repositories are listed on (undefined: huggingface.co). */
+    private readonly hubEndpoint: () => string | undefined = () => undefined,
   ) {
     dialog.innerHTML = FORM;
     dialog.setAttribute('part', 'settings');
@@ -104,6 +119,7 @@ export class SettingsPanel {
     });
     grid.addEventListener('input', () => (presets.value = 'custom'));
     dialog.querySelector('.cancel')?.addEventListener('click', () => dialog.close());
+    dialog.querySelector('.hub-list')?.addEventListener('click', () => void this.listHub());
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.apply();
@@ -114,6 +130,10 @@ export class SettingsPanel {
     this.current = current;
     this.field<HTMLInputElement>('model-url').value = '';
     this.field<HTMLInputElement>('model-file').value = '';
+    this.field<HTMLInputElement>('model-hub').value = '';
+    this.field<HTMLSelectElement>('model-hub-file').hidden = true;
+    this.field<HTMLSelectElement>('model-hub-file').replaceChildren();
+    (this.dialog.querySelector('.hub-status') as HTMLElement).textContent = '';
     this.field<HTMLInputElement>('gpu-layers').value = String(current.gpuLayers);
     this.field<HTMLInputElement>('context-size').value = String(current.contextSize);
     this.field<HTMLInputElement>('max-tokens').value = String(current.maxTokens);
@@ -125,11 +145,32 @@ export class SettingsPanel {
     }
     this.fillModels([]);
     this.dialog.showModal();
-    await this.refreshStored();
+    await Promise.all([this.refreshStored(), renderSavedSessions(this.dialog.querySelector('.sessions') as HTMLElement, this.engine())]);
   }
 
   private field<T extends HTMLElement>(name: string): T {
     return this.form.elements.namedItem(name) as T;
+  }
+
+  /** Lists the repository's model files (each quant with its size), the default pick selected. */
+  private async listHub(): Promise<void> {
+    const repo = this.field<HTMLInputElement>('model-hub').value.trim().replace(/^hf:/i, '');
+    const select = this.field<HTMLSelectElement>('model-hub-file');
+    const status = this.dialog.querySelector('.hub-status') as HTMLElement;
+    if (!repo) return;
+    status.textContent = `Listing ${repo}…`;
+    select.hidden = true;
+    try {
+      const m = await resolveHubModel(`hf:${repo}`, { endpoint: this.hubEndpoint() });
+      select.replaceChildren(
+        ...m.choices.map((c) => new Option(`${c.quant ?? c.paths[0]}: ${formatBytes(c.sizeBytes)}${c.paths.length > 1 ? ` in ${c.paths.length} parts` : ''}${c.runs ? '' : ' (not supported)'}`, c.ref)),
+      );
+      select.value = m.ref;
+      select.hidden = false;
+      status.textContent = `${m.choices.length} model file${m.choices.length === 1 ? '' : 's'}${m.projector ? '; a vision projector too' : ''}`;
+    } catch (e) {
+      status.textContent = e instanceof Error ? e.message : String(e);
+    }
   }
 
   /** The model select: catalog entries, then stored models, then the current URL if it is neither. */
@@ -206,7 +247,8 @@ export class SettingsPanel {
       else (sampling as Record<string, number>)[f.key] = Number(raw);
     }
     const choice = this.field<HTMLSelectElement>('model-select').value;
-    const url = this.field<HTMLInputElement>('model-url').value.trim();
+    const hubSelect = this.field<HTMLSelectElement>('model-hub-file');
+    const url = this.field<HTMLInputElement>('model-url').value.trim() || (hubSelect.hidden ? '' : hubSelect.value);
     const file = this.field<HTMLInputElement>('model-file').files?.[0];
     const settings: ChatSettings = {
       model: url || (choice.startsWith('url:') ? choice.slice(4) : ''),
