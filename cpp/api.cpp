@@ -290,6 +290,12 @@ hob_status hob_model_hparam(const hob_model* m, int32_t which, double* out) {
         case HOB_HPARAM_ROPE_ATTN_FACTOR_SWA: *out = hp.rope_swa.mscale; break;
         case HOB_HPARAM_RESIDUAL_SCALE: *out = hp.residual_scale; break;
         case HOB_HPARAM_LOGIT_SCALE: *out = hp.logit_scale; break;
+        case HOB_HPARAM_CONV_KERNEL: *out = hp.has_recurrent() ? hp.rec.conv_kernel : 0; break;
+        case HOB_HPARAM_CONV_CHANNELS: *out = hp.rec.conv_channels; break;
+        case HOB_HPARAM_SSM_HEAD_DIM: *out = hp.rec.head_dim; break;
+        case HOB_HPARAM_SSM_KEY_HEADS: *out = hp.rec.n_key_heads; break;
+        case HOB_HPARAM_SSM_VALUE_HEADS: *out = hp.rec.n_value_heads; break;
+        case HOB_HPARAM_ATTN_GATE: *out = hp.attn_gate ? 1 : 0; break;
         default:
             if (which >= HOB_HPARAM_LAYER_SWA && which - HOB_HPARAM_LAYER_SWA < hp.n_layer) {
                 *out = hp.is_swa(which - HOB_HPARAM_LAYER_SWA) ? 1 : 0;
@@ -297,6 +303,10 @@ hob_status hob_model_hparam(const hob_model* m, int32_t which, double* out) {
             }
             if (which >= HOB_HPARAM_LAYER_ROPE && which - HOB_HPARAM_LAYER_ROPE < hp.n_layer) {
                 *out = hp.has_rope(which - HOB_HPARAM_LAYER_ROPE) ? 1 : 0;
+                break;
+            }
+            if (which >= HOB_HPARAM_LAYER_MIXER && which - HOB_HPARAM_LAYER_MIXER < hp.n_layer) {
+                *out = (double)hp.mixer(which - HOB_HPARAM_LAYER_MIXER);
                 break;
             }
             return set_error(HOB_ERR_INVALID_ARGUMENT, "unknown hyperparameter " + std::to_string(which));
@@ -423,6 +433,39 @@ hob_status hob_session_shift(hob_session* s, int32_t n_keep, int32_t n_discard) 
                       std::to_string(s->session->n_past()) + " tokens");
         s->session->erase(n_keep, n_keep + n_discard);
     });
+}
+
+int32_t hob_session_can_erase(const hob_session* s, int32_t start, int32_t end) {
+    if (!s) return 0;
+    try {
+        s->session->kv().check_span(start, end);
+        s->session->check_recurrent_erase(start, end);
+        return 1;
+    } catch (...) {
+        return 0;
+    }
+}
+
+hob_status hob_session_reserve_checkpoints(hob_session* s, int32_t n) {
+    REQUIRE_ARG(s, "hob_session_reserve_checkpoints: session must not be null");
+    return guard([&] { s->session->reserve_checkpoints(n); });
+}
+
+int32_t hob_session_n_checkpoints(const hob_session* s) { return s ? s->session->recurrent().n_checkpoints() : 0; }
+
+int32_t hob_session_checkpoint_pos(const hob_session* s, int32_t slot) {
+    if (!s || slot < 0 || slot >= s->session->recurrent().n_checkpoints()) return -1;
+    return s->session->recurrent().checkpoint_pos(slot);
+}
+
+hob_status hob_session_checkpoint_save(hob_session* s, int32_t slot) {
+    REQUIRE_ARG(s, "hob_session_checkpoint_save: session must not be null");
+    return guard([&] { s->session->checkpoint_save(slot); });
+}
+
+hob_status hob_session_checkpoint_restore(hob_session* s, int32_t slot) {
+    REQUIRE_ARG(s, "hob_session_checkpoint_restore: session must not be null");
+    return guard([&] { s->session->checkpoint_restore(slot); });
 }
 
 int32_t hob_session_kv_type(const hob_session* s) { return s ? 1 : 0; }  // F16: KvCache stores halves

@@ -88,8 +88,17 @@ typedef enum hob_hparam {
     HOB_HPARAM_ROPE_ATTN_FACTOR_SWA = 28, /* the attention factor of sliding-window layers */
     HOB_HPARAM_RESIDUAL_SCALE = 29,   /* each sub-block's output is multiplied by this before the residual add */
     HOB_HPARAM_LOGIT_SCALE = 30,      /* logits are multiplied by this (Granite: 1 / logit_scale) */
+    /* Hybrid architectures (lfm2, qwen35): recurrent blocks beside attention ones. */
+    HOB_HPARAM_CONV_KERNEL = 100,     /* taps of the recurrent blocks' causal convolution (0: none) */
+    HOB_HPARAM_CONV_CHANNELS = 101,   /* its channels: lfm2 n_embd, qwen35 2 key_dim + value_dim */
+    HOB_HPARAM_SSM_HEAD_DIM = 102,    /* DeltaNet head width (keys and values) */
+    HOB_HPARAM_SSM_KEY_HEADS = 103,   /* DeltaNet key heads; value head h reads key head h % this */
+    HOB_HPARAM_SSM_VALUE_HEADS = 104, /* DeltaNet value heads */
+    HOB_HPARAM_ATTN_GATE = 105,       /* 1: the q projection gives each head's query then a gate (interleaved per head);
+                                         the attention output is multiplied by sigmoid(gate) */
     HOB_HPARAM_LAYER_SWA = 65536,     /* + layer index: 1 if that layer attends through the window */
-    HOB_HPARAM_LAYER_ROPE = 131072    /* + layer index: 1 if that layer rotates q and k (0: NoPE) */
+    HOB_HPARAM_LAYER_MIXER = 131072,  /* + layer index: 0 attention, 1 short convolution (lfm2), 2 Gated DeltaNet (qwen35) */
+    HOB_HPARAM_LAYER_ROPE = 196608    /* + layer index: 1 if that layer rotates q and k (0: NoPE) */
 } hob_hparam;
 
 typedef struct hob_gguf hob_gguf;
@@ -250,6 +259,27 @@ hob_status hob_session_erase(hob_session* session, int32_t start, int32_t end);
 /* llama.cpp's context shift: keeps the first n_keep tokens, evicts the
  * n_discard after them: hob_session_erase(n_keep, n_keep + n_discard). */
 hob_status hob_session_shift(hob_session* session, int32_t n_keep, int32_t n_discard);
+
+/* ---- recurrent state (hybrid models) ----------------------------------------
+ * A hybrid's recurrent blocks keep a fixed-size state of every token so far
+ * instead of per-token cache entries: it cannot drop tokens. Truncating keeps
+ * n_past or 0 tokens only; an erase is allowed only where the state does not
+ * depend on the evicted tokens (hob_session_can_erase). Checkpoints copy the
+ * state (of the CPU blocks; offloaded blocks keep their own) at some n_past,
+ * so that the sequence can go back there and evaluate again from it. */
+
+/* 1 if hob_session_erase(start, end) would succeed, 0 otherwise. */
+int32_t hob_session_can_erase(const hob_session* session, int32_t start, int32_t end);
+/* Allocates n checkpoint slots (0 to 64), once, before anything is evaluated. */
+hob_status hob_session_reserve_checkpoints(hob_session* session, int32_t n);
+int32_t hob_session_n_checkpoints(const hob_session* session);
+/* The n_past a slot holds the state of, or -1 (empty, or no such slot). */
+int32_t hob_session_checkpoint_pos(const hob_session* session, int32_t slot);
+/* Saves the state at n_past into a slot. */
+hob_status hob_session_checkpoint_save(hob_session* session, int32_t slot);
+/* Puts a slot's state back and truncates the sequence to its n_past; slots
+ * saved past it are emptied. An empty slot fails and changes nothing. */
+hob_status hob_session_checkpoint_restore(hob_session* session, int32_t slot);
 
 /* ---- session state: the cache's cells, to save a session and restore it ---- */
 

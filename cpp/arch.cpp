@@ -23,6 +23,11 @@ const ArchTraits kArchs[] = {
     {"smollm3", RopeStyle::Normal, kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
     {"granite", RopeStyle::Normal, kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
     {"olmo2",   RopeStyle::NeoX,   kRowQk,  false,    true,      false,     false,     FfnAct::SiLU},
+    // Hybrids: their recurrent blocks are arch_hybrid.cpp's. Qwen 3.5's
+    // interleaved M-RoPE is NeoX rotation for text (every position stream
+    // holds the token's position).
+    {"lfm2",    RopeStyle::NeoX,   kHeadQk, true,     false,     false,     false,     FfnAct::SiLU},
+    {"qwen35",  RopeStyle::NeoX,   kHeadQk, true,     false,     false,     false,     FfnAct::SiLU},
 };
 
 std::string supported_list() {
@@ -93,7 +98,10 @@ Hparams read_hparams(const GgufFile& g) {
     hp.n_layer = required_int(a + "block_count", 1, 4096);
     hp.n_ff = required_int(a + "feed_forward_length", 1, 1 << 22);
     hp.n_head = required_int(a + "attention.head_count", 1, 1 << 14);
-    hp.n_head_kv = to_i32(g.get_int(a + "attention.head_count_kv", hp.n_head), a + "attention.head_count_kv", 1, hp.n_head);
+    read_layer_mixers(g, hp);  // LFM2 sets n_head_kv from its per-block list
+    if (hp.n_head_kv == 0) {
+        hp.n_head_kv = to_i32(g.get_int(a + "attention.head_count_kv", hp.n_head), a + "attention.head_count_kv", 1, hp.n_head);
+    }
     if (hp.n_head % hp.n_head_kv != 0) {
         fail(HOB_ERR_MODEL_INVALID, "attention.head_count " + std::to_string(hp.n_head) +
                                         " is not a multiple of attention.head_count_kv " + std::to_string(hp.n_head_kv));
@@ -208,6 +216,7 @@ Hparams read_hparams(const GgufFile& g) {
     // full causal attention is what matches it.
     if (!(hp.rope_swa.freq_base > 1)) fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "rope.freq_base_swa must be > 1");
     if (hp.n_swa == 0) hp.swa_layers.assign((size_t)hp.n_layer, 0);
+    read_recurrent_hparams(g, hp);
     return hp;
 }
 

@@ -21,6 +21,23 @@ enum class FfnAct { SiLU, GeLU };
 // n_head * head_dim and kv_dim: OLMo 2).
 enum class QkNorm { None, Head, Row };
 
+// What mixes tokens in a block: attention over the KV cache, or (hybrid
+// architectures) a recurrent mixer whose state summarises every earlier
+// token in a fixed size: LFM2's gated short convolution, Qwen 3.5's Gated
+// DeltaNet (a convolution, then a delta-rule recurrence).
+enum class Mixer : uint8_t { Attention = 0, ShortConv = 1, DeltaNet = 2 };
+
+// Shapes of the recurrent mixers (arch_hybrid.cpp reads them).
+struct RecurrentHparams {
+    int32_t conv_kernel = 0;    // taps of the causal convolution; its state keeps conv_kernel - 1 inputs
+    int32_t conv_channels = 0;  // LFM2: n_embd; Qwen 3.5: 2 key_dim + value_dim (q, k and v are convolved)
+    int32_t head_dim = 0;       // DeltaNet: width of a key and a value head (ssm.state_size)
+    int32_t n_key_heads = 0;    // DeltaNet: ssm.group_count
+    int32_t n_value_heads = 0;  // DeltaNet: ssm.time_step_rank, a multiple of n_key_heads
+    int32_t key_dim() const { return head_dim * n_key_heads; }
+    int32_t value_dim() const { return head_dim * n_value_heads; }
+};
+
 // Fixed traits of an architecture, as llama.cpp builds its graph.
 struct ArchTraits {
     const char* name;
@@ -65,13 +82,34 @@ struct Hparams {
     int32_t n_swa = 0;           // sliding window in tokens (0: none): a query sees the last n_swa positions
     std::vector<uint8_t> swa_layers;  // (n_layer) 1 where a layer attends through the window
 
+    // Hybrids (arch_hybrid.cpp): each block's mixer, the recurrent shapes,
+    // Qwen 3.5's gated attention (its q projection gives each head's query
+    // then a gate; the attention output is multiplied by sigmoid(gate)) and
+    // the names some hybrids give shared tensors.
+    std::vector<Mixer> mixers;        // (n_layer)
+    RecurrentHparams rec;
+    bool attn_gate = false;
+    std::string ffn_norm_name = "ffn_norm";        // Qwen 3.5: post_attention_norm
+    std::string output_norm_name = "output_norm";  // LFM2: token_embd_norm
+
     int32_t kv_dim() const { return n_head_kv * head_dim; }
     bool is_swa(int32_t layer) const { return n_swa > 0 && swa_layers[(size_t)layer] != 0; }
     // The window of a layer in tokens, 0 for full causal attention.
     int32_t window(int32_t layer) const { return is_swa(layer) ? n_swa : 0; }
     const RopeParams& rope_of(int32_t layer) const { return is_swa(layer) ? rope_swa : rope; }
     bool has_rope(int32_t layer) const { return rope_layers[(size_t)layer] != 0; }
+    Mixer mixer(int32_t layer) const { return mixers.empty() ? Mixer::Attention : mixers[(size_t)layer]; }
+    bool has_recurrent() const;
 };
+
+// Hybrids (arch_hybrid.cpp), in two steps of read_hparams. First, once
+// n_layer is known: each block's mixer (attention for every block of the
+// other architectures); LFM2 lists head_count_kv per block (0 for a
+// convolution block), so n_head_kv is set here for it and left 0 otherwise.
+void read_layer_mixers(const GgufFile& g, Hparams& hp);
+// Last: the recurrent shapes, gated attention, tensor names, and the checks
+// that need the attention shapes (Qwen 3.5's RoPE sections).
+void read_recurrent_hparams(const GgufFile& g, Hparams& hp);
 
 // Reads every hyperparameter but n_vocab (the vocabulary's) from the
 // metadata; a missing or out-of-range value is a MODEL_INVALID error naming

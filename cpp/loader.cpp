@@ -24,7 +24,8 @@ constexpr uint64_t kMergeGap = 4096;
 ModelLoader::ModelLoader(const uint8_t* header, size_t header_size, uint64_t file_size, int32_t n_cpu_layers)
     : gguf_(GgufFile::parse(header, header_size, file_size)), n_cpu_layers_(n_cpu_layers) {
     const std::string arch = gguf_.get_string("general.architecture", "");
-    const int64_t n_layer = gguf_.get_int(arch + ".block_count", 0);
+    // Qwen 3.5's multi-token-prediction blocks follow its own and never run.
+    const int64_t n_layer = gguf_.get_int(arch + ".block_count", 0) - gguf_.get_int(arch + ".nextn_predict_layers", 0);
     const int32_t n_cpu = n_cpu_layers < 0 || n_cpu_layers > n_layer ? (int32_t)n_layer : n_cpu_layers;
 
     uint64_t total = 0;

@@ -52,7 +52,10 @@ bool cpu_uses_tensor(const std::string& name, int32_t n_layer, int32_t n_cpu_lay
         }
         return block < n_cpu_layers;
     }
-    if (name == "output.weight" || name == "output_norm.weight") return n_cpu_layers > 0 || n_layer == 0;
+    // token_embd_norm: llama.cpp's name for LFM2's output norm.
+    if (name == "output.weight" || name == "output_norm.weight" || name == "token_embd_norm.weight") {
+        return n_cpu_layers > 0 || n_layer == 0;
+    }
     return true;
 }
 
@@ -70,6 +73,7 @@ void Workspace::reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads) 
     hb.resize(T * hp.n_ff);
     hb2.resize(T * hp.n_ff);
     pos.resize(T);
+    reserve_hybrid(hp, T);
     if ((int32_t)scratch.per_thread.size() < n_threads) scratch.per_thread.resize(n_threads);
     capacity = n_tokens;
 }
@@ -184,7 +188,7 @@ void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
     const int64_t E = hp.n_embd;
     tok_embd_ = tensor("token_embd.weight", {E, hp.n_vocab});
     const Tensor* output = tensor("output.weight", {E, hp.n_vocab}, false);
-    output_norm_ = vector_f32("output_norm.weight", E);
+    output_norm_ = vector_f32(hp.output_norm_name + ".weight", E);
     if (cpu_uses_tensor("output.weight", hp.n_layer, n_cpu_layers_)) output_ = output ? output : tok_embd_;  // tied
     if (g.find_tensor("rope_freqs.weight")) {
         rope_freqs_ = vector_f32("rope_freqs.weight", hp.rope.n_rot / 2);
@@ -195,10 +199,23 @@ void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
         rope_long_ = vector_f32("rope_factors_long.weight", hp.rope.n_rot / 2);
         rope_short_ = vector_f32("rope_factors_short.weight", hp.rope.n_rot / 2);
     }
-    // Block 0 decides the layout; every block must have the same.
-    layout_.fused_qkv = g.find_tensor("blk.0.attn_qkv.weight") != nullptr;
-    layout_.qkv_bias = g.find_tensor(layout_.fused_qkv ? "blk.0.attn_qkv.bias" : "blk.0.attn_q.bias") != nullptr;
+    // The first attention block decides the layout; every one must have the
+    // same. (A hybrid's recurrent blocks have an attn_qkv of their own.)
+    int32_t first_attn = 0;
+    while (first_attn + 1 < hp.n_layer && hp.mixer(first_attn) != Mixer::Attention) first_attn++;
+    const std::string b0 = "blk." + std::to_string(first_attn) + ".";
+    layout_.fused_qkv = g.find_tensor(b0 + "attn_qkv.weight") != nullptr;
+    layout_.qkv_bias = g.find_tensor(b0 + (layout_.fused_qkv ? "attn_qkv.bias" : "attn_q.bias")) != nullptr;
     layout_.fused_ffn = hp.arch == "phi3";  // llama.cpp's phi3 reads only the fused form
+    if (hp.attn_gate && layout_.fused_qkv) fail(HOB_ERR_UNSUPPORTED_ARCH, "gated attention with a fused attn_qkv is not supported");
+    for (int32_t l = 0; l < n_cpu_layers_; l++) {
+        if (hp.mixer(l) != Mixer::Attention) {
+            kv_layer_.push_back(-1);
+            continue;
+        }
+        kv_layer_.push_back((int32_t)kv_blocks_.size());
+        kv_blocks_.push_back(l);
+    }
     layers_.resize(hp.n_layer);
     for (int32_t l = 0; l < hp.n_layer; l++) load_block(l);
     layers_.resize(n_cpu_layers_);  // offloaded blocks were checked; the CPU keeps only its own
@@ -208,9 +225,15 @@ void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
 void Model::load_block(int32_t l) {
     const Hparams& hp = hp_;
     const ArchTraits& tr = *hp.traits;
-    const int64_t E = hp.n_embd, Q = (int64_t)hp.n_head * hp.head_dim, KV = hp.kv_dim(), F = hp.n_ff, D = hp.head_dim;
+    const int64_t E = hp.n_embd, Q = (int64_t)hp.n_head * hp.head_dim, KV = hp.kv_dim(), D = hp.head_dim;
     const std::string p = "blk." + std::to_string(l) + ".";
     LayerWeights& L = layers_[l];
+    if (tr.pre_norms) L.attn_norm = vector_f32(p + "attn_norm.weight", E);
+    if (hp.mixer(l) != Mixer::Attention) {
+        load_recurrent_mixer(l);
+        load_ffn(l);
+        return;
+    }
     for (const char* other : {"attn_qkv.weight", "attn_q.weight"}) {
         const bool fused = std::string(other) == "attn_qkv.weight";
         if (fused != layout_.fused_qkv && gguf_.find_tensor(p + other)) {
@@ -219,7 +242,6 @@ void Model::load_block(int32_t l) {
         }
     }
 
-    if (tr.pre_norms) L.attn_norm = vector_f32(p + "attn_norm.weight", E);
     if (layout_.fused_qkv) {
         const Tensor* qkv = tensor(p + "attn_qkv.weight", {E, Q + 2 * KV});
         L.wq = rows_view(qkv, 0, Q, p + "attn_qkv.weight[q]");
@@ -232,7 +254,7 @@ void Model::load_block(int32_t l) {
             L.bv.assign(b.begin() + Q + KV, b.end());
         }
     } else {
-        L.wq = tensor(p + "attn_q.weight", {E, Q});
+        L.wq = tensor(p + "attn_q.weight", {E, hp.attn_gate ? 2 * Q : Q});  // Qwen 3.5: a gate after each head
         L.wk = tensor(p + "attn_k.weight", {E, KV});
         L.wv = tensor(p + "attn_v.weight", {E, KV});
         L.bq = vector_f32(p + "attn_q.bias", Q, layout_.qkv_bias);
@@ -249,8 +271,16 @@ void Model::load_block(int32_t l) {
     }
     L.wo = tensor(p + "attn_output.weight", {Q, E});
     if (tr.post_norms) L.post_attn_norm = vector_f32(p + "post_attention_norm.weight", E);
+    load_ffn(l);
+}
 
-    if (tr.pre_norms) L.ffn_norm = vector_f32(p + "ffn_norm.weight", E);
+void Model::load_ffn(int32_t l) {
+    const Hparams& hp = hp_;
+    const ArchTraits& tr = *hp.traits;
+    const int64_t E = hp.n_embd, F = hp.n_ff;
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LayerWeights& L = layers_[l];
+    if (tr.pre_norms) L.ffn_norm = vector_f32(p + hp.ffn_norm_name + ".weight", E);
     if (layout_.fused_ffn) {
         const Tensor* gate_up = tensor(p + "ffn_up.weight", {E, 2 * F});
         L.ffn_gate = rows_view(gate_up, 0, F, p + "ffn_up.weight[gate]");
@@ -264,7 +294,7 @@ void Model::load_block(int32_t l) {
 }
 
 void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T, int32_t cell0,
-                    int32_t pos0) const {
+                    int32_t pos0, RecurrentState* state) const {
     const Hparams& hp = hp_;
     const ArchTraits& tr = *hp.traits;
     HOB_CHECK(T > 0 && T <= ws.capacity, HOB_ERR_INTERNAL,
@@ -295,14 +325,21 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
     const int32_t kv_dim = hp.kv_dim();
     for (int32_t l = 0; l < n_layers; l++) {
         const LayerWeights& L = layers_[l];
+        if (hp.mixer(l) != Mixer::Attention) {
+            recurrent_block(pool, ws, state, l, T);  // hybrids: model_hybrid.cpp
+            continue;
+        }
+        const int32_t kl = kv_layer_[(size_t)l];  // the cache has layers for attention blocks only
+        // Qwen 3.5 projects each head's query and gate together.
+        float* q_out = hp.attn_gate ? ws.qg.data() : ws.q.data();
 
         // Attention: (norm, done by the step before) project (+ bias), norm
         // heads, rotate, cache, attend (within the layer's window), project
         // back (+ post-norm).
         if (can_share_input(*L.wq, *L.wk) && can_share_input(*L.wq, *L.wv)) {
-            matmul_many(pool, ws.scratch, {{L.wq, ws.q.data()}, {L.wk, ws.k.data()}, {L.wv, ws.v.data()}}, in, T);
+            matmul_many(pool, ws.scratch, {{L.wq, q_out}, {L.wk, ws.k.data()}, {L.wv, ws.v.data()}}, in, T);
         } else {
-            matmul(pool, ws.scratch, *L.wq, in, T, ws.q.data());
+            matmul(pool, ws.scratch, *L.wq, in, T, q_out);
             matmul(pool, ws.scratch, *L.wk, in, T, ws.k.data());
             matmul(pool, ws.scratch, *L.wv, in, T, ws.v.data());
         }
@@ -313,7 +350,7 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
         const bool rotate = hp.has_rope(l);
         HOB_CHECK(!rotate || (rp.n_rot > 0 && rp.n_rot % 2 == 0 && rp.n_rot <= hp.head_dim), HOB_ERR_INVALID_ARGUMENT,
                   "RoPE over " + std::to_string(rp.n_rot) + " of " + std::to_string(hp.head_dim) + " dimensions");
-        kv.k_rows(l, cell0, T);  // checks the cells once
+        kv.k_rows(kl, cell0, T);  // checks the cells once
         const int64_t row_cost = (q_dim + 2 * (int64_t)kv_dim) * 8 + rp.n_rot * 20;
         parallel_for(pool, T, T * row_cost, 1, [&](int64_t t0, int64_t t1) {
             float cs_local[256];
@@ -325,6 +362,7 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
             }
             for (int64_t t = t0; t < t1; t++) {
                 float* qt = ws.q.data() + (size_t)t * q_dim;
+                if (hp.attn_gate) split_query_gate(ws, t);
                 float* kt = ws.k.data() + (size_t)t * kv_dim;
                 float* vt = ws.v.data() + (size_t)t * kv_dim;
                 if (!L.bq.empty()) {
@@ -345,14 +383,15 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
                     rope_apply(kt, hp.n_head_kv, hp.head_dim, cs, rp);
                 }
                 if (tr.q_prescale) scale(qt, hp.attn_scale, q_dim);
-                kv_store(kv, l, cell0 + (int32_t)t, 1, kt, vt);
+                kv_store(kv, kl, cell0 + (int32_t)t, 1, kt, vt);
             }
         });
         AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, tr.q_prescale ? 1.0f : hp.attn_scale};
         shape.window = hp.window(l);
         shape.softcap = hp.attn_softcap;
-        attention(pool, ws.scratch, kv, l, cell0, T, shape, ws.q.data(), ws.att.data());
-        matmul(pool, ws.scratch, *L.wo, ws.att.data(), T, ws.xb2.data());
+        attention(pool, ws.scratch, kv, kl, cell0, T, shape, ws.q.data(), ws.att.data());
+        if (hp.attn_gate) gate_attention(pool, ws, T);  // into ws.gate
+        matmul(pool, ws.scratch, *L.wo, hp.attn_gate ? ws.gate.data() : ws.att.data(), T, ws.xb2.data());
         residual(pool, ws, T, E, hp.rms_eps, L.post_attn_norm, hp.residual_scale,
                  tr.pre_norms ? L.ffn_norm.data() : nullptr);
 

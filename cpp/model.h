@@ -15,6 +15,7 @@
 #include "gguf.h"
 #include "kv_cache.h"
 #include "ops/ops.h"
+#include "recurrent_state.h"
 #include "tensor.h"
 #include "threadpool.h"
 #include "vocab.h"
@@ -38,6 +39,18 @@ struct LayerWeights {
     const Tensor* ffn_up;               // (n_embd -> n_ff)
     const Tensor* ffn_down;             // (n_ff -> n_embd)
     std::vector<float> post_ffn_norm;   // (n_embd): gemma
+
+    // A recurrent block's mixer (hybrids: Hparams::mixers), in place of the
+    // attention weights above (then null or empty). model_hybrid.cpp.
+    const Tensor* in_proj = nullptr;     // LFM2 shortconv.in_proj (n_embd -> 3 n_embd: b, c, x);
+                                         // Qwen 3.5 attn_qkv (n_embd -> conv_channels: q, k, v)
+    const Tensor* z_proj = nullptr;      // Qwen 3.5 attn_gate (n_embd -> value_dim): the output gate z
+    const Tensor* beta_proj = nullptr;   // Qwen 3.5 ssm_beta (n_embd -> n_value_heads)
+    const Tensor* alpha_proj = nullptr;  // Qwen 3.5 ssm_alpha (n_embd -> n_value_heads)
+    std::vector<float> conv;             // (conv_channels, conv_kernel): one filter per channel
+    std::vector<float> dt_bias, ssm_a;   // (n_value_heads): the decay's bias and rate (-exp(A_log))
+    std::vector<float> ssm_norm;         // (head_dim): RMSNorm of each DeltaNet output head
+    const Tensor* out_proj = nullptr;    // shortconv.out_proj (n_embd -> n_embd) / ssm_out (value_dim -> n_embd)
 };
 
 // How the blocks of a file store their weights, found from its tensors (the
@@ -61,9 +74,19 @@ struct Workspace {
     std::vector<float> hb;    // (T, n_ff)
     std::vector<float> hb2;   // (T, n_ff)
     std::vector<int32_t> pos; // (T)
+    // Hybrids only (empty otherwise).
+    std::vector<float> qg;     // (T, 2 q_dim): Qwen 3.5's queries and gates, interleaved per head
+    std::vector<float> gate;   // (T, q_dim): the gates, de-interleaved
+    std::vector<float> mix_in; // (T, max(3 n_embd, conv_channels)): a recurrent mixer's projected input
+    std::vector<float> mix_a;  // (T, conv_channels): the convolution's input, later the DeltaNet output
+    std::vector<float> mix_b;  // (T, conv_channels): the convolution's output
+    std::vector<float> mix_z;  // (T, value_dim): Qwen 3.5's output gate
+    std::vector<float> mix_alpha, mix_beta;  // (T, n_value_heads)
     Scratch scratch;
 
     void reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads);
+    // The buffers above that only hybrids use (model_hybrid.cpp).
+    void reserve_hybrid(const Hparams& hp, size_t n_tokens);
 };
 
 // Where the bytes of a tensor live in engine memory, or null when the CPU
@@ -110,10 +133,17 @@ public:
     bool head_on_cpu() const { return output_ != nullptr; }
 
     // Embeds T tokens at positions pos0.. and runs them through the CPU
-    // blocks, writing their K/V into cache cells [cell0, cell0 + T); the
-    // hidden states are left in ws.x (T x n_embd).
+    // blocks, writing their K/V into cache cells [cell0, cell0 + T) and
+    // moving the recurrent blocks' state (hybrids: required then) past
+    // them; the hidden states are left in ws.x (T x n_embd).
     void forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T, int32_t cell0,
-                 int32_t pos0) const;
+                 int32_t pos0, RecurrentState* state = nullptr) const;
+    // The KV cache has a layer for each attention block on the CPU only:
+    // the cache layer of CPU block l (-1 for a recurrent block), their
+    // count, and the block of each cache layer.
+    int32_t kv_layer(int32_t l) const { return kv_layer_[(size_t)l]; }
+    int32_t n_kv_layers() const { return (int32_t)kv_blocks_.size(); }
+    int32_t kv_block(int32_t kv_layer) const { return kv_blocks_[(size_t)kv_layer]; }
     // The output norm and head over one hidden state (n_embd floats) into
     // `logits` (n_vocab floats). Requires head_on_cpu().
     void head(ThreadPool& pool, Workspace& ws, const float* hidden, float* logits) const;
@@ -132,6 +162,20 @@ private:
     // (an offloaded block: then only checked) or when optional and absent.
     std::vector<float> vector_f32(const std::string& name, int64_t n, bool required = true);
     void load_block(int32_t l);
+    void load_ffn(int32_t l);
+    // model_hybrid.cpp: a recurrent block's mixer weights, and its forward
+    // from the normed input ws.xb to the mixer's output ws.xb2.
+    void load_recurrent_mixer(int32_t l);
+    void recurrent_mixer(ThreadPool& pool, Workspace& ws, RecurrentState& state, int32_t l, int32_t T) const;
+    // model_hybrid.cpp: the whole of a recurrent block (its mixer, then the
+    // feed-forward, each added to the residual stream), leaving the next
+    // block's normed input in ws.xb as an attention block does.
+    void recurrent_block(ThreadPool& pool, Workspace& ws, RecurrentState* state, int32_t l, int32_t T) const;
+    // Qwen 3.5's gated attention: token t's projected queries and gates
+    // (ws.qg, interleaved per head) into ws.q and ws.gate; after attention,
+    // ws.gate = ws.att * sigmoid(ws.gate).
+    void split_query_gate(Workspace& ws, int64_t t) const;
+    void gate_attention(ThreadPool& pool, Workspace& ws, int32_t T) const;
 
     uint8_t* owned_ = nullptr;  // freed with the model
     TensorLocator locate_;     // set while building
@@ -151,6 +195,8 @@ private:
     std::vector<float> output_norm_;    // (n_embd)
     const Tensor* output_ = nullptr;    // (n_embd -> n_vocab); tok_embd_ when tied; null when offloaded
     std::vector<LayerWeights> layers_;  // the CPU blocks only
+    std::vector<int32_t> kv_layer_;     // (n_cpu_layers) cache layer of each CPU block, -1: recurrent
+    std::vector<int32_t> kv_blocks_;    // (cache layers) the CPU block of each
 };
 
 }  // namespace hob

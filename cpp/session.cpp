@@ -23,7 +23,8 @@ const Model& with_weights(const Model& model) {
 
 Session::Session(const Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_threads)
     : model_(with_weights(model)),
-      kv_(model.n_cpu_layers(), n_ctx > 0 ? n_ctx : model.hparams().n_ctx_train, model.hparams().kv_dim()),
+      kv_(model.n_kv_layers(), n_ctx > 0 ? n_ctx : model.hparams().n_ctx_train, model.hparams().kv_dim()),
+      rs_(model.hparams(), model.n_cpu_layers(), 0),
       pool_(pool),
       n_threads_(n_threads <= 0 || n_threads > pool.size() ? pool.size() : n_threads),
       logits_((size_t)model.hparams().n_vocab) {
@@ -46,11 +47,18 @@ void Session::run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each) {
     try {
         for (int32_t i = 0; i < n; i += kBatch) {
             const int32_t T = std::min(kBatch, n - i);
-            model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i);
+            model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i, &rs_);
             each(i, T);
         }
     } catch (...) {
         kv_.truncate(start);  // the reserved cells were never committed
+        // A recurrent state moved by part of the tokens cannot be taken
+        // back: it becomes the state before any token, with the cache.
+        if (model_.hparams().has_recurrent() && !rs_.empty()) {
+            rs_.clear();
+            kv_.truncate(0);
+            rs_.forget_after(0);
+        }
         throw;
     }
     kv_.commit(n);
@@ -85,19 +93,40 @@ const std::vector<float>& Session::logits() const {
     return logits_;
 }
 
+void Session::check_recurrent_erase(int32_t start, int32_t end) const {
+    const Hparams& hp = model_.hparams();
+    if (!hp.has_recurrent() || end == start) return;
+    bool delta = false;
+    for (Mixer m : hp.mixers) delta = delta || m == Mixer::DeltaNet;
+    if (delta) {
+        fail(HOB_ERR_INVALID_ARGUMENT, "cannot erase tokens [" + std::to_string(start) + ", " + std::to_string(end) +
+                                           "): a DeltaNet state remembers every token (restore a checkpoint and re-evaluate)");
+    }
+    const int32_t need = hp.rec.conv_kernel - 1;
+    if (kv_.size() - end < need) {
+        fail(HOB_ERR_INVALID_ARGUMENT, "cannot erase tokens [" + std::to_string(start) + ", " + std::to_string(end) + ") of " +
+                                           std::to_string(kv_.size()) + ": the convolution state holds the last " +
+                                           std::to_string(need) + " tokens, which must stay");
+    }
+}
+
 void Session::erase(int32_t start, int32_t end) {
     kv_.check_span(start, end);
+    check_recurrent_erase(start, end);
     const int32_t n = end - start;
     if (n == 0) return;
     const int32_t moved = kv_.size() - end;
     kv_.erase(start, end);
+    rs_.forget_after(start);  // later checkpoints include evicted tokens
     const Hparams& hp = model_.hparams();
     pool_.set_active(n_threads_);
     for (int32_t l = 0; l < kv_.n_layer(); l++) {
         // Sliding-window layers may rotate with their own base (Gemma 3);
-        // keys of NoPE layers hold no position and stay as they are.
-        if (!hp.has_rope(l)) continue;
-        rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv, hp.head_dim, -n, model_.rope_of(l, kv_.n_ctx()));
+        // keys of NoPE layers hold no position and stay as they are. The
+        // cache has layers for attention blocks only: l is one of those.
+        const int32_t block = model_.kv_block(l);
+        if (!hp.has_rope(block)) continue;
+        rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv, hp.head_dim, -n, model_.rope_of(block, kv_.n_ctx()));
     }
     // The logits belonged to a context that no longer exists.
     has_logits_ = false;
@@ -110,8 +139,35 @@ void Session::append_cells(const int32_t* pos, int32_t n) {
 
 void Session::truncate(int32_t n_keep) {
     const int32_t before = kv_.size();
+    if (model_.hparams().has_recurrent() && n_keep != 0 && n_keep < before) {
+        fail(HOB_ERR_INVALID_ARGUMENT, "cannot keep " + std::to_string(n_keep) + " of " + std::to_string(before) +
+                                           " tokens: a recurrent state cannot drop tokens (restore a checkpoint)");
+    }
     kv_.truncate(n_keep);
+    if (n_keep == 0) {
+        rs_.clear();
+        rs_.forget_after(0);
+    }
     if (n_keep < before) has_logits_ = false;  // they belonged to a removed token
+}
+
+void Session::reserve_checkpoints(int32_t n) {
+    HOB_CHECK(rs_.n_checkpoints() == 0 && kv_.size() == 0, HOB_ERR_INVALID_ARGUMENT,
+              "checkpoint slots are reserved once, before anything is evaluated");
+    HOB_CHECK(model_.hparams().has_recurrent() || n == 0, HOB_ERR_INVALID_ARGUMENT,
+              "checkpoints hold a recurrent state, and this model has none");
+    rs_ = RecurrentState(model_.hparams(), model_.n_cpu_layers(), n);
+}
+
+void Session::checkpoint_save(int32_t slot) { rs_.save(slot, kv_.size()); }
+
+int32_t Session::checkpoint_restore(int32_t slot) {
+    const int32_t n = rs_.restore(slot);
+    HOB_CHECK(n <= kv_.size(), HOB_ERR_INTERNAL, "a checkpoint past the cache's end");
+    kv_.truncate(n);
+    rs_.forget_after(n);
+    has_logits_ = false;
+    return n;
 }
 
 }  // namespace hob

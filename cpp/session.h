@@ -8,6 +8,7 @@
 
 #include "kv_cache.h"
 #include "model.h"
+#include "recurrent_state.h"
 #include "threadpool.h"
 
 namespace hob {
@@ -24,6 +25,7 @@ public:
     int32_t n_past() const { return kv_.size(); }
     int32_t n_threads() const { return n_threads_; }
     const KvCache& kv() const { return kv_; }
+    const RecurrentState& recurrent() const { return rs_; }
 
     // Appends tokens at the end of the sequence and computes the logits of
     // the last. Nothing changes if they do not fit (CONTEXT_FULL). Needs
@@ -40,12 +42,28 @@ public:
     void head(const float* hidden);
     // Logits of the last evaluated token; throws if there is none.
     const std::vector<float>& logits() const;
+    // A hybrid model's recurrent state cannot drop tokens from its end:
+    // it truncates only to n_past or to 0 (restore a checkpoint otherwise).
     void truncate(int32_t n_keep);
     // Evicts tokens [start, end): the tokens after them keep their cache
     // entries, move down and have their keys re-rotated to their new
     // positions, all in the buffers allocated at creation. A bad range
-    // throws and changes nothing.
+    // throws and changes nothing. Hybrids: LFM2's convolution state holds
+    // only the last conv_kernel - 1 tokens' inputs, so it survives an
+    // erase that keeps at least those after the span (and is refused
+    // otherwise); a DeltaNet state remembers every token, so Qwen 3.5
+    // refuses every erase (re-evaluate from a checkpoint instead).
     void erase(int32_t start, int32_t end);
+    // Throws what erase(start, end) would refuse for the recurrent state.
+    void check_recurrent_erase(int32_t start, int32_t end) const;
+
+    // Checkpoints of the recurrent state (hybrids). n slots are allocated
+    // once, before anything is evaluated; a slot saves the state at n_past,
+    // and restoring it puts the state back and truncates the cache to that
+    // n_past (the KV entries before it are still those of the same tokens).
+    void reserve_checkpoints(int32_t n);
+    void checkpoint_save(int32_t slot);
+    int32_t checkpoint_restore(int32_t slot);
 
     // Saving and restoring the cache (KvCache::read_rows, write_rows,
     // append_cells): appended cells have no logits until the next eval.
@@ -66,6 +84,7 @@ private:
 
     const Model& model_;
     KvCache kv_;
+    RecurrentState rs_;
     ThreadPool& pool_;
     int32_t n_threads_;
     Workspace ws_;

@@ -1,5 +1,5 @@
 // Element-wise steps over n_tokens rows of n f32: silu_mul (a = silu(a) * b,
-// the gated FFN activation), gelu_mul (a = gelu(a) * b, GeGLU, with the
+// the gated FFN activation), sigmoid_mul (a = sigmoid(a) * b, a gate), gelu_mul (a = gelu(a) * b, GeGLU, with the
 // CPU's f16 roundings), silu_mul_q8 / gelu_mul_q8 (the same products
 // quantized to Q8_0 for the down projection instead of written back;
 // q8_store.wgsl, n % 32 == 0), add (a += b, the residual) and add_bias
@@ -42,6 +42,16 @@ fn silu_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   if (in_bounds(i)) {
     let v = a[i];
     a[i] = v / (1.0 + exp_f32(-v)) * b[i];
+  }
+}
+
+// a = sigmoid(a) * b: Qwen 3.5's gate (a) on the attention output (b).
+@compute @workgroup_size(256)
+fn sigmoid_mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let i = element(wid, nwg, lid);
+  if (in_bounds(i)) {
+    a[i] = b[i] * (1.0 / (1.0 + exp_f32(-a[i])));
   }
 }
 

@@ -68,7 +68,14 @@ export const Hparam = {
   ROPE_ATTN_FACTOR_SWA: 28,
   RESIDUAL_SCALE: 29,
   LOGIT_SCALE: 30,
+  CONV_KERNEL: 100,
+  CONV_CHANNELS: 101,
+  SSM_HEAD_DIM: 102,
+  SSM_KEY_HEADS: 103,
+  SSM_VALUE_HEADS: 104,
+  ATTN_GATE: 105,
   LAYER_SWA: 65536,
-  LAYER_ROPE: 131072,
+  LAYER_MIXER: 131072,
+  LAYER_ROPE: 196608,
 } as const;
 export type Hparam = (typeof Hparam)[keyof typeof Hparam];

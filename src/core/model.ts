@@ -6,7 +6,8 @@ import { Hparam, Status } from './c-api.js';
 import type { OffloadedBlocks } from './offload.js';
 import type { Engine } from './wasm-engine.js';
 import { HobError } from '../shared/errors.js';
-import type { LoadReport, ModelHparams, ModelIdentity, ModelInfo } from '../shared/model.js';
+import type { LoadReport, ModelHparams, ModelIdentity, ModelInfo, TokenMixer } from '../shared/model.js';
+import type { ContextShiftMode } from '../shared/types.js';
 
 const encoder = new TextEncoder();
 
@@ -140,13 +141,32 @@ export class Model {
       ropeAttnFactorSwa: get(Hparam.ROPE_ATTN_FACTOR_SWA),
       nCtxOrig: get(Hparam.ROPE_N_CTX_ORIG),
       ropeLayers: [],
+      mixers: [],
+      convKernel: get(Hparam.CONV_KERNEL),
+      convChannels: get(Hparam.CONV_CHANNELS),
+      ssmHeadDim: get(Hparam.SSM_HEAD_DIM),
+      ssmKeyHeads: get(Hparam.SSM_KEY_HEADS),
+      ssmValueHeads: get(Hparam.SSM_VALUE_HEADS),
+      attnGate: get(Hparam.ATTN_GATE) === 1,
     };
     const nLayer = this.info.nLayer;
+    const mixers: TokenMixer[] = ['attention', 'shortconv', 'deltanet'];
     for (let l = 0; l < nLayer; l++) {
       this.hparamsValue.swaLayers.push(get(Hparam.LAYER_SWA + l) === 1);
       this.hparamsValue.ropeLayers.push(get(Hparam.LAYER_ROPE + l) === 1);
+      this.hparamsValue.mixers.push(mixers[get(Hparam.LAYER_MIXER + l)] ?? 'attention');
     }
     return this.hparamsValue;
+  }
+
+  /** What making room in the context does with this model's cache: see
+   *  ContextShiftMode. */
+  get shiftMode(): ContextShiftMode {
+    if (this.vocabOnly) return 'rotate';
+    const mixers = this.hparams.mixers;
+    if (mixers.includes('deltanet')) return 'reevaluate-from-checkpoint';
+    if (mixers.includes('shortconv')) return 'rotate-keep-conv-state';
+    return 'rotate';
   }
 
   /** A string value of the model's GGUF metadata, or undefined. */

@@ -26,8 +26,9 @@ export interface OffloadedBlocks {
   /** Bytes of device memory the weights take. */
   readonly sizeBytes: number;
   /** The device side of a session of nCtx cells: its caches and
-   * activations, allocated here, once. */
-  createRunner(nCtx: number): OffloadRunner;
+   * activations (and, for a hybrid's recurrent blocks, their state and
+   * `checkpoints` copies of it), allocated here, once. */
+  createRunner(nCtx: number, checkpoints?: number): OffloadRunner;
   /** Frees the weights and every runner made from them. */
   destroy(): void;
 }
@@ -63,6 +64,13 @@ export interface OffloadRunner {
   /** Evicts cells [start, end), moving the nMoved cells after them down and
    * re-rotating their keys, in the same buffers. */
   erase(start: number, end: number, nMoved: number): void;
+  /** Hybrids: the offloaded recurrent blocks' state (nothing to do for
+   *  attention blocks). Copies it into checkpoint slot `slot`, puts a slot
+   *  back, or clears it to the state before any token. The session keeps
+   *  the slots of both sides in step. */
+  saveState(slot: number): void;
+  restoreState(slot: number): void;
+  clearState(): void;
   /** Copies the K and V rows of cells [0, nCells) of every offloaded block,
    * in block order (saving a session). */
   readKv(nCells: number): Promise<KvLayer[]>;

@@ -4,7 +4,9 @@
 // their hidden states to the offloaded runner for the rest and returns the
 // next token's logits (StepLogits: all of them, or only the best few where
 // the sampler allows). Both halves of the cache move together in every
-// erase and shift, or neither does.
+// erase and shift, or neither does. A hybrid model's recurrent blocks keep
+// a state instead of cache entries (on either side): it moves forward only,
+// and goes back through checkpoint slots that both sides keep in step.
 import { ContextFullError, HobError } from '../shared/errors.js';
 import { appendEngineCells, checkKvState, readEngineLayers, staleSave, writeEngineLayers, type KvShape, type KvState } from './kv-state.js';
 import { checkPick, pickSize, spreadPick, type PickedLogits, type SamplePick, type StepLogits } from './logits.js';
@@ -16,7 +18,14 @@ export interface SessionOptions {
   nCtx?: number;
   /** Threads for this session's compute, the calling one included. */
   nThreads?: number;
+  /** Hybrid models: slots for copies of the recurrent state (each one the
+   *  size of the state; default DEFAULT_CHECKPOINTS). Ignored otherwise. */
+  checkpoints?: number;
 }
+
+/** Checkpoint slots a hybrid model's session gets by default (as many as
+ *  llama.cpp's server keeps per slot). */
+export const DEFAULT_CHECKPOINTS = 8;
 
 export interface EvalOptions {
   /** What the sampler of the next token can use instead of every logit
@@ -57,7 +66,12 @@ export class Session {
     const handle = engine.u32(engine.out(0));
     let runner: OffloadRunner | undefined;
     try {
-      runner = model.offload?.createRunner(m._hob_session_n_ctx(handle));
+      const checkpoints = model.shiftMode === 'rotate' ? 0 : opts.checkpoints ?? DEFAULT_CHECKPOINTS;
+      if (!Number.isInteger(checkpoints) || checkpoints < 0 || checkpoints > 64) {
+        throw new HobError('argument/invalid', `checkpoints must be an integer in [0, 64], got ${checkpoints}`, { checkpoints });
+      }
+      if (checkpoints > 0) engine.check(m._hob_session_reserve_checkpoints(handle, checkpoints), { checkpoints });
+      runner = model.offload?.createRunner(m._hob_session_n_ctx(handle), checkpoints);
     } catch (e) {
       m._hob_session_free(handle);
       throw e;
@@ -80,6 +94,50 @@ export class Session {
 
   get nThreads(): number {
     return this.model.engine.module._hob_session_n_threads(this.handle);
+  }
+
+  /** True when the model has recurrent blocks (a hybrid): their state
+   *  cannot drop tokens, so truncate keeps nPast or 0 tokens only, erase
+   *  works only where canErase says so, and going back to an earlier
+   *  point means restoring a checkpoint. */
+  get recurrent(): boolean {
+    return this.model.shiftMode !== 'rotate';
+  }
+
+  /** Whether erase(start, end) would succeed: the range is valid and the
+   *  recurrent state (if any) does not depend on the evicted tokens. */
+  canErase(start: number, end: number): boolean {
+    if (!Number.isInteger(start) || !Number.isInteger(end)) return false;
+    return this.model.engine.module._hob_session_can_erase(this.handle, start, end) === 1;
+  }
+
+  /** Checkpoint slots of the recurrent state (0 for attention-only models). */
+  get nCheckpoints(): number {
+    return this.model.engine.module._hob_session_n_checkpoints(this.handle);
+  }
+
+  /** The nPast a slot holds the state of, or -1 when empty. */
+  checkpointPos(slot: number): number {
+    return this.model.engine.module._hob_session_checkpoint_pos(this.handle, slot);
+  }
+
+  /** Saves the recurrent state at nPast into a slot, on both sides. */
+  saveCheckpoint(slot: number): void {
+    const m = this.model.engine.module;
+    this.offload?.saveState(slot); // a lost device fails here, before the wasm side changes
+    this.model.engine.check(m._hob_session_checkpoint_save(this.handle, slot), { slot });
+  }
+
+  /** Puts a slot's state back on both sides and truncates the sequence to
+   *  the nPast it was saved at (returned); slots saved past it are emptied. */
+  restoreCheckpoint(slot: number): number {
+    const m = this.model.engine.module;
+    const pos = this.checkpointPos(slot);
+    if (pos < 0) throw new HobError('argument/invalid', `checkpoint slot ${slot} is empty`, { slot });
+    this.offload?.restoreState(slot);
+    this.model.engine.check(m._hob_session_checkpoint_restore(this.handle, slot), { slot });
+    this.forget();
+    return pos;
   }
 
   /** Appends tokens and computes the next-token logits of the last one.
@@ -156,7 +214,18 @@ export class Session {
       }
     } catch (e) {
       // The CPU cache may hold cells the device never wrote: forget them.
-      m._hob_session_truncate(this.handle, start);
+      // A recurrent state moved by part of the tokens cannot go back to
+      // `start`: both sides start over from no tokens.
+      if (this.recurrent) {
+        m._hob_session_truncate(this.handle, 0);
+        try {
+          this.offload?.clearState();
+        } catch {
+          // the device is gone; the error below says why
+        }
+      } else {
+        m._hob_session_truncate(this.handle, start);
+      }
       this.last = { kind: 'none' };
       throw e;
     } finally {
@@ -196,6 +265,13 @@ export class Session {
     };
   }
 
+  /** The last evaluation's logits while the cache has not changed since,
+   *  else null; without its pick (a later sampler may want another). */
+  currentLogits(): StepLogits | null {
+    if (this.last.kind === 'none') return null;
+    return { ...this.stepLogits(), picked: null };
+  }
+
   /** A copy of the last evaluated token's logits (nVocab floats). After an
    * evaluation that read only a pick's candidates, those with -inf for every
    * other token (StepLogits.all reads them all). */
@@ -233,13 +309,15 @@ export class Session {
   }
 
   /** Forgets every token from position nKeep on. The device's cells past it
-   * are simply overwritten by what comes next. */
+   * are simply overwritten by what comes next. A recurrent model keeps
+   * nPast or 0 tokens only (restoreCheckpoint goes back elsewhere). */
   truncate(nKeep: number): void {
     const nPast = this.nPast;
     if (!Number.isInteger(nKeep) || nKeep < 0 || nKeep > nPast) {
       throw new HobError('range/out-of-bounds', `cannot keep ${nKeep} tokens: the cache holds ${nPast}`, { nKeep, nPast });
     }
     this.model.engine.check(this.model.engine.module._hob_session_truncate(this.handle, nKeep), { nKeep, nPast });
+    if (nKeep === 0 && this.recurrent) this.offload?.clearState();
     if (nKeep < nPast) this.forget();
   }
 
@@ -248,6 +326,11 @@ export class Session {
    * and on the device. The range is checked before either side changes. */
   erase(start: number, end: number): void {
     const nPast = this.checkSpan(start, end);
+    if (this.recurrent && !this.canErase(start, end)) {
+      throw new HobError('argument/invalid', `cannot erase tokens [${start}, ${end}) of ${nPast}: the recurrent state depends on them (restore a checkpoint and evaluate again)`, {
+        start, end, nPast,
+      });
+    }
     // A lost or freed device side fails here, before the wasm side changes.
     this.offload?.checkErase(start, end, nPast - end);
     // The engine checks the range again and changes nothing if it is bad;
@@ -278,6 +361,7 @@ export class Session {
   /** A copy of the cache's used cells, every layer's (read back from the
    * device for offloaded blocks). Only used cells are copied. */
   async saveState(): Promise<KvState> {
+    this.checkSavable();
     const engine = this.model.engine;
     const version = this.version;
     const shape = this.kvShape;
@@ -297,6 +381,7 @@ export class Session {
    * difference and changes nothing; a failure while writing leaves the
    * cache empty. There are no logits until the next evaluation. */
   async restoreState(state: KvState): Promise<void> {
+    this.checkSavable();
     checkKvState(state, this.kvShape);
     const engine = this.model.engine;
     const cpuLayers = engine.module._hob_session_kv_layers(this.handle);
@@ -310,6 +395,17 @@ export class Session {
     } catch (e) {
       this.truncate(0);
       throw e;
+    }
+  }
+
+  /** A saved state holds KV cells only: a hybrid's recurrent state is not
+   *  in it, so saving or restoring one is refused rather than restoring a
+   *  cache without its state. */
+  private checkSavable(): void {
+    if (this.recurrent) {
+      throw new HobError('argument/invalid', `saving or restoring a session of a hybrid model (${this.model.info.architecture}) is not supported: its recurrent state is not part of a saved session`, {
+        architecture: this.model.info.architecture,
+      });
     }
   }
 

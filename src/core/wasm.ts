@@ -74,6 +74,12 @@ export interface HobExports {
   _hob_session_truncate(session: number, nKeep: number): number;
   _hob_session_erase(session: number, start: number, end: number): number;
   _hob_session_shift(session: number, nKeep: number, nDiscard: number): number;
+  _hob_session_can_erase(session: number, start: number, end: number): number;
+  _hob_session_reserve_checkpoints(session: number, n: number): number;
+  _hob_session_n_checkpoints(session: number): number;
+  _hob_session_checkpoint_pos(session: number, slot: number): number;
+  _hob_session_checkpoint_save(session: number, slot: number): number;
+  _hob_session_checkpoint_restore(session: number, slot: number): number;
   _hob_session_kv_type(session: number): number;
   _hob_session_kv_dim(session: number): number;
   _hob_session_kv_layers(session: number): number;

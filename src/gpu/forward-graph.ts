@@ -9,6 +9,7 @@ import { GpuError } from '../shared/errors.js';
 import { FRAME_BYTES, actType, attentionScratchBytes, createQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels/index.js';
 import type { GpuModelWeights } from './model-weights.js';
 import { GpuPicker } from './pick.js';
+import { recordMixers, type RecurrentBuffers } from './recurrent-graph.js';
 import type { GpuWeight } from './weights.js';
 
 /** A step that runs for batches of more than one token only. */
@@ -23,10 +24,13 @@ function batchOnly(step: Step): Step {
 
 /** A session's buffers and recorded steps. */
 export interface ForwardGraph {
-  /** Every buffer allocated, in creation order: the caches are the first 2 * nBlocks. */
+  /** Every buffer allocated, in creation order: the caches are the first
+   * 2 * (attention blocks). */
   readonly buffers: GPUBuffer[];
-  readonly kCache: GPUBuffer[]; // per block: (nCtx, kvDim) f16
-  readonly vCache: GPUBuffer[]; // per block: (nCtx, kvDim) f16
+  readonly kCache: GPUBuffer[]; // per attention block: (nCtx, kvDim) f16
+  readonly vCache: GPUBuffer[]; // per attention block: (nCtx, kvDim) f16
+  /** Hybrids: the recurrent blocks' state and its checkpoint slots. */
+  state: RecurrentBuffers | null;
   scratch: GPUBuffer; // (nCtx, kvDim) f16: cells in transit during a shift
   frame: GPUBuffer; // Frame uniform of this forward
   headFrame: GPUBuffer; // Frame with one token: the head's matmul
@@ -43,15 +47,16 @@ export interface ForwardGraph {
 }
 
 /** Allocates and records the forward pass of `model`'s blocks for a
- * session of nCtx cells and batches of up to maxBatch tokens. */
-export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: number): ForwardGraph {
+ * session of nCtx cells and batches of up to maxBatch tokens (and, for a
+ * hybrid's recurrent blocks, their state and `checkpoints` copies of it). */
+export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: number, checkpoints = 0): ForwardGraph {
   const { device } = model.ctx;
   const { info, hparams: hp } = model.spec;
   const T = maxBatch;
   const E = info.nEmbd;
   const qDim = hp.nHead * hp.headDim;
   const kvDim = hp.nHeadKv * hp.headDim;
-  const g = { buffers: [], kCache: [], vCache: [], blockSteps: [], eraseSteps: [], headSteps: [], picker: null } as unknown as ForwardGraph;
+  const g = { buffers: [], kCache: [], vCache: [], state: null, blockSteps: [], eraseSteps: [], headSteps: [], picker: null } as unknown as ForwardGraph;
   const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const create = (label: string, size: number, usage = storage): GPUBuffer => {
     const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
@@ -63,7 +68,10 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   try {
+    const kvIndex: number[] = [];
     for (let i = 0; i < model.blocks.length; i++) {
+      kvIndex.push(g.kCache.length);
+      if (model.blocks[i].mixer) continue; // a recurrent block keeps a state, not a cache
       g.kCache.push(create(`k cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
       g.vCache.push(create(`v cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
     }
@@ -79,6 +87,7 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
     const att = create('att', T * qDim * 4); // (T, n_head * head_dim)
     const hb = create('hb', T * hp.nFf * 4); // (T, n_ff)
     const hb2 = create('hb2', T * hp.nFf * 4); // (T, n_ff)
+    const gate = hp.attnGate ? create('gate', T * qDim * 4) : null; // (T, n_head * head_dim): Qwen 3.5's attention gates
     const outSize = (model.headOnDevice ? info.nVocab : E) * 4;
     g.out = create('out', outSize);
     g.readback = create('readback', outSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
@@ -171,36 +180,45 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
         return K.matmul(w, input(w), n > 1 ? outs.slice(o - n, o) : outs[o - 1], f);
       });
     };
+    const mixers = recordMixers(model, { K, create, plan, project, projectEach, normed, frame: f, maxBatch: T, checkpoints });
+    g.state = mixers.state;
     model.blocks.forEach((w, i) => {
-      const kc = g.kCache[i];
-      const vc = g.vCache[i];
-      const layerShape = { ...shape, window: w.window };
-      const rope = model.ropeOf(model.firstLayer + i, nCtx);
-      // Attention: norm, project (+ bias: own passes, or fused into the
-      // rotation), norm q and k (by head, or OLMo 2's whole rows), rotate
-      // (not on NoPE layers) and cache, attend, project back onto the residual.
-      const an = normed(w.attnNorm, w.qkv, f);
-      g.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, [q, k, v]));
-      if (w.bq && w.bk && w.bv) g.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
-      if (w.qNorm && w.kNorm) {
-        const row = hp.qkNorm === 'row';
+      if (w.mixer) {
+        g.blockSteps.push(...mixers.steps(i));
+      } else {
+        const kc = g.kCache[kvIndex[i]];
+        const vc = g.vCache[kvIndex[i]];
+        const layerShape = { ...shape, window: w.window };
+        const rope = model.ropeOf(model.firstLayer + i, nCtx);
+        // Attention: norm, project (+ bias: own passes, or fused into the
+        // rotation), norm q and k (by head, or OLMo 2's whole rows), rotate
+        // (not on NoPE layers) and cache, attend, project back onto the residual.
+        const an = normed(w.attnNorm, w.qkv, f);
+        g.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, gate ? [q, k, v, gate] : [q, k, v]));
+        if (w.bq && w.bk && w.bv) g.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
+        if (w.qNorm && w.kNorm) {
+          const row = hp.qkNorm === 'row';
+          g.blockSteps.push(
+            K.rmsnormHeads(q, w.qNorm, row ? 1 : hp.nHead, row ? qDim : hp.headDim, hp.rmsEps, f),
+            K.rmsnormHeads(k, w.kNorm, row ? 1 : hp.nHeadKv, row ? kvDim : hp.headDim, hp.rmsEps, f),
+          );
+        }
+        // The output projection's Q8_0 input: written by a decode step's
+        // attention itself (heads of whole blocks), by its own pass for a batch.
+        // Gated attention (Qwen 3.5) projects sigmoid(gate) * att, made in `gate`.
+        const ao = plan([w.wo], qDim, gate ?? att);
+        const attnQ8 = ao.fused && hp.headDim % 32 === 0 && !gate ? ao.fused : undefined;
+        if (!rope && w.bqkv) throw new GpuError('gpu/unsupported-type', 'fused Q/K/V biases need a rotated layer', { lost: false });
         g.blockSteps.push(
-          K.rmsnormHeads(q, w.qNorm, row ? 1 : hp.nHead, row ? qDim : hp.headDim, hp.rmsEps, f),
-          K.rmsnormHeads(k, w.kNorm, row ? 1 : hp.nHeadKv, row ? kvDim : hp.headDim, hp.rmsEps, f),
+          rope ? K.ropeStore(q, k, v, kc, vc, layerShape, rope, f, w.bqkv) : K.kvStore(k, v, kc, vc, kvDim, nCtx, f),
+          K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8),
         );
+        if (gate) g.blockSteps.push(K.sigmoidMul(gate, att, qDim, f));
+        if (attnQ8) g.blockSteps.push(batchOnly(K.quantize(att, attnQ8, f)));
+        else if (ao.fused) g.blockSteps.push(K.quantize(gate ?? att, ao.fused, f));
+        g.blockSteps.push(...ao.quantize(f), ...project(w.wo, ao.input(w.wo), w.postAttnNorm));
+        g.eraseSteps.push(K.kvErase(kc, vc, g.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope }));
       }
-      // The output projection's Q8_0 input: written by a decode step's
-      // attention itself (heads of whole blocks), by its own pass for a batch.
-      const ao = plan([w.wo], qDim, att);
-      const attnQ8 = ao.fused && hp.headDim % 32 === 0 ? ao.fused : undefined;
-      if (!rope && w.bqkv) throw new GpuError('gpu/unsupported-type', 'fused Q/K/V biases need a rotated layer', { lost: false });
-      g.blockSteps.push(
-        rope ? K.ropeStore(q, k, v, kc, vc, layerShape, rope, f, w.bqkv) : K.kvStore(k, v, kc, vc, kvDim, nCtx, f),
-        K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8),
-      );
-      if (attnQ8) g.blockSteps.push(batchOnly(K.quantize(att, attnQ8, f)));
-      else if (ao.fused) g.blockSteps.push(K.quantize(att, ao.fused, f));
-      g.blockSteps.push(...ao.quantize(f), ...project(w.wo, ao.input(w.wo), w.postAttnNorm));
       // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
       // back onto the residual.
       const fn = normed(w.ffnNorm, w.gateUp, f);
@@ -210,7 +228,6 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
       if (dn.fused) g.blockSteps.push(act(hb, hb2, hp.nFf, f, { q8: dn.fused }));
       else g.blockSteps.push(act(hb, hb2, hp.nFf, f), ...dn.quantize(f));
       g.blockSteps.push(...project(w.down, dn.input(w.down), w.postFfnNorm));
-      g.eraseSteps.push(K.kvErase(kc, vc, g.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope }));
     });
     if (model.headOnDevice) {
       // Head: only the last token's logits are needed. The norm picks row

@@ -8,7 +8,7 @@ import { GpuError, HobError } from '../shared/errors.js';
 import type { ModelHparams, ModelInfo } from '../shared/model.js';
 import { withErrorScopes, type GpuContext } from './device.js';
 import { Kernels, type RopeConfig } from './kernels/index.js';
-import type { GpuBlockWeights, GpuModelSpec, GpuModelWeights, TensorBytes, TensorReader } from './model-weights.js';
+import type { GpuBlockWeights, GpuMixerWeights, GpuModelSpec, GpuModelWeights, TensorBytes, TensorReader } from './model-weights.js';
 import { GpuRunner } from './runner.js';
 import { createF32Buffer, createVectorBuffer, createWeightBuffers, vectorValues, destroyWeight, isGpuWeightType, type GpuWeight } from './weights.js';
 
@@ -176,9 +176,53 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
     }
     const Q = hp.nHead * hp.headDim;
     const KV = hp.nHeadKv * hp.headDim;
+    // The FFN's norm: Qwen 3.5 calls it post_attention_norm (its only
+    // post-attention norm; Gemma's are postNorms).
+    const ffnNormName = async (p: string) => (hp.postNorms || (await read(p + 'ffn_norm.weight')) ? 'ffn_norm' : 'post_attention_norm');
+    const ffn = async (p: string) => {
+      const ffnNorm = hp.preNorms ? await vector(p + (await ffnNormName(p)) + '.weight', info.nEmbd) : undefined;
+      let gateUp: GpuWeight[];
+      if (hp.fusedFfn) {
+        const name = p + 'ffn_up.weight';
+        const t = await need(name);
+        gateUp = await together(name, [{ name, t, r0: 0, n: hp.nFf }, { name, t, r0: hp.nFf, n: hp.nFf }]);
+      } else {
+        gateUp = await together(p + 'ffn_gate_up', [await whole(p + 'ffn_gate.weight'), await whole(p + 'ffn_up.weight')]);
+      }
+      const down = await matrix(p + 'ffn_down.weight');
+      const postFfnNorm = hp.postNorms ? await vector(p + 'post_ffw_norm.weight', info.nEmbd) : undefined;
+      return { ffnNorm, gateUp, down, postFfnNorm };
+    };
     for (let l = hp.nCpuLayers; l < info.nLayer; l++) {
       const p = `blk.${l}.`;
       const attnNorm = hp.preNorms ? await vector(p + 'attn_norm.weight', info.nEmbd) : undefined;
+      const kind = hp.mixers[l];
+      if (kind !== 'attention') {
+        // A recurrent block (hybrids): its mixer's weights, then the FFN.
+        const C = hp.convChannels;
+        const conv = await vector(p + (kind === 'shortconv' ? 'shortconv.conv.weight' : 'ssm_conv1d.weight'), C * hp.convKernel);
+        let mixer: GpuMixerWeights;
+        let wo: GpuWeight;
+        if (kind === 'shortconv') {
+          mixer = { kind, inProj: [await matrix(p + 'shortconv.in_proj.weight')], conv };
+          wo = await matrix(p + 'shortconv.out_proj.weight');
+        } else {
+          const H = hp.ssmValueHeads;
+          // Two stacks: a matmul writes at most three outputs.
+          const inProj = [
+            ...(await together(p + 'ssm_in', [await whole(p + 'attn_qkv.weight'), await whole(p + 'attn_gate.weight')])),
+            ...(await together(p + 'ssm_ba', [await whole(p + 'ssm_beta.weight'), await whole(p + 'ssm_alpha.weight')])),
+          ];
+          mixer = {
+            kind, conv, inProj,
+            dtBias: await vector(p + 'ssm_dt.bias', H), a: await vector(p + 'ssm_a', H),
+            ssmNorm: await vector(p + 'ssm_norm.weight', hp.ssmHeadDim),
+          };
+          wo = await matrix(p + 'ssm_out.weight');
+        }
+        this.blocks.push({ attnNorm, qkv: [], wo, ...(await ffn(p)), window: 0, mixer });
+        continue;
+      }
       let qkv: GpuWeight[];
       let bq: GPUBuffer | undefined, bk: GPUBuffer | undefined, bv: GPUBuffer | undefined, bqkv: GPUBuffer | undefined;
       let biases: Float32Array[] | undefined;
@@ -189,6 +233,21 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
         if (hp.qkvBias) {
           const b = await need(p + 'attn_qkv.bias');
           biases = [await values(p + 'attn_qkv.bias[q]', Q, b, 0), await values(p + 'attn_qkv.bias[k]', KV, b, Q), await values(p + 'attn_qkv.bias[v]', KV, b, Q + KV)];
+        }
+      } else if (hp.attnGate) {
+        // Qwen 3.5: attn_q holds each head's query rows then its gate rows.
+        const D = hp.headDim;
+        const q = await need(p + 'attn_q.weight');
+        const heads = (off: number) => Array.from({ length: hp.nHead }, (_, h) => ({ name: p + 'attn_q.weight', t: q, r0: 2 * h * D + off, n: D }));
+        const k = await whole(p + 'attn_k.weight');
+        const v = await whole(p + 'attn_v.weight');
+        if (q.typeId === k.t.typeId && q.typeId === v.t.typeId) {
+          // A matmul writes at most three outputs: q, k, v stacked, the gates apart.
+          const w = await stacked(p + 'attn_qkv', [...heads(0), k, v]);
+          w.stack = [Q, KV, KV];
+          qkv = [w, await stacked(p + 'attn_q.weight[gate]', heads(D))];
+        } else {
+          qkv = [await stacked(p + 'attn_q.weight[q]', heads(0)), await matrix(k.name, k.t), await matrix(v.name, v.t), await stacked(p + 'attn_q.weight[gate]', heads(D))];
         }
       } else {
         const srcs = [await whole(p + 'attn_q.weight'), await whole(p + 'attn_k.weight'), await whole(p + 'attn_v.weight')];
@@ -215,17 +274,7 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
       const kNorm = hp.qkNorm !== 'none' ? await vector(p + 'attn_k_norm.weight', row ? KV : hp.headDim) : undefined;
       const wo = await matrix(p + 'attn_output.weight');
       const postAttnNorm = hp.postNorms ? await vector(p + 'post_attention_norm.weight', info.nEmbd) : undefined;
-      const ffnNorm = hp.preNorms ? await vector(p + 'ffn_norm.weight', info.nEmbd) : undefined;
-      let gateUp: GpuWeight[];
-      if (hp.fusedFfn) {
-        const name = p + 'ffn_up.weight';
-        const t = await need(name);
-        gateUp = await together(name, [{ name, t, r0: 0, n: hp.nFf }, { name, t, r0: hp.nFf, n: hp.nFf }]);
-      } else {
-        gateUp = await together(p + 'ffn_gate_up', [await whole(p + 'ffn_gate.weight'), await whole(p + 'ffn_up.weight')]);
-      }
-      const down = await matrix(p + 'ffn_down.weight');
-      const postFfnNorm = hp.postNorms ? await vector(p + 'post_ffw_norm.weight', info.nEmbd) : undefined;
+      const { ffnNorm, gateUp, down, postFfnNorm } = await ffn(p);
       this.blocks.push({
         attnNorm, qkv, wo, ffnNorm, gateUp, down,
         bq, bk, bv, bqkv, qNorm, kNorm, postAttnNorm, postFfnNorm,
@@ -233,7 +282,9 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
       });
     }
     if (this.headOnDevice) {
-      this.outputNorm = await vector('output_norm.weight', info.nEmbd);
+      // llama.cpp reads LFM2's output norm under the name token_embd_norm.
+      const outputNorm = (await read('output_norm.weight')) ? 'output_norm.weight' : 'token_embd_norm.weight';
+      this.outputNorm = await vector(outputNorm, info.nEmbd);
       // Tied embeddings: the head is the token embedding matrix.
       const output = await read('output.weight');
       if (output) onBytes?.(output.bytes.byteLength);
@@ -243,8 +294,8 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
 
   /** The GPU side of a new session: caches for nCtx cells and activations,
    * allocated once. */
-  createRunner(nCtx: number): GpuRunner {
-    const r = new GpuRunner(this, nCtx, () => this.runners.delete(r));
+  createRunner(nCtx: number, checkpoints = 0): GpuRunner {
+    const r = new GpuRunner(this, nCtx, checkpoints, () => this.runners.delete(r));
     this.runners.add(r);
     return r;
   }

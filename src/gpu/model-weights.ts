@@ -22,9 +22,13 @@ export interface GpuBlockWeights {
   attnNorm?: GPUBuffer;
   /** Q (n_embd -> n_head * head_dim), K and V (n_embd -> n_head_kv *
    * head_dim): one weight stacking the three when their types match (one
-   * dispatch; GpuWeight.stack), else the three. */
+   * dispatch; GpuWeight.stack), else the three. With ModelHparams.attnGate
+   * a fourth output follows: the gates (n_embd -> n_head * head_dim), their
+   * rows taken from between the query heads of attn_q. Empty for a
+   * recurrent block (`mixer`). */
   qkv: GpuWeight[];
-  wo: GpuWeight; // (n_head * head_dim -> n_embd)
+  /** (n_head * head_dim -> n_embd); a recurrent block's output projection. */
+  wo: GpuWeight;
   ffnNorm?: GPUBuffer; // (n_embd) f32; absent as attnNorm
   /** Gate and up (n_embd -> n_ff), stacked like qkv. */
   gateUp: GpuWeight[];
@@ -42,6 +46,24 @@ export interface GpuBlockWeights {
   postFfnNorm?: GPUBuffer; // (n_embd) f32
   /** Sliding window of this block in positions; 0 for full attention. */
   window: number;
+  /** A hybrid's recurrent block: its token mixer, in place of attention. */
+  mixer?: GpuMixerWeights;
+}
+
+/** The token mixer of a recurrent block (hybrids), besides its output
+ * projection (GpuBlockWeights.wo). */
+export interface GpuMixerWeights {
+  kind: 'shortconv' | 'deltanet';
+  /** The input projections, stacked like qkv: LFM2's in_proj (n_embd -> 3
+   * n_embd: b, c, x); Qwen 3.5's attn_qkv (n_embd -> conv channels),
+   * attn_gate (n_embd -> value_dim: z), ssm_beta and ssm_alpha (n_embd ->
+   * n_value_heads). */
+  inProj: GpuWeight[];
+  conv: GPUBuffer; // (channels, kernel) f32
+  // DeltaNet only:
+  dtBias?: GPUBuffer; // (n_value_heads) f32
+  a?: GPUBuffer; // (n_value_heads) f32: -exp(A_log)
+  ssmNorm?: GPUBuffer; // (head_dim) f32
 }
 
 export interface GpuModelSpec {

@@ -39,10 +39,11 @@ export class GpuRunner implements OffloadRunner {
   constructor(
     private readonly model: GpuModelWeights,
     nCtx: number,
+    checkpoints: number,
     private readonly onDestroy: () => void,
   ) {
     this.nCtx = nCtx;
-    this.graph = recordForward(model, nCtx, this.maxBatch);
+    this.graph = recordForward(model, nCtx, this.maxBatch, checkpoints);
     model.ctx.lost.then((info) => {
       this.lost = deviceLostError(info);
     });
@@ -226,6 +227,41 @@ export class GpuRunner implements OffloadRunner {
     const enc = device.createCommandEncoder({ label: 'kv erase' });
     for (const step of this.graph.eraseSteps) step.encode(enc, start, end, nMoved);
     device.queue.submit([enc.finish()]);
+  }
+
+  /** Copies the recurrent blocks' state into checkpoint slot `slot`. */
+  saveState(slot: number): void {
+    this.copyState(slot, 'save');
+  }
+
+  /** Puts checkpoint slot `slot` back into the recurrent blocks' state. */
+  restoreState(slot: number): void {
+    this.copyState(slot, 'restore');
+  }
+
+  /** The recurrent blocks' state before any token: zeros. */
+  clearState(): void {
+    this.check();
+    const st = this.graph.state;
+    if (!st) return;
+    const enc = this.model.ctx.device.createCommandEncoder({ label: 'clear state' });
+    for (const b of st.live) enc.clearBuffer(b);
+    this.model.ctx.device.queue.submit([enc.finish()]);
+  }
+
+  private copyState(slot: number, way: 'save' | 'restore'): void {
+    this.check();
+    const st = this.graph.state;
+    if (!st) return;
+    if (!Number.isInteger(slot) || slot < 0 || slot >= st.slots.length) {
+      throw new HobError('range/out-of-bounds', `checkpoint slot ${slot} out of range [0, ${st.slots.length})`, { slot, slots: st.slots.length });
+    }
+    const enc = this.model.ctx.device.createCommandEncoder({ label: `${way} state ${slot}` });
+    st.live.forEach((b, i) => {
+      if (way === 'save') enc.copyBufferToBuffer(b, 0, st.slots[slot], st.offsets[i], b.size);
+      else enc.copyBufferToBuffer(st.slots[slot], st.offsets[i], b, 0, b.size);
+    });
+    this.model.ctx.device.queue.submit([enc.finish()]);
   }
 
   /** The K and V rows of cells [0, nCells) of every offloaded block, in

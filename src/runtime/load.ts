@@ -56,7 +56,7 @@ function chooseGpuLayers(header: GgufHeader, nLayer: number, opts: LoadOptions):
   for (const t of header.tensors) {
     const b = blockOf(t.name);
     if (b >= 0 && b < nLayer) blockBytes[b] += t.sizeBytes;
-    if (t.name === 'output.weight' || t.name === 'output_norm.weight') headBytes += t.sizeBytes;
+    if (isHeadTensor(t.name)) headBytes += t.sizeBytes;
   }
   if (!header.tensors.some((t) => t.name === 'output.weight')) {
     headBytes += header.tensors.find((t) => t.name === 'token_embd.weight')?.sizeBytes ?? 0;
@@ -74,7 +74,9 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
   checkAbort(opts.signal);
   const { header, bytes: headerBytes } = await readGgufHeaderFrom(engine, source, { maxArray: 0 });
   const arch = String(header.metadata['general.architecture'] ?? '');
-  const nLayer = Number(header.metadata[`${arch}.block_count`] ?? 0);
+  // Qwen 3.5 files count their multi-token-prediction blocks, which no
+  // forward pass runs (the engine leaves them out too).
+  const nLayer = Number(header.metadata[`${arch}.block_count`] ?? 0) - Number(header.metadata[`${arch}.nextn_predict_layers`] ?? 0);
   const { k, reason } = chooseGpuLayers(header, nLayer, opts);
   if (k > 0 && !opts.gpu) {
     throw new HobError('argument/invalid', `gpuLayers ${k} needs a GPU device`, { gpuLayers: k });
@@ -134,8 +136,13 @@ function isOffloaded(t: GgufTensor, nLayer: number, nCpu: number, header: GgufHe
   const b = blockOf(t.name);
   if (b >= 0) return b >= nCpu;
   if (nCpu > 0 || nLayer === 0) return t.name === 'rope_freqs.weight' && nCpu < nLayer;
-  if (t.name === 'output.weight' || t.name === 'output_norm.weight' || t.name === 'rope_freqs.weight') return true;
+  if (isHeadTensor(t.name) || t.name === 'rope_freqs.weight') return true;
   return t.name === 'token_embd.weight' && !header.tensors.some((o) => o.name === 'output.weight');
+}
+
+/** The output head and its norm (LFM2's under llama.cpp's name token_embd_norm). */
+function isHeadTensor(name: string): boolean {
+  return name === 'output.weight' || name === 'output_norm.weight' || name === 'token_embd_norm.weight';
 }
 
 async function readRange(source: ByteSource, offset: number, size: number): Promise<Uint8Array> {

@@ -9,11 +9,17 @@
 // - overflow shift: appending past the context keeps the first nKeep
 //   tokens, evicts nDiscard after them and goes on (llama.cpp's context
 //   shift).
+// A hybrid model's recurrent state cannot drop tokens (ContextShiftMode):
+// where the cache cannot shift in place, the sequence goes back to the
+// latest state checkpoint before the change (checkpoints.ts) and evaluates
+// the tokens kept after it again, which gives what a fresh evaluation of
+// them gives. Attention-only models never take that path.
 import { checkKvState, type KvState } from '../core/kv-state.js';
 import type { EvalOptions, Session } from '../core/session.js';
 import type { StepLogits } from '../core/logits.js';
 import { ContextFullError, HobError, SessionError } from '../shared/errors.js';
 import type { ContextShiftOptions, Progress, ShiftEvent } from '../shared/types.js';
+import { StateCheckpoints, checkpointPositions } from './checkpoints.js';
 
 export interface SequenceOptions {
   /** Shift the context when the next token would not fit (llama.cpp's
@@ -63,11 +69,14 @@ export function describeShift(e: ShiftEvent): string {
 
 export class Sequence {
   private ids: number[] = [];
+  /** Hybrids: the recurrent state's checkpoints. */
+  private readonly checkpoints: StateCheckpoints | null;
 
   constructor(
     readonly session: Session,
     readonly options: SequenceOptions = {},
   ) {
+    this.checkpoints = session.recurrent ? new StateCheckpoints(session) : null;
     const cs = options.contextShift;
     if (cs) {
       for (const [name, v] of Object.entries({ nKeep: cs.nKeep, nDiscard: cs.nDiscard })) {
@@ -112,13 +121,17 @@ export class Sequence {
       });
     }
     let common = commonPrefix(prompt, this.ids);
+    let edited: { position: number; evicted: number } | null = null;
     if (common < this.ids.length && this.shiftEnabled && common >= this.nKeep) {
       const span = this.editedSpan(prompt, common);
-      if (span > 0) {
+      if (span > 0 && (!this.checkpoints || this.session.canErase(common, common + span))) {
         this.evict('prompt-edit', common, span);
         common = commonPrefix(prompt, this.ids);
+      } else if (span > 0) {
+        edited = { position: common, evicted: span };
       }
     }
+    if (this.checkpoints) return this.prefillRecurrent(prompt, common, edited, opts);
     // The last prompt token is always evaluated: its logits are needed, and
     // the cache keeps entries, not logits.
     if (common === prompt.length) common--;
@@ -139,6 +152,80 @@ export class Sequence {
     this.ids.push(...last);
     opts.onProgress?.({ loaded: rest.length, total: rest.length });
     return { reused: common, evaluated: rest.length, logits };
+  }
+
+  /** prefill for a hybrid model, from the common prefix with the cache:
+   *  the logits at hand when the cache holds exactly the prompt; else back
+   *  to a checkpoint at or before the first token to evaluate (a span the
+   *  prompt dropped is evaluated again without it, a prompt-edit shift),
+   *  then forward, checkpointing on the way. */
+  private async prefillRecurrent(
+    prompt: readonly number[],
+    common: number,
+    edited: { position: number; evicted: number } | null,
+    opts: PrefillOptions,
+  ): Promise<PrefillResult> {
+    if (common === prompt.length && common === this.ids.length) {
+      const logits = this.session.currentLogits();
+      if (logits) return { reused: common, evaluated: 0, logits };
+    }
+    if (common === prompt.length) common--;
+    const cached = this.ids.length;
+    const from = common < cached ? this.rewind(common) : common;
+    if (edited) {
+      const kept = cached - edited.evicted;
+      this.options.onShift?.({ kind: 'prompt-edit', ...edited, nPast: kept, reevaluated: kept - from });
+    }
+    const rest = prompt.slice(from);
+    const logits = await this.evalForward(rest, { ...opts, checkpointAt: checkpointPositions(from, prompt.length, this.nKeep) });
+    return { reused: from, evaluated: rest.length, logits };
+  }
+
+  /** Hybrids: restores the latest checkpoint at or before token `pos` (or
+   *  the state before any token) and cuts the ids to it; returns its n. */
+  private rewind(pos: number): number {
+    const slot = this.checkpoints!.best(pos);
+    const at = slot >= 0 ? this.session.restoreCheckpoint(slot) : 0;
+    if (slot < 0) this.session.truncate(0);
+    this.ids.length = at;
+    return at;
+  }
+
+  /** Evaluates tokens after the cached ones, in chunks for a progress
+   *  report, stopping at each position of opts.checkpointAt to checkpoint
+   *  the recurrent state there; returns the last token's logits. */
+  private async evalForward(tokens: readonly number[], opts: PrefillOptions & { checkpointAt?: number[] }): Promise<StepLogits> {
+    const start = this.ids.length;
+    const chunk = opts.onProgress ? Math.max(1, opts.chunkTokens ?? 128) : tokens.length;
+    const stops = new Set((opts.checkpointAt ?? []).map((p) => p - start));
+    let logits: StepLogits | undefined;
+    for (let i = 0; i < tokens.length;) {
+      const end = Math.min(tokens.length, i + chunk, ...[...stops].filter((p) => p > i));
+      const part = tokens.slice(i, end);
+      try {
+        logits = await this.session.eval(part, end === tokens.length ? { pick: opts.pick } : {});
+      } catch (e) {
+        // A failed evaluation may have reset the recurrent state.
+        this.ids.length = Math.min(this.ids.length, this.session.nPast);
+        throw e;
+      }
+      this.ids.push(...part);
+      if (stops.has(end)) this.checkpoints?.save(this.nKeep);
+      i = end;
+      if (opts.onProgress) opts.onProgress({ loaded: i, total: tokens.length });
+    }
+    return logits!;
+  }
+
+  /** Hybrids: the cache without tokens [position, position + evicted),
+   *  where the state cannot drop them in place: back to a checkpoint at
+   *  or before `position`, and the kept tokens after it evaluated again. */
+  private async reevaluateWithout(kind: ShiftEvent['kind'], position: number, evicted: number): Promise<void> {
+    const kept = this.ids.slice(0, position).concat(this.ids.slice(position + evicted));
+    const from = this.rewind(position);
+    const rest = kept.slice(from);
+    if (rest.length > 0) await this.evalForward(rest, { checkpointAt: checkpointPositions(from, kept.length, this.nKeep) });
+    this.options.onShift?.({ kind, position, evicted, nPast: this.ids.length, reevaluated: rest.length });
   }
 
   /** The length of the span [start, start + n) of the cache whose removal
@@ -178,8 +265,11 @@ export class Sequence {
       }
       const cs = this.options.contextShift || {};
       const want = cs.nDiscard ?? Math.floor(room / 2);
-      this.evict('overflow', nKeep, Math.min(room, Math.max(want, over)));
+      const evicted = Math.min(room, Math.max(want, over));
+      if (!this.checkpoints || this.session.canErase(nKeep, nKeep + evicted)) this.evict('overflow', nKeep, evicted);
+      else await this.reevaluateWithout('overflow', nKeep, evicted);
     }
+    if (this.checkpoints) return this.evalForward(tokens, opts);
     const logits = await this.session.eval(tokens, opts);
     this.ids.push(...tokens);
     return logits;

@@ -22,10 +22,20 @@ export async function sampleConstrained(
   step: StepLogits,
   banned?: ReadonlySet<number>,
 ): Promise<ConstrainedSample> {
-  const first = await chain.sample(step, banned);
+  // From the device's best few, the chain samples without the logits, which
+  // are read only if the grammar refuses. Otherwise they are read once:
+  // sampleLogits leaves its argument as it was, so a refused sample masks
+  // the same copy (not a second readback of the whole vocabulary).
+  let logits: Float32Array | undefined;
+  let first: number;
+  if (step.picked && !(banned && banned.size > 0)) {
+    first = await chain.sample(step, banned);
+  } else {
+    logits = await step.all();
+    first = chain.sampleLogits(logits, banned);
+  }
   if (!grammar || grammar.allows(first)) return { token: first, resampled: false };
-  // Every logit, masked: all() hands over a copy of its own.
-  const logits = await step.all();
+  logits ??= await step.all();
   grammar.maskLogits(logits);
   return { token: chain.sampleLogits(logits, banned), resampled: true };
 }

@@ -85,7 +85,27 @@ export interface ModelHparams {
   nCtxOrig: number;
   /** Per layer: false where it has no position encoding (SmolLM3's NoPE layers). */
   ropeLayers: boolean[];
+  /** Hybrids: each block's token mixer. Attention everywhere for the
+   *  other architectures; LFM2 has short convolutions, Qwen 3.5 Gated
+   *  DeltaNet blocks, both with a recurrent state instead of a KV cache. */
+  mixers: TokenMixer[];
+  /** Taps of the recurrent blocks' causal convolution (0: none) and its
+   *  channels (LFM2: nEmbd; Qwen 3.5: the convolved q, k and v). */
+  convKernel: number;
+  convChannels: number;
+  /** Gated DeltaNet: head width, key heads, value heads (value head h reads
+   *  key head h % ssmKeyHeads). 0 without DeltaNet blocks. */
+  ssmHeadDim: number;
+  ssmKeyHeads: number;
+  ssmValueHeads: number;
+  /** The q projection gives each head's query then a gate, interleaved per
+   *  head; attention output is multiplied by sigmoid(gate) (Qwen 3.5). */
+  attnGate: boolean;
 }
+
+/** What mixes tokens in a block: attention over the KV cache, LFM2's gated
+ *  short convolution, or Qwen 3.5's Gated DeltaNet. */
+export type TokenMixer = 'attention' | 'shortconv' | 'deltanet';
 
 export type GgufScalar = number | bigint | string | boolean;
 export type GgufMetadataValue = GgufScalar | GgufScalar[];

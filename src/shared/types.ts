@@ -349,7 +349,27 @@ export interface ShiftEvent {
   evicted: number;
   /** Tokens in the cache after the shift. */
   nPast: number;
+  /** Kept tokens evaluated again from a recurrent-state checkpoint, where
+   *  the model's state cannot drop the evicted span (see ContextShiftMode);
+   *  absent when the cache shifted in place. */
+  reevaluated?: number;
 }
+
+/** What an overflow or prompt-edit shift does with a model's cache:
+ *  - 'rotate': the evicted tokens' cells go and the later keys are
+ *    re-rotated to their new positions, in place (attention-only models;
+ *    llama.cpp's context shift).
+ *  - 'rotate-keep-conv-state': the same for the attention blocks, while
+ *    the short-convolution blocks keep their state, which holds only the
+ *    last conv_kernel - 1 tokens' inputs, none of them evicted (LFM2;
+ *    llama.cpp does the same). A shift that would evict one of those
+ *    tokens, and any truncation, go the way of the next mode.
+ *  - 'reevaluate-from-checkpoint': the recurrent state remembers every
+ *    token, so nothing can be evicted from it: the state and cache go back
+ *    to the latest checkpoint at or before the first changed token (or to
+ *    the start) and the tokens kept after it are evaluated again (Qwen 3.5).
+ *    The result equals a fresh evaluation of the tokens that remain. */
+export type ContextShiftMode = 'rotate' | 'rotate-keep-conv-state' | 'reevaluate-from-checkpoint';
 
 export interface EngineInfo {
   model: {
@@ -367,6 +387,10 @@ export interface EngineInfo {
   threads: number;
   /** 'mt' (SIMD + threads) or 'st' (SIMD, one thread: the page is not cross-origin isolated). */
   variant: 'mt' | 'st';
+  /** What context shifts and prompt edits do with this model's cache, and
+   *  the recurrent-state checkpoints kept for them (hybrid models: taken at
+   *  the kept head and a few tokens before the end of each prompt). */
+  shift: { mode: ContextShiftMode; checkpoints: number };
   /** How the layers were split, and why (gpuLayers 'auto' explains its choice). */
   load: {
     gpuLayers: number;

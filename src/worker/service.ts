@@ -113,6 +113,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       contextSize: s.nCtx,
       threads: s.nThreads,
       variant: e.variant,
+      shift: { mode: m.shiftMode, checkpoints: s.nCheckpoints },
       load: {
         gpuLayers: report?.gpuLayers ?? 0,
         reason: report?.reason,

@@ -294,13 +294,31 @@ function checkSpec(s: LlamaSpec): void {
  */
 export function buildRandomLlama(spec: LlamaSpec): GgufWriter {
   checkSpec(spec);
-  const { nEmbd, nHead, nHeadKv, nFf, nVocab } = spec;
-  const headDim = nEmbd / nHead;
-  const vocab = syntheticVocab(nVocab);
+  const vocab = syntheticVocab(spec.nVocab);
   const w = new GgufWriter();
 
   w.addKv('general.architecture', 'llama', 'string');
   w.addKv('general.name', spec.name, 'string');
+  addRandomLlamaHparams(w, spec);
+  w.addKv('tokenizer.ggml.model', 'llama', 'string');
+  w.addKv('tokenizer.ggml.tokens', vocab.tokens, 'string[]');
+  w.addKv('tokenizer.ggml.scores', vocab.scores, 'float32[]');
+  w.addKv('tokenizer.ggml.token_type', vocab.types, 'int32[]');
+  w.addKv('tokenizer.ggml.bos_token_id', 1, 'uint32');
+  w.addKv('tokenizer.ggml.eos_token_id', 2, 'uint32');
+  w.addKv('tokenizer.ggml.unknown_token_id', 0, 'uint32');
+  w.addKv('tokenizer.ggml.add_bos_token', true, 'bool');
+  w.addKv('tokenizer.ggml.add_eos_token', false, 'bool');
+  addRandomLlamaTensors(w, spec);
+  return w;
+}
+
+/** The file type and llama.* hyperparameters of a spec, for a writer that
+ *  brings its own vocabulary (general.architecture must be 'llama'). */
+export function addRandomLlamaHparams(w: GgufWriter, spec: LlamaSpec): void {
+  checkSpec(spec);
+  const { nEmbd, nHead, nHeadKv, nFf, nVocab } = spec;
+  const headDim = nEmbd / nHead;
   w.addKv('general.file_type', FILE_TYPE[spec.weightType], 'uint32');
   w.addKv('general.quantization_version', 2, 'uint32');
   w.addKv('llama.vocab_size', nVocab, 'uint32');
@@ -313,16 +331,14 @@ export function buildRandomLlama(spec: LlamaSpec): GgufWriter {
   w.addKv('llama.rope.freq_base', spec.ropeFreqBase, 'float32');
   w.addKv('llama.rope.dimension_count', headDim, 'uint32');
   w.addKv('llama.attention.layer_norm_rms_epsilon', spec.rmsEps, 'float32');
-  w.addKv('tokenizer.ggml.model', 'llama', 'string');
-  w.addKv('tokenizer.ggml.tokens', vocab.tokens, 'string[]');
-  w.addKv('tokenizer.ggml.scores', vocab.scores, 'float32[]');
-  w.addKv('tokenizer.ggml.token_type', vocab.types, 'int32[]');
-  w.addKv('tokenizer.ggml.bos_token_id', 1, 'uint32');
-  w.addKv('tokenizer.ggml.eos_token_id', 2, 'uint32');
-  w.addKv('tokenizer.ggml.unknown_token_id', 0, 'uint32');
-  w.addKv('tokenizer.ggml.add_bos_token', true, 'bool');
-  w.addKv('tokenizer.ggml.add_eos_token', false, 'bool');
+}
 
+/** The random weights of a spec (nVocab rows of token_embd, and of output
+ *  unless tied), generated lazily as the writer streams them. */
+export function addRandomLlamaTensors(w: GgufWriter, spec: LlamaSpec): void {
+  checkSpec(spec);
+  const { nEmbd, nHead, nHeadKv, nFf, nVocab } = spec;
+  const headDim = nEmbd / nHead;
   const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void => {
     let rng = new Rng(spec.seed, name);
     let next = 0;
@@ -352,7 +368,6 @@ export function buildRandomLlama(spec: LlamaSpec): GgufWriter {
     random(blk + 'ffn_up.weight', [nEmbd, nFf], t, 0, spec.std);
     random(blk + 'ffn_down.weight', [nFf, nEmbd], t, 0, spec.std); // n_ff → dim
   }
-  return w;
 }
 
 /** The GGUF bytes of a random llama model (see buildRandomLlama). */

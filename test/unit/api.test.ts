@@ -56,6 +56,7 @@ describe('createEngine in Node on the llama.cpp-written model', () => {
     assert.equal(info.contextSize, 256);
     assert.equal(info.threads, 2);
     assert.equal(info.variant, 'mt');
+    assert.deepEqual(info.shift, { mode: 'rotate', checkpoints: 0 });
     assert.equal(info.load.gpuLayers, 0);
     assert.ok(info.load.cpuBytes > 1_000_000 && info.load.wasmHeapBytes >= info.load.cpuBytes);
   });

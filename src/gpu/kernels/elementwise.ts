@@ -9,9 +9,9 @@ import { checkInt, gridStep, needBytes, rowsIn } from './dispatch.js';
 import { q8Rows, type Q8Acts } from './q8-acts.js';
 import type { Step } from './types.js';
 
-export type ElementwiseEntry = 'silu_mul' | 'silu_mul_q8' | 'gelu_mul' | 'gelu_mul_q8' | 'add' | 'add_bias';
+export type ElementwiseEntry = 'silu_mul' | 'silu_mul_q8' | 'sigmoid_mul' | 'gelu_mul' | 'gelu_mul_q8' | 'add' | 'add_bias';
 
-/** Kernels.siluMul, geluMul, add and addBias: `entry` of elementwise.wgsl
+/** Kernels.siluMul, sigmoidMul, geluMul, add and addBias: `entry` of elementwise.wgsl
  * over a and b (b one row of n for add_bias), q8 its quantized output. */
 export function recordElementwise(kc: KernelContext, entry: ElementwiseEntry, a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer, q8?: Q8Acts): Step {
   const label = `${entry} ${n}`;

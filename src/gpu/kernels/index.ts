@@ -17,10 +17,12 @@ import { recordKvErase, recordKvStore } from './kv-cache.js';
 import { Q8_TILE_LARGE, Q8_TILE_SMALL, recordMatmul, recordQuantize } from './matmul.js';
 import { recordRmsnorm, recordRmsnormHeads } from './norm.js';
 import type { Q8Acts } from './q8-acts.js';
+import { recordConv, recordDeltaNet, type ConvShape, type DeltaShape, type DeltaWeights } from './recurrent.js';
 import { recordRope, recordRopeStore } from './rope.js';
 import type { AttentionShape, KvEraseShape, KvEraseStep, RopeConfig, Step } from './types.js';
 
 export { attentionScratchBytes, attentionTiling, type AttentionTiling } from './attention.js';
+export type { ConvShape, DeltaShape, DeltaWeights } from './recurrent.js';
 export { actType, createQ8Acts, destroyQ8Acts, needsQ8Acts, type ActType, type Q8Acts } from './q8-acts.js';
 export { FRAME_BYTES, type AttentionShape, type KvEraseShape, type KvEraseStep, type RopeConfig, type Step } from './types.js';
 
@@ -154,6 +156,11 @@ export class Kernels {
     return recordElementwise(this.kc, opts.q8 ? 'gelu_mul_q8' : 'gelu_mul', a, b, n, frame, opts.q8);
   }
 
+  /** a = sigmoid(a) * b: a gate (a) on b, written over the gate. */
+  sigmoidMul(a: GPUBuffer, b: GPUBuffer, n: number, frame: GPUBuffer): Step {
+    return recordElementwise(this.kc, 'sigmoid_mul', a, b, n, frame);
+  }
+
   add(x: GPUBuffer, y: GPUBuffer, n: number, frame: GPUBuffer): Step {
     return recordElementwise(this.kc, 'add', x, y, n, frame);
   }
@@ -161,6 +168,21 @@ export class Kernels {
   /** a[t] += bias for every row t (bias: n f32). */
   addBias(a: GPUBuffer, bias: GPUBuffer, n: number, frame: GPUBuffer): Step {
     return recordElementwise(this.kc, 'add_bias', a, bias, n, frame);
+  }
+
+  // ---- recurrent blocks of hybrids (recurrent.ts) ---------------------------------
+
+  /** The causal convolution over the batch, from and into `state` (the
+   * last kernel - 1 inputs per channel): LFM2's gated form or Qwen 3.5's
+   * SiLU form (ConvShape.mode). */
+  conv(x: GPUBuffer, w: GPUBuffer, state: GPUBuffer, y: GPUBuffer, shape: ConvShape, frame: GPUBuffer): Step {
+    return recordConv(this.kc, x, w, state, y, shape, frame);
+  }
+
+  /** The Gated DeltaNet recurrence over the batch, from and into `state`
+   * ((n_value_heads, dim, dim) f32), q and k L2-normalized inside. */
+  deltaNet(qkv: GPUBuffer, alpha: GPUBuffer, beta: GPUBuffer, weights: DeltaWeights, state: GPUBuffer, out: GPUBuffer, shape: DeltaShape, frame: GPUBuffer): Step {
+    return recordDeltaNet(this.kc, qkv, alpha, beta, weights, state, out, shape, frame);
   }
 
   // ---- KV cache and attention (kv-cache.ts, attention.ts) -------------------------

@@ -56,8 +56,6 @@ export function tokenAllowed(a: Automaton, v: GrammarVocab, s: State, partial: P
 export class MaskBuilder {
   /** Scratch: allowed trie positions. */
   private readonly posMask: Uint32Array;
-  /** The trie tokens as an id-space mask (for filling from the rejected side). */
-  private readonly trieIds: Uint32Array;
   /** Scratch: the states at each depth below the node being taken. */
   private readonly chain: State[] = [];
 
@@ -70,8 +68,6 @@ export class MaskBuilder {
     if (2 * Math.max(v.nNodes, v.segBelow.length) + 2 > UNIFORM_KEYS) {
       throw new HobError('argument/invalid', `a vocabulary trie of ${v.nNodes} nodes is too large for the grammar masks`, { nodes: v.nNodes });
     }
-    this.trieIds = new Uint32Array((v.nVocab + 31) >>> 5);
-    for (const id of v.order) this.trieIds[id >>> 5] |= 1 << (id & 31);
   }
 
   /** The mask of state `s` with no unfinished character pending. */
@@ -96,7 +92,8 @@ export class MaskBuilder {
         }
       }
     } else {
-      out.set(this.trieIds);
+      // The trie's tokens, less the refused ones (filling from the refused side).
+      out.set(v.trieIds);
       const nTrie = v.nTrie;
       for (let w = 0; w < pm.length; w++) {
         let x = ~pm[w];

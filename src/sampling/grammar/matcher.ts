@@ -47,6 +47,8 @@ interface Shared {
   readonly automaton: Automaton;
   readonly masks: MaskBuilder;
   readonly maskCache: Map<State, Uint32Array>;
+  /** maskLogits's mask (one call at a time: JavaScript runs it to the end). */
+  readonly scratch: Uint32Array;
   readonly patterns: readonly TriggerPattern[];
   readonly triggerTokens: ReadonlySet<number>;
 }
@@ -73,6 +75,7 @@ export class GrammarMatcher {
       automaton,
       masks: new MaskBuilder(automaton, vocab),
       maskCache: new Map(),
+      scratch: new Uint32Array((vocab.nVocab + 31) >>> 5),
       patterns: triggerPatterns(triggers),
       triggerTokens,
     };
@@ -168,10 +171,31 @@ export class GrammarMatcher {
   /** Sets the logit of every token the grammar does not allow to -Infinity. */
   maskLogits(logits: Float32Array): void {
     if (this.awaiting) return;
-    const mask = new Uint32Array(this.maskWords);
+    const mask = this.shared.scratch;
     this.fillMask(mask);
     const n = Math.min(logits.length, this.vocab.nVocab);
-    for (let id = 0; id < n; id++) if (!((mask[id >>> 5] >>> (id & 31)) & 1)) logits[id] = -Infinity;
+    // A word at a time: outside strings nearly every word refuses all its 32
+    // tokens, and runs of such words are filled natively; inside strings
+    // nearly every word allows all 32, and is skipped.
+    let run = -1; // first word of the current run of all-refused words
+    for (let w = 0; w < mask.length; w++) {
+      const bits = mask[w];
+      if (bits === 0) {
+        if (run < 0) run = w;
+        continue;
+      }
+      if (run >= 0) {
+        logits.fill(-Infinity, Math.min(run << 5, n), Math.min(w << 5, n));
+        run = -1;
+      }
+      if (bits === 0xffffffff) continue;
+      const base = w << 5;
+      for (let refused = ~bits; refused !== 0; refused &= refused - 1) {
+        const id = base + 31 - Math.clz32(refused & -refused);
+        if (id < n) logits[id] = -Infinity;
+      }
+    }
+    if (run >= 0) logits.fill(-Infinity, Math.min(run << 5, n), n);
   }
 
   /** Advances past token `id`; throws GrammarError('grammar/rejected') if it

@@ -362,6 +362,20 @@ export class GrammarVocab {
   get nTrie(): number {
     return this.order.length;
   }
+
+  private trieIdsMask: Uint32Array | undefined;
+
+  /** The trie's tokens as an id-space mask (bit id of word id >> 5), made
+   *  on first use: every matcher's mask builder starts from it, and walking
+   *  the whole order for each request cost a millisecond. Do not modify. */
+  get trieIds(): Uint32Array {
+    if (!this.trieIdsMask) {
+      const m = new Uint32Array((this.nVocab + 31) >>> 5);
+      for (const id of this.order) m[id >>> 5] |= 1 << (id & 31);
+      this.trieIdsMask = m;
+    }
+    return this.trieIdsMask;
+  }
 }
 
 const cache = new WeakMap<object, GrammarVocab>();
