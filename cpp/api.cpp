@@ -273,9 +273,9 @@ hob_status hob_model_hparam(const hob_model* m, int32_t which, double* out) {
         case HOB_HPARAM_QKV_BIAS: *out = m->model->layout().qkv_bias ? 1 : 0; break;
         case HOB_HPARAM_FUSED_QKV: *out = m->model->layout().fused_qkv ? 1 : 0; break;
         case HOB_HPARAM_FUSED_FFN: *out = m->model->layout().fused_ffn ? 1 : 0; break;
-        case HOB_HPARAM_QK_NORM: *out = hp.traits->qk_norm ? 1 : 0; break;
+        case HOB_HPARAM_QK_NORM: *out = (double)(int)hp.traits->qk_norm; break;
         case HOB_HPARAM_POST_NORMS: *out = hp.traits->post_norms ? 1 : 0; break;
-        case HOB_HPARAM_EMBD_SCALE: *out = hp.traits->embd_scale ? hp.embd_scale : 1.0f; break;
+        case HOB_HPARAM_EMBD_SCALE: *out = hp.embd_scale; break;
         case HOB_HPARAM_ATTN_SCALE: *out = hp.attn_scale; break;
         case HOB_HPARAM_ATTN_SCALE_ON_Q: *out = hp.traits->q_prescale ? 1 : 0; break;
         case HOB_HPARAM_ATTN_SOFTCAP: *out = hp.attn_softcap; break;
@@ -284,6 +284,12 @@ hob_status hob_model_hparam(const hob_model* m, int32_t which, double* out) {
         case HOB_HPARAM_N_SWA: *out = hp.n_swa; break;
         case HOB_HPARAM_ROPE_FREQ_BASE_SWA: *out = hp.rope_swa.freq_base; break;
         case HOB_HPARAM_ROPE_FREQ_SCALE_SWA: *out = hp.rope_swa.freq_scale; break;
+        case HOB_HPARAM_PRE_NORMS: *out = hp.traits->pre_norms ? 1 : 0; break;
+        case HOB_HPARAM_ROPE_ATTN_FACTOR: *out = hp.rope.mscale; break;
+        case HOB_HPARAM_ROPE_N_CTX_ORIG: *out = hp.n_ctx_orig; break;
+        case HOB_HPARAM_ROPE_ATTN_FACTOR_SWA: *out = hp.rope_swa.mscale; break;
+        case HOB_HPARAM_RESIDUAL_SCALE: *out = hp.residual_scale; break;
+        case HOB_HPARAM_LOGIT_SCALE: *out = hp.logit_scale; break;
         case HOB_HPARAM_CONV_KERNEL: *out = hp.has_recurrent() ? hp.rec.conv_kernel : 0; break;
         case HOB_HPARAM_CONV_CHANNELS: *out = hp.rec.conv_channels; break;
         case HOB_HPARAM_SSM_HEAD_DIM: *out = hp.rec.head_dim; break;
@@ -293,6 +299,10 @@ hob_status hob_model_hparam(const hob_model* m, int32_t which, double* out) {
         default:
             if (which >= HOB_HPARAM_LAYER_SWA && which - HOB_HPARAM_LAYER_SWA < hp.n_layer) {
                 *out = hp.is_swa(which - HOB_HPARAM_LAYER_SWA) ? 1 : 0;
+                break;
+            }
+            if (which >= HOB_HPARAM_LAYER_ROPE && which - HOB_HPARAM_LAYER_ROPE < hp.n_layer) {
+                *out = hp.has_rope(which - HOB_HPARAM_LAYER_ROPE) ? 1 : 0;
                 break;
             }
             if (which >= HOB_HPARAM_LAYER_MIXER && which - HOB_HPARAM_LAYER_MIXER < hp.n_layer) {

@@ -64,11 +64,12 @@ typedef enum hob_hparam {
     HOB_HPARAM_ROPE_FREQ_SCALE = 8,   /* 1 / linear scaling factor */
     HOB_HPARAM_N_CPU_LAYERS = 9,      /* blocks [0, n) run on the CPU, the rest are offloaded */
     HOB_HPARAM_HEAD_ON_CPU = 10,      /* 1 if the output norm and head run on the CPU */
-    /* What sets architectures apart (llama, qwen2, qwen3, phi3, gemma2, gemma3). */
+    /* What sets architectures apart (llama, qwen2, qwen3, phi3, gemma2, gemma3, smollm3, granite, olmo2). */
     HOB_HPARAM_QKV_BIAS = 11,         /* 1: q, k, v get biases (attn_{q,k,v}.bias, or attn_qkv.bias) after projection */
     HOB_HPARAM_FUSED_QKV = 12,        /* 1: attn_qkv.weight (n_embd -> q_dim + 2 kv_dim), rows q, then k, then v */
     HOB_HPARAM_FUSED_FFN = 13,        /* 1: ffn_up.weight (n_embd -> 2 n_ff), rows gate then up; no ffn_gate */
-    HOB_HPARAM_QK_NORM = 14,          /* 1: RMSNorm of each q and k head (attn_{q,k}_norm.weight, head_dim) before RoPE */
+    HOB_HPARAM_QK_NORM = 14,          /* RMSNorm of q and k before RoPE: 0 none, 1 of each head (attn_{q,k}_norm.weight,
+                                         head_dim), 2 of each token's whole q and k rows (q_dim, kv_dim: OLMo 2) */
     HOB_HPARAM_POST_NORMS = 15,       /* 1: RMSNorm of the attention and FFN outputs (post_attention_norm,
                                          post_ffw_norm) before each residual add */
     HOB_HPARAM_EMBD_SCALE = 16,       /* token embeddings are multiplied by this (1: none; gemma: sqrt(n_embd)) */
@@ -80,6 +81,13 @@ typedef enum hob_hparam {
     HOB_HPARAM_N_SWA = 22,            /* sliding window in positions (a query sees positions p - n + 1 .. p); 0: none */
     HOB_HPARAM_ROPE_FREQ_BASE_SWA = 23,   /* RoPE base of sliding-window layers */
     HOB_HPARAM_ROPE_FREQ_SCALE_SWA = 24,  /* RoPE 1 / linear factor of sliding-window layers */
+    HOB_HPARAM_PRE_NORMS = 25,        /* 1: attn_norm / ffn_norm before each sub-block; 0: it reads the residual
+                                         stream itself (OLMo 2) */
+    HOB_HPARAM_ROPE_ATTN_FACTOR = 26, /* RoPE's cos and sin are multiplied by this (LongRoPE), not on a shift */
+    HOB_HPARAM_ROPE_N_CTX_ORIG = 27,  /* LongRoPE: sessions of more cells use rope_factors_long, others _short */
+    HOB_HPARAM_ROPE_ATTN_FACTOR_SWA = 28, /* the attention factor of sliding-window layers */
+    HOB_HPARAM_RESIDUAL_SCALE = 29,   /* each sub-block's output is multiplied by this before the residual add */
+    HOB_HPARAM_LOGIT_SCALE = 30,      /* logits are multiplied by this (Granite: 1 / logit_scale) */
     /* Hybrid architectures (lfm2, qwen35): recurrent blocks beside attention ones. */
     HOB_HPARAM_CONV_KERNEL = 100,     /* taps of the recurrent blocks' causal convolution (0: none) */
     HOB_HPARAM_CONV_CHANNELS = 101,   /* its channels: lfm2 n_embd, qwen35 2 key_dim + value_dim */
@@ -89,7 +97,8 @@ typedef enum hob_hparam {
     HOB_HPARAM_ATTN_GATE = 105,       /* 1: the q projection gives each head's query then a gate (interleaved per head);
                                          the attention output is multiplied by sigmoid(gate) */
     HOB_HPARAM_LAYER_SWA = 65536,     /* + layer index: 1 if that layer attends through the window */
-    HOB_HPARAM_LAYER_MIXER = 131072   /* + layer index: 0 attention, 1 short convolution (lfm2), 2 Gated DeltaNet (qwen35) */
+    HOB_HPARAM_LAYER_MIXER = 131072,  /* + layer index: 0 attention, 1 short convolution (lfm2), 2 Gated DeltaNet (qwen35) */
+    HOB_HPARAM_LAYER_ROPE = 196608    /* + layer index: 1 if that layer rotates q and k (0: NoPE) */
 } hob_hparam;
 
 typedef struct hob_gguf hob_gguf;

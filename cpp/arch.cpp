@@ -11,19 +11,23 @@ namespace hob {
 
 namespace {
 
-//                                 rope style       qk_norm post_norms embd_scale q_prescale act
+constexpr QkNorm kNoQk = QkNorm::None, kHeadQk = QkNorm::Head, kRowQk = QkNorm::Row;
+//                                   rope style        qk_norm  pre_norms post_norms embd_scale q_prescale act
 const ArchTraits kArchs[] = {
-    {"llama",  RopeStyle::Normal, false,  false,     false,     false,     FfnAct::SiLU},
-    {"qwen2",  RopeStyle::NeoX,   false,  false,     false,     false,     FfnAct::SiLU},
-    {"qwen3",  RopeStyle::NeoX,   true,   false,     false,     false,     FfnAct::SiLU},
-    {"phi3",   RopeStyle::NeoX,   false,  false,     false,     false,     FfnAct::SiLU},
-    {"gemma2", RopeStyle::NeoX,   false,  true,      true,      true,      FfnAct::GeLU},
-    {"gemma3", RopeStyle::NeoX,   true,   true,      true,      true,      FfnAct::GeLU},
+    {"llama",   RopeStyle::Normal, kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
+    {"qwen2",   RopeStyle::NeoX,   kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
+    {"qwen3",   RopeStyle::NeoX,   kHeadQk, true,     false,     false,     false,     FfnAct::SiLU},
+    {"phi3",    RopeStyle::NeoX,   kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
+    {"gemma2",  RopeStyle::NeoX,   kNoQk,   true,     true,      true,      true,      FfnAct::GeLU},
+    {"gemma3",  RopeStyle::NeoX,   kHeadQk, true,     true,      true,      true,      FfnAct::GeLU},
+    {"smollm3", RopeStyle::Normal, kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
+    {"granite", RopeStyle::Normal, kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
+    {"olmo2",   RopeStyle::NeoX,   kRowQk,  false,    true,      false,     false,     FfnAct::SiLU},
     // Hybrids: their recurrent blocks are arch_hybrid.cpp's. Qwen 3.5's
     // interleaved M-RoPE is NeoX rotation for text (every position stream
     // holds the token's position).
-    {"lfm2",   RopeStyle::NeoX,   true,   false,     false,     false,     FfnAct::SiLU},
-    {"qwen35", RopeStyle::NeoX,   true,   false,     false,     false,     FfnAct::SiLU},
+    {"lfm2",    RopeStyle::NeoX,   kHeadQk, true,     false,     false,     false,     FfnAct::SiLU},
+    {"qwen35",  RopeStyle::NeoX,   kHeadQk, true,     false,     false,     false,     FfnAct::SiLU},
 };
 
 std::string supported_list() {
@@ -120,14 +124,22 @@ Hparams read_hparams(const GgufFile& g) {
     hp.rope.freq_base = (float)g.get_float(a + "rope.freq_base", 10000.0);
     if (!(hp.rope.freq_base > 1)) fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "rope.freq_base must be > 1");
     // As llama.cpp: without a type, a scaling factor alone means linear.
+    // LongRoPE (Phi-3.5, Phi-4-mini) is frequency factors (tensors the model
+    // reads) and an attention factor; its files often name no type at all.
     const std::string scaling = g.get_string(a + "rope.scaling.type", "linear");
-    if (scaling == "linear") {
+    if (scaling == "linear" || scaling == "longrope") {
         const double factor = g.get_float(a + "rope.scaling.factor", 1.0);
         if (!(factor >= 1)) fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "rope.scaling.factor must be >= 1");
         hp.rope.freq_scale = (float)(1.0 / factor);
     } else if (scaling != "none") {
-        fail(HOB_ERR_UNSUPPORTED_ARCH, "RoPE scaling \"" + scaling + "\" is not supported (supported: none, linear)");
+        fail(HOB_ERR_UNSUPPORTED_ARCH,
+             "RoPE scaling \"" + scaling + "\" is not supported (supported: none, linear, longrope)");
     }
+    hp.rope.mscale = positive_float(g, a + "rope.scaling.attn_factor", 1.0);
+    if (!(hp.rope.mscale > 0)) fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "rope.scaling.attn_factor must be > 0");
+    hp.n_ctx_orig = to_i32(g.get_int(a + "rope.scaling.original_context_length", hp.n_ctx_train),
+                           a + "rope.scaling.original_context_length", 1, 1 << 24);
+    hp.rope_layers.assign((size_t)hp.n_layer, 1);
 
     // Attention: the scale of q.k, soft-capping, and the sliding window.
     hp.attn_scale = 1.0f / std::sqrt((float)hp.head_dim);
@@ -135,8 +147,8 @@ Hparams read_hparams(const GgufFile& g) {
     hp.swa_layers.assign((size_t)hp.n_layer, 0);
     const std::string window_key = a + "attention.sliding_window";
     const std::string pattern_key = a + "attention.sliding_window_pattern";
+    if (tr.embd_scale) hp.embd_scale = std::sqrt((float)hp.n_embd);
     if (hp.arch == "gemma2" || hp.arch == "gemma3") {
-        hp.embd_scale = std::sqrt((float)hp.n_embd);
         // The 27B models were trained with a query scale of 1/sqrt(n_embd /
         // n_head), not 1/sqrt(head_dim). Their files do not say so; llama.cpp
         // recognises them by their block count, and so do we.
@@ -166,6 +178,38 @@ Hparams read_hparams(const GgufFile& g) {
         // files from it behave as llama.cpp runs them: full causal attention.
         hp.n_swa = to_i32(g.get_int(window_key, 0), window_key, 0, 1 << 24);
         if (hp.n_swa > 0) hp.swa_layers = swa_layers(g, pattern_key, hp.n_layer, 0);
+    } else if (hp.arch == "olmo2") {
+        // OLMo 2 has no window; files that give one (OLMo 3's layout) get
+        // llama.cpp's reading: every fourth layer global, the local ones
+        // rotating with the same base (llama.cpp's olmo2 graph ignores
+        // freq_base_swa) but neither scaling nor attention factor.
+        hp.n_swa = to_i32(g.get_int(window_key, 0), window_key, 0, 1 << 24);
+        if (hp.n_swa > 0) {
+            hp.swa_layers = swa_layers(g, pattern_key, hp.n_layer, 4);
+            hp.rope_swa.freq_scale = 1.0f;
+            hp.rope_swa.mscale = 1.0f;
+        }
+    } else if (hp.arch == "smollm3") {
+        // NoPE every fourth layer (3, 7, ...), fixed by the architecture as
+        // llama.cpp fixes it; the files do not say.
+        for (int32_t l = 0; l < hp.n_layer; l++) hp.rope_layers[(size_t)l] = (l + 1) % 4 != 0;
+    } else if (hp.arch == "granite") {
+        // Granite 3.x: muP multipliers on the embeddings, each sub-block's
+        // output, the scores and the logits. rope.scaling.finetuned = false
+        // turns RoPE off on every layer (llama.cpp reads it so for granite).
+        const std::string logit_key = a + "logit_scale";
+        if (!g.has(logit_key)) fail(HOB_ERR_MODEL_INVALID, "metadata " + logit_key + " is missing");
+        const float logit_scale = positive_float(g, logit_key, 1.0);
+        if (!(logit_scale > 0)) fail(HOB_ERR_MODEL_INVALID, "metadata " + logit_key + " must be > 0");
+        hp.logit_scale = 1.0f / logit_scale;  // llama.cpp multiplies by this float reciprocal
+        const float residual = positive_float(g, a + "residual_scale", 0.0);
+        if (residual > 0) hp.residual_scale = residual;
+        const float embedding = positive_float(g, a + "embedding_scale", 0.0);
+        if (embedding > 0) hp.embd_scale = embedding;
+        const float attention = positive_float(g, a + "attention.scale", 0.0);
+        if (attention > 0) hp.attn_scale = attention;
+        const bool rope_on = g.get_bool(a + "rope.scaling.finetuned", true);
+        hp.rope_layers.assign((size_t)hp.n_layer, rope_on ? 1 : 0);
     }
     // phi3 and qwen2 files may carry a sliding_window too; llama.cpp ignores
     // it for them (for phi3 because converted values are unreliable), so

@@ -16,6 +16,11 @@ namespace hob {
 // The gated activation of the feed-forward block: act(gate) * up.
 enum class FfnAct { SiLU, GeLU };
 
+// RMSNorm of q and k before RoPE: none, of each head (attn_{q,k}_norm of
+// head_dim: Qwen 3, Gemma 3), or of each token's whole q and k rows (of
+// n_head * head_dim and kv_dim: OLMo 2).
+enum class QkNorm { None, Head, Row };
+
 // What mixes tokens in a block: attention over the KV cache, or (hybrid
 // architectures) a recurrent mixer whose state summarises every earlier
 // token in a fixed size: LFM2's gated short convolution, Qwen 3.5's Gated
@@ -37,7 +42,8 @@ struct RecurrentHparams {
 struct ArchTraits {
     const char* name;
     RopeStyle rope_style;
-    bool qk_norm;      // attn_q_norm / attn_k_norm: RMSNorm of every q and k head before RoPE
+    QkNorm qk_norm;    // attn_q_norm / attn_k_norm before RoPE
+    bool pre_norms;    // attn_norm / ffn_norm on each sub-block's input (OLMo 2 has none)
     bool post_norms;   // post_attention_norm / post_ffw_norm on each sub-block's output
     bool embd_scale;   // token embeddings multiplied by sqrt(n_embd)
     bool q_prescale;   // the attention scale multiplies q before q.k (else the scores)
@@ -62,8 +68,14 @@ struct Hparams {
     float rms_eps = 1e-5f;
     RopeParams rope;      // RoPE of the full-attention layers
     RopeParams rope_swa;  // RoPE of the sliding-window layers (Gemma 3 uses another base)
+    // rope.scaling.original_context_length: the context LongRoPE's short
+    // factors serve; a session of more cells rotates with the long ones.
+    int32_t n_ctx_orig = 0;
+    std::vector<uint8_t> rope_layers;  // (n_layer) 0 where a layer has no position encoding (SmolLM3's NoPE)
 
     float embd_scale = 1.0f;     // token embeddings are multiplied by this
+    float residual_scale = 1.0f; // each sub-block's output is multiplied by this before the residual add (Granite)
+    float logit_scale = 1.0f;    // logits are multiplied by this (Granite: 1 / logit_scale)
     float attn_scale = 1.0f;     // on q.k (or on q first, when traits->q_prescale)
     float attn_softcap = 0.0f;   // scores become c * tanh(s / c); 0: off
     float final_softcap = 0.0f;  // logits become c * tanh(l / c); 0: off
@@ -85,6 +97,7 @@ struct Hparams {
     // The window of a layer in tokens, 0 for full causal attention.
     int32_t window(int32_t layer) const { return is_swa(layer) ? n_swa : 0; }
     const RopeParams& rope_of(int32_t layer) const { return is_swa(layer) ? rope_swa : rope; }
+    bool has_rope(int32_t layer) const { return rope_layers[(size_t)layer] != 0; }
     Mixer mixer(int32_t layer) const { return mixers.empty() ? Mixer::Attention : mixers[(size_t)layer]; }
     bool has_recurrent() const;
 };

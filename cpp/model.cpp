@@ -23,15 +23,16 @@ std::string shape_str(const int64_t* ne, int n) {
 }
 
 // Row by row: post-norm the block's output ws.xb2 (if the architecture has
-// one), add it to the residual stream ws.x, norm the sum into ws.xb for the
-// next step (if there is one).
+// one), scale it (Granite's residual multiplier), add it to the residual
+// stream ws.x, norm the sum into ws.xb for the next step (if there is one).
 void residual(ThreadPool& pool, Workspace& ws, int32_t T, int32_t E, float eps, const std::vector<float>& post_norm,
-              const float* next_norm) {
+              float out_scale, const float* next_norm) {
     parallel_for(pool, T, (int64_t)T * E * 8, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; t++) {
             float* xt = ws.x.data() + (size_t)t * E;
             float* ot = ws.xb2.data() + (size_t)t * E;
             if (!post_norm.empty()) rmsnorm(ot, post_norm.data(), ot, 1, E, eps);
+            if (out_scale != 1.0f) scale(ot, out_scale, E);
             add(xt, ot, E);
             if (next_norm) rmsnorm(xt, next_norm, ws.xb.data() + (size_t)t * E, 1, E, eps);
         }
@@ -193,6 +194,10 @@ void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
         rope_freqs_ = vector_f32("rope_freqs.weight", hp.rope.n_rot / 2);
         hp.rope.freq_factors = rope_freqs_.data();
         hp.rope_swa.freq_factors = rope_freqs_.data();
+    } else if (g.find_tensor("rope_factors_long.weight") || g.find_tensor("rope_factors_short.weight")) {
+        // LongRoPE: both sets or neither (rope_of picks one per session).
+        rope_long_ = vector_f32("rope_factors_long.weight", hp.rope.n_rot / 2);
+        rope_short_ = vector_f32("rope_factors_short.weight", hp.rope.n_rot / 2);
     }
     // The first attention block decides the layout; every one must have the
     // same. (A hybrid's recurrent blocks have an attn_qkv of their own.)
@@ -223,7 +228,7 @@ void Model::load_block(int32_t l) {
     const int64_t E = hp.n_embd, Q = (int64_t)hp.n_head * hp.head_dim, KV = hp.kv_dim(), D = hp.head_dim;
     const std::string p = "blk." + std::to_string(l) + ".";
     LayerWeights& L = layers_[l];
-    L.attn_norm = vector_f32(p + "attn_norm.weight", E);
+    if (tr.pre_norms) L.attn_norm = vector_f32(p + "attn_norm.weight", E);
     if (hp.mixer(l) != Mixer::Attention) {
         load_recurrent_mixer(l);
         load_ffn(l);
@@ -259,9 +264,10 @@ void Model::load_block(int32_t l) {
     if (!layout_.qkv_bias && gguf_.find_tensor(p + (layout_.fused_qkv ? "attn_qkv.bias" : "attn_q.bias"))) {
         fail(HOB_ERR_MODEL_INVALID, "block " + std::to_string(l) + " has Q/K/V biases but block 0 has none");
     }
-    if (tr.qk_norm) {
-        L.q_norm = vector_f32(p + "attn_q_norm.weight", D);
-        L.k_norm = vector_f32(p + "attn_k_norm.weight", D);
+    if (tr.qk_norm != QkNorm::None) {
+        const bool row = tr.qk_norm == QkNorm::Row;
+        L.q_norm = vector_f32(p + "attn_q_norm.weight", row ? Q : D);
+        L.k_norm = vector_f32(p + "attn_k_norm.weight", row ? KV : D);
     }
     L.wo = tensor(p + "attn_output.weight", {Q, E});
     if (tr.post_norms) L.post_attn_norm = vector_f32(p + "post_attention_norm.weight", E);
@@ -274,7 +280,7 @@ void Model::load_ffn(int32_t l) {
     const int64_t E = hp.n_embd, F = hp.n_ff;
     const std::string p = "blk." + std::to_string(l) + ".";
     LayerWeights& L = layers_[l];
-    L.ffn_norm = vector_f32(p + hp.ffn_norm_name + ".weight", E);
+    if (tr.pre_norms) L.ffn_norm = vector_f32(p + hp.ffn_norm_name + ".weight", E);
     if (layout_.fused_ffn) {
         const Tensor* gate_up = tensor(p + "ffn_up.weight", {E, 2 * F});
         L.ffn_gate = rows_view(gate_up, 0, F, p + "ffn_up.weight[gate]");
@@ -308,10 +314,13 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
         for (int64_t t = t0; t < t1; t++) {
             float* xt = x + (size_t)t * E;
             dequantize_row(tok_embd_->type, tok_embd_->row(tokens[t]), xt, E);
-            if (tr.embd_scale) scale(xt, hp.embd_scale, E);
+            if (hp.embd_scale != 1.0f) scale(xt, hp.embd_scale, E);
         }
     });
-    if (n_layers > 0) rmsnorm(pool, x, layers_[0].attn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
+    if (n_layers > 0 && tr.pre_norms) rmsnorm(pool, x, layers_[0].attn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
+    // Each sub-block reads its input normed (ws.xb), or, without pre-norms,
+    // straight from the residual stream, which changes only after it.
+    const float* in = tr.pre_norms ? ws.xb.data() : x;
 
     const int32_t kv_dim = hp.kv_dim();
     for (int32_t l = 0; l < n_layers; l++) {
@@ -328,17 +337,18 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
         // heads, rotate, cache, attend (within the layer's window), project
         // back (+ post-norm).
         if (can_share_input(*L.wq, *L.wk) && can_share_input(*L.wq, *L.wv)) {
-            matmul_many(pool, ws.scratch, {{L.wq, q_out}, {L.wk, ws.k.data()}, {L.wv, ws.v.data()}}, ws.xb.data(), T);
+            matmul_many(pool, ws.scratch, {{L.wq, q_out}, {L.wk, ws.k.data()}, {L.wv, ws.v.data()}}, in, T);
         } else {
-            matmul(pool, ws.scratch, *L.wq, ws.xb.data(), T, q_out);
-            matmul(pool, ws.scratch, *L.wk, ws.xb.data(), T, ws.k.data());
-            matmul(pool, ws.scratch, *L.wv, ws.xb.data(), T, ws.v.data());
+            matmul(pool, ws.scratch, *L.wq, in, T, q_out);
+            matmul(pool, ws.scratch, *L.wk, in, T, ws.k.data());
+            matmul(pool, ws.scratch, *L.wv, in, T, ws.v.data());
         }
-        // Per token, in one pass over its q, k and v rows: biases, head
-        // norms, rotation, Gemma's q scaling (before its f16 rounding, as its
-        // reference does) and the store into the cache.
-        const RopeParams& rp = hp.rope_of(l);
-        HOB_CHECK(rp.n_rot > 0 && rp.n_rot % 2 == 0 && rp.n_rot <= hp.head_dim, HOB_ERR_INVALID_ARGUMENT,
+        // Per token, in one pass over its q, k and v rows: biases, q/k
+        // norms, rotation (none on NoPE layers), Gemma's q scaling (before
+        // its f16 rounding, as its reference does) and the store into the cache.
+        const RopeParams rp = rope_of(l, kv.n_ctx());
+        const bool rotate = hp.has_rope(l);
+        HOB_CHECK(!rotate || (rp.n_rot > 0 && rp.n_rot % 2 == 0 && rp.n_rot <= hp.head_dim), HOB_ERR_INVALID_ARGUMENT,
                   "RoPE over " + std::to_string(rp.n_rot) + " of " + std::to_string(hp.head_dim) + " dimensions");
         kv.k_rows(kl, cell0, T);  // checks the cells once
         const int64_t row_cost = (q_dim + 2 * (int64_t)kv_dim) * 8 + rp.n_rot * 20;
@@ -360,13 +370,18 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
                     add(kt, L.bk.data(), kv_dim);
                     add(vt, L.bv.data(), kv_dim);
                 }
-                if (tr.qk_norm) {
+                if (tr.qk_norm == QkNorm::Head) {
                     rmsnorm(qt, L.q_norm.data(), qt, hp.n_head, hp.head_dim, hp.rms_eps);
                     rmsnorm(kt, L.k_norm.data(), kt, hp.n_head_kv, hp.head_dim, hp.rms_eps);
+                } else if (tr.qk_norm == QkNorm::Row) {
+                    rmsnorm(qt, L.q_norm.data(), qt, 1, (int32_t)q_dim, hp.rms_eps);
+                    rmsnorm(kt, L.k_norm.data(), kt, 1, kv_dim, hp.rms_eps);
                 }
-                rope_angles(ws.pos[t], rp, cs);
-                rope_apply(qt, hp.n_head, hp.head_dim, cs, rp);
-                rope_apply(kt, hp.n_head_kv, hp.head_dim, cs, rp);
+                if (rotate) {
+                    rope_angles(ws.pos[t], rp, cs);
+                    rope_apply(qt, hp.n_head, hp.head_dim, cs, rp);
+                    rope_apply(kt, hp.n_head_kv, hp.head_dim, cs, rp);
+                }
                 if (tr.q_prescale) scale(qt, hp.attn_scale, q_dim);
                 kv_store(kv, kl, cell0 + (int32_t)t, 1, kt, vt);
             }
@@ -377,16 +392,17 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
         attention(pool, ws.scratch, kv, kl, cell0, T, shape, ws.q.data(), ws.att.data());
         if (hp.attn_gate) gate_attention(pool, ws, T);  // into ws.gate
         matmul(pool, ws.scratch, *L.wo, hp.attn_gate ? ws.gate.data() : ws.att.data(), T, ws.xb2.data());
-        residual(pool, ws, T, E, hp.rms_eps, L.post_attn_norm, L.ffn_norm.data());
+        residual(pool, ws, T, E, hp.rms_eps, L.post_attn_norm, hp.residual_scale,
+                 tr.pre_norms ? L.ffn_norm.data() : nullptr);
 
         // Feed-forward: (norm, done by the residual step) gated activation
         // (SwiGLU or GeGLU), project back (+ post-norm), then the next
         // block's norm.
         if (can_share_input(*L.ffn_gate, *L.ffn_up)) {
-            matmul_many(pool, ws.scratch, {{L.ffn_gate, ws.hb.data()}, {L.ffn_up, ws.hb2.data()}}, ws.xb.data(), T);
+            matmul_many(pool, ws.scratch, {{L.ffn_gate, ws.hb.data()}, {L.ffn_up, ws.hb2.data()}}, in, T);
         } else {
-            matmul(pool, ws.scratch, *L.ffn_gate, ws.xb.data(), T, ws.hb.data());
-            matmul(pool, ws.scratch, *L.ffn_up, ws.xb.data(), T, ws.hb2.data());
+            matmul(pool, ws.scratch, *L.ffn_gate, in, T, ws.hb.data());
+            matmul(pool, ws.scratch, *L.ffn_up, in, T, ws.hb2.data());
         }
         if (tr.ffn_act == FfnAct::GeLU) {
             gelu_mul(pool, ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
@@ -394,14 +410,22 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
             silu_mul(pool, ws.hb.data(), ws.hb2.data(), (int64_t)T * hp.n_ff);
         }
         matmul(pool, ws.scratch, *L.ffn_down, ws.hb.data(), T, ws.xb2.data());
-        residual(pool, ws, T, E, hp.rms_eps, L.post_ffn_norm, l + 1 < n_layers ? layers_[l + 1].attn_norm.data() : nullptr);
+        residual(pool, ws, T, E, hp.rms_eps, L.post_ffn_norm, hp.residual_scale,
+                 l + 1 < n_layers && tr.pre_norms ? layers_[l + 1].attn_norm.data() : nullptr);
     }
+}
+
+RopeParams Model::rope_of(int32_t layer, int32_t n_ctx) const {
+    RopeParams p = hp_.rope_of(layer);
+    if (!rope_long_.empty()) p.freq_factors = n_ctx > hp_.n_ctx_orig ? rope_long_.data() : rope_short_.data();
+    return p;
 }
 
 void Model::head(ThreadPool& pool, Workspace& ws, const float* hidden, float* logits) const {
     HOB_CHECK(head_on_cpu(), HOB_ERR_INVALID_ARGUMENT, "the output head of this model is offloaded, not on the CPU");
     rmsnorm(hidden, output_norm_.data(), ws.xb.data(), 1, hp_.n_embd, hp_.rms_eps);
     matmul(pool, ws.scratch, *output_, ws.xb.data(), 1, logits);
+    if (hp_.logit_scale != 1.0f) scale(logits, hp_.logit_scale, hp_.n_vocab);
     if (hp_.final_softcap > 0) softcap(logits, hp_.final_softcap, hp_.n_vocab);
 }
 

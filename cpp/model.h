@@ -26,15 +26,15 @@ namespace hob {
 // holding gate and up) are row views into the fused tensor, never copies.
 // Optional vectors are empty when the file has none.
 struct LayerWeights {
-    std::vector<float> attn_norm;       // (n_embd)
+    std::vector<float> attn_norm;       // (n_embd); empty without pre-norms (OLMo 2)
     const Tensor* wq;                   // (n_embd -> n_head * head_dim)
     const Tensor* wk;                   // (n_embd -> n_head_kv * head_dim)
     const Tensor* wv;                   // (n_embd -> n_head_kv * head_dim)
     std::vector<float> bq, bk, bv;      // (n_head * head_dim), (kv_dim), (kv_dim): qwen2
-    std::vector<float> q_norm, k_norm;  // (head_dim): per-head RMSNorm, qwen3 and gemma3
+    std::vector<float> q_norm, k_norm;  // (head_dim) per head (qwen3, gemma3), or whole rows (olmo2: q_dim, kv_dim)
     const Tensor* wo;                   // (n_head * head_dim -> n_embd)
     std::vector<float> post_attn_norm;  // (n_embd): gemma
-    std::vector<float> ffn_norm;        // (n_embd)
+    std::vector<float> ffn_norm;        // (n_embd); empty without pre-norms
     const Tensor* ffn_gate;             // (n_embd -> n_ff)
     const Tensor* ffn_up;               // (n_embd -> n_ff)
     const Tensor* ffn_down;             // (n_ff -> n_embd)
@@ -147,6 +147,10 @@ public:
     // The output norm and head over one hidden state (n_embd floats) into
     // `logits` (n_vocab floats). Requires head_on_cpu().
     void head(ThreadPool& pool, Workspace& ws, const float* hidden, float* logits) const;
+    // The RoPE of a layer in a session of n_ctx cells: LongRoPE's long
+    // factors when n_ctx exceeds rope.scaling.original_context_length, its
+    // short ones otherwise (as llama.cpp chooses by context size).
+    RopeParams rope_of(int32_t layer, int32_t n_ctx) const;
 
 private:
     Model() = default;
@@ -184,6 +188,7 @@ private:
     std::vector<std::unique_ptr<Tensor>> tensors_;
     std::vector<std::unique_ptr<std::vector<uint8_t>>> realigned_;  // copies of misaligned tensors
     std::vector<float> rope_freqs_;
+    std::vector<float> rope_long_, rope_short_;  // (n_rot / 2): LongRoPE's factors, when the file has them
     uint64_t weight_bytes_ = 0;
 
     const Tensor* tok_embd_ = nullptr;  // (n_embd, n_vocab)

@@ -54,8 +54,8 @@ void Model::recurrent_block(ThreadPool& pool, Workspace& ws, RecurrentState* sta
     const LayerWeights& L = layers_[l];
     const int32_t E = hp.n_embd;
     HOB_CHECK(state != nullptr, HOB_ERR_INTERNAL, "block " + std::to_string(l) + " is recurrent but the session has no state");
-    HOB_CHECK(hp.traits->ffn_act == FfnAct::SiLU && L.post_attn_norm.empty() && L.post_ffn_norm.empty(), HOB_ERR_INTERNAL,
-              "a recurrent block has a SwiGLU feed-forward and no post-norms");
+    HOB_CHECK(hp.traits->ffn_act == FfnAct::SiLU && hp.traits->pre_norms && L.post_attn_norm.empty() && L.post_ffn_norm.empty(),
+              HOB_ERR_INTERNAL, "a recurrent block has pre-norms, a SwiGLU feed-forward and no post-norms");
     recurrent_mixer(pool, ws, *state, l, T);
     add_and_norm(pool, ws, T, E, hp.rms_eps, L.ffn_norm.data());
     // The feed-forward, SwiGLU, as model.cpp's.

@@ -121,8 +121,12 @@ void Session::erase(int32_t start, int32_t end) {
     const Hparams& hp = model_.hparams();
     pool_.set_active(n_threads_);
     for (int32_t l = 0; l < kv_.n_layer(); l++) {
-        // Sliding-window layers may rotate with their own base (Gemma 3).
-        rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv, hp.head_dim, -n, hp.rope_of(model_.kv_block(l)));
+        // Sliding-window layers may rotate with their own base (Gemma 3);
+        // keys of NoPE layers hold no position and stay as they are. The
+        // cache has layers for attention blocks only: l is one of those.
+        const int32_t block = model_.kv_block(l);
+        if (!hp.has_rope(block)) continue;
+        rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv, hp.head_dim, -n, model_.rope_of(block, kv_.n_ctx()));
     }
     // The logits belonged to a context that no longer exists.
     has_logits_ = false;

@@ -7,13 +7,15 @@
 // Uses the composing file's mm (Matmul) and y (binding 3).
 //   binding 8  y2: (T, seg2 - seg1) f32
 //   binding 9  y3: (T, total - seg2) f32
-// With mm.accumulate, y += W x instead of y = W x.
+// With mm.accumulate, y += W x instead of y = W x; W x is multiplied by
+// mm.out_scale first (Granite's residual multiplier; 1 elsewhere, exact).
 
 @group(0) @binding(8) var<storage, read_write> y2: array<f32>;
 @group(0) @binding(9) var<storage, read_write> y3: array<f32>;
 
 // Writes the value of row r of the whole weight (part row + mm.row0) for token t.
-fn store_y(t: u32, r: u32, v: f32) {
+fn store_y(t: u32, r: u32, w: f32) {
+  let v = w * mm.out_scale;
   let add = mm.accumulate != 0u;
   if (r < mm.seg1) {
     let o = t * mm.y_stride + r;

@@ -23,7 +23,7 @@ struct Matmul {
   y_stride: u32,    // floats per y row: rows of the whole weight
   max_tokens: u32,  // rows x and y hold
   accumulate: u32,
-  _p1: u32,
+  out_scale: f32,   // matmul_out.wgsl: W x is multiplied by this (1: as is)
   seg1: u32,        // matmul_out.wgsl: first row of the second stacked weight
   seg2: u32,        // first row of the third
   total: u32,       // rows of the whole weight

@@ -21,6 +21,10 @@ struct Rope {
   freq_scale: f32,
   has_ff: u32,
   max_rows: u32,      // rows the data holds (bounds of the dispatch)
+  mscale: f32,        // cos and sin are multiplied by this (LongRoPE's attention factor; 1 on a shift)
+  _p0: u32,
+  _p1: u32,
+  _p2: u32,
 }
 
 // pi/2 = HI + MID + LO; HI and MID have few significant bits, so k * HI and
@@ -50,7 +54,7 @@ fn cos_sin(a: f32) -> vec2<f32> {
   return vec2<f32>(s, -c);
 }
 
-// cos and sin of the angle of pair i at position pos.
+// cos and sin of the angle of pair i at position pos, times rp.mscale.
 fn rope_cs(pos: i32, i: u32) -> vec2<f32> {
   var theta = f32(pos);
   for (var k = 0u; k < i; k++) {
@@ -60,7 +64,7 @@ fn rope_cs(pos: i32, i: u32) -> vec2<f32> {
   if (rp.has_ff != 0u) {
     ff = freq_factors[i];
   }
-  return cos_sin(rp.freq_scale * (theta / ff));
+  return cos_sin(rp.freq_scale * (theta / ff)) * rp.mscale;
 }
 
 // Element indices (within a head) of pair i.

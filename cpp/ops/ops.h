@@ -78,7 +78,10 @@ struct RopeParams {
     int32_t n_rot = 0;            // rotated dimensions per head (even)
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;      // 1 / linear scaling factor
-    const float* freq_factors = nullptr;  // n_rot / 2 divisors (llama 3), or null
+    const float* freq_factors = nullptr;  // n_rot / 2 divisors (llama 3, LongRoPE), or null
+    // cos and sin are multiplied by this (rope.scaling.attn_factor: LongRoPE's
+    // attention factor), so rotated q and k grow by it, as in llama.cpp.
+    float mscale = 1.0f;
 };
 
 // Rotates T rows of n_heads heads of head_dim, row t at position pos[t].
@@ -92,6 +95,8 @@ void rope_apply(float* x, int32_t n_heads, int32_t head_dim, const float* cs, co
 
 // Re-rotates cached K rows (f16) of one layer, cells [cell0, cell0 + n), by
 // `delta` positions: what a context shift does to keys whose tokens moved.
+// A pure rotation: p.mscale is not applied again (the keys carry it from
+// their first rotation; llama.cpp's shift multiplies them by it once more).
 void rope_shift_k(ThreadPool& pool, KvCache& kv, int32_t layer, int32_t cell0, int32_t n, int32_t n_heads,
                   int32_t head_dim, int32_t delta, const RopeParams& p);
 

@@ -21,8 +21,8 @@ void rope_angles(int32_t pos, const RopeParams& p, float* cs) {
     for (int32_t i = 0; i < half; i++) {
         const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
         const float angle = p.freq_scale * (theta / ff);
-        cs[2 * i] = std::cos(angle);
-        cs[2 * i + 1] = std::sin(angle);
+        cs[2 * i] = std::cos(angle) * p.mscale;
+        cs[2 * i + 1] = std::sin(angle) * p.mscale;
         theta *= theta_scale;
     }
 }
@@ -77,6 +77,8 @@ void rope_shift_k(ThreadPool& pool, KvCache& kv, int32_t layer, int32_t cell0, i
     const int32_t d = n_heads * head_dim;
     HOB_CHECK(d <= kv.kv_dim(), HOB_ERR_OUT_OF_RANGE, "K shift over more dimensions than a cache row holds");
     kv.k_rows(layer, cell0, n);  // checks the whole range once
+    RopeParams rotate = p;
+    rotate.mscale = 1.0f;
     // Rows are independent: f16 -> f32, rotate by delta, round back to f16,
     // where llama.cpp's K shift rounds too.
     const int32_t per_task = 16;
@@ -86,7 +88,7 @@ void rope_shift_k(ThreadPool& pool, KvCache& kv, int32_t layer, int32_t cell0, i
         for (int32_t c = task * per_task; c < c1; c++) {
             uint16_t* k = kv.k(layer, cell0 + c);
             f16_to_f32_row(k, row.data(), d);
-            rope(row.data(), 1, n_heads, head_dim, &delta, p);
+            rope(row.data(), 1, n_heads, head_dim, &delta, rotate);
             f32_to_f16_row(row.data(), k, d);
         }
     });

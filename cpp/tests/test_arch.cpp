@@ -16,6 +16,7 @@
 
 #include "../api.h"
 #include "../gguf.h"
+#include "../quants.h"
 #include "../model.h"
 #include "../session.h"
 #include "../threadpool.h"
@@ -119,6 +120,9 @@ struct Options {
     int pattern = -1;      // attention.sliding_window_pattern, when >= 0
     std::string omit;      // a tensor left out
     std::string reshape;   // a tensor written one element longer
+    // LongRoPE (phi3): rope_factors_long/short and these keys, when n_ctx_orig > 0.
+    int n_ctx_orig = 0;
+    float attn_factor = 1.0f;
 };
 
 // A random model of `arch` with the tensor names and metadata keys of
@@ -140,6 +144,14 @@ std::vector<uint8_t> arch_file(const std::string& arch, const Options& o = {}) {
     if (wide) f.u32(a + "attention.key_length", (uint32_t)D).u32(a + "attention.value_length", (uint32_t)D);
     if (o.window > 0) f.u32(a + "attention.sliding_window", (uint32_t)o.window);
     if (o.pattern >= 0) f.u32(a + "attention.sliding_window_pattern", (uint32_t)o.pattern);
+    if (o.n_ctx_orig > 0) {
+        f.u32(a + "rope.scaling.original_context_length", (uint32_t)o.n_ctx_orig);
+        f.f32(a + "rope.scaling.attn_factor", o.attn_factor);
+    }
+    if (arch == "granite") {
+        f.f32(a + "logit_scale", 8).f32(a + "residual_scale", 0.25f).f32(a + "embedding_scale", 12);
+        f.f32(a + "attention.scale", 0.5f);
+    }
     std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
     while ((int)tokens.size() < kVocab) tokens.push_back("t" + std::to_string(tokens.size()));
     f.str("tokenizer.ggml.model", "llama").strs("tokenizer.ggml.tokens", tokens);
@@ -152,9 +164,14 @@ std::vector<uint8_t> arch_file(const std::string& arch, const Options& o = {}) {
     t("token_embd.weight", {E, kVocab}, 0, gemma ? 0.25f : 1.0f);
     t("output_norm.weight", {E}, 1, 0.1f);
     if (!gemma) t("output.weight", {E, kVocab}, 0, 0.5f);
+    if (o.n_ctx_orig > 0) {
+        t("rope_factors_long.weight", {D / 2}, 4, 0.5f);  // divisors around 4
+        t("rope_factors_short.weight", {D / 2}, 1.2f, 0.1f);
+    }
+    const bool olmo = arch == "olmo2";
     for (int l = 0; l < o.n_layer; l++) {
         const std::string p = "blk." + std::to_string(l) + ".";
-        t(p + "attn_norm.weight", {E}, 1, 0.1f);
+        if (!olmo) t(p + "attn_norm.weight", {E}, 1, 0.1f);
         if (arch == "phi3") {
             t(p + "attn_qkv.weight", {E, Q + 2 * KV}, 0, 0.1f);
         } else {
@@ -171,9 +188,13 @@ std::vector<uint8_t> arch_file(const std::string& arch, const Options& o = {}) {
             t(p + "attn_q_norm.weight", {D}, 1, 0.1f);
             t(p + "attn_k_norm.weight", {D}, 1, 0.1f);
         }
+        if (olmo) {
+            t(p + "attn_q_norm.weight", {Q}, 1, 0.1f);
+            t(p + "attn_k_norm.weight", {KV}, 1, 0.1f);
+        }
         t(p + "attn_output.weight", {Q, E}, 0, 0.1f);
-        if (gemma) t(p + "post_attention_norm.weight", {E}, 1, 0.1f);
-        t(p + "ffn_norm.weight", {E}, 1, 0.1f);
+        if (gemma || olmo) t(p + "post_attention_norm.weight", {E}, 1, 0.1f);
+        if (!olmo) t(p + "ffn_norm.weight", {E}, 1, 0.1f);
         if (arch == "phi3") {
             t(p + "ffn_up.weight", {E, 2 * F}, 0, 0.1f);
         } else {
@@ -181,12 +202,12 @@ std::vector<uint8_t> arch_file(const std::string& arch, const Options& o = {}) {
             t(p + "ffn_up.weight", {E, F}, 0, 0.1f);
         }
         t(p + "ffn_down.weight", {F, E}, 0, 0.1f);
-        if (gemma) t(p + "post_ffw_norm.weight", {E}, 1, 0.1f);
+        if (gemma || olmo) t(p + "post_ffw_norm.weight", {E}, 1, 0.1f);
     }
     return f.bytes();
 }
 
-const char* const kArchs[] = {"llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"};
+const char* const kArchs[] = {"llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "smollm3", "granite", "olmo2"};
 
 // Loads a copy of `file` (the model owns it) with its first n_cpu_layers
 // blocks on the CPU (-1: all), the rest checked but offloaded.
@@ -254,10 +275,11 @@ TEST("an unknown architecture is UNSUPPORTED_ARCH naming it and every supported 
 }
 
 TEST("each architecture's own tensors are required: missing or misshapen ones are MODEL_INVALID naming them, offloaded too") {
-    const std::map<std::string, std::string> own = {
+    const std::vector<std::pair<std::string, std::string>> own = {
         {"llama", "blk.2.ffn_gate.weight"},          {"qwen2", "blk.1.attn_k.bias"},
         {"qwen3", "blk.3.attn_q_norm.weight"},       {"phi3", "blk.1.attn_qkv.weight"},
         {"gemma2", "blk.3.post_ffw_norm.weight"},    {"gemma3", "blk.0.attn_k_norm.weight"},
+        {"olmo2", "blk.2.attn_q_norm.weight"},       {"olmo2", "blk.1.post_ffw_norm.weight"},
     };
     for (const auto& [arch, name] : own) {
         for (int32_t n_cpu : {-1, 0}) {
@@ -361,4 +383,122 @@ TEST("after a context shift the window is measured in the new positions") {
     const std::vector<float> ref = next_logits(5, 5);
     CHECK(next_logits(9, 5) == ref);   // cell 1: outside the window chain
     CHECK(next_logits(5, 9) != ref);   // old position 10, now 6: inside it
+}
+
+TEST("granite's multipliers, smollm3's NoPE layers and olmo2's missing pre-norms are read as llama.cpp reads them") {
+    std::unique_ptr<Model> g = load(arch_file("granite"));
+    const Hparams& hp = g->hparams();
+    CHECK_EQ(hp.logit_scale, 1.0f / 8.0f);
+    CHECK_EQ(hp.residual_scale, 0.25f);
+    CHECK_EQ(hp.embd_scale, 12.0f);
+    CHECK_EQ(hp.attn_scale, 0.5f);
+    for (int l = 0; l < hp.n_layer; l++) CHECK(hp.has_rope(l));
+    // llama.cpp requires logit_scale for granite.
+    std::vector<uint8_t> bad = arch_file("granite");
+    const std::string from = "granite.logit_scale", to = "granite.logit_scalx";
+    auto it = std::search(bad.begin(), bad.end(), from.begin(), from.end());
+    REQUIRE(it != bad.end());
+    std::copy(to.begin(), to.end(), it);
+    const auto [status, msg] = load_error(bad);
+    CHECK_EQ(status, HOB_ERR_MODEL_INVALID);
+    CHECK(contains(msg, "granite.logit_scale"));
+
+    Options eight;
+    eight.n_layer = 8;
+    std::unique_ptr<Model> smol = load(arch_file("smollm3", eight));
+    for (int l = 0; l < 8; l++) CHECK_EQ(smol->hparams().has_rope(l), l != 3 && l != 7);
+    double v = -1;
+    std::vector<uint8_t> bytes = arch_file("smollm3", eight);
+    hob_model* hm = nullptr;
+    REQUIRE(hob_model_load(bytes.data(), bytes.size(), 0, &hm) == HOB_OK);
+    CHECK(hob_model_hparam(hm, HOB_HPARAM_LAYER_ROPE + 3, &v) == HOB_OK && v == 0);
+    CHECK(hob_model_hparam(hm, HOB_HPARAM_LAYER_ROPE + 4, &v) == HOB_OK && v == 1);
+    CHECK(hob_model_hparam(hm, HOB_HPARAM_LAYER_ROPE + 8, &v) == HOB_ERR_INVALID_ARGUMENT);
+    hob_model_free(hm);
+
+    std::unique_ptr<Model> olmo = load(arch_file("olmo2"));
+    CHECK(!olmo->hparams().traits->pre_norms);
+    CHECK(olmo->hparams().traits->qk_norm == QkNorm::Row);
+}
+
+namespace {
+
+// Largest difference between two f16 rows relative to b's largest element
+// (two f16 roundings move an element by about 1e-3 of that).
+float rel_f16(const uint16_t* a, const uint16_t* b, int32_t d) {
+    float diff = 0, scale = 1e-6f;
+    for (int32_t i = 0; i < d; i++) {
+        const float x = f16_to_f32(a[i]), y = f16_to_f32(b[i]);
+        diff = std::max(diff, std::fabs(x - y));
+        scale = std::max(scale, std::fabs(y));
+    }
+    return diff / scale;
+}
+
+// Evaluates 40 tokens in three sessions of n_ctx cells, erases [5, 12) from
+// the first and evaluates the kept tokens afresh in the third.
+struct ShiftRun {
+    ThreadPool pool{1};
+    std::unique_ptr<Session> shifted, original, fresh;
+    ShiftRun(const Model& m, int32_t n_ctx) {
+        const std::vector<int32_t> seq = sequence(40, 9);
+        shifted = std::make_unique<Session>(m, n_ctx, pool, 1);
+        original = std::make_unique<Session>(m, n_ctx, pool, 1);
+        fresh = std::make_unique<Session>(m, n_ctx, pool, 1);
+        shifted->eval(seq.data(), 40);
+        original->eval(seq.data(), 40);
+        shifted->erase(5, 12);
+        std::vector<int32_t> kept(seq.begin(), seq.begin() + 5);
+        kept.insert(kept.end(), seq.begin() + 12, seq.end());
+        fresh->eval(kept.data(), (int32_t)kept.size());
+    }
+};
+
+}  // namespace
+
+TEST("a shift moves a NoPE layer's keys untouched and re-rotates the others (smollm3)") {
+    // llama.cpp rotates every smollm3 layer's keys on a shift (its has_rope
+    // is true for all of them); the NoPE layer's keys never held a position.
+    std::unique_ptr<Model> m = load(arch_file("smollm3"));
+    ShiftRun r(*m, 64);
+    const int32_t d = r.shifted->kv().kv_dim();
+    float nope_moved = 0, rope0 = 0;
+    for (int32_t c = 5; c < r.shifted->n_past(); c++) {
+        nope_moved = std::max(nope_moved, rel_f16(r.shifted->kv().k_rows(3, c, 1), r.original->kv().k_rows(3, c + 7, 1), d));
+        rope0 = std::max(rope0, rel_f16(r.shifted->kv().k_rows(0, c, 1), r.fresh->kv().k_rows(0, c, 1), d));
+    }
+    CHECK_EQ(nope_moved, 0.0f);  // bit for bit: moved, not rotated
+    CHECK(rope0 < 5e-3f);        // layer 0: as a fresh evaluation at the new positions
+}
+
+TEST("LongRoPE: long factors past the original context, short ones within it, the attention factor once") {
+    Options o;
+    o.n_ctx_orig = 48;
+    o.attn_factor = 1.5f;
+    std::unique_ptr<Model> m = load(arch_file("phi3", o));
+    Options plain;
+    std::unique_ptr<Model> without = load(arch_file("phi3", plain));
+    CHECK_EQ(m->hparams().rope.mscale, 1.5f);
+    CHECK_EQ(m->hparams().n_ctx_orig, 48);
+    const float* short_f = m->rope_of(0, 48).freq_factors;
+    const float* long_f = m->rope_of(0, 49).freq_factors;
+    REQUIRE(short_f && long_f && short_f != long_f);
+    CHECK(std::fabs(long_f[0] - 4) < 2 && std::fabs(short_f[0] - 1.2f) < 0.5f);
+    CHECK(without->rope_of(0, 64).freq_factors == nullptr);
+    // The session's size picks the set: the same tokens give other logits.
+    ThreadPool pool(1);
+    const std::vector<int32_t> seq = sequence(12, 5);
+    Session small(*m, 48, pool, 1), big(*m, 64, pool, 1);
+    small.eval(seq.data(), 12);
+    big.eval(seq.data(), 12);
+    CHECK(small.logits() != big.logits());
+    // Keys of layer 0 carry the factor once: a shifted key equals a fresh
+    // one at its new position (llama.cpp's shift multiplies by it again).
+    ShiftRun r(*m, 64);
+    const int32_t d = r.shifted->kv().kv_dim();
+    float after = 0;
+    for (int32_t c = 0; c < r.shifted->n_past(); c++) {
+        after = std::max(after, rel_f16(r.shifted->kv().k_rows(0, c, 1), r.fresh->kv().k_rows(0, c, 1), d));
+    }
+    CHECK(after < 5e-3f);
 }

@@ -35,11 +35,15 @@ const PROMPTS = [
 // greedy ids) for a wide minimum top-two logit gap over the greedy runs, so
 // comparisons stay clear of near-ties. The tied-head gemmas settle on a
 // few tokens whatever the seed; their logits are compared at every step.
-const model = (arch: ArchName, seed: number, o: Partial<ArchSpec> = {}): { name: string; spec: ArchSpec } => {
-  const name = `${arch}-${o.weightType ?? 'f32'}`;
+const model = (arch: ArchName, seed: number, o: Partial<ArchSpec> = {}, variant = arch): { name: string; spec: ArchSpec } => {
+  const name = `${variant}-${o.weightType ?? 'f32'}`;
   // llama.cpp looks for Phi-3's special tokens when general.name says phi3.
   return { name, spec: makeArchSpec(arch, { name: `hob-tiny-${name.replace('phi3', 'phi')}`, seed, ...o }) };
 };
+// LongRoPE as Phi-3.5-mini has it (attention factor sqrt(1 + ln 32 / ln 4096)),
+// with an original context below the fixtures' 256 cells (long factors) or
+// above it (short ones).
+const longRope = (originalContext: number) => ({ originalContext, attnFactor: 1.1902, shortStep: 0.05, longStep: 0.6 });
 const MODELS = [
   model('qwen2', 1),
   model('qwen3', 3),
@@ -48,6 +52,16 @@ const MODELS = [
   model('gemma3', 2),
   model('qwen2', 4, { weightType: 'q8_0' }),
   model('gemma3', 2, { weightType: 'q8_0' }),
+  model('smollm3', 1),
+  model('granite', 1),
+  model('olmo2', 1),
+  model('phi3', 1, { longRope: longRope(128) }, 'phi3-longrope'),
+  model('phi3', 1, { longRope: longRope(4096) }, 'phi3-longrope-short'),
+  // Llama 3.x: frequency factors from its scaling (original context 64, so
+  // the tiny heads get all three kinds of factor); Mistral-Nemo's heads
+  // wider than n_embd / n_head.
+  model('llama', 1, { ropeFreqBase: 500000, llama3Rope: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 64 } }, 'llama3-rope'),
+  model('llama', 1, { headDim: 32, ropeFreqBase: 1000000 }, 'mistral-nemo'),
 ];
 
 interface Step {

@@ -62,6 +62,12 @@ export const Hparam = {
   N_SWA: 22,
   ROPE_FREQ_BASE_SWA: 23,
   ROPE_FREQ_SCALE_SWA: 24,
+  PRE_NORMS: 25,
+  ROPE_ATTN_FACTOR: 26,
+  ROPE_N_CTX_ORIG: 27,
+  ROPE_ATTN_FACTOR_SWA: 28,
+  RESIDUAL_SCALE: 29,
+  LOGIT_SCALE: 30,
   CONV_KERNEL: 100,
   CONV_CHANNELS: 101,
   SSM_HEAD_DIM: 102,
@@ -70,5 +76,6 @@ export const Hparam = {
   ATTN_GATE: 105,
   LAYER_SWA: 65536,
   LAYER_MIXER: 131072,
+  LAYER_ROPE: 196608,
 } as const;
 export type Hparam = (typeof Hparam)[keyof typeof Hparam];

@@ -122,9 +122,12 @@ export class Model {
       qkvBias: get(Hparam.QKV_BIAS) === 1,
       fusedQkv: get(Hparam.FUSED_QKV) === 1,
       fusedFfn: get(Hparam.FUSED_FFN) === 1,
-      qkNorm: get(Hparam.QK_NORM) === 1,
+      qkNorm: (['none', 'head', 'row'] as const)[get(Hparam.QK_NORM)] ?? 'none',
+      preNorms: get(Hparam.PRE_NORMS) === 1,
       postNorms: get(Hparam.POST_NORMS) === 1,
       embdScale: get(Hparam.EMBD_SCALE),
+      residualScale: get(Hparam.RESIDUAL_SCALE),
+      logitScale: get(Hparam.LOGIT_SCALE),
       attnScale: get(Hparam.ATTN_SCALE),
       attnScaleOnQ: get(Hparam.ATTN_SCALE_ON_Q) === 1,
       attnSoftcap: get(Hparam.ATTN_SOFTCAP),
@@ -134,6 +137,10 @@ export class Model {
       swaLayers: [],
       freqBaseSwa: get(Hparam.ROPE_FREQ_BASE_SWA),
       freqScaleSwa: get(Hparam.ROPE_FREQ_SCALE_SWA),
+      ropeAttnFactor: get(Hparam.ROPE_ATTN_FACTOR),
+      ropeAttnFactorSwa: get(Hparam.ROPE_ATTN_FACTOR_SWA),
+      nCtxOrig: get(Hparam.ROPE_N_CTX_ORIG),
+      ropeLayers: [],
       mixers: [],
       convKernel: get(Hparam.CONV_KERNEL),
       convChannels: get(Hparam.CONV_CHANNELS),
@@ -146,6 +153,7 @@ export class Model {
     const mixers: TokenMixer[] = ['attention', 'shortconv', 'deltanet'];
     for (let l = 0; l < nLayer; l++) {
       this.hparamsValue.swaLayers.push(get(Hparam.LAYER_SWA + l) === 1);
+      this.hparamsValue.ropeLayers.push(get(Hparam.LAYER_ROPE + l) === 1);
       this.hparamsValue.mixers.push(mixers[get(Hparam.LAYER_MIXER + l)] ?? 'attention');
     }
     return this.hparamsValue;

@@ -145,7 +145,13 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
     const K = model.kernels;
     const f = g.frame;
     // Norm into whichever forms the matmuls after it read, then project.
-    const normed = (weight: GPUBuffer, readers: GpuWeight[], frame: GPUBuffer, lastRowOnly = false) => {
+    // Without a norm (OLMo 2) the matmuls read the residual stream itself,
+    // quantized by their own steps where they take Q8 activations.
+    const normed = (weight: GPUBuffer | undefined, readers: GpuWeight[], frame: GPUBuffer, lastRowOnly = false) => {
+      if (!weight) {
+        const p = plan(readers, E, g.x);
+        return { steps: [...(p.fused ? [K.quantize(g.x, p.fused, frame)] : []), ...p.quantize(frame)], input: p.input };
+      }
       const p = plan(readers, E, xb);
       const steps = [
         K.rmsnorm(g.x, weight, p.needsRows ? xb : null, E, hp.rmsEps, frame, { q8: p.fused, lastRowOnly }),
@@ -154,12 +160,16 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
       return { steps, input: p.input };
     };
     // A sub-block's output goes onto the residual: folded into its last
-    // projection, or (Gemma) through a post-norm that adds as it writes.
+    // projection (scaled there by Granite's residual multiplier), or (Gemma,
+    // OLMo 2) through a post-norm that adds as it writes.
     const postOut = model.blocks.some((w) => w.postAttnNorm || w.postFfnNorm) ? create('xb2', T * E * 4) : null;
+    if (postOut && hp.residualScale !== 1) {
+      throw new GpuError('gpu/unsupported-type', 'a residual multiplier after post-norms is not supported on the GPU', { lost: false });
+    }
     const project = (w: GpuWeight, x: GPUBuffer | Q8Acts, postNorm: GPUBuffer | undefined): Step[] =>
       postNorm
         ? [K.matmul(w, x, postOut!, f), K.rmsnorm(postOut!, postNorm, g.x, E, hp.rmsEps, f, { accumulate: true })]
-        : [K.matmul(w, x, g.x, f, { accumulate: true })];
+        : [K.matmul(w, x, g.x, f, { accumulate: true, outScale: hp.residualScale })];
     // Projections of one input into `outs`, in order: a stacked weight
     // (GpuWeight.stack) writes several of them in one dispatch.
     const projectEach = (ws: GpuWeight[], input: (w: GpuWeight) => GPUBuffer | Q8Acts, outs: GPUBuffer[]): Step[] => {
@@ -179,29 +189,35 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
         const kc = g.kCache[kvIndex[i]];
         const vc = g.vCache[kvIndex[i]];
         const layerShape = { ...shape, window: w.window };
+        const rope = model.ropeOf(model.firstLayer + i, nCtx);
         // Attention: norm, project (+ bias: own passes, or fused into the
-        // rotation), norm heads, rotate and cache, attend, project back onto
-        // the residual.
+        // rotation), norm q and k (by head, or OLMo 2's whole rows), rotate
+        // (not on NoPE layers) and cache, attend, project back onto the residual.
         const an = normed(w.attnNorm, w.qkv, f);
         g.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, gate ? [q, k, v, gate] : [q, k, v]));
         if (w.bq && w.bk && w.bv) g.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
         if (w.qNorm && w.kNorm) {
-          g.blockSteps.push(K.rmsnormHeads(q, w.qNorm, hp.nHead, hp.headDim, hp.rmsEps, f), K.rmsnormHeads(k, w.kNorm, hp.nHeadKv, hp.headDim, hp.rmsEps, f));
+          const row = hp.qkNorm === 'row';
+          g.blockSteps.push(
+            K.rmsnormHeads(q, w.qNorm, row ? 1 : hp.nHead, row ? qDim : hp.headDim, hp.rmsEps, f),
+            K.rmsnormHeads(k, w.kNorm, row ? 1 : hp.nHeadKv, row ? kvDim : hp.headDim, hp.rmsEps, f),
+          );
         }
         // The output projection's Q8_0 input: written by a decode step's
         // attention itself (heads of whole blocks), by its own pass for a batch.
         // Gated attention (Qwen 3.5) projects sigmoid(gate) * att, made in `gate`.
         const ao = plan([w.wo], qDim, gate ?? att);
         const attnQ8 = ao.fused && hp.headDim % 32 === 0 && !gate ? ao.fused : undefined;
+        if (!rope && w.bqkv) throw new GpuError('gpu/unsupported-type', 'fused Q/K/V biases need a rotated layer', { lost: false });
         g.blockSteps.push(
-          K.ropeStore(q, k, v, kc, vc, layerShape, w.rope, f, w.bqkv),
+          rope ? K.ropeStore(q, k, v, kc, vc, layerShape, rope, f, w.bqkv) : K.kvStore(k, v, kc, vc, kvDim, nCtx, f),
           K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8),
         );
         if (gate) g.blockSteps.push(K.sigmoidMul(gate, att, qDim, f));
         if (attnQ8) g.blockSteps.push(batchOnly(K.quantize(att, attnQ8, f)));
         else if (ao.fused) g.blockSteps.push(K.quantize(gate ?? att, ao.fused, f));
         g.blockSteps.push(...ao.quantize(f), ...project(w.wo, ao.input(w.wo), w.postAttnNorm));
-        g.eraseSteps.push(K.kvErase(kc, vc, g.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope: w.rope }));
+        g.eraseSteps.push(K.kvErase(kc, vc, g.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope }));
       }
       // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
       // back onto the residual.

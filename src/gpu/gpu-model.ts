@@ -21,6 +21,9 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
   outputNorm?: GPUBuffer;
   output?: GpuWeight;
   ropeFreqs?: GPUBuffer;
+  /** LongRoPE's factors (n_rot / 2 f32 each), when the file has them. */
+  ropeLong?: GPUBuffer;
+  ropeShort?: GPUBuffer;
   /** Bytes of GPU memory the weights take. */
   sizeBytes = 0;
   private readonly weights: GpuWeight[] = [];
@@ -42,16 +45,22 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
     return !this.spec.hparams.headOnCpu;
   }
 
-  /** The RoPE of layer l (sliding-window layers may use another base). */
-  ropeOf(l: number): RopeConfig {
+  /** The RoPE of layer l in a session of nCtx cells, as the CPU's
+   * Model::rope_of: sliding-window layers may use another base; LongRoPE
+   * takes its long factors past rope.scaling.original_context_length.
+   * Undefined for a NoPE layer. */
+  ropeOf(l: number, nCtx: number): RopeConfig | undefined {
     const hp = this.spec.hparams;
+    if (!hp.ropeLayers[l]) return undefined;
     const swa = hp.nSwa > 0 && hp.swaLayers[l];
+    const longRope = this.ropeLong && this.ropeShort ? (nCtx > hp.nCtxOrig ? this.ropeLong : this.ropeShort) : undefined;
     return {
       style: hp.ropeStyle,
       nRot: hp.nRot,
       freqBase: swa ? hp.freqBaseSwa : hp.freqBase,
       freqScale: swa ? hp.freqScaleSwa : hp.freqScale,
-      freqFactors: this.ropeFreqs,
+      freqFactors: this.ropeFreqs ?? longRope,
+      mscale: swa ? hp.ropeAttnFactorSwa : hp.ropeAttnFactor,
     };
   }
 
@@ -151,12 +160,19 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
       return vectorValues(name, t.typeId, n, t.bytes.subarray(from * elemBytes, (from + n) * elemBytes));
     };
 
-    const freqs = await read('rope_freqs.weight');
-    if (freqs) {
-      onBytes?.(freqs.bytes.byteLength);
-      this.ropeFreqs = await withErrorScopes(this.ctx.device, 'uploading rope_freqs.weight', () =>
-        createVectorBuffer(this.ctx, 'rope_freqs.weight', freqs.typeId, hp.nRot / 2, freqs.bytes));
-      this.vectors.push(this.ropeFreqs);
+    const factors = async (name: string): Promise<GPUBuffer | undefined> => {
+      const t = await read(name);
+      if (!t) return undefined;
+      onBytes?.(t.bytes.byteLength);
+      const b = await withErrorScopes(this.ctx.device, `uploading ${name}`, () => createVectorBuffer(this.ctx, name, t.typeId, hp.nRot / 2, t.bytes));
+      this.vectors.push(b);
+      return b;
+    };
+    this.ropeFreqs = await factors('rope_freqs.weight');
+    // LongRoPE's two sets (the CPU side has checked both are there).
+    if (!this.ropeFreqs) {
+      this.ropeLong = await factors('rope_factors_long.weight');
+      this.ropeShort = await factors('rope_factors_short.weight');
     }
     const Q = hp.nHead * hp.headDim;
     const KV = hp.nHeadKv * hp.headDim;
@@ -164,7 +180,7 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
     // post-attention norm; Gemma's are postNorms).
     const ffnNormName = async (p: string) => (hp.postNorms || (await read(p + 'ffn_norm.weight')) ? 'ffn_norm' : 'post_attention_norm');
     const ffn = async (p: string) => {
-      const ffnNorm = await vector(p + (await ffnNormName(p)) + '.weight', info.nEmbd);
+      const ffnNorm = hp.preNorms ? await vector(p + (await ffnNormName(p)) + '.weight', info.nEmbd) : undefined;
       let gateUp: GpuWeight[];
       if (hp.fusedFfn) {
         const name = p + 'ffn_up.weight';
@@ -179,7 +195,7 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
     };
     for (let l = hp.nCpuLayers; l < info.nLayer; l++) {
       const p = `blk.${l}.`;
-      const attnNorm = await vector(p + 'attn_norm.weight', info.nEmbd);
+      const attnNorm = hp.preNorms ? await vector(p + 'attn_norm.weight', info.nEmbd) : undefined;
       const kind = hp.mixers[l];
       if (kind !== 'attention') {
         // A recurrent block (hybrids): its mixer's weights, then the FFN.
@@ -204,7 +220,7 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
           };
           wo = await matrix(p + 'ssm_out.weight');
         }
-        this.blocks.push({ attnNorm, qkv: [], wo, ...(await ffn(p)), window: 0, rope: this.ropeOf(l), mixer });
+        this.blocks.push({ attnNorm, qkv: [], wo, ...(await ffn(p)), window: 0, mixer });
         continue;
       }
       let qkv: GpuWeight[];
@@ -240,8 +256,8 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
       }
       if (biases) {
         // Added by the fused RoPE + cache store where every element is
-        // rotated and no head norm comes between; else by their own passes.
-        if (!hp.qkNorm && hp.nRot === hp.headDim) {
+        // rotated and no q/k norm comes between; else by their own passes.
+        if (hp.qkNorm === 'none' && hp.nRot === hp.headDim && hp.ropeLayers[l]) {
           const all = new Float32Array(Q + 2 * KV);
           all.set(biases[0]);
           all.set(biases[1], Q);
@@ -253,8 +269,9 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
           bv = await upload(p + 'attn_v.bias', biases[2]);
         }
       }
-      const qNorm = hp.qkNorm ? await vector(p + 'attn_q_norm.weight', hp.headDim) : undefined;
-      const kNorm = hp.qkNorm ? await vector(p + 'attn_k_norm.weight', hp.headDim) : undefined;
+      const row = hp.qkNorm === 'row';
+      const qNorm = hp.qkNorm !== 'none' ? await vector(p + 'attn_q_norm.weight', row ? Q : hp.headDim) : undefined;
+      const kNorm = hp.qkNorm !== 'none' ? await vector(p + 'attn_k_norm.weight', row ? KV : hp.headDim) : undefined;
       const wo = await matrix(p + 'attn_output.weight');
       const postAttnNorm = hp.postNorms ? await vector(p + 'post_attention_norm.weight', info.nEmbd) : undefined;
       const { ffnNorm, gateUp, down, postFfnNorm } = await ffn(p);
@@ -262,7 +279,6 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
         attnNorm, qkv, wo, ffnNorm, gateUp, down,
         bq, bk, bv, bqkv, qNorm, kNorm, postAttnNorm, postFfnNorm,
         window: hp.nSwa > 0 && hp.swaLayers[l] ? hp.nSwa : 0,
-        rope: this.ropeOf(l),
       });
     }
     if (this.headOnDevice) {

@@ -18,7 +18,8 @@ export interface TensorBytes {
 export type TensorReader = (name: string) => Promise<TensorBytes | undefined>;
 
 export interface GpuBlockWeights {
-  attnNorm: GPUBuffer; // (n_embd) f32
+  /** (n_embd) f32; absent without pre-norms (OLMo 2: the projections read the residual stream). */
+  attnNorm?: GPUBuffer;
   /** Q (n_embd -> n_head * head_dim), K and V (n_embd -> n_head_kv *
    * head_dim): one weight stacking the three when their types match (one
    * dispatch; GpuWeight.stack), else the three. With ModelHparams.attnGate
@@ -28,7 +29,7 @@ export interface GpuBlockWeights {
   qkv: GpuWeight[];
   /** (n_head * head_dim -> n_embd); a recurrent block's output projection. */
   wo: GpuWeight;
-  ffnNorm: GPUBuffer; // (n_embd) f32
+  ffnNorm?: GPUBuffer; // (n_embd) f32; absent as attnNorm
   /** Gate and up (n_embd -> n_ff), stacked like qkv. */
   gateUp: GpuWeight[];
   down: GpuWeight; // (n_ff -> n_embd)
@@ -39,13 +40,12 @@ export interface GpuBlockWeights {
   /** The three biases back to back, where the RoPE + cache store adds them
    * (full rotation, no Q/K norm); bq, bk and bv are then absent. */
   bqkv?: GPUBuffer; // (n_head * head_dim + 2 kv_dim) f32
-  qNorm?: GPUBuffer; // (head_dim) f32
-  kNorm?: GPUBuffer; // (head_dim) f32
+  qNorm?: GPUBuffer; // (head_dim) f32, or (n_head * head_dim) with hparams.qkNorm 'row'
+  kNorm?: GPUBuffer; // (head_dim) f32, or (kv_dim) with hparams.qkNorm 'row'
   postAttnNorm?: GPUBuffer; // (n_embd) f32
   postFfnNorm?: GPUBuffer; // (n_embd) f32
   /** Sliding window of this block in positions; 0 for full attention. */
   window: number;
-  rope: RopeConfig;
   /** A hybrid's recurrent block: its token mixer, in place of attention. */
   mixer?: GpuMixerWeights;
 }
@@ -83,4 +83,7 @@ export interface GpuModelWeights {
   readonly headOnDevice: boolean;
   readonly outputNorm?: GPUBuffer; // (n_embd) f32
   readonly output?: GpuWeight; // (n_embd -> n_vocab)
+  /** The RoPE of layer l in a session of nCtx cells (LongRoPE's factors
+   * depend on it); undefined for a layer without position encoding. */
+  ropeOf(l: number, nCtx: number): RopeConfig | undefined;
 }

@@ -33,7 +33,7 @@ export interface GraphTools {
     quantize: (frame: GPUBuffer) => Step[];
     input: (w: GpuWeight) => GPUBuffer | Q8Acts;
   };
-  normed: (weight: GPUBuffer, readers: GpuWeight[], frame: GPUBuffer) => { steps: Step[]; input: (w: GpuWeight) => GPUBuffer | Q8Acts };
+  normed: (weight: GPUBuffer | undefined, readers: GpuWeight[], frame: GPUBuffer) => { steps: Step[]; input: (w: GpuWeight) => GPUBuffer | Q8Acts };
   project: (w: GpuWeight, x: GPUBuffer | Q8Acts, postNorm: GPUBuffer | undefined) => Step[];
   projectEach: (ws: GpuWeight[], input: (w: GpuWeight) => GPUBuffer | Q8Acts, outs: GPUBuffer[]) => Step[];
   frame: GPUBuffer;

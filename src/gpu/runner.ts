@@ -59,9 +59,11 @@ export class GpuRunner implements OffloadRunner {
     return GPU_PICK_MAX;
   }
 
-  /** Gemma 2 caps the logits read back after the pick ranked them. */
+  /** Gemma 2 caps, and Granite scales, the logits read back after the pick
+   * ranked them (distinct logits may round to ties). */
   get candidatesCapped(): boolean {
-    return this.model.spec.hparams.finalSoftcap > 0;
+    const hp = this.model.spec.hparams;
+    return hp.finalSoftcap > 0 || hp.logitScale !== 1;
   }
 
   /** Bytes of GPU memory this session's caches and activations take. */
@@ -175,7 +177,8 @@ export class GpuRunner implements OffloadRunner {
     this.graph.readback.unmap();
     this.stats.readbacks++;
     this.stats.readbackBytes += n * 4;
-    // Gemma 2 caps its logits (on the 1 row read back, as the CPU head does).
+    // Granite scales and Gemma 2 caps its logits (on the 1 row read back,
+    // as the CPU head does).
     if (this.headOnDevice) this.cap(result);
     return result;
   }
@@ -189,8 +192,14 @@ export class GpuRunner implements OffloadRunner {
     return c;
   }
 
+  /** What the head does after its matmul, in f32 as the CPU's head: the
+   * logit multiplier (Granite; 1 elsewhere), then the final soft-cap (Gemma 2). */
   private cap(logits: Float32Array): void {
-    const cap = this.model.spec.hparams.finalSoftcap;
+    const { finalSoftcap: cap, logitScale } = this.model.spec.hparams;
+    if (logitScale !== 1) {
+      const m = Math.fround(logitScale);
+      for (let i = 0; i < logits.length; i++) logits[i] = Math.fround(logits[i] * m);
+    }
     if (cap <= 0) return;
     const inv = Math.fround(1 / cap);
     for (let i = 0; i < logits.length; i++) logits[i] = Math.fround(Math.tanh(Math.fround(logits[i] * inv)) * cap);

@@ -49,12 +49,20 @@ export interface ModelHparams {
   fusedQkv: boolean;
   /** Gate and up in one ffn_up tensor of 2 n_ff rows, gate first (Phi 3). */
   fusedFfn: boolean;
-  /** RMSNorm of every q and k head before RoPE (Qwen 3, Gemma 3). */
-  qkNorm: boolean;
-  /** RMSNorm of each sub-block's output before the residual add (Gemma 2/3). */
+  /** RMSNorm of q and k before RoPE: of every head (Qwen 3, Gemma 3), of
+   * each token's whole q and k rows (OLMo 2), or none. */
+  qkNorm: 'none' | 'head' | 'row';
+  /** RMSNorm of each sub-block's input (attn_norm, ffn_norm); false: the
+   * sub-block reads the residual stream as it is (OLMo 2). */
+  preNorms: boolean;
+  /** RMSNorm of each sub-block's output before the residual add (Gemma 2/3, OLMo 2). */
   postNorms: boolean;
-  /** Token embeddings are multiplied by this (Gemma: sqrt(n_embd)). */
+  /** Token embeddings are multiplied by this (Gemma: sqrt(n_embd); Granite: embedding_scale). */
   embdScale: number;
+  /** Each sub-block's output is multiplied by this before the residual add (Granite; else 1). */
+  residualScale: number;
+  /** Logits are multiplied by this (Granite: 1 / logit_scale; else 1). */
+  logitScale: number;
   /** The attention scale: on q.k, or on q itself when attnScaleOnQ. */
   attnScale: number;
   attnScaleOnQ: boolean;
@@ -70,6 +78,13 @@ export interface ModelHparams {
   /** RoPE of the sliding-window layers (Gemma 3 uses another base). */
   freqBaseSwa: number;
   freqScaleSwa: number;
+  /** RoPE's cos and sin are multiplied by this (LongRoPE's attention factor; 1 elsewhere). */
+  ropeAttnFactor: number;
+  ropeAttnFactorSwa: number;
+  /** LongRoPE: a session of more cells rotates with rope_factors_long, others with _short. */
+  nCtxOrig: number;
+  /** Per layer: false where it has no position encoding (SmolLM3's NoPE layers). */
+  ropeLayers: boolean[];
   /** Hybrids: each block's token mixer. Attention everywhere for the
    *  other architectures; LFM2 has short convolutions, Qwen 3.5 Gated
    *  DeltaNet blocks, both with a recurrent state instead of a KV cache. */

@@ -1,12 +1,41 @@
 // Random models of every architecture Hob runs (llama, qwen2, qwen3, phi3,
-// gemma2, gemma3), written with the tensor names, shapes and metadata keys
-// llama.cpp's converter gives each, over the synthetic SentencePiece
-// vocabulary of random-model.ts. The llama-only benchmark presets stay there.
+// gemma2, gemma3, smollm3, granite, olmo2), written with the tensor names,
+// shapes and metadata keys llama.cpp's converter gives each, over the
+// synthetic SentencePiece vocabulary of random-model.ts; and the RoPE
+// variants that ride on them (Llama 3's frequency factors, Phi-3.5's
+// LongRoPE). The llama-only benchmark presets stay in random-model.ts.
 import { Rng, syntheticVocab, typeForRow, type LlamaSpec } from './random-model';
 import { GgufWriter, type TensorType } from './writer';
 
-export type ArchName = 'llama' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3';
-export const ARCHS: readonly ArchName[] = ['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'];
+export type ArchName = 'llama' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3' | 'smollm3' | 'granite' | 'olmo2';
+export const ARCHS: readonly ArchName[] = ['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3', 'smollm3', 'granite', 'olmo2'];
+
+/** Llama 3's RoPE scaling as the converter turns it into rope_freqs.weight. */
+export interface Llama3Scaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalContext: number;
+}
+
+/** Phi-3.5's LongRoPE: two sets of frequency divisors and an attention factor. */
+export interface LongRope {
+  /** rope.scaling.original_context_length: longer sessions use the long factors. */
+  originalContext: number;
+  /** rope.scaling.attn_factor (the converter's sqrt(1 + ln(scale) / ln(original))). */
+  attnFactor: number;
+  /** Written as short[i] = 1 + shortStep i and long[i] = 1 + longStep i (the real ones grow too). */
+  shortStep: number;
+  longStep: number;
+}
+
+/** Granite's muP multipliers, under the keys its converter writes. */
+export interface GraniteScales {
+  embedding: number;
+  residual: number;
+  attention: number;
+  logit: number;
+}
 
 export interface ArchSpec extends LlamaSpec {
   arch: ArchName;
@@ -28,6 +57,12 @@ export interface ArchSpec extends LlamaSpec {
   postNormMean?: number;
   /** Mean of output_norm's weights (1 when unset): scales the logits. */
   outputNormMean?: number;
+  /** llama: rope_freqs.weight from Llama 3's scaling parameters. */
+  llama3Rope?: Llama3Scaling;
+  /** phi3: LongRoPE factors and attention factor. */
+  longRope?: LongRope;
+  /** granite: the multipliers (logit_scale is required by llama.cpp). */
+  granite?: GraniteScales;
 }
 
 /** llama_ftype of general.file_type, by the blocks' weight type. */
@@ -67,6 +102,20 @@ export const ARCH_PRESETS: Readonly<Record<ArchName, ArchSpec>> = {
     ...BASE, arch: 'gemma3', name: 'hob-tiny-gemma3', nLayer: 6, headDim: 32, tiedOutput: true, embdStd: 0.25,
     ropeFreqBase: 1000000, ropeLinearFactor: 8, slidingWindow: 8, postNormMean: 1,
   },
+  // Blocks 0-2 rotate, block 3 is NoPE (every fourth, as SmolLM3). The real
+  // ones tie the head to the embedding; tied, these tiny ones would repeat
+  // their input token (see gemma2 above), so the head is its own.
+  smollm3: { ...BASE, arch: 'smollm3', name: 'hob-tiny-smollm3', ropeFreqBase: 5000000 },
+  // Granite 3.x's multipliers (embedding 12, residual 0.22, logits / 8) with a
+  // score scale twice the default, so that each one bites; a small
+  // embedding, which the multiplier brings back to the tiny preset's scale.
+  granite: {
+    ...BASE, arch: 'granite', name: 'hob-tiny-granite', embdStd: 1 / 12,
+    granite: { embedding: 12, residual: 0.22, attention: 0.5, logit: 8 },
+  },
+  // No pre-norms: q and k are normed as whole rows, each sub-block's output
+  // by its post-norm.
+  olmo2: { ...BASE, arch: 'olmo2', name: 'hob-tiny-olmo2', ropeFreqBase: 500000, rmsEps: 1e-6, embdStd: 0.5 },
 };
 
 export function makeArchSpec(arch: ArchName, overrides: Partial<ArchSpec> = {}): ArchSpec {
@@ -114,10 +163,21 @@ export function buildArchModel(spec: ArchSpec, sabotage: Sabotage = {}): GgufWri
     w.addKv(a + 'attention.value_length', headDim, 'uint32');
   }
   w.addKv(a + 'rope.freq_base', spec.ropeFreqBase, 'float32');
-  if (arch === 'llama' || arch === 'phi3') w.addKv(a + 'rope.dimension_count', headDim, 'uint32');
+  if (['llama', 'phi3', 'smollm3', 'granite'].includes(arch)) w.addKv(a + 'rope.dimension_count', headDim, 'uint32');
   if (spec.ropeLinearFactor !== undefined) {
     w.addKv(a + 'rope.scaling.type', 'linear', 'string');
     w.addKv(a + 'rope.scaling.factor', spec.ropeLinearFactor, 'float32');
+  }
+  // Phi-3.5's converter writes no scaling type: the factors and these keys say it.
+  if (spec.longRope) {
+    w.addKv(a + 'rope.scaling.attn_factor', spec.longRope.attnFactor, 'float32');
+    w.addKv(a + 'rope.scaling.original_context_length', spec.longRope.originalContext, 'uint32');
+  }
+  if (spec.granite) {
+    w.addKv(a + 'attention.scale', spec.granite.attention, 'float32');
+    w.addKv(a + 'embedding_scale', spec.granite.embedding, 'float32');
+    w.addKv(a + 'residual_scale', spec.granite.residual, 'float32');
+    w.addKv(a + 'logit_scale', spec.granite.logit, 'float32');
   }
   w.addKv(a + 'attention.layer_norm_rms_epsilon', spec.rmsEps, 'float32');
   if (spec.slidingWindow !== undefined) w.addKv(a + 'attention.sliding_window', spec.slidingWindow, 'uint32');
@@ -149,14 +209,26 @@ export function buildArchModel(spec: ArchSpec, sabotage: Sabotage = {}): GgufWri
   const norm = (name: string, n: number, mean = 1): void => random(name, [n], 'f32', mean, spec.normStd);
   const postNorm = spec.postNormMean ?? 1;
 
+  const fixed = (name: string, values: number[]): void => {
+    if (sabotage.omit === name) return;
+    const dims = sabotage.reshape?.name === name ? sabotage.reshape.dims : [values.length];
+    w.addTensor(name, dims, 'f32', (out, start) => out.set(values.slice(start, start + out.length)));
+  };
+
   // Shapes in GGUF order, innermost first: a matrix [in, out] maps in → out.
   random('token_embd.weight', [nEmbd, nVocab], spec.embdType, 0, spec.embdStd); // (vocab, dim)
   norm('output_norm.weight', nEmbd, spec.outputNormMean ?? 1);
   if (!spec.tiedOutput) random('output.weight', [nEmbd, nVocab], spec.outputType, 0, spec.outputStd);
+  if (spec.llama3Rope) fixed('rope_freqs.weight', llama3RopeFactors(spec.ropeFreqBase, headDim, spec.llama3Rope)); // (n_rot / 2)
+  if (spec.longRope) {
+    const half = Array.from({ length: headDim / 2 }, (_, i) => i);
+    fixed('rope_factors_long.weight', half.map((i) => 1 + spec.longRope!.longStep * i)); // (n_rot / 2)
+    fixed('rope_factors_short.weight', half.map((i) => 1 + spec.longRope!.shortStep * i));
+  }
   const t = spec.weightType;
   for (let l = 0; l < spec.nLayer; l++) {
     const blk = `blk.${l}.`;
-    norm(blk + 'attn_norm.weight', nEmbd);
+    if (arch !== 'olmo2') norm(blk + 'attn_norm.weight', nEmbd);
     if (arch === 'phi3') {
       random(blk + 'attn_qkv.weight', [nEmbd, qDim + 2 * kvDim], t, 0, spec.std); // dim → q | k | v
     } else {
@@ -174,9 +246,13 @@ export function buildArchModel(spec: ArchSpec, sabotage: Sabotage = {}): GgufWri
       norm(blk + 'attn_q_norm.weight', headDim);
       norm(blk + 'attn_k_norm.weight', headDim);
     }
+    if (arch === 'olmo2') {
+      norm(blk + 'attn_q_norm.weight', qDim); // whole rows, not heads
+      norm(blk + 'attn_k_norm.weight', kvDim);
+    }
     random(blk + 'attn_output.weight', [qDim, nEmbd], t, 0, spec.std);
-    if (gemma) norm(blk + 'post_attention_norm.weight', nEmbd, postNorm);
-    norm(blk + 'ffn_norm.weight', nEmbd);
+    if (gemma || arch === 'olmo2') norm(blk + 'post_attention_norm.weight', nEmbd, postNorm);
+    if (arch !== 'olmo2') norm(blk + 'ffn_norm.weight', nEmbd);
     if (arch === 'phi3') {
       random(blk + 'ffn_up.weight', [nEmbd, 2 * nFf], t, 0, spec.std); // dim → gate | up
     } else {
@@ -184,9 +260,28 @@ export function buildArchModel(spec: ArchSpec, sabotage: Sabotage = {}): GgufWri
       random(blk + 'ffn_up.weight', [nEmbd, nFf], t, 0, spec.std);
     }
     random(blk + 'ffn_down.weight', [nFf, nEmbd], t, 0, spec.std); // n_ff → dim
-    if (gemma) norm(blk + 'post_ffw_norm.weight', nEmbd, postNorm);
+    if (gemma || arch === 'olmo2') norm(blk + 'post_ffw_norm.weight', nEmbd, postNorm);
   }
   return w;
+}
+
+/** rope_freqs.weight for Llama 3's scaling, as llama.cpp's converter
+ * computes it (in double, stored as f32): divisor 1 for short wavelengths,
+ * `factor` for long ones, a smooth mix between. */
+export function llama3RopeFactors(base: number, nRot: number, s: Llama3Scaling): number[] {
+  const lowWavelen = s.originalContext / s.lowFreqFactor;
+  const highWavelen = s.originalContext / s.highFreqFactor;
+  const out: number[] = [];
+  for (let i = 0; i < nRot; i += 2) {
+    const wavelen = (2 * Math.PI) / (1 / base ** (i / nRot));
+    if (wavelen < highWavelen) out.push(1);
+    else if (wavelen > lowWavelen) out.push(s.factor);
+    else {
+      const smooth = (s.originalContext / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      out.push(1 / ((1 - smooth) / s.factor + smooth));
+    }
+  }
+  return out;
 }
 
 /** The GGUF bytes of a random model of spec.arch (see buildArchModel). */

@@ -22,8 +22,11 @@ import { requestNodeGpu } from './node-gpu.js';
 
 const N_CTX = 32;
 // As in arch-split.test.ts: what is left between the splits is f32
-// summation order, which the Gemmas' post-norms and soft-caps magnify.
-const TOLERANCE: Record<ArchName, number> = { llama: 1e-3, qwen2: 1e-3, qwen3: 1e-3, phi3: 1e-3, gemma2: 2e-2, gemma3: 2e-2 };
+// summation order, which the Gemmas' and OLMo 2's post-norms and the
+// Gemmas' soft-caps magnify.
+const TOLERANCE: Record<ArchName, number> = {
+  llama: 1e-3, qwen2: 1e-3, qwen3: 1e-3, phi3: 1e-3, gemma2: 2e-2, gemma3: 2e-2, smollm3: 1e-3, granite: 1e-3, olmo2: 1e-2,
+};
 
 const ids = (first: number, n: number) => Array.from({ length: n }, (_, i) => 3 + ((first + 37 * i) % 500));
 

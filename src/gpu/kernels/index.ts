@@ -97,12 +97,13 @@ export class Kernels {
   // ---- matmul (matmul.ts) ---------------------------------------------------------
 
   /** y = W x, or y += W x with opts.accumulate (a residual add folded into
-   * the projection). x is f32 rows for float weights and Q8Acts (made by
-   * quantize, rmsnorm or siluMul with opts.q8) for quantized ones. A weight
-   * stacked from several (w.stack: Q, K and V, or gate and up) takes one
-   * output per stacked weight, y an array in stack order: one dispatch
-   * writes them all (wgsl/matmul_out.wgsl). */
-  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean } = {}): Step {
+   * the projection); W x is multiplied by opts.outScale first (Granite's
+   * residual multiplier; default 1). x is f32 rows for float weights and
+   * Q8Acts (made by quantize, rmsnorm or siluMul with opts.q8) for quantized
+   * ones. A weight stacked from several (w.stack: Q, K and V, or gate and
+   * up) takes one output per stacked weight, y an array in stack order: one
+   * dispatch writes them all (wgsl/matmul_out.wgsl). */
+  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean; outScale?: number } = {}): Step {
     return recordMatmul(this.kc, w, x, y, frame, opts);
   }
 
@@ -207,7 +208,9 @@ export class Kernels {
   /** Records the context shift of one layer's cache, with its uniforms,
    * once: each encode moves cells [end, end + nMoved) down to start
    * (through `scratch`: a copy may not overlap within one buffer), then
-   * re-rotates the moved K rows by -(end - start) positions. */
+   * re-rotates the moved K rows by -(end - start) positions (a pure
+   * rotation: rope.mscale is not applied again; without shape.rope, a NoPE
+   * layer's, the rows only move). */
   kvErase(kCache: GPUBuffer, vCache: GPUBuffer, scratch: GPUBuffer, shape: KvEraseShape): KvEraseStep {
     return recordKvErase(this.kc, kCache, vCache, scratch, shape);
   }

@@ -30,17 +30,21 @@ export function recordKvErase(kc: KernelContext, kCache: GPUBuffer, vCache: GPUB
   const { kvDim, nCtx, nHeadKv, headDim, rope } = shape;
   const label = 'kv_erase';
   for (const [name, v] of Object.entries({ kvDim, nCtx, nHeadKv, headDim })) checkInt(label, name, v, 1);
-  checkRope(label, nHeadKv, headDim, rope);
+  if (rope) checkRope(label, nHeadKv, headDim, rope);
   if (kvDim % 2 !== 0 || nHeadKv * headDim > kvDim) {
     throw new HobError('argument/invalid', `${label}: kvDim ${kvDim} must be even and hold ${nHeadKv} heads of ${headDim}`, { kvDim, nHeadKv, headDim });
   }
   const rowBytes = kvDim * 2;
   needBytes(label, 'kCache', kCache, nCtx * rowBytes);
   needBytes(label, 'vCache', vCache, nCtx * rowBytes);
-  const pipeline = kc.pipelines.get('kv_shift', [wgsl.commonWgsl, wgsl.ropeMathWgsl, wgsl.kvShiftWgsl], 'kv_shift');
-  const ropeParams = kc.uniform(`${label} rope`, ropeUniform(rope, nHeadKv, headDim, nCtx));
-  const shiftParams = kc.uniform(label, [0, 0, 0, kvDim]);
-  const group = kc.pipelines.bindGroup(pipeline, label, [null, ropeParams, shiftParams, kCache, rope.freqFactors ?? kc.noFactors]);
+  // A NoPE layer's keys hold no position: its shift only moves cells.
+  const rotate = rope && {
+    pipeline: kc.pipelines.get('kv_shift', [wgsl.commonWgsl, wgsl.ropeMathWgsl, wgsl.kvShiftWgsl], 'kv_shift'),
+    params: kc.uniform(label, [0, 0, 0, kvDim]),
+  };
+  const group = rope && rotate
+    ? kc.pipelines.bindGroup(rotate.pipeline, label, [null, kc.uniform(`${label} rope`, ropeUniform(rope, nHeadKv, headDim, nCtx, true)), rotate.params, kCache, rope.freqFactors ?? kc.noFactors])
+    : null;
   const words = new Uint32Array(4);
   return {
     label,
@@ -65,12 +69,13 @@ export function recordKvErase(kc: KernelContext, kCache: GPUBuffer, vCache: GPUB
         enc.copyBufferToBuffer(cache, end * rowBytes, scratch, 0, bytes);
         enc.copyBufferToBuffer(scratch, 0, cache, start * rowBytes, bytes);
       }
+      if (!rotate || !group) return;
       words.set([start, nMoved, (start - end) >>> 0, kvDim]);
-      kc.device.queue.writeBuffer(shiftParams, 0, words);
+      kc.device.queue.writeBuffer(rotate.params, 0, words);
       const pass = enc.beginComputePass({ label });
       // One invocation per (cell, head) of the moved cells, 64 a workgroup.
       const [gx, gy] = kc.limit.grid(label, Math.ceil((nMoved * nHeadKv) / 64));
-      dispatch(pass, pipeline, group, gx, gy);
+      dispatch(pass, rotate.pipeline, group, gx, gy);
       pass.end();
     },
   };

@@ -5,7 +5,7 @@
 import { HobError } from '../../shared/errors.js';
 import * as wgsl from '../shaders.js';
 import type { GpuWeight, GpuWeightType } from '../weights.js';
-import { pow2Ceil, type KernelContext, type Q8Tile } from './context.js';
+import { f32Bits, pow2Ceil, type KernelContext, type Q8Tile } from './context.js';
 import { checkTokens, gridStep, rowsIn } from './dispatch.js';
 import { actType, actsServe, isQ8Acts, needsQ8Acts, q8Rows, type Q8Acts } from './q8-acts.js';
 import type { Step } from './types.js';
@@ -54,8 +54,10 @@ export const Q8_TILE_SMALL: Q8Tile = { rows: 2, tokens: 2, blocks: 4 };
 const Q8_TILE_MIN_GROUPS = 128;
 
 /** Kernels.matmul. */
-export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean } = {}): Step {
-  const label = `matmul ${w.type} ${w.rows}x${w.cols}${w.stack ? ` (${w.stack.join('+')})` : ''}${opts.accumulate ? ' (+=)' : ''}`;
+export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean; outScale?: number } = {}): Step {
+  const outScale = opts.outScale ?? 1;
+  const label = `matmul ${w.type} ${w.rows}x${w.cols}${w.stack ? ` (${w.stack.join('+')})` : ''}${opts.accumulate ? ' (+=)' : ''}${outScale !== 1 ? ` (x${outScale})` : ''}`;
+  if (!Number.isFinite(outScale)) throw new HobError('argument/invalid', `${label}: outScale must be finite, got ${outScale}`, { outScale });
   const stack = w.stack ?? [w.rows];
   const ys = Array.isArray(y) ? y : [y];
   if (ys.length !== stack.length || stack.length > 3 || stack.reduce((a, b) => a + b, 0) !== w.rows) {
@@ -97,7 +99,7 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
   }
   const parts = w.parts.map((part, i) => {
     const params = kc.uniform(`${label} part ${i}`, [
-      part.rowCount, w.cols, w.cols / 8, part.rowStart, seg1, maxTokens, opts.accumulate ? 1 : 0, 0, seg1, seg2, w.rows, 0,
+      part.rowCount, w.cols, w.cols / 8, part.rowStart, seg1, maxTokens, opts.accumulate ? 1 : 0, f32Bits(outScale), seg1, seg2, w.rows, 0,
     ]);
     // Bindings 0..3, the weight's two buffers (4, 5), then the activations'
     // scales (6) and, where the weights read them, sums (7); the outputs of

@@ -9,8 +9,9 @@ import { checkInt, gridStep, needBytes, rowsIn } from './dispatch.js';
 import type { RopeConfig, Step } from './types.js';
 
 /** The Rope uniform of rope_math.wgsl. theta_scale = base^(-2/nRot) in f32,
- * as the CPU computes it. */
-export function ropeUniform(rope: RopeConfig, nHeads: number, headDim: number, maxRows: number): number[] {
+ * as the CPU computes it. A shift's re-rotation (`shift`) leaves out the
+ * attention factor: the keys carry it from their first rotation. */
+export function ropeUniform(rope: RopeConfig, nHeads: number, headDim: number, maxRows: number, shift = false): number[] {
   const thetaScale = Math.fround(Math.pow(Math.fround(rope.freqBase), Math.fround(-2 / rope.nRot)));
   return [
     nHeads,
@@ -21,6 +22,10 @@ export function ropeUniform(rope: RopeConfig, nHeads: number, headDim: number, m
     f32Bits(rope.freqScale),
     rope.freqFactors ? 1 : 0,
     maxRows,
+    f32Bits(shift ? 1 : rope.mscale ?? 1),
+    0,
+    0,
+    0,
   ];
 }
 
@@ -35,6 +40,8 @@ export function checkRope(label: string, nHeads: number, headDim: number, rope: 
   }
   if (headDim % 2 !== 0) throw new HobError('argument/invalid', `${label}: headDim must be even`, { headDim });
   if (rope.freqFactors) needBytes(label, 'freqFactors', rope.freqFactors, (rope.nRot / 2) * 4);
+  const m = rope.mscale ?? 1;
+  if (!(Number.isFinite(m) && m > 0)) throw new HobError('argument/invalid', `${label}: mscale must be a positive number, got ${m}`, { mscale: m });
 }
 
 /** Kernels.rope. */

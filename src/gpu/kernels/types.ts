@@ -16,8 +16,10 @@ export interface RopeConfig {
   nRot: number;
   freqBase: number;
   freqScale: number;
-  /** nRot / 2 f32 divisors of the frequencies (Llama 3), or absent. */
+  /** nRot / 2 f32 divisors of the frequencies (Llama 3, LongRoPE), or absent. */
   freqFactors?: GPUBuffer;
+  /** cos and sin are multiplied by this (LongRoPE's attention factor); default 1. */
+  mscale?: number;
 }
 
 export interface AttentionShape {
@@ -40,7 +42,8 @@ export interface KvEraseShape {
   nCtx: number;
   nHeadKv: number;
   headDim: number;
-  rope: RopeConfig;
+  /** Absent for a layer without position encoding (NoPE): cells move, keys stay. */
+  rope?: RopeConfig;
 }
 
 /** A layer's context shift, recorded once: encode moves cells [end, end +
