@@ -341,6 +341,10 @@ export interface EngineInfo {
   threads: number;
   /** 'mt' (SIMD + threads) or 'st' (SIMD, one thread: the page is not cross-origin isolated). */
   variant: 'mt' | 'st';
+  /** The build's SIMD: 'relaxed' (relaxed SIMD's 8-bit dot products, where
+   * the runtime has them: Chromium, Node 22+) or 'simd128' (the fallback,
+   * same results bit for bit). */
+  simd: 'relaxed' | 'simd128';
   /** How the layers were split, and why (gpuLayers 'auto' explains its choice). */
   load: {
     gpuLayers: number;

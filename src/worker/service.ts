@@ -88,6 +88,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       contextSize: s.nCtx,
       threads: s.nThreads,
       variant: e.variant,
+      simd: e.simd,
       load: {
         gpuLayers: report?.gpuLayers ?? 0,
         reason: report?.reason,
