@@ -85,6 +85,30 @@ const api = {
     return { sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''), simd: engine.simd, variant: engine.variant };
   },
 
+  /** Milliseconds per matmul of a rows x cols weight of `type` over T
+   * tokens, single-threaded, each build in turn (`reps` rounds, the best
+   * of each): their ratio is the kernels' speed-up, less sensitive to other
+   * load on the machine than the benchmark's tokens/s. */
+  async timeMatmul(type: TensorType, rows: number, cols: number, T: number, reps: number): Promise<Record<WasmSimd, number>> {
+    const ops = { simd128: await CpuOps.load('simd128'), relaxed: await CpuOps.load('relaxed') };
+    const rng = new Rng(5, type);
+    const wf = new Float32Array(rows * cols);
+    rng.fillNormal(wf, 0, 0.05);
+    const w = encodeTensor(type, wf);
+    const x = new Float32Array(T * cols);
+    rng.fillNormal(x, 0, 1);
+    const id = ENCODINGS[type].ggmlType;
+    const best: Record<WasmSimd, number> = { simd128: Infinity, relaxed: Infinity };
+    for (let r = 0; r < reps; r++) {
+      for (const k of ['simd128', 'relaxed'] as const) {
+        const t0 = performance.now();
+        ops[k].matmul(id, w, rows, cols, x, T);
+        best[k] = Math.min(best[k], performance.now() - t0);
+      }
+    }
+    return best;
+  },
+
   /** Matmuls of `type` over the given token counts and row lengths in both
    * builds; the first few elements that differ (none when bit-identical)
    * and how many were compared. */
