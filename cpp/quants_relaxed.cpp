@@ -8,9 +8,12 @@
 // the same integer; the float steps (convert, times d_w * d_a, add into the
 // lane's accumulator, then lanes 0 + 1 + 2 + 3) are those of quants_q.cpp.
 // The instruction's result is defined only when the second operand's bytes
-// are 0..127, so weights enter it as unsigned nibbles: Q4_0 as q in 0..15
-// with its offset (-8 sum a) taken from the activations' lane sums; Q8_0 as
-// w + 128 = 16 h + l, whose nibbles give w a = l a + 16 h a - 128 a.
+// are 0..127, so Q4_0 weights enter it as unsigned nibbles q in 0..15, with
+// their offset (-8 sum a) taken from the activations' lane sums.
+//
+// Q4_0 only: a Q8_0 kernel (w + 128 as two nibble planes, four dots per 32
+// weights) measured slower than the SIMD128 one in Chromium on x86, where
+// V8 lowers each relaxed dot to two multiply-adds and an add.
 #include "quants_relaxed.h"
 
 #include <cstring>
@@ -39,31 +42,18 @@ void order16(const uint8_t* src, uint8_t* dst, bool inverse) {
     std::memcpy(dst, tmp, 16);
 }
 
-// Q8_0 weights are stored as w + 128 (w XOR 0x80): two unsigned nibbles.
-void flip_signs(uint8_t* q, int n) {
-    for (int j = 0; j < n; j++) q[j] ^= 0x80;
+void repack_block(uint8_t* blk, bool inverse) {
+    BlockQ4_0* b = reinterpret_cast<BlockQ4_0*>(blk);
+    order16(b->qs, b->qs, inverse);
 }
 
-void repack_block(TypeId t, uint8_t* blk, bool inverse) {
-    if (t == TypeId::Q4_0) {
-        BlockQ4_0* b = reinterpret_cast<BlockQ4_0*>(blk);
-        order16(b->qs, b->qs, inverse);
-    } else {
-        BlockQ8_0* b = reinterpret_cast<BlockQ8_0*>(blk);
-        uint8_t* q = reinterpret_cast<uint8_t*>(b->qs);
-        order16(q, q, inverse);
-        order16(q + 16, q + 16, inverse);
-        flip_signs(q, 32);
-    }
-}
-
-size_t block_bytes(TypeId t) { return t == TypeId::Q4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0); }
+constexpr size_t kBlockBytes = sizeof(BlockQ4_0);
 
 }  // namespace
 
 bool repack_wanted(TypeId t) {
 #if defined(__wasm_relaxed_simd__)
-    return t == TypeId::Q4_0 || t == TypeId::Q8_0;
+    return t == TypeId::Q4_0;
 #else
     (void)t;
     return false;
@@ -71,27 +61,25 @@ bool repack_wanted(TypeId t) {
 }
 
 void repack_rows(TypeId t, uint8_t* data, int64_t n_rows, int64_t cols) {
-    HOB_CHECK(t == TypeId::Q4_0 || t == TypeId::Q8_0, HOB_ERR_INTERNAL, std::string("no repacked layout for ") + type_name(t));
-    const int64_t nb = n_rows * (cols / kQK8_0);
-    const size_t bb = block_bytes(t);
-    for (int64_t b = 0; b < nb; b++) repack_block(t, data + (size_t)b * bb, false);
+    HOB_CHECK(t == TypeId::Q4_0, HOB_ERR_INTERNAL, std::string("no repacked layout for ") + type_name(t));
+    const int64_t nb = n_rows * (cols / kQK4_0);
+    for (int64_t b = 0; b < nb; b++) repack_block(data + (size_t)b * kBlockBytes, false);
 }
 
 void unpack_row(TypeId t, const uint8_t* row, int64_t cols, uint8_t* out) {
-    const int64_t nb = cols / kQK8_0;
-    const size_t bb = block_bytes(t);
-    std::memcpy(out, row, (size_t)nb * bb);
-    for (int64_t b = 0; b < nb; b++) repack_block(t, out + (size_t)b * bb, true);
+    HOB_CHECK(t == TypeId::Q4_0, HOB_ERR_INTERNAL, std::string("no repacked layout for ") + type_name(t));
+    const int64_t nb = cols / kQK4_0;
+    std::memcpy(out, row, (size_t)nb * kBlockBytes);
+    for (int64_t b = 0; b < nb; b++) repack_block(out + (size_t)b * kBlockBytes, true);
 }
 
 void dequantize_tensor_row(const Tensor& t, int64_t r, float* out) {
     if (!t.repacked) return dequantize_row(t.type, t.row(r), out, t.cols());
     // A block at a time, back in its natural layout.
-    const size_t bb = block_bytes(t.type);
-    uint8_t blk[sizeof(BlockQ8_0)];
-    for (int64_t b = 0; b < t.cols() / kQK8_0; b++) {
-        unpack_row(t.type, t.row(r) + (size_t)b * bb, kQK8_0, blk);
-        dequantize_row(t.type, blk, out + b * kQK8_0, kQK8_0);
+    uint8_t blk[kBlockBytes];
+    for (int64_t b = 0; b < t.cols() / kQK4_0; b++) {
+        unpack_row(t.type, t.row(r) + (size_t)b * kBlockBytes, kQK4_0, blk);
+        dequantize_row(t.type, blk, out + b * kQK4_0, kQK4_0);
     }
 }
 
@@ -176,46 +164,6 @@ void tile_q4_0(int64_t n, const uint8_t* w, size_t stride, const uint8_t* act, s
         for (int j = 0; j < NT; j++) out[r * out_stride + j] = qk::hsum_f32x4(acc[r][j]);
 }
 
-// Q8_0 as two nibble planes of w + 128: s = sum l a + 16 (sum h a - 8 sum a).
-template <int NR, int NT>
-void tile_q8_0(int64_t n, const uint8_t* w, size_t stride, const uint8_t* act, size_t act_bytes, float* out, int out_stride) {
-    const int64_t nb = n / kQK8_0;
-    Act a[NT];
-    for (int j = 0; j < NT; j++) a[j] = act_of(act + j * act_bytes, n);
-    v128_t acc[NR][NT];
-    for (int r = 0; r < NR; r++)
-        for (int j = 0; j < NT; j++) acc[r][j] = wasm_f32x4_splat(0);
-    const v128_t m4 = wasm_i8x16_splat(0x0f);
-    const v128_t zero = wasm_i32x4_splat(0);
-    for (int64_t b = 0; b < nb; b++) {
-        v128_t l0[NR], h0[NR], l1[NR], h1[NR];
-        float dw[NR];
-        for (int r = 0; r < NR; r++) {
-            const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(w + r * stride) + b;
-            const v128_t q0 = wasm_v128_load(blk->qs), q1 = wasm_v128_load(blk->qs + 16);
-            l0[r] = wasm_v128_and(q0, m4);
-            h0[r] = wasm_u8x16_shr(q0, 4);
-            l1[r] = wasm_v128_and(q1, m4);
-            h1[r] = wasm_u8x16_shr(q1, 4);
-            dw[r] = qk::half(blk->d);
-        }
-        for (int j = 0; j < NT; j++) {
-            const v128_t a0 = wasm_v128_load(a[j].qs + b * kQK8_0);
-            const v128_t a1 = wasm_v128_load(a[j].qs + b * kQK8_0 + 16);
-            const v128_t off = wasm_v128_load(a[j].sums + b * 4);
-            const float da = a[j].d[b];
-            for (int r = 0; r < NR; r++) {
-                const v128_t hs = rdot(a1, h1[r], rdot(a0, h0[r], off));
-                const v128_t ls = rdot(a1, l1[r], rdot(a0, l0[r], zero));
-                const v128_t s = wasm_i32x4_add(ls, wasm_i32x4_shl(hs, 4));
-                acc[r][j] = wasm_f32x4_add(acc[r][j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_splat(dw[r] * da)));
-            }
-        }
-    }
-    for (int r = 0; r < NR; r++)
-        for (int j = 0; j < NT; j++) out[r * out_stride + j] = qk::hsum_f32x4(acc[r][j]);
-}
-
 using TileFn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, int);
 
 // Tiles of up to kNR rows x kNT tokens, then the remainders.
@@ -225,13 +173,6 @@ template <int NR, int NT>
 struct Q4_0Tile {
     static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
         tile_q4_0<NR, NT>(n, w, s, a, ab, o, os);
-    }
-};
-
-template <int NR, int NT>
-struct Q8_0Tile {
-    static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
-        tile_q8_0<NR, NT>(n, w, s, a, ab, o, os);
     }
 };
 
@@ -261,7 +202,6 @@ void dot_all(int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8
 void dot_relaxed(TypeId t, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok,
                  float* out) {
     if (t == TypeId::Q4_0) return dot_all<Q4_0Tile>(n, w, stride, n_rows, act, n_tok, out);
-    if (t == TypeId::Q8_0) return dot_all<Q8_0Tile>(n, w, stride, n_rows, act, n_tok, out);
     fail(HOB_ERR_INTERNAL, std::string("no relaxed kernel for ") + type_name(t));
 }
 #else

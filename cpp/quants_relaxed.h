@@ -18,8 +18,7 @@
 namespace hob {
 
 // True when this build repacks weights of type t at load: the relaxed-SIMD
-// builds do for the types with a relaxed kernel (Q4_0, Q8_0); the others
-// never.
+// builds do for the types with a relaxed kernel (Q4_0); the others never.
 bool repack_wanted(TypeId t);
 
 // Repacks n_rows rows of cols elements of type t (one repack_wanted) in
@@ -31,7 +30,7 @@ void unpack_row(TypeId t, const uint8_t* row, int64_t cols, uint8_t* out);
 
 // Activations for the relaxed kernels, from one Q8_0 row of n elements:
 // the n values in repacked order, then per block four int32 lane sums
-// times -8 (the Q4_0 offset; Q8_0 ignores them), then the n / 32 scales
+// times -8 (the Q4_0 offset), then the n / 32 scales
 // as floats. relaxed_act_bytes(n) bytes per token.
 size_t relaxed_act_bytes(int64_t n);
 void relax_activations(const void* q8_0_row, int64_t n, uint8_t* out);

@@ -1,5 +1,5 @@
-// The repacked layout of the relaxed-SIMD kernels (quants_relaxed.h), which
-// is portable code: repacking then unpacking gives the original blocks back,
+// The repacked layout of the relaxed-SIMD kernels (quants_relaxed.h, Q4_0),
+// which is portable code: repacking then unpacking gives the original blocks back,
 // a repacked row dequantizes to the original values, and the relaxed
 // activations hold each block's values in the repacked order, its lane sums
 // times -8 and its scale. The lane order is the SIMD128 kernels' (elements
@@ -27,10 +27,10 @@ std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
     return out;
 }
 
-// Valid blocks: random quants, a finite f16 scale in each block's first two bytes.
+// Valid Q4_0 blocks: random quants, a finite f16 scale in each block's first two bytes.
 std::vector<uint8_t> random_rows(TypeId t, int64_t rows, int64_t cols, uint32_t seed) {
     std::vector<uint8_t> data = random_bytes(row_size(t, cols) * (size_t)rows, seed);
-    const size_t bb = t == TypeId::Q4_0 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+    const size_t bb = sizeof(BlockQ4_0);
     for (size_t b = 0; b < data.size() / bb; b++) {
         data[b * bb] = (uint8_t)(b * 7);
         data[b * bb + 1] = 0x2c;  // about 0.06 .. 0.12
@@ -49,8 +49,8 @@ TEST("the repacked order puts elements 2k, 2k+1, 2k+8, 2k+9 of each 16 in lane k
     }
 }
 
-TEST("Q4_0 and Q8_0 rows repack and unpack to the same bytes, and dequantize to the same values") {
-    for (TypeId t : {TypeId::Q4_0, TypeId::Q8_0}) {
+TEST("Q4_0 rows repack and unpack to the same bytes, and dequantize to the same values") {
+    for (TypeId t : {TypeId::Q4_0}) {
         const int64_t rows = 3, cols = 96;
         const std::vector<uint8_t> orig = random_rows(t, rows, cols, 5 + (uint32_t)t);
         std::vector<uint8_t> packed = orig;
@@ -107,9 +107,16 @@ TEST("relaxed activations hold the values in repacked order, -8 x lane sums and 
     }
 }
 
+TEST("no other type has a repacked layout") {
+    for (TypeId t : {TypeId::Q8_0, TypeId::Q4_1, TypeId::Q4_K}) {
+        CHECK(!repack_wanted(t));
+        uint8_t buf[sizeof(BlockQ8_0)] = {};
+        CHECK_THROWS_STATUS(repack_rows(t, buf, 1, 32), HOB_ERR_INTERNAL, "no repacked layout");
+    }
+}
+
 TEST("a native build repacks nothing, and its relaxed kernel entry point refuses") {
     CHECK(!repack_wanted(TypeId::Q4_0));
-    CHECK(!repack_wanted(TypeId::Q8_0));
     float y = 0;
     CHECK_THROWS_STATUS(dot_relaxed(TypeId::Q4_0, 32, nullptr, 0, 1, nullptr, 1, &y), HOB_ERR_INTERNAL, "no relaxed kernel");
 }

@@ -18,8 +18,8 @@ const K_QUANTS = new Set<TensorType>(['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k']);
 const PROMPT = Array.from({ length: 24 }, (_, i) => 1 + ((i * 37 + 11) % 500));
 const FORCED = Array.from({ length: 12 }, (_, i) => 3 + ((i * 53 + 7) % 480));
 
-/** The test models: every architecture in Q4_0 and Q8_0 (the types the
- * relaxed build repacks), tiny Llamas of other types beside them. */
+/** The test models: every architecture in Q4_0 (the type the relaxed build
+ * repacks) and Q8_0 (its activations' type), tiny Llamas of other types. */
 function testModels(): { name: string; bytes: () => Uint8Array }[] {
   const out: { name: string; bytes: () => Uint8Array }[] = [];
   for (const a of ARCHS) {
