@@ -4,6 +4,8 @@
 #   clang 19+ and its wasm-ld (clang-19, lld-19): Debian 12's emcc comes with
 #   clang 14, which has no relaxed-SIMD dot product;
 #   chromium runs the browser tests (WebGPU on SwiftShader);
+#   firefox-esr and WebKitGTK's WebDriver (with Xvfb, as its MiniBrowser
+#   needs a display) run the cross-browser tests;
 #   clang with its runtimes builds the libFuzzer target;
 #   the Vulkan loader lets Node's WebGPU (Dawn) reach SwiftShader's driver.
 # As root on Debian/Ubuntu it installs what is missing with apt; otherwise
@@ -17,6 +19,9 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 wasm_ld=""
 for v in 22 21 20 19; do [ -x "/usr/lib/llvm-$v/bin/wasm-ld" ] && [ -x "/usr/lib/llvm-$v/bin/clang" ] && wasm_ld=$v; done
 [ -n "$wasm_ld" ] || missing+=(clang-19 lld-19)
+command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
 command -v clang++ >/dev/null 2>&1 || missing+=(clang)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
@@ -31,7 +36,7 @@ if command -v clang++ >/dev/null 2>&1; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "bootstrap: emcc, chromium, clang and g++ are present"
+  echo "bootstrap: emcc, chromium, firefox-esr, WebKitWebDriver, Xvfb, clang and g++ are present"
   exit 0
 fi
 
