@@ -120,6 +120,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
         cpuBytes: report?.cpuWeightBytes ?? m.info.weightBytes,
         gpuBytes: report?.gpuWeightBytes ?? 0,
         wasmHeapBytes: memory,
+        wasmHeapUsedBytes: e.heapBytes(),
       },
     };
   }
