@@ -8,7 +8,7 @@
 //
 //   npm run bench -- [--models qwen2-0.5b:q4_0,llama-1b:q4_k,tiny-random]
 //        [--threads 2] [--prompt 128] [--decode 64] [--reps 2] [--quick]
-//        [--peers hob,wllama,native] [--out bench/cpu.json] [--dir DIR] [--settle-ms 1500]
+//        [--peers hob,hob-simd128,wllama,native] [--out bench/cpu.json] [--dir DIR] [--settle-ms 1500]
 //
 // Random models of real shapes come from the test writer (cached in --dir);
 // tiny-random is the real llama-2-tiny-random.gguf from the test data.
@@ -31,7 +31,7 @@ const { values: opts } = parseArgs({
     decode: { type: 'string' },
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    peers: { type: 'string', default: 'hob,wllama,native' },
+    peers: { type: 'string', default: 'hob,hob-simd128,wllama,native' },
     out: { type: 'string' },
     dir: { type: 'string', default: join(tmpdir(), 'hob-bench-models') },
     'peer-modules': { type: 'string', default: 'scripts/oracle/node_modules' },
@@ -62,6 +62,8 @@ interface Run {
   threads: number;
   /** Hob: which wasm build ran (mt: SIMD + threads, st: SIMD only). */
   variant?: string;
+  /** Hob: its SIMD ('relaxed' where the browser has it; hob-simd128 forces the fallback). */
+  simd?: string;
   /** Hob: size of the wasm memory after the run (it only grows: the peak). */
   peakHeapBytes?: number;
   /** wllama: whether its multi-thread build ran. */
@@ -205,7 +207,7 @@ const { startServer, launchBrowser, filesDir } = await import('../test/browser/h
 const { server, url } = await startServer(true);
 const browser = await launchBrowser();
 
-async function runInBrowser(peer: 'hob' | 'wllama', model: BenchModel, ids: number[]): Promise<Run> {
+async function runInBrowser(peer: 'hob' | 'hob-simd128' | 'wllama', model: BenchModel, ids: number[]): Promise<Run> {
   const served = `${basename(model.path)}`;
   const link = join(filesDir, served);
   if (!existsSync(link)) symlinkSync(model.path, link);
@@ -216,8 +218,8 @@ async function runInBrowser(peer: 'hob' | 'wllama', model: BenchModel, ids: numb
     await page.goto(`${url}/bench/pages/bench.html`);
     await page.waitForFunction(() => document.title === 'ready' || document.title === 'failed', undefined, { timeout: 120_000 });
     if (!(await page.evaluate(() => (window as unknown as { isolated: boolean }).isolated))) throw new Error('benchmark page is not cross-origin isolated');
-    const req = { url: `/__files/${served}`, ids, nDecode, threads, settleMs: Number(opts['settle-ms']) };
-    const fn = peer === 'hob' ? 'benchHob' : 'benchWllama';
+    const req = { url: `/__files/${served}`, ids, nDecode, threads, settleMs: Number(opts['settle-ms']), simd: peer === 'hob-simd128' ? 'simd128' : undefined };
+    const fn = peer === 'wllama' ? 'benchWllama' : 'benchHob';
     return await page.evaluate(
       ([f, r]) => (window as unknown as Record<string, (x: unknown) => Promise<Run>>)[f as string](r),
       [fn, req] as const,
@@ -253,12 +255,12 @@ try {
   for (const model of models) {
     const ids = promptIds(model.nVocab);
     const fileBytes = statSync(model.path).size;
-    const runs: Record<string, Run[]> = { hob: [], wllama: [], native: [] };
+    const runs: Record<string, Run[]> = { hob: [], 'hob-simd128': [], wllama: [], native: [] };
     for (let rep = 0; rep < reps; rep++) {
       // Interleaved, the order rotating so no backend always runs first.
       const order = peers.map((_, i) => peers[(i + rep) % peers.length]);
       for (const p of order) {
-        const r = p === 'native' ? runNativeChild(model.path, ids) : await runInBrowser(p as 'hob' | 'wllama', model, ids);
+        const r = p === 'native' ? runNativeChild(model.path, ids) : await runInBrowser(p as 'hob' | 'hob-simd128' | 'wllama', model, ids);
         runs[p].push(r);
         console.error(`${model.name} ${p} rep ${rep}: prefill ${(r.prefillTokens / (r.prefillMs / 1000)).toFixed(1)} tok/s, ` +
           `decode ${(r.decodeTokens / (r.decodeMs / 1000)).toFixed(1)} tok/s`);
@@ -266,15 +268,18 @@ try {
     }
     const roofline = readGBps ? (readGBps * 1e9) / fileBytes : undefined;
     const hob = { prefill: rate(runs.hob, 'prefill'), decode: rate(runs.hob, 'decode') };
+    const fallback = { prefill: rate(runs['hob-simd128'], 'prefill'), decode: rate(runs['hob-simd128'], 'decode') };
     const wllama = { prefill: rate(runs.wllama, 'prefill'), decode: rate(runs.wllama, 'decode') };
     const native = { prefill: rate(runs.native, 'prefill'), decode: rate(runs.native, 'decode') };
     rows.push({
       model: model.name,
       fileBytes,
-      hob: { prefillTokensPerSecond: hob.prefill, decodeTokensPerSecond: hob.decode, variant: runs.hob[0]?.variant, peakHeapBytes: runs.hob[0]?.peakHeapBytes },
+      hob: { prefillTokensPerSecond: hob.prefill, decodeTokensPerSecond: hob.decode, variant: runs.hob[0]?.variant, simd: runs.hob[0]?.simd, peakHeapBytes: runs.hob[0]?.peakHeapBytes },
+      hobSimd128: { prefillTokensPerSecond: fallback.prefill, decodeTokensPerSecond: fallback.decode, peakHeapBytes: runs['hob-simd128'][0]?.peakHeapBytes },
       wllama: { prefillTokensPerSecond: wllama.prefill, decodeTokensPerSecond: wllama.decode, multiThread: runs.wllama[0]?.multiThread },
       native: { prefillTokensPerSecond: native.prefill, decodeTokensPerSecond: native.decode },
       ratioToNative: { prefill: hob.prefill / native.prefill, decode: hob.decode / native.decode },
+      simd128RatioToNative: { prefill: fallback.prefill / native.prefill, decode: fallback.decode / native.decode },
       ratioToWllama: { prefill: hob.prefill / wllama.prefill, decode: hob.decode / wllama.decode },
       decodeRooflineTokensPerSecond: roofline,
       decodeRooflineFraction: roofline ? { hob: hob.decode / roofline, wllama: wllama.decode / roofline, native: native.decode / roofline } : undefined,
@@ -324,8 +329,14 @@ for (const r of rows as any[]) {
     `${f(r.ratioToNative.prefill, 2)} | ${f(r.hob.decodeTokensPerSecond, 1)} | ${f(r.wllama.decodeTokensPerSecond, 1)} | ` +
     `${f(r.native.decodeTokensPerSecond, 1)} | ${f(r.ratioToNative.decode, 2)} | ${f(r.ratioToWllama.prefill, 1)}, ${f(r.ratioToWllama.decode, 1)} | ` +
     `${r.decodeRooflineFraction ? f(r.decodeRooflineFraction.hob, 2) : '–'} | ${mib(r.hob.peakHeapBytes)} |`);
+  // The fallback build (SIMD128 only: browsers without relaxed SIMD), when run.
+  if (!Number.isNaN(r.hobSimd128.prefillTokensPerSecond)) {
+    console.log(`| ${r.model}, Hob simd128 | ${f(r.hobSimd128.prefillTokensPerSecond)} | | | ${f(r.simd128RatioToNative.prefill, 2)} | ` +
+      `${f(r.hobSimd128.decodeTokensPerSecond, 1)} | | | ${f(r.simd128RatioToNative.decode, 2)} | | | ${mib(r.hobSimd128.peakHeapBytes)} |`);
+  }
 }
-console.log(`\n${machine}; ${threads} threads; prompt ${nPrompt} tokens, decode ${nDecode}; tokens/s, median of ${reps}; ` +
+console.log(`\nHob rows: the build the browser picks (${(rows as any[])[0]?.hob.simd ?? '?'}); "Hob simd128" rows: the fallback build.`);
+console.log(`${machine}; ${threads} threads; prompt ${nPrompt} tokens, decode ${nDecode}; tokens/s, median of ${reps}; ` +
   `read bandwidth ${f(readGBps, 1)} GB/s; load average ${f(loadBefore, 1)} before, ${f(result.loadAverage.after, 1)} after; ` +
   `Chromium ${result.browser}; ${result.peers.wllama}; ${result.peers.native}.`);
 process.exit(0);

@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "quants.h"
+#include "quants_relaxed.h"
 
 namespace hob {
 
@@ -118,6 +119,12 @@ const Tensor* Model::tensor(const std::string& name, std::initializer_list<int64
         t->data = copy->data();
         realigned_.push_back(std::move(copy));
     }
+    // The relaxed-SIMD builds reorder the bytes of each block for their
+    // kernels, in place: the bytes are this model's own copy.
+    if (owned_ && repack_wanted(t->type)) {
+        repack_rows(t->type, const_cast<uint8_t*>(t->data), t->rows(), t->cols());
+        t->repacked = true;
+    }
     weight_bytes_ += t->n_bytes;
     tensors_.push_back(std::move(t));
     return tensors_.back().get();
@@ -139,7 +146,7 @@ std::vector<float> Model::vector_f32(const std::string& name, int64_t n, bool re
     const Tensor* t = tensor(name, {n}, required);
     if (!t || !t->data) return {};
     std::vector<float> out((size_t)n);
-    dequantize_row(t->type, t->data, out.data(), n);
+    dequantize_tensor_row(*t, 0, out.data());
     return out;
 }
 
@@ -313,7 +320,7 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
     parallel_for(pool, T, (int64_t)T * E * 4, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; t++) {
             float* xt = x + (size_t)t * E;
-            dequantize_row(tok_embd_->type, tok_embd_->row(tokens[t]), xt, E);
+            dequantize_tensor_row(*tok_embd_, tokens[t], xt);
             if (hp.embd_scale != 1.0f) scale(xt, hp.embd_scale, E);
         }
     });

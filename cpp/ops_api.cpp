@@ -13,6 +13,7 @@
 #include "kv_cache.h"
 #include "ops/ops.h"
 #include "quants.h"
+#include "quants_relaxed.h"
 #include "tensor.h"
 #include "threadpool.h"
 #include "types.h"
@@ -111,6 +112,15 @@ hob_status hob_op_matmul(int32_t type, const uint8_t* w, int64_t rows, int64_t c
         t.data = w;
         t.row_bytes = hob::row_size(t.type, cols);
         t.n_bytes = t.row_bytes * (size_t)rows;
+        // The relaxed builds repack weights at load; so does this op, on a
+        // copy, so their tests reach the same kernels.
+        std::vector<uint8_t> packed;
+        if (hob::repack_wanted(t.type)) {
+            packed.assign(w, w + t.n_bytes);
+            hob::repack_rows(t.type, packed.data(), rows, cols);
+            t.data = packed.data();
+            t.repacked = true;
+        }
         hob::Scratch scratch = make_scratch();
         hob::matmul(pool(), scratch, t, x, T, y);
     });

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system tools Hob's build and tests need, and nothing more:
-#   emcc (Debian's emscripten) builds the engine to WebAssembly;
+#   emcc (Debian's emscripten) builds the engine to WebAssembly, driving
+#   clang 19+ and its wasm-ld (clang-19, lld-19): Debian 12's emcc comes with
+#   clang 14, which has no relaxed-SIMD dot product;
 #   chromium runs the browser tests (WebGPU on SwiftShader);
 #   firefox-esr and WebKitGTK's WebDriver (with Xvfb, as its MiniBrowser
 #   needs a display) run the cross-browser tests;
@@ -13,6 +15,10 @@ set -euo pipefail
 missing=()
 command -v emcc >/dev/null 2>&1 || missing+=(emscripten)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# wasm/build.sh takes the newest of clang 22..19 that has wasm-ld.
+wasm_ld=""
+for v in 22 21 20 19; do [ -x "/usr/lib/llvm-$v/bin/wasm-ld" ] && [ -x "/usr/lib/llvm-$v/bin/clang" ] && wasm_ld=$v; done
+[ -n "$wasm_ld" ] || missing+=(clang-19 lld-19)
 command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
 command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)

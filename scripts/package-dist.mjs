@@ -18,7 +18,10 @@ import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = join(root, 'dist');
-const wasmFiles = ['hob-mt.mjs', 'hob-mt.wasm', 'hob-mt.worker.js', 'hob-st.mjs', 'hob-st.wasm', 'package.json'];
+const wasmFiles = [
+  'hob-mt.mjs', 'hob-mt.wasm', 'hob-mt.worker.js', 'hob-st.mjs', 'hob-st.wasm',
+  'hob-mt-relaxed.mjs', 'hob-mt-relaxed.wasm', 'hob-st-relaxed.mjs', 'hob-st-relaxed.wasm', 'package.json',
+];
 
 function* jsFiles(dir) {
   for (const name of readdirSync(dir)) {

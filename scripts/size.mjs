@@ -36,6 +36,9 @@ const browserEntry = existsSync(join(root, 'dist/api/index.js')) ? 'dist/api/ind
 const items = [
   ['wasm (SIMD + threads)', 'wasm/out/hob-mt.wasm', file('wasm/out/hob-mt.wasm')],
   ['wasm (SIMD, one thread)', 'wasm/out/hob-st.wasm', file('wasm/out/hob-st.wasm')],
+  // A page loads one build of each pair: the relaxed one where the browser has relaxed SIMD.
+  ['wasm relaxed (threads)', 'wasm/out/hob-mt-relaxed.wasm', file('wasm/out/hob-mt-relaxed.wasm')],
+  ['wasm relaxed (one thread)', 'wasm/out/hob-st-relaxed.wasm', file('wasm/out/hob-st-relaxed.wasm')],
   ['wasm glue (threads)', 'wasm/out/hob-mt.mjs + hob-mt.worker.js', () => Buffer.concat([file('wasm/out/hob-mt.mjs')(), file('wasm/out/hob-mt.worker.js')()])],
   ['wasm glue (one thread)', 'wasm/out/hob-st.mjs', file('wasm/out/hob-st.mjs')],
   ['engine worker', 'dist/worker/engine-worker.js, bundled', () => bundled('dist/worker/engine-worker.js', 'browser')],

@@ -16,7 +16,7 @@ export function hobWasmAssets(): Plugin {
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
         const path = (req.url ?? '').split('?')[0];
-        const m = /\/wasm\/out\/(hob-(?:mt|st|ops)\.(mjs|wasm|worker\.js))$/.exec(path);
+        const m = /\/wasm\/out\/(hob-(?:mt|st|ops)(?:-relaxed)?\.(mjs|wasm|worker\.js))$/.exec(path);
         const file = m && resolve(outDir, basename(m[1]));
         if (!m || !file || !existsSync(file)) return next();
         res.setHeader('Content-Type', types[m[2].split('.').pop() as string]);

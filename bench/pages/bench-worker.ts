@@ -12,10 +12,13 @@ export interface HobBenchRequest {
   threads: number;
   /** Idle pause between the two warm-ups, ms. */
   settleMs: number;
+  /** Forces a build ('simd128': the fallback); by default the engine picks. */
+  simd?: 'relaxed' | 'simd128';
 }
 
 export interface HobBenchResult {
   variant: string;
+  simd: string;
   threads: number;
   prefillTokens: number;
   prefillMs: number;
@@ -33,7 +36,7 @@ function argmax(v: Float32Array): number {
 }
 
 async function run(req: HobBenchRequest): Promise<HobBenchResult> {
-  const engine = await Engine.create({ threads: req.threads });
+  const engine = await Engine.create({ threads: req.threads, simd: req.simd });
   const res = await fetch(req.url);
   if (!res.ok) throw new Error(`cannot fetch ${req.url}: HTTP ${res.status}`);
   const size = Number(res.headers.get('Content-Length'));
@@ -74,7 +77,7 @@ async function run(req: HobBenchRequest): Promise<HobBenchResult> {
   const decodeMs = performance.now() - t0;
   const peakHeapBytes = engine.heap().buffer.byteLength;
   const result: HobBenchResult = {
-    variant: engine.variant, threads: engine.threads, prefillTokens: req.ids.length, prefillMs,
+    variant: engine.variant, simd: engine.simd, threads: engine.threads, prefillTokens: req.ids.length, prefillMs,
     decodeTokens: req.nDecode, decodeMs, peakHeapBytes, fileBytes: size,
   };
   session.free();

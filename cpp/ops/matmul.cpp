@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../quants.h"
+#include "../quants_relaxed.h"
 #include "ops.h"
 
 namespace hob {
@@ -28,7 +29,9 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
     const Tensor& w0 = *mo[0].w;
     const int64_t n_in = w0.cols();
     const TypeId at = vec_dot_type(w0.type);
-    bool tiled = T > 1;
+    // Repacked weights run the relaxed kernels on activations of their own
+    // form; the others the tile kernels where every one has one.
+    bool tiled = T > 1, relaxed = false;
     for (int m = 0; m < n_m; m++) {
         const Tensor& w = *mo[m].w;
         // Kernels read whole blocks: a row that is not whole blocks (refused
@@ -39,7 +42,11 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
                       std::to_string(w.cols()) + " elements of " + type_name(w.type));
         HOB_CHECK(w.cols() == n_in && vec_dot_type(w.type) == at, HOB_ERR_INTERNAL,
                   "tensors " + w0.name + " and " + w.name + " cannot share converted activations");
-        tiled = tiled && has_tile_kernel(w.type);
+        if (w.repacked) {
+            relaxed = true;
+        } else {
+            tiled = tiled && has_tile_kernel(w.type);
+        }
     }
     const size_t a_row = row_size(at, n_in);
 
@@ -50,6 +57,8 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
         if (scratch.act16.size() < (size_t)T * wide.q16) scratch.act16.resize((size_t)T * wide.q16);
         if (scratch.act_scales.size() < (size_t)T * wide.side) scratch.act_scales.resize((size_t)T * wide.side);
     }
+    const size_t relaxed_row = relaxed ? relaxed_act_bytes(n_in) : 0;
+    if (relaxed && scratch.act_relaxed.size() < relaxed_row * T) scratch.act_relaxed.resize(relaxed_row * T);
     const uint8_t* act;
     if (at == TypeId::F32) {
         act = reinterpret_cast<const uint8_t*>(x);
@@ -58,6 +67,7 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
         uint8_t* dst = scratch.act.data();
         pool.run(T, [&](int t, int) {
             quantize_row(at, x + (size_t)t * n_in, dst + (size_t)t * a_row, n_in);
+            if (relaxed) relax_activations(dst + (size_t)t * a_row, n_in, scratch.act_relaxed.data() + (size_t)t * relaxed_row);
             if (tiled) {
                 widen_activations(at, dst + (size_t)t * a_row, n_in, scratch.act16.data() + (size_t)t * wide.q16,
                                   scratch.act_scales.data() + (size_t)t * wide.side);
@@ -82,6 +92,28 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
         float* y = mo[chunks[c].m].y;
         const int64_t n_out = w.rows();
         const int64_t r0 = chunks[c].r0, r1 = chunks[c].r1;
+        if (w.repacked) {
+            const uint8_t* ar = scratch.act_relaxed.data();
+            if (T == 1) {
+                dot_relaxed(w.type, n_in, w.row(r0), w.row_bytes, (int)(r1 - r0), ar, 1, y + r0);
+                return;
+            }
+            // As the tiled path below: a tile of tokens against the chunk's rows.
+            constexpr int32_t kTile = 16;
+            constexpr int64_t kRows = 4;
+            float dots[kRows * kTile];
+            for (int32_t t0 = 0; t0 < T; t0 += kTile) {
+                const int32_t nt = std::min(kTile, T - t0);
+                for (int64_t r = r0; r < r1; r += kRows) {
+                    const int nr = (int)std::min(kRows, r1 - r);
+                    dot_relaxed(w.type, n_in, w.row(r), w.row_bytes, nr, ar + (size_t)t0 * relaxed_row, nt, dots);
+                    for (int i = 0; i < nr; i++) {
+                        for (int32_t j = 0; j < nt; j++) y[(size_t)(t0 + j) * n_out + r + i] = dots[i * nt + j];
+                    }
+                }
+            }
+            return;
+        }
         if (tiled) {
             // Tokens in tiles of kTile, rows inside: the tile's activations
             // stay in cache while the chunk's rows stream past them.

@@ -26,6 +26,7 @@ struct Scratch {
     std::vector<uint8_t> act;                 // activations converted for a matmul
     std::vector<int16_t> act16;               // ... and widened for the tile kernels
     std::vector<float> act_scales;            // their block scales (and Q8_1 / Q8_K sums)
+    std::vector<uint8_t> act_relaxed;         // ... and for repacked weights (quants_relaxed.h)
     std::vector<MatmulChunk> chunks;          // a matmul's work items
     std::vector<std::vector<float>> per_thread;  // one float buffer per thread
     float* thread_buffer(int thread, size_t n);

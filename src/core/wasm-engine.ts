@@ -6,7 +6,7 @@
 import { Status } from './c-api.js';
 import { HobError } from '../shared/errors.js';
 import { errorFromStatus } from './status.js';
-import { heapU8, loadWasm, terminateWasm, type HobModule, type LoadWasmOptions, type WasmVariant } from './wasm.js';
+import { heapU8, loadWasm, terminateWasm, type HobModule, type LoadWasmOptions, type WasmSimd, type WasmVariant } from './wasm.js';
 
 export interface EngineOptions extends Partial<LoadWasmOptions> {}
 
@@ -19,14 +19,16 @@ export class Engine {
     readonly module: HobModule,
     readonly variant: WasmVariant,
     readonly threads: number,
+    /** 'relaxed' when the build with relaxed SIMD's 8-bit dot products runs. */
+    readonly simd: WasmSimd,
   ) {
     this.outPtr = module._malloc(64);
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
     const threads = Math.max(1, Math.floor(opts.threads ?? 1));
-    const { module, variant } = await loadWasm({ threads, variant: opts.variant, assets: opts.assets });
-    const engine = new Engine(module, variant, variant === 'mt' ? threads : 1);
+    const { module, variant, simd } = await loadWasm({ threads, variant: opts.variant, simd: opts.simd, assets: opts.assets });
+    const engine = new Engine(module, variant, variant === 'mt' ? threads : 1, simd);
     // The pool's threads start now, while emscripten's preloaded workers are
     // idle: a thread started later, from a busy caller, could not start.
     engine.check(module._hob_init(engine.threads));

@@ -1,7 +1,10 @@
 // Loads the engine's WebAssembly build and gives typed access to its C API
 // (cpp/api.h) and memory. Two builds exist: hob-mt (SIMD + pthreads), used
 // where SharedArrayBuffer is allowed (cross-origin isolated pages, Node), and
-// hob-st (SIMD, one thread) everywhere else.
+// hob-st (SIMD, one thread) everywhere else. Each has a relaxed-SIMD twin
+// (hob-mt-relaxed, hob-st-relaxed: 8-bit dot products on weights repacked at
+// load, results bit-identical), picked where the runtime validates the
+// relaxed instructions (relaxedSimdSupported).
 
 /** The exported C API, as emscripten exposes it (underscore-prefixed). */
 export interface HobExports {
@@ -112,6 +115,44 @@ export interface HobModule extends HobExports {
 
 export type WasmVariant = 'mt' | 'st';
 
+/** The SIMD instruction set of a build: 'relaxed' adds relaxed SIMD's 8-bit
+ * dot product to 'simd128'. */
+export type WasmSimd = 'relaxed' | 'simd128';
+
+/** A module of one function that uses i32x4.relaxed_dot_i8x16_i7x16_add_s
+ * (the instruction the relaxed kernels are built on) on three constants. */
+const RELAXED_PROBE = (() => {
+  const zero = [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
+  const body = [0x00, ...zero, ...zero, ...zero, 0xfd, 0x93, 0x02, 0x0b];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
+    0x03, 0x02, 0x01, 0x00, // one function of that type
+    0x0a, body.length + 2, 0x01, body.length, ...body,
+  ]);
+})();
+
+/** Node's first major version whose V8 runs the final relaxed-SIMD
+ * semantics by default. Node 20 has an older draft behind
+ * --experimental-wasm-relaxed-simd whose dot product gives other results
+ * (test/browser/relaxed.test.ts documents it), so it gets the SIMD128 build
+ * even with that flag. */
+const NODE_RELAXED_MAJOR = 22;
+
+let relaxedCache: boolean | undefined;
+
+/** Whether this runtime runs the relaxed-SIMD builds: it validates the
+ * probe, and under Node is a version with the final semantics. Chromium
+ * 114+ does; browsers without relaxed SIMD get the SIMD128 builds. */
+export function relaxedSimdSupported(): boolean {
+  if (relaxedCache === undefined) {
+    const node = typeof process !== 'undefined' ? process.versions?.node : undefined;
+    const nodeOk = !node || Number(node.split('.')[0]) >= NODE_RELAXED_MAJOR;
+    relaxedCache = nodeOk && typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_PROBE);
+  }
+  return relaxedCache;
+}
+
 /** Where the build's files are; each a URL string (browser) or file URL (Node). */
 export interface WasmAssets {
   glue: string;
@@ -123,12 +164,27 @@ export interface WasmAssets {
  * same relative path holds from src/core/ and from dist/core/. Each URL is a
  * `new URL(literal, import.meta.url)`, the pattern Vite, webpack 5, Rollup
  * and Parcel recognise: they copy the file into the build and rewrite the URL. */
-export function defaultAssets(variant: WasmVariant): WasmAssets {
+export function defaultAssets(variant: WasmVariant, simd: WasmSimd = 'simd128'): WasmAssets {
+  // The relaxed builds share the pthread worker script: it imports the glue
+  // it is given (mainScriptUrlOrBlob).
+  if (variant === 'mt' && simd === 'relaxed') {
+    return {
+      glue: new URL('../../wasm/out/hob-mt-relaxed.mjs', import.meta.url).href,
+      wasm: new URL('../../wasm/out/hob-mt-relaxed.wasm', import.meta.url).href,
+      worker: new URL('../../wasm/out/hob-mt.worker.js', import.meta.url).href,
+    };
+  }
   if (variant === 'mt') {
     return {
       glue: new URL('../../wasm/out/hob-mt.mjs', import.meta.url).href,
       wasm: new URL('../../wasm/out/hob-mt.wasm', import.meta.url).href,
       worker: new URL('../../wasm/out/hob-mt.worker.js', import.meta.url).href,
+    };
+  }
+  if (simd === 'relaxed') {
+    return {
+      glue: new URL('../../wasm/out/hob-st-relaxed.mjs', import.meta.url).href,
+      wasm: new URL('../../wasm/out/hob-st-relaxed.wasm', import.meta.url).href,
     };
   }
   return {
@@ -148,6 +204,9 @@ export interface LoadWasmOptions {
   /** Threads the engine may use, the calling one included. */
   threads: number;
   variant?: WasmVariant;
+  /** Which instruction set; by default 'relaxed' where relaxedSimdSupported().
+   * Says which build `assets` are, when given (default 'simd128' then). */
+  simd?: WasmSimd;
   assets?: WasmAssets;
 }
 
@@ -160,9 +219,10 @@ type ModuleFactory = (overrides: Record<string, unknown>) => Promise<HobModule>;
 
 /** Instantiates the engine. In Node the wasm is read from disk (emscripten's
  * own loader would try fetch on a file path); in browsers it is fetched. */
-export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModule; variant: WasmVariant }> {
+export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModule; variant: WasmVariant; simd: WasmSimd }> {
   const variant: WasmVariant = opts.variant ?? (opts.threads > 1 && threadsAvailable() ? 'mt' : 'st');
-  const assets = opts.assets ?? defaultAssets(variant);
+  const simd: WasmSimd = opts.simd ?? (opts.assets || !relaxedSimdSupported() ? 'simd128' : 'relaxed');
+  const assets = opts.assets ?? defaultAssets(variant, simd);
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
   let wasmBinary: ArrayBuffer | Uint8Array;
@@ -206,7 +266,7 @@ export async function loadWasm(opts: LoadWasmOptions): Promise<{ module: HobModu
     // they must not keep a finished Node process alive.
     for (const w of [...module.PThread.unusedWorkers, ...module.PThread.runningWorkers]) w.unref?.();
   }
-  return { module, variant };
+  return { module, variant, simd };
 }
 
 const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;

@@ -391,6 +391,10 @@ export interface EngineInfo {
    *  the recurrent-state checkpoints kept for them (hybrid models: taken at
    *  the kept head and a few tokens before the end of each prompt). */
   shift: { mode: ContextShiftMode; checkpoints: number };
+  /** The build's SIMD: 'relaxed' (relaxed SIMD's 8-bit dot products, where
+   * the runtime has them: Chromium, Node 22+) or 'simd128' (the fallback,
+   * same results bit for bit). */
+  simd: 'relaxed' | 'simd128';
   /** How the layers were split, and why (gpuLayers 'auto' explains its choice). */
   load: {
     gpuLayers: number;

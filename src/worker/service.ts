@@ -114,6 +114,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       threads: s.nThreads,
       variant: e.variant,
       shift: { mode: m.shiftMode, checkpoints: s.nCheckpoints },
+      simd: e.simd,
       load: {
         gpuLayers: report?.gpuLayers ?? 0,
         reason: report?.reason,

@@ -24,7 +24,7 @@ async function nodeReference(): Promise<number[]> {
   return r.ids;
 }
 
-type PageResult = { variant: string; threads: number; ids: number[] };
+type PageResult = { variant: string; simd: string; threads: number; ids: number[] };
 
 async function runInPage(browser: Browser, base: string, threads: number): Promise<PageResult> {
   const { page, errors } = await openPage(browser, `${base}/test/browser/pages/engine.html`);
@@ -34,7 +34,7 @@ async function runInPage(browser: Browser, base: string, threads: number): Promi
       const hob = (window as any).hob;
       const info = await hob.open({ location: { url }, threads, contextSize: 256 });
       const r = await hob.generate(1, { prompt, max_tokens: nPredict, temperature: 0, ignore_eos: true });
-      return { variant: info.variant, threads: info.threads, ids: r.ids };
+      return { variant: info.variant, simd: info.simd, threads: info.threads, ids: r.ids };
     },
     { url: `/__testdata/${modelFile}`, prompt, nPredict, threads },
   );
@@ -58,9 +58,11 @@ describe('engine in Chromium', () => {
     await plain?.server.close();
   });
 
+  // Chromium runs the relaxed-SIMD builds; Node 20 the SIMD128 ones: the ids agree.
   test('a threaded worker on a cross-origin isolated page generates the same ids as Node', async () => {
     const r = await runInPage(browser, isolated.url, 2);
     assert.equal(r.variant, 'mt');
+    assert.equal(r.simd, 'relaxed');
     assert.equal(r.threads, 2);
     assert.equal(r.ids.length, nPredict);
     assert.deepEqual(r.ids, reference);
@@ -69,6 +71,7 @@ describe('engine in Chromium', () => {
   test('without cross-origin isolation the single-thread build runs and generates the same ids', async () => {
     const r = await runInPage(browser, plain.url, 2);
     assert.equal(r.variant, 'st');
+    assert.equal(r.simd, 'relaxed');
     assert.equal(r.threads, 1);
     assert.deepEqual(r.ids, reference);
   });

@@ -40,7 +40,7 @@ async function nodeReference(): Promise<number[]> {
   return r.ids;
 }
 
-type Run = { coi: boolean; sab: boolean; variant: string; threads: number; ids: number[]; gpuLayers: number; reason?: string };
+type Run = { coi: boolean; sab: boolean; variant: string; simd: string; threads: number; ids: number[]; gpuLayers: number; reason?: string };
 
 async function openEnginePage(browser: TestBrowser, base: string): Promise<TestPage> {
   const page = await browser.open(`${base}/test/browser/pages/engine.html`);
@@ -58,6 +58,7 @@ async function run(page: TestPage, opts: { threads: number; gpuLayers?: number |
         coi: crossOriginIsolated,
         sab: typeof SharedArrayBuffer !== 'undefined',
         variant: info.variant,
+        simd: info.simd,
         threads: info.threads,
         ids: r.ids,
         gpuLayers: info.load.gpuLayers,
@@ -87,7 +88,7 @@ describe(`engine in ${name}`, () => {
   test('on a cross-origin isolated page the worker picks the build this browser can run and generates the same ids as Node', async () => {
     const page = await openEnginePage(browser, isolated.url);
     const r = await run(page, { threads: 2 });
-    console.log(`${name}, isolated: crossOriginIsolated ${r.coi}, SharedArrayBuffer ${r.sab}, build hob-${r.variant} with ${r.threads} threads`);
+    console.log(`${name}, isolated: crossOriginIsolated ${r.coi}, SharedArrayBuffer ${r.sab}, build hob-${r.variant} (${r.simd}) with ${r.threads} threads`);
     assert.equal(r.coi, true);
     assert.equal(r.sab, expected.threads);
     assert.equal(r.variant, expected.threads ? 'mt' : 'st');

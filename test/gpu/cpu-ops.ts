@@ -44,14 +44,23 @@ export class CpuOpError extends Error {
 export class CpuOps {
   private constructor(private readonly m: Module) {}
 
-  static async load(): Promise<CpuOps> {
+  /** The SIMD128 build, or its relaxed-SIMD twin (hob-ops-relaxed: the
+   * same glue, repacked weights and 8-bit dot kernels). */
+  static async load(simd: 'simd128' | 'relaxed' = 'simd128'): Promise<CpuOps> {
     const { module } = await loadWasm({
       threads: 1,
       variant: 'st',
-      assets: {
-        glue: new URL('../../wasm/out/hob-ops.mjs', import.meta.url).href,
-        wasm: new URL('../../wasm/out/hob-ops.wasm', import.meta.url).href,
-      },
+      // Literal URLs, one per file: Vite rewrites only those.
+      assets:
+        simd === 'relaxed'
+          ? {
+              glue: new URL('../../wasm/out/hob-ops-relaxed.mjs', import.meta.url).href,
+              wasm: new URL('../../wasm/out/hob-ops-relaxed.wasm', import.meta.url).href,
+            }
+          : {
+              glue: new URL('../../wasm/out/hob-ops.mjs', import.meta.url).href,
+              wasm: new URL('../../wasm/out/hob-ops.wasm', import.meta.url).href,
+            },
     });
     return new CpuOps(module as Module);
   }

@@ -88,6 +88,8 @@ export async function benchCommand(args: string[]): Promise<void> {
     architecture: model.info.architecture,
     sizeBytes: model.info.fileBytes,
     backend: `wasm-${engine.variant}`,
+    // 'relaxed' on Node 22+, 'simd128' on Node 20 (src/core/wasm.ts says why).
+    simd: engine.simd,
     threads: session.nThreads,
     gpuLayers: model.loadReport?.gpuLayers ?? 0,
   };
@@ -102,7 +104,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const lines = results.map((r) => [
     `${row.model} (${row.architecture})`,
     formatBytes(row.sizeBytes),
-    row.backend,
+    `${row.backend} ${row.simd}`,
     String(row.threads),
     String(row.gpuLayers),
     r.test,

@@ -1,0 +1,213 @@
+// Relaxed-SIMD kernels and the repacked layout they read (see
+// quants_relaxed.h). The layout code is portable, so native tests check it;
+// the kernels exist where the compiler targets relaxed SIMD
+// (-mrelaxed-simd: the *-relaxed wasm builds).
+//
+// Bit-identity with the SIMD128 kernels: per block and int32 lane the
+// integer sum is the same set of products (the repacked order), so it is
+// the same integer; the float steps (convert, times d_w * d_a, add into the
+// lane's accumulator, then lanes 0 + 1 + 2 + 3) are those of quants_q.cpp.
+// The instruction's result is defined only when the second operand's bytes
+// are 0..127, so Q4_0 weights enter it as unsigned nibbles q in 0..15, with
+// their offset (-8 sum a) taken from the activations' lane sums.
+//
+// Q4_0 only: a Q8_0 kernel (w + 128 as two nibble planes, four dots per 32
+// weights) measured slower than the SIMD128 one in Chromium on x86, where
+// V8 lowers each relaxed dot to two multiply-adds and an add.
+#include "quants_relaxed.h"
+
+#include <cstring>
+#include <string>
+
+#include "quants_impl.h"
+#include "tensor.h"
+
+namespace hob {
+
+const uint8_t kRelaxedOrder[16] = {0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15};
+
+namespace {
+
+// Bytes of one row's blocks reordered: dst[p] = src[kRelaxedOrder[p]], or
+// the inverse, per 16 bytes of each block's quants.
+void order16(const uint8_t* src, uint8_t* dst, bool inverse) {
+    uint8_t tmp[16];
+    for (int p = 0; p < 16; p++) {
+        if (inverse) {
+            tmp[kRelaxedOrder[p]] = src[p];
+        } else {
+            tmp[p] = src[kRelaxedOrder[p]];
+        }
+    }
+    std::memcpy(dst, tmp, 16);
+}
+
+void repack_block(uint8_t* blk, bool inverse) {
+    BlockQ4_0* b = reinterpret_cast<BlockQ4_0*>(blk);
+    order16(b->qs, b->qs, inverse);
+}
+
+constexpr size_t kBlockBytes = sizeof(BlockQ4_0);
+
+}  // namespace
+
+bool repack_wanted(TypeId t) {
+#if defined(__wasm_relaxed_simd__)
+    return t == TypeId::Q4_0;
+#else
+    (void)t;
+    return false;
+#endif
+}
+
+void repack_rows(TypeId t, uint8_t* data, int64_t n_rows, int64_t cols) {
+    HOB_CHECK(t == TypeId::Q4_0, HOB_ERR_INTERNAL, std::string("no repacked layout for ") + type_name(t));
+    const int64_t nb = n_rows * (cols / kQK4_0);
+    for (int64_t b = 0; b < nb; b++) repack_block(data + (size_t)b * kBlockBytes, false);
+}
+
+void unpack_row(TypeId t, const uint8_t* row, int64_t cols, uint8_t* out) {
+    HOB_CHECK(t == TypeId::Q4_0, HOB_ERR_INTERNAL, std::string("no repacked layout for ") + type_name(t));
+    const int64_t nb = cols / kQK4_0;
+    std::memcpy(out, row, (size_t)nb * kBlockBytes);
+    for (int64_t b = 0; b < nb; b++) repack_block(out + (size_t)b * kBlockBytes, true);
+}
+
+void dequantize_tensor_row(const Tensor& t, int64_t r, float* out) {
+    if (!t.repacked) return dequantize_row(t.type, t.row(r), out, t.cols());
+    // A block at a time, back in its natural layout.
+    uint8_t blk[kBlockBytes];
+    for (int64_t b = 0; b < t.cols() / kQK4_0; b++) {
+        unpack_row(t.type, t.row(r) + (size_t)b * kBlockBytes, kQK4_0, blk);
+        dequantize_row(t.type, blk, out + b * kQK4_0, kQK4_0);
+    }
+}
+
+size_t relaxed_act_bytes(int64_t n) {
+    const int64_t nb = n / kQK8_0;
+    return (size_t)n + (size_t)nb * (4 * sizeof(int32_t) + sizeof(float));
+}
+
+void relax_activations(const void* vx, int64_t n, uint8_t* out) {
+    const BlockQ8_0* x = static_cast<const BlockQ8_0*>(vx);
+    const int64_t nb = n / kQK8_0;
+    int8_t* qs = reinterpret_cast<int8_t*>(out);
+    uint8_t* sums = out + n;
+    uint8_t* scales = sums + nb * 16;
+    for (int64_t b = 0; b < nb; b++) {
+        int8_t* q = qs + b * kQK8_0;
+        int32_t lane[4] = {0, 0, 0, 0};
+        for (int h = 0; h < 2; h++) {
+            for (int p = 0; p < 16; p++) {
+                q[16 * h + p] = x[b].qs[16 * h + kRelaxedOrder[p]];
+                lane[p / 4] += q[16 * h + p];
+            }
+        }
+        for (int k = 0; k < 4; k++) lane[k] *= -8;
+        std::memcpy(sums + b * 16, lane, 16);
+        const float d = qk::half(x[b].d);
+        std::memcpy(scales + b * 4, &d, 4);
+    }
+}
+
+#if defined(__wasm_relaxed_simd__)
+namespace {
+
+inline v128_t rdot(v128_t a, v128_t b7, v128_t c) { return wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a, b7, c); }
+
+// One token's relaxed activations, split by part.
+struct Act {
+    const int8_t* qs;
+    const int32_t* sums;  // -8 x lane sums, four per block
+    const float* d;
+};
+
+inline Act act_of(const uint8_t* p, int64_t n) {
+    const int64_t nb = n / kQK8_0;
+    return {reinterpret_cast<const int8_t*>(p), reinterpret_cast<const int32_t*>(p + n),
+            reinterpret_cast<const float*>(p + n + nb * 16)};
+}
+
+// NR weight rows against NT tokens: each row's block decoded once for the
+// tokens, each token's block loaded once for the rows.
+template <int NR, int NT>
+void tile_q4_0(int64_t n, const uint8_t* w, size_t stride, const uint8_t* act, size_t act_bytes, float* out, int out_stride) {
+    const int64_t nb = n / kQK4_0;
+    Act a[NT];
+    for (int j = 0; j < NT; j++) a[j] = act_of(act + j * act_bytes, n);
+    v128_t acc[NR][NT];
+    for (int r = 0; r < NR; r++)
+        for (int j = 0; j < NT; j++) acc[r][j] = wasm_f32x4_splat(0);
+    const v128_t m4 = wasm_i8x16_splat(0x0f);
+    for (int64_t b = 0; b < nb; b++) {
+        v128_t lo[NR], hi[NR];
+        float dw[NR];
+        for (int r = 0; r < NR; r++) {
+            const BlockQ4_0* blk = reinterpret_cast<const BlockQ4_0*>(w + r * stride) + b;
+            const v128_t q = wasm_v128_load(blk->qs);
+            lo[r] = wasm_v128_and(q, m4);
+            hi[r] = wasm_u8x16_shr(q, 4);
+            dw[r] = qk::half(blk->d);
+        }
+        for (int j = 0; j < NT; j++) {
+            const v128_t a0 = wasm_v128_load(a[j].qs + b * kQK8_0);
+            const v128_t a1 = wasm_v128_load(a[j].qs + b * kQK8_0 + 16);
+            const v128_t off = wasm_v128_load(a[j].sums + b * 4);
+            const float da = a[j].d[b];
+            for (int r = 0; r < NR; r++) {
+                const v128_t s = rdot(a1, hi[r], rdot(a0, lo[r], off));
+                acc[r][j] = wasm_f32x4_add(acc[r][j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_splat(dw[r] * da)));
+            }
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int j = 0; j < NT; j++) out[r * out_stride + j] = qk::hsum_f32x4(acc[r][j]);
+}
+
+using TileFn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, int);
+
+// Tiles of up to kNR rows x kNT tokens, then the remainders.
+constexpr int kNR = 2, kNT = 4;
+
+template <int NR, int NT>
+struct Q4_0Tile {
+    static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
+        tile_q4_0<NR, NT>(n, w, s, a, ab, o, os);
+    }
+};
+
+template <template <int, int> class K>
+TileFn pick(int nr, int nt) {
+    static const TileFn table[kNR][kNT] = {
+        {K<1, 1>::run, K<1, 2>::run, K<1, 3>::run, K<1, 4>::run},
+        {K<2, 1>::run, K<2, 2>::run, K<2, 3>::run, K<2, 4>::run},
+    };
+    return table[nr - 1][nt - 1];
+}
+
+template <template <int, int> class K>
+void dot_all(int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok, float* out) {
+    const size_t ab = relaxed_act_bytes(n);
+    for (int r = 0; r < n_rows; r += kNR) {
+        const int nr = n_rows - r < kNR ? n_rows - r : kNR;
+        for (int j = 0; j < n_tok; j += kNT) {
+            const int nt = n_tok - j < kNT ? n_tok - j : kNT;
+            pick<K>(nr, nt)(n, w + r * stride, stride, act + j * ab, ab, out + r * n_tok + j, n_tok);
+        }
+    }
+}
+
+}  // namespace
+
+void dot_relaxed(TypeId t, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok,
+                 float* out) {
+    if (t == TypeId::Q4_0) return dot_all<Q4_0Tile>(n, w, stride, n_rows, act, n_tok, out);
+    fail(HOB_ERR_INTERNAL, std::string("no relaxed kernel for ") + type_name(t));
+}
+#else
+void dot_relaxed(TypeId t, int64_t, const uint8_t*, size_t, int, const uint8_t*, int, float*) {
+    fail(HOB_ERR_INTERNAL, std::string("this build has no relaxed kernel for ") + type_name(t));
+}
+#endif
+
+}  // namespace hob

@@ -1,0 +1,48 @@
+// Weights repacked at load for relaxed SIMD's 8-bit dot product
+// (i32x4.relaxed_dot_i8x16_i7x16_add_s), the activations those kernels read,
+// and the kernels. The instruction sums four byte products per int32 lane
+// (bytes 4k..4k+3 into lane k); the SIMD128 kernels (quants_q.cpp) sum
+// elements {2k, 2k+1, 2k+8, 2k+9} of each 16 into lane k. Repacking puts
+// each block's elements in that lane order (the same for weights and
+// activations), so every lane holds the same integers and the results are
+// bit-identical to the SIMD128 build's. The layout is per block, so a
+// repacked row is still a row: views of rows and the byte size stay as
+// they were.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "types.h"
+
+namespace hob {
+
+// True when this build repacks weights of type t at load: the relaxed-SIMD
+// builds do for the types with a relaxed kernel (Q4_0); the others never.
+bool repack_wanted(TypeId t);
+
+// Repacks n_rows rows of cols elements of type t (one repack_wanted) in
+// place.
+void repack_rows(TypeId t, uint8_t* data, int64_t n_rows, int64_t cols);
+
+// The natural (GGUF) layout of one repacked row, written to out.
+void unpack_row(TypeId t, const uint8_t* row, int64_t cols, uint8_t* out);
+
+// Activations for the relaxed kernels, from one Q8_0 row of n elements:
+// the n values in repacked order, then per block four int32 lane sums
+// times -8 (the Q4_0 offset), then the n / 32 scales
+// as floats. relaxed_act_bytes(n) bytes per token.
+size_t relaxed_act_bytes(int64_t n);
+void relax_activations(const void* q8_0_row, int64_t n, uint8_t* out);
+
+// out[r * n_tok + j] = the dot of repacked row r (at w + r * stride) with
+// token j's relaxed activations (at act + j * relaxed_act_bytes(n)), equal
+// bit for bit to vec_dot on the natural layout. Relaxed-SIMD builds only.
+void dot_relaxed(TypeId t, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok,
+                 float* out);
+
+// The order of the 16 elements of each half block in the repacked layout:
+// position p holds element kRelaxedOrder[p].
+extern const uint8_t kRelaxedOrder[16];
+
+}  // namespace hob

@@ -1,0 +1,122 @@
+// The repacked layout of the relaxed-SIMD kernels (quants_relaxed.h, Q4_0),
+// which is portable code: repacking then unpacking gives the original blocks back,
+// a repacked row dequantizes to the original values, and the relaxed
+// activations hold each block's values in the repacked order, its lane sums
+// times -8 and its scale. The lane order is the SIMD128 kernels' (elements
+// 2k, 2k+1, 2k+8, 2k+9 of 16 in lane k), on which bit-identity rests; the
+// kernels themselves run only in relaxed-SIMD wasm and are compared with the
+// SIMD128 build in Chromium (test/browser/relaxed.test.ts).
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "../quants.h"
+#include "../quants_impl.h"
+#include "../quants_relaxed.h"
+#include "../tensor.h"
+#include "harness.h"
+
+using namespace hob;
+
+namespace {
+
+std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<uint8_t> out(n);
+    for (auto& b : out) b = (uint8_t)rng();
+    return out;
+}
+
+// Valid Q4_0 blocks: random quants, a finite f16 scale in each block's first two bytes.
+std::vector<uint8_t> random_rows(TypeId t, int64_t rows, int64_t cols, uint32_t seed) {
+    std::vector<uint8_t> data = random_bytes(row_size(t, cols) * (size_t)rows, seed);
+    const size_t bb = sizeof(BlockQ4_0);
+    for (size_t b = 0; b < data.size() / bb; b++) {
+        data[b * bb] = (uint8_t)(b * 7);
+        data[b * bb + 1] = 0x2c;  // about 0.06 .. 0.12
+    }
+    return data;
+}
+
+}  // namespace
+
+TEST("the repacked order puts elements 2k, 2k+1, 2k+8, 2k+9 of each 16 in lane k") {
+    for (int k = 0; k < 4; k++) {
+        CHECK_EQ((int)kRelaxedOrder[4 * k + 0], 2 * k);
+        CHECK_EQ((int)kRelaxedOrder[4 * k + 1], 2 * k + 1);
+        CHECK_EQ((int)kRelaxedOrder[4 * k + 2], 2 * k + 8);
+        CHECK_EQ((int)kRelaxedOrder[4 * k + 3], 2 * k + 9);
+    }
+}
+
+TEST("Q4_0 rows repack and unpack to the same bytes, and dequantize to the same values") {
+    for (TypeId t : {TypeId::Q4_0}) {
+        const int64_t rows = 3, cols = 96;
+        const std::vector<uint8_t> orig = random_rows(t, rows, cols, 5 + (uint32_t)t);
+        std::vector<uint8_t> packed = orig;
+        repack_rows(t, packed.data(), rows, cols);
+        CHECK(packed != orig);
+        Tensor w;
+        w.type = t;
+        w.ne[0] = cols;
+        w.ne[1] = rows;
+        w.data = packed.data();
+        w.row_bytes = row_size(t, cols);
+        w.n_bytes = w.row_bytes * rows;
+        w.repacked = true;
+        for (int64_t r = 0; r < rows; r++) {
+            std::vector<uint8_t> back(w.row_bytes);
+            unpack_row(t, w.row(r), cols, back.data());
+            CHECK(std::memcmp(back.data(), orig.data() + r * w.row_bytes, w.row_bytes) == 0);
+            std::vector<float> a(cols), b(cols);
+            dequantize_row(t, orig.data() + r * w.row_bytes, a.data(), cols);
+            dequantize_tensor_row(w, r, b.data());
+            CHECK(std::memcmp(a.data(), b.data(), cols * sizeof(float)) == 0);
+        }
+    }
+}
+
+TEST("relaxed activations hold the values in repacked order, -8 x lane sums and the scales") {
+    const int64_t n = 64;
+    std::vector<float> x(n);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (auto& v : x) v = nd(rng);
+    std::vector<uint8_t> q(row_size(TypeId::Q8_0, n));
+    quantize_row(TypeId::Q8_0, x.data(), q.data(), n);
+    std::vector<uint8_t> out(relaxed_act_bytes(n));
+    CHECK_EQ(out.size(), (size_t)(n + (n / 32) * 20));
+    relax_activations(q.data(), n, out.data());
+    const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(q.data());
+    const int8_t* vals = reinterpret_cast<const int8_t*>(out.data());
+    for (int64_t b = 0; b < n / 32; b++) {
+        int32_t lane[4] = {0, 0, 0, 0};
+        for (int h = 0; h < 2; h++) {
+            for (int p = 0; p < 16; p++) {
+                const int8_t v = blk[b].qs[16 * h + kRelaxedOrder[p]];
+                CHECK_EQ((int)vals[b * 32 + 16 * h + p], (int)v);
+                lane[p / 4] += v;
+            }
+        }
+        int32_t sums[4];
+        std::memcpy(sums, out.data() + n + b * 16, 16);
+        for (int k = 0; k < 4; k++) CHECK_EQ(sums[k], -8 * lane[k]);
+        float d;
+        std::memcpy(&d, out.data() + n + (n / 32) * 16 + b * 4, 4);
+        CHECK_EQ(d, qk::half(blk[b].d));
+    }
+}
+
+TEST("no other type has a repacked layout") {
+    for (TypeId t : {TypeId::Q8_0, TypeId::Q4_1, TypeId::Q4_K}) {
+        CHECK(!repack_wanted(t));
+        uint8_t buf[sizeof(BlockQ8_0)] = {};
+        CHECK_THROWS_STATUS(repack_rows(t, buf, 1, 32), HOB_ERR_INTERNAL, "no repacked layout");
+    }
+}
+
+TEST("a native build repacks nothing, and its relaxed kernel entry point refuses") {
+    CHECK(!repack_wanted(TypeId::Q4_0));
+    float y = 0;
+    CHECK_THROWS_STATUS(dot_relaxed(TypeId::Q4_0, 32, nullptr, 0, 1, nullptr, 1, &y), HOB_ERR_INTERNAL, "no relaxed kernel");
+}
