@@ -62,6 +62,23 @@ export const Hparam = {
   N_SWA: 22,
   ROPE_FREQ_BASE_SWA: 23,
   ROPE_FREQ_SCALE_SWA: 24,
+  CAUSAL: 25,
+  POOLING: 26,
+  N_CLS_OUT: 27,
+  HAS_HEAD: 28,
+  BLOCK: 29,
+  NORM_EPS: 30,
+  SWA_SYMMETRIC: 31,
+  CLS_HEAD: 32,
   LAYER_SWA: 65536,
 } as const;
 export type Hparam = (typeof Hparam)[keyof typeof Hparam];
+
+export const PoolingType = {
+  NONE: 0,
+  MEAN: 1,
+  CLS: 2,
+  LAST: 3,
+  RANK: 4,
+} as const;
+export type PoolingType = (typeof PoolingType)[keyof typeof PoolingType];
