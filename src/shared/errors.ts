@@ -14,6 +14,7 @@ export type HobErrorCode =
   | 'model/unsupported-type'
   | 'model/unsupported-architecture'
   | 'model/vocab-only'
+  | 'model/unsupported-task'
   | 'context/overflow'
   | 'range/out-of-bounds'
   | 'memory/out-of-memory'
@@ -50,7 +51,10 @@ export class HobError extends Error {
 
 /** The bytes are not a well-formed GGUF model. */
 export class ModelFormatError extends HobError {}
-/** A well-formed model that Hob cannot run (architecture, tensor type). */
+/** A well-formed model that Hob cannot run (architecture, tensor type), or
+ * cannot use as asked ('model/unsupported-task', details.task: embeddings
+ * of a model with no pooling, rerank without a classifier head, text from
+ * an embedding model). */
 export class UnsupportedModelError extends HobError {}
 /** The tokens do not fit in the context window. */
 export class ContextFullError extends HobError {}
@@ -83,7 +87,7 @@ function register(Kind: typeof HobError, codes: readonly HobErrorCode[]): void {
   for (const c of codes) byCode.set(c, Kind);
 }
 register(ModelFormatError, ['gguf/bad-magic', 'gguf/bad-version', 'gguf/truncated', 'gguf/invalid', 'model/invalid']);
-register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture']);
+register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture', 'model/unsupported-task']);
 register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);
 register(EngineClosedError, ['engine/closed']);
