@@ -8,6 +8,7 @@
 // looked at a bounded number of times, so the work of a push is proportional
 // to its text (plus the longest marker), however long the reply.
 import { HobError } from '../shared/errors.js';
+import { partialSuffixLength } from '../shared/text.js';
 import type { AssistantMessage, ChatCompletionDelta, ToolCall, ToolCallDelta } from '../shared/types.js';
 import type { ReasoningFormat } from './reasoning.js';
 import { Cursor, isWs, Malformed, type Step } from './stream-cursor.js';
@@ -66,19 +67,6 @@ class Section {
   }
 }
 
-/** The longest end of `text` that begins one of `markers` without being it. */
-function heldTail(text: string, markers: readonly string[]): number {
-  let best = 0;
-  for (const m of markers) {
-    for (let n = Math.min(m.length - 1, text.length); n > best; n--) {
-      if (text.endsWith(m.slice(0, n))) {
-        best = n;
-        break;
-      }
-    }
-  }
-  return best;
-}
 
 function randomCallId(): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -238,7 +226,7 @@ export class ReplyParser {
       this.mode = 'content';
       return text.slice(at + close.length);
     }
-    const hold = this.ended ? 0 : heldTail(text, [close]);
+    const hold = this.ended ? 0 : partialSuffixLength(text, [close]);
     this.reasoning.push(text.slice(0, text.length - hold));
     this.pending = text.slice(text.length - hold);
     return null;
@@ -272,7 +260,7 @@ export class ReplyParser {
       this.content.push(text.slice(0, at));
       return this.openBlock(text.slice(at));
     }
-    const hold = heldTail(text, this.openers);
+    const hold = partialSuffixLength(text, this.openers);
     if (this.ended) {
       // Cut off at the start of a call: under a grammar that guaranteed the
       // calls it can only be one, so it is no content.

@@ -32,7 +32,7 @@ export type * from '../shared/types.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, resolveSampling, type ResolvedSampling } from '../sampling/params.js';
 export { SamplerChain, type SamplerChainOptions } from '../sampling/chain.js';
 export type { Constraint } from '../runtime/constraint.js';
-export { prepareRequest, ReplyAssembler, type PreparedRequest, type ReplyRequest } from '../runtime/request.js';
+export { prepareRequest, ReplyAssembler, type PreparedRequest, type ReplyDelta, type ReplyRequest } from '../runtime/request.js';
 export type { ReasoningBudget, ReasoningFormat } from '../chat/reasoning.js';
 export { DEFAULT_GRAMMAR_LIMITS, parseGrammar, type Grammar, type GrammarLimits, type GrammarTrigger, type ParseGrammarOptions } from '../sampling/grammar/index.js';
 export type { SchemaGrammarLimits } from '../sampling/grammar/schema-errors.js';

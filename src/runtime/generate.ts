@@ -17,6 +17,7 @@ import { SamplerChain } from '../sampling/chain.js';
 import { sampleConstrained } from '../sampling/constrained.js';
 import { MAX_TOP_LOGPROBS, tokenLogprob } from '../sampling/logprobs.js';
 import { GrammarMatcher, grammarVocabFor, type GrammarSnapshot, type GrammarVocab } from '../sampling/grammar/index.js';
+import { partialSuffixLength } from '../shared/text.js';
 import type { FinishReason, Progress, SamplingParams, TokenLogprob } from '../shared/types.js';
 import type { Constraint } from './constraint.js';
 import type { Sequence } from './sequence.js';
@@ -88,21 +89,6 @@ export function modelGrammarVocab(model: Model): GrammarVocab {
 /** Backtracks allowed per request: a model that keeps choosing banned text stops being steered. */
 const MAX_BACKTRACKS = 256;
 
-/** The length of the longest suffix of `text` that is a proper prefix of one of `strings`. */
-export function partialSuffixLength(text: string, strings: readonly string[]): number {
-  let best = 0;
-  for (const s of strings) {
-    for (let k = Math.min(s.length - 1, text.length); k > best; k--) {
-      if (text.endsWith(s.slice(0, k))) {
-        best = k;
-        break;
-      }
-    }
-  }
-  return best;
-}
-
-/** The first occurrence of any of `strings` at or after `from`: its index, or -1. */
 function firstOccurrence(text: string, strings: readonly string[], from: number): number {
   let best = -1;
   for (const s of strings) {

@@ -4,7 +4,8 @@
 // one Range request to one URL.
 import type { GgufSummary } from './gguf-summary.js';
 
-export interface ModelPart {
+/** Where one part of a model comes from, before any of it is stored. */
+export interface PartSource {
   /** Where the part was downloaded from (absent for a file the user picked). */
   url?: string;
   /** The picked file's name (absent for a download). */
@@ -15,6 +16,10 @@ export interface ModelPart {
   lastModified?: string;
   /** SHA-256 of the whole part (hex), when the caller or the server gave one; checked before completion. */
   sha256?: string;
+}
+
+/** A part of a stored model: its source and the chunks that hold it. */
+export interface ModelPart extends PartSource {
   firstChunk: number;
   nChunks: number;
 }
@@ -42,14 +47,6 @@ export interface StoredModel extends ModelManifest {
   storedBytes: number;
 }
 
-export interface PartSource {
-  url?: string;
-  fileName?: string;
-  sizeBytes: number;
-  etag?: string;
-  lastModified?: string;
-  sha256?: string;
-}
 
 /** A new manifest for parts of the given sizes (nothing stored yet). */
 export function planManifest(id: string, parts: PartSource[], chunkSizeBytes: number): ModelManifest {
