@@ -2,6 +2,7 @@
 // hob_last_error, and returns a status. Handles are the engine's own objects.
 #include "api.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
@@ -459,6 +460,38 @@ hob_status hob_session_shift(hob_session* s, int32_t n_keep, int32_t n_discard) 
                       std::to_string(s->session->n_past()) + " tokens");
         s->session->erase(n_keep, n_keep + n_discard);
     });
+}
+
+int32_t hob_session_kv_type(const hob_session* s) { return s ? 1 : 0; }  // F16: KvCache stores halves
+int32_t hob_session_kv_dim(const hob_session* s) { return s ? s->session->kv().kv_dim() : 0; }
+int32_t hob_session_kv_layers(const hob_session* s) { return s ? s->session->kv().n_layer() : 0; }
+
+hob_status hob_session_kv_read(const hob_session* s, int32_t layer, int32_t cell0, int32_t n, uint16_t* k, uint16_t* v,
+                               size_t cap) {
+    REQUIRE_ARG(s && k && v, "hob_session_kv_read: session, k and v must not be null");
+    return guard([&] {
+        const size_t need = (size_t)std::max(n, 0) * (size_t)s->session->kv().kv_dim();
+        HOB_CHECK(cap >= need, HOB_ERR_BUFFER_TOO_SMALL,
+                  "KV buffers of " + std::to_string(cap) + " values are too small for " + std::to_string(need));
+        s->session->read_kv(layer, cell0, n, k, v);
+    });
+}
+
+hob_status hob_session_kv_write(hob_session* s, int32_t layer, int32_t cell0, int32_t n, const uint16_t* k,
+                                const uint16_t* v, size_t count) {
+    REQUIRE_ARG(s && k && v, "hob_session_kv_write: session, k and v must not be null");
+    return guard([&] {
+        const size_t need = (size_t)std::max(n, 0) * (size_t)s->session->kv().kv_dim();
+        HOB_CHECK(count == need, HOB_ERR_INVALID_ARGUMENT,
+                  "KV rows of " + std::to_string(n) + " cells are " + std::to_string(need) + " values, got " +
+                      std::to_string(count));
+        s->session->write_kv(layer, cell0, n, k, v);
+    });
+}
+
+hob_status hob_session_kv_append(hob_session* s, const int32_t* pos, int32_t n) {
+    REQUIRE_ARG(s && (pos || n == 0), "hob_session_kv_append: session and pos must not be null");
+    return guard([&] { s->session->append_cells(pos, n); });
 }
 
 }  // extern "C"

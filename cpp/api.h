@@ -280,6 +280,31 @@ hob_status hob_session_erase(hob_session* session, int32_t start, int32_t end);
  * n_discard after them: hob_session_erase(n_keep, n_keep + n_discard). */
 hob_status hob_session_shift(hob_session* session, int32_t n_keep, int32_t n_discard);
 
+/* ---- session state: the cache's cells, to save a session and restore it ---- */
+
+/* The cache's element type as a GGUF tensor type id (1: F16, the only one
+ * now), the values in one cell's K (or V) row of one layer (n_head_kv *
+ * head_dim), and the layers whose cache is here: the CPU blocks [0, n); the
+ * offloaded blocks keep theirs on their device. */
+int32_t hob_session_kv_type(const hob_session* session);
+int32_t hob_session_kv_dim(const hob_session* session);
+int32_t hob_session_kv_layers(const hob_session* session);
+/* Copies the K and V rows of used cells [cell0, cell0 + n) of `layer`
+ * (n * kv_dim values each) into k and v, which hold cap values each. */
+hob_status hob_session_kv_read(const hob_session* session, int32_t layer, int32_t cell0, int32_t n, uint16_t* k,
+                               uint16_t* v, size_t cap);
+/* Writes the K and V rows of cells [cell0, cell0 + n) of `layer` from k and
+ * v (count = n * kv_dim values each). Only cells past n_past can be written
+ * (truncate first); they count once hob_session_kv_append marks them used. */
+hob_status hob_session_kv_write(hob_session* session, int32_t layer, int32_t cell0, int32_t n, const uint16_t* k,
+                                const uint16_t* v, size_t count);
+/* Marks the n cells after n_past used, with positions pos[0..n), after
+ * their rows were written for every layer. The cache keeps cell i at
+ * position i, so pos must be n_past, n_past + 1, ...: anything else is
+ * HOB_ERR_INVALID_ARGUMENT, too many cells HOB_ERR_CONTEXT_FULL, and neither
+ * changes anything. There are no logits until the next evaluation. */
+hob_status hob_session_kv_append(hob_session* session, const int32_t* pos, int32_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -105,6 +105,44 @@ void KvCache::erase(int32_t start, int32_t end) {
     for (int32_t c = used_; c < used_ + n; c++) pos_[c] = -1;
 }
 
+void KvCache::read_rows(int32_t layer, int32_t cell0, int32_t n, uint16_t* k, uint16_t* v) const {
+    HOB_CHECK(n >= 0 && cell0 >= 0 && (int64_t)cell0 + n <= used_, HOB_ERR_OUT_OF_RANGE,
+              "cannot read KV cells [" + std::to_string(cell0) + ", " + std::to_string((int64_t)cell0 + n) + "): " +
+                  std::to_string(used_) + " cells are used");
+    if (n == 0) return;
+    const size_t count = (size_t)n * kv_dim_;
+    std::memcpy(k, k_rows(layer, cell0, n), count * sizeof(uint16_t));
+    std::memcpy(v, v_rows(layer, cell0, n), count * sizeof(uint16_t));
+}
+
+void KvCache::write_rows(int32_t layer, int32_t cell0, int32_t n, const uint16_t* k, const uint16_t* v) {
+    // Used cells change only through the forward pass and erase: a restore
+    // writes past them, after truncating.
+    HOB_CHECK(n >= 0 && cell0 >= used_ && (int64_t)cell0 + n <= n_ctx_, HOB_ERR_OUT_OF_RANGE,
+              "cannot write KV cells [" + std::to_string(cell0) + ", " + std::to_string((int64_t)cell0 + n) +
+                  "): only unused cells [" + std::to_string(used_) + ", " + std::to_string(n_ctx_) + ") can be written");
+    if (n == 0) return;
+    const size_t at = range_offset(layer, cell0, n);
+    const size_t count = (size_t)n * kv_dim_;
+    std::memcpy(k_.data() + at, k, count * sizeof(uint16_t));
+    std::memcpy(v_.data() + at, v, count * sizeof(uint16_t));
+}
+
+void KvCache::append_cells(const int32_t* pos, int32_t n) {
+    HOB_CHECK(n >= 0, HOB_ERR_INVALID_ARGUMENT, "cannot append " + std::to_string(n) + " cells");
+    if ((int64_t)used_ + n > n_ctx_) {
+        fail(HOB_ERR_CONTEXT_FULL, std::to_string(n) + " restored cells do not fit: " + std::to_string(used_) + " of " +
+                                       std::to_string(n_ctx_) + " context cells are in use");
+    }
+    for (int32_t i = 0; i < n; i++) {
+        HOB_CHECK(pos[i] == used_ + i, HOB_ERR_INVALID_ARGUMENT,
+                  "restored cell " + std::to_string(used_ + i) + " has position " + std::to_string(pos[i]) +
+                      "; this cache keeps cell i at position i");
+    }
+    for (int32_t i = 0; i < n; i++) pos_[used_ + i] = pos[i];
+    used_ += n;
+}
+
 void KvCache::truncate(int32_t n_keep) {
     HOB_CHECK(n_keep >= 0 && n_keep <= used_, HOB_ERR_OUT_OF_RANGE,
               "cannot keep " + std::to_string(n_keep) + " tokens: the cache holds " + std::to_string(used_));

@@ -53,6 +53,18 @@ public:
     void check_span(int32_t start, int32_t end) const;
     void clear() { used_ = 0; }
 
+    // Saving and restoring (session_state): rows of used cells are copied
+    // out; rows are copied in only to cells past the used ones, which
+    // append_cells then marks used. Every call checks its range first and
+    // changes nothing when it is bad.
+    // Copies the K and V rows of used cells [cell0, cell0 + n) of a layer.
+    void read_rows(int32_t layer, int32_t cell0, int32_t n, uint16_t* k, uint16_t* v) const;
+    // Writes the K and V rows of unused cells [cell0, cell0 + n) of a layer.
+    void write_rows(int32_t layer, int32_t cell0, int32_t n, const uint16_t* k, const uint16_t* v);
+    // Marks the next n cells used, with positions pos[0..n). This cache keeps
+    // cell i at position i (shifts renumber), so pos must continue that.
+    void append_cells(const int32_t* pos, int32_t n);
+
 private:
     size_t offset(int32_t layer, int32_t cell) const;
     size_t range_offset(int32_t layer, int32_t cell0, int32_t n) const;

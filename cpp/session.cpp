@@ -131,6 +131,11 @@ void Session::erase(int32_t start, int32_t end) {
     has_logits_ = false;
 }
 
+void Session::append_cells(const int32_t* pos, int32_t n) {
+    kv_.append_cells(pos, n);
+    if (n > 0) has_logits_ = false;  // they belonged to the last token before these
+}
+
 void Session::truncate(int32_t n_keep) {
     const int32_t before = kv_.size();
     kv_.truncate(n_keep);

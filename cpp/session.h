@@ -57,6 +57,16 @@ public:
     // throws and changes nothing.
     void erase(int32_t start, int32_t end);
 
+    // Saving and restoring the cache (KvCache::read_rows, write_rows,
+    // append_cells): appended cells have no logits until the next eval.
+    void read_kv(int32_t layer, int32_t cell0, int32_t n, uint16_t* k, uint16_t* v) const {
+        kv_.read_rows(layer, cell0, n, k, v);
+    }
+    void write_kv(int32_t layer, int32_t cell0, int32_t n, const uint16_t* k, const uint16_t* v) {
+        kv_.write_rows(layer, cell0, n, k, v);
+    }
+    void append_cells(const int32_t* pos, int32_t n);
+
 private:
     // Reserves n cells, runs the CPU blocks over them batch by batch and
     // calls each(batch_start, T) after each batch; commits on success and

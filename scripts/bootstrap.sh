@@ -2,6 +2,8 @@
 # Installs the system tools Hob's build and tests need, and nothing more:
 #   emcc (Debian's emscripten) builds the engine to WebAssembly;
 #   chromium runs the browser tests (WebGPU on SwiftShader);
+#   firefox-esr and WebKitGTK's WebDriver (with Xvfb, as its MiniBrowser
+#   needs a display) run the cross-browser tests;
 #   clang with its runtimes builds the libFuzzer target;
 #   the Vulkan loader lets Node's WebGPU (Dawn) reach SwiftShader's driver.
 # As root on Debian/Ubuntu it installs what is missing with apt; otherwise
@@ -11,6 +13,9 @@ set -euo pipefail
 missing=()
 command -v emcc >/dev/null 2>&1 || missing+=(emscripten)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
 command -v clang++ >/dev/null 2>&1 || missing+=(clang)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
@@ -25,7 +30,7 @@ if command -v clang++ >/dev/null 2>&1; then
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "bootstrap: emcc, chromium, clang and g++ are present"
+  echo "bootstrap: emcc, chromium, firefox-esr, WebKitWebDriver, Xvfb, clang and g++ are present"
   exit 0
 fi
 

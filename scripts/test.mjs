@@ -6,7 +6,7 @@
 // browser tests in headless Chromium and the packed package in a fresh app.
 //
 //   node scripts/test.mjs [--only name,name] [--skip name,name]
-// Suite names: api, lint, native, asan, fuzz, build, node, browser, docs, consumer.
+// Suite names: api, lint, native, asan, fuzz, build, node, browser, docs, consumer, firefox, webkit.
 // HOB_FUZZ_SECONDS sets the fuzzing time (default 60).
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -81,6 +81,14 @@ const suites = [
     steps: ['npm run -s build:ts', 'node scripts/size.mjs', nodeTest('test/consumer/*.test.ts')],
     counted: true,
   },
+  // The essential cases again in the other engines (test/cross-browser/;
+  // the consumer test there needs the packed package, built above).
+  ...['firefox', 'webkit'].map((browser) => ({
+    name: browser,
+    title: `cross-browser tests in ${browser === 'firefox' ? 'Firefox ESR (WebDriver BiDi)' : 'WebKitGTK (WebDriver)'}`,
+    steps: ['test -f dist/node/index.js || npm run -s build:ts', `HOB_BROWSER=${browser} ${nodeTest('test/cross-browser/*.test.ts')}`],
+    counted: true,
+  })),
 ];
 
 mkdirSync('build', { recursive: true });

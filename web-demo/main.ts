@@ -1,7 +1,9 @@
 /// <reference types="vite/client" />
 // The demo PWA: one <hob-chat>, conversations and settings kept in IndexedDB
-// (idb-keyval), the service worker for offline use and, on hosts that cannot
-// send COOP/COEP, for cross-origin isolation.
+// (idb-keyval), each conversation's cache in a saved session named after it
+// (so a reload does not evaluate the conversation again; Settings lists them
+// with delete buttons), the service worker for offline use and, on hosts
+// that cannot send COOP/COEP, for cross-origin isolation.
 import { createStore, del, entries, get, set } from 'idb-keyval';
 
 import '../src/ui/index.js';
@@ -35,6 +37,7 @@ async function fillPicker(): Promise<void> {
 
 async function open(c: Conversation): Promise<void> {
   current = c;
+  chat.setAttribute('session', c.id);
   chat.messages = c.messages;
   await fillPicker();
 }
@@ -60,6 +63,7 @@ document.getElementById('new-chat')?.addEventListener('click', () => {
 document.getElementById('delete-chat')?.addEventListener('click', async () => {
   if (chat.busy) return;
   await del(`conv:${current.id}`, db);
+  await chat.currentEngine?.deleteSession(current.id).catch(() => false);
   const rest = await conversations();
   await open(rest[0] ?? newConversation());
 });

@@ -8,6 +8,7 @@ import { HobError } from '../shared/errors.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
 import { checkEngineOptions } from './options.js';
 import { openEngine } from './remote-engine.js';
+import { openSharedEngine } from './shared-engine.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 
@@ -36,11 +37,22 @@ export function browserModelLocation(model: ModelInput, base = globalThis.locati
   throw new HobError('argument/invalid', 'model must be a URL, a stored model id, a File/Blob, { url }, { storeId } or { bytes }');
 }
 
-/** Loads a model in a new worker (or `opts.worker`) and returns the engine. */
+/** Loads a model in a new worker (or `opts.worker`) and returns the engine;
+ * with `shared`, the engine of the tab that hosts it (see shared-engine.ts). */
 export async function createEngine(options: CreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
   const opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
   const source = browserModelLocation(opts.model);
+  if (opts.shared) {
+    // Another tab loads it again from the store when it takes over: it needs a name, not bytes.
+    const model = 'storeId' in source ? source.storeId : 'url' in source ? source.url : undefined;
+    if (model === undefined) throw new HobError('argument/invalid', 'a shared engine needs a model URL or a stored model id');
+    if (typeof SharedWorker === 'undefined' || !globalThis.navigator?.locks) {
+      throw new HobError('argument/invalid', 'a shared engine needs SharedWorker and Web Locks, which this browser lacks');
+    }
+    const key = JSON.stringify([model, opts.contextSize ?? 0, opts.gpuLayers ?? 0, opts.threads ?? 0]);
+    return openSharedEngine(key, () => createEngine({ ...options, shared: false }));
+  }
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);

@@ -41,7 +41,10 @@ function invalid(field: string, why: string, value: unknown): HobError {
 }
 
 /** Checks the fields of a chat or text completion request that the worker's own checks do not type. */
-export function checkRequest(req: SamplingParams & { max_tokens?: number }): void {
+export function checkRequest(req: SamplingParams & { max_tokens?: number; session?: string }): void {
+  if (req.session !== undefined && req.session !== null && (typeof req.session !== 'string' || req.session.length === 0 || req.session.length > 256)) {
+    throw invalid('session', 'must be a saved session name of 1 to 256 characters', req.session);
+  }
   for (const [field, min, max] of INTEGER_FIELDS) {
     const v = req[field];
     if (v !== undefined && v !== null) checkInteger(field, v, min, max);

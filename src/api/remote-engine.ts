@@ -13,7 +13,7 @@ import type {
   Usage, VectorRequestOptions,
 } from '../shared/types.js';
 import type { ReplyDelta } from '../runtime/request.js';
-import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelLocation } from '../worker/protocol.js';
+import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelLocation, WorkerEvent } from '../worker/protocol.js';
 import { abortion, WorkerCalls, type WorkerHooks } from './lifecycle.js';
 import { checkRequest } from './options.js';
 import { embeddingList, embedRequest, rerankRequest, rerankResponse, tokenEmbeddingList, tokenEmbedRequest } from './vectors.js';
@@ -56,7 +56,7 @@ class RequestQueue {
 }
 
 /** An async iterable fed by a producer: push, then end or fail. */
-class ChunkStream<T> implements AsyncIterable<T> {
+export class ChunkStream<T> implements AsyncIterable<T> {
   private readonly buffer: T[] = [];
   private done = false;
   private error: unknown;
@@ -113,7 +113,7 @@ let idCounter = 0;
 export async function openEngine(
   remote: Comlink.Remote<EngineWorkerApi>,
   location: ModelLocation,
-  opts: CreateEngineOptions,
+  opts: CreateEngineOptions & { sessionDir?: string },
   terminate: () => void,
   hooks: WorkerHooks = {},
 ): Promise<HobEngine> {
@@ -121,7 +121,7 @@ export async function openEngine(
   // worker's death settle those still waiting.
   const calls = new WorkerCalls(hooks.setBusy);
   hooks.onExit?.((why) => calls.close(new EngineClosedError('engine/closed', `the engine's worker stopped: ${why}`, { why })));
-  const listeners: { [K in keyof EngineEvents]: Set<Listener<K>> } = { shift: new Set(), progress: new Set() };
+  const listeners: { [K in keyof EngineEvents]: Set<Listener<K>> } = { shift: new Set(), progress: new Set(), session: new Set(), host: new Set() };
   const emit = <K extends keyof EngineEvents>(event: K, e: EngineEvents[K]) => {
     for (const l of listeners[event]) {
       try {
@@ -137,14 +137,17 @@ export async function openEngine(
   const events = new MessageChannel();
   let loadedSeen: () => void = () => {};
   const loaded = new Promise<void>((resolve) => (loadedSeen = resolve));
-  events.port1.onmessage = (ev: MessageEvent<{ kind: 'progress' | 'shift' | 'loaded'; event: EngineEvents['progress'] & EngineEvents['shift'] }>) => {
-    const { kind, event } = ev.data;
-    if (kind === 'loaded') {
-      loadedSeen();
-      return;
+  events.port1.onmessage = (ev: MessageEvent<WorkerEvent>) => {
+    const m = ev.data;
+    if (m.kind === 'loaded') return loadedSeen();
+    if (m.kind === 'progress') {
+      opts.onProgress?.(m.event);
+      emit('progress', m.event);
+    } else if (m.kind === 'shift') {
+      emit('shift', m.event);
+    } else if (m.kind === 'session') {
+      emit('session', m.event);
     }
-    if (kind === 'progress') opts.onProgress?.(event);
-    emit(kind, event);
   };
   // Node: the port must not keep a process alive on its own (see
   // WorkerHooks.setBusy); setting onmessage referenced it.
@@ -172,6 +175,7 @@ export async function openEngine(
           contextShift: opts.contextShift,
           gpuLayers: opts.gpuLayers,
           stopFlag,
+          ...(opts.sessionDir !== undefined ? { sessionDir: opts.sessionDir } : {}),
         },
         Comlink.transfer(events.port2, [events.port2]),
       );
@@ -408,6 +412,10 @@ export async function openEngine(
     info: () => direct(() => remote.info()),
     contextUsed: () => exclusive(() => remote.contextUsed()),
     resetContext: () => exclusive(() => remote.resetContext()),
+    saveSession: (name = 'default', o) => exclusive(() => remote.saveSession(name, o?.meta)),
+    restoreSession: (name = 'default') => exclusive(() => remote.restoreSession(name)),
+    listSessions: () => direct(() => remote.listSessions()),
+    deleteSession: (name) => exclusive(() => remote.deleteSession(name)),
     on(event, listener) {
       const set = listeners[event] as Set<typeof listener>;
       set.add(listener);

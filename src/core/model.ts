@@ -6,7 +6,7 @@ import { Hparam, PoolingType, Status } from './c-api.js';
 import type { OffloadedBlocks } from './offload.js';
 import type { Engine } from './wasm-engine.js';
 import { HobError } from '../shared/errors.js';
-import type { LoadReport, ModelHparams, ModelInfo } from '../shared/model.js';
+import type { LoadReport, ModelHparams, ModelIdentity, ModelInfo } from '../shared/model.js';
 import type { EmbeddingPooling } from '../shared/types.js';
 
 const encoder = new TextEncoder();
@@ -58,6 +58,9 @@ export class Model {
   offload?: OffloadedBlocks;
   /** How the loader split the model. */
   loadReport?: LoadReport;
+  /** The file it was loaded from (set by the loader): what a saved session
+   * must match to restore into it. */
+  identity?: ModelIdentity;
   private freed = false;
   private hparamsValue?: ModelHparams;
 

@@ -4,6 +4,7 @@
 // (src/gpu implements them with WebGPU; src/runtime/load.ts attaches one).
 // Everything here is shapes and promises: no GPU type crosses it.
 import type { BatchRows } from './batch-rows.js';
+import type { KvLayer } from './kv-state.js';
 
 /** The best logits of one evaluation, read back instead of all of them. */
 export interface Candidates {
@@ -69,5 +70,12 @@ export interface OffloadRunner {
   /** Evicts cells [start, end), moving the nMoved cells after them down and
    * re-rotating their keys, in the same buffers. */
   erase(start: number, end: number, nMoved: number): void;
+  /** Copies the K and V rows of cells [0, nCells) of every offloaded block,
+   * in block order (saving a session). */
+  readKv(nCells: number): Promise<KvLayer[]>;
+  /** Writes the rows of cells [0, nCells) of every offloaded block, in
+   * block order (restoring a session); the session then appends the cells.
+   * Checks every layer's length first and writes nothing when one is wrong. */
+  writeKv(layers: readonly KvLayer[], nCells: number): void;
   destroy(): void;
 }

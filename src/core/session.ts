@@ -8,6 +8,7 @@
 import { ContextFullError, HobError } from '../shared/errors.js';
 import { packRows } from './batch-rows.js';
 import { PoolingType } from './c-api.js';
+import { appendEngineCells, checkKvState, readEngineLayers, staleSave, writeEngineLayers, type KvShape, type KvState } from './kv-state.js';
 import { checkPick, pickSize, spreadPick, type PickedLogits, type SamplePick, type StepLogits } from './logits.js';
 import type { Model } from './model.js';
 import type { OffloadRunner } from './offload.js';
@@ -334,6 +335,50 @@ export class Session {
       });
     }
     this.erase(nKeep, nKeep + nDiscard);
+  }
+
+  /** What a saved state must match to restore into this session. */
+  get kvShape(): KvShape {
+    const m = this.model.engine.module;
+    return { kvType: m._hob_session_kv_type(this.handle), kvDim: m._hob_session_kv_dim(this.handle), nCtx: this.nCtx, nLayer: this.model.info.nLayer };
+  }
+
+  /** A copy of the cache's used cells, every layer's (read back from the
+   * device for offloaded blocks). Only used cells are copied. */
+  async saveState(): Promise<KvState> {
+    const engine = this.model.engine;
+    const version = this.version;
+    const shape = this.kvShape;
+    const nCells = this.nPast;
+    const cpuLayers = engine.module._hob_session_kv_layers(this.handle);
+    const positions = this.positions();
+    const layers = readEngineLayers(engine, this.handle, cpuLayers, nCells, shape.kvDim);
+    if (this.offload) layers.push(...(await this.offload.readKv(nCells)));
+    // The reads are one snapshot only if nothing evaluated meanwhile.
+    if (version !== this.version || nCells !== this.nPast) throw staleSave();
+    return { ...shape, gpuLayers: shape.nLayer - cpuLayers, positions, layers };
+  }
+
+  /** Replaces the cache by a saved state, each layer's cells going where
+   * that layer runs now (wasm or the device, whatever the split was when it
+   * was saved). A state of another shape is a SessionError naming the
+   * difference and changes nothing; a failure while writing leaves the
+   * cache empty. There are no logits until the next evaluation. */
+  async restoreState(state: KvState): Promise<void> {
+    checkKvState(state, this.kvShape);
+    const engine = this.model.engine;
+    const cpuLayers = engine.module._hob_session_kv_layers(this.handle);
+    const nCells = state.positions.length;
+    this.truncate(0);
+    this.forget();
+    try {
+      writeEngineLayers(engine, this.handle, state.layers.slice(0, cpuLayers), nCells, state.kvDim);
+      this.offload?.writeKv(state.layers.slice(cpuLayers), nCells);
+      appendEngineCells(engine, this.handle, state.positions);
+    } catch (e) {
+      this.truncate(0);
+      throw e;
+    }
   }
 
   /** Checks 0 <= start <= end <= nPast (integers) on the host, before any

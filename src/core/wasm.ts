@@ -84,6 +84,12 @@ export interface HobExports {
   _hob_session_truncate(session: number, nKeep: number): number;
   _hob_session_erase(session: number, start: number, end: number): number;
   _hob_session_shift(session: number, nKeep: number, nDiscard: number): number;
+  _hob_session_kv_type(session: number): number;
+  _hob_session_kv_dim(session: number): number;
+  _hob_session_kv_layers(session: number): number;
+  _hob_session_kv_read(session: number, layer: number, cell0: number, n: number, k: number, v: number, cap: number): number;
+  _hob_session_kv_write(session: number, layer: number, cell0: number, n: number, k: number, v: number, count: number): number;
+  _hob_session_kv_append(session: number, pos: number, n: number): number;
 
   _hob_sampler_create(out: number): number;
   _hob_sampler_free(sampler: number): void;

@@ -6,11 +6,13 @@
 // head runs on the CPU), or only its best few logits when the sampler allows
 // (src/gpu/pick.ts). Neither a forward nor a shift creates a buffer.
 import type { BatchRows } from '../core/batch-rows.js';
+import type { KvLayer } from '../core/kv-state.js';
 import type { Candidates, ForwardOutput, OffloadRunner } from '../core/offload.js';
 import { GpuError, HobError } from '../shared/errors.js';
 import { deviceLostError } from './device.js';
 import { recordForward, type ForwardGraph } from './forward-graph.js';
 import type { GpuModelWeights } from './model-weights.js';
+import { readKvThroughStaging, writeKvRows } from './kv-transfer.js';
 import { GPU_PICK_MAX, pickReadbackBytes } from './pick.js';
 
 /** Tokens per forward pass: bounds the activation buffers. */
@@ -266,6 +268,31 @@ export class GpuRunner implements OffloadRunner {
     const enc = device.createCommandEncoder({ label: 'kv erase' });
     for (const step of this.graph.eraseSteps) step.encode(enc, start, end, nMoved);
     device.queue.submit([enc.finish()]);
+  }
+
+  /** The K and V rows of cells [0, nCells) of every offloaded block, in
+   * block order, read back through a staging buffer made for the copy. */
+  async readKv(nCells: number): Promise<KvLayer[]> {
+    this.check();
+    await this.graph.allocated;
+    this.checkCells(nCells);
+    const kvDim = this.model.spec.hparams.nHeadKv * this.model.spec.hparams.headDim;
+    return this.mapped(() => readKvThroughStaging(this.model.ctx.device, this.graph.kCache, this.graph.vCache, nCells * kvDim));
+  }
+
+  /** Writes the rows of cells [0, nCells) of every offloaded block (all
+   * lengths checked before the first write). */
+  writeKv(layers: readonly KvLayer[], nCells: number): void {
+    this.check();
+    this.checkCells(nCells);
+    const kvDim = this.model.spec.hparams.nHeadKv * this.model.spec.hparams.headDim;
+    writeKvRows(this.model.ctx.device, this.graph.kCache, this.graph.vCache, layers, nCells * kvDim);
+  }
+
+  private checkCells(nCells: number): void {
+    if (!Number.isInteger(nCells) || nCells < 0 || nCells > this.nCtx) {
+      throw new HobError('range/out-of-bounds', `cannot copy ${nCells} cells of a GPU cache of ${this.nCtx}`, { nCells, nCtx: this.nCtx });
+    }
   }
 
   destroy(): void {

@@ -16,8 +16,11 @@ import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
 import { installErrorTransfer } from '../worker/transfer.js';
 
-export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker'> {
+export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker' | 'shared'> {
   model: ModelInput | { path: string };
+  /** The folder saved sessions are files in (default: HOB_CACHE_DIR, else
+   * ~/.cache/hob, + /sessions); a session's name is its file's name. */
+  sessionDir?: string;
 }
 
 export function nodeModelLocation(model: NodeCreateEngineOptions['model']): ModelLocation {

@@ -15,6 +15,7 @@ import type { TensorBytes } from '../gpu/gpu-model.js';
 import { HobError } from '../shared/errors.js';
 import type { GgufHeader, GgufTensor } from '../shared/model.js';
 import type { Progress } from '../shared/types.js';
+import { IdentitySampler } from './identity.js';
 
 export interface LoadOptions {
   /** Blocks to offload to the GPU, counted from the last (llama.cpp's -ngl):
@@ -22,6 +23,8 @@ export interface LoadOptions {
    * Needs `gpu` when not 0. */
   gpuLayers?: number | 'auto';
   gpu?: GpuContext;
+  /** Why there is no `gpu` (no navigator.gpu, no adapter…), for the load report of 'auto'. */
+  noGpuReason?: string;
   /** GPU memory the weights may take with gpuLayers 'auto' (default 2 GiB,
    * or the adapter's largest buffer size if smaller). */
   gpuBudgetBytes?: number;
@@ -46,7 +49,7 @@ function chooseGpuLayers(header: GgufHeader, nLayer: number, opts: LoadOptions):
     }
     return { k: Math.min(asked, nLayer), reason: asked > nLayer ? `asked for ${asked}; the model has ${nLayer} blocks` : `asked for ${asked}` };
   }
-  if (!opts.gpu) return { k: 0, reason: 'no GPU' };
+  if (!opts.gpu) return { k: 0, reason: opts.noGpuReason ? `no GPU: ${opts.noGpuReason}` : 'no GPU' };
   const budget = Math.min(opts.gpuBudgetBytes ?? 2 ** 31, opts.gpu.caps.maxBufferBytes * 8);
   const blockBytes = new Array<number>(nLayer).fill(0);
   let headBytes = 0;
@@ -79,6 +82,9 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
   const nCpu = nLayer - k;
 
   const loader = ModelLoader.create(engine, headerBytes, source.sizeBytes, nCpu);
+  // The model's identity is sampled from the reads below (saved sessions check it).
+  const sampler = new IdentitySampler(header, headerBytes, source.sizeBytes);
+  const reading = sampler.wrap(source);
   let model: Model | undefined;
   try {
     const gpuTensors = header.tensors.filter((t) => isOffloaded(t, nLayer, nCpu, header));
@@ -88,7 +94,7 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
       loaded += n;
       opts.onProgress?.({ loaded, total });
     };
-    await loader.stream(source, { signal: opts.signal, onBytes: progress });
+    await loader.stream(reading, { signal: opts.signal, onBytes: progress });
     model = loader.finish(source.sizeBytes);
 
     if (k > 0) {
@@ -97,13 +103,14 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
         const t = byName.get(name);
         if (!t) return undefined;
         checkAbort(opts.signal);
-        const bytes = await readRange(source, t.offset, t.sizeBytes);
+        const bytes = await readRange(reading, t.offset, t.sizeBytes);
         return { typeId: t.typeId, type: t.type, dims: t.dims, bytes };
       };
       // The GPU code loads only when blocks are offloaded.
       const { GpuModel } = await import('../gpu/gpu-model.js');
       model.offload = await GpuModel.create(opts.gpu!, { info: model.info, hparams: model.hparams }, read, progress);
     }
+    model.identity = await sampler.finish(source, { name: model.info.name, architecture: model.info.architecture });
     model.loadReport = {
       gpuLayers: k,
       nLayer,

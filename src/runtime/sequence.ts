@@ -9,9 +9,10 @@
 // - overflow shift: appending past the context keeps the first nKeep
 //   tokens, evicts nDiscard after them and goes on (llama.cpp's context
 //   shift).
+import { checkKvState, type KvState } from '../core/kv-state.js';
 import type { EvalOptions, Session } from '../core/session.js';
 import type { StepLogits } from '../core/logits.js';
-import { ContextFullError, HobError } from '../shared/errors.js';
+import { ContextFullError, HobError, SessionError } from '../shared/errors.js';
 import type { ContextShiftOptions, Progress, ShiftEvent } from '../shared/types.js';
 
 export interface SequenceOptions {
@@ -30,6 +31,14 @@ export interface PrefillOptions extends EvalOptions {
   onProgress?: (p: Progress) => void;
   /** Tokens per chunk with onProgress (default 128). */
   chunkTokens?: number;
+}
+
+/** What a sequence holds: its cache's cells and the token id of each. No
+ * shift history is needed: every shift renumbers the cells after the
+ * evicted span and re-rotates their keys, so the cells are the whole state. */
+export interface SequenceState {
+  kv: KvState;
+  tokens: Int32Array;
 }
 
 export interface PrefillResult {
@@ -211,6 +220,36 @@ export class Sequence {
   clear(): void {
     this.session.truncate(0);
     this.ids = [];
+  }
+
+  /** A copy of the cache and its token ids (only the used cells). */
+  async save(): Promise<SequenceState> {
+    const tokens = Int32Array.from(this.ids);
+    const kv = await this.session.saveState();
+    if (kv.positions.length !== tokens.length) throw new HobError('internal', 'the sequence changed while it was being saved');
+    return { kv, tokens };
+  }
+
+  /** Replaces the cache and its ids by a saved state: the next prefill
+   * reuses its tokens. A state of another shape, or token ids that are not
+   * this model's, is a SessionError and changes nothing; a failure while
+   * writing leaves the sequence empty. */
+  async restore(state: SequenceState): Promise<void> {
+    const { kv, tokens } = state;
+    checkKvState(kv, this.session.kvShape);
+    if (tokens.length !== kv.positions.length) {
+      throw new SessionError('session/invalid', `the saved session has ${tokens.length} token ids for ${kv.positions.length} cells`, {
+        nTokens: tokens.length, nCells: kv.positions.length,
+      });
+    }
+    const nVocab = this.session.model.info.nVocab;
+    const bad = tokens.findIndex((t) => t < 0 || t >= nVocab);
+    if (bad >= 0) {
+      throw new SessionError('session/invalid', `saved token ${bad} is ${tokens[bad]}, not an id of this vocabulary of ${nVocab}`, { index: bad, token: tokens[bad] });
+    }
+    this.ids = [];
+    await this.session.restoreState(kv);
+    this.ids = Array.from(tokens);
   }
 }
 

@@ -20,6 +20,7 @@ export type HobErrorCode =
   | 'memory/out-of-memory'
   | 'engine/busy'
   | 'engine/closed'
+  | 'engine/moved'
   | 'request/aborted'
   | 'gpu/unavailable'
   | 'gpu/validation'
@@ -32,6 +33,8 @@ export type HobErrorCode =
   | 'grammar/rejected'
   | 'template/error'
   | 'template/limit'
+  | 'session/mismatch'
+  | 'session/invalid'
   | 'internal'
   | StoreErrorCode;
 
@@ -62,6 +65,15 @@ export class ContextFullError extends HobError {}
 export class BusyError extends HobError {}
 /** The engine was unloaded, or its worker stopped: no call can run on it any more. */
 export class EngineClosedError extends HobError {}
+/** A shared engine's host tab closed or reloaded while the request ran:
+ * another tab hosts the engine now (or soon). Nothing ran to completion;
+ * the same request can be sent again (details.retryable is true). */
+export class EngineMovedError extends HobError {}
+/** A saved session that cannot be restored here: it was saved with another
+ * model, context size, layer count or cache type ('session/mismatch',
+ * details.field, details.saved, details.current), or its bytes are not a
+ * session this version reads ('session/invalid', details.offset). */
+export class SessionError extends HobError {}
 /** The request was cancelled through its AbortSignal. */
 export class AbortError extends HobError {}
 /** WebGPU failed: no adapter, a validation or out-of-memory error caught in
@@ -91,6 +103,8 @@ register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-ar
 register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);
 register(EngineClosedError, ['engine/closed']);
+register(EngineMovedError, ['engine/moved']);
+register(SessionError, ['session/mismatch', 'session/invalid']);
 register(AbortError, ['request/aborted']);
 register(GpuError, ['gpu/unavailable', 'gpu/validation', 'gpu/out-of-memory', 'gpu/device-lost', 'gpu/unsupported-type']);
 register(GrammarError, ['grammar/parse', 'grammar/schema', 'grammar/limit', 'grammar/rejected']);
@@ -132,6 +146,7 @@ export type StoreErrorCode =
   | 'store/incomplete'
   | 'store/corrupt'
   | 'store/changed-upstream'
+  | 'store/write-failed'
   | 'network/http-status'
   | 'network/no-range'
   | 'network/interrupted'
@@ -145,5 +160,5 @@ export class NetworkError extends HobError {}
 export class StoreError extends HobError {}
 
 register(QuotaExceededError, ['store/quota-exceeded']);
-register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream']);
+register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream', 'store/write-failed']);
 register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted', 'network/timeout']);

@@ -17,6 +17,17 @@ export interface ModelInfo {
   fileBytes: number;
 }
 
+/** Which model file a model was loaded from, as precisely as a saved
+ * session must know it: a different file is a different model even under
+ * the same name (src/runtime/identity.ts computes it). */
+export interface ModelIdentity {
+  name: string;
+  architecture: string;
+  sizeBytes: number;
+  /** SHA-256 (hex) of the GGUF header and of samples of the tensor data. */
+  fingerprint: string;
+}
+
 /** What a forward pass needs to know beyond ModelInfo (and what the GPU
  * blocks are built from). */
 export interface ModelHparams {

@@ -49,6 +49,12 @@ export interface CreateEngineOptions {
   signal?: AbortSignal;
   /** A worker you created (e.g. for a CSP that needs its own URL); by default the library starts its own. */
   worker?: Worker;
+  /** One engine for every tab of this origin that opens the same model
+   * (browser): the first tab hosts it, the others get a proxy with this same
+   * interface, and another tab takes over when the host closes (requests in
+   * flight then fail with EngineMovedError: send them again). The model must
+   * be a URL or a stored model's id. See docs/sessions.md. */
+  shared?: boolean;
 }
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
@@ -221,7 +227,18 @@ export interface RequestOptions {
   ignore_eos?: boolean;
 }
 
-export interface ChatCompletionRequest extends SamplingParams, ConstraintParams, LogprobParams, RequestOptions {
+/** Keeping a conversation's cache across reloads and tabs (see docs/sessions.md). */
+export interface SessionParams {
+  /** The saved session this conversation lives in. Before the prompt is
+   * evaluated, the engine restores it when it holds more of the prompt than
+   * the cache does (after a reload, or when another conversation ran in
+   * between); after the reply the session is saved again, in the
+   * background. A session that cannot be restored is reported as a
+   * 'session' event and the prompt is evaluated as usual. */
+  session?: string;
+}
+
+export interface ChatCompletionRequest extends SamplingParams, ConstraintParams, LogprobParams, SessionParams, RequestOptions {
   messages: ChatMessage[];
   stream?: boolean;
   /** Tokens to generate at most (default: until end of generation or the context is used up). */
@@ -238,7 +255,7 @@ export interface ChatCompletionRequest extends SamplingParams, ConstraintParams,
   max_reasoning_tokens?: number;
 }
 
-export interface CompletionRequest extends SamplingParams, ConstraintParams, LogprobParams, RequestOptions {
+export interface CompletionRequest extends SamplingParams, ConstraintParams, LogprobParams, SessionParams, RequestOptions {
   prompt: string;
   stream?: boolean;
   max_tokens?: number;
@@ -451,9 +468,55 @@ export interface RerankResponse {
   usage: { prompt_tokens: number; total_tokens: number };
 }
 
+/** A conversation's cache saved by name: its token ids and the KV cells
+ * that hold them, in the origin's storage (IndexedDB; files in Node). */
+export interface SavedSession {
+  name: string;
+  /** Tokens the cache held. */
+  nTokens: number;
+  /** Bytes it takes in storage. */
+  sizeBytes: number;
+  savedAtMs: number;
+  /** The model it belongs to, and the context size it was saved with: it
+   * restores only into an engine with the same. */
+  model: { name: string; sizeBytes: number; fingerprint: string };
+  contextSize: number;
+  /** Text the caller saved with it (saveSession's `meta`). */
+  meta?: string;
+}
+
+export interface RestoredSession extends SavedSession {
+  elapsedMs: number;
+}
+
+/** A session saved or restored by a request's `session` (or the failure,
+ * with the error's code: the conversation's text is never touched). */
+export interface SessionEvent {
+  kind: 'saved' | 'restored' | 'failed';
+  name: string;
+  nTokens: number;
+  elapsedMs: number;
+  sizeBytes?: number;
+  code?: string;
+  message?: string;
+}
+
+/** Which tab hosts a shared engine (createEngine's `shared`): told when the
+ * engine starts and whenever another tab takes over. */
+export interface HostEvent {
+  /** True when this tab runs the engine. */
+  self: boolean;
+  /** The hosting tab's id (random, per page load). */
+  hostId: string;
+  /** This tab's id. */
+  tabId: string;
+}
+
 export interface EngineEvents {
   shift: ShiftEvent;
   progress: LoadProgressEvent;
+  session: SessionEvent;
+  host: HostEvent;
 }
 
 export interface ChatCompletions {
@@ -484,6 +547,20 @@ export interface HobEngine {
   contextUsed(): Promise<number>;
   /** Empties the context cache (the next request evaluates its whole prompt). */
   resetContext(): Promise<void>;
+  /** Saves the context cache (its tokens and KV cells, only those in use)
+   * under `name` (default 'default'), replacing an earlier save only once
+   * the new one is complete. `meta` is any text to keep with it. */
+  saveSession(name?: string, opts?: { meta?: string }): Promise<SavedSession>;
+  /** Replaces the context cache by a saved session: the next request
+   * evaluates only what follows its tokens. A session of another model,
+   * context size or cache type is a SessionError ('session/mismatch')
+   * naming the difference; damaged storage is 'store/corrupt'; neither
+   * changes the cache. */
+  restoreSession(name?: string): Promise<RestoredSession>;
+  /** The saved sessions, newest first. */
+  listSessions(): Promise<SavedSession[]>;
+  /** Deletes a saved session; false when there was none. */
+  deleteSession(name: string): Promise<boolean>;
   on<K extends keyof EngineEvents>(event: K, listener: (e: EngineEvents[K]) => void): () => void;
   /** Frees wasm memory and GPU buffers and ends the worker; the engine is unusable afterwards. */
   unload(): Promise<void>;

@@ -4,16 +4,35 @@
 //   ['chunk', id, index]     ChunkRecord (the bytes as a Blob, and their hash)
 // so a model's chunks are one key range: deleted, counted or reset in one
 // transaction with its manifest. Nothing here knows about HTTP or locks.
-import { createStore, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
+import { createStore, get, promisifyRequest, type UseStore } from 'idb-keyval';
 
+import { StoreError } from '../shared/errors.js';
 import type { ModelManifest } from './manifest.js';
 
 export interface ChunkRecord {
   /** SHA-256 (hex) of `data`, computed before it was written. */
   sha256: string;
   sizeBytes: number;
-  /** A Blob: the browser keeps it on disk and reads it back lazily. */
-  data: Blob;
+  /**
+   * A Blob: the browser keeps it on disk and reads it back lazily. Where
+   * IndexedDB refuses Blobs (WebKit's ephemeral sessions: private windows,
+   * automation), the bytes themselves.
+   */
+  data: Blob | ArrayBuffer;
+}
+
+/** A chunk record's bytes, whichever way they were stored. */
+export async function chunkBytes(rec: ChunkRecord): Promise<Uint8Array> {
+  return new Uint8Array(rec.data instanceof ArrayBuffer ? rec.data : await rec.data.arrayBuffer());
+}
+
+/**
+ * A failed write must reach the caller as an error with a name: never a null
+ * (see putValue), and a StoreError where the browser gave nothing.
+ */
+function idbFailure(e: unknown, what: string): unknown {
+  if (e instanceof Error || (e !== null && typeof e === 'object' && 'name' in e)) return e;
+  return new StoreError('store/write-failed', `IndexedDB refused ${what} and gave no reason`, { reason: String(e) });
 }
 
 const manifestKey = (id: string): IDBValidKey => ['manifest', id];
@@ -22,8 +41,28 @@ const chunkRange = (id: string): IDBKeyRange => IDBKeyRange.bound(['chunk', id, 
 // Arrays sort after strings, so ['manifest', []] is above every ['manifest', id].
 const manifestRange = (): IDBKeyRange => IDBKeyRange.bound(['manifest'], ['manifest', []]);
 
+/**
+ * One put in its own transaction, rejecting with the request's error. (A
+ * failed request's error event bubbles to the transaction before it aborts,
+ * while the transaction's own `error` is still null: idb-keyval's `set`
+ * rejects with that null, so Firefox's QuotaExceededError was lost.)
+ */
+function putValue(use: UseStore, key: IDBValidKey, value: unknown): Promise<void> {
+  return use('readwrite', (s) => {
+    const tx = s.transaction;
+    const req = s.put(value, key);
+    return new Promise<void>((resolve, reject) => {
+      req.onerror = () => reject(req.error);
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(tx.error ?? req.error);
+    });
+  });
+}
+
 export class ModelDb {
   private readonly use: UseStore;
+  /** Whether this database takes Blobs: unknown until the first chunk is written. */
+  private blobs: boolean | undefined;
 
   constructor(readonly dbName: string) {
     this.use = createStore(dbName, 'models');
@@ -34,7 +73,7 @@ export class ModelDb {
   }
 
   putManifest(m: ModelManifest): Promise<void> {
-    return set(manifestKey(m.id), m, this.use);
+    return putValue(this.use, manifestKey(m.id), m);
   }
 
   listManifests(): Promise<ModelManifest[]> {
@@ -51,8 +90,26 @@ export class ModelDb {
     return get<ChunkRecord>(chunkKey(id, index), this.use);
   }
 
-  putChunk(id: string, index: number, record: ChunkRecord): Promise<void> {
-    return set(chunkKey(id, index), record, this.use);
+  /** Writes a chunk's bytes and hash: as a Blob where IndexedDB takes Blobs, else as the bytes. */
+  async putChunk(id: string, index: number, sha256: string, bytes: Uint8Array): Promise<void> {
+    const key = chunkKey(id, index);
+    const record = (data: Blob | ArrayBuffer): ChunkRecord => ({ sha256, sizeBytes: bytes.byteLength, data });
+    if (this.blobs !== false) {
+      try {
+        await putValue(this.use, key, record(new Blob([bytes as Uint8Array<ArrayBuffer>])));
+        this.blobs = true;
+        return;
+      } catch (e) {
+        // A quota failure is a quota failure whatever the value; and once a Blob was
+        // written here, a failure has another cause. Otherwise try the bytes.
+        if ((e as { name?: string } | null)?.name === 'QuotaExceededError' || this.blobs === true) throw idbFailure(e, `chunk ${index} of ${id}`);
+        this.blobs = false;
+      }
+    }
+    const copy = bytes.slice().buffer;
+    await putValue(this.use, key, record(copy)).catch((e: unknown) => {
+      throw idbFailure(e, `chunk ${index} of ${id}`);
+    });
   }
 
   /** The stored hashes of a model's chunks, by index (reads no chunk bytes). */

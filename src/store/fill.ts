@@ -5,7 +5,7 @@
 // The caller holds the model's lock; this file owns the order of the steps.
 import { HobError, ModelFormatError, NetworkError, StoreError } from '../shared/errors.js';
 import { chunkedSource } from './chunk-source.js';
-import type { ModelDb } from './db.js';
+import { chunkBytes, type ModelDb } from './db.js';
 import { mergeSummaries, readGgufSummary, type GgufSummary } from './gguf-summary.js';
 import { throwIfAborted } from './http.js';
 import { bytesOfChunks, chunkSpan, planManifest, sameFile, type PartSource, type StoredModel } from './manifest.js';
@@ -128,7 +128,7 @@ export async function fillModel(db: ModelDb, id: string, sources: PartSource[], 
       });
     }
     try {
-      await db.putChunk(id, i, { sha256, sizeBytes: bytes.byteLength, data: new Blob([bytes as Uint8Array<ArrayBuffer>]) });
+      await db.putChunk(id, i, sha256, bytes);
     } catch (e) {
       throw await asQuotaError(e, `model ${id}`, remainingBytes());
     }
@@ -138,7 +138,7 @@ export async function fillModel(db: ModelDb, id: string, sources: PartSource[], 
   };
   const readStored = async (i: number): Promise<Uint8Array> => {
     const rec = await db.getChunk(id, i);
-    return rec ? new Uint8Array(await rec.data.arrayBuffer()) : fetchAndStore(i);
+    return rec ? chunkBytes(rec) : fetchAndStore(i);
   };
 
   try {

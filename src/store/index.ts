@@ -6,3 +6,4 @@ export type { DownloadProgress } from './progress.js';
 export type { GgufSummary } from './gguf-summary.js';
 export { readGgufSummary } from './gguf-summary.js';
 export { readSourceBytes } from './chunk-source.js';
+export { openSessionStore, IdbSessionStore, type SessionInfo, type SessionStore } from './sessions.js';

@@ -6,7 +6,7 @@
 import { HobError, StoreError } from '../shared/errors.js';
 import type { ByteSource } from '../format/source.js';
 import { chunkedSource } from './chunk-source.js';
-import { ModelDb, type ChunkRecord } from './db.js';
+import { chunkBytes, ModelDb, type ChunkRecord } from './db.js';
 import { fillModel } from './fill.js';
 import { fetchRange, probe, throwIfAborted } from './http.js';
 import { withModelLock } from './lock.js';
@@ -300,7 +300,7 @@ export class ModelStore {
   /** A chunk's bytes; an unreadable or wrongly sized record reads as not found. */
   private async readChunk(m: ModelManifest, i: number, record?: ChunkRecord): Promise<Uint8Array> {
     const rec = record ?? (await this.db.getChunk(m.id, i));
-    const bytes = rec && new Uint8Array(await rec.data.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    const bytes = rec && (await chunkBytes(rec).catch(() => new Uint8Array(0)));
     if (!bytes || bytes.byteLength !== chunkSpan(m, i).sizeBytes) {
       throw new StoreError('store/not-found', `chunk ${i} of model ${m.id} is missing or unreadable`, { id: m.id, chunk: i });
     }

@@ -58,6 +58,8 @@ export interface RequestSettings {
   tools: readonly ChatTool[];
   /** Rounds of tool calls one answer may run before the loop is stopped. */
   maxToolRounds: number;
+  /** The saved session the conversation's cache is kept in (the request's `session`). */
+  session?: string;
 }
 
 /** A piece of the answer being streamed. */
@@ -244,6 +246,7 @@ export class Conversation {
         signal,
         ...(settings.maxTokens > 0 ? { max_tokens: settings.maxTokens } : {}),
         ...(tools.length ? { tools, tool_choice: 'auto' as const } : {}),
+        ...(settings.session ? { session: settings.session } : {}),
       });
       for await (const chunk of iter) {
         const choice = chunk.choices[0];

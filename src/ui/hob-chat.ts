@@ -4,7 +4,11 @@
 // panel. The conversation (conversation.ts) owns the entries, the requests,
 // the streaming and the tool loop; the engine owns the tokens and the cache,
 // so an edit or a regenerate re-evaluates only what changed (prefix reuse).
-import type { EngineInfo, FinishReason, HobEngine, LoadProgressEvent, ModelInput, SamplingParams, ShiftEvent } from '../shared/types.js';
+// With a `session` attribute the engine also keeps that cache in a saved
+// session (saved in the background after each reply, restored after a
+// reload), so the next question after a reload evaluates only its own tokens.
+// With `shared`, every tab of the origin uses one engine (the first tab's).
+import type { EngineInfo, FinishReason, HobEngine, LoadProgressEvent, ModelInput, SamplingParams, SessionEvent, ShiftEvent } from '../shared/types.js';
 import { formatBytes, formatSeconds } from './catalog.js';
 import {
   Conversation,
@@ -24,7 +28,7 @@ import { CHAT_CSS } from './styles.js';
 import { TEMPLATE, button, renderMessage, updateStreaming } from './view.js';
 
 export class HobChat extends HTMLElement {
-  static observedAttributes = ['model', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset'];
+  static observedAttributes = ['model', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset', 'session'];
 
   /** The engine factory; defaults to the public API's createEngine. */
   createEngine: EngineFactory = defaultEngineFactory;
@@ -48,6 +52,7 @@ export class HobChat extends HTMLElement {
   private shifts = 0;
   private lastShift?: ShiftEvent;
   private offShift?: () => void;
+  private offSession?: () => void;
   private renderQueued = false;
   private reloadQueued = false;
   private readonly panel: SettingsPanel;
@@ -61,7 +66,7 @@ export class HobChat extends HTMLElement {
     wrap.innerHTML = TEMPLATE;
     this.root.append(style, wrap.content);
     this.$ = <T extends Element>(sel: string) => this.root.querySelector(sel) as T;
-    this.panel = new SettingsPanel(this.$('dialog'), (r) => this.applySettings(r));
+    this.panel = new SettingsPanel(this.$('dialog'), (r) => this.applySettings(r), () => this.engine);
     this.conversation = new Conversation({
       engine: () => this.engine,
       settings: () => this.requestSettings(),
@@ -160,6 +165,8 @@ export class HobChat extends HTMLElement {
         gpuLayers: this.gpuLayers(),
         contextSize: this.contextSize(),
         contextShift: {},
+        // One engine for every tab of the page's origin that opens this model.
+        ...(this.hasAttribute('shared') ? { shared: true } : {}),
         signal: ctrl.signal,
         onProgress: (p) => {
           if (this.loading === ctrl) this.showProgress(p);
@@ -179,6 +186,8 @@ export class HobChat extends HTMLElement {
         this.lastShift = e;
         void this.updateContext();
       });
+      // The `session` attribute's saves and restores (done by the engine, in the background).
+      this.offSession = engine.on('session', (e) => this.emit<SessionEvent>('session', e));
       this.$('.title').textContent = this.info.model.name || label;
       const { load, variant, threads, contextSize } = this.info;
       this.status(
@@ -237,6 +246,8 @@ export class HobChat extends HTMLElement {
     this.info = undefined;
     this.offShift?.();
     this.offShift = undefined;
+    this.offSession?.();
+    this.offSession = undefined;
     if (engine) await engine.unload();
   }
 
@@ -254,6 +265,7 @@ export class HobChat extends HTMLElement {
       systemPrompt: this.getAttribute('system-prompt') ?? '',
       tools: this.tools ?? [],
       maxToolRounds: this.maxToolRounds,
+      session: this.getAttribute('session') || undefined,
     };
   }
 

@@ -1,11 +1,13 @@
 // The settings panel of <hob-chat>: model (catalog, stored models with size
-// and delete, a URL, a local file), engine options and samplers with presets.
+// and delete, a URL, a local file), engine options, samplers with presets and
+// the saved sessions with their size and delete.
 // It edits a copy of ChatSettings and hands it back on Apply; it never loads
 // a model itself.
-import type { SamplingParams } from '../shared/types.js';
+import type { HobEngine, SamplingParams } from '../shared/types.js';
 import { openModelStore, type ModelStore } from '../store/index.js';
 import { MODEL_CATALOG, formatBytes } from './catalog.js';
 import { SAMPLER_PRESETS, findPreset } from './presets.js';
+import { renderSavedSessions } from './saved-sessions.js';
 
 export interface ChatSettings {
   /** A URL, or '' for none. */
@@ -66,6 +68,10 @@ const FORM = `
     <select id="preset" name="preset"></select>
     <div class="grid samplers"></div>
   </fieldset>
+  <fieldset>
+    <legend>Saved sessions</legend>
+    <div class="sessions" role="group" aria-label="Saved sessions"></div>
+  </fieldset>
   <label for="system-prompt">System prompt</label>
   <textarea id="system-prompt" name="system-prompt" rows="3"></textarea>
   <div class="dialog-buttons">
@@ -82,6 +88,7 @@ export class SettingsPanel {
   constructor(
     readonly dialog: HTMLDialogElement,
     private readonly onApply: (r: SettingsResult) => void,
+    private readonly engine: () => HobEngine | undefined = () => undefined,
   ) {
     dialog.innerHTML = FORM;
     dialog.setAttribute('part', 'settings');
@@ -125,7 +132,7 @@ export class SettingsPanel {
     }
     this.fillModels([]);
     this.dialog.showModal();
-    await this.refreshStored();
+    await Promise.all([this.refreshStored(), renderSavedSessions(this.dialog.querySelector('.sessions') as HTMLElement, this.engine())]);
   }
 
   private field<T extends HTMLElement>(name: string): T {

@@ -95,8 +95,8 @@ label { font-size: .9em; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: .4rem .75rem; }
 .grid label { display: grid; gap: .1rem; }
 dialog input, dialog select, dialog textarea { font: inherit; font-size: .9em; color: inherit; background: var(--hob-bg); border: 1px solid var(--hob-border); border-radius: 6px; padding: .2rem .4rem; }
-.stored { display: grid; gap: .25rem; font-size: .85em; }
-.stored .row { display: flex; gap: .5rem; align-items: center; }
+.stored, .sessions { display: grid; gap: .25rem; font-size: .85em; }
+.stored .row, .sessions .row { display: flex; gap: .5rem; align-items: center; }
 .stored .row label { flex: 1; }
 .dialog-buttons { display: flex; justify-content: flex-end; gap: .5rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }

@@ -3,13 +3,15 @@
 // file cache the hob CLI uses, src/store/file-cache.ts) and WebGPU through
 // the optional `webgpu` package.
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 
 import * as Comlink from 'comlink';
 
 import { fileSource } from '../format/file-source.js';
 import { requestNodeGpu } from '../gpu/node-device.js';
-import { cachedModel } from '../store/file-cache.js';
+import { cachedModel, defaultCacheDir } from '../store/file-cache.js';
+import { FileSessionStore } from '../store/session-files.js';
 import { createEngineService } from './service.js';
 import { nodeEndpoint } from './node-endpoint.js';
 import { installErrorTransfer } from './transfer.js';
@@ -28,6 +30,7 @@ const api = createEngineService({
     });
     return fileSource(r.path);
   },
+  openSessionStore: (dir) => new FileSessionStore(dir ?? join(defaultCacheDir(), 'sessions')),
   defaultThreads: () => Math.max(1, Math.min(availableParallelism(), 8)),
   // Node drains a MessagePort's queue, including messages posted while
   // draining, before other ports: a MessageChannel turn would starve the

@@ -4,7 +4,8 @@
 // Types only: nothing here runs.
 import type { ReplyRequest } from '../runtime/request.js';
 import type {
-  AssistantMessage, ChatMessage, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, ShiftEvent, TokenLogprob, Usage,
+  AssistantMessage, ChatMessage, ContextShiftOptions, EngineInfo, FinishReason, LoadProgressEvent, RestoredSession, SavedSession, SessionEvent,
+  ShiftEvent, TokenLogprob, Usage,
 } from '../shared/types.js';
 
 /** Where the worker finds a model (the public ModelInput, resolved on the
@@ -31,12 +32,16 @@ export interface OpenOptions {
   /** Shared memory the caller writes a request's id into to stop it: seen
    * during a token's evaluation, without waiting for a message. */
   stopFlag?: Int32Array;
+  /** Node: the folder saved sessions are files in (default: the file
+   * cache's folder + /sessions). */
+  sessionDir?: string;
 }
 
 /** What the worker posts on the events port of open(). */
 export type WorkerEvent =
   | { kind: 'progress'; event: LoadProgressEvent }
   | { kind: 'shift'; event: ShiftEvent }
+  | { kind: 'session'; event: SessionEvent }
   /** The load's last progress event was posted (ports are not ordered with each other). */
   | { kind: 'loaded' };
 
@@ -45,6 +50,8 @@ export type WorkerEvent =
  * matters on the caller's side (stream, failIfBusy). */
 export interface GenerateRequest extends ReplyRequest {
   max_tokens?: number;
+  /** The saved session the conversation lives in (SessionParams). */
+  session?: string;
   /** Keep generating past end-of-generation tokens (for comparisons). */
   ignore_eos?: boolean;
 }
@@ -106,7 +113,7 @@ export interface EngineWorkerApi {
   applyChatTemplate(messages: ChatMessage[], addGenerationPrompt?: boolean): string;
   info(): EngineInfo;
   contextUsed(): number;
-  resetContext(): void;
+  resetContext(): Promise<void>;
   /** One chat or text completion; what it adds to the reply is posted on
    * `deltas` as ReplyDelta objects (content, reasoning_content, whole tool
    * calls, log-probabilities) as it becomes final. */
@@ -119,6 +126,13 @@ export interface EngineWorkerApi {
   rerank(id: number, req: { query: string; documents: string[] }): Promise<RerankScores>;
   /** Stops request `id` between two tokens; without an id, whatever runs. */
   stop(id?: number): void;
-  /** Frees the session, the model, the GPU device and the engine's threads. */
-  unload(): void;
+  /** Saves the cache as `name` (the store's write included). */
+  saveSession(name: string, meta?: string): Promise<SavedSession>;
+  /** Replaces the cache by the saved session `name`. */
+  restoreSession(name: string): Promise<RestoredSession>;
+  listSessions(): Promise<SavedSession[]>;
+  deleteSession(name: string): Promise<boolean>;
+  /** Writes what sessions are waiting to be saved, then frees the session,
+   * the model, the GPU device and the engine's threads. */
+  unload(): Promise<void>;
 }

@@ -15,8 +15,10 @@ import { chatPrompt } from '../runtime/prompt.js';
 import { prepareRequest, type ReplyDelta } from '../runtime/request.js';
 import { Sequence } from '../runtime/sequence.js';
 import { AbortError, BusyError, HobError, UnsupportedModelError } from '../shared/errors.js';
-import type { ChatMessage, ContextShiftOptions, EngineInfo, LoadProgressEvent, ShiftEvent } from '../shared/types.js';
+import type { ChatMessage, ContextShiftOptions, EngineInfo, LoadProgressEvent, SessionEvent, ShiftEvent } from '../shared/types.js';
+import type { SessionStore } from '../store/sessions.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, OpenOptions, WorkerEvent } from './protocol.js';
+import { SessionKeeper } from './session-keeper.js';
 import { openLocation, type WorkerHost } from './sources.js';
 
 export type { WorkerHost };
@@ -50,11 +52,34 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
   let busy = false;
   let contextShift: ContextShiftOptions | false | undefined;
   let shiftListener: ((e: ShiftEvent) => void) | undefined;
+  let sessionListener: ((e: SessionEvent) => void) | undefined;
   let loadAbort: AbortController | undefined;
   let stopAll = false;
   const stopIds = new Set<number>();
   let stopFlag: Int32Array | undefined;
   const yieldToEvents = host.yieldToEvents ?? messageChannelYield();
+
+  // Whatever changes the cache runs under this lock, one at a time: the
+  // requests (which the caller's side already queues) and the saves of
+  // sessions that wait for an idle moment.
+  let locked: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = locked.then(fn, fn);
+    locked = run.catch(() => {});
+    return run;
+  }
+  let sessionStore: SessionStore | undefined;
+  let sessionDir: string | undefined;
+  const sessions = new SessionKeeper({
+    store() {
+      if (!host.openSessionStore) throw new HobError('argument/invalid', 'sessions cannot be saved here: there is no session store');
+      return (sessionStore ??= host.openSessionStore(sessionDir));
+    },
+    loaded: () => loaded(),
+    exclusive,
+    busy: () => busy,
+    emit: (e) => sessionListener?.(e),
+  });
 
   /** The worker's GPU device, made on first use; a lost one is replaced. */
   async function gpuContext(): Promise<GpuContext> {
@@ -116,13 +141,16 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       const source = await openLocation(host, opts.location, signal, onProgress);
       try {
         const gpuLayers = opts.gpuLayers ?? 0;
+        let noGpuReason: string | undefined;
+        // 'auto' without an adapter runs on the CPU, as it promises, and says why.
+        const gpu = gpuLayers === 0 ? undefined : await gpuContext().catch((e: unknown) => {
+          if (gpuLayers === 'auto' && e instanceof HobError && e.code === 'gpu/unavailable') return void (noGpuReason = e.message);
+          throw e;
+        });
         return await loadModelFromSource(e, source, {
           gpuLayers,
-          // 'auto' without an adapter runs on the CPU, as it promises.
-          gpu: gpuLayers === 0 ? undefined : await gpuContext().catch((e: unknown) => {
-            if (gpuLayers === 'auto' && e instanceof HobError && e.code === 'gpu/unavailable') return undefined;
-            throw e;
-          }),
+          gpu,
+          noGpuReason,
           gpuBudgetBytes: opts.gpuBudgetBytes,
           signal,
           onProgress: onProgress && ((p) => onProgress({ ...p, phase: 'load' })),
@@ -149,11 +177,18 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
     stopAll = false;
     const shouldStop = () => stopAll || stopIds.has(id) || (stopFlag !== undefined && Atomics.load(stopFlag, 0) === id);
     try {
-      // The batches overwrite the cells a conversation held.
-      sequence.clear();
-      return await run(shouldStop);
+      return await exclusive(async () => {
+        // The batches overwrite the cells a conversation held: a saved
+        // session that owns them is written out first, as for a reset.
+        await sessions.detach();
+        sequence.clear();
+        try {
+          return await run(shouldStop);
+        } finally {
+          sequence.clear();
+        }
+      });
     } finally {
-      sequence.clear();
       stopIds.delete(id);
       busy = false;
     }
@@ -172,6 +207,11 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       contextShift = opts.contextShift;
       const post = (m: WorkerEvent) => events?.postMessage(m);
       shiftListener = events && ((event) => post({ kind: 'shift', event }));
+      // A model's sessions are written before it goes.
+      await sessions.close();
+      sessionListener = events && ((event) => post({ kind: 'session', event }));
+      if (opts.sessionDir !== sessionDir) sessionStore = undefined;
+      sessionDir = opts.sessionDir;
       stopFlag = opts.stopFlag;
       freeModel();
       const model = await loadModel(engine, opts, events && ((event) => post({ kind: 'progress', event })));
@@ -221,13 +261,21 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       return opened?.sequence.tokens.length ?? 0;
     },
 
-    resetContext(): void {
+    async resetContext(): Promise<void> {
       if (busy) throw new BusyError('engine/busy', 'a request is running');
-      opened?.sequence.clear();
+      await exclusive(async () => {
+        await sessions.detach();
+        opened?.sequence.clear();
+      });
     },
 
+    saveSession: (name, meta) => sessions.save(checkName(name), meta),
+    restoreSession: (name) => sessions.restore(checkName(name)),
+    listSessions: () => sessions.list(),
+    deleteSession: (name) => sessions.delete(checkName(name)),
+
     async generate(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult> {
-      const { model, sequence } = loaded();
+      const { model } = loaded();
       if (busy) throw new BusyError('engine/busy', 'a request is already running');
       if (!model.hparams.hasHead) {
         throw new UnsupportedModelError('model/unsupported-task', `a ${model.info.architecture} model gives embeddings, not text: use embeddings or rerank`, {
@@ -237,47 +285,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       busy = true;
       stopAll = false;
       try {
-        const prepared = prepareRequest(model, req);
-        const ids = prepared.promptIds;
-        const room = sequence.session.nCtx - ids.length;
-        const maxTokens = req.max_tokens ?? Math.max(1, room);
-        if (!Number.isInteger(maxTokens) || maxTokens < 0) {
-          throw new HobError('argument/invalid', `max_tokens must be a non-negative integer, got ${req.max_tokens}`);
-        }
-        let nDeltas = 0;
-        const post = (list: ReplyDelta[]) => {
-          if (!deltas) return;
-          for (const d of list) {
-            nDeltas++;
-            deltas.postMessage(d);
-          }
-        };
-        const r = await generate(model, sequence, { ...prepared.generation, promptIds: ids, maxTokens, ignoreEos: req.ignore_eos }, {
-          onText: (d, logprobs) => post(prepared.reply.push(d, logprobs)),
-          shouldStop: () => stopAll || stopIds.has(id) || (stopFlag !== undefined && Atomics.load(stopFlag, 0) === id),
-          pause: yieldToEvents,
-        });
-        const done = prepared.reply.finish(r.finishReason);
-        post(done.deltas);
-        const decodeTps = r.decodeTokens > 0 ? r.decodeTokens / (r.decodeMs / 1000) : 0;
-        const evaluated = r.promptTokens - r.cachedTokens;
-        return {
-          text: r.text,
-          ids: r.ids,
-          finishReason: done.finishReason,
-          ...(prepared.reply.chat ? { message: done.message } : {}),
-          ...(r.logprobs ? { logprobs: r.logprobs } : {}),
-          nDeltas,
-          usage: {
-            prompt_tokens: r.promptTokens,
-            completion_tokens: r.ids.length,
-            total_tokens: r.promptTokens + r.ids.length,
-            cached_tokens: r.cachedTokens,
-            prefill_tokens_per_second: r.prefillMs > 0 ? evaluated / (r.prefillMs / 1000) : 0,
-            decode_tokens_per_second: decodeTps,
-            ...(prepared.generation.thought ? { completion_tokens_details: { reasoning_tokens: r.reasoningTokens } } : {}),
-          },
-        };
+        return await exclusive(() => run(id, req, deltas));
       } finally {
         stopIds.delete(id);
         busy = false;
@@ -310,8 +318,9 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       else if (busy) stopIds.add(id);
     },
 
-    unload(): void {
+    async unload(): Promise<void> {
       stopAll = true;
+      await exclusive(() => sessions.close());
       freeModel();
       gpu?.device.destroy();
       gpu = undefined;
@@ -319,5 +328,67 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       engine = undefined;
     },
   };
+
+  /** One request, holding the lock. */
+  async function run(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult> {
+    const { model, sequence } = loaded();
+    const session = req.session === undefined ? undefined : checkName(req.session);
+    const prepared = prepareRequest(model, req);
+    const ids = prepared.promptIds;
+    const room = sequence.session.nCtx - ids.length;
+    const maxTokens = req.max_tokens ?? Math.max(1, room);
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) {
+      throw new HobError('argument/invalid', `max_tokens must be a non-negative integer, got ${req.max_tokens}`);
+    }
+    let nDeltas = 0;
+    const post = (list: ReplyDelta[]) => {
+      if (!deltas) return;
+      for (const d of list) {
+        nDeltas++;
+        deltas.postMessage(d);
+      }
+    };
+    // The conversation's saved session first, where it holds more of the prompt.
+    await sessions.before(session, ids);
+    let r: Awaited<ReturnType<typeof generate>>;
+    try {
+      r = await generate(model, sequence, { ...prepared.generation, promptIds: ids, maxTokens, ignoreEos: req.ignore_eos }, {
+        onText: (d, logprobs) => post(prepared.reply.push(d, logprobs)),
+        shouldStop: () => stopAll || stopIds.has(id) || (stopFlag !== undefined && Atomics.load(stopFlag, 0) === id),
+        pause: yieldToEvents,
+      });
+    } finally {
+      sessions.after(session);
+    }
+    const done = prepared.reply.finish(r.finishReason);
+    post(done.deltas);
+    const decodeTps = r.decodeTokens > 0 ? r.decodeTokens / (r.decodeMs / 1000) : 0;
+    const evaluated = r.promptTokens - r.cachedTokens;
+    return {
+      text: r.text,
+      ids: r.ids,
+      finishReason: done.finishReason,
+      ...(prepared.reply.chat ? { message: done.message } : {}),
+      ...(r.logprobs ? { logprobs: r.logprobs } : {}),
+      nDeltas,
+      usage: {
+        prompt_tokens: r.promptTokens,
+        completion_tokens: r.ids.length,
+        total_tokens: r.promptTokens + r.ids.length,
+        cached_tokens: r.cachedTokens,
+        prefill_tokens_per_second: r.prefillMs > 0 ? evaluated / (r.prefillMs / 1000) : 0,
+        decode_tokens_per_second: decodeTps,
+        ...(prepared.generation.thought ? { completion_tokens_details: { reasoning_tokens: r.reasoningTokens } } : {}),
+      },
+    };
+  }
   return service;
+}
+
+/** A session's name: text of 1 to 256 characters (a store may ask more). */
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 256) {
+    throw new HobError('argument/invalid', `a session name is a string of 1 to 256 characters, got ${JSON.stringify(name)}`);
+  }
+  return name;
 }

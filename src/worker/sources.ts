@@ -9,6 +9,7 @@ import type { GpuContext } from '../gpu/device.js';
 import { HobError } from '../shared/errors.js';
 import type { LoadProgressEvent } from '../shared/types.js';
 import type { ModelStore } from '../store/index.js';
+import type { SessionStore } from '../store/sessions.js';
 import type { ModelLocation } from './protocol.js';
 
 /** What differs between a browser worker and a Node worker thread. */
@@ -21,6 +22,9 @@ export interface WorkerHost {
   /** The model store (the browser worker's; loaded with the worker, so a
    * page that went offline still reaches it). */
   openStore?(): ModelStore;
+  /** Where saved sessions live (IndexedDB in a browser, a folder in Node:
+   * `dir` when the caller named one). */
+  openSessionStore?(dir?: string): SessionStore;
   defaultThreads(): number;
   /** A macrotask turn that lets queued messages (a stop) in between two tokens; default a MessageChannel round trip. */
   yieldToEvents?(): Promise<void>;

@@ -6,6 +6,10 @@ import { createHash } from 'node:crypto';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 import { buildRandomLlama, makeSpec, type LlamaSpec } from '../gguf/random-model.js';
+import type { TestPage } from './drivers/index.js';
+
+/** A page of any driver: the calls below only evaluate (so the cross-browser store tests use them too). */
+type Evaluator = Pick<TestPage, 'evaluate'>;
 
 export const CHUNK_BYTES = 64 * 1024;
 export const DB_NAME = 'hob-models';
@@ -92,7 +96,7 @@ export interface Progress {
 
 /** store.download(url, opts) in the page; returns the outcome and every progress event. */
 export async function download(
-  page: Page,
+  page: Evaluator,
   url: string | string[],
   opts: { parallel?: number; retries?: number; sha256?: string; id?: string; abortAfterBytes?: number; chunkSizeBytes?: number; idleTimeoutMs?: number } = {},
 ): Promise<{ result: Outcome<any>; events: Progress[] }> {
@@ -120,7 +124,7 @@ export async function download(
 }
 
 /** Calls store[method](...args) in the page. */
-export async function storeCall<T = any>(page: Page, method: string, ...args: unknown[]): Promise<Outcome<T>> {
+export async function storeCall<T = any>(page: Evaluator, method: string, ...args: unknown[]): Promise<Outcome<T>> {
   return page.evaluate(
     async ({ method, args, chunk, db }) => {
       const t = (window as any).storeTest;
@@ -132,7 +136,7 @@ export async function storeCall<T = any>(page: Page, method: string, ...args: un
 }
 
 /** SHA-256 and size of a stored model read back through its ByteSource, or the failure. */
-export async function storedDigest(page: Page, id: string): Promise<Outcome<{ sha256: string; sizeBytes: number }>> {
+export async function storedDigest(page: Evaluator, id: string): Promise<Outcome<{ sha256: string; sizeBytes: number }>> {
   return page.evaluate(
     async ({ id, chunk, db }) => {
       const t = (window as any).storeTest;
@@ -167,12 +171,12 @@ export function progressProblems(events: Progress[], total: number): string[] {
 /** Chunk indexes a set of ranged requests asked for. */
 export const chunksOf = (reqs: { start?: number }[]): number[] => reqs.map((r) => Math.floor((r.start ?? -1) / CHUNK_BYTES)).sort((a, b) => a - b);
 
-export async function storedChunks(page: Page, id: string): Promise<number[]> {
+export async function storedChunks(page: Evaluator, id: string): Promise<number[]> {
   return page.evaluate(({ id, db }) => (window as any).storeTest.storedChunks(db, id), { id, db: DB_NAME });
 }
 
 /** Polls until at least `n` chunks of `id` are stored. */
-export async function waitForChunks(page: Page, id: string, n: number, timeoutMs = 20_000): Promise<number[]> {
+export async function waitForChunks(page: Evaluator, id: string, n: number, timeoutMs = 20_000): Promise<number[]> {
   const t0 = Date.now();
   for (;;) {
     const have = await storedChunks(page, id);

@@ -7,33 +7,20 @@
 // esbuild builds of the same app.
 // Needs `npm run build:ts` first.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { copyFileSync, cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { extname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 
 import { chromium, type Browser } from 'playwright-core';
-import { testdataDir as testdata } from '../data.js';
 
-const run = promisify(execFile);
-const root = resolve(import.meta.dirname, '../..');
-const modelPath = join(testdata, 'llama-2-tiny-random.gguf');
-const appDir = mkdtempSync(join(tmpdir(), 'hob-consumer-'));
+import { installPackedApp, modelPath, nodeRun as nodeRunIn, root, run, serve, type RunResult } from './setup.js';
 
+let appDir = '';
 let browser: Browser | undefined;
 
 before(async () => {
-  assert.ok(existsSync(join(root, 'dist/node/index.js')), 'run npm run build:ts first');
-  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', appDir, root], { cwd: root });
-  const tarball = stdout.trim().split('\n').pop() as string;
-  for (const f of ['index.html', 'main.js', 'node.mjs']) copyFileSync(join(import.meta.dirname, 'app', f), join(appDir, f));
-  writeFileSync(join(appDir, 'package.json'), JSON.stringify({ name: 'hob-consumer', private: true, type: 'module' }));
-  // The package's dependencies come from the npm cache when they are in it.
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', `./${tarball}`], { cwd: appDir });
+  appDir = await installPackedApp();
 });
 
 /** Opens the app in a new page and returns what it computed, failing on page errors or foreign requests. */
@@ -62,50 +49,14 @@ async function runPage(url: string): Promise<RunResult & { isolated: boolean; do
 
 after(async () => {
   await browser?.close();
-  rmSync(appDir, { recursive: true, force: true });
+  if (appDir) rmSync(appDir, { recursive: true, force: true });
 });
 
-interface RunResult {
-  chat: string;
-  chunks: number;
-  completion: string;
-  completionTokens: number;
-  variant: string;
-}
-
-/** The same greedy runs as the page's, through the Node entry of the installed package. */
+/** The same greedy runs as the page's, through the Node entry of the installed package (once). */
 let nodeResult: Promise<RunResult> | undefined;
 function nodeRun(): Promise<RunResult> {
-  nodeResult ??= run('node', ['node.mjs', modelPath], { cwd: appDir }).then(({ stdout }) => JSON.parse(stdout) as RunResult);
+  nodeResult ??= nodeRunIn(appDir);
   return nodeResult;
-}
-
-const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
-
-/** A static host for the built app (what any web server does), plus the model. */
-async function serve(dir: string, isolated: boolean): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
-    const file = path === '/model.gguf' ? modelPath : join(dir, path === '/' ? 'index.html' : path);
-    if (!file.startsWith(dir) && file !== modelPath) return void res.writeHead(403).end();
-    if (!existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end();
-    const size = statSync(file).size;
-    const headers: Record<string, string | number> = { 'Content-Type': types[extname(file)] ?? 'application/octet-stream', 'Accept-Ranges': 'bytes' };
-    if (isolated) Object.assign(headers, { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
-    // One byte range, as the model store asks for.
-    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-    if (range) {
-      const start = Number(range[1]);
-      const end = Math.min(size - 1, range[2] ? Number(range[2]) : size - 1);
-      res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': end - start + 1 });
-      createReadStream(file, { start, end }).pipe(res);
-      return;
-    }
-    res.writeHead(200, { ...headers, 'Content-Length': size });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
 }
 
 test('the hob command of the installed package runs the Node engine', async () => {

@@ -85,6 +85,9 @@ options:
   --template NAME       use the built-in template chatml, llama3, gemma, phi3
                         or mistral instead of the file's
   --timings             after each reply, print token counts and speeds on stderr
+  --session FILE        keep the conversation and its cache in FILE: resumed at
+                        the start when it matches the model and context, saved
+                        after each reply (llama.cpp's --prompt-cache)
 ${modelHelp.replace("(default: the model's)", "(default: the model's, at most 4096)")}${samplingHelp}${constraintHelp}`,
   complete: `usage: hob complete [--model] M --prompt P [options]
 

@@ -15,6 +15,7 @@ import { constraintOptions, gpuLayersOption, modelOptions, num, parseCommand, sa
 import { cachedModelFailure, describeError, logShift, modelArg, resolveModelPath } from './model.js';
 import { constraintParams } from './constraints.js';
 import { ProgressBar } from './progress.js';
+import { resumeSession, saveSession, sessionLocation } from './resume.js';
 
 const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
@@ -42,7 +43,9 @@ export async function chatCommand(args: string[]): Promise<void> {
     'n-predict': { type: 'string', short: 'n' },
     template: { type: 'string' },
     timings: { type: 'boolean' },
+    session: { type: 'string' },
   });
+  const sessionFile = o.session as string | undefined;
   const template = o.template as BuiltinTemplate | undefined;
   if (template !== undefined && !(template in BUILTIN_TEMPLATES)) {
     throw new UsageError(`--template must be one of ${Object.keys(BUILTIN_TEMPLATES).join(', ')}, got "${template}"`);
@@ -67,6 +70,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       threads,
       gpuLayers,
       contextSize: nCtx > 0 ? nCtx : undefined,
+      ...(sessionFile ? { sessionDir: sessionLocation(sessionFile).dir } : {}),
       onProgress: (p) => bar?.update(p.loaded, p.total),
     });
   } catch (e) {
@@ -87,6 +91,12 @@ export async function chatCommand(args: string[]): Promise<void> {
 
   const system: ChatMessage[] = o.system ? [{ role: 'system', content: o.system }] : [];
   let messages: ChatMessage[] = [...system];
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (sessionFile) {
+    // The saved turns after this run's system message (--system wins).
+    const resumed = await resumeSession(engine, sessionFile, log);
+    if (resumed) messages = [...system, ...resumed.filter((m) => m.role !== 'system')];
+  }
   let reply: AbortController | undefined;
 
   const rl = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
@@ -192,6 +202,7 @@ export async function chatCommand(args: string[]): Promise<void> {
         const r = await streamReply(prompt, reply.signal);
         process.stdout.write('\n');
         messages.push(r.turn);
+        if (sessionFile) await saveSession(engine, sessionFile, messages, log);
         if (r.finish === 'abort') process.stderr.write(`${tty ? DIM : ''}(stopped)${tty ? RESET : ''}\n`);
         if (o.timings && r.usage) {
           const u = r.usage;

@@ -41,6 +41,10 @@ function observed(engine: HobEngine): HobEngine {
     info: () => engine.info(),
     contextUsed: () => engine.contextUsed(),
     resetContext: () => engine.resetContext(),
+    saveSession: (...a) => engine.saveSession(...a),
+    restoreSession: (...a) => engine.restoreSession(...a),
+    listSessions: () => engine.listSessions(),
+    deleteSession: (name) => engine.deleteSession(name),
     on: (type, listener) => engine.on(type, listener),
     unload: () => engine.unload(),
   };
@@ -69,13 +73,13 @@ function setWeatherTool(behaviour: 'answer' | 'throw' | 'hang'): void {
   ];
 }
 
-for (const type of ['load', 'token', 'message', 'error', 'change']) {
+for (const type of ['load', 'token', 'message', 'error', 'change', 'session']) {
   chat.addEventListener(type, (e) => {
     const d = (e as CustomEvent).detail;
     events.push({ type, at: performance.now(), detail: type === 'error' ? { code: d.code, message: d.message } : type === 'load' ? { name: d.model.name, variant: d.variant } : d });
   });
 }
-for (const a of ['gpu-layers', 'context-size', 'max-tokens', 'system-prompt', 'preset', 'model']) {
+for (const a of ['gpu-layers', 'context-size', 'max-tokens', 'system-prompt', 'preset', 'model', 'session']) {
   const v = params.get(a);
   if (v !== null) chat.setAttribute(a, v);
 }

@@ -26,11 +26,12 @@ const storeTest = {
   /** Flips one byte of a stored chunk behind the store's back (its recorded hash stays). */
   async corruptChunk(dbName: string, id: string, index: number, at = 0): Promise<void> {
     const raw = createStore(dbName, 'models');
-    const rec = await get<{ data: Blob; sha256: string; sizeBytes: number }>(['chunk', id, index], raw);
+    const rec = await get<{ data: Blob | ArrayBuffer; sha256: string; sizeBytes: number }>(['chunk', id, index], raw);
     if (!rec) throw new Error(`no chunk ${index} of ${id}`);
-    const bytes = new Uint8Array(await rec.data.arrayBuffer());
+    // Stored as a Blob, or as bytes where IndexedDB refuses Blobs (WebKit's ephemeral sessions): corrupt it in kind.
+    const bytes = new Uint8Array(rec.data instanceof ArrayBuffer ? rec.data.slice(0) : await rec.data.arrayBuffer());
     bytes[at] ^= 0xff;
-    await set(['chunk', id, index], { ...rec, data: new Blob([bytes]) }, raw);
+    await set(['chunk', id, index], { ...rec, data: rec.data instanceof ArrayBuffer ? bytes.buffer : new Blob([bytes]) }, raw);
   },
 
   /** Indexes of the chunks stored for a model, read from IndexedDB directly. */
