@@ -143,7 +143,7 @@ export class GpuRunner implements OffloadRunner {
       return this.readPick(pick);
     }
     if (output === 'output') {
-      if (this.headOnDevice) enc.copyBufferToBuffer(this.graph.out, 0, this.graph.readback, 0, this.graph.readback.size);
+      if (this.headOnDevice) enc.copyBufferToBuffer(this.graph.out, 0, this.graph.readback, 0, this.graph.out.size);
       else enc.copyBufferToBuffer(this.graph.x, (T - 1) * E * 4, this.graph.readback, 0, E * 4);
     }
     device.queue.submit([enc.finish()]);
@@ -205,7 +205,7 @@ export class GpuRunner implements OffloadRunner {
     if (!this.headOnDevice) throw new HobError('argument/invalid', 'the head runs on the CPU: there are no GPU logits');
     const { device } = this.model.ctx;
     const enc = device.createCommandEncoder({ label: 'logits' });
-    enc.copyBufferToBuffer(this.graph.out, 0, this.graph.readback, 0, this.graph.readback.size);
+    enc.copyBufferToBuffer(this.graph.out, 0, this.graph.readback, 0, this.graph.out.size);
     device.queue.submit([enc.finish()]);
     return this.readOutput(this.model.spec.info.nVocab);
   }
@@ -220,7 +220,8 @@ export class GpuRunner implements OffloadRunner {
   }
 
   private async readOutput(n: number): Promise<Float32Array> {
-    await this.mapped(() => this.graph.readback.mapAsync(GPUMapMode.READ));
+    // The readback also holds every row's state for embeddings: map what this read needs.
+    await this.mapped(() => this.graph.readback.mapAsync(GPUMapMode.READ, 0, n * 4));
     const result = new Float32Array(this.graph.readback.getMappedRange(0, n * 4).slice(0));
     this.graph.readback.unmap();
     this.stats.readbacks++;
