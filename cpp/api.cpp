@@ -9,6 +9,10 @@
 #include <new>
 #include <string>
 
+#ifdef __EMSCRIPTEN__
+#include <unistd.h>
+#endif
+
 #include "common.h"
 #include "gguf.h"
 #include "loader.h"
@@ -125,6 +129,15 @@ int32_t hob_threads(void) { return pool().size(); }
 
 void* hob_alloc(size_t size) { return std::malloc(size ? size : 1); }
 void hob_free(void* ptr) { std::free(ptr); }
+
+uint64_t hob_heap_bytes(void) {
+#ifdef __EMSCRIPTEN__
+    // emscripten's dlmalloc is built with MORECORE_CANNOT_TRIM: the break only grows.
+    return (uint64_t)(uintptr_t)sbrk(0);
+#else
+    return 0;
+#endif
+}
 
 const char* hob_type_name(int32_t type) {
     const hob::TypeTraits* t = hob::type_traits((uint32_t)type);

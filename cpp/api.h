@@ -121,6 +121,11 @@ int32_t hob_threads(void);
 /* Memory the caller fills before handing it to hob_model_load. */
 void* hob_alloc(size_t size);
 void hob_free(void* ptr);
+/* In wasm, the end of the heap (everything below it is engine memory): its
+ * high-water mark, since the allocator never gives memory back. This is
+ * what a model's load and sessions cost the page, and what the fit check
+ * (src/runtime/fit.ts) estimates. 0 in native builds. */
+uint64_t hob_heap_bytes(void);
 
 /* ---- GGUF inspection (no model is built; any architecture) ------------- */
 

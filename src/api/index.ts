@@ -11,11 +11,17 @@ import { openEngine } from './remote-engine.js';
 import { openSharedEngine } from './shared-engine.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { installErrorTransfer } from '../worker/transfer.js';
+import { checkFit } from './check-fit.js';
+import { decideFit, withEstimate } from './fit-settings.js';
+import { hubNameOf, resolveHubModel } from '../store/hub.js';
 
 export * from '../shared/types.js';
 export type { ModelLocation } from '../worker/protocol.js';
 export * from '../shared/errors.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../sampling/params.js';
+export { checkFit };
+export type { QuantChoice, RepoFile } from '../store/hub-quants.js';
+export { isHubRef, listHubFiles, parseHubRef, resolveHubModel, type HubChoice, type HubFile, type HubModel, type HubOptions, type HubRef } from '../store/hub.js';
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
@@ -41,20 +47,27 @@ export function browserModelLocation(model: ModelInput, base = globalThis.locati
  * with `shared`, the engine of the tab that hosts it (see shared-engine.ts). */
 export async function createEngine(options: CreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
-  const opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
-  const source = browserModelLocation(opts.model);
+  let opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
+  // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), then stored as any URL.
+  const hubName = hubNameOf(opts.model);
+  const model = hubName ? (await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
+  const source = browserModelLocation(model);
   if (opts.shared) {
     // Another tab loads it again from the store when it takes over: it needs a name, not bytes.
-    const model = 'storeId' in source ? source.storeId : 'url' in source ? source.url : undefined;
-    if (model === undefined) throw new HobError('argument/invalid', 'a shared engine needs a model URL or a stored model id');
+    const name = 'storeId' in source ? source.storeId : 'url' in source ? source.url : undefined;
+    if (name === undefined) throw new HobError('argument/invalid', 'a shared engine needs a model URL or a stored model id');
     if (typeof SharedWorker === 'undefined' || !globalThis.navigator?.locks) {
       throw new HobError('argument/invalid', 'a shared engine needs SharedWorker and Web Locks, which this browser lacks');
     }
-    const key = JSON.stringify([model, opts.contextSize ?? 0, opts.gpuLayers ?? 0, opts.threads ?? 0]);
+    const key = JSON.stringify([name, opts.contextSize ?? 0, opts.gpuLayers ?? 0, opts.threads ?? 0]);
     return openSharedEngine(key, () => createEngine({ ...options, shared: false }));
   }
+  // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
+  const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, opts);
+  if (fit) opts = { ...opts, ...fit.settings };
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);
-  return openEngine(remote, source, opts, () => worker.terminate());
+  const engine = await openEngine(remote, source, opts, () => worker.terminate());
+  return fit ? withEstimate(engine, fit.report) : engine;
 }

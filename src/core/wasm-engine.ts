@@ -48,6 +48,13 @@ export class Engine {
     return heapU8(this.module);
   }
 
+  /** The end of the engine's heap: the most engine memory used so far (the
+   * heap never shrinks). The wasm memory itself may be larger: it grows in
+   * steps, and never below its initial size. */
+  heapBytes(): number {
+    return Number(this.module._hob_heap_bytes());
+  }
+
   u32(ptr: number): number {
     return new DataView(this.heap().buffer).getUint32(ptr, true);
   }

@@ -12,6 +12,7 @@ export interface HobExports {
   _hob_threads(): number;
   _hob_alloc(size: number): number;
   _hob_free(ptr: number): void;
+  _hob_heap_bytes(): bigint;
   _hob_type_name(type: number): number;
 
   _hob_gguf_open(data: number, size: number, fileSize: bigint, out: number): number;

@@ -4,6 +4,7 @@ import type { Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 
 import { HobError } from '../shared/errors.js';
+import { joinSplitParts } from './gguf-split.js';
 import type { ByteSource } from './source.js';
 
 async function openFile(path: string) {
@@ -41,4 +42,25 @@ export async function fileSource(path: string): Promise<ByteSource> {
     },
     close: () => fh.close(),
   };
+}
+
+const FIRST_PART = /-00001-of-(\d{5})\.gguf$/i;
+
+/**
+ * A model file on disk: the file itself, or, for the first part of a split
+ * model (name-00001-of-0000N.gguf), every part (named alike beside it)
+ * joined into one. A missing part is an 'argument/invalid' naming it.
+ */
+export async function modelFileSource(path: string): Promise<ByteSource> {
+  const m = FIRST_PART.exec(path);
+  const n = m ? Number(m[1]) : 1;
+  if (n <= 1) return fileSource(path);
+  const parts: ByteSource[] = [];
+  try {
+    for (let k = 1; k <= n; k++) parts.push(await fileSource(path.replace(FIRST_PART, `-${String(k).padStart(5, '0')}-of-${m![1]}.gguf`)));
+    return await joinSplitParts(parts);
+  } catch (e) {
+    for (const p of parts) await p.close?.();
+    throw e;
+  }
 }

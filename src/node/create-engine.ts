@@ -1,7 +1,8 @@
 // createEngine in Node: the same engine worker as the browser's, in a
 // worker_thread, behind the same HobEngine. A model is a file path (or a
 // file: URL), an http(s) URL (downloaded once into the hob CLI's file cache,
-// HOB_CACHE_DIR or ~/.cache/hob, and read from there), bytes or a Blob.
+// HOB_CACHE_DIR or ~/.cache/hob, and read from there), a Hugging Face model
+// by name (hf:OWNER/REPO[:QUANT], resolved here to its URL), bytes or a Blob.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -15,6 +16,9 @@ import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
 import { installErrorTransfer } from '../worker/transfer.js';
+import { hubNameOf, resolveHubModel } from '../store/hub.js';
+import { decideFit, withEstimate } from '../api/fit-settings.js';
+import { checkFit } from './check-fit.js';
 
 export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker' | 'shared'> {
   model: ModelInput | { path: string };
@@ -51,13 +55,19 @@ function startWorker(): Worker {
 /** Loads a model in a worker thread and returns the engine (the browser's API, in Node). */
 export async function createEngine(options: NodeCreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
-  const opts = checkEngineOptions(options, availableParallelism());
-  const source = nodeModelLocation(opts.model);
+  let opts = checkEngineOptions(options, availableParallelism());
+  // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), downloaded as any URL.
+  const hubName = hubNameOf(opts.model);
+  const model = hubName ? (await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
+  // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
+  const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, opts);
+  if (fit) opts = { ...opts, ...fit.settings };
+  const source = nodeModelLocation(model);
   installErrorTransfer();
   const worker = startWorker();
   const remote = Comlink.wrap<EngineWorkerApi>(nodeEndpoint(worker));
   const threads = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8));
-  return openEngine(remote, source, { ...opts, threads, model: '' }, () => void worker.terminate(), {
+  const engine = await openEngine(remote, source, { ...opts, threads, model: '' }, () => void worker.terminate(), {
     // A worker that dies settles the calls waiting on it (and its 'error'
     // event, listened to, does not take this process down with it).
     onExit(listener) {
@@ -68,4 +78,5 @@ export async function createEngine(options: NodeCreateEngineOptions): Promise<Ho
     // a script that never calls unload() still ends when its work is done.
     setBusy: (busy) => (busy ? worker.ref() : worker.unref()),
   });
+  return fit ? withEstimate(engine, fit.report) : engine;
 }

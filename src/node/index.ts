@@ -8,7 +8,7 @@
 import { readGgufHeaderFrom } from '../core/gguf-header.js';
 import { Model } from '../core/model.js';
 import type { Engine } from '../core/wasm-engine.js';
-import { fileSource } from '../format/file-source.js';
+import { fileSource, modelFileSource } from '../format/file-source.js';
 import { loadModelFromSource, type LoadOptions } from '../runtime/load.js';
 import type { GgufHeader } from '../shared/model.js';
 
@@ -25,9 +25,12 @@ export { MIN_SHIFT_REUSE, Sequence, describeShift, type PrefillOptions, type Pre
 export * from '../shared/errors.js';
 export { loadModelFromSource, type LoadOptions } from '../runtime/load.js';
 export { bytesSource, type ByteSource } from '../format/source.js';
-export { fileSource } from '../format/file-source.js';
+export { fileSource, modelFileSource } from '../format/file-source.js';
 export { joinSplitParts } from '../format/gguf-split.js';
 export { requestNodeGpu } from '../gpu/node-device.js';
+export type { QuantChoice, RepoFile } from '../store/hub-quants.js';
+export { isHubRef, listHubFiles, parseHubRef, resolveHubModel, type HubChoice, type HubFile, type HubModel, type HubOptions, type HubRef } from '../store/hub.js';
+export { checkFit } from './check-fit.js';
 export { createEngine, nodeModelLocation, type NodeCreateEngineOptions } from './create-engine.js';
 export type * from '../shared/types.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, resolveSampling, type ResolvedSampling } from '../sampling/params.js';
@@ -43,7 +46,7 @@ export type { GrammarBuildOptions } from '../sampling/grammar/builder.js';
 /** Loads a GGUF file, reading only what the engine keeps (CPU blocks) into
  * the wasm heap and the offloaded blocks straight into GPU buffers. */
 export async function loadModelFile(engine: Engine, path: string, opts: LoadOptions = {}): Promise<Model> {
-  const source = await fileSource(path);
+  const source = await modelFileSource(path);
   try {
     return await loadModelFromSource(engine, source, opts);
   } finally {

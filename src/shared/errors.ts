@@ -15,6 +15,7 @@ export type HobErrorCode =
   | 'model/unsupported-architecture'
   | 'model/vocab-only'
   | 'model/unsupported-task'
+  | 'model/too-large'
   | 'context/overflow'
   | 'range/out-of-bounds'
   | 'memory/out-of-memory'
@@ -36,7 +37,8 @@ export type HobErrorCode =
   | 'session/mismatch'
   | 'session/invalid'
   | 'internal'
-  | StoreErrorCode;
+  | StoreErrorCode
+  | HubErrorCode;
 
 export type HobErrorDetails = Record<string, number | string | boolean>;
 
@@ -59,6 +61,14 @@ export class ModelFormatError extends HobError {}
  * of a model with no pooling, rerank without a classifier head, text from
  * an embedding model). */
 export class UnsupportedModelError extends HobError {}
+/** The model cannot run on this device with these settings, found before
+ * its weights were downloaded or loaded ('model/too-large'). `details` holds
+ * the numbers: neededBytes and limitBytes of the first limit exceeded and
+ * its name (limit: 'wasm-heap', 'memory-budget', 'gpu-budget',
+ * 'gpu-buffer', 'storage'), and, when smaller settings fit,
+ * suggestedGpuLayers and suggestedContextSize. The whole report is
+ * checkFit's (FitReport). */
+export class ModelTooLargeError extends HobError {}
 /** The tokens do not fit in the context window. */
 export class ContextFullError extends HobError {}
 /** Another request is running and the caller asked not to wait. */
@@ -100,6 +110,7 @@ function register(Kind: typeof HobError, codes: readonly HobErrorCode[]): void {
 }
 register(ModelFormatError, ['gguf/bad-magic', 'gguf/bad-version', 'gguf/truncated', 'gguf/invalid', 'model/invalid']);
 register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture', 'model/unsupported-task']);
+register(ModelTooLargeError, ['model/too-large']);
 register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);
 register(EngineClosedError, ['engine/closed']);
@@ -162,3 +173,15 @@ export class StoreError extends HobError {}
 register(QuotaExceededError, ['store/quota-exceeded']);
 register(StoreError, ['store/not-found', 'store/incomplete', 'store/corrupt', 'store/changed-upstream', 'store/write-failed']);
 register(NetworkError, ['network/http-status', 'network/no-range', 'network/interrupted', 'network/timeout']);
+
+// ---------------------------------------------------------------------------
+// Models by name on Hugging Face (src/store/hub.ts).
+
+export type HubErrorCode = 'hub/repo-not-found' | 'hub/no-gguf' | 'hub/quant-not-found' | 'hub/file-not-found';
+
+/** An hf: model could not be resolved: the repository does not exist (or
+ * is private or gated), holds no GGUF model, has no file of the quant asked
+ * for (details.available lists those it has) or not the file named. */
+export class HubError extends HobError {}
+
+register(HubError, ['hub/repo-not-found', 'hub/no-gguf', 'hub/quant-not-found', 'hub/file-not-found']);

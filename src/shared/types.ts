@@ -4,9 +4,11 @@
 // llama.cpp's server names (snake_case), the names KoboldCPP users know.
 
 /** Where a model comes from: a URL (downloaded once into the model store),
- * the id of a model already in the store, a File/Blob the user picked, or
- * raw bytes. A plain string is a URL when it parses as one (absolute or
- * relative to the page), otherwise a stored model id. */
+ * a Hugging Face model by name (`hf:OWNER/REPO`, `hf:OWNER/REPO:Q4_K_M`,
+ * `hf:OWNER/REPO/FILE.gguf`; see docs/models.md), the id of a model already
+ * in the store, a File/Blob the user picked, or raw bytes. A plain string is
+ * a URL when it parses as one (absolute or relative to the page), otherwise
+ * a stored model id. */
 export type ModelInput = string | Blob | { url: string } | { storeId: string } | { bytes: Uint8Array };
 
 /** How far a long task is: bytes (downloads, loads) or tokens (prompts). */
@@ -49,6 +51,13 @@ export interface CreateEngineOptions {
   signal?: AbortSignal;
   /** A worker you created (e.g. for a CSP that needs its own URL); by default the library starts its own. */
   worker?: Worker;
+  /** What the model may use of this device (see checkFit); the defaults come from the device. */
+  budget?: MemoryBudget;
+  /** Check that the model fits before downloading or loading it (checkFit's verdict; a misfit is
+   *  a ModelTooLargeError). Default true; false loads whatever it costs. */
+  fitCheck?: boolean;
+  /** The Hugging Face Hub that hf: models come from (default https://huggingface.co; HF_ENDPOINT in Node). */
+  hubEndpoint?: string;
   /** One engine for every tab of this origin that opens the same model
    * (browser): the first tab hosts it, the others get a proxy with this same
    * interface, and another tab takes over when the host closes (requests in
@@ -370,7 +379,12 @@ export interface EngineInfo {
     reason?: string;
     cpuBytes: number;
     gpuBytes: number;
+    /** The wasm memory's size (it grows in steps and never shrinks). */
     wasmHeapBytes: number;
+    /** The end of the engine's heap: the most wasm memory it has used. */
+    wasmHeapUsedBytes: number;
+    /** What the fit check estimated for these settings, when it ran. */
+    estimate?: FitEstimate;
   };
 }
 
@@ -564,4 +578,107 @@ export interface HobEngine {
   on<K extends keyof EngineEvents>(event: K, listener: (e: EngineEvents[K]) => void): () => void;
   /** Frees wasm memory and GPU buffers and ends the worker; the engine is unusable afterwards. */
   unload(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// Will it fit? checkFit's answer, before a byte of weights is downloaded.
+
+/** What a model may use of this device. Unset fields take defaults from the device (docs/models.md). */
+export interface MemoryBudget {
+  /** Bytes of wasm memory (the CPU blocks, their cache, scratch); on a phone, GPU memory too (it is
+   *  the same memory). Default: 1 GiB on mobile user agents; else half of navigator.deviceMemory
+   *  (half of the total memory in Node); else 4 GiB, the wasm ceiling. */
+  memoryBytes?: number;
+  /** Bytes of GPU memory for offloaded blocks (weights, their cache, activations). Default 2 GiB,
+   *  1 GiB on mobile user agents (WebGPU does not say how much a GPU has). */
+  gpuBytes?: number;
+}
+
+export interface CheckFitOptions {
+  /** As createEngine takes it (default min(training context, 4096), shortened to fit). */
+  contextSize?: number;
+  /** As createEngine takes it (default 0). */
+  gpuLayers?: number | 'auto';
+  budget?: MemoryBudget;
+  /** Engine threads: each has its own stack in wasm memory (default as createEngine's). */
+  threads?: number;
+  /** The Hugging Face Hub of hf: models (default https://huggingface.co; HF_ENDPOINT in Node). */
+  hubEndpoint?: string;
+  signal?: AbortSignal;
+}
+
+/** Which limit a setting runs into. */
+export type FitLimit = 'wasm-heap' | 'memory-budget' | 'gpu-budget' | 'gpu-buffer' | 'gpu-type' | 'storage';
+
+export interface FitProblem {
+  limit: FitLimit;
+  neededBytes: number;
+  limitBytes: number;
+  message: string;
+}
+
+export interface FitSettings {
+  gpuLayers: number;
+  contextSize: number;
+}
+
+/** Memory of a model with one split and context, estimated from its header. */
+export interface FitEstimate {
+  gpuLayers: number;
+  contextSize: number;
+  wasm: {
+    /** The engine and its threads' stacks. */
+    baseBytes: number;
+    /** The parsed header and the vocabulary. */
+    headerBytes: number;
+    /** Weights of the blocks on the CPU (with the embedding, and the head unless every block is offloaded). */
+    weightBytes: number;
+    kvBytes: number;
+    /** Workspace, logits and the scratch of a batch. */
+    scratchBytes: number;
+    /** Held only while loading (the header's copy, the staging buffer of the reads). */
+    loadingBytes: number;
+    /** The heap's end: base + header + weights + the larger of loading's buffers and
+     *  kv + scratch (they reuse the space loading frees). */
+    totalBytes: number;
+  };
+  gpu: {
+    weightBytes: number;
+    kvBytes: number;
+    scratchBytes: number;
+    /** The largest single GPU buffer (it must fit maxBufferSize and maxStorageBufferBindingSize). */
+    largestBufferBytes: number;
+    totalBytes: number;
+    /** A tensor whose type the GPU kernels lack. */
+    unsupported?: string;
+  };
+}
+
+/**
+ * checkFit's verdict. 'fits': `settings` work (gpuLayers 'auto' and an unset
+ * contextSize resolved to numbers). 'fits-with-changes': the asked settings
+ * do not fit (`problems` says why, in bytes) but `settings` do: more or
+ * fewer GPU layers, or a shorter context. 'does-not-fit': nothing does.
+ */
+export interface FitReport {
+  verdict: 'fits' | 'fits-with-changes' | 'does-not-fit';
+  asked: { gpuLayers: number | 'auto'; contextSize: number };
+  /** The settings to load with; absent when nothing fits. */
+  settings?: FitSettings;
+  /** For `settings`, or for the asked settings when nothing fits. */
+  estimate: FitEstimate;
+  /** Why the asked settings do not fit (empty when they do). */
+  problems: FitProblem[];
+  /** The numbers compared against. */
+  limits: {
+    wasmMaxBytes: number;
+    memoryBudgetBytes: number;
+    memoryBudgetSource: string;
+    unifiedMemory: boolean;
+    gpuBudgetBytes?: number;
+    gpuMaxBufferBytes?: number;
+    storageFreeBytes?: number;
+  };
+  /** One line for people. */
+  reason: string;
 }

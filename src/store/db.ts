@@ -59,13 +59,43 @@ function putValue(use: UseStore, key: IDBValidKey, value: unknown): Promise<void
   });
 }
 
+/**
+ * Writes chunk records: as a Blob where IndexedDB takes Blobs, else as the
+ * bytes. The first write finds out which, and later ones keep to it.
+ */
+export class ChunkWriter {
+  private blobs: boolean | undefined;
+
+  constructor(private readonly use: UseStore) {}
+
+  async put(key: IDBValidKey, sha256: string, bytes: Uint8Array, what: string): Promise<void> {
+    const record = (data: Blob | ArrayBuffer): ChunkRecord => ({ sha256, sizeBytes: bytes.byteLength, data });
+    if (this.blobs !== false) {
+      try {
+        await putValue(this.use, key, record(new Blob([bytes as Uint8Array<ArrayBuffer>])));
+        this.blobs = true;
+        return;
+      } catch (e) {
+        // A quota failure is a quota failure whatever the value; and once a Blob was
+        // written here, a failure has another cause. Otherwise try the bytes.
+        if ((e as { name?: string } | null)?.name === 'QuotaExceededError' || this.blobs === true) throw idbFailure(e, what);
+        this.blobs = false;
+      }
+    }
+    await putValue(this.use, key, record(bytes.slice().buffer)).catch((e: unknown) => {
+      throw idbFailure(e, what);
+    });
+  }
+}
+
 export class ModelDb {
   private readonly use: UseStore;
+  private readonly chunks: ChunkWriter;
   /** Whether this database takes Blobs: unknown until the first chunk is written. */
-  private blobs: boolean | undefined;
 
   constructor(readonly dbName: string) {
     this.use = createStore(dbName, 'models');
+    this.chunks = new ChunkWriter(this.use);
   }
 
   getManifest(id: string): Promise<ModelManifest | undefined> {
@@ -90,26 +120,9 @@ export class ModelDb {
     return get<ChunkRecord>(chunkKey(id, index), this.use);
   }
 
-  /** Writes a chunk's bytes and hash: as a Blob where IndexedDB takes Blobs, else as the bytes. */
-  async putChunk(id: string, index: number, sha256: string, bytes: Uint8Array): Promise<void> {
-    const key = chunkKey(id, index);
-    const record = (data: Blob | ArrayBuffer): ChunkRecord => ({ sha256, sizeBytes: bytes.byteLength, data });
-    if (this.blobs !== false) {
-      try {
-        await putValue(this.use, key, record(new Blob([bytes as Uint8Array<ArrayBuffer>])));
-        this.blobs = true;
-        return;
-      } catch (e) {
-        // A quota failure is a quota failure whatever the value; and once a Blob was
-        // written here, a failure has another cause. Otherwise try the bytes.
-        if ((e as { name?: string } | null)?.name === 'QuotaExceededError' || this.blobs === true) throw idbFailure(e, `chunk ${index} of ${id}`);
-        this.blobs = false;
-      }
-    }
-    const copy = bytes.slice().buffer;
-    await putValue(this.use, key, record(copy)).catch((e: unknown) => {
-      throw idbFailure(e, `chunk ${index} of ${id}`);
-    });
+  /** Writes a chunk's bytes and hash. */
+  putChunk(id: string, index: number, sha256: string, bytes: Uint8Array): Promise<void> {
+    return this.chunks.put(chunkKey(id, index), sha256, bytes, `chunk ${index} of ${id}`);
   }
 
   /** The stored hashes of a model's chunks, by index (reads no chunk bytes). */

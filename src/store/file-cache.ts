@@ -75,7 +75,11 @@ export function cacheFileName(url: string): string {
     const ext = extname(name).slice(0, 16);
     name = name.slice(0, MAX_NAME_CHARS - ext.length) + ext;
   }
-  const hash = createHash('sha256').update(url).digest('hex').slice(0, 12);
+  // The parts of a split model share the first part's hash, so they lie side
+  // by side under names that differ only in the part number (format/file-source.ts
+  // finds the siblings of a first part by name).
+  u.pathname = u.pathname.replace(/-\d{5}-of-(\d{5})\.gguf$/i, '-00001-of-$1.gguf');
+  const hash = createHash('sha256').update(u.href === new URL(url).href ? url : u.href).digest('hex').slice(0, 12);
   return `${hash}-${name}`;
 }
 

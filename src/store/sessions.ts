@@ -12,7 +12,7 @@ import { createStore, get, promisifyRequest, type UseStore } from 'idb-keyval';
 
 import { HobError, StoreError } from '../shared/errors.js';
 import type { SavedSession } from '../shared/types.js';
-import type { ChunkRecord } from './db.js';
+import { chunkBytes, ChunkWriter, type ChunkRecord } from './db.js';
 import { withModelLock } from './lock.js';
 import { asQuotaError, checkQuota } from './quota.js';
 import { sha256Hex } from './sha256.js';
@@ -91,6 +91,7 @@ function* chunksOf(pieces: readonly Uint8Array[], total: number, size: number): 
 
 export class IdbSessionStore implements SessionStore {
   private readonly use: UseStore;
+  private readonly chunks: ChunkWriter;
 
   constructor(
     readonly dbName = 'hob-models',
@@ -98,6 +99,7 @@ export class IdbSessionStore implements SessionStore {
   ) {
     // The model store's database and object store: one place for the origin's Hob data.
     this.use = createStore(dbName, 'models');
+    this.chunks = new ChunkWriter(this.use);
   }
 
   async save(name: string, pieces: readonly Uint8Array[], info: SessionInfo): Promise<SavedSession> {
@@ -112,12 +114,9 @@ export class IdbSessionStore implements SessionStore {
       try {
         let i = 0;
         for (const chunk of chunksOf(pieces, sizeBytes, this.chunkSizeBytes)) {
-          const record: ChunkRecord = { sha256: await sha256Hex(chunk), sizeBytes: chunk.byteLength, data: new Blob([chunk as Uint8Array<ArrayBuffer>]) };
-          await this.use('readwrite', (s) => {
-            s.put(record, chunkKey(name, version, i));
-            return promisifyRequest(s.transaction);
-          });
-          hashes.push(record.sha256);
+          const sha256 = await sha256Hex(chunk);
+          await this.chunks.put(chunkKey(name, version, i), sha256, chunk, `chunk ${i} of the session ${name}`);
+          hashes.push(sha256);
           i++;
         }
       } catch (e) {
@@ -144,7 +143,7 @@ export class IdbSessionStore implements SessionStore {
     const pieces: Uint8Array[] = [];
     for (let i = 0; i < m.chunkSha256.length; i++) {
       const rec = await get<ChunkRecord>(chunkKey(name, m.version, i), this.use);
-      const bytes = rec && new Uint8Array(await rec.data.arrayBuffer().catch(() => new ArrayBuffer(0)));
+      const bytes = rec && (await chunkBytes(rec).catch(() => new Uint8Array(0)));
       if (!bytes || (await sha256Hex(bytes)) !== m.chunkSha256[i]) {
         throw new StoreError('store/corrupt', `chunk ${i} of the saved session ${name} is missing or does not match its hash`, { name, chunk: i });
       }

@@ -24,6 +24,7 @@ import {
 import { defaultEngineFactory, type EngineFactory } from './engine-factory.js';
 import { findPreset } from './presets.js';
 import { SettingsPanel, type ChatSettings, type SettingsResult } from './settings.js';
+import { isHubRef } from '../store/hub.js';
 import { CHAT_CSS } from './styles.js';
 import { TEMPLATE, button, renderMessage, updateStreaming } from './view.js';
 
@@ -66,7 +67,7 @@ export class HobChat extends HTMLElement {
     wrap.innerHTML = TEMPLATE;
     this.root.append(style, wrap.content);
     this.$ = <T extends Element>(sel: string) => this.root.querySelector(sel) as T;
-    this.panel = new SettingsPanel(this.$('dialog'), (r) => this.applySettings(r), () => this.engine);
+    this.panel = new SettingsPanel(this.$('dialog'), (r) => this.applySettings(r), () => this.engine, () => this.getAttribute('hub-endpoint') ?? undefined);
     this.conversation = new Conversation({
       engine: () => this.engine,
       settings: () => this.requestSettings(),
@@ -165,6 +166,7 @@ export class HobChat extends HTMLElement {
         gpuLayers: this.gpuLayers(),
         contextSize: this.contextSize(),
         contextShift: {},
+        ...(this.getAttribute('hub-endpoint') ? { hubEndpoint: this.getAttribute('hub-endpoint')! } : {}),
         // One engine for every tab of the page's origin that opens this model.
         ...(this.hasAttribute('shared') ? { shared: true } : {}),
         signal: ctrl.signal,
@@ -495,7 +497,8 @@ export class HobChat extends HTMLElement {
   private modelInput(): ModelInput | undefined {
     if (this.modelOverride !== undefined) return this.modelOverride;
     const url = this.getAttribute('model');
-    return url ? { url: new URL(url, document.baseURI).href } : undefined;
+    // hf:OWNER/REPO… is a name createEngine resolves on the Hub, not a URL of this page.
+    return url ? (isHubRef(url) ? url : { url: new URL(url, document.baseURI).href }) : undefined;
   }
 
   private gpuLayers(): number | 'auto' {

@@ -1,9 +1,11 @@
 // The settings panel of <hob-chat>: model (catalog, stored models with size
-// and delete, a URL, a local file), engine options, samplers with presets and
-// the saved sessions with their size and delete.
+// and delete, a URL, a Hugging Face repository's files with their sizes, a
+// local file), engine options, samplers with presets and the saved sessions
+// with their size and delete.
 // It edits a copy of ChatSettings and hands it back on Apply; it never loads
 // a model itself.
 import type { HobEngine, SamplingParams } from '../shared/types.js';
+import { resolveHubModel } from '../store/hub.js';
 import { openModelStore, type ModelStore } from '../store/index.js';
 import { MODEL_CATALOG, formatBytes } from './catalog.js';
 import { SAMPLER_PRESETS, findPreset } from './presets.js';
@@ -50,6 +52,10 @@ const FORM = `
     <select id="model-select" name="model-select"></select>
     <label for="model-url">Or a GGUF URL</label>
     <input id="model-url" name="model-url" type="url" placeholder="https://huggingface.co/…/model.gguf" autocomplete="off">
+    <label for="model-hub">Or a Hugging Face repository</label>
+    <div class="hub-row"><input id="model-hub" name="model-hub" placeholder="OWNER/REPO" autocomplete="off"><button type="button" class="hub-list">List files</button></div>
+    <select id="model-hub-file" name="model-hub-file" aria-label="File of the repository" hidden></select>
+    <p class="hub-status" role="status"></p>
     <label for="model-file">Or a file on this device</label>
     <input id="model-file" name="model-file" type="file" accept=".gguf">
     <div class="stored" role="group" aria-label="Stored models"></div>
@@ -89,6 +95,8 @@ export class SettingsPanel {
     readonly dialog: HTMLDialogElement,
     private readonly onApply: (r: SettingsResult) => void,
     private readonly engine: () => HobEngine | undefined = () => undefined,
+    /** The Hub that repositories are listed on (undefined: huggingface.co). */
+    private readonly hubEndpoint: () => string | undefined = () => undefined,
   ) {
     dialog.innerHTML = FORM;
     dialog.setAttribute('part', 'settings');
@@ -111,6 +119,7 @@ export class SettingsPanel {
     });
     grid.addEventListener('input', () => (presets.value = 'custom'));
     dialog.querySelector('.cancel')?.addEventListener('click', () => dialog.close());
+    dialog.querySelector('.hub-list')?.addEventListener('click', () => void this.listHub());
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.apply();
@@ -121,6 +130,10 @@ export class SettingsPanel {
     this.current = current;
     this.field<HTMLInputElement>('model-url').value = '';
     this.field<HTMLInputElement>('model-file').value = '';
+    this.field<HTMLInputElement>('model-hub').value = '';
+    this.field<HTMLSelectElement>('model-hub-file').hidden = true;
+    this.field<HTMLSelectElement>('model-hub-file').replaceChildren();
+    (this.dialog.querySelector('.hub-status') as HTMLElement).textContent = '';
     this.field<HTMLInputElement>('gpu-layers').value = String(current.gpuLayers);
     this.field<HTMLInputElement>('context-size').value = String(current.contextSize);
     this.field<HTMLInputElement>('max-tokens').value = String(current.maxTokens);
@@ -137,6 +150,27 @@ export class SettingsPanel {
 
   private field<T extends HTMLElement>(name: string): T {
     return this.form.elements.namedItem(name) as T;
+  }
+
+  /** Lists the repository's model files (each quant with its size), the default pick selected. */
+  private async listHub(): Promise<void> {
+    const repo = this.field<HTMLInputElement>('model-hub').value.trim().replace(/^hf:/i, '');
+    const select = this.field<HTMLSelectElement>('model-hub-file');
+    const status = this.dialog.querySelector('.hub-status') as HTMLElement;
+    if (!repo) return;
+    status.textContent = `Listing ${repo}…`;
+    select.hidden = true;
+    try {
+      const m = await resolveHubModel(`hf:${repo}`, { endpoint: this.hubEndpoint() });
+      select.replaceChildren(
+        ...m.choices.map((c) => new Option(`${c.quant ?? c.paths[0]}: ${formatBytes(c.sizeBytes)}${c.paths.length > 1 ? ` in ${c.paths.length} parts` : ''}${c.runs ? '' : ' (not supported)'}`, c.ref)),
+      );
+      select.value = m.ref;
+      select.hidden = false;
+      status.textContent = `${m.choices.length} model file${m.choices.length === 1 ? '' : 's'}${m.projector ? '; a vision projector too' : ''}`;
+    } catch (e) {
+      status.textContent = e instanceof Error ? e.message : String(e);
+    }
   }
 
   /** The model select: catalog entries, then stored models, then the current URL if it is neither. */
@@ -213,7 +247,8 @@ export class SettingsPanel {
       else (sampling as Record<string, number>)[f.key] = Number(raw);
     }
     const choice = this.field<HTMLSelectElement>('model-select').value;
-    const url = this.field<HTMLInputElement>('model-url').value.trim();
+    const hubSelect = this.field<HTMLSelectElement>('model-hub-file');
+    const url = this.field<HTMLInputElement>('model-url').value.trim() || (hubSelect.hidden ? '' : hubSelect.value);
     const file = this.field<HTMLInputElement>('model-file').files?.[0];
     const settings: ChatSettings = {
       model: url || (choice.startsWith('url:') ? choice.slice(4) : ''),

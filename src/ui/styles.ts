@@ -92,6 +92,8 @@ dialog h2 { margin: 0; font-size: 1.1em; }
 fieldset { border: 1px solid var(--hob-border); border-radius: calc(var(--hob-radius) * .6); display: grid; gap: .35rem; }
 legend { font-weight: 600; font-size: .9em; }
 label { font-size: .9em; }
+.hub-row { display: flex; gap: .4rem; }
+.hub-row input { flex: 1; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); gap: .4rem .75rem; }
 .grid label { display: grid; gap: .1rem; }
 dialog input, dialog select, dialog textarea { font: inherit; font-size: .9em; color: inherit; background: var(--hob-bg); border: 1px solid var(--hob-border); border-radius: 6px; padding: .2rem .4rem; }

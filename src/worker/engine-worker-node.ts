@@ -8,10 +8,12 @@ import { parentPort } from 'node:worker_threads';
 
 import * as Comlink from 'comlink';
 
-import { fileSource } from '../format/file-source.js';
+import { fileSource, modelFileSource } from '../format/file-source.js';
 import { requestNodeGpu } from '../gpu/node-device.js';
+import { joinSplitParts } from '../format/gguf-split.js';
 import { cachedModel, defaultCacheDir } from '../store/file-cache.js';
 import { FileSessionStore } from '../store/session-files.js';
+import { splitPartUrls } from '../store/store.js';
 import { createEngineService } from './service.js';
 import { nodeEndpoint } from './node-endpoint.js';
 import { installErrorTransfer } from './transfer.js';
@@ -20,15 +22,25 @@ if (!parentPort) throw new Error('engine-worker-node runs as a worker thread');
 
 const api = createEngineService({
   requestGpu: () => requestNodeGpu(),
-  openPath: (path) => fileSource(path),
+  openPath: (path) => modelFileSource(path),
   // Streamed to disk, never held in memory: a body without end used to grow
   // the process until it died.
+  // A part of a split model (…-00001-of-00003.gguf, as hf: names them)
+  // brings its siblings: each is cached, and they are read as one file.
   async openUrl(url, signal, onProgress) {
-    const r = await cachedModel(url, {
-      signal,
-      onProgress: onProgress && ((p) => onProgress({ loaded: p.loaded, total: Math.max(p.total, p.loaded), phase: 'download' })),
-    });
-    return fileSource(r.path);
+    const urls = splitPartUrls(url);
+    const paths: string[] = [];
+    let before = 0;
+    for (const u of urls) {
+      const r = await cachedModel(u, {
+        signal,
+        onProgress: onProgress && ((p) => onProgress({ loaded: before + p.loaded, total: before + Math.max(p.total, p.loaded), phase: 'download' })),
+      });
+      paths.push(r.path);
+      before += r.sizeBytes;
+    }
+    if (paths.length === 1) return fileSource(paths[0]);
+    return joinSplitParts(await Promise.all(paths.map((p) => fileSource(p))));
   },
   openSessionStore: (dir) => new FileSessionStore(dir ?? join(defaultCacheDir(), 'sessions')),
   defaultThreads: () => Math.max(1, Math.min(availableParallelism(), 8)),

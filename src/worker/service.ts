@@ -123,6 +123,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
         cpuBytes: report?.cpuWeightBytes ?? m.info.weightBytes,
         gpuBytes: report?.gpuWeightBytes ?? 0,
         wasmHeapBytes: memory,
+        wasmHeapUsedBytes: e.heapBytes(),
       },
     };
   }

@@ -9,6 +9,8 @@ import type { ShiftEvent } from '../../shared/types.js';
 import type { GpuContext } from '../../gpu/device.js';
 import { gpuForLayers } from '../../gpu/node-device.js';
 import { cachedModel, explainCachedFailure, isUrl } from '../../store/file-cache.js';
+import { isHubRef, resolveHubModel } from '../../store/hub.js';
+import { splitPartUrls } from '../../store/store.js';
 import { loadModelFile } from '../index.js';
 import { gpuLayersOption, num, threadsOption, UsageError, type modelOptions, type Values } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -29,24 +31,39 @@ export function modelArg(o: { model?: string }, positionals: string[]): string {
   return m;
 }
 
-/** A local path for --model: the file itself, or the cached download of a URL. */
+/** A local path for --model: the file itself, or the cached download of a
+ * URL or of an hf:OWNER/REPO[:QUANT] model (HF_ENDPOINT names the Hub); a
+ * split model's parts are all downloaded, and the first one's path returned. */
 export async function resolveModelPath(model: string, showProgress: boolean, o: { 'net-timeout'?: string } = {}): Promise<string> {
-  if (!isUrl(model)) return model;
   const idleTimeoutMs = num(o['net-timeout'], 'net-timeout', 30, { min: 0.001, max: 86_400 }) * 1000;
-  const bar = showProgress ? new ProgressBar('download', { unit: 'bytes', summary: false }) : undefined;
-  try {
-    const r = await cachedModel(model, {
-      idleTimeoutMs,
-      onProgress: (p) => bar?.update(p.loaded, p.total, p.bytesPerSecond),
-      onWait: (pid) => process.stderr.write(`hob: another process (pid ${pid}) is downloading ${model}; waiting for it\n`),
-    });
-    if (r.hit) bar?.clear();
-    else bar?.finish(`→ ${r.path}`);
-    return r.path;
-  } catch (e) {
-    bar?.clear();
-    throw e;
+  let urls: string[];
+  if (isHubRef(model)) {
+    const m = await resolveHubModel(model, { idleTimeoutMs });
+    if (showProgress) process.stderr.write(`hob: ${model} is ${m.ref} (${(m.sizeBytes / 2 ** 20).toFixed(0)} MiB)\n`);
+    urls = m.parts.map((p) => p.url);
+  } else if (isUrl(model)) {
+    urls = splitPartUrls(model);
+  } else {
+    return model;
   }
+  const paths: string[] = [];
+  for (const url of urls) {
+    const bar = showProgress ? new ProgressBar('download', { unit: 'bytes', summary: false }) : undefined;
+    try {
+      const r = await cachedModel(url, {
+        idleTimeoutMs,
+        onProgress: (p) => bar?.update(p.loaded, p.total, p.bytesPerSecond),
+        onWait: (pid) => process.stderr.write(`hob: another process (pid ${pid}) is downloading ${url}; waiting for it\n`),
+      });
+      if (r.hit) bar?.clear();
+      else bar?.finish(`→ ${r.path}`);
+      paths.push(r.path);
+    } catch (e) {
+      bar?.clear();
+      throw e;
+    }
+  }
+  return paths[0];
 }
 
 /** An engine with the model loaded; `withGpu` false keeps every block on the CPU. */
@@ -92,7 +109,7 @@ export const PROMPT_PROGRESS_MIN = 128;
 
 /** An error loading --model, naming the cached file when the model came from a URL. */
 export function cachedModelFailure(e: unknown, model: string, path: string): unknown {
-  return isUrl(model) ? explainCachedFailure(e, model, path) : e;
+  return isUrl(model) || isHubRef(model) ? explainCachedFailure(e, model, path) : e;
 }
 
 export function describeError(e: unknown): string {

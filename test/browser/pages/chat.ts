@@ -79,7 +79,7 @@ for (const type of ['load', 'token', 'message', 'error', 'change', 'session']) {
     events.push({ type, at: performance.now(), detail: type === 'error' ? { code: d.code, message: d.message } : type === 'load' ? { name: d.model.name, variant: d.variant } : d });
   });
 }
-for (const a of ['gpu-layers', 'context-size', 'max-tokens', 'system-prompt', 'preset', 'model', 'session']) {
+for (const a of ['gpu-layers', 'context-size', 'max-tokens', 'system-prompt', 'preset', 'hub-endpoint', 'model', 'session']) {
   const v = params.get(a);
   if (v !== null) chat.setAttribute(a, v);
 }
