@@ -89,6 +89,21 @@ hob_status copy_out(const std::string& s, char* buf, size_t cap, size_t* len) {
     return HOB_OK;
 }
 
+// Sequence lengths from the caller: each positive, summing to n_tokens.
+hob_status check_seq_lens(const int32_t* seq_lens, size_t n_seqs, size_t n_tokens, const char* fn) {
+    REQUIRE_ARG(seq_lens && n_seqs > 0 && n_seqs <= (size_t)INT32_MAX, std::string(fn) + ": needs one sequence at least");
+    size_t sum = 0;
+    for (size_t i = 0; i < n_seqs; i++) {
+        REQUIRE_ARG(seq_lens[i] > 0, std::string(fn) + ": sequence " + std::to_string(i) + " has " +
+                                         std::to_string(seq_lens[i]) + " tokens");
+        sum += (size_t)seq_lens[i];
+        REQUIRE_ARG(sum <= n_tokens, std::string(fn) + ": the sequences hold more than the " + std::to_string(n_tokens) + " tokens");
+    }
+    REQUIRE_ARG(sum == n_tokens, std::string(fn) + ": the sequences hold " + std::to_string(sum) + " of the " +
+                                     std::to_string(n_tokens) + " tokens");
+    return HOB_OK;
+}
+
 const hob::GgufValue* kv_at(const hob_gguf* g, int64_t i) {
     if (!g || i < 0 || (uint64_t)i >= g->file.kv.size()) return nullptr;
     return &g->file.kv[(size_t)i].second;
@@ -252,6 +267,10 @@ int32_t hob_model_n_layer(const hob_model* m) { return m ? m->model->hparams().n
 int32_t hob_model_token_bos(const hob_model* m) { return m ? m->model->vocab().bos() : -1; }
 int32_t hob_model_token_eos(const hob_model* m) { return m ? m->model->vocab().eos() : -1; }
 int32_t hob_model_token_is_eog(const hob_model* m, int32_t token) { return m && m->model->vocab().is_eog(token) ? 1 : 0; }
+int32_t hob_model_token_sep(const hob_model* m) { return m ? m->model->vocab().sep() : -1; }
+int32_t hob_model_add_bos(const hob_model* m) { return m && m->model->vocab().add_bos() ? 1 : 0; }
+int32_t hob_model_add_eos(const hob_model* m) { return m && m->model->vocab().add_eos() ? 1 : 0; }
+int32_t hob_model_add_sep(const hob_model* m) { return m && m->model->vocab().add_sep() ? 1 : 0; }
 int32_t hob_model_add_space_prefix(const hob_model* m) { return m && m->model->vocab().add_space_prefix() ? 1 : 0; }
 uint64_t hob_model_weight_bytes(const hob_model* m) { return m ? m->model->weight_bytes() : 0; }
 
@@ -296,6 +315,14 @@ hob_status hob_model_hparam(const hob_model* m, int32_t which, double* out) {
         case HOB_HPARAM_SSM_KEY_HEADS: *out = hp.rec.n_key_heads; break;
         case HOB_HPARAM_SSM_VALUE_HEADS: *out = hp.rec.n_value_heads; break;
         case HOB_HPARAM_ATTN_GATE: *out = hp.attn_gate ? 1 : 0; break;
+        case HOB_HPARAM_CAUSAL: *out = hp.causal ? 1 : 0; break;
+        case HOB_HPARAM_POOLING: *out = (double)hp.pooling; break;
+        case HOB_HPARAM_N_CLS_OUT: *out = hp.n_cls_out; break;
+        case HOB_HPARAM_HAS_HEAD: *out = m->model->has_head() ? 1 : 0; break;
+        case HOB_HPARAM_BLOCK: *out = hp.traits->block == hob::BlockKind::Bert ? 1 : 0; break;
+        case HOB_HPARAM_NORM_EPS: *out = hp.norm_eps; break;
+        case HOB_HPARAM_SWA_SYMMETRIC: *out = hp.swa_symmetric ? 1 : 0; break;
+        case HOB_HPARAM_CLS_HEAD: *out = m->model->cls_head_bits(); break;
         default:
             if (which >= HOB_HPARAM_LAYER_SWA && which - HOB_HPARAM_LAYER_SWA < hp.n_layer) {
                 *out = hp.is_swa(which - HOB_HPARAM_LAYER_SWA) ? 1 : 0;
@@ -393,6 +420,39 @@ hob_status hob_session_head(hob_session* s, const float* hidden, size_t n) {
                 "hob_session_head: needs n_embd (" + std::to_string(s->session->model().hparams().n_embd) +
                     ") floats, got " + std::to_string(n));
     return guard([&] { s->session->head(hidden); });
+}
+
+hob_status hob_session_eval_packed(hob_session* s, const int32_t* tokens, size_t n_tokens, const int32_t* seq_lens,
+                                   size_t n_seqs, float* hidden, size_t cap) {
+    REQUIRE_ARG(s && tokens && hidden, "hob_session_eval_packed: session, tokens and hidden must not be null");
+    REQUIRE_ARG(n_tokens > 0 && n_tokens <= (size_t)INT32_MAX, "hob_session_eval_packed: needs 1 or more tokens");
+    const hob_status lens = check_seq_lens(seq_lens, n_seqs, n_tokens, "hob_session_eval_packed");
+    if (lens != HOB_OK) return lens;
+    const size_t need = n_tokens * (size_t)s->session->model().hparams().n_embd;
+    if (cap < need) {
+        return set_error(HOB_ERR_BUFFER_TOO_SMALL, "hidden buffer of " + std::to_string(cap) + " floats is too small for " +
+                                                       std::to_string(need));
+    }
+    return guard([&] { s->session->eval_packed(tokens, seq_lens, (int32_t)n_seqs, hidden); });
+}
+
+hob_status hob_session_pool(hob_session* s, const float* hidden, size_t n_tokens, const int32_t* seq_lens, size_t n_seqs,
+                            int32_t pooling, float* out, size_t cap, size_t* n_out) {
+    REQUIRE_ARG(s && hidden, "hob_session_pool: session and hidden must not be null");
+    REQUIRE_ARG(pooling >= HOB_POOLING_NONE && pooling <= HOB_POOLING_RANK, "hob_session_pool: unknown pooling " + std::to_string(pooling));
+    const hob_status lens = check_seq_lens(seq_lens, n_seqs, n_tokens, "hob_session_pool");
+    if (lens != HOB_OK) return lens;
+    size_t need = 0;
+    const hob_status sized = guard([&] {
+        need = (size_t)s->session->model().pooled_size((hob::Pooling)pooling, (int64_t)n_tokens, (int32_t)n_seqs);
+    });
+    if (sized != HOB_OK) return sized;
+    if (n_out) *n_out = need;
+    if (!out || cap < need) {
+        return set_error(HOB_ERR_BUFFER_TOO_SMALL, "output buffer of " + std::to_string(cap) + " floats is too small for " +
+                                                       std::to_string(need));
+    }
+    return guard([&] { s->session->pool(hidden, seq_lens, (int32_t)n_seqs, (hob::Pooling)pooling, out); });
 }
 
 hob_status hob_session_logits(const hob_session* s, float* out, size_t cap) {

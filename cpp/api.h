@@ -64,7 +64,8 @@ typedef enum hob_hparam {
     HOB_HPARAM_ROPE_FREQ_SCALE = 8,   /* 1 / linear scaling factor */
     HOB_HPARAM_N_CPU_LAYERS = 9,      /* blocks [0, n) run on the CPU, the rest are offloaded */
     HOB_HPARAM_HEAD_ON_CPU = 10,      /* 1 if the output norm and head run on the CPU */
-    /* What sets architectures apart (llama, qwen2, qwen3, phi3, gemma2, gemma3, smollm3, granite, olmo2). */
+    /* What sets architectures apart (llama, qwen2, qwen3, phi3, gemma2, gemma3, smollm3, granite, olmo2,
+       and the embedding models). */
     HOB_HPARAM_QKV_BIAS = 11,         /* 1: q, k, v get biases (attn_{q,k,v}.bias, or attn_qkv.bias) after projection */
     HOB_HPARAM_FUSED_QKV = 12,        /* 1: attn_qkv.weight (n_embd -> q_dim + 2 kv_dim), rows q, then k, then v */
     HOB_HPARAM_FUSED_FFN = 13,        /* 1: ffn_up.weight (n_embd -> 2 n_ff), rows gate then up; no ffn_gate */
@@ -88,6 +89,16 @@ typedef enum hob_hparam {
     HOB_HPARAM_ROPE_ATTN_FACTOR_SWA = 28, /* the attention factor of sliding-window layers */
     HOB_HPARAM_RESIDUAL_SCALE = 29,   /* each sub-block's output is multiplied by this before the residual add */
     HOB_HPARAM_LOGIT_SCALE = 30,      /* logits are multiplied by this (Granite: 1 / logit_scale) */
+    /* Embeddings (bert, nomic-bert, gemma-embedding; any model with a pooling). */
+    HOB_HPARAM_CAUSAL = 40,           /* 1: causal attention; 0: every token sees its whole sequence */
+    HOB_HPARAM_POOLING = 41,          /* the hob_pooling the file asks for (pooling_type; none if absent) */
+    HOB_HPARAM_N_CLS_OUT = 42,        /* scores of the classifier head (rerankers) */
+    HOB_HPARAM_HAS_HEAD = 43,         /* 1: an output head gives logits; 0: an embedding model */
+    HOB_HPARAM_BLOCK = 44,            /* 0: decoder block; 1: BERT's (post-norm LayerNorm with biases, ungated
+                                         GELU FFN unless FFN_ACT is SiLU: nomic-bert's SwiGLU) */
+    HOB_HPARAM_NORM_EPS = 45,         /* LayerNorm epsilon of BERT blocks */
+    HOB_HPARAM_SWA_SYMMETRIC = 46,    /* 1: the window spans N_SWA / 2 positions on each side (non-causal) */
+    HOB_HPARAM_CLS_HEAD = 47,         /* bits: 1 cls.weight (dense + tanh), 2 cls.output.weight (the scores) */
     /* Hybrid architectures (lfm2, qwen35): recurrent blocks beside attention ones. */
     HOB_HPARAM_CONV_KERNEL = 100,     /* taps of the recurrent blocks' causal convolution (0: none) */
     HOB_HPARAM_CONV_CHANNELS = 101,   /* its channels: lfm2 n_embd, qwen35 2 key_dim + value_dim */
@@ -100,6 +111,16 @@ typedef enum hob_hparam {
     HOB_HPARAM_LAYER_MIXER = 131072,  /* + layer index: 0 attention, 1 short convolution (lfm2), 2 Gated DeltaNet (qwen35) */
     HOB_HPARAM_LAYER_ROPE = 196608    /* + layer index: 1 if that layer rotates q and k (0: NoPE) */
 } hob_hparam;
+
+/* How per-token states become an embedding, numbered as llama.cpp's
+ * pooling_type. */
+typedef enum hob_pooling {
+    HOB_POOLING_NONE = 0,  /* one vector per token */
+    HOB_POOLING_MEAN = 1,  /* the mean of the sequence's tokens */
+    HOB_POOLING_CLS = 2,   /* the first token */
+    HOB_POOLING_LAST = 3,  /* the last token */
+    HOB_POOLING_RANK = 4   /* the classifier head's scores (first token; last for qwen3) */
+} hob_pooling;
 
 typedef struct hob_gguf hob_gguf;
 typedef struct hob_loader hob_loader;
@@ -198,6 +219,13 @@ int32_t hob_model_n_layer(const hob_model* model);
 int32_t hob_model_token_bos(const hob_model* model); /* -1 if none */
 int32_t hob_model_token_eos(const hob_model* model); /* -1 if none */
 int32_t hob_model_token_is_eog(const hob_model* model, int32_t token);
+int32_t hob_model_token_sep(const hob_model* model); /* -1 if none ([SEP] of WordPiece) */
+/* 1 if the vocabulary's add_bos / add_eos / add_sep flag is set: what
+ * tokenizing with add_special adds, and where a pair of texts (a reranker's
+ * query and document) gets a separator. */
+int32_t hob_model_add_bos(const hob_model* model);
+int32_t hob_model_add_eos(const hob_model* model);
+int32_t hob_model_add_sep(const hob_model* model);
 /* 1 if tokenizing prepends a space to the text (SentencePiece), so a
  * detokenized sequence should drop its first leading space. */
 int32_t hob_model_add_space_prefix(const hob_model* model);
@@ -245,6 +273,22 @@ hob_status hob_session_eval_hidden(hob_session* session, const int32_t* tokens, 
                                    size_t cap);
 /* Output norm and head on the CPU over one hidden state (n_embd floats). */
 hob_status hob_session_head(hob_session* session, const float* hidden, size_t n);
+/* Embeddings. Empties the cache, then evaluates n_seqs sequences of
+ * seq_lens[i] tokens (n_tokens in all, at most n_ctx), packed back to back
+ * from cell 0, each token attending to its own sequence only, through the
+ * embedding and the CPU blocks; their hidden states (n_tokens x n_embd
+ * floats, cap available) go to `hidden`. Offloaded blocks run next on the
+ * same cells; hob_session_pool then makes the embeddings. */
+hob_status hob_session_eval_packed(hob_session* session, const int32_t* tokens, size_t n_tokens, const int32_t* seq_lens,
+                                   size_t n_seqs, float* hidden, size_t cap);
+/* The last blocks' hidden states of such a batch (n_tokens x n_embd floats)
+ * pooled into `out`: the final norm of decoders, then `pooling`
+ * (hob_pooling), then the classifier head (RANK) or the model's dense
+ * projections. *n_out receives the floats it needs: n_tokens x n_embd for
+ * NONE, n_seqs x N_CLS_OUT for RANK, n_seqs x n_embd otherwise; a smaller cap
+ * is HOB_ERR_BUFFER_TOO_SMALL. No normalization. */
+hob_status hob_session_pool(hob_session* session, const float* hidden, size_t n_tokens, const int32_t* seq_lens,
+                            size_t n_seqs, int32_t pooling, float* out, size_t cap, size_t* n_out);
 /* Copies the logits of the last evaluated token (n_vocab floats). */
 hob_status hob_session_logits(const hob_session* session, float* out, size_t cap);
 /* Copies the position of every used cache cell, oldest first (n_past

@@ -28,6 +28,11 @@ const ArchTraits kArchs[] = {
     // holds the token's position).
     {"lfm2",    RopeStyle::NeoX,   kHeadQk, true,     false,     false,     false,     FfnAct::SiLU},
     {"qwen35",  RopeStyle::NeoX,   kHeadQk, true,     false,     false,     false,     FfnAct::SiLU},
+    // Embedding models: EmbeddingGemma is Gemma 3's block attending both
+    // ways; BERT and nomic-bert have blocks of their own (encoder.cpp).
+    {"gemma-embedding", RopeStyle::NeoX, kHeadQk, true, true, true, true, FfnAct::GeLU, BlockKind::Decoder, true},
+    {"bert",       RopeStyle::NeoX, kNoQk, true, false, false, false, FfnAct::GeLU, BlockKind::Bert, true},
+    {"nomic-bert", RopeStyle::NeoX, kNoQk, true, false, false, false, FfnAct::SiLU, BlockKind::Bert, true},
 };
 
 std::string supported_list() {
@@ -69,6 +74,55 @@ std::vector<uint8_t> swa_layers(const GgufFile& g, const std::string& key, int32
     const int32_t period = to_i32(g.get_int(key, default_period), key, 0, 1 << 20);
     for (int32_t l = 0; l < n_layer; l++) out[(size_t)l] = period == 0 || l % period < period - 1;
     return out;
+}
+
+// What embeddings need, under llama.cpp's keys: the attention's direction,
+// the pooling, the classifier's outputs and, for the encoders, LayerNorm's
+// epsilon, RoPE (nomic-bert) or none (BERT's learned positions) and
+// EmbeddingGemma's two-sided window.
+void read_embedding_hparams(const GgufFile& g, Hparams& hp) {
+    const std::string a = hp.arch + ".";
+    hp.causal = g.get_bool(a + "attention.causal", true);
+    const int64_t pooling = g.get_int(a + "pooling_type", 0);
+    // llama.cpp's UNSPECIFIED (-1) means the model's default: none.
+    if (pooling < -1 || pooling > (int64_t)Pooling::Rank) {
+        fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "pooling_type = " + std::to_string(pooling) + " is not a pooling type");
+    }
+    hp.pooling = pooling < 0 ? Pooling::None : (Pooling)pooling;
+    const GgufValue* labels = g.find(a + "classifier.output_labels");
+    if (labels && labels->is_array() && labels->count > 0) {
+        hp.n_cls_out = to_i32((int64_t)labels->count, a + "classifier.output_labels", 1, 1 << 16);
+    }
+    if (hp.traits->block == BlockKind::Bert) {
+        const std::string eps_key = a + "attention.layer_norm_epsilon";
+        if (!g.has(eps_key)) fail(HOB_ERR_MODEL_INVALID, "metadata " + eps_key + " is missing");
+        hp.norm_eps = (float)g.get_float(eps_key, 1e-12);
+        if (!(hp.norm_eps > 0 && hp.norm_eps < 1)) fail(HOB_ERR_MODEL_INVALID, "metadata " + eps_key + " is not in (0, 1)");
+        if (hp.n_head_kv != hp.n_head || hp.head_dim * hp.n_head != hp.n_embd) {
+            fail(HOB_ERR_MODEL_INVALID, hp.arch + " needs n_embd = n_head x head_dim and no grouped KV heads");
+        }
+        // BERT adds learned position embeddings; nomic-bert rotates (NeoX).
+        if (hp.arch == "bert") hp.rope.n_rot = 0;
+        // A BERT file states its token type count; llama.cpp refuses one that does not.
+        if (g.get_int("tokenizer.ggml.token_type_count", 0) <= 0) {
+            fail(HOB_ERR_MODEL_INVALID, hp.arch + " needs tokenizer.ggml.token_type_count");
+        }
+    }
+    if (hp.arch == "gemma-embedding") {
+        // Gemma 3's block without the causal mask: sliding layers (five in
+        // six by default) see n_swa / 2 positions either side.
+        hp.causal = false;
+        hp.embd_scale = std::sqrt((float)hp.n_embd);
+        const std::string window_key = a + "attention.sliding_window";
+        if (!g.has(window_key)) fail(HOB_ERR_MODEL_INVALID, "metadata " + window_key + " is missing");
+        hp.n_swa = to_i32(g.get_int(window_key, 0), window_key, 0, 1 << 24);
+        hp.swa_symmetric = true;
+        if (hp.n_swa > 0) {
+            hp.swa_layers = swa_layers(g, a + "attention.sliding_window_pattern", hp.n_layer, 6);
+            hp.rope_swa.freq_base = (float)g.get_float(a + "rope.freq_base_swa", 10000.0);
+            hp.rope_swa.freq_scale = 1.0f;
+        }
+    }
 }
 
 }  // namespace
@@ -214,6 +268,7 @@ Hparams read_hparams(const GgufFile& g) {
     // phi3 and qwen2 files may carry a sliding_window too; llama.cpp ignores
     // it for them (for phi3 because converted values are unreliable), so
     // full causal attention is what matches it.
+    read_embedding_hparams(g, hp);
     if (!(hp.rope_swa.freq_base > 1)) fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "rope.freq_base_swa must be > 1");
     if (hp.n_swa == 0) hp.swa_layers.assign((size_t)hp.n_layer, 0);
     read_recurrent_hparams(g, hp);

@@ -13,7 +13,8 @@
 
 namespace hob {
 
-// The gated activation of the feed-forward block: act(gate) * up.
+// The gated activation of the feed-forward block: act(gate) * up (BERT's
+// ungated FFN: act(up)).
 enum class FfnAct { SiLU, GeLU };
 
 // RMSNorm of q and k before RoPE: none, of each head (attn_{q,k}_norm of
@@ -38,6 +39,15 @@ struct RecurrentHparams {
     int32_t value_dim() const { return head_dim * n_value_heads; }
 };
 
+// How a block is built: the decoder block of model.cpp (pre-norm RMSNorm,
+// gated FFN), or BERT's (encoder.cpp: post-norm LayerNorm with biases).
+enum class BlockKind { Decoder, Bert };
+
+// How per-token states become one embedding, numbered as llama.cpp's
+// pooling_type: none (per token), mean, first token (CLS), last token, and
+// rank (a classifier head over the first token, or the last for qwen3).
+enum class Pooling : int32_t { None = 0, Mean = 1, Cls = 2, Last = 3, Rank = 4 };
+
 // Fixed traits of an architecture, as llama.cpp builds its graph.
 struct ArchTraits {
     const char* name;
@@ -48,6 +58,8 @@ struct ArchTraits {
     bool embd_scale;   // token embeddings multiplied by sqrt(n_embd)
     bool q_prescale;   // the attention scale multiplies q before q.k (else the scores)
     FfnAct ffn_act;
+    BlockKind block = BlockKind::Decoder;
+    bool embedding_only = false;  // no output head: embeddings, never logits
 };
 
 // The architecture called `name`, or an UNSUPPORTED_ARCH error naming it and
@@ -81,6 +93,13 @@ struct Hparams {
     float final_softcap = 0.0f;  // logits become c * tanh(l / c); 0: off
     int32_t n_swa = 0;           // sliding window in tokens (0: none): a query sees the last n_swa positions
     std::vector<uint8_t> swa_layers;  // (n_layer) 1 where a layer attends through the window
+    bool swa_symmetric = false;  // the window spans n_swa / 2 positions each side instead (non-causal)
+
+    // Embeddings (encoders, and decoders asked for them).
+    bool causal = true;             // attention.causal: false, every token sees its whole sequence
+    Pooling pooling = Pooling::None;  // pooling_type the file asks for
+    int32_t n_cls_out = 1;          // classifier.output_labels: scores of the rank head
+    float norm_eps = 1e-12f;        // attention.layer_norm_epsilon (BERT's LayerNorm)
 
     // Hybrids (arch_hybrid.cpp): each block's mixer, the recurrent shapes,
     // Qwen 3.5's gated attention (its q projection gives each head's query

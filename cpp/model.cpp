@@ -53,10 +53,9 @@ bool cpu_uses_tensor(const std::string& name, int32_t n_layer, int32_t n_cpu_lay
         }
         return block < n_cpu_layers;
     }
-    // token_embd_norm: llama.cpp's name for LFM2's output norm.
-    if (name == "output.weight" || name == "output_norm.weight" || name == "token_embd_norm.weight") {
-        return n_cpu_layers > 0 || n_layer == 0;
-    }
+    // The output norm (LFM2: token_embd_norm) stays too: embeddings pool
+    // after it on the CPU.
+    if (name == "output.weight") return n_cpu_layers > 0 || n_layer == 0;
     return true;
 }
 
@@ -194,9 +193,25 @@ void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
     // Weights, with the names and shapes llama.cpp's converter writes.
     const int64_t E = hp.n_embd;
     tok_embd_ = tensor("token_embd.weight", {E, hp.n_vocab});
-    const Tensor* output = tensor("output.weight", {E, hp.n_vocab}, false);
+    // The KV cache has a layer for each attention block on the CPU.
+    for (int32_t l = 0; l < n_cpu_layers_; l++) {
+        if (hp.mixer(l) != Mixer::Attention) {
+            kv_layer_.push_back(-1);
+            continue;
+        }
+        kv_layer_.push_back((int32_t)kv_blocks_.size());
+        kv_blocks_.push_back(l);
+    }
+    load_embedding_head();
+    if (hp.traits->block == BlockKind::Bert) {
+        init_encoder();
+        locate_ = nullptr;
+        return;
+    }
     output_norm_ = vector_f32(hp.output_norm_name + ".weight", E);
-    if (cpu_uses_tensor("output.weight", hp.n_layer, n_cpu_layers_)) output_ = output ? output : tok_embd_;  // tied
+    // Embedding models compute no logits, so their head (tied or not) is never read.
+    const Tensor* output = has_head() ? tensor("output.weight", {E, hp.n_vocab}, false) : nullptr;
+    if (has_head() && cpu_uses_tensor("output.weight", hp.n_layer, n_cpu_layers_)) output_ = output ? output : tok_embd_;  // tied
     if (g.find_tensor("rope_freqs.weight")) {
         rope_freqs_ = vector_f32("rope_freqs.weight", hp.rope.n_rot / 2);
         hp.rope.freq_factors = rope_freqs_.data();
@@ -215,14 +230,6 @@ void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
     layout_.qkv_bias = g.find_tensor(b0 + (layout_.fused_qkv ? "attn_qkv.bias" : "attn_q.bias")) != nullptr;
     layout_.fused_ffn = hp.arch == "phi3";  // llama.cpp's phi3 reads only the fused form
     if (hp.attn_gate && layout_.fused_qkv) fail(HOB_ERR_UNSUPPORTED_ARCH, "gated attention with a fused attn_qkv is not supported");
-    for (int32_t l = 0; l < n_cpu_layers_; l++) {
-        if (hp.mixer(l) != Mixer::Attention) {
-            kv_layer_.push_back(-1);
-            continue;
-        }
-        kv_layer_.push_back((int32_t)kv_blocks_.size());
-        kv_blocks_.push_back(l);
-    }
     layers_.resize(hp.n_layer);
     for (int32_t l = 0; l < hp.n_layer; l++) load_block(l);
     layers_.resize(n_cpu_layers_);  // offloaded blocks were checked; the CPU keeps only its own
@@ -301,17 +308,25 @@ void Model::load_ffn(int32_t l) {
 }
 
 void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T, int32_t cell0,
-                    int32_t pos0, RecurrentState* state) const {
+                    int32_t pos0, RecurrentState* state, const BatchLayout* layout) const {
     const Hparams& hp = hp_;
     const ArchTraits& tr = *hp.traits;
     HOB_CHECK(T > 0 && T <= ws.capacity, HOB_ERR_INTERNAL,
               "batch of " + std::to_string(T) + " tokens exceeds the workspace (" + std::to_string(ws.capacity) + ")");
+    HOB_CHECK(!layout || (cell0 >= 0 && cell0 + T <= layout->n_tokens()), HOB_ERR_INTERNAL,
+              "rows [" + std::to_string(cell0) + ", " + std::to_string(cell0 + T) + ") outside the batch layout");
+    HOB_CHECK(layout || hp.causal, HOB_ERR_INVALID_ARGUMENT,
+              "a non-causal model evaluates whole sequences only (embeddings), not tokens appended to a cache");
     const int32_t E = hp.n_embd;
     const int64_t q_dim = (int64_t)hp.n_head * hp.head_dim;
     for (int32_t t = 0; t < T; t++) {
         HOB_CHECK(tokens[t] >= 0 && tokens[t] < hp.n_vocab, HOB_ERR_OUT_OF_RANGE,
                   "token id " + std::to_string(tokens[t]) + " out of range [0, " + std::to_string(hp.n_vocab) + ")");
-        ws.pos[t] = pos0 + t;
+        ws.pos[t] = layout ? layout->pos[(size_t)(cell0 + t)] : pos0 + t;
+    }
+    if (tr.block == BlockKind::Bert) {
+        forward_encoder(pool, kv, ws, tokens, T, cell0, layout);
+        return;
     }
     float* x = ws.x.data();
     const int32_t n_layers = n_cpu_layers_;
@@ -396,6 +411,13 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
         AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, tr.q_prescale ? 1.0f : hp.attn_scale};
         shape.window = hp.window(l);
         shape.softcap = hp.attn_softcap;
+        if (layout) {
+            // Packed sequences: each row's cells, its window included.
+            const bool swa = hp.is_swa(l);
+            shape.row_begin = (swa ? layout->begin_swa : layout->begin).data() + cell0;
+            shape.row_end = (swa ? layout->end_swa : layout->end).data() + cell0;
+            shape.window = 0;
+        }
         attention(pool, ws.scratch, kv, kl, cell0, T, shape, ws.q.data(), ws.att.data());
         if (hp.attn_gate) gate_attention(pool, ws, T);  // into ws.gate
         matmul(pool, ws.scratch, *L.wo, hp.attn_gate ? ws.gate.data() : ws.att.data(), T, ws.xb2.data());

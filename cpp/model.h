@@ -53,6 +53,57 @@ struct LayerWeights {
     const Tensor* out_proj = nullptr;    // shortconv.out_proj (n_embd -> n_embd) / ssm_out (value_dim -> n_embd)
 };
 
+// A BERT block's weights (encoder.cpp): post-norm LayerNorms with biases,
+// biased projections (nomic-bert: fused Q/K/V, SwiGLU, no biases).
+// Optional vectors are empty when the file has none.
+struct EncoderLayerWeights {
+    const Tensor* wq;                         // (n_embd -> n_embd)
+    const Tensor* wk;                         // (n_embd -> n_embd)
+    const Tensor* wv;                         // (n_embd -> n_embd)
+    std::vector<float> bq, bk, bv;            // (n_embd) each
+    const Tensor* wo;                         // (n_embd -> n_embd)
+    std::vector<float> bo;                    // (n_embd)
+    std::vector<float> attn_out_norm, attn_out_norm_b;  // (n_embd): LayerNorm after the attention's residual
+    const Tensor* ffn_up;                     // (n_embd -> n_ff)
+    std::vector<float> b_up;                  // (n_ff)
+    const Tensor* ffn_gate;                   // (n_embd -> n_ff): nomic-bert's SwiGLU; null for BERT's GELU
+    const Tensor* ffn_down;                   // (n_ff -> n_embd)
+    std::vector<float> b_down;                // (n_embd)
+    std::vector<float> out_norm, out_norm_b;  // (n_embd): LayerNorm after the FFN's residual
+};
+
+// The weights around the blocks that embeddings use: BERT's input
+// (positions, token type 0, LayerNorm), the classifier head of rerankers,
+// EmbeddingGemma's dense projections after pooling. Absent ones are null or
+// empty.
+struct EmbeddingWeights {
+    const Tensor* pos_embd = nullptr;   // (n_embd, n_ctx_train): BERT's learned positions
+    std::vector<float> type_embd0;      // (n_embd): row 0 of token_types, "sentence A"
+    std::vector<float> tok_norm, tok_norm_b;  // (n_embd): LayerNorm of the input embeddings
+    const Tensor* cls = nullptr;        // (n_embd -> n_embd), then tanh: the classifier's dense layer
+    std::vector<float> cls_b;           // (n_embd)
+    const Tensor* cls_out = nullptr;    // (n_embd -> n_cls_out): the scores
+    std::vector<float> cls_out_b;       // (n_cls_out)
+    const Tensor* dense2 = nullptr;     // (n_embd -> d): after pooling
+    const Tensor* dense3 = nullptr;     // (d -> n_embd)
+};
+
+// Where the tokens of a batch of packed sequences sit (embeddings): each
+// token's position in its sequence, and the cells each token attends to for
+// full-attention and for sliding-window layers ([begin, end), cells counted
+// from the first sequence's first token). Causal rows see their sequence up
+// to themselves, non-causal ones all of it; windows narrow both.
+struct BatchLayout {
+    std::vector<int32_t> pos;
+    std::vector<int32_t> begin, end;
+    std::vector<int32_t> begin_swa, end_swa;
+
+    // Sequences of seq_lens[i] tokens, back to back from cell 0; throws
+    // INVALID_ARGUMENT for an empty sequence.
+    static BatchLayout pack(const Hparams& hp, const int32_t* seq_lens, int32_t n_seqs);
+    int32_t n_tokens() const { return (int32_t)pos.size(); }
+};
+
 // How the blocks of a file store their weights, found from its tensors (the
 // same in every block; a block that differs is an error).
 struct WeightLayout {
@@ -128,16 +179,21 @@ public:
     int32_t n_cpu_layers() const { return n_cpu_layers_; }
     // True for load_vocab's models: no weights.
     bool vocab_only() const { return vocab_only_; }
-    // Whether the output norm and head run here (false only when every
-    // block is offloaded).
+    // Whether the output norm and head run here (false when every block is
+    // offloaded, and for embedding models, which have no head).
     bool head_on_cpu() const { return output_ != nullptr; }
+    // False for embedding models: they give embeddings, never logits.
+    bool has_head() const { return !hp_.traits->embedding_only; }
 
     // Embeds T tokens at positions pos0.. and runs them through the CPU
     // blocks, writing their K/V into cache cells [cell0, cell0 + T) and
     // moving the recurrent blocks' state (hybrids: required then) past
-    // them; the hidden states are left in ws.x (T x n_embd).
+    // them; the hidden states are left in ws.x (T x n_embd). With a layout,
+    // the tokens are rows cell0 .. cell0 + T - 1 of its packed sequences
+    // instead (embeddings: positions and visible cells from there; pos0
+    // unused).
     void forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T, int32_t cell0,
-                 int32_t pos0, RecurrentState* state = nullptr) const;
+                 int32_t pos0, RecurrentState* state = nullptr, const BatchLayout* layout = nullptr) const;
     // The KV cache has a layer for each attention block on the CPU only:
     // the cache layer of CPU block l (-1 for a recurrent block), their
     // count, and the block of each cache layer.
@@ -151,6 +207,19 @@ public:
     // factors when n_ctx exceeds rope.scaling.original_context_length, its
     // short ones otherwise (as llama.cpp chooses by context size).
     RopeParams rope_of(int32_t layer, int32_t n_ctx) const;
+
+    // pooling.cpp: the last blocks' hidden states of packed sequences
+    // (n_tokens x n_embd, as forward leaves them) to embeddings: the final
+    // norm (decoders), `pooling`, then the classifier head (Rank) or the
+    // dense projections; pooled_size() floats into `out`.
+    void pool(ThreadPool& pool, Workspace& ws, const float* hidden, const int32_t* seq_lens, int32_t n_seqs,
+              Pooling pooling, float* out) const;
+    // Floats pool() writes: n_tokens x n_embd for None, n_seqs x n_cls_out
+    // for Rank, n_seqs x n_embd otherwise. Throws if the model cannot pool
+    // that way (Rank without a classifier head).
+    int64_t pooled_size(Pooling pooling, int64_t n_tokens, int32_t n_seqs) const;
+    // Which classifier weights the file has: 1 cls.weight, 2 cls.output.weight.
+    int32_t cls_head_bits() const { return (embd_.cls ? 1 : 0) | (embd_.cls_out ? 2 : 0); }
 
 private:
     Model() = default;
@@ -176,6 +245,13 @@ private:
     // ws.gate = ws.att * sigmoid(ws.gate).
     void split_query_gate(Workspace& ws, int64_t t) const;
     void gate_attention(ThreadPool& pool, Workspace& ws, int32_t T) const;
+    // encoder.cpp: BERT's input weights and blocks, and its forward pass.
+    void init_encoder();
+    void load_encoder_block(int32_t l);
+    void forward_encoder(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T,
+                         int32_t cell0, const BatchLayout* layout) const;
+    // pooling.cpp: the classifier head and dense projections, when present.
+    void load_embedding_head();
 
     uint8_t* owned_ = nullptr;  // freed with the model
     TensorLocator locate_;     // set while building
@@ -197,6 +273,8 @@ private:
     std::vector<LayerWeights> layers_;  // the CPU blocks only
     std::vector<int32_t> kv_layer_;     // (n_cpu_layers) cache layer of each CPU block, -1: recurrent
     std::vector<int32_t> kv_blocks_;    // (cache layers) the CPU block of each
+    std::vector<EncoderLayerWeights> enc_layers_;  // BERT's CPU blocks, instead of layers_
+    EmbeddingWeights embd_;
 };
 
 }  // namespace hob

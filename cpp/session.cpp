@@ -28,11 +28,13 @@ Session::Session(const Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_
       pool_(pool),
       n_threads_(n_threads <= 0 || n_threads > pool.size() ? pool.size() : n_threads),
       logits_((size_t)model.hparams().n_vocab) {
-    ws_.reserve(model.hparams(), std::min(kBatch, kv_.n_ctx()), pool_.size());
+    // A non-causal model sees a whole batch in one pass: room for all of it.
+    const int32_t batch = model.hparams().causal ? std::min(kBatch, kv_.n_ctx()) : kv_.n_ctx();
+    ws_.reserve(model.hparams(), batch, pool_.size());
 }
 
 template <typename F>
-void Session::run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each) {
+void Session::run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each, const BatchLayout* layout) {
     HOB_CHECK(n > 0, HOB_ERR_INVALID_ARGUMENT, "eval needs at least one token");
     const int32_t n_vocab = model_.hparams().n_vocab;
     for (int32_t i = 0; i < n; i++) {
@@ -44,10 +46,13 @@ void Session::run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each) {
     kv_.reserve(n, start);  // throws CONTEXT_FULL before anything is written
     has_logits_ = false;
     pool_.set_active(n_threads_);
+    const int32_t batch = model_.hparams().causal ? kBatch : ws_.capacity;
+    HOB_CHECK(model_.hparams().causal || n <= batch, HOB_ERR_CONTEXT_FULL,
+              std::to_string(n) + " tokens of a non-causal model do not fit one pass of " + std::to_string(batch));
     try {
-        for (int32_t i = 0; i < n; i += kBatch) {
-            const int32_t T = std::min(kBatch, n - i);
-            model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i, &rs_);
+        for (int32_t i = 0; i < n; i += batch) {
+            const int32_t T = std::min(batch, n - i);
+            model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i, &rs_, layout);
             each(i, T);
         }
     } catch (...) {
@@ -65,6 +70,8 @@ void Session::run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each) {
 }
 
 void Session::eval(const int32_t* tokens, int32_t n) {
+    HOB_CHECK(model_.has_head(), HOB_ERR_INVALID_ARGUMENT,
+              "a " + model_.hparams().arch + " model computes embeddings, not next-token logits");
     HOB_CHECK(model_.n_cpu_layers() == model_.hparams().n_layer, HOB_ERR_INVALID_ARGUMENT,
               "eval needs every block on the CPU; " + std::to_string(model_.hparams().n_layer - model_.n_cpu_layers()) +
                   " are offloaded (use eval_hidden and run them there)");
@@ -80,6 +87,26 @@ void Session::eval_hidden(const int32_t* tokens, int32_t n, float* hidden) {
     run_cpu_blocks(tokens, n, [&](int32_t i, int32_t T) {
         std::copy(ws_.x.begin(), ws_.x.begin() + (ptrdiff_t)(T * E), hidden + (size_t)i * E);
     });
+}
+
+void Session::eval_packed(const int32_t* tokens, const int32_t* seq_lens, int32_t n_seqs, float* hidden) {
+    const BatchLayout layout = BatchLayout::pack(model_.hparams(), seq_lens, n_seqs);
+    const int32_t n = layout.n_tokens();
+    HOB_CHECK(n <= kv_.n_ctx(), HOB_ERR_CONTEXT_FULL,
+              "a batch of " + std::to_string(n) + " tokens does not fit the context of " + std::to_string(kv_.n_ctx()));
+    // Packed sequences start at cell 0: whatever the cache held is gone.
+    kv_.clear();
+    has_logits_ = false;
+    const size_t E = (size_t)model_.hparams().n_embd;
+    run_cpu_blocks(
+        tokens, n,
+        [&](int32_t i, int32_t T) { std::copy(ws_.x.begin(), ws_.x.begin() + (ptrdiff_t)(T * E), hidden + (size_t)i * E); },
+        &layout);
+}
+
+void Session::pool(const float* hidden, const int32_t* seq_lens, int32_t n_seqs, Pooling pooling, float* out) {
+    pool_.set_active(n_threads_);
+    model_.pool(pool_, ws_, hidden, seq_lens, n_seqs, pooling, out);
 }
 
 void Session::head(const float* hidden) {
@@ -112,7 +139,9 @@ void Session::check_recurrent_erase(int32_t start, int32_t end) const {
 
 void Session::erase(int32_t start, int32_t end) {
     kv_.check_span(start, end);
-    check_recurrent_erase(start, end);
+        for (int32_t i = 0; i < n; i += batch) {
+            const int32_t T = std::min(batch, n - i);
+            model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i, &rs_, layout);
     const int32_t n = end - start;
     if (n == 0) return;
     const int32_t moved = kv_.size() - end;

@@ -40,6 +40,16 @@ public:
     // The output norm and head on the CPU over one hidden state (n_embd
     // floats) coming back from the offloaded blocks.
     void head(const float* hidden);
+    // Embeddings: empties the cache, then runs n_seqs sequences of
+    // seq_lens[i] tokens, packed back to back, through the embedding and
+    // the CPU blocks (each token sees only its own sequence), copying the
+    // hidden states (n x n_embd floats) to `hidden`. Offloaded blocks run on
+    // the same cells with the layout BatchLayout::pack gives. Non-causal
+    // models take the whole batch at once, so it must fit n_ctx tokens.
+    void eval_packed(const int32_t* tokens, const int32_t* seq_lens, int32_t n_seqs, float* hidden);
+    // The last blocks' hidden states of such a batch to embeddings
+    // (Model::pool).
+    void pool(const float* hidden, const int32_t* seq_lens, int32_t n_seqs, Pooling pooling, float* out);
     // Logits of the last evaluated token; throws if there is none.
     const std::vector<float>& logits() const;
     // A hybrid model's recurrent state cannot drop tokens from its end:
@@ -80,7 +90,7 @@ private:
     // calls each(batch_start, T) after each batch; commits on success and
     // leaves the cache as it was on failure.
     template <typename F>
-    void run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each);
+    void run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each, const BatchLayout* layout = nullptr);
 
     const Model& model_;
     KvCache kv_;

@@ -16,6 +16,32 @@ uint8_t unicode_flags(uint32_t cp) {
     return (it - 1)->flags;
 }
 
+uint32_t unicode_lower(uint32_t cp) {
+    const UnicodePair* end = kUnicodeLower + kUnicodeLowerCount;
+    const UnicodePair* it =
+        std::lower_bound(kUnicodeLower, end, cp, [](const UnicodePair& p, uint32_t c) { return p.from < c; });
+    return it != end && it->from == cp ? it->to : cp;
+}
+
+uint32_t unicode_nfd_first(uint32_t cp) {
+    const UnicodeRange* end = kUnicodeNfd + kUnicodeNfdCount;
+    const UnicodeRange* it =
+        std::upper_bound(kUnicodeNfd, end, cp, [](uint32_t c, const UnicodeRange& r) { return c < r.first; });
+    if (it == kUnicodeNfd) return cp;
+    --it;
+    return cp <= it->last ? it->to : cp;
+}
+
+bool unicode_is_cjk(uint32_t cp) {
+    // The CJK Unified Ideographs blocks and their extensions A to E and the
+    // compatibility ideographs, as BERT's _is_chinese_char lists them
+    // (extension E from 0x2B920, where Hugging Face's Rust tokenizer starts
+    // it, not 0x2B820).
+    return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
+           (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||
+           (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+}
+
 std::vector<uint32_t> utf8_decode(const std::string& text) {
     std::vector<uint32_t> cps;
     cps.reserve(text.size());

@@ -1,8 +1,8 @@
 // Unicode for the tokenizers: UTF-8 decoding with llama.cpp's treatment of
 // invalid bytes, the general category class and White_Space property of a
 // code point (tables generated into unicode_data.cpp), and GPT-2's
-// byte <-> printable character mapping. No normalization: llama.cpp applies
-// none before BPE, so neither do we.
+// byte <-> printable character mapping, and the case and decomposition
+// folds WordPiece's normalizer applies (llama.cpp applies none before BPE).
 #pragma once
 
 #include <cstddef>
@@ -34,6 +34,27 @@ extern const size_t kUnicodeRunCount;
 
 // CP_* flags of a code point; 0 beyond U+10FFFF.
 uint8_t unicode_flags(uint32_t cp);
+
+// Generated into unicode_fold.cpp, sorted by code point.
+struct UnicodePair {
+    uint32_t from, to;
+};
+struct UnicodeRange {
+    uint32_t first, last, to;  // every point of [first, last] maps to `to`
+};
+extern const UnicodePair kUnicodeLower[];
+extern const size_t kUnicodeLowerCount;
+extern const UnicodeRange kUnicodeNfd[];
+extern const size_t kUnicodeNfdCount;
+
+// The simple lower case of a code point (itself if it has none).
+uint32_t unicode_lower(uint32_t cp);
+// The first code point of cp's canonical decomposition (itself if it has
+// none): "é" gives "e". llama.cpp's WordPiece strips accents this way, one
+// point in, one point out, and drops the marks that follow separately.
+uint32_t unicode_nfd_first(uint32_t cp);
+// Han ideographs as BERT's tokenizer counts them (each one becomes a word).
+bool unicode_is_cjk(uint32_t cp);
 
 // Code points of UTF-8 text as llama.cpp decodes them: a malformed or
 // truncated sequence yields U+FFFD for its first byte and decoding resumes at

@@ -1,8 +1,8 @@
 // The tokenizer's shared half, with llama.cpp's exact behaviour: metadata
 // loading and validation, token attributes and end-of-generation ids, the
 // special-token partition, and pieces for detokenization. The merges live in
-// vocab_spm.cpp (SentencePiece) and vocab_bpe.cpp (BPE); other tokenizer
-// models are refused at load.
+// vocab_spm.cpp (SentencePiece) and vocab_bpe.cpp (BPE), WordPiece's matching
+// in vocab_wpm.cpp; other tokenizer models are refused at load.
 #include "vocab.h"
 
 #include <algorithm>
@@ -93,9 +93,12 @@ Vocab Vocab::load(const GgufFile& g) {
         v.kind_ = Kind::SPM;
     } else if (v.model_ == "gpt2") {
         v.kind_ = Kind::BPE;
+    } else if (v.model_ == "bert") {
+        v.kind_ = Kind::WPM;
     } else {
         fail(HOB_ERR_UNSUPPORTED_ARCH, "tokenizer model " + quoted(v.model_) +
-                                           " is not supported yet (only \"llama\", SentencePiece, and \"gpt2\", BPE)");
+                                           " is not supported yet (only \"llama\", SentencePiece, \"gpt2\", BPE, and "
+                                           "\"bert\", WordPiece)");
     }
 
     // ---- token texts, scores and types --------------------------------------
@@ -164,18 +167,27 @@ Vocab Vocab::load(const GgufFile& g) {
 
     // The pre-tokenizer and merges; they set BPE's default add_bos.
     if (v.kind_ == Kind::BPE) v.load_bpe(g);
+    if (v.kind_ == Kind::WPM) v.load_wpm(g);
 
     // ---- special token ids ----------------------------------------------------
     // llama.cpp's defaults (SPM: <unk> <s> </s> = 0 1 2; BPE: 11 for both
-    // BOS and EOS, GPT-2's habit), dropped when the vocabulary is too small
-    // for them. An id given in the metadata must be a token; llama.cpp only
+    // BOS and EOS, GPT-2's habit; WordPiece: BERT's [CLS] 101 as BOS, [SEP]
+    // 102, [UNK] 100, [PAD] 0, [MASK] 103 and no EOS), dropped when the
+    // vocabulary is too small for them. An id given in the metadata must be a token; llama.cpp only
     // warns and keeps the default, we refuse the file.
-    int32_t sep = -1, pad = -1, mask = -1;
+    int32_t pad = -1, mask = -1;
     int32_t fim[6] = {-1, -1, -1, -1, -1, -1};  // pre, suf, mid, pad, rep, sep
     if (v.kind_ == Kind::SPM) {
         v.bos_ = 1;
         v.eos_ = 2;
         v.unk_ = 0;
+        v.add_bos_ = true;
+    } else if (v.kind_ == Kind::WPM) {
+        v.bos_ = 101;
+        v.unk_ = 100;
+        v.sep_ = 102;
+        pad = 0;
+        mask = 103;
         v.add_bos_ = true;
     } else {
         v.bos_ = v.eos_ = 11;
@@ -186,7 +198,7 @@ Vocab Vocab::load(const GgufFile& g) {
     const std::pair<const char*, int32_t*> id_keys[] = {
         {"tokenizer.ggml.bos_token_id", &v.bos_},        {"tokenizer.ggml.eos_token_id", &v.eos_},
         {"tokenizer.ggml.eot_token_id", &v.eot_},        {"tokenizer.ggml.eom_token_id", &v.eom_},
-        {"tokenizer.ggml.unknown_token_id", &v.unk_},    {"tokenizer.ggml.seperator_token_id", &sep},
+        {"tokenizer.ggml.unknown_token_id", &v.unk_},    {"tokenizer.ggml.seperator_token_id", &v.sep_},
         {"tokenizer.ggml.padding_token_id", &pad},       {"tokenizer.ggml.mask_token_id", &mask},
         {"tokenizer.ggml.fim_pre_token_id", &fim[0]},    {"tokenizer.ggml.fim_suf_token_id", &fim[1]},
         {"tokenizer.ggml.fim_mid_token_id", &fim[2]},    {"tokenizer.ggml.fim_pad_token_id", &fim[3]},
@@ -208,6 +220,7 @@ Vocab Vocab::load(const GgufFile& g) {
 
     v.add_bos_ = g.get_bool("tokenizer.ggml.add_bos_token", v.add_bos_);
     v.add_eos_ = g.get_bool("tokenizer.ggml.add_eos_token", false);
+    v.add_sep_ = g.get_bool("tokenizer.ggml.add_sep_token", v.kind_ == Kind::WPM);
     v.add_space_prefix_ = g.get_bool("tokenizer.ggml.add_space_prefix", true);
 
     v.derive_attributes(g, fim);
@@ -381,6 +394,21 @@ std::vector<Vocab::Fragment> Vocab::partition_special(const std::string& text, b
 
 std::vector<int32_t> Vocab::tokenize(const std::string& utf8, bool add_special, bool parse_special) const {
     std::vector<int32_t> out;
+    if (kind_ == Kind::WPM) {
+        // WordPiece wraps every sequence in [CLS] ... [SEP] whatever the
+        // add_* flags say, as llama.cpp does.
+        if (add_special) {
+            HOB_CHECK(bos_ >= 0 && sep_ >= 0, HOB_ERR_MODEL_INVALID,
+                      "a WordPiece vocabulary needs a BOS ([CLS]) and a separator ([SEP]) token");
+            out.push_back(bos_);
+        }
+        for (const Fragment& f : partition_special(utf8, parse_special)) {
+            if (f.token >= 0) out.push_back(f.token);
+            else tokenize_wpm(utf8.substr(f.offset, f.length), out);
+        }
+        if (add_special) out.push_back(sep_);
+        return out;
+    }
     if (add_special && add_bos_) {
         HOB_CHECK(bos_ >= 0, HOB_ERR_MODEL_INVALID, "the model asks for a BOS token but its vocabulary has none");
         out.push_back(bos_);

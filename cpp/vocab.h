@@ -1,8 +1,8 @@
 // The tokenizer: vocabulary, special tokens and the text <-> id mapping
 // built from a GGUF's tokenizer.ggml.* metadata, for SentencePiece (`llama`,
-// vocab_spm.cpp) and byte-level BPE (`gpt2`, vocab_bpe.cpp) models, with
-// llama.cpp's exact behaviour. WordPiece, Unigram and the rest are refused
-// with UNSUPPORTED_ARCH naming the tokenizer.
+// vocab_spm.cpp), byte-level BPE (`gpt2`, vocab_bpe.cpp) and WordPiece
+// (`bert`, vocab_wpm.cpp) models, with llama.cpp's exact behaviour. Unigram
+// and the rest are refused with UNSUPPORTED_ARCH naming the tokenizer.
 #pragma once
 
 #include <array>
@@ -23,7 +23,7 @@ enum class TokenType : int32_t {
 
 class Vocab {
 public:
-    enum class Kind { SPM, BPE };
+    enum class Kind { SPM, BPE, WPM };
 
     // Reads tokenizer.ggml.{model,pre,tokens,scores,token_type,merges,
     // *_token_id,add_bos_token,add_eos_token,add_space_prefix}. Throws
@@ -40,12 +40,17 @@ public:
     int32_t n_tokens() const { return (int32_t)tokens_.size(); }
     int32_t bos() const { return bos_; }  // -1 if none
     int32_t eos() const { return eos_; }  // -1 if none
+    int32_t sep() const { return sep_; }  // -1 if none (WordPiece ends every sequence with it)
     bool add_bos() const { return add_bos_; }
     bool add_eos() const { return add_eos_; }
+    // llama.cpp's add_sep: a pair of texts (a reranker's query and document)
+    // gets the separator between them. WordPiece's default.
+    bool add_sep() const { return add_sep_; }
     // SentencePiece's leading "▁": text that starts a sequence gets a space
     // prepended when tokenized, which detokenizing the whole sequence drops.
-    // Always false for BPE, which never adds one.
-    bool add_space_prefix() const { return kind_ == Kind::SPM && add_space_prefix_; }
+    // WordPiece pieces that start a word carry one too. Always false for
+    // BPE, which never adds one.
+    bool add_space_prefix() const { return kind_ == Kind::WPM || (kind_ == Kind::SPM && add_space_prefix_); }
     // End of generation: EOS, EOT, EOM, the FIM pad/repo/separator tokens
     // and every token whose text llama.cpp takes for an end of turn
     // ("<|end|>", "<|im_end|>", ...). False for ids outside the vocabulary.
@@ -55,7 +60,8 @@ public:
     TokenType type(int32_t id) const;
     const std::string& text(int32_t id) const;
 
-    // add_special: prepend BOS / append EOS as the metadata asks.
+    // add_special: prepend BOS / append EOS as the metadata asks (WordPiece:
+    // always its BOS, [CLS], and its separator, [SEP], as llama.cpp does).
     // parse_special: the text of control and unknown tokens ("<s>") maps to
     // their ids; without it that text is tokenized as plain text.
     // User-defined tokens map to their ids either way, as in llama.cpp.
@@ -103,6 +109,11 @@ private:
     int32_t merge_rank(const std::string& key) const;
     std::string bpe_piece(const std::string& text) const;
 
+    // vocab_wpm.cpp
+    void load_wpm(const GgufFile& gguf);
+    std::vector<std::string> wpm_words(const std::string& text) const;
+    void tokenize_wpm(const std::string& text, std::vector<int32_t>& out) const;
+
     Kind kind_ = Kind::SPM;
     std::string model_, pre_;
     std::vector<Regex> pre_regexes_;  // applied in order, each splitting the pieces of the last
@@ -114,8 +125,15 @@ private:
     std::vector<int32_t> eog_ids_;      // sorted
     std::array<int32_t, 256> byte_ids_{};  // <0xHH> token (or the one-byte token) of each byte; -1 if none
     size_t max_token_bytes_ = 0;
-    int32_t bos_ = -1, eos_ = -1, unk_ = -1, eot_ = -1, eom_ = -1;
-    bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = true;
+    int32_t bos_ = -1, eos_ = -1, unk_ = -1, eot_ = -1, eom_ = -1, sep_ = -1;
+    bool add_bos_ = false, add_eos_ = false, add_sep_ = false, add_space_prefix_ = true;
+    // WordPiece: BertNormalizer's options and a byte trie of the token texts
+    // (edges keyed node << 8 | byte; the token a node spells, or -1).
+    bool wpm_lowercase_ = true, wpm_strip_accents_ = true;
+    struct {
+        std::unordered_map<uint64_t, int32_t> edges;
+        std::vector<int32_t> token;
+    } wpm_trie_;
 };
 
 }  // namespace hob

@@ -13,6 +13,7 @@ const enums = {
   hob_status: ['Status', 'HOB_'],
   hob_gguf_type: ['GgufValueType', 'HOB_GGUF_'],
   hob_hparam: ['Hparam', 'HOB_HPARAM_'],
+  hob_pooling: ['PoolingType', 'HOB_POOLING_'],
 };
 
 let out = '// Generated from cpp/api.h by scripts/gen-api.mjs; do not edit.\n';

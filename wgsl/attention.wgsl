@@ -2,7 +2,9 @@
 // cpp/ops/attention.cpp computes: query row t of head h attends to cells
 // [begin, end) with end = min(frame.cell0 + t + 1, frame.n_kv, p.n_ctx) and
 // begin = end - p.window when a sliding window is set (cell c holds
-// position c), else 0; head h reads KV head h / (n_head / n_head_kv). Like
+// position c), else 0; or, with frame.ranged (packed sequences, attention
+// both ways: embeddings), to the cells rows[2t], rows[2t + 1] give, clamped
+// to what the frame sees; head h reads KV head h / (n_head / n_head_kv). Like
 // the CPU, the query (times p.q_scale, Gemma's scale on q) is rounded to
 // f16, each score is scaled and, with p.softcap > 0, capped to
 // softcap * tanh(s / softcap); each
@@ -33,6 +35,7 @@
 //              output projection (head_dim % 32 == 0: no block straddles heads)
 //   binding 8  scratch: f32, probs (n_head, n_ctx), then stats (n_head,
 //              n_split, 4: max, sum hi, sum lo), then partials (n_head, n_split, head_dim)
+//   binding 9  rows: (T, 2) u32, each row's first and end cell (read with frame.ranged)
 // Bounds (host-checked too): head_dim even and <= 256, kv_dim even; rows >=
 // min(frame.n_tokens, p.max_rows) skipped; no cell >= n_kv or >= n_ctx is read.
 
@@ -58,6 +61,7 @@ struct Attn {
 @group(0) @binding(4) var<storage, read> v_cache: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(8) var<storage, read_write> scratch: array<f32>;
+@group(0) @binding(9) var<storage, read> rows: array<u32>;
 
 const CH: u32 = 64u;
 // head_dim / 8 (rounded down), set by the host for the pipeline.
@@ -72,11 +76,17 @@ var<workgroup> dd_sh: array<vec2<f32>, 64>;
 
 // Cells visible to row t: [visible_begin(t), visible_end(t)).
 fn visible_end(t: u32) -> u32 {
+  if (frame.ranged != 0u) {
+    return min(min(rows[2u * t + 1u], frame.n_kv), p.n_ctx);
+  }
   return min(min(frame.cell0 + t + 1u, frame.n_kv), p.n_ctx);
 }
 
 fn visible_begin(t: u32) -> u32 {
   let end = visible_end(t);
+  if (frame.ranged != 0u) {
+    return min(rows[2u * t], end);
+  }
   if (p.window > 0u && end > p.window) {
     return end - p.window;
   }

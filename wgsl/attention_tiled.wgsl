@@ -1,12 +1,13 @@
 // Prefill attention in query tiles, appended to attention.wgsl (its Attn
-// uniform, bindings 0-5, visible_begin/visible_end, inv_sum and HD8): the
+// uniform, bindings 0-5 and 9, visible_begin/visible_end, inv_sum and HD8): the
 // same results as its `attn` entry, bit for bit, with far fewer workgroups
 // and far less K/V traffic.
 //
 // A workgroup of 256 takes NQ = TR * HG query vectors: TR consecutive rows
 // of HG heads that share one KV head (HG divides n_head / n_head_kv). It
 // walks the cells its rows can see, [visible_begin(first row),
-// visible_end(last row)), in chunks of CK cells; each chunk of K rows
+// visible_end(last row)) (with row ranges: the least begin to the greatest
+// end of its rows), in chunks of CK cells; each chunk of K rows
 // (and, in the last pass, of V rows) is staged in workgroup memory once for
 // all NQ vectors. A row skips the cells it does not see. Three passes, as
 // `attn` makes them:
@@ -123,8 +124,15 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   }
   let kvh = kv_head(h0);
   let t_last = min(t0 + TR, n_rows) - 1u;
-  let c_lo = visible_begin(t0);
-  let c_hi = visible_end(t_last);
+  var c_lo = visible_begin(t0);
+  var c_hi = visible_end(t_last);
+  if (frame.ranged != 0u) {
+    // Packed sequences: rows need not see more the later they come.
+    for (var t = t0; t <= t_last; t++) {
+      c_lo = min(c_lo, visible_begin(t));
+      c_hi = max(c_hi, visible_end(t));
+    }
+  }
 
   // The queries, times q_scale, rounded to f16: vector qv = r * HG + g is
   // row t0 + r of head h0 + g.

@@ -9,7 +9,7 @@ struct Frame {
   n_tokens: u32,  // rows of this batch
   cell0: u32,     // KV cell of row 0
   n_kv: u32,      // cells visible after this batch: cell0 + n_tokens
-  _pad: u32,
+  ranged: u32,    // 1: attention reads each row's cells from its row ranges (packed sequences)
 }
 
 // Grids wider than maxComputeWorkgroupsPerDimension (65535) are dispatched

@@ -2,8 +2,9 @@
 // the gated FFN activation), sigmoid_mul (a = sigmoid(a) * b, a gate), gelu_mul (a = gelu(a) * b, GeGLU, with the
 // CPU's f16 roundings), silu_mul_q8 / gelu_mul_q8 (the same products
 // quantized to Q8_0 for the down projection instead of written back;
-// q8_store.wgsl, n % 32 == 0), add (a += b, the residual) and add_bias
-// (a[t] += b, b one row of n). One invocation per element; in the _q8
+// q8_store.wgsl, n % 32 == 0), gelu (a = gelu(a), BERT's ungated FFN; no
+// b), add (a += b, the residual) and add_bias (a[t] += b, b one row of n).
+// One invocation per element; in the _q8
 // forms the 32 invocations of a block find its maximum together in
 // workgroup memory and write its quants a word per four. Composed after
 // common.wgsl and q8_store.wgsl.
@@ -101,6 +102,15 @@ fn gelu_mul_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     v = gelu_f16(a[i]) * b[i];
   }
   store_q8_lanes(lid, i / 32u, v, live);
+}
+
+@compute @workgroup_size(256)
+fn gelu(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = element(wid, nwg, lid);
+  if (in_bounds(i)) {
+    a[i] = gelu_f16(a[i]);
+  }
 }
 
 @compute @workgroup_size(256)

@@ -1,5 +1,6 @@
 // Attention over the f16 KV cache. Per query row and head: scores against
-// every visible cell (causal, optionally within a sliding window), optional
+// every visible cell (causal, optionally within a sliding window, or the
+// cells a batch of packed sequences gives each row), optional
 // soft-capping, softmax, weighted sum of V rows. The query and the
 // probabilities are rounded to f16 before their products with the f16 cache,
 // which is where llama.cpp's CPU path rounds them too.
@@ -95,12 +96,24 @@ void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t la
     const uint16_t* k_base = kv.k_rows(layer, 0, n_cells_max);
     const uint16_t* v_base = kv.v_rows(layer, 0, n_cells_max);
     HOB_CHECK((int64_t)s.n_head_kv * hd <= kv_dim, HOB_ERR_OUT_OF_RANGE, "attention heads exceed the KV row");
+    const bool ranged = s.row_begin != nullptr;
+    HOB_CHECK(ranged == (s.row_end != nullptr), HOB_ERR_INVALID_ARGUMENT, "attention row ranges need both bounds");
+    if (ranged) {
+        // Explicit ranges replace the causal rule; each must be a non-empty
+        // run of the cells this batch can see.
+        for (int32_t t = 0; t < T; t++) {
+            HOB_CHECK(s.row_begin[t] >= 0 && s.row_begin[t] < s.row_end[t] && s.row_end[t] <= n_cells_max,
+                      HOB_ERR_OUT_OF_RANGE,
+                      "attention row " + std::to_string(t) + " sees cells [" + std::to_string(s.row_begin[t]) + ", " +
+                          std::to_string(s.row_end[t]) + "), outside [0, " + std::to_string(n_cells_max) + ")");
+        }
+    }
     // The window is a distance in positions. Cell c holds position c (the
     // cache renumbers positions 0..size-1 when a shift erases cells, moving
     // positions and windows together), so the visible cells of the query in
     // cell q are [q - window + 1, q]. Check that invariant where it matters.
     HOB_CHECK(s.window >= 0, HOB_ERR_INVALID_ARGUMENT, "negative attention window " + std::to_string(s.window));
-    if (s.window > 0) {
+    if (s.window > 0 && !ranged) {
         HOB_CHECK(kv.pos(0) == 0 && kv.pos(n_cells_max - 1) == n_cells_max - 1, HOB_ERR_INTERNAL,
                   "sliding-window attention needs cell index == position; cell " + std::to_string(n_cells_max - 1) +
                       " holds position " + std::to_string(kv.pos(n_cells_max - 1)));
@@ -116,16 +129,25 @@ void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t la
         const int32_t kvh = task / tasks_per_kv;
         const int32_t j0 = (task % tasks_per_kv) * kRowsPerTask;
         const int32_t n_rows = std::min(kRowsPerTask, rows_per_kv - j0);
-        int32_t t_of[kRowsPerTask], h_of[kRowsPerTask], first_of[kRowsPerTask], end_of[kRowsPerTask];
+        int32_t t_of[kRowsPerTask], h_of[kRowsPerTask], first_of[kRowsPerTask] = {}, end_of[kRowsPerTask] = {};
         for (int32_t r = 0; r < n_rows; r++) {
             t_of[r] = (j0 + r) / group;
             h_of[r] = kvh * group + (j0 + r) % group;
-            end_of[r] = cell0 + t_of[r] + 1;  // causal: cells up to this token's own
-            first_of[r] = s.window > 0 && end_of[r] > s.window ? end_of[r] - s.window : 0;
+            if (ranged) {
+                first_of[r] = s.row_begin[t_of[r]];
+                end_of[r] = s.row_end[t_of[r]];
+            } else {
+                end_of[r] = cell0 + t_of[r] + 1;  // causal: cells up to this token's own
+                first_of[r] = s.window > 0 && end_of[r] > s.window ? end_of[r] - s.window : 0;
+            }
         }
-        // Rows are in token order: the first row has the first and the
-        // fewest cells, the last row the most.
-        const int32_t c0 = first_of[0], c1 = end_of[n_rows - 1];
+        // The cells any row of the task sees (causal rows are in token
+        // order: the first has the first cell, the last the last).
+        int32_t c0 = first_of[0], c1 = end_of[n_rows - 1];
+        for (int32_t r = 0; r < n_rows; r++) {
+            c0 = std::min(c0, first_of[r]);
+            c1 = std::max(c1, end_of[r]);
+        }
         const int32_t span = c1 - c0;
 
         // Per-thread scratch: scores per row, the queries (f16 values, as

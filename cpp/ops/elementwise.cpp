@@ -18,24 +18,27 @@ float gelu_tanh(float x) {
     return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
 }
 
+// llama.cpp's CPU GELU reads a table indexed by the f16 input and holding
+// f16 results, saturating outside [-10, 10]; computing the same values
+// keeps GELU models on its outputs to float precision.
+float gelu_f16(float v) {
+    if (v <= -10.0f) return 0.0f;
+    if (v >= 10.0f) return v;
+    return f16_to_f32(f32_to_f16(gelu_tanh(f16_to_f32(f32_to_f16(v)))));
+}
+
 }  // namespace
 
 void gelu_mul(float* x, const float* up, int64_t n) {
-    // llama.cpp's CPU GELU reads a table indexed by the f16 input and holding
-    // f16 results, saturating outside [-10, 10]; computing the same values
-    // keeps GeGLU models on its logits to float precision.
-    for (int64_t i = 0; i < n; i++) {
-        const float v = x[i];
-        float g;
-        if (v <= -10.0f) {
-            g = 0.0f;
-        } else if (v >= 10.0f) {
-            g = v;
-        } else {
-            g = f16_to_f32(f32_to_f16(gelu_tanh(f16_to_f32(f32_to_f16(v)))));
-        }
-        x[i] = g * up[i];
-    }
+    for (int64_t i = 0; i < n; i++) x[i] = gelu_f16(x[i]) * up[i];
+}
+
+void gelu(float* x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = gelu_f16(x[i]);
+}
+
+void gelu(ThreadPool& pool, float* x, int64_t n) {
+    parallel_for(pool, n, n * 20, 64, [&](int64_t i0, int64_t i1) { gelu(x + i0, i1 - i0); });
 }
 
 void silu_mul(ThreadPool& pool, float* x, const float* up, int64_t n) {

@@ -72,6 +72,12 @@ void rmsnorm(const float* x, const float* weight, float* y, int32_t T, int32_t n
 // The same, over the pool's threads for large batches.
 void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int32_t T, int32_t n, float eps);
 
+// y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, for each of T rows
+// of n (BERT's LayerNorm); y may be x.
+void layernorm(const float* x, const float* weight, const float* bias, float* y, int32_t T, int32_t n, float eps);
+void layernorm(ThreadPool& pool, const float* x, const float* weight, const float* bias, float* y, int32_t T, int32_t n,
+               float eps);
+
 enum class RopeStyle { Normal, NeoX };
 
 struct RopeParams {
@@ -108,11 +114,18 @@ struct AttentionShape {
     float scale;           // applied to q.k
     int32_t window = 0;    // sliding window in positions; 0: every earlier cell is visible
     float softcap = 0.0f;  // scores become softcap * tanh(score / softcap); 0: off
+    // Explicit visible cells [row_begin[t], row_end[t]) of query row t, for
+    // batches of several sequences or non-causal attention (embeddings); the
+    // window is then already in them. Null: causal, as above.
+    const int32_t* row_begin = nullptr;
+    const int32_t* row_end = nullptr;
 };
 
-// Causal attention of T query rows (q: T x n_head*head_dim) against the
-// layer's cache cells [0, cell0 + t] for row t (with a window w, only cells
-// [cell0 + t - w + 1, cell0 + t]); out has q's shape.
+// Attention of T query rows (q: T x n_head*head_dim) against the layer's
+// cache: causal, row t sees cells [0, cell0 + t] (with a window w, only cells
+// [cell0 + t - w + 1, cell0 + t]), or the cells the shape's row ranges give,
+// which must lie in [0, cell0 + T) and hold one cell at least; out has q's
+// shape.
 void attention(ThreadPool& pool, Scratch& scratch, const KvCache& kv, int32_t layer, int32_t cell0, int32_t T,
                const AttentionShape& s, const float* q, float* out);
 
@@ -121,6 +134,10 @@ void silu_mul(float* x, const float* up, int64_t n);
 
 // x[i] = gelu(x[i]) * up[i], gelu by its tanh approximation (GeGLU).
 void gelu_mul(float* x, const float* up, int64_t n);
+
+// x[i] = gelu(x[i]) (BERT's feed-forward), over the pool's threads.
+void gelu(float* x, int64_t n);
+void gelu(ThreadPool& pool, float* x, int64_t n);
 
 // Both, over the pool's threads when n is large.
 void silu_mul(ThreadPool& pool, float* x, const float* up, int64_t n);

@@ -1,4 +1,4 @@
-// Tokenizer tests, SentencePiece and BPE: ids equal llama.cpp's on its own
+// Tokenizer tests, SentencePiece, BPE and WordPiece: ids equal llama.cpp's on its own
 // test vectors and on our node-llama-cpp fixtures, pieces reassemble the
 // text, and malformed tokenizer metadata (GGUFs built byte by byte here) is
 // refused by name.
@@ -654,8 +654,8 @@ TEST("is_eog: EOS and the end-of-turn tokens, nothing else, and no error for a b
 
 // ---- malformed metadata -------------------------------------------------------------
 
-TEST("a tokenizer model other than llama and gpt2 is UNSUPPORTED_ARCH naming it") {
-    for (const char* model : {"bert", "t5", "rwkv", "none", "plamo2", ""}) {
+TEST("a tokenizer model other than llama, gpt2 and bert is UNSUPPORTED_ARCH naming it") {
+    for (const char* model : {"t5", "rwkv", "none", "plamo2", ""}) {
         CHECK_THROWS_STATUS(load(tiny_vocab().str("tokenizer.ggml.model", model)), HOB_ERR_UNSUPPORTED_ARCH,
                             std::string("tokenizer model \"") + model + "\" is not supported yet");
     }
@@ -663,6 +663,67 @@ TEST("a tokenizer model other than llama and gpt2 is UNSUPPORTED_ARCH naming it"
                         "tokenizer.ggml.model is missing");
     CHECK_THROWS_STATUS(load(tiny_vocab().u32("tokenizer.ggml.model", 1)), HOB_ERR_MODEL_INVALID,
                         "tokenizer.ggml.model");
+}
+
+// ---- WordPiece ------------------------------------------------------------------
+
+TEST("bert-bge vocab (WordPiece): every llama.cpp test string gives the ids of its .out line") {
+    const Vocab& v = shared_vocab("ggml-vocab-bert-bge.gguf");
+    CHECK(v.kind() == Vocab::Kind::WPM);
+    CHECK_EQ(v.bos(), 101);
+    CHECK_EQ(v.sep(), 102);
+    const auto cases = read_vocab_cases("ggml-vocab-bert-bge.gguf");
+    CHECK_EQ(cases.size(), (size_t)46);
+    for (const auto& c : cases) {
+        CHECK_IDS("bert-bge \"" + printable(c.text) + "\"", v.tokenize(c.text, false, false), c.ids);
+    }
+    // add_special wraps every sequence in [CLS] ... [SEP], the empty one too.
+    CHECK_IDS("add_special", v.tokenize("Hello world", true, false), (std::vector<int32_t>{101, 7592, 2088, 102}));
+    CHECK_IDS("empty", v.tokenize("", true, false), (std::vector<int32_t>{101, 102}));
+    CHECK_IDS("[SEP] parsed", v.tokenize("a [SEP] b", false, true), (std::vector<int32_t>{1037, 102, 1038}));
+}
+
+// A WordPiece vocabulary: [PAD] [UNK] [CLS] [SEP] ▁un ▁una ff able ▁! ▁é ▁e
+GgufBuilder tiny_wpm() {
+    GgufBuilder b;
+    b.str("tokenizer.ggml.model", "bert")
+        .strs("tokenizer.ggml.tokens", {"[PAD]", "[UNK]", "[CLS]", "[SEP]", kSpaceMark + "un", kSpaceMark + "una", "ff",
+                                        "able", kSpaceMark + "!", kSpaceMark + "\xc3\xa9", kSpaceMark + "e"})
+        .nums<int32_t>("tokenizer.ggml.token_type", GgufType::INT32, {3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1})
+        .u32("tokenizer.ggml.unknown_token_id", 1)
+        .u32("tokenizer.ggml.bos_token_id", 2)
+        .u32("tokenizer.ggml.seperator_token_id", 3);
+    return b;
+}
+
+TEST("WordPiece: longest match first, an unmatched word is [UNK], punctuation splits, case and accents fold") {
+    const Vocab v = load(tiny_wpm());
+    // "unaffable": ▁una (longest), ff, able.
+    CHECK_IDS("unaffable", v.tokenize("unaffable", false, false), (std::vector<int32_t>{5, 6, 7}));
+    // "unx": ▁un matches, then "x" has no token: the whole word is [UNK].
+    CHECK_IDS("unx", v.tokenize("unx un", false, false), (std::vector<int32_t>{1, 4}));
+    CHECK_IDS("punctuation", v.tokenize("UN!una", true, false), (std::vector<int32_t>{2, 4, 8, 5, 3}));
+    // Accents are stripped by default (é -> e); kept when the file says so.
+    CHECK_IDS("accent", v.tokenize("\xc3\x89", false, false), (std::vector<int32_t>{10}));
+    const Vocab keep = load(tiny_wpm().boolean("tokenizer.ggml.normalizer.strip_accents", false));
+    CHECK_IDS("accent kept", keep.tokenize("\xc3\x89", false, false), (std::vector<int32_t>{9}));
+    const Vocab cased = load(tiny_wpm().boolean("tokenizer.ggml.normalizer.lowercase", false));
+    CHECK_IDS("cased", cased.tokenize("UN un", false, false), (std::vector<int32_t>{1, 4}));
+    // Control characters vanish; white space of any kind separates words.
+    CHECK_IDS("control", v.tokenize("u\x01n\t\xe3\x80\x80un", false, false), (std::vector<int32_t>{4, 4}));
+    CHECK(v.add_space_prefix());
+    CHECK_EQ(detokenize(v, {5, 6, 7}, false), std::string(" unaffable"));
+}
+
+TEST("WordPiece: a vocabulary of absurdly long tokens meets the matching budget instead of hanging") {
+    // Every position of a run of 'a' walks the whole long token before
+    // settling for "a": quadratic in the run's length.
+    const Vocab v = load(tiny_wpm().strs("tokenizer.ggml.tokens", {"[PAD]", "[UNK]", "[CLS]", "[SEP]", kSpaceMark + "a",
+                                                                   "a", std::string(100000, 'a') + "b", "c", kSpaceMark + "c",
+                                                                   "e", "f"}));
+    CHECK_THROWS_STATUS(v.tokenize(std::string(200000, 'a'), false, false), HOB_ERR_INVALID_ARGUMENT, "budget");
+    // Ordinary text stays well inside it.
+    CHECK_IDS("short", v.tokenize("aaa c", false, false), (std::vector<int32_t>{4, 5, 5, 8}));
 }
 
 // A six-token byte-level BPE vocabulary: a b c ab bc Ġ, merges "b c" then "a b".

@@ -10,12 +10,13 @@ import { AbortError, BusyError, EngineClosedError, HobError } from '../shared/er
 import type {
   ChatCompletion, ChatCompletionChunk, ChatCompletionDelta, ChatCompletionRequest, ChoiceLogprobs, ChatCompletions, ChatMessage, Completion, CompletionChunk,
   CompletionRequest, Completions, CreateEngineOptions, EngineEvents, EngineInfo, FinishReason, HobEngine, RequestOptions,
-  Usage,
+  Usage, VectorRequestOptions,
 } from '../shared/types.js';
 import type { ReplyDelta } from '../runtime/request.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelLocation, WorkerEvent } from '../worker/protocol.js';
 import { abortion, WorkerCalls, type WorkerHooks } from './lifecycle.js';
 import { checkRequest } from './options.js';
+import { embeddingList, embedRequest, rerankRequest, rerankResponse, tokenEmbeddingList, tokenEmbedRequest } from './vectors.js';
 
 /** Runs one task at a time, in the order they were queued. */
 class RequestQueue {
@@ -352,6 +353,35 @@ export async function openEngine(
     }
   }
 
+  /** An embeddings or rerank call in its turn: it uses the session as
+   * generation does. An abort stops it between its batches. */
+  async function vectorCall<T>(options: VectorRequestOptions, fn: (id: number) => Promise<T>): Promise<T> {
+    if (unloaded) throw closed();
+    calls.check();
+    if (options.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
+    const signal = options.signal;
+    const aborted = () => new AbortError('request/aborted', 'the request was cancelled');
+    if (signal?.aborted) throw aborted();
+    if (!(await queue.acquire(signal))) throw aborted();
+    try {
+      if (unloaded) throw closed();
+      if (signal?.aborted) throw aborted();
+      const id = ++idCounter;
+      const stop = () => {
+        if (stopFlag) Atomics.store(stopFlag, 0, id);
+        void remote.stop(id);
+      };
+      signal?.addEventListener('abort', stop, { once: true });
+      try {
+        return await calls.call(() => fn(id));
+      } finally {
+        signal?.removeEventListener('abort', stop);
+      }
+    } finally {
+      queue.release();
+    }
+  }
+
   /** Calls that need no turn in the queue (they do not touch the cache). */
   async function direct<T>(fn: () => Promise<T>): Promise<T> {
     if (unloaded) throw closed();
@@ -361,6 +391,21 @@ export async function openEngine(
   const engine: HobEngine = {
     chat: { completions: chatCompletions },
     completions,
+    embeddings: {
+      async create(req) {
+        const wire = embedRequest(req);
+        const r = await vectorCall(req, (id) => remote.embed(id, wire));
+        return embeddingList(r, modelName, req.encoding_format);
+      },
+      async tokens(req) {
+        const wire = tokenEmbedRequest(req);
+        return tokenEmbeddingList(await vectorCall(req, (id) => remote.embedTokens(id, wire)), modelName);
+      },
+    },
+    async rerank(req) {
+      const wire = rerankRequest(req);
+      return rerankResponse(req, await vectorCall(req, (id) => remote.rerank(id, wire)), modelName);
+    },
     tokenize: (text, o) => direct(() => remote.tokenize(text, o ?? {})),
     detokenize: (ids) => direct(() => remote.detokenize(ids)),
     applyChatTemplate: (messages: ChatMessage[], o) => direct(() => remote.applyChatTemplate(messages, o?.addGenerationPrompt ?? true)),

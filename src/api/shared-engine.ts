@@ -131,6 +131,11 @@ export async function openSharedEngine(key: string, openLocal: () => Promise<Hob
   const engine: HobEngine = {
     chat: { completions: { create: ((req: never) => use((e) => e.chat.completions.create(req))) as HobEngine['chat']['completions']['create'] } },
     completions: { create: ((req: never) => use((e) => e.completions.create(req))) as HobEngine['completions']['create'] },
+    embeddings: {
+      create: (req) => use((e) => e.embeddings.create(req)),
+      tokens: (req) => use((e) => e.embeddings.tokens(req)),
+    },
+    rerank: (req) => use((e) => e.rerank(req)),
     tokenize: (...a) => use((e) => e.tokenize(...a)),
     detokenize: (...a) => use((e) => e.detokenize(...a)),
     applyChatTemplate: (...a) => use((e) => e.applyChatTemplate(...a)),

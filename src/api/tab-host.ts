@@ -14,12 +14,15 @@ export const FORWARDED = [
   'tokenize', 'detokenize', 'applyChatTemplate', 'info', 'contextUsed', 'resetContext', 'saveSession', 'restoreSession', 'listSessions', 'deleteSession',
 ] as const;
 export type ForwardedCall = (typeof FORWARDED)[number];
+export type VectorCall = 'embed' | 'tokens' | 'rerank';
 
 /** What a stream port carries: a chunk, then the end or a failure. */
 export type StreamMessage = { chunk: unknown } | { end: true } | { error: SerializedError | { name: string; message: string } };
 
 export interface TabHostApi {
   call(method: ForwardedCall, args: unknown[]): Promise<unknown>;
+  /** engine.embeddings.create, embeddings.tokens or rerank (the request without its signal; stop(id) aborts it). */
+  vectors(id: number, kind: VectorCall, req: object): Promise<unknown>;
   /** A chat ('chat') or text ('text') completion; with a port, it streams there and resolves undefined. */
   generate(id: number, kind: 'chat' | 'text', req: ChatCompletionRequest | CompletionRequest, stream?: MessagePort): Promise<unknown>;
   stop(id: number): void;
@@ -58,6 +61,19 @@ export function serveTab(engine: HobEngine, port: MessagePort, tabId: string): v
           stream.close();
         }
         return undefined;
+      } finally {
+        running.delete(id);
+      }
+    },
+    async vectors(id, kind, req) {
+      const ctrl = new AbortController();
+      running.set(id, ctrl);
+      if (gone) ctrl.abort();
+      const r = { ...req, signal: ctrl.signal } as never;
+      try {
+        if (kind === 'embed') return await engine.embeddings.create(r);
+        if (kind === 'tokens') return await engine.embeddings.tokens(r);
+        return await engine.rerank(r);
       } finally {
         running.delete(id);
       }

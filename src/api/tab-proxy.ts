@@ -8,7 +8,7 @@ import * as Comlink from 'comlink';
 import { EngineClosedError, fromSerializedError, HobError, type SerializedError } from '../shared/errors.js';
 import type { ChatCompletionRequest, CompletionRequest, EngineEvents, HobEngine } from '../shared/types.js';
 import { ChunkStream } from './remote-engine.js';
-import type { ForwardedCall, StreamMessage, TabHostApi } from './tab-host.js';
+import type { ForwardedCall, StreamMessage, TabHostApi, VectorCall } from './tab-host.js';
 
 export interface TabProxy {
   engine: HobEngine;
@@ -74,8 +74,24 @@ export function proxyEngine(port: MessagePort, emit: Emit): TabProxy {
     return Promise.resolve(out);
   }
 
+  /** An embeddings or rerank call run by the host; an abort stops it there. */
+  function vectors(kind: VectorCall, req: { signal?: AbortSignal }): Promise<unknown> {
+    if (failed) return Promise.reject(failed);
+    const { signal, ...rest } = req ?? {};
+    const id = ++ids;
+    const stop = () => void remote.stop(id).catch(() => {});
+    signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) stop();
+    return track(remote.vectors(id, kind, rest)).finally(() => signal?.removeEventListener('abort', stop));
+  }
+
   const engine = {
     chat: { completions: { create: (req: ChatCompletionRequest) => generate('chat', req) } },
+    embeddings: {
+      create: (req: { signal?: AbortSignal }) => vectors('embed', req),
+      tokens: (req: { signal?: AbortSignal }) => vectors('tokens', req),
+    },
+    rerank: (req: { signal?: AbortSignal }) => vectors('rerank', req),
     completions: { create: (req: CompletionRequest) => generate('text', req) },
     tokenize: call('tokenize'),
     detokenize: call('detokenize'),

@@ -68,6 +68,14 @@ export const Hparam = {
   ROPE_ATTN_FACTOR_SWA: 28,
   RESIDUAL_SCALE: 29,
   LOGIT_SCALE: 30,
+  CAUSAL: 40,
+  POOLING: 41,
+  N_CLS_OUT: 42,
+  HAS_HEAD: 43,
+  BLOCK: 44,
+  NORM_EPS: 45,
+  SWA_SYMMETRIC: 46,
+  CLS_HEAD: 47,
   CONV_KERNEL: 100,
   CONV_CHANNELS: 101,
   SSM_HEAD_DIM: 102,
@@ -79,3 +87,12 @@ export const Hparam = {
   LAYER_ROPE: 196608,
 } as const;
 export type Hparam = (typeof Hparam)[keyof typeof Hparam];
+
+export const PoolingType = {
+  NONE: 0,
+  MEAN: 1,
+  CLS: 2,
+  LAST: 3,
+  RANK: 4,
+} as const;
+export type PoolingType = (typeof PoolingType)[keyof typeof PoolingType];

@@ -2,14 +2,34 @@
 // (text <-> ids, token bytes, end of generation), and where its weights are.
 // Sessions over it are made in session.ts; the loader that streams a file
 // in and attaches offloaded blocks is src/runtime/load.ts.
-import { Hparam, Status } from './c-api.js';
+import { Hparam, PoolingType, Status } from './c-api.js';
 import type { OffloadedBlocks } from './offload.js';
 import type { Engine } from './wasm-engine.js';
 import { HobError } from '../shared/errors.js';
 import type { LoadReport, ModelHparams, ModelIdentity, ModelInfo, TokenMixer } from '../shared/model.js';
-import type { ContextShiftMode } from '../shared/types.js';
+import type { ContextShiftMode, EmbeddingPooling } from '../shared/types.js';
 
 const encoder = new TextEncoder();
+
+/** Pooling names by the engine's number (hob_pooling). */
+export const POOLING_NAMES: Readonly<Record<number, EmbeddingPooling>> = {
+  [PoolingType.NONE]: 'none',
+  [PoolingType.MEAN]: 'mean',
+  [PoolingType.CLS]: 'cls',
+  [PoolingType.LAST]: 'last',
+  [PoolingType.RANK]: 'rank',
+};
+
+/** What tokenizing with special tokens adds, and a pair's separator (rerankers). */
+export interface SpecialTokens {
+  bos: number;
+  eos: number;
+  /** -1 if none (WordPiece's [SEP]). */
+  sep: number;
+  addBos: boolean;
+  addEos: boolean;
+  addSep: boolean;
+}
 
 export interface TokenizeOptions {
   /** Add BOS/EOS as the model's metadata asks (default true). */
@@ -148,6 +168,15 @@ export class Model {
       ssmKeyHeads: get(Hparam.SSM_KEY_HEADS),
       ssmValueHeads: get(Hparam.SSM_VALUE_HEADS),
       attnGate: get(Hparam.ATTN_GATE) === 1,
+      causal: get(Hparam.CAUSAL) === 1,
+      pooling: POOLING_NAMES[get(Hparam.POOLING)] ?? 'none',
+      nClsOut: get(Hparam.N_CLS_OUT),
+      clsDense: (get(Hparam.CLS_HEAD) & 1) !== 0,
+      clsOut: (get(Hparam.CLS_HEAD) & 2) !== 0,
+      hasHead: get(Hparam.HAS_HEAD) === 1,
+      block: get(Hparam.BLOCK) === 1 ? 'bert' : 'decoder',
+      normEps: get(Hparam.NORM_EPS),
+      swaSymmetric: get(Hparam.SWA_SYMMETRIC) === 1,
     };
     const nLayer = this.info.nLayer;
     const mixers: TokenMixer[] = ['attention', 'shortconv', 'deltanet'];
@@ -167,6 +196,20 @@ export class Model {
     if (mixers.includes('deltanet')) return 'reevaluate-from-checkpoint';
     if (mixers.includes('shortconv')) return 'rotate-keep-conv-state';
     return 'rotate';
+  }
+
+  /** BOS, EOS and separator ids and the flags that say where tokenizing puts them. */
+  get specialTokens(): SpecialTokens {
+    const m = this.engine.module;
+    const h = this.handle;
+    return {
+      bos: this.info.bos,
+      eos: this.info.eos,
+      sep: m._hob_model_token_sep(h),
+      addBos: m._hob_model_add_bos(h) !== 0,
+      addEos: m._hob_model_add_eos(h) !== 0,
+      addSep: m._hob_model_add_sep(h) !== 0,
+    };
   }
 
   /** A string value of the model's GGUF metadata, or undefined. */

@@ -3,6 +3,7 @@
 // the core calls these functions and never imports an implementation
 // (src/gpu implements them with WebGPU; src/runtime/load.ts attaches one).
 // Everything here is shapes and promises: no GPU type crosses it.
+import type { BatchRows } from './batch-rows.js';
 import type { KvLayer } from './kv-state.js';
 
 /** The best logits of one evaluation, read back instead of all of them. */
@@ -58,6 +59,12 @@ export interface OffloadRunner {
   /** Every logit of the last forward (head on the device): after candidates
    * a sampler could not use. Valid until the next forward. */
   readLogits(): Promise<Float32Array>;
+  /** Embeddings: runs the blocks over T hidden states of packed sequences
+   * at cells [cell0, cell0 + T), row t attending to the cells `rows` gives
+   * it (BatchRows, indexed from cell 0: the whole batch's), and reads back
+   * every row's hidden state after the last block (T x n_embd floats; no
+   * head). A non-causal model's batch must come whole (T <= maxBatch). */
+  forwardRows(hidden: Float32Array, T: number, cell0: number, rows: BatchRows): Promise<Float32Array>;
   /** Throws what erase would, changing nothing: the session calls it before
    * its own cache changes, so both sides change or neither does. */
   checkErase(start: number, end: number, nMoved: number): void;

@@ -45,6 +45,10 @@ export interface HobExports {
   _hob_model_token_eos(model: number): number;
   _hob_model_token_is_eog(model: number, token: number): number;
   _hob_model_add_space_prefix(model: number): number;
+  _hob_model_token_sep(model: number): number;
+  _hob_model_add_bos(model: number): number;
+  _hob_model_add_eos(model: number): number;
+  _hob_model_add_sep(model: number): number;
   _hob_model_weight_bytes(model: number): bigint;
   _hob_model_meta_string(model: number, key: number, buf: number, cap: number, len: number): number;
   _hob_model_hparam(model: number, which: number, out: number): number;
@@ -73,6 +77,13 @@ export interface HobExports {
   _hob_session_logits(session: number, out: number, cap: number): number;
   _hob_session_eval_hidden(session: number, tokens: number, nTokens: number, hidden: number, cap: number): number;
   _hob_session_head(session: number, hidden: number, n: number): number;
+  _hob_session_eval_packed(
+    session: number, tokens: number, nTokens: number, seqLens: number, nSeqs: number, hidden: number, cap: number,
+  ): number;
+  _hob_session_pool(
+    session: number, hidden: number, nTokens: number, seqLens: number, nSeqs: number, pooling: number,
+    out: number, cap: number, nOut: number,
+  ): number;
   _hob_session_set_logits(session: number, logits: number, n: number): number;
   _hob_session_truncate(session: number, nKeep: number): number;
   _hob_session_erase(session: number, start: number, end: number): number;

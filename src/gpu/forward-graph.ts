@@ -36,7 +36,9 @@ export interface ForwardGraph {
   headFrame: GPUBuffer; // Frame with one token: the head's matmul
   x: GPUBuffer; // (T, n_embd) residual stream
   out: GPUBuffer; // (n_vocab) logits, or (n_embd) last hidden state
-  readback: GPUBuffer; // mappable copy of `out`
+  readback: GPUBuffer; // mappable copy of `out`, or of every row of x (embeddings)
+  rowsFull: GPUBuffer; // (T, 2) u32: each row's visible cells in a packed batch, full-attention layers
+  rowsSwa: GPUBuffer; // (T, 2) u32: the same for sliding-window layers
   picker: GpuPicker | null; // the best logits of `out` (head on the GPU)
   readonly blockSteps: Step[];
   readonly eraseSteps: KvEraseStep[];
@@ -69,9 +71,9 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
   device.pushErrorScope('validation');
   try {
     const kvIndex: number[] = [];
-    for (let i = 0; i < model.blocks.length; i++) {
+    for (let i = 0; i < model.blocks.length + model.encoderBlocks.length; i++) {
       kvIndex.push(g.kCache.length);
-      if (model.blocks[i].mixer) continue; // a recurrent block keeps a state, not a cache
+      if (model.blocks[i]?.mixer) continue; // a recurrent block keeps a state, not a cache
       g.kCache.push(create(`k cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
       g.vCache.push(create(`v cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
     }
@@ -90,7 +92,10 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
     const gate = hp.attnGate ? create('gate', T * qDim * 4) : null; // (T, n_head * head_dim): Qwen 3.5's attention gates
     const outSize = (model.headOnDevice ? info.nVocab : E) * 4;
     g.out = create('out', outSize);
-    g.readback = create('readback', outSize, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    // Big enough for the logits and for every row's hidden state (embeddings).
+    g.readback = create('readback', Math.max(outSize, T * E * 4), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    g.rowsFull = create('rows full', T * 8);
+    g.rowsSwa = create('rows swa', T * 8);
     if (model.headOnDevice) {
       g.picker = new GpuPicker(device, g.out, info.nVocab);
       g.buffers.push(...g.picker.buffers);
@@ -182,6 +187,40 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
     };
     const mixers = recordMixers(model, { K, create, plan, project, projectEach, normed, frame: f, maxBatch: T, checkpoints });
     g.state = mixers.state;
+    // BERT's blocks: attention straight from x (no norm before), biases,
+    // residual, LayerNorm in place; FFN (GELU, or SwiGLU), residual, LayerNorm.
+    model.encoderBlocks.forEach((w, i) => {
+      const kc = g.kCache[i];
+      const vc = g.vCache[i];
+      const pin = plan(w.qkv, E, g.x);
+      g.blockSteps.push(...pin.quantize(f));
+      if (pin.fused) g.blockSteps.push(K.quantize(g.x, pin.fused, f));
+      g.blockSteps.push(...projectEach(w.qkv, pin.input, [q, k, v]));
+      if (w.bq && w.bk && w.bv) g.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
+      const rope = model.ropeOf(model.firstLayer + i, nCtx);
+      if (rope && rope.nRot > 0) g.blockSteps.push(K.ropeStore(q, k, v, kc, vc, shape, rope, f));
+      else g.blockSteps.push(K.kvStore(k, v, kc, vc, kvDim, nCtx, f));
+      g.blockSteps.push(K.attention(q, kc, vc, att, shape, f, attnScratch, undefined, 'tiled', g.rowsFull));
+      const ao = plan([w.wo], qDim, att);
+      if (ao.fused) g.blockSteps.push(K.quantize(att, ao.fused, f));
+      g.blockSteps.push(...ao.quantize(f), K.matmul(w.wo, ao.input(w.wo), g.x, f, { accumulate: true }));
+      if (w.bo) g.blockSteps.push(K.addBias(g.x, w.bo, E, f));
+      g.blockSteps.push(K.layernorm(g.x, w.attnOutNorm, w.attnOutNormB, E, hp.normEps, f));
+      const fin = plan(w.up, E, g.x);
+      if (fin.fused) g.blockSteps.push(K.quantize(g.x, fin.fused, f));
+      g.blockSteps.push(...fin.quantize(f), ...projectEach(w.up, fin.input, [hb, hb2]));
+      if (hp.ffnAct === 'silu') {
+        g.blockSteps.push(K.siluMul(hb, hb2, hp.nFf, f));
+      } else {
+        if (w.bUp) g.blockSteps.push(K.addBias(hb, w.bUp, hp.nFf, f));
+        g.blockSteps.push(K.gelu(hb, hp.nFf, f));
+      }
+      const dn = plan([w.down], hp.nFf, hb);
+      if (dn.fused) g.blockSteps.push(K.quantize(hb, dn.fused, f));
+      g.blockSteps.push(...dn.quantize(f), K.matmul(w.down, dn.input(w.down), g.x, f, { accumulate: true }));
+      if (w.bDown) g.blockSteps.push(K.addBias(g.x, w.bDown, E, f));
+      g.blockSteps.push(K.layernorm(g.x, w.outNorm, w.outNormB, E, hp.normEps, f));
+    });
     model.blocks.forEach((w, i) => {
       if (w.mixer) {
         g.blockSteps.push(...mixers.steps(i));
@@ -211,13 +250,14 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
         if (!rope && w.bqkv) throw new GpuError('gpu/unsupported-type', 'fused Q/K/V biases need a rotated layer', { lost: false });
         g.blockSteps.push(
           rope ? K.ropeStore(q, k, v, kc, vc, layerShape, rope, f, w.bqkv) : K.kvStore(k, v, kc, vc, kvDim, nCtx, f),
-          K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8),
+          K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8, 'tiled', w.window > 0 ? g.rowsSwa : g.rowsFull),
         );
         if (gate) g.blockSteps.push(K.sigmoidMul(gate, att, qDim, f));
         if (attnQ8) g.blockSteps.push(batchOnly(K.quantize(att, attnQ8, f)));
         else if (ao.fused) g.blockSteps.push(K.quantize(gate ?? att, ao.fused, f));
         g.blockSteps.push(...ao.quantize(f), ...project(w.wo, ao.input(w.wo), w.postAttnNorm));
-        g.eraseSteps.push(K.kvErase(kc, vc, g.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope }));
+        // A non-causal model's cache is never shifted (every state depends on every token).
+        if (hp.causal) g.eraseSteps.push(K.kvErase(kc, vc, g.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope }));
       }
       // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
       // back onto the residual.

@@ -8,7 +8,7 @@ import { GpuError, HobError } from '../shared/errors.js';
 import type { ModelHparams, ModelInfo } from '../shared/model.js';
 import { withErrorScopes, type GpuContext } from './device.js';
 import { Kernels, type RopeConfig } from './kernels/index.js';
-import type { GpuBlockWeights, GpuMixerWeights, GpuModelSpec, GpuModelWeights, TensorBytes, TensorReader } from './model-weights.js';
+import type { GpuBlockWeights, GpuEncoderBlockWeights, GpuMixerWeights, GpuModelSpec, GpuModelWeights, TensorBytes, TensorReader } from './model-weights.js';
 import { GpuRunner } from './runner.js';
 import { createF32Buffer, createVectorBuffer, createWeightBuffers, vectorValues, destroyWeight, isGpuWeightType, type GpuWeight } from './weights.js';
 
@@ -17,6 +17,7 @@ export type { GpuBlockWeights, GpuModelSpec, TensorBytes, TensorReader };
 export class GpuModel implements OffloadedBlocks, GpuModelWeights {
   readonly kernels: Kernels;
   readonly blocks: GpuBlockWeights[] = [];
+  readonly encoderBlocks: GpuEncoderBlockWeights[] = [];
   /** Output norm (n_embd f32) and head (n_embd -> n_vocab), when every block is offloaded. */
   outputNorm?: GPUBuffer;
   output?: GpuWeight;
@@ -41,8 +42,9 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
     return this.spec.hparams.nCpuLayers;
   }
 
+  /** Every block is offloaded and the model has a head (embedding models have none). */
   get headOnDevice(): boolean {
-    return !this.spec.hparams.headOnCpu;
+    return this.spec.hparams.hasHead && !this.spec.hparams.headOnCpu;
   }
 
   /** The RoPE of layer l in a session of nCtx cells, as the CPU's
@@ -176,6 +178,42 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
     }
     const Q = hp.nHead * hp.headDim;
     const KV = hp.nHeadKv * hp.headDim;
+    if (hp.block === 'bert') {
+      // BERT's blocks: biases where the file has them, post-norm LayerNorms.
+      const E = info.nEmbd;
+      const optional = async (name: string, n: number) => ((await read(name)) ? vector(name, n) : undefined);
+      for (let l = hp.nCpuLayers; l < info.nLayer; l++) {
+        const p = `blk.${l}.`;
+        let qkv: GpuWeight[];
+        let biases: (GPUBuffer | undefined)[] = [];
+        if (hp.fusedQkv) {
+          const name = p + 'attn_qkv.weight';
+          const t = await need(name);
+          qkv = await together(name, [{ name, t, r0: 0, n: E }, { name, t, r0: E, n: E }, { name, t, r0: 2 * E, n: E }]);
+          const b = hp.qkvBias ? await need(p + 'attn_qkv.bias') : undefined;
+          if (b) biases = [await vector(p + 'attn_qkv.bias[q]', E, b, 0), await vector(p + 'attn_qkv.bias[k]', E, b, E), await vector(p + 'attn_qkv.bias[v]', E, b, 2 * E)];
+        } else {
+          qkv = await together(p + 'attn_qkv', [await whole(p + 'attn_q.weight'), await whole(p + 'attn_k.weight'), await whole(p + 'attn_v.weight')]);
+          if (hp.qkvBias) biases = [await vector(p + 'attn_q.bias', E), await vector(p + 'attn_k.bias', E), await vector(p + 'attn_v.bias', E)];
+        }
+        const wo = await matrix(p + 'attn_output.weight');
+        const bo = await optional(p + 'attn_output.bias', E);
+        const attnOutNorm = await vector(p + 'attn_output_norm.weight', E);
+        const attnOutNormB = await vector(p + 'attn_output_norm.bias', E);
+        const up = hp.ffnAct === 'silu'
+          ? await together(p + 'ffn_gate_up', [await whole(p + 'ffn_gate.weight'), await whole(p + 'ffn_up.weight')])
+          : [await matrix(p + 'ffn_up.weight')];
+        const bUp = await optional(p + 'ffn_up.bias', hp.nFf);
+        const down = await matrix(p + 'ffn_down.weight');
+        const bDown = await optional(p + 'ffn_down.bias', E);
+        const outNorm = await vector(p + 'layer_output_norm.weight', E);
+        const outNormB = await vector(p + 'layer_output_norm.bias', E);
+        this.encoderBlocks.push({
+          qkv, bq: biases[0], bk: biases[1], bv: biases[2], wo, bo, attnOutNorm, attnOutNormB, up, bUp, down, bDown, outNorm, outNormB,
+        });
+      }
+      return;
+    }
     // The FFN's norm: Qwen 3.5 calls it post_attention_norm (its only
     // post-attention norm; Gemma's are postNorms).
     const ffnNormName = async (p: string) => (hp.postNorms || (await read(p + 'ffn_norm.weight')) ? 'ffn_norm' : 'post_attention_norm');

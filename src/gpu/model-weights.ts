@@ -66,6 +66,27 @@ export interface GpuMixerWeights {
   ssmNorm?: GPUBuffer; // (head_dim) f32
 }
 
+/** One BERT block (bert, nomic-bert): post-norm LayerNorms with biases,
+ * biased projections where the file has them, GELU or SwiGLU. */
+export interface GpuEncoderBlockWeights {
+  /** Q, K and V (n_embd -> n_embd each), stacked like GpuBlockWeights.qkv. */
+  qkv: GpuWeight[];
+  bq?: GPUBuffer; // (n_embd) f32
+  bk?: GPUBuffer; // (n_embd) f32
+  bv?: GPUBuffer; // (n_embd) f32
+  wo: GpuWeight; // (n_embd -> n_embd)
+  bo?: GPUBuffer; // (n_embd) f32
+  attnOutNorm: GPUBuffer; // (n_embd) f32: LayerNorm after the attention's residual
+  attnOutNormB: GPUBuffer; // (n_embd) f32
+  /** Up (n_embd -> n_ff), or gate and up stacked (nomic-bert's SwiGLU). */
+  up: GpuWeight[];
+  bUp?: GPUBuffer; // (n_ff) f32
+  down: GpuWeight; // (n_ff -> n_embd)
+  bDown?: GPUBuffer; // (n_embd) f32
+  outNorm: GPUBuffer; // (n_embd) f32: LayerNorm after the FFN's residual
+  outNormB: GPUBuffer; // (n_embd) f32
+}
+
 export interface GpuModelSpec {
   info: ModelInfo;
   hparams: ModelHparams;
@@ -76,8 +97,10 @@ export interface GpuModelWeights {
   readonly ctx: GpuContext;
   readonly spec: GpuModelSpec;
   readonly kernels: Kernels;
-  /** Blocks [firstLayer, nLayer), in order. */
+  /** Blocks [firstLayer, nLayer), in order (decoders). */
   readonly blocks: readonly GpuBlockWeights[];
+  /** The same for BERT's blocks (ModelHparams.block 'bert'); blocks is then empty. */
+  readonly encoderBlocks: readonly GpuEncoderBlockWeights[];
   readonly firstLayer: number;
   /** True when every block is offloaded: outputNorm and output are then present. */
   readonly headOnDevice: boolean;

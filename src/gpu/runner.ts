@@ -5,6 +5,7 @@
 // readback is the logits of the last token (or its hidden state when the
 // head runs on the CPU), or only its best few logits when the sampler allows
 // (src/gpu/pick.ts). Neither a forward nor a shift creates a buffer.
+import type { BatchRows } from '../core/batch-rows.js';
 import type { KvLayer } from '../core/kv-state.js';
 import type { Candidates, ForwardOutput, OffloadRunner } from '../core/offload.js';
 import { GpuError, HobError } from '../shared/errors.js';
@@ -18,10 +19,10 @@ import { GPU_PICK_MAX, pickReadbackBytes } from './pick.js';
 export const GPU_MAX_BATCH = 256;
 
 export class GpuRunner implements OffloadRunner {
-  readonly maxBatch = GPU_MAX_BATCH;
+  /** GPU_MAX_BATCH, or the whole context for a non-causal model (whose
+   * sequences must pass each block together). */
+  readonly maxBatch: number;
   readonly nCtx: number;
-  /** Every buffer this runner allocated, in creation order: the caches are
-   * the first 2 * nBlocks. Nothing is added after construction. */
   /** The caches, activations and recorded steps (every buffer this runner
    * allocated: nothing is added after construction). */
   readonly graph: ForwardGraph;
@@ -43,6 +44,7 @@ export class GpuRunner implements OffloadRunner {
     private readonly onDestroy: () => void,
   ) {
     this.nCtx = nCtx;
+    this.maxBatch = model.spec.hparams.causal ? GPU_MAX_BATCH : nCtx;
     this.graph = recordForward(model, nCtx, this.maxBatch, checkpoints);
     model.ctx.lost.then((info) => {
       this.lost = deviceLostError(info);
@@ -142,12 +144,59 @@ export class GpuRunner implements OffloadRunner {
       return this.readPick(pick);
     }
     if (output === 'output') {
-      if (this.headOnDevice) enc.copyBufferToBuffer(this.graph.out, 0, this.graph.readback, 0, this.graph.readback.size);
+      if (this.headOnDevice) enc.copyBufferToBuffer(this.graph.out, 0, this.graph.readback, 0, this.graph.out.size);
       else enc.copyBufferToBuffer(this.graph.x, (T - 1) * E * 4, this.graph.readback, 0, E * 4);
     }
     device.queue.submit([enc.finish()]);
     if (output !== 'output') return null;
     return this.readOutput(this.headOnDevice ? this.model.spec.info.nVocab : E);
+  }
+
+  /** Embeddings: the blocks over T rows of packed sequences at cells
+   * [cell0, cell0 + T), row t seeing the cells rows gives cell0 + t, and
+   * every row's hidden state read back (T x n_embd). No head runs. */
+  async forwardRows(hidden: Float32Array, T: number, cell0: number, rows: BatchRows): Promise<Float32Array> {
+    this.check();
+    await this.graph.allocated;
+    const E = this.model.spec.info.nEmbd;
+    if (!Number.isInteger(T) || T < 1 || T > this.maxBatch || hidden.length < T * E) {
+      throw new HobError('argument/invalid', `a GPU forward takes 1 to ${this.maxBatch} tokens with their hidden states, got ${T}`, {
+        nTokens: T, maxBatch: this.maxBatch,
+      });
+    }
+    if (!Number.isInteger(cell0) || cell0 < 0 || cell0 + T > this.nCtx || rows.full.length < 2 * (cell0 + T) || rows.swa.length < 2 * (cell0 + T)) {
+      throw new HobError('range/out-of-bounds', `cells [${cell0}, ${cell0 + T}) lie outside the GPU cache of ${this.nCtx} or the batch's rows`, {
+        cell0, nTokens: T, nCtx: this.nCtx,
+      });
+    }
+    // Every range must lie within the cells this forward can see: the
+    // kernels clamp to them, but a range past them is a caller's bug.
+    for (const r of [rows.full, rows.swa]) {
+      for (let t = cell0; t < cell0 + T; t++) {
+        if (r[2 * t] >= r[2 * t + 1] || r[2 * t + 1] > cell0 + T) {
+          throw new HobError('range/out-of-bounds', `row ${t} sees cells [${r[2 * t]}, ${r[2 * t + 1]}), outside [0, ${cell0 + T})`, {
+            row: t, cell0, nTokens: T,
+          });
+        }
+      }
+    }
+    const { device } = this.model.ctx;
+    device.queue.writeBuffer(this.graph.frame, 0, new Uint32Array([T, cell0, cell0 + T, 1]));
+    device.queue.writeBuffer(this.graph.x, 0, hidden.buffer, hidden.byteOffset, T * E * 4);
+    device.queue.writeBuffer(this.graph.rowsFull, 0, rows.full.slice(2 * cell0, 2 * (cell0 + T)));
+    device.queue.writeBuffer(this.graph.rowsSwa, 0, rows.swa.slice(2 * cell0, 2 * (cell0 + T)));
+    const enc = device.createCommandEncoder({ label: 'forward rows' });
+    const pass = enc.beginComputePass({ label: 'blocks' });
+    for (const s of this.graph.blockSteps) s.encode(pass, T, cell0 + T);
+    pass.end();
+    enc.copyBufferToBuffer(this.graph.x, 0, this.graph.readback, 0, T * E * 4);
+    device.queue.submit([enc.finish()]);
+    await this.mapped(() => this.graph.readback.mapAsync(GPUMapMode.READ, 0, T * E * 4));
+    const result = new Float32Array(this.graph.readback.getMappedRange(0, T * E * 4).slice(0));
+    this.graph.readback.unmap();
+    this.stats.readbacks++;
+    this.stats.readbackBytes += T * E * 4;
+    return result;
   }
 
   /** Every logit of the last forward (head on the GPU): after a pick whose
@@ -157,7 +206,7 @@ export class GpuRunner implements OffloadRunner {
     if (!this.headOnDevice) throw new HobError('argument/invalid', 'the head runs on the CPU: there are no GPU logits');
     const { device } = this.model.ctx;
     const enc = device.createCommandEncoder({ label: 'logits' });
-    enc.copyBufferToBuffer(this.graph.out, 0, this.graph.readback, 0, this.graph.readback.size);
+    enc.copyBufferToBuffer(this.graph.out, 0, this.graph.readback, 0, this.graph.out.size);
     device.queue.submit([enc.finish()]);
     return this.readOutput(this.model.spec.info.nVocab);
   }
@@ -172,7 +221,8 @@ export class GpuRunner implements OffloadRunner {
   }
 
   private async readOutput(n: number): Promise<Float32Array> {
-    await this.mapped(() => this.graph.readback.mapAsync(GPUMapMode.READ));
+    // The readback also holds every row's state for embeddings: map what this read needs.
+    await this.mapped(() => this.graph.readback.mapAsync(GPUMapMode.READ, 0, n * 4));
     const result = new Float32Array(this.graph.readback.getMappedRange(0, n * 4).slice(0));
     this.graph.readback.unmap();
     this.stats.readbacks++;

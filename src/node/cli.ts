@@ -6,6 +6,7 @@ import { installProcessGuards } from './cli/process-guard.js';
 import { benchCommand } from './cli/bench.js';
 import { chatCommand } from './cli/chat.js';
 import { completeCommand, inspectCommand, tokenizeCommand } from './cli/commands.js';
+import { embedCommand, rerankCommand } from './cli/embed.js';
 import { describeError } from './cli/model.js';
 
 installProcessGuards();
@@ -15,6 +16,8 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   chat: chatCommand,
   complete: completeCommand,
   tokenize: tokenizeCommand,
+  embed: embedCommand,
+  rerank: rerankCommand,
   inspect: inspectCommand,
   bench: benchCommand,
 };

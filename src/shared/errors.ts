@@ -14,6 +14,7 @@ export type HobErrorCode =
   | 'model/unsupported-type'
   | 'model/unsupported-architecture'
   | 'model/vocab-only'
+  | 'model/unsupported-task'
   | 'model/too-large'
   | 'context/overflow'
   | 'range/out-of-bounds'
@@ -55,7 +56,10 @@ export class HobError extends Error {
 
 /** The bytes are not a well-formed GGUF model. */
 export class ModelFormatError extends HobError {}
-/** A well-formed model that Hob cannot run (architecture, tensor type). */
+/** A well-formed model that Hob cannot run (architecture, tensor type), or
+ * cannot use as asked ('model/unsupported-task', details.task: embeddings
+ * of a model with no pooling, rerank without a classifier head, text from
+ * an embedding model). */
 export class UnsupportedModelError extends HobError {}
 /** The model cannot run on this device with these settings, found before
  * its weights were downloaded or loaded ('model/too-large'). `details` holds
@@ -105,7 +109,7 @@ function register(Kind: typeof HobError, codes: readonly HobErrorCode[]): void {
   for (const c of codes) byCode.set(c, Kind);
 }
 register(ModelFormatError, ['gguf/bad-magic', 'gguf/bad-version', 'gguf/truncated', 'gguf/invalid', 'model/invalid']);
-register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture']);
+register(UnsupportedModelError, ['model/unsupported-type', 'model/unsupported-architecture', 'model/unsupported-task']);
 register(ModelTooLargeError, ['model/too-large']);
 register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);

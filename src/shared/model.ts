@@ -2,6 +2,7 @@
 // (ModelInfo), what a forward pass needs beyond that (ModelHparams), a GGUF
 // header as read from the file (GgufHeader), and how a load split the model
 // between the CPU and the GPU (LoadReport). Types only.
+import type { EmbeddingPooling } from './types.js';
 
 export interface ModelInfo {
   architecture: string;
@@ -101,6 +102,23 @@ export interface ModelHparams {
   /** The q projection gives each head's query then a gate, interleaved per
    *  head; attention output is multiplied by sigmoid(gate) (Qwen 3.5). */
   attnGate: boolean;
+  /** Causal attention; false: every token sees its whole sequence (encoders, EmbeddingGemma). */
+  causal: boolean;
+  /** The pooling the file asks for ('none' when it names none: a generative model). */
+  pooling: EmbeddingPooling;
+  /** Scores of the classifier head (rerankers). */
+  nClsOut: number;
+  /** The classifier's weights: cls.weight (dense + tanh) and cls.output.weight (the scores). */
+  clsDense: boolean;
+  clsOut: boolean;
+  /** An output head gives next-token logits; false for embedding models. */
+  hasHead: boolean;
+  /** The block: the decoder's, or BERT's post-norm LayerNorm block (bert, nomic-bert). */
+  block: 'decoder' | 'bert';
+  /** LayerNorm epsilon of BERT blocks. */
+  normEps: number;
+  /** The sliding window spans nSwa / 2 positions on each side (EmbeddingGemma). */
+  swaSymmetric: boolean;
 }
 
 /** What mixes tokens in a block: attention over the KV cache, LFM2's gated

@@ -382,6 +382,12 @@ export interface EngineInfo {
     fileBytes: number;
     /** The GGUF's chat template, if it has one. */
     chatTemplate?: string;
+    /** Width of the model's hidden states, and of its embeddings. */
+    nEmbd: number;
+    /** The pooling its file asks for: 'none' for a generative model, 'rank' for a reranker. */
+    pooling: EmbeddingPooling;
+    /** False for embedding and reranking models: they give vectors or scores, never text. */
+    generates: boolean;
   };
   contextSize: number;
   threads: number;
@@ -408,6 +414,100 @@ export interface EngineInfo {
     /** What the fit check estimated for these settings, when it ran. */
     estimate?: FitEstimate;
   };
+}
+
+// ---------------------------------------------------------------------------
+// Embeddings and reranking
+
+/** How per-token states become one vector, as llama.cpp's pooling_type: the
+ * mean, the first token (CLS), the last token, every token ('none'), or a
+ * reranker's classifier score ('rank'). */
+export type EmbeddingPooling = 'none' | 'mean' | 'cls' | 'last' | 'rank';
+
+/** How an embeddings or rerank call waits its turn and stops. */
+export interface VectorRequestOptions {
+  /** Rejects with AbortError ('request/aborted'): before the call runs, or between its batches. */
+  signal?: AbortSignal;
+  /** Fail at once with BusyError instead of waiting when another request runs. */
+  failIfBusy?: boolean;
+}
+
+/** OpenAI's embeddings request. Each input attends to itself only; inputs
+ * are evaluated together in batches that fit the context. */
+export interface EmbeddingCreateRequest extends VectorRequestOptions {
+  input: string | string[];
+  /** Keep the first `dimensions` values (Matryoshka models), normalized again. */
+  dimensions?: number;
+  /** 'float' (default): arrays of numbers; 'base64': little-endian float32 bytes, as OpenAI encodes them. */
+  encoding_format?: 'float' | 'base64';
+  /** Replaces the model's pooling: how a generative model (which names none) gives embeddings. */
+  pooling?: 'mean' | 'cls' | 'last';
+  /** L2-normalize each vector (default true, as llama.cpp's server does). */
+  normalize?: boolean;
+  /** Accepted for OpenAI compatibility; the loaded model answers. */
+  model?: string;
+}
+
+export interface Embedding {
+  object: 'embedding';
+  index: number;
+  /** The vector, or its float32 bytes in base64 with encoding_format 'base64'. */
+  embedding: number[] | string;
+}
+
+export interface EmbeddingList {
+  object: 'list';
+  data: Embedding[];
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+/** Per-token vectors (pooling none): each input's tokens and one vector per token. */
+export interface TokenEmbeddingRequest extends VectorRequestOptions {
+  input: string | string[];
+  /** L2-normalize each token's vector (default false: llama.cpp leaves them as they are). */
+  normalize?: boolean;
+}
+
+export interface TokenEmbeddingList {
+  object: 'list';
+  data: { object: 'token_embeddings'; index: number; tokens: number[]; embeddings: number[][] }[];
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+export interface Embeddings {
+  create(req: EmbeddingCreateRequest): Promise<EmbeddingList>;
+  /** One vector per token: the last blocks' states after the final norm (llama.cpp's pooling none). */
+  tokens(req: TokenEmbeddingRequest): Promise<TokenEmbeddingList>;
+}
+
+/** llama.cpp's /rerank (Jina's API): each document's relevance to the query. */
+export interface RerankRequest extends VectorRequestOptions {
+  query: string;
+  documents: string[];
+  /** Results kept, best first (default: all). */
+  top_n?: number;
+  /** Each result carries its document's text. */
+  return_documents?: boolean;
+  model?: string;
+}
+
+export interface RerankResult {
+  /** The document's index in the request. */
+  index: number;
+  /** The classifier's score as llama.cpp's server reports it: a logit for
+   * BERT rerankers (bge-reranker), the probability of "yes" for Qwen3-Reranker. */
+  relevance_score: number;
+  document?: { text: string };
+}
+
+export interface RerankResponse {
+  object: 'list';
+  model: string;
+  /** Sorted by relevance_score, highest first. */
+  results: RerankResult[];
+  usage: { prompt_tokens: number; total_tokens: number };
 }
 
 /** A conversation's cache saved by name: its token ids and the KV cells
@@ -475,6 +575,11 @@ export interface Completions {
 export interface HobEngine {
   readonly chat: { completions: ChatCompletions };
   readonly completions: Completions;
+  /** Vectors of texts (embedding models, or any model with a pooling); they
+   * share the context with chat: a call empties the cache. */
+  readonly embeddings: Embeddings;
+  /** Documents scored against a query by a reranker (bge-reranker, Qwen3-Reranker). */
+  rerank(req: RerankRequest): Promise<RerankResponse>;
   tokenize(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<number[]>;
   detokenize(ids: number[]): Promise<string>;
   /** The chat template applied to messages, as the model would see it. */

@@ -71,6 +71,33 @@ export interface GenerateResult {
   nDeltas: number;
 }
 
+/** embeddings.create as the worker takes it: the inputs as an array, no signal. */
+export interface EmbedRequest {
+  input: string[];
+  pooling?: 'mean' | 'cls' | 'last';
+  dimensions?: number;
+  normalize?: boolean;
+}
+
+export interface EmbedResult {
+  /** One vector per input, in order. */
+  vectors: Float32Array[];
+  promptTokens: number;
+}
+
+export interface TokenEmbedResult {
+  /** Each input's token ids and one vector per token. */
+  tokens: number[][];
+  vectors: Float32Array[][];
+  promptTokens: number;
+}
+
+export interface RerankScores {
+  /** Each document's score, in request order. */
+  scores: number[];
+  promptTokens: number;
+}
+
 /** The worker's side of the engine: one model, one session, one request at a time. */
 export interface EngineWorkerApi {
   /** Starts the engine (fetches and compiles the wasm) without a model; open
@@ -91,6 +118,12 @@ export interface EngineWorkerApi {
    * `deltas` as ReplyDelta objects (content, reasoning_content, whole tool
    * calls, log-probabilities) as it becomes final. */
   generate(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult>;
+  /** Pooled (and normalized) embeddings of the inputs; the cache is emptied. */
+  embed(id: number, req: EmbedRequest): Promise<EmbedResult>;
+  /** One vector per token of each input; the cache is emptied. */
+  embedTokens(id: number, req: { input: string[]; normalize?: boolean }): Promise<TokenEmbedResult>;
+  /** The reranker's score of each document against the query; the cache is emptied. */
+  rerank(id: number, req: { query: string; documents: string[] }): Promise<RerankScores>;
   /** Stops request `id` between two tokens; without an id, whatever runs. */
   stop(id?: number): void;
   /** Saves the cache as `name` (the store's write included). */

@@ -8,12 +8,13 @@ import type { Model } from '../core/model.js';
 import { Session } from '../core/session.js';
 import { Engine } from '../core/wasm-engine.js';
 import type { GpuContext } from '../gpu/device.js';
+import { embedTexts, embedTokens, rerankScores } from '../runtime/embeddings.js';
 import { generate } from '../runtime/generate.js';
 import { loadModelFromSource } from '../runtime/load.js';
 import { chatPrompt } from '../runtime/prompt.js';
 import { prepareRequest, type ReplyDelta } from '../runtime/request.js';
 import { Sequence } from '../runtime/sequence.js';
-import { AbortError, BusyError, HobError } from '../shared/errors.js';
+import { AbortError, BusyError, HobError, UnsupportedModelError } from '../shared/errors.js';
 import type { ChatMessage, ContextShiftOptions, EngineInfo, LoadProgressEvent, SessionEvent, ShiftEvent } from '../shared/types.js';
 import type { SessionStore } from '../store/sessions.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, OpenOptions, WorkerEvent } from './protocol.js';
@@ -109,6 +110,9 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
         nCtxTrain: m.info.nCtxTrain,
         fileBytes: m.info.fileBytes,
         chatTemplate: m.metaString('tokenizer.chat_template'),
+        nEmbd: m.info.nEmbd,
+        pooling: m.hparams.pooling,
+        generates: m.hparams.hasHead,
       },
       contextSize: s.nCtx,
       threads: s.nThreads,
@@ -164,6 +168,32 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       throw err;
     } finally {
       loadAbort = undefined;
+    }
+  }
+
+  /** An embeddings or rerank call: one at a time like generation, over the
+   * same session, whose cache it leaves empty for the next request. */
+  async function vectorTask<T>(id: number, run: (shouldStop: () => boolean) => Promise<T>): Promise<T> {
+    const { sequence } = loaded();
+    if (busy) throw new BusyError('engine/busy', 'a request is already running');
+    busy = true;
+    stopAll = false;
+    const shouldStop = () => stopAll || stopIds.has(id) || (stopFlag !== undefined && Atomics.load(stopFlag, 0) === id);
+    try {
+      return await exclusive(async () => {
+        // The batches overwrite the cells a conversation held: a saved
+        // session that owns them is written out first, as for a reset.
+        await sessions.detach();
+        sequence.clear();
+        try {
+          return await run(shouldStop);
+        } finally {
+          sequence.clear();
+        }
+      });
+    } finally {
+      stopIds.delete(id);
+      busy = false;
     }
   }
 
@@ -248,8 +278,13 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
     deleteSession: (name) => sessions.delete(checkName(name)),
 
     async generate(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult> {
-      loaded();
+      const { model } = loaded();
       if (busy) throw new BusyError('engine/busy', 'a request is already running');
+      if (!model.hparams.hasHead) {
+        throw new UnsupportedModelError('model/unsupported-task', `a ${model.info.architecture} model gives embeddings, not text: use embeddings or rerank`, {
+          task: 'generate',
+        });
+      }
       busy = true;
       stopAll = false;
       try {
@@ -258,6 +293,27 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
         stopIds.delete(id);
         busy = false;
       }
+    },
+
+    embed(id, req) {
+      return vectorTask(id, (shouldStop) => {
+        const { model, session } = loaded();
+        return embedTexts(model, session, req.input, { ...req, shouldStop });
+      });
+    },
+
+    embedTokens(id, req) {
+      return vectorTask(id, (shouldStop) => {
+        const { model, session } = loaded();
+        return embedTokens(model, session, req.input, { normalize: req.normalize, shouldStop });
+      });
+    },
+
+    rerank(id, req) {
+      return vectorTask(id, (shouldStop) => {
+        const { model, session } = loaded();
+        return rerankScores(model, session, req.query, req.documents, shouldStop);
+      });
     },
 
     stop(id?: number): void {

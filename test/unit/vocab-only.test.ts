@@ -4,7 +4,8 @@
 // typed error; a full model's vocabulary loads from its header alone.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -64,10 +65,25 @@ describe('vocabulary-only loads', () => {
     }
   });
 
-  test('a tokenizer the engine does not know is refused by name', async () => {
-    await assert.rejects(loadVocabFile(engine, join(testdataDir, 'vocab', 'ggml-vocab-bert-bge.gguf')), (e: unknown) => {
+  test('a WordPiece vocabulary loads alone; a tokenizer the engine does not know is refused by name', async () => {
+    const path = join(testdataDir, 'vocab', 'ggml-vocab-bert-bge.gguf');
+    const vocab = await loadVocabFile(engine, path);
+    try {
+      assert.deepEqual(vocab.tokenize('Hello world'), [101, 7592, 2088, 102]);
+    } finally {
+      vocab.free();
+    }
+    // The same file naming tokenizer model "rwkv" instead of "bert".
+    const bytes = Buffer.from(readFileSync(path));
+    const key = Buffer.from('tokenizer.ggml.model');
+    const at = bytes.indexOf(key) + key.length + 4 + 8;
+    assert.equal(bytes.subarray(at, at + 4).toString(), 'bert');
+    bytes.write('rwkv', at);
+    const dir = mkdtempSync(join(tmpdir(), 'hob-vocab-'));
+    writeFileSync(join(dir, 'rwkv.gguf'), bytes);
+    await assert.rejects(loadVocabFile(engine, join(dir, 'rwkv.gguf')), (e: unknown) => {
       const err = e as { code?: string; message?: string };
-      return err.code === 'model/unsupported-architecture' && /bert|WordPiece/i.test(err.message ?? '');
+      return err.code === 'model/unsupported-architecture' && /tokenizer model "rwkv"/.test(err.message ?? '');
     });
   });
 });

@@ -62,7 +62,7 @@ function visibleCells(nKv: number, nCtx: number, window: number): number {
 }
 
 /** Kernels.attention. */
-export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null, q8?: Q8Acts, prefill: 'tiled' | 'rows' = 'tiled'): Step {
+export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null, q8?: Q8Acts, prefill: 'tiled' | 'rows' = 'tiled', rowRanges: GPUBuffer | null = null): Step {
   const { nHead, nHeadKv, headDim, scale, nCtx } = shape;
   const label = `attention ${nHead}/${nHeadKv}x${headDim}`;
   checkInt(label, 'nHead', nHead, 1);
@@ -86,10 +86,13 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
   const nSplit = attentionSplits(nCtx);
   const code = [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.attentionWgsl];
   const pipelines = kc.pipelines;
-  // Every entry point of attention.wgsl takes the same nine bindings.
+  // Every entry point of attention.wgsl takes the same ten bindings.
   const layout = pipelines.layout('attention', [
     'uniform', 'uniform', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage', 'storage', 'storage',
+    'read-only-storage',
   ]);
+  // The rows' cells, read in forwards that set frame.ranged: two words a row.
+  if (rowRanges) needBytes(label, 'rows', rowRanges, maxRows * 8);
   if (nSplit > 1) {
     if (!scratch) throw new HobError('argument/invalid', `${label}: decode over ${nCtx} cells needs an attention scratch buffer`, { nCtx });
     needBytes(label, 'scratch', scratch, attentionScratchBytes(shape));
@@ -100,7 +103,7 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
   if (!Number.isInteger(window) || window < 0) throw new HobError('argument/invalid', `${label}: window must be a whole number of cells, got ${window}`, { window });
   if (!(softcap >= 0) || !Number.isFinite(qScale)) throw new HobError('argument/invalid', `${label}: softcap must be >= 0 and qScale finite`, { softcap, qScale });
   const params = kc.uniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit, window, f32Bits(softcap), f32Bits(qScale), q8 ? 1 : 0]);
-  const buffers = [frame, params, q, kCache, vCache, out, q8?.quants ?? kc.dummy, q8?.scales ?? kc.dummy2, scratch ?? kc.dummy3];
+  const buffers = [frame, params, q, kCache, vCache, out, q8?.quants ?? kc.dummy, q8?.scales ?? kc.dummy2, scratch ?? kc.dummy3, rowRanges ?? kc.noRows];
   const constants = { HD8: Math.floor(headDim / 8) };
   const rows = pipelines.get('attn', code, 'attn', constants, layout);
   const rowsGroup = pipelines.bindGroup(rows, label, buffers);

@@ -38,6 +38,8 @@ export class KernelContext {
   readonly dummy: GPUBuffer;
   readonly dummy2: GPUBuffer;
   readonly dummy3: GPUBuffer;
+  /** Bound where attention has no row ranges (a forward that sets none never reads it). */
+  readonly noRows: GPUBuffer;
 
   constructor(readonly device: GPUDevice, settings: KernelSettings) {
     this.subgroups = settings.subgroups;
@@ -51,6 +53,7 @@ export class KernelContext {
     this.dummy = this.createOwnedBuffer('unused output', 16, GPUBufferUsage.STORAGE, new Float32Array(4));
     this.dummy2 = this.createOwnedBuffer('unused output 2', 16, GPUBufferUsage.STORAGE, new Float32Array(4));
     this.dummy3 = this.createOwnedBuffer('unused output 3', 16, GPUBufferUsage.STORAGE, new Float32Array(4));
+    this.noRows = this.createOwnedBuffer('no row ranges', 16, GPUBufferUsage.STORAGE, new Uint32Array(4));
   }
 
   /** The row sums of the matvec kernels: subgroup shuffles where enabled. */

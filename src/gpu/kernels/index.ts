@@ -15,7 +15,7 @@ import { KernelContext, type Q8Tile } from './context.js';
 import { recordElementwise } from './elementwise.js';
 import { recordKvErase, recordKvStore } from './kv-cache.js';
 import { Q8_TILE_LARGE, Q8_TILE_SMALL, recordMatmul, recordQuantize } from './matmul.js';
-import { recordRmsnorm, recordRmsnormHeads } from './norm.js';
+import { recordLayernorm, recordRmsnorm, recordRmsnormHeads } from './norm.js';
 import type { Q8Acts } from './q8-acts.js';
 import { recordConv, recordDeltaNet, type ConvShape, type DeltaShape, type DeltaWeights } from './recurrent.js';
 import { recordRope, recordRopeStore } from './rope.js';
@@ -128,6 +128,11 @@ export class Kernels {
     return recordRmsnormHeads(this.kc, x, weight, nHeads, headDim, eps, frame);
   }
 
+  /** LayerNorm of every row of x in place, with weight and bias (BERT's). */
+  layernorm(x: GPUBuffer, weight: GPUBuffer, bias: GPUBuffer, n: number, eps: number, frame: GPUBuffer): Step {
+    return recordLayernorm(this.kc, x, weight, bias, n, eps, frame);
+  }
+
   // ---- RoPE (rope.ts) -------------------------------------------------------------
 
   rope(x: GPUBuffer, nHeads: number, headDim: number, rope: RopeConfig, frame: GPUBuffer): Step {
@@ -161,6 +166,11 @@ export class Kernels {
     return recordElementwise(this.kc, 'sigmoid_mul', a, b, n, frame);
   }
 
+  /** a = gelu(a) (tanh form, the CPU's f16 roundings): BERT's ungated FFN. */
+  gelu(a: GPUBuffer, n: number, frame: GPUBuffer): Step {
+    return recordElementwise(this.kc, 'gelu', a, null, n, frame);
+  }
+
   add(x: GPUBuffer, y: GPUBuffer, n: number, frame: GPUBuffer): Step {
     return recordElementwise(this.kc, 'add', x, y, n, frame);
   }
@@ -191,7 +201,9 @@ export class Kernels {
     return recordKvStore(this.kc, k, v, kCache, vCache, kvDim, nCtx, frame);
   }
 
-  /** Causal attention of q over the cache. Decode over a context of more
+  /** Attention of q over the cache: causal, or (in forwards that set the
+   * frame's `ranged`) over the cells `rows` gives each row, two u32 a row
+   * (packed sequences; embeddings). Decode over a context of more
    * than 128 cells splits the cells over workgroups and needs `scratch` of
    * attentionScratchBytes(shape) (one for all layers); encoded with nKv, a
    * decode step that sees at most attnMinSlice cells (one slice: the same
@@ -201,8 +213,8 @@ export class Kernels {
    * still needs its own quantize step). More than one row goes to the
    * query-tiled kernel (attention_tiled.wgsl), or with `prefill: 'rows'` to
    * the one-workgroup-per-row kernel (`attn`), which computes the same bits. */
-  attention(q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null, q8?: Q8Acts, prefill: 'tiled' | 'rows' = 'tiled'): Step {
-    return recordAttention(this.kc, q, kCache, vCache, out, shape, frame, scratch, q8, prefill);
+  attention(q: GPUBuffer, kCache: GPUBuffer, vCache: GPUBuffer, out: GPUBuffer, shape: AttentionShape, frame: GPUBuffer, scratch: GPUBuffer | null = null, q8?: Q8Acts, prefill: 'tiled' | 'rows' = 'tiled', rows: GPUBuffer | null = null): Step {
+    return recordAttention(this.kc, q, kCache, vCache, out, shape, frame, scratch, q8, prefill, rows);
   }
 
   /** Records the context shift of one layer's cache, with its uniforms,

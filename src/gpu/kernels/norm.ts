@@ -1,6 +1,7 @@
 // The normalization family: RMSNorm of whole rows (alone, accumulated into
-// the residual, or fused with the Q8_0 quantization the next matmul reads)
-// and per-head RMSNorm in place (the Q/K norms of Qwen 3 and Gemma 3).
+// the residual, or fused with the Q8_0 quantization the next matmul reads),
+// per-head RMSNorm in place (the Q/K norms of Qwen 3 and Gemma 3), and
+// BERT's LayerNorm with bias, in place.
 import { HobError } from '../../shared/errors.js';
 import * as wgsl from '../shaders.js';
 import { f32Bits, type KernelContext } from './context.js';
@@ -43,4 +44,18 @@ export function recordRmsnormHeads(kc: KernelContext, x: GPUBuffer, weight: GPUB
   const params = kc.uniform(label, [headDim, f32Bits(eps), maxRows, nHeads]);
   const group = kc.pipelines.bindGroup(pipeline, label, [frame, params, x, weight]);
   return gridStep(label, kc.limit, maxRows, pipeline, group, (nTokens) => nTokens * nHeads);
+}
+
+/** Kernels.layernorm. */
+export function recordLayernorm(kc: KernelContext, x: GPUBuffer, weight: GPUBuffer, bias: GPUBuffer, n: number, eps: number, frame: GPUBuffer): Step {
+  const label = `layernorm ${n}`;
+  checkInt(label, 'n', n, 1);
+  needBytes(label, 'weight', weight, n * 4);
+  needBytes(label, 'bias', bias, n * 4);
+  const maxRows = rowsIn(label, 'x', x, n * 4);
+  const pipeline = kc.pipelines.get('layernorm', [wgsl.commonWgsl, wgsl.layernormWgsl], 'layernorm');
+  const params = kc.uniform(label, [n, f32Bits(eps), maxRows, 0]);
+  const group = kc.pipelines.bindGroup(pipeline, label, [frame, params, x, weight, bias]);
+  // One workgroup a row.
+  return gridStep(label, kc.limit, maxRows, pipeline, group, (nTokens) => nTokens);
 }

@@ -115,6 +115,33 @@ options:
   --text T              the text (or -p, --prompt)
   --no-special          add no BOS/EOS
 ${modelHelp}`,
+  embed: `usage: hob embed [--model] M --text T [--text T2 ...] [options]
+
+Prints the embedding of each text as JSON in OpenAI's shape ({"object":
+"list", "data": [{"embedding": [...]}, ...], "usage"}): pooled as the model's
+file asks, L2-normalized. Inputs are evaluated together where the context
+allows; each attends to itself only.
+
+options:
+  --text T              a text to embed (repeatable)
+  -f, --file F          one text a line
+  --dimensions N        keep the first N values, normalized again (Matryoshka)
+  --pooling P           mean, cls or last: pool a model whose file names none
+  --no-normalize        the pooled vectors as they are
+${modelHelp}`,
+  rerank: `usage: hob rerank [--model] M --query Q --document D [--document D2 ...]
+
+Prints each document's relevance to the query as llama.cpp's /rerank does
+({"results": [{"index", "relevance_score"}, ...]}, best first), with a
+reranker (bge-reranker, Qwen3-Reranker).
+
+options:
+  -q, --query Q         the query
+  --document D          a document (repeatable)
+  -f, --file F          one document a line
+  --top-n N             keep the N best
+  --return-documents    each result carries its document's text
+${modelHelp}`,
   inspect: `usage: hob inspect [--model] M [--full]
 
 Prints the GGUF's metadata and tensor table as JSON, without loading the
@@ -143,6 +170,8 @@ commands:
   run, chat   interactive chat with a model, in its chat template
   complete    continue a prompt, streamed
   tokenize    print the token ids of a text
+  embed       print the embeddings of texts as JSON
+  rerank      score documents against a query with a reranker
   inspect     print a GGUF's metadata and tensor table
   bench       prompt-processing and generation speed (llama-bench style)
 

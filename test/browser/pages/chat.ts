@@ -33,6 +33,8 @@ function observed(engine: HobEngine): HobEngine {
   return {
     chat: { completions: { create } as HobEngine['chat']['completions'] },
     completions: engine.completions,
+    embeddings: engine.embeddings,
+    rerank: (req) => engine.rerank(req),
     tokenize: (...a) => engine.tokenize(...a),
     detokenize: (...a) => engine.detokenize(...a),
     applyChatTemplate: (...a) => engine.applyChatTemplate(...a),
