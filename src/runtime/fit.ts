@@ -88,7 +88,8 @@ function fits(e: MemoryEstimate, limits: DeviceLimits): boolean {
 
 /** The most GPU layers (from the last block) whose GPU side fits, at nCtx. */
 function mostGpuLayers(model: FitModel, nCtx: number, limits: DeviceLimits): number {
-  if (!limits.gpu) return 0;
+  // Gemma 4's blocks run on the CPU only (runtime/load.ts).
+  if (!limits.gpu || model.architecture === 'gemma4') return 0;
   const est = (k: number) => estimateMemory(model, k, nCtx, { threads: limits.threads, maxBindingBytes: limits.gpu!.maxBindingBytes });
   const gpuFits = (k: number) => {
     const p = problemsOf(est(k), limits);

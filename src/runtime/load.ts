@@ -50,6 +50,9 @@ function chooseGpuLayers(header: GgufHeader, nLayer: number, opts: LoadOptions):
     return { k: Math.min(asked, nLayer), reason: asked > nLayer ? `asked for ${asked}; the model has ${nLayer} blocks` : `asked for ${asked}` };
   }
   if (!opts.gpu) return { k: 0, reason: opts.noGpuReason ? `no GPU: ${opts.noGpuReason}` : 'no GPU' };
+  // Gemma 4's blocks (per-layer embeddings, shared KV, heads of two widths)
+  // run on the CPU only; the engine refuses to offload them.
+  if (String(header.metadata['general.architecture'] ?? '') === 'gemma4') return { k: 0, reason: 'Gemma 4 blocks run on the CPU only' };
   const budget = Math.min(opts.gpuBudgetBytes ?? 2 ** 31, opts.gpu.caps.maxBufferBytes * 8);
   const blockBytes = new Array<number>(nLayer).fill(0);
   let headBytes = 0;
