@@ -199,6 +199,16 @@ describe(`Gemma 4 against llama.cpp (${fixture.generator})`, () => {
     );
   });
 
+  test('blocks sharing the KV cache of a block of the other kind are refused, naming both', () => {
+    const fm = fixture.models.find((m) => m.name === 'gemma4-e2b-f32')!;
+    // Block 4 (sliding) would read block 2's cache (llama.cpp's mapping), a full block here.
+    const bytes = writeGemma4Model({ ...fm.source.spec, swaLayers: [true, true, false, true, true, false] });
+    assert.throws(
+      () => Model.load(engine, bytes),
+      (e: unknown) => codeOf(e) === 'model/invalid' && /block 4 shares the KV cache of block 2/.test(String(e)),
+    );
+  });
+
   test('a mixture-of-experts Gemma 4 (26B-A4B) is refused with a typed error naming the missing feature', () => {
     const fm = fixture.models.find((m) => m.name === 'gemma4-dense-f32')!;
     const bytes = writeGemma4Model({ ...fm.source.spec, expertCount: 4 });
