@@ -129,6 +129,13 @@ void read_gemma4_hparams(const GgufFile& g, Hparams& hp) {
     const std::string pl_key = a + "embedding_length_per_layer_input";
     if (!g.has(pl_key)) fail(HOB_ERR_MODEL_INVALID, "metadata " + pl_key + " is missing");
     hp.n_embd_per_layer = checked(g.get_int(pl_key, 0), pl_key, 0, 1 << 16);
+    // Each token carries n_layer of them through the whole pass (E2B: 35 x
+    // 256): a file asking for more than 2^24 floats a token is refused
+    // before any buffer is sized from it.
+    if ((int64_t)hp.n_layer * hp.n_embd_per_layer > (1 << 24)) {
+        fail(HOB_ERR_MODEL_INVALID, "metadata " + pl_key + " = " + std::to_string(hp.n_embd_per_layer) + " over " +
+                                        std::to_string(hp.n_layer) + " blocks is more than 2^24 values a token");
+    }
 }
 
 }  // namespace hob

@@ -14,6 +14,7 @@
 // - layer_output_scale multiplies the whole residual stream after a block.
 // Every block runs on the CPU: offloading Gemma 4 is refused at load.
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "model.h"
@@ -23,7 +24,13 @@ namespace hob {
 
 void Workspace::reserve_gemma4(const Hparams& hp, size_t n_tokens) {
     if (hp.arch != "gemma4" || hp.n_embd_per_layer == 0) return;
-    ple.resize(n_tokens * (size_t)hp.n_layer * hp.n_embd_per_layer);
+    // In 64 bits: size_t has 32 in wasm, where a wrapped count would size a
+    // buffer that every later write runs past.
+    const uint64_t n = (uint64_t)n_tokens * (uint64_t)hp.n_layer * (uint64_t)hp.n_embd_per_layer;
+    if (n > std::numeric_limits<size_t>::max() / sizeof(float)) {
+        fail(HOB_ERR_OUT_OF_MEMORY, "the per-layer inputs of " + std::to_string(n_tokens) + " tokens need more memory than this build can address");
+    }
+    ple.resize((size_t)n);
     ple_h.resize(n_tokens * (size_t)hp.n_embd_per_layer);
 }
 
