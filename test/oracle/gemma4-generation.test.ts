@@ -24,6 +24,8 @@ import { Sequence } from '../../src/runtime/sequence.js';
 import type { ShiftEvent } from '../../src/shared/types.js';
 import { writeGemma4Model, type Gemma4Spec } from '../gguf/gemma4-models.js';
 import { bytesSource } from '../../src/format/source.js';
+import { readGgufLayout } from '../../src/format/gguf-layout.js';
+import { estimateMemory, fitModelFromLayouts } from '../../src/runtime/memory-estimate.js';
 
 // Tolerance on each top-10 relative logit, by weight type: the post-norm
 // tolerance of arch-generation.test.ts (Gemma's post-norms rescale every
@@ -217,6 +219,34 @@ describe(`Gemma 4 against llama.cpp (${fixture.generator})`, () => {
       (e: unknown) => codeOf(e) === 'model/unsupported-architecture' && /mixture-of-experts/.test(String(e)),
     );
   });
+});
+
+describe('the memory estimate of Gemma 4 counts the caches it keeps and its per-layer inputs', () => {
+  // Blocks sharing another's cache keep none, and the cache row is the
+  // widest block's (per-block KV head counts are an array the header read
+  // leaves out): within 10% of the heap measured, as fit.test.ts asks of
+  // the other architectures.
+  for (const name of ['gemma4-e2b-f32', 'gemma4-dense-f32']) {
+    test(`${name}: the wasm estimate at a context of 32768 is within 10% of the measured heap`, async (t) => {
+      const fm = fixture.models.find((m) => m.name === name)!;
+      const bytes = writeGemma4Model({ ...fm.source.spec, nCtxTrain: 32768 });
+      const est = estimateMemory(fitModelFromLayouts([await readGgufLayout(bytesSource(bytes))], [bytes.byteLength]), 0, 32768, { threads: 1 });
+      const engine = await Engine.create({ threads: 1 });
+      try {
+        const model = Model.load(engine, bytes);
+        const session = Session.create(model, { nCtx: 32768 });
+        await session.eval([1, 2, 3]);
+        const used = engine.heapBytes();
+        session.free();
+        model.free();
+        const err = est.wasm.totalBytes / used - 1;
+        t.diagnostic(`estimated ${est.wasm.totalBytes} bytes, measured ${used} (${(err * 100).toFixed(2)}%)`);
+        assert.ok(Math.abs(err) < 0.1, `estimated ${est.wasm.totalBytes}, measured ${used}`);
+      } finally {
+        engine.dispose();
+      }
+    });
+  }
 });
 
 describe('engine.info() tells what a shift does with Gemma 4, and the API runs it', () => {
