@@ -328,6 +328,9 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       stopAll = true;
       await exclusive(() => sessions.close());
       freeModel();
+      // The device's pending error scopes settle first: Dawn in Node aborts
+      // the process when a worker ends with one of their promises pending.
+      await gpu?.device.queue.onSubmittedWorkDone();
       gpu?.device.destroy();
       gpu = undefined;
       engine?.dispose();

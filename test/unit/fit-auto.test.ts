@@ -4,10 +4,14 @@
 // models, contexts, budgets and binding limits; a longer context leaves room
 // for fewer blocks; and without a GPU the verdict says so (0 blocks for
 // 'auto', a GpuError for a number, before anything is loaded). No GPU here:
-// the limits are made up (test/gpu/auto-fit.test.ts uses Dawn's).
+// the limits are made up (test/gpu/auto-fit.test.ts uses Dawn's), and Node's
+// checkFit runs once in a process whose Vulkan loader finds no driver.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 
 import { decideFit } from '../../src/api/fit-settings.js';
@@ -26,6 +30,7 @@ import type { FitReport } from '../../src/shared/types.js';
 import { testdataDir } from '../data.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 
+const run = promisify(execFile);
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 
@@ -159,4 +164,27 @@ test("createEngine's decision: a GpuError for GPU layers on a device without a G
   // Too small a memory budget is still a ModelTooLargeError, GPU or not.
   const tight = deviceLimits({ threads: 1, noGpu: 'none' }, { memoryBytes: 8 * MiB });
   await assert.rejects(decideFit(check(tight), 'm.gguf', { gpuLayers: 2 }), (e: unknown) => e instanceof ModelTooLargeError);
+});
+
+test("Node's checkFit on a machine without a GPU adapter: 'auto' fits on the CPU and the report says why", async () => {
+  // A Vulkan loader pointed at no driver: Dawn finds no adapter (without the
+  // webgpu package, the reason is that it is missing). A child process, as
+  // Dawn reads the variable once per process.
+  const script = `
+    import { checkFit } from ${JSON.stringify(new URL('../../src/node/index.ts', import.meta.url).href)};
+    const path = ${JSON.stringify(join(testdataDir, 'llama-2-tiny-random.gguf'))};
+    const auto = await checkFit(path, { gpuLayers: 'auto', contextSize: 64 });
+    const one = await checkFit(path, { gpuLayers: 1, contextSize: 64 });
+    process.stdout.write(JSON.stringify({ auto, one }));`;
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, VK_ICD_FILENAMES: join(tmpdir(), 'no-such-driver.json') },
+  });
+  const { auto, one } = JSON.parse(stdout) as { auto: FitReport; one: FitReport };
+  assert.equal(auto.verdict, 'fits');
+  assert.equal(auto.settings!.gpuLayers, 0);
+  assert.match(auto.limits.noGpu ?? '', /no WebGPU adapter|'webgpu' package/);
+  assert.match(auto.reason, /; no GPU: /);
+  assert.equal(one.verdict, 'fits-with-changes');
+  assert.equal(one.settings!.gpuLayers, 0);
+  assert.deepEqual(one.problems.map((p) => p.limit), ['gpu-unavailable']);
 });
