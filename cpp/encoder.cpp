@@ -42,7 +42,7 @@ void Model::init_encoder() {
         const int64_t n_types = types->ne[1];
         const Tensor* t = tensor("token_types.weight", {E, n_types});
         embd_.type_embd0.resize((size_t)E);
-        dequantize_row(t->type, t->row(0), embd_.type_embd0.data(), E);
+        dequantize_tensor_row(*t, 0, embd_.type_embd0.data());
     }
     embd_.tok_norm = vector_f32("token_embd_norm.weight", E);
     embd_.tok_norm_b = vector_f32("token_embd_norm.bias", E);
@@ -109,11 +109,11 @@ void Model::forward_encoder(ThreadPool& pool, KvCache& kv, Workspace& ws, const 
     parallel_for(pool, T, (int64_t)T * E * 6, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; t++) {
             float* xt = x + (size_t)t * E;
-            dequantize_row(tok_embd_->type, tok_embd_->row(tokens[t]), xt, E);
+            dequantize_tensor_row(*tok_embd_, tokens[t], xt);
             if (!embd_.type_embd0.empty()) add(xt, embd_.type_embd0.data(), E);
             if (embd_.pos_embd) {
                 float* pt = ws.xb.data() + (size_t)t * E;
-                dequantize_row(embd_.pos_embd->type, embd_.pos_embd->row(ws.pos[t]), pt, E);
+                dequantize_tensor_row(*embd_.pos_embd, ws.pos[t], pt);
                 add(xt, pt, E);
             }
             layernorm(xt, embd_.tok_norm.data(), embd_.tok_norm_b.data(), xt, 1, E, hp.norm_eps);

@@ -139,9 +139,10 @@ void Session::check_recurrent_erase(int32_t start, int32_t end) const {
 
 void Session::erase(int32_t start, int32_t end) {
     kv_.check_span(start, end);
-        for (int32_t i = 0; i < n; i += batch) {
-            const int32_t T = std::min(batch, n - i);
-            model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i, &rs_, layout);
+    check_recurrent_erase(start, end);
+    // Every state of a non-causal model depends on every token: none can be kept.
+    HOB_CHECK(model_.hparams().causal || start == end, HOB_ERR_INVALID_ARGUMENT,
+              "a non-causal model's cache cannot be shifted or edited");
     const int32_t n = end - start;
     if (n == 0) return;
     const int32_t moved = kv_.size() - end;

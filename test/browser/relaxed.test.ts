@@ -3,8 +3,9 @@
 // build, and the relaxed kernels (repacked weights, 8-bit dot products) give
 // matmuls bit-identical to the SIMD128 build's for every weight type, one
 // token (decode) and several (the prefill tiles), and logits bit-identical
-// to the SIMD128 build's for every architecture, with one and two threads
-// (the SHA-256 check of scripts/logits-hash.ts, run in the browser).
+// to the SIMD128 build's for every architecture (hybrids included), with
+// one and two threads (the SHA-256 check of scripts/logits-hash.ts, run in
+// the browser), and embeddings of every embedding model too.
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,6 +60,23 @@ describe('relaxed-SIMD builds (Chromium)', () => {
         assert.equal(b.variant, threads > 1 ? 'mt' : 'st');
         if (a.sha256 !== b.sha256) diffs.push(`${name} x${threads}: ${a.sha256.slice(0, 12)} simd128, ${b.sha256.slice(0, 12)} relaxed`);
       }
+    }
+    assert.deepEqual(diffs, []);
+    assert.deepEqual(pageErrors, [], 'page errors');
+  });
+
+  test('embeddings of every embedding model (Q4_0 weights and token rows) equal the SIMD128 build\'s', async () => {
+    const names: string[] = await page.evaluate(() => (window as any).relaxed.embedModelNames());
+    assert.ok(names.length >= 4, names.join(' '));
+    const diffs: string[] = [];
+    for (const name of names) {
+      const [a, b] = await page.evaluate(
+        async (n) => [await (window as any).relaxed.embeddings(n, 'simd128', 2), await (window as any).relaxed.embeddings(n, 'relaxed', 2)],
+        name,
+      );
+      assert.equal(a.simd, 'simd128');
+      assert.equal(b.simd, 'relaxed');
+      if (a.sha256 !== b.sha256) diffs.push(`${name}: ${a.sha256.slice(0, 12)} simd128, ${b.sha256.slice(0, 12)} relaxed`);
     }
     assert.deepEqual(diffs, []);
     assert.deepEqual(pageErrors, [], 'page errors');

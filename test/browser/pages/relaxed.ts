@@ -7,7 +7,10 @@ import { relaxedSimdSupported, type WasmSimd } from '../../../src/core/wasm.js';
 import { Engine } from '../../../src/core/wasm-engine.js';
 import { bytesSource } from '../../../src/format/source.js';
 import { loadModelFromSource } from '../../../src/runtime/load.js';
+import { PoolingType } from '../../../src/core/c-api.js';
 import { ARCHS, makeArchSpec, writeArchModel } from '../../gguf/arch-models.js';
+import { EMBED_MODELS, EMBED_PRESETS, makeEmbedSpec, syntheticTokenizer, writeEmbedModel } from '../../gguf/embed-models.js';
+import { HYBRID_ARCHS, makeHybridSpec, writeHybridModel } from '../../gguf/hybrid-models.js';
 import { CpuOps } from '../../gpu/cpu-ops.js';
 import { ENCODINGS, encodeTensor, type TensorType } from '../../gguf/quantize.js';
 import { makeSpec, Rng, writeRandomLlama } from '../../gguf/random-model.js';
@@ -18,12 +21,16 @@ const K_QUANTS = new Set<TensorType>(['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k']);
 const PROMPT = Array.from({ length: 24 }, (_, i) => 1 + ((i * 37 + 11) % 500));
 const FORCED = Array.from({ length: 12 }, (_, i) => 3 + ((i * 53 + 7) % 480));
 
-/** The test models: every architecture in Q4_0 (the type the relaxed build
- * repacks) and Q8_0 (its activations' type), tiny Llamas of other types. */
+/** The test models: every architecture (hybrids too) in Q4_0 (the type the
+ * relaxed build repacks) and Q8_0 (its activations' type), tiny Llamas of
+ * other types. */
 function testModels(): { name: string; bytes: () => Uint8Array }[] {
   const out: { name: string; bytes: () => Uint8Array }[] = [];
   for (const a of ARCHS) {
     for (const t of ['q4_0', 'q8_0'] as const) out.push({ name: `${a} ${t}`, bytes: () => writeArchModel(makeArchSpec(a, { weightType: t })) });
+  }
+  for (const a of HYBRID_ARCHS) {
+    for (const t of ['q4_0', 'q8_0'] as const) out.push({ name: `${a} ${t}`, bytes: () => writeHybridModel(makeHybridSpec(a, { weightType: t })) });
   }
   for (const t of ['q4_0', 'q8_0', 'q4_k', 'iq4_nl'] as const) {
     const k = t.endsWith('_k');
@@ -32,7 +39,38 @@ function testModels(): { name: string; bytes: () => Uint8Array }[] {
   return out;
 }
 
+/** The embedding models with Q4_0 weights and token (and BERT's position)
+ * embeddings, whose rows are read from the repacked layout. */
+function embedModels(): { name: string; bytes: () => Uint8Array; pooling: number }[] {
+  return EMBED_MODELS.map((name) => ({
+    name,
+    pooling: EMBED_PRESETS[name].pooling,
+    bytes: () => writeEmbedModel(makeEmbedSpec(name, { vocab: 'synthetic', weightType: 'q4_0', embdType: 'q4_0' }), syntheticTokenizer()),
+  }));
+}
+
 const engines = new Map<string, Engine>();
+
+async function engineFor(simd: WasmSimd, threads: number): Promise<Engine> {
+  const key = `${simd} ${threads}`;
+  let engine = engines.get(key);
+  if (!engine) {
+    engine = await Engine.create({ threads, simd, variant: threads > 1 ? 'mt' : 'st' });
+    engines.set(key, engine);
+  }
+  return engine;
+}
+
+async function sha256(parts: Uint8Array[]): Promise<string> {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+  return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
 
 const api = {
   relaxedSimdSupported,
@@ -53,12 +91,7 @@ const api = {
   /** SHA-256 (hex) of the logits of the prompt and each forced token, from
    * the engine of the given SIMD and thread count; which build ran. */
   async logits(name: string, simd: WasmSimd, threads: number): Promise<{ sha256: string; simd: string; variant: string }> {
-    const key = `${simd} ${threads}`;
-    let engine = engines.get(key);
-    if (!engine) {
-      engine = await Engine.create({ threads, simd, variant: threads > 1 ? 'mt' : 'st' });
-      engines.set(key, engine);
-    }
+    const engine = await engineFor(simd, threads);
     const m = testModels().find((x) => x.name === name);
     if (!m) throw new Error(`no test model ${name}`);
     const model = await loadModelFromSource(engine, bytesSource(m.bytes()), {});
@@ -75,14 +108,28 @@ const api = {
       session.free();
       model.free();
     }
-    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
+    return { sha256: await sha256(parts), simd: engine.simd, variant: engine.variant };
+  },
+
+  embedModelNames: (): string[] => embedModels().map((m) => m.name),
+
+  /** SHA-256 (hex) of the pooled embeddings of two packed sequences, and of
+   * the per-token states (no pooling), from the given build. */
+  async embeddings(name: string, simd: WasmSimd, threads: number): Promise<{ sha256: string; simd: string }> {
+    const engine = await engineFor(simd, threads);
+    const m = embedModels().find((x) => x.name === name);
+    if (!m) throw new Error(`no embedding model ${name}`);
+    const model = await loadModelFromSource(engine, bytesSource(m.bytes()), {});
+    const session = Session.create(model, { nCtx: 64, nThreads: threads });
+    try {
+      const ids = PROMPT.map((t) => t % model.info.nVocab);
+      const pooled = await session.embed(ids, [10, ids.length - 10], m.pooling as PoolingType);
+      const tokens = await session.embed(ids.slice(0, 12), [12], PoolingType.NONE);
+      return { sha256: await sha256([new Uint8Array(pooled.buffer), new Uint8Array(tokens.buffer)]), simd: engine.simd };
+    } finally {
+      session.free();
+      model.free();
     }
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
-    return { sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''), simd: engine.simd, variant: engine.variant };
   },
 
   /** Milliseconds per matmul of a rows x cols weight of `type` over T
