@@ -56,7 +56,12 @@ export function defaultContextSize(nCtxTrain: number): number {
   return nCtxTrain > 0 ? Math.min(nCtxTrain, DEFAULT_CONTEXT) : DEFAULT_CONTEXT;
 }
 
-const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+/** Bytes in MiB for people: whole ones, with a tenth below 10 MiB (a small model's parts are not all 0). */
+export function formatMiB(n: number): string {
+  const m = n / 2 ** 20;
+  return `${m > 0 && m < 10 ? m.toFixed(1) : m.toFixed(0)} MiB`;
+}
+const mib = formatMiB;
 
 /** The problems of one estimate against the limits (empty: it fits). */
 function problemsOf(e: MemoryEstimate, limits: DeviceLimits): FitProblem[] {

@@ -66,7 +66,7 @@ test("createEngine with 'auto' offloads what checkFit suggests, fewer blocks for
       const info = await e.info();
       assert.equal(info.load.gpuLayers, report.settings!.gpuLayers, `context ${contextSize}: ${info.load.reason}`);
       assert.equal(info.load.estimate?.gpuLayers, info.load.gpuLayers);
-      assert.match(info.load.reason ?? '', new RegExp(`^auto: ${info.load.gpuLayers} of 6 blocks on the GPU at a context of ${contextSize} take \\d+ MiB .* of the GPU budget of 24 MiB`));
+      assert.match(info.load.reason ?? '', new RegExp(`^auto: ${info.load.gpuLayers} of 6 blocks on the GPU at a context of ${contextSize} take [\\d.]+ MiB .* of the GPU budget of 24 MiB`));
       chosen.push(info.load.gpuLayers);
     } finally {
       await e.unload();

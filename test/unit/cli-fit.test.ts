@@ -32,9 +32,9 @@ test('hob fit with --gpu-layers auto prints the wasm and GPU sides and the setti
   const r = await hobFit(['--gpu-layers', 'auto', '-c', '512', '--gpu-budget', '64'], swiftshader);
   assert.equal(r.code, 0, r.stdout);
   const lines = r.stdout.trim().split('\n');
-  assert.match(lines[0], /^fits: \d+ MiB of wasm memory and \d+ MiB of GPU memory \(1 of 1 blocks\) at a context of 512; auto: 1 of 1 blocks on the GPU at a context of 512/);
-  assert.match(lines[1], /^wasm: \d+ MiB \(weights \d+ MiB, KV cache \d+ MiB, scratch \d+ MiB\); budget \d+ MiB \(half of this machine's memory/);
-  assert.match(lines[2], /^gpu: 1 blocks, \d+ MiB \(weights .*\); budget 64 MiB, largest buffer \d+ MiB on \S/);
+  assert.match(lines[0], /^fits: [\d.]+ MiB of wasm memory and [\d.]+ MiB of GPU memory \(1 of 1 blocks\) at a context of 512; auto: 1 of 1 blocks on the GPU at a context of 512/);
+  assert.match(lines[1], /^wasm: [\d.]+ MiB \(weights [\d.]+ MiB, KV cache [\d.]+ MiB, scratch [\d.]+ MiB\); budget [\d.]+ MiB \(half of this machine's memory/);
+  assert.match(lines[2], /^gpu: 1 blocks, [\d.]+ MiB \(weights .*\); budget 64 MiB, largest buffer [\d.]+ MiB on \S/);
   assert.equal(lines[3], 'load with: --gpu-layers 1 --ctx-size 512');
   const json = JSON.parse((await hobFit(['--gpu-layers', 'auto', '-c', '512', '--gpu-budget', '64', '--json'], swiftshader)).stdout) as FitReport;
   assert.equal(json.limits.gpuBudgetBytes, 64 * 2 ** 20);
@@ -52,6 +52,6 @@ test('hob fit without a GPU says why; GPU layers asked for then do not fit (exit
   assert.match(one.stdout, /^fits-with-changes: does not fit as asked \(1 GPU layers need a GPU: /);
   const small = await hobFit(['--memory-budget', '8'], noDriver);
   assert.equal(small.code, 1);
-  assert.match(small.stdout, /^does-not-fit: it needs \d+ MiB of memory; the budget is 8 MiB \(budget.memoryBytes\)/);
+  assert.match(small.stdout, /^does-not-fit: it needs [\d.]+ MiB of memory; the budget is 8.0 MiB \(budget.memoryBytes\)/);
   assert.doesNotMatch(small.stdout, /\ngpu:/, 'no GPU asked for, no GPU line');
 });

@@ -117,8 +117,8 @@ test("'auto' takes fewer blocks as the context grows (their KV cache shares the 
   const ks = picks.map((p) => p.k);
   assert.ok(ks[0] > ks[1] && ks[1] > ks[2], `blocks at 256, 2048, 8192 cells: ${ks.join(', ')}`);
   assert.equal(ks[0], 6, 'every block fits beside a short cache');
-  assert.match(picks[2].reason, /^auto: \d of 6 blocks on the GPU at a context of 8192 take \d+ MiB \(weights \d+ MiB, KV cache \d+ MiB, scratch \d+ MiB\) of the GPU budget of 48 MiB/);
-  assert.match(picks[2].reason, /one more: \d GPU layers need \d+ MiB of GPU memory; the GPU budget is 48 MiB/);
+  assert.match(picks[2].reason, /^auto: \d of 6 blocks on the GPU at a context of 8192 take [\d.]+ MiB \(weights [\d.]+ MiB, KV cache [\d.]+ MiB, scratch [\d.]+ MiB\) of the GPU budget of 48 MiB/);
+  assert.match(picks[2].reason, /one more: \d GPU layers need [\d.]+ MiB of GPU memory; the GPU budget is 48 MiB/);
   // checkFit says the same.
   for (const [i, ctx] of [256, 2048, 8192].entries()) {
     assert.equal(checkModelFit(m.fit, { gpuLayers: 'auto', contextSize: ctx }, limitsWith(gpu)).settings!.gpuLayers, ks[i]);

@@ -3,12 +3,13 @@
 // its header), with the GPU side judged against the adapter the `webgpu`
 // package offers when GPU layers are asked for. Exit status 0 when the asked
 // settings fit, 1 when they do not (the settings that would are printed).
+import { formatMiB } from '../../runtime/fit.js';
 import type { FitReport } from '../../shared/types.js';
 import { checkFit } from '../check-fit.js';
 import { gpuLayersOption, modelOptions, num, parseCommand, threadsOption } from './args.js';
 import { modelArg } from './model.js';
 
-const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+const mib = formatMiB;
 
 /** The report for people: the verdict, the wasm side, the GPU side, and what to load with. */
 export function describeFit(r: FitReport): string {
