@@ -103,7 +103,9 @@ function shapeOf(meta: (key: string) => unknown, tensors: FitTensor[], headerByt
     // At most the blocks the tensor table holds: a block count from an
     // untrusted header must not drive loops (a model missing blocks is the
     // loader's error to report).
-    nLayer: Math.max(0, Math.min(num(meta(a + 'block_count')) ?? 0, blocksIn(tensors))),
+    // Qwen 3.5's multi-token-prediction blocks are counted in block_count
+    // but no forward pass runs them: the engine and the loader leave them out.
+    nLayer: Math.max(0, Math.min((num(meta(a + 'block_count')) ?? 0) - (num(meta(a + 'nextn_predict_layers')) ?? 0), blocksIn(tensors))),
     nEmbd,
     nHead,
     // An array (per-layer head counts) reads as absent: nHead, the larger cache.

@@ -25,6 +25,7 @@ import type { ShiftEvent } from '../../src/shared/types.js';
 import { writeGemma4Model, type Gemma4Spec } from '../gguf/gemma4-models.js';
 import { bytesSource } from '../../src/format/source.js';
 import { readGgufLayout } from '../../src/format/gguf-layout.js';
+import { autoGpuLayers, describeAutoGpuLayers } from '../../src/runtime/fit.js';
 import { estimateMemory, fitModelFromLayouts } from '../../src/runtime/memory-estimate.js';
 
 // Tolerance on each top-10 relative logit, by weight type: the post-norm
@@ -247,6 +248,16 @@ describe('the memory estimate of Gemma 4 counts the caches it keeps and its per-
       }
     });
   }
+});
+
+test("gpuLayers 'auto' keeps Gemma 4 on the CPU and says why", async () => {
+  const fm = fixture.models.find((m) => m.name === 'gemma4-e2b-f32')!;
+  const bytes = modelBytes(fm);
+  const model = fitModelFromLayouts([await readGgufLayout(bytesSource(bytes))], [bytes.byteLength]);
+  const gpu = { budgetBytes: 2 ** 31, maxBufferBytes: 2 ** 30, maxBindingBytes: 2 ** 27 };
+  const auto = autoGpuLayers(model, 256, gpu);
+  assert.equal(auto.gpuLayers, 0);
+  assert.match(describeAutoGpuLayers(auto, model.nLayer, gpu), /Gemma 4 blocks run on the CPU only/);
 });
 
 describe('engine.info() tells what a shift does with Gemma 4, and the API runs it', () => {
