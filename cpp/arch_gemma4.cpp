@@ -77,7 +77,9 @@ void read_gemma4_hparams(const GgufFile& g, Hparams& hp) {
     if (!(hp.final_softcap >= 0 && std::isfinite(hp.final_softcap))) {
         fail(HOB_ERR_MODEL_INVALID, "metadata " + a + "final_logit_softcapping must be a finite number >= 0");
     }
-    hp.n_swa = required(g, a + "attention.sliding_window", 0, 1 << 24);
+    // A window of 0 would make the sliding blocks' head widths and RoPE
+    // (which follow the pattern) apply to full attention: refused.
+    hp.n_swa = required(g, a + "attention.sliding_window", 1, 1 << 24);
     // The pattern is one boolean per block (or a period, as Gemma 3's).
     const std::string pattern_key = a + "attention.sliding_window_pattern";
     const GgufValue* pattern = g.find(pattern_key);
@@ -90,7 +92,6 @@ void read_gemma4_hparams(const GgufFile& g, Hparams& hp) {
         const int32_t period = checked(g.get_int(pattern_key, 0), pattern_key, 0, 1 << 20);
         for (int32_t l = 0; l < hp.n_layer; l++) hp.swa_layers[(size_t)l] = period == 0 || l % period < period - 1;
     }
-    if (hp.n_swa == 0) hp.swa_layers.assign((size_t)hp.n_layer, 0);
 
     // Sliding blocks: their own head width (keys and values alike) and
     // RoPE (base 10000 and no scaling unless stated; all their dimensions
