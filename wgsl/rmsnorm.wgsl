@@ -8,7 +8,8 @@
 // Entry points:
 //   rmsnorm     -> y (f32)
 //   rmsnorm_q8  -> xq, xd (Q8_0 blocks, q8_store.wgsl; n % 32 == 0), and y too when p.write_f32
-//   rmsnorm_add -> y += the normalized row (Gemma's post-norm and residual add in one pass)
+//   rmsnorm_add -> y = (y + the normalized row) * p.out_scale (Gemma's post-norm and residual add in
+//                  one pass; Gemma 4's layer_output_scale after a block's last add, else 1)
 //   binding 0  frame: Frame (uniform)
 //   binding 1  p: Norm (uniform)
 //   binding 2  x: (T, n) f32
@@ -22,7 +23,7 @@ struct Norm {
   max_rows: u32,      // rows x (and y) hold
   last_row_only: u32,
   write_f32: u32,     // rmsnorm_q8: also write y
-  _p0: u32,
+  out_scale: f32,     // rmsnorm_add: the sum's factor (1: none)
   _p1: u32,
   _p2: u32,
 }
@@ -142,7 +143,7 @@ fn rmsnorm_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let r = norm_row(wid, nwg, lid);
   if (r.live) {
     for (var i = lid; i < p.n; i += WG) {
-      y[r.dst * p.n + i] += x[r.src * p.n + i] * r.scale * weight[i];
+      y[r.dst * p.n + i] = (y[r.dst * p.n + i] + x[r.src * p.n + i] * r.scale * weight[i]) * p.out_scale;
     }
   }
 }

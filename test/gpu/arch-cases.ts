@@ -103,7 +103,28 @@ const normCase: GpuCase = {
       const want = cpu.add(y, cpu.rmsnorm(x, w, T, n, 1e-6));
       worst = Math.max(worst, checkNmse(`rmsnorm += n=${n} T=${T}`, await readF32(ctx, yb, T * n), want, 1e-10));
     }
-    env.report(`rmsnorm_heads, rmsnorm +=: NMSE vs CPU ${worst.toExponential(2)}`);
+    // Gemma 4's layer_output_scale after the block's last add: (y + norm(x)) * s,
+    // as the CPU adds then scales (f32 both). Rows past n_tokens stay as they were.
+    for (const [n, T, s] of [[64, 3, 0.0625], [1536, 2, 0.7]]) {
+      const x = rng.floats((T + 1) * n, 3);
+      const y = rng.floats((T + 1) * n);
+      const w = rng.floats(n);
+      const yb = createTestBuffer(ctx, y);
+      await runSteps(ctx, frame, [kernels.rmsnorm(createTestBuffer(ctx, x), createTestBuffer(ctx, w), yb, n, 1e-6, frame, { accumulate: true, outScale: s })], T);
+      const got = await readF32(ctx, yb, (T + 1) * n);
+      const sum = cpu.add(y.subarray(0, T * n), cpu.rmsnorm(x.subarray(0, T * n), w, T, n, 1e-6));
+      const want = sum.map((v) => Math.fround(v * s));
+      worst = Math.max(worst, checkNmse(`rmsnorm += then x ${s} n=${n} T=${T}`, got.subarray(0, T * n), want, 1e-10));
+      checkEqual(`rmsnorm += then x ${s}: row past n_tokens`, got.subarray(T * n), y.subarray(T * n));
+    }
+    let refused = '';
+    try {
+      kernels.rmsnorm(createTestBuffer(ctx, 64 * 4), createTestBuffer(ctx, 64 * 4), createTestBuffer(ctx, 64 * 4), 64, 1e-6, frame, { outScale: 2 });
+    } catch (e) {
+      refused = String(e);
+    }
+    check(/needs accumulate/.test(refused), `an output scale without accumulate is refused (got: ${refused || 'no error'})`);
+    env.report(`rmsnorm_heads, rmsnorm += (and scaled): NMSE vs CPU ${worst.toExponential(2)}`);
   },
 };
 

@@ -117,8 +117,10 @@ export class Kernels {
 
   /** RMSNorm of x into y (f32), or with opts.q8 into Q8_0 activations (and
    * into y as well unless y is null): the fused norm + quantize that feeds
-   * the integer matmuls. */
-  rmsnorm(x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer | null, n: number, eps: number, frame: GPUBuffer, opts: { lastRowOnly?: boolean; q8?: Q8Acts; accumulate?: boolean } = {}): Step {
+   * the integer matmuls. With opts.accumulate, y = (y + the normed row) *
+   * opts.outScale (a post-norm's residual add; Gemma 4's layer_output_scale
+   * after a block's last add; default 1). */
+  rmsnorm(x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer | null, n: number, eps: number, frame: GPUBuffer, opts: { lastRowOnly?: boolean; q8?: Q8Acts; accumulate?: boolean; outScale?: number } = {}): Step {
     return recordRmsnorm(this.kc, x, weight, y, n, eps, frame, opts);
   }
 

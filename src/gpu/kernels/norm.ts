@@ -10,13 +10,17 @@ import { q8Rows, type Q8Acts } from './q8-acts.js';
 import type { Step } from './types.js';
 
 /** Kernels.rmsnorm. */
-export function recordRmsnorm(kc: KernelContext, x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer | null, n: number, eps: number, frame: GPUBuffer, opts: { lastRowOnly?: boolean; q8?: Q8Acts; accumulate?: boolean } = {}): Step {
-  const label = `rmsnorm ${n}${opts.q8 ? ' -> q8_0' : ''}${opts.accumulate ? ' (+=)' : ''}${opts.lastRowOnly ? ' (last row)' : ''}`;
+export function recordRmsnorm(kc: KernelContext, x: GPUBuffer, weight: GPUBuffer, y: GPUBuffer | null, n: number, eps: number, frame: GPUBuffer, opts: { lastRowOnly?: boolean; q8?: Q8Acts; accumulate?: boolean; outScale?: number } = {}): Step {
+  const outScale = opts.outScale ?? 1;
+  const label = `rmsnorm ${n}${opts.q8 ? ' -> q8_0' : ''}${opts.accumulate ? ' (+=)' : ''}${outScale !== 1 ? ` (x ${outScale})` : ''}${opts.lastRowOnly ? ' (last row)' : ''}`;
   checkInt(label, 'n', n, 1);
   needBytes(label, 'weight', weight, n * 4);
   if (!y && !opts.q8) throw new HobError('argument/invalid', `${label}: needs an output (y or q8)`, {});
   if (opts.accumulate && (!y || opts.q8 || opts.lastRowOnly)) {
     throw new HobError('argument/invalid', `${label}: accumulating takes an f32 output y of every row, and no q8 output`, {});
+  }
+  if (outScale !== 1 && (!opts.accumulate || !Number.isFinite(outScale))) {
+    throw new HobError('argument/invalid', `${label}: an output scale needs accumulate and a finite factor`, {});
   }
   let outRows = Infinity;
   if (y) outRows = rowsIn(label, 'y', y, n * 4);
@@ -27,7 +31,7 @@ export function recordRmsnorm(kc: KernelContext, x: GPUBuffer, weight: GPUBuffer
   const code = [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.rmsnormWgsl];
   const entry = opts.q8 ? 'rmsnorm_q8' : opts.accumulate ? 'rmsnorm_add' : 'rmsnorm';
   const pipeline = kc.pipelines.get(entry, code, entry);
-  const params = kc.uniform(label, [n, f32Bits(eps), maxRows, opts.lastRowOnly ? 1 : 0, y ? 1 : 0, 0, 0, 0]);
+  const params = kc.uniform(label, [n, f32Bits(eps), maxRows, opts.lastRowOnly ? 1 : 0, y ? 1 : 0, f32Bits(outScale), 0, 0]);
   const group = kc.pipelines.bindGroup(pipeline, label, [frame, params, x, weight, y ?? kc.dummy, null, opts.q8?.quants ?? null, opts.q8?.scales ?? null]);
   // One workgroup a row; the last row only: one workgroup.
   return gridStep(label, kc.limit, maxRows, pipeline, group, (nTokens) => (opts.lastRowOnly ? 1 : nTokens));
