@@ -323,6 +323,9 @@ hob_status hob_model_hparam(const hob_model* m, int32_t which, double* out) {
         case HOB_HPARAM_NORM_EPS: *out = hp.norm_eps; break;
         case HOB_HPARAM_SWA_SYMMETRIC: *out = hp.swa_symmetric ? 1 : 0; break;
         case HOB_HPARAM_CLS_HEAD: *out = m->model->cls_head_bits(); break;
+        case HOB_HPARAM_N_EMBD_PER_LAYER: *out = hp.n_embd_per_layer; break;
+        case HOB_HPARAM_HEAD_DIM_SWA: *out = hp.head_dim_swa; break;
+        case HOB_HPARAM_N_ROT_SWA: *out = hp.rope_swa.n_rot; break;
         default:
             if (which >= HOB_HPARAM_LAYER_SWA && which - HOB_HPARAM_LAYER_SWA < hp.n_layer) {
                 *out = hp.is_swa(which - HOB_HPARAM_LAYER_SWA) ? 1 : 0;
@@ -330,6 +333,18 @@ hob_status hob_model_hparam(const hob_model* m, int32_t which, double* out) {
             }
             if (which >= HOB_HPARAM_LAYER_ROPE && which - HOB_HPARAM_LAYER_ROPE < hp.n_layer) {
                 *out = hp.has_rope(which - HOB_HPARAM_LAYER_ROPE) ? 1 : 0;
+                break;
+            }
+            if (which >= HOB_HPARAM_LAYER_N_HEAD_KV && which - HOB_HPARAM_LAYER_N_HEAD_KV < hp.n_layer) {
+                *out = hp.n_head_kv_of(which - HOB_HPARAM_LAYER_N_HEAD_KV);
+                break;
+            }
+            if (which >= HOB_HPARAM_LAYER_KV_SOURCE && which - HOB_HPARAM_LAYER_KV_SOURCE < hp.n_layer) {
+                *out = hp.kv_source_of(which - HOB_HPARAM_LAYER_KV_SOURCE);
+                break;
+            }
+            if (which >= HOB_HPARAM_LAYER_N_FF && which - HOB_HPARAM_LAYER_N_FF < hp.n_layer) {
+                *out = hp.n_ff_of(which - HOB_HPARAM_LAYER_N_FF);
                 break;
             }
             if (which >= HOB_HPARAM_LAYER_MIXER && which - HOB_HPARAM_LAYER_MIXER < hp.n_layer) {
@@ -412,6 +427,24 @@ hob_status hob_session_eval_hidden(hob_session* s, const int32_t* tokens, size_t
                                                        std::to_string(need));
     }
     return guard([&] { s->session->eval_hidden(tokens, (int32_t)n_tokens, hidden); });
+}
+
+hob_status hob_session_eval_hidden_pl(hob_session* s, const int32_t* tokens, size_t n_tokens, float* hidden, size_t cap,
+                                      float* per_layer, size_t per_layer_cap) {
+    REQUIRE_ARG(s && tokens && hidden && per_layer,
+                "hob_session_eval_hidden_pl: session, tokens, hidden and per_layer must not be null");
+    REQUIRE_ARG(n_tokens > 0 && n_tokens <= (size_t)INT32_MAX, "hob_session_eval_hidden_pl: needs 1 or more tokens");
+    const hob::Model& model = s->session->model();
+    const size_t need = n_tokens * (size_t)model.hparams().n_embd;
+    // In 64 bits: a count past 2^32 must not wrap below the capacity.
+    const uint64_t need_pl = (uint64_t)n_tokens * (uint64_t)(model.hparams().n_layer - model.n_cpu_layers()) *
+                             (uint64_t)model.hparams().n_embd_per_layer;
+    if (cap < need || (uint64_t)per_layer_cap < need_pl) {
+        return set_error(HOB_ERR_BUFFER_TOO_SMALL, "buffers of " + std::to_string(cap) + " and " + std::to_string(per_layer_cap) +
+                                                       " floats are too small for " + std::to_string(need) + " and " +
+                                                       std::to_string(need_pl));
+    }
+    return guard([&] { s->session->eval_hidden(tokens, (int32_t)n_tokens, hidden, per_layer); });
 }
 
 hob_status hob_session_head(hob_session* s, const float* hidden, size_t n) {

@@ -107,9 +107,17 @@ typedef enum hob_hparam {
     HOB_HPARAM_SSM_VALUE_HEADS = 104, /* DeltaNet value heads */
     HOB_HPARAM_ATTN_GATE = 105,       /* 1: the q projection gives each head's query then a gate (interleaved per head);
                                          the attention output is multiplied by sigmoid(gate) */
+    /* Gemma 4: per-layer inputs, the sliding blocks' head width and RoPE. */
+    HOB_HPARAM_N_EMBD_PER_LAYER = 106, /* per-layer input values of each block and token (0: none) */
+    HOB_HPARAM_HEAD_DIM_SWA = 107,    /* head width of the sliding blocks (0: HEAD_DIM everywhere) */
+    HOB_HPARAM_N_ROT_SWA = 108,       /* RoPE dimensions of the sliding blocks (which rotate without rope_freqs) */
     HOB_HPARAM_LAYER_SWA = 65536,     /* + layer index: 1 if that layer attends through the window */
     HOB_HPARAM_LAYER_MIXER = 131072,  /* + layer index: 0 attention, 1 short convolution (lfm2), 2 Gated DeltaNet (qwen35) */
-    HOB_HPARAM_LAYER_ROPE = 196608    /* + layer index: 1 if that layer rotates q and k (0: NoPE) */
+    HOB_HPARAM_LAYER_ROPE = 196608,   /* + layer index: 1 if that layer rotates q and k (0: NoPE) */
+    HOB_HPARAM_LAYER_N_HEAD_KV = 262144, /* + layer index: that layer's KV heads */
+    HOB_HPARAM_LAYER_KV_SOURCE = 327680, /* + layer index: the layer whose cache it attends over (itself, or an
+                                            earlier one: Gemma 4's shared KV) */
+    HOB_HPARAM_LAYER_N_FF = 393216    /* + layer index: that layer's feed-forward width */
 } hob_hparam;
 
 /* How per-token states become an embedding, numbered as llama.cpp's
@@ -271,6 +279,13 @@ hob_status hob_session_eval(hob_session* session, const int32_t* tokens, size_t 
  * they do not fit. */
 hob_status hob_session_eval_hidden(hob_session* session, const int32_t* tokens, size_t n_tokens, float* hidden,
                                    size_t cap);
+/* hob_session_eval_hidden for models with per-layer inputs (Gemma 4's
+ * N_EMBD_PER_LAYER > 0): also copies those of the offloaded blocks to
+ * `per_layer`, block by block (block n_cpu_layers first), each block's
+ * n_tokens x N_EMBD_PER_LAYER floats token by token (per_layer_cap floats
+ * available). */
+hob_status hob_session_eval_hidden_pl(hob_session* session, const int32_t* tokens, size_t n_tokens, float* hidden,
+                                      size_t cap, float* per_layer, size_t per_layer_cap);
 /* Output norm and head on the CPU over one hidden state (n_embd floats). */
 hob_status hob_session_head(hob_session* session, const float* hidden, size_t n);
 /* Embeddings. Empties the cache, then evaluates n_seqs sequences of

@@ -12,7 +12,8 @@
 //   block, from its own table and a projection of its embedding; after its
 //   FFN each block adds proj(gelu(inp_gate(x)) * that vector), normed;
 // - layer_output_scale multiplies the whole residual stream after a block.
-// Every block runs on the CPU: offloading Gemma 4 is refused at load.
+// Offloaded blocks get their per-layer inputs from the CPU (eval_hidden);
+// an offloaded block may not read the cache of a CPU block.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -36,10 +37,26 @@ void Workspace::reserve_gemma4(const Hparams& hp, size_t n_tokens) {
 
 void Model::init_gemma4() {
     Hparams& hp = hp_;
-    if (n_cpu_layers_ < hp.n_layer) {
-        fail(HOB_ERR_UNSUPPORTED_ARCH, "Gemma 4 blocks run on the CPU only: offloading them (" +
-                                           std::to_string(hp.n_layer - n_cpu_layers_) + " of " +
-                                           std::to_string(hp.n_layer) + " blocks asked) is not supported");
+    // Shared KV across the split would need the CPU's rows on the GPU at
+    // every step: the split must leave each shared cache on one side.
+    for (int32_t l = n_cpu_layers_; l < hp.n_layer; l++) {
+        const int32_t src = hp.kv_source_of(l);
+        if (src >= n_cpu_layers_) continue;
+        // The fewest blocks that would do: offloading a source may bring in
+        // blocks reading still earlier ones (at most n_layer rounds).
+        int32_t first = src;
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (int32_t b = first; b < hp.n_layer; b++) {
+                if (hp.kv_source_of(b) < first) {
+                    first = hp.kv_source_of(b);
+                    moved = true;
+                }
+            }
+        }
+        fail(HOB_ERR_UNSUPPORTED_ARCH, "Gemma 4 block " + std::to_string(l) + " on the GPU would attend over the cache of block " +
+                                           std::to_string(src) + " on the CPU: offload at least " +
+                                           std::to_string(hp.n_layer - first) + " blocks, or none");
     }
     // The frequency factors are the full blocks' (their head width); the
     // sliding blocks rotate without.
@@ -132,7 +149,7 @@ void Model::forward_gemma4(ThreadPool& pool, KvCache& kv, Workspace& ws, const i
     if (P > 0) gemma4_per_layer_inputs(pool, ws, tokens, T);
     const std::vector<float> ones((size_t)hp.head_dim_max(), 1.0f);  // V's norm has no weight
 
-    for (int32_t l = 0; l < NL; l++) {
+    for (int32_t l = 0; l < n_cpu_layers_; l++) {
         const LayerWeights& L = layers_[l];
         const int32_t D = hp.head_dim_of(l), n_kv = hp.n_head_kv_of(l), kv_dim = n_kv * D;
         const int64_t q_dim = (int64_t)hp.n_head * D;

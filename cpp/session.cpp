@@ -82,10 +82,23 @@ void Session::eval(const int32_t* tokens, int32_t n) {
     has_logits_ = true;
 }
 
-void Session::eval_hidden(const int32_t* tokens, int32_t n, float* hidden) {
-    const size_t E = (size_t)model_.hparams().n_embd;
+void Session::eval_hidden(const int32_t* tokens, int32_t n, float* hidden, float* per_layer) {
+    const Hparams& hp = model_.hparams();
+    const size_t E = (size_t)hp.n_embd, P = (size_t)hp.n_embd_per_layer, NL = (size_t)hp.n_layer;
+    const size_t first = (size_t)model_.n_cpu_layers();
+    HOB_CHECK(!per_layer || P > 0, HOB_ERR_INVALID_ARGUMENT, "a " + hp.arch + " model has no per-layer inputs");
     run_cpu_blocks(tokens, n, [&](int32_t i, int32_t T) {
         std::copy(ws_.x.begin(), ws_.x.begin() + (ptrdiff_t)(T * E), hidden + (size_t)i * E);
+        if (!per_layer) return;
+        // ws_.ple holds each token's values of every block; the offloaded
+        // blocks take theirs block by block.
+        for (size_t l = first; l < NL; l++) {
+            float* dst = per_layer + (l - first) * (size_t)n * P + (size_t)i * P;
+            for (int32_t t = 0; t < T; t++) {
+                const float* src = ws_.ple.data() + (size_t)t * NL * P + l * P;
+                std::copy(src, src + P, dst + (size_t)t * P);
+            }
+        }
     });
 }
 

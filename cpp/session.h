@@ -36,7 +36,9 @@ public:
     // input of the offloaded blocks, which the caller runs on the same cells
     // (positions n_past .. n_past + n - 1 before the call). No logits until
     // head() (an offloaded head keeps its logits on its device).
-    void eval_hidden(const int32_t* tokens, int32_t n, float* hidden);
+    // With per_layer (Gemma 4), also the offloaded blocks' per-layer
+    // inputs: block by block, each n x n_embd_per_layer floats.
+    void eval_hidden(const int32_t* tokens, int32_t n, float* hidden, float* per_layer = nullptr);
     // The output norm and head on the CPU over one hidden state (n_embd
     // floats) coming back from the offloaded blocks.
     void head(const float* hidden);

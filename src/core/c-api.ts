@@ -82,9 +82,15 @@ export const Hparam = {
   SSM_KEY_HEADS: 103,
   SSM_VALUE_HEADS: 104,
   ATTN_GATE: 105,
+  N_EMBD_PER_LAYER: 106,
+  HEAD_DIM_SWA: 107,
+  N_ROT_SWA: 108,
   LAYER_SWA: 65536,
   LAYER_MIXER: 131072,
   LAYER_ROPE: 196608,
+  LAYER_N_HEAD_KV: 262144,
+  LAYER_KV_SOURCE: 327680,
+  LAYER_N_FF: 393216,
 } as const;
 export type Hparam = (typeof Hparam)[keyof typeof Hparam];
 

@@ -177,6 +177,12 @@ export class Model {
       block: get(Hparam.BLOCK) === 1 ? 'bert' : 'decoder',
       normEps: get(Hparam.NORM_EPS),
       swaSymmetric: get(Hparam.SWA_SYMMETRIC) === 1,
+      nEmbdPerLayer: get(Hparam.N_EMBD_PER_LAYER),
+      headDimSwa: get(Hparam.HEAD_DIM_SWA),
+      nRotSwa: get(Hparam.N_ROT_SWA),
+      headKvLayers: [],
+      kvSourceLayers: [],
+      ffLayers: [],
     };
     const nLayer = this.info.nLayer;
     const mixers: TokenMixer[] = ['attention', 'shortconv', 'deltanet'];
@@ -184,6 +190,9 @@ export class Model {
       this.hparamsValue.swaLayers.push(get(Hparam.LAYER_SWA + l) === 1);
       this.hparamsValue.ropeLayers.push(get(Hparam.LAYER_ROPE + l) === 1);
       this.hparamsValue.mixers.push(mixers[get(Hparam.LAYER_MIXER + l)] ?? 'attention');
+      this.hparamsValue.headKvLayers.push(get(Hparam.LAYER_N_HEAD_KV + l));
+      this.hparamsValue.kvSourceLayers.push(get(Hparam.LAYER_KV_SOURCE + l));
+      this.hparamsValue.ffLayers.push(get(Hparam.LAYER_N_FF + l));
     }
     return this.hparamsValue;
   }

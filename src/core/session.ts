@@ -184,6 +184,12 @@ export class Session {
     const { nEmbd } = this.model.info;
     const start = this.nPast;
     const hiddenPtr = m._malloc(runner.maxBatch * nEmbd * 4);
+    // Gemma 4's per-layer inputs of the offloaded blocks: computed on the
+    // CPU with the embeddings (their table is the largest tensor, and a
+    // token's values are a few kB), handed over with the hidden states.
+    const { nEmbdPerLayer: P, nCpuLayers } = this.model.hparams;
+    const plFloats = P > 0 ? runner.maxBatch * (this.model.info.nLayer - nCpuLayers) * P : 0;
+    const plPtr = plFloats > 0 ? m._malloc(plFloats * 4) : 0;
     try {
       for (let i = 0; i < tokens.length; i += runner.maxBatch) {
         const batch = tokens.slice(i, i + runner.maxBatch);
@@ -192,26 +198,29 @@ export class Session {
         // CPU blocks first: their cells are committed here, so a failure on
         // the device below must take them back.
         this.withTokens(batch, (ptr) =>
-          engine.check(m._hob_session_eval_hidden(this.handle, ptr, batch.length, hiddenPtr, runner.maxBatch * nEmbd), {
+          engine.check(plPtr
+            ? m._hob_session_eval_hidden_pl(this.handle, ptr, batch.length, hiddenPtr, runner.maxBatch * nEmbd, plPtr, plFloats)
+            : m._hob_session_eval_hidden(this.handle, ptr, batch.length, hiddenPtr, runner.maxBatch * nEmbd), {
             nPast: cell0, nTokens: batch.length,
           }));
         // A copy: the threaded build's heap is a SharedArrayBuffer, which not
         // every WebGPU implementation takes in writeBuffer.
         const hidden = new Float32Array(engine.heap().buffer, hiddenPtr, batch.length * nEmbd).slice();
+        const pl = plPtr ? new Float32Array(engine.heap().buffer, plPtr, (plFloats / runner.maxBatch) * batch.length).slice() : undefined;
         if (!last) {
-          await runner.forward(hidden, batch.length, cell0, 'none');
+          await runner.forward(hidden, batch.length, cell0, 'none', pl);
         } else if (!runner.headOnDevice) {
-          const lastHidden = await runner.forward(hidden, batch.length, cell0, 'output');
+          const lastHidden = await runner.forward(hidden, batch.length, cell0, 'output', pl);
           this.head(lastHidden);
           this.last = { kind: 'engine' };
         } else if (pick) {
           // Logits capped after the device ranks them (Gemma 2) may tie where
           // the uncapped ones did not: such a pick must check for ties.
           const p = runner.candidatesCapped ? { ...pick, tieFree: true } : pick;
-          const picked = checkPick(await runner.forward(hidden, batch.length, cell0, { candidates: pickSize(p) }), p);
+          const picked = checkPick(await runner.forward(hidden, batch.length, cell0, { candidates: pickSize(p) }, pl), p);
           this.last = picked ? { kind: 'picked', picked } : { kind: 'array', logits: await runner.readLogits() };
         } else {
-          this.last = { kind: 'array', logits: await runner.forward(hidden, batch.length, cell0, 'output') };
+          this.last = { kind: 'array', logits: await runner.forward(hidden, batch.length, cell0, 'output', pl) };
         }
       }
     } catch (e) {
@@ -232,6 +241,7 @@ export class Session {
       throw e;
     } finally {
       m._free(hiddenPtr);
+      if (plPtr) m._free(plPtr);
     }
   }
 
@@ -425,7 +435,10 @@ export class Session {
    *  than the blocks where some read another block's cache (Gemma 4). */
   get kvShape(): KvShape {
     const m = this.model.engine.module;
-    const nLayer = m._hob_session_kv_layers(this.handle) + this.model.info.nLayer - this.model.hparams.nCpuLayers;
+    const { nCpuLayers, kvSourceLayers } = this.model.hparams;
+    let offloaded = 0;
+    for (let l = nCpuLayers; l < this.model.info.nLayer; l++) if ((kvSourceLayers[l] ?? l) === l) offloaded++;
+    const nLayer = m._hob_session_kv_layers(this.handle) + offloaded;
     return { kvType: m._hob_session_kv_type(this.handle), kvDim: m._hob_session_kv_dim(this.handle), nCtx: this.nCtx, nLayer };
   }
 

@@ -76,6 +76,7 @@ export interface HobExports {
   _hob_session_eval(session: number, tokens: number, nTokens: number): number;
   _hob_session_logits(session: number, out: number, cap: number): number;
   _hob_session_eval_hidden(session: number, tokens: number, nTokens: number, hidden: number, cap: number): number;
+  _hob_session_eval_hidden_pl(session: number, tokens: number, nTokens: number, hidden: number, cap: number, perLayer: number, perLayerCap: number): number;
   _hob_session_head(session: number, hidden: number, n: number): number;
   _hob_session_eval_packed(
     session: number, tokens: number, nTokens: number, seqLens: number, nSeqs: number, hidden: number, cap: number,

@@ -7,7 +7,7 @@
 // session will use; running a forward or a shift creates none.
 import { GpuError } from '../shared/errors.js';
 import { FRAME_BYTES, actType, attentionScratchBytes, createQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels/index.js';
-import type { GpuModelWeights } from './model-weights.js';
+import type { GpuBlockWeights, GpuModelWeights } from './model-weights.js';
 import { GpuPicker } from './pick.js';
 import { recordMixers, type RecurrentBuffers } from './recurrent-graph.js';
 import type { GpuWeight } from './weights.js';
@@ -39,6 +39,10 @@ export interface ForwardGraph {
   readback: GPUBuffer; // mappable copy of `out`, or of every row of x (embeddings)
   rowsFull: GPUBuffer; // (T, 2) u32: each row's visible cells in a packed batch, full-attention layers
   rowsSwa: GPUBuffer; // (T, 2) u32: the same for sliding-window layers
+  /** Gemma 4: each offloaded block's per-layer inputs, (T, n_embd_per_layer) f32 (empty without). */
+  perLayer: GPUBuffer[];
+  /** Row width (K or V) of each cache: the block's own (Gemma 4's differ by block). */
+  kvDims: number[];
   picker: GpuPicker | null; // the best logits of `out` (head on the GPU)
   readonly blockSteps: Step[];
   readonly eraseSteps: KvEraseStep[];
@@ -56,9 +60,18 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
   const { info, hparams: hp } = model.spec;
   const T = maxBatch;
   const E = info.nEmbd;
-  const qDim = hp.nHead * hp.headDim;
-  const kvDim = hp.nHeadKv * hp.headDim;
-  const g = { buffers: [], kCache: [], vCache: [], state: null, blockSteps: [], eraseSteps: [], headSteps: [], picker: null } as unknown as ForwardGraph;
+  // Blocks may differ in widths (Gemma 4): buffers take the widest.
+  const dimsOf = (w: GpuBlockWeights | undefined) => {
+    const headDim = w?.headDim ?? hp.headDim;
+    const nHeadKv = w?.nHeadKv ?? hp.nHeadKv;
+    return { headDim, nHeadKv, qDim: hp.nHead * headDim, kvDim: nHeadKv * headDim, nFf: w?.nFf ?? hp.nFf };
+  };
+  const widest = (key: 'headDim' | 'qDim' | 'kvDim' | 'nFf') => Math.max(dimsOf(undefined)[key], ...model.blocks.map((w) => dimsOf(w)[key]));
+  const qDim = widest('qDim');
+  const kvDim = widest('kvDim');
+  const nFfMax = widest('nFf');
+  const P = hp.nEmbdPerLayer;
+  const g = { buffers: [], kCache: [], vCache: [], kvDims: [], perLayer: [], state: null, blockSteps: [], eraseSteps: [], headSteps: [], picker: null } as unknown as ForwardGraph;
   const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const create = (label: string, size: number, usage = storage): GPUBuffer => {
     const b = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
@@ -72,10 +85,21 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
   try {
     const kvIndex: number[] = [];
     for (let i = 0; i < model.blocks.length + model.encoderBlocks.length; i++) {
+      const w = model.blocks[i];
+      // Gemma 4's shared KV: the block attends over an earlier block's cache.
+      if (w?.kvFrom !== undefined) {
+        if (!(w.kvFrom >= 0 && w.kvFrom < i) || model.blocks[w.kvFrom].kvFrom !== undefined) {
+          throw new GpuError('gpu/unsupported-type', `block ${model.firstLayer + i} cannot read the cache of offloaded block ${w.kvFrom}`, { lost: false });
+        }
+        kvIndex.push(kvIndex[w.kvFrom]);
+        continue;
+      }
       kvIndex.push(g.kCache.length);
-      if (model.blocks[i]?.mixer) continue; // a recurrent block keeps a state, not a cache
-      g.kCache.push(create(`k cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
-      g.vCache.push(create(`v cache ${model.firstLayer + i}`, nCtx * kvDim * 2));
+      if (w?.mixer) continue; // a recurrent block keeps a state, not a cache
+      const d = dimsOf(w).kvDim;
+      g.kvDims.push(d);
+      g.kCache.push(create(`k cache ${model.firstLayer + i}`, nCtx * d * 2));
+      g.vCache.push(create(`v cache ${model.firstLayer + i}`, nCtx * d * 2));
     }
     g.scratch = create('kv shift scratch', nCtx * kvDim * 2);
     g.frame = create('frame', FRAME_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
@@ -87,22 +111,28 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
     const k = create('k', T * kvDim * 4); // (T, kv_dim)
     const v = create('v', T * kvDim * 4); // (T, kv_dim)
     const att = create('att', T * qDim * 4); // (T, n_head * head_dim)
-    const hb = create('hb', T * hp.nFf * 4); // (T, n_ff)
-    const hb2 = create('hb2', T * hp.nFf * 4); // (T, n_ff)
+    const hb = create('hb', T * nFfMax * 4); // (T, n_ff)
+    const hb2 = create('hb2', T * nFfMax * 4); // (T, n_ff)
+    // Gemma 4's per-layer inputs (written by each forward) and their product.
+    const plh = model.blocks.some((w) => w.perLayer) ? create('per-layer h', T * P * 4) : null; // (T, n_embd_per_layer)
+    for (const w of model.blocks) if (w.perLayer) g.perLayer.push(create(`per-layer input ${model.firstLayer + g.perLayer.length}`, T * P * 4));
     const gate = hp.attnGate ? create('gate', T * qDim * 4) : null; // (T, n_head * head_dim): Qwen 3.5's attention gates
     const outSize = (model.headOnDevice ? info.nVocab : E) * 4;
     g.out = create('out', outSize);
     // Big enough for the logits and for every row's hidden state (embeddings).
     g.readback = create('readback', Math.max(outSize, T * E * 4), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    g.rowsFull = create('rows full', T * 8);
-    g.rowsSwa = create('rows swa', T * 8);
+    // The attention kernel bounds its rows by q's buffer: a block with
+    // narrower heads (Gemma 4) reads as more rows, whose ranges it checks.
+    const rowsOfQ = Math.ceil(qDim / Math.min(hp.nHead * hp.headDim, ...model.blocks.map((w) => dimsOf(w).qDim)));
+    g.rowsFull = create('rows full', T * rowsOfQ * 8);
+    g.rowsSwa = create('rows swa', T * rowsOfQ * 8);
     if (model.headOnDevice) {
       g.picker = new GpuPicker(device, g.out, info.nVocab);
       g.buffers.push(...g.picker.buffers);
     }
     // Gemma scales q itself (before its f16 rounding); the others the scores.
     const shape = {
-      nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: hp.headDim, nCtx,
+      nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDim: widest('headDim'), nCtx,
       scale: hp.attnScaleOnQ ? 1 : hp.attnScale,
       qScale: hp.attnScaleOnQ ? hp.attnScale : 1,
       softcap: hp.attnSoftcap,
@@ -171,10 +201,12 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
     if (postOut && hp.residualScale !== 1) {
       throw new GpuError('gpu/unsupported-type', 'a residual multiplier after post-norms is not supported on the GPU', { lost: false });
     }
-    const project = (w: GpuWeight, x: GPUBuffer | Q8Acts, postNorm: GPUBuffer | undefined): Step[] =>
-      postNorm
-        ? [K.matmul(w, x, postOut!, f), K.rmsnorm(postOut!, postNorm, g.x, E, hp.rmsEps, f, { accumulate: true })]
+    const project = (w: GpuWeight, x: GPUBuffer | Q8Acts, postNorm: GPUBuffer | undefined, outScale = 1): Step[] => {
+      if (outScale !== 1 && !postNorm) throw new GpuError('gpu/unsupported-type', 'a block output scale needs a post-norm on the GPU', { lost: false });
+      return postNorm
+        ? [K.matmul(w, x, postOut!, f), K.rmsnorm(postOut!, postNorm, g.x, E, hp.rmsEps, f, { accumulate: true, outScale })]
         : [K.matmul(w, x, g.x, f, { accumulate: true, outScale: hp.residualScale })];
+    };
     // Projections of one input into `outs`, in order: a stacked weight
     // (GpuWeight.stack) writes several of them in one dispatch.
     const projectEach = (ws: GpuWeight[], input: (w: GpuWeight) => GPUBuffer | Q8Acts, outs: GPUBuffer[]): Step[] => {
@@ -227,47 +259,65 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
       } else {
         const kc = g.kCache[kvIndex[i]];
         const vc = g.vCache[kvIndex[i]];
-        const layerShape = { ...shape, window: w.window };
+        const dims = dimsOf(w);
+        const layerShape = { ...shape, nHeadKv: dims.nHeadKv, headDim: dims.headDim, window: w.window };
         const rope = model.ropeOf(model.firstLayer + i, nCtx);
+        const shared = w.kvFrom !== undefined;
         // Attention: norm, project (+ bias: own passes, or fused into the
         // rotation), norm q and k (by head, or OLMo 2's whole rows), rotate
         // (not on NoPE layers) and cache, attend, project back onto the residual.
         const an = normed(w.attnNorm, w.qkv, f);
-        g.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, gate ? [q, k, v, gate] : [q, k, v]));
+        g.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, shared ? [q] : gate ? [q, k, v, gate] : [q, k, v]));
         if (w.bq && w.bk && w.bv) g.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
-        if (w.qNorm && w.kNorm) {
+        // Gemma 4: V's norm (without a weight) comes first, while k is still its projection.
+        if (w.vNorm) g.blockSteps.push(K.rmsnormHeads(v, w.vNorm, dims.nHeadKv, dims.headDim, hp.rmsEps, f));
+        if (w.qNorm && (w.kNorm || shared)) {
           const row = hp.qkNorm === 'row';
-          g.blockSteps.push(
-            K.rmsnormHeads(q, w.qNorm, row ? 1 : hp.nHead, row ? qDim : hp.headDim, hp.rmsEps, f),
-            K.rmsnormHeads(k, w.kNorm, row ? 1 : hp.nHeadKv, row ? kvDim : hp.headDim, hp.rmsEps, f),
-          );
+          g.blockSteps.push(K.rmsnormHeads(q, w.qNorm, row ? 1 : hp.nHead, row ? dims.qDim : dims.headDim, hp.rmsEps, f));
+          if (w.kNorm) g.blockSteps.push(K.rmsnormHeads(k, w.kNorm, row ? 1 : dims.nHeadKv, row ? dims.kvDim : dims.headDim, hp.rmsEps, f));
         }
         // The output projection's Q8_0 input: written by a decode step's
         // attention itself (heads of whole blocks), by its own pass for a batch.
         // Gated attention (Qwen 3.5) projects sigmoid(gate) * att, made in `gate`.
-        const ao = plan([w.wo], qDim, gate ?? att);
-        const attnQ8 = ao.fused && hp.headDim % 32 === 0 && !gate ? ao.fused : undefined;
+        const ao = plan([w.wo], dims.qDim, gate ?? att);
+        const attnQ8 = ao.fused && dims.headDim % 32 === 0 && !gate ? ao.fused : undefined;
         if (!rope && w.bqkv) throw new GpuError('gpu/unsupported-type', 'fused Q/K/V biases need a rotated layer', { lost: false });
-        g.blockSteps.push(
-          rope ? K.ropeStore(q, k, v, kc, vc, layerShape, rope, f, w.bqkv) : K.kvStore(k, v, kc, vc, kvDim, nCtx, f),
-          K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8, 'tiled', w.window > 0 ? g.rowsSwa : g.rowsFull),
-        );
-        if (gate) g.blockSteps.push(K.sigmoidMul(gate, att, qDim, f));
+        // A block reading another's cache rotates its queries only.
+        if (shared && rope) g.blockSteps.push(K.rope(q, hp.nHead, dims.headDim, rope, f));
+        else if (!shared) g.blockSteps.push(rope ? K.ropeStore(q, k, v, kc, vc, layerShape, rope, f, w.bqkv) : K.kvStore(k, v, kc, vc, dims.kvDim, nCtx, f));
+        g.blockSteps.push(K.attention(q, kc, vc, att, layerShape, f, attnScratch, attnQ8, 'tiled', w.window > 0 ? g.rowsSwa : g.rowsFull));
+        if (gate) g.blockSteps.push(K.sigmoidMul(gate, att, dims.qDim, f));
         if (attnQ8) g.blockSteps.push(batchOnly(K.quantize(att, attnQ8, f)));
         else if (ao.fused) g.blockSteps.push(K.quantize(gate ?? att, ao.fused, f));
         g.blockSteps.push(...ao.quantize(f), ...project(w.wo, ao.input(w.wo), w.postAttnNorm));
-        // A non-causal model's cache is never shifted (every state depends on every token).
-        if (hp.causal) g.eraseSteps.push(K.kvErase(kc, vc, g.scratch, { kvDim, nCtx, nHeadKv: hp.nHeadKv, headDim: hp.headDim, rope }));
+        // A non-causal model's cache is never shifted (every state depends
+        // on every token); a shared cache moves with the block that owns it.
+        if (hp.causal && !shared) {
+          g.eraseSteps.push(K.kvErase(kc, vc, g.scratch, { kvDim: dims.kvDim, nCtx, nHeadKv: dims.nHeadKv, headDim: dims.headDim, rope }));
+        }
       }
       // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
       // back onto the residual.
+      const nFf = dimsOf(w).nFf;
       const fn = normed(w.ffnNorm, w.gateUp, f);
       g.blockSteps.push(...fn.steps, ...projectEach(w.gateUp, fn.input, [hb, hb2]));
       const act = hp.ffnAct === 'gelu' ? K.geluMul.bind(K) : K.siluMul.bind(K);
-      const dn = plan([w.down], hp.nFf, hb);
-      if (dn.fused) g.blockSteps.push(act(hb, hb2, hp.nFf, f, { q8: dn.fused }));
-      else g.blockSteps.push(act(hb, hb2, hp.nFf, f), ...dn.quantize(f));
-      g.blockSteps.push(...project(w.down, dn.input(w.down), w.postFfnNorm));
+      const dn = plan([w.down], nFf, hb);
+      if (dn.fused) g.blockSteps.push(act(hb, hb2, nFf, f, { q8: dn.fused }));
+      else g.blockSteps.push(act(hb, hb2, nFf, f), ...dn.quantize(f));
+      // The block's output scale (Gemma 4) goes with its last add onto the residual.
+      g.blockSteps.push(...project(w.down, dn.input(w.down), w.postFfnNorm, w.perLayer ? 1 : w.outScale));
+      if (w.perLayer) {
+        // Gemma 4's per-layer input: x += post_norm(proj(gelu(gate(x)) * input)).
+        const pl = w.perLayer;
+        const input = g.perLayer[model.blocks.slice(0, i).filter((b) => b.perLayer).length];
+        const pin = normed(undefined, [pl.gate], f);
+        g.blockSteps.push(...pin.steps, K.matmul(pl.gate, pin.input(pl.gate), plh!, f));
+        const pp = plan([pl.proj], P, plh!);
+        if (pp.fused) g.blockSteps.push(K.geluMul(plh!, input, P, f, { q8: pp.fused }));
+        else g.blockSteps.push(K.geluMul(plh!, input, P, f), ...pp.quantize(f));
+        g.blockSteps.push(...project(pl.proj, pp.input(pl.proj), pl.postNorm, w.outScale));
+      }
     });
     if (model.headOnDevice) {
       // Head: only the last token's logits are needed. The norm picks row

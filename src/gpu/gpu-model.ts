@@ -55,6 +55,11 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
     const hp = this.spec.hparams;
     if (!hp.ropeLayers[l]) return undefined;
     const swa = hp.nSwa > 0 && hp.swaLayers[l];
+    // Gemma 4's sliding blocks have their own head width and rotate
+    // without rope_freqs (the full blocks' proportional factors).
+    if (swa && hp.headDimSwa > 0) {
+      return { style: hp.ropeStyle, nRot: hp.nRotSwa, freqBase: hp.freqBaseSwa, freqScale: hp.freqScaleSwa, mscale: hp.ropeAttnFactorSwa };
+    }
     const longRope = this.ropeLong && this.ropeShort ? (nCtx > hp.nCtxOrig ? this.ropeLong : this.ropeShort) : undefined;
     return {
       style: hp.ropeStyle,
@@ -231,6 +236,50 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
       const postFfnNorm = hp.postNorms ? await vector(p + 'post_ffw_norm.weight', info.nEmbd) : undefined;
       return { ffnNorm, gateUp, down, postFfnNorm };
     };
+    // Gemma 4's block: widths of its kind (sliding or full), shared KV,
+    // V normed without a weight (and K's projection without attn_v), the
+    // per-layer input and the output scale (cpp/model_gemma4.cpp).
+    const gemma4Block = async (l: number): Promise<GpuBlockWeights> => {
+      const p = `blk.${l}.`;
+      const E = info.nEmbd;
+      const swa = hp.nSwa > 0 && hp.swaLayers[l];
+      const D = swa ? hp.headDimSwa : hp.headDim;
+      const nHeadKv = hp.headKvLayers[l];
+      const src = hp.kvSourceLayers[l];
+      if (src !== l && src < hp.nCpuLayers) {
+        throw new HobError('model/unsupported-architecture', `block ${l} on the GPU cannot attend over the cache of block ${src} on the CPU`, { layer: l, source: src });
+      }
+      const attnNorm = await vector(p + 'attn_norm.weight', E);
+      let qkv: GpuWeight[];
+      let kNorm: GPUBuffer | undefined, vNorm: GPUBuffer | undefined;
+      if (src === l) {
+        // Without attn_v, V is K's projection: stacked twice, one dispatch writes both.
+        const k = await whole(p + 'attn_k.weight');
+        const vt = await read(p + 'attn_v.weight');
+        if (vt) onBytes?.(vt.bytes.byteLength);
+        const v = vt ? { name: p + 'attn_v.weight', t: vt, r0: 0, n: vt.dims[1] } : k;
+        qkv = await together(p + 'attn_qkv', [await whole(p + 'attn_q.weight'), k, v]);
+        kNorm = await vector(p + 'attn_k_norm.weight', D);
+        vNorm = await upload(p + 'v_norm (ones)', new Float32Array(D).fill(1));
+      } else {
+        qkv = [await matrix(p + 'attn_q.weight')];
+      }
+      const qNorm = await vector(p + 'attn_q_norm.weight', D);
+      const wo = await matrix(p + 'attn_output.weight');
+      const postAttnNorm = await vector(p + 'post_attention_norm.weight', E);
+      const f = await ffn(p);
+      const perLayer = hp.nEmbdPerLayer > 0
+        ? { gate: await matrix(p + 'inp_gate.weight'), proj: await matrix(p + 'proj.weight'), postNorm: await vector(p + 'post_norm.weight', E) }
+        : undefined;
+      const scale = await read(p + 'layer_output_scale.weight');
+      const outScale = scale ? (await values(p + 'layer_output_scale.weight', 1, scale))[0] : undefined;
+      return {
+        attnNorm, qkv, wo, qNorm, kNorm, vNorm, postAttnNorm, ...f, perLayer, outScale,
+        window: swa ? hp.nSwa : 0,
+        headDim: D, nHeadKv, nFf: hp.ffLayers[l],
+        kvFrom: src === l ? undefined : src - hp.nCpuLayers,
+      };
+    };
     for (let l = hp.nCpuLayers; l < info.nLayer; l++) {
       const p = `blk.${l}.`;
       const attnNorm = hp.preNorms ? await vector(p + 'attn_norm.weight', info.nEmbd) : undefined;
@@ -259,6 +308,10 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
           wo = await matrix(p + 'ssm_out.weight');
         }
         this.blocks.push({ attnNorm, qkv: [], wo, ...(await ffn(p)), window: 0, mixer });
+        continue;
+      }
+      if (hp.headDimSwa > 0) {
+        this.blocks.push(await gemma4Block(l));
         continue;
       }
       let qkv: GpuWeight[];

@@ -31,16 +31,21 @@ export async function readKvThroughStaging(device: GPUDevice, k: readonly GPUBuf
   }
 }
 
-/** Writes each layer's `values` K and V values to the start of its buffers. */
-export function writeKvRows(device: GPUDevice, k: readonly GPUBuffer[], v: readonly GPUBuffer[], layers: readonly KvLayer[], values: number): void {
-  if (layers.length !== k.length) {
-    throw new HobError('argument/invalid', `${layers.length} layers of KV rows for ${k.length} offloaded blocks`, { layers: layers.length, blocks: k.length });
+/** Throws unless there are `blocks` layers of `values` K and V values each. */
+export function checkKvRows(blocks: number, layers: readonly KvLayer[], values: number): void {
+  if (layers.length !== blocks) {
+    throw new HobError('argument/invalid', `${layers.length} layers of KV rows for ${blocks} offloaded blocks`, { layers: layers.length, blocks });
   }
   layers.forEach((l, i) => {
     if (l.k.length !== values || l.v.length !== values) {
       throw new HobError('argument/invalid', `layer ${i}'s KV rows hold ${l.k.length} and ${l.v.length} values, not ${values}`, { layer: i, values });
     }
   });
+}
+
+/** Writes each layer's `values` K and V values to the start of its buffers. */
+export function writeKvRows(device: GPUDevice, k: readonly GPUBuffer[], v: readonly GPUBuffer[], layers: readonly KvLayer[], values: number): void {
+  checkKvRows(k.length, layers, values);
   if (values === 0) return;
   layers.forEach((l, i) => {
     device.queue.writeBuffer(k[i], 0, l.k.buffer, l.k.byteOffset, values * 2);

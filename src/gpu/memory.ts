@@ -104,6 +104,10 @@ export interface GpuModelShape {
   qkNorm: boolean;
   /** Gemma's post-norms: one more activation buffer. */
   postNorms: boolean;
+  /** Gemma 4: each block's head width and cache row (0: it reads an
+   *  earlier block's cache), and the per-layer input values of a block. */
+  blockDims?: readonly { headDim: number; kvDim: number }[];
+  nEmbdPerLayer?: number;
 }
 
 export interface GpuBytes {
@@ -160,7 +164,30 @@ export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[
   };
   const vector = (n: number) => (out.weightBytes += align4(Math.max(4, n * 4)));
 
-  for (let l = nLayer - Math.min(k, nLayer); l < nLayer; l++) {
+  const first = nLayer - Math.min(k, nLayer);
+  const P = shape.nEmbdPerLayer ?? 0;
+  for (let l = first; l < nLayer && shape.blockDims; l++) {
+    // Gemma 4 (gpu-model.ts's gemma4Block): Q alone where the block reads
+    // another's cache, else Q, K and V (K twice without attn_v) and V's
+    // unit norm weight; the per-layer input's gate, projection and norm.
+    const p = `blk.${l}.`;
+    const { headDim, kvDim: own } = shape.blockDims[l] ?? { headDim: shape.headDim, kvDim: 0 };
+    vector(E);
+    if (own > 0) together([p + 'attn_q.weight', p + 'attn_k.weight', byName.has(p + 'attn_v.weight') ? p + 'attn_v.weight' : p + 'attn_k.weight'], E);
+    else together([p + 'attn_q.weight'], E);
+    vector(headDim);
+    if (own > 0) (vector(headDim), vector(headDim));
+    together([p + 'attn_output.weight'], shape.nHead * headDim);
+    (vector(E), vector(E), vector(E));
+    together([p + 'ffn_gate.weight', p + 'ffn_up.weight'], E);
+    together([p + 'ffn_down.weight'], byName.get(p + 'ffn_down.weight')?.dims[0] ?? nFf);
+    if (P > 0) {
+      together([p + 'inp_gate.weight'], E);
+      together([p + 'proj.weight'], P);
+      vector(E);
+    }
+  }
+  for (let l = first; l < nLayer && !shape.blockDims; l++) {
     const p = `blk.${l}.`;
     vector(E); // attn_norm
     if (byName.has(p + 'attn_qkv.weight')) together([p + 'attn_qkv.weight'], E);
@@ -187,7 +214,14 @@ export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[
   // The session (forward-graph.ts): caches for nCtx cells, activations for a batch.
   const buf = (bytes: number) => Math.max(16, align4(bytes));
   const cache = buf(nCtx * kvDim * 2);
-  out.kvBytes = (2 * Math.min(k, nLayer) + 1) * cache;
+  if (shape.blockDims) {
+    // Gemma 4: a cache at its own width for each block that keeps one; the
+    // shift's scratch at the widest.
+    out.kvBytes = cache;
+    for (let l = first; l < nLayer; l++) out.kvBytes += 2 * buf(nCtx * (shape.blockDims[l]?.kvDim ?? 0) * 2) * (shape.blockDims[l]?.kvDim ? 1 : 0);
+  } else {
+    out.kvBytes = (2 * Math.min(k, nLayer) + 1) * cache;
+  }
   note(cache);
   const T = MAX_BATCH;
   const outBytes = buf((headOnGpu ? nVocab : E) * 4);
@@ -198,6 +232,7 @@ export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[
     buf(T * kvDim * 4) * 2, // k, v
     buf(T * nFf * 4) * 2, // hb, hb2
     outBytes * 2, // out and its readback
+    P > 0 ? buf(T * P * 4) * (Math.min(k, nLayer) + 1) : 0, // Gemma 4's per-layer inputs and their product
   ];
   note(buf(T * nFf * 4));
   note(outBytes);

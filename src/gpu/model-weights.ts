@@ -46,6 +46,20 @@ export interface GpuBlockWeights {
   postFfnNorm?: GPUBuffer; // (n_embd) f32
   /** Sliding window of this block in positions; 0 for full attention. */
   window: number;
+  /** Gemma 4: this block's head width, KV heads and feed-forward width
+   * where they differ by block (absent: the hparams'). */
+  headDim?: number;
+  nHeadKv?: number;
+  nFf?: number;
+  /** Gemma 4's shared KV: the index in `blocks` of the earlier block whose
+   * cache this one attends over; qkv then holds Q alone. Absent: its own. */
+  kvFrom?: number;
+  /** Gemma 4: V's per-head norm weight (ones: its norm has none). */
+  vNorm?: GPUBuffer; // (head_dim) f32
+  /** Gemma 4's per-layer input after the FFN: x += post_norm(proj(gelu(gate(x)) * input)). */
+  perLayer?: { gate: GpuWeight; proj: GpuWeight; postNorm: GPUBuffer };
+  /** Gemma 4's layer_output_scale: the residual stream is multiplied by it after the block (absent: 1). */
+  outScale?: number;
   /** A hybrid's recurrent block: its token mixer, in place of attention. */
   mixer?: GpuMixerWeights;
 }

@@ -12,7 +12,7 @@ import { GpuError, HobError } from '../shared/errors.js';
 import { deviceLostError } from './device.js';
 import { recordForward, type ForwardGraph } from './forward-graph.js';
 import type { GpuModelWeights } from './model-weights.js';
-import { readKvThroughStaging, writeKvRows } from './kv-transfer.js';
+import { checkKvRows, readKvThroughStaging, writeKvRows } from './kv-transfer.js';
 import { GPU_PICK_MAX, pickReadbackBytes } from './pick.js';
 
 /** Tokens per forward pass: bounds the activation buffers. */
@@ -110,10 +110,10 @@ export class GpuRunner implements OffloadRunner {
    * CPU blocks' output) for cells [cell0, cell0 + T), reading back what
    * `output` asks (see ForwardOutput); 'none' resolves without waiting for
    * the GPU. */
-  async forward(hidden: Float32Array, T: number, cell0: number, output: 'none'): Promise<null>;
-  async forward(hidden: Float32Array, T: number, cell0: number, output: 'output'): Promise<Float32Array>;
-  async forward(hidden: Float32Array, T: number, cell0: number, output: { candidates: number }): Promise<Candidates>;
-  async forward(hidden: Float32Array, T: number, cell0: number, output: ForwardOutput): Promise<Float32Array | Candidates | null> {
+  async forward(hidden: Float32Array, T: number, cell0: number, output: 'none', perLayer?: Float32Array): Promise<null>;
+  async forward(hidden: Float32Array, T: number, cell0: number, output: 'output', perLayer?: Float32Array): Promise<Float32Array>;
+  async forward(hidden: Float32Array, T: number, cell0: number, output: { candidates: number }, perLayer?: Float32Array): Promise<Candidates>;
+  async forward(hidden: Float32Array, T: number, cell0: number, output: ForwardOutput, perLayer?: Float32Array): Promise<Float32Array | Candidates | null> {
     this.check();
     const pick = typeof output === 'object' ? output.candidates : 0;
     if (pick && !this.graph.picker) throw new HobError('argument/invalid', 'only a GPU head can pick logits on the GPU');
@@ -129,9 +129,18 @@ export class GpuRunner implements OffloadRunner {
         cell0, nTokens: T, nCtx: this.nCtx,
       });
     }
+    // Gemma 4: the offloaded blocks' per-layer inputs, block by block.
+    const P = this.model.spec.hparams.nEmbdPerLayer;
+    const nPl = this.graph.perLayer.length;
+    if (nPl > 0 && (!perLayer || perLayer.length < nPl * T * P)) {
+      throw new HobError('argument/invalid', `a GPU forward of ${T} tokens needs ${nPl * T * P} per-layer input values, got ${perLayer?.length ?? 0}`, {
+        nTokens: T, values: perLayer?.length ?? 0,
+      });
+    }
     const { device } = this.model.ctx;
     device.queue.writeBuffer(this.graph.frame, 0, new Uint32Array([T, cell0, cell0 + T, 0]));
     device.queue.writeBuffer(this.graph.x, 0, hidden.buffer, hidden.byteOffset, T * E * 4);
+    this.graph.perLayer.forEach((b, j) => device.queue.writeBuffer(b, 0, perLayer!.buffer, perLayer!.byteOffset + j * T * P * 4, T * P * 4));
     const enc = device.createCommandEncoder({ label: 'forward' });
     const pass = enc.beginComputePass({ label: 'blocks' });
     for (const s of this.graph.blockSteps) s.encode(pass, T, cell0 + T);
@@ -320,8 +329,24 @@ export class GpuRunner implements OffloadRunner {
     this.check();
     await this.graph.allocated;
     this.checkCells(nCells);
-    const kvDim = this.model.spec.hparams.nHeadKv * this.model.spec.hparams.headDim;
-    return this.mapped(() => readKvThroughStaging(this.model.ctx.device, this.graph.kCache, this.graph.vCache, nCells * kvDim));
+    const { kCache, vCache, kvDims } = this.graph;
+    const row = this.savedRow;
+    if (kvDims.every((d) => d === row)) return this.mapped(() => readKvThroughStaging(this.model.ctx.device, kCache, vCache, nCells * row));
+    // Gemma 4: each cache at its own width, saved at the widest (zeros after).
+    const out: KvLayer[] = [];
+    for (let i = 0; i < kCache.length; i++) {
+      const [l] = await this.mapped(() => readKvThroughStaging(this.model.ctx.device, [kCache[i]], [vCache[i]], nCells * kvDims[i]));
+      out.push({ k: widenRows(l.k, nCells, kvDims[i], row), v: widenRows(l.v, nCells, kvDims[i], row) });
+    }
+    return out;
+  }
+
+  /** The row width of a saved session (the wasm cache's): the widest
+   * block's, where blocks differ (Gemma 4). */
+  private get savedRow(): number {
+    const hp = this.model.spec.hparams;
+    if (hp.headDimSwa === 0 || hp.headKvLayers.length === 0) return hp.nHeadKv * hp.headDim;
+    return Math.max(...hp.headKvLayers.map((h, l) => h * (hp.nSwa > 0 && hp.swaLayers[l] ? hp.headDimSwa : hp.headDim)));
   }
 
   /** Writes the rows of cells [0, nCells) of every offloaded block (all
@@ -329,8 +354,17 @@ export class GpuRunner implements OffloadRunner {
   writeKv(layers: readonly KvLayer[], nCells: number): void {
     this.check();
     this.checkCells(nCells);
-    const kvDim = this.model.spec.hparams.nHeadKv * this.model.spec.hparams.headDim;
-    writeKvRows(this.model.ctx.device, this.graph.kCache, this.graph.vCache, layers, nCells * kvDim);
+    const { kCache, vCache, kvDims } = this.graph;
+    const row = this.savedRow;
+    if (kvDims.every((d) => d === row)) {
+      writeKvRows(this.model.ctx.device, kCache, vCache, layers, nCells * row);
+      return;
+    }
+    // Gemma 4: saved rows are the widest; each cache keeps its own width.
+    // Every length is checked before the first write.
+    checkKvRows(kCache.length, layers, nCells * row);
+    const narrowed = layers.map((l, i) => ({ k: narrowRows(l.k, nCells, row, kvDims[i]), v: narrowRows(l.v, nCells, row, kvDims[i]) }));
+    kCache.forEach((_, i) => writeKvRows(this.model.ctx.device, [kCache[i]], [vCache[i]], [narrowed[i]], nCells * kvDims[i]));
   }
 
   private checkCells(nCells: number): void {
@@ -345,4 +379,19 @@ export class GpuRunner implements OffloadRunner {
     for (const b of this.graph.buffers) b.destroy();
     this.onDestroy();
   }
+}
+
+/** Rows of `from` values widened to `to` (zeros after, as the wasm cache
+ * holds a narrower block's rows). */
+function widenRows(rows: Uint16Array, n: number, from: number, to: number): Uint16Array {
+  const out = new Uint16Array(n * to);
+  for (let c = 0; c < n; c++) out.set(rows.subarray(c * from, (c + 1) * from), c * to);
+  return out;
+}
+
+/** The first `to` values of each row of `from`. */
+function narrowRows(rows: Uint16Array, n: number, from: number, to: number): Uint16Array {
+  const out = new Uint16Array(n * to);
+  for (let c = 0; c < n; c++) out.set(rows.subarray(c * from, c * from + to), c * to);
+  return out;
 }

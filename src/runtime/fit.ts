@@ -126,17 +126,15 @@ export interface AutoGpuLayers {
  */
 export function autoGpuLayers(model: FitModel, nCtx: number, gpu: GpuLimits, threads = 1): AutoGpuLayers {
   const est = (k: number) => estimateMemory(model, k, nCtx, { threads, maxBindingBytes: gpu.maxBindingBytes });
-  // Gemma 4's blocks run on the CPU only: the engine refuses to offload them.
-  if (model.architecture === 'gemma4') {
-    return { gpuLayers: 0, estimate: est(0), stoppedBy: { limit: 'gpu-type', neededBytes: 0, limitBytes: 0, message: 'Gemma 4 blocks run on the CPU only' } };
-  }
   let k = 0;
   let estimate = est(0);
   while (k < model.nLayer) {
-    const next = est(k + 1);
+    // Gemma 4's shared KV: an offload takes at least minGpuLayers blocks.
+    const more = Math.max(k + 1, Math.min(model.minGpuLayers ?? 1, model.nLayer));
+    const next = est(more);
     const p = gpuProblemsOf(next, gpu);
     if (p.length > 0) return { gpuLayers: k, estimate, stoppedBy: p[0] };
-    k++;
+    k = more;
     estimate = next;
   }
   return { gpuLayers: k, estimate };

@@ -44,6 +44,13 @@ export interface FitModel {
   nKvLayers?: number;
   kvDim?: number;
   perLayerValues?: number;
+  /** Gemma 4: each block's head width and cache row (0: it reads an
+   *  earlier block's), the per-layer input values of a block, and the
+   *  fewest blocks an offload may take (every block reading a cache must
+   *  find it on its own side). */
+  blockDims?: { headDim: number; kvDim: number }[];
+  nEmbdPerLayer?: number;
+  minGpuLayers?: number;
 }
 
 // ---- constants of the engine's wasm builds ------------------------------------
@@ -128,14 +135,27 @@ function shapeOf(meta: (key: string) => unknown, tensors: FitTensor[], headerByt
 /** Gemma 4's cache and per-layer inputs (cpp/arch_gemma4.cpp). The cache
  * row is the widest attn_k.weight (KV head counts may be a per-block array,
  * which the header read leaves out). */
-function gemma4Shape(meta: (key: string) => unknown, tensors: readonly FitTensor[], nLayer: number): Pick<FitModel, 'nKvLayers' | 'kvDim' | 'perLayerValues'> {
+function gemma4Shape(meta: (key: string) => unknown, tensors: readonly FitTensor[], nLayer: number): Pick<FitModel, 'nKvLayers' | 'kvDim' | 'perLayerValues' | 'blockDims' | 'nEmbdPerLayer' | 'minGpuLayers'> {
   const a = 'gemma4.';
+  const byName = new Map(tensors.map((t) => [t.name, t]));
   let kvDim = 0;
   for (const t of tensors) if (/^blk\.\d+\.attn_k\.weight$/.test(t.name)) kvDim = Math.max(kvDim, t.dims[1] ?? 0);
+  const nKvLayers = Math.max(0, nLayer - (num(meta(a + 'attention.shared_kv_layers')) ?? 0));
+  const P = num(meta(a + 'embedding_length_per_layer_input')) ?? 0;
+  // Head widths from the q norms; the blocks past nKvLayers keep no cache.
+  const blockDims = Array.from({ length: nLayer }, (_, l) => ({
+    headDim: byName.get(`blk.${l}.attn_q_norm.weight`)?.dims[0] ?? 0,
+    kvDim: l < nKvLayers ? byName.get(`blk.${l}.attn_k.weight`)?.dims[1] ?? 0 : 0,
+  }));
   return {
-    nKvLayers: Math.max(0, nLayer - (num(meta(a + 'attention.shared_kv_layers')) ?? 0)),
+    nKvLayers,
     ...(kvDim > 0 ? { kvDim } : {}),
-    perLayerValues: nLayer * (num(meta(a + 'embedding_length_per_layer_input')) ?? 0),
+    perLayerValues: nLayer * P,
+    blockDims,
+    nEmbdPerLayer: P,
+    // The shared blocks read block nKvLayers - 2 (sliding) or - 1 (full):
+    // from the earlier on, which this header read does not tell apart.
+    minGpuLayers: nKvLayers < nLayer ? nLayer - Math.max(0, nKvLayers - 2) : 1,
   };
 }
 

@@ -119,6 +119,18 @@ export interface ModelHparams {
   normEps: number;
   /** The sliding window spans nSwa / 2 positions on each side (EmbeddingGemma). */
   swaSymmetric: boolean;
+  /** Gemma 4: per-layer input values of each block and token (0: none),
+   *  computed on the CPU and handed to offloaded blocks with their hidden states. */
+  nEmbdPerLayer: number;
+  /** Gemma 4: head width and RoPE dimensions of the sliding blocks (which
+   *  rotate without rope_freqs); 0 where they are headDim's and nRot's. */
+  headDimSwa: number;
+  nRotSwa: number;
+  /** Per layer: KV heads, the layer whose cache it attends over (itself, or
+   *  an earlier one: Gemma 4's shared KV), and the feed-forward width. */
+  headKvLayers: number[];
+  kvSourceLayers: number[];
+  ffLayers: number[];
 }
 
 /** What mixes tokens in a block: attention over the KV cache, LFM2's gated

@@ -10,7 +10,9 @@
 // re-rotated, and the shared-KV blocks read those (as llama.cpp).
 // scripts/oracle/make-gemma4-fixtures.ts regenerates the fixture; the
 // models are rebuilt here from their recorded spec and must hash to its
-// sha256. Gemma 4 runs on the CPU only: offloading its blocks is refused.
+// sha256. Offloaded Gemma 4 blocks are checked against the CPU in
+// test/gpu/gemma4-split.test.ts; a split leaving a shared cache on the CPU
+// is refused here.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -185,7 +187,7 @@ describe(`Gemma 4 against llama.cpp (${fixture.generator})`, () => {
     }
   });
 
-  test('offloading Gemma 4 blocks is refused with a typed error naming it', async () => {
+  test('offloading a block whose shared cache stays on the CPU is refused with a typed error naming both', async () => {
     const fm = fixture.models.find((m) => m.name === 'gemma4-e2b-f32')!;
     const bytes = modelBytes(fm);
     await assert.rejects(
@@ -198,7 +200,8 @@ describe(`Gemma 4 against llama.cpp (${fixture.generator})`, () => {
           loader.free();
         }
       },
-      (e: unknown) => codeOf(e) === 'model/unsupported-architecture' && /Gemma 4 blocks run on the CPU only/.test(String(e)),
+      (e: unknown) => codeOf(e) === 'model/unsupported-architecture' &&
+        /block 5 on the GPU would attend over the cache of block 3 on the CPU: offload at least 4 blocks, or none/.test(String(e)),
     );
   });
 
@@ -250,14 +253,21 @@ describe('the memory estimate of Gemma 4 counts the caches it keeps and its per-
   }
 });
 
-test("gpuLayers 'auto' keeps Gemma 4 on the CPU and says why", async () => {
+test("gpuLayers 'auto' offloads Gemma 4 only in splits that keep each shared cache with its readers", async () => {
   const fm = fixture.models.find((m) => m.name === 'gemma4-e2b-f32')!;
   const bytes = modelBytes(fm);
   const model = fitModelFromLayouts([await readGgufLayout(bytesSource(bytes))], [bytes.byteLength]);
+  // Blocks 4 and 5 read blocks 2 and 3's caches: an offload takes 4 blocks or more.
+  assert.equal(model.minGpuLayers, 4);
   const gpu = { budgetBytes: 2 ** 31, maxBufferBytes: 2 ** 30, maxBindingBytes: 2 ** 27 };
-  const auto = autoGpuLayers(model, 256, gpu);
+  assert.equal(autoGpuLayers(model, 256, gpu).gpuLayers, model.nLayer);
+  // A budget below 4 blocks' needs (though above 1 block's) offloads none.
+  const four = estimateMemory(model, 4, 256).gpu.totalBytes;
+  assert.ok(estimateMemory(model, 1, 256).gpu.totalBytes < four - 1);
+  const small = { ...gpu, budgetBytes: four - 1 };
+  const auto = autoGpuLayers(model, 256, small);
   assert.equal(auto.gpuLayers, 0);
-  assert.match(describeAutoGpuLayers(auto, model.nLayer, gpu), /Gemma 4 blocks run on the CPU only/);
+  assert.match(describeAutoGpuLayers(auto, model.nLayer, small), /auto: 0 of 6 blocks/);
 });
 
 describe('engine.info() tells what a shift does with Gemma 4, and the API runs it', () => {
