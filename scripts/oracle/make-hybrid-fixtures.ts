@@ -10,30 +10,23 @@
 //     `after`: what re-evaluating from a checkpoint must equal.
 //   npx tsx scripts/oracle/make-hybrid-fixtures.ts        (from the repository root)
 //   ... --search-seeds 8                                  (prints the best seeds; writes nothing)
-// Logits: with temperature 0 node-llama-cpp returns the float32 softmax of
-// the raw logits, so ln p_i − ln p_max recovers logit_i − logit_max (see
-// make-fixtures.ts).
-import { createHash } from 'node:crypto';
+// (How the logits are recovered: greedy-oracle.ts.)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getLlama, type Llama, type LlamaContextSequence, type Token } from 'node-llama-cpp';
 import { makeHybridSpec, writeHybridModel, type HybridArch, type HybridSpec } from '../../test/gguf/hybrid-models';
+import {
+  formatFixture, gapSummary, GENERATOR, greedyRuns, searchSeeds, topLogits, withSequence as sequenceOf, writeModelFile,
+  type FixtureModel, type Run,
+} from './greedy-oracle';
 
-const GENERATOR = 'node-llama-cpp 3.21.1';
 const CONTEXT_SIZE = 256;
 const N_GENERATE = 48;
-const TOP_K = 10;
 
 const root = resolve(import.meta.dirname, '../..');
 const outPath = join(root, 'test/fixtures/hybrid.json');
-
-const PROMPTS = [
-  'The quick brown fox jumps over the lazy dog',
-  'Once upon a time, there was a little girl who lived in a house',
-  'In 2024, 3 of the 10 tests failed (30%): "why?" she asked.',
-];
 
 // An F32 and a Q8_0 model of each. Seeds were chosen from 1..8
 // (`--search-seeds 8`) for the widest minimum top-two logit gap over the
@@ -79,68 +72,12 @@ const SHIFTS: Omit<ShiftCase, 'steps'>[] = [
   { name: 'qwen35-q8_0 evict 49 at 9 from the start', model: 'qwen35-q8_0', mode: 'fresh', tokens: TOKENS, erase: { start: 9, end: 58 }, after: AFTER },
 ];
 
-interface Step {
-  /** [token id, logit − max logit], best first. */
-  top: [number, number][];
-  /** Top-two logit gap (how far the greedy choice is from a tie). */
-  gap: number;
-}
-interface Run {
-  prompt: string;
-  promptIds: number[];
-  greedy: number[];
-  steps: Step[];
-}
+// One thread: the recurrent blocks' sums then run in one order.
+const withSequence = <T>(llama: Llama, modelPath: string, fn: (seq: LlamaContextSequence) => Promise<T>): Promise<T> =>
+  sequenceOf(llama, modelPath, { contextSize: CONTEXT_SIZE, threads: 1 }, fn);
 
-const round6 = (x: number): number => Math.round(x * 1e6) / 1e6 + 0;
-
-function topOf(probabilities: Map<Token, number> | undefined, nVocab: number, what: string): [number, number][] {
-  const probs = [...(probabilities ?? new Map<Token, number>()).entries()];
-  if (probs.length !== nVocab) throw new Error(`${what}: ${probs.length} probabilities for ${nVocab} tokens`);
-  const lnMax = Math.log(probs[0][1]);
-  const top = probs.slice(0, TOP_K).map(([id, p]): [number, number] => [id, round6(Math.log(p) - lnMax)]);
-  if (top.some(([, r]) => !Number.isFinite(r))) throw new Error(`${what}: a top-${TOP_K} probability underflowed`);
-  return top;
-}
-
-async function withSequence<T>(llama: Llama, modelPath: string, fn: (seq: LlamaContextSequence) => Promise<T>): Promise<T> {
-  const m = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  const context = await m.createContext({
-    contextSize: CONTEXT_SIZE, batchSize: CONTEXT_SIZE, threads: 1, flashAttention: false,
-    experimentalKvCacheKeyType: 'F16', experimentalKvCacheValueType: 'F16',
-  });
-  try {
-    return await fn(context.getSequence());
-  } finally {
-    await context.dispose();
-    await m.dispose();
-  }
-}
-
-async function generate(llama: Llama, modelPath: string, spec: HybridSpec): Promise<Run[]> {
-  return withSequence(llama, modelPath, async (sequence) => {
-    const m = sequence.model;
-    const runs: Run[] = [];
-    for (const prompt of PROMPTS) {
-      const bos = m.tokens.shouldPrependBosToken && m.tokens.bos != null ? [m.tokens.bos] : [];
-      const promptIds: Token[] = [...bos, ...m.tokenize(prompt)];
-      const greedy: number[] = [];
-      const steps: Step[] = [];
-      const it = sequence.evaluateWithMetadata(promptIds, { probabilities: true }, { temperature: 0, yieldEogToken: true });
-      for await (const out of it) {
-        const top = topOf(out.probabilities, spec.nVocab, modelPath);
-        if (out.token !== top[0][0] && top[1][1] !== 0) throw new Error(`${modelPath}: sampled ${out.token} but the largest logit is token ${top[0][0]}`);
-        greedy.push(out.token);
-        steps.push({ top, gap: -top[1][1] });
-        if (greedy.length === N_GENERATE) break;
-      }
-      if (greedy.length !== N_GENERATE) throw new Error(`${modelPath}: generation stopped after ${greedy.length} tokens`);
-      runs.push({ prompt, promptIds: [...promptIds], greedy, steps });
-      await sequence.clearHistory();
-    }
-    return runs;
-  });
-}
+const generate = (llama: Llama, modelPath: string, spec: HybridSpec): Promise<Run[]> =>
+  withSequence(llama, modelPath, (seq) => greedyRuns(seq, spec.nVocab, N_GENERATE, modelPath));
 
 /** llama.cpp's context shift of [start, end) as its server makes it
  *  (llama_memory_seq_rm, then llama_memory_seq_add on the tokens after the
@@ -179,32 +116,10 @@ async function shift(llama: Llama, modelPath: string, spec: HybridSpec, c: Omit<
     const steps: [number, number][][] = [];
     for (const t of c.after) {
       const [r] = await seq.controlledEvaluate([[t as Token, { generateNext: { probabilities: true } }]], { temperature: 0 });
-      steps.push(topOf(r?.next.probabilities, spec.nVocab, c.name));
+      steps.push(topLogits(r?.next.probabilities, spec.nVocab, c.name));
     }
     return { ...c, steps };
   });
-}
-
-/** JSON with one line per leaf container (a step, an id list), so diffs stay readable. */
-function format(v: unknown, indent = ''): string {
-  const depth = (x: unknown): number =>
-    Array.isArray(x) ? 1 + Math.max(0, ...x.map(depth))
-    : x !== null && typeof x === 'object' ? 1 + Math.max(0, ...Object.values(x).map(depth))
-    : 0;
-  if (v === null || typeof v !== 'object' || depth(v) <= 3) return JSON.stringify(v);
-  const inner = indent + '  ';
-  if (Array.isArray(v)) return `[\n${v.map((x) => inner + format(x, inner)).join(',\n')}\n${indent}]`;
-  const entries = Object.entries(v).map(([k, x]) => `${inner}${JSON.stringify(k)}: ${format(x, inner)}`);
-  return `{\n${entries.join(',\n')}\n${indent}}`;
-}
-
-const minGap = (runs: Run[]): number => Math.min(...runs.flatMap((r) => r.steps.map((s) => s.gap)));
-
-function writeModel(dir: string, spec: HybridSpec): { path: string; sha256: string } {
-  const bytes = writeHybridModel(spec);
-  const path = join(dir, `${spec.name}-${spec.seed}.gguf`);
-  writeFileSync(path, bytes);
-  return { path, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 async function main(): Promise<void> {
@@ -212,36 +127,22 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const llama = await getLlama({ gpu: false, build: 'never' });
   const tmp = mkdtempSync(join(tmpdir(), 'hob-hybrid-fixtures-'));
-  const models: unknown[] = [];
+  const models: FixtureModel<{ kind: 'writer'; spec: HybridSpec; sha256: string }>[] = [];
   const shifts: ShiftCase[] = [];
   const summary: string[] = [];
   try {
     if (opts['search-seeds']) {
-      for (const { name, spec } of MODELS) {
-        let best = { seed: 0, gap: -1 };
-        const tried: string[] = [];
-        for (let seed = 1; seed <= Number(opts['search-seeds']); seed++) {
-          const { path } = writeModel(tmp, { ...spec, seed });
-          const runs = await generate(llama, path, spec);
-          const gap = minGap(runs);
-          tried.push(`${seed}:${gap.toFixed(4)}(${runs.map((r) => new Set(r.greedy).size).join('/')})`);
-          if (gap > best.gap) best = { seed, gap };
-        }
-        process.stdout.write(`${name.padEnd(14)} best seed ${best.seed} (min gap ${best.gap.toFixed(4)})  ${tried.join(' ')}\n`);
-      }
-      return;
+      return await searchSeeds(MODELS, Number(opts['search-seeds']), null, (spec) =>
+        generate(llama, writeModelFile(tmp, spec, writeHybridModel(spec)).path, spec));
     }
     const paths = new Map<string, { path: string; spec: HybridSpec }>();
     for (const { name, spec } of MODELS) {
       const t = performance.now();
-      const { path, sha256 } = writeModel(tmp, spec);
+      const { path, sha256 } = writeModelFile(tmp, spec, writeHybridModel(spec));
       paths.set(name, { path, spec });
       const runs = await generate(llama, path, spec);
       models.push({ name, source: { kind: 'writer', spec, sha256 }, contextSize: CONTEXT_SIZE, kvCacheType: 'f16', runs });
-      const gaps = runs.flatMap((r) => r.steps.map((s) => s.gap)).sort((a, b) => a - b);
-      process.stderr.write(`${name} done\n`);
-      summary.push(`${name.padEnd(14)} min gap ${gaps[0].toFixed(6)}  median ${gaps[gaps.length >> 1].toFixed(3)}` +
-        `  distinct greedy ids ${runs.map((r) => new Set(r.greedy).size).join('/')}  ${Math.round(performance.now() - t)} ms`);
+      summary.push(gapSummary(name, runs, performance.now() - t));
     }
     for (const c of SHIFTS) {
       const m = paths.get(c.model);
@@ -254,7 +155,7 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
     await llama.dispose();
   }
-  const json = format({ generator: GENERATOR, models, shifts }) + '\n';
+  const json = formatFixture({ generator: GENERATOR, models, shifts }) + '\n';
   writeFileSync(outPath, json);
   process.stdout.write(`${summary.join('\n')}\nwrote ${outPath} (${json.length} bytes) in ${Math.round(performance.now() - t0)} ms\n`);
 }
