@@ -3,6 +3,7 @@
 // a file means the same model to both.
 #include "arch.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common.h"
@@ -20,6 +21,8 @@ const ArchTraits kArchs[] = {
     {"phi3",    RopeStyle::NeoX,   kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
     {"gemma2",  RopeStyle::NeoX,   kNoQk,   true,     true,      true,      true,      FfnAct::GeLU},
     {"gemma3",  RopeStyle::NeoX,   kHeadQk, true,     true,      true,      true,      FfnAct::GeLU},
+    // Gemma 4's scale of q.k is 1: nothing to put on q.
+    {"gemma4",  RopeStyle::NeoX,   kHeadQk, true,     true,      true,      false,     FfnAct::GeLU},
     {"smollm3", RopeStyle::Normal, kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
     {"granite", RopeStyle::Normal, kNoQk,   true,     false,     false,     false,     FfnAct::SiLU},
     {"olmo2",   RopeStyle::NeoX,   kRowQk,  false,    true,      false,     false,     FfnAct::SiLU},
@@ -127,6 +130,13 @@ void read_embedding_hparams(const GgufFile& g, Hparams& hp) {
 
 }  // namespace
 
+int32_t Hparams::kv_dim() const {
+    if (head_kv_layers.empty() && head_dim_swa == 0) return n_head_kv * head_dim;
+    int32_t widest = 0;
+    for (int32_t l = 0; l < n_layer; l++) widest = std::max(widest, kv_dim_of(l));
+    return widest;
+}
+
 const ArchTraits& find_arch(const std::string& name) {
     for (const ArchTraits& a : kArchs) {
         if (name == a.name) return a;
@@ -150,8 +160,12 @@ Hparams read_hparams(const GgufFile& g) {
     hp.n_ctx_train = required_int(a + "context_length", 1, 1 << 24);
     hp.n_embd = required_int(a + "embedding_length", 1, 1 << 20);
     hp.n_layer = required_int(a + "block_count", 1, 4096);
-    hp.n_ff = required_int(a + "feed_forward_length", 1, 1 << 22);
     hp.n_head = required_int(a + "attention.head_count", 1, 1 << 14);
+    if (hp.arch == "gemma4") {
+        read_gemma4_shapes(g, hp);  // n_ff and n_head_kv may be per block
+    } else {
+        hp.n_ff = required_int(a + "feed_forward_length", 1, 1 << 22);
+    }
     read_layer_mixers(g, hp);  // LFM2 sets n_head_kv from its per-block list
     if (hp.n_head_kv == 0) {
         hp.n_head_kv = to_i32(g.get_int(a + "attention.head_count_kv", hp.n_head), a + "attention.head_count_kv", 1, hp.n_head);
@@ -226,6 +240,8 @@ Hparams read_hparams(const GgufFile& g) {
             hp.rope_swa.freq_base = (float)g.get_float(a + "rope.freq_base_swa", 10000.0);
             hp.rope_swa.freq_scale = 1.0f;
         }
+    } else if (hp.arch == "gemma4") {
+        read_gemma4_hparams(g, hp);
     } else if (hp.arch == "llama") {
         // Mistral-style window on every layer (or those the pattern names).
         // llama.cpp's converter never writes a positive window for llama, so

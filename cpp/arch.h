@@ -111,7 +111,25 @@ struct Hparams {
     std::string ffn_norm_name = "ffn_norm";        // Qwen 3.5: post_attention_norm
     std::string output_norm_name = "output_norm";  // LFM2: token_embd_norm
 
-    int32_t kv_dim() const { return n_head_kv * head_dim; }
+    // Gemma 4 (arch_gemma4.cpp): sliding layers with heads of their own
+    // width, per-block KV head counts and FFN widths (head_dim, n_head_kv
+    // and n_ff are then the widest), per-layer token embeddings of
+    // n_embd_per_layer floats per block, and the last blocks reading the
+    // K/V cache of an earlier block of their kind instead of their own.
+    int32_t head_dim_swa = 0;              // 0: head_dim
+    std::vector<int32_t> head_kv_layers;   // (n_layer) or empty: n_head_kv everywhere
+    std::vector<int32_t> ff_layers;        // (n_layer) or empty: n_ff everywhere
+    int32_t n_embd_per_layer = 0;          // 0: no per-layer embeddings
+    std::vector<int32_t> kv_source;        // (n_layer) or empty: the block whose K/V block l attends over
+
+    int32_t head_dim_of(int32_t layer) const { return is_swa(layer) && head_dim_swa > 0 ? head_dim_swa : head_dim; }
+    int32_t n_head_kv_of(int32_t layer) const { return head_kv_layers.empty() ? n_head_kv : head_kv_layers[(size_t)layer]; }
+    int32_t n_ff_of(int32_t layer) const { return ff_layers.empty() ? n_ff : ff_layers[(size_t)layer]; }
+    int32_t kv_dim_of(int32_t layer) const { return n_head_kv_of(layer) * head_dim_of(layer); }
+    int32_t kv_source_of(int32_t layer) const { return kv_source.empty() ? layer : kv_source[(size_t)layer]; }
+    // The widest block's head and K/V row (the cache's row: narrower blocks use its start).
+    int32_t head_dim_max() const { return head_dim_swa > head_dim ? head_dim_swa : head_dim; }
+    int32_t kv_dim() const;
     bool is_swa(int32_t layer) const { return n_swa > 0 && swa_layers[(size_t)layer] != 0; }
     // The window of a layer in tokens, 0 for full causal attention.
     int32_t window(int32_t layer) const { return is_swa(layer) ? n_swa : 0; }
@@ -129,6 +147,14 @@ void read_layer_mixers(const GgufFile& g, Hparams& hp);
 // Last: the recurrent shapes, gated attention, tensor names, and the checks
 // that need the attention shapes (Qwen 3.5's RoPE sections).
 void read_recurrent_hparams(const GgufFile& g, Hparams& hp);
+
+// Gemma 4 (arch_gemma4.cpp), in two steps of read_hparams: the per-block
+// shapes (FFN widths, KV heads: numbers or arrays) once n_layer and n_head
+// are known, then the rest (windows, SWA heads and RoPE, shared KV blocks,
+// per-layer embeddings, soft-capping). A mixture-of-experts file is an
+// UNSUPPORTED_ARCH error.
+void read_gemma4_shapes(const GgufFile& g, Hparams& hp);
+void read_gemma4_hparams(const GgufFile& g, Hparams& hp);
 
 // Reads every hyperparameter but n_vocab (the vocabulary's) from the
 // metadata; a missing or out-of-range value is a MODEL_INVALID error naming

@@ -62,7 +62,7 @@ bool cpu_uses_tensor(const std::string& name, int32_t n_layer, int32_t n_cpu_lay
 void Workspace::reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads) {
     if (n_tokens <= capacity) return;
     const size_t T = (size_t)n_tokens;
-    const size_t q_dim = (size_t)hp.n_head * hp.head_dim;
+    const size_t q_dim = (size_t)hp.n_head * hp.head_dim_max();
     x.resize(T * hp.n_embd);
     xb.resize(T * hp.n_embd);
     xb2.resize(T * hp.n_embd);
@@ -74,6 +74,7 @@ void Workspace::reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads) 
     hb2.resize(T * hp.n_ff);
     pos.resize(T);
     reserve_hybrid(hp, T);
+    reserve_gemma4(hp, T);
     if ((int32_t)scratch.per_thread.size() < n_threads) scratch.per_thread.resize(n_threads);
     capacity = n_tokens;
 }
@@ -199,6 +200,10 @@ void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
             kv_layer_.push_back(-1);
             continue;
         }
+        if (hp.kv_source_of(l) != l) {  // Gemma 4: an earlier block's cache
+            kv_layer_.push_back(kv_layer_[(size_t)hp.kv_source_of(l)]);
+            continue;
+        }
         kv_layer_.push_back((int32_t)kv_blocks_.size());
         kv_blocks_.push_back(l);
     }
@@ -231,7 +236,14 @@ void Model::init(const TensorLocator& locate, int32_t n_cpu_layers) {
     layout_.fused_ffn = hp.arch == "phi3";  // llama.cpp's phi3 reads only the fused form
     if (hp.attn_gate && layout_.fused_qkv) fail(HOB_ERR_UNSUPPORTED_ARCH, "gated attention with a fused attn_qkv is not supported");
     layers_.resize(hp.n_layer);
-    for (int32_t l = 0; l < hp.n_layer; l++) load_block(l);
+    if (hp.arch == "gemma4") init_gemma4();
+    for (int32_t l = 0; l < hp.n_layer; l++) {
+        if (hp.arch == "gemma4") {
+            load_gemma4_block(l);
+        } else {
+            load_block(l);
+        }
+    }
     layers_.resize(n_cpu_layers_);  // offloaded blocks were checked; the CPU keeps only its own
     locate_ = nullptr;
 }
@@ -326,6 +338,11 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
     }
     if (tr.block == BlockKind::Bert) {
         forward_encoder(pool, kv, ws, tokens, T, cell0, layout);
+        return;
+    }
+    if (hp.arch == "gemma4") {
+        HOB_CHECK(!layout, HOB_ERR_INVALID_ARGUMENT, "Gemma 4 evaluates tokens appended to a cache, not packed sequences (embeddings)");
+        forward_gemma4(pool, kv, ws, tokens, T, cell0);
         return;
     }
     float* x = ws.x.data();

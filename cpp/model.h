@@ -51,6 +51,13 @@ struct LayerWeights {
     std::vector<float> dt_bias, ssm_a;   // (n_value_heads): the decay's bias and rate (-exp(A_log))
     std::vector<float> ssm_norm;         // (head_dim): RMSNorm of each DeltaNet output head
     const Tensor* out_proj = nullptr;    // shortconv.out_proj (n_embd -> n_embd) / ssm_out (value_dim -> n_embd)
+
+    // Gemma 4 (model_gemma4.cpp). wv is null where V is K's projection; wk
+    // and wv are null in a block reading an earlier block's cache.
+    const Tensor* pl_gate = nullptr;     // inp_gate (n_embd -> n_embd_per_layer)
+    const Tensor* pl_proj = nullptr;     // proj (n_embd_per_layer -> n_embd)
+    std::vector<float> pl_post_norm;     // post_norm (n_embd)
+    float out_scale = 1.0f;              // layer_output_scale: the whole residual stream after the block
 };
 
 // A BERT block's weights (encoder.cpp): post-norm LayerNorms with biases,
@@ -133,11 +140,15 @@ struct Workspace {
     std::vector<float> mix_b;  // (T, conv_channels): the convolution's output
     std::vector<float> mix_z;  // (T, value_dim): Qwen 3.5's output gate
     std::vector<float> mix_alpha, mix_beta;  // (T, n_value_heads)
+    // Gemma 4 only (empty otherwise).
+    std::vector<float> ple;    // (T, n_layer * n_embd_per_layer): each block's per-layer input
+    std::vector<float> ple_h;  // (T, n_embd_per_layer): a block's gated per-layer input
     Scratch scratch;
 
     void reserve(const Hparams& hp, int32_t n_tokens, int32_t n_threads);
-    // The buffers above that only hybrids use (model_hybrid.cpp).
+    // The buffers above that only hybrids use (model_hybrid.cpp), or Gemma 4 (model_gemma4.cpp).
     void reserve_hybrid(const Hparams& hp, size_t n_tokens);
+    void reserve_gemma4(const Hparams& hp, size_t n_tokens);
 };
 
 // Where the bytes of a tensor live in engine memory, or null when the CPU
@@ -252,6 +263,15 @@ private:
                          int32_t cell0, const BatchLayout* layout) const;
     // pooling.cpp: the classifier head and dense projections, when present.
     void load_embedding_head();
+    // model_gemma4.cpp: Gemma 4's model-wide weights (per-layer embeddings,
+    // RoPE factors of the full blocks only), a block's weights, and its
+    // forward pass.
+    void init_gemma4();
+    void load_gemma4_block(int32_t l);
+    void forward_gemma4(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T,
+                        int32_t cell0) const;
+    // Each token's per-layer inputs (ws.ple) from its embedding in ws.x.
+    void gemma4_per_layer_inputs(ThreadPool& pool, Workspace& ws, const int32_t* tokens, int32_t T) const;
 
     uint8_t* owned_ = nullptr;  // freed with the model
     TensorLocator locate_;     // set while building
@@ -268,6 +288,10 @@ private:
     uint64_t weight_bytes_ = 0;
 
     const Tensor* tok_embd_ = nullptr;  // (n_embd, n_vocab)
+    // Gemma 4's per-layer embeddings (null without them).
+    const Tensor* pl_tok_embd_ = nullptr;    // (n_layer * n_embd_per_layer, n_vocab)
+    const Tensor* pl_model_proj_ = nullptr;  // (n_embd -> n_layer * n_embd_per_layer)
+    std::vector<float> pl_proj_norm_;        // (n_embd_per_layer)
     std::vector<float> output_norm_;    // (n_embd)
     const Tensor* output_ = nullptr;    // (n_embd -> n_vocab); tok_embd_ when tied; null when offloaded
     std::vector<LayerWeights> layers_;  // the CPU blocks only

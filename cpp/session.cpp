@@ -153,10 +153,13 @@ void Session::erase(int32_t start, int32_t end) {
     for (int32_t l = 0; l < kv_.n_layer(); l++) {
         // Sliding-window layers may rotate with their own base (Gemma 3);
         // keys of NoPE layers hold no position and stay as they are. The
-        // cache has layers for attention blocks only: l is one of those.
+        // cache has layers for attention blocks only: l is one of those
+        // (Gemma 4's blocks that share an earlier block's cache have none:
+        // shifting that block's keys shifts what they read).
         const int32_t block = model_.kv_block(l);
         if (!hp.has_rope(block)) continue;
-        rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv, hp.head_dim, -n, model_.rope_of(block, kv_.n_ctx()));
+        rope_shift_k(pool_, kv_, l, start, moved, hp.n_head_kv_of(block), hp.head_dim_of(block), -n,
+                     model_.rope_of(block, kv_.n_ctx()));
     }
     // The logits belonged to a context that no longer exists.
     has_logits_ = false;

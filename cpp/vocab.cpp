@@ -95,10 +95,13 @@ Vocab Vocab::load(const GgufFile& g) {
         v.kind_ = Kind::BPE;
     } else if (v.model_ == "bert") {
         v.kind_ = Kind::WPM;
+    } else if (v.model_ == "gemma4") {
+        v.kind_ = Kind::BPE;
+        v.spm_bpe_ = true;
     } else {
         fail(HOB_ERR_UNSUPPORTED_ARCH, "tokenizer model " + quoted(v.model_) +
-                                           " is not supported yet (only \"llama\", SentencePiece, \"gpt2\", BPE, and "
-                                           "\"bert\", WordPiece)");
+                                           " is not supported yet (only \"llama\", SentencePiece, \"gpt2\" and \"gemma4\", "
+                                           "BPE, and \"bert\", WordPiece)");
     }
 
     // ---- token texts, scores and types --------------------------------------
@@ -192,8 +195,9 @@ Vocab Vocab::load(const GgufFile& g) {
     } else {
         v.bos_ = v.eos_ = 11;
         v.unk_ = -1;
-        // ChatGLM's BPE has no BOS at all.
+        // ChatGLM's BPE has no BOS at all; Gemma 4's ids all come from the metadata.
         if (v.pre_ == "chatglm-bpe" || v.pre_ == "glm4") v.bos_ = -1;
+        if (v.spm_bpe_) v.bos_ = v.eos_ = -1;
     }
     const std::pair<const char*, int32_t*> id_keys[] = {
         {"tokenizer.ggml.bos_token_id", &v.bos_},        {"tokenizer.ggml.eos_token_id", &v.eos_},
@@ -219,6 +223,8 @@ Vocab Vocab::load(const GgufFile& g) {
     }
 
     v.add_bos_ = g.get_bool("tokenizer.ggml.add_bos_token", v.add_bos_);
+    // llama.cpp adds BOS for Gemma 4 whatever the file says (its files said false).
+    if (v.spm_bpe_) v.add_bos_ = true;
     v.add_eos_ = g.get_bool("tokenizer.ggml.add_eos_token", false);
     v.add_sep_ = g.get_bool("tokenizer.ggml.add_sep_token", v.kind_ == Kind::WPM);
     v.add_space_prefix_ = g.get_bool("tokenizer.ggml.add_space_prefix", true);
@@ -448,7 +454,7 @@ std::string Vocab::token_to_piece(int32_t id, bool render_special) const {
     const Token& t = at(id);
     if (t.attr & (ATTR_CONTROL | ATTR_UNKNOWN)) return render_special ? t.text : std::string();
     if (t.attr & ATTR_USER_DEFINED) return t.text;
-    if ((t.attr & ATTR_NORMAL) && kind_ == Kind::BPE) return bpe_piece(t.text);
+    if ((t.attr & ATTR_NORMAL) && kind_ == Kind::BPE && !spm_bpe_) return bpe_piece(t.text);
     if (t.attr & ATTR_NORMAL) {
         std::string piece;
         piece.reserve(t.text.size());

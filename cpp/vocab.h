@@ -108,6 +108,7 @@ private:
     void merge_bpe_word(const std::string& word, std::vector<int32_t>& out) const;
     int32_t merge_rank(const std::string& key) const;
     std::string bpe_piece(const std::string& text) const;
+    static std::string escape_spaces(const std::string& text);
 
     // vocab_wpm.cpp
     void load_wpm(const GgufFile& gguf);
@@ -118,6 +119,9 @@ private:
     std::string model_, pre_;
     std::vector<Regex> pre_regexes_;  // applied in order, each splitting the pieces of the last
     bool ignore_merges_ = false;      // a pre-tokenized word that is a token stays whole
+    // Gemma 4's BPE ("gemma4"): SentencePiece-style, spaces written as ▁, merges
+    // over raw UTF-8 characters, <0xHH> tokens for bytes that are no token.
+    bool spm_bpe_ = false;
     std::unordered_map<std::string, int32_t> merge_ranks_;  // "left right" -> rank (line of merges)
     std::vector<Token> tokens_;
     std::unordered_map<std::string, int32_t> ids_;

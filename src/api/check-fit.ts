@@ -85,10 +85,13 @@ async function browserFacts(opts: CheckFitOptions, needStorage: boolean): Promis
     const e = await nav.storage.estimate().catch(() => undefined);
     if (e?.quota !== undefined) facts.storageFreeBytes = Math.max(0, e.quota - (e.usage ?? 0));
   }
-  if ((opts.gpuLayers ?? 0) !== 0 && nav.gpu) {
-    const adapter = await nav.gpu.requestAdapter().catch(() => null);
+  if ((opts.gpuLayers ?? 0) !== 0) {
+    // The worker requests the same adapter; without one, the verdict says why.
+    const adapter = nav.gpu ? await nav.gpu.requestAdapter().catch(() => null) : null;
     if (adapter) {
       facts.gpu = { maxBufferBytes: adapter.limits.maxBufferSize, maxBindingBytes: adapter.limits.maxStorageBufferBindingSize, name: adapter.info?.description || adapter.info?.vendor };
+    } else {
+      facts.noGpu = nav.gpu ? 'no WebGPU adapter was found' : 'WebGPU is not available here (no navigator.gpu)';
     }
   }
   return facts;

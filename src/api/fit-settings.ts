@@ -1,10 +1,12 @@
 // createEngine's use of checkFit (browser and Node alike): the settings to
-// load with (a context shortened when none was asked for, 'auto' resolved to
-// the GPU layers that fit), a ModelTooLargeError when the asked settings do
-// not fit, and the estimate added to engine.info() for comparison with what
-// the load really took.
+// load with (a context shortened when none was asked for; 'auto' is left to
+// the loader, which chooses with the same numbers), a ModelTooLargeError when
+// the asked settings do not fit (a GpuError when GPU layers are asked for and
+// there is no GPU), and the estimate added to engine.info() for comparison
+// with what the load really took.
 import type { CheckFitOptions, CreateEngineOptions, FitReport, HobEngine, ModelInput } from '../shared/types.js';
 import { settingsToLoad } from '../runtime/fit.js';
+import { GpuError } from '../shared/errors.js';
 
 export interface FitDecision {
   report: FitReport;
@@ -40,15 +42,15 @@ export async function decideFit<M extends AnyModel>(
     // cancellation (it reads as the load's).
     return undefined;
   }
+  // GPU layers asked for on a device without a GPU: the GpuError the load
+  // would throw, before anything is downloaded.
+  if (report.problems.length > 0 && report.problems.every((p) => p.limit === 'gpu-unavailable')) {
+    throw new GpuError('gpu/unavailable', report.problems[0].message, { lost: false });
+  }
   const s = settingsToLoad(report);
-  return {
-    report,
-    settings: {
-      contextSize: s.contextSize,
-      // 'auto' takes the check's choice where it knew the GPU (else the worker decides).
-      ...(opts.gpuLayers === 'auto' && report.limits.gpuBudgetBytes !== undefined ? { gpuLayers: s.gpuLayers } : {}),
-    },
-  };
+  // 'auto' stays 'auto': the loader chooses with the same numbers
+  // (autoGpuLayers at this context and GPU budget) and reports how.
+  return { report, settings: { contextSize: s.contextSize } };
 }
 
 /** engine.info() with the check's estimate in load.estimate. */

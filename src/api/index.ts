@@ -5,23 +5,46 @@
 import * as Comlink from 'comlink';
 
 import { HobError } from '../shared/errors.js';
-import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
+import type { CheckFitOptions, CreateEngineOptions, FitReport, HobEngine, ModelInput } from '../shared/types.js';
 import { checkEngineOptions } from './options.js';
 import { openEngine } from './remote-engine.js';
 import { openSharedEngine } from './shared-engine.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { installErrorTransfer } from '../worker/transfer.js';
-import { checkFit } from './check-fit.js';
-import { decideFit, withEstimate } from './fit-settings.js';
-import { hubNameOf, resolveHubModel } from '../store/hub.js';
+import type * as Deferred from './deferred.js';
+import { hubNameOf } from '../store/hub-ref.js';
 
 export * from '../shared/types.js';
 export type { ModelLocation } from '../worker/protocol.js';
 export * from '../shared/errors.js';
 export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS } from '../sampling/params.js';
-export { checkFit };
 export type { QuantChoice, RepoFile } from '../store/hub-quants.js';
-export { isHubRef, listHubFiles, parseHubRef, resolveHubModel, type HubChoice, type HubFile, type HubModel, type HubOptions, type HubRef } from '../store/hub.js';
+export { isHubRef, parseHubRef, type HubRef } from '../store/hub-ref.js';
+export type { HubChoice, HubFile, HubModel, HubOptions } from '../store/hub.js';
+
+// The fit check and the Hub's code load on first use (deferred.ts).
+let deferred: Promise<typeof Deferred> | undefined;
+const later = () => (deferred ??= import('./deferred.js'));
+
+/**
+ * Whether `model` fits this device with these settings, from its header
+ * alone: 'fits' (with the settings to use), 'fits-with-changes' (the asked
+ * settings do not; `settings` do), 'does-not-fit' (`problems` say why, in
+ * bytes). See FitReport and docs/models.md#will-it-fit.
+ */
+export async function checkFit(model: ModelInput, opts?: CheckFitOptions): Promise<FitReport> {
+  return (await later()).checkFit(model, opts);
+}
+
+/** The GGUF files of a Hugging Face repository, with their sizes (see store/hub.ts). */
+export async function listHubFiles(...args: Parameters<typeof Deferred.listHubFiles>): ReturnType<typeof Deferred.listHubFiles> {
+  return (await later()).listHubFiles(...args);
+}
+
+/** An hf: name resolved to its files: the quant picked, split parts gathered, the projector named (see store/hub.ts). */
+export async function resolveHubModel(...args: Parameters<typeof Deferred.resolveHubModel>): ReturnType<typeof Deferred.resolveHubModel> {
+  return (await later()).resolveHubModel(...args);
+}
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
@@ -50,7 +73,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
   let opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), then stored as any URL.
   const hubName = hubNameOf(opts.model);
-  const model = hubName ? (await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
+  const model = hubName ? (await (await later()).resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
   const source = browserModelLocation(model);
   if (opts.shared) {
     // Another tab loads it again from the store when it takes over: it needs a name, not bytes.
@@ -63,11 +86,12 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
     return openSharedEngine(key, () => createEngine({ ...options, shared: false }));
   }
   // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
-  const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, opts);
+  const d = opts.fitCheck === false ? undefined : await later();
+  const fit = d ? await d.decideFit(d.checkFit, model, opts) : undefined;
   if (fit) opts = { ...opts, ...fit.settings };
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);
   const engine = await openEngine(remote, source, opts, () => worker.terminate());
-  return fit ? withEstimate(engine, fit.report) : engine;
+  return fit && d ? d.withEstimate(engine, fit.report) : engine;
 }

@@ -174,6 +174,7 @@ export async function openEngine(
           contextSize: opts.contextSize,
           contextShift: opts.contextShift,
           gpuLayers: opts.gpuLayers,
+          ...(opts.budget?.gpuBytes !== undefined ? { gpuBudgetBytes: opts.budget.gpuBytes } : {}),
           stopFlag,
           ...(opts.sessionDir !== undefined ? { sessionDir: opts.sessionDir } : {}),
         },

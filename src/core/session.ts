@@ -420,10 +420,13 @@ export class Session {
     this.erase(nKeep, nKeep + nDiscard);
   }
 
-  /** What a saved state must match to restore into this session. */
+  /** What a saved state must match to restore into this session. Its
+   *  layers are the cache's (the CPU's, then the offloaded blocks'): fewer
+   *  than the blocks where some read another block's cache (Gemma 4). */
   get kvShape(): KvShape {
     const m = this.model.engine.module;
-    return { kvType: m._hob_session_kv_type(this.handle), kvDim: m._hob_session_kv_dim(this.handle), nCtx: this.nCtx, nLayer: this.model.info.nLayer };
+    const nLayer = m._hob_session_kv_layers(this.handle) + this.model.info.nLayer - this.model.hparams.nCpuLayers;
+    return { kvType: m._hob_session_kv_type(this.handle), kvDim: m._hob_session_kv_dim(this.handle), nCtx: this.nCtx, nLayer };
   }
 
   /** A copy of the cache's used cells, every layer's (read back from the

@@ -46,6 +46,26 @@ function adapterName(adapter: GPUAdapter): string {
   return parts.length > 0 ? parts.join(' ') : 'unknown adapter';
 }
 
+/** What the fit check needs of an adapter: its buffer limits and name. */
+export interface AdapterLimits {
+  maxBufferBytes: number;
+  maxBindingBytes: number;
+  name: string;
+}
+
+/** The limits of the adapter `gpu` offers, without creating a device (the
+ * device requestGpu makes gets the same: it asks for the adapter's limits). */
+export async function adapterLimits(gpu: GPU, powerPreference?: GPUPowerPreference): Promise<AdapterLimits> {
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter(powerPreference ? { powerPreference } : {});
+  } catch (e) {
+    throw new GpuError('gpu/unavailable', `requesting a WebGPU adapter failed: ${(e as Error).message}`, { lost: false });
+  }
+  if (!adapter) throw new GpuError('gpu/unavailable', 'no WebGPU adapter was found', { lost: false });
+  return { maxBufferBytes: adapter.limits.maxBufferSize, maxBindingBytes: adapter.limits.maxStorageBufferBindingSize, name: adapterName(adapter) };
+}
+
 /** Requests a device with the adapter's real limits and the helpful
  * features it has (subgroups, shader-f16, timestamp-query). `gpu` defaults
  * to navigator.gpu; Node passes the webgpu package's object. */

@@ -3,7 +3,7 @@
 // a GPU driver, Dawn can run on SwiftShader's Vulkan driver (set
 // VK_ICD_FILENAMES to its ICD file), which is how the tests run.
 import { GpuError, HobError } from '../shared/errors.js';
-import { requestGpu, type GpuContext } from './device.js';
+import { adapterLimits, requestGpu, type AdapterLimits, type GpuContext } from './device.js';
 
 interface DawnModule {
   create(flags: string[]): GPU;
@@ -16,9 +16,8 @@ let dawn: DawnModule | undefined;
 // down under it. One instance per process, as navigator.gpu is per page.
 let instance: GPU | undefined;
 
-/** A WebGPU device in Node; GpuError 'gpu/unavailable' when the `webgpu`
- * package or an adapter is missing. */
-export async function requestNodeGpu(opts: { powerPreference?: GPUPowerPreference } = {}): Promise<GpuContext> {
+/** Dawn's GPU object (one per process); GpuError 'gpu/unavailable' when the `webgpu` package is missing. */
+async function dawnInstance(): Promise<GPU> {
   if (!dawn) {
     try {
       dawn = (await import('webgpu')) as unknown as DawnModule;
@@ -33,7 +32,20 @@ export async function requestNodeGpu(opts: { powerPreference?: GPUPowerPreferenc
     }
   }
   instance ??= dawn.create([]);
-  return requestGpu({ gpu: instance, powerPreference: opts.powerPreference ?? 'high-performance' });
+  return instance;
+}
+
+/** A WebGPU device in Node; GpuError 'gpu/unavailable' when the `webgpu`
+ * package or an adapter is missing. */
+export async function requestNodeGpu(opts: { powerPreference?: GPUPowerPreference } = {}): Promise<GpuContext> {
+  return requestGpu({ gpu: await dawnInstance(), powerPreference: opts.powerPreference ?? 'high-performance' });
+}
+
+/** The buffer limits of the adapter requestNodeGpu would use, read without
+ * creating a device (checkFit in Node); GpuError 'gpu/unavailable' when the
+ * `webgpu` package or an adapter is missing. */
+export async function nodeAdapterLimits(): Promise<AdapterLimits> {
+  return adapterLimits(await dawnInstance(), 'high-performance');
 }
 
 /**

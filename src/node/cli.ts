@@ -1,4 +1,4 @@
-// The `hob` command line: chat, complete, tokenize, inspect and bench with
+// The `hob` command line: chat, complete, tokenize, inspect, fit and bench with
 // the same wasm engine as the browser. Each command lives in src/node/cli/.
 // Any error is one line on stderr and exit status 1.
 import { commandHelp, usage, UsageError } from './cli/args.js';
@@ -7,6 +7,7 @@ import { benchCommand } from './cli/bench.js';
 import { chatCommand } from './cli/chat.js';
 import { completeCommand, inspectCommand, tokenizeCommand } from './cli/commands.js';
 import { embedCommand, rerankCommand } from './cli/embed.js';
+import { fitCommand } from './cli/fit.js';
 import { describeError } from './cli/model.js';
 
 installProcessGuards();
@@ -19,6 +20,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   embed: embedCommand,
   rerank: rerankCommand,
   inspect: inspectCommand,
+  fit: fitCommand,
   bench: benchCommand,
 };
 

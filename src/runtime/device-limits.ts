@@ -19,6 +19,8 @@ export interface DeviceFacts {
   storageFreeBytes?: number;
   /** The adapter's limits, when there is a GPU to offload to. */
   gpu?: { maxBufferBytes: number; maxBindingBytes: number; name?: string };
+  /** Why there is no GPU, when GPU layers were asked for and none was found. */
+  noGpu?: string;
 }
 
 const GiB = 2 ** 30;
@@ -30,6 +32,12 @@ export const MOBILE_GPU_BUDGET = 1 * GiB;
 /** Phones and tablets: their GPU shares the tab's memory. */
 export function isMobileAgent(userAgent: string | undefined): boolean {
   return !!userAgent && /\b(Mobi|Android|iPhone|iPad|iPod)\b/i.test(userAgent);
+}
+
+/** The GPU budget: the caller's, else 1 GiB on mobile user agents, 2 GiB elsewhere
+ * (the engine worker's loader uses it for gpuLayers 'auto', as checkFit does). */
+export function gpuBudgetBytes(userAgent: string | undefined, budget: MemoryBudget = {}): number {
+  return budget.gpuBytes ?? (isMobileAgent(userAgent) ? MOBILE_GPU_BUDGET : DEFAULT_GPU_BUDGET);
 }
 
 /** The limits a model is judged against (defaults documented in docs/models.md#will-it-fit). */
@@ -59,8 +67,9 @@ export function deviceLimits(facts: DeviceFacts, budget: MemoryBudget = {}): Dev
     threads: Math.max(1, facts.threads),
     unifiedMemory: mobile,
     ...(facts.gpu
-      ? { gpu: { budgetBytes: budget.gpuBytes ?? (mobile ? MOBILE_GPU_BUDGET : DEFAULT_GPU_BUDGET), maxBufferBytes: facts.gpu.maxBufferBytes, maxBindingBytes: facts.gpu.maxBindingBytes, ...(facts.gpu.name ? { name: facts.gpu.name } : {}) } }
+      ? { gpu: { budgetBytes: gpuBudgetBytes(facts.userAgent, budget), maxBufferBytes: facts.gpu.maxBufferBytes, maxBindingBytes: facts.gpu.maxBindingBytes, ...(facts.gpu.name ? { name: facts.gpu.name } : {}) } }
       : {}),
+    ...(!facts.gpu && facts.noGpu !== undefined ? { noGpu: facts.noGpu } : {}),
     ...(facts.storageFreeBytes !== undefined ? { storageFreeBytes: facts.storageFreeBytes } : {}),
   };
 }

@@ -29,6 +29,10 @@ export interface DeviceLimits {
     maxBindingBytes: number;
     name?: string;
   };
+  /** Why there is no GPU (no adapter, no WebGPU, no 'webgpu' package in
+   * Node), when GPU layers were asked for and none was found: 'auto' then
+   * takes 0 blocks, and a number of them does not fit. */
+  noGpu?: string;
   /** Bytes of storage the origin has left, when the browser says (a download needs room). */
   storageFreeBytes?: number;
 }
@@ -47,7 +51,17 @@ export const DEFAULT_CONTEXT = 4096;
 /** Contexts are not shortened below this to make a model fit. */
 export const MIN_SUGGESTED_CONTEXT = 256;
 
-const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+/** The context a session gets when none is asked for (the worker's default, and the loader's). */
+export function defaultContextSize(nCtxTrain: number): number {
+  return nCtxTrain > 0 ? Math.min(nCtxTrain, DEFAULT_CONTEXT) : DEFAULT_CONTEXT;
+}
+
+/** Bytes in MiB for people: whole ones, with a tenth below 10 MiB (a small model's parts are not all 0). */
+export function formatMiB(n: number): string {
+  const m = n / 2 ** 20;
+  return `${m > 0 && m < 10 ? m.toFixed(1) : m.toFixed(0)} MiB`;
+}
+const mib = formatMiB;
 
 /** The problems of one estimate against the limits (empty: it fits). */
 function problemsOf(e: MemoryEstimate, limits: DeviceLimits): FitProblem[] {
@@ -64,21 +78,10 @@ function problemsOf(e: MemoryEstimate, limits: DeviceLimits): FitProblem[] {
     push('memory-budget', cpuAndGpu, limits.memoryBudgetBytes,
       `it needs ${mib(cpuAndGpu)} of memory${limits.unifiedMemory && e.gpu.totalBytes > 0 ? ' (CPU and GPU share it here)' : ''}; the budget is ${mib(limits.memoryBudgetBytes)} (${limits.memoryBudgetSource})`);
   }
-  if (e.gpuLayers > 0) {
-    const gpu = limits.gpu;
-    // Without the adapter's numbers the GPU side is not judged here: the
-    // loader says itself when there is no GPU (GpuError 'gpu/unavailable').
-    if (gpu) {
-      if (e.gpu.unsupported) push('gpu-type', e.gpu.totalBytes, 0, `tensor ${e.gpu.unsupported} has a type the GPU kernels lack`);
-      if (e.gpu.totalBytes > gpu.budgetBytes) {
-        push('gpu-budget', e.gpu.totalBytes, gpu.budgetBytes, `${e.gpuLayers} GPU layers need ${mib(e.gpu.totalBytes)} of GPU memory; the GPU budget is ${mib(gpu.budgetBytes)}`);
-      }
-      const maxBuffer = Math.min(gpu.maxBufferBytes, gpu.maxBindingBytes);
-      if (e.gpu.largestBufferBytes > maxBuffer) {
-        push('gpu-buffer', e.gpu.largestBufferBytes, maxBuffer, `a GPU buffer of ${mib(e.gpu.largestBufferBytes)} is larger than the adapter's limit of ${mib(maxBuffer)}`);
-      }
-    }
-  }
+  if (limits.gpu) out.push(...gpuProblemsOf(e, limits.gpu));
+  else if (limits.noGpu !== undefined && e.gpuLayers > 0) push('gpu-unavailable', e.gpu.totalBytes, 0, `${e.gpuLayers} GPU layers need a GPU: ${limits.noGpu}`);
+  // Otherwise the GPU's numbers are unknown and its side is not judged: the
+  // loader says itself when there is no GPU (GpuError 'gpu/unavailable').
   return out;
 }
 
@@ -86,17 +89,72 @@ function fits(e: MemoryEstimate, limits: DeviceLimits): boolean {
   return problemsOf(e, limits).length === 0;
 }
 
+/** The GPU's side of DeviceLimits: what gpuLayers 'auto' is chosen against. */
+export type GpuLimits = NonNullable<DeviceLimits['gpu']>;
+
+/** The GPU's problems of one estimate (budget, buffer size, kernel types). */
+function gpuProblemsOf(e: MemoryEstimate, gpu: GpuLimits): FitProblem[] {
+  const out: FitProblem[] = [];
+  if (e.gpuLayers === 0) return out;
+  const push = (limit: FitLimit, neededBytes: number, limitBytes: number, message: string) =>
+    out.push({ limit, neededBytes: Math.ceil(neededBytes), limitBytes: Math.floor(limitBytes), message });
+  if (e.gpu.unsupported) push('gpu-type', e.gpu.totalBytes, 0, `tensor ${e.gpu.unsupported} has a type the GPU kernels lack`);
+  if (e.gpu.totalBytes > gpu.budgetBytes) {
+    push('gpu-budget', e.gpu.totalBytes, gpu.budgetBytes, `${e.gpuLayers} GPU layers need ${mib(e.gpu.totalBytes)} of GPU memory; the GPU budget is ${mib(gpu.budgetBytes)}`);
+  }
+  const maxBuffer = Math.min(gpu.maxBufferBytes, gpu.maxBindingBytes);
+  if (e.gpu.largestBufferBytes > maxBuffer) {
+    push('gpu-buffer', e.gpu.largestBufferBytes, maxBuffer, `a GPU buffer of ${mib(e.gpu.largestBufferBytes)} is larger than the adapter's limit of ${mib(maxBuffer)}`);
+  }
+  return out;
+}
+
+/** What gpuLayers 'auto' takes: the count, its estimate, and why not one more. */
+export interface AutoGpuLayers {
+  gpuLayers: number;
+  /** The estimate with `gpuLayers` offloaded at the context asked. */
+  estimate: MemoryEstimate;
+  /** Why one more block does not fit (absent when every block does). */
+  stoppedBy?: FitProblem;
+}
+
+/**
+ * gpuLayers 'auto': the most blocks (from the last) whose GPU side
+ * (weights, KV cache and scratch of the offloaded blocks, at a context of
+ * nCtx) fits the GPU budget and the adapter's buffer limits. checkFit and
+ * the loader both choose with it, so they agree on the number.
+ */
+export function autoGpuLayers(model: FitModel, nCtx: number, gpu: GpuLimits, threads = 1): AutoGpuLayers {
+  const est = (k: number) => estimateMemory(model, k, nCtx, { threads, maxBindingBytes: gpu.maxBindingBytes });
+  // Gemma 4's blocks run on the CPU only: the engine refuses to offload them.
+  if (model.architecture === 'gemma4') {
+    return { gpuLayers: 0, estimate: est(0), stoppedBy: { limit: 'gpu-type', neededBytes: 0, limitBytes: 0, message: 'Gemma 4 blocks run on the CPU only' } };
+  }
+  let k = 0;
+  let estimate = est(0);
+  while (k < model.nLayer) {
+    const next = est(k + 1);
+    const p = gpuProblemsOf(next, gpu);
+    if (p.length > 0) return { gpuLayers: k, estimate, stoppedBy: p[0] };
+    k++;
+    estimate = next;
+  }
+  return { gpuLayers: k, estimate };
+}
+
+/** One line on an 'auto' choice, in MiB, for engine.info().load.reason and checkFit's reason. */
+export function describeAutoGpuLayers(auto: AutoGpuLayers, nLayer: number, gpu: GpuLimits): string {
+  const g = auto.estimate.gpu;
+  const parts = `weights ${mib(g.weightBytes)}, KV cache ${mib(g.kvBytes)}, scratch ${mib(g.scratchBytes)}`;
+  const head = `auto: ${auto.gpuLayers} of ${nLayer} blocks on the GPU at a context of ${auto.estimate.contextSize}`;
+  const budget = `the GPU budget of ${mib(gpu.budgetBytes)} (largest buffer ${mib(Math.min(gpu.maxBufferBytes, gpu.maxBindingBytes))})`;
+  const why = auto.stoppedBy ? `; one more: ${auto.stoppedBy.message}` : '';
+  return `${head} take ${mib(g.totalBytes)} (${parts}) of ${budget}${why}`;
+}
+
 /** The most GPU layers (from the last block) whose GPU side fits, at nCtx. */
 function mostGpuLayers(model: FitModel, nCtx: number, limits: DeviceLimits): number {
-  if (!limits.gpu) return 0;
-  const est = (k: number) => estimateMemory(model, k, nCtx, { threads: limits.threads, maxBindingBytes: limits.gpu!.maxBindingBytes });
-  const gpuFits = (k: number) => {
-    const p = problemsOf(est(k), limits);
-    return !p.some((x) => x.limit === 'gpu-budget' || x.limit === 'gpu-buffer' || x.limit === 'gpu-type');
-  };
-  let k = 0;
-  while (k < model.nLayer && gpuFits(k + 1)) k++;
-  return k;
+  return limits.gpu ? autoGpuLayers(model, nCtx, limits.gpu, limits.threads).gpuLayers : 0;
 }
 
 /** The fewest GPU layers, from `from` up, that make the whole fit at nCtx; undefined if none. */
@@ -132,7 +190,7 @@ function layersAt(model: FitModel, nCtx: number, asked: number | 'auto', limits:
  */
 export function checkModelFit(model: FitModel, request: FitRequest, limits: DeviceLimits): FitReport {
   const asked = request.gpuLayers ?? 0;
-  const defaultCtx = model.nCtxTrain > 0 ? Math.min(model.nCtxTrain, DEFAULT_CONTEXT) : DEFAULT_CONTEXT;
+  const defaultCtx = defaultContextSize(model.nCtxTrain);
   const ctxAsked = request.contextSize ?? defaultCtx;
   const opts = { threads: limits.threads, maxBindingBytes: limits.gpu?.maxBindingBytes };
   const kAsked = asked === 'auto' ? mostGpuLayers(model, ctxAsked, limits) : Math.min(asked, model.nLayer);
@@ -154,6 +212,8 @@ export function checkModelFit(model: FitModel, request: FitRequest, limits: Devi
       memoryBudgetSource: limits.memoryBudgetSource,
       unifiedMemory: limits.unifiedMemory,
       ...(limits.gpu ? { gpuBudgetBytes: limits.gpu.budgetBytes, gpuMaxBufferBytes: Math.min(limits.gpu.maxBufferBytes, limits.gpu.maxBindingBytes) } : {}),
+      ...(limits.gpu?.name ? { gpuName: limits.gpu.name } : {}),
+      ...(!limits.gpu && limits.noGpu !== undefined ? { noGpu: limits.noGpu } : {}),
       ...(limits.storageFreeBytes !== undefined ? { storageFreeBytes: limits.storageFreeBytes } : {}),
     },
     reason,
@@ -162,7 +222,15 @@ export function checkModelFit(model: FitModel, request: FitRequest, limits: Devi
     `${mib(e.wasm.totalBytes)} of wasm memory${e.gpuLayers > 0 ? ` and ${mib(e.gpu.totalBytes)} of GPU memory (${e.gpuLayers} of ${model.nLayer} blocks)` : ''} at a context of ${e.contextSize}`;
 
   if (storage) return report('does-not-fit', undefined, askedEstimate, storage.message);
-  if (problems.length === 0) return report('fits', { gpuLayers: kAsked, contextSize: ctxAsked }, askedEstimate, `fits: ${describe(askedEstimate)}`);
+  // How 'auto' chose, in the reason (the loader reports the same line).
+  const autoNote = (ctx: number) => {
+    if (asked !== 'auto') return '';
+    if (!limits.gpu) return limits.noGpu !== undefined ? `; no GPU: ${limits.noGpu}` : '';
+    return `; ${describeAutoGpuLayers(autoGpuLayers(model, ctx, limits.gpu, limits.threads), model.nLayer, limits.gpu)}`;
+  };
+  if (problems.length === 0) {
+    return report('fits', { gpuLayers: kAsked, contextSize: ctxAsked }, askedEstimate, `fits: ${describe(askedEstimate)}${autoNote(ctxAsked)}`);
+  }
 
   // Keep the context, move layers; then shorten the context, halving.
   for (let ctx = ctxAsked; ctx >= Math.min(MIN_SUGGESTED_CONTEXT, ctxAsked); ctx = ctx > MIN_SUGGESTED_CONTEXT ? Math.max(MIN_SUGGESTED_CONTEXT, Math.floor(ctx / 2)) : 0) {
@@ -177,7 +245,7 @@ export function checkModelFit(model: FitModel, request: FitRequest, limits: Devi
         { gpuLayers: k, contextSize: ctx },
         e,
         chosen
-          ? `fits with a context of ${ctx} (${describe(e)}); ${defaultCtx} would not: ${why}`
+          ? `fits with a context of ${ctx} (${describe(e)}); ${defaultCtx} would not: ${why}${autoNote(ctx)}`
           : `does not fit as asked (${why}); it fits with gpuLayers ${k} and contextSize ${ctx}: ${describe(e)}`,
       );
     }

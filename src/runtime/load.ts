@@ -15,18 +15,27 @@ import type { TensorBytes } from '../gpu/gpu-model.js';
 import { HobError } from '../shared/errors.js';
 import type { GgufHeader, GgufTensor } from '../shared/model.js';
 import type { Progress } from '../shared/types.js';
+import { DEFAULT_GPU_BUDGET } from './device-limits.js';
+import { autoGpuLayers, defaultContextSize, describeAutoGpuLayers } from './fit.js';
 import { IdentitySampler } from './identity.js';
+import { fitModelFromHeader } from './memory-estimate.js';
 
 export interface LoadOptions {
   /** Blocks to offload to the GPU, counted from the last (llama.cpp's -ngl):
-   * 0 runs everything in wasm; 'auto' takes as many as fit `gpuBudgetBytes`.
+   * 0 runs everything in wasm; 'auto' takes as many as checkFit would
+   * (fit.ts's autoGpuLayers: their weights, KV cache and scratch at
+   * `contextSize` within `gpuBudgetBytes` and the adapter's buffer limits).
    * Needs `gpu` when not 0. */
   gpuLayers?: number | 'auto';
   gpu?: GpuContext;
   /** Why there is no `gpu` (no navigator.gpu, no adapter…), for the load report of 'auto'. */
   noGpuReason?: string;
-  /** GPU memory the weights may take with gpuLayers 'auto' (default 2 GiB,
-   * or the adapter's largest buffer size if smaller). */
+  /** The context the session will have, which sizes the offloaded blocks'
+   * KV cache for 'auto': 0 is the training context (as Session.create takes
+   * it); undefined is createEngine's default, min(training context, 4096). */
+  contextSize?: number;
+  /** GPU memory the offloaded part may take with gpuLayers 'auto' (default
+   * 2 GiB; device-limits.ts's gpuBudgetBytes gives a page's default). */
   gpuBudgetBytes?: number;
   /** Bytes of the file read so far, and the total that will be read. */
   onProgress?: (p: Progress) => void;
@@ -39,9 +48,9 @@ function blockOf(name: string): number {
   return m ? Number(m[1]) : -1;
 }
 
-/** Chooses gpuLayers: the number asked for, or for 'auto' the most blocks
- * (from the last) whose weights fit the budget. */
-function chooseGpuLayers(header: GgufHeader, nLayer: number, opts: LoadOptions): { k: number; reason: string } {
+/** Chooses gpuLayers: the number asked for, or for 'auto' checkFit's choice
+ * for this context and GPU (fit.ts's autoGpuLayers). */
+export function chooseGpuLayers(header: GgufHeader, fileBytes: number, nLayer: number, opts: LoadOptions): { k: number; reason: string } {
   const asked = opts.gpuLayers ?? 0;
   if (asked !== 'auto') {
     if (!Number.isInteger(asked) || asked < 0) {
@@ -50,23 +59,15 @@ function chooseGpuLayers(header: GgufHeader, nLayer: number, opts: LoadOptions):
     return { k: Math.min(asked, nLayer), reason: asked > nLayer ? `asked for ${asked}; the model has ${nLayer} blocks` : `asked for ${asked}` };
   }
   if (!opts.gpu) return { k: 0, reason: opts.noGpuReason ? `no GPU: ${opts.noGpuReason}` : 'no GPU' };
-  const budget = Math.min(opts.gpuBudgetBytes ?? 2 ** 31, opts.gpu.caps.maxBufferBytes * 8);
-  const blockBytes = new Array<number>(nLayer).fill(0);
-  let headBytes = 0;
-  for (const t of header.tensors) {
-    const b = blockOf(t.name);
-    if (b >= 0 && b < nLayer) blockBytes[b] += t.sizeBytes;
-    if (isHeadTensor(t.name)) headBytes += t.sizeBytes;
-  }
-  if (!header.tensors.some((t) => t.name === 'output.weight')) {
-    headBytes += header.tensors.find((t) => t.name === 'token_embd.weight')?.sizeBytes ?? 0;
-  }
-  let k = 0;
-  let used = 0;
-  while (k < nLayer && used + blockBytes[nLayer - 1 - k] <= budget) used += blockBytes[nLayer - 1 - k++];
-  if (k === nLayer && used + headBytes > budget) k--; // all blocks but no room for the head: keep one on the CPU
-  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
-  return { k, reason: `auto: ${k} of ${nLayer} blocks (${mib(used)}) fit the GPU budget of ${mib(budget)}` };
+  const model = fitModelFromHeader(header, fileBytes);
+  const nCtx = opts.contextSize === undefined ? defaultContextSize(model.nCtxTrain) : opts.contextSize > 0 ? opts.contextSize : model.nCtxTrain || defaultContextSize(0);
+  const limits = {
+    budgetBytes: opts.gpuBudgetBytes ?? DEFAULT_GPU_BUDGET,
+    maxBufferBytes: opts.gpu.caps.maxBufferBytes,
+    maxBindingBytes: opts.gpu.caps.maxBindingBytes,
+  };
+  const auto = autoGpuLayers(model, nCtx, limits);
+  return { k: Math.min(auto.gpuLayers, nLayer), reason: describeAutoGpuLayers(auto, model.nLayer, limits) };
 }
 
 /** Loads a model from `source`, offloading the last gpuLayers blocks. */
@@ -77,7 +78,7 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
   // Qwen 3.5 files count their multi-token-prediction blocks, which no
   // forward pass runs (the engine leaves them out too).
   const nLayer = Number(header.metadata[`${arch}.block_count`] ?? 0) - Number(header.metadata[`${arch}.nextn_predict_layers`] ?? 0);
-  const { k, reason } = chooseGpuLayers(header, nLayer, opts);
+  const { k, reason } = chooseGpuLayers(header, source.sizeBytes, nLayer, opts);
   if (k > 0 && !opts.gpu) {
     throw new HobError('argument/invalid', `gpuLayers ${k} needs a GPU device`, { gpuLayers: k });
   }

@@ -37,6 +37,13 @@ export interface FitModel {
   headerBytes: number;
   /** Bytes of the whole model (every part). */
   fileBytes: number;
+  /** Gemma 4: blocks with a KV cache of their own (the last
+   *  attention.shared_kv_layers read another's), the cache row (the widest
+   *  block's: sliding heads have their own width), and the per-layer
+   *  input values each token carries (n_layer x embedding_length_per_layer_input). */
+  nKvLayers?: number;
+  kvDim?: number;
+  perLayerValues?: number;
 }
 
 // ---- constants of the engine's wasm builds ------------------------------------
@@ -96,7 +103,9 @@ function shapeOf(meta: (key: string) => unknown, tensors: FitTensor[], headerByt
     // At most the blocks the tensor table holds: a block count from an
     // untrusted header must not drive loops (a model missing blocks is the
     // loader's error to report).
-    nLayer: Math.max(0, Math.min(num(meta(a + 'block_count')) ?? 0, blocksIn(tensors))),
+    // Qwen 3.5's multi-token-prediction blocks are counted in block_count
+    // but no forward pass runs them: the engine and the loader leave them out.
+    nLayer: Math.max(0, Math.min((num(meta(a + 'block_count')) ?? 0) - (num(meta(a + 'nextn_predict_layers')) ?? 0), blocksIn(tensors))),
     nEmbd,
     nHead,
     // An array (per-layer head counts) reads as absent: nHead, the larger cache.
@@ -109,9 +118,24 @@ function shapeOf(meta: (key: string) => unknown, tensors: FitTensor[], headerByt
     nRot: num(meta(a + 'rope.dimension_count')) ?? headDim,
     qkNorm: byName.has('blk.0.attn_q_norm.weight'),
     postNorms: byName.has('blk.0.post_attention_norm.weight'),
+    ...(arch === 'gemma4' ? gemma4Shape(meta, tensors, Math.max(0, Math.min(num(meta(a + 'block_count')) ?? 0, blocksIn(tensors)))) : {}),
     tensors,
     headerBytes,
     fileBytes,
+  };
+}
+
+/** Gemma 4's cache and per-layer inputs (cpp/arch_gemma4.cpp). The cache
+ * row is the widest attn_k.weight (KV head counts may be a per-block array,
+ * which the header read leaves out). */
+function gemma4Shape(meta: (key: string) => unknown, tensors: readonly FitTensor[], nLayer: number): Pick<FitModel, 'nKvLayers' | 'kvDim' | 'perLayerValues'> {
+  const a = 'gemma4.';
+  let kvDim = 0;
+  for (const t of tensors) if (/^blk\.\d+\.attn_k\.weight$/.test(t.name)) kvDim = Math.max(kvDim, t.dims[1] ?? 0);
+  return {
+    nKvLayers: Math.max(0, nLayer - (num(meta(a + 'attention.shared_kv_layers')) ?? 0)),
+    ...(kvDim > 0 ? { kvDim } : {}),
+    perLayerValues: nLayer * (num(meta(a + 'embedding_length_per_layer_input')) ?? 0),
   };
 }
 
@@ -169,7 +193,7 @@ export function estimateMemory(model: FitModel, gpuLayers: number, contextSize: 
   const nCtx = Math.max(1, contextSize);
   const E = model.nEmbd;
   const qDim = model.nHead * model.headDim;
-  const kvDim = model.nHeadKv * model.headDim;
+  const kvDim = model.kvDim ?? model.nHeadKv * model.headDim;
 
   // cpp/loader.cpp: one buffer of the CPU tensors, each on a 64-byte boundary;
   // cpp/model.cpp copies every norm and bias vector to floats as well.
@@ -189,10 +213,11 @@ export function estimateMemory(model: FitModel, gpuLayers: number, contextSize: 
   const parsed = model.headerBytes * PARSED_HEADER_PER_BYTE;
   const vocab = model.headerBytes * VOCAB_PER_HEADER_BYTE;
   // cpp/kv_cache.h: K and V (f16) per CPU block and cell, and each cell's position.
-  const kvBytes = nCpu > 0 ? 2 * nCpu * nCtx * kvDim * 2 + nCtx * 4 : 0;
+  const kvLayers = Math.min(nCpu, model.nKvLayers ?? nCpu);
+  const kvBytes = nCpu > 0 ? 2 * kvLayers * nCtx * kvDim * 2 + nCtx * 4 : 0;
   // cpp/session.cpp, cpp/model.h Workspace: one batch's activations, the logits.
   const T = Math.min(CPU_BATCH, nCtx);
-  const workspace = T * (3 * E + 2 * qDim + 2 * kvDim + 2 * model.nFf) * 4 + T * 4 + model.nVocab * 4;
+  const workspace = T * (3 * E + 2 * qDim + 2 * kvDim + 2 * model.nFf + (model.perLayerValues ?? 0)) * 4 + T * 4 + model.nVocab * 4;
   // Scratch of an evaluation: quantized activations for the widest input,
   // the attention scores of each thread, and the hidden states handed to the GPU.
   const scratch = T * actBytesPerToken(model, nCpu) + threads * ATTN_ROWS_PER_TASK * (nCtx + 3 * model.headDim) * 4 + (k > 0 ? GPU_BATCH * E * 4 : 0);

@@ -636,7 +636,7 @@ export interface CheckFitOptions {
 }
 
 /** Which limit a setting runs into. */
-export type FitLimit = 'wasm-heap' | 'memory-budget' | 'gpu-budget' | 'gpu-buffer' | 'gpu-type' | 'storage';
+export type FitLimit = 'wasm-heap' | 'memory-budget' | 'gpu-budget' | 'gpu-buffer' | 'gpu-type' | 'gpu-unavailable' | 'storage';
 
 export interface FitProblem {
   limit: FitLimit;
@@ -705,6 +705,10 @@ export interface FitReport {
     unifiedMemory: boolean;
     gpuBudgetBytes?: number;
     gpuMaxBufferBytes?: number;
+    /** The adapter judged against, when it names itself. */
+    gpuName?: string;
+    /** Why there is no GPU, when GPU layers were asked for and none was found. */
+    noGpu?: string;
     storageFreeBytes?: number;
   };
   /** One line for people. */

@@ -9,6 +9,9 @@
 import { HobError, HubError, NetworkError } from '../shared/errors.js';
 import { chooseProjector, chooseQuant, groupChoices, isModelFile, SPLIT_NAME, type QuantChoice, type RepoFile } from './hub-quants.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, fetchWithIdleTimeout } from './net.js';
+import { parseHubRef, type HubRef } from './hub-ref.js';
+
+export { hubNameOf, isHubRef, parseHubRef, type HubRef } from './hub-ref.js';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
@@ -23,18 +26,6 @@ export interface HubOptions {
   signal?: AbortSignal;
   /** A request that receives nothing for this long fails with 'network/timeout' (default 30 s). */
   idleTimeoutMs?: number;
-}
-
-/** A parsed hf: reference. */
-export interface HubRef {
-  /** OWNER/REPO. */
-  repo: string;
-  /** A branch, tag or commit (default 'main'). */
-  revision: string;
-  /** The quant asked for (hf:OWNER/REPO:QUANT). */
-  quant?: string;
-  /** The file asked for (hf:OWNER/REPO/PATH.gguf). */
-  file?: string;
 }
 
 export interface HubFile {
@@ -66,30 +57,6 @@ export interface HubModel {
   projector?: HubFile;
   /** Every model choice the repository holds, smallest first. */
   choices: HubChoice[];
-}
-
-const REF = /^hf:([\w.-]+\/[\w.-]+)(?:@([\w./-]+?))?(?::([\w.-]+)|\/(.+\.gguf))?$/i;
-
-/** Whether a model string names a Hugging Face model (hf:…). */
-export function isHubRef(model: string): boolean {
-  return /^hf:/i.test(model);
-}
-
-/** The hf: name a model input carries (a string, or { url }), if it is one. */
-export function hubNameOf(model: unknown): string | undefined {
-  const text = typeof model === 'string' ? model : model && typeof model === 'object' && 'url' in model && typeof model.url === 'string' ? model.url : undefined;
-  return text !== undefined && isHubRef(text) ? text : undefined;
-}
-
-/** Parses `hf:OWNER/REPO[@REVISION][:QUANT]` or `hf:OWNER/REPO[@REVISION]/PATH.gguf`. */
-export function parseHubRef(s: string): HubRef {
-  const m = REF.exec(s.trim());
-  if (!m || m[1].includes('..') || (m[4] !== undefined && m[4].split('/').some((p) => p === '' || p === '..'))) {
-    throw new HobError('argument/invalid', `"${s}" is not a Hugging Face model: write hf:OWNER/REPO, hf:OWNER/REPO:QUANT or hf:OWNER/REPO/FILE.gguf`, {
-      model: s,
-    });
-  }
-  return { repo: m[1], revision: m[2] ?? 'main', ...(m[3] ? { quant: m[3] } : {}), ...(m[4] ? { file: m[4] } : {}) };
 }
 
 /** The Hub's address: the option, else HF_ENDPOINT (Node), else huggingface.co; no trailing slash. */

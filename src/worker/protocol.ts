@@ -26,6 +26,7 @@ export interface OpenOptions {
   threads?: number;
   /** Blocks to offload to the GPU from the last, or 'auto' (see src/runtime/load.ts). */
   gpuLayers?: number | 'auto';
+  /** The GPU budget of 'auto' (createEngine's budget.gpuBytes; default by user agent). */
   gpuBudgetBytes?: number;
   contextSize?: number;
   contextShift?: ContextShiftOptions | false;

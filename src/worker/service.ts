@@ -10,6 +10,7 @@ import { Engine } from '../core/wasm-engine.js';
 import type { GpuContext } from '../gpu/device.js';
 import { embedTexts, embedTokens, rerankScores } from '../runtime/embeddings.js';
 import { generate } from '../runtime/generate.js';
+import { gpuBudgetBytes } from '../runtime/device-limits.js';
 import { loadModelFromSource } from '../runtime/load.js';
 import { chatPrompt } from '../runtime/prompt.js';
 import { prepareRequest, type ReplyDelta } from '../runtime/request.js';
@@ -154,7 +155,9 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
           gpuLayers,
           gpu,
           noGpuReason,
-          gpuBudgetBytes: opts.gpuBudgetBytes,
+          // 'auto' chooses as checkFit does: for this context, within the page's GPU budget.
+          contextSize: opts.contextSize,
+          gpuBudgetBytes: gpuBudgetBytes(globalThis.navigator?.userAgent, { gpuBytes: opts.gpuBudgetBytes }),
           signal,
           onProgress: onProgress && ((p) => onProgress({ ...p, phase: 'load' })),
         });
@@ -325,6 +328,9 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       stopAll = true;
       await exclusive(() => sessions.close());
       freeModel();
+      // The device's pending error scopes settle first: Dawn in Node aborts
+      // the process when a worker ends with one of their promises pending.
+      await gpu?.device.queue.onSubmittedWorkDone();
       gpu?.device.destroy();
       gpu = undefined;
       engine?.dispose();

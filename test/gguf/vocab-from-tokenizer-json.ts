@@ -47,10 +47,13 @@ export interface VocabFromJsonOptions {
   config?: TokenizerConfig;
   /** Adds llama.* hyperparameters and zero tensors (1 block, width 32). */
   withModel?: boolean;
+  /** Writes a byte-fallback (SentencePiece-style) BPE as tokenizer model
+   *  "gemma4" (its merges, no scores), as Gemma 4's converter does. */
+  model?: 'gemma4';
 }
 
 export interface ConvertedVocab {
-  model: 'gpt2' | 'llama';
+  model: 'gpt2' | 'llama' | 'gemma4';
   tokens: string[];
   types: number[];
   writer: GgufWriter;
@@ -75,6 +78,8 @@ export function vocabFromTokenizerJson(json: TokenizerJson, opts: VocabFromJsonO
   if (m.type !== 'BPE') throw new Error(`tokenizer model ${m.type} is not BPE`);
   const added = json.added_tokens ?? [];
   const isSpm = m.byte_fallback === true;
+  const gemma4 = opts.model === 'gemma4';
+  if (gemma4 && !isSpm) throw new Error(`${opts.name}: the gemma4 tokenizer model is a byte-fallback BPE`);
 
   // Ids may skip numbers: llama.cpp's converter fills holes with [PAD<id>].
   let n = 0;
@@ -97,13 +102,13 @@ export function vocabFromTokenizerJson(json: TokenizerJson, opts: VocabFromJsonO
   w.addKv('general.architecture', 'llama', 'string');
   w.addKv('general.name', opts.name, 'string');
   if (opts.withModel) addTinyLlamaKvs(w, n);
-  w.addKv('tokenizer.ggml.model', isSpm ? 'llama' : 'gpt2', 'string');
+  w.addKv('tokenizer.ggml.model', gemma4 ? 'gemma4' : isSpm ? 'llama' : 'gpt2', 'string');
   if (!isSpm) {
     if (!opts.pre) throw new Error(`${opts.name}: a byte-level BPE tokenizer needs its pre-tokenizer name`);
     w.addKv('tokenizer.ggml.pre', opts.pre, 'string');
   }
   w.addKv('tokenizer.ggml.tokens', tokens, 'string[]');
-  if (isSpm) {
+  if (isSpm && !gemma4) {
     // SentencePiece merges the pair whose result scores best; the merge
     // list is that order, so a token's score is minus the rank of the first
     // merge that makes it (0 for tokens no merge makes).
@@ -119,7 +124,7 @@ export function vocabFromTokenizerJson(json: TokenizerJson, opts: VocabFromJsonO
     w.addKv('tokenizer.ggml.scores', scores, 'float32[]');
   }
   w.addKv('tokenizer.ggml.token_type', types, 'int32[]');
-  if (!isSpm) w.addKv('tokenizer.ggml.merges', merges, 'string[]');
+  if (!isSpm || gemma4) w.addKv('tokenizer.ggml.merges', merges, 'string[]');
 
   const idOf = (t: string | { content: string } | null | undefined): number | undefined => {
     const text = tokenText(t);
@@ -137,11 +142,11 @@ export function vocabFromTokenizerJson(json: TokenizerJson, opts: VocabFromJsonO
   for (const [k, id] of ids) if (id !== undefined) w.addKv(`tokenizer.ggml.${k}_token_id`, id, 'uint32');
   if (c.add_bos_token !== undefined) w.addKv('tokenizer.ggml.add_bos_token', c.add_bos_token, 'bool');
   if (c.add_eos_token !== undefined) w.addKv('tokenizer.ggml.add_eos_token', c.add_eos_token, 'bool');
-  if (isSpm) w.addKv('tokenizer.ggml.add_space_prefix', prependsSpaceMark(json.normalizer), 'bool');
+  if (isSpm && !gemma4) w.addKv('tokenizer.ggml.add_space_prefix', prependsSpaceMark(json.normalizer), 'bool');
   if (typeof c.chat_template === 'string') w.addKv('tokenizer.chat_template', c.chat_template, 'string');
 
   if (opts.withModel) addTinyLlamaTensors(w, n);
-  return { model: isSpm ? 'llama' : 'gpt2', tokens, types, writer: w };
+  return { model: gemma4 ? 'gemma4' : isSpm ? 'llama' : 'gpt2', tokens, types, writer: w };
 }
 
 const TINY = { nEmbd: 32, nFf: 32, nHead: 2 };

@@ -1,11 +1,14 @@
-// Loading with offloaded blocks: 'auto' chooses within the budget and says
-// why, offloaded weights never enter the wasm heap, and a lost device is a
-// typed error after which the model reloads on the CPU.
+// Loading with offloaded blocks: 'auto' chooses within the GPU budget (the
+// fit estimate's weights, KV cache and scratch) and says why, offloaded
+// weights never enter the wasm heap, and a lost device is a typed error
+// after which the model reloads on the CPU.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { Engine, GpuError, loadModelFromSource, Session } from '../../src/node/index.js';
 import { bytesSource } from '../../src/format/source.js';
+import { readGgufLayout } from '../../src/format/gguf-layout.js';
+import { estimateMemory, fitModelFromLayouts } from '../../src/runtime/memory-estimate.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { requestNodeGpu } from './node-gpu.js';
 
@@ -25,15 +28,17 @@ async function firstLogits(model: Awaited<ReturnType<typeof loadModelFromSource>
   return l;
 }
 
-test("gpuLayers 'auto' offloads the most blocks that fit the budget and says why", async () => {
+test("gpuLayers 'auto' offloads the most blocks whose GPU memory fits the budget at the session's context, and says why", async () => {
   const gpu = await requestNodeGpu();
-  // Each tiny block holds 4 64x64 and 3 64x192 f32 matrices plus two norms.
-  const blockBytes = (4 * 64 * 64 + 3 * 64 * 192 + 2 * 64) * 4;
-  const m = await loadModelFromSource(engine, bytesSource(tiny), { gpuLayers: 'auto', gpu, gpuBudgetBytes: 2.5 * blockBytes });
+  const fm = fitModelFromLayouts([await readGgufLayout(bytesSource(tiny))], [tiny.byteLength]);
+  // Between what 2 and 3 blocks take (weights, KV cache for 32 cells, scratch).
+  const gpuAt = (k: number) => estimateMemory(fm, k, 32, { maxBindingBytes: gpu.caps.maxBindingBytes }).gpu.totalBytes;
+  const budget = Math.floor((gpuAt(2) + gpuAt(3)) / 2);
+  const m = await loadModelFromSource(engine, bytesSource(tiny), { gpuLayers: 'auto', gpu, contextSize: 32, gpuBudgetBytes: budget });
   assert.equal(m.loadReport?.gpuLayers, 2);
   assert.equal(m.loadReport?.headOnGpu, false);
-  assert.match(m.loadReport!.reason, /auto: 2 of 4 blocks .* fit the GPU budget/);
-  const all = await loadModelFromSource(engine, bytesSource(tiny), { gpuLayers: 'auto', gpu, gpuBudgetBytes: 1 << 30 });
+  assert.match(m.loadReport!.reason, /^auto: 2 of 4 blocks on the GPU at a context of 32 take [\d.]+ MiB \(weights .*\) of the GPU budget of [\d.]+ MiB .*; one more: 3 GPU layers need/);
+  const all = await loadModelFromSource(engine, bytesSource(tiny), { gpuLayers: 'auto', gpu, contextSize: 32, gpuBudgetBytes: 1 << 30 });
   assert.equal(all.loadReport?.gpuLayers, 4);
   assert.equal(all.loadReport?.headOnGpu, true);
   m.free();

@@ -19,6 +19,8 @@ interface VocabInfo {
   file?: string;
   tokenizer?: string;
   pre?: string;
+  /** "gemma4": converted as that tokenizer model. */
+  model?: 'gemma4';
   bos: number;
   eos: number;
   addBos: boolean;
@@ -73,7 +75,7 @@ describe(`tokenizers against ${fixture.generator}`, () => {
       before(() => {
         const { json, config } = tokenizerPackage(info.tokenizer!);
         // Parameters as the fixture script used them: the package's config.
-        const v = vocabFromTokenizerJson(json as never, { name, pre: info.pre, config: config as never, withModel: true });
+        const v = vocabFromTokenizerJson(json as never, { name, pre: info.pre, config: config as never, withModel: true, model: info.model });
         model = Model.load(engine, v.writer.toBytes());
       });
       after(() => model?.free());

@@ -147,6 +147,19 @@ ${modelHelp}`,
 Prints the GGUF's metadata and tensor table as JSON, without loading the
 weights. Arrays are shortened to 16 entries unless --full.
 ${modelHelp}`,
+  fit: `usage: hob fit [--model] M [options]
+
+Whether the model fits this machine with these settings, from its GGUF header
+alone (a URL or an hf: model is not downloaded): the wasm memory and, with
+--gpu-layers, the GPU memory it would take (the adapter of the 'webgpu'
+package, or why there is none), against the budgets. Prints the verdict and
+the settings to load with; exit status 1 when the asked settings do not fit.
+
+options:
+  --memory-budget MiB   wasm memory budget (default: half of this machine's, at most 4096)
+  --gpu-budget MiB      GPU memory budget (default 2048)
+  --json                print checkFit's report as JSON
+${modelHelp}`,
   bench: `usage: hob bench [--model] M [options]
 
 Prompt processing (pp) and text generation (tg) speed, as llama-bench
@@ -173,6 +186,7 @@ commands:
   embed       print the embeddings of texts as JSON
   rerank      score documents against a query with a reranker
   inspect     print a GGUF's metadata and tensor table
+  fit         will the model fit this machine (memory, GPU)? from its header
   bench       prompt-processing and generation speed (llama-bench style)
 
 "hob <command> --help" describes a command's options. --model takes a file

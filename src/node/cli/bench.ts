@@ -47,9 +47,9 @@ export async function benchCommand(args: string[]): Promise<void> {
   const nPrompt = num(o['n-prompt'], 'n-prompt', 128, { min: 0, integer: true });
   const nGen = num(o['n-gen'], 'n-gen', 32, { min: 0, integer: true });
   const reps = num(o.repetitions, 'repetitions', 3, { min: 1, integer: true });
-  const m = await openModel(o, positionals);
-  const { model, engine } = m;
   const nCtx = num(o['ctx-size'], 'ctx-size', Math.max(nPrompt, nGen + 1, 16), { min: 1, integer: true });
+  const m = await openModel(o, positionals, { contextSize: nCtx });
+  const { model, engine } = m;
   const session = Session.create(model, { nCtx, nThreads: m.threads });
   // Random ids but never end-of-generation tokens, so nothing special happens mid-test.
   const tokens = randomTokens(Math.max(nPrompt, nGen + 1), model.info.nVocab, 42).map((t) => (model.isEog(t) ? 0 : t));

@@ -68,7 +68,7 @@ export async function completeCommand(args: string[]): Promise<void> {
   const constraints = await constraintParams(o);
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
 
-  const m = await openModel(o, positionals);
+  const m = await openModel(o, positionals, { contextSize: nCtx });
   const { engine, model } = m;
   if (m.gpu && !o.json && model.loadReport) {
     const r = model.loadReport;

@@ -36,7 +36,7 @@ export async function embedCommand(args: string[]): Promise<void> {
     throw new UsageError(`--pooling must be mean, cls or last, got "${pooling}"`);
   }
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
-  const m = await openModel(o, positionals);
+  const m = await openModel(o, positionals, { contextSize: nCtx });
   const session = Session.create(m.model, { nCtx, nThreads: m.threads });
   try {
     const r = await embedTexts(m.model, session, inputs, { dimensions: dims, pooling, normalize: !o['no-normalize'] });
@@ -60,7 +60,7 @@ export async function rerankCommand(args: string[]): Promise<void> {
   const documents = await texts(o.document as unknown as string[] | undefined, o.file, '--document D (repeatable) or -f FILE');
   const topN = o['top-n'] === undefined ? undefined : num(o['top-n'], 'top-n', 0, { min: 0, integer: true });
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
-  const m = await openModel(o, positionals);
+  const m = await openModel(o, positionals, { contextSize: nCtx });
   const session = Session.create(m.model, { nCtx, nThreads: m.threads });
   try {
     const r = await rerankScores(m.model, session, o.query, documents);

@@ -66,11 +66,13 @@ export async function resolveModelPath(model: string, showProgress: boolean, o: 
   return paths[0];
 }
 
-/** An engine with the model loaded; `withGpu` false keeps every block on the CPU. */
+/** An engine with the model loaded; `withGpu` false keeps every block on the
+ * CPU. `contextSize` is the context the command's session will have (0: the
+ * training context): -ngl auto sizes the offloaded blocks' cache for it. */
 export async function openModel(
   o: Values<typeof modelOptions>,
   positionals: string[],
-  opts: { threads?: number; withGpu?: boolean } = {},
+  opts: { threads?: number; withGpu?: boolean; contextSize?: number } = {},
 ): Promise<OpenedModel> {
   const threads = opts.threads ?? threadsOption(o.threads);
   const gpuLayers = opts.withGpu === false ? 0 : gpuLayersOption(o['gpu-layers']);
@@ -84,7 +86,7 @@ export async function openModel(
   const bar = progress ? new ProgressBar('load', { unit: 'bytes', summary: false }) : undefined;
   let model: Model;
   try {
-    model = await loadModelFile(engine, path, { gpuLayers, gpu, onProgress: (p) => bar?.update(p.loaded, p.total) });
+    model = await loadModelFile(engine, path, { gpuLayers, gpu, contextSize: opts.contextSize, onProgress: (p) => bar?.update(p.loaded, p.total) });
   } catch (e) {
     bar?.clear();
     gpu?.device.destroy();
