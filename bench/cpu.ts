@@ -8,7 +8,13 @@
 //
 //   npm run bench -- [--models qwen2-0.5b:q4_0,llama-1b:q4_k,tiny-random]
 //        [--threads 2] [--prompt 128] [--decode 64] [--reps 2] [--quick]
-//        [--peers hob,hob-simd128,wllama,native] [--out bench/cpu.json] [--dir DIR] [--settle-ms 1500]
+//        [--peers hob,hob-simd128,cli,wllama,native] [--out bench/cpu.json] [--dir DIR] [--settle-ms 1500]
+//
+// The cli peer is `hob bench` (src/node/cli/bench.ts) in a child process of
+// this Node, on the same file with the same threads, prompt length and
+// number of generated tokens: its pp and tg rates. On Node 20 it runs the
+// SIMD128 build (src/core/wasm.ts says why); its rows name the Node and the
+// build.
 //
 // Random models of real shapes come from the test writer (cached in --dir);
 // tiny-random is the real llama-2-tiny-random.gguf from the test data.
@@ -18,7 +24,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statS
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const ALL_MODELS = 'qwen2-0.5b:q4_0,qwen2-0.5b:q4_k,qwen2-0.5b:q8_0,llama-1b:q4_0,llama-1b:q4_k,llama-1b:q8_0,tiny-random';
@@ -31,7 +37,7 @@ const { values: opts } = parseArgs({
     decode: { type: 'string' },
     reps: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    peers: { type: 'string', default: 'hob,hob-simd128,wllama,native' },
+    peers: { type: 'string', default: 'hob,hob-simd128,cli,wllama,native' },
     out: { type: 'string' },
     dir: { type: 'string', default: join(tmpdir(), 'hob-bench-models') },
     'peer-modules': { type: 'string', default: 'scripts/oracle/node_modules' },
@@ -64,6 +70,8 @@ interface Run {
   variant?: string;
   /** Hob: its SIMD ('relaxed' where the browser has it; hob-simd128 forces the fallback). */
   simd?: string;
+  /** cli: the Node version that ran `hob bench`. */
+  node?: string;
   /** Hob: size of the wasm memory after the run (it only grows: the peak). */
   peakHeapBytes?: number;
   /** wllama: whether its multi-thread build ran. */
@@ -110,6 +118,32 @@ function runNativeChild(modelPath: string, ids: number[]): Run {
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`native llama.cpp failed on ${modelPath}:\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(line.slice(7)) as Run;
+}
+
+// ---- the hob CLI, in a child process -------------------------------------
+
+/** One `hob bench` run: its pp and tg tests once each after its own warm-up. */
+function runCli(modelPath: string): Run {
+  const cli = fileURLToPath(new URL('../src/node/cli.ts', import.meta.url));
+  const args = ['--import', 'tsx', cli, 'bench', '--model', modelPath, '--threads', String(threads), '--n-prompt', String(nPrompt),
+    '--n-gen', String(nDecode), '--repetitions', '1', '--no-progress', '--json'];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`hob bench failed on ${modelPath}:\n${r.stdout}\n${r.stderr}`);
+  const j = JSON.parse(r.stdout) as {
+    backend: string;
+    simd: string;
+    threads: number;
+    wasmMemoryBytes: number;
+    results: { test: string; avgTokensPerSecond: number }[];
+  };
+  const pp = j.results.find((t) => t.test === `pp${nPrompt}`)!;
+  const tg = j.results.find((t) => t.test === `tg${nDecode}`)!;
+  // Back to the Run form (token counts and times) from the rates it prints.
+  return {
+    prefillTokens: nPrompt, prefillMs: (nPrompt / pp.avgTokensPerSecond) * 1000, decodeTokens: nDecode,
+    decodeMs: (nDecode / tg.avgTokensPerSecond) * 1000, threads: j.threads, variant: j.backend.replace(/^wasm-/, ''), simd: j.simd,
+    node: process.version, peakHeapBytes: j.wasmMemoryBytes,
+  };
 }
 
 // ---- models ----------------------------------------------------------------
@@ -255,12 +289,14 @@ try {
   for (const model of models) {
     const ids = promptIds(model.nVocab);
     const fileBytes = statSync(model.path).size;
-    const runs: Record<string, Run[]> = { hob: [], 'hob-simd128': [], wllama: [], native: [] };
+    const runs: Record<string, Run[]> = { hob: [], 'hob-simd128': [], cli: [], wllama: [], native: [] };
     for (let rep = 0; rep < reps; rep++) {
       // Interleaved, the order rotating so no backend always runs first.
       const order = peers.map((_, i) => peers[(i + rep) % peers.length]);
       for (const p of order) {
-        const r = p === 'native' ? runNativeChild(model.path, ids) : await runInBrowser(p as 'hob' | 'hob-simd128' | 'wllama', model, ids);
+        const r = p === 'native' ? runNativeChild(model.path, ids)
+          : p === 'cli' ? runCli(model.path)
+          : await runInBrowser(p as 'hob' | 'hob-simd128' | 'wllama', model, ids);
         runs[p].push(r);
         console.error(`${model.name} ${p} rep ${rep}: prefill ${(r.prefillTokens / (r.prefillMs / 1000)).toFixed(1)} tok/s, ` +
           `decode ${(r.decodeTokens / (r.decodeMs / 1000)).toFixed(1)} tok/s`);
@@ -270,16 +306,22 @@ try {
     const hob = { prefill: rate(runs.hob, 'prefill'), decode: rate(runs.hob, 'decode') };
     const fallback = { prefill: rate(runs['hob-simd128'], 'prefill'), decode: rate(runs['hob-simd128'], 'decode') };
     const wllama = { prefill: rate(runs.wllama, 'prefill'), decode: rate(runs.wllama, 'decode') };
+    const cli = { prefill: rate(runs.cli, 'prefill'), decode: rate(runs.cli, 'decode') };
     const native = { prefill: rate(runs.native, 'prefill'), decode: rate(runs.native, 'decode') };
     rows.push({
       model: model.name,
       fileBytes,
       hob: { prefillTokensPerSecond: hob.prefill, decodeTokensPerSecond: hob.decode, variant: runs.hob[0]?.variant, simd: runs.hob[0]?.simd, peakHeapBytes: runs.hob[0]?.peakHeapBytes },
       hobSimd128: { prefillTokensPerSecond: fallback.prefill, decodeTokensPerSecond: fallback.decode, peakHeapBytes: runs['hob-simd128'][0]?.peakHeapBytes },
+      cli: {
+        prefillTokensPerSecond: cli.prefill, decodeTokensPerSecond: cli.decode, node: runs.cli[0]?.node, variant: runs.cli[0]?.variant,
+        simd: runs.cli[0]?.simd, peakHeapBytes: runs.cli[0]?.peakHeapBytes,
+      },
       wllama: { prefillTokensPerSecond: wllama.prefill, decodeTokensPerSecond: wllama.decode, multiThread: runs.wllama[0]?.multiThread },
       native: { prefillTokensPerSecond: native.prefill, decodeTokensPerSecond: native.decode },
       ratioToNative: { prefill: hob.prefill / native.prefill, decode: hob.decode / native.decode },
       simd128RatioToNative: { prefill: fallback.prefill / native.prefill, decode: fallback.decode / native.decode },
+      cliRatioToNative: { prefill: cli.prefill / native.prefill, decode: cli.decode / native.decode },
       ratioToWllama: { prefill: hob.prefill / wllama.prefill, decode: hob.decode / wllama.decode },
       decodeRooflineTokensPerSecond: roofline,
       decodeRooflineFraction: roofline ? { hob: hob.decode / roofline, wllama: wllama.decode / roofline, native: native.decode / roofline } : undefined,
@@ -334,8 +376,14 @@ for (const r of rows as any[]) {
     console.log(`| ${r.model}, Hob simd128 | ${f(r.hobSimd128.prefillTokensPerSecond)} | | | ${f(r.simd128RatioToNative.prefill, 2)} | ` +
       `${f(r.hobSimd128.decodeTokensPerSecond, 1)} | | | ${f(r.simd128RatioToNative.decode, 2)} | | | ${mib(r.hobSimd128.peakHeapBytes)} |`);
   }
+  // `hob bench` in Node, against the same native runs.
+  if (!Number.isNaN(r.cli.prefillTokensPerSecond)) {
+    console.log(`| ${r.model}, Hob CLI (Node ${String(r.cli.node).replace(/^v/, '')}, ${r.cli.simd}) | ${f(r.cli.prefillTokensPerSecond)} | | | ${f(r.cliRatioToNative.prefill, 2)} | ` +
+      `${f(r.cli.decodeTokensPerSecond, 1)} | | | ${f(r.cliRatioToNative.decode, 2)} | | | ${mib(r.cli.peakHeapBytes)} |`);
+  }
 }
-console.log(`\nHob rows: the build the browser picks (${(rows as any[])[0]?.hob.simd ?? '?'}); "Hob simd128" rows: the fallback build.`);
+console.log(`\nHob rows: the build the browser picks (${(rows as any[])[0]?.hob.simd ?? '?'}); "Hob simd128" rows: the fallback build; ` +
+  `"Hob CLI" rows: \`hob bench\` (pp${nPrompt}, tg${nDecode}) in Node ${process.version}, its build named.`);
 console.log(`${machine}; ${threads} threads; prompt ${nPrompt} tokens, decode ${nDecode}; tokens/s, median of ${reps}; ` +
   `read bandwidth ${f(readGBps, 1)} GB/s; load average ${f(loadBefore, 1)} before, ${f(result.loadAverage.after, 1)} after; ` +
   `Chromium ${result.browser}; ${result.peers.wllama}; ${result.peers.native}.`);

@@ -126,6 +126,15 @@ hob_status hob_op_matmul(int32_t type, const uint8_t* w, int64_t rows, int64_t c
     });
 }
 
+hob_status hob_op_matmul_tile(int32_t type, const uint8_t* w, int64_t rows, int64_t cols, const float* x, int32_t T,
+                              float* y, int32_t tile_rows, int32_t tile_tokens) {
+    hob_status st = guard([&] { hob::set_relaxed_tile(tile_rows, tile_tokens); });
+    if (st != HOB_OK) return st;
+    st = hob_op_matmul(type, w, rows, cols, x, T, y);
+    hob::set_relaxed_tile(hob::kRelaxedTileRows, hob::kRelaxedTileTokens);
+    return st;
+}
+
 hob_status hob_op_quantize_row(int32_t type, const float* x, int64_t n, uint8_t* out) {
     if (!x || !out) return op_error(HOB_ERR_INVALID_ARGUMENT, "hob_op_quantize_row: null buffer");
     return guard([&] {

@@ -32,6 +32,13 @@ hob_status hob_op_quantize_row(int32_t type, const float* x, int64_t n, uint8_t*
 hob_status hob_op_matmul(int32_t type, const uint8_t* w, int64_t rows, int64_t cols, const float* x, int32_t T,
                          float* y);
 
+/* hob_op_matmul with the relaxed kernels' register tile set to tile_rows x
+ * tile_tokens (1..4 x 1..4) for this call: results equal hob_op_matmul's,
+ * the speed may not (benchmarks compare shapes with it). Builds without
+ * relaxed SIMD ignore the tile. */
+hob_status hob_op_matmul_tile(int32_t type, const uint8_t* w, int64_t rows, int64_t cols, const float* x, int32_t T,
+                              float* y, int32_t tile_rows, int32_t tile_tokens);
+
 /* y (n) = the n elements of one row of type `type` as floats. */
 hob_status hob_op_dequantize_row(int32_t type, const uint8_t* x, int64_t n, float* y);
 

@@ -41,6 +41,14 @@ void relax_activations(const void* q8_0_row, int64_t n, uint8_t* out);
 void dot_relaxed(TypeId t, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok,
                  float* out);
 
+// The kernels' register tile: rows x tokens per call of the inner kernel.
+// set_relaxed_tile changes it (1..4 rows, 1..4 tokens; anything else is
+// HOB_ERR_INVALID_ARGUMENT) for benchmarks comparing shapes, never while a
+// matmul runs; results are the same for every shape. No-op in builds
+// without relaxed SIMD.
+constexpr int kRelaxedTileRows = 4, kRelaxedTileTokens = 4;
+void set_relaxed_tile(int rows, int tokens);
+
 // The order of the 16 elements of each half block in the repacked layout:
 // position p holds element kRelaxedOrder[p].
 extern const uint8_t kRelaxedOrder[16];

@@ -14,6 +14,25 @@ export interface HobBenchRequest {
   settleMs: number;
   /** Forces a build ('simd128': the fallback); by default the engine picks. */
   simd?: 'relaxed' | 'simd128';
+  /** First-token latency instead (bench/ttft.ts): no warm-up; the prompt is
+   * evaluated once cold, `idleMs` after the model is loaded. */
+  ttft?: { idleMs: number; warm: boolean };
+}
+
+/** First-token latency of a cold engine (bench/ttft.ts). */
+export interface HobTtftResult {
+  simd: string;
+  /** Engine.create: fetching and compiling the wasm, starting its threads. */
+  engineMs: number;
+  /** Fetching the file into the heap and Model.loadAt. */
+  loadMs: number;
+  /** The warm-up after load (0 when not asked for). */
+  warmMs: number;
+  /** From the request (after load, warm-up and idle) to the first token's id. */
+  ttftMs: number;
+  /** The same prompt again right after, and then after a 1.5 s pause: warm. */
+  secondMs: number;
+  settledMs: number;
 }
 
 export interface HobBenchResult {
@@ -33,6 +52,61 @@ function argmax(v: Float32Array): number {
   let best = 0;
   for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
   return best;
+}
+
+/** A warm-up candidate measured by bench/ttft.ts (not in the engine: it did
+ * not measurably shorten the first prompt, docs/speed.md): a few tokens
+ * through a throwaway session right after load, so the hot functions (the
+ * matmul kernels of each weight type, attention, norms) reach the
+ * optimizing tier's queue while the engine is otherwise idle. */
+async function warmUp(model: Model): Promise<void> {
+  const session = Session.create(model, { nCtx: 8, checkpoints: 0 });
+  try {
+    await session.eval([1, 1, 1, 1]);
+    await session.eval([1]);
+  } finally {
+    session.free();
+  }
+}
+
+async function ttft(req: HobBenchRequest): Promise<HobTtftResult> {
+  let t0 = performance.now();
+  const engine = await Engine.create({ threads: req.threads, simd: req.simd });
+  const engineMs = performance.now() - t0;
+  t0 = performance.now();
+  const res = await fetch(req.url);
+  const size = Number(res.headers.get('Content-Length'));
+  const ptr = allocModelBuffer(engine, size);
+  let at = ptr;
+  const reader = res.body!.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    engine.heap().set(value, at);
+    at += value.byteLength;
+  }
+  const model = Model.loadAt(engine, ptr, size);
+  const loadMs = performance.now() - t0;
+  t0 = performance.now();
+  if (req.ttft!.warm) await warmUp(model);
+  const warmMs = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, req.ttft!.idleMs));
+  const session = Session.create(model, { nCtx: req.ids.length + 16 });
+  const timed = async () => {
+    session.truncate(0);
+    const t = performance.now();
+    await session.eval(req.ids);
+    argmax(session.logits());
+    return performance.now() - t;
+  };
+  const ttftMs = await timed();
+  const secondMs = await timed();
+  await new Promise((r) => setTimeout(r, 1500));
+  const settledMs = await timed();
+  session.free();
+  model.free();
+  engine.dispose();
+  return { simd: engine.simd, engineMs, loadMs, warmMs, ttftMs, secondMs, settledMs };
 }
 
 async function run(req: HobBenchRequest): Promise<HobBenchResult> {
@@ -87,7 +161,7 @@ async function run(req: HobBenchRequest): Promise<HobBenchResult> {
 }
 
 self.onmessage = (e: MessageEvent<HobBenchRequest>) => {
-  run(e.data).then(
+  (e.data.ttft ? ttft(e.data) : run(e.data)).then(
     (r) => self.postMessage({ ok: true, result: r }),
     (err: unknown) => self.postMessage({ ok: false, error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) }),
   );

@@ -3,7 +3,7 @@
 // COOP/COEP so both may use threads.
 import { Wllama } from '@wllama/wllama';
 
-import type { HobBenchRequest, HobBenchResult } from './bench-worker.js';
+import type { HobBenchRequest, HobBenchResult, HobTtftResult } from './bench-worker.js';
 
 export interface PeerBenchResult {
   threads: number;
@@ -14,10 +14,10 @@ export interface PeerBenchResult {
   decodeMs: number;
 }
 
-function benchHob(req: HobBenchRequest): Promise<HobBenchResult> {
+function benchHob(req: HobBenchRequest): Promise<HobBenchResult | HobTtftResult> {
   const worker = new Worker(new URL('./bench-worker.ts', import.meta.url), { type: 'module' });
-  return new Promise<HobBenchResult>((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<{ ok: boolean; result?: HobBenchResult; error?: string }>) => {
+  return new Promise<HobBenchResult | HobTtftResult>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<{ ok: boolean; result?: HobBenchResult | HobTtftResult; error?: string }>) => {
       worker.terminate();
       if (e.data.ok) resolve(e.data.result!);
       else reject(new Error(e.data.error));

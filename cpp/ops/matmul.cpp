@@ -99,8 +99,9 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
                 return;
             }
             // As the tiled path below: a tile of tokens against the chunk's rows.
+            // 12 rows a call: whole register tiles of 1 to 4 rows.
             constexpr int32_t kTile = 16;
-            constexpr int64_t kRows = 4;
+            constexpr int64_t kRows = 12;
             float dots[kRows * kTile];
             for (int32_t t0 = 0; t0 < T; t0 += kTile) {
                 const int32_t nt = std::min(kTile, T - t0);

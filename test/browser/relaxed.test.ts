@@ -17,7 +17,7 @@ import type { ViteDevServer } from 'vite';
 import { launchBrowser, openPage, repoRoot, startServer } from './harness.js';
 
 const TYPES = ['q4_0', 'q8_0', 'q4_1', 'q5_0', 'iq4_nl', 'q4_k', 'q6_k', 'f16'];
-// One token, the relaxed tiles' remainders (2 rows x 4 tokens) and the
+// One token, the relaxed tiles' remainders (4 rows x 4 tokens) and the
 // matmul's tiles of 16.
 const TOKENS = [1, 2, 3, 4, 5, 7, 16, 17, 33];
 
@@ -79,6 +79,14 @@ describe('relaxed-SIMD builds (Chromium)', () => {
       if (a.sha256 !== b.sha256) diffs.push(`${name}: ${a.sha256.slice(0, 12)} simd128, ${b.sha256.slice(0, 12)} relaxed`);
     }
     assert.deepEqual(diffs, []);
+    assert.deepEqual(pageErrors, [], 'page errors');
+  });
+
+  test('every relaxed register tile shape (1-4 rows x 1-4 tokens) gives the SIMD128 matmul bit for bit', async () => {
+    const r = await page.evaluate((n) => (window as any).relaxed.compareTiles(n), TOKENS);
+    assert.equal(r.compared, 29 * TOKENS.reduce((a, b) => a + b, 0) * 16);
+    assert.deepEqual(r.diffs, []);
+    assert.match(r.refused, /relaxed tiles are 1 to 4 rows by 1 to 4 tokens, not 5 x 1/);
     assert.deepEqual(pageErrors, [], 'page errors');
   });
 

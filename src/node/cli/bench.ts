@@ -74,12 +74,13 @@ export async function benchCommand(args: string[]): Promise<void> {
 
   if (nPrompt > 0) await run(`pp${nPrompt}`, nPrompt, async () => void (await session.eval(tokens.slice(0, nPrompt))));
   if (nGen > 0) {
+    // nGen evaluations of one token each, as llama-bench's tg does (not one
+    // more for a first token), so the rate compares with its tg nGen.
     await run(`tg${nGen}`, nGen, async () => {
-      let logits: StepLogits = await session.eval([tokens[0]], { pick });
       for (let i = 0; i < nGen; i++) {
-        // Sampling is part of generating a token, as in llama-bench's tg.
+        const logits: StepLogits = await session.eval([tokens[i]], { pick });
+        // Sampling is part of generating a token.
         await chain.sample(logits);
-        logits = await session.eval([tokens[i + 1]], { pick });
       }
     });
   }
@@ -92,6 +93,9 @@ export async function benchCommand(args: string[]): Promise<void> {
     simd: engine.simd,
     threads: session.nThreads,
     gpuLayers: model.loadReport?.gpuLayers ?? 0,
+    // The wasm memory at the end: it never shrinks, so also its peak (the
+    // figure bench/cpu.ts reports for the browser's runs).
+    wasmMemoryBytes: engine.heap().buffer.byteLength,
   };
   session.free();
   m.close();

@@ -156,6 +156,54 @@ const api = {
     return best;
   },
 
+  /** Milliseconds per Q4_0 matmul of rows x cols over T tokens in the
+   * relaxed build for each register tile (rows x tokens), the shapes
+   * alternating `reps` times, best of each (bench/relaxed-tiles.ts). */
+  async timeTiles(rows: number, cols: number, T: number, tiles: [number, number][], reps: number): Promise<number[]> {
+    const ops = await CpuOps.load('relaxed');
+    const rng = new Rng(5, 'q4_0');
+    const wf = new Float32Array(rows * cols);
+    rng.fillNormal(wf, 0, 0.05);
+    const x = new Float32Array(T * cols);
+    rng.fillNormal(x, 0, 1);
+    return ops.timeTiles(ENCODINGS.q4_0.ggmlType, encodeTensor('q4_0', wf), rows, cols, x, T, tiles, reps);
+  },
+
+  /** Q4_0 matmuls through every relaxed register tile shape against the
+   * SIMD128 build's: the first differences (none when bit-identical), and
+   * the message refusing a tile of 5 rows. */
+  async compareTiles(tokens: number[]): Promise<{ compared: number; diffs: string[]; refused: string }> {
+    const [a, b] = await Promise.all([CpuOps.load('simd128'), CpuOps.load('relaxed')]);
+    const rng = new Rng(13, 'q4_0');
+    const diffs: string[] = [];
+    let compared = 0;
+    const rows = 29, cols = 288;
+    const wf = new Float32Array(rows * cols);
+    rng.fillNormal(wf, 0.01, 0.05);
+    const w = encodeTensor('q4_0', wf);
+    for (const T of tokens) {
+      const x = new Float32Array(T * cols);
+      rng.fillNormal(x, 0.1, 1);
+      const ya = a.matmul(ENCODINGS.q4_0.ggmlType, w, rows, cols, x, T);
+      for (let tr = 1; tr <= 4; tr++) {
+        for (let tt = 1; tt <= 4; tt++) {
+          const yb = b.matmulTile(ENCODINGS.q4_0.ggmlType, w, rows, cols, x, T, [tr, tt]);
+          for (let i = 0; i < ya.length; i++) {
+            compared++;
+            if (!Object.is(ya[i], yb[i]) && diffs.length < 5) diffs.push(`tile ${tr}x${tt}, ${T} tokens, [${i}]: ${ya[i]} simd128, ${yb[i]} relaxed`);
+          }
+        }
+      }
+    }
+    let refused = '';
+    try {
+      b.matmulTile(ENCODINGS.q4_0.ggmlType, w, rows, cols, new Float32Array(cols), 1, [5, 1]);
+    } catch (e) {
+      refused = (e as Error).message;
+    }
+    return { compared, diffs, refused };
+  },
+
   /** Matmuls of `type` over the given token counts and row lengths in both
    * builds; the first few elements that differ (none when bit-identical)
    * and how many were compared. */
