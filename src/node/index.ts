@@ -13,7 +13,10 @@ import { loadModelFromSource, type LoadOptions } from '../runtime/load.js';
 import type { GgufHeader } from '../shared/model.js';
 
 export { Engine, type EngineOptions } from '../core/wasm-engine.js';
-export { Model, type TokenizeOptions } from '../core/model.js';
+export type { WasmSimd } from '../core/wasm.js';
+export { Model, type SpecialTokens, type TokenizeOptions } from '../core/model.js';
+export { PoolingType } from '../core/c-api.js';
+export type { BatchRows } from '../core/batch-rows.js';
 export { Session, type EvalOptions, type SessionOptions } from '../core/session.js';
 export type { PickedLogits, SamplePick, StepLogits } from '../core/logits.js';
 export { readGgufHeader } from '../core/gguf-header.js';
