@@ -74,6 +74,8 @@ interface Run {
   node?: string;
   /** Hob: size of the wasm memory after the run (it only grows: the peak). */
   peakHeapBytes?: number;
+  /** Hob in the browser: Model.loadAt on the file in the heap (the relaxed build repacks there). */
+  modelLoadMs?: number;
   /** wllama: whether its multi-thread build ran. */
   multiThread?: boolean;
 }
@@ -271,6 +273,7 @@ const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+const loadMs = (runs: Run[]) => (runs.some((r) => r.modelLoadMs !== undefined) ? median(runs.map((r) => r.modelLoadMs ?? NaN)) : undefined);
 const rate = (runs: Run[], k: 'prefill' | 'decode') =>
   runs.length ? median(runs.map((r) => (k === 'prefill' ? r.prefillTokens / (r.prefillMs / 1000) : r.decodeTokens / (r.decodeMs / 1000)))) : NaN;
 
@@ -311,8 +314,14 @@ try {
     rows.push({
       model: model.name,
       fileBytes,
-      hob: { prefillTokensPerSecond: hob.prefill, decodeTokensPerSecond: hob.decode, variant: runs.hob[0]?.variant, simd: runs.hob[0]?.simd, peakHeapBytes: runs.hob[0]?.peakHeapBytes },
-      hobSimd128: { prefillTokensPerSecond: fallback.prefill, decodeTokensPerSecond: fallback.decode, peakHeapBytes: runs['hob-simd128'][0]?.peakHeapBytes },
+      hob: {
+        prefillTokensPerSecond: hob.prefill, decodeTokensPerSecond: hob.decode, variant: runs.hob[0]?.variant, simd: runs.hob[0]?.simd,
+        peakHeapBytes: runs.hob[0]?.peakHeapBytes, modelLoadMs: loadMs(runs.hob),
+      },
+      hobSimd128: {
+        prefillTokensPerSecond: fallback.prefill, decodeTokensPerSecond: fallback.decode, peakHeapBytes: runs['hob-simd128'][0]?.peakHeapBytes,
+        modelLoadMs: loadMs(runs['hob-simd128']),
+      },
       cli: {
         prefillTokensPerSecond: cli.prefill, decodeTokensPerSecond: cli.decode, node: runs.cli[0]?.node, variant: runs.cli[0]?.variant,
         simd: runs.cli[0]?.simd, peakHeapBytes: runs.cli[0]?.peakHeapBytes,
@@ -362,6 +371,12 @@ mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 console.error(`wrote ${out}`);
 
+// Model.loadAt times of both builds: the relaxed one repacks, the SIMD128 one does not.
+for (const r of rows as any[]) {
+  if (r.hob.modelLoadMs !== undefined && r.hobSimd128.modelLoadMs !== undefined) {
+    console.log(`${r.model}: Model.loadAt ${r.hob.modelLoadMs.toFixed(0)} ms (${r.hob.simd}, repacking) vs ${r.hobSimd128.modelLoadMs.toFixed(0)} ms (simd128)`);
+  }
+}
 const f = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d));
 const mib = (n: number | undefined) => (n === undefined ? '–' : `${Math.round(n / 2 ** 20)}`);
 console.log(`| model | Hob prefill | wllama | native | Hob/native | Hob decode | wllama | native | Hob/native | Hob/wllama (pre, dec) | Hob roofline | peak heap MiB |`);

@@ -3,11 +3,12 @@
 // test build hob-ops-relaxed (one thread), each tile shape in turn, several
 // rounds, best of each. Prints each shape's speed relative to the first one
 // listed (by default the former 2 rows x 4 tokens; the default now is 4 x 4):
-// ratios hold up better than absolute times on a loaded machine. Each
-// matmul call also copies and repacks the weight, as hob_op_matmul does,
-// which dilutes the ratios a little. A benchmark, not a test.
+// ratios hold up better than absolute times on a loaded machine. Each timing
+// repacks the weight once (as hob_op_matmul does) and runs ceil(64 / tokens)
+// products on it. A benchmark, not a test.
 //
 //   node --import tsx bench/relaxed-tiles.ts [--reps 5] [--tiles 2x4,4x4,3x4] [--tokens 64,16,1]   (tiles up to 4x4)
+//        [--shapes 896x896,151936x896]   (rows x cols)
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
@@ -18,11 +19,14 @@ const { values: opts } = parseArgs({
     reps: { type: 'string', default: '5' },
     tiles: { type: 'string', default: '2x4,4x4,3x4,4x3,4x2,2x2,1x4,4x1' },
     tokens: { type: 'string', default: '64,16,1' },
+    shapes: { type: 'string', default: '896x896,4864x896,896x4864' },
   },
 });
 const tiles = opts.tiles!.split(',').map((t) => t.split('x').map(Number) as [number, number]);
-// (rows, cols) of Qwen2-0.5B's matrices: Q (and output), FFN gate/up, FFN down.
-const SHAPES: [number, number][] = [[896, 896], [4864, 896], [896, 4864]];
+// (rows, cols): by default Qwen2-0.5B's Q (and O), FFN gate/up and FFN
+// down, which stay in cache across the timed products; its output head
+// (151936x896, 77 MB in Q4_0) streams from memory as a decode step does.
+const SHAPES = opts.shapes!.split(',').map((s) => s.split('x').map(Number) as [number, number]);
 
 const [browser, server] = await Promise.all([launchBrowser(), startServer(true)]);
 const load0 = loadavg()[0];

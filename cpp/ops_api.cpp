@@ -99,8 +99,16 @@ const char* hob_op_last_error(void) { return g_op_error.c_str(); }
 
 hob_status hob_op_matmul(int32_t type, const uint8_t* w, int64_t rows, int64_t cols, const float* x, int32_t T,
                          float* y) {
-    if (!w || !x || !y || rows <= 0 || T <= 0) return op_error(HOB_ERR_INVALID_ARGUMENT, "hob_op_matmul: bad arguments");
-    return guard([&] {
+    return hob_op_matmul_tile(type, w, rows, cols, x, T, y, 0, 0, 1);
+}
+
+hob_status hob_op_matmul_tile(int32_t type, const uint8_t* w, int64_t rows, int64_t cols, const float* x, int32_t T,
+                              float* y, int32_t tile_rows, int32_t tile_tokens, int32_t reps) {
+    if (!w || !x || !y || rows <= 0 || T <= 0 || reps < 1) {
+        return op_error(HOB_ERR_INVALID_ARGUMENT, "hob_op_matmul: bad arguments");
+    }
+    const hob_status st = guard([&] {
+        hob::set_relaxed_tile(tile_rows, tile_tokens);
         const hob::TypeTraits& tr = checked_traits(type, cols);
         HOB_CHECK(hob::type_supported((hob::TypeId)type), HOB_ERR_UNSUPPORTED_TYPE,
                   std::string("no CPU matmul for ") + tr.name);
@@ -122,16 +130,9 @@ hob_status hob_op_matmul(int32_t type, const uint8_t* w, int64_t rows, int64_t c
             t.repacked = true;
         }
         hob::Scratch scratch = make_scratch();
-        hob::matmul(pool(), scratch, t, x, T, y);
+        for (int32_t i = 0; i < reps; i++) hob::matmul(pool(), scratch, t, x, T, y);
     });
-}
-
-hob_status hob_op_matmul_tile(int32_t type, const uint8_t* w, int64_t rows, int64_t cols, const float* x, int32_t T,
-                              float* y, int32_t tile_rows, int32_t tile_tokens) {
-    hob_status st = guard([&] { hob::set_relaxed_tile(tile_rows, tile_tokens); });
-    if (st != HOB_OK) return st;
-    st = hob_op_matmul(type, w, rows, cols, x, T, y);
-    hob::set_relaxed_tile(hob::kRelaxedTileRows, hob::kRelaxedTileTokens);
+    hob::set_relaxed_tile(0, 0);
     return st;
 }
 

@@ -33,11 +33,14 @@ hob_status hob_op_matmul(int32_t type, const uint8_t* w, int64_t rows, int64_t c
                          float* y);
 
 /* hob_op_matmul with the relaxed kernels' register tile set to tile_rows x
- * tile_tokens (1..4 x 1..4) for this call: results equal hob_op_matmul's,
- * the speed may not (benchmarks compare shapes with it). Builds without
- * relaxed SIMD ignore the tile. */
+ * tile_tokens (1..4 x 1..4; 0 x 0: the defaults, as hob_op_matmul and the
+ * engine use) for this call, the product run reps times (1 or
+ * more) on one repacked copy of w, so that a benchmark times the kernels
+ * apart from the repacking: results equal hob_op_matmul's, the speed may
+ * not (benchmarks compare shapes with it). Builds without relaxed SIMD
+ * ignore the tile. */
 hob_status hob_op_matmul_tile(int32_t type, const uint8_t* w, int64_t rows, int64_t cols, const float* x, int32_t T,
-                              float* y, int32_t tile_rows, int32_t tile_tokens);
+                              float* y, int32_t tile_rows, int32_t tile_tokens, int32_t reps);
 
 /* y (n) = the n elements of one row of type `type` as floats. */
 hob_status hob_op_dequantize_row(int32_t type, const uint8_t* x, int64_t n, float* y);

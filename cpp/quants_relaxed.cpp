@@ -11,9 +11,14 @@
 // are 0..127, so Q4_0 weights enter it as unsigned nibbles q in 0..15, with
 // their offset (-8 sum a) taken from the activations' lane sums.
 //
-// Q4_0 only: a Q8_0 kernel (w + 128 as two nibble planes, four dots per 32
-// weights) measured slower than the SIMD128 one in Chromium on x86, where
-// V8 lowers each relaxed dot to two multiply-adds and an add.
+// Q4_K the same way: its nibbles are unsigned already, its sub-block
+// scales multiply each lane's integer sum (exact), its minimums come from
+// the activations' sums of 32 as in quants_k.cpp, and per super-block the
+// float steps are those of dot_q45_k.
+//
+// Q4_0 and Q4_K only: a Q8_0 kernel (w + 128 as two nibble planes, four
+// dots per 32 weights) measured slower than the SIMD128 one in Chromium on
+// x86.
 #include "quants_relaxed.h"
 
 #include <cstring>
@@ -42,18 +47,36 @@ void order16(const uint8_t* src, uint8_t* dst, bool inverse) {
     std::memcpy(dst, tmp, 16);
 }
 
-void repack_block(uint8_t* blk, bool inverse) {
-    BlockQ4_0* b = reinterpret_cast<BlockQ4_0*>(blk);
-    order16(b->qs, b->qs, inverse);
+// One block of a repacked type: its quants, 16 bytes at a time, in (or,
+// inverse, out of) the kernels' order.
+void repack_block(TypeId t, uint8_t* blk, bool inverse) {
+    if (t == TypeId::Q4_0) {
+        BlockQ4_0* b = reinterpret_cast<BlockQ4_0*>(blk);
+        order16(b->qs, b->qs, inverse);
+    } else {
+        BlockQ4_K* b = reinterpret_cast<BlockQ4_K*>(blk);
+        for (size_t i = 0; i < sizeof b->qs; i += 16) order16(b->qs + i, b->qs + i, inverse);
+    }
 }
 
-constexpr size_t kBlockBytes = sizeof(BlockQ4_0);
+// Block size and bytes of a type with a repacked layout.
+struct Blocks {
+    int64_t size;
+    size_t bytes;
+};
+
+Blocks blocks_of(TypeId t) {
+    HOB_CHECK(t == TypeId::Q4_0 || t == TypeId::Q4_K, HOB_ERR_INTERNAL, std::string("no repacked layout for ") + type_name(t));
+    return t == TypeId::Q4_0 ? Blocks{kQK4_0, sizeof(BlockQ4_0)} : Blocks{kQK_K, sizeof(BlockQ4_K)};
+}
+
+constexpr size_t kMaxBlockBytes = sizeof(BlockQ4_K);
 
 }  // namespace
 
 bool repack_wanted(TypeId t) {
 #if defined(__wasm_relaxed_simd__)
-    return t == TypeId::Q4_0;
+    return t == TypeId::Q4_0 || t == TypeId::Q4_K;
 #else
     (void)t;
     return false;
@@ -61,34 +84,59 @@ bool repack_wanted(TypeId t) {
 }
 
 void repack_rows(TypeId t, uint8_t* data, int64_t n_rows, int64_t cols) {
-    HOB_CHECK(t == TypeId::Q4_0, HOB_ERR_INTERNAL, std::string("no repacked layout for ") + type_name(t));
-    const int64_t nb = n_rows * (cols / kQK4_0);
-    for (int64_t b = 0; b < nb; b++) repack_block(data + (size_t)b * kBlockBytes, false);
+    const Blocks k = blocks_of(t);
+    const int64_t nb = n_rows * (cols / k.size);
+    for (int64_t b = 0; b < nb; b++) repack_block(t, data + (size_t)b * k.bytes, false);
 }
 
 void unpack_row(TypeId t, const uint8_t* row, int64_t cols, uint8_t* out) {
-    HOB_CHECK(t == TypeId::Q4_0, HOB_ERR_INTERNAL, std::string("no repacked layout for ") + type_name(t));
-    const int64_t nb = cols / kQK4_0;
-    std::memcpy(out, row, (size_t)nb * kBlockBytes);
-    for (int64_t b = 0; b < nb; b++) repack_block(out + (size_t)b * kBlockBytes, true);
+    const Blocks k = blocks_of(t);
+    const int64_t nb = cols / k.size;
+    std::memcpy(out, row, (size_t)nb * k.bytes);
+    for (int64_t b = 0; b < nb; b++) repack_block(t, out + (size_t)b * k.bytes, true);
 }
 
 void dequantize_tensor_row(const Tensor& t, int64_t r, float* out) {
     if (!t.repacked) return dequantize_row(t.type, t.row(r), out, t.cols());
     // A block at a time, back in its natural layout.
-    uint8_t blk[kBlockBytes];
-    for (int64_t b = 0; b < t.cols() / kQK4_0; b++) {
-        unpack_row(t.type, t.row(r) + (size_t)b * kBlockBytes, kQK4_0, blk);
-        dequantize_row(t.type, blk, out + b * kQK4_0, kQK4_0);
+    const Blocks k = blocks_of(t.type);
+    uint8_t blk[kMaxBlockBytes];
+    for (int64_t b = 0; b < t.cols() / k.size; b++) {
+        unpack_row(t.type, t.row(r) + (size_t)b * k.bytes, k.size, blk);
+        dequantize_row(t.type, blk, out + b * k.size, k.size);
     }
 }
 
-size_t relaxed_act_bytes(int64_t n) {
+size_t relaxed_act_bytes(TypeId at, int64_t n) {
+    HOB_CHECK(at == TypeId::Q8_0 || at == TypeId::Q8_K, HOB_ERR_INTERNAL, std::string("no relaxed activations of ") + type_name(at));
+    if (at == TypeId::Q8_K) return (size_t)n + (size_t)(n / kQK_K) * (sizeof(float) + 8 * sizeof(int32_t));
     const int64_t nb = n / kQK8_0;
     return (size_t)n + (size_t)nb * (4 * sizeof(int32_t) + sizeof(float));
 }
 
-void relax_activations(const void* vx, int64_t n, uint8_t* out) {
+namespace {
+
+void relax_q8_k(const BlockQ8_K* x, int64_t n, uint8_t* out) {
+    const int64_t nb = n / kQK_K;
+    int8_t* qs = reinterpret_cast<int8_t*>(out);
+    uint8_t* scales = out + n;
+    uint8_t* sums = scales + nb * sizeof(float);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int i = 0; i < kQK_K; i += 16) {
+            for (int p = 0; p < 16; p++) qs[b * kQK_K + i + p] = x[b].qs[i + kRelaxedOrder[p]];
+        }
+        std::memcpy(scales + b * sizeof(float), &x[b].d, sizeof(float));
+        int32_t g[8];
+        for (int k = 0; k < 8; k++) g[k] = x[b].bsums[2 * k] + x[b].bsums[2 * k + 1];
+        std::memcpy(sums + b * sizeof g, g, sizeof g);
+    }
+}
+
+}  // namespace
+
+void relax_activations(TypeId at, const void* vx, int64_t n, uint8_t* out) {
+    if (at == TypeId::Q8_K) return relax_q8_k(static_cast<const BlockQ8_K*>(vx), n, out);
+    HOB_CHECK(at == TypeId::Q8_0, HOB_ERR_INTERNAL, std::string("no relaxed activations of ") + type_name(at));
     const BlockQ8_0* x = static_cast<const BlockQ8_0*>(vx);
     const int64_t nb = n / kQK8_0;
     int8_t* qs = reinterpret_cast<int8_t*>(out);
@@ -146,7 +194,10 @@ void tile_q4_0(int64_t n, const uint8_t* w, size_t stride, const uint8_t* act, s
             const BlockQ4_0* blk = reinterpret_cast<const BlockQ4_0*>(w + r * stride) + b;
             const v128_t q = wasm_v128_load(blk->qs);
             lo[r] = wasm_v128_and(q, m4);
-            hi[r] = wasm_u8x16_shr(q, 4);
+            // Shifting 16-bit lanes and masking gives the high nibbles in
+            // two instructions; V8 emulates a byte shift, which x86 lacks,
+            // with more (decode measured 5-10% faster).
+            hi[r] = wasm_v128_and(wasm_u16x8_shr(q, 4), m4);
             dw[r] = qk::half(blk->d);
         }
         for (int j = 0; j < NT; j++) {
@@ -166,34 +217,129 @@ void tile_q4_0(int64_t n, const uint8_t* w, size_t stride, const uint8_t* act, s
 
 using TileFn = void (*)(int64_t, const uint8_t*, size_t, const uint8_t*, size_t, float*, int);
 
-// Tiles of up to g_tile_rows rows x g_tile_tokens tokens, then the
-// remainders. The shape does not change a result (each output sums its
-// blocks in order whatever the tile), only the speed; set_relaxed_tile lets
-// a benchmark compare shapes in one process.
+// Tiles of up to g_tile_rows rows x g_tile_tokens tokens (0: the defaults
+// of quants_relaxed.h), then the remainders. The shape does not change a
+// result (each output sums its blocks in order whatever the tile), only the
+// speed; set_relaxed_tile lets a benchmark compare shapes in one process.
 // Shapes up to 4 x 4 only: wider ones (2 x 8, 3 x 8, 4 x 6, 4 x 8) measured
 // no faster on x86 and each instantiation adds code to the build.
 constexpr int kMaxNR = 4, kMaxNT = 4;
-int g_tile_rows = kRelaxedTileRows, g_tile_tokens = kRelaxedTileTokens;
+int g_tile_rows = 0, g_tile_tokens = 0;
 
+// Q4_K: NR rows x NT tokens per super-block. Per row the eight sub-block
+// scales and minimums are unpacked once for the tokens; per token and row
+// the minimums' sum (a scalar, as dot_q45_k keeps it) and the four lanes'
+// integer sums, each 16 values' relaxed dot times its sub-block's scale.
+template <int NR, int NT>
+void tile_q4_k(int64_t n, const uint8_t* w, size_t stride, const uint8_t* act, size_t act_bytes, float* out, int out_stride) {
+    const int64_t nb = n / kQK_K;
+    const int8_t* aq[NT];
+    const float* ad[NT];
+    const int32_t* ag[NT];
+    for (int j = 0; j < NT; j++) {
+        const uint8_t* p = act + j * act_bytes;
+        aq[j] = reinterpret_cast<const int8_t*>(p);
+        ad[j] = reinterpret_cast<const float*>(p + n);
+        ag[j] = reinterpret_cast<const int32_t*>(p + n + nb * sizeof(float));
+    }
+    v128_t acc[NR][NT];
+    float sum_min[NR][NT];
+    for (int r = 0; r < NR; r++) {
+        for (int j = 0; j < NT; j++) {
+            acc[r][j] = wasm_f32x4_splat(0);
+            sum_min[r][j] = 0;
+        }
+    }
+    const v128_t m4 = wasm_i8x16_splat(0x0f);
+    const v128_t zero = wasm_i32x4_splat(0);
+    for (int64_t b = 0; b < nb; b++) {
+        const BlockQ4_K* blk[NR];
+        uint8_t sc[NR][8], mn[NR][8];
+        for (int r = 0; r < NR; r++) {
+            blk[r] = reinterpret_cast<const BlockQ4_K*>(w + r * stride) + b;
+            for (int g = 0; g < 8; g++) scale_min_k4(g, blk[r]->scales, &sc[r][g], &mn[r][g]);
+        }
+        v128_t isum[NR][NT];
+        for (int j = 0; j < NT; j++) {
+            const int32_t* gs = ag[j] + b * 8;
+            for (int r = 0; r < NR; r++) {
+                int32_t s = 0;
+                for (int g = 0; g < 8; g++) s += mn[r][g] * gs[g];
+                sum_min[r][j] += ad[j][b] * qk::half(blk[r]->dmin) * (float)s;
+                isum[r][j] = zero;
+            }
+        }
+        for (int c = 0; c < 4; c++) {
+            v128_t lo0[NR], lo1[NR], hi0[NR], hi1[NR], s_lo[NR], s_hi[NR];
+            for (int r = 0; r < NR; r++) {
+                const v128_t q0 = wasm_v128_load(blk[r]->qs + 32 * c);
+                const v128_t q1 = wasm_v128_load(blk[r]->qs + 32 * c + 16);
+                lo0[r] = wasm_v128_and(q0, m4);
+                lo1[r] = wasm_v128_and(q1, m4);
+                hi0[r] = wasm_v128_and(wasm_u16x8_shr(q0, 4), m4);
+                hi1[r] = wasm_v128_and(wasm_u16x8_shr(q1, 4), m4);
+                s_lo[r] = wasm_i32x4_splat(sc[r][2 * c]);
+                s_hi[r] = wasm_i32x4_splat(sc[r][2 * c + 1]);
+            }
+            for (int j = 0; j < NT; j++) {
+                const int8_t* ya = aq[j] + b * kQK_K + 64 * c;
+                const v128_t a0 = wasm_v128_load(ya), a1 = wasm_v128_load(ya + 16);
+                const v128_t a2 = wasm_v128_load(ya + 32), a3 = wasm_v128_load(ya + 48);
+                for (int r = 0; r < NR; r++) {
+                    const v128_t lo = rdot(a1, lo1[r], rdot(a0, lo0[r], zero));
+                    const v128_t hi = rdot(a3, hi1[r], rdot(a2, hi0[r], zero));
+                    isum[r][j] = wasm_i32x4_add(isum[r][j], wasm_i32x4_add(wasm_i32x4_mul(lo, s_lo[r]), wasm_i32x4_mul(hi, s_hi[r])));
+                }
+            }
+        }
+        for (int r = 0; r < NR; r++) {
+            const float dw = qk::half(blk[r]->d);
+            for (int j = 0; j < NT; j++) {
+                acc[r][j] = wasm_f32x4_add(acc[r][j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[r][j]), wasm_f32x4_splat(ad[j][b] * dw)));
+            }
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int j = 0; j < NT; j++) out[r * out_stride + j] = qk::hsum_f32x4(acc[r][j]) - sum_min[r][j];
+}
+
+// Each kernel family with its largest row count (Q4_K's per-row state
+// spills past two rows).
 template <int NR, int NT>
 struct Q4_0Tile {
+    static constexpr int kRows = 4;
     static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
         tile_q4_0<NR, NT>(n, w, s, a, ab, o, os);
+    }
+};
+
+template <int NR, int NT>
+struct Q4_KTile {
+    static constexpr int kRows = 2;
+    static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
+        tile_q4_k<NR, NT>(n, w, s, a, ab, o, os);
     }
 };
 
 template <template <int, int> class K>
 TileFn pick(int nr, int nt) {
 #define HOB_TILE_ROW(R) {K<R, 1>::run, K<R, 2>::run, K<R, 3>::run, K<R, 4>::run}
-    static const TileFn table[kMaxNR][kMaxNT] = {HOB_TILE_ROW(1), HOB_TILE_ROW(2), HOB_TILE_ROW(3), HOB_TILE_ROW(4)};
+    if constexpr (K<1, 1>::kRows == 4) {
+        static const TileFn table[4][kMaxNT] = {HOB_TILE_ROW(1), HOB_TILE_ROW(2), HOB_TILE_ROW(3), HOB_TILE_ROW(4)};
+        return table[nr - 1][nt - 1];
+    } else {
+        static const TileFn table[2][kMaxNT] = {HOB_TILE_ROW(1), HOB_TILE_ROW(2)};
+        return table[nr - 1][nt - 1];
+    }
 #undef HOB_TILE_ROW
-    return table[nr - 1][nt - 1];
 }
 
 template <template <int, int> class K>
-void dot_all(int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok, float* out) {
-    const size_t ab = relaxed_act_bytes(n);
-    const int kNR = g_tile_rows, kNT = g_tile_tokens;
+void dot_all(TypeId at, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok, float* out) {
+    const size_t ab = relaxed_act_bytes(at, n);
+    int kNR = g_tile_rows ? g_tile_rows : n_tok == 1 && n < kRelaxedShortRow ? 2 : kRelaxedTileRows;
+    if (kNR > K<1, 1>::kRows) kNR = K<1, 1>::kRows;
+    const int kNT = g_tile_tokens ? g_tile_tokens : kRelaxedTileTokens;
     for (int r = 0; r < n_rows; r += kNR) {
         const int nr = n_rows - r < kNR ? n_rows - r : kNR;
         for (int j = 0; j < n_tok; j += kNT) {
@@ -206,7 +352,7 @@ void dot_all(int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8
 }  // namespace
 
 void set_relaxed_tile(int rows, int tokens) {
-    HOB_CHECK(rows >= 1 && rows <= kMaxNR && tokens >= 1 && tokens <= kMaxNT, HOB_ERR_INVALID_ARGUMENT,
+    HOB_CHECK((rows == 0 && tokens == 0) || (rows >= 1 && rows <= kMaxNR && tokens >= 1 && tokens <= kMaxNT), HOB_ERR_INVALID_ARGUMENT,
               "relaxed tiles are 1 to " + std::to_string(kMaxNR) + " rows by 1 to " + std::to_string(kMaxNT) + " tokens, not " +
                   std::to_string(rows) + " x " + std::to_string(tokens));
     g_tile_rows = rows;
@@ -215,7 +361,8 @@ void set_relaxed_tile(int rows, int tokens) {
 
 void dot_relaxed(TypeId t, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok,
                  float* out) {
-    if (t == TypeId::Q4_0) return dot_all<Q4_0Tile>(n, w, stride, n_rows, act, n_tok, out);
+    if (t == TypeId::Q4_0) return dot_all<Q4_0Tile>(TypeId::Q8_0, n, w, stride, n_rows, act, n_tok, out);
+    if (t == TypeId::Q4_K) return dot_all<Q4_KTile>(TypeId::Q8_K, n, w, stride, n_rows, act, n_tok, out);
     fail(HOB_ERR_INTERNAL, std::string("no relaxed kernel for ") + type_name(t));
 }
 #else

@@ -18,7 +18,8 @@
 namespace hob {
 
 // True when this build repacks weights of type t at load: the relaxed-SIMD
-// builds do for the types with a relaxed kernel (Q4_0); the others never.
+// builds do for the types with a relaxed kernel (Q4_0, Q4_K); the others
+// never.
 bool repack_wanted(TypeId t);
 
 // Repacks n_rows rows of cols elements of type t (one repack_wanted) in
@@ -28,25 +29,34 @@ void repack_rows(TypeId t, uint8_t* data, int64_t n_rows, int64_t cols);
 // The natural (GGUF) layout of one repacked row, written to out.
 void unpack_row(TypeId t, const uint8_t* row, int64_t cols, uint8_t* out);
 
-// Activations for the relaxed kernels, from one Q8_0 row of n elements:
-// the n values in repacked order, then per block four int32 lane sums
-// times -8 (the Q4_0 offset), then the n / 32 scales
-// as floats. relaxed_act_bytes(n) bytes per token.
-size_t relaxed_act_bytes(int64_t n);
-void relax_activations(const void* q8_0_row, int64_t n, uint8_t* out);
+// Activations for the relaxed kernels, from one row of n elements of the
+// weights' activation type at (Q8_0 for Q4_0, Q8_K for Q4_K): the n values
+// in repacked order, then per block what the kernel adds besides the dot
+// products: Q8_0, four int32 lane sums times -8 (the Q4_0 offset), then
+// the n / 32 scales as floats; Q8_K, the scales as floats, then per block
+// eight int32 sums of 32 values (for the minimums).
+// relaxed_act_bytes(at, n) bytes per token.
+size_t relaxed_act_bytes(TypeId at, int64_t n);
+void relax_activations(TypeId at, const void* row, int64_t n, uint8_t* out);
 
 // out[r * n_tok + j] = the dot of repacked row r (at w + r * stride) with
-// token j's relaxed activations (at act + j * relaxed_act_bytes(n)), equal
-// bit for bit to vec_dot on the natural layout. Relaxed-SIMD builds only.
+// token j's relaxed activations (at act + j * relaxed_act_bytes(at, n)),
+// equal bit for bit to vec_dot on the natural layout. Relaxed-SIMD builds
+// only.
 void dot_relaxed(TypeId t, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok,
                  float* out);
 
 // The kernels' register tile: rows x tokens per call of the inner kernel.
-// set_relaxed_tile changes it (1..4 rows, 1..4 tokens; anything else is
-// HOB_ERR_INVALID_ARGUMENT) for benchmarks comparing shapes, never while a
-// matmul runs; results are the same for every shape. No-op in builds
-// without relaxed SIMD.
-constexpr int kRelaxedTileRows = 4, kRelaxedTileTokens = 4;
+// By default 4 x 4, except one token (decode) against rows shorter than
+// kRelaxedShortRow elements: 2 rows. Decode streams the weights from memory
+// once, and there, measured in Chromium on x86 (bench/relaxed-tiles.ts,
+// --tokens 1 on shapes larger than the caches), 2 rows ran 1.13-1.23x as
+// fast as 4 on rows of 896 elements and 0.91x on rows of 4864.
+// set_relaxed_tile fixes the shape (1..4 rows, 1..4 tokens; 0 x 0 restores
+// the defaults; anything else is HOB_ERR_INVALID_ARGUMENT) for benchmarks
+// comparing shapes, never while a matmul runs; results are the same for
+// every shape. No-op in builds without relaxed SIMD.
+constexpr int kRelaxedTileRows = 4, kRelaxedTileTokens = 4, kRelaxedShortRow = 2048;
 void set_relaxed_tile(int rows, int tokens);
 
 // The order of the 16 elements of each half block in the repacked layout:

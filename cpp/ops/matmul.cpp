@@ -57,7 +57,7 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
         if (scratch.act16.size() < (size_t)T * wide.q16) scratch.act16.resize((size_t)T * wide.q16);
         if (scratch.act_scales.size() < (size_t)T * wide.side) scratch.act_scales.resize((size_t)T * wide.side);
     }
-    const size_t relaxed_row = relaxed ? relaxed_act_bytes(n_in) : 0;
+    const size_t relaxed_row = relaxed ? relaxed_act_bytes(at, n_in) : 0;
     if (relaxed && scratch.act_relaxed.size() < relaxed_row * T) scratch.act_relaxed.resize(relaxed_row * T);
     const uint8_t* act;
     if (at == TypeId::F32) {
@@ -67,7 +67,7 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
         uint8_t* dst = scratch.act.data();
         pool.run(T, [&](int t, int) {
             quantize_row(at, x + (size_t)t * n_in, dst + (size_t)t * a_row, n_in);
-            if (relaxed) relax_activations(dst + (size_t)t * a_row, n_in, scratch.act_relaxed.data() + (size_t)t * relaxed_row);
+            if (relaxed) relax_activations(at, dst + (size_t)t * a_row, n_in, scratch.act_relaxed.data() + (size_t)t * relaxed_row);
             if (tiled) {
                 widen_activations(at, dst + (size_t)t * a_row, n_in, scratch.act16.data() + (size_t)t * wide.q16,
                                   scratch.act_scales.data() + (size_t)t * wide.side);

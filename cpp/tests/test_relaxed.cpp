@@ -1,4 +1,5 @@
-// The repacked layout of the relaxed-SIMD kernels (quants_relaxed.h, Q4_0),
+// The repacked layout of the relaxed-SIMD kernels (quants_relaxed.h, Q4_0
+// and Q4_K),
 // which is portable code: repacking then unpacking gives the original blocks back,
 // a repacked row dequantizes to the original values, and the relaxed
 // activations hold each block's values in the repacked order, its lane sums
@@ -84,9 +85,9 @@ TEST("relaxed activations hold the values in repacked order, -8 x lane sums and 
     for (auto& v : x) v = nd(rng);
     std::vector<uint8_t> q(row_size(TypeId::Q8_0, n));
     quantize_row(TypeId::Q8_0, x.data(), q.data(), n);
-    std::vector<uint8_t> out(relaxed_act_bytes(n));
+    std::vector<uint8_t> out(relaxed_act_bytes(TypeId::Q8_0, n));
     CHECK_EQ(out.size(), (size_t)(n + (n / 32) * 20));
-    relax_activations(q.data(), n, out.data());
+    relax_activations(TypeId::Q8_0, q.data(), n, out.data());
     const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(q.data());
     const int8_t* vals = reinterpret_cast<const int8_t*>(out.data());
     for (int64_t b = 0; b < n / 32; b++) {
@@ -107,8 +108,73 @@ TEST("relaxed activations hold the values in repacked order, -8 x lane sums and 
     }
 }
 
+TEST("Q4_K rows repack 16 quant bytes at a time and unpack and dequantize to the originals") {
+    const int64_t rows = 2, cols = 512;
+    const size_t bb = sizeof(BlockQ4_K);
+    std::vector<uint8_t> orig = random_bytes(row_size(TypeId::Q4_K, cols) * rows, 21);
+    for (size_t b = 0; b < orig.size() / bb; b++) {
+        orig[b * bb + 1] = 0x2c;  // d and dmin: finite halves
+        orig[b * bb + 3] = 0x28;
+    }
+    std::vector<uint8_t> packed = orig;
+    repack_rows(TypeId::Q4_K, packed.data(), rows, cols);
+    for (size_t b = 0; b < orig.size() / bb; b++) {
+        const uint8_t* p = packed.data() + b * bb;
+        const uint8_t* o = orig.data() + b * bb;
+        CHECK(std::memcmp(p, o, 16) == 0);  // d, dmin, scales stay
+        for (int i = 0; i < 128; i += 16) {
+            for (int q = 0; q < 16; q++) CHECK_EQ((int)p[16 + i + q], (int)o[16 + i + kRelaxedOrder[q]]);
+        }
+    }
+    Tensor w;
+    w.type = TypeId::Q4_K;
+    w.ne[0] = cols;
+    w.ne[1] = rows;
+    w.data = packed.data();
+    w.row_bytes = row_size(TypeId::Q4_K, cols);
+    w.n_bytes = w.row_bytes * rows;
+    w.repacked = true;
+    for (int64_t r = 0; r < rows; r++) {
+        std::vector<uint8_t> back(w.row_bytes);
+        unpack_row(TypeId::Q4_K, w.row(r), cols, back.data());
+        CHECK(std::memcmp(back.data(), orig.data() + r * w.row_bytes, w.row_bytes) == 0);
+        std::vector<float> a(cols), b(cols);
+        dequantize_row(TypeId::Q4_K, orig.data() + r * w.row_bytes, a.data(), cols);
+        dequantize_tensor_row(w, r, b.data());
+        CHECK(std::memcmp(a.data(), b.data(), cols * sizeof(float)) == 0);
+    }
+}
+
+TEST("relaxed Q8_K activations hold the values in repacked order, the scales and the sums of 32") {
+    const int64_t n = 512;
+    std::vector<float> x(n);
+    std::mt19937 rng(4);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (auto& v : x) v = nd(rng);
+    std::vector<uint8_t> q(row_size(TypeId::Q8_K, n));
+    quantize_row(TypeId::Q8_K, x.data(), q.data(), n);
+    std::vector<uint8_t> out(relaxed_act_bytes(TypeId::Q8_K, n));
+    CHECK_EQ(out.size(), (size_t)(n + (n / 256) * 36));
+    relax_activations(TypeId::Q8_K, q.data(), n, out.data());
+    const BlockQ8_K* blk = reinterpret_cast<const BlockQ8_K*>(q.data());
+    for (int64_t b = 0; b < n / 256; b++) {
+        for (int i = 0; i < 256; i++) {
+            CHECK_EQ((int)(int8_t)out[b * 256 + i], (int)blk[b].qs[(i / 16) * 16 + kRelaxedOrder[i % 16]]);
+        }
+        float d;
+        std::memcpy(&d, out.data() + n + b * 4, 4);
+        CHECK_EQ(d, blk[b].d);
+        for (int g = 0; g < 8; g++) {
+            int32_t sum = 0, want = 0;
+            std::memcpy(&sum, out.data() + n + (n / 256) * 4 + b * 32 + g * 4, 4);
+            for (int i = 0; i < 32; i++) want += blk[b].qs[32 * g + i];
+            CHECK_EQ(sum, want);
+        }
+    }
+}
+
 TEST("no other type has a repacked layout") {
-    for (TypeId t : {TypeId::Q8_0, TypeId::Q4_1, TypeId::Q4_K}) {
+    for (TypeId t : {TypeId::Q8_0, TypeId::Q4_1, TypeId::Q5_K}) {
         CHECK(!repack_wanted(t));
         uint8_t buf[sizeof(BlockQ8_0)] = {};
         CHECK_THROWS_STATUS(repack_rows(t, buf, 1, 32), HOB_ERR_INTERNAL, "no repacked layout");
@@ -117,6 +183,7 @@ TEST("no other type has a repacked layout") {
 
 TEST("a native build repacks nothing, and its relaxed kernel entry point refuses") {
     CHECK(!repack_wanted(TypeId::Q4_0));
+    CHECK(!repack_wanted(TypeId::Q4_K));
     float y = 0;
     CHECK_THROWS_STATUS(dot_relaxed(TypeId::Q4_0, 32, nullptr, 0, 1, nullptr, 1, &y), HOB_ERR_INTERNAL, "no relaxed kernel");
 }

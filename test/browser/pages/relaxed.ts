@@ -156,6 +156,39 @@ const api = {
     return best;
   },
 
+  /** Milliseconds per matmul of a rows x cols weight of `type` over T
+   * tokens, one thread, in each build as its loader lays the weight out
+   * (bench/cpu-profile.ts); each timing repacks once and runs several
+   * products, best of `reps`. With stack > 1 the weight is that many such
+   * matrices one after another, timed as one product and divided by stack:
+   * large enough, it streams from memory as a forward pass does instead of
+   * staying in cache. Q4_0 and Q8_0 weights are random blocks with a fixed
+   * scale (quick to make at any size); other types are encoded. */
+  async timeLayouts(type: TensorType, rows: number, cols: number, T: number, reps: number, stack = 1): Promise<Record<WasmSimd, number>> {
+    const ops = { simd128: await CpuOps.load('simd128'), relaxed: await CpuOps.load('relaxed') };
+    const rng = new Rng(5, type);
+    const enc = ENCODINGS[type];
+    const all = rows * stack;
+    let w: Uint8Array;
+    if (type === 'q4_0' || type === 'q8_0') {
+      w = new Uint8Array((all * cols / enc.blockSize) * enc.blockBytes);
+      crypto.getRandomValues(w.subarray(0, Math.min(w.length, 65536)));
+      for (let o = 65536; o < w.length; o += 65536) w.copyWithin(o, 0, Math.min(65536, w.length - o));
+      // Scale 0x2c00 (0.0625) in each block's first two bytes.
+      for (let b = 0; b < w.length; b += enc.blockBytes) { w[b] = 0; w[b + 1] = 0x2c; }
+    } else {
+      const wf = new Float32Array(all * cols);
+      rng.fillNormal(wf, 0, 0.05);
+      w = encodeTensor(type, wf);
+    }
+    const x = new Float32Array(T * cols);
+    rng.fillNormal(x, 0, 1);
+    const id = enc.ggmlType;
+    const [relaxed] = ops.relaxed.timeTiles(id, w, all, cols, x, T, [[0, 0]], reps);
+    const [simd128] = ops.simd128.timeTiles(id, w, all, cols, x, T, [[0, 0]], reps);
+    return { relaxed: relaxed / stack, simd128: simd128 / stack };
+  },
+
   /** Milliseconds per Q4_0 matmul of rows x cols over T tokens in the
    * relaxed build for each register tile (rows x tokens), the shapes
    * alternating `reps` times, best of each (bench/relaxed-tiles.ts). */
