@@ -13,6 +13,7 @@
 #include <unistd.h>
 #endif
 
+#include "clip.h"
 #include "common.h"
 #include "gguf.h"
 #include "loader.h"
@@ -31,6 +32,9 @@ struct hob_model {
 };
 struct hob_session {
     std::unique_ptr<hob::Session> session;
+};
+struct hob_clip {
+    std::unique_ptr<hob::ClipModel> clip;
 };
 namespace {
 
@@ -591,6 +595,62 @@ hob_status hob_session_kv_write(hob_session* s, int32_t layer, int32_t cell0, in
 hob_status hob_session_kv_append(hob_session* s, const int32_t* pos, int32_t n) {
     REQUIRE_ARG(s && (pos || n == 0), "hob_session_kv_append: session and pos must not be null");
     return guard([&] { s->session->append_cells(pos, n); });
+}
+
+// ---- vision ---------------------------------------------------------------------
+
+// Images up to this side, so a size product cannot overflow and a hostile
+// size fails here rather than in an allocation.
+constexpr int32_t kMaxImageSide = 16384;
+
+hob_status hob_clip_load(uint8_t* data, size_t size, int take_ownership, hob_clip** out) {
+    if (!data || !out) {
+        if (take_ownership) hob_free(data);
+        return set_error(HOB_ERR_INVALID_ARGUMENT, "hob_clip_load: data and out must not be null");
+    }
+    *out = nullptr;
+    return guard([&] { *out = new hob_clip{hob::ClipModel::load(data, size, take_ownership != 0)}; });
+}
+
+void hob_clip_free(hob_clip* c) { delete c; }
+int32_t hob_clip_n_embd(const hob_clip* c) { return c ? c->clip->hparams().proj_dim : 0; }
+int32_t hob_clip_tokens_per_image(const hob_clip* c) { return c ? c->clip->tokens_per_image() : 0; }
+
+hob_status hob_clip_image_layout(const hob_clip* c, int32_t width, int32_t height, int32_t* grid_x, int32_t* grid_y,
+                                 size_t* n_rows) {
+    REQUIRE_ARG(c && grid_x && grid_y && n_rows, "hob_clip_image_layout: clip and outputs must not be null");
+    REQUIRE_ARG(width > 0 && height > 0 && width <= kMaxImageSide && height <= kMaxImageSide,
+                "image size " + std::to_string(width) + "x" + std::to_string(height) + " is empty or over " +
+                    std::to_string(kMaxImageSide) + " pixels a side");
+    return guard([&] {
+        const hob::ClipHparams& hp = c->clip->hparams();
+        const hob::Idefics3Size size = hob::idefics3_size(width, height, hp.image_size, hp.longest_edge);
+        *grid_x = size.grid_x;
+        *grid_y = size.grid_y;
+        *n_rows = (size_t)(size.grid_x * size.grid_y + 1) * (size_t)c->clip->tokens_per_image();
+    });
+}
+
+hob_status hob_clip_encode(hob_clip* c, const uint8_t* rgb, int32_t width, int32_t height, float* out, size_t cap,
+                           size_t* n_rows) {
+    int32_t gx = 0, gy = 0;
+    size_t rows = 0;
+    const hob_status st = hob_clip_image_layout(c, width, height, &gx, &gy, &rows);
+    if (st != HOB_OK) return st;
+    REQUIRE_ARG(rgb && n_rows, "hob_clip_encode: rgb and n_rows must not be null");
+    *n_rows = rows;
+    const size_t need = rows * (size_t)c->clip->hparams().proj_dim;
+    if (cap < need || !out) {
+        return set_error(HOB_ERR_BUFFER_TOO_SMALL, "embedding buffer of " + std::to_string(cap) + " floats is too small for " +
+                                                       std::to_string(need));
+    }
+    return guard([&] {
+        hob::RgbImage img{width, height, std::vector<uint8_t>(rgb, rgb + (size_t)width * height * 3)};
+        const hob::ImagePlan plan = c->clip->plan(img);
+        const size_t per = (size_t)c->clip->tokens_per_image() * (size_t)c->clip->hparams().proj_dim;
+        HOB_CHECK(plan.images.size() * per == need, HOB_ERR_INTERNAL, "image layout and preprocessing disagree");
+        for (size_t i = 0; i < plan.images.size(); i++) c->clip->encode(pool(), plan.images[i].data(), out + i * per);
+    });
 }
 
 }  // extern "C"
