@@ -422,6 +422,15 @@ hob_status hob_session_eval(hob_session* s, const int32_t* tokens, size_t n_toke
     return guard([&] { s->session->eval(tokens, (int32_t)n_tokens); });
 }
 
+hob_status hob_session_eval_embd(hob_session* s, const float* embd, size_t n_rows, size_t count) {
+    REQUIRE_ARG(s && embd, "hob_session_eval_embd: session and embd must not be null");
+    REQUIRE_ARG(n_rows > 0 && n_rows <= (size_t)INT32_MAX, "hob_session_eval_embd: needs 1 or more rows");
+    const size_t E = (size_t)s->session->model().hparams().n_embd;
+    REQUIRE_ARG(count == n_rows * E, "hob_session_eval_embd: " + std::to_string(count) + " floats are not " +
+                                         std::to_string(n_rows) + " rows of " + std::to_string(E));
+    return guard([&] { s->session->eval_embd(embd, (int32_t)n_rows); });
+}
+
 hob_status hob_session_eval_hidden(hob_session* s, const int32_t* tokens, size_t n_tokens, float* hidden, size_t cap) {
     REQUIRE_ARG(s && tokens && hidden, "hob_session_eval_hidden: session, tokens and hidden must not be null");
     REQUIRE_ARG(n_tokens > 0 && n_tokens <= (size_t)INT32_MAX, "hob_session_eval_hidden: needs 1 or more tokens");

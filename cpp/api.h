@@ -270,6 +270,10 @@ int32_t hob_session_n_threads(const hob_session* session);
  * last one. Fails with HOB_ERR_CONTEXT_FULL (nothing evaluated) if they do
  * not fit. */
 hob_status hob_session_eval(hob_session* session, const int32_t* tokens, size_t n_tokens);
+/* hob_session_eval for n_rows rows of input embeddings (n_rows x n_embd
+ * floats, count in all: an image's rows from hob_clip_encode) in place of
+ * tokens, at the next n_rows positions. */
+hob_status hob_session_eval_embd(hob_session* session, const float* embd, size_t n_rows, size_t count);
 /* For models with offloaded blocks: appends tokens and runs them through
  * the embedding and the CPU blocks only, copying their hidden states
  * (n_tokens x n_embd floats, cap floats available) to `hidden`, the input of

@@ -1,6 +1,8 @@
 // A multimodal projector in the engine (cpp/clip.h): llama.cpp's mmproj
 // GGUF loaded next to a text model, turning RGB pixels into embedding rows
-// the text model's session evaluates in place of tokens.
+// the text model's session evaluates in place of tokens
+// (Session.evalEmbeddings). Also where an image sits in the prompt: the
+// marker tokens llama.cpp's mtmd puts around each sub-image.
 import { Status } from './c-api.js';
 import { allocModelBuffer } from './model.js';
 import type { Engine } from './wasm-engine.js';
@@ -102,4 +104,31 @@ function checkSize(width: number, height: number): void {
       width, height,
     });
   }
+}
+
+/** One step of an image's place in the prompt: text tokenized with special
+ *  tokens parsed, one token looked up by its exact piece, or sub-image
+ *  `index` (in encode order: its rows). */
+export type ImagePart =
+  | { kind: 'text'; text: string }
+  | { kind: 'piece'; piece: string }
+  | { kind: 'image'; index: number };
+
+/** SmolVLM's (idefics3's) layout, as llama.cpp's mtmd builds it: each tile
+ *  behind `<fake_token_around_image><row_R_col_C>`, a newline after each row
+ *  but the last, then "\n\n" `<fake_token_around_image>` `<global-img>`,
+ *  the overview, and `<fake_token_around_image>`. */
+export function idefics3Layout(gridX: number, gridY: number): ImagePart[] {
+  const parts: ImagePart[] = [];
+  for (let y = 0; y < gridY; y++) {
+    for (let x = 0; x < gridX; x++) {
+      parts.push({ kind: 'text', text: `<fake_token_around_image><row_${y + 1}_col_${x + 1}>` });
+      parts.push({ kind: 'image', index: y * gridX + x });
+    }
+    if (y !== gridY - 1) parts.push({ kind: 'piece', piece: '\n' });
+  }
+  parts.push({ kind: 'piece', piece: '\n\n' }, { kind: 'piece', piece: '<fake_token_around_image>' }, { kind: 'piece', piece: '<global-img>' });
+  parts.push({ kind: 'image', index: gridX * gridY });
+  parts.push({ kind: 'piece', piece: '<fake_token_around_image>' });
+  return parts;
 }
