@@ -423,12 +423,9 @@ hob_status hob_session_eval(hob_session* s, const int32_t* tokens, size_t n_toke
 }
 
 hob_status hob_session_eval_embd(hob_session* s, const float* embd, size_t n_rows, size_t count) {
-    REQUIRE_ARG(s && embd, "hob_session_eval_embd: session and embd must not be null");
-    REQUIRE_ARG(n_rows > 0 && n_rows <= (size_t)INT32_MAX, "hob_session_eval_embd: needs 1 or more rows");
-    const size_t E = (size_t)s->session->model().hparams().n_embd;
-    REQUIRE_ARG(count == n_rows * E, "hob_session_eval_embd: " + std::to_string(count) + " floats are not " +
-                                         std::to_string(n_rows) + " rows of " + std::to_string(E));
-    return guard([&] { s->session->eval_embd(embd, (int32_t)n_rows); });
+    REQUIRE_ARG(s && embd && n_rows > 0 && n_rows <= (size_t)INT32_MAX,
+                "hob_session_eval_embd: needs a session and 1 or more rows");
+    return guard([&] { s->session->eval_embd(embd, (int32_t)n_rows, count); });
 }
 
 hob_status hob_session_eval_hidden(hob_session* s, const int32_t* tokens, size_t n_tokens, float* hidden, size_t cap) {
@@ -608,10 +605,6 @@ hob_status hob_session_kv_append(hob_session* s, const int32_t* pos, int32_t n) 
 
 // ---- vision ---------------------------------------------------------------------
 
-// Images up to this side, so a size product cannot overflow and a hostile
-// size fails here rather than in an allocation.
-constexpr int32_t kMaxImageSide = 16384;
-
 hob_status hob_clip_load(uint8_t* data, size_t size, int take_ownership, hob_clip** out) {
     if (!data || !out) {
         if (take_ownership) hob_free(data);
@@ -628,37 +621,20 @@ int32_t hob_clip_tokens_per_image(const hob_clip* c) { return c ? c->clip->token
 hob_status hob_clip_image_layout(const hob_clip* c, int32_t width, int32_t height, int32_t* grid_x, int32_t* grid_y,
                                  size_t* n_rows) {
     REQUIRE_ARG(c && grid_x && grid_y && n_rows, "hob_clip_image_layout: clip and outputs must not be null");
-    REQUIRE_ARG(width > 0 && height > 0 && width <= kMaxImageSide && height <= kMaxImageSide,
-                "image size " + std::to_string(width) + "x" + std::to_string(height) + " is empty or over " +
-                    std::to_string(kMaxImageSide) + " pixels a side");
     return guard([&] {
-        const hob::ClipHparams& hp = c->clip->hparams();
-        const hob::Idefics3Size size = hob::idefics3_size(width, height, hp.image_size, hp.longest_edge);
-        *grid_x = size.grid_x;
-        *grid_y = size.grid_y;
-        *n_rows = (size_t)(size.grid_x * size.grid_y + 1) * (size_t)c->clip->tokens_per_image();
+        const hob::ClipModel::Layout l = c->clip->layout(width, height);
+        *grid_x = l.grid_x;
+        *grid_y = l.grid_y;
+        *n_rows = l.n_rows;
     });
 }
 
 hob_status hob_clip_encode(hob_clip* c, const uint8_t* rgb, int32_t width, int32_t height, float* out, size_t cap,
                            size_t* n_rows) {
-    int32_t gx = 0, gy = 0;
-    size_t rows = 0;
-    const hob_status st = hob_clip_image_layout(c, width, height, &gx, &gy, &rows);
-    if (st != HOB_OK) return st;
-    REQUIRE_ARG(rgb && n_rows, "hob_clip_encode: rgb and n_rows must not be null");
-    *n_rows = rows;
-    const size_t need = rows * (size_t)c->clip->hparams().proj_dim;
-    if (cap < need || !out) {
-        return set_error(HOB_ERR_BUFFER_TOO_SMALL, "embedding buffer of " + std::to_string(cap) + " floats is too small for " +
-                                                       std::to_string(need));
-    }
+    REQUIRE_ARG(c && rgb && n_rows, "hob_clip_encode: clip, rgb and n_rows must not be null");
     return guard([&] {
-        hob::RgbImage img{width, height, std::vector<uint8_t>(rgb, rgb + (size_t)width * height * 3)};
-        const hob::ImagePlan plan = c->clip->plan(img);
-        const size_t per = (size_t)c->clip->tokens_per_image() * (size_t)c->clip->hparams().proj_dim;
-        HOB_CHECK(plan.images.size() * per == need, HOB_ERR_INTERNAL, "image layout and preprocessing disagree");
-        for (size_t i = 0; i < plan.images.size(); i++) c->clip->encode(pool(), plan.images[i].data(), out + i * per);
+        *n_rows = c->clip->layout(width, height).n_rows;
+        c->clip->encode_image(pool(), rgb, width, height, out, cap);
     });
 }
 

@@ -152,11 +152,8 @@ std::unique_ptr<ClipModel> ClipModel::load(uint8_t* data, size_t size, bool owns
     const int32_t P = hp.patch_size, E = hp.n_embd, s = hp.scale_factor;
     const int32_t side = hp.image_size / P;
     HOB_CHECK(hp.image_size % P == 0 && E % hp.n_head == 0 && s > 1 && side % s == 0, HOB_ERR_MODEL_INVALID,
-              "projector shape: image " + std::to_string(hp.image_size) + ", patch " + std::to_string(P) + ", width " +
-                  std::to_string(E) + ", heads " + std::to_string(hp.n_head) + ", scale factor " + std::to_string(s) +
-                  " do not fit together");
+              "projector shape: image size, patch size, width, heads and scale factor do not fit together");
 
-    // Weights, innermost dimension first as GGUF stores them.
     // llama.cpp's conv2d runs im2col into f16 and multiplies it with the
     // kernel rounded to f16 as well: keep an f16 copy of the kernel, read as
     // (E, 3 * P * P), so that matmul rounds the pixels the same way.
@@ -183,31 +180,50 @@ std::unique_ptr<ClipModel> ClipModel::load(uint8_t* data, size_t size, bool owns
     const Tensor* pos = m->tensor("v.position_embd.weight", {E, np});
     m->pos_embd_.resize((size_t)np * E);
     for (int32_t r = 0; r < np; r++) dequantize_tensor_row(*pos, r, m->pos_embd_.data() + (size_t)r * E);
+    // Each block's tensors by name: matrices (in, out), then vectors.
+    static const struct { const char* name; const Tensor* ClipLayer::*field; bool ff_in, ff_out; } kMatrices[] = {
+        {"attn_q.weight", &ClipLayer::wq, false, false},       {"attn_k.weight", &ClipLayer::wk, false, false},
+        {"attn_v.weight", &ClipLayer::wv, false, false},       {"attn_out.weight", &ClipLayer::wo, false, false},
+        {"ffn_up.weight", &ClipLayer::ffn_up, false, true},    {"ffn_down.weight", &ClipLayer::ffn_down, true, false},
+    };
+    static const struct { const char* name; std::vector<float> ClipLayer::*field; bool ff; } kVectors[] = {
+        {"attn_q.bias", &ClipLayer::bq, false},   {"attn_k.bias", &ClipLayer::bk, false}, {"attn_v.bias", &ClipLayer::bv, false},
+        {"attn_out.bias", &ClipLayer::bo, false}, {"ln1.weight", &ClipLayer::ln1_w, false}, {"ln1.bias", &ClipLayer::ln1_b, false},
+        {"ln2.weight", &ClipLayer::ln2_w, false}, {"ln2.bias", &ClipLayer::ln2_b, false},  {"ffn_up.bias", &ClipLayer::b_up, true},
+        {"ffn_down.bias", &ClipLayer::b_down, false},
+    };
     m->layers_.resize((size_t)hp.n_layer);
     for (int32_t l = 0; l < hp.n_layer; l++) {
         const std::string p = "v.blk." + std::to_string(l) + ".";
         ClipLayer& L = m->layers_[(size_t)l];
-        L.wq = m->tensor(p + "attn_q.weight", {E, E});
-        L.wk = m->tensor(p + "attn_k.weight", {E, E});
-        L.wv = m->tensor(p + "attn_v.weight", {E, E});
-        L.wo = m->tensor(p + "attn_out.weight", {E, E});
-        L.bq = m->vector_f32(p + "attn_q.bias", E);
-        L.bk = m->vector_f32(p + "attn_k.bias", E);
-        L.bv = m->vector_f32(p + "attn_v.bias", E);
-        L.bo = m->vector_f32(p + "attn_out.bias", E);
-        L.ln1_w = m->vector_f32(p + "ln1.weight", E);
-        L.ln1_b = m->vector_f32(p + "ln1.bias", E);
-        L.ln2_w = m->vector_f32(p + "ln2.weight", E);
-        L.ln2_b = m->vector_f32(p + "ln2.bias", E);
-        L.ffn_up = m->tensor(p + "ffn_up.weight", {E, hp.n_ff});
-        L.b_up = m->vector_f32(p + "ffn_up.bias", hp.n_ff);
-        L.ffn_down = m->tensor(p + "ffn_down.weight", {hp.n_ff, E});
-        L.b_down = m->vector_f32(p + "ffn_down.bias", E);
+        for (const auto& t : kMatrices) L.*t.field = m->tensor(p + t.name, {t.ff_in ? hp.n_ff : E, t.ff_out ? hp.n_ff : E});
+        for (const auto& t : kVectors) L.*t.field = m->vector_f32(p + t.name, t.ff ? hp.n_ff : E);
     }
     m->post_ln_w_ = m->vector_f32("v.post_ln.weight", E);
     m->post_ln_b_ = m->vector_f32("v.post_ln.bias", E);
     m->mm_fc_ = m->tensor("mm.model.fc.weight", {(int64_t)E * s * s, hp.proj_dim});
     return m;
+}
+
+ClipModel::Layout ClipModel::layout(int32_t width, int32_t height) const {
+    HOB_CHECK(width > 0 && height > 0 && width <= kMaxImageSide && height <= kMaxImageSide, HOB_ERR_INVALID_ARGUMENT,
+              "image size " + std::to_string(width) + "x" + std::to_string(height) + " is empty or over " +
+                  std::to_string(kMaxImageSide) + " pixels a side");
+    const Idefics3Size size = idefics3_size(width, height, hp_.image_size, hp_.longest_edge);
+    return {size.grid_x, size.grid_y, (size_t)(size.grid_x * size.grid_y + 1) * (size_t)tokens_per_image()};
+}
+
+void ClipModel::encode_image(ThreadPool& pool, const uint8_t* rgb, int32_t width, int32_t height, float* out,
+                             size_t cap) const {
+    const Layout l = layout(width, height);
+    const size_t per = (size_t)tokens_per_image() * (size_t)hp_.proj_dim;
+    HOB_CHECK(out && cap >= l.n_rows * (size_t)hp_.proj_dim, HOB_ERR_BUFFER_TOO_SMALL,
+              "embedding buffer of " + std::to_string(cap) + " floats is too small for " +
+                  std::to_string(l.n_rows * (size_t)hp_.proj_dim));
+    const ImagePlan p = plan(RgbImage{width, height, std::vector<uint8_t>(rgb, rgb + (size_t)width * height * 3)});
+    HOB_CHECK(p.images.size() * per == l.n_rows * (size_t)hp_.proj_dim, HOB_ERR_INTERNAL,
+              "image layout and preprocessing disagree");
+    for (size_t i = 0; i < p.images.size(); i++) encode(pool, p.images[i].data(), out + i * per);
 }
 
 ImagePlan ClipModel::plan(const RgbImage& img) const {

@@ -68,9 +68,23 @@ public:
     int32_t n_patches() const { return (hp_.image_size / hp_.patch_size) * (hp_.image_size / hp_.patch_size); }
     int32_t tokens_per_image() const { return n_patches() / (hp_.scale_factor * hp_.scale_factor); }
 
+    // The split of a width x height image (sides in [1, kMaxImageSide]):
+    // its grid, and its embedding rows in all.
+    static constexpr int32_t kMaxImageSide = 16384;
+    struct Layout {
+        int32_t grid_x = 0, grid_y = 0;
+        size_t n_rows = 0;
+    };
+    Layout layout(int32_t width, int32_t height) const;
+
     // The projector's preprocessing of an RGB image. idefics3: the tiles
     // row by row, then the overview (mtmd's prompt order).
     ImagePlan plan(const RgbImage& img) const;
+
+    // Preprocesses and encodes width x height RGB pixels into `out`, which
+    // holds cap floats: layout().n_rows rows of proj_dim, or
+    // BUFFER_TOO_SMALL.
+    void encode_image(ThreadPool& pool, const uint8_t* rgb, int32_t width, int32_t height, float* out, size_t cap) const;
 
     // Encodes one preprocessed sub-image into tokens_per_image() rows of
     // proj_dim floats.

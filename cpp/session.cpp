@@ -85,10 +85,12 @@ void Session::eval(const int32_t* tokens, int32_t n) {
     has_logits_ = true;
 }
 
-void Session::eval_embd(const float* embd, int32_t n) {
+void Session::eval_embd(const float* embd, int32_t n, size_t count) {
     HOB_CHECK(model_.has_head() && model_.n_cpu_layers() == model_.hparams().n_layer, HOB_ERR_INVALID_ARGUMENT,
               "embedding rows need a generative model with every block on the CPU");
     const int32_t E = model_.hparams().n_embd;
+    HOB_CHECK(count == (size_t)n * (size_t)E, HOB_ERR_INVALID_ARGUMENT,
+              std::to_string(count) + " floats are not " + std::to_string(n) + " rows of " + std::to_string(E));
     // forward() reads the rows, not the tokens; it still checks them, so
     // they are valid ids (0).
     const std::vector<int32_t> none((size_t)std::max(n, 0), 0);

@@ -22,7 +22,7 @@ export interface EncodedImage extends ImageLayout {
   embeddings: Float32Array;
 }
 
-/** Largest image side the engine takes (cpp/api.cpp). */
+/** Largest image side the engine takes (ClipModel::kMaxImageSide, cpp/clip.h). */
 export const MAX_IMAGE_SIDE = 16384;
 
 /** A loaded projector. */
