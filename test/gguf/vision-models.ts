@@ -93,10 +93,31 @@ export function makeVisionSpec(overrides: Partial<VisionSpec> = {}): VisionSpec 
   };
 }
 
-export function buildVisionProjector(s: VisionSpec): GgufWriter {
+/** Damage for refusal tests: metadata written with other values (or left
+ *  out: undefined), tensors left out. */
+export interface ProjectorDamage {
+  kv?: Record<string, number | undefined>;
+  omitTensors?: string[];
+}
+
+export function buildVisionProjector(s: VisionSpec, damage: ProjectorDamage = {}): GgufWriter {
   if (s.imageSize % s.patchSize !== 0) throw new Error(`image size ${s.imageSize} is not a multiple of patch ${s.patchSize}`);
   if (s.nEmbd % s.nHead !== 0) throw new Error(`nEmbd ${s.nEmbd} is not a multiple of nHead ${s.nHead}`);
-  const w = new GgufWriter();
+  const inner = new GgufWriter();
+  // A view of the writer that applies the damage on the way in.
+  const w = {
+    addKv(key: string, value: Parameters<GgufWriter['addKv']>[1], type: Parameters<GgufWriter['addKv']>[2]): void {
+      if (damage.kv && key in damage.kv) {
+        const v = damage.kv[key];
+        if (v !== undefined) inner.addKv(key, v, type);
+        return;
+      }
+      inner.addKv(key, value, type);
+    },
+    addTensor(name: string, dims: number[], type: 'f32', data: Float32Array): void {
+      if (!damage.omitTensors?.includes(name)) inner.addTensor(name, dims, type, data);
+    },
+  };
   w.addKv('general.architecture', 'clip', 'string');
   w.addKv('general.name', s.name, 'string');
   w.addKv('general.file_type', 0, 'uint32');
@@ -146,7 +167,7 @@ export function buildVisionProjector(s: VisionSpec): GgufWriter {
   random('v.post_ln.weight', [d], 1, s.normStd);
   random('v.post_ln.bias', [d], 0, s.normStd);
   random('mm.model.fc.weight', [d * s.scaleFactor * s.scaleFactor, s.projectionDim], 0, s.projStd);
-  return w;
+  return inner;
 }
 
 export interface RgbImage {

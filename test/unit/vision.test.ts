@@ -79,6 +79,45 @@ describe('vision: idefics3 (SmolVLM) against llama.cpp', () => {
       e.code === 'model/unsupported-architecture' && /'llama'/.test(e.message));
   });
 
+  test('a damaged projector file is a typed error naming what is wrong, never a crash', () => {
+    const load = (bytes: Uint8Array): HobError => {
+      try {
+        Projector.load(engine, bytes).free();
+      } catch (e) {
+        return e as HobError;
+      }
+      throw new Error('loaded');
+    };
+    const damaged = (d: Parameters<typeof buildVisionProjector>[1]): Uint8Array => buildVisionProjector(makeVisionSpec(), d).toBytes();
+    const cases: [string, Uint8Array, string, RegExp][] = [
+      ['truncated', projBytes.subarray(0, projBytes.length - 100), 'gguf/truncated', /./],
+      ['header only', projBytes.subarray(0, 2000), 'gguf/truncated', /./],
+      ['no projector', damaged({ omitTensors: ['mm.model.fc.weight'] }), 'model/invalid', /mm\.model\.fc\.weight/],
+      ['no block', damaged({ omitTensors: ['v.blk.1.ffn_down.bias'] }), 'model/invalid', /v\.blk\.1\.ffn_down\.bias/],
+      ['more blocks than tensors', damaged({ kv: { 'clip.vision.block_count': 3 } }), 'model/invalid', /v\.blk\.2\./],
+      ['wrong width', damaged({ kv: { 'clip.vision.embedding_length': 48 } }), 'model/invalid', /shape/],
+      ['patch not dividing the tile', damaged({ kv: { 'clip.vision.patch_size': 7 } }), 'model/invalid', /fit together/],
+      ['huge longest edge', damaged({ kv: { 'clip.vision.preproc_image_size': 1 << 20 } }), 'model/invalid', /too large/],
+      ['no longest edge', damaged({ kv: { 'clip.vision.preproc_image_size': undefined } }), 'model/invalid', /preproc_image_size/],
+      ['no heads', damaged({ kv: { 'clip.vision.attention.head_count': 0 } }), 'model/invalid', /head_count/],
+    ];
+    for (const [name, bytes, code, message] of cases) {
+      const e = load(bytes);
+      assert.equal(e.code, code, `${name}: ${e.message}`);
+      assert.match(e.message, message, name);
+    }
+  });
+
+  test('slivers and single pixels encode, with the layout they announce', () => {
+    for (const [w, h] of [[1, 1], [1, 300], [300, 1], [64, 64], [65, 64]]) {
+      const img = testImage(w, h, 9);
+      const enc = projector.encode(img.rgb, w, h);
+      assert.equal(enc.nRows, (enc.gridX * enc.gridY + 1) * projector.tokensPerImage, `${w}x${h}`);
+      assert.equal(enc.embeddings.length, enc.nRows * projector.nEmbd);
+      assert.ok(enc.embeddings.every(Number.isFinite), `${w}x${h}`);
+    }
+  });
+
   test('bad image sizes and pixel counts are typed errors', () => {
     assert.throws(() => projector.layout(0, 10), (e: HobError) => e.code === 'argument/invalid');
     assert.throws(() => projector.layout(20000, 10), (e: HobError) => e.code === 'argument/invalid');
