@@ -18,41 +18,54 @@ std::string shape_text(const int64_t* ne, int n) {
     return s + "]";
 }
 
-// Full (non-causal) attention of T rows over themselves, all f32: out[t] per
-// head h is softmax(scale * q[t].k[j]) . v[j] over j in [0, T). q, k, v and
-// out are T x (H * D). The text model's attention() reads an f16 cache; the
+// A contiguous f32 matrix (rows x cols) as a Tensor, for matmul.
+Tensor f32_matrix(const float* data, int64_t rows, int64_t cols) {
+    Tensor t;
+    t.name = "attention scratch";
+    t.type = TypeId::F32;
+    t.ne[0] = cols;
+    t.ne[1] = rows;
+    t.row_bytes = (size_t)cols * sizeof(float);
+    t.n_bytes = t.row_bytes * (size_t)rows;
+    t.data = reinterpret_cast<const uint8_t*>(data);
+    return t;
+}
+
+// Full (non-causal) attention of T rows over themselves, all f32, head by
+// head as llama.cpp's graph does it: scores K.Q (T x T), softmax(scale *
+// scores) per row, then the rows of V weighted by it. q, k, v and out are
+// T x (H * D). The text model's attention() reads an f16 cache; the
 // reference keeps the encoder's keys and values in f32, and so does this.
-void full_attention(ThreadPool& pool, const float* q, const float* k, const float* v, int32_t T, int32_t H,
-                    int32_t D, float scale, float* out) {
+// Both products run through matmul (SIMD, the pool's threads).
+void full_attention(ThreadPool& pool, Scratch& scratch, const float* q, const float* k, const float* v, int32_t T,
+                    int32_t H, int32_t D, float scale, float* out) {
     const int32_t E = H * D;
-    parallel_for(pool, (int64_t)T * H, (int64_t)T * H * T * D * 4, 1, [&](int64_t i0, int64_t i1) {
-        std::vector<float> s((size_t)T);
-        for (int64_t i = i0; i < i1; i++) {
-            const int32_t h = (int32_t)(i % H), t = (int32_t)(i / H);
-            const float* qt = q + (size_t)t * E + (size_t)h * D;
-            float mx = -INFINITY;
-            for (int32_t j = 0; j < T; j++) {
-                const float* kj = k + (size_t)j * E + (size_t)h * D;
-                float dot = 0.0f;
-                for (int32_t d = 0; d < D; d++) dot += qt[d] * kj[d];
-                s[(size_t)j] = dot * scale;
-                mx = std::max(mx, s[(size_t)j]);
-            }
-            float sum = 0.0f;
-            for (int32_t j = 0; j < T; j++) {
-                s[(size_t)j] = std::exp(s[(size_t)j] - mx);
-                sum += s[(size_t)j];
-            }
-            const float inv = 1.0f / sum;
-            float* ot = out + (size_t)t * E + (size_t)h * D;
-            std::fill(ot, ot + D, 0.0f);
-            for (int32_t j = 0; j < T; j++) {
-                const float p = s[(size_t)j] * inv;
-                const float* vj = v + (size_t)j * E + (size_t)h * D;
-                for (int32_t d = 0; d < D; d++) ot[d] += p * vj[d];
-            }
+    std::vector<float> qh((size_t)T * D), kh((size_t)T * D), vt((size_t)D * T), s((size_t)T * T), oh((size_t)T * D);
+    for (int32_t h = 0; h < H; h++) {
+        for (int32_t t = 0; t < T; t++) {
+            const size_t src = (size_t)t * E + (size_t)h * D;
+            std::copy(q + src, q + src + D, qh.data() + (size_t)t * D);
+            std::copy(k + src, k + src + D, kh.data() + (size_t)t * D);
+            for (int32_t d = 0; d < D; d++) vt[(size_t)d * T + t] = v[src + d];
         }
-    });
+        matmul(pool, scratch, f32_matrix(kh.data(), T, D), qh.data(), T, s.data());  // s[t][j] = k[j] . q[t]
+        parallel_for(pool, T, (int64_t)T * T * 8, 1, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1; t++) {
+                float* st = s.data() + (size_t)t * T;
+                float mx = -INFINITY;
+                for (int32_t j = 0; j < T; j++) mx = std::max(mx, st[j] * scale);
+                double sum = 0.0;
+                for (int32_t j = 0; j < T; j++) {
+                    st[j] = std::exp(st[j] * scale - mx);
+                    sum += st[j];
+                }
+                const float inv = (float)(1.0 / sum);
+                for (int32_t j = 0; j < T; j++) st[j] *= inv;
+            }
+        });
+        matmul(pool, scratch, f32_matrix(vt.data(), D, T), s.data(), T, oh.data());  // oh[t][d] = v[.][d] . p[t]
+        for (int32_t t = 0; t < T; t++) std::copy(oh.data() + (size_t)t * D, oh.data() + (size_t)(t + 1) * D, out + (size_t)t * E + (size_t)h * D);
+    }
 }
 
 }  // namespace
@@ -273,7 +286,7 @@ void ClipModel::encode(ThreadPool& pool, const float* pixels, float* out) const 
         add_bias(q.data(), L.bq.data(), T, E);
         add_bias(k.data(), L.bk.data(), T, E);
         add_bias(v.data(), L.bv.data(), T, E);
-        full_attention(pool, q.data(), k.data(), v.data(), T, hp.n_head, D, kq_scale, att.data());
+        full_attention(pool, scratch, q.data(), k.data(), v.data(), T, hp.n_head, D, kq_scale, att.data());
         matmul(pool, scratch, *L.wo, att.data(), T, h.data());
         add_bias(h.data(), L.bo.data(), T, E);
         add(x.data(), h.data(), (int64_t)T * E);
