@@ -13,6 +13,7 @@
 #include <unistd.h>
 #endif
 
+#include "clip.h"
 #include "common.h"
 #include "gguf.h"
 #include "loader.h"
@@ -31,6 +32,9 @@ struct hob_model {
 };
 struct hob_session {
     std::unique_ptr<hob::Session> session;
+};
+struct hob_clip {
+    std::unique_ptr<hob::ClipModel> clip;
 };
 namespace {
 
@@ -418,6 +422,12 @@ hob_status hob_session_eval(hob_session* s, const int32_t* tokens, size_t n_toke
     return guard([&] { s->session->eval(tokens, (int32_t)n_tokens); });
 }
 
+hob_status hob_session_eval_embd(hob_session* s, const float* embd, size_t n_rows, size_t count) {
+    REQUIRE_ARG(s && embd && n_rows > 0 && n_rows <= (size_t)INT32_MAX,
+                "hob_session_eval_embd: needs a session and 1 or more rows");
+    return guard([&] { s->session->eval_embd(embd, (int32_t)n_rows, count); });
+}
+
 hob_status hob_session_eval_hidden(hob_session* s, const int32_t* tokens, size_t n_tokens, float* hidden, size_t cap) {
     REQUIRE_ARG(s && tokens && hidden, "hob_session_eval_hidden: session, tokens and hidden must not be null");
     REQUIRE_ARG(n_tokens > 0 && n_tokens <= (size_t)INT32_MAX, "hob_session_eval_hidden: needs 1 or more tokens");
@@ -591,6 +601,41 @@ hob_status hob_session_kv_write(hob_session* s, int32_t layer, int32_t cell0, in
 hob_status hob_session_kv_append(hob_session* s, const int32_t* pos, int32_t n) {
     REQUIRE_ARG(s && (pos || n == 0), "hob_session_kv_append: session and pos must not be null");
     return guard([&] { s->session->append_cells(pos, n); });
+}
+
+// ---- vision ---------------------------------------------------------------------
+
+hob_status hob_clip_load(uint8_t* data, size_t size, int take_ownership, hob_clip** out) {
+    if (!data || !out) {
+        if (take_ownership) hob_free(data);
+        return set_error(HOB_ERR_INVALID_ARGUMENT, "hob_clip_load: data and out must not be null");
+    }
+    *out = nullptr;
+    return guard([&] { *out = new hob_clip{hob::ClipModel::load(data, size, take_ownership != 0)}; });
+}
+
+void hob_clip_free(hob_clip* c) { delete c; }
+int32_t hob_clip_n_embd(const hob_clip* c) { return c ? c->clip->hparams().proj_dim : 0; }
+int32_t hob_clip_tokens_per_image(const hob_clip* c) { return c ? c->clip->tokens_per_image() : 0; }
+
+hob_status hob_clip_image_layout(const hob_clip* c, int32_t width, int32_t height, int32_t* grid_x, int32_t* grid_y,
+                                 size_t* n_rows) {
+    REQUIRE_ARG(c && grid_x && grid_y && n_rows, "hob_clip_image_layout: clip and outputs must not be null");
+    return guard([&] {
+        const hob::ClipModel::Layout l = c->clip->layout(width, height);
+        *grid_x = l.grid_x;
+        *grid_y = l.grid_y;
+        *n_rows = l.n_rows;
+    });
+}
+
+hob_status hob_clip_encode(hob_clip* c, const uint8_t* rgb, int32_t width, int32_t height, float* out, size_t cap,
+                           size_t* n_rows) {
+    REQUIRE_ARG(c && rgb && n_rows, "hob_clip_encode: clip, rgb and n_rows must not be null");
+    return guard([&] {
+        *n_rows = c->clip->layout(width, height).n_rows;
+        c->clip->encode_image(pool(), rgb, width, height, out, cap);
+    });
 }
 
 }  // extern "C"

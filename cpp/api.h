@@ -270,6 +270,10 @@ int32_t hob_session_n_threads(const hob_session* session);
  * last one. Fails with HOB_ERR_CONTEXT_FULL (nothing evaluated) if they do
  * not fit. */
 hob_status hob_session_eval(hob_session* session, const int32_t* tokens, size_t n_tokens);
+/* hob_session_eval for n_rows rows of input embeddings (n_rows x n_embd
+ * floats, count in all: an image's rows from hob_clip_encode) in place of
+ * tokens, at the next n_rows positions. */
+hob_status hob_session_eval_embd(hob_session* session, const float* embd, size_t n_rows, size_t count);
 /* For models with offloaded blocks: appends tokens and runs them through
  * the embedding and the CPU blocks only, copying their hidden states
  * (n_tokens x n_embd floats, cap floats available) to `hidden`, the input of
@@ -364,6 +368,30 @@ hob_status hob_session_kv_write(hob_session* session, int32_t layer, int32_t cel
  * HOB_ERR_INVALID_ARGUMENT, too many cells HOB_ERR_CONTEXT_FULL, and neither
  * changes anything. There are no logits until the next evaluation. */
 hob_status hob_session_kv_append(hob_session* session, const int32_t* pos, int32_t n);
+
+/* ---- vision: a multimodal projector (mmproj GGUF) -------------------------- */
+
+typedef struct hob_clip hob_clip;
+
+/* Loads an mmproj GGUF (general.architecture = clip) held in data, like
+ * hob_model_load. Supported projector types: idefics3 (SmolVLM); any other
+ * clip.projector_type is HOB_ERR_UNSUPPORTED_ARCH naming it. */
+hob_status hob_clip_load(uint8_t* data, size_t size, int take_ownership, hob_clip** out);
+void hob_clip_free(hob_clip* clip);
+/* Width of the embedding rows it makes (the text model's n_embd must match). */
+int32_t hob_clip_n_embd(const hob_clip* clip);
+/* Embedding rows of one sub-image. */
+int32_t hob_clip_tokens_per_image(const hob_clip* clip);
+/* The layout of a width x height image without its pixels: a grid_x x
+ * grid_y grid of tiles (row by row) then the overview, each
+ * hob_clip_tokens_per_image rows; *n_rows counts them all. */
+hob_status hob_clip_image_layout(const hob_clip* clip, int32_t width, int32_t height, int32_t* grid_x, int32_t* grid_y,
+                                 size_t* n_rows);
+/* Preprocesses and encodes an RGB image (width x height x 3 bytes, row
+ * major) into its embedding rows (n_rows x n_embd floats, in the layout's
+ * order) in `out`, which holds cap floats. */
+hob_status hob_clip_encode(hob_clip* clip, const uint8_t* rgb, int32_t width, int32_t height, float* out, size_t cap,
+                           size_t* n_rows);
 
 #ifdef __cplusplus
 }

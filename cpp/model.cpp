@@ -336,6 +336,8 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
                   "token id " + std::to_string(tokens[t]) + " out of range [0, " + std::to_string(hp.n_vocab) + ")");
         ws.pos[t] = layout ? layout->pos[(size_t)(cell0 + t)] : pos0 + t;
     }
+    HOB_CHECK(!ws.embd_rows || (tr.block != BlockKind::Bert && hp.arch != "gemma4"), HOB_ERR_INVALID_ARGUMENT,
+              "a " + hp.arch + " model takes tokens only, not embedding rows");
     if (tr.block == BlockKind::Bert) {
         forward_encoder(pool, kv, ws, tokens, T, cell0, layout);
         return;
@@ -348,14 +350,19 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
     float* x = ws.x.data();
     const int32_t n_layers = n_cpu_layers_;
 
-    // Embed: one row of the token embedding per token (Gemma scales it).
-    parallel_for(pool, T, (int64_t)T * E * 4, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; t++) {
-            float* xt = x + (size_t)t * E;
-            dequantize_tensor_row(*tok_embd_, tokens[t], xt);
-            if (hp.embd_scale != 1.0f) scale(xt, hp.embd_scale, E);
-        }
-    });
+    // Embed: one row of the token embedding per token (Gemma scales it),
+    // or the given rows as they are (llama.cpp scales token rows only).
+    if (ws.embd_rows) {
+        std::copy(ws.embd_rows, ws.embd_rows + (size_t)T * E, x);
+    } else {
+        parallel_for(pool, T, (int64_t)T * E * 4, 1, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1; t++) {
+                float* xt = x + (size_t)t * E;
+                dequantize_tensor_row(*tok_embd_, tokens[t], xt);
+                if (hp.embd_scale != 1.0f) scale(xt, hp.embd_scale, E);
+            }
+        });
+    }
     if (n_layers > 0 && tr.pre_norms) rmsnorm(pool, x, layers_[0].attn_norm.data(), ws.xb.data(), T, E, hp.rms_eps);
     // Each sub-block reads its input normed (ws.xb), or, without pre-norms,
     // straight from the residual stream, which changes only after it.

@@ -132,6 +132,9 @@ struct Workspace {
     std::vector<float> hb;    // (T, n_ff)
     std::vector<float> hb2;   // (T, n_ff)
     std::vector<int32_t> pos; // (T)
+    // When set, the batch's input rows (T, n_embd) instead of its tokens'
+    // embeddings: an image's rows from its projector (clip.h).
+    const float* embd_rows = nullptr;
     // Hybrids only (empty otherwise).
     std::vector<float> qg;     // (T, 2 q_dim): Qwen 3.5's queries and gates, interleaved per head
     std::vector<float> gate;   // (T, q_dim): the gates, de-interleaved

@@ -34,10 +34,10 @@ Session::Session(const Model& model, int32_t n_ctx, ThreadPool& pool, int32_t n_
 }
 
 template <typename F>
-void Session::run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each, const BatchLayout* layout) {
+void Session::run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each, const BatchLayout* layout, const float* embd) {
     HOB_CHECK(n > 0, HOB_ERR_INVALID_ARGUMENT, "eval needs at least one token");
     const int32_t n_vocab = model_.hparams().n_vocab;
-    for (int32_t i = 0; i < n; i++) {
+    for (int32_t i = 0; i < n && !embd; i++) {
         HOB_CHECK(tokens[i] >= 0 && tokens[i] < n_vocab, HOB_ERR_OUT_OF_RANGE,
                   "token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) + " out of range [0, " +
                       std::to_string(n_vocab) + ")");
@@ -52,10 +52,13 @@ void Session::run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each, const B
     try {
         for (int32_t i = 0; i < n; i += batch) {
             const int32_t T = std::min(batch, n - i);
+            ws_.embd_rows = embd ? embd + (size_t)i * model_.hparams().n_embd : nullptr;
             model_.forward(pool_, kv_, ws_, tokens + i, T, start + i, start + i, &rs_, layout);
+            ws_.embd_rows = nullptr;
             each(i, T);
         }
     } catch (...) {
+        ws_.embd_rows = nullptr;
         kv_.truncate(start);  // the reserved cells were never committed
         // A recurrent state moved by part of the tokens cannot be taken
         // back: it becomes the state before any token, with the cache.
@@ -79,6 +82,21 @@ void Session::eval(const int32_t* tokens, int32_t n) {
     run_cpu_blocks(tokens, n, [&](int32_t i, int32_t T) {
         if (i + T == n) model_.head(pool_, ws_, ws_.x.data() + (size_t)(T - 1) * E, logits_.data());
     });
+    has_logits_ = true;
+}
+
+void Session::eval_embd(const float* embd, int32_t n, size_t count) {
+    HOB_CHECK(model_.has_head() && model_.n_cpu_layers() == model_.hparams().n_layer, HOB_ERR_INVALID_ARGUMENT,
+              "embedding rows need a generative model with every block on the CPU");
+    const int32_t E = model_.hparams().n_embd;
+    HOB_CHECK(count == (size_t)n * (size_t)E, HOB_ERR_INVALID_ARGUMENT,
+              std::to_string(count) + " floats are not " + std::to_string(n) + " rows of " + std::to_string(E));
+    // forward() reads the rows, not the tokens; it still checks them, so
+    // they are valid ids (0).
+    const std::vector<int32_t> none((size_t)std::max(n, 0), 0);
+    run_cpu_blocks(none.data(), n, [&](int32_t i, int32_t T) {
+        if (i + T == n) model_.head(pool_, ws_, ws_.x.data() + (size_t)(T - 1) * E, logits_.data());
+    }, nullptr, embd);
     has_logits_ = true;
 }
 

@@ -31,6 +31,10 @@ public:
     // the last. Nothing changes if they do not fit (CONTEXT_FULL). Needs
     // every block on the CPU.
     void eval(const int32_t* tokens, int32_t n);
+    // eval() for n rows of input embeddings (n x n_embd floats, count in
+    // all: an image's rows from its projector) in place of tokens'
+    // embeddings, at the next n positions.
+    void eval_embd(const float* embd, int32_t n, size_t count);
     // Appends tokens and runs them through the embedding and the CPU blocks
     // only, copying their hidden states (n x n_embd floats) to `hidden`: the
     // input of the offloaded blocks, which the caller runs on the same cells
@@ -91,8 +95,10 @@ private:
     // Reserves n cells, runs the CPU blocks over them batch by batch and
     // calls each(batch_start, T) after each batch; commits on success and
     // leaves the cache as it was on failure.
+    // With embd, its rows (n x n_embd) are the input and tokens are unused.
     template <typename F>
-    void run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each, const BatchLayout* layout = nullptr);
+    void run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each, const BatchLayout* layout = nullptr,
+                        const float* embd = nullptr);
 
     const Model& model_;
     KvCache kv_;

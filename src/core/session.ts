@@ -166,6 +166,36 @@ export class Session {
     return this.stepLogits();
   }
 
+  /** eval() for rows of input embeddings (an image's, from a Projector:
+   * rows.length / nEmbd of them) in place of tokens, at the next positions.
+   * CPU models only for now. */
+  evalEmbeddings(rows: Float32Array): StepLogits {
+    const nEmbd = this.model.info.nEmbd;
+    const n = rows.length / nEmbd;
+    if (!Number.isInteger(n) || n === 0) {
+      throw new HobError('argument/invalid', `${rows.length} floats are not whole rows of ${nEmbd}`, { floats: rows.length, nEmbd });
+    }
+    if (this.offload) throw new HobError('argument/invalid', 'embedding rows run on the CPU only: this session has offloaded blocks');
+    const nCtx = this.nCtx;
+    const nPast = this.nPast;
+    if (nPast + n > nCtx) {
+      throw new ContextFullError('context/overflow', `${n} embedding rows do not fit: ${nPast} of ${nCtx} context tokens are in use`, {
+        nCtx, nPast, nTokens: n,
+      });
+    }
+    this.changed();
+    const engine = this.model.engine;
+    const ptr = engine.module._malloc(rows.byteLength);
+    try {
+      new Float32Array(engine.heap().buffer, ptr, rows.length).set(rows);
+      engine.check(engine.module._hob_session_eval_embd(this.handle, ptr, n, rows.length), { nCtx, nPast, nTokens: n });
+    } finally {
+      engine.module._free(ptr);
+    }
+    this.last = { kind: 'engine' };
+    return this.stepLogits();
+  }
+
   private withTokens<T>(tokens: number[], fn: (ptr: number) => T): T {
     const engine = this.model.engine;
     const ptr = engine.module._malloc(tokens.length * 4);

@@ -1,0 +1,324 @@
+// The mmproj loader and the ViT + projector forward pass (see clip.h). The
+// encoder is llama.cpp's build_vit for SigLIP-style towers: every step below
+// names the llama.cpp graph op it matches, so a difference can be bisected.
+#include "clip.h"
+
+#include <cmath>
+
+#include "common.h"
+#include "quants.h"
+
+namespace hob {
+
+namespace {
+
+std::string shape_text(const int64_t* ne, int n) {
+    std::string s = "[";
+    for (int i = 0; i < n; i++) s += (i ? ", " : "") + std::to_string(ne[i]);
+    return s + "]";
+}
+
+// A contiguous f32 matrix (rows x cols) as a Tensor, for matmul.
+Tensor f32_matrix(const float* data, int64_t rows, int64_t cols) {
+    Tensor t;
+    t.name = "attention scratch";
+    t.type = TypeId::F32;
+    t.ne[0] = cols;
+    t.ne[1] = rows;
+    t.row_bytes = (size_t)cols * sizeof(float);
+    t.n_bytes = t.row_bytes * (size_t)rows;
+    t.data = reinterpret_cast<const uint8_t*>(data);
+    return t;
+}
+
+// Full (non-causal) attention of T rows over themselves, all f32, head by
+// head as llama.cpp's graph does it: scores K.Q (T x T), softmax(scale *
+// scores) per row, then the rows of V weighted by it. q, k, v and out are
+// T x (H * D). The text model's attention() reads an f16 cache; the
+// reference keeps the encoder's keys and values in f32, and so does this.
+// Both products run through matmul (SIMD, the pool's threads).
+void full_attention(ThreadPool& pool, Scratch& scratch, const float* q, const float* k, const float* v, int32_t T,
+                    int32_t H, int32_t D, float scale, float* out) {
+    const int32_t E = H * D;
+    std::vector<float> qh((size_t)T * D), kh((size_t)T * D), vt((size_t)D * T), s((size_t)T * T), oh((size_t)T * D);
+    for (int32_t h = 0; h < H; h++) {
+        for (int32_t t = 0; t < T; t++) {
+            const size_t src = (size_t)t * E + (size_t)h * D;
+            std::copy(q + src, q + src + D, qh.data() + (size_t)t * D);
+            std::copy(k + src, k + src + D, kh.data() + (size_t)t * D);
+            for (int32_t d = 0; d < D; d++) vt[(size_t)d * T + t] = v[src + d];
+        }
+        matmul(pool, scratch, f32_matrix(kh.data(), T, D), qh.data(), T, s.data());  // s[t][j] = k[j] . q[t]
+        parallel_for(pool, T, (int64_t)T * T * 8, 1, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1; t++) {
+                float* st = s.data() + (size_t)t * T;
+                float mx = -INFINITY;
+                for (int32_t j = 0; j < T; j++) mx = std::max(mx, st[j] * scale);
+                double sum = 0.0;
+                for (int32_t j = 0; j < T; j++) {
+                    st[j] = std::exp(st[j] * scale - mx);
+                    sum += st[j];
+                }
+                const float inv = (float)(1.0 / sum);
+                for (int32_t j = 0; j < T; j++) st[j] *= inv;
+            }
+        });
+        matmul(pool, scratch, f32_matrix(vt.data(), D, T), s.data(), T, oh.data());  // oh[t][d] = v[.][d] . p[t]
+        for (int32_t t = 0; t < T; t++) std::copy(oh.data() + (size_t)t * D, oh.data() + (size_t)(t + 1) * D, out + (size_t)t * E + (size_t)h * D);
+    }
+}
+
+}  // namespace
+
+ClipModel::~ClipModel() { hob_free(owned_); }
+
+const Tensor* ClipModel::tensor(const std::string& name, std::initializer_list<int64_t> shape) {
+    const GgufTensorInfo* info = gguf_.find_tensor(name);
+    HOB_CHECK(info != nullptr, HOB_ERR_MODEL_INVALID, "projector tensor " + name + " is missing");
+    int64_t want[4] = {1, 1, 1, 1};
+    int n = 0;
+    for (int64_t d : shape) want[n++] = d;
+    for (int d = 0; d < 4; d++) {
+        HOB_CHECK(info->ne[d] == want[d], HOB_ERR_MODEL_INVALID,
+                  "projector tensor " + name + " has shape " + shape_text(info->ne, info->n_dims) + ", expected " +
+                      shape_text(want, n));
+    }
+    HOB_CHECK(type_supported(info->type), HOB_ERR_UNSUPPORTED_TYPE,
+              "projector tensor " + name + " has type " + type_name(info->type) + ", which is not supported");
+    auto t = std::make_unique<Tensor>();
+    t->name = name;
+    t->type = info->type;
+    for (int d = 0; d < 4; d++) t->ne[d] = info->ne[d];
+    t->row_bytes = row_size(info->type, info->ne[0]);
+    t->n_bytes = (size_t)info->size;
+    t->data = data_ + gguf_.data_offset + info->offset;
+    // Kernels load f32/f16 elements directly: a file with a small alignment
+    // gets a copy on a 4-byte boundary.
+    if (reinterpret_cast<uintptr_t>(t->data) % 4 != 0) {
+        auto copy = std::make_unique<std::vector<uint8_t>>(t->data, t->data + t->n_bytes);
+        t->data = copy->data();
+        realigned_.push_back(std::move(copy));
+    }
+    tensors_.push_back(std::move(t));
+    return tensors_.back().get();
+}
+
+std::vector<float> ClipModel::vector_f32(const std::string& name, int64_t n) {
+    const Tensor* t = tensor(name, {n});
+    std::vector<float> out((size_t)n);
+    dequantize_tensor_row(*t, 0, out.data());
+    return out;
+}
+
+std::unique_ptr<ClipModel> ClipModel::load(uint8_t* data, size_t size, bool owns_data) {
+    std::unique_ptr<ClipModel> m(new ClipModel());
+    if (owns_data) m->owned_ = data;  // freed even if parsing throws
+    m->data_ = data;
+    m->gguf_ = GgufFile::parse(data, size, size);
+    const GgufFile& g = m->gguf_;
+    ClipHparams& hp = m->hp_;
+
+    const std::string arch = g.get_string("general.architecture", "");
+    HOB_CHECK(arch == "clip", HOB_ERR_UNSUPPORTED_ARCH,
+              "not a projector file: general.architecture is '" + arch + "', expected 'clip'");
+    hp.projector_name = g.get_string("clip.projector_type", g.get_string("clip.vision.projector_type", ""));
+    HOB_CHECK(hp.projector_name == "idefics3", HOB_ERR_UNSUPPORTED_ARCH,
+              "projector type '" + hp.projector_name + "' is not supported (supported: idefics3)");
+    HOB_CHECK(g.get_bool("clip.has_vision_encoder", false), HOB_ERR_MODEL_INVALID,
+              "the projector file has no vision encoder");
+    HOB_CHECK(g.get_bool("clip.use_gelu", false) && !g.get_bool("clip.use_silu", false), HOB_ERR_MODEL_INVALID,
+              "only GELU vision encoders are supported (clip.use_gelu is not true)");
+
+    auto need_int = [&](const std::string& key) -> int32_t {
+        HOB_CHECK(g.has(key), HOB_ERR_MODEL_INVALID, "projector metadata " + key + " is missing");
+        const int64_t v = g.get_int(key, 0);
+        HOB_CHECK(v > 0 && v <= (1 << 20), HOB_ERR_MODEL_INVALID, "projector metadata " + key + " = " + std::to_string(v) + " is out of range");
+        return (int32_t)v;
+    };
+    hp.image_size = need_int("clip.vision.image_size");
+    hp.patch_size = need_int("clip.vision.patch_size");
+    hp.n_embd = need_int("clip.vision.embedding_length");
+    hp.n_head = need_int("clip.vision.attention.head_count");
+    hp.n_ff = need_int("clip.vision.feed_forward_length");
+    hp.n_layer = need_int("clip.vision.block_count");
+    hp.proj_dim = need_int("clip.vision.projection_dim");
+    hp.scale_factor = g.has("clip.vision.projector.scale_factor") ? need_int("clip.vision.projector.scale_factor") : 1;
+    // Files from before preproc_image_size resize by a pixel budget instead:
+    // not supported yet.
+    hp.longest_edge = need_int("clip.vision.preproc_image_size");
+    // Bounds that keep one image's tiles to a few hundred megabytes at most.
+    HOB_CHECK(hp.image_size <= 4096 && hp.longest_edge <= 8192, HOB_ERR_MODEL_INVALID,
+              "projector image size " + std::to_string(hp.image_size) + " or longest edge " +
+                  std::to_string(hp.longest_edge) + " is too large");
+    HOB_CHECK(g.has("clip.vision.attention.layer_norm_epsilon"), HOB_ERR_MODEL_INVALID,
+              "projector metadata clip.vision.attention.layer_norm_epsilon is missing");
+    hp.eps = (float)g.get_float("clip.vision.attention.layer_norm_epsilon", 1e-6);
+    const GgufValue* mean = g.find("clip.vision.image_mean");
+    const GgufValue* stdv = g.find("clip.vision.image_std");
+    HOB_CHECK(mean && stdv && mean->is_array() && stdv->is_array() && mean->count >= 3 && stdv->count >= 3,
+              HOB_ERR_MODEL_INVALID, "projector metadata clip.vision.image_mean/image_std need 3 values each");
+    for (int c = 0; c < 3; c++) {
+        hp.mean[c] = (float)mean->array_number((uint64_t)c);
+        hp.std[c] = (float)stdv->array_number((uint64_t)c);
+        HOB_CHECK(hp.std[c] != 0.0f, HOB_ERR_MODEL_INVALID, "clip.vision.image_std holds a zero");
+    }
+    const int32_t P = hp.patch_size, E = hp.n_embd, s = hp.scale_factor;
+    const int32_t side = hp.image_size / P;
+    HOB_CHECK(hp.image_size % P == 0 && E % hp.n_head == 0 && s > 1 && side % s == 0, HOB_ERR_MODEL_INVALID,
+              "projector shape: image size, patch size, width, heads and scale factor do not fit together");
+
+    // llama.cpp's conv2d runs im2col into f16 and multiplies it with the
+    // kernel rounded to f16 as well: keep an f16 copy of the kernel, read as
+    // (E, 3 * P * P), so that matmul rounds the pixels the same way.
+    const Tensor* pk = m->tensor("v.patch_embd.weight", {P, P, 3, E});  // (E, 3, P, P)
+    const int64_t K = 3 * (int64_t)P * P;
+    std::vector<float> krow((size_t)P);
+    m->patch_f16_.resize((size_t)K * E);
+    for (int64_t r = 0; r < pk->rows(); r++) {  // rows of P: (e, c, ky)
+        dequantize_tensor_row(*pk, r, krow.data());
+        for (int32_t i = 0; i < P; i++) m->patch_f16_[(size_t)r * P + i] = f32_to_f16(krow[(size_t)i]);
+    }
+    auto pw = std::make_unique<Tensor>();
+    pw->name = "v.patch_embd.weight[f16]";
+    pw->type = TypeId::F16;
+    pw->ne[0] = K;
+    pw->ne[1] = E;
+    pw->row_bytes = row_size(TypeId::F16, K);
+    pw->n_bytes = pw->row_bytes * (size_t)E;
+    pw->data = reinterpret_cast<const uint8_t*>(m->patch_f16_.data());
+    m->tensors_.push_back(std::move(pw));
+    m->patch_w_ = m->tensors_.back().get();
+    m->patch_b_ = m->vector_f32("v.patch_embd.bias", E);
+    const int32_t np = m->n_patches();
+    const Tensor* pos = m->tensor("v.position_embd.weight", {E, np});
+    m->pos_embd_.resize((size_t)np * E);
+    for (int32_t r = 0; r < np; r++) dequantize_tensor_row(*pos, r, m->pos_embd_.data() + (size_t)r * E);
+    // Each block's tensors by name: matrices (in, out), then vectors.
+    static const struct { const char* name; const Tensor* ClipLayer::*field; bool ff_in, ff_out; } kMatrices[] = {
+        {"attn_q.weight", &ClipLayer::wq, false, false},       {"attn_k.weight", &ClipLayer::wk, false, false},
+        {"attn_v.weight", &ClipLayer::wv, false, false},       {"attn_out.weight", &ClipLayer::wo, false, false},
+        {"ffn_up.weight", &ClipLayer::ffn_up, false, true},    {"ffn_down.weight", &ClipLayer::ffn_down, true, false},
+    };
+    static const struct { const char* name; std::vector<float> ClipLayer::*field; bool ff; } kVectors[] = {
+        {"attn_q.bias", &ClipLayer::bq, false},   {"attn_k.bias", &ClipLayer::bk, false}, {"attn_v.bias", &ClipLayer::bv, false},
+        {"attn_out.bias", &ClipLayer::bo, false}, {"ln1.weight", &ClipLayer::ln1_w, false}, {"ln1.bias", &ClipLayer::ln1_b, false},
+        {"ln2.weight", &ClipLayer::ln2_w, false}, {"ln2.bias", &ClipLayer::ln2_b, false},  {"ffn_up.bias", &ClipLayer::b_up, true},
+        {"ffn_down.bias", &ClipLayer::b_down, false},
+    };
+    m->layers_.resize((size_t)hp.n_layer);
+    for (int32_t l = 0; l < hp.n_layer; l++) {
+        const std::string p = "v.blk." + std::to_string(l) + ".";
+        ClipLayer& L = m->layers_[(size_t)l];
+        for (const auto& t : kMatrices) L.*t.field = m->tensor(p + t.name, {t.ff_in ? hp.n_ff : E, t.ff_out ? hp.n_ff : E});
+        for (const auto& t : kVectors) L.*t.field = m->vector_f32(p + t.name, t.ff ? hp.n_ff : E);
+    }
+    m->post_ln_w_ = m->vector_f32("v.post_ln.weight", E);
+    m->post_ln_b_ = m->vector_f32("v.post_ln.bias", E);
+    m->mm_fc_ = m->tensor("mm.model.fc.weight", {(int64_t)E * s * s, hp.proj_dim});
+    return m;
+}
+
+ClipModel::Layout ClipModel::layout(int32_t width, int32_t height) const {
+    HOB_CHECK(width > 0 && height > 0 && width <= kMaxImageSide && height <= kMaxImageSide, HOB_ERR_INVALID_ARGUMENT,
+              "image size " + std::to_string(width) + "x" + std::to_string(height) + " is empty or over " +
+                  std::to_string(kMaxImageSide) + " pixels a side");
+    const Idefics3Size size = idefics3_size(width, height, hp_.image_size, hp_.longest_edge);
+    return {size.grid_x, size.grid_y, (size_t)(size.grid_x * size.grid_y + 1) * (size_t)tokens_per_image()};
+}
+
+void ClipModel::encode_image(ThreadPool& pool, const uint8_t* rgb, int32_t width, int32_t height, float* out,
+                             size_t cap) const {
+    const Layout l = layout(width, height);
+    const size_t per = (size_t)tokens_per_image() * (size_t)hp_.proj_dim;
+    HOB_CHECK(out && cap >= l.n_rows * (size_t)hp_.proj_dim, HOB_ERR_BUFFER_TOO_SMALL,
+              "embedding buffer of " + std::to_string(cap) + " floats is too small for " +
+                  std::to_string(l.n_rows * (size_t)hp_.proj_dim));
+    const ImagePlan p = plan(RgbImage{width, height, std::vector<uint8_t>(rgb, rgb + (size_t)width * height * 3)});
+    HOB_CHECK(p.images.size() * per == l.n_rows * (size_t)hp_.proj_dim, HOB_ERR_INTERNAL,
+              "image layout and preprocessing disagree");
+    for (size_t i = 0; i < p.images.size(); i++) encode(pool, p.images[i].data(), out + i * per);
+}
+
+ImagePlan ClipModel::plan(const RgbImage& img) const {
+    const TiledImage tiled = tile_idefics3(img, hp_.image_size, hp_.longest_edge);
+    ImagePlan out;
+    out.grid_x = tiled.grid_x;
+    out.grid_y = tiled.grid_y;
+    for (const RgbImage& t : tiled.tiles) out.images.push_back(normalize_planar(t, hp_.mean, hp_.std));
+    out.images.push_back(normalize_planar(tiled.overview, hp_.mean, hp_.std));
+    return out;
+}
+
+void ClipModel::encode(ThreadPool& pool, const float* pixels, float* out) const {
+    const ClipHparams& hp = hp_;
+    const int32_t P = hp.patch_size, E = hp.n_embd, F = hp.n_ff, S = hp.image_size;
+    const int32_t side = S / P, T = n_patches(), D = E / hp.n_head;
+    const int32_t K = 3 * P * P;
+    Scratch scratch;
+
+    // ggml_conv_2d (im2col + mul_mat): patch t = (py, px) as one row of
+    // (channel, ky, kx), the kernel's order; plus the bias, plus position t.
+    std::vector<float> cols((size_t)T * K);
+    for (int32_t py = 0; py < side; py++) {
+        for (int32_t px = 0; px < side; px++) {
+            float* row = cols.data() + (size_t)(py * side + px) * K;
+            for (int32_t c = 0; c < 3; c++) {
+                for (int32_t ky = 0; ky < P; ky++) {
+                    const float* src = pixels + (size_t)c * S * S + (size_t)(py * P + ky) * S + (size_t)px * P;
+                    std::copy(src, src + P, row + (size_t)(c * P + ky) * P);
+                }
+            }
+        }
+    }
+    std::vector<float> x((size_t)T * E), h((size_t)T * E), q((size_t)T * E), k((size_t)T * E), v((size_t)T * E),
+        att((size_t)T * E), ff((size_t)T * F);
+    matmul(pool, scratch, *patch_w_, cols.data(), T, x.data());
+    add_bias(x.data(), patch_b_.data(), T, E);
+    add(x.data(), pos_embd_.data(), (int64_t)T * E);
+
+    const float kq_scale = 1.0f / std::sqrt((float)D);
+    for (const ClipLayer& L : layers_) {
+        // Pre-norm attention over all patches, residual.
+        layernorm(pool, x.data(), L.ln1_w.data(), L.ln1_b.data(), h.data(), T, E, hp.eps);
+        matmul(pool, scratch, *L.wq, h.data(), T, q.data());
+        matmul(pool, scratch, *L.wk, h.data(), T, k.data());
+        matmul(pool, scratch, *L.wv, h.data(), T, v.data());
+        add_bias(q.data(), L.bq.data(), T, E);
+        add_bias(k.data(), L.bk.data(), T, E);
+        add_bias(v.data(), L.bv.data(), T, E);
+        full_attention(pool, scratch, q.data(), k.data(), v.data(), T, hp.n_head, D, kq_scale, att.data());
+        matmul(pool, scratch, *L.wo, att.data(), T, h.data());
+        add_bias(h.data(), L.bo.data(), T, E);
+        add(x.data(), h.data(), (int64_t)T * E);
+
+        // Pre-norm MLP (GELU), residual.
+        layernorm(pool, x.data(), L.ln2_w.data(), L.ln2_b.data(), h.data(), T, E, hp.eps);
+        matmul(pool, scratch, *L.ffn_up, h.data(), T, ff.data());
+        add_bias(ff.data(), L.b_up.data(), T, F);
+        gelu(pool, ff.data(), (int64_t)T * F);
+        matmul(pool, scratch, *L.ffn_down, ff.data(), T, h.data());
+        add_bias(h.data(), L.b_down.data(), T, E);
+        add(x.data(), h.data(), (int64_t)T * E);
+    }
+    layernorm(pool, x.data(), post_ln_w_.data(), post_ln_b_.data(), x.data(), T, E, hp.eps);
+
+    // Pixel-shuffle (build_patch_merge_permute): output row (Y, X) of the
+    // (side/s)^2 grid is the s x s block of patches at (Y*s + dy, X*s + dx),
+    // concatenated dy-major, then dx, then the channel.
+    const int32_t s = hp.scale_factor, g = side / s, W = E * s * s;
+    std::vector<float> merged((size_t)g * g * W);
+    for (int32_t Y = 0; Y < g; Y++) {
+        for (int32_t X = 0; X < g; X++) {
+            float* dst = merged.data() + (size_t)(Y * g + X) * W;
+            for (int32_t dy = 0; dy < s; dy++) {
+                for (int32_t dx = 0; dx < s; dx++) {
+                    const float* src = x.data() + (size_t)((Y * s + dy) * side + X * s + dx) * E;
+                    std::copy(src, src + E, dst + (size_t)(dy * s + dx) * E);
+                }
+            }
+        }
+    }
+    matmul(pool, scratch, *mm_fc_, merged.data(), g * g, out);
+}
+
+}  // namespace hob

@@ -1,0 +1,35 @@
+// The vision fixtures (test/fixtures/vision-*.json, made by
+// scripts/oracle/make-vision-fixtures.ts with llama.cpp's libmtmd) and the
+// files they were made from, for the vision tests.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import type { LlamaSpec } from '../gguf/random-model.js';
+import { VISION_IMAGES, type VisionSpec } from '../gguf/vision-models.js';
+
+const root = resolve(import.meta.dirname, '../..');
+
+export type Chunk = { type: 'text'; tokens: number[] } | { type: 'image'; nTokens: number };
+export interface Fixture {
+  textModel: { spec: LlamaSpec; sha256: string };
+  projector: { spec: VisionSpec; sha256: string };
+  image: { name: string; width: number; height: number; seed: number; sha256: string };
+  prompt: string;
+  nEmbd: number;
+  chunks: Chunk[];
+  embeddings: string;
+  /** The ten best logits after the prompt (which ends with the image), [id, logit]. */
+  top: [number, number][];
+  greedy: number[];
+}
+
+export const fixtures: Fixture[] = Object.keys(VISION_IMAGES).map(
+  (name) => JSON.parse(readFileSync(join(root, `test/fixtures/vision-${name}.json`), 'utf8')) as Fixture,
+);
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+export function referenceRows(f: Fixture): Float32Array {
+  const b = Buffer.from(f.embeddings, 'base64');
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
