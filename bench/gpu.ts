@@ -77,6 +77,15 @@ interface RunResult {
   prefillBatches?: [number, number][];
   /** Hob only: host time to record one decode step's dispatches, microseconds. */
   encodeMicrosPerToken?: number;
+  /** Hob only: whether decode ran its greedy steps ahead on the GPU
+   * (Session.evalAhead, as generate() does), and the host time each such
+   * step took to record and submit (microseconds; it overlaps the GPU's
+   * work on the step before). */
+  decodeAhead?: boolean;
+  hostRecordMicrosPerToken?: number;
+  /** Hob only: decode one evaluation and readback per token (the path
+   * before decoding ahead, and the one for samplers that need the CPU). */
+  decodeOneStepTokensPerSecond?: number;
 }
 
 /** Times each recorded step of one forward of T tokens at cell0 with
@@ -153,12 +162,17 @@ function promptIds(n = nPrompt): number[] {
 /** Decode tokens/s after `depth` cells are filled: `fill` clears the cache,
  * evaluates the first depth prompt tokens and returns the next token; `step`
  * evaluates one token and returns the next. */
-async function decodeAtDepths(fill: (ids: number[]) => Promise<number>, step: (t: number) => Promise<number>): Promise<Record<string, number>> {
+async function decodeAtDepths(
+  fill: (ids: number[]) => Promise<number>,
+  step: (t: number) => Promise<number>,
+  many?: (t: number, n: number) => Promise<number>,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const d of depths) {
     let token = await fill(promptIds(d));
     const t0 = performance.now();
-    for (let i = 1; i < nDecode; i++) token = await step(token);
+    if (many) token = await many(token, nDecode - 1);
+    else for (let i = 1; i < nDecode; i++) token = await step(token);
     out[d] = (nDecode - 1) / ((performance.now() - t0) / 1000);
   }
   return out;
@@ -183,22 +197,48 @@ async function runHob(modelPath: string): Promise<RunResult> {
   const pick = { pick: { k: 1, tieFree: false, nanFree: true } };
   const next = async (l: StepLogits) => (l.picked ? l.picked.ids[0] : argmax(await l.all()));
   const ids = promptIds();
+  // Greedy decoding of `count` tokens after `token`: steps run ahead on the
+  // GPU where the model allows it (as generate() runs them), else one
+  // evaluation per token; returns the last token.
+  const decode = async (token: number, count: number, ahead = true): Promise<number> => {
+    for (let done = 0; done < count;) {
+      const steps = ahead ? await session.evalAhead(token, Math.min(16, count - done), pick.pick) : null;
+      if (steps) {
+        token = steps[steps.length - 1].picked!.ids[0];
+        done += steps.length;
+      } else {
+        token = await next(await session.eval([token], pick));
+        done++;
+      }
+    }
+    return token;
+  };
 
   // Warm-up, as llama-bench does: the whole prompt and a few steps, so
   // pipelines are compiled, every buffer touched and the GPU out of its idle
   // clocks before anything is timed (the same for both backends).
-  await session.eval(ids);
-  for (let i = 0; i < 4; i++) await session.eval([ids[i]]);
+  await decode(await next(await session.eval(ids, pick)), 20);
+  session.truncate(0);
+  await decode(await next(await session.eval(ids, pick)), 20, false);
   session.truncate(0);
 
   let t0 = performance.now();
   let token = await next(await session.eval(ids, pick));
   const prefillMs = performance.now() - t0;
+  const first = token;
   t0 = performance.now();
   const readBefore = runner.stats.readbackBytes;
-  for (let i = 1; i < nDecode; i++) token = await next(await session.eval([token], pick));
+  const aheadBefore = { steps: runner.stats.aheadSteps, ms: runner.aheadHostMs };
+  token = await decode(token, nDecode - 1);
   const decodeMs = performance.now() - t0;
   const readbackBytesPerToken = (runner.stats.readbackBytes - readBefore) / Math.max(1, nDecode - 1);
+  const aheadSteps = runner.stats.aheadSteps - aheadBefore.steps;
+  const hostRecordMicrosPerToken = aheadSteps > 0 ? ((runner.aheadHostMs - aheadBefore.ms) * 1000) / aheadSteps : undefined;
+  // The same tokens again, one evaluation and readback each.
+  session.truncate(ids.length);
+  t0 = performance.now();
+  await decode(first, nDecode - 1, false);
+  const decodeOneStepMs = performance.now() - t0;
   // One token at the next free cell: what the next decode step would run;
   // then the largest batch a forward takes, recomputing cells from 0.
   const kernelMicros = await profileSteps(session, 1, session.nPast);
@@ -215,7 +255,8 @@ async function runHob(modelPath: string): Promise<RunResult> {
       session.truncate(0);
       return next(await session.eval(d, pick));
     },
-    async (t) => next(await session.eval([t], pick)),
+    async (t) => decode(t, 1),
+    async (t, n) => decode(t, n),
   );
   if (errors.length) throw new Error(`WebGPU errors: ${errors.join('; ')}`);
   const result: RunResult = {
@@ -226,6 +267,9 @@ async function runHob(modelPath: string): Promise<RunResult> {
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
     decodeAtDepth,
+    decodeAhead: aheadSteps > 0,
+    hostRecordMicrosPerToken,
+    decodeOneStepTokensPerSecond: (nDecode - 1) / (decodeOneStepMs / 1000),
     // At the context the profiled decode step sees.
     dispatchesPerToken: runner.dispatches(1, session.nPast + 1),
     readbackBytesPerToken,
@@ -391,6 +435,9 @@ for (const entry of opts.models!.split(',')) {
       lastBatchKernelMicros: runs.hob[runs.hob.length - 1].lastBatchKernelMicros,
       prefillBatches: runs.hob[runs.hob.length - 1].prefillBatches,
       encodeMicrosPerToken: runs.hob[runs.hob.length - 1].encodeMicrosPerToken,
+      decodeAhead: runs.hob[0].decodeAhead,
+      hostRecordMicrosPerToken: runs.hob[runs.hob.length - 1].hostRecordMicrosPerToken,
+      decodeOneStepTokensPerSecond: median(runs.hob.map((r) => r.decodeOneStepTokensPerSecond ?? 0)),
       decodeAtDepth: atDepth('hob'),
     },
     llamaCpp: {
@@ -419,7 +466,8 @@ for (const r of rows as any[]) {
   console.error(`${r.model}: GPU time of a ${r.hob.prefillProfileTokens}-token prefill forward ${profile(r.hob.prefillKernelMicros)}`);
   const [t, c] = r.hob.prefillBatches.at(-1);
   console.error(`${r.model}: GPU time of the prompt's last batch (${t} tokens after ${c}) ${profile(r.hob.lastBatchKernelMicros)}`);
-  console.error(`${r.model}: host time to record a decode step ${r.hob.encodeMicrosPerToken.toFixed(0)} us`);
+  console.error(`${r.model}: host time to record a decode step ${r.hob.encodeMicrosPerToken.toFixed(0)} us` +
+    (r.hob.decodeAhead ? `; decoding ahead: ${r.hob.hostRecordMicrosPerToken.toFixed(0)} us a step to record and submit, ${r.hob.decodeOneStepTokensPerSecond.toFixed(1)} tok/s one step at a time` : ''));
 }
 const result = { date: new Date().toISOString(), promptTokens: nPrompt, decodeTokens: nDecode, depths, reps: Number(opts.reps), rows };
 mkdirSync(dirname(opts.out!), { recursive: true });
