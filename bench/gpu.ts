@@ -6,7 +6,11 @@
 // benchmark, not a test: it asserts nothing.
 //
 //   node --import tsx bench/gpu.ts [--models llama-1b:q4_0,qwen2-0.5b:q4_0]
-//        [--prompt 512] [--decode 128] [--reps 3] [--out bench/gpu.json] [--dir DIR]
+//        [--prompt 512] [--decode 128] [--depths 1,512,2048] [--reps 3]
+//        [--out bench/gpu.json] [--dir DIR]
+//
+// --depths: decode again with that many cells already filled (decode at
+// long context), each measured from a fresh prefill of that many tokens.
 //
 // Random models of real shapes come from the test writer; node-llama-cpp is
 // resolved from scripts/oracle (cd scripts/oracle && npm ci) or --peer-modules.
@@ -28,6 +32,7 @@ const { values: opts } = parseArgs({
     models: { type: 'string', default: 'llama-1b:q4_0,qwen2-0.5b:q4_0' },
     prompt: { type: 'string', default: '512' },
     decode: { type: 'string', default: '128' },
+    depths: { type: 'string', default: '1,512,2048' },
     reps: { type: 'string', default: '3' },
     out: { type: 'string', default: 'bench/gpu.json' },
     dir: { type: 'string', default: join(tmpdir(), 'hob-bench-models') },
@@ -41,6 +46,9 @@ const { values: opts } = parseArgs({
 
 const nPrompt = Number(opts.prompt);
 const nDecode = Number(opts.decode);
+const depths = opts.depths!.split(',').filter(Boolean).map(Number);
+/** Cells a session needs: the prompt or the deepest depth, then the decoded tokens. */
+const nCtxNeeded = Math.max(nPrompt, ...depths) + nDecode + 8;
 
 interface RunResult {
   backend: string;
@@ -49,6 +57,8 @@ interface RunResult {
   prefillTokensPerSecond: number;
   decodeTokens: number;
   decodeTokensPerSecond: number;
+  /** Decode tokens/s with that many cells filled first (--depths), by depth. */
+  decodeAtDepth?: Record<string, number>;
   /** Hob only: compute dispatches of one decode step. */
   dispatchesPerToken?: number;
   /** Hob only: bytes read back from the GPU per decode step (greedy: the best logit, not the vocabulary). */
@@ -67,6 +77,15 @@ interface RunResult {
   prefillBatches?: [number, number][];
   /** Hob only: host time to record one decode step's dispatches, microseconds. */
   encodeMicrosPerToken?: number;
+  /** Hob only: whether decode ran its greedy steps ahead on the GPU
+   * (Session.evalAhead, as generate() does), and the host time each such
+   * step took to record and submit (microseconds; it overlaps the GPU's
+   * work on the step before). */
+  decodeAhead?: boolean;
+  hostRecordMicrosPerToken?: number;
+  /** Hob only: decode one evaluation and readback per token (the path
+   * before decoding ahead, and the one for samplers that need the CPU). */
+  decodeOneStepTokensPerSecond?: number;
 }
 
 /** Times each recorded step of one forward of T tokens at cell0 with
@@ -135,9 +154,28 @@ function encodeMicros(session: Session): number {
 }
 
 /** The same deterministic prompt for both backends: ids spread over the vocabulary. */
-function promptIds(): number[] {
+function promptIds(n = nPrompt): number[] {
   const nVocab = Number(opts.vocab);
-  return Array.from({ length: nPrompt }, (_, i) => 3 + ((i * 7919 + 13) % (nVocab - 3)));
+  return Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + 13) % (nVocab - 3)));
+}
+
+/** Decode tokens/s after `depth` cells are filled: `fill` clears the cache,
+ * evaluates the first depth prompt tokens and returns the next token; `step`
+ * evaluates one token and returns the next. */
+async function decodeAtDepths(
+  fill: (ids: number[]) => Promise<number>,
+  step: (t: number) => Promise<number>,
+  many?: (t: number, n: number) => Promise<number>,
+): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const d of depths) {
+    let token = await fill(promptIds(d));
+    const t0 = performance.now();
+    if (many) token = await many(token, nDecode - 1);
+    else for (let i = 1; i < nDecode; i++) token = await step(token);
+    out[d] = (nDecode - 1) / ((performance.now() - t0) / 1000);
+  }
+  return out;
 }
 
 function argmax(v: Float32Array): number {
@@ -153,28 +191,54 @@ async function runHob(modelPath: string): Promise<RunResult> {
   const errors: string[] = [];
   gpu.device.addEventListener('uncapturederror', (e) => errors.push((e as GPUUncapturedErrorEvent).error.message));
   const model = await loadModelFile(engine, modelPath, { gpuLayers: Number.MAX_SAFE_INTEGER, gpu });
-  const session = Session.create(model, { nCtx: nPrompt + nDecode + 8 });
+  const session = Session.create(model, { nCtx: nCtxNeeded });
   const runner = session.offload as GpuRunner;
   // Greedy (argmax below, NaN never wins): a step reads back only the best logit.
   const pick = { pick: { k: 1, tieFree: false, nanFree: true } };
   const next = async (l: StepLogits) => (l.picked ? l.picked.ids[0] : argmax(await l.all()));
   const ids = promptIds();
+  // Greedy decoding of `count` tokens after `token`: steps run ahead on the
+  // GPU where the model allows it (as generate() runs them), else one
+  // evaluation per token; returns the last token.
+  const decode = async (token: number, count: number, ahead = true): Promise<number> => {
+    for (let done = 0; done < count;) {
+      const steps = ahead ? await session.evalAhead(token, Math.min(16, count - done), pick.pick) : null;
+      if (steps) {
+        token = steps[steps.length - 1].picked!.ids[0];
+        done += steps.length;
+      } else {
+        token = await next(await session.eval([token], pick));
+        done++;
+      }
+    }
+    return token;
+  };
 
   // Warm-up, as llama-bench does: the whole prompt and a few steps, so
   // pipelines are compiled, every buffer touched and the GPU out of its idle
   // clocks before anything is timed (the same for both backends).
-  await session.eval(ids);
-  for (let i = 0; i < 4; i++) await session.eval([ids[i]]);
+  await decode(await next(await session.eval(ids, pick)), 20);
+  session.truncate(0);
+  await decode(await next(await session.eval(ids, pick)), 20, false);
   session.truncate(0);
 
   let t0 = performance.now();
   let token = await next(await session.eval(ids, pick));
   const prefillMs = performance.now() - t0;
+  const first = token;
   t0 = performance.now();
   const readBefore = runner.stats.readbackBytes;
-  for (let i = 1; i < nDecode; i++) token = await next(await session.eval([token], pick));
+  const aheadBefore = { steps: runner.stats.aheadSteps, ms: runner.aheadHostMs };
+  token = await decode(token, nDecode - 1);
   const decodeMs = performance.now() - t0;
   const readbackBytesPerToken = (runner.stats.readbackBytes - readBefore) / Math.max(1, nDecode - 1);
+  const aheadSteps = runner.stats.aheadSteps - aheadBefore.steps;
+  const hostRecordMicrosPerToken = aheadSteps > 0 ? ((runner.aheadHostMs - aheadBefore.ms) * 1000) / aheadSteps : undefined;
+  // The same tokens again, one evaluation and readback each.
+  session.truncate(ids.length);
+  t0 = performance.now();
+  await decode(first, nDecode - 1, false);
+  const decodeOneStepMs = performance.now() - t0;
   // One token at the next free cell: what the next decode step would run;
   // then the largest batch a forward takes, recomputing cells from 0.
   const kernelMicros = await profileSteps(session, 1, session.nPast);
@@ -186,6 +250,14 @@ async function runHob(modelPath: string): Promise<RunResult> {
   const [lastT, lastCell] = prefillBatches[prefillBatches.length - 1];
   const lastBatchKernelMicros = await profileSteps(session, lastT, lastCell);
   const encodeMicrosPerToken = encodeMicros(session);
+  const decodeAtDepth = await decodeAtDepths(
+    async (d) => {
+      session.truncate(0);
+      return next(await session.eval(d, pick));
+    },
+    async (t) => decode(t, 1),
+    async (t, n) => decode(t, n),
+  );
   if (errors.length) throw new Error(`WebGPU errors: ${errors.join('; ')}`);
   const result: RunResult = {
     backend: 'hob (WebGPU, Dawn)',
@@ -194,6 +266,10 @@ async function runHob(modelPath: string): Promise<RunResult> {
     prefillTokensPerSecond: ids.length / (prefillMs / 1000),
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
+    decodeAtDepth,
+    decodeAhead: aheadSteps > 0,
+    hostRecordMicrosPerToken,
+    decodeOneStepTokensPerSecond: (nDecode - 1) / (decodeOneStepMs / 1000),
     // At the context the profiled decode step sees.
     dispatchesPerToken: runner.dispatches(1, session.nPast + 1),
     readbackBytesPerToken,
@@ -255,7 +331,7 @@ async function runLlamaCpp(modelPath: string): Promise<RunResult> {
   const { getLlama } = await import(pathToFileURL(require.resolve('node-llama-cpp')).href);
   const llama = await getLlama({ gpu: 'vulkan', build: 'never' });
   const model = await llama.loadModel({ modelPath, gpuLayers: 'max' });
-  const context = await model.createContext({ contextSize: nPrompt + nDecode + 8, batchSize: nPrompt, flashAttention: false });
+  const context = await model.createContext({ contextSize: nCtxNeeded, batchSize: nPrompt, flashAttention: false });
   const seq = context.getSequence();
   const ids = promptIds();
   const step = async (tokens: number[]): Promise<number> => {
@@ -274,6 +350,13 @@ async function runLlamaCpp(modelPath: string): Promise<RunResult> {
   t0 = performance.now();
   for (let i = 1; i < nDecode; i++) token = await step([token]);
   const decodeMs = performance.now() - t0;
+  const decodeAtDepth = await decodeAtDepths(
+    async (d) => {
+      await seq.eraseContextTokenRanges([{ start: 0, end: seq.nextTokenIndex }]);
+      return step(d);
+    },
+    (t) => step([t]),
+  );
   const device = (await llama.getGpuDeviceNames()).join(', ');
   return {
     backend: `llama.cpp Vulkan (node-llama-cpp)`,
@@ -282,6 +365,7 @@ async function runLlamaCpp(modelPath: string): Promise<RunResult> {
     prefillTokensPerSecond: ids.length / (prefillMs / 1000),
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
+    decodeAtDepth,
   };
 }
 
@@ -311,7 +395,7 @@ async function ensureModel(preset: string, type: string): Promise<{ path: string
 
 function runChild(backend: string, modelPath: string, nVocab: number): RunResult {
   const args = [...process.execArgv, process.argv[1], '--child', backend, '--model', modelPath, '--vocab', String(nVocab), '--prompt', String(nPrompt),
-    '--decode', String(nDecode), '--peer-modules', opts['peer-modules']!];
+    '--decode', String(nDecode), '--depths', depths.join(','), '--peer-modules', opts['peer-modules']!];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`${backend} failed on ${modelPath}:\n${r.stdout}\n${r.stderr}`);
@@ -333,6 +417,7 @@ for (const entry of opts.models!.split(',')) {
     }
   }
   const pick = (b: string, k: 'prefillTokensPerSecond' | 'decodeTokensPerSecond') => median(runs[b].map((r) => r[k]));
+  const atDepth = (b: string) => Object.fromEntries(depths.map((d) => [d, median(runs[b].map((r) => r.decodeAtDepth?.[d] ?? 0))]));
   const readGBps = median(runs.hob.map((r) => r.readGBps ?? 0));
   const rooflineTokensPerSecond = (readGBps * 1e9) / weightBytes;
   rows.push({
@@ -350,8 +435,18 @@ for (const entry of opts.models!.split(',')) {
       lastBatchKernelMicros: runs.hob[runs.hob.length - 1].lastBatchKernelMicros,
       prefillBatches: runs.hob[runs.hob.length - 1].prefillBatches,
       encodeMicrosPerToken: runs.hob[runs.hob.length - 1].encodeMicrosPerToken,
+      decodeAhead: runs.hob[0].decodeAhead,
+      hostRecordMicrosPerToken: runs.hob[runs.hob.length - 1].hostRecordMicrosPerToken,
+      decodeOneStepTokensPerSecond: median(runs.hob.map((r) => r.decodeOneStepTokensPerSecond ?? 0)),
+      decodeAtDepth: atDepth('hob'),
     },
-    llamaCpp: { prefillTokensPerSecond: pick('llama', 'prefillTokensPerSecond'), decodeTokensPerSecond: pick('llama', 'decodeTokensPerSecond'), device: runs.llama[0].device },
+    llamaCpp: {
+      prefillTokensPerSecond: pick('llama', 'prefillTokensPerSecond'),
+      decodeTokensPerSecond: pick('llama', 'decodeTokensPerSecond'),
+      decodeAtDepth: atDepth('llama'),
+      device: runs.llama[0].device,
+    },
+    decodeRatioAtDepth: Object.fromEntries(depths.map((d) => [d, atDepth('hob')[d] / atDepth('llama')[d]])),
     decodeRatio: pick('hob', 'decodeTokensPerSecond') / pick('llama', 'decodeTokensPerSecond'),
     prefillRatio: pick('hob', 'prefillTokensPerSecond') / pick('llama', 'prefillTokensPerSecond'),
     readGBps,
@@ -371,9 +466,10 @@ for (const r of rows as any[]) {
   console.error(`${r.model}: GPU time of a ${r.hob.prefillProfileTokens}-token prefill forward ${profile(r.hob.prefillKernelMicros)}`);
   const [t, c] = r.hob.prefillBatches.at(-1);
   console.error(`${r.model}: GPU time of the prompt's last batch (${t} tokens after ${c}) ${profile(r.hob.lastBatchKernelMicros)}`);
-  console.error(`${r.model}: host time to record a decode step ${r.hob.encodeMicrosPerToken.toFixed(0)} us`);
+  console.error(`${r.model}: host time to record a decode step ${r.hob.encodeMicrosPerToken.toFixed(0)} us` +
+    (r.hob.decodeAhead ? `; decoding ahead: ${r.hob.hostRecordMicrosPerToken.toFixed(0)} us a step to record and submit, ${r.hob.decodeOneStepTokensPerSecond.toFixed(1)} tok/s one step at a time` : ''));
 }
-const result = { date: new Date().toISOString(), promptTokens: nPrompt, decodeTokens: nDecode, reps: Number(opts.reps), rows };
+const result = { date: new Date().toISOString(), promptTokens: nPrompt, decodeTokens: nDecode, depths, reps: Number(opts.reps), rows };
 mkdirSync(dirname(opts.out!), { recursive: true });
 writeFileSync(opts.out!, JSON.stringify(result, null, 2) + '\n');
 const f = (n: number, d = 0) => n.toFixed(d);
@@ -381,4 +477,12 @@ console.log(`| model | Hob prefill tok/s | llama.cpp Vulkan prefill | ratio | Ho
 console.log(`|---|---|---|---|---|---|---|---|`);
 for (const r of rows as any[]) {
   console.log(`| ${r.model} | ${f(r.hob.prefillTokensPerSecond)} | ${f(r.llamaCpp.prefillTokensPerSecond)} | ${f(r.prefillRatio, 2)} | ${f(r.hob.decodeTokensPerSecond, 1)} | ${f(r.llamaCpp.decodeTokensPerSecond, 1)} | ${f(r.decodeRatio, 2)} | ${f(r.decodeRooflineFraction, 3)} |`);
+}
+if (depths.length > 0) {
+  console.log('');
+  console.log(`| model | ${depths.map((d) => `decode at ${d} cells: Hob / llama.cpp tok/s (ratio)`).join(' | ')} |`);
+  console.log(`|---|${depths.map(() => '---').join('|')}|`);
+  for (const r of rows as any[]) {
+    console.log(`| ${r.model} | ${depths.map((d) => `${f(r.hob.decodeAtDepth[d], 1)} / ${f(r.llamaCpp.decodeAtDepth[d], 1)} (${f(r.decodeRatioAtDepth[d], 2)})`).join(' | ')} |`);
+  }
 }

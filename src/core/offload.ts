@@ -61,6 +61,14 @@ export interface OffloadRunner {
   /** Every logit of the last forward (head on the device): after candidates
    * a sampler could not use. Valid until the next forward. */
   readLogits(): Promise<Float32Array>;
+  /** Greedy steps one decodeAhead takes at most; absent or 0: none (the
+   * token's embedding row is not on the device, or a step needs the CPU). */
+  readonly maxAhead?: number;
+  /** Evaluates `token` at cell0, then n - 1 more tokens, each the best logit
+   * of the step before, at the cells after it, without the tokens leaving
+   * the device; returns each step's best candidate (as forward with
+   * { candidates: 1 }). readLogits then gives the last step's logits. */
+  decodeAhead?(token: number, cell0: number, n: number): Promise<Candidates[]>;
   /** Embeddings: runs the blocks over T hidden states of packed sequences
    * at cells [cell0, cell0 + T), row t attending to the cells `rows` gives
    * it (BatchRows, indexed from cell 0: the whole batch's), and reads back

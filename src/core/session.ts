@@ -196,6 +196,48 @@ export class Session {
     return this.stepLogits();
   }
 
+  /**
+   * Greedy decoding ahead on the device (OffloadRunner.decodeAhead): appends
+   * `token` and then the tokens the device picks after it, up to n cells,
+   * and returns the logits after each appended token as the sampler takes
+   * them (the pick of the best one): entry i's best token is what entry
+   * i + 1 evaluated. Fewer when a pick did not pass its checks (ties the
+   * device could not rank, NaN where the pick refuses it): the steps from
+   * it on are dropped. Only the last entry can read every logit. Null,
+   * changing nothing, when the device cannot, the pick is not greedy or the
+   * first pick already failed: the caller evaluates the token alone.
+   */
+  async evalAhead(token: number, n: number, pick: SamplePick | null): Promise<StepLogits[] | null> {
+    const runner = this.offload;
+    const start = this.nPast;
+    n = Math.min(n, runner?.maxAhead ?? 0, this.nCtx - start);
+    // Capped logits (Gemma 2) may tie after the device ranked them: a
+    // greedy pick there needs the runner-up, which a step does not keep.
+    if (!runner?.decodeAhead || n < 1 || !pick || pick.k !== 1 || pick.tieFree || runner.candidatesCapped) return null;
+    this.changed();
+    this.last = { kind: 'none' };
+    const picks = await runner.decodeAhead(token, start, n);
+    const picked: PickedLogits[] = [];
+    for (const c of picks) {
+      const p = checkPick(c, pick);
+      if (!p) break;
+      picked.push(p);
+    }
+    const m = picked.length;
+    if (m === 0) return null;
+    appendEngineCells(this.model.engine, this.handle, Int32Array.from({ length: m }, (_, i) => start + i));
+    // The device's logits are the last step's: readable only if it was kept.
+    this.last = m === n ? { kind: 'picked', picked: picked[m - 1] } : { kind: 'none' };
+    const nVocab = this.model.info.nVocab;
+    return picked.map((p, i) => (i === m - 1 && m === n ? this.stepLogits() : {
+      nVocab,
+      picked: p,
+      all: async () => {
+        throw new HobError('internal', 'only the last step decoded ahead keeps every logit');
+      },
+    }));
+  }
+
   private withTokens<T>(tokens: number[], fn: (ptr: number) => T): T {
     const engine = this.model.engine;
     const ptr = engine.module._malloc(tokens.length * 4);

@@ -21,6 +21,7 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
   /** Output norm (n_embd f32) and head (n_embd -> n_vocab), when every block is offloaded. */
   outputNorm?: GPUBuffer;
   output?: GpuWeight;
+  outputTied = false;
   ropeFreqs?: GPUBuffer;
   /** LongRoPE's factors (n_rot / 2 f32 each), when the file has them. */
   ropeLong?: GPUBuffer;
@@ -380,6 +381,7 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
       const output = await read('output.weight');
       if (output) onBytes?.(output.bytes.byteLength);
       this.output = output ? await matrix('output.weight', output) : await matrix('token_embd.weight');
+      this.outputTied = !output;
     }
   }
 

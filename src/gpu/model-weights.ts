@@ -120,6 +120,9 @@ export interface GpuModelWeights {
   readonly headOnDevice: boolean;
   readonly outputNorm?: GPUBuffer; // (n_embd) f32
   readonly output?: GpuWeight; // (n_embd -> n_vocab)
+  /** True when `output` is the token embedding matrix (tied embeddings):
+   * a token's embedding row can then be read on the GPU. */
+  readonly outputTied?: boolean;
   /** The RoPE of layer l in a session of nCtx cells (LongRoPE's factors
    * depend on it); undefined for a layer without position encoding. */
   ropeOf(l: number, nCtx: number): RopeConfig | undefined;

@@ -126,7 +126,19 @@ export class GpuPicker {
     await this.readback.mapAsync(GPUMapMode.READ, 0, bytes);
     const words = new Uint32Array(this.readback.getMappedRange(0, bytes).slice(0));
     this.readback.unmap();
-    const values = new Float32Array(words.buffer);
+    return this.parse(words, m);
+  }
+
+  /** Appends a copy of the first `bytes` of the last encoded pick's result
+   * (pickReadbackBytes(m) for its best m) to dst at dstOffset, for
+   * consumers on the GPU (src/gpu/decode-ahead.ts). */
+  copyResult(enc: GPUCommandEncoder, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    enc.copyBufferToBuffer(this.result, 0, dst, dstOffset, bytes);
+  }
+
+  /** The candidates of a result's first pickReadbackBytes(m) bytes. */
+  parse(words: Uint32Array, m: number): Candidates {
+    const values = new Float32Array(words.buffer, words.byteOffset, words.length);
     const ids = new Int32Array(m);
     const logits = new Float32Array(m);
     for (let i = 0; i < m; i++) {

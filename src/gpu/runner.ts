@@ -10,6 +10,7 @@ import type { KvLayer } from '../core/kv-state.js';
 import type { Candidates, ForwardOutput, OffloadRunner } from '../core/offload.js';
 import { GpuError, HobError } from '../shared/errors.js';
 import { deviceLostError } from './device.js';
+import { DECODE_AHEAD_MAX, GpuDecodeAhead, decodeAheadUnsupported } from './decode-ahead.js';
 import { recordForward, type ForwardGraph } from './forward-graph.js';
 import type { GpuModelWeights } from './model-weights.js';
 import { checkKvRows, readKvThroughStaging, writeKvRows } from './kv-transfer.js';
@@ -27,7 +28,12 @@ export class GpuRunner implements OffloadRunner {
    * allocated: nothing is added after construction). */
   readonly graph: ForwardGraph;
   /** What forwards read back from the GPU, for tests and benchmarks. */
-  readonly stats = { readbacks: 0, readbackBytes: 0, picks: 0 };
+  readonly stats = { readbacks: 0, readbackBytes: 0, picks: 0, aheadSteps: 0 };
+
+  /** Host time decodeAhead spent recording and submitting its steps, in all (ms). */
+  get aheadHostMs(): number {
+    return this.ahead?.hostMs ?? 0;
+  }
 
   /** Every buffer this runner allocated, in creation order: the caches are
    * the first 2 * nBlocks. Nothing is added after construction. */
@@ -36,6 +42,8 @@ export class GpuRunner implements OffloadRunner {
   }
   private lost: GpuError | null = null;
   private destroyed = false;
+  /** Where the model can decode ahead (its buffers are a few KiB). */
+  private readonly ahead: GpuDecodeAhead | null = null;
 
   constructor(
     private readonly model: GpuModelWeights,
@@ -46,6 +54,10 @@ export class GpuRunner implements OffloadRunner {
     this.nCtx = nCtx;
     this.maxBatch = model.spec.hparams.causal ? GPU_MAX_BATCH : nCtx;
     this.graph = recordForward(model, nCtx, this.maxBatch, checkpoints);
+    if (!decodeAheadUnsupported(model, model.outputTied ?? false)) {
+      this.ahead = new GpuDecodeAhead(model, this.graph);
+      this.graph.buffers.push(...this.ahead.buffers);
+    }
     model.ctx.lost.then((info) => {
       this.lost = deviceLostError(info);
     });
@@ -159,6 +171,40 @@ export class GpuRunner implements OffloadRunner {
     device.queue.submit([enc.finish()]);
     if (output !== 'output') return null;
     return this.readOutput(this.headOnDevice ? this.model.spec.info.nVocab : E);
+  }
+
+  /** Steps one decodeAhead takes at most; 0 when this model cannot decode
+   * ahead (see decodeAheadUnsupported in decode-ahead.ts). */
+  get maxAhead(): number {
+    return this.ahead ? DECODE_AHEAD_MAX : 0;
+  }
+
+  /** Greedy decode steps with the token staying on the GPU: evaluates
+   * `token` at cell0, then n - 1 tokens that the steps picked, each the best
+   * logit of the step before, at the cells after it; returns each step's
+   * pick (what forward(..., { candidates: 1 }) reads back). The logits of
+   * the last step stay readable (readLogits). A pick that is not complete
+   * (too many ties to rank) makes the steps after it meaningless: the
+   * caller keeps the steps up to it. */
+  async decodeAhead(token: number, cell0: number, n: number): Promise<Candidates[]> {
+    this.check();
+    await this.graph.allocated;
+    if (!this.ahead) {
+      throw new HobError('argument/invalid', `this model cannot decode ahead on the GPU: ${decodeAheadUnsupported(this.model, this.model.outputTied ?? false)}`);
+    }
+    if (!Number.isInteger(cell0) || cell0 < 0 || !Number.isInteger(n) || n < 1 || cell0 + n > this.nCtx) {
+      throw new HobError('range/out-of-bounds', `cells [${cell0}, ${cell0 + n}) lie outside the GPU cache of ${this.nCtx}`, { cell0, nTokens: n, nCtx: this.nCtx });
+    }
+    if (!Number.isInteger(token) || token < 0 || token >= this.model.spec.info.nVocab) {
+      throw new HobError('range/out-of-bounds', `token id ${token} out of range [0, ${this.model.spec.info.nVocab})`, { token });
+    }
+    const picks = await this.mapped(() => this.ahead!.run(token, cell0, n));
+    this.stats.readbacks++;
+    this.stats.picks += n;
+    this.stats.aheadSteps += n;
+    this.stats.readbackBytes += n * pickReadbackBytes(1);
+    for (const p of picks) this.cap(p.logits);
+    return picks;
   }
 
   /** Embeddings: the blocks over T rows of packed sequences at cells

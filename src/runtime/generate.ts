@@ -12,6 +12,7 @@
 // The cache always holds the prompt and the output but its last token, so
 // the next request reuses it.
 import type { ReasoningBudget, ReasoningFormat } from '../chat/reasoning.js';
+import type { StepLogits } from '../core/logits.js';
 import type { Model } from '../core/model.js';
 import { SamplerChain } from '../sampling/chain.js';
 import { sampleConstrained } from '../sampling/constrained.js';
@@ -85,6 +86,10 @@ export function modelGrammarVocab(model: Model): GrammarVocab {
     isEog: (id) => model.isEog(id),
   }));
 }
+
+/** Greedy steps evaluated ahead on the GPU at a time (Sequence.appendAhead):
+ * one readback per this many tokens instead of one per token. */
+export const DECODE_AHEAD_STEPS = 16;
 
 /** Backtracks allowed per request: a model that keeps choosing banned text stops being steered. */
 const MAX_BACKTRACKS = 256;
@@ -171,6 +176,19 @@ export async function generate(
   let decodeTokens = 0;
   let backtracks = 0;
   let stoppedAtString = false;
+  // Greedy steps the GPU evaluated ahead (Sequence.appendAhead): the cache
+  // already holds each one's input token. A step is used while the token
+  // sampled before it is its input; otherwise, and when the loop ends, the
+  // cache takes the unused ones back, so it ends as if none had been run.
+  let ahead: { input: number; logits: StepLogits }[] = [];
+  const dropAhead = () => {
+    if (ahead.length === 0) return;
+    sequence.truncate(sequence.tokens.length - ahead.length);
+    ahead = [];
+  };
+  // Only the sampler's pick is read from a step run ahead: no logprobs,
+  // constraint or forced tokens, which read every logit or choose tokens themselves.
+  const mayRunAhead = () => !wantLogprobs && !c && forced.length === 0 && !(bans.get(ids.length)?.size);
 
   // Sends the text up to `upTo` with the entries of the tokens it starts;
   // the last call (`all`) also sends the entries of tokens that added no
@@ -195,7 +213,19 @@ export async function generate(
       break;
     }
     if (pending) {
-      logits = await sequence.append([ids[ids.length - 1]], pick());
+      const last = ids[ids.length - 1];
+      if (ahead.length > 0 && ahead[0].input === last && mayRunAhead()) {
+        logits = ahead.shift()!.logits;
+      } else {
+        dropAhead();
+        const steps = mayRunAhead() ? await sequence.appendAhead(last, Math.min(DECODE_AHEAD_STEPS, req.maxTokens - ids.length), pick()) : null;
+        if (steps) {
+          logits = steps[0];
+          ahead = steps.slice(1).map((l, i) => ({ input: steps[i].picked!.ids[0], logits: l }));
+        } else {
+          logits = await sequence.append([last], pick());
+        }
+      }
       decodeTokens++;
       pending = false;
       // A stop that came during the evaluation (a shared flag needs no turn of the event loop).
@@ -271,6 +301,7 @@ export async function generate(
         for (const t of ids) text += decoder.push(t);
         stopSearchFrom = Math.min(stopSearchFrom, text.length);
         // The cache takes back the dropped tokens; the logits become those after ids[j-1].
+        ahead = [];
         logits = (await sequence.prefill(prompt.concat(ids), pick())).logits;
         pending = false;
         backtracks++;
@@ -304,6 +335,7 @@ export async function generate(
     }
     emit(safe);
   }
+  dropAhead();
   if (!stoppedAtString) text += decoder.flush();
   // Cut at a stop string, the reply keeps the tokens that begin before it.
   if (stoppedAtString && wantLogprobs) {

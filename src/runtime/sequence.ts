@@ -275,6 +275,19 @@ export class Sequence {
     return logits;
   }
 
+  /** Greedy decoding ahead (Session.evalAhead): appends `token` and up to
+   * n - 1 tokens the device picks after it, keeping the ids in step; the
+   * logits after each, or null (nothing changed) where it cannot, or the
+   * context has no room for two (append then shifts). */
+  async appendAhead(token: number, n: number, opts: EvalOptions = {}): Promise<StepLogits[] | null> {
+    const room = this.session.nCtx - this.ids.length;
+    if (this.checkpoints || room < 2) return null;
+    const steps = await this.session.evalAhead(token, Math.min(n, room), opts.pick ?? null);
+    if (!steps) return null;
+    this.ids.push(token, ...steps.slice(0, -1).map((s) => s.picked!.ids[0]));
+    return steps;
+  }
+
   private evict(kind: ShiftEvent['kind'], position: number, evicted: number): void {
     this.session.erase(position, position + evicted);
     this.ids.splice(position, evicted);
