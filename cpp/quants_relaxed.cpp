@@ -16,7 +16,10 @@
 // the activations' sums of 32 as in quants_k.cpp, and per super-block the
 // float steps are those of dot_q45_k.
 //
-// Q4_0 and Q4_K only: a Q8_0 kernel (w + 128 as two nibble planes, four
+// Q6_K's six-bit quants (0..63) are unsigned too; their -32 offset comes
+// from the activations' lane sums per 16, as Q4_0's -8 per 32.
+//
+// Q4_0, Q4_K and Q6_K only: a Q8_0 kernel (w + 128 as two nibble planes, four
 // dots per 32 weights) measured slower than the SIMD128 one in Chromium on
 // x86.
 #include "quants_relaxed.h"
@@ -53,9 +56,15 @@ void repack_block(TypeId t, uint8_t* blk, bool inverse) {
     if (t == TypeId::Q4_0) {
         BlockQ4_0* b = reinterpret_cast<BlockQ4_0*>(blk);
         order16(b->qs, b->qs, inverse);
-    } else {
+    } else if (t == TypeId::Q4_K) {
         BlockQ4_K* b = reinterpret_cast<BlockQ4_K*>(blk);
         for (size_t i = 0; i < sizeof b->qs; i += 16) order16(b->qs + i, b->qs + i, inverse);
+    } else {
+        // Q6_K: every element of a 16-byte chunk of ql or qh sits at the
+        // same place l in its group of 16, so both move alike.
+        BlockQ6_K* b = reinterpret_cast<BlockQ6_K*>(blk);
+        for (size_t i = 0; i < sizeof b->ql; i += 16) order16(b->ql + i, b->ql + i, inverse);
+        for (size_t i = 0; i < sizeof b->qh; i += 16) order16(b->qh + i, b->qh + i, inverse);
     }
 }
 
@@ -66,17 +75,19 @@ struct Blocks {
 };
 
 Blocks blocks_of(TypeId t) {
-    HOB_CHECK(t == TypeId::Q4_0 || t == TypeId::Q4_K, HOB_ERR_INTERNAL, std::string("no repacked layout for ") + type_name(t));
-    return t == TypeId::Q4_0 ? Blocks{kQK4_0, sizeof(BlockQ4_0)} : Blocks{kQK_K, sizeof(BlockQ4_K)};
+    HOB_CHECK(t == TypeId::Q4_0 || t == TypeId::Q4_K || t == TypeId::Q6_K, HOB_ERR_INTERNAL,
+              std::string("no repacked layout for ") + type_name(t));
+    if (t == TypeId::Q4_0) return {kQK4_0, sizeof(BlockQ4_0)};
+    return {kQK_K, t == TypeId::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K)};
 }
 
-constexpr size_t kMaxBlockBytes = sizeof(BlockQ4_K);
+constexpr size_t kMaxBlockBytes = sizeof(BlockQ6_K);
 
 }  // namespace
 
 bool repack_wanted(TypeId t) {
 #if defined(__wasm_relaxed_simd__)
-    return t == TypeId::Q4_0 || t == TypeId::Q4_K;
+    return t == TypeId::Q4_0 || t == TypeId::Q4_K || t == TypeId::Q6_K;
 #else
     (void)t;
     return false;
@@ -109,7 +120,7 @@ void dequantize_tensor_row(const Tensor& t, int64_t r, float* out) {
 
 size_t relaxed_act_bytes(TypeId at, int64_t n) {
     HOB_CHECK(at == TypeId::Q8_0 || at == TypeId::Q8_K, HOB_ERR_INTERNAL, std::string("no relaxed activations of ") + type_name(at));
-    if (at == TypeId::Q8_K) return (size_t)n + (size_t)(n / kQK_K) * (sizeof(float) + 8 * sizeof(int32_t));
+    if (at == TypeId::Q8_K) return (size_t)n + (size_t)(n / kQK_K) * (sizeof(float) + (8 + 64) * sizeof(int32_t));
     const int64_t nb = n / kQK8_0;
     return (size_t)n + (size_t)nb * (4 * sizeof(int32_t) + sizeof(float));
 }
@@ -129,6 +140,19 @@ void relax_q8_k(const BlockQ8_K* x, int64_t n, uint8_t* out) {
         int32_t g[8];
         for (int k = 0; k < 8; k++) g[k] = x[b].bsums[2 * k] + x[b].bsums[2 * k + 1];
         std::memcpy(sums + b * sizeof g, g, sizeof g);
+    }
+    // Q6_K's offset: per group of 16 and lane, -32 x the lane's values.
+    uint8_t* offsets = sums + nb * 8 * sizeof(int32_t);
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t lane[64];
+        for (int g = 0; g < 16; g++) {
+            for (int k = 0; k < 4; k++) {
+                int32_t v = 0;
+                for (int p = 4 * k; p < 4 * k + 4; p++) v += qs[b * kQK_K + 16 * g + p];
+                lane[4 * g + k] = -32 * v;
+            }
+        }
+        std::memcpy(offsets + b * sizeof lane, lane, sizeof lane);
     }
 }
 
@@ -303,11 +327,83 @@ void tile_q4_k(int64_t n, const uint8_t* w, size_t stride, const uint8_t* act, s
         for (int j = 0; j < NT; j++) out[r * out_stride + j] = qk::hsum_f32x4(acc[r][j]) - sum_min[r][j];
 }
 
+// Q6_K: NR rows x NT tokens per super-block. Each 16 values' six-bit
+// quants (0..63) meet the activations in one relaxed dot that starts from
+// -32 x the lane's activations (the quants' offset), times the group's
+// scale; per super-block the float steps are those of dot_q6_k.
+template <int NR, int NT>
+void tile_q6_k(int64_t n, const uint8_t* w, size_t stride, const uint8_t* act, size_t act_bytes, float* out, int out_stride) {
+    const int64_t nb = n / kQK_K;
+    const int8_t* aq[NT];
+    const float* ad[NT];
+    const int32_t* ao[NT];
+    for (int j = 0; j < NT; j++) {
+        const uint8_t* p = act + j * act_bytes;
+        aq[j] = reinterpret_cast<const int8_t*>(p);
+        ad[j] = reinterpret_cast<const float*>(p + n);
+        ao[j] = reinterpret_cast<const int32_t*>(p + n + nb * (sizeof(float) + 8 * sizeof(int32_t)));
+    }
+    v128_t acc[NR][NT];
+    for (int r = 0; r < NR; r++)
+        for (int j = 0; j < NT; j++) acc[r][j] = wasm_f32x4_splat(0);
+    const v128_t m4 = wasm_i8x16_splat(0x0f);
+    const v128_t three = wasm_i8x16_splat(3);
+    for (int64_t b = 0; b < nb; b++) {
+        const BlockQ6_K* blk[NR];
+        for (int r = 0; r < NR; r++) blk[r] = reinterpret_cast<const BlockQ6_K*>(w + r * stride) + b;
+        v128_t isum[NR][NT];
+        for (int r = 0; r < NR; r++)
+            for (int j = 0; j < NT; j++) isum[r][j] = wasm_i32x4_splat(0);
+        for (int h = 0; h < 2; h++) {
+            for (int part = 0; part < 2; part++) {
+                v128_t lows[NR][4], qh[NR];
+                for (int r = 0; r < NR; r++) {
+                    const uint8_t* ql = blk[r]->ql + 64 * h;
+                    const v128_t l0 = wasm_v128_load(ql + 16 * part);
+                    const v128_t l1 = wasm_v128_load(ql + 32 + 16 * part);
+                    qh[r] = wasm_v128_load(blk[r]->qh + 32 * h + 16 * part);
+                    lows[r][0] = wasm_v128_and(l0, m4);
+                    lows[r][1] = wasm_v128_and(l1, m4);
+                    lows[r][2] = wasm_v128_and(wasm_u16x8_shr(l0, 4), m4);
+                    lows[r][3] = wasm_v128_and(wasm_u16x8_shr(l1, 4), m4);
+                }
+                for (int k = 0; k < 4; k++) {
+                    const int g = 8 * h + 2 * k + part;
+                    v128_t u[NR], sc[NR];
+                    for (int r = 0; r < NR; r++) {
+                        // Bits 2k, 2k + 1 of qh as bits 4, 5: 16-bit shifts
+                        // (x86 has no byte shift) whose spill the mask drops.
+                        const v128_t top = wasm_i16x8_shl(wasm_v128_and(wasm_u16x8_shr(qh[r], 2 * k), three), 4);
+                        u[r] = wasm_v128_or(lows[r][k], top);
+                        sc[r] = wasm_i32x4_splat(blk[r]->scales[g]);
+                    }
+                    for (int j = 0; j < NT; j++) {
+                        const v128_t a = wasm_v128_load(aq[j] + b * kQK_K + 16 * g);
+                        const v128_t off = wasm_v128_load(ao[j] + (b * 16 + g) * 4);
+                        for (int r = 0; r < NR; r++) isum[r][j] = wasm_i32x4_add(isum[r][j], wasm_i32x4_mul(rdot(a, u[r], off), sc[r]));
+                    }
+                }
+            }
+        }
+        for (int r = 0; r < NR; r++) {
+            const float dw = qk::half(blk[r]->d);
+            for (int j = 0; j < NT; j++) {
+                acc[r][j] = wasm_f32x4_add(acc[r][j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[r][j]), wasm_f32x4_splat(dw * ad[j][b])));
+            }
+        }
+    }
+    for (int r = 0; r < NR; r++)
+        for (int j = 0; j < NT; j++) out[r * out_stride + j] = qk::hsum_f32x4(acc[r][j]);
+}
+
 // Each kernel family with its largest row count (Q4_K's per-row state
 // spills past two rows).
+// decode_rows: the rows per tile for one token (decode), from bench/
+// relaxed-tiles.ts and one-off timings on weights larger than the caches.
 template <int NR, int NT>
 struct Q4_0Tile {
     static constexpr int kRows = 4;
+    static int decode_rows(int64_t n) { return n < kRelaxedShortRow ? 2 : 4; }
     static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
         tile_q4_0<NR, NT>(n, w, s, a, ab, o, os);
     }
@@ -316,8 +412,20 @@ struct Q4_0Tile {
 template <int NR, int NT>
 struct Q4_KTile {
     static constexpr int kRows = 2;
+    static int decode_rows(int64_t) { return 2; }
     static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
         tile_q4_k<NR, NT>(n, w, s, a, ab, o, os);
+    }
+};
+
+template <int NR, int NT>
+struct Q6_KTile {
+    static constexpr int kRows = 2;
+    // One row ran 1.13-1.28x as fast as two for one token (2048 x 8192 and
+    // 8192 x 2048); batches keep two.
+    static int decode_rows(int64_t) { return 1; }
+    static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
+        tile_q6_k<NR, NT>(n, w, s, a, ab, o, os);
     }
 };
 
@@ -337,7 +445,7 @@ TileFn pick(int nr, int nt) {
 template <template <int, int> class K>
 void dot_all(TypeId at, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok, float* out) {
     const size_t ab = relaxed_act_bytes(at, n);
-    int kNR = g_tile_rows ? g_tile_rows : n_tok == 1 && n < kRelaxedShortRow ? 2 : kRelaxedTileRows;
+    int kNR = g_tile_rows ? g_tile_rows : n_tok == 1 ? K<1, 1>::decode_rows(n) : kRelaxedTileRows;
     if (kNR > K<1, 1>::kRows) kNR = K<1, 1>::kRows;
     const int kNT = g_tile_tokens ? g_tile_tokens : kRelaxedTileTokens;
     for (int r = 0; r < n_rows; r += kNR) {
@@ -363,6 +471,7 @@ void dot_relaxed(TypeId t, int64_t n, const uint8_t* w, size_t stride, int n_row
                  float* out) {
     if (t == TypeId::Q4_0) return dot_all<Q4_0Tile>(TypeId::Q8_0, n, w, stride, n_rows, act, n_tok, out);
     if (t == TypeId::Q4_K) return dot_all<Q4_KTile>(TypeId::Q8_K, n, w, stride, n_rows, act, n_tok, out);
+    if (t == TypeId::Q6_K) return dot_all<Q6_KTile>(TypeId::Q8_K, n, w, stride, n_rows, act, n_tok, out);
     fail(HOB_ERR_INTERNAL, std::string("no relaxed kernel for ") + type_name(t));
 }
 #else

@@ -18,8 +18,8 @@
 namespace hob {
 
 // True when this build repacks weights of type t at load: the relaxed-SIMD
-// builds do for the types with a relaxed kernel (Q4_0, Q4_K); the others
-// never.
+// builds do for the types with a relaxed kernel (Q4_0, Q4_K, Q6_K); the
+// others never.
 bool repack_wanted(TypeId t);
 
 // Repacks n_rows rows of cols elements of type t (one repack_wanted) in
@@ -30,11 +30,12 @@ void repack_rows(TypeId t, uint8_t* data, int64_t n_rows, int64_t cols);
 void unpack_row(TypeId t, const uint8_t* row, int64_t cols, uint8_t* out);
 
 // Activations for the relaxed kernels, from one row of n elements of the
-// weights' activation type at (Q8_0 for Q4_0, Q8_K for Q4_K): the n values
+// weights' activation type at (Q8_0 for Q4_0, Q8_K for Q4_K and Q6_K): the n values
 // in repacked order, then per block what the kernel adds besides the dot
 // products: Q8_0, four int32 lane sums times -8 (the Q4_0 offset), then
 // the n / 32 scales as floats; Q8_K, the scales as floats, then per block
-// eight int32 sums of 32 values (for the minimums).
+// eight int32 sums of 32 values (Q4_K's minimums), then per block and group
+// of 16 four int32 lane sums times -32 (Q6_K's offset).
 // relaxed_act_bytes(at, n) bytes per token.
 size_t relaxed_act_bytes(TypeId at, int64_t n);
 void relax_activations(TypeId at, const void* row, int64_t n, uint8_t* out);
@@ -47,8 +48,8 @@ void dot_relaxed(TypeId t, int64_t n, const uint8_t* w, size_t stride, int n_row
                  float* out);
 
 // The kernels' register tile: rows x tokens per call of the inner kernel.
-// By default 4 x 4, except one token (decode) against rows shorter than
-// kRelaxedShortRow elements: 2 rows. Decode streams the weights from memory
+// By default 4 x 4 (K-quants: 2 x 4), except one token (decode): Q4_0 2
+// rows against rows shorter than kRelaxedShortRow elements, Q6_K 1 row. Decode streams the weights from memory
 // once, and there, measured in Chromium on x86 (bench/relaxed-tiles.ts,
 // --tokens 1 on shapes larger than the caches), 2 rows ran 1.13-1.23x as
 // fast as 4 on rows of 896 elements and 0.91x on rows of 4864.

@@ -1,5 +1,5 @@
-// The repacked layout of the relaxed-SIMD kernels (quants_relaxed.h, Q4_0
-// and Q4_K),
+// The repacked layout of the relaxed-SIMD kernels (quants_relaxed.h, Q4_0,
+// Q4_K and Q6_K),
 // which is portable code: repacking then unpacking gives the original blocks back,
 // a repacked row dequantizes to the original values, and the relaxed
 // activations hold each block's values in the repacked order, its lane sums
@@ -154,7 +154,7 @@ TEST("relaxed Q8_K activations hold the values in repacked order, the scales and
     std::vector<uint8_t> q(row_size(TypeId::Q8_K, n));
     quantize_row(TypeId::Q8_K, x.data(), q.data(), n);
     std::vector<uint8_t> out(relaxed_act_bytes(TypeId::Q8_K, n));
-    CHECK_EQ(out.size(), (size_t)(n + (n / 256) * 36));
+    CHECK_EQ(out.size(), (size_t)(n + (n / 256) * 292));
     relax_activations(TypeId::Q8_K, q.data(), n, out.data());
     const BlockQ8_K* blk = reinterpret_cast<const BlockQ8_K*>(q.data());
     for (int64_t b = 0; b < n / 256; b++) {
@@ -170,6 +170,53 @@ TEST("relaxed Q8_K activations hold the values in repacked order, the scales and
             for (int i = 0; i < 32; i++) want += blk[b].qs[32 * g + i];
             CHECK_EQ(sum, want);
         }
+        // Q6_K's offsets: lane k of group g is -32 x elements 2k, 2k + 1,
+        // 2k + 8, 2k + 9 of the group (the SIMD128 kernels' lane).
+        for (int g = 0; g < 16; g++) {
+            for (int k = 0; k < 4; k++) {
+                int32_t off = 0;
+                std::memcpy(&off, out.data() + n + (n / 256) * 36 + (b * 16 + g) * 16 + k * 4, 4);
+                const int8_t* v = blk[b].qs + 16 * g;
+                CHECK_EQ(off, -32 * (v[2 * k] + v[2 * k + 1] + v[2 * k + 8] + v[2 * k + 9]));
+            }
+        }
+    }
+}
+
+TEST("Q6_K rows repack ql and qh 16 bytes at a time and unpack and dequantize to the originals") {
+    const int64_t rows = 2, cols = 512;
+    const size_t bb = sizeof(BlockQ6_K);
+    std::vector<uint8_t> orig = random_bytes(row_size(TypeId::Q6_K, cols) * rows, 23);
+    for (size_t b = 0; b < orig.size() / bb; b++) {
+        orig[b * bb + 208] = 0;
+        orig[b * bb + 209] = 0x2c;  // d: a finite half
+    }
+    std::vector<uint8_t> packed = orig;
+    repack_rows(TypeId::Q6_K, packed.data(), rows, cols);
+    for (size_t b = 0; b < orig.size() / bb; b++) {
+        const uint8_t* p = packed.data() + b * bb;
+        const uint8_t* o = orig.data() + b * bb;
+        for (int i = 0; i < 192; i += 16) {
+            for (int q = 0; q < 16; q++) CHECK_EQ((int)p[i + q], (int)o[i + kRelaxedOrder[q]]);
+        }
+        CHECK(std::memcmp(p + 192, o + 192, 18) == 0);  // scales and d stay
+    }
+    Tensor w;
+    w.type = TypeId::Q6_K;
+    w.ne[0] = cols;
+    w.ne[1] = rows;
+    w.data = packed.data();
+    w.row_bytes = row_size(TypeId::Q6_K, cols);
+    w.n_bytes = w.row_bytes * rows;
+    w.repacked = true;
+    for (int64_t r = 0; r < rows; r++) {
+        std::vector<uint8_t> back(w.row_bytes);
+        unpack_row(TypeId::Q6_K, w.row(r), cols, back.data());
+        CHECK(std::memcmp(back.data(), orig.data() + r * w.row_bytes, w.row_bytes) == 0);
+        std::vector<float> a(cols), c(cols);
+        dequantize_row(TypeId::Q6_K, orig.data() + r * w.row_bytes, a.data(), cols);
+        dequantize_tensor_row(w, r, c.data());
+        CHECK(std::memcmp(a.data(), c.data(), cols * sizeof(float)) == 0);
     }
 }
 
@@ -184,6 +231,7 @@ TEST("no other type has a repacked layout") {
 TEST("a native build repacks nothing, and its relaxed kernel entry point refuses") {
     CHECK(!repack_wanted(TypeId::Q4_0));
     CHECK(!repack_wanted(TypeId::Q4_K));
+    CHECK(!repack_wanted(TypeId::Q6_K));
     float y = 0;
     CHECK_THROWS_STATUS(dot_relaxed(TypeId::Q4_0, 32, nullptr, 0, 1, nullptr, 1, &y), HOB_ERR_INTERNAL, "no relaxed kernel");
 }

@@ -32,7 +32,7 @@ function testModels(): { name: string; bytes: () => Uint8Array }[] {
   for (const a of HYBRID_ARCHS) {
     for (const t of ['q4_0', 'q8_0'] as const) out.push({ name: `${a} ${t}`, bytes: () => writeHybridModel(makeHybridSpec(a, { weightType: t })) });
   }
-  for (const t of ['q4_0', 'q8_0', 'q4_k', 'iq4_nl'] as const) {
+  for (const t of ['q4_0', 'q8_0', 'q4_k', 'q6_k', 'iq4_nl'] as const) {
     const k = t.endsWith('_k');
     out.push({ name: `tiny ${t}`, bytes: () => writeRandomLlama(makeSpec('tiny', { weightType: t, ...(k ? { nEmbd: 256, nFf: 512 } : {}) })) });
   }
