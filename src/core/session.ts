@@ -8,12 +8,12 @@
 // a state instead of cache entries (on either side): it moves forward only,
 // and goes back through checkpoint slots that both sides keep in step.
 import { ContextFullError, HobError } from '../shared/errors.js';
-import { packRows } from './batch-rows.js';
-import { PoolingType } from './c-api.js';
+import type { PoolingType } from './c-api.js';
 import { appendEngineCells, checkKvState, readEngineLayers, staleSave, writeEngineLayers, type KvShape, type KvState } from './kv-state.js';
 import { checkPick, pickSize, spreadPick, type PickedLogits, type SamplePick, type StepLogits } from './logits.js';
 import type { Model } from './model.js';
 import type { OffloadRunner } from './offload.js';
+import { embedPacked } from './session-embed.js';
 
 export interface SessionOptions {
   /** Context window in tokens; 0 or absent takes the model's training context. */
@@ -326,61 +326,9 @@ export class Session {
    * the batch afterwards, which no generation may reuse.
    */
   async embed(tokens: readonly number[], seqLens: readonly number[], pooling: PoolingType): Promise<Float32Array> {
-    const n = tokens.length;
-    const nCtx = this.nCtx;
-    if (seqLens.length === 0 || seqLens.some((l) => !Number.isInteger(l) || l < 1) || seqLens.reduce((a, b) => a + b, 0) !== n) {
-      throw new HobError('argument/invalid', `sequence lengths [${seqLens.join(', ')}] do not split ${n} tokens`, { nTokens: n });
-    }
-    if (n > nCtx) throw new ContextFullError('context/overflow', `a batch of ${n} tokens does not fit the context of ${nCtx}`, { nCtx, nTokens: n });
-    const engine = this.model.engine;
-    const m = engine.module;
-    const E = this.model.info.nEmbd;
-    const hp = this.model.hparams;
-    const nOut = pooling === PoolingType.NONE ? n * E
-      : seqLens.length * (pooling === PoolingType.RANK && hp.clsOut ? hp.nClsOut : E);
-    this.forget();
-    const ptrs: number[] = [];
-    const alloc = (bytes: number) => {
-      const p = m._malloc(Math.max(4, bytes));
-      if (!p) throw new HobError('memory/out-of-memory', `cannot allocate ${bytes} bytes in the wasm heap`, { bytes });
-      ptrs.push(p);
-      return p;
-    };
-    try {
-      const tokPtr = alloc(n * 4);
-      const lensPtr = alloc(seqLens.length * 4);
-      const hiddenPtr = alloc(n * E * 4);
-      new Int32Array(engine.heap().buffer, tokPtr, n).set(tokens);
-      new Int32Array(engine.heap().buffer, lensPtr, seqLens.length).set(seqLens);
-      engine.check(m._hob_session_eval_packed(this.handle, tokPtr, n, lensPtr, seqLens.length, hiddenPtr, n * E), { nCtx, nTokens: n });
-      if (this.offload) {
-        // The offloaded blocks on the same cells, in batches the runner
-        // takes (a non-causal model's whole batch at once).
-        const runner = this.offload;
-        const hidden = new Float32Array(engine.heap().buffer, hiddenPtr, n * E).slice();
-        const rows = packRows(hp, seqLens);
-        const step = hp.causal ? runner.maxBatch : n;
-        if (step > runner.maxBatch) {
-          throw new ContextFullError('context/overflow', `a batch of ${n} tokens exceeds the ${runner.maxBatch} the GPU takes at once`, {
-            nTokens: n, maxBatch: runner.maxBatch,
-          });
-        }
-        for (let i = 0; i < n; i += step) {
-          const T = Math.min(step, n - i);
-          const out = await runner.forwardRows(hidden.subarray(i * E, (i + T) * E), T, i, rows);
-          new Float32Array(engine.heap().buffer, hiddenPtr + i * E * 4, T * E).set(out.subarray(0, T * E));
-        }
-      }
-      const outPtr = alloc(nOut * 4);
-      engine.check(m._hob_session_pool(this.handle, hiddenPtr, n, lensPtr, seqLens.length, pooling, outPtr, nOut, engine.out(0)));
-      return new Float32Array(engine.heap().buffer, outPtr, nOut).slice();
-    } catch (e) {
-      // The CPU cache may hold cells the device never wrote.
-      m._hob_session_truncate(this.handle, 0);
-      throw e;
-    } finally {
-      for (const p of ptrs) m._free(p);
-    }
+    return embedPacked({
+      model: this.model, handle: this.handle, nCtx: this.nCtx, offload: this.offload, forget: () => this.forget(),
+    }, tokens, seqLens, pooling);
   }
 
   /** The output norm and head in wasm over the last hidden state. */
