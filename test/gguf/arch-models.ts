@@ -4,7 +4,7 @@
 // synthetic SentencePiece vocabulary of random-model.ts; and the RoPE
 // variants that ride on them (Llama 3's frequency factors, Phi-3.5's
 // LongRoPE). The llama-only benchmark presets stay in random-model.ts.
-import { Rng, syntheticVocab, typeForRow, type LlamaSpec } from './random-model';
+import { addRandomTensor, syntheticVocab, typeForRow, type LlamaSpec } from './random-model';
 import { GgufWriter, type TensorType } from './writer';
 
 export type ArchName = 'llama' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3' | 'smollm3' | 'granite' | 'olmo2';
@@ -197,14 +197,7 @@ export function buildArchModel(spec: ArchSpec, sabotage: Sabotage = {}): GgufWri
   const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void => {
     if (sabotage.omit === name) return;
     if (sabotage.reshape?.name === name) dims = sabotage.reshape.dims;
-    let rng = new Rng(spec.seed, name);
-    let next = 0;
-    w.addTensor(name, dims, typeForRow(type, dims[0]), (out, start) => {
-      if (start === 0) rng = new Rng(spec.seed, name); // a second pass replays the stream
-      if (start !== next && start !== 0) throw new Error(`${name}: fill out of order (${start}, expected ${next})`);
-      rng.fillNormal(out, mean, std);
-      next = start + out.length;
-    });
+    addRandomTensor(w, spec.seed, name, dims, typeForRow(type, dims[0]), mean, std);
   };
   const norm = (name: string, n: number, mean = 1): void => random(name, [n], 'f32', mean, spec.normStd);
   const postNorm = spec.postNormMean ?? 1;

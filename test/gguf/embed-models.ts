@@ -8,7 +8,7 @@
 // another file's (test/gguf/embed-vocabs.ts reads bge's WordPiece) or the
 // synthetic SentencePiece vocabulary of random-model.ts. No Node APIs.
 import type { KvEntry } from './read-kvs';
-import { Rng, syntheticVocab } from './random-model';
+import { addRandomTensor, syntheticVocab } from './random-model';
 import { GgufWriter, type TensorType } from './writer';
 
 export type EmbedModelName = 'bert' | 'nomic-bert' | 'qwen3-embedding' | 'gemma-embedding' | 'bge-reranker' | 'qwen3-reranker';
@@ -161,16 +161,8 @@ export function buildEmbedModel(spec: EmbedSpec, tokenizer: readonly KvEntry[]):
   for (const k of tokenizer) if (k.key.startsWith('tokenizer.') && k.key !== 'tokenizer.ggml.token_type_count') w.addKv(k.key, k.value, k.type);
   if (spec.model === 'qwen3-reranker') w.addKv('tokenizer.chat_template.rerank', QWEN3_RERANK_TEMPLATE, 'string');
 
-  const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void => {
-    let rng = new Rng(spec.seed, name);
-    let next = 0;
-    w.addTensor(name, dims, type, (out, start) => {
-      if (start === 0) rng = new Rng(spec.seed, name); // a second pass replays the stream
-      if (start !== next && start !== 0) throw new Error(`${name}: fill out of order (${start}, expected ${next})`);
-      rng.fillNormal(out, mean, std);
-      next = start + out.length;
-    });
-  };
+  const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void =>
+    addRandomTensor(w, spec.seed, name, dims, type, mean, std);
   const norm = (name: string, n: number, mean = 1): void => random(name, [n], 'f32', mean, spec.normStd);
   const bias = (name: string, n: number): void => random(name, [n], 'f32', 0, 0.1);
   const t = spec.weightType;

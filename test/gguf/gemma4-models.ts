@@ -6,7 +6,7 @@
 // embeddings (E2B/E4B), blocks sharing an earlier block's KV cache, wider
 // FFNs on those (use_double_wide_mlp), full blocks without attn_v (V = K)
 // and layer_output_scale. Other architectures are arch-models.ts's.
-import { Rng, syntheticVocab, typeForRow, type LlamaSpec } from './random-model';
+import { addRandomTensor, syntheticVocab, typeForRow, type LlamaSpec } from './random-model';
 import { GgufWriter, type TensorType } from './writer';
 
 export interface Gemma4Spec extends LlamaSpec {
@@ -133,16 +133,8 @@ export function buildGemma4Model(spec: Gemma4Spec): GgufWriter {
   w.addKv('tokenizer.ggml.add_bos_token', true, 'bool');
   w.addKv('tokenizer.ggml.add_eos_token', false, 'bool');
 
-  const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void => {
-    let rng = new Rng(spec.seed, name);
-    let next = 0;
-    w.addTensor(name, dims, typeForRow(type, dims[0]), (out, start) => {
-      if (start === 0) rng = new Rng(spec.seed, name); // a second pass replays the stream
-      if (start !== next && start !== 0) throw new Error(`${name}: fill out of order (${start}, expected ${next})`);
-      rng.fillNormal(out, mean, std);
-      next = start + out.length;
-    });
-  };
+  const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void =>
+    addRandomTensor(w, spec.seed, name, dims, typeForRow(type, dims[0]), mean, std);
   const norm = (name: string, n: number, mean = 1): void => random(name, [n], 'f32', mean, spec.normStd);
   const fixed = (name: string, values: number[]): void => {
     w.addTensor(name, [values.length], 'f32', (out, start) => out.set(values.slice(start, start + out.length)));

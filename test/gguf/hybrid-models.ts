@@ -4,7 +4,7 @@
 // keys llama.cpp's converter gives each, over the synthetic SentencePiece
 // vocabulary of random-model.ts. Attention-only architectures are
 // arch-models.ts's.
-import { Rng, syntheticVocab, typeForRow, type LlamaSpec } from './random-model';
+import { addRandomTensor, syntheticVocab, typeForRow, type LlamaSpec } from './random-model';
 import { GgufWriter, type TensorType } from './writer';
 
 export type HybridArch = 'lfm2' | 'qwen35';
@@ -131,16 +131,8 @@ export function buildHybridModel(spec: HybridSpec): GgufWriter {
   w.addKv('tokenizer.ggml.add_bos_token', true, 'bool');
   w.addKv('tokenizer.ggml.add_eos_token', false, 'bool');
 
-  const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void => {
-    let rng = new Rng(spec.seed, name);
-    let next = 0;
-    w.addTensor(name, dims, typeForRow(type, dims[0]), (out, start) => {
-      if (start === 0) rng = new Rng(spec.seed, name); // a second pass replays the stream
-      if (start !== next && start !== 0) throw new Error(`${name}: fill out of order (${start}, expected ${next})`);
-      rng.fillNormal(out, mean, std);
-      next = start + out.length;
-    });
-  };
+  const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void =>
+    addRandomTensor(w, spec.seed, name, dims, typeForRow(type, dims[0]), mean, std);
   const norm = (name: string, n: number, mean = 1): void => random(name, [n], 'f32', mean, spec.normStd);
   const t = spec.weightType;
 

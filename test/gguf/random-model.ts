@@ -339,16 +339,8 @@ export function addRandomLlamaTensors(w: GgufWriter, spec: LlamaSpec): void {
   checkSpec(spec);
   const { nEmbd, nHead, nHeadKv, nFf, nVocab } = spec;
   const headDim = nEmbd / nHead;
-  const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void => {
-    let rng = new Rng(spec.seed, name);
-    let next = 0;
-    w.addTensor(name, dims, typeForRow(type, dims[0]), (out, start) => {
-      if (start === 0) rng = new Rng(spec.seed, name); // a second pass replays the stream
-      if (start !== next && start !== 0) throw new Error(`${name}: fill out of order (${start}, expected ${next})`);
-      rng.fillNormal(out, mean, std);
-      next = start + out.length;
-    });
-  };
+  const random = (name: string, dims: number[], type: TensorType, mean: number, std: number): void =>
+    addRandomTensor(w, spec.seed, name, dims, typeForRow(type, dims[0]), mean, std);
 
   // Shapes in GGUF order, innermost first: a matrix [in, out] maps in → out.
   random('token_embd.weight', [nEmbd, nVocab], spec.embdType, 0, spec.embdStd); // (vocab, dim)
@@ -368,6 +360,24 @@ export function addRandomLlamaTensors(w: GgufWriter, spec: LlamaSpec): void {
     random(blk + 'ffn_up.weight', [nEmbd, nFf], t, 0, spec.std);
     random(blk + 'ffn_down.weight', [nFf, nEmbd], t, 0, spec.std); // n_ff → dim
   }
+}
+
+/**
+ * Adds `name` holding normal(mean, std) values from the PRNG stream (seed,
+ * name), generated as the writer streams the tensor (a second pass replays
+ * the stream): a tensor's values depend on its seed and name alone, never
+ * on the tensors written before it. Every random test model writes its
+ * weights through this.
+ */
+export function addRandomTensor(w: GgufWriter, seed: number, name: string, dims: number[], type: TensorType, mean: number, std: number): void {
+  let rng = new Rng(seed, name);
+  let next = 0;
+  w.addTensor(name, dims, type, (out, start) => {
+    if (start === 0) rng = new Rng(seed, name);
+    if (start !== next && start !== 0) throw new Error(`${name}: fill out of order (${start}, expected ${next})`);
+    rng.fillNormal(out, mean, std);
+    next = start + out.length;
+  });
 }
 
 /** The GGUF bytes of a random llama model (see buildRandomLlama). */

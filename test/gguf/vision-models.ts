@@ -7,7 +7,7 @@
 // pixel-shuffle and one bias-free linear projector (mm.model.fc). Also the
 // deterministic test images the vision fixtures are made from.
 import {
-  addRandomLlamaHparams, addRandomLlamaTensors, makeSpec, Rng, syntheticVocab, TOKEN_TYPE, type LlamaSpec,
+  addRandomLlamaHparams, addRandomLlamaTensors, addRandomTensor, makeSpec, Rng, syntheticVocab, TOKEN_TYPE, type LlamaSpec,
 } from './random-model';
 import { GgufWriter } from './writer';
 
@@ -114,9 +114,6 @@ export function buildVisionProjector(s: VisionSpec, damage: ProjectorDamage = {}
       }
       inner.addKv(key, value, type);
     },
-    addTensor(name: string, dims: number[], type: 'f32', data: Float32Array): void {
-      if (!damage.omitTensors?.includes(name)) inner.addTensor(name, dims, type, data);
-    },
   };
   w.addKv('general.architecture', 'clip', 'string');
   w.addKv('general.name', s.name, 'string');
@@ -138,9 +135,7 @@ export function buildVisionProjector(s: VisionSpec, damage: ProjectorDamage = {}
   w.addKv('clip.vision.projector.scale_factor', s.scaleFactor, 'uint32');
 
   const random = (name: string, dims: number[], mean: number, std: number): void => {
-    const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
-    new Rng(s.seed, name).fillNormal(data, mean, std);
-    w.addTensor(name, dims, 'f32', data);
+    if (!damage.omitTensors?.includes(name)) addRandomTensor(inner, s.seed, name, dims, 'f32', mean, std);
   };
   const d = s.nEmbd;
   const nPatches = (s.imageSize / s.patchSize) ** 2;
