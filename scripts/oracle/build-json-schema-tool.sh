@@ -12,19 +12,9 @@
 #   bash scripts/oracle/build-json-schema-tool.sh      (from the repository root)
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+need=common/json-schema-to-grammar.cpp
+source "$(dirname "${BASH_SOURCE[0]}")/llama-cpp-src.sh"
 out="$root/build/json-schema-tool"
-bundle="$root/scripts/oracle/node_modules/node-llama-cpp/llama/gitRelease.bundle"
-src="${LLAMA_CPP_SRC:-$root/build/llama.cpp-src}"
-
-if [ ! -f "$src/common/json-schema-to-grammar.cpp" ]; then
-  if [ ! -f "$bundle" ]; then
-    echo "no llama.cpp source: set LLAMA_CPP_SRC, or install scripts/oracle's node_modules (node-llama-cpp ships $bundle)" >&2
-    exit 1
-  fi
-  rm -rf "$src"
-  git -c advice.detachedHead=false clone --quiet "$bundle" "$src"
-fi
 
 # The converter's own files next to the stand-ins, so that its #include
 # "common.h" finds the stand-in rather than llama.cpp's full header.
@@ -38,4 +28,4 @@ ${CXX:-g++} -std=c++17 -O1 -I "$out/src" -I "$src/vendor" \
   -o "$out/json-schema-to-grammar" \
   "$root/scripts/oracle/json-schema-tool/main.cpp" "$out/src/json-schema-to-grammar.cpp" "$out/src/json.cpp"
 
-echo "built $out/json-schema-to-grammar from llama.cpp $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo '(not a git checkout)')"
+echo "built $out/json-schema-to-grammar from llama.cpp $(llama_cpp_commit)"

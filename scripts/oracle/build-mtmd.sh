@@ -11,20 +11,10 @@
 #   bash scripts/oracle/build-mtmd.sh      (from the repository root)
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+need=tools/mtmd/mtmd.h
+source "$(dirname "${BASH_SOURCE[0]}")/llama-cpp-src.sh"
 out="$root/build/mtmd"
-bundle="$root/scripts/oracle/node_modules/node-llama-cpp/llama/gitRelease.bundle"
-src="${LLAMA_CPP_SRC:-$root/build/llama.cpp-src}"
 jobs="${JOBS:-2}"
-
-if [ ! -f "$src/tools/mtmd/mtmd.h" ]; then
-  if [ ! -f "$bundle" ]; then
-    echo "no llama.cpp source: set LLAMA_CPP_SRC, or install scripts/oracle's node_modules (node-llama-cpp ships $bundle)" >&2
-    exit 1
-  fi
-  rm -rf "$src"
-  git -c advice.detachedHead=false clone --quiet "$bundle" "$src"
-fi
 
 # Shared libraries so the oracle tool links against exactly the libmtmd and
 # libllama that llama-mtmd-cli uses. GGML_NATIVE=OFF keeps the fixtures
@@ -40,4 +30,4 @@ nice -n 10 ${CXX:-g++} -std=c++17 -O2 \
   -o "$out/bin/mtmd-oracle" "$root/scripts/oracle/mtmd-oracle.cpp" \
   -L "$out/bin" -lmtmd -lllama -lggml -lggml-base -Wl,-rpath,"$out/bin"
 
-echo "built $out/bin/llama-mtmd-cli and $out/bin/mtmd-oracle from llama.cpp $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo '(not a git checkout)')"
+echo "built $out/bin/llama-mtmd-cli and $out/bin/mtmd-oracle from llama.cpp $(llama_cpp_commit)"
