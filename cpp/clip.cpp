@@ -12,12 +12,6 @@ namespace hob {
 
 namespace {
 
-std::string shape_text(const int64_t* ne, int n) {
-    std::string s = "[";
-    for (int i = 0; i < n; i++) s += (i ? ", " : "") + std::to_string(ne[i]);
-    return s + "]";
-}
-
 // A contiguous f32 matrix (rows x cols) as a Tensor, for matmul.
 Tensor f32_matrix(const float* data, int64_t rows, int64_t cols) {
     Tensor t;
@@ -80,8 +74,8 @@ const Tensor* ClipModel::tensor(const std::string& name, std::initializer_list<i
     for (int64_t d : shape) want[n++] = d;
     for (int d = 0; d < 4; d++) {
         HOB_CHECK(info->ne[d] == want[d], HOB_ERR_MODEL_INVALID,
-                  "projector tensor " + name + " has shape " + shape_text(info->ne, info->n_dims) + ", expected " +
-                      shape_text(want, n));
+                  "projector tensor " + name + " has shape " + shape_str(info->ne, info->n_dims) + ", expected " +
+                      shape_str(want, n));
     }
     HOB_CHECK(type_supported(info->type), HOB_ERR_UNSUPPORTED_TYPE,
               "projector tensor " + name + " has type " + type_name(info->type) + ", which is not supported");

@@ -375,4 +375,10 @@ bool GgufFile::get_bool(const std::string& key, bool fallback) const {
     return v->num != 0;
 }
 
+std::string shape_str(const int64_t* ne, int n) {
+    std::string s = "[";
+    for (int i = 0; i < n; i++) s += (i ? ", " : "") + std::to_string(ne[i]);
+    return s + "]";
+}
+
 }  // namespace hob

@@ -80,4 +80,8 @@ private:
     std::map<std::string, size_t> tensor_index_;
 };
 
+// A tensor's dims as "[a, b, c]", innermost first (GGUF's order): what the
+// loaders' shape errors print.
+std::string shape_str(const int64_t* ne, int n);
+
 }  // namespace hob

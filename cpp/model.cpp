@@ -17,12 +17,6 @@ namespace hob {
 
 namespace {
 
-std::string shape_str(const int64_t* ne, int n) {
-    std::string s = "[";
-    for (int i = 0; i < n; i++) s += (i ? ", " : "") + std::to_string(ne[i]);
-    return s + "]";
-}
-
 // Row by row: post-norm the block's output ws.xb2 (if the architecture has
 // one), scale it (Granite's residual multiplier), add it to the residual
 // stream ws.x, norm the sum into ws.xb for the next step (if there is one).
