@@ -422,10 +422,10 @@ hob_status hob_session_eval(hob_session* s, const int32_t* tokens, size_t n_toke
     return guard([&] { s->session->eval(tokens, (int32_t)n_tokens); });
 }
 
-hob_status hob_session_eval_embd(hob_session* s, const float* embd, size_t n_rows, size_t count) {
+hob_status hob_session_eval_embd(hob_session* s, const float* embd, size_t n_rows, size_t count, int non_causal) {
     REQUIRE_ARG(s && embd && n_rows > 0 && n_rows <= (size_t)INT32_MAX,
                 "hob_session_eval_embd: needs a session and 1 or more rows");
-    return guard([&] { s->session->eval_embd(embd, (int32_t)n_rows, count); });
+    return guard([&] { s->session->eval_embd(embd, (int32_t)n_rows, count, non_causal != 0); });
 }
 
 hob_status hob_session_eval_hidden(hob_session* s, const int32_t* tokens, size_t n_tokens, float* hidden, size_t cap) {
@@ -617,6 +617,11 @@ hob_status hob_clip_load(uint8_t* data, size_t size, int take_ownership, hob_cli
 void hob_clip_free(hob_clip* c) { delete c; }
 int32_t hob_clip_n_embd(const hob_clip* c) { return c ? c->clip->hparams().proj_dim : 0; }
 int32_t hob_clip_tokens_per_image(const hob_clip* c) { return c ? c->clip->tokens_per_image() : 0; }
+int32_t hob_clip_non_causal(const hob_clip* c) { return c && c->clip->non_causal() ? 1 : 0; }
+int32_t hob_clip_projector_type(const hob_clip* c) {
+    if (!c) return -1;
+    return c->clip->hparams().projector == hob::ProjectorType::Gemma3 ? HOB_PROJECTOR_GEMMA3 : HOB_PROJECTOR_IDEFICS3;
+}
 
 hob_status hob_clip_image_layout(const hob_clip* c, int32_t width, int32_t height, int32_t* grid_x, int32_t* grid_y,
                                  size_t* n_rows) {

@@ -272,8 +272,11 @@ int32_t hob_session_n_threads(const hob_session* session);
 hob_status hob_session_eval(hob_session* session, const int32_t* tokens, size_t n_tokens);
 /* hob_session_eval for n_rows rows of input embeddings (n_rows x n_embd
  * floats, count in all: an image's rows from hob_clip_encode) in place of
- * tokens, at the next n_rows positions. */
-hob_status hob_session_eval_embd(hob_session* session, const float* embd, size_t n_rows, size_t count);
+ * tokens, at the next n_rows positions. non_causal != 0: the rows attend to
+ * one another both ways, as hob_clip_non_causal asks (Gemma 3); they run in
+ * one pass, so more rows than one pass takes (256, or n_ctx if smaller) are
+ * HOB_ERR_INVALID_ARGUMENT, as is a model with recurrent blocks. */
+hob_status hob_session_eval_embd(hob_session* session, const float* embd, size_t n_rows, size_t count, int non_causal);
 /* For models with offloaded blocks: appends tokens and runs them through
  * the embedding and the CPU blocks only, copying their hidden states
  * (n_tokens x n_embd floats, cap floats available) to `hidden`, the input of
@@ -374,7 +377,7 @@ hob_status hob_session_kv_append(hob_session* session, const int32_t* pos, int32
 typedef struct hob_clip hob_clip;
 
 /* Loads an mmproj GGUF (general.architecture = clip) held in data, like
- * hob_model_load. Supported projector types: idefics3 (SmolVLM); any other
+ * hob_model_load. Supported projector types: idefics3 (SmolVLM), gemma3; any other
  * clip.projector_type is HOB_ERR_UNSUPPORTED_ARCH naming it. */
 hob_status hob_clip_load(uint8_t* data, size_t size, int take_ownership, hob_clip** out);
 void hob_clip_free(hob_clip* clip);
@@ -382,9 +385,20 @@ void hob_clip_free(hob_clip* clip);
 int32_t hob_clip_n_embd(const hob_clip* clip);
 /* Embedding rows of one sub-image. */
 int32_t hob_clip_tokens_per_image(const hob_clip* clip);
+/* 1 when the text model reads an image's rows attending both ways among
+ * them (hob_session_eval_embd's non_causal; Gemma 3), else 0. */
+int32_t hob_clip_non_causal(const hob_clip* clip);
+/* The projector's type (clip.projector_type), which decides the marker
+ * tokens around an image's rows in the prompt; -1 for a null clip. */
+typedef enum hob_projector_type {
+    HOB_PROJECTOR_IDEFICS3 = 0, /* SmolVLM: tiles and an overview */
+    HOB_PROJECTOR_GEMMA3 = 1,   /* one image between <start_of_image> and <end_of_image> */
+} hob_projector_type;
+int32_t hob_clip_projector_type(const hob_clip* clip);
 /* The layout of a width x height image without its pixels: a grid_x x
  * grid_y grid of tiles (row by row) then the overview, each
- * hob_clip_tokens_per_image rows; *n_rows counts them all. */
+ * hob_clip_tokens_per_image rows (0 x 0 and one image for a projector that
+ * does not tile: gemma3); *n_rows counts them all. */
 hob_status hob_clip_image_layout(const hob_clip* clip, int32_t width, int32_t height, int32_t* grid_x, int32_t* grid_y,
                                  size_t* n_rows);
 /* Preprocesses and encodes an RGB image (width x height x 3 bytes, row

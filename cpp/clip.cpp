@@ -116,8 +116,10 @@ std::unique_ptr<ClipModel> ClipModel::load(uint8_t* data, size_t size, bool owns
     HOB_CHECK(arch == "clip", HOB_ERR_UNSUPPORTED_ARCH,
               "not a projector file: general.architecture is '" + arch + "', expected 'clip'");
     hp.projector_name = g.get_string("clip.projector_type", g.get_string("clip.vision.projector_type", ""));
-    HOB_CHECK(hp.projector_name == "idefics3", HOB_ERR_UNSUPPORTED_ARCH,
-              "projector type '" + hp.projector_name + "' is not supported (supported: idefics3)");
+    HOB_CHECK(hp.projector_name == "idefics3" || hp.projector_name == "gemma3", HOB_ERR_UNSUPPORTED_ARCH,
+              "projector type '" + hp.projector_name + "' is not supported (supported: idefics3, gemma3)");
+    hp.projector = hp.projector_name == "gemma3" ? ProjectorType::Gemma3 : ProjectorType::Idefics3;
+    const bool gemma3 = hp.projector == ProjectorType::Gemma3;
     HOB_CHECK(g.get_bool("clip.has_vision_encoder", false), HOB_ERR_MODEL_INVALID,
               "the projector file has no vision encoder");
     HOB_CHECK(g.get_bool("clip.use_gelu", false) && !g.get_bool("clip.use_silu", false), HOB_ERR_MODEL_INVALID,
@@ -136,10 +138,13 @@ std::unique_ptr<ClipModel> ClipModel::load(uint8_t* data, size_t size, bool owns
     hp.n_ff = need_int("clip.vision.feed_forward_length");
     hp.n_layer = need_int("clip.vision.block_count");
     hp.proj_dim = need_int("clip.vision.projection_dim");
-    hp.scale_factor = g.has("clip.vision.projector.scale_factor") ? need_int("clip.vision.projector.scale_factor") : 1;
+    // Gemma 3's files leave the pool's side out: llama.cpp takes 4 (every
+    // size of the family) unless the key says otherwise.
+    const int32_t default_scale = gemma3 ? 4 : 1;
+    hp.scale_factor = g.has("clip.vision.projector.scale_factor") ? need_int("clip.vision.projector.scale_factor") : default_scale;
     // Files from before preproc_image_size resize by a pixel budget instead:
-    // not supported yet.
-    hp.longest_edge = need_int("clip.vision.preproc_image_size");
+    // not supported yet. Gemma 3 resizes to image_size.
+    hp.longest_edge = gemma3 ? hp.image_size : need_int("clip.vision.preproc_image_size");
     // Bounds that keep one image's tiles to a few hundred megabytes at most.
     HOB_CHECK(hp.image_size <= 4096 && hp.longest_edge <= 8192, HOB_ERR_MODEL_INVALID,
               "projector image size " + std::to_string(hp.image_size) + " or longest edge " +
@@ -158,7 +163,7 @@ std::unique_ptr<ClipModel> ClipModel::load(uint8_t* data, size_t size, bool owns
     }
     const int32_t P = hp.patch_size, E = hp.n_embd, s = hp.scale_factor;
     const int32_t side = hp.image_size / P;
-    HOB_CHECK(hp.image_size % P == 0 && E % hp.n_head == 0 && s > 1 && side % s == 0, HOB_ERR_MODEL_INVALID,
+    HOB_CHECK(hp.image_size % P == 0 && E % hp.n_head == 0 && (s > 1 || gemma3) && side % s == 0, HOB_ERR_MODEL_INVALID,
               "projector shape: image size, patch size, width, heads and scale factor do not fit together");
 
     // llama.cpp's conv2d runs im2col into f16 and multiplies it with the
@@ -208,14 +213,55 @@ std::unique_ptr<ClipModel> ClipModel::load(uint8_t* data, size_t size, bool owns
     }
     m->post_ln_w_ = m->vector_f32("v.post_ln.weight", E);
     m->post_ln_b_ = m->vector_f32("v.post_ln.bias", E);
-    m->mm_fc_ = m->tensor("mm.model.fc.weight", {(int64_t)E * s * s, hp.proj_dim});
+    if (gemma3) {
+        m->load_gemma3_projector();
+    } else {
+        m->mm_fc_ = m->tensor("mm.model.fc.weight", {(int64_t)E * s * s, hp.proj_dim});
+    }
     return m;
+}
+
+void ClipModel::load_gemma3_projector() {
+    const int64_t E = hp_.n_embd, D = hp_.proj_dim;
+    soft_emb_norm_ = vector_f32("mm.soft_emb_norm.weight", E);
+    // Stored (proj_dim, E): out x in the other way round. llama.cpp
+    // multiplies by a contiguous transposed copy in the tensor's own type
+    // (f16 rounds the activations to f16 too); so does this, keeping f16
+    // as f16 and taking every other type as f32.
+    const Tensor* w = tensor("mm.input_projection.weight", {D, E});
+    const bool f16 = w->type == TypeId::F16;
+    input_proj_.resize((size_t)(E * D) * (f16 ? sizeof(uint16_t) : sizeof(float)));
+    auto* as_f32 = reinterpret_cast<float*>(input_proj_.data());
+    auto* as_f16 = reinterpret_cast<uint16_t*>(input_proj_.data());
+    std::vector<float> row((size_t)D);
+    for (int64_t e = 0; e < E; e++) {
+        dequantize_tensor_row(*w, e, row.data());  // w[e][0..D)
+        for (int64_t d = 0; d < D; d++) {
+            const size_t at = (size_t)(d * E + e);
+            if (f16) {
+                as_f16[at] = f32_to_f16(row[(size_t)d]);
+            } else {
+                as_f32[at] = row[(size_t)d];
+            }
+        }
+    }
+    auto t = std::make_unique<Tensor>();
+    t->name = "mm.input_projection.weight[transposed]";
+    t->type = f16 ? TypeId::F16 : TypeId::F32;
+    t->ne[0] = E;
+    t->ne[1] = D;
+    t->row_bytes = row_size(t->type, E);
+    t->n_bytes = t->row_bytes * (size_t)D;
+    t->data = input_proj_.data();
+    tensors_.push_back(std::move(t));
+    input_proj_t_ = tensors_.back().get();
 }
 
 ClipModel::Layout ClipModel::layout(int32_t width, int32_t height) const {
     HOB_CHECK(width > 0 && height > 0 && width <= kMaxImageSide && height <= kMaxImageSide, HOB_ERR_INVALID_ARGUMENT,
               "image size " + std::to_string(width) + "x" + std::to_string(height) + " is empty or over " +
                   std::to_string(kMaxImageSide) + " pixels a side");
+    if (hp_.projector == ProjectorType::Gemma3) return {0, 0, (size_t)tokens_per_image()};
     const Idefics3Size size = idefics3_size(width, height, hp_.image_size, hp_.longest_edge);
     return {size.grid_x, size.grid_y, (size_t)(size.grid_x * size.grid_y + 1) * (size_t)tokens_per_image()};
 }
@@ -234,6 +280,11 @@ void ClipModel::encode_image(ThreadPool& pool, const uint8_t* rgb, int32_t width
 }
 
 ImagePlan ClipModel::plan(const RgbImage& img) const {
+    if (hp_.projector == ProjectorType::Gemma3) {
+        // mtmd's fixed-size preprocessor with gemma3's bilinear filter.
+        const RgbImage fitted = resize_padded(img, hp_.image_size, hp_.image_size, ResizeFilter::Bilinear);
+        return {0, 0, {normalize_planar(fitted, hp_.mean, hp_.std)}};
+    }
     const TiledImage tiled = tile_idefics3(img, hp_.image_size, hp_.longest_edge);
     ImagePlan out;
     out.grid_x = tiled.grid_x;
@@ -244,12 +295,20 @@ ImagePlan ClipModel::plan(const RgbImage& img) const {
 }
 
 void ClipModel::encode(ThreadPool& pool, const float* pixels, float* out) const {
+    Scratch scratch;
+    const std::vector<float> x = vit(pool, scratch, pixels);
+    if (hp_.projector == ProjectorType::Gemma3) {
+        project_gemma3(pool, scratch, x.data(), out);
+    } else {
+        project_idefics3(pool, scratch, x.data(), out);
+    }
+}
+
+std::vector<float> ClipModel::vit(ThreadPool& pool, Scratch& scratch, const float* pixels) const {
     const ClipHparams& hp = hp_;
     const int32_t P = hp.patch_size, E = hp.n_embd, F = hp.n_ff, S = hp.image_size;
     const int32_t side = S / P, T = n_patches(), D = E / hp.n_head;
     const int32_t K = 3 * P * P;
-    Scratch scratch;
-
     // ggml_conv_2d (im2col + mul_mat): patch t = (py, px) as one row of
     // (channel, ky, kx), the kernel's order; plus the bias, plus position t.
     std::vector<float> cols((size_t)T * K);
@@ -295,24 +354,54 @@ void ClipModel::encode(ThreadPool& pool, const float* pixels, float* out) const 
         add(x.data(), h.data(), (int64_t)T * E);
     }
     layernorm(pool, x.data(), post_ln_w_.data(), post_ln_b_.data(), x.data(), T, E, hp.eps);
+    return x;
+}
 
+void ClipModel::project_idefics3(ThreadPool& pool, Scratch& scratch, const float* x, float* out) const {
+    const int32_t E = hp_.n_embd, side = hp_.image_size / hp_.patch_size;
     // Pixel-shuffle (build_patch_merge_permute): output row (Y, X) of the
     // (side/s)^2 grid is the s x s block of patches at (Y*s + dy, X*s + dx),
     // concatenated dy-major, then dx, then the channel.
-    const int32_t s = hp.scale_factor, g = side / s, W = E * s * s;
+    const int32_t s = hp_.scale_factor, g = side / s, W = E * s * s;
     std::vector<float> merged((size_t)g * g * W);
     for (int32_t Y = 0; Y < g; Y++) {
         for (int32_t X = 0; X < g; X++) {
             float* dst = merged.data() + (size_t)(Y * g + X) * W;
             for (int32_t dy = 0; dy < s; dy++) {
                 for (int32_t dx = 0; dx < s; dx++) {
-                    const float* src = x.data() + (size_t)((Y * s + dy) * side + X * s + dx) * E;
+                    const float* src = x + (size_t)((Y * s + dy) * side + X * s + dx) * E;
                     std::copy(src, src + E, dst + (size_t)(dy * s + dx) * E);
                 }
             }
         }
     }
     matmul(pool, scratch, *mm_fc_, merged.data(), g * g, out);
+}
+
+void ClipModel::project_gemma3(ThreadPool& pool, Scratch& scratch, const float* x, float* out) const {
+    // ggml_pool_2d (average, kernel = stride = s, no padding) over the patch
+    // grid, each channel alone: output row (Y, X) is the mean of the s x s
+    // patches at (Y*s + dy, X*s + dx), summed dy-major in f32 and divided
+    // once, as ggml's kernel does.
+    const int32_t E = hp_.n_embd, side = hp_.image_size / hp_.patch_size, s = hp_.scale_factor, g = side / s;
+    const int32_t n = g * g;
+    std::vector<float> pooled((size_t)n * E), normed((size_t)n * E);
+    const float area = (float)(s * s);
+    for (int32_t Y = 0; Y < g; Y++) {
+        for (int32_t X = 0; X < g; X++) {
+            float* dst = pooled.data() + (size_t)(Y * g + X) * E;
+            for (int32_t e = 0; e < E; e++) {
+                float sum = 0.0f;
+                for (int32_t dy = 0; dy < s; dy++) {
+                    for (int32_t dx = 0; dx < s; dx++) sum += x[(size_t)((Y * s + dy) * side + X * s + dx) * E + e];
+                }
+                dst[e] = sum / area;
+            }
+        }
+    }
+    // mm_soft_emb_norm (RMSNorm with its weight), then mm_input_projection.
+    rmsnorm(pool, pooled.data(), soft_emb_norm_.data(), normed.data(), n, E, hp_.eps);
+    matmul(pool, scratch, *input_proj_t_, normed.data(), n, out);
 }
 
 }  // namespace hob

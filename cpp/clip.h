@@ -3,9 +3,10 @@
 // through the projector's preprocessing (vision_preprocess.h) into
 // sub-images; each is encoded by the ViT (patch embedding, learned
 // positions, pre-norm blocks with full attention, post-LN) and the
-// projector (idefics3: pixel-shuffle, then one linear map) into rows the
-// width of the text model's embeddings. Tensor and key names are llama.cpp's
-// (tools/mtmd/clip-impl.h).
+// projector into rows the width of the text model's embeddings: idefics3
+// (SmolVLM) pixel-shuffles and maps with one linear layer; gemma3 average-
+// pools the patch grid, RMS-norms and maps. Tensor and key names are
+// llama.cpp's (tools/mtmd/clip-impl.h).
 #pragma once
 
 #include <cstdint>
@@ -20,7 +21,7 @@
 
 namespace hob {
 
-enum class ProjectorType { Idefics3 };
+enum class ProjectorType { Idefics3, Gemma3 };
 
 struct ClipHparams {
     ProjectorType projector = ProjectorType::Idefics3;
@@ -28,7 +29,7 @@ struct ClipHparams {
     int32_t image_size = 0;    // side of one sub-image, in pixels
     int32_t patch_size = 0;
     int32_t longest_edge = 0;  // idefics3: images are resized to this longer side before tiling
-    int32_t scale_factor = 1;  // idefics3: the pixel-shuffle's side
+    int32_t scale_factor = 1;  // patches merged per side: idefics3's pixel-shuffle, gemma3's average pool
     int32_t n_embd = 0;
     int32_t n_head = 0;
     int32_t n_ff = 0;
@@ -68,8 +69,12 @@ public:
     int32_t n_patches() const { return (hp_.image_size / hp_.patch_size) * (hp_.image_size / hp_.patch_size); }
     int32_t tokens_per_image() const { return n_patches() / (hp_.scale_factor * hp_.scale_factor); }
 
+    // Gemma 3's text model reads an image's rows with attention among all
+    // of them (llama.cpp turns the causal mask off while it decodes them).
+    bool non_causal() const { return hp_.projector == ProjectorType::Gemma3; }
+
     // The split of a width x height image (sides in [1, kMaxImageSide]):
-    // its grid, and its embedding rows in all.
+    // its grid (0 x 0: one image, no tiles), and its embedding rows in all.
     static constexpr int32_t kMaxImageSide = 16384;
     struct Layout {
         int32_t grid_x = 0, grid_y = 0;
@@ -78,7 +83,8 @@ public:
     Layout layout(int32_t width, int32_t height) const;
 
     // The projector's preprocessing of an RGB image. idefics3: the tiles
-    // row by row, then the overview (mtmd's prompt order).
+    // row by row, then the overview (mtmd's prompt order); gemma3: the image
+    // fitted into one image_size square.
     ImagePlan plan(const RgbImage& img) const;
 
     // Preprocesses and encodes width x height RGB pixels into `out`, which
@@ -94,6 +100,11 @@ private:
     ClipModel() = default;
     const Tensor* tensor(const std::string& name, std::initializer_list<int64_t> shape);
     std::vector<float> vector_f32(const std::string& name, int64_t n);
+    void load_gemma3_projector();
+    // The ViT over one sub-image: T x n_embd rows after the post-LN.
+    std::vector<float> vit(ThreadPool& pool, Scratch& scratch, const float* pixels) const;
+    void project_idefics3(ThreadPool& pool, Scratch& scratch, const float* x, float* out) const;
+    void project_gemma3(ThreadPool& pool, Scratch& scratch, const float* x, float* out) const;
 
     uint8_t* owned_ = nullptr;
     const uint8_t* data_ = nullptr;
@@ -107,7 +118,10 @@ private:
     std::vector<float> pos_embd_;      // (n_patches, E)
     std::vector<ClipLayer> layers_;
     std::vector<float> post_ln_w_, post_ln_b_;
-    const Tensor* mm_fc_ = nullptr;    // (E * s * s, proj_dim)
+    const Tensor* mm_fc_ = nullptr;    // idefics3: (E * s * s, proj_dim)
+    std::vector<float> soft_emb_norm_; // gemma3: (E)
+    std::vector<uint8_t> input_proj_;  // gemma3: mm.input_projection transposed to (E, proj_dim), f32 or f16
+    const Tensor* input_proj_t_ = nullptr;
 };
 
 }  // namespace hob

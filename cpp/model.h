@@ -108,6 +108,12 @@ struct BatchLayout {
     // Sequences of seq_lens[i] tokens, back to back from cell 0; throws
     // INVALID_ARGUMENT for an empty sequence.
     static BatchLayout pack(const Hparams& hp, const int32_t* seq_lens, int32_t n_seqs);
+    // n rows appended at cells (and positions) start .. start + n - 1 of a
+    // cached sequence that attend to one another both ways and to every
+    // earlier cell (Gemma 3's image rows), windows narrowing the past only,
+    // as llama.cpp's mask does with causal attention off. Cells before
+    // start are described too (causally) so that cell indices stay absolute.
+    static BatchLayout image(const Hparams& hp, int32_t start, int32_t n);
     int32_t n_tokens() const { return (int32_t)pos.size(); }
 };
 

@@ -52,6 +52,35 @@ BatchLayout BatchLayout::pack(const Hparams& hp, const int32_t* seq_lens, int32_
     return b;
 }
 
+BatchLayout BatchLayout::image(const Hparams& hp, int32_t start, int32_t n) {
+    HOB_CHECK(start >= 0 && n > 0 && (int64_t)start + n <= (1 << 24), HOB_ERR_INVALID_ARGUMENT,
+              "bad image rows: " + std::to_string(n) + " at " + std::to_string(start));
+    const int32_t total = start + n;
+    BatchLayout b;
+    for (auto* v : {&b.pos, &b.begin, &b.end, &b.begin_swa, &b.end_swa}) v->resize((size_t)total);
+    const int32_t w = hp.n_swa;
+    for (int32_t c = 0; c < total; c++) {
+        const size_t i = (size_t)c;
+        b.pos[i] = c;
+        b.begin[i] = 0;
+        b.end[i] = c < start ? c + 1 : total;
+        // llama.cpp masks a cell p0 for a row at p1 when p1 - p0 >= n_swa
+        // (symmetric windows: |p1 - p0| > n_swa / 2): a later cell of the
+        // image is never too far back.
+        if (w > 0 && hp.swa_symmetric) {
+            b.begin_swa[i] = std::max(0, c - w / 2);
+            b.end_swa[i] = std::min(b.end[i], c + w / 2 + 1);
+        } else if (w > 0) {
+            b.begin_swa[i] = std::max(0, c - w + 1);
+            b.end_swa[i] = b.end[i];
+        } else {
+            b.begin_swa[i] = b.begin[i];
+            b.end_swa[i] = b.end[i];
+        }
+    }
+    return b;
+}
+
 void Model::load_embedding_head() {
     const Hparams& hp = hp_;
     const int64_t E = hp.n_embd;

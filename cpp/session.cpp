@@ -85,7 +85,7 @@ void Session::eval(const int32_t* tokens, int32_t n) {
     has_logits_ = true;
 }
 
-void Session::eval_embd(const float* embd, int32_t n, size_t count) {
+void Session::eval_embd(const float* embd, int32_t n, size_t count, bool non_causal) {
     HOB_CHECK(model_.has_head() && model_.n_cpu_layers() == model_.hparams().n_layer, HOB_ERR_INVALID_ARGUMENT,
               "embedding rows need a generative model with every block on the CPU");
     const int32_t E = model_.hparams().n_embd;
@@ -94,9 +94,23 @@ void Session::eval_embd(const float* embd, int32_t n, size_t count) {
     // forward() reads the rows, not the tokens; it still checks them, so
     // they are valid ids (0).
     const std::vector<int32_t> none((size_t)std::max(n, 0), 0);
+    BatchLayout layout;
+    if (non_causal) {
+        HOB_CHECK(!model_.hparams().has_recurrent(), HOB_ERR_INVALID_ARGUMENT,
+                  "a " + model_.hparams().arch + " model has recurrent blocks: its rows cannot attend both ways");
+        // Every row sees every other: the batches of a causal evaluation
+        // would hide the later rows from the earlier ones.
+        HOB_CHECK(n > 0 && n <= ws_.capacity, HOB_ERR_INVALID_ARGUMENT,
+                  std::to_string(n) + " rows attending both ways do not fit one pass of " + std::to_string(ws_.capacity) +
+                      " (a context of " + std::to_string(kv_.n_ctx()) + ")");
+        HOB_CHECK(kv_.size() + n <= kv_.n_ctx(), HOB_ERR_CONTEXT_FULL,
+                  std::to_string(n) + " rows do not fit: " + std::to_string(kv_.size()) + " of " +
+                      std::to_string(kv_.n_ctx()) + " context tokens are in use");
+        layout = BatchLayout::image(model_.hparams(), kv_.size(), n);
+    }
     run_cpu_blocks(none.data(), n, [&](int32_t i, int32_t T) {
         if (i + T == n) model_.head(pool_, ws_, ws_.x.data() + (size_t)(T - 1) * E, logits_.data());
-    }, nullptr, embd);
+    }, non_causal ? &layout : nullptr, embd);
     has_logits_ = true;
 }
 

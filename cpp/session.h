@@ -33,8 +33,10 @@ public:
     void eval(const int32_t* tokens, int32_t n);
     // eval() for n rows of input embeddings (n x n_embd floats, count in
     // all: an image's rows from its projector) in place of tokens'
-    // embeddings, at the next n positions.
-    void eval_embd(const float* embd, int32_t n, size_t count);
+    // embeddings, at the next n positions. non_causal: the rows attend to
+    // one another both ways (Gemma 3's images), so they run in one pass and
+    // must fit one (the workspace's batch); not for recurrent models.
+    void eval_embd(const float* embd, int32_t n, size_t count, bool non_causal = false);
     // Appends tokens and runs them through the embedding and the CPU blocks
     // only, copying their hidden states (n x n_embd floats) to `hidden`: the
     // input of the offloaded blocks, which the caller runs on the same cells

@@ -149,6 +149,26 @@ RgbImage resize_pillow(const RgbImage& src, int32_t width, int32_t height, Resiz
     return cur;
 }
 
+RgbImage resize_padded(const RgbImage& src, int32_t width, int32_t height, ResizeFilter filter) {
+    HOB_CHECK(src.width > 0 && src.height > 0 && width > 0 && height > 0, HOB_ERR_INVALID_ARGUMENT,
+              "cannot fit a " + std::to_string(src.width) + "x" + std::to_string(src.height) + " image into " +
+                  std::to_string(width) + "x" + std::to_string(height));
+    if (src.width == width && src.height == height) return src;
+    // Float, not double: the reference computes the scale and the sides in
+    // float, and a side like 96 * (56 / 96.0f) must round as it does.
+    const float scale = std::min((float)width / (float)src.width, (float)height / (float)src.height);
+    const int32_t w = std::max(1, std::min((int32_t)std::ceil((float)src.width * scale), width));
+    const int32_t h = std::max(1, std::min((int32_t)std::ceil((float)src.height * scale), height));
+    const RgbImage fitted = resize_pillow(src, w, h, filter);
+    RgbImage out{width, height, std::vector<uint8_t>((size_t)width * height * 3, 0)};
+    const int32_t x0 = (width - w) / 2, y0 = (height - h) / 2;
+    for (int32_t r = 0; r < h; r++) {
+        const uint8_t* from = fitted.rgb.data() + (size_t)r * w * 3;
+        std::copy(from, from + (size_t)w * 3, out.rgb.data() + ((size_t)(y0 + r) * width + x0) * 3);
+    }
+    return out;
+}
+
 RgbImage crop(const RgbImage& src, int32_t x, int32_t y, int32_t w, int32_t h) {
     HOB_CHECK(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= src.width && y + h <= src.height, HOB_ERR_OUT_OF_RANGE,
               "crop outside the image");

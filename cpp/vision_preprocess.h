@@ -24,6 +24,12 @@ enum class ResizeFilter { Bilinear, Bicubic, Lanczos };
 // 8 bits): llama.cpp's mtmd follows Pillow bit for bit, and so does this.
 RgbImage resize_pillow(const RgbImage& src, int32_t width, int32_t height, ResizeFilter filter);
 
+// Fits src into width x height keeping its aspect ratio, as mtmd's
+// PAD_CEIL resize does: the scale is the smaller of the two side ratios (in
+// float), each side of the resized image ceil(side * scale) capped at the
+// target, centred (offsets rounded down) on black. Gemma 3's preprocessing.
+RgbImage resize_padded(const RgbImage& src, int32_t width, int32_t height, ResizeFilter filter);
+
 // The w x h rectangle at (x, y), which must lie inside src.
 RgbImage crop(const RgbImage& src, int32_t x, int32_t y, int32_t w, int32_t h);
 

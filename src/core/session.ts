@@ -168,8 +168,11 @@ export class Session {
 
   /** eval() for rows of input embeddings (an image's, from a Projector:
    * rows.length / nEmbd of them) in place of tokens, at the next positions.
-   * CPU models only for now. */
-  evalEmbeddings(rows: Float32Array): StepLogits {
+   * `bidirectional` (ImageLayout.bidirectional: Gemma 3) lets the rows
+   * attend to one another both ways; they then run in one pass, so at most
+   * 256 rows (or nCtx if smaller). CPU models only: a session with
+   * offloaded blocks refuses rows ('argument/invalid'). */
+  evalEmbeddings(rows: Float32Array, opts: { bidirectional?: boolean } = {}): StepLogits {
     const nEmbd = this.model.info.nEmbd;
     const n = rows.length / nEmbd;
     if (!Number.isInteger(n) || n === 0) {
@@ -188,7 +191,7 @@ export class Session {
     const ptr = engine.module._malloc(rows.byteLength);
     try {
       new Float32Array(engine.heap().buffer, ptr, rows.length).set(rows);
-      engine.check(engine.module._hob_session_eval_embd(this.handle, ptr, n, rows.length), { nCtx, nPast, nTokens: n });
+      engine.check(engine.module._hob_session_eval_embd(this.handle, ptr, n, rows.length, opts.bidirectional ? 1 : 0), { nCtx, nPast, nTokens: n });
     } finally {
       engine.module._free(ptr);
     }

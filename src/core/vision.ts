@@ -2,20 +2,32 @@
 // GGUF loaded next to a text model, turning RGB pixels into embedding rows
 // the text model's session evaluates in place of tokens
 // (Session.evalEmbeddings). Also where an image sits in the prompt: the
-// marker tokens llama.cpp's mtmd puts around each sub-image.
+// marker tokens llama.cpp's mtmd puts around each sub-image, and whether
+// the text model reads its rows with attention both ways.
 import { Status } from './c-api.js';
 import { allocModelBuffer } from './model.js';
 import type { Engine } from './wasm-engine.js';
 import { HobError } from '../shared/errors.js';
 
 /** How an image of a given size is split: a gridX x gridY grid of tiles
- *  (row by row) then the overview, each `tokensPerImage` rows. */
+ *  (row by row) then the overview, each `tokensPerImage` rows; 0 x 0 and
+ *  one image for a projector that does not tile (gemma3). */
 export interface ImageLayout {
   gridX: number;
   gridY: number;
   /** Embedding rows of the whole image. */
   nRows: number;
+  /** The image's place in the prompt, markers and sub-images in order, as
+   *  llama.cpp's mtmd puts them for this projector type. */
+  parts: ImagePart[];
+  /** Each sub-image's rows attend to one another both ways (Gemma 3): pass
+   *  it to Session.evalEmbeddings with them. */
+  bidirectional: boolean;
 }
+
+/** The projector types the engine loads (cpp/api.h hob_projector_type). */
+export type ProjectorType = 'idefics3' | 'gemma3';
+const PROJECTOR_TYPES: readonly ProjectorType[] = ['idefics3', 'gemma3'];
 
 export interface EncodedImage extends ImageLayout {
   /** nRows x nEmbd floats, sub-image by sub-image in prompt order. */
@@ -31,6 +43,9 @@ export class Projector {
   readonly nEmbd: number;
   /** Rows of one sub-image. */
   readonly tokensPerImage: number;
+  readonly projectorType: ProjectorType;
+  /** The text model reads each sub-image's rows attending both ways. */
+  readonly bidirectional: boolean;
   private freed = false;
 
   /** Loads an mmproj GGUF from its bytes. An unknown projector type is
@@ -49,6 +64,8 @@ export class Projector {
   ) {
     this.nEmbd = engine.module._hob_clip_n_embd(handle);
     this.tokensPerImage = engine.module._hob_clip_tokens_per_image(handle);
+    this.projectorType = PROJECTOR_TYPES[engine.module._hob_clip_projector_type(handle)];
+    this.bidirectional = engine.module._hob_clip_non_causal(handle) === 1;
   }
 
   /** The split of a width x height image, without its pixels. */
@@ -56,14 +73,18 @@ export class Projector {
     const e = this.engine;
     checkSize(width, height);
     e.check(e.module._hob_clip_image_layout(this.live(), width, height, e.out(0), e.out(1), e.out(2)), { width, height });
-    return { gridX: e.i32(e.out(0)), gridY: e.i32(e.out(1)), nRows: e.u32(e.out(2)) };
+    const gridX = e.i32(e.out(0));
+    const gridY = e.i32(e.out(1));
+    const parts = this.projectorType === 'gemma3' ? gemma3Layout() : idefics3Layout(gridX, gridY);
+    return { gridX, gridY, nRows: e.u32(e.out(2)), parts, bidirectional: this.bidirectional };
   }
 
   /** Preprocesses and encodes RGB pixels (width x height x 3 bytes, row major). */
   encode(rgb: Uint8Array, width: number, height: number): EncodedImage {
     const e = this.engine;
     const m = e.module;
-    const { gridX, gridY, nRows } = this.layout(width, height);
+    const layout = this.layout(width, height);
+    const { nRows } = layout;
     if (rgb.byteLength !== width * height * 3) {
       throw new HobError('argument/invalid', `${rgb.byteLength} bytes are not ${width}x${height} RGB pixels`, {
         bytes: rgb.byteLength, width, height,
@@ -78,7 +99,7 @@ export class Projector {
       const status = m._hob_clip_encode(this.live(), pix, width, height, out, count, e.out(0));
       if (status !== Status.OK) e.check(status, { width, height });
       const embeddings = new Float32Array(e.heap().buffer, out, count).slice();
-      return { gridX, gridY, nRows, embeddings };
+      return { ...layout, embeddings };
     } finally {
       m._free(pix);
       m._free(out);
@@ -131,4 +152,12 @@ export function idefics3Layout(gridX: number, gridY: number): ImagePart[] {
   parts.push({ kind: 'image', index: gridX * gridY });
   parts.push({ kind: 'piece', piece: '<fake_token_around_image>' });
   return parts;
+}
+
+/** Gemma 3's layout, as llama.cpp's mtmd builds it: `<start_of_image>`, the
+ *  image's rows, `<end_of_image>`, each marker tokenized with special tokens
+ *  parsed. No newlines: the mtmd the fixtures come from adds none (the
+ *  prompt's own text carries whatever the chat template put there). */
+export function gemma3Layout(): ImagePart[] {
+  return [{ kind: 'text', text: '<start_of_image>' }, { kind: 'image', index: 0 }, { kind: 'text', text: '<end_of_image>' }];
 }

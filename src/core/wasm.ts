@@ -76,12 +76,14 @@ export interface HobExports {
   _hob_session_eval(session: number, tokens: number, nTokens: number): number;
   _hob_session_logits(session: number, out: number, cap: number): number;
   _hob_session_eval_hidden(session: number, tokens: number, nTokens: number, hidden: number, cap: number): number;
-  _hob_session_eval_embd(session: number, embd: number, nRows: number, count: number): number;
+  _hob_session_eval_embd(session: number, embd: number, nRows: number, count: number, nonCausal: number): number;
 
   _hob_clip_load(data: number, size: number, takeOwnership: number, out: number): number;
   _hob_clip_free(clip: number): void;
   _hob_clip_n_embd(clip: number): number;
   _hob_clip_tokens_per_image(clip: number): number;
+  _hob_clip_non_causal(clip: number): number;
+  _hob_clip_projector_type(clip: number): number;
   _hob_clip_image_layout(clip: number, width: number, height: number, gridX: number, gridY: number, nRows: number): number;
   _hob_clip_encode(clip: number, rgb: number, width: number, height: number, out: number, cap: number, nRows: number): number;
   _hob_session_eval_hidden_pl(session: number, tokens: number, nTokens: number, hidden: number, cap: number, perLayer: number, perLayerCap: number): number;

@@ -4,7 +4,7 @@
 // synthetic SentencePiece vocabulary of random-model.ts; and the RoPE
 // variants that ride on them (Llama 3's frequency factors, Phi-3.5's
 // LongRoPE). The llama-only benchmark presets stay in random-model.ts.
-import { addRandomTensor, syntheticVocab, typeForRow, type LlamaSpec } from './random-model';
+import { addRandomTensor, syntheticVocab, typeForRow, type LlamaSpec, type Vocab } from './random-model';
 import { GgufWriter, type TensorType } from './writer';
 
 export type ArchName = 'llama' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3' | 'smollm3' | 'granite' | 'olmo2';
@@ -132,8 +132,10 @@ export interface Sabotage {
   reshape?: { name: string; dims: number[] };
 }
 
-/** A GgufWriter holding a random model of spec.arch (weights generated while writing). */
-export function buildArchModel(spec: ArchSpec, sabotage: Sabotage = {}): GgufWriter {
+/** A GgufWriter holding a random model of spec.arch (weights generated while
+ *  writing), with the synthetic vocabulary of spec.nVocab tokens unless one
+ *  is given (a vision test's holds the image marker tokens). */
+export function buildArchModel(spec: ArchSpec, sabotage: Sabotage = {}, vocab: Vocab = syntheticVocab(spec.nVocab)): GgufWriter {
   const { arch, nEmbd, nHead, nHeadKv, nFf, nVocab } = spec;
   const headDim = spec.headDim ?? nEmbd / nHead;
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new Error(`${spec.name}: head dim ${headDim} is not even`);
@@ -144,7 +146,7 @@ export function buildArchModel(spec: ArchSpec, sabotage: Sabotage = {}): GgufWri
   const gemma = arch === 'gemma2' || arch === 'gemma3';
   const fileType = FILE_TYPE[spec.weightType];
   if (fileType === undefined) throw new Error(`${spec.name}: no file type for ${spec.weightType}`);
-  const vocab = syntheticVocab(nVocab);
+  if (vocab.tokens.length !== nVocab) throw new Error(`${spec.name}: a vocabulary of ${vocab.tokens.length} tokens for nVocab ${nVocab}`);
   const w = new GgufWriter();
   const a = `${arch}.`;
 

@@ -1,14 +1,17 @@
-// Random SmolVLM-shaped test files: a llama text model whose vocabulary holds
-// the marker tokens llama.cpp's mtmd looks up for the idefics3 projector, and
-// an mmproj GGUF (general.architecture = clip) with the metadata keys and
-// tensor names llama.cpp's clip loader reads (tools/mtmd/clip-impl.h): a
-// SigLIP-style ViT (patch embedding with bias, learned position embeddings,
-// pre-norm blocks with biased q/k/v/out and a GELU MLP, post-LN), then the
-// pixel-shuffle and one bias-free linear projector (mm.model.fc). Also the
-// deterministic test images the vision fixtures are made from.
+// Random vision test files, SmolVLM-shaped and Gemma-3-shaped: a text model
+// (llama, gemma3) whose vocabulary holds the marker tokens llama.cpp's mtmd
+// puts around images for that projector, and an mmproj GGUF
+// (general.architecture = clip) with the metadata keys and tensor names
+// llama.cpp's clip loader reads (tools/mtmd/clip-impl.h): a SigLIP-style ViT
+// (patch embedding with bias, learned position embeddings, pre-norm blocks
+// with biased q/k/v/out and a GELU MLP, post-LN), then idefics3's
+// pixel-shuffle and one bias-free linear map (mm.model.fc), or gemma3's
+// average pool, RMSNorm (mm.soft_emb_norm) and map (mm.input_projection).
+// Also the deterministic test images the vision fixtures are made from.
 import {
   addRandomLlamaHparams, addRandomLlamaTensors, addRandomTensor, makeSpec, Rng, syntheticVocab, TOKEN_TYPE, type LlamaSpec,
 } from './random-model';
+import { buildArchModel, makeArchSpec, type ArchSpec } from './arch-models';
 import { GgufWriter } from './writer';
 
 export interface VisionSpec {
@@ -17,9 +20,11 @@ export interface VisionSpec {
   /** Side of one tile (clip.vision.image_size) and of a patch. */
   imageSize: number;
   patchSize: number;
-  /** clip.vision.preproc_image_size: the longest edge an image is resized to before tiling. */
+  /** clip.vision.preproc_image_size: the longest edge an image is resized to
+   *  before tiling (idefics3; 0: not written). */
   longestEdge: number;
-  /** clip.vision.projector.scale_factor: the pixel-shuffle's side. */
+  /** clip.vision.projector.scale_factor: the pixel-shuffle's side (idefics3),
+   *  the average pool's (gemma3). */
   scaleFactor: number;
   nEmbd: number;
   nHead: number;
@@ -37,6 +42,9 @@ export interface VisionSpec {
   projStd: number;
   normStd: number;
   seed: number;
+  /** Type of the ViT's and projector's matrices (f32 when absent); vectors
+   *  and position embeddings stay f32, as in llama.cpp's converted files. */
+  weightType?: 'f32' | 'f16';
 }
 
 /** The marker tokens mtmd's idefics3 template needs in the text vocabulary:
@@ -93,6 +101,36 @@ export function makeVisionSpec(overrides: Partial<VisionSpec> = {}): VisionSpec 
   };
 }
 
+/** Gemma 3's markers around an image (mtmd's img_beg and img_end). */
+export const GEMMA3_MARKER_TOKENS = ['<start_of_image>', '<end_of_image>'];
+
+/** The Gemma 3 text model: the tiny gemma3 preset (five sliding-window
+ *  blocks of window 8, one global), its last vocabulary slots holding the
+ *  image markers. */
+export function makeGemma3TextSpec(overrides: Partial<ArchSpec> = {}): ArchSpec {
+  return makeArchSpec('gemma3', { name: 'hob-tiny-gemma3-vision-text', seed: 31, embdStd: 0.1, postNormMean: 2, ...overrides });
+}
+
+export function buildGemma3TextModel(spec: ArchSpec): GgufWriter {
+  const vocab = syntheticVocab(spec.nVocab - GEMMA3_MARKER_TOKENS.length);
+  for (const m of GEMMA3_MARKER_TOKENS) {
+    vocab.tokens.push(m);
+    vocab.scores.push(0);
+    vocab.types.push(TOKEN_TYPE.userDefined);
+  }
+  return buildArchModel(spec, {}, vocab);
+}
+
+/** Gemma 3's projector at test size: 112-pixel images of 14-pixel patches
+ *  (8 x 8), pooled 2 x 2 into 16 rows (the real ones: 896 pixels, pooled
+ *  4 x 4 into 256), SigLIP's mean and std of 0.5. */
+export function makeGemma3VisionSpec(overrides: Partial<VisionSpec> = {}): VisionSpec {
+  return makeVisionSpec({
+    name: 'hob-tiny-gemma3-mmproj', projectorType: 'gemma3', imageSize: 112, patchSize: 14, longestEdge: 0, scaleFactor: 2,
+    imageMean: [0.5, 0.5, 0.5], imageStd: [0.5, 0.5, 0.5], seed: 11, ...overrides,
+  });
+}
+
 /** Damage for refusal tests: metadata written with other values (or left
  *  out: undefined), tensors left out. */
 export interface ProjectorDamage {
@@ -117,12 +155,12 @@ export function buildVisionProjector(s: VisionSpec, damage: ProjectorDamage = {}
   };
   w.addKv('general.architecture', 'clip', 'string');
   w.addKv('general.name', s.name, 'string');
-  w.addKv('general.file_type', 0, 'uint32');
+  w.addKv('general.file_type', s.weightType === 'f16' ? 1 : 0, 'uint32');
   w.addKv('clip.projector_type', s.projectorType, 'string');
   w.addKv('clip.has_vision_encoder', true, 'bool');
   w.addKv('clip.use_gelu', true, 'bool');
   w.addKv('clip.vision.image_size', s.imageSize, 'uint32');
-  w.addKv('clip.vision.preproc_image_size', s.longestEdge, 'uint32');
+  if (s.longestEdge > 0) w.addKv('clip.vision.preproc_image_size', s.longestEdge, 'uint32');
   w.addKv('clip.vision.patch_size', s.patchSize, 'uint32');
   w.addKv('clip.vision.embedding_length', s.nEmbd, 'uint32');
   w.addKv('clip.vision.feed_forward_length', s.nFf, 'uint32');
@@ -134,34 +172,41 @@ export function buildVisionProjector(s: VisionSpec, damage: ProjectorDamage = {}
   w.addKv('clip.vision.image_std', s.imageStd, 'float32[]');
   w.addKv('clip.vision.projector.scale_factor', s.scaleFactor, 'uint32');
 
-  const random = (name: string, dims: number[], mean: number, std: number): void => {
-    if (!damage.omitTensors?.includes(name)) addRandomTensor(inner, s.seed, name, dims, 'f32', mean, std);
+  const random = (name: string, dims: number[], mean: number, std: number, matrix = false): void => {
+    const type = matrix ? s.weightType ?? 'f32' : 'f32';
+    if (!damage.omitTensors?.includes(name)) addRandomTensor(inner, s.seed, name, dims, type, mean, std);
   };
   const d = s.nEmbd;
   const nPatches = (s.imageSize / s.patchSize) ** 2;
   // Shapes in GGUF order, innermost first: a matrix [in, out] maps in → out;
   // the patch kernel is [kx, ky, channel, out].
-  random('v.patch_embd.weight', [s.patchSize, s.patchSize, 3, d], 0, s.patchStd);
+  random('v.patch_embd.weight', [s.patchSize, s.patchSize, 3, d], 0, s.patchStd, true);
   random('v.patch_embd.bias', [d], 0, s.std);
   random('v.position_embd.weight', [d, nPatches], 0, s.posStd);
   for (let l = 0; l < s.nLayer; l++) {
     const blk = `v.blk.${l}.`;
     for (const p of ['attn_q', 'attn_k', 'attn_v', 'attn_out']) {
-      random(`${blk}${p}.weight`, [d, d], 0, s.std);
+      random(`${blk}${p}.weight`, [d, d], 0, s.std, true);
       random(`${blk}${p}.bias`, [d], 0, s.std);
     }
     random(blk + 'ln1.weight', [d], 1, s.normStd);
     random(blk + 'ln1.bias', [d], 0, s.normStd);
     random(blk + 'ln2.weight', [d], 1, s.normStd);
     random(blk + 'ln2.bias', [d], 0, s.normStd);
-    random(blk + 'ffn_up.weight', [d, s.nFf], 0, s.std);
+    random(blk + 'ffn_up.weight', [d, s.nFf], 0, s.std, true);
     random(blk + 'ffn_up.bias', [s.nFf], 0, s.std);
-    random(blk + 'ffn_down.weight', [s.nFf, d], 0, s.std);
+    random(blk + 'ffn_down.weight', [s.nFf, d], 0, s.std, true);
     random(blk + 'ffn_down.bias', [d], 0, s.std);
   }
   random('v.post_ln.weight', [d], 1, s.normStd);
   random('v.post_ln.bias', [d], 0, s.normStd);
-  random('mm.model.fc.weight', [d * s.scaleFactor * s.scaleFactor, s.projectionDim], 0, s.projStd);
+  if (s.projectorType === 'gemma3') {
+    random('mm.soft_emb_norm.weight', [d], 1, s.normStd);
+    // Stored out x in: llama.cpp multiplies by its transpose.
+    random('mm.input_projection.weight', [s.projectionDim, d], 0, s.projStd, true);
+  } else {
+    random('mm.model.fc.weight', [d * s.scaleFactor * s.scaleFactor, s.projectionDim], 0, s.projStd, true);
+  }
   return inner;
 }
 

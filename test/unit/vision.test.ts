@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { Projector } from '../../src/core/vision.js';
+import { idefics3Layout, Projector } from '../../src/core/vision.js';
 import { Engine, HobError, Model } from '../../src/node/index.js';
 import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage } from '../gguf/vision-models.js';
 import { fixtures, referenceRows, sha256 } from './vision-fixtures.js';
@@ -45,6 +45,8 @@ describe('vision: idefics3 (SmolVLM) against llama.cpp', () => {
   });
 
   test('the projector reads its shape from the file', () => {
+    assert.equal(projector.projectorType, 'idefics3');
+    assert.equal(projector.bidirectional, false);
     assert.equal(projector.nEmbd, model.info.nEmbd);
     assert.equal(projector.tokensPerImage, (64 / 8 / 2) ** 2);
   });
@@ -56,7 +58,10 @@ describe('vision: idefics3 (SmolVLM) against llama.cpp', () => {
       const images = f.chunks.filter((c) => c.type === 'image');
       assert.equal(images.length, enc.gridX * enc.gridY + 1);
       for (const c of images) assert.equal(c.nTokens, projector.tokensPerImage);
-      assert.deepEqual(projector.layout(img.width, img.height), { gridX: enc.gridX, gridY: enc.gridY, nRows: enc.nRows });
+      const { embeddings: _rows, ...layout } = enc;
+      assert.deepEqual(projector.layout(img.width, img.height), layout);
+      assert.deepEqual(layout.parts, idefics3Layout(enc.gridX, enc.gridY));
+      assert.equal(layout.bidirectional, false);
       const ref = referenceRows(f);
       assert.equal(enc.embeddings.length, ref.length);
       let maxAbs = 0;
