@@ -1,22 +1,25 @@
 // Regenerates test/fixtures/vision-*.json: what llama.cpp's libmtmd does with
-// three images for a random SmolVLM-shaped pair of files
-// (test/gguf/vision-models.ts: a tiny llama text model and an idefics3
-// mmproj): the prompt's chunk layout (text token ids, and how many embedding
-// rows each sub-image gives: the tiles row by row, then the overview, with
-// mtmd's marker tokens between them), every image chunk's embeddings,
-// the ten best logits after the prompt (which ends with the image) and the
-// greedy tokens after it.
+// three images for a random pair of files of each projector type
+// (test/gguf/vision-models.ts): SmolVLM-shaped (a tiny llama text model and
+// an idefics3 mmproj; vision-NAME.json) and Gemma-3-shaped (a tiny gemma3
+// text model and a gemma3 mmproj; vision-gemma3-NAME.json): the prompt's
+// chunk layout (text token ids, and how many embedding rows each sub-image
+// gives, with mtmd's marker tokens between them), every image chunk's
+// embeddings, the ten best logits after the prompt (which ends with the
+// image) and the greedy tokens after it. The Gemma 3 text model reads the
+// image's rows with attention among all of them, as llama.cpp decodes them.
 //
 // The oracle is scripts/oracle/mtmd-oracle.cpp, built with llama.cpp's
 // libmtmd by scripts/oracle/build-mtmd.sh (run that first).
-//   npx tsx scripts/oracle/make-vision-fixtures.ts      (from the repository root)
+//   npx tsx scripts/oracle/make-vision-fixtures.ts [idefics3|gemma3]   (from the repository root; default both)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage, toPpm, VISION_IMAGES,
+  buildGemma3TextModel, buildVisionProjector, buildVisionTextModel, makeGemma3TextSpec, makeGemma3VisionSpec, makeVisionSpec,
+  makeVisionTextSpec, testImage, toPpm, VISION_IMAGES,
 } from '../../test/gguf/vision-models';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -38,16 +41,33 @@ interface OracleOut {
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
+// Each projector type's pair of files and the prefix of its fixtures.
+const FAMILIES = {
+  idefics3: () => {
+    const textSpec = makeVisionTextSpec();
+    return { prefix: 'vision-', textSpec, visionSpec: makeVisionSpec(), textBytes: buildVisionTextModel(textSpec).toBytes() };
+  },
+  gemma3: () => {
+    const textSpec = makeGemma3TextSpec();
+    return { prefix: 'vision-gemma3-', textSpec, visionSpec: makeGemma3VisionSpec(), textBytes: buildGemma3TextModel(textSpec).toBytes() };
+  },
+} as const;
+
 function main(): void {
   if (!existsSync(oracle)) throw new Error(`no ${oracle}: run bash scripts/oracle/build-mtmd.sh first`);
   let commit = '(unknown)';
   try {
     commit = execFileSync('git', ['-C', llamaSrc, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   } catch { /* a source tree that is not a git checkout */ }
+  const wanted = process.argv[2];
+  if (wanted !== undefined && !(wanted in FAMILIES)) throw new Error(`unknown projector type ${wanted} (${Object.keys(FAMILIES).join(', ')})`);
+  for (const [family, make] of Object.entries(FAMILIES)) {
+    if (wanted === undefined || wanted === family) writeFamily(commit, make());
+  }
+}
 
-  const textSpec = makeVisionTextSpec();
-  const visionSpec = makeVisionSpec();
-  const textBytes = buildVisionTextModel(textSpec).toBytes();
+function writeFamily(commit: string, family: ReturnType<(typeof FAMILIES)[keyof typeof FAMILIES]>): void {
+  const { prefix, textSpec, visionSpec, textBytes } = family;
   const projBytes = buildVisionProjector(visionSpec).toBytes();
   const dir = mkdtempSync(join(tmpdir(), 'hob-vision-'));
   try {
@@ -84,9 +104,9 @@ function main(): void {
       };
       // One line per key, so diffs stay readable.
       const lines = Object.entries(fixture).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
-      writeFileSync(join(root, `test/fixtures/vision-${name}.json`), `{\n${lines.join(',\n')}\n}\n`);
+      writeFileSync(join(root, `test/fixtures/${prefix}${name}.json`), `{\n${lines.join(',\n')}\n}\n`);
       const images = out.chunks.filter((c) => c.type === 'image').length;
-      process.stdout.write(`${name.padEnd(9)} ${im.width}x${im.height}: ${images} sub-images, ${rows} rows, greedy ${out.greedy.join(' ')}\n`);
+      process.stdout.write(`${(prefix + name).padEnd(22)} ${im.width}x${im.height}: ${images} sub-images, ${rows} rows, greedy ${out.greedy.join(' ')}\n`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

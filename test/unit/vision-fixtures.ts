@@ -1,6 +1,7 @@
 // The vision fixtures (test/fixtures/vision-*.json, made by
 // scripts/oracle/make-vision-fixtures.ts with llama.cpp's libmtmd) and the
-// files they were made from, for the vision tests.
+// files they were made from, for the vision tests: idefics3 (SmolVLM) in
+// vision-NAME.json, gemma3 in vision-gemma3-NAME.json.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,9 +25,11 @@ export interface Fixture {
   greedy: number[];
 }
 
-export const fixtures: Fixture[] = Object.keys(VISION_IMAGES).map(
-  (name) => JSON.parse(readFileSync(join(root, `test/fixtures/vision-${name}.json`), 'utf8')) as Fixture,
+const load = (prefix: string): Fixture[] => Object.keys(VISION_IMAGES).map(
+  (name) => JSON.parse(readFileSync(join(root, `test/fixtures/${prefix}${name}.json`), 'utf8')) as Fixture,
 );
+export const fixtures: Fixture[] = load('vision-');
+export const gemma3Fixtures: Fixture[] = load('vision-gemma3-');
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 export function referenceRows(f: Fixture): Float32Array {

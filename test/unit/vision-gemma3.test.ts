@@ -1,7 +1,10 @@
-// Gemma 3's projector: a random Gemma-3-shaped pair of files (a tiny gemma3
-// text model with sliding windows, a SigLIP ViT pooled 2 x 2 into 16 rows):
-// its type, layout and markers, rows read attending both ways, and its typed
-// refusals.
+// Gemma 3's projector against llama.cpp (test/fixtures/vision-gemma3-*.json):
+// a random Gemma-3-shaped pair of files (a tiny gemma3 text model with
+// sliding windows, a SigLIP ViT pooled 2 x 2 into 16 rows) and three images
+// (portrait, fitted and padded; tiny, upscaled; large, downscaled): every
+// embedding row, where the markers go, and the logits and greedy tokens
+// after the image when the text model reads its rows attending both ways,
+// as llama.cpp does; read causally they are not llama.cpp's.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -10,8 +13,16 @@ import { Engine, type HobError, Model, Session } from '../../src/node/index.js';
 import {
   buildGemma3TextModel, buildVisionProjector, makeGemma3TextSpec, makeGemma3VisionSpec, testImage,
 } from '../gguf/vision-models.js';
+import { gemma3Fixtures as fixtures, referenceRows, sha256, type Fixture } from './vision-fixtures.js';
 
-describe('vision: gemma3', () => {
+// As for idefics3 (vision.test.ts): f32 on both sides, other summation orders.
+const ABS = 2e-4;
+const REL = 2e-4;
+// The image rows move the first logits by 0.3 to 0.5 when read causally:
+// the tolerance tells the attention mask apart from rounding.
+const LOGIT_TOL = 2e-3;
+
+describe('vision: gemma3 against llama.cpp', () => {
   let engine: Engine;
   let model: Model;
   let projector: Projector;
@@ -29,6 +40,26 @@ describe('vision: gemma3', () => {
     engine?.dispose();
   });
 
+  /** Evaluates a fixture's prompt with Hob's rows for the image; the session's logits follow the prompt. */
+  async function evalPrompt(f: Fixture, rows: Float32Array, bidirectional: boolean): Promise<Session> {
+    const s = Session.create(model, { nCtx: 256 });
+    for (const c of f.chunks) {
+      if (c.type === 'text') await s.eval(c.tokens);
+      else s.evalEmbeddings(rows, { bidirectional });
+    }
+    return s;
+  }
+
+  test('the fixtures were made from these files and images', () => {
+    for (const f of fixtures) {
+      assert.deepEqual(f.textModel.spec, makeGemma3TextSpec());
+      assert.deepEqual(f.projector.spec, makeGemma3VisionSpec());
+      assert.equal(f.textModel.sha256, sha256(textBytes));
+      assert.equal(f.projector.sha256, sha256(projBytes));
+      assert.equal(f.image.sha256, sha256(testImage(f.image.width, f.image.height, f.image.seed).rgb));
+    }
+  });
+
   test('the projector reads its type, pool and width from the file; one image of 16 rows, read both ways', () => {
     assert.equal(projector.projectorType, 'gemma3');
     assert.equal(projector.bidirectional, true);
@@ -38,6 +69,71 @@ describe('vision: gemma3', () => {
       assert.deepEqual(projector.layout(w, h), { gridX: 0, gridY: 0, nRows: 16, parts: gemma3Layout(), bidirectional: true });
     }
   });
+
+  test('the layout puts the markers where mtmd does', () => {
+    for (const f of fixtures) {
+      const [beforeText, afterText] = f.prompt.split('<__media__>');
+      const expected = f.chunks.flatMap((c): (number | string)[] => (c.type === 'text' ? c.tokens : [`image ${c.nTokens}`]));
+      const got: (number | string)[] = [...model.tokenize(beforeText, { addSpecial: true, parseSpecial: true })];
+      for (const p of projector.layout(f.image.width, f.image.height).parts) {
+        if (p.kind === 'text') got.push(...model.tokenize(p.text, { addSpecial: false, parseSpecial: true }));
+        else if (p.kind === 'image') got.push(`image ${projector.tokensPerImage}`);
+        else assert.fail(`gemma3 has no lone pieces: ${p.piece}`);
+      }
+      got.push(...model.tokenize(afterText, { addSpecial: false, parseSpecial: true }));
+      assert.deepEqual(got, expected, f.image.name);
+    }
+  });
+
+  for (const f of fixtures) {
+    test(`${f.image.name} ${f.image.width}x${f.image.height}: every embedding row matches`, (t) => {
+      const img = testImage(f.image.width, f.image.height, f.image.seed);
+      const enc = projector.encode(img.rgb, img.width, img.height);
+      const ref = referenceRows(f);
+      assert.equal(enc.nRows, 16);
+      assert.equal(enc.embeddings.length, ref.length);
+      let maxAbs = 0;
+      let worst = 0;
+      for (let i = 0; i < ref.length; i++) {
+        const d = Math.abs(enc.embeddings[i] - ref[i]);
+        maxAbs = Math.max(maxAbs, d);
+        worst = Math.max(worst, d / (ABS + REL * Math.abs(ref[i])));
+      }
+      t.diagnostic(`max |diff| ${maxAbs.toExponential(2)}`);
+      assert.ok(worst <= 1, `max |diff| ${maxAbs} is over the tolerance`);
+    });
+
+    test(`${f.image.name}: read both ways, the logits and greedy tokens after the image are llama.cpp's; causally they are not`, async () => {
+      const img = testImage(f.image.width, f.image.height, f.image.seed);
+      const rows = projector.encode(img.rgb, img.width, img.height).embeddings;
+      const s = await evalPrompt(f, rows, true);
+      try {
+        assert.equal(s.nPast, f.chunks.reduce((n, c) => n + (c.type === 'text' ? c.tokens.length : c.nTokens), 0));
+        const first = s.logits();
+        for (const [id, logit] of f.top) assert.ok(Math.abs(first[id] - logit) < LOGIT_TOL, `logit of ${id}: ${first[id]} vs ${logit}`);
+        const got: number[] = [];
+        for (let i = 0; i < f.greedy.length; i++) {
+          const logits = s.logits();
+          let best = 0;
+          for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+          got.push(best);
+          if (model.isEog(best) || i === f.greedy.length - 1) break;
+          await s.eval([best]);
+        }
+        assert.deepEqual(got, f.greedy);
+      } finally {
+        s.free();
+      }
+      const causal = await evalPrompt(f, rows, false);
+      try {
+        const first = causal.logits();
+        const off = Math.max(...f.top.map(([id, logit]) => Math.abs(first[id] - logit)));
+        assert.ok(off > 50 * LOGIT_TOL, `causal rows give llama.cpp's logits too (max diff ${off}): the test cannot tell the masks apart`);
+      } finally {
+        causal.free();
+      }
+    });
+  }
 
   test('image rows attend both ways when asked: the logits after them change', async () => {
     const img = testImage(40, 96, 1);
