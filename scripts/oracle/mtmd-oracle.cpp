@@ -8,19 +8,28 @@
 //   - the ten best logits after the prompt, and the greedy tokens after it
 //     (argmax of the logits; stops early at an end-of-generation token), in
 //     the JSON.
+//   - the wall time of each image chunk's encode (mtmd_encode_chunk, 2
+//     threads), "encodeMs" in the JSON, and the CPU time of the process
+//     (every thread, user + system) meanwhile, "encodeCpuMs": bench/vision.ts
+//     reads them.
 // Built by scripts/oracle/build-mtmd.sh against the same libmtmd/libllama as
 // llama-mtmd-cli.
 //   mtmd-oracle MODEL MMPROJ IMAGE.ppm PROMPT N_PREDICT EMBD_OUT
-// PROMPT holds mtmd's media marker where the image goes.
+// PROMPT holds mtmd's media marker where the image goes. N_PREDICT = -R < 0
+// encodes only, each image chunk R times (no evaluation, no logits or
+// greedy tokens): the benchmark's mode. MTMD_ORACLE_FLASH_ATTN=auto lets the encoder use flash attention
+// (llama-mtmd-cli's default); the fixtures keep it off.
 #include "llama.h"
 #include "mtmd.h"
 #include "mtmd-helper.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sys/resource.h>
 #include <string>
 #include <vector>
 
@@ -44,6 +53,13 @@ std::vector<unsigned char> read_ppm(const char * path, int & nx, int & ny) {
     f.read(reinterpret_cast<char *>(rgb.data()), std::streamsize(rgb.size()));
     if (!f) die(std::string("short PPM: ") + path);
     return rgb;
+}
+
+// User + system time of every thread of this process, in ms.
+double cpu_ms() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
 }
 
 void quiet_log(ggml_log_level level, const char * text, void *) {
@@ -88,6 +104,8 @@ int main(int argc, char ** argv) {
     // Flash attention would round K and V to f16 inside the encoder: the
     // fixtures hold the f32 reference.
     vparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    const char * fa = std::getenv("MTMD_ORACLE_FLASH_ATTN");
+    if (fa && std::string(fa) == "auto") vparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO;
     mtmd_context * mctx = mtmd_init_from_file(mmproj_path, model, vparams);
     if (!mctx) die("cannot load the projector");
 
@@ -106,6 +124,7 @@ int main(int argc, char ** argv) {
 
     std::string json = "{\"nEmbd\":" + std::to_string(n_embd) + ",\"image\":[" + std::to_string(nx) + "," +
                        std::to_string(ny) + "],\"chunks\":[";
+    std::string encode_ms, encode_cpu_ms;
     const size_t n_chunks = mtmd_input_chunks_size(chunks);
     for (size_t i = 0; i < n_chunks; i++) {
         const mtmd_input_chunk * chunk = mtmd_input_chunks_get(chunks, i);
@@ -118,14 +137,32 @@ int main(int argc, char ** argv) {
             json += "]}";
         } else {
             const size_t n = mtmd_input_chunk_get_n_tokens(chunk);
-            if (mtmd_encode_chunk(mctx, chunk) != 0) die("mtmd_encode_chunk failed");
+            for (int rep = 0; rep < std::max(1, -n_predict); rep++) {
+                const auto t0 = std::chrono::steady_clock::now();
+                const double c0 = cpu_ms();
+                if (mtmd_encode_chunk(mctx, chunk) != 0) die("mtmd_encode_chunk failed");
+                const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+                encode_ms += (encode_ms.empty() ? "" : ",") + std::to_string(ms);
+                encode_cpu_ms += (encode_cpu_ms.empty() ? "" : ",") + std::to_string(cpu_ms() - c0);
+            }
             const float * embd = mtmd_get_output_embd(mctx);
             std::fwrite(embd, sizeof(float), n * size_t(n_embd), fe);
             json += "{\"type\":\"image\",\"nTokens\":" + std::to_string(n) + "}";
         }
     }
     std::fclose(fe);
-    json += "],\"top\":";
+    json += "],\"encodeMs\":[" + encode_ms + "],\"encodeCpuMs\":[" + encode_cpu_ms + "]";
+    if (n_predict < 0) {
+        std::puts((json + "}").c_str());
+        mtmd_input_chunks_free(chunks);
+        mtmd_bitmap_free(bitmap);
+        mtmd_free(mctx);
+        llama_free(lctx);
+        llama_model_free(model);
+        llama_backend_free();
+        return 0;
+    }
+    json += ",\"top\":";
 
     llama_pos n_past = 0;
     if (mtmd_helper_eval_chunks(mctx, lctx, chunks, 0, 0, int32_t(cparams.n_batch), true, &n_past) != 0) {
