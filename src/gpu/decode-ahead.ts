@@ -1,6 +1,7 @@
 // Greedy decode steps recorded ahead, with the sampled token staying on the
-// GPU: each step embeds its input token from the tied output weight
-// (wgsl/embed_row.wgsl), runs the session's recorded forward, picks the best
+// GPU: each step embeds its input token from the token embeddings on the
+// GPU (embed-row.ts: the tied output weight, or an untied model's own
+// upload), runs the session's recorded forward, picks the best
 // logit (src/gpu/pick.ts) and copies the pick into the next step's input and
 // into a small ring; the host submits step after step without waiting and
 // maps the ring once at the end. A step costs the host its recording only,
@@ -8,34 +9,24 @@
 // a wait and a map per token. It owns its few small buffers.
 import type { Candidates } from '../core/offload.js';
 import { HobError } from '../shared/errors.js';
-import { f32Bits } from './kernels/context.js';
-import { Pipelines } from './kernels/pipelines.js';
+import { GpuEmbedRow, embedsRowsOf } from './embed-row.js';
 import type { ForwardGraph } from './forward-graph.js';
 import type { GpuModelWeights } from './model-weights.js';
 import { pickReadbackBytes } from './pick.js';
-import * as wgsl from './shaders.js';
-import type { GpuWeightType } from './weights.js';
 
 /** Steps one decodeAhead runs at most (the ring's length). */
 export const DECODE_AHEAD_MAX = 64;
-
-/** Weight types whose load_block returns a block's elements in order with
- * one scale, which embed_row.wgsl reads. */
-const EMBED_DEQUANT: Partial<Record<GpuWeightType, string>> = {
-  q4_0: wgsl.dequantQ4_0Wgsl,
-  q8_0: wgsl.dequantQ8_0Wgsl,
-};
 
 /** Bytes of one ring record: a greedy pick's header and best (id, logit). */
 const RECORD = pickReadbackBytes(1);
 
 /** Why `model` cannot decode ahead on the GPU (the token's embedding row is
  * not there, or a step needs more than the token), or null when it can. */
-export function decodeAheadUnsupported(model: GpuModelWeights, tiedOutput: boolean): string | null {
+export function decodeAheadUnsupported(model: GpuModelWeights): string | null {
   const hp = model.spec.hparams;
   if (!model.headOnDevice || !model.output) return 'the output head runs on the CPU';
-  if (!tiedOutput) return 'the token embeddings are not on the GPU (the output weight is not tied to them)';
-  if (!EMBED_DEQUANT[model.output.type]) return `embedding rows of ${model.output.type} weights are not read on the GPU`;
+  if (!model.embed) return 'the token embeddings are not on the GPU (the output weight is not tied to them, and the GPU budget left no room for them)';
+  if (!embedsRowsOf(model.embed.type)) return `embedding rows of ${model.embed.type} weights are not read on the GPU`;
   if (model.encoderBlocks.length > 0 || !hp.causal) return 'not a causal decoder';
   if (model.blocks.some((b) => b.mixer)) return 'recurrent blocks cannot take back tokens computed past a stop';
   if (hp.nEmbdPerLayer > 0) return 'per-layer inputs come from the CPU';
@@ -51,14 +42,13 @@ export class GpuDecodeAhead {
   private readonly ringRead: GPUBuffer;
   /** Host time spent recording and submitting steps, over every run (ms). */
   hostMs = 0;
-  private readonly embed: { pipeline: GPUComputePipeline; group: GPUBindGroup; groups: number }[];
+  private readonly embed: GpuEmbedRow;
 
   constructor(
     private readonly model: GpuModelWeights,
     private readonly graph: ForwardGraph,
   ) {
     const { device } = model.ctx;
-    const w = model.output!;
     const create = (label: string, size: number, usage: number) => {
       const b = device.createBuffer({ label, size, usage });
       this.buffers.push(b);
@@ -67,16 +57,7 @@ export class GpuDecodeAhead {
     this.token = create('ahead token', 16, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     this.ring = create('ahead ring', DECODE_AHEAD_MAX * RECORD, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
     this.ringRead = create('ahead ring readback', DECODE_AHEAD_MAX * RECORD, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-    const pipelines = new Pipelines(device);
-    const pipeline = pipelines.get(`embed_row/${w.type}`, [wgsl.commonWgsl, wgsl.embedRowWgsl, EMBED_DEQUANT[w.type]!], 'embed_row');
-    const E = model.spec.info.nEmbd;
-    this.embed = w.parts.map((part, i) => {
-      const data = new Uint32Array([part.rowCount, E, part.rowStart, f32Bits(model.spec.hparams.embdScale)]);
-      const params = create(`embed row part ${i} params`, 16, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-      device.queue.writeBuffer(params, 0, data);
-      const group = pipelines.bindGroup(pipeline, `embed row part ${i}`, [null, params, this.token, graph.x, ...part.buffers]);
-      return { pipeline, group, groups: Math.ceil(E / 32 / 64) };
-    });
+    this.embed = new GpuEmbedRow(device, model.embed!, model.spec.hparams.embdScale, this.token, graph.x, create);
   }
 
   /** Evaluates `token` at cell cell0 and then, for n - 1 more steps, the
@@ -99,11 +80,7 @@ export class GpuDecodeAhead {
       device.queue.writeBuffer(g.frame, 0, new Uint32Array([1, cell, cell + 1, 0]));
       const enc = device.createCommandEncoder({ label: 'decode ahead' });
       const pass = enc.beginComputePass({ label: 'blocks' });
-      for (const e of this.embed) {
-        pass.setPipeline(e.pipeline);
-        pass.setBindGroup(0, e.group);
-        pass.dispatchWorkgroups(e.groups);
-      }
+      this.embed.encode(pass);
       for (const s of g.blockSteps) s.encode(pass, 1, cell + 1);
       for (const s of g.headSteps) s.encode(pass, 1);
       pass.end();
@@ -125,7 +102,7 @@ export class GpuDecodeAhead {
 
   /** Dispatches of one step besides the forward's and the pick's. */
   get dispatches(): number {
-    return this.embed.length;
+    return this.embed.dispatches;
   }
 
   destroy(): void {

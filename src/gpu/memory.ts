@@ -121,6 +121,12 @@ export interface GpuBytes {
   largestBufferBytes: number;
   /** A tensor whose type the GPU kernels lack, if any. */
   unsupported?: string;
+  /** An untied model's token embeddings as gpu-model.ts uploads them for
+   * decoding ahead (the head on the GPU, a type whose rows the GPU reads,
+   * a decoder whose steps need nothing from the CPU): not in weightBytes,
+   * since they go up only where the GPU budget has room for them
+   * (runtime/memory-estimate.ts decides, and counts them there). 0: none. */
+  embedBytes: number;
 }
 
 /**
@@ -129,7 +135,7 @@ export interface GpuBytes {
  * buffers forward-graph.ts records. k = 0 is nothing.
  */
 export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[], k: number, nCtx: number, maxBindingBytes: number): GpuBytes {
-  const out: GpuBytes = { weightBytes: 0, kvBytes: 0, scratchBytes: 0, largestBufferBytes: 0 };
+  const out: GpuBytes = { weightBytes: 0, kvBytes: 0, scratchBytes: 0, largestBufferBytes: 0, embedBytes: 0 };
   if (k <= 0) return out;
   const { nLayer, nEmbd: E, nFf, nVocab } = shape;
   const qDim = shape.nHead * shape.headDim;
@@ -209,6 +215,14 @@ export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[
   if (headOnGpu) {
     vector(E);
     together([byName.has('output.weight') ? 'output.weight' : 'token_embd.weight'], E);
+    // decode-ahead.ts's conditions, as far as the shape tells them:
+    // recurrent blocks and per-layer inputs keep a step on the CPU.
+    const embd = byName.get('token_embd.weight');
+    const recurrent = tensors.some((t) => /\.(ssm_|shortconv\.)/.test(t.name));
+    if (byName.has('output.weight') && embd && embd.dims[0] === E && E % 32 === 0 && !recurrent && !P) {
+      const s = gpuWeightSize(embd.typeId, embd.dims[1] ?? 1, E, maxBindingBytes);
+      if (s && Number.isFinite(s.sizeBytes)) out.embedBytes = s.sizeBytes;
+    }
   }
 
   // The session (forward-graph.ts): caches for nCtx cells, activations for a batch.

@@ -54,7 +54,7 @@ export class GpuRunner implements OffloadRunner {
     this.nCtx = nCtx;
     this.maxBatch = model.spec.hparams.causal ? GPU_MAX_BATCH : nCtx;
     this.graph = recordForward(model, nCtx, this.maxBatch, checkpoints);
-    if (!decodeAheadUnsupported(model, model.outputTied ?? false)) {
+    if (!decodeAheadUnsupported(model)) {
       this.ahead = new GpuDecodeAhead(model, this.graph);
       this.graph.buffers.push(...this.ahead.buffers);
     }
@@ -190,7 +190,7 @@ export class GpuRunner implements OffloadRunner {
     this.check();
     await this.graph.allocated;
     if (!this.ahead) {
-      throw new HobError('argument/invalid', `this model cannot decode ahead on the GPU: ${decodeAheadUnsupported(this.model, this.model.outputTied ?? false)}`);
+      throw new HobError('argument/invalid', `this model cannot decode ahead on the GPU: ${decodeAheadUnsupported(this.model)}`);
     }
     if (!Number.isInteger(cell0) || cell0 < 0 || !Number.isInteger(n) || n < 1 || cell0 + n > this.nCtx) {
       throw new HobError('range/out-of-bounds', `cells [${cell0}, ${cell0 + n}) lie outside the GPU cache of ${this.nCtx}`, { cell0, nTokens: n, nCtx: this.nCtx });
