@@ -38,6 +38,8 @@ const FRAME_BYTES = 16;
 const PICK_CHUNK = 4096;
 const PICK_CAPACITY = 8192;
 const PICK_MAX = 129;
+// decode-ahead.ts: steps one run takes at most.
+const AHEAD_MAX = 64;
 
 const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
@@ -253,6 +255,9 @@ export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[
   if (headOnGpu) {
     const chunks = Math.ceil(nVocab / PICK_CHUNK);
     acts.push(16, (3 * chunks + 1) * 4, PICK_CAPACITY * 8, 2 * (8 + 8 * PICK_MAX));
+    // decode-ahead.ts: its ring of picks and the ring's readback, the draw's
+    // uniforms, parameters and token (where the model decodes ahead).
+    if (out.embedBytes > 0 || !byName.has('output.weight')) acts.push(2 * AHEAD_MAX * (16 + 8 * PICK_MAX), AHEAD_MAX * 4, 48 + 16);
   }
   const nSplit = Math.min(32, Math.max(1, Math.ceil(nCtx / 128)));
   if (nSplit > 1) {
