@@ -12,7 +12,7 @@
 // The cache always holds the prompt and the output but its last token, so
 // the next request reuses it.
 import type { ReasoningBudget, ReasoningFormat } from '../chat/reasoning.js';
-import type { StepLogits } from '../core/logits.js';
+import { pickedToken, type StepLogits } from '../core/logits.js';
 import type { Model } from '../core/model.js';
 import { SamplerChain } from '../sampling/chain.js';
 import { sampleConstrained } from '../sampling/constrained.js';
@@ -87,8 +87,9 @@ export function modelGrammarVocab(model: Model): GrammarVocab {
   }));
 }
 
-/** Greedy steps evaluated ahead on the GPU at a time (Sequence.appendAhead):
- * one readback per this many tokens instead of one per token. */
+/** Steps evaluated ahead on the GPU at a time (Sequence.appendAhead; greedy,
+ * or a top-k draw the GPU imitates): one readback per this many tokens
+ * instead of one per token. */
 export const DECODE_AHEAD_STEPS = 16;
 
 /** Backtracks allowed per request: a model that keeps choosing banned text stops being steered. */
@@ -176,10 +177,11 @@ export async function generate(
   let decodeTokens = 0;
   let backtracks = 0;
   let stoppedAtString = false;
-  // Greedy steps the GPU evaluated ahead (Sequence.appendAhead): the cache
-  // already holds each one's input token. A step is used while the token
-  // sampled before it is its input; otherwise, and when the loop ends, the
-  // cache takes the unused ones back, so it ends as if none had been run.
+  // Steps the GPU evaluated ahead (Sequence.appendAhead): the cache already
+  // holds each one's input token (the GPU's pick or draw). A step is used
+  // while the token the chain sampled before it is its input; otherwise,
+  // and when the loop ends, the cache takes the unused ones back, so it
+  // ends as if none had been run.
   let ahead: { input: number; logits: StepLogits }[] = [];
   const dropAhead = () => {
     if (ahead.length === 0) return;
@@ -221,7 +223,7 @@ export async function generate(
         const steps = mayRunAhead() ? await sequence.appendAhead(last, Math.min(DECODE_AHEAD_STEPS, req.maxTokens - ids.length), pick()) : null;
         if (steps) {
           logits = steps[0];
-          ahead = steps.slice(1).map((l, i) => ({ input: steps[i].picked!.ids[0], logits: l }));
+          ahead = steps.slice(1).map((l, i) => ({ input: pickedToken(steps[i].picked!), logits: l }));
         } else {
           logits = await sequence.append([last], pick());
         }

@@ -16,7 +16,7 @@
 // them gives. Attention-only models never take that path.
 import { checkKvState, type KvState } from '../core/kv-state.js';
 import type { EvalOptions, Session } from '../core/session.js';
-import type { StepLogits } from '../core/logits.js';
+import { pickedToken, type StepLogits } from '../core/logits.js';
 import { ContextFullError, HobError, SessionError } from '../shared/errors.js';
 import type { ContextShiftOptions, Progress, ShiftEvent } from '../shared/types.js';
 import { StateCheckpoints, checkpointPositions } from './checkpoints.js';
@@ -275,8 +275,8 @@ export class Sequence {
     return logits;
   }
 
-  /** Greedy decoding ahead (Session.evalAhead): appends `token` and up to
-   * n - 1 tokens the device picks after it, keeping the ids in step; the
+  /** Decoding ahead (Session.evalAhead): appends `token` and up to n - 1
+   * tokens the device picks or draws after it, keeping the ids in step; the
    * logits after each, or null (nothing changed) where it cannot, or the
    * context has no room for two (append then shifts). */
   async appendAhead(token: number, n: number, opts: EvalOptions = {}): Promise<StepLogits[] | null> {
@@ -284,7 +284,7 @@ export class Sequence {
     if (this.checkpoints || room < 2) return null;
     const steps = await this.session.evalAhead(token, Math.min(n, room), opts.pick ?? null);
     if (!steps) return null;
-    this.ids.push(token, ...steps.slice(0, -1).map((s) => s.picked!.ids[0]));
+    this.ids.push(token, ...steps.slice(0, -1).map((s) => pickedToken(s.picked!)));
     return steps;
   }
 

@@ -679,6 +679,9 @@ export interface FitEstimate {
     totalBytes: number;
     /** A tensor whose type the GPU kernels lack. */
     unsupported?: string;
+    /** An untied model's token embeddings, uploaded for decoding ahead on
+     *  the GPU because the budget has room (counted in weightBytes). */
+    embedBytes?: number;
   };
 }
 
