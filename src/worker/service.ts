@@ -117,6 +117,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       },
       contextSize: s.nCtx,
       threads: s.nThreads,
+      images: false,
       variant: e.variant,
       shift: { mode: m.shiftMode, checkpoints: s.nCheckpoints },
       simd: e.simd,

@@ -239,8 +239,8 @@ describe('the tool loop', () => {
     await conv.send('Weather in Oslo?');
     const tools = requests[1].messages.filter((m) => m.role === 'tool');
     assert.deepEqual(tools.map((m) => m.tool_call_id), ['c1', 'c2']);
-    assert.deepEqual(JSON.parse(tools[0].content!), { error: 'weather service down' });
-    assert.match(JSON.parse(tools[1].content!).error, /^the arguments are not JSON/);
+    assert.deepEqual(JSON.parse(tools[0].content as string), { error: 'weather service down' });
+    assert.match(JSON.parse(tools[1].content as string).error, /^the arguments are not JSON/);
     assert.equal(conv.entries.at(-1)?.content, 'Sorry, no weather today.');
     assert.equal(conv.entries[2].error, 'weather service down');
   });
