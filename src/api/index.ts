@@ -66,6 +66,9 @@ export function browserModelLocation(model: ModelInput, base = globalThis.locati
   throw new HobError('argument/invalid', 'model must be a URL, a stored model id, a File/Blob, { url }, { storeId } or { bytes }');
 }
 
+/** The browser's image decoder, loaded on first use. */
+const browserImageDecoder = () => import('./image-decode-browser.js').then((m) => m.browserImageDecoder);
+
 /** Loads a model in a new worker (or `opts.worker`) and returns the engine;
  * with `shared`, the engine of the tab that hosts it (see shared-engine.ts). */
 export async function createEngine(options: CreateEngineOptions): Promise<HobEngine> {
@@ -82,7 +85,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
     if (typeof SharedWorker === 'undefined' || !globalThis.navigator?.locks) {
       throw new HobError('argument/invalid', 'a shared engine needs SharedWorker and Web Locks, which this browser lacks');
     }
-    const key = JSON.stringify([name, opts.contextSize ?? 0, opts.gpuLayers ?? 0, opts.threads ?? 0]);
+    const key = JSON.stringify([name, opts.contextSize ?? 0, opts.gpuLayers ?? 0, opts.threads ?? 0, typeof opts.projector === 'string' ? opts.projector : '']);
     return openSharedEngine(key, () => createEngine({ ...options, shared: false }));
   }
   // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
@@ -92,6 +95,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);
-  const engine = await openEngine(remote, source, opts, () => worker.terminate());
+  const projector = opts.projector === undefined ? undefined : browserModelLocation(opts.projector);
+  const engine = await openEngine(remote, source, { ...opts, projector, imageDecoder: browserImageDecoder }, () => worker.terminate());
   return fit && d ? d.withEstimate(engine, fit.report) : engine;
 }

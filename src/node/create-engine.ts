@@ -19,9 +19,12 @@ import { installErrorTransfer } from '../worker/transfer.js';
 import { hubNameOf, resolveHubModel } from '../store/hub.js';
 import { decideFit, withEstimate } from '../api/fit-settings.js';
 import { checkFit } from './check-fit.js';
+import { nodeImageDecoder } from './image-decode.js';
 
-export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker' | 'shared'> {
+export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker' | 'shared' | 'projector'> {
   model: ModelInput | { path: string };
+  /** A vision projector (mmproj GGUF) for the model, given as the model is. */
+  projector?: ModelInput | { path: string };
   /** The folder saved sessions are files in (default: HOB_CACHE_DIR, else
    * ~/.cache/hob, + /sessions); a session's name is its file's name. */
   sessionDir?: string;
@@ -60,14 +63,15 @@ export async function createEngine(options: NodeCreateEngineOptions): Promise<Ho
   const hubName = hubNameOf(opts.model);
   const model = hubName ? (await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
   // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
-  const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, opts);
+  const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, { ...opts, projector: undefined });
   if (fit) opts = { ...opts, ...fit.settings };
   const source = nodeModelLocation(model);
   installErrorTransfer();
   const worker = startWorker();
   const remote = Comlink.wrap<EngineWorkerApi>(nodeEndpoint(worker));
   const threads = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8));
-  const engine = await openEngine(remote, source, { ...opts, threads, model: '' }, () => void worker.terminate(), {
+  const projector = opts.projector === undefined ? undefined : nodeModelLocation(opts.projector);
+  const engine = await openEngine(remote, source, { ...opts, threads, model: '', projector, imageDecoder: async () => nodeImageDecoder }, () => void worker.terminate(), {
     // A worker that dies settles the calls waiting on it (and its 'error'
     // event, listened to, does not take this process down with it).
     onExit(listener) {
