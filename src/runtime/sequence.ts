@@ -395,18 +395,34 @@ export class Sequence {
         start, end, nKeep, nPast: this.ids.length,
       });
     }
+    this.checkWholeImages(start, end);
     this.session.erase(start, end);
     this.ids.splice(start, end - start);
+    if (this.cachedImages.size > 0) this.forgetImages();
+  }
+
+  /** Refuses a cut [start, end) that would keep part of an image. */
+  private checkWholeImages(start: number, end: number): void {
+    const spans = this.cachedSpans(false);
+    const cut = spanCut(spans, start) ?? spanCut(spans, end);
+    if (cut) {
+      throw new HobError('range/out-of-bounds', `cannot erase tokens [${start}, ${end}): the image at [${cut.start}, ${cut.end}) goes whole or not at all`, {
+        start, end, imageStart: cut.start, imageEnd: cut.end,
+      });
+    }
   }
 
   /** llama.cpp's context shift, keeping the ids in step: keeps the first
    * nKeep tokens and evicts the nDiscard after them. */
   shift(nKeep: number, nDiscard: number): void {
+    this.checkWholeImages(nKeep, nKeep + nDiscard);
     this.session.shift(nKeep, nDiscard);
     this.ids.splice(nKeep, nDiscard);
+    if (this.cachedImages.size > 0) this.forgetImages();
   }
 
-  /** Forgets every token from position n on. */
+  /** Forgets every token from position n on (an image cut there is
+   *  evaluated whole again by the next prefill, which cuts before it). */
   truncate(n: number): void {
     this.session.truncate(n);
     this.ids.length = n;

@@ -123,8 +123,11 @@ describe('vision: images in a prompt, through the runtime', () => {
       assert.equal(enc.encodes, 2);
       assert.equal(r3.cachedTokens, firstImageRow, 'reused up to the image (its leading markers are the same tokens)');
 
-      // Sessions with images are refused, typed.
+      // Sessions with images are refused, typed; so is a cut through an image.
       await assert.rejects(s.save(), (e: HobError) => e.code === 'session/unsupported');
+      const row = s.tokens.findIndex((t) => t < 0);
+      assert.throws(() => s.erase(row + 1, row + 5), (e: HobError) => e.code === 'range/out-of-bounds');
+      assert.throws(() => s.shift(row - 1, 3), (e: HobError) => e.code === 'range/out-of-bounds');
     } finally {
       s.session.free();
     }
