@@ -128,6 +128,16 @@ describe('vision: images through the public API', () => {
     assert.equal(r.usage.prompt_tokens_details, undefined);
   });
 
+  test('a projector keeps every block on the CPU: gpuLayers auto becomes 0, a number is refused', async () => {
+    await assert.rejects(createEngine({ model: { bytes: textBytes }, projector: { bytes: projectorBytes }, gpuLayers: 2, fitCheck: false }), code('argument/invalid'));
+    const auto = await createEngine({ model: { bytes: textBytes }, projector: { bytes: projectorBytes }, gpuLayers: 'auto', threads: 1, contextSize: 256, fitCheck: false });
+    try {
+      assert.equal((await auto.info()).load.gpuLayers, 0);
+    } finally {
+      await auto.unload();
+    }
+  });
+
   test('a text-only engine given an image is image/unsupported', async () => {
     const plain = await createEngine({ model: { bytes: textBytes }, threads: 1, contextSize: 256, fitCheck: false });
     try {

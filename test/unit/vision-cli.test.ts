@@ -92,6 +92,9 @@ describe('vision: hob complete and hob run with --mmproj and --image', () => {
     const gif = await hob(['complete', files.model, '--mmproj', files.mmproj, '--image', files.gif, '-p', 'x']);
     assert.notEqual(gif.code, 0);
     assert.match(gif.stderr, /a\.gif: a GIF image cannot be decoded here .*\[image\/invalid\]/);
+    const gpu = await hob(['complete', files.model, '--mmproj', files.mmproj, '-ngl', '2', '-p', 'x']);
+    assert.notEqual(gpu.code, 0);
+    assert.match(gpu.stderr, /--mmproj runs with every block on the CPU/);
     const session = await hob(['run', files.model, '--mmproj', files.mmproj, '--image', files.ppm, '--session', join(dir, 's.json')]);
     assert.notEqual(session.code, 0);
     assert.match(session.stderr, /--image cannot go with --session/);

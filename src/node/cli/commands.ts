@@ -70,6 +70,9 @@ export async function completeCommand(args: string[]): Promise<void> {
   const constraints = await constraintParams(o);
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
   const images = await readImages(o);
+  if (o.mmproj !== undefined && o['gpu-layers'] !== undefined && o['gpu-layers'] !== '0') {
+    throw new UsageError('--mmproj runs with every block on the CPU (image rows are evaluated there): drop --gpu-layers');
+  }
   const mmproj = await projectorPath(o, !o.json && !o['no-progress'] && process.stderr.isTTY === true);
 
   const m = await openModel(o, positionals, { contextSize: nCtx });
