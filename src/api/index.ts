@@ -6,7 +6,7 @@ import * as Comlink from 'comlink';
 
 import { HobError } from '../shared/errors.js';
 import type { CheckFitOptions, CreateEngineOptions, FitReport, HobEngine, ModelInput } from '../shared/types.js';
-import { checkEngineOptions, cpuForImages } from './options.js';
+import { checkEngineOptions } from './options.js';
 import { openEngine } from './remote-engine.js';
 import { openSharedEngine } from './shared-engine.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
@@ -73,7 +73,9 @@ const browserImageDecoder = () => import('./image-decode-browser.js').then((m) =
  * with `shared`, the engine of the tab that hosts it (see shared-engine.ts). */
 export async function createEngine(options: CreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
-  let opts = cpuForImages(checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1));
+  let opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
+  // The image code loads with the first projector.
+  if (opts.projector !== undefined && opts.gpuLayers) opts = (await import('./images.js')).cpuForImages(opts);
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), then stored as any URL.
   const hubName = hubNameOf(opts.model);
   const model = hubName ? (await (await later()).resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;

@@ -26,19 +26,6 @@ export function checkEngineOptions<O extends EngineNumbers>(opts: O, hardwareThr
   return { ...opts, threads };
 }
 
-/** A projector's image rows are evaluated on the CPU, and a session with
- *  offloaded blocks cannot take them: with a projector, gpuLayers 'auto'
- *  means every block on the CPU, and a number of blocks is refused. */
-export function cpuForImages<O extends { projector?: unknown; gpuLayers?: number | 'auto' }>(opts: O): O {
-  if (opts.projector === undefined || !opts.gpuLayers) return opts;
-  if (opts.gpuLayers !== 'auto') {
-    throw new HobError('argument/invalid', `gpuLayers ${opts.gpuLayers} with a projector: image rows are evaluated on the CPU, with every block (use 0 or 'auto')`, {
-      option: 'gpuLayers',
-    });
-  }
-  return { ...opts, gpuLayers: 0 };
-}
-
 const INTEGER_FIELDS: readonly [keyof SamplingParams | 'max_tokens', number, number][] = [
   ['max_tokens', 0, INT32_MAX],
   ['top_k', 0, INT32_MAX],

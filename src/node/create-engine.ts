@@ -11,7 +11,8 @@ import * as Comlink from 'comlink';
 
 import { HobError } from '../shared/errors.js';
 import { openEngine } from '../api/remote-engine.js';
-import { checkEngineOptions, cpuForImages } from '../api/options.js';
+import { checkEngineOptions } from '../api/options.js';
+import { cpuForImages } from '../api/images.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
