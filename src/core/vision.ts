@@ -15,6 +15,11 @@ export interface ImageLayout {
   gridY: number;
   /** Embedding rows of the whole image. */
   nRows: number;
+  /** Where the image sits in the prompt: markers and sub-images in order. */
+  parts: ImagePart[];
+  /** The rows of a sub-image attend to each other both ways (Gemma 3);
+   *  absent: causally, like text. */
+  bidirectional?: boolean;
 }
 
 export interface EncodedImage extends ImageLayout {
@@ -56,14 +61,17 @@ export class Projector {
     const e = this.engine;
     checkSize(width, height);
     e.check(e.module._hob_clip_image_layout(this.live(), width, height, e.out(0), e.out(1), e.out(2)), { width, height });
-    return { gridX: e.i32(e.out(0)), gridY: e.i32(e.out(1)), nRows: e.u32(e.out(2)) };
+    const gridX = e.i32(e.out(0));
+    const gridY = e.i32(e.out(1));
+    return { gridX, gridY, nRows: e.u32(e.out(2)), parts: idefics3Layout(gridX, gridY) };
   }
 
   /** Preprocesses and encodes RGB pixels (width x height x 3 bytes, row major). */
   encode(rgb: Uint8Array, width: number, height: number): EncodedImage {
     const e = this.engine;
     const m = e.module;
-    const { gridX, gridY, nRows } = this.layout(width, height);
+    const layout = this.layout(width, height);
+    const nRows = layout.nRows;
     if (rgb.byteLength !== width * height * 3) {
       throw new HobError('argument/invalid', `${rgb.byteLength} bytes are not ${width}x${height} RGB pixels`, {
         bytes: rgb.byteLength, width, height,
@@ -78,7 +86,7 @@ export class Projector {
       const status = m._hob_clip_encode(this.live(), pix, width, height, out, count, e.out(0));
       if (status !== Status.OK) e.check(status, { width, height });
       const embeddings = new Float32Array(e.heap().buffer, out, count).slice();
-      return { gridX, gridY, nRows, embeddings };
+      return { ...layout, embeddings };
     } finally {
       m._free(pix);
       m._free(out);

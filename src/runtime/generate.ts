@@ -21,11 +21,15 @@ import { GrammarMatcher, grammarVocabFor, type GrammarSnapshot, type GrammarVoca
 import { partialSuffixLength } from '../shared/text.js';
 import type { FinishReason, Progress, SamplingParams, TokenLogprob } from '../shared/types.js';
 import type { Constraint } from './constraint.js';
+import type { PromptImages } from './image-prompt.js';
 import type { Sequence } from './sequence.js';
 import { ThoughtTracker, type ThoughtState } from './thought.js';
 
 export interface GenerationRequest extends SamplingParams {
+  /** The prompt's ids; negative ids are the rows of `images`. */
   promptIds: readonly number[];
+  /** The images of the prompt (runtime/image-prompt.ts). */
+  images?: PromptImages;
   /** Tokens to generate at most. */
   maxTokens: number;
   /** Keep going past end-of-generation tokens (for comparisons with references). */
@@ -160,10 +164,11 @@ export async function generate(
 
   const now = () => performance.now();
   let t0 = now();
-  const prefilled = await sequence.prefill(prompt, { ...pick(), onProgress: hooks.onPrefill });
+  const prefilled = await sequence.prefill(prompt, { ...pick(), onProgress: hooks.onPrefill, images: req.images });
   let logits = prefilled.logits;
   const prefillMs = now() - t0;
-  for (const t of prompt) chain.accept(t);
+  // Image rows are no tokens: penalties see the text around them.
+  for (const t of prompt) if (t >= 0) chain.accept(t);
 
   t0 = now();
   // offsets[i]: where token i's text starts in `text`.
@@ -304,7 +309,7 @@ export async function generate(
         stopSearchFrom = Math.min(stopSearchFrom, text.length);
         // The cache takes back the dropped tokens; the logits become those after ids[j-1].
         ahead = [];
-        logits = (await sequence.prefill(prompt.concat(ids), pick())).logits;
+        logits = (await sequence.prefill(prompt.concat(ids), { ...pick(), images: req.images })).logits;
         pending = false;
         backtracks++;
         continue;

@@ -56,7 +56,8 @@ describe('vision: idefics3 (SmolVLM) against llama.cpp', () => {
       const images = f.chunks.filter((c) => c.type === 'image');
       assert.equal(images.length, enc.gridX * enc.gridY + 1);
       for (const c of images) assert.equal(c.nTokens, projector.tokensPerImage);
-      assert.deepEqual(projector.layout(img.width, img.height), { gridX: enc.gridX, gridY: enc.gridY, nRows: enc.nRows });
+      const { gridX, gridY, nRows } = projector.layout(img.width, img.height);
+      assert.deepEqual({ gridX, gridY, nRows }, { gridX: enc.gridX, gridY: enc.gridY, nRows: enc.nRows });
       const ref = referenceRows(f);
       assert.equal(enc.embeddings.length, ref.length);
       let maxAbs = 0;
