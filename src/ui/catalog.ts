@@ -7,8 +7,6 @@ export interface CatalogModel {
   url: string;
   approxBytes: number;
   quant: string;
-  /** A vision model's projector (mmproj GGUF), loaded with it: the chat then takes images. */
-  projector?: string;
 }
 
 export const MODEL_CATALOG: readonly CatalogModel[] = [
@@ -32,14 +30,6 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     quant: 'Q4_K_M',
     url: 'https://huggingface.co/bartowski/Llama-3.2-1B-Instruct-GGUF/resolve/main/Llama-3.2-1B-Instruct-Q4_K_M.gguf',
     approxBytes: 808e6,
-  },
-  {
-    id: 'smolvlm-256m-instruct-q8_0',
-    name: 'SmolVLM 256M Instruct (images)',
-    quant: 'Q8_0',
-    url: 'https://huggingface.co/ggml-org/SmolVLM-256M-Instruct-GGUF/resolve/main/SmolVLM-256M-Instruct-Q8_0.gguf',
-    projector: 'https://huggingface.co/ggml-org/SmolVLM-256M-Instruct-GGUF/resolve/main/mmproj-SmolVLM-256M-Instruct-Q8_0.gguf',
-    approxBytes: 279e6,
   },
 ];
 

@@ -3,7 +3,7 @@
 // their results), the request they make, the answer streamed into the last
 // entry, and the tool loop. The element (hob-chat.ts) owns the page: it tells
 // the conversation what to send and renders what the conversation reports.
-import type { ChatCompletionDelta, ChatMessage, ChatMessageInput, FinishReason, HobEngine, SamplingParams, ToolCall, ToolDefinition } from '../shared/types.js';
+import type { ChatCompletionDelta, ChatMessage, FinishReason, HobEngine, SamplingParams, ToolCall, ToolDefinition } from '../shared/types.js';
 
 export interface MessageStats {
   completionTokens: number;
@@ -22,8 +22,6 @@ export interface ChatEntry {
   /** What the user wrote; the answer (its reasoning apart); a tool's result
    *  as the model reads it (JSON text, or the tool's own string). */
   content: string;
-  /** Images the user attached to the message (a vision model), sent before its text. */
-  images?: Blob[];
   /** An answer's reasoning (its <think> block): shown apart, and sent back
    *  as reasoning_content, never as content. */
   reasoning?: string;
@@ -121,11 +119,11 @@ export class Conversation {
     this.host.changed();
   }
 
-  /** Adds a user message (with the images attached to it) and answers it. */
-  async send(text: string, images: Blob[] = []): Promise<void> {
-    if (!text.trim() && images.length === 0) return;
+  /** Adds a user message and answers it. */
+  async send(text: string): Promise<void> {
+    if (!text.trim()) return;
     this.requireIdle();
-    this.list.push({ role: 'user', content: text, ...(images.length ? { images } : {}) });
+    this.list.push({ role: 'user', content: text });
     this.host.render();
     this.host.changed();
     await this.generate();
@@ -147,8 +145,7 @@ export class Conversation {
     const m = this.list[index];
     if (!m || m.role !== 'user') throw new RangeError(`hob-chat: message ${index} is not a user message`);
     this.list = this.list.slice(0, index);
-    // An edit changes the text; the images stay with it.
-    this.list.push({ role: 'user', content, ...(m.images ? { images: m.images } : {}) });
+    this.list.push({ role: 'user', content });
     this.host.render();
     this.host.changed();
     await this.generate();
@@ -322,18 +319,13 @@ export class Conversation {
 /** The messages of a request for these entries: reasoning goes back as
  *  reasoning_content (templates that want it render it), each tool entry
  *  adds its call to the answer before it and a 'tool' message with its result. */
-export function requestMessages(entries: readonly ChatEntry[], systemPrompt: string): ChatMessageInput[] {
-  const out: ChatMessageInput[] = [];
+export function requestMessages(entries: readonly ChatEntry[], systemPrompt: string): ChatMessage[] {
+  const out: ChatMessage[] = [];
   if (systemPrompt) out.push({ role: 'system', content: systemPrompt });
   let answer: ChatMessage | undefined;
   for (const e of entries) {
     if (e.role === 'user') {
-      // Images go before the text (as llama.cpp's mtmd-cli puts them); a
-      // saved conversation's images that did not survive as Blobs are left out.
-      const images = (e.images ?? []).filter((b) => typeof Blob !== 'undefined' && b instanceof Blob);
-      out.push(images.length
-        ? { role: 'user', content: [...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })), { type: 'text' as const, text: e.content }] }
-        : { role: 'user', content: e.content });
+      out.push({ role: 'user', content: e.content });
       answer = undefined;
     } else if (e.role === 'assistant') {
       answer = { role: 'assistant', content: e.content };

@@ -9,8 +9,7 @@
 // reload), so the next question after a reload evaluates only its own tokens.
 // With `shared`, every tab of the origin uses one engine (the first tab's).
 import type { EngineInfo, FinishReason, HobEngine, LoadProgressEvent, ModelInput, SamplingParams, SessionEvent, ShiftEvent } from '../shared/types.js';
-import { Attachments } from './attachments.js';
-import { formatBytes, formatSeconds, MODEL_CATALOG } from './catalog.js';
+import { formatBytes, formatSeconds } from './catalog.js';
 import {
   Conversation,
   DEFAULT_MAX_TOOL_ROUNDS,
@@ -30,7 +29,7 @@ import { CHAT_CSS } from './styles.js';
 import { TEMPLATE, button, renderMessage, updateStreaming } from './view.js';
 
 export class HobChat extends HTMLElement {
-  static observedAttributes = ['model', 'projector', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset', 'session'];
+  static observedAttributes = ['model', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset', 'session'];
 
   /** The engine factory; defaults to the public API's createEngine. */
   createEngine: EngineFactory = defaultEngineFactory;
@@ -58,7 +57,6 @@ export class HobChat extends HTMLElement {
   private renderQueued = false;
   private reloadQueued = false;
   private readonly panel: SettingsPanel;
-  private readonly attachments: Attachments;
 
   constructor() {
     super();
@@ -85,7 +83,6 @@ export class HobChat extends HTMLElement {
       failed: (e) => this.emit('error', errorDetail(e, 'generate')),
       noEngine: () => this.status('Load a model first (Settings).'),
     });
-    this.attachments = new Attachments(this.$('.attach'), this.$('.attach-input'), this.$('.attachments'), this.$('form.composer'), this.$('#input'));
     this.wire();
     this.renderMessages();
     this.setBusy(false);
@@ -108,7 +105,7 @@ export class HobChat extends HTMLElement {
       const p = findPreset(value);
       if (p) this.sampling = { ...p.params };
     }
-    if (['model', 'projector', 'gpu-layers', 'context-size'].includes(name) && this.isConnected) {
+    if (['model', 'gpu-layers', 'context-size'].includes(name) && this.isConnected) {
       if (name === 'model') (this.modelOverride = undefined), (this.storeId = undefined);
       if (this.hasModel()) this.queueReload();
     }
@@ -166,8 +163,6 @@ export class HobChat extends HTMLElement {
     try {
       const engine = await factory({
         model: input,
-        // A vision model's projector: the chat then takes images.
-        ...(this.getAttribute('projector') ? { projector: this.getAttribute('projector')! } : {}),
         gpuLayers: this.gpuLayers(),
         contextSize: this.contextSize(),
         contextShift: {},
@@ -186,7 +181,6 @@ export class HobChat extends HTMLElement {
       }
       this.engine = engine;
       this.info = await engine.info();
-      this.attachments.enable(this.info.images === true);
       this.shifts = 0;
       this.lastShift = undefined;
       this.offShift = engine.on('shift', (e) => {
@@ -222,10 +216,9 @@ export class HobChat extends HTMLElement {
     }
   }
 
-  /** Adds a user message (with images, for a model loaded with a projector)
-   *  and streams the answer (running the tools it calls). */
-  send(text: string, images: Blob[] = []): Promise<void> {
-    return this.conversation.send(text, images);
+  /** Adds a user message and streams the answer (running the tools it calls). */
+  send(text: string): Promise<void> {
+    return this.conversation.send(text);
   }
 
   /** Stops the answer being generated and its tool loop (what streamed so far stays). */
@@ -253,7 +246,6 @@ export class HobChat extends HTMLElement {
     const engine = this.engine;
     this.engine = undefined;
     this.info = undefined;
-    this.attachments.enable(false);
     this.offShift?.();
     this.offShift = undefined;
     this.offSession?.();
@@ -316,10 +308,10 @@ export class HobChat extends HTMLElement {
     const input = this.$<HTMLTextAreaElement>('#input');
     form.addEventListener('submit', (e) => {
       e.preventDefault();
-      if (this.busy || (!input.value.trim() && this.attachments.count === 0)) return;
+      if (this.busy || !input.value.trim()) return;
       const text = input.value;
       input.value = '';
-      void this.send(text, this.attachments.take()).catch(() => {});
+      void this.send(text).catch(() => {});
     });
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -481,12 +473,6 @@ export class HobChat extends HTMLElement {
     this.setAttribute('max-tokens', String(s.maxTokens));
     if (s.systemPrompt) this.setAttribute('system-prompt', s.systemPrompt);
     else this.removeAttribute('system-prompt');
-    // A catalog model brings its projector; another model picked here has none.
-    if (s.model && s.model !== this.getAttribute('model')) {
-      const projector = MODEL_CATALOG.find((m) => m.url === s.model)?.projector;
-      if (projector) this.setAttribute('projector', projector);
-      else this.removeAttribute('projector');
-    }
     if (s.model) this.setAttribute('model', s.model);
     this.storeId = s.storeId;
     this.modelOverride = file ?? (s.storeId ? { storeId: s.storeId } : undefined);

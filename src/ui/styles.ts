@@ -85,11 +85,6 @@ form.composer textarea {
   border: 1px solid var(--hob-border); border-radius: calc(var(--hob-radius) * .6); padding: .45rem .6rem; min-height: 2.6rem; max-height: 10rem;
 }
 form.composer .buttons { display: flex; gap: .35rem; }
-.attachments { display: flex; gap: .4rem; padding: .25rem .75rem 0; flex-wrap: wrap; }
-.attachment { position: relative; }
-.remove-attachment { position: absolute; top: -.3rem; right: -.3rem; padding: 0 .3rem; border-radius: 50%; line-height: 1.2; }
-.thumbs { display: flex; gap: .4rem; flex-wrap: wrap; margin: .25rem 0; }
-img.thumb { max-width: 6rem; max-height: 6rem; border-radius: 6px; border: 1px solid var(--hob-border); object-fit: cover; }
 dialog { width: min(36rem, 94vw); max-height: 90vh; border: 1px solid var(--hob-border); border-radius: var(--hob-radius); color: var(--hob-fg); background: var(--hob-bg); padding: 0; }
 dialog::backdrop { background: rgb(0 0 0 / .35); }
 dialog form { display: flex; flex-direction: column; gap: .6rem; padding: 1rem; }

@@ -3,7 +3,6 @@
 // the reasoning and tool calls are set as text; the model's answer goes
 // through the sanitizing markdown renderer.
 import type { ChatEntry } from './conversation.js';
-import { thumbnail } from './attachments.js';
 import { renderMarkdown } from './markdown.js';
 
 export const TEMPLATE = `
@@ -20,10 +19,7 @@ export const TEMPLATE = `
   </div>
   <div class="messages" part="messages" role="log" aria-live="polite" aria-label="Conversation" tabindex="0"></div>
   <div class="meta" part="meta"><span class="speed"></span><span class="context"></span></div>
-  <div class="attachments" part="attachments" hidden></div>
   <form class="composer" part="composer">
-    <button type="button" class="attach" part="attach" aria-label="Attach an image" title="Attach an image (or paste or drop one)" hidden>+</button>
-    <input type="file" class="attach-input" accept="image/*" multiple hidden>
     <label class="visually-hidden" for="input">Message</label>
     <textarea id="input" part="input" rows="1" placeholder="Message (Enter to send, Shift+Enter for a new line)"></textarea>
     <div class="buttons">
@@ -67,13 +63,6 @@ export function renderMessage(m: ChatEntry, index: number, opts: MessageOptions)
     // The user's text is shown as typed; the model's through the sanitizing markdown renderer.
     if (m.role === 'user') content.textContent = m.content;
     else renderMarkdown(content, m.content);
-    const images = (m.images ?? []).filter((b) => b instanceof Blob);
-    if (images.length) {
-      const thumbs = document.createElement('div');
-      thumbs.className = 'thumbs';
-      thumbs.append(...images.map((b, i) => thumbnail(b, `Image ${i + 1} of the message`)));
-      el.append(thumbs);
-    }
     el.append(content);
   }
   if (m.error) {

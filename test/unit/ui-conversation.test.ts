@@ -127,23 +127,6 @@ describe('requests', () => {
     assert.deepEqual(requestMessages(entries, ''), [{ role: 'user', content: 'Hi' }]);
   });
 
-  test('attached images go before the text as image_url parts, stay with an edited message, and are left out when they are no Blobs', async () => {
-    const png = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], { type: 'image/png' });
-    const { engine, requests } = scriptedEngine([answer('A cat.'), answer('Black.')]);
-    const { conv } = conversationOn(engine);
-    await conv.send('What is it?', [png]);
-    assert.deepEqual(requests[0].messages.at(-1), {
-      role: 'user', content: [{ type: 'image_url', image_url: { url: png } }, { type: 'text', text: 'What is it?' }],
-    });
-    await conv.edit(0, 'What animal is it?');
-    assert.deepEqual(conv.entries[0].images, [png]);
-    // An image alone is a message too.
-    const { conv: alone } = conversationOn(scriptedEngine([answer('ok')]).engine);
-    await alone.send('  ', [png]);
-    assert.equal(alone.entries.length, 2);
-    assert.deepEqual(requestMessages([{ role: 'user', content: 'Hi', images: [{} as Blob] }], ''), [{ role: 'user', content: 'Hi' }]);
-  });
-
   test('entries saved before reasoning and tools load as they were; junk is dropped, not thrown', () => {
     const old = [
       { role: 'user', content: 'Hello' },
