@@ -37,6 +37,10 @@ export interface ContextShiftOptions {
 
 export interface CreateEngineOptions {
   model: ModelInput;
+  /** A vision projector (llama.cpp's mmproj GGUF) for the model: with it,
+   *  chat messages may hold images (EngineInfo.images). Loaded like the
+   *  model (URL through the store, stored id, File/Blob, bytes). */
+  projector?: ModelInput;
   /** Transformer blocks on the GPU, counted from the last; 'auto' fits as many as the adapter allows. Default 0. */
   gpuLayers?: number | 'auto';
   /** Context window in tokens (default: min(training context, 4096)). */
@@ -81,6 +85,28 @@ export interface ChatMessage {
   name?: string;
   /** An assistant turn's reasoning (the text of its <think> block), passed back to templates that render it. */
   reasoning_content?: string;
+}
+
+/** Decoded pixels: width x height, 3 bytes (R, G, B) a pixel, row by row. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+}
+
+/** An image of a message: a `data:` URL (PNG, JPEG, binary PPM), an http(s)
+ *  URL (fetched), a Blob/File or ImageBitmap (browser), or decoded pixels. */
+export type ImageInput = string | Blob | ImageBitmap | RgbImage;
+
+/** A part of a message's content, as OpenAI's chat API takes it. */
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: ImageInput; detail?: string } };
+
+/** A message of a request: its content a string or text and image parts
+ *  (an engine with a projector; see CreateEngineOptions.projector). */
+export interface ChatMessageInput extends Omit<ChatMessage, 'content'> {
+  content: string | null | ContentPart[];
 }
 
 /** A JSON Schema (draft 2020-12 / OpenAPI subset): what structured output and tool parameters are checked against. */
@@ -391,6 +417,8 @@ export interface EngineInfo {
   };
   contextSize: number;
   threads: number;
+  /** Whether chat messages may hold images: a projector is loaded. */
+  images?: boolean;
   /** 'mt' (SIMD + threads) or 'st' (SIMD, one thread: the page is not cross-origin isolated). */
   variant: 'mt' | 'st';
   /** What context shifts and prompt edits do with this model's cache, and
