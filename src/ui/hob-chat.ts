@@ -8,12 +8,13 @@
 // session (saved in the background after each reply, restored after a
 // reload), so the next question after a reload evaluates only its own tokens.
 // With `shared`, every tab of the origin uses one engine (the first tab's).
-// With an engine that takes images (a projector loaded), the composer
-// attaches them (attachments.ts).
+// With an engine that takes images (a projector loaded: the `projector`
+// attribute, or a catalog model's own), the composer attaches them
+// (attachments.ts).
 import { HobError } from '../shared/errors.js';
 import type { EngineInfo, FinishReason, HobEngine, LoadProgressEvent, ModelInput, SamplingParams, SessionEvent, ShiftEvent } from '../shared/types.js';
 import { ImageAttachments } from './attachments.js';
-import { formatBytes, formatSeconds } from './catalog.js';
+import { catalogProjector, formatBytes, formatSeconds } from './catalog.js';
 import {
   Conversation,
   DEFAULT_MAX_TOOL_ROUNDS,
@@ -34,7 +35,7 @@ import { CHAT_CSS } from './styles.js';
 import { TEMPLATE, button, renderMessage, updateStreaming } from './view.js';
 
 export class HobChat extends HTMLElement {
-  static observedAttributes = ['model', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset', 'session'];
+  static observedAttributes = ['model', 'projector', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset', 'session'];
 
   /** The engine factory; defaults to the public API's createEngine. */
   createEngine: EngineFactory = defaultEngineFactory;
@@ -125,7 +126,7 @@ export class HobChat extends HTMLElement {
       const p = findPreset(value);
       if (p) this.sampling = { ...p.params };
     }
-    if (['model', 'gpu-layers', 'context-size'].includes(name) && this.isConnected) {
+    if (['model', 'projector', 'gpu-layers', 'context-size'].includes(name) && this.isConnected) {
       if (name === 'model') (this.modelOverride = undefined), (this.storeId = undefined);
       if (this.hasModel()) this.queueReload();
     }
@@ -156,7 +157,8 @@ export class HobChat extends HTMLElement {
   /** Applies settings as the panel's Apply does (a changed model or engine option reloads). */
   set settings(s: ChatSettings) {
     const prev = this.currentSettings();
-    const reload = s.model !== prev.model || s.storeId !== prev.storeId || s.gpuLayers !== prev.gpuLayers || s.contextSize !== prev.contextSize;
+    const reload =
+      s.model !== prev.model || s.projector !== prev.projector || s.storeId !== prev.storeId || s.gpuLayers !== prev.gpuLayers || s.contextSize !== prev.contextSize;
     this.applySettings({ settings: s, reload: reload && this.isConnected });
   }
 
@@ -177,12 +179,14 @@ export class HobChat extends HTMLElement {
     const ctrl = new AbortController();
     this.loading = ctrl;
     const label = describeModel(input);
+    const projector = this.projectorUrl(input);
     this.$('.title').textContent = label;
     this.showProgress({ phase: 'load', loaded: 0, total: 0 });
     this.setBusy(false);
     try {
       const engine = await factory({
         model: input,
+        ...(projector ? { projector } : {}),
         gpuLayers: this.gpuLayers(),
         contextSize: this.contextSize(),
         contextShift: {},
@@ -486,6 +490,7 @@ export class HobChat extends HTMLElement {
   private currentSettings(): ChatSettings {
     return {
       model: this.getAttribute('model') ?? '',
+      ...(this.getAttribute('projector') ? { projector: this.getAttribute('projector')! } : {}),
       storeId: this.storeId,
       gpuLayers: this.gpuLayers(),
       contextSize: this.contextSize(),
@@ -507,6 +512,8 @@ export class HobChat extends HTMLElement {
     if (s.systemPrompt) this.setAttribute('system-prompt', s.systemPrompt);
     else this.removeAttribute('system-prompt');
     if (s.model) this.setAttribute('model', s.model);
+    if (s.projector) this.setAttribute('projector', s.projector);
+    else this.removeAttribute('projector');
     this.storeId = s.storeId;
     this.modelOverride = file ?? (s.storeId ? { storeId: s.storeId } : undefined);
     this.reloadQueued = false;
@@ -532,6 +539,14 @@ export class HobChat extends HTMLElement {
     const url = this.getAttribute('model');
     // hf:OWNER/REPO… is a name createEngine resolves on the Hub, not a URL of this page.
     return url ? (isHubRef(url) ? url : { url: new URL(url, document.baseURI).href }) : undefined;
+  }
+
+  /** The projector to load with `model`: the `projector` attribute, else
+   *  the catalog's for that model (a URL relative to the page resolved). */
+  private projectorUrl(model: ModelInput): string | undefined {
+    const attr = this.getAttribute('projector');
+    if (attr) return isHubRef(attr) ? attr : new URL(attr, document.baseURI).href;
+    return typeof model === 'object' && 'url' in model ? catalogProjector(model.url)?.url : undefined;
   }
 
   private gpuLayers(): number | 'auto' {

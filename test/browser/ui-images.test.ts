@@ -5,13 +5,15 @@
 // data: URL of its type, then the text); the transcript's thumbnail and what
 // the conversation saves (a downscaled JPEG, never the full image); the size
 // cap and a file that is no image; removing before sending; a restored
-// conversation's images; the controls hidden for a text-only engine.
+// conversation's images; the controls hidden for a text-only engine; the
+// catalog's vision model loading with its projector.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 
+import { MODEL_CATALOG } from '../../src/ui/catalog.js';
 import { launchBrowser, startServer } from './harness.js';
 
 type Part = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
@@ -301,6 +303,59 @@ describe('<hob-chat> images', () => {
       { type: 'text', text: 'What colours?' },
     ]);
     assert.equal(await page.locator('hob-chat article.user img').count(), 1);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('the catalog vision model loads with its projector (Settings shows both sizes); another model loads without; the projector attribute wins', async () => {
+    const vision = MODEL_CATALOG.find((m) => m.projector)!;
+    const plain = MODEL_CATALOG.find((m) => !m.projector)!;
+    assert.match(vision.projector!.url, /\/mmproj-[^/]+\.gguf$/);
+    const { page, errors } = await openChat(context, server.url, 'images=1');
+    const options = (): Promise<{ model: { url: string }; projector?: string }[]> => page.evaluate(() => (window as any).engineOptions);
+    const loads = (n: number) => page.waitForFunction((n) => (window as any).engineOptions.length === n && (window as any).chat.hasAttribute('ready'), n, { timeout: 10_000 });
+    assert.equal((await options())[0].projector, undefined);
+
+    const pick = async (url: string) => {
+      await page.locator('hob-chat .settings-button').click();
+      await page.locator('hob-chat select[name="model-select"]').selectOption(`url:${url}`);
+      await page.locator('hob-chat button.apply').click();
+    };
+    await page.locator('hob-chat .settings-button').click();
+    const label = await page.locator(`hob-chat select[name="model-select"] option[value="url:${vision.url}"]`).textContent();
+    assert.match(label ?? '', /^SmolVLM 256M Instruct \(images\) Q8_0 \(about 279 MB with its vision projector\)$/);
+    await page.locator('hob-chat button.cancel').click();
+    await pick(vision.url);
+    await loads(2);
+    assert.deepEqual((await options())[1], { model: { url: vision.url }, projector: vision.projector!.url });
+    assert.equal(await page.evaluate(() => (window as any).chat.settings.projector), vision.projector!.url);
+    assert.equal(await page.evaluate(() => (window as any).chat.getAttribute('projector')), vision.projector!.url);
+
+    // Applying again without changing the model keeps the projector and loads nothing.
+    await page.locator('hob-chat .settings-button').click();
+    await page.locator('hob-chat button.apply').click();
+    await page.waitForTimeout(200);
+    assert.equal((await options()).length, 2);
+
+    await pick(plain.url);
+    await loads(3);
+    assert.deepEqual((await options())[2], { model: { url: plain.url } });
+    assert.equal(await page.evaluate(() => (window as any).chat.hasAttribute('projector')), false);
+
+    // Without the attribute, a catalog model named by the model attribute still brings its projector; the attribute wins.
+    await page.evaluate((url) => (window as any).chat.setAttribute('model', url), vision.url);
+    await loads(4);
+    assert.equal((await options())[3].projector, vision.projector!.url);
+    await page.evaluate(() => (window as any).chat.setAttribute('projector', '/models/my-mmproj.gguf'));
+    await loads(5);
+    assert.equal((await options())[4].projector, `${server.url}/models/my-mmproj.gguf`);
+    // The PWA restores its saved settings through the settings property: the projector comes back with them.
+    await page.evaluate(([model, projector]) => {
+      const chat = (window as any).chat;
+      chat.settings = { ...chat.settings, model, projector };
+    }, [plain.url, '/saved/mmproj.gguf']);
+    await loads(6);
+    assert.deepEqual((await options())[5], { model: { url: plain.url }, projector: `${server.url}/saved/mmproj.gguf` });
     assert.deepEqual(errors, []);
     await page.close();
   });
