@@ -3,7 +3,7 @@
 // remove button each, and the message that says why a file was refused.
 // Everything here is shown only while the engine takes images; the images
 // leave the composer when the message is sent (take()).
-import { MAX_IMAGES_PER_MESSAGE, readImage, type AttachedImage } from './images.js';
+import { MAX_IMAGES_PER_MESSAGE, checkImageFile, readImage, type AttachedImage } from './images.js';
 import { button } from './view.js';
 
 export interface AttachmentElements {
@@ -24,6 +24,8 @@ export interface AttachmentElements {
 export class ImageAttachments {
   private pending: AttachedImage[] = [];
   private reading = new Set<Promise<void>>();
+  /** Why files were refused since the user last added some (reads still running report here too). */
+  private errors: string[] = [];
   private on = false;
 
   constructor(
@@ -69,25 +71,31 @@ export class ImageAttachments {
    *  too many) is left out and the error line says why. */
   async add(files: Iterable<Blob>): Promise<void> {
     if (!this.on) return;
-    const errors: string[] = [];
+    this.errors = [];
     const jobs: Promise<void>[] = [];
     for (const file of files) {
+      // Refusals that need no reading come first, so a refused file takes no place.
+      const refused = checkImageFile(file, this.maxBytes());
+      if (refused) {
+        this.errors.push(refused.message);
+        continue;
+      }
       if (this.count >= MAX_IMAGES_PER_MESSAGE) {
-        errors.push(`A message can carry ${MAX_IMAGES_PER_MESSAGE} images at most.`);
+        this.errors.push(`A message can carry ${MAX_IMAGES_PER_MESSAGE} images at most.`);
         break;
       }
       const job: Promise<void> = readImage(file, { maxBytes: this.maxBytes() }).then(
         (img) => {
           if (this.on && this.reading.has(job)) this.pending.push(img);
         },
-        (e: unknown) => void errors.push(e instanceof Error ? e.message : String(e)),
+        (e: unknown) => void this.errors.push(e instanceof Error ? e.message : String(e)),
       );
       this.reading.add(job);
       jobs.push(job.finally(() => this.reading.delete(job)));
     }
-    this.showError(errors);
+    this.showErrors();
     await Promise.all(jobs);
-    this.showError(errors);
+    this.showErrors();
     this.render();
   }
 
@@ -96,7 +104,8 @@ export class ImageAttachments {
     while (this.reading.size) await Promise.all(this.reading);
     const taken = this.pending;
     this.pending = [];
-    this.showError([]);
+    this.errors = [];
+    this.showErrors();
     this.render();
     return taken;
   }
@@ -104,7 +113,8 @@ export class ImageAttachments {
   clear(): void {
     this.pending = [];
     this.reading.clear();
-    this.showError([]);
+    this.errors = [];
+    this.showErrors();
     this.render();
   }
 
@@ -139,9 +149,9 @@ export class ImageAttachments {
     );
   }
 
-  private showError(errors: readonly string[]): void {
-    this.el.error.textContent = errors.join(' ');
-    this.el.error.hidden = !errors.length;
+  private showErrors(): void {
+    this.el.error.textContent = this.errors.join(' ');
+    this.el.error.hidden = !this.errors.length;
   }
 
   private onPaste(e: ClipboardEvent): void {

@@ -72,21 +72,30 @@ export function newImageId(): string {
   return `img-${Date.now().toString(36)}-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
+const fileName = (file: Blob): string => (file as File).name || 'pasted image';
+
+/** What can be told of a file without reading it: why it is refused (not an
+ *  image by its type, or over `maxBytes`), or undefined. */
+export function checkImageFile(file: Blob, maxBytes: number): HobError | undefined {
+  const name = fileName(file);
+  // A dropped file of an unknown extension has no type: decoding decides.
+  if (file.type && !file.type.startsWith('image/')) return new HobError('argument/invalid', `${name} is not an image.`, { type: file.type });
+  if (file.size > maxBytes) {
+    return new HobError('argument/invalid', `${name} is ${formatBytes(file.size)}: images up to ${formatBytes(maxBytes)} can be attached.`, {
+      sizeBytes: file.size,
+      limit: maxBytes,
+    });
+  }
+  return undefined;
+}
+
 /** Reads a picked, pasted or dropped file. A file that is not an image, is
  *  over `maxBytes`, or does not decode is an 'argument/invalid' HobError
  *  whose message the chat shows as it is. */
 export async function readImage(file: Blob, opts: { maxBytes: number }): Promise<AttachedImage> {
-  const name = (file as File).name || 'pasted image';
-  // A dropped file of an unknown extension has no type: decoding decides.
-  if (file.type && !file.type.startsWith('image/')) {
-    throw new HobError('argument/invalid', `${name} is not an image.`, { type: file.type });
-  }
-  if (file.size > opts.maxBytes) {
-    throw new HobError('argument/invalid', `${name} is ${formatBytes(file.size)}: images up to ${formatBytes(opts.maxBytes)} can be attached.`, {
-      sizeBytes: file.size,
-      limit: opts.maxBytes,
-    });
-  }
+  const refused = checkImageFile(file, opts.maxBytes);
+  if (refused) throw refused;
+  const name = fileName(file);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(file);

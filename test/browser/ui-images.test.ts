@@ -195,13 +195,17 @@ describe('<hob-chat> images', () => {
 
     // The cap: a larger file is refused and said so; the tray keeps what it had.
     await page.evaluate(() => ((window as any).chat.maxImageBytes = 1000));
+    // A small one dropped just before: its read ending later must not hide why the others were refused.
+    await dispatchFiles(page, 'drop', [{ name: 'small.png', png: [8, 8] }]);
     await dispatchFiles(page, 'drop', [{ name: 'big.png', png: [400, 400] }, { name: 'notes.txt', text: 'hello' }]);
+    await waitTray(page, 3);
     const alert = page.locator('hob-chat .attach-error');
     await alert.waitFor({ state: 'visible' });
     assert.equal(await alert.getAttribute('role'), 'alert');
     const said = (await alert.textContent()) ?? '';
     assert.match(said, /big\.png is [\d.]+ kB: images up to 1\.0 kB can be attached\./);
     assert.match(said, /notes\.txt is not an image\./);
+    await page.locator('hob-chat .attachments button[aria-label="Remove small.png"]').click();
     assert.equal((await trayNames(page)).length, 2);
 
     await page.locator('hob-chat #input').fill('Compare them');
