@@ -5,12 +5,15 @@
 // the ratio Hob / llama.cpp and the fraction of the bandwidth roofline. A
 // benchmark, not a test: it asserts nothing.
 //
-//   node --import tsx bench/gpu.ts [--models llama-1b:q4_0,qwen2-0.5b:q4_0]
+//   node --import tsx bench/gpu.ts [--models llama-1b:q4_0,qwen2-0.5b:q4_0,llama-1b:q4_k_m,qwen2-0.5b:q4_k]
 //        [--prompt 512] [--decode 128] [--depths 1,512,2048] [--reps 3]
 //        [--out bench/gpu.json] [--dir DIR]
 //
 // --depths: decode again with that many cells already filled (decode at
 // long context), each measured from a fresh prefill of that many tokens.
+// A model is preset:type, the type one the test writer knows (every 2-D
+// weight of it, where the rows allow), or q4_k_m: Q4_K blocks with a Q6_K
+// embedding and head, as llama.cpp's Q4_K_M files of tied models have.
 //
 // Random models of real shapes come from the test writer; node-llama-cpp is
 // resolved from scripts/oracle (cd scripts/oracle && npm ci) or --peer-modules.
@@ -29,7 +32,7 @@ import type { GpuRunner } from '../src/gpu/runner.js';
 
 const { values: opts } = parseArgs({
   options: {
-    models: { type: 'string', default: 'llama-1b:q4_0,qwen2-0.5b:q4_0' },
+    models: { type: 'string', default: 'llama-1b:q4_0,qwen2-0.5b:q4_0,llama-1b:q4_k_m,qwen2-0.5b:q4_k' },
     prompt: { type: 'string', default: '512' },
     decode: { type: 'string', default: '128' },
     depths: { type: 'string', default: '1,512,2048' },
@@ -381,7 +384,7 @@ async function ensureModel(preset: string, type: string): Promise<{ path: string
   const { buildRandomLlama, makeSpec } = await import('../test/gguf/random-model.js');
   mkdirSync(opts.dir!, { recursive: true });
   const path = join(opts.dir!, `${preset}-${type}.gguf`);
-  const spec = makeSpec(preset as never, { weightType: type as never });
+  const spec = makeSpec(preset as never, type === 'q4_k_m' ? { weightType: 'q4_k', embdType: 'q6_k', outputType: 'q6_k' } : { weightType: type as never });
   if (existsSync(path)) return { path, nVocab: spec.nVocab };
   const fd = openSync(path + '.part', 'w');
   try {

@@ -396,63 +396,40 @@ void tile_q6_k(int64_t n, const uint8_t* w, size_t stride, const uint8_t* act, s
         for (int j = 0; j < NT; j++) out[r * out_stride + j] = qk::hsum_f32x4(acc[r][j]);
 }
 
-// Each kernel family with its largest row count (Q4_K's per-row state
-// spills past two rows).
-// decode_rows: the rows per tile for one token (decode), from bench/
+// A kernel family: its tiles by rows x tokens (a K-quant's per-row state
+// spills past two rows, so its families stop there and leave the rest
+// empty) and the rows per tile for one token (decode), from bench/
 // relaxed-tiles.ts and one-off timings on weights larger than the caches.
-template <int NR, int NT>
-struct Q4_0Tile {
-    static constexpr int kRows = 4;
-    static int decode_rows(int64_t n) { return n < kRelaxedShortRow ? 2 : 4; }
-    static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
-        tile_q4_0<NR, NT>(n, w, s, a, ab, o, os);
-    }
+struct Family {
+    TypeId act_type;
+    int max_rows;
+    int (*decode_rows)(int64_t n);
+    TileFn tiles[kMaxNR][kMaxNT];
 };
 
-template <int NR, int NT>
-struct Q4_KTile {
-    static constexpr int kRows = 2;
-    static int decode_rows(int64_t) { return 2; }
-    static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
-        tile_q4_k<NR, NT>(n, w, s, a, ab, o, os);
-    }
-};
-
-template <int NR, int NT>
-struct Q6_KTile {
-    static constexpr int kRows = 2;
-    // One row ran 1.13-1.28x as fast as two for one token (2048 x 8192 and
-    // 8192 x 2048); batches keep two.
-    static int decode_rows(int64_t) { return 1; }
-    static void run(int64_t n, const uint8_t* w, size_t s, const uint8_t* a, size_t ab, float* o, int os) {
-        tile_q6_k<NR, NT>(n, w, s, a, ab, o, os);
-    }
-};
-
-template <template <int, int> class K>
-TileFn pick(int nr, int nt) {
-#define HOB_TILE_ROW(R) {K<R, 1>::run, K<R, 2>::run, K<R, 3>::run, K<R, 4>::run}
-    if constexpr (K<1, 1>::kRows == 4) {
-        static const TileFn table[4][kMaxNT] = {HOB_TILE_ROW(1), HOB_TILE_ROW(2), HOB_TILE_ROW(3), HOB_TILE_ROW(4)};
-        return table[nr - 1][nt - 1];
-    } else {
-        static const TileFn table[2][kMaxNT] = {HOB_TILE_ROW(1), HOB_TILE_ROW(2)};
-        return table[nr - 1][nt - 1];
-    }
+#define HOB_TILE_ROW(F, R) {F<R, 1>, F<R, 2>, F<R, 3>, F<R, 4>}
+const Family kQ4_0Family = {TypeId::Q8_0, 4, [](int64_t n) { return n < kRelaxedShortRow ? 2 : 4; },
+                            {HOB_TILE_ROW(tile_q4_0, 1), HOB_TILE_ROW(tile_q4_0, 2), HOB_TILE_ROW(tile_q4_0, 3),
+                             HOB_TILE_ROW(tile_q4_0, 4)}};
+const Family kQ4_KFamily = {TypeId::Q8_K, 2, [](int64_t) { return 2; },
+                            {HOB_TILE_ROW(tile_q4_k, 1), HOB_TILE_ROW(tile_q4_k, 2), {}, {}}};
+// One row ran 1.13-1.28x as fast as two for one token (2048 x 8192 and
+// 8192 x 2048); batches keep two.
+const Family kQ6_KFamily = {TypeId::Q8_K, 2, [](int64_t) { return 1; },
+                            {HOB_TILE_ROW(tile_q6_k, 1), HOB_TILE_ROW(tile_q6_k, 2), {}, {}}};
 #undef HOB_TILE_ROW
-}
 
-template <template <int, int> class K>
-void dot_all(TypeId at, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok, float* out) {
-    const size_t ab = relaxed_act_bytes(at, n);
-    int kNR = g_tile_rows ? g_tile_rows : n_tok == 1 ? K<1, 1>::decode_rows(n) : kRelaxedTileRows;
-    if (kNR > K<1, 1>::kRows) kNR = K<1, 1>::kRows;
+void dot_all(const Family& f, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok,
+             float* out) {
+    const size_t ab = relaxed_act_bytes(f.act_type, n);
+    int kNR = g_tile_rows ? g_tile_rows : n_tok == 1 ? f.decode_rows(n) : kRelaxedTileRows;
+    if (kNR > f.max_rows) kNR = f.max_rows;
     const int kNT = g_tile_tokens ? g_tile_tokens : kRelaxedTileTokens;
     for (int r = 0; r < n_rows; r += kNR) {
         const int nr = n_rows - r < kNR ? n_rows - r : kNR;
         for (int j = 0; j < n_tok; j += kNT) {
             const int nt = n_tok - j < kNT ? n_tok - j : kNT;
-            pick<K>(nr, nt)(n, w + r * stride, stride, act + j * ab, ab, out + r * n_tok + j, n_tok);
+            f.tiles[nr - 1][nt - 1](n, w + r * stride, stride, act + j * ab, ab, out + r * n_tok + j, n_tok);
         }
     }
 }
@@ -469,9 +446,9 @@ void set_relaxed_tile(int rows, int tokens) {
 
 void dot_relaxed(TypeId t, int64_t n, const uint8_t* w, size_t stride, int n_rows, const uint8_t* act, int n_tok,
                  float* out) {
-    if (t == TypeId::Q4_0) return dot_all<Q4_0Tile>(TypeId::Q8_0, n, w, stride, n_rows, act, n_tok, out);
-    if (t == TypeId::Q4_K) return dot_all<Q4_KTile>(TypeId::Q8_K, n, w, stride, n_rows, act, n_tok, out);
-    if (t == TypeId::Q6_K) return dot_all<Q6_KTile>(TypeId::Q8_K, n, w, stride, n_rows, act, n_tok, out);
+    if (t == TypeId::Q4_0) return dot_all(kQ4_0Family, n, w, stride, n_rows, act, n_tok, out);
+    if (t == TypeId::Q4_K) return dot_all(kQ4_KFamily, n, w, stride, n_rows, act, n_tok, out);
+    if (t == TypeId::Q6_K) return dot_all(kQ6_KFamily, n, w, stride, n_rows, act, n_tok, out);
     fail(HOB_ERR_INTERNAL, std::string("no relaxed kernel for ") + type_name(t));
 }
 #else

@@ -1,9 +1,10 @@
 /// <reference types="vite/client" />
 // The demo PWA: one <hob-chat>, conversations and settings kept in IndexedDB
-// (idb-keyval), each conversation's cache in a saved session named after it
-// (so a reload does not evaluate the conversation again; Settings lists them
-// with delete buttons), the service worker for offline use and, on hosts
-// that cannot send COOP/COEP, for cross-origin isolation.
+// (idb-keyval; a message's images as the downscaled copies the chat saves),
+// each conversation's cache in a saved session named after it (so a reload
+// does not evaluate the conversation again; Settings lists them with delete
+// buttons), the service worker for offline use and, on hosts that cannot
+// send COOP/COEP, for cross-origin isolation.
 import { createStore, del, entries, get, set } from 'idb-keyval';
 
 import '../src/ui/index.js';
@@ -46,7 +47,8 @@ async function save(messages: ChatEntry[]): Promise<void> {
   current.messages = messages;
   current.updatedAtMs = Date.now();
   const first = messages.find((m) => m.role === 'user');
-  current.title = first ? first.content.slice(0, 40) : 'New chat';
+  // A message of images alone has no text to name the chat by.
+  current.title = (first?.content.trim() || (first?.images?.length ? 'Image' : '')).slice(0, 40) || 'New chat';
   if (messages.length) await set(`conv:${current.id}`, current, db);
   await fillPicker();
 }

@@ -39,6 +39,28 @@ std::vector<uint8_t> random_rows(TypeId t, int64_t rows, int64_t cols, uint32_t 
     return data;
 }
 
+// Wraps repacked rows in a tensor and checks that each row unpacks to the
+// original bytes and dequantizes to the original row's values.
+void check_round_trip(TypeId t, const std::vector<uint8_t>& orig, std::vector<uint8_t>& packed, int64_t rows, int64_t cols) {
+    Tensor w;
+    w.type = t;
+    w.ne[0] = cols;
+    w.ne[1] = rows;
+    w.data = packed.data();
+    w.row_bytes = row_size(t, cols);
+    w.n_bytes = w.row_bytes * rows;
+    w.repacked = true;
+    for (int64_t r = 0; r < rows; r++) {
+        std::vector<uint8_t> back(w.row_bytes);
+        unpack_row(t, w.row(r), cols, back.data());
+        CHECK(std::memcmp(back.data(), orig.data() + r * w.row_bytes, w.row_bytes) == 0);
+        std::vector<float> a(cols), b(cols);
+        dequantize_row(t, orig.data() + r * w.row_bytes, a.data(), cols);
+        dequantize_tensor_row(w, r, b.data());
+        CHECK(std::memcmp(a.data(), b.data(), cols * sizeof(float)) == 0);
+    }
+}
+
 }  // namespace
 
 TEST("the repacked order puts elements 2k, 2k+1, 2k+8, 2k+9 of each 16 in lane k") {
@@ -57,23 +79,7 @@ TEST("Q4_0 rows repack and unpack to the same bytes, and dequantize to the same 
         std::vector<uint8_t> packed = orig;
         repack_rows(t, packed.data(), rows, cols);
         CHECK(packed != orig);
-        Tensor w;
-        w.type = t;
-        w.ne[0] = cols;
-        w.ne[1] = rows;
-        w.data = packed.data();
-        w.row_bytes = row_size(t, cols);
-        w.n_bytes = w.row_bytes * rows;
-        w.repacked = true;
-        for (int64_t r = 0; r < rows; r++) {
-            std::vector<uint8_t> back(w.row_bytes);
-            unpack_row(t, w.row(r), cols, back.data());
-            CHECK(std::memcmp(back.data(), orig.data() + r * w.row_bytes, w.row_bytes) == 0);
-            std::vector<float> a(cols), b(cols);
-            dequantize_row(t, orig.data() + r * w.row_bytes, a.data(), cols);
-            dequantize_tensor_row(w, r, b.data());
-            CHECK(std::memcmp(a.data(), b.data(), cols * sizeof(float)) == 0);
-        }
+        check_round_trip(t, orig, packed, rows, cols);
     }
 }
 
@@ -126,23 +132,7 @@ TEST("Q4_K rows repack 16 quant bytes at a time and unpack and dequantize to the
             for (int q = 0; q < 16; q++) CHECK_EQ((int)p[16 + i + q], (int)o[16 + i + kRelaxedOrder[q]]);
         }
     }
-    Tensor w;
-    w.type = TypeId::Q4_K;
-    w.ne[0] = cols;
-    w.ne[1] = rows;
-    w.data = packed.data();
-    w.row_bytes = row_size(TypeId::Q4_K, cols);
-    w.n_bytes = w.row_bytes * rows;
-    w.repacked = true;
-    for (int64_t r = 0; r < rows; r++) {
-        std::vector<uint8_t> back(w.row_bytes);
-        unpack_row(TypeId::Q4_K, w.row(r), cols, back.data());
-        CHECK(std::memcmp(back.data(), orig.data() + r * w.row_bytes, w.row_bytes) == 0);
-        std::vector<float> a(cols), b(cols);
-        dequantize_row(TypeId::Q4_K, orig.data() + r * w.row_bytes, a.data(), cols);
-        dequantize_tensor_row(w, r, b.data());
-        CHECK(std::memcmp(a.data(), b.data(), cols * sizeof(float)) == 0);
-    }
+    check_round_trip(TypeId::Q4_K, orig, packed, rows, cols);
 }
 
 TEST("relaxed Q8_K activations hold the values in repacked order, the scales and the sums of 32") {
@@ -201,23 +191,7 @@ TEST("Q6_K rows repack ql and qh 16 bytes at a time and unpack and dequantize to
         }
         CHECK(std::memcmp(p + 192, o + 192, 18) == 0);  // scales and d stay
     }
-    Tensor w;
-    w.type = TypeId::Q6_K;
-    w.ne[0] = cols;
-    w.ne[1] = rows;
-    w.data = packed.data();
-    w.row_bytes = row_size(TypeId::Q6_K, cols);
-    w.n_bytes = w.row_bytes * rows;
-    w.repacked = true;
-    for (int64_t r = 0; r < rows; r++) {
-        std::vector<uint8_t> back(w.row_bytes);
-        unpack_row(TypeId::Q6_K, w.row(r), cols, back.data());
-        CHECK(std::memcmp(back.data(), orig.data() + r * w.row_bytes, w.row_bytes) == 0);
-        std::vector<float> a(cols), c(cols);
-        dequantize_row(TypeId::Q6_K, orig.data() + r * w.row_bytes, a.data(), cols);
-        dequantize_tensor_row(w, r, c.data());
-        CHECK(std::memcmp(a.data(), c.data(), cols * sizeof(float)) == 0);
-    }
+    check_round_trip(TypeId::Q6_K, orig, packed, rows, cols);
 }
 
 TEST("no other type has a repacked layout") {

@@ -66,11 +66,16 @@ export function browserModelLocation(model: ModelInput, base = globalThis.locati
   throw new HobError('argument/invalid', 'model must be a URL, a stored model id, a File/Blob, { url }, { storeId } or { bytes }');
 }
 
+/** The browser's image decoder, loaded on first use. */
+const browserImageDecoder = () => import('./image-decode-browser.js').then((m) => m.browserImageDecoder);
+
 /** Loads a model in a new worker (or `opts.worker`) and returns the engine;
  * with `shared`, the engine of the tab that hosts it (see shared-engine.ts). */
 export async function createEngine(options: CreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
   let opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
+  // The image code loads with the first projector.
+  if (opts.projector !== undefined && opts.gpuLayers) opts = (await import('./images.js')).cpuForImages(opts);
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), then stored as any URL.
   const hubName = hubNameOf(opts.model);
   const model = hubName ? (await (await later()).resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
@@ -82,7 +87,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
     if (typeof SharedWorker === 'undefined' || !globalThis.navigator?.locks) {
       throw new HobError('argument/invalid', 'a shared engine needs SharedWorker and Web Locks, which this browser lacks');
     }
-    const key = JSON.stringify([name, opts.contextSize ?? 0, opts.gpuLayers ?? 0, opts.threads ?? 0]);
+    const key = JSON.stringify([name, opts.contextSize ?? 0, opts.gpuLayers ?? 0, opts.threads ?? 0, typeof opts.projector === 'string' ? opts.projector : '']);
     return openSharedEngine(key, () => createEngine({ ...options, shared: false }));
   }
   // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
@@ -92,6 +97,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);
-  const engine = await openEngine(remote, source, opts, () => worker.terminate());
+  const projector = opts.projector === undefined ? undefined : browserModelLocation(opts.projector);
+  const engine = await openEngine(remote, source, { ...opts, projector, imageDecoder: browserImageDecoder }, () => worker.terminate());
   return fit && d ? d.withEstimate(engine, fit.report) : engine;
 }

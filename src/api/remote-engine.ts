@@ -6,7 +6,7 @@
 // the worker.
 import * as Comlink from 'comlink';
 
-import { AbortError, BusyError, EngineClosedError, HobError } from '../shared/errors.js';
+import { AbortError, BusyError, EngineClosedError, HobError, ImageError } from '../shared/errors.js';
 import type {
   ChatCompletion, ChatCompletionChunk, ChatCompletionDelta, ChatCompletionRequest, ChoiceLogprobs, ChatCompletions, ChatMessage, Completion, CompletionChunk,
   CompletionRequest, Completions, CreateEngineOptions, EngineEvents, EngineInfo, FinishReason, HobEngine, RequestOptions,
@@ -14,6 +14,7 @@ import type {
 } from '../shared/types.js';
 import type { ReplyDelta } from '../runtime/request.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, ModelLocation, WorkerEvent } from '../worker/protocol.js';
+import type { ImageDecoder } from './images.js';
 import { abortion, WorkerCalls, type WorkerHooks } from './lifecycle.js';
 import { checkRequest } from './options.js';
 import { embeddingList, embedRequest, rerankRequest, rerankResponse, tokenEmbeddingList, tokenEmbedRequest } from './vectors.js';
@@ -113,7 +114,7 @@ let idCounter = 0;
 export async function openEngine(
   remote: Comlink.Remote<EngineWorkerApi>,
   location: ModelLocation,
-  opts: CreateEngineOptions & { sessionDir?: string },
+  opts: Omit<CreateEngineOptions, 'projector'> & { sessionDir?: string; projector?: ModelLocation; imageDecoder?: () => Promise<ImageDecoder> },
   terminate: () => void,
   hooks: WorkerHooks = {},
 ): Promise<HobEngine> {
@@ -174,6 +175,7 @@ export async function openEngine(
           contextSize: opts.contextSize,
           contextShift: opts.contextShift,
           gpuLayers: opts.gpuLayers,
+          ...(opts.projector ? { projector: opts.projector } : {}),
           ...(opts.budget?.gpuBytes !== undefined ? { gpuBudgetBytes: opts.budget.gpuBytes } : {}),
           stopFlag,
           ...(opts.sessionDir !== undefined ? { sessionDir: opts.sessionDir } : {}),
@@ -207,6 +209,18 @@ export async function openEngine(
     calls.check();
     if (options.failIfBusy && queue.busy) throw new BusyError('engine/busy', 'another request is running', { waiting: true });
     const signal = options.signal;
+    // Images cross to the worker as RGB pixels, decoded here (in the page,
+    // or the caller's thread in Node), their buffers transferred.
+    // The decoding code loads on first use.
+    let transfer: ArrayBuffer[] = [];
+    if (req.messages?.some((m) => Array.isArray(m?.content) && m.content.some((p) => (p as { image_url?: unknown })?.image_url))) {
+      if (!engineInfo.images || !opts.imageDecoder) throw new ImageError('image/unsupported', 'this engine has no projector for images');
+      const [{ decodeMessageImages }, decoder] = await Promise.all([import('./images.js'), opts.imageDecoder()]);
+      const decoded = await decodeMessageImages(req.messages, decoder, signal);
+      req = { ...req, messages: decoded.messages };
+      transfer = decoded.buffers;
+    }
+    const sent = transfer.length > 0 ? Comlink.transfer(req, transfer) : req;
     const aborted = (): GenerateResult => ({ text: '', ids: [], finishReason: 'abort', usage: { ...emptyUsage }, nDeltas: 0 });
     if (!(await queue.acquire(signal))) return aborted();
     try {
@@ -219,7 +233,7 @@ export async function openEngine(
       };
       signal?.addEventListener('abort', stop, { once: true });
       try {
-        if (!onDelta) return await calls.call(() => remote.generate(id, req));
+        if (!onDelta) return await calls.call(() => remote.generate(id, sent));
         // The deltas come on a port held here until the request ends.
         const deltas = new MessageChannel();
         let received = 0;
@@ -231,7 +245,7 @@ export async function openEngine(
         };
         try {
           return await calls.call(async () => {
-            const r = await remote.generate(id, req, Comlink.transfer(deltas.port2, [deltas.port2]));
+            const r = await remote.generate(id, sent, Comlink.transfer(deltas.port2, [deltas.port2]));
             // The result and the text travel on different ports: wait for all of the text.
             expected = r.nDeltas;
             if (received < expected) await new Promise<void>((resolve) => (allReceived = resolve));

@@ -4,7 +4,7 @@
 // greedy instead of the whole vocabulary). Which pick a sampler may use is
 // the sampler's business (src/sampling/pick.ts); this file knows how many
 // candidates to read for one and whether what came back can stand for all.
-import type { Candidates } from './offload.js';
+import type { Candidates, DeviceDraw } from './offload.js';
 
 /**
  * The best k logits a sampler can sample from instead of every logit. With
@@ -18,7 +18,11 @@ export interface SamplePick {
   k: number;
   tieFree: boolean;
   nanFree: boolean;
+  /** A top-k pick whose sampler the device can imitate, to decode ahead:
+   * absent for greedy picks (the best one is the token). */
+  draw?: DeviceDraw;
 }
+
 
 /** Candidates read back for a pick. */
 export function pickSize(pick: SamplePick): number {
@@ -29,17 +33,25 @@ export function pickSize(pick: SamplePick): number {
 export interface PickedLogits {
   ids: Int32Array;
   logits: Float32Array;
+  /** A step run ahead with a device draw: the token the device drew and fed
+   * the next step (the sampler's own draw must match it to use that step). */
+  drawn?: number;
+}
+
+/** The token a step run ahead fed the next one: the device's draw, or the best. */
+export function pickedToken(p: PickedLogits): number {
+  return p.drawn ?? p.ids[0];
 }
 
 /** The pick's best k from the candidates read back, or null when they do not
  * meet its checks (and every logit is needed). */
 export function checkPick(c: Candidates, pick: SamplePick): PickedLogits | null {
-  if (!c.complete || (pick.nanFree && c.nNan > 0)) return null;
+  if (!c.complete || (pick.nanFree && c.nNan > 0) || (c.drawn !== undefined && c.drawn < 0)) return null;
   if (pick.tieFree) {
     // Strictly decreasing over the best k + 1 (NaN compares false: refused too).
     for (let i = 0; i < pick.k; i++) if (!(c.logits[i] > c.logits[i + 1])) return null;
   }
-  return { ids: c.ids.subarray(0, pick.k), logits: c.logits.subarray(0, pick.k) };
+  return { ids: c.ids.subarray(0, pick.k), logits: c.logits.subarray(0, pick.k), ...(c.drawn !== undefined ? { drawn: c.drawn } : {}) };
 }
 
 /** A full-vocabulary array of the picked logits, -inf for every other token:

@@ -16,6 +16,21 @@ export interface Candidates {
   nNan: number;
   /** False when too many logits tied with the best for the device to rank them: ids and logits mean nothing. */
   complete: boolean;
+  /** A step run ahead with a device draw: the token it drew (-1: none). */
+  drawn?: number;
+}
+
+/** What a device needs to draw from a top-k pick on its own, so that steps
+ * run ahead can feed each other sampled tokens (src/gpu/decode-ahead.ts):
+ * the sampler's stages after its top-k (top-p, min-p, temperature, in its
+ * order) and its next uniform numbers. The device's draw imitates the
+ * sampler's: the sampler still samples each step from the pick, and a step
+ * whose device token differs is taken back, as a greedy one is. */
+export interface DeviceDraw {
+  stages: readonly { kind: 'top_p' | 'min_p' | 'temperature'; value: number }[];
+  /** The sampler's next n uniform numbers in [0, 1), not drawn (the device
+   * uses one per draw with more than one candidate left, as the sampler). */
+  uniforms(n: number): Float64Array;
 }
 
 /** The weights of blocks [firstLayer, nLayer) (and the output head when
@@ -61,14 +76,15 @@ export interface OffloadRunner {
   /** Every logit of the last forward (head on the device): after candidates
    * a sampler could not use. Valid until the next forward. */
   readLogits(): Promise<Float32Array>;
-  /** Greedy steps one decodeAhead takes at most; absent or 0: none (the
-   * token's embedding row is not on the device, or a step needs the CPU). */
+  /** Steps one decodeAhead takes at most; absent or 0: none (the token's
+   * embedding row is not on the device, or a step needs the CPU). */
   readonly maxAhead?: number;
   /** Evaluates `token` at cell0, then n - 1 more tokens, each the best logit
-   * of the step before, at the cells after it, without the tokens leaving
-   * the device; returns each step's best candidate (as forward with
-   * { candidates: 1 }). readLogits then gives the last step's logits. */
-  decodeAhead?(token: number, cell0: number, n: number): Promise<Candidates[]>;
+   * of the step before (or, with pick.draw, the device's draw from its best
+   * pick.k), at the cells after it, without the tokens leaving the device;
+   * returns each step's candidates (as forward with { candidates: k }, with
+   * the drawn token). readLogits then gives the last step's logits. */
+  decodeAhead?(token: number, cell0: number, n: number, pick?: { k: number; draw?: DeviceDraw }): Promise<Candidates[]>;
   /** Embeddings: runs the blocks over T hidden states of packed sequences
    * at cells [cell0, cell0 + T), row t attending to the cells `rows` gives
    * it (BatchRows, indexed from cell 0: the whole batch's), and reads back

@@ -200,15 +200,15 @@ export class Session {
   }
 
   /**
-   * Greedy decoding ahead on the device (OffloadRunner.decodeAhead): appends
-   * `token` and then the tokens the device picks after it, up to n cells,
-   * and returns the logits after each appended token as the sampler takes
-   * them (the pick of the best one): entry i's best token is what entry
-   * i + 1 evaluated. Fewer when a pick did not pass its checks (ties the
-   * device could not rank, NaN where the pick refuses it): the steps from
-   * it on are dropped. Only the last entry can read every logit. Null,
-   * changing nothing, when the device cannot, the pick is not greedy or the
-   * first pick already failed: the caller evaluates the token alone.
+   * Decoding ahead on the device (OffloadRunner.decodeAhead): appends
+   * `token` and then the tokens the device picks (or draws) after it, up to
+   * n cells, and returns the logits after each appended token as the
+   * sampler takes them (the pick): entry i's device token (pickedToken) is
+   * what entry i + 1 evaluated. Fewer when a pick did not pass its checks
+   * (ties the device could not rank, NaN where the pick refuses it): the
+   * steps from it on are dropped. Only the last entry can read every logit.
+   * Null, changing nothing, when the device cannot, the pick is neither
+   * greedy nor a draw it imitates, or the first pick already failed.
    */
   async evalAhead(token: number, n: number, pick: SamplePick | null): Promise<StepLogits[] | null> {
     const runner = this.offload;
@@ -216,10 +216,10 @@ export class Session {
     n = Math.min(n, runner?.maxAhead ?? 0, this.nCtx - start);
     // Capped logits (Gemma 2) may tie after the device ranked them: a
     // greedy pick there needs the runner-up, which a step does not keep.
-    if (!runner?.decodeAhead || n < 1 || !pick || pick.k !== 1 || pick.tieFree || runner.candidatesCapped) return null;
+    if (!runner?.decodeAhead || n < 1 || !pick || (pick.k !== 1 && !pick.draw) || pick.tieFree || runner.candidatesCapped) return null;
     this.changed();
     this.last = { kind: 'none' };
-    const picks = await runner.decodeAhead(token, start, n);
+    const picks = await runner.decodeAhead(token, start, n, pick);
     const picked: PickedLogits[] = [];
     for (const c of picks) {
       const p = checkPick(c, pick);

@@ -22,6 +22,7 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
   outputNorm?: GPUBuffer;
   output?: GpuWeight;
   outputTied = false;
+  embed?: GpuWeight;
   ropeFreqs?: GPUBuffer;
   /** LongRoPE's factors (n_rot / 2 f32 each), when the file has them. */
   ropeLong?: GPUBuffer;
@@ -73,11 +74,14 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
   }
 
   /** Uploads the offloaded blocks (and head) of a model whose CPU side is
-   * already built, reading each tensor once; onBytes reports progress. */
-  static async create(ctx: GpuContext, spec: GpuModelSpec, read: TensorReader, onBytes?: (n: number) => void): Promise<GpuModel> {
+   * already built, reading each tensor once; onBytes reports progress.
+   * With opts.embeddings, an untied model's token embeddings go up too
+   * (for decoding ahead; runtime/load.ts decides whether memory allows). */
+  static async create(ctx: GpuContext, spec: GpuModelSpec, read: TensorReader, onBytes?: (n: number) => void, opts: { embeddings?: boolean } = {}): Promise<GpuModel> {
     const g = new GpuModel(ctx, spec);
     try {
       await g.upload(read, onBytes);
+      if (opts.embeddings && g.output && !g.outputTied) await g.uploadEmbeddings(read, onBytes);
     } catch (e) {
       g.destroy();
       throw e;
@@ -382,7 +386,21 @@ export class GpuModel implements OffloadedBlocks, GpuModelWeights {
       if (output) onBytes?.(output.bytes.byteLength);
       this.output = output ? await matrix('output.weight', output) : await matrix('token_embd.weight');
       this.outputTied = !output;
+      if (this.outputTied) this.embed = this.output;
     }
+  }
+
+  /** An untied model's token embeddings, uploaded as a weight of their own
+   * (the CPU keeps its copy for prompts). */
+  private async uploadEmbeddings(read: TensorReader, onBytes?: (n: number) => void): Promise<void> {
+    const t = await read('token_embd.weight');
+    if (!t || !isGpuWeightType(t.typeId) || t.dims[0] !== this.spec.info.nEmbd) return;
+    onBytes?.(t.bytes.byteLength);
+    const w = await withErrorScopes(this.ctx.device, 'uploading token_embd.weight', () =>
+      createWeightBuffers(this.ctx, 'token_embd.weight', t.typeId, t.dims[1], t.dims[0], t.bytes));
+    this.weights.push(w);
+    this.sizeBytes += w.sizeBytes;
+    this.embed = w;
   }
 
   /** The GPU side of a new session: caches for nCtx cells and activations,

@@ -38,6 +38,8 @@ const FRAME_BYTES = 16;
 const PICK_CHUNK = 4096;
 const PICK_CAPACITY = 8192;
 const PICK_MAX = 129;
+// decode-ahead.ts: steps one run takes at most.
+const AHEAD_MAX = 64;
 
 const align4 = (n: number) => Math.ceil(n / 4) * 4;
 
@@ -121,6 +123,12 @@ export interface GpuBytes {
   largestBufferBytes: number;
   /** A tensor whose type the GPU kernels lack, if any. */
   unsupported?: string;
+  /** An untied model's token embeddings as gpu-model.ts uploads them for
+   * decoding ahead (the head on the GPU, a type whose rows the GPU reads,
+   * a decoder whose steps need nothing from the CPU): not in weightBytes,
+   * since they go up only where the GPU budget has room for them
+   * (runtime/memory-estimate.ts decides, and counts them there). 0: none. */
+  embedBytes: number;
 }
 
 /**
@@ -129,7 +137,7 @@ export interface GpuBytes {
  * buffers forward-graph.ts records. k = 0 is nothing.
  */
 export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[], k: number, nCtx: number, maxBindingBytes: number): GpuBytes {
-  const out: GpuBytes = { weightBytes: 0, kvBytes: 0, scratchBytes: 0, largestBufferBytes: 0 };
+  const out: GpuBytes = { weightBytes: 0, kvBytes: 0, scratchBytes: 0, largestBufferBytes: 0, embedBytes: 0 };
   if (k <= 0) return out;
   const { nLayer, nEmbd: E, nFf, nVocab } = shape;
   const qDim = shape.nHead * shape.headDim;
@@ -209,6 +217,14 @@ export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[
   if (headOnGpu) {
     vector(E);
     together([byName.has('output.weight') ? 'output.weight' : 'token_embd.weight'], E);
+    // decode-ahead.ts's conditions, as far as the shape tells them:
+    // recurrent blocks and per-layer inputs keep a step on the CPU.
+    const embd = byName.get('token_embd.weight');
+    const recurrent = tensors.some((t) => /\.(ssm_|shortconv\.)/.test(t.name));
+    if (byName.has('output.weight') && embd && embd.dims[0] === E && E % 32 === 0 && !recurrent && !P) {
+      const s = gpuWeightSize(embd.typeId, embd.dims[1] ?? 1, E, maxBindingBytes);
+      if (s && Number.isFinite(s.sizeBytes)) out.embedBytes = s.sizeBytes;
+    }
   }
 
   // The session (forward-graph.ts): caches for nCtx cells, activations for a batch.
@@ -239,6 +255,9 @@ export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[
   if (headOnGpu) {
     const chunks = Math.ceil(nVocab / PICK_CHUNK);
     acts.push(16, (3 * chunks + 1) * 4, PICK_CAPACITY * 8, 2 * (8 + 8 * PICK_MAX));
+    // decode-ahead.ts: its ring of picks and the ring's readback, the draw's
+    // uniforms, parameters and token (where the model decodes ahead).
+    if (out.embedBytes > 0 || !byName.has('output.weight')) acts.push(2 * AHEAD_MAX * (16 + 8 * PICK_MAX), AHEAD_MAX * 4, 48 + 16);
   }
   const nSplit = Math.min(32, Math.max(1, Math.ceil(nCtx / 128)));
   if (nSplit > 1) {

@@ -123,6 +123,11 @@ export interface GpuModelWeights {
   /** True when `output` is the token embedding matrix (tied embeddings):
    * a token's embedding row can then be read on the GPU. */
   readonly outputTied?: boolean;
+  /** The token embedding matrix on the GPU, where a token's embedding row
+   * can be read there (decode-ahead.ts): `output` when tied; for an untied
+   * model, its own upload when the load asked for it (gpu/memory.ts's
+   * embedBytes); absent otherwise. */
+  readonly embed?: GpuWeight;
   /** The RoPE of layer l in a session of nCtx cells (LongRoPE's factors
    * depend on it); undefined for a layer without position encoding. */
   ropeOf(l: number, nCtx: number): RopeConfig | undefined;

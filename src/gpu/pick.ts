@@ -136,6 +136,12 @@ export class GpuPicker {
     enc.copyBufferToBuffer(this.result, 0, dst, dstOffset, bytes);
   }
 
+  /** The buffer the last encoded pick's result lands in (pickReadbackBytes(m)
+   * bytes), for kernels that read it on the GPU (wgsl/draw.wgsl). */
+  get output(): GPUBuffer {
+    return this.result;
+  }
+
   /** The candidates of a result's first pickReadbackBytes(m) bytes. */
   parse(words: Uint32Array, m: number): Candidates {
     const values = new Float32Array(words.buffer, words.byteOffset, words.length);

@@ -7,7 +7,7 @@
 // (src/gpu/pick.ts). Neither a forward nor a shift creates a buffer.
 import type { BatchRows } from '../core/batch-rows.js';
 import type { KvLayer } from '../core/kv-state.js';
-import type { Candidates, ForwardOutput, OffloadRunner } from '../core/offload.js';
+import type { Candidates, DeviceDraw, ForwardOutput, OffloadRunner } from '../core/offload.js';
 import { GpuError, HobError } from '../shared/errors.js';
 import { deviceLostError } from './device.js';
 import { DECODE_AHEAD_MAX, GpuDecodeAhead, decodeAheadUnsupported } from './decode-ahead.js';
@@ -54,7 +54,7 @@ export class GpuRunner implements OffloadRunner {
     this.nCtx = nCtx;
     this.maxBatch = model.spec.hparams.causal ? GPU_MAX_BATCH : nCtx;
     this.graph = recordForward(model, nCtx, this.maxBatch, checkpoints);
-    if (!decodeAheadUnsupported(model, model.outputTied ?? false)) {
+    if (!decodeAheadUnsupported(model)) {
       this.ahead = new GpuDecodeAhead(model, this.graph);
       this.graph.buffers.push(...this.ahead.buffers);
     }
@@ -179,18 +179,19 @@ export class GpuRunner implements OffloadRunner {
     return this.ahead ? DECODE_AHEAD_MAX : 0;
   }
 
-  /** Greedy decode steps with the token staying on the GPU: evaluates
-   * `token` at cell0, then n - 1 tokens that the steps picked, each the best
-   * logit of the step before, at the cells after it; returns each step's
-   * pick (what forward(..., { candidates: 1 }) reads back). The logits of
-   * the last step stay readable (readLogits). A pick that is not complete
-   * (too many ties to rank) makes the steps after it meaningless: the
-   * caller keeps the steps up to it. */
-  async decodeAhead(token: number, cell0: number, n: number): Promise<Candidates[]> {
+  /** Decode steps with the token staying on the GPU: evaluates `token` at
+   * cell0, then n - 1 tokens that the steps chose, each the best logit of
+   * the step before (or, with pick.draw, a draw from its best pick.k), at
+   * the cells after it; returns each step's pick (what forward(...,
+   * { candidates: k }) reads back, with the drawn token). The logits of the
+   * last step stay readable (readLogits). A pick that is not complete (too
+   * many ties to rank) makes the steps after it meaningless: the caller
+   * keeps the steps up to it. */
+  async decodeAhead(token: number, cell0: number, n: number, pick: { k: number; draw?: DeviceDraw } = { k: 1 }): Promise<Candidates[]> {
     this.check();
     await this.graph.allocated;
     if (!this.ahead) {
-      throw new HobError('argument/invalid', `this model cannot decode ahead on the GPU: ${decodeAheadUnsupported(this.model, this.model.outputTied ?? false)}`);
+      throw new HobError('argument/invalid', `this model cannot decode ahead on the GPU: ${decodeAheadUnsupported(this.model)}`);
     }
     if (!Number.isInteger(cell0) || cell0 < 0 || !Number.isInteger(n) || n < 1 || cell0 + n > this.nCtx) {
       throw new HobError('range/out-of-bounds', `cells [${cell0}, ${cell0 + n}) lie outside the GPU cache of ${this.nCtx}`, { cell0, nTokens: n, nCtx: this.nCtx });
@@ -198,11 +199,12 @@ export class GpuRunner implements OffloadRunner {
     if (!Number.isInteger(token) || token < 0 || token >= this.model.spec.info.nVocab) {
       throw new HobError('range/out-of-bounds', `token id ${token} out of range [0, ${this.model.spec.info.nVocab})`, { token });
     }
-    const picks = await this.mapped(() => this.ahead!.run(token, cell0, n));
+    const m = pick.draw ? pick.k : 1;
+    const picks = await this.mapped(() => this.ahead!.run(token, cell0, n, m, pick.draw));
     this.stats.readbacks++;
     this.stats.picks += n;
     this.stats.aheadSteps += n;
-    this.stats.readbackBytes += n * pickReadbackBytes(1);
+    this.stats.readbackBytes += n * GpuDecodeAhead.recordBytes(m, !!pick.draw);
     for (const p of picks) this.cap(p.logits);
     return picks;
   }

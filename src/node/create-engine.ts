@@ -12,6 +12,7 @@ import * as Comlink from 'comlink';
 import { HobError } from '../shared/errors.js';
 import { openEngine } from '../api/remote-engine.js';
 import { checkEngineOptions } from '../api/options.js';
+import { cpuForImages } from '../api/images.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
@@ -19,9 +20,12 @@ import { installErrorTransfer } from '../worker/transfer.js';
 import { hubNameOf, resolveHubModel } from '../store/hub.js';
 import { decideFit, withEstimate } from '../api/fit-settings.js';
 import { checkFit } from './check-fit.js';
+import { nodeImageDecoder } from './image-decode.js';
 
-export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker' | 'shared'> {
+export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker' | 'shared' | 'projector'> {
   model: ModelInput | { path: string };
+  /** A vision projector (mmproj GGUF) for the model, given as the model is. */
+  projector?: ModelInput | { path: string };
   /** The folder saved sessions are files in (default: HOB_CACHE_DIR, else
    * ~/.cache/hob, + /sessions); a session's name is its file's name. */
   sessionDir?: string;
@@ -55,19 +59,20 @@ function startWorker(): Worker {
 /** Loads a model in a worker thread and returns the engine (the browser's API, in Node). */
 export async function createEngine(options: NodeCreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
-  let opts = checkEngineOptions(options, availableParallelism());
+  let opts = cpuForImages(checkEngineOptions(options, availableParallelism()));
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), downloaded as any URL.
   const hubName = hubNameOf(opts.model);
   const model = hubName ? (await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
   // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
-  const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, opts);
+  const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, { ...opts, projector: undefined });
   if (fit) opts = { ...opts, ...fit.settings };
   const source = nodeModelLocation(model);
   installErrorTransfer();
   const worker = startWorker();
   const remote = Comlink.wrap<EngineWorkerApi>(nodeEndpoint(worker));
   const threads = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8));
-  const engine = await openEngine(remote, source, { ...opts, threads, model: '' }, () => void worker.terminate(), {
+  const projector = opts.projector === undefined ? undefined : nodeModelLocation(opts.projector);
+  const engine = await openEngine(remote, source, { ...opts, threads, model: '', projector, imageDecoder: async () => nodeImageDecoder }, () => void worker.terminate(), {
     // A worker that dies settles the calls waiting on it (and its 'error'
     // event, listened to, does not take this process down with it).
     onExit(listener) {

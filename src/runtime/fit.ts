@@ -125,7 +125,7 @@ export interface AutoGpuLayers {
  * the loader both choose with it, so they agree on the number.
  */
 export function autoGpuLayers(model: FitModel, nCtx: number, gpu: GpuLimits, threads = 1): AutoGpuLayers {
-  const est = (k: number) => estimateMemory(model, k, nCtx, { threads, maxBindingBytes: gpu.maxBindingBytes });
+  const est = (k: number) => estimateMemory(model, k, nCtx, { threads, maxBindingBytes: gpu.maxBindingBytes, gpuBudgetBytes: gpu.budgetBytes });
   let k = 0;
   let estimate = est(0);
   while (k < model.nLayer) {
@@ -159,7 +159,7 @@ function mostGpuLayers(model: FitModel, nCtx: number, limits: DeviceLimits): num
 function fewestGpuLayersThatFit(model: FitModel, nCtx: number, from: number, limits: DeviceLimits): number | undefined {
   const most = mostGpuLayers(model, nCtx, limits);
   for (let k = from; k <= most; k++) {
-    if (fits(estimateMemory(model, k, nCtx, { threads: limits.threads, maxBindingBytes: limits.gpu?.maxBindingBytes }), limits)) return k;
+    if (fits(estimateMemory(model, k, nCtx, { threads: limits.threads, maxBindingBytes: limits.gpu?.maxBindingBytes, gpuBudgetBytes: limits.gpu?.budgetBytes }), limits)) return k;
   }
   return undefined;
 }
@@ -167,7 +167,7 @@ function fewestGpuLayersThatFit(model: FitModel, nCtx: number, from: number, lim
 /** The settings that fit at nCtx keeping as many GPU layers of `asked` as possible; undefined if none. */
 function layersAt(model: FitModel, nCtx: number, asked: number | 'auto', limits: DeviceLimits): number | undefined {
   const most = mostGpuLayers(model, nCtx, limits);
-  const opts = { threads: limits.threads, maxBindingBytes: limits.gpu?.maxBindingBytes };
+  const opts = { threads: limits.threads, maxBindingBytes: limits.gpu?.maxBindingBytes, gpuBudgetBytes: limits.gpu?.budgetBytes };
   if (asked === 'auto') return fits(estimateMemory(model, most, nCtx, opts), limits) ? most : undefined;
   const k = Math.min(asked, model.nLayer);
   if (fits(estimateMemory(model, k, nCtx, opts), limits)) return k;
@@ -190,7 +190,7 @@ export function checkModelFit(model: FitModel, request: FitRequest, limits: Devi
   const asked = request.gpuLayers ?? 0;
   const defaultCtx = defaultContextSize(model.nCtxTrain);
   const ctxAsked = request.contextSize ?? defaultCtx;
-  const opts = { threads: limits.threads, maxBindingBytes: limits.gpu?.maxBindingBytes };
+  const opts = { threads: limits.threads, maxBindingBytes: limits.gpu?.maxBindingBytes, gpuBudgetBytes: limits.gpu?.budgetBytes };
   const kAsked = asked === 'auto' ? mostGpuLayers(model, ctxAsked, limits) : Math.min(asked, model.nLayer);
   const askedEstimate = estimateMemory(model, kAsked, ctxAsked, opts);
   const problems = problemsOf(askedEstimate, limits);

@@ -12,7 +12,7 @@
 // The cache always holds the prompt and the output but its last token, so
 // the next request reuses it.
 import type { ReasoningBudget, ReasoningFormat } from '../chat/reasoning.js';
-import type { StepLogits } from '../core/logits.js';
+import { pickedToken, type StepLogits } from '../core/logits.js';
 import type { Model } from '../core/model.js';
 import { SamplerChain } from '../sampling/chain.js';
 import { sampleConstrained } from '../sampling/constrained.js';
@@ -21,11 +21,15 @@ import { GrammarMatcher, grammarVocabFor, type GrammarSnapshot, type GrammarVoca
 import { partialSuffixLength } from '../shared/text.js';
 import type { FinishReason, Progress, SamplingParams, TokenLogprob } from '../shared/types.js';
 import type { Constraint } from './constraint.js';
+import type { PromptImages } from './image-prompt.js';
 import type { Sequence } from './sequence.js';
 import { ThoughtTracker, type ThoughtState } from './thought.js';
 
 export interface GenerationRequest extends SamplingParams {
+  /** The prompt's ids; negative ids are the rows of `images`. */
   promptIds: readonly number[];
+  /** The images of the prompt (runtime/image-prompt.ts). */
+  images?: PromptImages;
   /** Tokens to generate at most. */
   maxTokens: number;
   /** Keep going past end-of-generation tokens (for comparisons with references). */
@@ -87,8 +91,9 @@ export function modelGrammarVocab(model: Model): GrammarVocab {
   }));
 }
 
-/** Greedy steps evaluated ahead on the GPU at a time (Sequence.appendAhead):
- * one readback per this many tokens instead of one per token. */
+/** Steps evaluated ahead on the GPU at a time (Sequence.appendAhead; greedy,
+ * or a top-k draw the GPU imitates): one readback per this many tokens
+ * instead of one per token. */
 export const DECODE_AHEAD_STEPS = 16;
 
 /** Backtracks allowed per request: a model that keeps choosing banned text stops being steered. */
@@ -159,10 +164,11 @@ export async function generate(
 
   const now = () => performance.now();
   let t0 = now();
-  const prefilled = await sequence.prefill(prompt, { ...pick(), onProgress: hooks.onPrefill });
+  const prefilled = await sequence.prefill(prompt, { ...pick(), onProgress: hooks.onPrefill, images: req.images });
   let logits = prefilled.logits;
   const prefillMs = now() - t0;
-  for (const t of prompt) chain.accept(t);
+  // Image rows are no tokens: penalties see the text around them.
+  for (const t of prompt) if (t >= 0) chain.accept(t);
 
   t0 = now();
   // offsets[i]: where token i's text starts in `text`.
@@ -176,10 +182,11 @@ export async function generate(
   let decodeTokens = 0;
   let backtracks = 0;
   let stoppedAtString = false;
-  // Greedy steps the GPU evaluated ahead (Sequence.appendAhead): the cache
-  // already holds each one's input token. A step is used while the token
-  // sampled before it is its input; otherwise, and when the loop ends, the
-  // cache takes the unused ones back, so it ends as if none had been run.
+  // Steps the GPU evaluated ahead (Sequence.appendAhead): the cache already
+  // holds each one's input token (the GPU's pick or draw). A step is used
+  // while the token the chain sampled before it is its input; otherwise,
+  // and when the loop ends, the cache takes the unused ones back, so it
+  // ends as if none had been run.
   let ahead: { input: number; logits: StepLogits }[] = [];
   const dropAhead = () => {
     if (ahead.length === 0) return;
@@ -221,7 +228,7 @@ export async function generate(
         const steps = mayRunAhead() ? await sequence.appendAhead(last, Math.min(DECODE_AHEAD_STEPS, req.maxTokens - ids.length), pick()) : null;
         if (steps) {
           logits = steps[0];
-          ahead = steps.slice(1).map((l, i) => ({ input: steps[i].picked!.ids[0], logits: l }));
+          ahead = steps.slice(1).map((l, i) => ({ input: pickedToken(steps[i].picked!), logits: l }));
         } else {
           logits = await sequence.append([last], pick());
         }
@@ -302,7 +309,7 @@ export async function generate(
         stopSearchFrom = Math.min(stopSearchFrom, text.length);
         // The cache takes back the dropped tokens; the logits become those after ids[j-1].
         ahead = [];
-        logits = (await sequence.prefill(prompt.concat(ids), pick())).logits;
+        logits = (await sequence.prefill(prompt.concat(ids), { ...pick(), images: req.images })).logits;
         pending = false;
         backtracks++;
         continue;

@@ -18,7 +18,7 @@ import type { Progress } from '../shared/types.js';
 import { DEFAULT_GPU_BUDGET } from './device-limits.js';
 import { autoGpuLayers, defaultContextSize, describeAutoGpuLayers } from './fit.js';
 import { IdentitySampler } from './identity.js';
-import { fitModelFromHeader } from './memory-estimate.js';
+import { estimateMemory, fitModelFromHeader } from './memory-estimate.js';
 
 export interface LoadOptions {
   /** Blocks to offload to the GPU, counted from the last (llama.cpp's -ngl):
@@ -70,6 +70,18 @@ export function chooseGpuLayers(header: GgufHeader, fileBytes: number, nLayer: n
   return { k: Math.min(auto.gpuLayers, nLayer), reason: describeAutoGpuLayers(auto, model.nLayer, limits) };
 }
 
+/** Bytes of an untied model's token embeddings to upload next to its
+ * head for decoding ahead on the GPU (0: none): every block offloaded and
+ * the whole within the GPU budget with them (memory-estimate.ts, as the
+ * fit check counts them), else the model decodes one step at a time. */
+export function gpuEmbeddingBytes(header: GgufHeader, fileBytes: number, k: number, nLayer: number, opts: LoadOptions): number {
+  if (k < nLayer || !opts.gpu || !header.tensors.some((t) => t.name === 'output.weight')) return 0;
+  const model = fitModelFromHeader(header, fileBytes);
+  const nCtx = opts.contextSize === undefined ? defaultContextSize(model.nCtxTrain) : opts.contextSize > 0 ? opts.contextSize : model.nCtxTrain || defaultContextSize(0);
+  const e = estimateMemory(model, k, nCtx, { maxBindingBytes: opts.gpu.caps.maxBindingBytes, gpuBudgetBytes: opts.gpuBudgetBytes ?? DEFAULT_GPU_BUDGET });
+  return e.gpu.embedBytes ?? 0;
+}
+
 /** Loads a model from `source`, offloading the last gpuLayers blocks. */
 export async function loadModelFromSource(engine: Engine, source: ByteSource, opts: LoadOptions = {}): Promise<Model> {
   checkAbort(opts.signal);
@@ -91,7 +103,9 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
   let model: Model | undefined;
   try {
     const gpuTensors = header.tensors.filter((t) => isOffloaded(t, nLayer, nCpu, header));
-    const total = loader.sizeBytes + gpuTensors.reduce((n, t) => n + t.sizeBytes, 0);
+    const embeddings = gpuEmbeddingBytes(header, source.sizeBytes, k, nLayer, opts) > 0;
+    const embdBytes = embeddings ? header.tensors.find((t) => t.name === 'token_embd.weight')?.sizeBytes ?? 0 : 0;
+    const total = loader.sizeBytes + gpuTensors.reduce((n, t) => n + t.sizeBytes, 0) + embdBytes;
     let loaded = 0;
     const progress = (n: number) => {
       loaded += n;
@@ -111,7 +125,7 @@ export async function loadModelFromSource(engine: Engine, source: ByteSource, op
       };
       // The GPU code loads only when blocks are offloaded.
       const { GpuModel } = await import('../gpu/gpu-model.js');
-      model.offload = await GpuModel.create(opts.gpu!, { info: model.info, hparams: model.hparams }, read, progress);
+      model.offload = await GpuModel.create(opts.gpu!, { info: model.info, hparams: model.hparams }, read, progress, { embeddings });
     }
     model.identity = await sampler.finish(source, { name: model.info.name, architecture: model.info.architecture });
     model.loadReport = {

@@ -182,6 +182,10 @@ export interface EstimateOptions {
   threads?: number;
   /** The GPU's storage binding limit (weights are split to fit it). Default 128 MiB (WebGPU's default). */
   maxBindingBytes?: number;
+  /** The GPU budget: an untied model's token embeddings go to the GPU (for
+   * decoding ahead) only when everything fits it with them. Absent: they
+   * stay on the CPU alone. */
+  gpuBudgetBytes?: number;
 }
 
 /** Whether the CPU holds a tensor when blocks [0, nCpu) run there (cpp/model.cpp's cpu_uses_tensor). */
@@ -252,6 +256,9 @@ export function estimateMemory(model: FitModel, gpuLayers: number, contextSize: 
   const running = vocab + kvBytes + sessionScratch;
   const totalBytes = baseBytes + parsed + weightBytes + Math.max(loadingBytes, running);
   const gpu = gpuBytes(model, model.tensors, k, nCtx, opts.maxBindingBytes ?? 128 * 2 ** 20);
+  const gpuTotal = gpu.weightBytes + gpu.kvBytes + gpu.scratchBytes;
+  // An untied model's embeddings: on the GPU too where the budget has room.
+  const embedBytes = gpu.embedBytes > 0 && opts.gpuBudgetBytes !== undefined && gpuTotal + gpu.embedBytes <= opts.gpuBudgetBytes ? gpu.embedBytes : 0;
   return {
     gpuLayers: k,
     contextSize: nCtx,
@@ -264,6 +271,14 @@ export function estimateMemory(model: FitModel, gpuLayers: number, contextSize: 
       loadingBytes,
       totalBytes: Math.round(totalBytes),
     },
-    gpu: { ...gpu, totalBytes: gpu.weightBytes + gpu.kvBytes + gpu.scratchBytes },
+    gpu: {
+      weightBytes: gpu.weightBytes + embedBytes,
+      kvBytes: gpu.kvBytes,
+      scratchBytes: gpu.scratchBytes,
+      largestBufferBytes: gpu.largestBufferBytes,
+      totalBytes: gpuTotal + embedBytes,
+      ...(gpu.unsupported !== undefined ? { unsupported: gpu.unsupported } : {}),
+      ...(embedBytes > 0 ? { embedBytes } : {}),
+    },
   };
 }

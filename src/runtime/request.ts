@@ -9,13 +9,14 @@ import { ReplyParser } from '../chat/tool-parser.js';
 import type { ChatPrompt } from '../chat/tool-prompt.js';
 import { HobError } from '../shared/errors.js';
 import type {
-  AssistantMessage, ChatCompletionDelta, ChatMessage, ConstraintParams, FinishReason, LogprobParams, SamplingParams, TokenLogprob, ToolChoice,
+  AssistantMessage, ChatCompletionDelta, ChatMessageInput, ConstraintParams, RgbImage, FinishReason, LogprobParams, SamplingParams, TokenLogprob, ToolChoice,
   ToolDefinition,
 } from '../shared/types.js';
 import { MAX_TOP_LOGPROBS } from '../sampling/logprobs.js';
 import { compileConstraint, type Constraint } from './constraint.js';
 import type { GenerationRequest } from './generate.js';
-import { chatPrompt, chatPromptIds, completionPromptIds } from './prompt.js';
+import { flattenContent, imagePromptIds, MEDIA_MARKER, type ImageEncoder, type PromptImages } from './image-prompt.js';
+import { chatPrompt, chatPromptIds, completionPromptIds, specialTokenText } from './prompt.js';
 
 /** A delta of the reply as the worker streams it: what the reply adds, and
  *  the log-probabilities of the tokens it comes from (when asked for). */
@@ -25,8 +26,11 @@ export interface ReplyDelta extends ChatCompletionDelta {
 
 /** A chat (messages) or text completion (prompt) request, in the API's names. */
 export interface ReplyRequest extends SamplingParams, ConstraintParams, LogprobParams {
-  messages?: ChatMessage[];
+  messages?: ChatMessageInput[];
   prompt?: string;
+  /** A text completion's images, before its text (unless the text places
+   *  them with media markers), as llama.cpp's mtmd-cli puts them. */
+  images?: RgbImage[];
   tools?: ToolDefinition[];
   tool_choice?: ToolChoice;
   parallel_tool_calls?: boolean;
@@ -35,7 +39,12 @@ export interface ReplyRequest extends SamplingParams, ConstraintParams, LogprobP
 }
 
 export interface PreparedRequest {
+  /** The prompt's ids; an image's rows are its negative placeholder id. */
   promptIds: number[];
+  /** The images the negative ids stand for (runtime/image-prompt.ts). */
+  images?: PromptImages;
+  /** Embedding rows of images among promptIds. */
+  imageTokens: number;
   /** The generation loop's request, but for maxTokens and ignoreEos. */
   generation: Omit<GenerationRequest, 'maxTokens' | 'promptIds'>;
   constraint?: Constraint;
@@ -99,17 +108,33 @@ function checkBudget(n: unknown): number | undefined {
 }
 
 /** Prepares a request: renders and tokenizes its prompt, compiles its
- * constraint. Every error here is typed and happens before anything is
- * evaluated. */
-export function prepareRequest(model: Model, req: ReplyRequest): PreparedRequest {
+ * constraint. Images need `vision` (the engine's projector); their pixels
+ * are hashed here and encoded only when the sequence evaluates them. Every
+ * error here is typed and happens before anything is evaluated. */
+export function prepareRequest(model: Model, req: ReplyRequest, vision?: ImageEncoder): PreparedRequest {
   let chat: ChatPrompt | undefined;
   let ids: number[];
+  let images: PromptImages | undefined;
+  let imageTokens = 0;
+  const withImages = (text: string, rgb: RgbImage[], addSpecial: boolean) => {
+    const p = imagePromptIds(model, vision, text, rgb, addSpecial);
+    images = p.images;
+    imageTokens = p.imageTokens;
+    return p.ids;
+  };
   if (req.messages !== undefined) {
-    chat = chatPrompt(model, { ...req, messages: req.messages });
-    ids = chatPromptIds(model, chat.prompt);
+    const flat = Array.isArray(req.messages) ? flattenContent(req.messages) : { messages: req.messages, images: [] };
+    chat = chatPrompt(model, { ...req, messages: flat.messages });
+    const bos = specialTokenText(model, model.info.bos);
+    ids = flat.images.length > 0 ? withImages(chat.prompt, flat.images, !(bos && chat.prompt.startsWith(bos))) : chatPromptIds(model, chat.prompt);
   } else {
     if (req.tools?.length) throw new HobError('argument/invalid', 'tools belong to chat requests (messages), not to text completions');
-    ids = completionPromptIds(model, req.prompt);
+    const rgb = req.images ?? [];
+    if (rgb.length > 0 && typeof req.prompt === 'string') {
+      ids = withImages(req.prompt.includes(MEDIA_MARKER) ? req.prompt : MEDIA_MARKER.repeat(rgb.length) + req.prompt, rgb, true);
+    } else {
+      ids = completionPromptIds(model, req.prompt);
+    }
   }
   const constraint = compileConstraint(model, req, chat);
   const maxReasoning = checkBudget(req.max_reasoning_tokens);
@@ -119,9 +144,12 @@ export function prepareRequest(model: Model, req: ReplyRequest): PreparedRequest
   const parser = parse ? new ReplyParser({ ...chat!.parser, constrained: !!constraint && chat!.toolsActive }) : undefined;
   return {
     promptIds: ids,
+    images,
+    imageTokens,
     constraint,
     generation: {
       ...req,
+      images,
       stop: [...stop, ...(chat?.stops ?? [])],
       constraint,
       reasoningBudget: budget,

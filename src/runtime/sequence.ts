@@ -14,12 +14,18 @@
 // latest state checkpoint before the change (checkpoints.ts) and evaluates
 // the tokens kept after it again, which gives what a fresh evaluation of
 // them gives. Attention-only models never take that path.
+// Images (image-prompt.ts): an image's rows are negative ids, evaluated as
+// embedding rows; the same image (by its pixels' hash) is reused like any
+// prefix, and every cut keeps or evicts an image with its markers whole
+// (image-spans.ts).
 import { checkKvState, type KvState } from '../core/kv-state.js';
 import type { EvalOptions, Session } from '../core/session.js';
-import type { StepLogits } from '../core/logits.js';
+import { pickedToken, type StepLogits } from '../core/logits.js';
 import { ContextFullError, HobError, SessionError } from '../shared/errors.js';
 import type { ContextShiftOptions, Progress, ShiftEvent } from '../shared/types.js';
 import { StateCheckpoints, checkpointPositions } from './checkpoints.js';
+import type { PromptImage, PromptImages } from './image-prompt.js';
+import { cutAfter, cutBefore, imageSpans, spanCut, type ImageSpan, type SpanShape } from './image-spans.js';
 
 export interface SequenceOptions {
   /** Shift the context when the next token would not fit (llama.cpp's
@@ -37,6 +43,8 @@ export interface PrefillOptions extends EvalOptions {
   onProgress?: (p: Progress) => void;
   /** Tokens per chunk with onProgress (default 128). */
   chunkTokens?: number;
+  /** The images whose rows the prompt's negative ids are. */
+  images?: PromptImages;
 }
 
 /** What a sequence holds: its cache's cells and the token id of each. No
@@ -67,8 +75,12 @@ export function describeShift(e: ShiftEvent): string {
   return `evicted ${e.evicted} tokens at position ${e.position} (${e.kind}, ${e.nPast} tokens remain)`;
 }
 
+const NO_MARKERS: SpanShape = { lead: 0, trail: 0 };
+
 export class Sequence {
   private ids: number[] = [];
+  /** The images among the cached ids, by their negative id. */
+  private readonly cachedImages = new Map<number, SpanShape & { key: string }>();
   /** Hybrids: the recurrent state's checkpoints. */
   private readonly checkpoints: StateCheckpoints | null;
 
@@ -120,38 +132,113 @@ export class Sequence {
         promptTokens: prompt.length, contextSize,
       });
     }
-    let common = commonPrefix(prompt, this.ids);
+    const withImages = prompt.some((t) => t < 0);
+    if (withImages) this.checkImages(prompt, opts.images);
+    let common = this.imagePrefix(prompt, opts.images);
     let edited: { position: number; evicted: number } | null = null;
     if (common < this.ids.length && this.shiftEnabled && common >= this.nKeep) {
       const span = this.editedSpan(prompt, common);
       if (span > 0 && (!this.checkpoints || this.session.canErase(common, common + span))) {
         this.evict('prompt-edit', common, span);
-        common = commonPrefix(prompt, this.ids);
+        common = this.imagePrefix(prompt, opts.images);
       } else if (span > 0) {
         edited = { position: common, evicted: span };
       }
     }
     if (this.checkpoints) return this.prefillRecurrent(prompt, common, edited, opts);
     // The last prompt token is always evaluated: its logits are needed, and
-    // the cache keeps entries, not logits.
-    if (common === prompt.length) common--;
-    this.session.truncate(common);
-    this.ids.length = common;
+    // the cache keeps entries, not logits. (An image there is evaluated whole.)
+    if (common === prompt.length) common = cutBefore(this.promptSpans(prompt, opts.images, false), common - 1);
+    this.truncate(common);
     const rest = prompt.slice(common);
-    // In chunks for a progress report; the prompt as a whole was checked
-    // against the context above, so a chunk never fails for lack of room.
-    const chunk = opts.onProgress ? Math.max(1, opts.chunkTokens ?? 128) : rest.length;
-    for (let i = 0; i + chunk < rest.length; i += chunk) {
-      const part = rest.slice(i, i + chunk);
-      await this.session.eval(part);
-      this.ids.push(...part);
-      opts.onProgress?.({ loaded: i + chunk, total: rest.length });
-    }
-    const last = rest.slice(Math.floor((rest.length - 1) / chunk) * chunk);
-    const logits = await this.session.eval(last, { pick: opts.pick });
-    this.ids.push(...last);
-    opts.onProgress?.({ loaded: rest.length, total: rest.length });
+    const logits = await this.evalRest(rest, opts);
+    if (withImages || this.cachedImages.size > 0) this.forgetImages();
     return { reused: common, evaluated: rest.length, logits };
+  }
+
+  /** Evaluates tokens after the cached ones, an image's rows together as
+   *  embedding rows, text in chunks for a progress report; the prompt as a
+   *  whole was checked against the context, so a chunk never fails for lack
+   *  of room. Starts at no image's middle (the cuts see to it). */
+  private async evalRest(rest: readonly number[], opts: PrefillOptions): Promise<StepLogits> {
+    const chunk = opts.onProgress ? Math.max(1, opts.chunkTokens ?? 128) : rest.length;
+    const rowsDone = new Map<number, number>();
+    let logits: StepLogits | undefined;
+    for (let i = 0; i < rest.length;) {
+      let end = i + 1;
+      if (rest[i] < 0) while (end < rest.length && rest[end] === rest[i]) end++;
+      else while (end < rest.length && rest[end] >= 0 && end - i < chunk) end++;
+      const part = rest.slice(i, end);
+      if (part[0] < 0) {
+        const img = opts.images!.get(part[0])!;
+        const from = rowsDone.get(img.id) ?? 0;
+        rowsDone.set(img.id, from + part.length);
+        logits = this.evalRows(img, from, part.length);
+      } else {
+        logits = await this.session.eval(part, end === rest.length ? { pick: opts.pick } : {});
+      }
+      this.ids.push(...part);
+      i = end;
+      opts.onProgress?.({ loaded: i, total: rest.length });
+    }
+    return logits!;
+  }
+
+  /** Rows [from, from + n) of an image (one sub-image), with the attention
+   *  its projector asks for. */
+  private evalRows(img: PromptImage, from: number, n: number): StepLogits {
+    const nEmbd = this.session.model.info.nEmbd;
+    const rows = img.rows().subarray(from * nEmbd, (from + n) * nEmbd);
+    // The bidirectional flag reaches sessions that take it (Gemma 3's
+    // projector); a causal image needs none.
+    const evalEmbeddings = this.session.evalEmbeddings.bind(this.session) as (rows: Float32Array, opts?: { bidirectional?: boolean }) => StepLogits;
+    const logits = img.bidirectional ? evalEmbeddings(rows, { bidirectional: true }) : evalEmbeddings(rows);
+    this.cachedImages.set(img.id, { key: img.key, lead: img.lead, trail: img.trail });
+    return logits;
+  }
+
+  /** Every negative id of the prompt is an image it brings; hybrids take none. */
+  private checkImages(prompt: readonly number[], images: PromptImages | undefined): void {
+    if (this.checkpoints) {
+      throw new HobError('image/unsupported', `images need a model whose cache can keep them apart: ${this.session.model.info.architecture}'s recurrent state cannot`);
+    }
+    const missing = prompt.find((t) => t < 0 && !images?.has(t));
+    if (missing !== undefined) throw new HobError('internal', `the prompt's id ${missing} is no image it brings`, { id: missing });
+  }
+
+  /** The cached prefix of the prompt, in whole images: the same negative
+   *  id with other pixels is another image, and no image's rows are kept in
+   *  part (equal marker tokens around them are reused like any text). */
+  private imagePrefix(prompt: readonly number[], images: PromptImages | undefined): number {
+    let common = commonPrefix(prompt, this.ids);
+    if (this.cachedImages.size === 0) return common;
+    for (let i = 0; i < common; i++) {
+      const t = prompt[i];
+      if (t < 0 && images?.get(t)?.key !== this.cachedImages.get(t)?.key) common = i;
+    }
+    const cached = this.cachedSpans(false);
+    const promptSpans = this.promptSpans(prompt, images, false);
+    for (let before = -1; before !== common;) {
+      before = common;
+      common = cutBefore(promptSpans, cutBefore(cached, common));
+    }
+    return common;
+  }
+
+  /** The cached images' spans: with their markers (what a shift evicts
+   *  whole), or their rows alone (what an evaluation takes whole). */
+  private cachedSpans(markers = true): ImageSpan[] {
+    return this.cachedImages.size === 0 ? [] : imageSpans(this.ids, (id) => (markers ? this.cachedImages.get(id) : NO_MARKERS));
+  }
+
+  private promptSpans(prompt: readonly number[], images: PromptImages | undefined, markers = true): ImageSpan[] {
+    return images && images.size > 0 ? imageSpans(prompt, (id) => (markers ? images.get(id) : NO_MARKERS)) : [];
+  }
+
+  /** Drops what the cache no longer holds from the images it knows. */
+  private forgetImages(): void {
+    const held = new Set(this.ids.filter((t) => t < 0));
+    for (const id of this.cachedImages.keys()) if (!held.has(id)) this.cachedImages.delete(id);
   }
 
   /** prefill for a hybrid model, from the common prefix with the cache:
@@ -233,7 +320,9 @@ export class Sequence {
    * at least MIN_SHIFT_REUSE of them; 0 when there is none. */
   private editedSpan(prompt: readonly number[], start: number): number {
     const cached = this.ids;
+    const spans = this.cachedSpans();
     for (let j = start + 1; j + MIN_SHIFT_REUSE <= cached.length; j++) {
+      if (spanCut(spans, j)) continue;
       const tail = cached.length - j;
       if (start + tail > prompt.length) continue;
       let k = 0;
@@ -253,7 +342,9 @@ export class Sequence {
     const nPast = this.ids.length;
     const over = nPast + tokens.length - nCtx;
     if (over > 0) {
-      const nKeep = this.nKeep;
+      // Images are kept or evicted whole: an image across the kept head is kept.
+      const spans = this.cachedSpans();
+      const nKeep = cutAfter(spans, this.nKeep);
       const room = nPast - nKeep;
       if (!this.shiftEnabled || over > room) {
         const why = this.shiftEnabled
@@ -265,7 +356,7 @@ export class Sequence {
       }
       const cs = this.options.contextShift || {};
       const want = cs.nDiscard ?? Math.floor(room / 2);
-      const evicted = Math.min(room, Math.max(want, over));
+      const evicted = cutAfter(spans, nKeep + Math.min(room, Math.max(want, over))) - nKeep;
       if (!this.checkpoints || this.session.canErase(nKeep, nKeep + evicted)) this.evict('overflow', nKeep, evicted);
       else await this.reevaluateWithout('overflow', nKeep, evicted);
     }
@@ -275,8 +366,8 @@ export class Sequence {
     return logits;
   }
 
-  /** Greedy decoding ahead (Session.evalAhead): appends `token` and up to
-   * n - 1 tokens the device picks after it, keeping the ids in step; the
+  /** Decoding ahead (Session.evalAhead): appends `token` and up to n - 1
+   * tokens the device picks or draws after it, keeping the ids in step; the
    * logits after each, or null (nothing changed) where it cannot, or the
    * context has no room for two (append then shifts). */
   async appendAhead(token: number, n: number, opts: EvalOptions = {}): Promise<StepLogits[] | null> {
@@ -284,13 +375,14 @@ export class Sequence {
     if (this.checkpoints || room < 2) return null;
     const steps = await this.session.evalAhead(token, Math.min(n, room), opts.pick ?? null);
     if (!steps) return null;
-    this.ids.push(token, ...steps.slice(0, -1).map((s) => s.picked!.ids[0]));
+    this.ids.push(token, ...steps.slice(0, -1).map((s) => pickedToken(s.picked!)));
     return steps;
   }
 
   private evict(kind: ShiftEvent['kind'], position: number, evicted: number): void {
     this.session.erase(position, position + evicted);
     this.ids.splice(position, evicted);
+    if (this.cachedImages.size > 0) this.forgetImages();
     this.options.onShift?.({ kind, position, evicted, nPast: this.ids.length });
   }
 
@@ -303,18 +395,34 @@ export class Sequence {
         start, end, nKeep, nPast: this.ids.length,
       });
     }
+    this.checkWholeImages(start, end);
     this.session.erase(start, end);
     this.ids.splice(start, end - start);
+    if (this.cachedImages.size > 0) this.forgetImages();
+  }
+
+  /** Refuses a cut [start, end) that would keep part of an image. */
+  private checkWholeImages(start: number, end: number): void {
+    const spans = this.cachedSpans(false);
+    const cut = spanCut(spans, start) ?? spanCut(spans, end);
+    if (cut) {
+      throw new HobError('range/out-of-bounds', `cannot erase tokens [${start}, ${end}): the image at [${cut.start}, ${cut.end}) goes whole or not at all`, {
+        start, end, imageStart: cut.start, imageEnd: cut.end,
+      });
+    }
   }
 
   /** llama.cpp's context shift, keeping the ids in step: keeps the first
    * nKeep tokens and evicts the nDiscard after them. */
   shift(nKeep: number, nDiscard: number): void {
+    this.checkWholeImages(nKeep, nKeep + nDiscard);
     this.session.shift(nKeep, nDiscard);
     this.ids.splice(nKeep, nDiscard);
+    if (this.cachedImages.size > 0) this.forgetImages();
   }
 
-  /** Forgets every token from position n on. */
+  /** Forgets every token from position n on (an image cut there is
+   *  evaluated whole again by the next prefill, which cuts before it). */
   truncate(n: number): void {
     this.session.truncate(n);
     this.ids.length = n;
@@ -323,10 +431,18 @@ export class Sequence {
   clear(): void {
     this.session.truncate(0);
     this.ids = [];
+    this.cachedImages.clear();
   }
 
-  /** A copy of the cache and its token ids (only the used cells). */
+  /** A copy of the cache and its token ids (only the used cells). A cache
+   *  holding images is a SessionError 'session/unsupported': their rows
+   *  have no token ids to save. */
   async save(): Promise<SequenceState> {
+    if (this.ids.some((t) => t < 0)) {
+      throw new SessionError('session/unsupported', 'a conversation with images cannot be saved as a session', {
+        imageTokens: this.ids.filter((t) => t < 0).length,
+      });
+    }
     const tokens = Int32Array.from(this.ids);
     const kv = await this.session.saveState();
     if (kv.positions.length !== tokens.length) throw new HobError('internal', 'the sequence changed while it was being saved');
@@ -351,6 +467,7 @@ export class Sequence {
       throw new SessionError('session/invalid', `saved token ${bad} is ${tokens[bad]}, not an id of this vocabulary of ${nVocab}`, { index: bad, token: tokens[bad] });
     }
     this.ids = [];
+    this.cachedImages.clear();
     await this.session.restoreState(kv);
     this.ids = Array.from(tokens);
   }

@@ -11,7 +11,7 @@ import { HobError } from '../shared/errors.js';
 import type { SamplerName, SamplingParams } from '../shared/types.js';
 import { Mt19937 } from './mt19937.js';
 import { invalid, resolveSampling, type ResolvedSampling } from './params.js';
-import { chainPick } from './pick.js';
+import { chainPick, deviceDrawStages } from './pick.js';
 
 export interface SamplerChainOptions {
   /** Tokens in the vocabulary (the logits' length). */
@@ -89,7 +89,22 @@ export class SamplerChain {
    * device (EvalOptions.pick), with `nBannedNow` tokens banned at the step;
    * null: every logit. */
   gpuPick(nBannedNow = 0): SamplePick | null {
-    return chainPick(this.params, this.nVocab, { biased: this.bias.length > 0, bannedNow: nBannedNow });
+    const pick = chainPick(this.params, this.nVocab, { biased: this.bias.length > 0, bannedNow: nBannedNow });
+    if (!pick || pick.k === 1) return pick;
+    // A top-k pick: the device may imitate the draw to decode ahead, with
+    // this chain's next numbers (peeked: sample() still draws them).
+    const stages = deviceDrawStages(this.params);
+    if (!stages) return pick;
+    return {
+      ...pick,
+      draw: {
+        stages,
+        uniforms: (n) => {
+          const rng = this.rng.clone();
+          return Float64Array.from({ length: n }, () => rng.nextDouble());
+        },
+      },
+    };
   }
 
   /** The next token from an evaluation's logits: its pick's candidates when

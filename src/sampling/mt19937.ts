@@ -14,6 +14,14 @@ export class Mt19937 {
     }
   }
 
+  /** A copy in the same state: its numbers are this one's next ones. */
+  clone(): Mt19937 {
+    const c = new Mt19937(0);
+    c.mt.set(this.mt);
+    c.index = this.index;
+    return c;
+  }
+
   nextU32(): number {
     if (this.index >= 624) this.twist();
     let y = this.mt[this.index++];

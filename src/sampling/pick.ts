@@ -4,6 +4,7 @@
 // alone (no bias, ban, penalty or DRY there), so the truncation's survivors
 // are exactly the best k. It knows nothing of GPU buffers.
 import type { SamplePick } from '../core/logits.js';
+import type { DeviceDraw } from '../core/offload.js';
 import type { SamplerName } from '../shared/types.js';
 import type { ResolvedSampling } from './params.js';
 
@@ -47,4 +48,23 @@ export function chainPick(p: ResolvedSampling, nVocab: number, opts: { biased: b
   const first = p.sampler_order.find((s) => !isNoop(s, p));
   if (first === 'top_k' && p.top_k <= GPU_TOP_K_MAX && p.top_k < nVocab) return { k: p.top_k, ...plain };
   return null;
+}
+
+/** The stages a device's draw runs after a top-k pick (DeviceDraw), in the
+ * chain's order, or null when the chain does more than top-p, min-p and a
+ * temperature after its top-k (the device then decodes one step at a time).
+ * Only for a pick chainPick gave with k > 1. */
+export function deviceDrawStages(p: ResolvedSampling): DeviceDraw['stages'] | null {
+  if (p.mirostat !== 0 || !(p.temperature > 0)) return null;
+  const stages: { kind: 'top_p' | 'min_p' | 'temperature'; value: number }[] = [];
+  const after = p.sampler_order.slice(p.sampler_order.indexOf('top_k') + 1);
+  for (const s of after) {
+    if (isNoop(s, p)) continue;
+    if (s === 'top_p') stages.push({ kind: s, value: p.top_p });
+    else if (s === 'min_p') stages.push({ kind: s, value: p.min_p });
+    else if (s === 'temperature') stages.push({ kind: s, value: p.temperature });
+    else return null;
+  }
+  // The kernel takes four stages (a chain that repeats one may list more).
+  return stages.length <= 4 ? stages : null;
 }

@@ -36,6 +36,10 @@ export type HobErrorCode =
   | 'template/limit'
   | 'session/mismatch'
   | 'session/invalid'
+  | 'session/unsupported'
+  | 'image/unsupported'
+  | 'image/invalid'
+  | 'image/too-large'
   | 'internal'
   | StoreErrorCode
   | HubErrorCode;
@@ -82,8 +86,14 @@ export class EngineMovedError extends HobError {}
 /** A saved session that cannot be restored here: it was saved with another
  * model, context size, layer count or cache type ('session/mismatch',
  * details.field, details.saved, details.current), or its bytes are not a
- * session this version reads ('session/invalid', details.offset). */
+ * session this version reads ('session/invalid', details.offset); or a
+ * cache that cannot be saved: one holding images ('session/unsupported'). */
 export class SessionError extends HobError {}
+/** An image the engine cannot take: a text-only engine given one
+ * ('image/unsupported'), bytes that are no image Hob decodes
+ * ('image/invalid', details.format names what they are), or an image over
+ * the caps on its bytes or pixels ('image/too-large', details.limit). */
+export class ImageError extends HobError {}
 /** The request was cancelled through its AbortSignal. */
 export class AbortError extends HobError {}
 /** WebGPU failed: no adapter, a validation or out-of-memory error caught in
@@ -115,7 +125,8 @@ register(ContextFullError, ['context/overflow']);
 register(BusyError, ['engine/busy']);
 register(EngineClosedError, ['engine/closed']);
 register(EngineMovedError, ['engine/moved']);
-register(SessionError, ['session/mismatch', 'session/invalid']);
+register(SessionError, ['session/mismatch', 'session/invalid', 'session/unsupported']);
+register(ImageError, ['image/unsupported', 'image/invalid', 'image/too-large']);
 register(AbortError, ['request/aborted']);
 register(GpuError, ['gpu/unavailable', 'gpu/validation', 'gpu/out-of-memory', 'gpu/device-lost', 'gpu/unsupported-type']);
 register(GrammarError, ['grammar/parse', 'grammar/schema', 'grammar/limit', 'grammar/rejected']);

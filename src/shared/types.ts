@@ -37,6 +37,10 @@ export interface ContextShiftOptions {
 
 export interface CreateEngineOptions {
   model: ModelInput;
+  /** A vision projector (llama.cpp's mmproj GGUF) for the model: with it,
+   *  chat messages may hold images (EngineInfo.images). Loaded like the
+   *  model (URL through the store, stored id, File/Blob, bytes). */
+  projector?: ModelInput;
   /** Transformer blocks on the GPU, counted from the last; 'auto' fits as many as the adapter allows. Default 0. */
   gpuLayers?: number | 'auto';
   /** Context window in tokens (default: min(training context, 4096)). */
@@ -81,6 +85,28 @@ export interface ChatMessage {
   name?: string;
   /** An assistant turn's reasoning (the text of its <think> block), passed back to templates that render it. */
   reasoning_content?: string;
+}
+
+/** Decoded pixels: width x height, 3 bytes (R, G, B) a pixel, row by row. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+}
+
+/** An image of a message: a `data:` URL (PNG, JPEG, binary PPM), an http(s)
+ *  URL (fetched), a Blob/File or ImageBitmap (browser), or decoded pixels. */
+export type ImageInput = string | Blob | ImageBitmap | RgbImage;
+
+/** A part of a message's content, as OpenAI's chat API takes it. */
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: ImageInput; detail?: string } };
+
+/** A message of a request: its content a string or text and image parts
+ *  (an engine with a projector; see CreateEngineOptions.projector). */
+export interface ChatMessageInput extends Omit<ChatMessage, 'content'> {
+  content: string | null | ContentPart[];
 }
 
 /** A JSON Schema (draft 2020-12 / OpenAPI subset): what structured output and tool parameters are checked against. */
@@ -248,7 +274,7 @@ export interface SessionParams {
 }
 
 export interface ChatCompletionRequest extends SamplingParams, ConstraintParams, LogprobParams, SessionParams, RequestOptions {
-  messages: ChatMessage[];
+  messages: ChatMessageInput[];
   stream?: boolean;
   /** Tokens to generate at most (default: until end of generation or the context is used up). */
   max_tokens?: number;
@@ -283,6 +309,8 @@ export interface Usage {
   decode_tokens_per_second: number;
   /** Of completion_tokens, those a thinking model spent thinking (chat replies of templates with <think>). */
   completion_tokens_details?: { reasoning_tokens: number };
+  /** Of prompt_tokens, the embedding rows of images (requests with images). */
+  prompt_tokens_details?: { image_tokens: number };
 }
 
 /** A reply: its text (null when it only calls tools), its reasoning when the model thought first, its tool calls. */
@@ -391,6 +419,10 @@ export interface EngineInfo {
   };
   contextSize: number;
   threads: number;
+  /** Whether chat messages may hold images: a projector is loaded. */
+  images: boolean;
+  /** The projector's type (clip.projector_type: 'idefics3', ...), when one is loaded. */
+  projector?: string;
   /** 'mt' (SIMD + threads) or 'st' (SIMD, one thread: the page is not cross-origin isolated). */
   variant: 'mt' | 'st';
   /** What context shifts and prompt edits do with this model's cache, and
@@ -679,6 +711,9 @@ export interface FitEstimate {
     totalBytes: number;
     /** A tensor whose type the GPU kernels lack. */
     unsupported?: string;
+    /** An untied model's token embeddings, uploaded for decoding ahead on
+     *  the GPU because the budget has room (counted in weightBytes). */
+    embedBytes?: number;
   };
 }
 

@@ -1,12 +1,15 @@
 // The default model catalog: small instruct GGUFs on Hugging Face that run in
 // a browser tab. Sizes are approximate (for the settings panel); the store
-// learns the exact size from the server.
+// learns the exact size from the server. A vision model comes with its
+// projector (llama.cpp's mmproj GGUF), loaded with it so the chat takes images.
 export interface CatalogModel {
   id: string;
   name: string;
   url: string;
   approxBytes: number;
   quant: string;
+  /** The vision projector loaded with the model (createEngine's `projector`). */
+  projector?: { url: string; approxBytes: number };
 }
 
 export const MODEL_CATALOG: readonly CatalogModel[] = [
@@ -31,7 +34,23 @@ export const MODEL_CATALOG: readonly CatalogModel[] = [
     url: 'https://huggingface.co/bartowski/Llama-3.2-1B-Instruct-GGUF/resolve/main/Llama-3.2-1B-Instruct-Q4_K_M.gguf',
     approxBytes: 808e6,
   },
+  {
+    id: 'smolvlm-256m-instruct-q8_0',
+    name: 'SmolVLM 256M Instruct (images)',
+    quant: 'Q8_0',
+    url: 'https://huggingface.co/ggml-org/SmolVLM-256M-Instruct-GGUF/resolve/main/SmolVLM-256M-Instruct-Q8_0.gguf',
+    approxBytes: 175e6,
+    projector: {
+      url: 'https://huggingface.co/ggml-org/SmolVLM-256M-Instruct-GGUF/resolve/main/mmproj-SmolVLM-256M-Instruct-Q8_0.gguf',
+      approxBytes: 104e6,
+    },
+  },
 ];
+
+/** The projector a catalog model comes with, found by the model's URL. */
+export function catalogProjector(modelUrl: string): CatalogModel['projector'] {
+  return MODEL_CATALOG.find((m) => m.url === modelUrl)?.projector;
+}
 
 /** 1234567 → "1.2 MB". */
 export function formatBytes(n: number): string {

@@ -3,7 +3,21 @@
 // their results), the request they make, the answer streamed into the last
 // entry, and the tool loop. The element (hob-chat.ts) owns the page: it tells
 // the conversation what to send and renders what the conversation reports.
-import type { ChatCompletionDelta, ChatMessage, FinishReason, HobEngine, SamplingParams, ToolCall, ToolDefinition } from '../shared/types.js';
+// A user message's images are kept twice: the downscaled copy in the entry
+// (shown and saved) and the full image here, in memory, which the requests
+// send while the page lives (see images.ts).
+import type {
+  ChatCompletionDelta,
+  ChatMessage,
+  ChatMessageInput,
+  ContentPart,
+  FinishReason,
+  HobEngine,
+  SamplingParams,
+  ToolCall,
+  ToolDefinition,
+} from '../shared/types.js';
+import { MAX_IMAGES_PER_MESSAGE, restoreImage, type AttachedImage, type ChatImage } from './images.js';
 
 export interface MessageStats {
   completionTokens: number;
@@ -22,6 +36,8 @@ export interface ChatEntry {
   /** What the user wrote; the answer (its reasoning apart); a tool's result
    *  as the model reads it (JSON text, or the tool's own string). */
   content: string;
+  /** A user message's images (their downscaled copies: see ChatImage). */
+  images?: ChatImage[];
   /** An answer's reasoning (its <think> block): shown apart, and sent back
    *  as reasoning_content, never as content. */
   reasoning?: string;
@@ -99,6 +115,8 @@ const roundLimit = (n: number): number => (Number.isFinite(n) ? Math.max(0, Math
 export class Conversation {
   private list: ChatEntry[] = [];
   private generating?: AbortController;
+  /** The full images of this page's messages (data: URLs), by ChatImage.id. */
+  private full = new Map<string, string>();
 
   constructor(private readonly host: ConversationHost) {}
 
@@ -115,15 +133,19 @@ export class Conversation {
   replace(list: readonly unknown[]): void {
     this.stop();
     this.list = restoreEntries(list);
+    this.keepFullImages();
     this.host.render();
     this.host.changed();
   }
 
-  /** Adds a user message and answers it. */
-  async send(text: string): Promise<void> {
-    if (!text.trim()) return;
+  /** Adds a user message (its text, its images) and answers it. */
+  async send(text: string, images: readonly AttachedImage[] = []): Promise<void> {
+    if (!text.trim() && !images.length) return;
     this.requireIdle();
-    this.list.push({ role: 'user', content: text });
+    const entry: ChatEntry = { role: 'user', content: text };
+    if (images.length) entry.images = images.map((a) => ({ ...a.image }));
+    for (const a of images) this.full.set(a.image.id, a.full);
+    this.list.push(entry);
     this.host.render();
     this.host.changed();
     await this.generate();
@@ -139,13 +161,13 @@ export class Conversation {
     await this.generate();
   }
 
-  /** Replaces entry `index` (a user message), drops what followed and answers again. */
+  /** Replaces entry `index`'s text (a user message; its images stay), drops what followed and answers again. */
   async edit(index: number, content: string): Promise<void> {
     this.requireIdle();
     const m = this.list[index];
     if (!m || m.role !== 'user') throw new RangeError(`hob-chat: message ${index} is not a user message`);
     this.list = this.list.slice(0, index);
-    this.list.push({ role: 'user', content });
+    this.list.push({ role: 'user', content, ...(m.images ? { images: m.images } : {}) });
     this.host.render();
     this.host.changed();
     await this.generate();
@@ -154,6 +176,7 @@ export class Conversation {
   clear(): void {
     this.stop();
     this.list = [];
+    this.keepFullImages();
     this.host.render();
     this.host.changed();
   }
@@ -161,6 +184,12 @@ export class Conversation {
   /** Stops the answer and the tool loop (what streamed so far stays). */
   stop(): void {
     this.generating?.abort();
+  }
+
+  /** Drops the full images no entry names any more (the memory goes with them). */
+  private keepFullImages(): void {
+    const named = new Set(this.list.flatMap((e) => e.images?.map((i) => i.id) ?? []));
+    for (const id of this.full.keys()) if (!named.has(id)) this.full.delete(id);
   }
 
   private requireIdle(): void {
@@ -221,7 +250,7 @@ export class Conversation {
     signal: AbortSignal,
   ): Promise<{ answer: ChatEntry; finish: FinishReason; calls: ToolCall[] }> {
     const answer: ChatEntry = { role: 'assistant', content: '' };
-    const messages = requestMessages(list, settings.systemPrompt);
+    const messages = requestMessages(list, settings.systemPrompt, (image) => this.full.get(image.id));
     list.push(answer);
     this.host.render();
     const calls: ToolCall[] = [];
@@ -316,16 +345,22 @@ export class Conversation {
   }
 }
 
-/** The messages of a request for these entries: reasoning goes back as
- *  reasoning_content (templates that want it render it), each tool entry
- *  adds its call to the answer before it and a 'tool' message with its result. */
-export function requestMessages(entries: readonly ChatEntry[], systemPrompt: string): ChatMessage[] {
-  const out: ChatMessage[] = [];
+/** The messages of a request for these entries: a user message with images
+ *  becomes content parts (each image the full one while `fullImage` has it,
+ *  else its saved copy), reasoning goes back as reasoning_content (templates
+ *  that want it render it), each tool entry adds its call to the answer
+ *  before it and a 'tool' message with its result. */
+export function requestMessages(
+  entries: readonly ChatEntry[],
+  systemPrompt: string,
+  fullImage: (image: ChatImage) => string | undefined = () => undefined,
+): ChatMessageInput[] {
+  const out: ChatMessageInput[] = [];
   if (systemPrompt) out.push({ role: 'system', content: systemPrompt });
   let answer: ChatMessage | undefined;
   for (const e of entries) {
     if (e.role === 'user') {
-      out.push({ role: 'user', content: e.content });
+      out.push({ role: 'user', content: e.images?.length ? userParts(e.content, e.images, fullImage) : e.content });
       answer = undefined;
     } else if (e.role === 'assistant') {
       answer = { role: 'assistant', content: e.content };
@@ -339,6 +374,15 @@ export function requestMessages(entries: readonly ChatEntry[], systemPrompt: str
     }
   }
   return out;
+}
+
+/** A user message's parts: its images first, then its text, the order a
+ *  vision model's card shows ("<image> What is in it?"), so the question is
+ *  read after what it is about. */
+function userParts(text: string, images: readonly ChatImage[], fullImage: (image: ChatImage) => string | undefined): ContentPart[] {
+  const parts: ContentPart[] = images.map((image) => ({ type: 'image_url', image_url: { url: fullImage(image) ?? image.url } }));
+  if (text) parts.push({ type: 'text', text });
+  return parts;
 }
 
 /** Calls of a stream: whole ones (as Hob's engine sends them) or OpenAI-style
@@ -444,6 +488,11 @@ export function restoreEntries(list: readonly unknown[]): ChatEntry[] {
       if (!call) continue;
       e.toolCall = call;
     }
+    if (v.role === 'user' && Array.isArray(v.images)) {
+      // Bounded: a saved conversation is data from elsewhere.
+      const images = v.images.slice(0, 64).map(restoreImage).filter((i): i is ChatImage => !!i).slice(0, MAX_IMAGES_PER_MESSAGE);
+      if (images.length) e.images = images;
+    }
     if (v.role === 'assistant' && typeof v.reasoning === 'string' && v.reasoning) e.reasoning = v.reasoning;
     if (v.role === 'assistant' && typeof v.reasoningMs === 'number' && Number.isFinite(v.reasoningMs)) e.reasoningMs = v.reasoningMs;
     const stats = restoreStats(v.stats);
@@ -459,6 +508,7 @@ export function copyEntry(e: ChatEntry): ChatEntry {
   const c: ChatEntry = { ...e };
   if (e.toolCall) c.toolCall = copyCall(e.toolCall);
   if (e.stats) c.stats = { ...e.stats };
+  if (e.images) c.images = e.images.map((i) => ({ ...i }));
   return c;
 }
 

@@ -8,8 +8,13 @@
 // session (saved in the background after each reply, restored after a
 // reload), so the next question after a reload evaluates only its own tokens.
 // With `shared`, every tab of the origin uses one engine (the first tab's).
+// With an engine that takes images (a projector loaded: the `projector`
+// attribute, or a catalog model's own), the composer attaches them
+// (attachments.ts).
+import { HobError } from '../shared/errors.js';
 import type { EngineInfo, FinishReason, HobEngine, LoadProgressEvent, ModelInput, SamplingParams, SessionEvent, ShiftEvent } from '../shared/types.js';
-import { formatBytes, formatSeconds } from './catalog.js';
+import { ImageAttachments } from './attachments.js';
+import { catalogProjector, formatBytes, formatSeconds } from './catalog.js';
 import {
   Conversation,
   DEFAULT_MAX_TOOL_ROUNDS,
@@ -22,6 +27,7 @@ import {
   type TokenEventDetail,
 } from './conversation.js';
 import { defaultEngineFactory, type EngineFactory } from './engine-factory.js';
+import { DEFAULT_MAX_IMAGE_BYTES, MAX_IMAGES_PER_MESSAGE, readImage } from './images.js';
 import { findPreset } from './presets.js';
 import { SettingsPanel, type ChatSettings, type SettingsResult } from './settings.js';
 import { isHubRef } from '../store/hub.js';
@@ -29,7 +35,7 @@ import { CHAT_CSS } from './styles.js';
 import { TEMPLATE, button, renderMessage, updateStreaming } from './view.js';
 
 export class HobChat extends HTMLElement {
-  static observedAttributes = ['model', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset', 'session'];
+  static observedAttributes = ['model', 'projector', 'gpu-layers', 'context-size', 'system-prompt', 'max-tokens', 'preset', 'session'];
 
   /** The engine factory; defaults to the public API's createEngine. */
   createEngine: EngineFactory = defaultEngineFactory;
@@ -41,10 +47,13 @@ export class HobChat extends HTMLElement {
   tools: ChatTool[] = [];
   /** Rounds of tool calls one answer may run; then the chat stops and says so. */
   maxToolRounds = DEFAULT_MAX_TOOL_ROUNDS;
+  /** Bytes of one attached image at most; a larger file is refused with a message saying so. */
+  maxImageBytes = DEFAULT_MAX_IMAGE_BYTES;
 
   private readonly root: ShadowRoot;
   private readonly $: <T extends Element>(sel: string) => T;
   private readonly conversation: Conversation;
+  private readonly attachments: ImageAttachments;
   private engine?: HobEngine;
   private info?: EngineInfo;
   private loading?: AbortController;
@@ -67,6 +76,18 @@ export class HobChat extends HTMLElement {
     wrap.innerHTML = TEMPLATE;
     this.root.append(style, wrap.content);
     this.$ = <T extends Element>(sel: string) => this.root.querySelector(sel) as T;
+    this.attachments = new ImageAttachments(
+      {
+        button: this.$('.attach'),
+        input: this.$('.file-input'),
+        tray: this.$('.attachments'),
+        error: this.$('.attach-error'),
+        textarea: this.$('#input'),
+        dropZone: this.$('.chat'),
+      },
+      () => this.maxImageBytes,
+      () => this.$<HTMLElement>('#input').focus(),
+    );
     this.panel = new SettingsPanel(this.$('dialog'), (r) => this.applySettings(r), () => this.engine, () => this.getAttribute('hub-endpoint') ?? undefined);
     this.conversation = new Conversation({
       engine: () => this.engine,
@@ -105,7 +126,7 @@ export class HobChat extends HTMLElement {
       const p = findPreset(value);
       if (p) this.sampling = { ...p.params };
     }
-    if (['model', 'gpu-layers', 'context-size'].includes(name) && this.isConnected) {
+    if (['model', 'projector', 'gpu-layers', 'context-size'].includes(name) && this.isConnected) {
       if (name === 'model') (this.modelOverride = undefined), (this.storeId = undefined);
       if (this.hasModel()) this.queueReload();
     }
@@ -136,7 +157,8 @@ export class HobChat extends HTMLElement {
   /** Applies settings as the panel's Apply does (a changed model or engine option reloads). */
   set settings(s: ChatSettings) {
     const prev = this.currentSettings();
-    const reload = s.model !== prev.model || s.storeId !== prev.storeId || s.gpuLayers !== prev.gpuLayers || s.contextSize !== prev.contextSize;
+    const reload =
+      s.model !== prev.model || s.projector !== prev.projector || s.storeId !== prev.storeId || s.gpuLayers !== prev.gpuLayers || s.contextSize !== prev.contextSize;
     this.applySettings({ settings: s, reload: reload && this.isConnected });
   }
 
@@ -157,12 +179,14 @@ export class HobChat extends HTMLElement {
     const ctrl = new AbortController();
     this.loading = ctrl;
     const label = describeModel(input);
+    const projector = this.projectorUrl(input);
     this.$('.title').textContent = label;
     this.showProgress({ phase: 'load', loaded: 0, total: 0 });
     this.setBusy(false);
     try {
       const engine = await factory({
         model: input,
+        ...(projector ? { projector } : {}),
         gpuLayers: this.gpuLayers(),
         contextSize: this.contextSize(),
         contextShift: {},
@@ -181,6 +205,7 @@ export class HobChat extends HTMLElement {
       }
       this.engine = engine;
       this.info = await engine.info();
+      this.attachments.enabled = !!this.info.images;
       this.shifts = 0;
       this.lastShift = undefined;
       this.offShift = engine.on('shift', (e) => {
@@ -216,9 +241,16 @@ export class HobChat extends HTMLElement {
     }
   }
 
-  /** Adds a user message and streams the answer (running the tools it calls). */
-  send(text: string): Promise<void> {
-    return this.conversation.send(text);
+  /** Adds a user message (with images, for an engine that takes them) and
+   *  streams the answer (running the tools it calls). An image that is not
+   *  one, or over maxImageBytes, rejects with an 'argument/invalid' HobError. */
+  async send(text: string, images: readonly Blob[] = []): Promise<void> {
+    if (images.length && !this.info?.images) throw new HobError('argument/invalid', 'hob-chat: the loaded model takes no images (load it with a projector)');
+    if (images.length > MAX_IMAGES_PER_MESSAGE) {
+      throw new HobError('argument/invalid', `hob-chat: a message can carry ${MAX_IMAGES_PER_MESSAGE} images at most`, { count: images.length });
+    }
+    const read = await Promise.all(images.map((b) => readImage(b, { maxBytes: this.maxImageBytes })));
+    return this.conversation.send(text, read);
   }
 
   /** Stops the answer being generated and its tool loop (what streamed so far stays). */
@@ -246,6 +278,7 @@ export class HobChat extends HTMLElement {
     const engine = this.engine;
     this.engine = undefined;
     this.info = undefined;
+    this.attachments.enabled = false;
     this.offShift?.();
     this.offShift = undefined;
     this.offSession?.();
@@ -308,10 +341,14 @@ export class HobChat extends HTMLElement {
     const input = this.$<HTMLTextAreaElement>('#input');
     form.addEventListener('submit', (e) => {
       e.preventDefault();
-      if (this.busy || !input.value.trim()) return;
+      if (this.busy || (!input.value.trim() && !this.attachments.count)) return;
       const text = input.value;
       input.value = '';
-      void this.send(text).catch(() => {});
+      // The images leave the composer with the text (once the files being read are read).
+      void this.attachments
+        .take()
+        .then((images) => this.conversation.send(text, images))
+        .catch(() => {});
     });
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -453,6 +490,7 @@ export class HobChat extends HTMLElement {
   private currentSettings(): ChatSettings {
     return {
       model: this.getAttribute('model') ?? '',
+      ...(this.getAttribute('projector') ? { projector: this.getAttribute('projector')! } : {}),
       storeId: this.storeId,
       gpuLayers: this.gpuLayers(),
       contextSize: this.contextSize(),
@@ -474,6 +512,8 @@ export class HobChat extends HTMLElement {
     if (s.systemPrompt) this.setAttribute('system-prompt', s.systemPrompt);
     else this.removeAttribute('system-prompt');
     if (s.model) this.setAttribute('model', s.model);
+    if (s.projector) this.setAttribute('projector', s.projector);
+    else this.removeAttribute('projector');
     this.storeId = s.storeId;
     this.modelOverride = file ?? (s.storeId ? { storeId: s.storeId } : undefined);
     this.reloadQueued = false;
@@ -499,6 +539,14 @@ export class HobChat extends HTMLElement {
     const url = this.getAttribute('model');
     // hf:OWNER/REPO… is a name createEngine resolves on the Hub, not a URL of this page.
     return url ? (isHubRef(url) ? url : { url: new URL(url, document.baseURI).href }) : undefined;
+  }
+
+  /** The projector to load with `model`: the `projector` attribute, else
+   *  the catalog's for that model (a URL relative to the page resolved). */
+  private projectorUrl(model: ModelInput): string | undefined {
+    const attr = this.getAttribute('projector');
+    if (attr) return isHubRef(attr) ? attr : new URL(attr, document.baseURI).href;
+    return typeof model === 'object' && 'url' in model ? catalogProjector(model.url)?.url : undefined;
   }
 
   private gpuLayers(): number | 'auto' {

@@ -4,6 +4,7 @@ import { HobChat } from './hob-chat.js';
 export { HobChat } from './hob-chat.js';
 export type { ChatEntry, ChatTool, MessageStats, TokenEventDetail } from './conversation.js';
 export type { EngineFactory } from './engine-factory.js';
+export type { ChatImage } from './images.js';
 export type { ChatSettings } from './settings.js';
 export { MODEL_CATALOG, type CatalogModel } from './catalog.js';
 export { SAMPLER_PRESETS, type SamplerPreset } from './presets.js';

@@ -14,6 +14,9 @@ import { renderSavedSessions } from './saved-sessions.js';
 export interface ChatSettings {
   /** A URL, or '' for none. */
   model: string;
+  /** The vision projector's URL (an mmproj GGUF) loaded with the model, if any:
+   *  a catalog model's own, kept while the model stays the same. */
+  projector?: string;
   /** A stored model's id, used instead of `model` when set. */
   storeId?: string;
   gpuLayers: number | 'auto';
@@ -179,7 +182,10 @@ export class SettingsPanel {
     select.replaceChildren(new Option('(none)', ''));
     const catalog = document.createElement('optgroup');
     catalog.label = 'Catalog (downloaded once, then offline)';
-    for (const m of MODEL_CATALOG) catalog.append(new Option(`${m.name} ${m.quant} (about ${formatBytes(m.approxBytes)})`, `url:${m.url}`));
+    for (const m of MODEL_CATALOG) {
+      const size = m.projector ? `about ${formatBytes(m.approxBytes + m.projector.approxBytes)} with its vision projector` : `about ${formatBytes(m.approxBytes)}`;
+      catalog.append(new Option(`${m.name} ${m.quant} (${size})`, `url:${m.url}`));
+    }
     select.append(catalog);
     if (stored.length) {
       const group = document.createElement('optgroup');
@@ -250,9 +256,15 @@ export class SettingsPanel {
     const hubSelect = this.field<HTMLSelectElement>('model-hub-file');
     const url = this.field<HTMLInputElement>('model-url').value.trim() || (hubSelect.hidden ? '' : hubSelect.value);
     const file = this.field<HTMLInputElement>('model-file').files?.[0];
+    const model = url || (choice.startsWith('url:') ? choice.slice(4) : '');
+    const storeId = !url && choice.startsWith('store:') ? choice.slice(6) : undefined;
+    const catalogEntry = !url && !file ? MODEL_CATALOG.find((m) => m.url === model) : undefined;
+    // A catalog model brings its projector; any other keeps the one it had only while it stays the model.
+    const projector = catalogEntry ? catalogEntry.projector?.url : !file && model === prev.model && storeId === prev.storeId ? prev.projector : undefined;
     const settings: ChatSettings = {
-      model: url || (choice.startsWith('url:') ? choice.slice(4) : ''),
-      storeId: !url && choice.startsWith('store:') ? choice.slice(6) : undefined,
+      model,
+      ...(projector ? { projector } : {}),
+      storeId,
       gpuLayers: gpuText === '' || gpuText === 'auto' ? 'auto' : Math.max(0, Math.floor(Number(gpuText)) || 0),
       contextSize: Math.max(16, Math.floor(num('context-size', prev.contextSize))),
       maxTokens: Math.max(0, Math.floor(num('max-tokens', prev.maxTokens))),
@@ -263,6 +275,7 @@ export class SettingsPanel {
     const reload =
       !!file ||
       settings.model !== prev.model ||
+      settings.projector !== prev.projector ||
       settings.storeId !== prev.storeId ||
       settings.gpuLayers !== prev.gpuLayers ||
       settings.contextSize !== prev.contextSize;

@@ -85,6 +85,15 @@ form.composer textarea {
   border: 1px solid var(--hob-border); border-radius: calc(var(--hob-radius) * .6); padding: .45rem .6rem; min-height: 2.6rem; max-height: 10rem;
 }
 form.composer .buttons { display: flex; gap: .35rem; }
+.attachments { display: flex; flex-wrap: wrap; gap: .4rem; padding: .4rem .75rem 0; }
+.attachments[hidden], .attach-error[hidden], .attach[hidden] { display: none; }
+.attachment { position: relative; }
+.attachment .thumb { display: block; width: 4rem; height: 4rem; object-fit: cover; border: 1px solid var(--hob-border); border-radius: calc(var(--hob-radius) * .6); }
+.attachment .remove { position: absolute; top: -.4rem; right: -.4rem; padding: 0 .35rem; line-height: 1.3; border-radius: 999px; font-size: .8em; }
+.attach-error { margin: .3rem .75rem 0; font-size: .85em; color: var(--hob-danger); }
+.chat.dropping form.composer textarea { border-color: var(--hob-accent); border-style: dashed; }
+.msg .images { display: flex; flex-wrap: wrap; gap: .35rem; margin: .2rem 0 .3rem; white-space: normal; }
+.msg .images .thumb { max-width: 10rem; max-height: 10rem; border-radius: calc(var(--hob-radius) * .6); }
 dialog { width: min(36rem, 94vw); max-height: 90vh; border: 1px solid var(--hob-border); border-radius: var(--hob-radius); color: var(--hob-fg); background: var(--hob-bg); padding: 0; }
 dialog::backdrop { background: rgb(0 0 0 / .35); }
 dialog form { display: flex; flex-direction: column; gap: .6rem; padding: 1rem; }

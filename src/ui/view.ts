@@ -1,8 +1,9 @@
 // The chat's markup: the element's skeleton and one entry (who, reasoning,
-// content, tool call and result, errors, stats, actions). The user's text,
+// images, content, tool call and result, errors, stats, actions). The user's text,
 // the reasoning and tool calls are set as text; the model's answer goes
 // through the sanitizing markdown renderer.
 import type { ChatEntry } from './conversation.js';
+import { isImageDataUrl, type ChatImage } from './images.js';
 import { renderMarkdown } from './markdown.js';
 
 export const TEMPLATE = `
@@ -19,10 +20,14 @@ export const TEMPLATE = `
   </div>
   <div class="messages" part="messages" role="log" aria-live="polite" aria-label="Conversation" tabindex="0"></div>
   <div class="meta" part="meta"><span class="speed"></span><span class="context"></span></div>
+  <div class="attachments" part="attachments" role="list" aria-label="Images to send" hidden></div>
+  <p class="attach-error" part="attach-error" role="alert" hidden></p>
   <form class="composer" part="composer">
     <label class="visually-hidden" for="input">Message</label>
     <textarea id="input" part="input" rows="1" placeholder="Message (Enter to send, Shift+Enter for a new line)"></textarea>
+    <input type="file" class="file-input" accept="image/*" multiple hidden tabindex="-1">
     <div class="buttons">
+      <button type="button" class="attach" part="attach" title="Attach an image (you can also paste or drop one)" hidden>Attach image</button>
       <button type="submit" class="send primary" part="send">Send</button>
       <button type="button" class="stop" part="stop" hidden>Stop</button>
       <button type="button" class="clear" part="clear">Clear</button>
@@ -57,6 +62,7 @@ export function renderMessage(m: ChatEntry, index: number, opts: MessageOptions)
     el.append(...toolCallParts(m, streaming));
   } else {
     if (m.reasoning) el.append(reasoningBlock(m, streaming && m.reasoningMs === undefined));
+    if (m.images?.length) el.append(imageStrip(m.images));
     const content = document.createElement('div');
     content.className = 'content';
     content.setAttribute('part', 'content');
@@ -112,6 +118,25 @@ export function updateStreaming(article: Element, m: ChatEntry): void {
     }
   }
   renderMarkdown(content, m.content);
+}
+
+/** A user message's images, as their saved (downscaled) copies; only data:
+ *  URLs reach an <img>, so a restored conversation cannot make the page load anything. */
+function imageStrip(images: readonly ChatImage[]): HTMLElement {
+  const strip = document.createElement('div');
+  strip.className = 'images';
+  strip.setAttribute('part', 'images');
+  for (const image of images) {
+    if (!isImageDataUrl(image.url)) continue;
+    const img = document.createElement('img');
+    img.className = 'thumb';
+    img.setAttribute('part', 'image');
+    img.src = image.url;
+    img.alt = image.name;
+    if (image.width && image.height) img.title = `${image.name} (${image.width}x${image.height})`;
+    strip.append(img);
+  }
+  return strip;
 }
 
 /** The thought before an answer, as text, in a block of its own. */

@@ -24,6 +24,8 @@ export type ModelLocation =
 export interface OpenOptions {
   location: ModelLocation;
   threads?: number;
+  /** A vision projector (mmproj GGUF) loaded with the model: requests may then hold images. */
+  projector?: ModelLocation;
   /** Blocks to offload to the GPU from the last, or 'auto' (see src/runtime/load.ts). */
   gpuLayers?: number | 'auto';
   /** The GPU budget of 'auto' (createEngine's budget.gpuBytes; default by user agent). */

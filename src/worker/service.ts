@@ -6,6 +6,9 @@
 // says what differs between browser and Node (sources.ts).
 import type { Model } from '../core/model.js';
 import { Session } from '../core/session.js';
+import { Projector } from '../core/vision.js';
+import { bytesSource } from '../format/source.js';
+import { readGgufLayout } from '../format/gguf-layout.js';
 import { Engine } from '../core/wasm-engine.js';
 import type { GpuContext } from '../gpu/device.js';
 import { embedTexts, embedTokens, rerankScores } from '../runtime/embeddings.js';
@@ -15,7 +18,7 @@ import { loadModelFromSource } from '../runtime/load.js';
 import { chatPrompt } from '../runtime/prompt.js';
 import { prepareRequest, type ReplyDelta } from '../runtime/request.js';
 import { Sequence } from '../runtime/sequence.js';
-import { AbortError, BusyError, HobError, UnsupportedModelError } from '../shared/errors.js';
+import { AbortError, BusyError, HobError, SessionError, UnsupportedModelError } from '../shared/errors.js';
 import type { ChatMessage, ContextShiftOptions, EngineInfo, LoadProgressEvent, SessionEvent, ShiftEvent } from '../shared/types.js';
 import type { SessionStore } from '../store/sessions.js';
 import type { EngineWorkerApi, GenerateRequest, GenerateResult, OpenOptions, WorkerEvent } from './protocol.js';
@@ -31,6 +34,8 @@ interface Opened {
   session: Session;
   /** The tokens in the session's cache: the next request reuses their prefix. */
   sequence: Sequence;
+  /** The vision projector, when one was loaded with the model. */
+  projector?: { projector: Projector; type: string };
 }
 
 /** A macrotask turn without setTimeout's clamping: lets queued messages (a
@@ -99,7 +104,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
   }
 
   function info(): EngineInfo {
-    const { engine: e, model: m, session: s } = loaded();
+    const { engine: e, model: m, session: s, projector } = loaded();
     const report = m.loadReport;
     const memory = (e.module.wasmMemory ?? e.module.asm?.memory)?.buffer.byteLength ?? e.heap().byteLength;
     return {
@@ -117,6 +122,8 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       },
       contextSize: s.nCtx,
       threads: s.nThreads,
+      images: projector !== undefined,
+      ...(projector ? { projector: projector.type } : {}),
       variant: e.variant,
       shift: { mode: m.shiftMode, checkpoints: s.nCheckpoints },
       simd: e.simd,
@@ -132,6 +139,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
   }
 
   function freeModel(): void {
+    opened?.projector?.projector.free();
     opened?.session.free();
     opened?.model.free();
     opened = undefined;
@@ -169,6 +177,32 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
         throw new AbortError('request/aborted', 'loading the model was cancelled');
       }
       throw err;
+    } finally {
+      loadAbort = undefined;
+    }
+  }
+
+  /** Loads a vision projector (an mmproj GGUF, read whole) for the model:
+   *  its rows must be as wide as the model's embeddings. */
+  async function loadProjector(e: Engine, model: Model, location: OpenOptions['location']): Promise<{ projector: Projector; type: string }> {
+    loadAbort = new AbortController();
+    try {
+      const source = await openLocation(host, location, loadAbort.signal);
+      let bytes: Uint8Array;
+      try {
+        bytes = await source.read(0, source.sizeBytes);
+      } finally {
+        await source.close?.();
+      }
+      const type = String((await readGgufLayout(bytesSource(bytes))).meta.get('clip.projector_type') ?? 'unknown');
+      const projector = Projector.load(e, bytes);
+      if (projector.nEmbd !== model.info.nEmbd) {
+        projector.free();
+        throw new HobError('argument/invalid', `the projector's rows are ${projector.nEmbd} wide, the model's embeddings ${model.info.nEmbd}: it belongs to another model`, {
+          projectorEmbd: projector.nEmbd, nEmbd: model.info.nEmbd,
+        });
+      }
+      return { projector, type };
     } finally {
       loadAbort = undefined;
     }
@@ -224,15 +258,18 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       // Marks the end of the load's progress on the same port, so the page
       // has every progress event before open() returns.
       post({ kind: 'loaded' });
+      let projector: Opened['projector'];
       try {
+        if (opts.projector) projector = await loadProjector(engine, model, opts.projector);
         const contextSize = opts.contextSize ?? Math.min(model.info.nCtxTrain, 4096);
         if (!Number.isInteger(contextSize) || contextSize < 1) {
           throw new HobError('argument/invalid', `contextSize must be a positive integer, got ${contextSize}`, { contextSize });
         }
         const session = Session.create(model, { nCtx: contextSize });
         const sequence = new Sequence(session, { contextShift, onShift: (e) => shiftListener?.(e) });
-        opened = { engine, model, session, sequence };
+        opened = { engine, model, session, sequence, projector };
       } catch (e) {
+        projector?.projector.free();
         model.free();
         throw e;
       }
@@ -340,9 +377,12 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
 
   /** One request, holding the lock. */
   async function run(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult> {
-    const { model, sequence } = loaded();
+    const { model, sequence, projector } = loaded();
     const session = req.session === undefined ? undefined : checkName(req.session);
-    const prepared = prepareRequest(model, req);
+    const prepared = prepareRequest(model, req, projector?.projector);
+    if (session !== undefined && prepared.imageTokens > 0) {
+      throw new SessionError('session/unsupported', 'a conversation with images cannot live in a saved session', { imageTokens: prepared.imageTokens });
+    }
     const ids = prepared.promptIds;
     const room = sequence.session.nCtx - ids.length;
     const maxTokens = req.max_tokens ?? Math.max(1, room);
@@ -388,6 +428,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
         prefill_tokens_per_second: r.prefillMs > 0 ? evaluated / (r.prefillMs / 1000) : 0,
         decode_tokens_per_second: decodeTps,
         ...(prepared.generation.thought ? { completion_tokens_details: { reasoning_tokens: r.reasoningTokens } } : {}),
+        ...(prepared.imageTokens > 0 ? { prompt_tokens_details: { image_tokens: prepared.imageTokens } } : {}),
       },
     };
   }

@@ -8,110 +8,15 @@
 // string, end of generation, max_tokens, an abort in the middle of a ring
 // and a banned string's backtrack.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import type { Model } from '../../src/core/model.js';
-import { Session } from '../../src/core/session.js';
-import { Engine } from '../../src/core/wasm-engine.js';
-import { bytesSource } from '../../src/format/source.js';
-import type { GpuContext } from '../../src/gpu/device.js';
-import type { GpuRunner } from '../../src/gpu/runner.js';
-import { DECODE_AHEAD_STEPS, generate, type GenerationRequest, type GenerationResult } from '../../src/runtime/generate.js';
-import { loadModelFromSource } from '../../src/runtime/load.js';
-import { Sequence } from '../../src/runtime/sequence.js';
+import { DECODE_AHEAD_STEPS, type GenerationRequest } from '../../src/runtime/generate.js';
 import { makeArchSpec, writeArchModel, type ArchName } from '../gguf/arch-models.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
-import { watchUncaptured } from './harness.js';
-import { requestNodeGpu } from './node-gpu.js';
-
-const PROMPT = [1, 17, 300, 45, 42, 9];
-const GREEDY = { temperature: 0 };
-
-interface Run {
-  result: GenerationResult;
-  /** The cache afterwards: token ids, positions and every block's K/V. */
-  tokens: number[];
-  positions: number[];
-  kv: { k: Uint16Array; v: Uint16Array }[];
-  readbacks: number;
-}
+import { aheadHarness } from './ahead-harness.js';
 
 describe('greedy decode steps run ahead on the GPU (Dawn in Node)', () => {
-  let engine: Engine;
-  let gpu: GpuContext;
-  let uncaptured: string[];
-  const models: Model[] = [];
-  before(async () => {
-    [engine, gpu] = await Promise.all([Engine.create({ threads: 1 }), requestNodeGpu()]);
-    uncaptured = watchUncaptured(gpu.device);
-  });
-  after(async () => {
-    for (const m of models) m.free();
-    await gpu?.device.queue.onSubmittedWorkDone();
-    assert.deepEqual(uncaptured, [], 'uncaptured WebGPU errors');
-    engine?.dispose();
-    gpu?.device.destroy();
-  });
-
-  async function load(bytes: Uint8Array): Promise<Model> {
-    const m = await loadModelFromSource(engine, bytesSource(bytes), { gpuLayers: Number.MAX_SAFE_INTEGER, gpu });
-    models.push(m);
-    return m;
-  }
-
-  /** generate() on a fresh session, with steps run ahead or (oneStep) not. */
-  async function run(model: Model, req: Partial<GenerationRequest>, oneStep: boolean, shouldStopAfter?: number): Promise<Run> {
-    const session = Session.create(model, { nCtx: 128 });
-    const seq = new Sequence(session);
-    const runner = session.offload as GpuRunner;
-    const saved = Sequence.prototype.appendAhead;
-    if (oneStep) Sequence.prototype.appendAhead = async () => null;
-    let texts = 0;
-    try {
-      const before = runner.stats.readbacks;
-      const result = await generate(model, seq, { promptIds: PROMPT, maxTokens: 24, ignoreEos: true, ...GREEDY, ...req }, {
-        onText: () => texts++,
-        shouldStop: shouldStopAfter === undefined ? undefined : () => texts >= shouldStopAfter,
-      });
-      const readbacks = runner.stats.readbacks - before;
-      assert.equal(session.nPast, seq.tokens.length, 'the sequence and the session agree on the cache');
-      return {
-        result,
-        tokens: [...seq.tokens],
-        positions: Array.from(session.positions()),
-        kv: await runner.readKv(session.nPast),
-        readbacks,
-      };
-    } finally {
-      Sequence.prototype.appendAhead = saved;
-      session.free();
-    }
-  }
-
-  /** Every block's K/V of `tokens` evaluated afresh, one at a time (the one-step path). */
-  async function fresh(model: Model, tokens: number[]) {
-    const session = Session.create(model, { nCtx: 128 });
-    try {
-      await session.eval(tokens.slice(0, PROMPT.length));
-      for (const t of tokens.slice(PROMPT.length)) await session.eval([t]);
-      return { positions: Array.from(session.positions()), kv: await (session.offload as GpuRunner).readKv(session.nPast) };
-    } finally {
-      session.free();
-    }
-  }
-
-  function sameRun(label: string, ahead: Run, one: Run): void {
-    assert.deepEqual(ahead.result.ids, one.result.ids, `${label}: tokens`);
-    assert.equal(ahead.result.text, one.result.text, `${label}: text`);
-    assert.equal(ahead.result.finishReason, one.result.finishReason, `${label}: finish reason`);
-    assert.deepEqual(ahead.tokens, one.tokens, `${label}: cached tokens`);
-    assert.deepEqual(ahead.positions, one.positions, `${label}: positions`);
-    assert.equal(ahead.kv.length, one.kv.length);
-    ahead.kv.forEach((l, i) => {
-      assert.deepEqual(l.k, one.kv[i].k, `${label}: block ${i} K`);
-      assert.deepEqual(l.v, one.kv[i].v, `${label}: block ${i} V`);
-    });
-  }
+  const { load, run, sameRun, sameAsFresh } = aheadHarness();
 
   const tinyBytes = (weightType: 'q8_0' | 'q4_0') =>
     writeRandomLlama(makeSpec('tiny', { nVocab: 1003, nEmbd: 64, nHead: 4, nHeadKv: 2, nFf: 128, nLayer: 2, weightType, tiedOutput: true, seed: 5, embdStd: 0.25, std: 0.2 }));
@@ -128,9 +33,30 @@ describe('greedy decode steps run ahead on the GPU (Dawn in Node)', () => {
       assert.equal(one.readbacks, 24);
       assert.equal(ahead.readbacks, 1 + Math.ceil(23 / DECODE_AHEAD_STEPS));
       // The cache equals the kept tokens evaluated afresh.
-      const f = await fresh(model, ahead.tokens);
-      assert.deepEqual(f.positions, ahead.positions);
-      f.kv.forEach((l, i) => assert.deepEqual([l.k, l.v], [ahead.kv[i].k, ahead.kv[i].v], `block ${i}`));
+      await sameAsFresh(type, model, ahead);
+    });
+  }
+
+  // K-quants need rows of 256. Llama's Q4_K_M ties a Q6_K embedding to its
+  // head; an untied file keeps its own embedding matrix, which goes up to
+  // the GPU beside the head when the budget has room, and not otherwise.
+  const kquant = (o: Parameters<typeof makeSpec>[1]) =>
+    writeRandomLlama(makeSpec('tiny', { nVocab: 1003, nEmbd: 256, nHead: 4, nHeadKv: 2, nFf: 512, nLayer: 2, weightType: 'q4_k', seed: 5, embdStd: 0.25, outputStd: 0.25, std: 0.1, ...o }));
+  const kquantCases: [string, Uint8Array, { gpuBudgetBytes?: number }, boolean][] = [
+    ['Q4_K blocks, tied Q6_K embeddings', kquant({ embdType: 'q6_k', tiedOutput: true }), {}, true],
+    ['Q4_K blocks, untied Q5_K embeddings and Q6_K head', kquant({ embdType: 'q5_k', outputType: 'q6_k', tiedOutput: false }), {}, true],
+    ['the same, a GPU budget with no room for the embeddings', kquant({ embdType: 'q5_k', outputType: 'q6_k', tiedOutput: false }), { gpuBudgetBytes: 1 }, false],
+  ];
+  for (const [label, bytes, opts, ahead] of kquantCases) {
+    test(`${label}: ${ahead ? 'decodes ahead with' : 'one step at a time, with'} the tokens and cache of the one-step path`, async () => {
+      const model = await load(bytes, opts);
+      const a = await run(model, {}, false);
+      const one = await run(model, {}, true);
+      sameRun(label, a, one);
+      assert.ok(new Set(a.result.ids).size > 8, `the model must not repeat a few tokens: ${a.result.ids}`);
+      assert.equal(a.aheadSteps > 0, ahead, `${a.aheadSteps} steps ahead`);
+      assert.equal(a.readbacks, ahead ? 1 + Math.ceil(23 / DECODE_AHEAD_STEPS) : 24);
+      if (ahead) await sameAsFresh(label, model, a);
     });
   }
 
@@ -152,9 +78,7 @@ describe('greedy decode steps run ahead on the GPU (Dawn in Node)', () => {
       const one = await run(model, req, true, stopAfter);
       sameRun(label, ahead, one);
       assert.ok(ahead.result.ids.length < 24 || label === 'banned string', `${label}: stopped early (${ahead.result.ids.length})`);
-      const f = await fresh(model, ahead.tokens);
-      assert.deepEqual(f.positions, ahead.positions, `${label}: positions`);
-      f.kv.forEach((l, i) => assert.deepEqual([l.k, l.v], [ahead.kv[i].k, ahead.kv[i].v], `${label}: block ${i}`));
+      await sameAsFresh(label, model, ahead);
     }
     // End of generation: a token of the output made the model's end of
     // generation (isEog patched on this model), met mid-ring.
@@ -167,8 +91,7 @@ describe('greedy decode steps run ahead on the GPU (Dawn in Node)', () => {
       sameRun('end of generation', ahead, one);
       assert.equal(ahead.result.finishReason, 'stop');
       assert.ok(ahead.result.ids.length <= 12);
-      const f = await fresh(model, ahead.tokens);
-      f.kv.forEach((l, i) => assert.deepEqual([l.k, l.v], [ahead.kv[i].k, ahead.kv[i].v], `end of generation: block ${i}`));
+      await sameAsFresh('end of generation', model, ahead);
     } finally {
       model.isEog = isEog;
     }

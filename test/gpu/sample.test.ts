@@ -113,7 +113,8 @@ describe('sampling from the GPU pick (every block and the head on the GPU)', () 
       const full = await runChain(gpuModel, req, true);
       assert.deepEqual(picked.ids, full.ids, JSON.stringify(req));
       assert.ok(new Set(picked.ids).size > 3, `a seeded draw: ${picked.ids.join(' ')}`);
-      assert.equal(picked.perEval, pickBytes(req.top_k!));
+      // Steps run ahead (a draw the GPU imitates) read the drawn token too.
+      assert.ok(picked.perEval >= pickBytes(req.top_k!) && picked.perEval <= pickBytes(req.top_k!) + 8, `${picked.perEval} bytes a step`);
     }
   });
 

@@ -239,8 +239,8 @@ describe('the tool loop', () => {
     await conv.send('Weather in Oslo?');
     const tools = requests[1].messages.filter((m) => m.role === 'tool');
     assert.deepEqual(tools.map((m) => m.tool_call_id), ['c1', 'c2']);
-    assert.deepEqual(JSON.parse(tools[0].content!), { error: 'weather service down' });
-    assert.match(JSON.parse(tools[1].content!).error, /^the arguments are not JSON/);
+    assert.deepEqual(JSON.parse(tools[0].content as string), { error: 'weather service down' });
+    assert.match(JSON.parse(tools[1].content as string).error, /^the arguments are not JSON/);
     assert.equal(conv.entries.at(-1)?.content, 'Sorry, no weather today.');
     assert.equal(conv.entries[2].error, 'weather service down');
   });
@@ -339,5 +339,83 @@ describe('the tool loop', () => {
     await none.conv.send('Anyone?');
     assert.deepEqual(none.log, ['no engine']);
     assert.equal(none.conv.entries.length, 1);
+  });
+});
+
+describe('images', () => {
+  const jpeg = 'data:image/jpeg;base64,/9j/AAAA';
+  const png = 'data:image/png;base64,iVBORw0KGgo=';
+  const image = (id: string, url = jpeg) => ({ id, url, name: `${id}.png`, width: 640, height: 480 });
+
+  test('a user message with images is sent as parts, images first: the full image while the page has it, else the saved copy', () => {
+    const entries: ChatEntry[] = [
+      { role: 'user', content: 'What is it?', images: [image('a'), image('b')] },
+      { role: 'assistant', content: 'A cat.' },
+      { role: 'user', content: '', images: [image('c')] },
+    ];
+    const full = new Map([['a', png]]);
+    assert.deepEqual(requestMessages(entries, '', (i) => full.get(i.id)), [
+      {
+        role: 'user',
+        content: [
+          { type: 'image_url', image_url: { url: png } },
+          { type: 'image_url', image_url: { url: jpeg } },
+          { type: 'text', text: 'What is it?' },
+        ],
+      },
+      { role: 'assistant', content: 'A cat.' },
+      // An image alone has no text part.
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: jpeg } }] },
+    ]);
+  });
+
+  test('restored images keep only data: image URLs (a remote one would make the page fetch it), at most 4 a message, with their fields checked', () => {
+    const [restored] = restoreEntries([
+      {
+        role: 'user',
+        content: 'Q',
+        images: [
+          image('ok'),
+          { ...image('remote'), url: 'https://example.com/pixel.png' },
+          { ...image('svg'), url: 'data:image/svg+xml;base64,PHN2Zz4=' },
+          { ...image('script'), url: 'data:image/png;base64,"><script>' },
+          { url: png, width: -3, height: 'tall', name: 7 },
+          null,
+        ],
+      },
+    ]);
+    assert.equal(restored.images?.length, 2);
+    assert.deepEqual(restored.images?.[0], image('ok'));
+    const odd = restored.images![1];
+    assert.deepEqual({ url: odd.url, name: odd.name, width: odd.width, height: odd.height }, { url: png, name: 'image', width: 0, height: 0 });
+    assert.match(odd.id, /^img-/);
+    const many = restoreEntries([{ role: 'user', content: '', images: Array.from({ length: 9 }, (_, i) => image(`i${i}`)) }]);
+    assert.equal(many[0].images?.length, 4);
+    // Images belong to user messages only.
+    assert.equal(restoreEntries([{ role: 'assistant', content: 'x', images: [image('a')] }])[0].images, undefined);
+    const copy = copyEntry(restored);
+    copy.images![0].name = 'changed';
+    assert.equal(restored.images![0].name, 'ok.png');
+  });
+
+  test('send keeps the full images for every request of the page; an edit keeps the message\'s images; clear forgets them', async () => {
+    const { engine, requests } = scriptedEngine([answer('Seen.')]);
+    const { conv } = conversationOn(engine);
+    await conv.send('Look', [{ image: image('a'), full: png }]);
+    assert.deepEqual(conv.entries[0], { role: 'user', content: 'Look', images: [image('a')] });
+    await conv.edit(0, 'Look again');
+    await conv.send('And now?');
+    for (const r of requests) assert.deepEqual((r.messages[1].content as unknown as { image_url?: { url: string } }[])[0].image_url?.url, png);
+    assert.equal(requests.length, 3);
+    assert.equal(((requests[1].messages[1].content as unknown as { text?: string }[])[1]).text, 'Look again');
+    // After clear() the same entries come back (a host switching conversations) without their full images.
+    const saved = conv.entries.map(copyEntry);
+    conv.clear();
+    conv.replace(saved);
+    await conv.send('Still there?');
+    assert.equal((requests[3].messages[1].content as unknown as { image_url: { url: string } }[])[0].image_url.url, jpeg);
+    // Neither text nor image: nothing is sent.
+    await conv.send('  ', []);
+    assert.equal(requests.length, 4);
   });
 });

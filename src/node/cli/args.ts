@@ -53,6 +53,18 @@ export const constraintHelp = `structured output:
                         default) leaves it unbounded
 `;
 
+export const imageOptions = {
+  mmproj: { type: 'string' },
+  image: { type: 'string', multiple: true },
+} as const satisfies Options;
+
+const imageHelp = `images (a vision model):
+  --mmproj F            the model's vision projector (llama.cpp's mmproj GGUF;
+                        a file or a URL, downloaded once)
+  --image F             a PNG, JPEG or binary PPM image (repeatable); the images
+                        go before the prompt's text, as llama.cpp's mtmd-cli puts them
+`;
+
 const modelHelp = `model:
   -m, --model M         a GGUF file, or an http(s) URL (downloaded once into
                         ~/.cache/hob or $HOB_CACHE_DIR, resumed if cut); the
@@ -88,7 +100,7 @@ options:
   --session FILE        keep the conversation and its cache in FILE: resumed at
                         the start when it matches the model and context, saved
                         after each reply (llama.cpp's --prompt-cache)
-${modelHelp.replace("(default: the model's)", "(default: the model's, at most 4096)")}${samplingHelp}${constraintHelp}`,
+${modelHelp.replace("(default: the model's)", "(default: the model's, at most 4096)")}${samplingHelp}${constraintHelp}${imageHelp.replace('the prompt\'s text', 'the first message\'s text')}`,
   complete: `usage: hob complete [--model] M --prompt P [options]
 
 Continues a prompt and streams the text to stdout; prefill and decode speeds
@@ -103,8 +115,9 @@ options:
                         (with --tools also content and tool_calls)
   --logprobs N          with --json: each generated token's log-probability and
                         the N (0 to 20) most likely tokens at its step, under
-                        "logprobs" (OpenAI's entries, with token ids)
-${modelHelp}${samplingHelp}${constraintHelp}`,
+                        "logprobs" (OpenAI's entries, with token ids); with
+                        images, "usage" holds prompt_tokens_details.image_tokens
+${modelHelp}${samplingHelp}${constraintHelp}${imageHelp}`,
   tokenize: `usage: hob tokenize [--model] M --text T
 
 Prints {"ids": [...]}: the token ids of the text, with BOS/EOS as the model's
@@ -193,7 +206,7 @@ commands:
 or a URL (downloaded once into a cache, with progress and resume).
 `;
 
-export type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string } & { help?: boolean };
+export type Values<O> = { [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string } & { help?: boolean };
 
 /** Parses a command's arguments; a mistake is a UsageError of one line. */
 export function parseCommand<O extends Options>(args: string[], options: O): { values: Values<O>; positionals: string[] } {

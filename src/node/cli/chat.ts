@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 
 import { HobError } from '../../shared/errors.js';
-import type { ChatCompletionDelta, ChatMessage, HobEngine, ToolCall, Usage } from '../../shared/types.js';
+import type { ChatCompletionDelta, ChatMessage, ChatMessageInput, HobEngine, ToolCall, Usage } from '../../shared/types.js';
 import { Engine } from '../../core/wasm-engine.js';
 import { renderChat, BUILTIN_TEMPLATES, type BuiltinTemplate } from '../../chat/template.js';
 import { createEngine } from '../create-engine.js';
@@ -14,6 +14,7 @@ import { readGgufHeaderFile } from '../index.js';
 import { constraintOptions, gpuLayersOption, modelOptions, num, parseCommand, samplingOptions, samplingParams, threadsOption, UsageError } from './args.js';
 import { cachedModelFailure, describeError, logShift, modelArg, resolveModelPath } from './model.js';
 import { constraintParams } from './constraints.js';
+import { imageOptions, projectorPath, readImages } from './images.js';
 import { ProgressBar } from './progress.js';
 import { resumeSession, saveSession, sessionLocation } from './resume.js';
 
@@ -39,6 +40,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     ...modelOptions,
     ...samplingOptions,
     ...constraintOptions,
+    ...imageOptions,
     system: { type: 'string' },
     'n-predict': { type: 'string', short: 'n' },
     template: { type: 'string' },
@@ -50,6 +52,7 @@ export async function chatCommand(args: string[]): Promise<void> {
   if (template !== undefined && !(template in BUILTIN_TEMPLATES)) {
     throw new UsageError(`--template must be one of ${Object.keys(BUILTIN_TEMPLATES).join(', ')}, got "${template}"`);
   }
+  if (o.image?.length && (sessionFile || template)) throw new UsageError(`--image cannot go with --${sessionFile ? 'session' : 'template'}`);
   const nPredict = num(o['n-predict'], 'n-predict', 1024, { min: 1, integer: true });
   const sampling = samplingParams(o);
   const constraints = await constraintParams(o);
@@ -61,12 +64,15 @@ export async function chatCommand(args: string[]): Promise<void> {
 
   const arg = modelArg(o, positionals);
   const path = await resolveModelPath(arg, showProgress, o);
+  const images = await readImages(o);
+  const mmproj = await projectorPath(o, showProgress);
   const special = template ? await specialTokenTexts(path).catch((e: unknown) => { throw cachedModelFailure(e, arg, path); }) : undefined;
   const bar = showProgress ? new ProgressBar('load', { unit: 'bytes', summary: false }) : undefined;
   let engine: HobEngine;
   try {
     engine = await createEngine({
       model: { path },
+      ...(mmproj !== undefined ? { projector: { path: mmproj } } : {}),
       threads,
       gpuLayers,
       contextSize: nCtx > 0 ? nCtx : undefined,
@@ -98,6 +104,11 @@ export async function chatCommand(args: string[]): Promise<void> {
     if (resumed) messages = [...system, ...resumed.filter((m) => m.role !== 'system')];
   }
   let reply: AbortController | undefined;
+  // The images belong to the first user turn, before its text (mtmd-cli's
+  // place for them); they leave with it when old turns make room.
+  let imageTurn: ChatMessage | undefined;
+  const withImages = (msgs: ChatMessage[]): ChatMessageInput[] =>
+    msgs.map((m) => (m === imageTurn ? { ...m, content: [...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })), { type: 'text' as const, text: m.content ?? '' }] } : m));
 
   const rl = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
   const onInterrupt = () => {
@@ -165,7 +176,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     if (special) {
       for await (const c of await engine.completions.create({ ...req, prompt })) take({ content: c.choices[0].text }, c.choices[0].finish_reason, c.usage);
     } else {
-      for await (const c of await engine.chat.completions.create({ ...req, messages })) take(c.choices[0].delta, c.choices[0].finish_reason, c.usage);
+      for await (const c of await engine.chat.completions.create({ ...req, messages: withImages(messages) })) take(c.choices[0].delta, c.choices[0].finish_reason, c.usage);
     }
     if (thinking && tty) process.stdout.write(RESET);
     const turn: ChatMessage = calls.length ? { role: 'assistant', content: text || null, tool_calls: calls } : { role: 'assistant', content: text };
@@ -179,6 +190,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       if (line === '/exit' || line === '/quit') break;
       if (line === '/reset') {
         messages = [...system];
+        imageTurn = undefined;
         await engine.resetContext();
         if (tty) rl.prompt();
         continue;
@@ -188,13 +200,14 @@ export async function chatCommand(args: string[]): Promise<void> {
         continue;
       }
       messages.push({ role: 'user', content: line });
+      if (images.length && !imageTurn) imageTurn = messages.at(-1);
       // The input keeps flowing while a reply streams: on a terminal that is
       // how readline sees the Ctrl-C that stops it.
       reply = new AbortController();
       try {
         const { text: prompt, nTokens } = await fitConversation();
         if (nTokens >= contextSize) {
-          messages.pop();
+          if (messages.pop() === imageTurn) imageTurn = undefined;
           process.stderr.write(`hob: this message is ${nTokens} tokens, more than the context of ${contextSize}\n`);
           if (tty) rl.prompt();
           continue;
@@ -218,7 +231,7 @@ export async function chatCommand(args: string[]): Promise<void> {
         process.stdout.write('\n');
         process.stderr.write(`hob: ${describeError(e)}\n`);
         process.exitCode = 1;
-        messages.pop();
+        if (messages.pop() === imageTurn) imageTurn = undefined;
         if (e instanceof HobError && e.code.startsWith('template/')) break;
         await engine.resetContext().catch(() => undefined);
       } finally {

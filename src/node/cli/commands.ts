@@ -11,6 +11,7 @@ import { loadVocabFile, readGgufHeaderFile } from '../index.js';
 import { constraintOptions, modelOptions, num, parseCommand, samplingOptions, samplingParams, UsageError } from './args.js';
 import { cachedModelFailure, logShift, modelArg, openModel, PROMPT_PROGRESS_MIN, resolveModelPath } from './model.js';
 import { constraintParams } from './constraints.js';
+import { imageOptions, loadProjectorFile, projectorPath, readImages } from './images.js';
 import { ProgressBar } from './progress.js';
 
 export async function tokenizeCommand(args: string[]): Promise<void> {
@@ -51,6 +52,7 @@ export async function completeCommand(args: string[]): Promise<void> {
     ...modelOptions,
     ...samplingOptions,
     ...constraintOptions,
+    ...imageOptions,
     prompt: { type: 'string', short: 'p' },
     file: { type: 'string', short: 'f' },
     'n-predict': { type: 'string', short: 'n' },
@@ -67,9 +69,21 @@ export async function completeCommand(args: string[]): Promise<void> {
   const sampling = samplingParams(o);
   const constraints = await constraintParams(o);
   const nCtx = num(o['ctx-size'], 'ctx-size', 0, { min: 0, integer: true });
+  const images = await readImages(o);
+  if (o.mmproj !== undefined && o['gpu-layers'] !== undefined && o['gpu-layers'] !== '0') {
+    throw new UsageError('--mmproj runs with every block on the CPU (image rows are evaluated there): drop --gpu-layers');
+  }
+  const mmproj = await projectorPath(o, !o.json && !o['no-progress'] && process.stderr.isTTY === true);
 
   const m = await openModel(o, positionals, { contextSize: nCtx });
   const { engine, model } = m;
+  let projector;
+  try {
+    projector = mmproj === undefined ? undefined : await loadProjectorFile(engine, model, mmproj);
+  } catch (e) {
+    m.close();
+    throw e;
+  }
   if (m.gpu && !o.json && model.loadReport) {
     const r = model.loadReport;
     process.stderr.write(`gpu: ${r.gpuLayers} of ${r.nLayer} blocks on ${m.gpu.caps.adapterName} (${r.reason})\n`);
@@ -78,10 +92,20 @@ export async function completeCommand(args: string[]): Promise<void> {
   const sequence = new Sequence(session, { onShift: logShift });
   // The prompt as the API tokenizes a text completion; with tools, as one
   // user turn of a chat, through the model's template.
+  // Images go before the text, in the user turn or the completion's prompt.
+  const content = [...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })), { type: 'text' as const, text: prompt }];
   const request = constraints.tools
-    ? { ...sampling, ...constraints, ...logprobs, messages: [{ role: 'user' as const, content: prompt }] }
-    : { ...sampling, ...constraints, ...logprobs, prompt };
-  const prepared = prepareRequest(model, request);
+    ? { ...sampling, ...constraints, ...logprobs, messages: [{ role: 'user' as const, content: images.length ? content : prompt }] }
+    : { ...sampling, ...constraints, ...logprobs, prompt, images };
+  let prepared;
+  try {
+    prepared = prepareRequest(model, request, projector);
+  } catch (e) {
+    projector?.free();
+    session.free();
+    m.close();
+    throw e;
+  }
   const ids = prepared.promptIds;
   // Long prompts show their progress (evaluated in chunks for it).
   const bar = !o.json && !o['no-progress'] && process.stderr.isTTY === true && ids.length > 2 * PROMPT_PROGRESS_MIN
@@ -98,6 +122,7 @@ export async function completeCommand(args: string[]): Promise<void> {
   } finally {
     bar?.clear();
     session.free();
+    projector?.free();
     m.close();
   }
   const reply = prepared.reply.finish(r.finishReason);
@@ -120,6 +145,7 @@ export async function completeCommand(args: string[]): Promise<void> {
         ...(constraints.tools ? { content: reply.message.content, tool_calls: reply.message.tool_calls ?? [] } : {}),
         ...(reply.message.reasoning_content ? { reasoning: reply.message.reasoning_content } : {}),
         ...(r.logprobs ? { logprobs: r.logprobs } : {}),
+        ...(prepared.imageTokens > 0 ? { usage: { prompt_tokens_details: { image_tokens: prepared.imageTokens } } } : {}),
       }) + '\n',
     );
   } else {

@@ -1,0 +1,159 @@
+// Images through the public API in Node: createEngine({ model, projector }),
+// OpenAI content parts with data: URLs (PNG, JPEG, PPM), http(s) URLs,
+// Blobs and pixels, decoded on the caller's side and sent as RGB; the
+// reply matches the runtime's with the same pixels, usage counts the image
+// tokens and the cache reuses the image; and the typed errors: a text-only
+// engine, formats Hob does not decode, the caps, saved sessions.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+
+import { MAX_IMAGE_BYTES, sniffFormat } from '../../src/api/images.js';
+import { Projector } from '../../src/core/vision.js';
+import { prepareRequest } from '../../src/runtime/request.js';
+import { createEngine, Engine, generate, type HobEngine, type HobError, Model, Sequence, Session } from '../../src/node/index.js';
+import type { ChatMessageInput, RgbImage } from '../../src/shared/types.js';
+import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage, toPpm } from '../gguf/vision-models.js';
+
+const textBytes = buildVisionTextModel(makeVisionTextSpec()).toBytes();
+const projectorBytes = buildVisionProjector(makeVisionSpec()).toBytes();
+
+function png(img: RgbImage): Uint8Array {
+  const p = new PNG({ width: img.width, height: img.height });
+  for (let i = 0, j = 0; i < img.rgb.length; i += 3, j += 4) {
+    p.data[j] = img.rgb[i];
+    p.data[j + 1] = img.rgb[i + 1];
+    p.data[j + 2] = img.rgb[i + 2];
+    p.data[j + 3] = 255;
+  }
+  return new Uint8Array(PNG.sync.write(p));
+}
+
+const dataUrl = (bytes: Uint8Array, mime: string) => `data:${mime};base64,${Buffer.from(bytes).toString('base64')}`;
+const ask = (url: unknown, text = 'What is in the picture?'): ChatMessageInput[] => [
+  { role: 'user', content: [{ type: 'text', text }, { type: 'image_url', image_url: { url: url as string } }] },
+];
+const greedy = { temperature: 0, max_tokens: 6 };
+const code = (c: string) => (e: HobError) => e.code === c;
+
+describe('vision: images through the public API', () => {
+  let engine: HobEngine;
+  let server: Server;
+  let base = '';
+  const img = testImage(40, 96, 1);
+
+  before(async () => {
+    engine = await createEngine({ model: { bytes: textBytes }, projector: { bytes: projectorBytes }, threads: 2, contextSize: 1024, fitCheck: false });
+    server = createServer((req, res) => {
+      if (req.url === '/a.png') res.end(png(img));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const addr = server.address();
+    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  });
+  after(async () => {
+    await engine?.unload();
+    server?.close();
+  });
+
+  test('info says images are accepted, and by which projector', async () => {
+    const info = await engine.info();
+    assert.equal(info.images, true);
+    assert.equal(info.projector, 'idefics3');
+  });
+
+  test('a PNG data: URL gives the reply the runtime gives for its pixels, with the image tokens in usage', async () => {
+    // The runtime, in this thread, on the same files and pixels.
+    const e = await Engine.create({ threads: 2 });
+    const model = Model.load(e, textBytes);
+    const projector = Projector.load(e, projectorBytes);
+    let expected: number[];
+    let nRows: number;
+    try {
+      const p = prepareRequest(model, { messages: ask(img), ...greedy }, projector);
+      nRows = p.imageTokens;
+      const s = new Sequence(Session.create(model, { nCtx: 1024 }));
+      expected = (await generate(model, s, { ...p.generation, promptIds: p.promptIds, maxTokens: 6 })).ids;
+      s.session.free();
+    } finally {
+      projector.free();
+      model.free();
+      e.dispose();
+    }
+    await engine.resetContext();
+    const r = await engine.chat.completions.create({ messages: ask(dataUrl(png(img), 'image/png')), ...greedy });
+    assert.equal(r.choices[0].message.content, await engine.detokenize(expected));
+    assert.equal(r.usage.prompt_tokens_details?.image_tokens, nRows);
+    assert.ok(r.usage.prompt_tokens > nRows);
+  });
+
+  test('the same image as PPM bytes in a Blob, as pixels and from an http URL is reused from the cache; another image is not', async () => {
+    await engine.resetContext();
+    const first = await engine.chat.completions.create({ messages: ask(new Blob([toPpm(img) as BlobPart])), ...greedy });
+    assert.equal(first.usage.cached_tokens, 0);
+    const again = await engine.chat.completions.create({ messages: ask(img), ...greedy });
+    assert.equal(again.usage.cached_tokens, again.usage.prompt_tokens - 1);
+    const fetched = await engine.chat.completions.create({ messages: ask(`${base}/a.png`), ...greedy });
+    assert.equal(fetched.usage.cached_tokens, fetched.usage.prompt_tokens - 1);
+    assert.equal(fetched.choices[0].message.content, first.choices[0].message.content);
+    const other = await engine.chat.completions.create({ messages: ask(testImage(40, 96, 9)), ...greedy });
+    assert.ok(other.usage.cached_tokens < other.usage.prompt_tokens - (other.usage.prompt_tokens_details?.image_tokens ?? 0));
+  });
+
+  test('a JPEG data: URL decodes, and streams', async () => {
+    const j = jpeg.encode({ width: img.width, height: img.height, data: rgba(img) }, 90).data;
+    assert.equal(sniffFormat(new Uint8Array(j)), 'jpeg');
+    const chunks = await engine.chat.completions.create({ messages: ask(dataUrl(new Uint8Array(j), 'image/jpeg')), ...greedy, stream: true });
+    let usage;
+    for await (const c of chunks) usage = c.usage ?? usage;
+    assert.ok((usage?.prompt_tokens_details?.image_tokens ?? 0) > 0);
+  });
+
+  test('formats Hob does not decode, the caps and bad URLs are typed errors; sessions refuse images', async () => {
+    const gif = new TextEncoder().encode('GIF89a\x01\x00\x01\x00');
+    await assert.rejects(engine.chat.completions.create({ messages: ask(dataUrl(gif, 'image/gif')) }), (e: HobError) => e.code === 'image/invalid' && e.details.format === 'gif');
+    await assert.rejects(engine.chat.completions.create({ messages: ask(new Blob([new Uint8Array(16)])) }), (e: HobError) => e.code === 'image/invalid' && e.details.format === 'unknown');
+    const huge = new TextEncoder().encode('P6\n5000 5000\n255\n');
+    await assert.rejects(engine.chat.completions.create({ messages: ask(new Blob([huge])) }), code('image/too-large'));
+    await assert.rejects(engine.chat.completions.create({ messages: ask(new Blob([new Uint8Array(MAX_IMAGE_BYTES + 1)])) }), code('image/too-large'));
+    await assert.rejects(engine.chat.completions.create({ messages: ask('ftp://example.com/a.png') }), code('image/invalid'));
+    await assert.rejects(engine.chat.completions.create({ messages: ask(`${base}/missing.png`) }), code('network/http-status'));
+    await assert.rejects(engine.chat.completions.create({ messages: ask(img), session: 'with-image' }), code('session/unsupported'));
+    // The engine still answers.
+    const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hello' }], ...greedy });
+    assert.equal(r.usage.prompt_tokens_details, undefined);
+  });
+
+  test('a projector keeps every block on the CPU: gpuLayers auto becomes 0, a number is refused', async () => {
+    await assert.rejects(createEngine({ model: { bytes: textBytes }, projector: { bytes: projectorBytes }, gpuLayers: 2, fitCheck: false }), code('argument/invalid'));
+    const auto = await createEngine({ model: { bytes: textBytes }, projector: { bytes: projectorBytes }, gpuLayers: 'auto', threads: 1, contextSize: 256, fitCheck: false });
+    try {
+      assert.equal((await auto.info()).load.gpuLayers, 0);
+    } finally {
+      await auto.unload();
+    }
+  });
+
+  test('a text-only engine given an image is image/unsupported', async () => {
+    const plain = await createEngine({ model: { bytes: textBytes }, threads: 1, contextSize: 256, fitCheck: false });
+    try {
+      assert.equal((await plain.info()).images, false);
+      await assert.rejects(plain.chat.completions.create({ messages: ask(img) }), code('image/unsupported'));
+    } finally {
+      await plain.unload();
+    }
+  });
+});
+
+function rgba(img: RgbImage): Uint8Array {
+  const out = new Uint8Array(img.width * img.height * 4);
+  for (let i = 0, j = 0; i < img.rgb.length; i += 3, j += 4) {
+    out.set(img.rgb.subarray(i, i + 3), j);
+    out[j + 3] = 255;
+  }
+  return out;
+}
