@@ -189,10 +189,8 @@ export class Sequence {
   private evalRows(img: PromptImage, from: number, n: number): StepLogits {
     const nEmbd = this.session.model.info.nEmbd;
     const rows = img.rows().subarray(from * nEmbd, (from + n) * nEmbd);
-    // The bidirectional flag reaches sessions that take it (Gemma 3's
-    // projector); a causal image needs none.
-    const evalEmbeddings = this.session.evalEmbeddings.bind(this.session) as (rows: Float32Array, opts?: { bidirectional?: boolean }) => StepLogits;
-    const logits = img.bidirectional ? evalEmbeddings(rows, { bidirectional: true }) : evalEmbeddings(rows);
+    // Gemma 3's image rows attend both ways, in one pass.
+    const logits = this.session.evalEmbeddings(rows, { bidirectional: img.bidirectional });
     this.cachedImages.set(img.id, { key: img.key, lead: img.lead, trail: img.trail });
     return logits;
   }
