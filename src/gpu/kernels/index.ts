@@ -10,7 +10,7 @@
 import { HobError } from '../../shared/errors.js';
 import type { GpuContext } from '../device.js';
 import type { GpuWeight } from '../weights.js';
-import { ATTN_MIN_SLICE, recordAttention } from './attention.js';
+import { recordAttention } from './attention.js';
 import { KernelContext, type Q8Tile } from './context.js';
 import { recordElementwise } from './elementwise.js';
 import { recordKvErase, recordKvStore } from './kv-cache.js';
@@ -40,10 +40,6 @@ export interface KernelOptions {
    * blocks a stage, where the large one would give fewer than
    * Q8_TILE_MIN_GROUPS (matmul.ts) workgroups. Every tile gives the same bits. */
   q8Tile?: Q8Tile;
-  /** Decode attention's smallest slice of cells (default 256): a context
-   * that fits one is attended in one dispatch, longer ones split in slices of
-   * at least this many cells over four passes. */
-  attnMinSlice?: number;
   /** Use subgroup reductions (default: when the device has 'subgroups');
    * false forces the workgroup-memory fallback. */
   subgroups?: boolean;
@@ -72,10 +68,6 @@ export class Kernels {
     if (!okTile) {
       throw new HobError('argument/invalid', `q8Tile takes 1 to 8 rows, 2 or 4 tokens and 1, 2 or 4 blocks (16 rows x blocks <= 128, 16 tokens x blocks <= 128), got ${qt.rows} x ${qt.tokens} x ${qt.blocks}`, { ...qt });
     }
-    const ms = opts.attnMinSlice ?? ATTN_MIN_SLICE;
-    if (!Number.isInteger(ms) || ms < 64) {
-      throw new HobError('argument/invalid', `attnMinSlice must be a whole number of cells >= 64, got ${ms}`, { attnMinSlice: ms });
-    }
     this.subgroups = (opts.subgroups ?? true) && ctx.caps.hasSubgroups;
     const features = (ctx.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
     this.packedDot4 = (opts.packedDot4 ?? true) && !!features?.has('packed_4x8_integer_dot_product');
@@ -85,7 +77,6 @@ export class Kernels {
       maxGroupsPerDim: Math.min(ctx.device.limits.maxComputeWorkgroupsPerDimension, opts.maxWorkgroupsPerDimension ?? Infinity),
       matvecRows: mr,
       q8Tiles: opts.q8Tile ? [qt] : [Q8_TILE_LARGE, Q8_TILE_SMALL],
-      attnMinSlice: ms,
     });
   }
 
@@ -205,11 +196,11 @@ export class Kernels {
 
   /** Attention of q over the cache: causal, or (in forwards that set the
    * frame's `ranged`) over the cells `rows` gives each row, two u32 a row
-   * (packed sequences; embeddings). Decode over a context of more
-   * than 128 cells splits the cells over workgroups and needs `scratch` of
-   * attentionScratchBytes(shape) (one for all layers); encoded with nKv, a
-   * decode step that sees at most attnMinSlice cells (one slice: the same
-   * result) runs the row kernel, one dispatch. With q8 (Q8_0, headDim a
+   * (packed sequences; embeddings). A decode step (one row) runs the
+   * split-K kernels (attention_decode.wgsl): with nCtx over 128 cells they
+   * need `scratch` of attentionScratchBytes(shape) (one for all layers);
+   * encoded with nKv, a step that sees at most 128 cells is one dispatch,
+   * a longer one three. With q8 (Q8_0, headDim a
    * multiple of 32), a decode step also writes its output quantized for the
    * output projection: quantize(out, q8) fused, for one token only (a batch
    * still needs its own quantize step). More than one row goes to the
