@@ -126,7 +126,7 @@ fn dec_load_q(h0: u32, lid: u32) {
 
 // Adds the V rows of cells [c0, c0 + n) weighted by pd to each head's
 // output, in cell order; invocation lid owns the f16 pairs lid + k DW of the
-// (HG, head_dim / 2) outputs. Loads are issued eight cells at a time before
+// (HG, head_dim / 2) outputs. Loads are issued 16 cells at a time before
 // they are used, so their latencies overlap.
 fn dec_pv(c0: u32, n: u32, kvh: u32, lid: u32) -> array<vec2<f32>, 8> {
   let pairs = p.head_dim / 2u;
@@ -141,12 +141,12 @@ fn dec_pv(c0: u32, n: u32, kvh: u32, lid: u32) -> array<vec2<f32>, 8> {
     let hh = o / pairs;
     let col = kvh * pairs + o % pairs;
     var a = vec2<f32>(0.0);
-    for (var c = 0u; c < n; c += 8u) {
-      var w: array<u32, 8>;
-      for (var u = 0u; u < 8u; u++) {
+    for (var c = 0u; c < n; c += 16u) {
+      var w: array<u32, 16>;
+      for (var u = 0u; u < 16u; u++) {
         w[u] = v_cache[(c0 + min(c + u, n - 1u)) * row_words + col];
       }
-      for (var u = 0u; u < 8u; u++) {
+      for (var u = 0u; u < 16u; u++) {
         if (c + u < n) {
           a += pd[hh * SL + c + u] * unpack2x16float(w[u]);
         }
@@ -281,28 +281,36 @@ fn attn_dec_pv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   let kvh = kv_head(h0);
   let c0 = begin + s * SL;
   let n = min(SL, end - c0);
+  // The total over the slices: each head's LPH lanes take every LPH-th slice.
   let hh = lid / LPH;
   let lane = lid % LPH;
-  if (hh < HG) {
-    let h = h0 + hh;
-    // The total over the slices (every lane of the head the same).
-    var big = NEG;
-    for (var j = 0u; j < ns; j++) {
+  let mine = hh < HG;
+  let h = h0 + min(hh, HG - 1u);
+  var big = NEG;
+  if (mine) {
+    for (var j = lane; j < ns; j += LPH) {
       big = max(big, scratch[dec_stats(h, j)]);
     }
-    var total = vec2<f32>(0.0);
-    for (var j = 0u; j < ns; j++) {
+  }
+  big = red_max(big, lid);
+  var total = vec2<f32>(0.0);
+  if (mine) {
+    for (var j = lane; j < ns; j += LPH) {
       let b = dec_stats(h, j);
       let f = exp_f32(scratch[b] - big);
       total = dd_add(total, two_sum(scratch[b + 1u] * f, scratch[b + 2u] * f));
     }
-    let inv = inv_sum(total);
-    for (var c = lane; c < SL; c += LPH) {
-      var pc = 0.0;
-      if (c < n) {
-        pc = round_f16(exp_f32(scratch[h * p.n_ctx + c0 + c] - big) * inv);
-      }
-      pd[hh * SL + c] = pc;
+  }
+  let inv = inv_sum(red_sum(total, lid));
+  if (mine) {
+    // All eight scores of the lane loaded before any is used.
+    var sv: array<f32, 8>;
+    for (var i = 0u; i < SL / LPH; i++) {
+      sv[i] = scratch[h * p.n_ctx + c0 + min(lane + i * LPH, n - 1u)];
+    }
+    for (var i = 0u; i < SL / LPH; i++) {
+      let c = lane + i * LPH;
+      pd[hh * SL + c] = select(0.0, round_f16(exp_f32(sv[i] - big) * inv), c < n);
     }
   }
   workgroupBarrier();
@@ -337,9 +345,17 @@ fn attn_dec_combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoca
       let h = h0 + o / pairs;
       let d = 2u * (o % pairs);
       var a = vec2<f32>(0.0);
-      for (var j = 0u; j < ns; j++) {
-        let b = dec_partials(h, j) + d;
-        a += vec2<f32>(scratch[b], scratch[b + 1u]);
+      for (var j0 = 0u; j0 < ns; j0 += 8u) {
+        var w: array<vec2<f32>, 8>;
+        for (var u = 0u; u < 8u; u++) {
+          let b = dec_partials(h, min(j0 + u, ns - 1u)) + d;
+          w[u] = vec2<f32>(scratch[b], scratch[b + 1u]);
+        }
+        for (var u = 0u; u < 8u; u++) {
+          if (j0 + u < ns) {
+            a += w[u];
+          }
+        }
       }
       acc[k] = a;
     }
