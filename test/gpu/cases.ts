@@ -186,6 +186,62 @@ const matmulCases: GpuCase[] = [
   ...quantTypes.map(([name, type, block]) => matmulCase(name, type, block === 256 ? kShapes : blockShapes, (rng, rows, cols) => randomQuantBytes(rng, type, rows, cols))),
 ];
 
+// The RMSNorm fused into a decode step's matvec (matvec_q8_norm.wgsl)
+// against rmsnorm with a Q8_0 output followed by the plain matvec: the same
+// bytes of activations, so the same bits of y; stacked outputs, a weight
+// split into parts, widths from one block to 4096 (the norm's loads in more
+// than one round), accumulate. A batch ignores the fused norm and reads x.
+const fusedNormMatvecCase: GpuCase = {
+  name: 'a decode matvec with the RMSNorm fused computes the bits of rmsnorm (Q8_0 out) then matvec, one dispatch a part',
+  async run(env) {
+    const { ctx, kernels } = env;
+    const rng = new Rng(43);
+    // [name, type, cols, stacked rows]
+    const configs = [
+      ['q4_0', GGML.Q4_0, 2048, [96, 32, 32]],
+      ['q4_0', GGML.Q4_0, 32, [7]],
+      ['q8_0', GGML.Q8_0, 4096, [40, 24]],
+      ['iq4_nl', 20, 320, [33]],
+    ] as const;
+    let checked = 0;
+    for (const [name, type, cols, stack] of configs) {
+      const rows = stack.reduce((a, b) => a + b, 0);
+      const bytes = type === GGML.Q4_0 || type === GGML.Q8_0 ? randomWeightBytes(rng, type, rows, cols) : randomQuantBytes(rng, type, rows, cols);
+      for (const maxBindingBytes of [undefined, Math.ceil(bytes.length / 3 / 64) * 64]) {
+        const w = createWeightBuffers(ctx, 'w', type, rows, cols, bytes, { maxBindingBytes });
+        if (stack.length > 1) w.stack = [...stack];
+        for (const accumulate of [false, true]) {
+          const frame = createFrameBuffer(ctx);
+          const x = rng.floats(cols, 3);
+          const xb = createTestBuffer(ctx, x, 'x');
+          const nw = createTestBuffer(ctx, rng.floats(cols, 2), 'norm weight');
+          const start = rng.floats(rows);
+          const outs = [0, 1].map(() => stack.map((r, i) => createTestBuffer(ctx, start.slice(stack.slice(0, i).reduce((a, b) => a + b, 0)).subarray(0, r), 'y')));
+          const acts = createQ8Acts(ctx.device, 'x', 1, cols);
+          const eps = 1e-5;
+          const plain = [kernels.rmsnorm(xb, nw, null, cols, eps, frame, { q8: acts }), kernels.matmul(w, acts, outs[0].length > 1 ? outs[0] : outs[0][0], frame, { accumulate })];
+          const fused = kernels.matmul(w, acts, outs[1].length > 1 ? outs[1] : outs[1][0], frame, { accumulate, norm: { x: xb, weight: nw, eps } });
+          let dispatches = 0;
+          fused.encode({ setPipeline() {}, setBindGroup() {}, dispatchWorkgroups: () => dispatches++ } as unknown as GPUComputePassEncoder, 1);
+          check(dispatches === w.parts.length, `${name}: ${dispatches} dispatches for ${w.parts.length} parts`);
+          await runSteps(ctx, frame, plain, 1);
+          await runSteps(ctx, frame, [fused], 1);
+          for (const [i, r] of stack.entries()) {
+            checkEqual(`${name} ${cols} cols, stacked ${stack.join('+')} (${w.parts.length} parts)${accumulate ? ' +=' : ''}, output ${i}`, await readF32(ctx, outs[1][i], r), await readF32(ctx, outs[0][i], r));
+          }
+          destroyQ8Acts(acts);
+          for (const b of [frame, xb, nw, ...outs.flat()]) b.destroy();
+          checked++;
+        }
+        destroyWeight(w);
+      }
+    }
+    const e = catchError(() => kernels.matmul(createWeightBuffers(ctx, 'w', 12, 1, 256, randomQuantBytes(rng, 12, 1, 256)), createQ8Acts(ctx.device, 'x', 1, 256, 'q8_k'), createTestBuffer(ctx, 4), createFrameBuffer(ctx), { norm: { x: createTestBuffer(ctx, 1024), weight: createTestBuffer(ctx, 1024), eps: 1e-5 } }));
+    check(e.code === 'argument/invalid', `a fused norm over Q8_K activations: ${e.code} ${e.message}`);
+    env.report(`fused norm matvec: ${checked} cases bit-equal to rmsnorm then matvec`);
+  },
+};
+
 const stackedMatmulCase: GpuCase = {
   name: 'a stacked weight (Q, K and V; gate and up) writes each output bit for bit as its own matmul does, one dispatch for all',
   async run(env) {
@@ -1002,6 +1058,7 @@ const ropeStoreCase: GpuCase = {
 export const gpuCases: GpuCase[] = [
   ...matmulCases,
   stackedMatmulCase,
+  fusedNormMatvecCase,
   accumulateCase,
   quantizeCase,
   quantizeXCase,

@@ -17,11 +17,11 @@ import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { requestNodeGpu } from './node-gpu.js';
 
 // Per block and decode step, over a context of at most 128 cells (one slice):
-//   Q8_0 activations (Q4_0): norm + quantize, QKV, RoPE + cache store,
-//     attention + quantize, output projection, norm + quantize, gate + up,
-//     SiLU·up + quantize, down                                      = 9
+//   Q8_0 activations (Q4_0): QKV (the norm and its quantization fused),
+//     RoPE + cache store, attention + quantize, output projection,
+//     gate + up (norm fused), SiLU·up + quantize, down              = 7
 //   the same with heads of 16 (not whole Q8_0 blocks): attention's output
-//     quantized by its own pass                                     = 10
+//     quantized by its own pass                                     = 8
 //   f32 weights with Q/K/V biases (Qwen 2): norm, QKV, bias adds + RoPE +
 //     store, attention, output, norm, gate + up, SiLU·up, down      = 9
 //   Q8_K activations (Q4_K): norm, quantize, QKV, RoPE + store, attention,
@@ -31,8 +31,8 @@ import { requestNodeGpu } from './node-gpu.js';
 // The head (every block offloaded): its norm, a Q8_K quantize where the
 // weights need one, and the matmul.
 const cases = [
-  { name: 'llama q4_0', bytes: () => writeRandomLlama(makeSpec('tiny', { weightType: 'q4_0', nHead: 2, nHeadKv: 1 })), perBlock: 9, head: 2 },
-  { name: 'llama q4_0 (head_dim 16)', bytes: () => writeRandomLlama(makeSpec('tiny', { weightType: 'q4_0' })), perBlock: 10, head: 2 },
+  { name: 'llama q4_0', bytes: () => writeRandomLlama(makeSpec('tiny', { weightType: 'q4_0', nHead: 2, nHeadKv: 1 })), perBlock: 7, head: 2 },
+  { name: 'llama q4_0 (head_dim 16)', bytes: () => writeRandomLlama(makeSpec('tiny', { weightType: 'q4_0' })), perBlock: 8, head: 2 },
   { name: 'qwen2 f32 (biases)', bytes: () => writeArchModel(makeArchSpec('qwen2')), perBlock: 9, head: 2 },
   { name: 'llama q4_k', bytes: () => writeRandomLlama(makeSpec('tiny', { weightType: 'q4_k', nEmbd: 256, nFf: 512 })), perBlock: 13, head: 3 },
 ];

@@ -14,7 +14,7 @@ import { recordAttention } from './attention.js';
 import { KernelContext, type Q8Tile } from './context.js';
 import { recordElementwise } from './elementwise.js';
 import { recordKvErase, recordKvStore } from './kv-cache.js';
-import { Q8_TILE_LARGE, Q8_TILE_SMALL, recordMatmul, recordQuantize } from './matmul.js';
+import { Q8_TILE_LARGE, Q8_TILE_SMALL, recordMatmul, recordQuantize, type FusedNorm } from './matmul.js';
 import { recordLayernorm, recordRmsnorm, recordRmsnormHeads } from './norm.js';
 import type { Q8Acts } from './q8-acts.js';
 import { recordConv, recordDeltaNet, type ConvShape, type DeltaShape, type DeltaWeights } from './recurrent.js';
@@ -22,6 +22,7 @@ import { recordRope, recordRopeStore } from './rope.js';
 import type { AttentionShape, KvEraseShape, KvEraseStep, RopeConfig, Step } from './types.js';
 
 export { attentionScratchBytes, attentionTiling, type AttentionTiling } from './attention.js';
+export { canFuseNorm, type FusedNorm } from './matmul.js';
 export type { ConvShape, DeltaShape, DeltaWeights } from './recurrent.js';
 export { actType, createQ8Acts, destroyQ8Acts, needsQ8Acts, type ActType, type Q8Acts } from './q8-acts.js';
 export { FRAME_BYTES, type AttentionShape, type KvEraseShape, type KvEraseStep, type RopeConfig, type Step } from './types.js';
@@ -93,8 +94,11 @@ export class Kernels {
    * Q8Acts (made by quantize, rmsnorm or siluMul with opts.q8) for quantized
    * ones. A weight stacked from several (w.stack: Q, K and V, or gate and
    * up) takes one output per stacked weight, y an array in stack order: one
-   * dispatch writes them all (wgsl/matmul_out.wgsl). */
-  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean; outScale?: number } = {}): Step {
+   * dispatch writes them all (wgsl/matmul_out.wgsl). With opts.norm (weights
+   * that take Q8_0 activations: canFuseNorm), a one-token forward normalizes
+   * and quantizes norm.x in the matvec itself (matvec_q8_norm.wgsl), the
+   * same bytes rmsnorm would have written to x; batches still read x. */
+  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean; outScale?: number; norm?: FusedNorm } = {}): Step {
     return recordMatmul(this.kc, w, x, y, frame, opts);
   }
 
