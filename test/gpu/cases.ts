@@ -190,12 +190,14 @@ const matmulCases: GpuCase[] = [
 // against rmsnorm with a Q8_0 output followed by the plain matvec: the same
 // bytes of activations, so the same bits of y; stacked outputs, a weight
 // split into parts, widths from one block to 4096 (the norm's loads in more
-// than one round), accumulate. A batch ignores the fused norm and reads x.
+// than one round), accumulate, subgroup and workgroup-memory row sums. A batch ignores the fused norm and reads x.
 const fusedNormMatvecCase: GpuCase = {
   name: 'a decode matvec with the RMSNorm fused computes the bits of rmsnorm (Q8_0 out) then matvec, one dispatch a part',
   async run(env) {
-    const { ctx, kernels } = env;
+    const { ctx } = env;
     const rng = new Rng(43);
+    // The fast paths and the fallbacks (workgroup-memory row sums, unpacked dot).
+    const slow = fallback(env);
     // [name, type, cols, stacked rows]
     const configs = [
       ['q4_0', GGML.Q4_0, 2048, [96, 32, 32]],
@@ -210,7 +212,7 @@ const fusedNormMatvecCase: GpuCase = {
       for (const maxBindingBytes of [undefined, Math.ceil(bytes.length / 3 / 64) * 64]) {
         const w = createWeightBuffers(ctx, 'w', type, rows, cols, bytes, { maxBindingBytes });
         if (stack.length > 1) w.stack = [...stack];
-        for (const accumulate of [false, true]) {
+        for (const [kernels, accumulate] of [[env.kernels, false], [env.kernels, true], [slow, false]] as const) {
           const frame = createFrameBuffer(ctx);
           const x = rng.floats(cols, 3);
           const xb = createTestBuffer(ctx, x, 'x');
@@ -227,7 +229,7 @@ const fusedNormMatvecCase: GpuCase = {
           await runSteps(ctx, frame, plain, 1);
           await runSteps(ctx, frame, [fused], 1);
           for (const [i, r] of stack.entries()) {
-            checkEqual(`${name} ${cols} cols, stacked ${stack.join('+')} (${w.parts.length} parts)${accumulate ? ' +=' : ''}, output ${i}`, await readF32(ctx, outs[1][i], r), await readF32(ctx, outs[0][i], r));
+            checkEqual(`${name} ${cols} cols, stacked ${stack.join('+')} (${w.parts.length} parts)${accumulate ? ' +=' : ''}, output ${i}${kernels === slow ? ' (fallback)' : ''}`, await readF32(ctx, outs[1][i], r), await readF32(ctx, outs[0][i], r));
           }
           destroyQ8Acts(acts);
           for (const b of [frame, xb, nw, ...outs.flat()]) b.destroy();
@@ -236,7 +238,8 @@ const fusedNormMatvecCase: GpuCase = {
         destroyWeight(w);
       }
     }
-    const e = catchError(() => kernels.matmul(createWeightBuffers(ctx, 'w', 12, 1, 256, randomQuantBytes(rng, 12, 1, 256)), createQ8Acts(ctx.device, 'x', 1, 256, 'q8_k'), createTestBuffer(ctx, 4), createFrameBuffer(ctx), { norm: { x: createTestBuffer(ctx, 1024), weight: createTestBuffer(ctx, 1024), eps: 1e-5 } }));
+    slow.destroy();
+    const e = catchError(() => env.kernels.matmul(createWeightBuffers(ctx, 'w', 12, 1, 256, randomQuantBytes(rng, 12, 1, 256)), createQ8Acts(ctx.device, 'x', 1, 256, 'q8_k'), createTestBuffer(ctx, 4), createFrameBuffer(ctx), { norm: { x: createTestBuffer(ctx, 1024), weight: createTestBuffer(ctx, 1024), eps: 1e-5 } }));
     check(e.code === 'argument/invalid', `a fused norm over Q8_K activations: ${e.code} ${e.message}`);
     env.report(`fused norm matvec: ${checked} cases bit-equal to rmsnorm then matvec`);
   },
