@@ -16,13 +16,10 @@
 // (maximum, sum, P.V), recomputing scores rather than storing them.
 // Workgroup of 64. In the output, invocation lid owns head dims (2 lid,
 // 2 lid + 1) and (2 lid + 128, 2 lid + 129).
-// Entry points:
+// Entry point:
 //   attn          grid (T, n_head): one workgroup per row and head -> out
-//   decode, row 0 only, the cells split in n_split slices (grid (n_split, n_head)):
-//   attn_scores   scores of a slice -> scratch.probs, its maximum -> scratch.stats
-//   attn_exp      exp(s - max of all slices) -> scratch.probs, the slice's sum -> scratch.stats
-//   attn_pv       probabilities of a slice (normalized by the total) times V -> scratch.partials
-//   attn_combine  grid (1, n_head): the slices' outputs added in order -> out
+// A decode step (one row) runs attention_decode.wgsl's split-K kernels
+// instead, appended to this file.
 // Bindings:
 //   binding 0  frame: Frame (uniform)
 //   binding 1  p: Attn (uniform)
@@ -33,8 +30,7 @@
 //   bindings 6, 7  xq, xd (q8_store.wgsl): with p.q8, a decode step (one
 //              row) also writes its output as the Q8_0 activations of the
 //              output projection (head_dim % 32 == 0: no block straddles heads)
-//   binding 8  scratch: f32, probs (n_head, n_ctx), then stats (n_head,
-//              n_split, 4: max, sum hi, sum lo), then partials (n_head, n_split, head_dim)
+//   binding 8  scratch: f32, decode's slices (attention_decode.wgsl)
 //   binding 9  rows: (T, 2) u32, each row's first and end cell (read with frame.ranged)
 // Bounds (host-checked too): head_dim even and <= 256, kv_dim even; rows >=
 // min(frame.n_tokens, p.max_rows) skipped; no cell >= n_kv or >= n_ctx is read.
@@ -47,7 +43,7 @@ struct Attn {
   scale: f32,
   n_ctx: u32,
   max_rows: u32,
-  n_split: u32,
+  n_split: u32,  // decode: slices the scratch holds per head (attention_decode.wgsl)
   window: u32,   // sliding window in cells; 0: full causal attention
   softcap: f32,  // 0: off
   q_scale: f32,  // q is multiplied by this before its f16 rounding
@@ -241,22 +237,15 @@ fn add_v(acc: ptr<function, Acc>, c0: u32, n: u32, kvh: u32, lid: u32) {
   }
 }
 
-// P.V over cells [c_begin, c_end) given the softmax maximum m and 1 / sum
-// `inv`; exps: read exp(s - m) from scratch.probs instead of recomputing.
-fn attend_pv(h: u32, c_begin: u32, c_end: u32, m: f32, inv: f32, from_scratch: bool, lid: u32) -> Acc {
+// P.V over cells [c_begin, c_end) given the softmax maximum m and 1 / sum `inv`.
+fn attend_pv(h: u32, c_begin: u32, c_end: u32, m: f32, inv: f32, lid: u32) -> Acc {
   let kvh = kv_head(h);
   var acc = Acc(vec2<f32>(0.0), vec2<f32>(0.0));
   for (var c0 = c_begin; c0 < c_end; c0 += CH) {
     let n = min(CH, c_end - c0);
     var pc = 0.0;
     if (lid < n) {
-      var e: f32;
-      if (from_scratch) {
-        e = scratch[h * p.n_ctx + c0 + lid];
-      } else {
-        e = exp_f32(score(c0 + lid, kvh) - m);
-      }
-      pc = round_f16(e * inv);
+      pc = round_f16(exp_f32(score(c0 + lid, kvh) - m) * inv);
     }
     sc[lid] = pc;
     workgroupBarrier();
@@ -320,127 +309,5 @@ fn attn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     s = dd_add(s, vec2<f32>(exp_f32(score(c, kvh) - m), 0.0));
   }
   let inv = inv_sum(sum_all(s, lid));
-  write_out(t, h, lid, attend_pv(h, begin, end, m, inv, false, lid));
-}
-
-// ---- decode, split over the cells ------------------------------------------
-
-fn stats_at(h: u32, s: u32) -> u32 {
-  return p.n_head * p.n_ctx + (h * p.n_split + s) * 4u;
-}
-
-fn partials_at(h: u32, s: u32) -> u32 {
-  return p.n_head * p.n_ctx + p.n_head * p.n_split * 4u + (h * p.n_split + s) * p.head_dim;
-}
-
-// Slices hold at least this many cells: a context that fits one slice is
-// summed in one pass in cell order, exactly as the CPU sums it, and as the
-// row kernel attn sums it (the host runs attn, one dispatch, for such a
-// decode step; KernelOptions.attnMinSlice).
-override MIN_SLICE: u32 = 256u;
-
-// Cells [x, y) of slice s of row 0's visible cells.
-fn slice(s: u32) -> vec2<u32> {
-  let begin = visible_begin(0u);
-  let end = visible_end(0u);
-  let len = max((end - begin + p.n_split - 1u) / p.n_split, MIN_SLICE);
-  let b = min(begin + s * len, end);
-  return vec2<u32>(b, min(b + len, end));
-}
-
-fn live_decode() -> bool {
-  return min(frame.n_tokens, p.max_rows) > 0u;
-}
-
-@compute @workgroup_size(64)
-fn attn_scores(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let s = wid.x;
-  let h = wid.y;
-  if (!live_decode()) {
-    return;
-  }
-  load_q(0u, h, lid);
-  let kvh = kv_head(h);
-  let r = slice(s);
-  var m = NEG;
-  for (var c = r.x + lid; c < r.y; c += CH) {
-    let v = score(c, kvh);
-    scratch[h * p.n_ctx + c] = v;
-    m = max(m, v);
-  }
-  m = max_all(m, lid);
-  if (lid == 0u) {
-    scratch[stats_at(h, s)] = m;
-  }
-}
-
-@compute @workgroup_size(64)
-fn attn_exp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let s = wid.x;
-  let h = wid.y;
-  if (!live_decode()) {
-    return;
-  }
-  var m = NEG;
-  for (var i = 0u; i < p.n_split; i++) {
-    m = max(m, scratch[stats_at(h, i)]);
-  }
-  let r = slice(s);
-  var sum = vec2<f32>(0.0);
-  for (var c = r.x + lid; c < r.y; c += CH) {
-    let e = exp_f32(scratch[h * p.n_ctx + c] - m);
-    scratch[h * p.n_ctx + c] = e;
-    sum = dd_add(sum, vec2<f32>(e, 0.0));
-  }
-  sum = sum_all(sum, lid);
-  if (lid == 0u) {
-    scratch[stats_at(h, s) + 1u] = sum.x;
-    scratch[stats_at(h, s) + 2u] = sum.y;
-  }
-}
-
-@compute @workgroup_size(64)
-fn attn_pv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let s = wid.x;
-  let h = wid.y;
-  if (!live_decode()) {
-    return;
-  }
-  var total = vec2<f32>(0.0);
-  for (var i = 0u; i < p.n_split; i++) {
-    let b = stats_at(h, i);
-    total = dd_add(total, vec2<f32>(scratch[b + 1u], scratch[b + 2u]));
-  }
-  let r = slice(s);
-  let acc = attend_pv(h, r.x, r.y, 0.0, inv_sum(total), true, lid);
-  let base = partials_at(h, s);
-  let pairs = p.head_dim / 2u;
-  if (lid < pairs) {
-    scratch[base + 2u * lid] = acc.o0.x;
-    scratch[base + 2u * lid + 1u] = acc.o0.y;
-  }
-  if (lid + CH < pairs) {
-    scratch[base + 2u * (lid + CH)] = acc.o1.x;
-    scratch[base + 2u * (lid + CH) + 1u] = acc.o1.y;
-  }
-}
-
-@compute @workgroup_size(64)
-fn attn_combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let h = wid.y;
-  if (!live_decode()) {
-    return;
-  }
-  var acc = Acc(vec2<f32>(0.0), vec2<f32>(0.0));
-  let pairs = p.head_dim / 2u;
-  for (var s = 0u; s < p.n_split; s++) {
-    let b = partials_at(h, s);
-    if (lid < pairs) {
-      acc.o0 += vec2<f32>(scratch[b + 2u * lid], scratch[b + 2u * lid + 1u]);
-    }
-    if (lid + CH < pairs) {
-      acc.o1 += vec2<f32>(scratch[b + 2u * (lid + CH)], scratch[b + 2u * (lid + CH) + 1u]);
-    }
-  }
-  write_out(0u, h, lid, acc);
+  write_out(t, h, lid, attend_pv(h, begin, end, m, inv, lid));
 }

@@ -1,5 +1,6 @@
 // RMSNorm: y[t] = x[t] * (1 / sqrt(mean(x[t]^2) + eps)) * weight, one
-// workgroup of 64 per row. The squares (f32 products, as the CPU forms
+// workgroup of 256 per row (a decode step is one row: one workgroup, so its
+// loads must be wide, not deep). The squares (f32 products, as the CPU forms
 // them) are summed with two_sum pairs, standing in for the CPU's double
 // sum; the mean's division is correctly rounded. With p.last_row_only, the
 // single workgroup normalizes row n_tokens - 1 of x into row 0 of y (the
@@ -34,9 +35,9 @@ struct Norm {
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-const WG: u32 = 64u;
+const WG: u32 = 256u;
 
-var<workgroup> partial: array<vec2<f32>, 64>;
+var<workgroup> partial: array<vec2<f32>, 256>;
 
 struct NormRow {
   live: bool,
@@ -57,18 +58,18 @@ fn norm_row(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> NormRow {
   }
   let live = row < n_rows && (p.last_row_only == 0u || row == 0u);
 
-  // Four loads in flight per invocation; the squares are added in the
-  // invocation's element order all the same.
+  // Eight loads in flight per invocation (a row of 2048 in one round); the
+  // squares are added in the invocation's element order all the same.
   var sum = vec2<f32>(0.0);
   if (live) {
     let row = src * p.n;
-    for (var i0 = lid; i0 < p.n; i0 += 4u * WG) {
-      var v: array<f32, 4>;
-      for (var u = 0u; u < 4u; u++) {
+    for (var i0 = lid; i0 < p.n; i0 += 8u * WG) {
+      var v: array<f32, 8>;
+      for (var u = 0u; u < 8u; u++) {
         let i = i0 + u * WG;
         v[u] = select(0.0, x[row + min(i, p.n - 1u)], i < p.n);
       }
-      for (var u = 0u; u < 4u; u++) {
+      for (var u = 0u; u < 8u; u++) {
         if (i0 + u * WG < p.n) {
           sum = dd_add(sum, vec2<f32>(v[u] * v[u], 0.0));
         }
@@ -89,7 +90,7 @@ fn norm_row(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> NormRow {
   return NormRow(live, src, dst, scale);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn rmsnorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let r = norm_row(wid, nwg, lid);
@@ -110,7 +111,7 @@ fn rmsnorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn rmsnorm_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
   let r = norm_row(wid, nwg, lid);
@@ -137,7 +138,7 @@ fn rmsnorm_q8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn rmsnorm_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
   let r = norm_row(wid, nwg, lid);

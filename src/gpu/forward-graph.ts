@@ -6,7 +6,7 @@
 // type for every matmul that reads it. Recording creates every buffer a
 // session will use; running a forward or a shift creates none.
 import { GpuError } from '../shared/errors.js';
-import { FRAME_BYTES, actType, attentionScratchBytes, createQ8Acts, type KvEraseStep, type Q8Acts, type Step } from './kernels/index.js';
+import { FRAME_BYTES, actType, attentionScratchBytes, canFuseNorm, createQ8Acts, type FusedNorm, type KvEraseStep, type Q8Acts, type Step } from './kernels/index.js';
 import type { GpuBlockWeights, GpuModelWeights } from './model-weights.js';
 import { GpuPicker } from './pick.js';
 import { recordMixers, type RecurrentBuffers } from './recurrent-graph.js';
@@ -182,17 +182,20 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
     // Norm into whichever forms the matmuls after it read, then project.
     // Without a norm (OLMo 2) the matmuls read the residual stream itself,
     // quantized by their own steps where they take Q8 activations.
-    const normed = (weight: GPUBuffer | undefined, readers: GpuWeight[], frame: GPUBuffer, lastRowOnly = false) => {
+    // With `fuse`, where every reader takes Q8_0 activations and nothing
+    // reads the f32 rows, a one-token forward leaves the norm to the
+    // matvecs (norm: pass it to projectEach), and its own step runs for
+    // batches only.
+    const normed = (weight: GPUBuffer | undefined, readers: GpuWeight[], frame: GPUBuffer, lastRowOnly = false, fuse = false) => {
       if (!weight) {
         const p = plan(readers, E, g.x);
-        return { steps: [...(p.fused ? [K.quantize(g.x, p.fused, frame)] : []), ...p.quantize(frame)], input: p.input };
+        return { steps: [...(p.fused ? [K.quantize(g.x, p.fused, frame)] : []), ...p.quantize(frame)], input: p.input, norm: undefined };
       }
       const p = plan(readers, E, xb);
-      const steps = [
-        K.rmsnorm(g.x, weight, p.needsRows ? xb : null, E, hp.rmsEps, frame, { q8: p.fused, lastRowOnly }),
-        ...p.quantize(lastRowOnly ? g.headFrame : frame),
-      ];
-      return { steps, input: p.input };
+      const norm = fuse && !lastRowOnly && p.fused && !p.needsRows && readers.every(canFuseNorm) ? { x: g.x, weight, eps: hp.rmsEps } : undefined;
+      const step = K.rmsnorm(g.x, weight, p.needsRows ? xb : null, E, hp.rmsEps, frame, { q8: p.fused, lastRowOnly });
+      const steps = [norm ? batchOnly(step) : step, ...p.quantize(lastRowOnly ? g.headFrame : frame)];
+      return { steps, input: p.input, norm };
     };
     // A sub-block's output goes onto the residual: folded into its last
     // projection (scaled there by Granite's residual multiplier), or (Gemma,
@@ -209,12 +212,12 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
     };
     // Projections of one input into `outs`, in order: a stacked weight
     // (GpuWeight.stack) writes several of them in one dispatch.
-    const projectEach = (ws: GpuWeight[], input: (w: GpuWeight) => GPUBuffer | Q8Acts, outs: GPUBuffer[]): Step[] => {
+    const projectEach = (ws: GpuWeight[], input: (w: GpuWeight) => GPUBuffer | Q8Acts, outs: GPUBuffer[], norm?: FusedNorm): Step[] => {
       let o = 0;
       return ws.map((w) => {
         const n = w.stack?.length ?? 1;
         o += n;
-        return K.matmul(w, input(w), n > 1 ? outs.slice(o - n, o) : outs[o - 1], f);
+        return K.matmul(w, input(w), n > 1 ? outs.slice(o - n, o) : outs[o - 1], f, { norm });
       });
     };
     const mixers = recordMixers(model, { K, create, plan, project, projectEach, normed, frame: f, maxBatch: T, checkpoints });
@@ -266,8 +269,8 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
         // Attention: norm, project (+ bias: own passes, or fused into the
         // rotation), norm q and k (by head, or OLMo 2's whole rows), rotate
         // (not on NoPE layers) and cache, attend, project back onto the residual.
-        const an = normed(w.attnNorm, w.qkv, f);
-        g.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, shared ? [q] : gate ? [q, k, v, gate] : [q, k, v]));
+        const an = normed(w.attnNorm, w.qkv, f, false, true);
+        g.blockSteps.push(...an.steps, ...projectEach(w.qkv, an.input, shared ? [q] : gate ? [q, k, v, gate] : [q, k, v], an.norm));
         if (w.bq && w.bk && w.bv) g.blockSteps.push(K.addBias(q, w.bq, qDim, f), K.addBias(k, w.bk, kvDim, f), K.addBias(v, w.bv, kvDim, f));
         // Gemma 4: V's norm (without a weight) comes first, while k is still its projection.
         if (w.vNorm) g.blockSteps.push(K.rmsnormHeads(v, w.vNorm, dims.nHeadKv, dims.headDim, hp.rmsEps, f));
@@ -299,8 +302,8 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
       // Feed-forward: norm, gated activation (SwiGLU or GeGLU), project
       // back onto the residual.
       const nFf = dimsOf(w).nFf;
-      const fn = normed(w.ffnNorm, w.gateUp, f);
-      g.blockSteps.push(...fn.steps, ...projectEach(w.gateUp, fn.input, [hb, hb2]));
+      const fn = normed(w.ffnNorm, w.gateUp, f, false, true);
+      g.blockSteps.push(...fn.steps, ...projectEach(w.gateUp, fn.input, [hb, hb2], fn.norm));
       const act = hp.ffnAct === 'gelu' ? K.geluMul.bind(K) : K.siluMul.bind(K);
       const dn = plan([w.down], nFf, hb);
       if (dn.fused) g.blockSteps.push(act(hb, hb2, nFf, f, { q8: dn.fused }));

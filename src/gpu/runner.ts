@@ -93,7 +93,7 @@ export class GpuRunner implements OffloadRunner {
 
   /** Compute dispatches a forward of nTokens tokens that leaves nKv cells
    * visible records, by encoding its steps into a pass that only counts:
-   * decode attention over more than 256 cells takes more. */
+   * decode attention over more than 128 cells takes more. */
   dispatches(nTokens: number, nKv = nTokens): number {
     let n = 0;
     const counter = {

@@ -186,6 +186,65 @@ const matmulCases: GpuCase[] = [
   ...quantTypes.map(([name, type, block]) => matmulCase(name, type, block === 256 ? kShapes : blockShapes, (rng, rows, cols) => randomQuantBytes(rng, type, rows, cols))),
 ];
 
+// The RMSNorm fused into a decode step's matvec (matvec_q8_norm.wgsl)
+// against rmsnorm with a Q8_0 output followed by the plain matvec: the same
+// bytes of activations, so the same bits of y; stacked outputs, a weight
+// split into parts, widths from one block to 4096 (the norm's loads in more
+// than one round), accumulate, subgroup and workgroup-memory row sums. A batch ignores the fused norm and reads x.
+const fusedNormMatvecCase: GpuCase = {
+  name: 'a decode matvec with the RMSNorm fused computes the bits of rmsnorm (Q8_0 out) then matvec, one dispatch a part',
+  async run(env) {
+    const { ctx } = env;
+    const rng = new Rng(43);
+    // The fast paths and the fallbacks (workgroup-memory row sums, unpacked dot).
+    const slow = fallback(env);
+    // [name, type, cols, stacked rows]
+    const configs = [
+      ['q4_0', GGML.Q4_0, 2048, [96, 32, 32]],
+      ['q4_0', GGML.Q4_0, 32, [7]],
+      ['q8_0', GGML.Q8_0, 4096, [40, 24]],
+      ['iq4_nl', 20, 320, [33]],
+    ] as const;
+    let checked = 0;
+    for (const [name, type, cols, stack] of configs) {
+      const rows = stack.reduce((a, b) => a + b, 0);
+      const bytes = type === GGML.Q4_0 || type === GGML.Q8_0 ? randomWeightBytes(rng, type, rows, cols) : randomQuantBytes(rng, type, rows, cols);
+      for (const maxBindingBytes of [undefined, Math.ceil(bytes.length / 3 / 64) * 64]) {
+        const w = createWeightBuffers(ctx, 'w', type, rows, cols, bytes, { maxBindingBytes });
+        if (stack.length > 1) w.stack = [...stack];
+        for (const [kernels, accumulate] of [[env.kernels, false], [env.kernels, true], [slow, false]] as const) {
+          const frame = createFrameBuffer(ctx);
+          const x = rng.floats(cols, 3);
+          const xb = createTestBuffer(ctx, x, 'x');
+          const nw = createTestBuffer(ctx, rng.floats(cols, 2), 'norm weight');
+          const start = rng.floats(rows);
+          const outs = [0, 1].map(() => stack.map((r, i) => createTestBuffer(ctx, start.slice(stack.slice(0, i).reduce((a, b) => a + b, 0)).subarray(0, r), 'y')));
+          const acts = createQ8Acts(ctx.device, 'x', 1, cols);
+          const eps = 1e-5;
+          const plain = [kernels.rmsnorm(xb, nw, null, cols, eps, frame, { q8: acts }), kernels.matmul(w, acts, outs[0].length > 1 ? outs[0] : outs[0][0], frame, { accumulate })];
+          const fused = kernels.matmul(w, acts, outs[1].length > 1 ? outs[1] : outs[1][0], frame, { accumulate, norm: { x: xb, weight: nw, eps } });
+          let dispatches = 0;
+          fused.encode({ setPipeline() {}, setBindGroup() {}, dispatchWorkgroups: () => dispatches++ } as unknown as GPUComputePassEncoder, 1);
+          check(dispatches === w.parts.length, `${name}: ${dispatches} dispatches for ${w.parts.length} parts`);
+          await runSteps(ctx, frame, plain, 1);
+          await runSteps(ctx, frame, [fused], 1);
+          for (const [i, r] of stack.entries()) {
+            checkEqual(`${name} ${cols} cols, stacked ${stack.join('+')} (${w.parts.length} parts)${accumulate ? ' +=' : ''}, output ${i}${kernels === slow ? ' (fallback)' : ''}`, await readF32(ctx, outs[1][i], r), await readF32(ctx, outs[0][i], r));
+          }
+          destroyQ8Acts(acts);
+          for (const b of [frame, xb, nw, ...outs.flat()]) b.destroy();
+          checked++;
+        }
+        destroyWeight(w);
+      }
+    }
+    slow.destroy();
+    const e = catchError(() => env.kernels.matmul(createWeightBuffers(ctx, 'w', 12, 1, 256, randomQuantBytes(rng, 12, 1, 256)), createQ8Acts(ctx.device, 'x', 1, 256, 'q8_k'), createTestBuffer(ctx, 4), createFrameBuffer(ctx), { norm: { x: createTestBuffer(ctx, 1024), weight: createTestBuffer(ctx, 1024), eps: 1e-5 } }));
+    check(e.code === 'argument/invalid', `a fused norm over Q8_K activations: ${e.code} ${e.message}`);
+    env.report(`fused norm matvec: ${checked} cases bit-equal to rmsnorm then matvec`);
+  },
+};
+
 const stackedMatmulCase: GpuCase = {
   name: 'a stacked weight (Q, K and V; gate and up) writes each output bit for bit as its own matmul does, one dispatch for all',
   async run(env) {
@@ -577,59 +636,76 @@ const attentionTiledCase: GpuCase = {
   },
 };
 
-const attentionOneDispatchCase: GpuCase = {
-  name: 'decode attention over at most 256 visible cells is one dispatch, bit for bit the split passes, its fused Q8_0 output bit for bit quantize',
+// Decode attention (attention_decode.wgsl, one query row, the cells in
+// slices of 128): contexts on both sides of a slice's end and of two (1,
+// 128, 129, 255, 256, 257, 2048 cells: one dispatch within a slice, three
+// past it), GQA groups 1, 2, 4, 7 and 16 (more than the 8 heads a workgroup
+// takes), head_dim 4 (no run of 8), 20, 64, 128 and 256, windows shorter and
+// longer than a slice, soft-cap and a scale on q; against the CPU op, and
+// the fused Q8_0 output bit for bit what quantize makes of the f32 output.
+const attentionDecodeCase: GpuCase = {
+  name: 'decode attention (split-K over slices of cells) matches the CPU op at every depth, one dispatch within a slice, its fused Q8_0 output bit for bit quantize',
   async run(env) {
-    const { ctx, kernels } = env;
+    const { ctx, kernels, cpu } = env;
     const rng = new Rng(29);
     const frame = createFrameBuffer(ctx);
     // [heads, kv heads, head_dim, n_ctx, window, softcap, q scale, decode cells]
     const configs = [
-      [4, 4, 64, 320, 0, 0, 1, [1, 5, 200, 256, 300]],
-      [8, 2, 128, 512, 0, 0, 1, [129, 256]],
-      [6, 3, 256, 300, 0, 0, 1, [255]],
-      [4, 2, 64, 400, 8, 2, 0.125, [3, 100, 300, 400]],
-      [2, 2, 4, 300, 0, 0, 1, [256]],
+      [8, 2, 64, 2048, 0, 0, 1, [1, 128, 129, 255, 256, 257, 2048]],
+      [14, 2, 64, 300, 0, 0, 1, [1, 257]],
+      [16, 1, 128, 512, 0, 0, 1, [100, 300]],
+      [4, 4, 128, 2048, 0, 0, 1, [2048]],
+      [6, 3, 256, 300, 0, 0, 1, [255, 256, 257]],
+      [4, 2, 64, 400, 8, 2, 0.125, [3, 300]],
+      [4, 2, 64, 2048, 1000, 30, 1, [257, 2048]],
+      [2, 2, 4, 300, 0, 0, 1, [1, 256, 257]],
+      [3, 1, 20, 300, 0, 0, 1, [200]],
     ] as const;
     let checked = 0;
     let quantized = 0;
+    let worst = 0;
     for (const [nHead, nHeadKv, headDim, nCtx, window, softcap, qScale, cells] of configs) {
       const kvDim = nHeadKv * headDim;
-      const shape = { nHead, nHeadKv, headDim, scale: 1 / Math.sqrt(headDim), nCtx, window, softcap, qScale };
+      const scale = qScale === 1 ? 1 / Math.sqrt(headDim) : 1;
+      const shape = { nHead, nHeadKv, headDim, scale, nCtx, window, softcap, qScale };
       const kc = createTestBuffer(ctx, nCtx * kvDim * 2);
       const vc = createTestBuffer(ctx, nCtx * kvDim * 2);
-      await runSteps(ctx, frame, [kernels.kvStore(createTestBuffer(ctx, rng.floats(nCtx * kvDim)), createTestBuffer(ctx, rng.floats(nCtx * kvDim)), kc, vc, kvDim, nCtx, frame)], nCtx, 0);
-      const scratch = createTestBuffer(ctx, attentionScratchBytes(shape));
-      const qb = createTestBuffer(ctx, rng.floats(nHead * headDim));
-      const outs = [createTestBuffer(ctx, nHead * headDim * 4), createTestBuffer(ctx, nHead * headDim * 4)];
-      // The one-dispatch path also quantizes its output where heads hold
-      // whole Q8_0 blocks; the split path's output goes through quantize.
+      const k = rng.floats(nCtx * kvDim);
+      const v = rng.floats(nCtx * kvDim);
+      await runSteps(ctx, frame, [kernels.kvStore(createTestBuffer(ctx, k), createTestBuffer(ctx, v), kc, vc, kvDim, nCtx, frame)], nCtx, 0);
+      const bytes = attentionScratchBytes(shape);
+      const scratch = bytes > 0 ? createTestBuffer(ctx, bytes) : null;
       const qDim = nHead * headDim;
+      const q = rng.floats(qDim, 3);
+      const scaledQ = q.map((x) => Math.fround(x * Math.fround(qScale)));
+      const qb = createTestBuffer(ctx, q);
+      const outs = [createTestBuffer(ctx, qDim * 4), createTestBuffer(ctx, qDim * 4)];
+      // Heads of whole Q8_0 blocks also quantize the output in the kernel;
+      // the other output goes through quantize.
       const fused = headDim % 32 === 0 ? createQ8Acts(ctx.device, 'fused', 1, qDim) : undefined;
       const separate = fused ? createQ8Acts(ctx.device, 'separate', 1, qDim) : undefined;
       for (const nKv of cells) {
+        const want = cpu.attentionWindow(scaledQ, k.subarray(0, nKv * kvDim), v.subarray(0, nKv * kvDim), nKv - 1, 1, shape);
         const got: Float32Array[] = [];
-        const counts: number[] = [];
-        for (const [i, hint] of [undefined, nKv].entries()) {
+        let dispatches = 0;
+        for (let i = 0; i < 2; i++) {
           const step = kernels.attention(qb, kc, vc, outs[i], shape, frame, scratch, i === 1 ? fused : undefined);
-          let n = 0;
-          step.encode({ setPipeline() {}, setBindGroup() {}, dispatchWorkgroups: () => n++ } as unknown as GPUComputePassEncoder, 1, hint);
-          counts.push(n);
+          if (i === 1) step.encode({ setPipeline() {}, setBindGroup() {}, dispatchWorkgroups: () => dispatches++ } as unknown as GPUComputePassEncoder, 1, nKv);
           writeFrame(ctx, frame, 1, nKv - 1);
           await withErrorScopes(ctx.device, step.label, () => {
             const enc = ctx.device.createCommandEncoder();
             const pass = enc.beginComputePass();
-            step.encode(pass, 1, hint);
+            step.encode(pass, 1, nKv);
             if (i === 0 && separate) kernels.quantize(outs[0], separate, frame).encode(pass, 1);
             pass.end();
             ctx.device.queue.submit([enc.finish()]);
           });
-          got.push(await readF32(ctx, outs[i], nHead * headDim));
+          got.push(await readF32(ctx, outs[i], qDim));
         }
-        const visible = window > 0 ? Math.min(window, nKv) : nKv;
-        const what = `attention ${nHead}/${nHeadKv}x${headDim} window ${window} at ${nKv} cells`;
-        check(counts[0] === 4 && counts[1] === (visible <= 256 ? 1 : 4), `${what}: ${counts[1]} dispatches with the cell count, ${counts[0]} without`);
-        checkEqual(what, got[1], got[0]);
+        const what = `decode attention ${nHead}/${nHeadKv}x${headDim} window ${window} softcap ${softcap} at ${nKv} cells`;
+        check(dispatches === (nKv <= 128 ? 1 : 3), `${what}: ${dispatches} dispatches`);
+        worst = Math.max(worst, checkNmse(what, got[0], want, ATTENTION_NMSE));
+        checkEqual(`${what}: with and without the q8 output`, got[1], got[0]);
         if (fused && separate) {
           checkEqual(`${what}: q8 quants`, new Uint8Array(await readBytes(ctx, fused.quants, qDim)), new Uint8Array(await readBytes(ctx, separate.quants, qDim)));
           checkEqual(`${what}: q8 scales`, await readF32(ctx, fused.scales, qDim / 32), await readF32(ctx, separate.scales, qDim / 32));
@@ -637,10 +713,10 @@ const attentionOneDispatchCase: GpuCase = {
         }
         checked++;
       }
-      for (const b of [kc, vc, scratch, qb, ...outs]) b.destroy();
+      for (const b of [kc, vc, scratch, qb, ...outs]) b?.destroy();
       for (const a of [fused, separate]) if (a) destroyQ8Acts(a);
     }
-    env.report(`decode attention: ${checked} contexts, one dispatch where the cells fit one slice, bit-equal to the split passes (${quantized} with the Q8_0 output fused, bit-equal to quantize)`);
+    env.report(`decode attention: ${checked} contexts, NMSE vs CPU ${worst.toExponential(2)} (limit ${ATTENTION_NMSE.toExponential(0)}), one dispatch within a slice, three past it (${quantized} with the Q8_0 output fused, bit-equal to quantize)`);
   },
 };
 
@@ -985,6 +1061,7 @@ const ropeStoreCase: GpuCase = {
 export const gpuCases: GpuCase[] = [
   ...matmulCases,
   stackedMatmulCase,
+  fusedNormMatvecCase,
   accumulateCase,
   quantizeCase,
   quantizeXCase,
@@ -996,7 +1073,7 @@ export const gpuCases: GpuCase[] = [
   kvStoreCase,
   attentionCase,
   attentionTiledCase,
-  attentionOneDispatchCase,
+  attentionDecodeCase,
   elementwiseCase,
   kvEraseCase,
   wideGridCase,

@@ -9,17 +9,14 @@ import { checkInt, checkTokens, dispatch, needBytes, outOfBounds, rowsIn } from 
 import { q8Rows, type Q8Acts } from './q8-acts.js';
 import type { AttentionShape, Step } from './types.js';
 
-// attention.wgsl: decode splits the cells over up to this many workgroups
-// per head, one per ATTN_CELLS_PER_SPLIT cells of the context.
-const ATTN_MAX_SPLITS = 32;
-const ATTN_CELLS_PER_SPLIT = 128;
-// attention.wgsl's MIN_SLICE (KernelOptions.attnMinSlice): a decode step
-// that sees at most this many cells puts them all in the first slice, which
-// the row kernel `attn` sums in the same order in one dispatch instead of
-// four. Longer contexts split: on an H200 at 640 cells one workgroup per
-// head (1024) took 3.3 ms of a Llama-1B decode step, four passes over
-// slices of 256 1.4 ms.
-export const ATTN_MIN_SLICE = 256;
+// attention_decode.wgsl: a decode step takes the visible cells in slices of
+// this many (its SL), each slice one workgroup per group of q heads; a
+// context that fits one slice is one dispatch, a longer one three (slices,
+// their probabilities times V, the merge).
+export const ATTN_DECODE_SLICE = 128;
+// Heads of one KV head a decode workgroup takes (its HG is the largest
+// divisor of the GQA group up to this).
+const ATTN_DECODE_HEADS = 8;
 
 // attention_tiled.wgsl: prefill attention takes query vectors (rows x heads
 // of one KV head) in tiles of at most 2048 / headDim rounded up to a power
@@ -42,23 +39,28 @@ export function attentionTiling(nHead: number, nHeadKv: number, headDim: number)
   return { rows: Math.floor(vectors / heads), heads, cells: span <= 128 ? 32 : 16 };
 }
 
-function attentionSplits(nCtx: number): number {
-  return Math.min(ATTN_MAX_SPLITS, Math.max(1, Math.ceil(nCtx / ATTN_CELLS_PER_SPLIT)));
+/** Slices of ATTN_DECODE_SLICE cells in nCtx cells: how many a decode step's
+ * scratch holds per head. */
+function decodeSlices(nCtx: number): number {
+  return Math.ceil(nCtx / ATTN_DECODE_SLICE);
 }
 
-/** Bytes of the scratch buffer attention steps of this shape need (0: none);
- * steps run one after another, so one buffer serves every layer. */
+/** Heads of one KV head a decode workgroup takes: the largest divisor of
+ * the group up to ATTN_DECODE_HEADS. */
+export function decodeHeadGroup(nHead: number, nHeadKv: number): number {
+  const group = nHead / nHeadKv;
+  let heads = 1;
+  for (let d = 1; d <= Math.min(group, ATTN_DECODE_HEADS); d++) if (group % d === 0) heads = d;
+  return heads;
+}
+
+/** Bytes of the scratch buffer attention steps of this shape need (0: none,
+ * when every decode step fits one slice); steps run one after another, so
+ * one buffer serves every layer. */
 export function attentionScratchBytes(shape: AttentionShape): number {
-  const nSplit = attentionSplits(shape.nCtx);
+  const nSplit = decodeSlices(shape.nCtx);
   if (nSplit === 1) return 0;
   return (shape.nHead * shape.nCtx + shape.nHead * nSplit * (4 + shape.headDim)) * 4;
-}
-
-/** Cells a decode step at nKv attends to (attention.wgsl's visible_begin,
- * visible_end of row 0). */
-function visibleCells(nKv: number, nCtx: number, window: number): number {
-  const end = Math.min(nKv, nCtx);
-  return window > 0 && end > window ? window : end;
 }
 
 /** Kernels.attention. */
@@ -83,7 +85,7 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
     }
     q8Rows(label, q8, nHead * headDim);
   }
-  const nSplit = attentionSplits(nCtx);
+  const nSplit = decodeSlices(nCtx);
   const code = [wgsl.commonWgsl, wgsl.q8StoreWgsl, wgsl.attentionWgsl];
   const pipelines = kc.pipelines;
   // Every entry point of attention.wgsl takes the same ten bindings.
@@ -110,21 +112,29 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
   const tiling = attentionTiling(nHead, nHeadKv, headDim);
   const tiled = pipelines.get('attn_tiled', [...code, wgsl.attentionTiledWgsl], 'attn_tiled', { ...constants, TR: tiling.rows, HG: tiling.heads, CK: tiling.cells }, layout);
   const tiledGroup = pipelines.bindGroup(tiled, `${label} tiled`, buffers);
-  const split: { pipe: GPUComputePipeline; group: GPUBindGroup; grid: [number, number] }[] = [];
-  if (nSplit > 1) {
-    for (const entry of ['attn_scores', 'attn_exp', 'attn_pv', 'attn_combine']) {
-      const pipe = pipelines.get(entry, code, entry, { ...constants, MIN_SLICE: kc.attnMinSlice }, layout);
-      split.push({ pipe, group: pipelines.bindGroup(pipe, `${label} ${entry}`, buffers), grid: [entry === 'attn_combine' ? 1 : nSplit, nHead] });
-    }
-  }
+  // Decode: the split-K kernels (attention_decode.wgsl), appended to attention.wgsl.
+  const hg = decodeHeadGroup(nHead, nHeadKv);
+  const decodeCode = [...code, wgsl.attentionDecodeWgsl];
+  const decode = ['attn_dec', 'attn_dec_pv', 'attn_dec_combine'].map((entry) => {
+    const pipe = pipelines.get(entry, decodeCode, entry, { ...constants, HG: hg }, layout);
+    return { pipe, group: pipelines.bindGroup(pipe, `${label} ${entry}`, buffers) };
+  });
   return {
     label,
     encode: (pass, nTokens, nKv) => {
       checkTokens(label, nTokens, maxRows);
       if (nTokens === 0) return;
-      if (nTokens === 1 && split.length > 0 && !(nKv !== undefined && visibleCells(nKv, nCtx, window) <= kc.attnMinSlice)) {
-        for (const s of split) dispatch(pass, s.pipe, s.group, s.grid[0], s.grid[1]);
-      } else if (nTokens > 1 && prefill === 'tiled') {
+      if (nTokens === 1) {
+        // The grid is an upper bound on the slices (the kernels take theirs
+        // from the frame): every cell up to nKv, not only a window's, since a
+        // forward with row ranges ignores the window.
+        const slices = Math.ceil(Math.max(1, Math.min(nKv ?? nCtx, nCtx)) / ATTN_DECODE_SLICE);
+        dispatch(pass, decode[0].pipe, decode[0].group, kc.limit.dim(label, slices), nHead / hg);
+        if (slices > 1) {
+          dispatch(pass, decode[1].pipe, decode[1].group, kc.limit.dim(label, slices), nHead / hg);
+          dispatch(pass, decode[2].pipe, decode[2].group, 1, nHead / hg);
+        }
+      } else if (prefill === 'tiled') {
         dispatch(pass, tiled, tiledGroup, kc.limit.dim(label, Math.ceil(nTokens / tiling.rows)), nHead / tiling.heads);
       } else {
         dispatch(pass, rows, rowsGroup, kc.limit.dim(label, nTokens), nHead);

@@ -20,7 +20,6 @@ export interface KernelSettings {
   maxGroupsPerDim: number;
   matvecRows: number | undefined;
   q8Tiles: Q8Tile[];
-  attnMinSlice: number;
 }
 
 export class KernelContext {
@@ -30,7 +29,6 @@ export class KernelContext {
   readonly packedDot4: boolean;
   readonly matvecRows: number | undefined;
   readonly q8Tiles: Q8Tile[];
-  readonly attnMinSlice: number;
   private readonly owned: GPUBuffer[] = [];
   /** Bound where RoPE has no frequency factors (the binding must exist). */
   readonly noFactors: GPUBuffer;
@@ -47,7 +45,6 @@ export class KernelContext {
     this.limit = new WorkgroupLimit(settings.maxGroupsPerDim);
     this.matvecRows = settings.matvecRows;
     this.q8Tiles = settings.q8Tiles;
-    this.attnMinSlice = settings.attnMinSlice;
     this.pipelines = new Pipelines(device);
     this.noFactors = this.createOwnedBuffer('rope/no-factors', 16, GPUBufferUsage.STORAGE, new Float32Array([1, 1, 1, 1]));
     this.dummy = this.createOwnedBuffer('unused output', 16, GPUBufferUsage.STORAGE, new Float32Array(4));

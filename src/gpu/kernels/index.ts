@@ -10,11 +10,11 @@
 import { HobError } from '../../shared/errors.js';
 import type { GpuContext } from '../device.js';
 import type { GpuWeight } from '../weights.js';
-import { ATTN_MIN_SLICE, recordAttention } from './attention.js';
+import { recordAttention } from './attention.js';
 import { KernelContext, type Q8Tile } from './context.js';
 import { recordElementwise } from './elementwise.js';
 import { recordKvErase, recordKvStore } from './kv-cache.js';
-import { Q8_TILE_LARGE, Q8_TILE_SMALL, recordMatmul, recordQuantize } from './matmul.js';
+import { Q8_TILE_LARGE, Q8_TILE_SMALL, recordMatmul, recordQuantize, type FusedNorm } from './matmul.js';
 import { recordLayernorm, recordRmsnorm, recordRmsnormHeads } from './norm.js';
 import type { Q8Acts } from './q8-acts.js';
 import { recordConv, recordDeltaNet, type ConvShape, type DeltaShape, type DeltaWeights } from './recurrent.js';
@@ -22,6 +22,7 @@ import { recordRope, recordRopeStore } from './rope.js';
 import type { AttentionShape, KvEraseShape, KvEraseStep, RopeConfig, Step } from './types.js';
 
 export { attentionScratchBytes, attentionTiling, type AttentionTiling } from './attention.js';
+export { canFuseNorm, type FusedNorm } from './matmul.js';
 export type { ConvShape, DeltaShape, DeltaWeights } from './recurrent.js';
 export { actType, createQ8Acts, destroyQ8Acts, needsQ8Acts, type ActType, type Q8Acts } from './q8-acts.js';
 export { FRAME_BYTES, type AttentionShape, type KvEraseShape, type KvEraseStep, type RopeConfig, type Step } from './types.js';
@@ -40,10 +41,6 @@ export interface KernelOptions {
    * blocks a stage, where the large one would give fewer than
    * Q8_TILE_MIN_GROUPS (matmul.ts) workgroups. Every tile gives the same bits. */
   q8Tile?: Q8Tile;
-  /** Decode attention's smallest slice of cells (default 256): a context
-   * that fits one is attended in one dispatch, longer ones split in slices of
-   * at least this many cells over four passes. */
-  attnMinSlice?: number;
   /** Use subgroup reductions (default: when the device has 'subgroups');
    * false forces the workgroup-memory fallback. */
   subgroups?: boolean;
@@ -72,10 +69,6 @@ export class Kernels {
     if (!okTile) {
       throw new HobError('argument/invalid', `q8Tile takes 1 to 8 rows, 2 or 4 tokens and 1, 2 or 4 blocks (16 rows x blocks <= 128, 16 tokens x blocks <= 128), got ${qt.rows} x ${qt.tokens} x ${qt.blocks}`, { ...qt });
     }
-    const ms = opts.attnMinSlice ?? ATTN_MIN_SLICE;
-    if (!Number.isInteger(ms) || ms < 64) {
-      throw new HobError('argument/invalid', `attnMinSlice must be a whole number of cells >= 64, got ${ms}`, { attnMinSlice: ms });
-    }
     this.subgroups = (opts.subgroups ?? true) && ctx.caps.hasSubgroups;
     const features = (ctx.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
     this.packedDot4 = (opts.packedDot4 ?? true) && !!features?.has('packed_4x8_integer_dot_product');
@@ -85,7 +78,6 @@ export class Kernels {
       maxGroupsPerDim: Math.min(ctx.device.limits.maxComputeWorkgroupsPerDimension, opts.maxWorkgroupsPerDimension ?? Infinity),
       matvecRows: mr,
       q8Tiles: opts.q8Tile ? [qt] : [Q8_TILE_LARGE, Q8_TILE_SMALL],
-      attnMinSlice: ms,
     });
   }
 
@@ -102,8 +94,11 @@ export class Kernels {
    * Q8Acts (made by quantize, rmsnorm or siluMul with opts.q8) for quantized
    * ones. A weight stacked from several (w.stack: Q, K and V, or gate and
    * up) takes one output per stacked weight, y an array in stack order: one
-   * dispatch writes them all (wgsl/matmul_out.wgsl). */
-  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean; outScale?: number } = {}): Step {
+   * dispatch writes them all (wgsl/matmul_out.wgsl). With opts.norm (weights
+   * that take Q8_0 activations: canFuseNorm), a one-token forward normalizes
+   * and quantizes norm.x in the matvec itself (matvec_q8_norm.wgsl), the
+   * same bytes rmsnorm would have written to x; batches still read x. */
+  matmul(w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean; outScale?: number; norm?: FusedNorm } = {}): Step {
     return recordMatmul(this.kc, w, x, y, frame, opts);
   }
 
@@ -205,11 +200,11 @@ export class Kernels {
 
   /** Attention of q over the cache: causal, or (in forwards that set the
    * frame's `ranged`) over the cells `rows` gives each row, two u32 a row
-   * (packed sequences; embeddings). Decode over a context of more
-   * than 128 cells splits the cells over workgroups and needs `scratch` of
-   * attentionScratchBytes(shape) (one for all layers); encoded with nKv, a
-   * decode step that sees at most attnMinSlice cells (one slice: the same
-   * result) runs the row kernel, one dispatch. With q8 (Q8_0, headDim a
+   * (packed sequences; embeddings). A decode step (one row) runs the
+   * split-K kernels (attention_decode.wgsl): with nCtx over 128 cells they
+   * need `scratch` of attentionScratchBytes(shape) (one for all layers);
+   * encoded with nKv, a step that sees at most 128 cells is one dispatch,
+   * a longer one three. With q8 (Q8_0, headDim a
    * multiple of 32), a decode step also writes its output quantized for the
    * output projection: quantize(out, q8) fused, for one token only (a batch
    * still needs its own quantize step). More than one row goes to the

@@ -53,8 +53,26 @@ export const Q8_TILE_LARGE: Q8Tile = { rows: 4, tokens: 4, blocks: 2 };
 export const Q8_TILE_SMALL: Q8Tile = { rows: 2, tokens: 2, blocks: 4 };
 const Q8_TILE_MIN_GROUPS = 128;
 
+// matvec_q8_norm.wgsl normalizes and quantizes its row in workgroup memory:
+// 8192 columns (8 KiB of quants) at most.
+const NORM_FUSED_MAX_COLS = 8192;
+
+/** The RMSNorm a decode step's matvec computes itself (matvec_q8_norm.wgsl):
+ * row 0 of x (cols f32) normalized with weight and eps, as Kernels.rmsnorm
+ * with a Q8_0 output would make the matmul's input. */
+export interface FusedNorm {
+  x: GPUBuffer;
+  weight: GPUBuffer;
+  eps: number;
+}
+
+/** Whether a matmul of w can take its decode input as a FusedNorm. */
+export function canFuseNorm(w: GpuWeight): boolean {
+  return actType(w.type) === 'q8_0' && w.cols % 32 === 0 && w.cols <= NORM_FUSED_MAX_COLS;
+}
+
 /** Kernels.matmul. */
-export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean; outScale?: number } = {}): Step {
+export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8Acts, y: GPUBuffer | GPUBuffer[], frame: GPUBuffer, opts: { accumulate?: boolean; outScale?: number; norm?: FusedNorm } = {}): Step {
   const outScale = opts.outScale ?? 1;
   const label = `matmul ${w.type} ${w.rows}x${w.cols}${w.stack ? ` (${w.stack.join('+')})` : ''}${opts.accumulate ? ' (+=)' : ''}${outScale !== 1 ? ` (x${outScale})` : ''}`;
   if (!Number.isFinite(outScale)) throw new HobError('argument/invalid', `${label}: outScale must be finite, got ${outScale}`, { outScale });
@@ -97,9 +115,20 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
     matvec = pipelines.get(`matvec/${w.type}`, [...base, kc.reduceWgsl(), wgsl.matvecWgsl], 'matvec', { ROWS_PER_WG: rowsPerGroup });
     tiled = [{ pipeline: pipelines.get(`tiled/${w.type}`, [...base, wgsl.matmulTiledWgsl], 'matmul_tiled'), rows: TILE_ROWS, tokens: TILE_TOKENS }];
   }
+  const norm = opts.norm;
+  let normed: GPUComputePipeline | null = null;
+  if (norm) {
+    if (!canFuseNorm(w) || !Number.isFinite(norm.eps)) {
+      throw new HobError('argument/invalid', `${label}: a fused norm needs weights that take Q8_0 activations, at most ${NORM_FUSED_MAX_COLS} columns and a finite eps`, { cols: w.cols });
+    }
+    rowsIn(label, 'norm x', norm.x, w.cols * 4);
+    rowsIn(label, 'norm weight', norm.weight, w.cols * 4);
+    const dot4 = kc.packedDot4 ? wgsl.dot4PackedWgsl : wgsl.dot4UnpackedWgsl;
+    normed = pipelines.get(`matvec_q8_norm/${w.type}`, [...base, dot4, kc.reduceWgsl(), wgsl.matvecQ8NormWgsl], 'matvec_q8_norm', { TPR: Math.min(MATVEC_Q8_TPR, pow2Ceil(w.cols / 32)) });
+  }
   const parts = w.parts.map((part, i) => {
     const params = kc.uniform(`${label} part ${i}`, [
-      part.rowCount, w.cols, w.cols / 8, part.rowStart, seg1, maxTokens, opts.accumulate ? 1 : 0, f32Bits(outScale), seg1, seg2, w.rows, 0,
+      part.rowCount, w.cols, w.cols / 8, part.rowStart, seg1, maxTokens, opts.accumulate ? 1 : 0, f32Bits(outScale), seg1, seg2, w.rows, norm ? f32Bits(norm.eps) : 0,
     ]);
     // Bindings 0..3, the weight's two buffers (4, 5), then the activations'
     // scales (6) and, where the weights read them, sums (7); the outputs of
@@ -109,8 +138,12 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
       : [frame, params, x, ys[0], ...part.buffers];
     while (buffers.length < 8) buffers.push(null);
     buffers.push(ys[1] ?? kc.dummy, ys[2] ?? kc.dummy2);
+    const normGroup = normed && norm
+      ? pipelines.bindGroup(normed, `${label} (norm fused)`, [frame, params, norm.x, ys[0], ...part.buffers, norm.weight, null, ys[1] ?? kc.dummy, ys[2] ?? kc.dummy2])
+      : null;
     return {
       rows: part.rowCount,
+      normGroup,
       matvec: pipelines.bindGroup(matvec, label, buffers),
       tiled: tiled.map((t) => pipelines.bindGroup(t.pipeline, label, buffers)),
     };
@@ -122,7 +155,15 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
     encode: (pass, nTokens) => {
       checkTokens(label, nTokens, maxTokens);
       if (nTokens === 0) return;
-      if (nTokens <= MATVEC_MAX_TOKENS) {
+      if (nTokens === 1 && normed) {
+        // One token: the norm runs in the matvec (its own step is batchOnly).
+        pass.setPipeline(normed);
+        for (const p of parts) {
+          const [gx, gy] = kc.limit.grid(label, Math.ceil(p.rows / rowsPerGroup));
+          pass.setBindGroup(0, p.normGroup!);
+          pass.dispatchWorkgroups(gx, gy, 1);
+        }
+      } else if (nTokens <= MATVEC_MAX_TOKENS) {
         pass.setPipeline(matvec);
         for (const p of parts) {
           const [gx, gy] = kc.limit.grid(label, Math.ceil(p.rows / rowsPerGroup));
