@@ -21,7 +21,7 @@ import { recordConv, recordDeltaNet, type ConvShape, type DeltaShape, type Delta
 import { recordRope, recordRopeStore } from './rope.js';
 import type { AttentionShape, KvEraseShape, KvEraseStep, RopeConfig, Step } from './types.js';
 
-export { attentionScratchBytes, attentionTiling, type AttentionTiling } from './attention.js';
+export { attentionScratchBytes, attentionTiling, attentionTilings, type AttentionTiling } from './attention.js';
 export type { ConvShape, DeltaShape, DeltaWeights } from './recurrent.js';
 export { actType, createQ8Acts, destroyQ8Acts, needsQ8Acts, type ActType, type Q8Acts } from './q8-acts.js';
 export { FRAME_BYTES, type AttentionShape, type KvEraseShape, type KvEraseStep, type RopeConfig, type Step } from './types.js';
@@ -44,6 +44,10 @@ export interface KernelOptions {
    * that fits one is attended in one dispatch, longer ones split in slices of
    * at least this many cells over four passes. */
   attnMinSlice?: number;
+  /** Fixes the prefill attention tile's rows (default: the largest tile
+   * that still gives enough workgroups for the batch, attention.ts). Every
+   * tile gives the same bits; tests and benches pick one. */
+  attnTileRows?: number;
   /** Use subgroup reductions (default: when the device has 'subgroups');
    * false forces the workgroup-memory fallback. */
   subgroups?: boolean;
@@ -86,6 +90,7 @@ export class Kernels {
       matvecRows: mr,
       q8Tiles: opts.q8Tile ? [qt] : [Q8_TILE_LARGE, Q8_TILE_SMALL],
       attnMinSlice: ms,
+      attnTileRows: opts.attnTileRows,
     });
   }
 
