@@ -1,10 +1,10 @@
 // GPU time of the quantized prefill matmul (matmul_q8_tiled.wgsl) for each
-// tile shape the kernel takes, on Llama-1B's matrices: the measurement
+// tile shape the kernel takes, on Llama-1B's (or Qwen2-0.5B's) matrices: the measurement
 // behind the default KernelOptions.q8Tile. Timestamp queries around 10
 // dispatches, median of 5 passes; weights and activations are random bytes
 // (the time does not depend on the values).
 //
-//   node --import tsx bench/gpu-matmul.ts [--tiles 4x2x1,4x2x2] [--tokens 256,512] [--out FILE]
+//   node --import tsx bench/gpu-matmul.ts [--tiles 4x2x1,4x2x2] [--tokens 256,512] [--shapes llama-1b|qwen2-0.5b] [--out FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -17,14 +17,21 @@ const { values: opts } = parseArgs({
     tiles: { type: 'string', default: '4x2x1,4x2x2,2x2x4,4x4x1,4x4x2,8x2x1,8x4x1,2x4x2' },
     tokens: { type: 'string', default: '256,512' },
     types: { type: 'string', default: 'q4_0,q4_k' },
+    shapes: { type: 'string', default: 'llama-1b' },
     out: { type: 'string' },
   },
 });
 
 // GGUF type ids, block elements and bytes of the weight types measured.
 const TYPES: Record<string, [number, number, number]> = { q4_0: [2, 32, 18], q8_0: [8, 32, 34], q4_k: [12, 256, 144], q6_k: [14, 256, 210] };
-// Llama-1B: q/o, k/v, gate/up, down.
-const SHAPES: [string, number, number][] = [['q, o', 2048, 2048], ['k, v', 512, 2048], ['gate, up', 8192, 2048], ['down', 2048, 8192]];
+// Llama-1B: q/o, k/v, gate/up, down; Qwen2-0.5B as its forward runs them:
+// q, k and v stacked, o, gate and up stacked, down.
+const MODEL_SHAPES: Record<string, [string, number, number][]> = {
+  'llama-1b': [['q, o', 2048, 2048], ['k, v', 512, 2048], ['gate, up', 8192, 2048], ['down', 2048, 8192]],
+  'qwen2-0.5b': [['qkv', 1152, 896], ['o', 896, 896], ['gate+up', 9728, 896], ['down', 896, 4864]],
+};
+const SHAPES = MODEL_SHAPES[opts.shapes!];
+if (!SHAPES) throw new Error(`--shapes takes ${Object.keys(MODEL_SHAPES).join(' or ')}`);
 
 const ctx = await requestNodeGpu();
 console.error(`adapter: ${ctx.caps.adapterName}`);

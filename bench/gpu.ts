@@ -14,6 +14,9 @@
 // A model is preset:type, the type one the test writer knows (every 2-D
 // weight of it, where the rows allow), or q4_k_m: Q4_K blocks with a Q6_K
 // embedding and head, as llama.cpp's Q4_K_M files of tied models have.
+// Prefill is timed PREFILL_REPS times per run after the warm-up (each from
+// an empty cache), the median reported and every sample kept: one sample
+// per process swung by 2x between processes.
 //
 // Random models of real shapes come from the test writer; node-llama-cpp is
 // resolved from scripts/oracle (cd scripts/oracle && npm ci) or --peer-modules.
@@ -48,6 +51,9 @@ const { values: opts } = parseArgs({
 });
 
 const nPrompt = Number(opts.prompt);
+// Timed prefills of the prompt per run, after the warm-up; the median is reported.
+const PREFILL_REPS = 5;
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const nDecode = Number(opts.decode);
 const depths = opts.depths!.split(',').filter(Boolean).map(Number);
 /** Cells a session needs: the prompt or the deepest depth, then the decoded tokens. */
@@ -77,7 +83,13 @@ interface RunResult {
   /** Hob only: the same for the prompt's last batch (its rows see every
    * earlier cell), and the prompt's batches as (tokens, first cell). */
   lastBatchKernelMicros?: Record<string, number>;
+  /** Hob only: the last batch's GPU time per step label (kernel and sizes), summed over the layers. */
+  lastBatchStepMicros?: Record<string, number>;
   prefillBatches?: [number, number][];
+  /** Every timed prefill after the warm-up, tokens/s in order (the
+   * reported rate is their median): a rate still rising here means the
+   * warm-up did not cover something. */
+  prefillSamples?: number[];
   /** Hob only: host time to record one decode step's dispatches, microseconds. */
   encodeMicrosPerToken?: number;
   /** Hob only: whether decode ran its greedy steps ahead on the GPU
@@ -94,7 +106,7 @@ interface RunResult {
 /** Times each recorded step of one forward of T tokens at cell0 with
  * timestamp queries: every step in its own pass, so the sum is a little above
  * the fused forward's time. */
-async function profileSteps(session: Session, T: number, cell0: number): Promise<Record<string, number>> {
+async function profileSteps(session: Session, T: number, cell0: number, byLabel?: Record<string, number>): Promise<Record<string, number>> {
   // The runner's recorded steps and frame buffer, read for profiling only.
   const runner = session.offload as GpuRunner;
   const r = runner.graph;
@@ -126,7 +138,10 @@ async function profileSteps(session: Session, T: number, cell0: number): Promise
     steps.forEach((s, i) => {
       // Kernel family: the label up to its sizes ("matmul q4_0", "attention").
       const family = s.label.replace(/\s+[\d/x()].*$/, '');
-      totals[family] = (totals[family] ?? 0) + Number(t[2 * i + 1] - t[2 * i]) / 1000 / 4;
+      const us = Number(t[2 * i + 1] - t[2 * i]) / 1000 / 4;
+      totals[family] = (totals[family] ?? 0) + us;
+      // With its sizes, summed over the layers: which matrix costs what.
+      if (byLabel) byLabel[s.label] = (byLabel[s.label] ?? 0) + us;
     });
   }
   querySet.destroy();
@@ -225,9 +240,16 @@ async function runHob(modelPath: string): Promise<RunResult> {
   await decode(await next(await session.eval(ids, pick)), 20, false);
   session.truncate(0);
 
+  // The prompt PREFILL_REPS times from an empty cache, the median timed.
+  const prefillSamples: number[] = [];
+  let token = 0;
+  for (let rep = 0; rep < PREFILL_REPS; rep++) {
+    session.truncate(0);
+    const t0 = performance.now();
+    token = await next(await session.eval(ids, pick));
+    prefillSamples.push(ids.length / ((performance.now() - t0) / 1000));
+  }
   let t0 = performance.now();
-  let token = await next(await session.eval(ids, pick));
-  const prefillMs = performance.now() - t0;
   const first = token;
   t0 = performance.now();
   const readBefore = runner.stats.readbackBytes;
@@ -251,7 +273,8 @@ async function runHob(modelPath: string): Promise<RunResult> {
   const prefillBatches: [number, number][] = [];
   for (let c = 0; c < ids.length; c += maxBatch) prefillBatches.push([Math.min(maxBatch, ids.length - c), c]);
   const [lastT, lastCell] = prefillBatches[prefillBatches.length - 1];
-  const lastBatchKernelMicros = await profileSteps(session, lastT, lastCell);
+  const lastBatchStepMicros: Record<string, number> = {};
+  const lastBatchKernelMicros = await profileSteps(session, lastT, lastCell, lastBatchStepMicros);
   const encodeMicrosPerToken = encodeMicros(session);
   const decodeAtDepth = await decodeAtDepths(
     async (d) => {
@@ -266,7 +289,8 @@ async function runHob(modelPath: string): Promise<RunResult> {
     backend: 'hob (WebGPU, Dawn)',
     device: gpu.caps.adapterName,
     prefillTokens: ids.length,
-    prefillTokensPerSecond: ids.length / (prefillMs / 1000),
+    prefillTokensPerSecond: median(prefillSamples),
+    prefillSamples,
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
     decodeAtDepth,
@@ -281,6 +305,7 @@ async function runHob(modelPath: string): Promise<RunResult> {
     prefillKernelMicros,
     prefillProfileTokens,
     lastBatchKernelMicros,
+    lastBatchStepMicros,
     prefillBatches,
     encodeMicrosPerToken,
   };
@@ -347,10 +372,15 @@ async function runLlamaCpp(modelPath: string): Promise<RunResult> {
   for (let i = 0; i < 4; i++) await step([ids[i]]);
   await seq.eraseContextTokenRanges([{ start: 0, end: seq.nextTokenIndex }]);
 
+  const prefillSamples: number[] = [];
+  let token = 0;
+  for (let rep = 0; rep < PREFILL_REPS; rep++) {
+    await seq.eraseContextTokenRanges([{ start: 0, end: seq.nextTokenIndex }]);
+    const t0 = performance.now();
+    token = await step(ids);
+    prefillSamples.push(ids.length / ((performance.now() - t0) / 1000));
+  }
   let t0 = performance.now();
-  let token = await step(ids);
-  const prefillMs = performance.now() - t0;
-  t0 = performance.now();
   for (let i = 1; i < nDecode; i++) token = await step([token]);
   const decodeMs = performance.now() - t0;
   const decodeAtDepth = await decodeAtDepths(
@@ -365,7 +395,8 @@ async function runLlamaCpp(modelPath: string): Promise<RunResult> {
     backend: `llama.cpp Vulkan (node-llama-cpp)`,
     device,
     prefillTokens: ids.length,
-    prefillTokensPerSecond: ids.length / (prefillMs / 1000),
+    prefillTokensPerSecond: median(prefillSamples),
+    prefillSamples,
     decodeTokens: nDecode - 1,
     decodeTokensPerSecond: (nDecode - 1) / (decodeMs / 1000),
     decodeAtDepth,
@@ -405,7 +436,6 @@ function runChild(backend: string, modelPath: string, nVocab: number): RunResult
   return JSON.parse(line.slice(7)) as RunResult;
 }
 
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const rows: Record<string, unknown>[] = [];
 for (const entry of opts.models!.split(',')) {
   const [preset, type] = entry.split(':');
@@ -436,6 +466,7 @@ for (const entry of opts.models!.split(',')) {
       prefillKernelMicros: runs.hob[runs.hob.length - 1].prefillKernelMicros,
       prefillProfileTokens: runs.hob[runs.hob.length - 1].prefillProfileTokens,
       lastBatchKernelMicros: runs.hob[runs.hob.length - 1].lastBatchKernelMicros,
+      lastBatchStepMicros: runs.hob[runs.hob.length - 1].lastBatchStepMicros,
       prefillBatches: runs.hob[runs.hob.length - 1].prefillBatches,
       encodeMicrosPerToken: runs.hob[runs.hob.length - 1].encodeMicrosPerToken,
       decodeAhead: runs.hob[0].decodeAhead,
@@ -469,6 +500,9 @@ for (const r of rows as any[]) {
   console.error(`${r.model}: GPU time of a ${r.hob.prefillProfileTokens}-token prefill forward ${profile(r.hob.prefillKernelMicros)}`);
   const [t, c] = r.hob.prefillBatches.at(-1);
   console.error(`${r.model}: GPU time of the prompt's last batch (${t} tokens after ${c}) ${profile(r.hob.lastBatchKernelMicros)}`);
+  const top = Object.entries(r.hob.lastBatchStepMicros ?? {}).sort((a: any, b: any) => b[1] - a[1]).slice(0, 8);
+  console.error(`${r.model}: its costliest steps (all layers) ${top.map(([l, v]: any) => `${l} ${v.toFixed(0)}`).join(', ')}`);
+  console.error(`${r.model}: prefill samples, Hob ${r.runs.hob.map((x: RunResult) => x.prefillSamples?.map((v) => v.toFixed(0)).join(' ')).join(' | ')}; llama.cpp ${r.runs.llama.map((x: RunResult) => x.prefillSamples?.map((v) => v.toFixed(0)).join(' ')).join(' | ')}`);
   console.error(`${r.model}: host time to record a decode step ${r.hob.encodeMicrosPerToken.toFixed(0)} us` +
     (r.hob.decodeAhead ? `; decoding ahead: ${r.hob.hostRecordMicrosPerToken.toFixed(0)} us a step to record and submit, ${r.hob.decodeOneStepTokensPerSecond.toFixed(1)} tok/s one step at a time` : ''));
 }

@@ -24,7 +24,7 @@
 //   keys differ by at most one f16 ulp where cos/sin round differently.
 import { GpuError } from '../../src/shared/errors.js';
 import { requestGpu, withErrorScopes } from '../../src/gpu/device.js';
-import { Kernels, actType as actTypeOf, attentionScratchBytes, createQ8Acts, destroyQ8Acts, needsQ8Acts, type Q8Acts, type RopeConfig, type Step } from '../../src/gpu/kernels/index.js';
+import { Kernels, actType as actTypeOf, attentionScratchBytes, attentionTilings, createQ8Acts, destroyQ8Acts, needsQ8Acts, type Q8Acts, type RopeConfig, type Step } from '../../src/gpu/kernels/index.js';
 import { createWeightBuffers, destroyWeight } from '../../src/gpu/weights.js';
 import { archCases } from './arch-cases.js';
 import type { CpuRope } from './cpu-ops.js';
@@ -604,6 +604,7 @@ const attentionTiledCase: GpuCase = {
     ];
     let worst = 0;
     let outputs = 0;
+    let tilings = 0;
     for (const c of configs) {
       const kvDim = c.nHeadKv * c.headDim;
       const scale = c.qScale === 1 ? 1 / Math.sqrt(c.headDim) : 1;
@@ -630,9 +631,18 @@ const attentionTiledCase: GpuCase = {
         checkEqual(`${what} (bits vs attn)`, new Uint32Array(got.buffer), new Uint32Array(ref.buffer));
         worst = Math.max(worst, checkNmse(what, got, want, ATTENTION_NMSE));
         outputs += got.length;
+        // Every tiling a batch may get (small batches take the smallest
+        // tile by default): the same bits.
+        for (const t of attentionTilings(c.nHead, c.nHeadKv, c.headDim)) {
+          const fixed = new Kernels(ctx, { attnTileRows: t.rows });
+          await runSteps(ctx, frame, [fixed.attention(qb, kc, vc, tiled, shape, frame, scratch)], T, cell0);
+          checkEqual(`${what} (tile of ${t.rows} x ${t.heads}, ${t.cells} cells: bits vs attn)`, new Uint32Array((await readF32(ctx, tiled, q.length)).buffer), new Uint32Array(ref.buffer));
+          fixed.destroy();
+          tilings++;
+        }
       }
     }
-    env.report(`tiled attention: ${outputs} outputs bit-equal to attn; NMSE vs CPU ${worst.toExponential(2)} (limit ${ATTENTION_NMSE.toExponential(0)})`);
+    env.report(`tiled attention: ${outputs} outputs bit-equal to attn (and in ${tilings} runs with the tiling fixed, every tiling of each shape); NMSE vs CPU ${worst.toExponential(2)} (limit ${ATTENTION_NMSE.toExponential(0)})`);
   },
 };
 

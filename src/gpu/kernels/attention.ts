@@ -39,6 +39,47 @@ export function attentionTiling(nHead: number, nHeadKv: number, headDim: number)
   return { rows: Math.floor(vectors / heads), heads, cells: span <= 128 ? 32 : 16 };
 }
 
+// A batch whose largest tiles give fewer workgroups than this takes tiles
+// of fewer rows (halved down to one row): few heads (Qwen2-0.5B's 14, in
+// tiles of 4 rows x 7 heads: 128 workgroups for 256 tokens) leave most of a
+// large GPU idle, and each K/V chunk staged for fewer query vectors costs
+// less than idle cores (bench/gpu-attention.ts). Every tiling gives the
+// same bits: cells are summed in lanes of 64 whatever the chunk.
+export const ATTN_TILE_MIN_GROUPS = 512;
+
+/** The prefill attention tilings a step compiles, largest first: the
+ * default tile, then its rows halved down to one row (or only `rows` rows,
+ * KernelOptions.attnTileRows). Smaller tiles stage twice the cells a chunk
+ * where the workgroup memory allows. */
+export function attentionTilings(nHead: number, nHeadKv: number, headDim: number, rows?: number): AttentionTiling[] {
+  const base = attentionTiling(nHead, nHeadKv, headDim);
+  const pairs = headDim / 2;
+  const fits = (r: number, ck: number) => {
+    const nq = r * base.heads;
+    return ck <= 64 && nq * ck <= 1024 && nq * pairs + ck * (pairs | 1) + nq * ck <= 4032;
+  };
+  const make = (r: number): AttentionTiling => {
+    const cells = r < base.rows && fits(r, 2 * base.cells) ? 2 * base.cells : base.cells;
+    return { rows: r, heads: base.heads, cells };
+  };
+  if (rows !== undefined) {
+    if (!Number.isInteger(rows) || rows < 1 || rows * base.heads > 32 || !fits(rows, base.cells)) {
+      throw new HobError('argument/invalid', `attnTileRows: tiles of ${base.heads} heads take 1 to ${Math.floor(32 / base.heads)} rows, got ${rows}`, { rows, heads: base.heads });
+    }
+    return [rows === base.rows ? base : make(rows)];
+  }
+  const out = [base];
+  for (let r = base.rows >> 1; r >= 1; r >>= 1) out.push(make(r));
+  return out;
+}
+
+/** The tiling of a batch of nTokens rows: the first that gives at least
+ * ATTN_TILE_MIN_GROUPS workgroups, else the smallest. */
+export function pickAttentionTiling(tilings: AttentionTiling[], nHead: number, nTokens: number): number {
+  const k = tilings.findIndex((t) => Math.ceil(nTokens / t.rows) * (nHead / t.heads) >= ATTN_TILE_MIN_GROUPS);
+  return k === -1 ? tilings.length - 1 : k;
+}
+
 /** Slices of ATTN_DECODE_SLICE cells in nCtx cells: how many a decode step's
  * scratch holds per head. */
 function decodeSlices(nCtx: number): number {
@@ -109,9 +150,11 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
   const constants = { HD8: Math.floor(headDim / 8) };
   const rows = pipelines.get('attn', code, 'attn', constants, layout);
   const rowsGroup = pipelines.bindGroup(rows, label, buffers);
-  const tiling = attentionTiling(nHead, nHeadKv, headDim);
-  const tiled = pipelines.get('attn_tiled', [...code, wgsl.attentionTiledWgsl], 'attn_tiled', { ...constants, TR: tiling.rows, HG: tiling.heads, CK: tiling.cells }, layout);
-  const tiledGroup = pipelines.bindGroup(tiled, `${label} tiled`, buffers);
+  const tilings = attentionTilings(nHead, nHeadKv, headDim, kc.attnTileRows);
+  const tiled = tilings.map((t) => {
+    const pipe = pipelines.get('attn_tiled', [...code, wgsl.attentionTiledWgsl], 'attn_tiled', { ...constants, TR: t.rows, HG: t.heads, CK: t.cells }, layout);
+    return { t, pipe, group: pipelines.bindGroup(pipe, `${label} tiled`, buffers) };
+  });
   // Decode: the split-K kernels (attention_decode.wgsl), appended to attention.wgsl.
   const hg = decodeHeadGroup(nHead, nHeadKv);
   const decodeCode = [...code, wgsl.attentionDecodeWgsl];
@@ -135,7 +178,8 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
           dispatch(pass, decode[2].pipe, decode[2].group, 1, nHead / hg);
         }
       } else if (prefill === 'tiled') {
-        dispatch(pass, tiled, tiledGroup, kc.limit.dim(label, Math.ceil(nTokens / tiling.rows)), nHead / tiling.heads);
+        const { t, pipe, group } = tiled[pickAttentionTiling(tilings, nHead, nTokens)];
+        dispatch(pass, pipe, group, kc.limit.dim(label, Math.ceil(nTokens / t.rows)), nHead / t.heads);
       } else {
         dispatch(pass, rows, rowsGroup, kc.limit.dim(label, nTokens), nHead);
       }

@@ -20,6 +20,7 @@ export interface KernelSettings {
   maxGroupsPerDim: number;
   matvecRows: number | undefined;
   q8Tiles: Q8Tile[];
+  attnTileRows: number | undefined;
 }
 
 export class KernelContext {
@@ -29,6 +30,7 @@ export class KernelContext {
   readonly packedDot4: boolean;
   readonly matvecRows: number | undefined;
   readonly q8Tiles: Q8Tile[];
+  readonly attnTileRows: number | undefined;
   private readonly owned: GPUBuffer[] = [];
   /** Bound where RoPE has no frequency factors (the binding must exist). */
   readonly noFactors: GPUBuffer;
@@ -45,6 +47,7 @@ export class KernelContext {
     this.limit = new WorkgroupLimit(settings.maxGroupsPerDim);
     this.matvecRows = settings.matvecRows;
     this.q8Tiles = settings.q8Tiles;
+    this.attnTileRows = settings.attnTileRows;
     this.pipelines = new Pipelines(device);
     this.noFactors = this.createOwnedBuffer('rope/no-factors', 16, GPUBufferUsage.STORAGE, new Float32Array([1, 1, 1, 1]));
     this.dummy = this.createOwnedBuffer('unused output', 16, GPUBufferUsage.STORAGE, new Float32Array(4));

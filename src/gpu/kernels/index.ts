@@ -21,7 +21,7 @@ import { recordConv, recordDeltaNet, type ConvShape, type DeltaShape, type Delta
 import { recordRope, recordRopeStore } from './rope.js';
 import type { AttentionShape, KvEraseShape, KvEraseStep, RopeConfig, Step } from './types.js';
 
-export { attentionScratchBytes, attentionTiling, type AttentionTiling } from './attention.js';
+export { attentionScratchBytes, attentionTiling, attentionTilings, type AttentionTiling } from './attention.js';
 export { canFuseNorm, type FusedNorm } from './matmul.js';
 export type { ConvShape, DeltaShape, DeltaWeights } from './recurrent.js';
 export { actType, createQ8Acts, destroyQ8Acts, needsQ8Acts, type ActType, type Q8Acts } from './q8-acts.js';
@@ -41,6 +41,10 @@ export interface KernelOptions {
    * blocks a stage, where the large one would give fewer than
    * Q8_TILE_MIN_GROUPS (matmul.ts) workgroups. Every tile gives the same bits. */
   q8Tile?: Q8Tile;
+  /** Fixes the prefill attention tile's rows (default: the largest tile
+   * that still gives enough workgroups for the batch, attention.ts). Every
+   * tile gives the same bits; tests and benches pick one. */
+  attnTileRows?: number;
   /** Use subgroup reductions (default: when the device has 'subgroups');
    * false forces the workgroup-memory fallback. */
   subgroups?: boolean;
@@ -78,6 +82,7 @@ export class Kernels {
       maxGroupsPerDim: Math.min(ctx.device.limits.maxComputeWorkgroupsPerDimension, opts.maxWorkgroupsPerDimension ?? Infinity),
       matvecRows: mr,
       q8Tiles: opts.q8Tile ? [qt] : [Q8_TILE_LARGE, Q8_TILE_SMALL],
+      attnTileRows: opts.attnTileRows,
     });
   }
 
