@@ -202,6 +202,31 @@ TEST("matmul equals per-row dot products and is identical for 1, 2 and 3 threads
     }
 }
 
+TEST("float weights by a batch (widened rows, register blocks) equal the one-token products") {
+    // 33 tokens cross a 16-token tile twice and end on an odd one; 70
+    // columns end off the 4-lane vectors; 13 rows end off the 4-row blocks.
+    for (TypeId t : {TypeId::F32, TypeId::F16}) {
+        const int64_t cols = 70, rows = 13;
+        const int32_t T = 33;
+        OwnedTensor w(t, cols, rows, randn((size_t)(cols * rows), 5, 0.5f));
+        const std::vector<float> x = randn((size_t)(cols * T), 6);
+        ThreadPool pool(2);
+        Scratch scratch;
+        std::vector<float> batch((size_t)(rows * T)), one((size_t)rows);
+        matmul(pool, scratch, w.t, x.data(), T, batch.data());
+        for (int32_t tok = 0; tok < T; tok++) {
+            matmul(pool, scratch, w.t, x.data() + tok * cols, 1, one.data());
+            for (int64_t r = 0; r < rows; r++) {
+                double mag = 0;
+                for (int64_t i = 0; i < cols; i++) mag += std::fabs((double)w.dequant[r * cols + i] * x[tok * cols + i]);
+                // Only the order of the f32 sums differs (the activations
+                // are rounded to f16 alike for F16).
+                CHECK_NEAR(batch[tok * rows + r], one[r], mag * 1e-6 + 1e-7);
+            }
+        }
+    }
+}
+
 TEST("rmsnorm scales rows to unit root mean square times the weight") {
     const int32_t n = 77, T = 3;
     const std::vector<float> x = randn(n * T, 5, 3.0f);
