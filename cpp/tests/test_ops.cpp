@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -225,6 +226,31 @@ TEST("float weights by a batch (widened rows, register blocks) equal the one-tok
             }
         }
     }
+}
+
+TEST("GELU from its table equals the f16-rounded tanh formula on every half and past the saturation points") {
+    auto direct = [](float v) {
+        if (v <= -10.0f) return 0.0f;
+        if (v >= 10.0f) return v;
+        const float x = f16_to_f32(f32_to_f16(v));
+        const float g = 0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
+        return f16_to_f32(f32_to_f16(g));
+    };
+    std::vector<float> xs;
+    for (uint32_t h = 0; h < 65536; h++) {
+        const float v = f16_to_f32((uint16_t)h);
+        if (!std::isnan(v)) xs.push_back(v);
+    }
+    // Floats between halves (rounded before the lookup) and around +-10.
+    for (float v : {9.9999f, 10.0f, 10.001f, -9.9999f, -10.0f, -10.001f, 0.1234567f, -3.3333333f, 1e-9f}) xs.push_back(v);
+    std::vector<float> y = xs;
+    gelu(y.data(), (int64_t)y.size());
+    int mismatches = 0;
+    for (size_t i = 0; i < xs.size(); i++) {
+        const float want = direct(xs[i]);
+        if (std::memcmp(&y[i], &want, sizeof want) != 0) mismatches++;
+    }
+    CHECK_EQ(mismatches, 0);
 }
 
 TEST("rmsnorm scales rows to unit root mean square times the weight") {
