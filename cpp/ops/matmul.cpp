@@ -6,6 +6,7 @@
 // type has one. Several weights over one input (Q, K, V; gate, up) share
 // the converted activations and one job.
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "../quants.h"
@@ -122,8 +123,14 @@ void float_rows(const float* w, int64_t nr, const float* a, int32_t nt, int64_t 
 bool is_float_weight(const Tensor& w) { return !w.repacked && (w.type == TypeId::F16 || w.type == TypeId::F32); }
 
 // Batches shorter than this keep one vec_dot per (row, token): widening a
-// row costs about one token's products.
+// row costs about one token's products. Native builds keep vec_dot too:
+// their F16C + FMA dots convert in hardware, and the blocks here are SIMD
+// only on wasm.
+#if defined(__wasm_simd128__)
 constexpr int32_t kFloatTokens = 4;
+#else
+constexpr int32_t kFloatTokens = INT32_MAX;
+#endif
 
 }  // namespace
 
