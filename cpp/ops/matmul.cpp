@@ -31,12 +31,12 @@ namespace {
 // the f16 values summed in f32.
 
 // y[c * ys + r] = w[r] . a[c] for R rows (stride ws) and C tokens (stride
-// as), summed in the order of dot_f32 / dot_f16's SIMD128 loop (two
+// as), stored for the first nc tokens only, summed in the order of dot_f32 / dot_f16's SIMD128 loop (two
 // 4-lane accumulators, one for the first and one for the second half of
 // each 8 elements, then the tail): the same bits as one vec_dot per pair.
 // The halves run as two passes, so that R x C sums fit the registers.
 template <int R, int C>
-void float_block(const float* w, size_t ws, const float* a, size_t as, int64_t n, float* y, size_t ys) {
+void float_block(const float* w, size_t ws, const float* a, size_t as, int64_t n, float* y, size_t ys, int nc) {
     float sums[R][C];
     int64_t i = 0;
 #if defined(__wasm_simd128__)
@@ -78,19 +78,16 @@ void float_block(const float* w, size_t ws, const float* a, size_t as, int64_t n
         }
     }
     for (int r = 0; r < R; r++) {
-        for (int c = 0; c < C; c++) y[c * ys + r] = sums[r][c];
+        for (int c = 0; c < nc; c++) y[c * ys + r] = sums[r][c];
     }
 }
 
-// One register block of R rows by c tokens (1 or kC).
+// One register block of R rows by c tokens (1 or kC): a lone last token
+// runs as two copies of itself, one instantiation less in the module.
 constexpr int kR = 4, kC = 2;
 template <int R>
 void float_block_tokens(int c, const float* w, size_t s, const float* a, int64_t n, float* y, size_t ys) {
-    if (c == kC) {
-        float_block<R, kC>(w, s, a, s, n, y, ys);
-    } else {
-        float_block<R, 1>(w, s, a, s, n, y, ys);
-    }
+    float_block<R, kC>(w, s, a, c == kC ? s : 0, n, y, ys, c);
 }
 
 // Rows [0, nr) of w against tokens [0, nt) of a, into y (token-major, ys
@@ -109,11 +106,12 @@ void float_rows(const float* w, int64_t nr, const float* a, int32_t nt, int64_t 
                 const int c = std::min(kC, t1 - t);
                 const float* at = a + (size_t)t * s;
                 float* yt = y + (size_t)t * ys + r;
-                switch (rows) {
-                    case 1: float_block_tokens<1>(c, wr, s, at, n, yt, ys); break;
-                    case 2: float_block_tokens<2>(c, wr, s, at, n, yt, ys); break;
-                    case 3: float_block_tokens<3>(c, wr, s, at, n, yt, ys); break;
-                    default: float_block_tokens<kR>(c, wr, s, at, n, yt, ys); break;
+                if (rows == kR) {
+                    float_block_tokens<kR>(c, wr, s, at, n, yt, ys);
+                } else {
+                    // A matrix's last rows (chunks hold whole blocks): one
+                    // at a time keeps the module an instantiation smaller.
+                    for (int i = 0; i < rows; i++) float_block_tokens<1>(c, wr + (size_t)i * s, s, at, n, yt + i, ys);
                 }
             }
         }
@@ -219,7 +217,9 @@ void matmul_many(ThreadPool& pool, Scratch& scratch, std::initializer_list<Matmu
     for (int m = 0; m < n_m; m++) total_rows += mo[m].w->rows();
     int64_t per_chunk = std::max<int64_t>(1, std::min<int64_t>(64, total_rows / (pool.size() * 4)));
     // A chunk's widened f16 rows stay within about 256 kB (L2).
-    if (floats && at == TypeId::F16) per_chunk = std::max<int64_t>(4, std::min<int64_t>(per_chunk, 65536 / n_in));
+    if (floats && at == TypeId::F16) per_chunk = std::min<int64_t>(per_chunk, 65536 / n_in);
+    // Float chunks hold whole blocks of rows.
+    if (floats) per_chunk = std::max<int64_t>(4, per_chunk / 4 * 4);
     std::vector<std::vector<float>> widened(floats && at == TypeId::F16 ? (size_t)pool.size() : 0);
     std::vector<MatmulChunk>& chunks = scratch.chunks;
     chunks.clear();
