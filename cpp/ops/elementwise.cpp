@@ -1,6 +1,7 @@
 // Element-wise steps of a block: gated activations, biases, scaling,
 // soft-capping and the residual add.
 #include <cmath>
+#include <vector>
 
 #include "../common.h"
 #include "ops.h"
@@ -19,22 +20,38 @@ float gelu_tanh(float x) {
 }
 
 // llama.cpp's CPU GELU reads a table indexed by the f16 input and holding
-// f16 results, saturating outside [-10, 10]; computing the same values
-// keeps GELU models on its outputs to float precision.
-float gelu_f16(float v) {
+// f16 results, saturating outside [-10, 10]; the same table (as floats,
+// 256 kB, filled on first use) keeps GELU models on its outputs to float
+// precision, and costs a lookup where tanh cost most of a vision
+// encoder's GELU time.
+struct GeluTable {
+    std::vector<float> v;
+    GeluTable() : v(65536) {
+        for (uint32_t h = 0; h < 65536; h++) v[h] = f16_to_f32(f32_to_f16(gelu_tanh(f16_to_f32((uint16_t)h))));
+    }
+};
+
+const float* gelu_table() {
+    static const GeluTable table;
+    return table.v.data();
+}
+
+float gelu_f16(const float* table, float v) {
     if (v <= -10.0f) return 0.0f;
     if (v >= 10.0f) return v;
-    return f16_to_f32(f32_to_f16(gelu_tanh(f16_to_f32(f32_to_f16(v)))));
+    return table[f32_to_f16(v)];
 }
 
 }  // namespace
 
 void gelu_mul(float* x, const float* up, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] = gelu_f16(x[i]) * up[i];
+    const float* table = gelu_table();
+    for (int64_t i = 0; i < n; i++) x[i] = gelu_f16(table, x[i]) * up[i];
 }
 
 void gelu(float* x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] = gelu_f16(x[i]);
+    const float* table = gelu_table();
+    for (int64_t i = 0; i < n; i++) x[i] = gelu_f16(table, x[i]);
 }
 
 void gelu(ThreadPool& pool, float* x, int64_t n) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -200,6 +201,58 @@ TEST("matmul equals per-row dot products and is identical for 1, 2 and 3 threads
             }
         }
     }
+}
+
+TEST("float weights by a batch equal the one-token products") {
+    // On wasm the batch runs widened rows in register blocks (bit for bit
+    // equal there: test/unit/cpu-kernels.test.ts); natively the same dots.
+    // 33 tokens cross a 16-token tile twice and end on an odd one; 70
+    // columns end off the 8-element steps; 13 rows end off the 4-row blocks.
+    for (TypeId t : {TypeId::F32, TypeId::F16}) {
+        const int64_t cols = 70, rows = 13;
+        const int32_t T = 33;
+        OwnedTensor w(t, cols, rows, randn((size_t)(cols * rows), 5, 0.5f));
+        const std::vector<float> x = randn((size_t)(cols * T), 6);
+        ThreadPool pool(2);
+        Scratch scratch;
+        std::vector<float> batch((size_t)(rows * T)), one((size_t)rows);
+        matmul(pool, scratch, w.t, x.data(), T, batch.data());
+        for (int32_t tok = 0; tok < T; tok++) {
+            matmul(pool, scratch, w.t, x.data() + tok * cols, 1, one.data());
+            for (int64_t r = 0; r < rows; r++) {
+                double mag = 0;
+                for (int64_t i = 0; i < cols; i++) mag += std::fabs((double)w.dequant[r * cols + i] * x[tok * cols + i]);
+                // Only the order of the f32 sums differs (the activations
+                // are rounded to f16 alike for F16).
+                CHECK_NEAR(batch[tok * rows + r], one[r], mag * 1e-6 + 1e-7);
+            }
+        }
+    }
+}
+
+TEST("GELU from its table equals the f16-rounded tanh formula on every half and past the saturation points") {
+    auto direct = [](float v) {
+        if (v <= -10.0f) return 0.0f;
+        if (v >= 10.0f) return v;
+        const float x = f16_to_f32(f32_to_f16(v));
+        const float g = 0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
+        return f16_to_f32(f32_to_f16(g));
+    };
+    std::vector<float> xs;
+    for (uint32_t h = 0; h < 65536; h++) {
+        const float v = f16_to_f32((uint16_t)h);
+        if (!std::isnan(v)) xs.push_back(v);
+    }
+    // Floats between halves (rounded before the lookup) and around +-10.
+    for (float v : {9.9999f, 10.0f, 10.001f, -9.9999f, -10.0f, -10.001f, 0.1234567f, -3.3333333f, 1e-9f}) xs.push_back(v);
+    std::vector<float> y = xs;
+    gelu(y.data(), (int64_t)y.size());
+    int mismatches = 0;
+    for (size_t i = 0; i < xs.size(); i++) {
+        const float want = direct(xs[i]);
+        if (std::memcmp(&y[i], &want, sizeof want) != 0) mismatches++;
+    }
+    CHECK_EQ(mismatches, 0);
 }
 
 TEST("rmsnorm scales rows to unit root mean square times the weight") {

@@ -1,6 +1,7 @@
 // The wasm engine's batched (prefill) kernels against its one-token path:
 // a matmul over several tokens runs the tile kernels (several tokens per
-// decoded weight block), over one token the one-row dots. Both sum the same
+// decoded weight block; for F16 and F32 weights, rows widened once and
+// register blocks of rows x tokens), over one token the one-row dots. Both sum the same
 // integer lanes in the same float order, so the results must agree bit for
 // bit, for every weight type with a tile kernel, any number of tokens and
 // any row length; and so must a prompt's logits evaluated at once or token
@@ -15,6 +16,7 @@ import { makeSpec, Rng, writeRandomLlama } from '../gguf/random-model.js';
 
 const TILED: readonly TensorType[] = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k'];
 const K_QUANTS = new Set<TensorType>(['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k']);
+const FLOATS: readonly TensorType[] = ['f16', 'f32'];
 
 // Token counts around the kernels' groups of four or eight tokens (every
 // remainder) and the matmul's tiles of 16.
@@ -26,9 +28,11 @@ describe('tile kernels', () => {
     ops = await CpuOps.load();
   });
 
-  for (const type of TILED) {
-    // K-quants: one, three and four super-blocks; the others: 1, 3, 9 blocks.
-    const lengths = K_QUANTS.has(type) ? [256, 768, 1024] : [32, 96, 288];
+  for (const type of [...TILED, ...FLOATS]) {
+    // K-quants: one, three and four super-blocks; floats: lengths that end
+    // off the 8-element steps (and one of SmolVLM's width); the others: 1,
+    // 3, 9 blocks.
+    const lengths = K_QUANTS.has(type) ? [256, 768, 1024] : FLOATS.includes(type) ? [5, 70, 768] : [32, 96, 288];
     test(`${type}: a matmul over n tokens equals n one-token matmuls bit for bit`, () => {
       const rows = 5;
       const rng = new Rng(7, type);
