@@ -22,7 +22,7 @@ export type { PickedLogits, SamplePick, StepLogits } from '../core/logits.js';
 export { readGgufHeader } from '../core/gguf-header.js';
 export type { GgufHeader, GgufMetadataValue, GgufScalar, GgufTensor, LoadReport, ModelHparams, ModelIdentity, ModelInfo, TokenMixer } from '../shared/model.js';
 export type { KvLayer, KvShape, KvState } from '../core/kv-state.js';
-export type { Candidates, ForwardOutput, OffloadedBlocks, OffloadRunner } from '../core/offload.js';
+export type { Candidates, DeviceDraw, ForwardOutput, OffloadedBlocks, OffloadRunner } from '../core/offload.js';
 export { generate, type GenerationHooks, type GenerationRequest, type GenerationResult } from '../runtime/generate.js';
 export { MIN_SHIFT_REUSE, Sequence, describeShift, type PrefillOptions, type PrefillResult, type SequenceOptions, type SequenceState } from '../runtime/sequence.js';
 export * from '../shared/errors.js';
@@ -40,6 +40,8 @@ export { DEFAULT_SAMPLER_ORDER, SAMPLING_DEFAULTS, resolveSampling, type Resolve
 export { SamplerChain, type SamplerChainOptions } from '../sampling/chain.js';
 export type { Constraint } from '../runtime/constraint.js';
 export { prepareRequest, ReplyAssembler, type PreparedRequest, type ReplyDelta, type ReplyRequest } from '../runtime/request.js';
+export type { ImageEncoder, PromptImage, PromptImages } from '../runtime/image-prompt.js';
+export type { ImagePart } from '../core/vision.js';
 export type { ReasoningBudget, ReasoningFormat } from '../chat/reasoning.js';
 export { DEFAULT_GRAMMAR_LIMITS, parseGrammar, type Grammar, type GrammarLimits, type GrammarTrigger, type ParseGrammarOptions } from '../sampling/grammar/index.js';
 export type { SchemaGrammarLimits } from '../sampling/grammar/schema-errors.js';
