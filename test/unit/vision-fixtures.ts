@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import type { Model, Session } from '../../src/node/index.js';
 import type { LlamaSpec } from '../gguf/random-model.js';
 import { VISION_IMAGES, type VisionSpec } from '../gguf/vision-models.js';
 
@@ -35,4 +36,19 @@ export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).
 export function referenceRows(f: Fixture): Float32Array {
   const b = Buffer.from(f.embeddings, 'base64');
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/** Up to n greedy tokens from the session's current logits, stopping after
+ *  an end-of-generation token, as the fixtures' greedy tokens were made. */
+export async function greedyTokens(s: Session, model: Model, n: number): Promise<number[]> {
+  const got: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const logits = s.logits();
+    let best = 0;
+    for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+    got.push(best);
+    if (model.isEog(best) || i === n - 1) break;
+    await s.eval([best]);
+  }
+  return got;
 }

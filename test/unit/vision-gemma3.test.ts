@@ -13,7 +13,7 @@ import { Engine, type HobError, Model, Session } from '../../src/node/index.js';
 import {
   buildGemma3TextModel, buildVisionProjector, makeGemma3TextSpec, makeGemma3VisionSpec, testImage,
 } from '../gguf/vision-models.js';
-import { gemma3Fixtures as fixtures, referenceRows, sha256, type Fixture } from './vision-fixtures.js';
+import { gemma3Fixtures as fixtures, greedyTokens, referenceRows, sha256, type Fixture } from './vision-fixtures.js';
 
 // As for idefics3 (vision.test.ts): f32 on both sides, other summation orders.
 const ABS = 2e-4;
@@ -111,16 +111,7 @@ describe('vision: gemma3 against llama.cpp', () => {
         assert.equal(s.nPast, f.chunks.reduce((n, c) => n + (c.type === 'text' ? c.tokens.length : c.nTokens), 0));
         const first = s.logits();
         for (const [id, logit] of f.top) assert.ok(Math.abs(first[id] - logit) < LOGIT_TOL, `logit of ${id}: ${first[id]} vs ${logit}`);
-        const got: number[] = [];
-        for (let i = 0; i < f.greedy.length; i++) {
-          const logits = s.logits();
-          let best = 0;
-          for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
-          got.push(best);
-          if (model.isEog(best) || i === f.greedy.length - 1) break;
-          await s.eval([best]);
-        }
-        assert.deepEqual(got, f.greedy);
+        assert.deepEqual(await greedyTokens(s, model, f.greedy.length), f.greedy);
       } finally {
         s.free();
       }

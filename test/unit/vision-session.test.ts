@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { idefics3Layout, Projector } from '../../src/core/vision.js';
 import { Engine, type HobError, Model, Session } from '../../src/node/index.js';
 import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage } from '../gguf/vision-models.js';
-import { fixtures } from './vision-fixtures.js';
+import { fixtures, greedyTokens } from './vision-fixtures.js';
 
 describe('vision: image rows in a session, against llama.cpp', () => {
   let engine: Engine;
@@ -66,16 +66,7 @@ describe('vision: image rows in a session, against llama.cpp', () => {
         // another: the tolerance tells a wrong row or position from rounding.
         const first = s.logits();
         for (const [id, logit] of f.top) assert.ok(Math.abs(first[id] - logit) < 2e-3, `logit of ${id}: ${first[id]} vs ${logit}`);
-        const got: number[] = [];
-        for (let i = 0; i < f.greedy.length; i++) {
-          const logits = s.logits();
-          let best = 0;
-          for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
-          got.push(best);
-          if (model.isEog(best) || i === f.greedy.length - 1) break;
-          await s.eval([best]);
-        }
-        assert.deepEqual(got, f.greedy);
+        assert.deepEqual(await greedyTokens(s, model, f.greedy.length), f.greedy);
       } finally {
         s.free();
       }
