@@ -1,6 +1,7 @@
 // The browser's image decoder: whatever the browser decodes (PNG, JPEG,
 // WebP, GIF's first frame, AVIF, BMP), through createImageBitmap, drawn on
-// an OffscreenCanvas and read back as RGB, in the page or a worker.
+// an OffscreenCanvas and read back as RGB, in the page or a worker; http(s)
+// images through the model store, in a database of their own.
 import { ImageError } from '../shared/errors.js';
 import type { RgbImage } from '../shared/types.js';
 import { checkPixels, type ImageDecoder, type ImageFormat } from './images.js';
@@ -35,8 +36,15 @@ const MIME: Record<ImageFormat, string> = {
   png: 'image/png', jpeg: 'image/jpeg', ppm: 'image/x-portable-pixmap', gif: 'image/gif', webp: 'image/webp', bmp: 'image/bmp', avif: 'image/avif',
 };
 
+/** The IndexedDB database of the model store that holds http(s) images (apart from the models, so a list of models shows none). */
+export const IMAGE_STORE_DB = 'hob-images';
+
 export const browserImageDecoder: ImageDecoder = {
   formats: ['png', 'jpeg', 'gif', 'webp', 'bmp', 'avif'],
+  async fetch(url, check, signal) {
+    const { openModelStore } = await import('../store/store.js');
+    return openModelStore({ dbName: IMAGE_STORE_DB }).downloadFile(url, { check, signal });
+  },
   decode: (bytes, format) => draw(new Blob([bytes as BlobPart], { type: MIME[format] })),
   drawable: draw,
 };

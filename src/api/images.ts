@@ -1,7 +1,7 @@
 // The images of a request, made pixels on the caller's side before it goes
 // to the worker: each image part's url (a data: URL, an http(s) URL, a
 // Blob/File, an ImageBitmap, or pixels already) read into bytes within a
-// cap, its format told from its first bytes, decoded by the host's decoder
+// cap (http(s) through the host's store, once), its format told from its first bytes, decoded by the host's decoder
 // (the browser's createImageBitmap, Node's pure-JavaScript PNG and JPEG
 // decoders: image-decode-browser.ts, node/image-decode.ts) into RGB within
 // a cap on its pixels. Only RGB bytes and a size cross to the worker.
@@ -21,6 +21,11 @@ export interface ImageDecoder {
   formats: readonly ImageFormat[];
   /** Browser: a Blob or ImageBitmap drawn directly. */
   drawable?(image: Blob | ImageBitmap): Promise<RgbImage>;
+  /** An http(s) image's bytes through the host's store (the browser's
+   *  model store, Node's file cache): downloaded once, then read from there.
+   *  `check` (checkImageFile) refuses what is no image or over the cap
+   *  before it is stored. Without it, the image is fetched each time. */
+  fetch?(url: string, check: (sizeBytes: number, head?: Uint8Array) => void, signal?: AbortSignal): Promise<Uint8Array>;
 }
 
 export type ImageFormat = 'png' | 'jpeg' | 'ppm' | 'gif' | 'webp' | 'bmp' | 'avif';
@@ -106,6 +111,17 @@ function tooLarge(bytes: number): never {
   throw new ImageError('image/too-large', `an image of ${bytes} bytes is over ${MAX_IMAGE_BYTES}`, { bytes, limit: 'bytes', limitBytes: MAX_IMAGE_BYTES });
 }
 
+/** The store's verdict on a downloaded image: refused over MAX_IMAGE_BYTES
+ *  (from its announced size, before a byte is stored) and when its first
+ *  bytes are no image format (an error page served with 200 must not be
+ *  cached as the image). */
+export function checkImageFile(sizeBytes: number, head?: Uint8Array): void {
+  if (sizeBytes > MAX_IMAGE_BYTES) tooLarge(sizeBytes);
+  if (head && !sniffFormat(head)) {
+    throw new ImageError('image/invalid', `bytes of no image format Hob knows (${head.byteLength} bytes)`, { format: 'unknown' });
+  }
+}
+
 /** An http(s) image, read up to the cap. */
 async function fetchBytes(url: string, signal?: AbortSignal): Promise<Uint8Array> {
   const res = await fetch(url, { signal });
@@ -145,7 +161,7 @@ export async function decodeImage(input: unknown, decoder: ImageDecoder, signal?
   let bytes: Uint8Array;
   if (typeof input === 'string') {
     if (/^data:/i.test(input)) bytes = dataUrlBytes(input);
-    else if (/^https?:/i.test(input)) bytes = await fetchBytes(input, signal);
+    else if (/^https?:/i.test(input)) bytes = decoder.fetch ? await decoder.fetch(input, checkImageFile, signal) : await fetchBytes(input, signal);
     else throw new ImageError('image/invalid', `an image URL must be data: or http(s):, got ${JSON.stringify(input.slice(0, 40))}`, { format: 'url' });
   } else if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) {
     if (!decoder.drawable) throw new ImageError('image/invalid', 'an ImageBitmap needs a browser to draw it');

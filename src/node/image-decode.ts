@@ -1,12 +1,14 @@
 // Node's image decoder for the public API and the CLI: PNG with pngjs and
 // JPEG with jpeg-js (both pure JavaScript), each refused past the pixel cap
 // before its pixels are decoded. Transparency is dropped, as llama.cpp's
-// loader (stb_image asked for 3 channels) drops it.
+// loader (stb_image asked for 3 channels) drops it. http(s) images are read
+// through the file cache.
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
 import { checkPixels, MAX_IMAGE_PIXELS, type ImageDecoder, type ImageFormat } from '../api/images.js';
 import { ImageError } from '../shared/errors.js';
+import { cachedFileBytes } from '../store/file-cache.js';
 import type { RgbImage } from '../shared/types.js';
 
 function rgbaToRgb(width: number, height: number, rgba: Uint8Array): RgbImage {
@@ -48,6 +50,8 @@ function decodeJpeg(bytes: Uint8Array): RgbImage {
 
 export const nodeImageDecoder: ImageDecoder = {
   formats: ['png', 'jpeg'],
+  // http(s) images are downloaded once into the file cache's `files` folder.
+  fetch: (url, check, signal) => cachedFileBytes(url, { check, signal }),
   decode(bytes: Uint8Array, format: ImageFormat): RgbImage {
     return format === 'png' ? decodePng(bytes) : decodeJpeg(bytes);
   },

@@ -7,7 +7,9 @@
 // when its size is the one announced (or, for a response of unknown length,
 // the one its GGUF header accounts for), its digest matches where the
 // server gives one, and its GGUF header parses with every tensor inside the
-// file. One process downloads a URL at a time (cache-lock.ts); the others
+// file. Files that are not models (images) go through the same path into
+// a `files` folder, judged by the caller's check instead of a GGUF header,
+// and never resumed: a failure leaves nothing. One process downloads a URL at a time (cache-lock.ts); the others
 // wait and reuse the file. An interrupted download resumes with a Range
 // request only when the server gave a validator (a strong ETag or
 // Last-Modified, sent back in If-Range); anything else starts over. A
@@ -42,6 +44,16 @@ export interface CacheOptions {
   idleTimeoutMs?: number;
   /** Told when another process is downloading the same URL and this one waits for it. */
   onWait?: (pid: number) => void;
+}
+
+/** A cached file that is not a model (an image): its own verdict instead of the GGUF checks. */
+export interface FileCacheOptions extends CacheOptions {
+  /**
+   * Throws to refuse the file: called with its size when the response
+   * announces it and as the body grows, then with every byte. A refused or
+   * interrupted file leaves nothing behind (not even a part to resume).
+   */
+  check: (sizeBytes: number, bytes?: Uint8Array) => void;
 }
 
 export interface CachedFile {
@@ -101,9 +113,26 @@ async function fileSize(path: string): Promise<number | undefined> {
 }
 
 /** The cached copy of `url`, downloading (or resuming) it first if needed. */
-export async function cachedModel(url: string, opts: CacheOptions = {}): Promise<CachedFile> {
+export function cachedModel(url: string, opts: CacheOptions = {}): Promise<CachedFile> {
+  return cached(url, opts, opts.dir ?? defaultCacheDir());
+}
+
+/**
+ * The bytes of a file that is not a model (an image), from the cache's
+ * `files` folder, downloading it first if needed: the same requests, lock,
+ * size and digest checks as a model's, and no second request once stored.
+ */
+export async function cachedFileBytes(url: string, opts: FileCacheOptions): Promise<Uint8Array> {
+  const r = await cached(url, opts, join(opts.dir ?? defaultCacheDir(), 'files'));
+  opts.check(r.sizeBytes);
+  const bytes = new Uint8Array(await readFile(r.path));
+  // A file left by another process, or changed on disk since: judged again.
+  opts.check(bytes.byteLength, bytes);
+  return bytes;
+}
+
+async function cached(url: string, opts: CacheOptions | FileCacheOptions, dir: string): Promise<CachedFile> {
   if (!isUrl(url)) throw new HobError('argument/invalid', `${url} is not an http(s) URL`, { url });
-  const dir = opts.dir ?? defaultCacheDir();
   const path = join(dir, cacheFileName(url));
   const hit = (size: number): CachedFile => ({ path, sizeBytes: size, hit: true, downloadedBytes: 0 });
   const done = await fileSize(path);
@@ -204,7 +233,7 @@ async function sha256Of(path: string, hash = createHash('sha256')): Promise<Retu
 /** Bytes past the end a GGUF header accounts for that a response of unknown length may still send (padding). */
 const TRAILING_SLACK_BYTES = 64 << 10;
 
-async function download(url: string, path: string, opts: CacheOptions, lock: FileLock): Promise<CachedFile> {
+async function download(url: string, path: string, opts: CacheOptions | FileCacheOptions, lock: FileLock): Promise<CachedFile> {
   const part = `${path}.part`;
   const metaPath = `${part}.json`;
   let meta = await readMeta(metaPath, url);
@@ -286,7 +315,7 @@ interface Incoming {
   sha256?: string;
 }
 
-async function receive(url: string, path: string, r: Incoming, opts: CacheOptions, lock: FileLock): Promise<CachedFile> {
+async function receive(url: string, path: string, r: Incoming, opts: CacheOptions | FileCacheOptions, lock: FileLock): Promise<CachedFile> {
   const part = `${path}.part`;
   const metaPath = `${part}.json`;
   const hash = r.sha256 ? (r.have > 0 ? await sha256Of(part) : createHash('sha256')) : undefined;
@@ -304,14 +333,21 @@ async function receive(url: string, path: string, r: Incoming, opts: CacheOption
       throw new ModelFormatError('gguf/truncated', `${url} is ${r.total} bytes, but its GGUF header says its tensors end at byte ${end}`, { url, offset: end });
     }
   };
+  // A file that is not a model is judged by the caller instead of by a GGUF header.
+  const check = 'check' in opts ? opts.check : undefined;
   try {
     try {
+      if (check && r.total !== undefined) check(r.total);
       for await (const chunk of r.body) {
         await out.write(chunk);
         hash?.update(chunk);
         size += chunk.byteLength;
         received += chunk.byteLength;
         meter.chunkBytes(0, received);
+        if (check) {
+          check(size);
+          continue;
+        }
         if (end === undefined && size >= nextParse) {
           nextParse *= 4;
           await parse();
@@ -328,13 +364,18 @@ async function receive(url: string, path: string, r: Incoming, opts: CacheOption
     if (r.total !== undefined && size !== r.total) {
       throw new NetworkError('network/interrupted', `the download of ${url} ended at ${size} of ${r.total} bytes`, { url, loaded: size, total: r.total });
     }
-    if (end === undefined) await parse();
-    if (end === undefined) throw new ModelFormatError('gguf/truncated', `${url} ended inside its GGUF header, after ${size} bytes`, { url, fileBytes: size });
-    await verify(url, part, size, r.sha256, hash);
+    if (check) {
+      checkDigest(url, r.sha256, hash);
+      check(size, new Uint8Array(await readFile(part)));
+    } else {
+      if (end === undefined) await parse();
+      if (end === undefined) throw new ModelFormatError('gguf/truncated', `${url} ended inside its GGUF header, after ${size} bytes`, { url, fileBytes: size });
+      await verify(url, part, size, r.sha256, hash);
+    }
     await lock.check();
   } catch (e) {
     // Keep what can be resumed (an interruption of a file with a validator); drop the rest.
-    const keep = r.resumable && size > 0 && e instanceof NetworkError;
+    const keep = !check && r.resumable && size > 0 && e instanceof NetworkError;
     if (!keep) await discard(part, metaPath);
     if (keep && e instanceof NetworkError) {
       throw new NetworkError(e.code, `${e.message}; run again to resume`, e.details);
@@ -346,14 +387,18 @@ async function receive(url: string, path: string, r: Incoming, opts: CacheOption
   return { path, sizeBytes: size, hit: false, downloadedBytes: received };
 }
 
+/** The server's announced SHA-256 against the bytes received. */
+function checkDigest(url: string, sha256: string | undefined, hash: ReturnType<typeof createHash> | undefined): void {
+  if (!sha256 || !hash) return;
+  const actual = hash.digest('hex');
+  if (actual !== sha256) {
+    throw new StoreError('store/corrupt', `${url} has SHA-256 ${actual}, not the ${sha256} its server announced`, { url, expected: sha256, actual });
+  }
+}
+
 /** The last checks before a download becomes the cached model: its digest and a whole GGUF. */
 async function verify(url: string, part: string, size: number, sha256: string | undefined, hash: ReturnType<typeof createHash> | undefined): Promise<void> {
-  if (sha256 && hash) {
-    const actual = hash.digest('hex');
-    if (actual !== sha256) {
-      throw new StoreError('store/corrupt', `${url} has SHA-256 ${actual}, not the ${sha256} its server announced`, { url, expected: sha256, actual });
-    }
-  }
+  checkDigest(url, sha256, hash);
   const src = await fileBytes(part, size);
   try {
     await readGgufSummary(src);

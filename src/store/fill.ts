@@ -25,6 +25,8 @@ export interface FillOptions {
   retries: number;
   /** Chunk size for a model stored from scratch. */
   chunkSizeBytes: number;
+  /** 'file' stores bytes that are not a GGUF (an image): no header is read. Default 'gguf'. */
+  kind?: 'gguf' | 'file';
 }
 
 function retryable(e: unknown): boolean {
@@ -142,7 +144,7 @@ export async function fillModel(db: ModelDb, id: string, sources: PartSource[], 
   };
 
   try {
-    if (!model.gguf) {
+    if (!model.gguf && opts.kind !== 'file') {
       // The header first, chunk by chunk: a file that is not a GGUF, or whose
       // tensors run past its end, fails after its first chunks, not its last.
       const summaries: GgufSummary[] = [];

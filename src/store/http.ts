@@ -146,3 +146,44 @@ function interrupted(url: string, receivedBytes: number, expectedBytes: number):
     { url, receivedBytes, expectedBytes },
   );
 }
+
+/**
+ * The whole body of `url`, for a server that ignores Range (a small file):
+ * `checkSize` sees the announced length and then the bytes received so far,
+ * and throws to stop a body that grows past the caller's cap.
+ */
+export async function fetchWhole(url: string, signal: AbortSignal | undefined, checkSize: (sizeBytes: number) => void, idleTimeoutMs?: number): Promise<Uint8Array> {
+  let sent: IdleFetch;
+  try {
+    sent = await fetchWithIdleTimeout(url, { cache: 'no-store', signal }, idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+  } catch (e) {
+    throwIfAborted(signal);
+    throw e;
+  }
+  checkStatus(sent, url);
+  const declared = Number(sent.response.headers.get('content-length') ?? NaN);
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  try {
+    if (Number.isSafeInteger(declared)) checkSize(declared);
+    for await (const value of sent.body) {
+      n += value.byteLength;
+      checkSize(n);
+      parts.push(value);
+    }
+  } catch (e) {
+    sent.cancel();
+    throwIfAborted(signal);
+    throw e;
+  }
+  // A compressed body's Content-Length is not the length of what the runtime hands back.
+  const identity = (sent.response.headers.get('content-encoding') ?? 'identity').toLowerCase() === 'identity';
+  if (identity && Number.isSafeInteger(declared) && n !== declared) throw interrupted(url, n, declared);
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 // The model store's public surface: one import for pages and workers.
 export { openModelStore, ModelStore, splitPartUrls } from './store.js';
-export type { DownloadOptions, ImportOptions, ModelStoreOptions, StoreUsage, VerifyResult } from './store.js';
+export type { DownloadOptions, FileDownloadOptions, ImportOptions, ModelStoreOptions, StoreUsage, VerifyResult } from './store.js';
 export type { ModelManifest, ModelPart, StoredModel } from './manifest.js';
 export type { DownloadProgress } from './progress.js';
 export type { GgufSummary } from './gguf-summary.js';

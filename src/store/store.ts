@@ -7,8 +7,8 @@ import { HobError, StoreError } from '../shared/errors.js';
 import type { ByteSource } from '../format/source.js';
 import { chunkedSource } from './chunk-source.js';
 import { chunkBytes, ModelDb, type ChunkRecord } from './db.js';
-import { fillModel } from './fill.js';
-import { fetchRange, probe, throwIfAborted } from './http.js';
+import { fillModel, type FetchPart } from './fill.js';
+import { fetchRange, fetchWhole, probe, throwIfAborted } from './http.js';
 import { withModelLock } from './lock.js';
 import { bytesOfChunks, chunkSpan, type ModelManifest, type PartSource, type StoredModel } from './manifest.js';
 import type { DownloadProgress } from './progress.js';
@@ -35,6 +35,23 @@ export interface DownloadOptions {
   sha256?: string | string[];
   /** A request that receives nothing for this long fails with 'network/timeout' (and is retried); default 30 s. */
   idleTimeoutMs?: number;
+}
+
+export interface FileDownloadOptions {
+  /** The file's id in the store (default: its URL). */
+  id?: string;
+  signal?: AbortSignal;
+  onProgress?: (p: DownloadProgress) => void;
+  /** Further attempts of a chunk after a dropped connection or a 5xx (default 3). */
+  retries?: number;
+  idleTimeoutMs?: number;
+  /**
+   * The caller's verdict on the file, which throws to refuse it: called with
+   * its size as soon as it is known (before a byte is stored, and as a body
+   * of unknown length grows), then with its first bytes. A refused file
+   * leaves nothing stored.
+   */
+  check: (sizeBytes: number, head?: Uint8Array) => void;
 }
 
 export interface ImportOptions {
@@ -134,6 +151,81 @@ export class ModelStore {
         chunkSizeBytes: this.chunkSizeBytes,
       });
     });
+  }
+
+  /**
+   * A file that is not a model (an image), through the same path as models:
+   * ranged requests, chunk hashes, the validators, read back from the store
+   * the next time with no request at all. A server without Range support is
+   * read whole and stored the same way. Unlike a model's, a failed download
+   * keeps nothing: a small file starts over.
+   */
+  async downloadFile(url: string | URL, opts: FileDownloadOptions): Promise<Uint8Array> {
+    const href = new URL(url, globalThis.location?.href).href;
+    const id = opts.id ?? href;
+    return withModelLock(this.db.dbName, id, opts.signal, async () => {
+      const m = await this.db.getManifest(id);
+      if (m?.state === 'complete' && m.parts.length === 1 && m.parts[0].url === href) {
+        const bytes = await this.readWhole(m);
+        if (bytes) {
+          opts.onProgress?.({ loaded: bytes.byteLength, total: bytes.byteLength, bytesPerSecond: 0, etaMs: 0 });
+          return bytes;
+        }
+        // A chunk gone or not matching its hash: the file is fetched again from scratch.
+        await this.db.deleteModel(id);
+      }
+      try {
+        let source: PartSource & { url: string };
+        let fetchPart: FetchPart;
+        try {
+          source = { ...(await probe(href, opts.signal, opts.idleTimeoutMs)), url: href };
+          opts.check(source.sizeBytes);
+          fetchPart = (_part, offset, length, signal, onBytes) => fetchRange(source, offset, length, signal, onBytes, opts.idleTimeoutMs);
+        } catch (e) {
+          if (!(e instanceof HobError && e.code === 'network/no-range')) throw e;
+          const whole = await fetchWhole(href, opts.signal, (n) => opts.check(n), opts.idleTimeoutMs);
+          source = { url: href, sizeBytes: whole.byteLength };
+          fetchPart = async (_part, offset, length, _signal, onBytes) => {
+            onBytes(length);
+            return whole.subarray(offset, offset + length);
+          };
+        }
+        const first = fetchPart;
+        // The first bytes are judged before the rest is fetched or anything stored.
+        fetchPart = async (part, offset, length, signal, onBytes) => {
+          const bytes = await first(part, offset, length, signal, onBytes);
+          if (offset === 0) opts.check(source.sizeBytes, bytes);
+          return bytes;
+        };
+        await fillModel(this.db, id, [source], fetchPart, {
+          signal: opts.signal,
+          onProgress: opts.onProgress,
+          parallel: 4,
+          retries: opts.retries ?? 3,
+          chunkSizeBytes: this.chunkSizeBytes,
+          kind: 'file',
+        });
+        const bytes = await this.readWhole((await this.db.getManifest(id))!);
+        if (!bytes) throw new StoreError('store/corrupt', `${href} did not read back as it was stored`, { id });
+        return bytes;
+      } catch (e) {
+        await this.db.deleteModel(id).catch(() => {});
+        throw e;
+      }
+    });
+  }
+
+  /** Every byte of a complete entry, each chunk checked against its hash; undefined if one is missing or bad.
+   *  (The caller holds the entry's lock: openModelParts would take it again to mark a bad chunk.) */
+  private async readWhole(m: ModelManifest): Promise<Uint8Array | undefined> {
+    if (m.state !== 'complete' || !m.chunkSha256) return undefined;
+    const out = new Uint8Array(m.sizeBytes);
+    for (let i = 0; i < m.nChunks; i++) {
+      const bytes = await this.readChunk(m, i).catch(() => undefined);
+      if (!bytes || (await sha256Hex(bytes)) !== m.chunkSha256[i]) return undefined;
+      out.set(bytes, i * m.chunkSizeBytes);
+    }
+    return out;
   }
 
   /** Stores a file the user picked (or the parts of a split model, in order); resumes a partial import of the same file. */

@@ -1,11 +1,15 @@
 // Images through the public API in Node: createEngine({ model, projector }),
 // OpenAI content parts with data: URLs (PNG, JPEG, PPM), http(s) URLs,
+// (downloaded once into the file cache; a cut download stores nothing),
 // Blobs and pixels, decoded on the caller's side and sent as RGB; the
 // reply matches the runtime's with the same pixels, usage counts the image
 // tokens and the cache reuses the image; and the typed errors: a text-only
 // engine, formats Hob does not decode, the caps, saved sessions.
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import jpeg from 'jpeg-js';
@@ -43,13 +47,33 @@ describe('vision: images through the public API', () => {
   let engine: HobEngine;
   let server: Server;
   let base = '';
+  let cacheDir = '';
+  const hits = new Map<string, number>();
+  let cutting = true;
   const img = testImage(40, 96, 1);
+  /** The cache's image files, partial ones included. */
+  const cachedImages = () => (existsSync(join(cacheDir, 'files')) ? readdirSync(join(cacheDir, 'files')).filter((n) => !n.endsWith('.lock')) : []);
 
   before(async () => {
     engine = await createEngine({ model: { bytes: textBytes }, projector: { bytes: projectorBytes }, threads: 2, contextSize: 1024, fitCheck: false });
+    // http(s) images are cached in the file cache: a folder of this test's own.
+    cacheDir = mkdtempSync(join(tmpdir(), 'hob-vision-api-'));
+    process.env.HOB_CACHE_DIR = cacheDir;
+    const pngBytes = png(img);
     server = createServer((req, res) => {
-      if (req.url === '/a.png') res.end(png(img));
-      else res.writeHead(404).end();
+      const name = req.url ?? '';
+      hits.set(name, (hits.get(name) ?? 0) + 1);
+      if (name === '/a.png' || name === '/once.png') res.end(pngBytes);
+      else if (name === '/cut.png' && cutting) {
+        // Half the announced body, then a dead socket.
+        res.writeHead(200, { 'Content-Length': pngBytes.byteLength, ETag: '"cut"' });
+        res.write(pngBytes.subarray(0, pngBytes.byteLength >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
+      } else if (name === '/cut.png') res.end(pngBytes);
+      else if (name === '/login.png') res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>sign in</html>');
+      else if (name === '/huge.png') {
+        res.writeHead(200, { 'Content-Length': MAX_IMAGE_BYTES + 1 });
+        res.write(pngBytes.subarray(0, 64), () => setTimeout(() => res.socket?.destroy(), 20));
+      } else res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const addr = server.address();
@@ -58,6 +82,8 @@ describe('vision: images through the public API', () => {
   after(async () => {
     await engine?.unload();
     server?.close();
+    delete process.env.HOB_CACHE_DIR;
+    if (cacheDir) rmSync(cacheDir, { recursive: true, force: true });
   });
 
   test('info says images are accepted, and by which projector', async () => {
@@ -102,6 +128,34 @@ describe('vision: images through the public API', () => {
     assert.equal(fetched.choices[0].message.content, first.choices[0].message.content);
     const other = await engine.chat.completions.create({ messages: ask(testImage(40, 96, 9)), ...greedy });
     assert.ok(other.usage.cached_tokens < other.usage.prompt_tokens - (other.usage.prompt_tokens_details?.image_tokens ?? 0));
+  });
+
+  test('an http image is downloaded once into the cache: the same URL again makes no request and gives the same reply', async () => {
+    await engine.resetContext();
+    const first = await engine.chat.completions.create({ messages: ask(`${base}/once.png`), ...greedy });
+    assert.equal(hits.get('/once.png'), 1);
+    assert.equal(cachedImages().filter((n) => n.endsWith('once.png')).length, 1);
+    await engine.resetContext();
+    const again = await engine.chat.completions.create({ messages: ask(`${base}/once.png`), ...greedy });
+    assert.equal(hits.get('/once.png'), 1, 'the second request read the stored bytes');
+    assert.equal(again.choices[0].message.content, first.choices[0].message.content);
+    assert.equal(again.usage.cached_tokens, 0);
+  });
+
+  test('a cut http download is network/interrupted and leaves nothing stored; asked again, it downloads whole', async () => {
+    await assert.rejects(engine.chat.completions.create({ messages: ask(`${base}/cut.png`), ...greedy }), code('network/interrupted'));
+    assert.deepEqual(cachedImages().filter((n) => n.includes('cut.png')), []);
+    cutting = false;
+    const r = await engine.chat.completions.create({ messages: ask(`${base}/cut.png`), ...greedy });
+    assert.ok((r.usage.prompt_tokens_details?.image_tokens ?? 0) > 0);
+    assert.equal(hits.get('/cut.png'), 2);
+    assert.equal(cachedImages().filter((n) => n.includes('cut.png')).length, 1);
+  });
+
+  test('an http page that is no image, and one announced over the byte cap, are refused and not stored', async () => {
+    await assert.rejects(engine.chat.completions.create({ messages: ask(`${base}/login.png`) }), (e: HobError) => e.code === 'image/invalid' && e.details.format === 'unknown');
+    await assert.rejects(engine.chat.completions.create({ messages: ask(`${base}/huge.png`) }), (e: HobError) => e.code === 'image/too-large' && e.details.bytes === MAX_IMAGE_BYTES + 1);
+    assert.deepEqual(cachedImages().filter((n) => /login|huge/.test(n)), []);
   });
 
   test('a JPEG data: URL decodes, and streams', async () => {
