@@ -24,6 +24,9 @@ export interface LoadProgressEvent extends Progress {
   bytesPerSecond?: number;
   /** Seconds left at the current rate, when it is known. */
   etaSeconds?: number;
+  /** 'projector' while the vision projector (CreateEngineOptions.projector) is
+   *  downloaded and read, after the model; absent for the model's own events. */
+  file?: 'projector';
 }
 
 /** llama.cpp's context shift: when the next token would not fit, keep the

@@ -474,7 +474,7 @@ export class HobChat extends HTMLElement {
     const bar = this.$<HTMLProgressElement>('progress');
     if (p.total > 0) bar.value = p.loaded / p.total;
     else bar.removeAttribute('value');
-    let text = p.phase === 'download' ? 'Downloading' : 'Loading';
+    let text = (p.phase === 'download' ? 'Downloading' : 'Loading') + (p.file === 'projector' ? ' the image projector' : '');
     if (p.total > 0) text += ` ${formatBytes(p.loaded)} / ${formatBytes(p.total)}`;
     if (p.bytesPerSecond) text += ` · ${formatBytes(p.bytesPerSecond)}/s`;
     if (p.etaSeconds !== undefined && p.phase === 'download') text += ` · about ${formatSeconds(p.etaSeconds)} left`;

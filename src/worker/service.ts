@@ -184,13 +184,22 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
 
   /** Loads a vision projector (an mmproj GGUF, read whole) for the model:
    *  its rows must be as wide as the model's embeddings. */
-  async function loadProjector(e: Engine, model: Model, location: OpenOptions['location']): Promise<{ projector: Projector; type: string }> {
+  async function loadProjector(
+    e: Engine,
+    model: Model,
+    location: OpenOptions['location'],
+    onProgress?: (p: LoadProgressEvent) => void,
+  ): Promise<{ projector: Projector; type: string }> {
     loadAbort = new AbortController();
+    // The model's event shape, told apart by `file`.
+    const progress = onProgress && ((p: LoadProgressEvent) => onProgress({ ...p, file: 'projector' }));
     try {
-      const source = await openLocation(host, location, loadAbort.signal);
+      const source = await openLocation(host, location, loadAbort.signal, progress);
       let bytes: Uint8Array;
       try {
+        progress?.({ loaded: 0, total: source.sizeBytes, phase: 'load' });
         bytes = await source.read(0, source.sizeBytes);
+        progress?.({ loaded: source.sizeBytes, total: source.sizeBytes, phase: 'load' });
       } finally {
         await source.close?.();
       }
@@ -254,13 +263,14 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
       sessionDir = opts.sessionDir;
       stopFlag = opts.stopFlag;
       freeModel();
-      const model = await loadModel(engine, opts, events && ((event) => post({ kind: 'progress', event })));
-      // Marks the end of the load's progress on the same port, so the page
-      // has every progress event before open() returns.
-      post({ kind: 'loaded' });
+      const progress = events && ((event: LoadProgressEvent) => post({ kind: 'progress', event }));
+      const model = await loadModel(engine, opts, progress);
       let projector: Opened['projector'];
       try {
-        if (opts.projector) projector = await loadProjector(engine, model, opts.projector);
+        if (opts.projector) projector = await loadProjector(engine, model, opts.projector, progress);
+        // Marks the end of the load's progress (the projector's included) on
+        // the same port, so the page has every progress event before open() returns.
+        post({ kind: 'loaded' });
         const contextSize = opts.contextSize ?? Math.min(model.info.nCtxTrain, 4096);
         if (!Number.isInteger(contextSize) || contextSize < 1) {
           throw new HobError('argument/invalid', `contextSize must be a positive integer, got ${contextSize}`, { contextSize });

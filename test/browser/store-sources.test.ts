@@ -264,6 +264,44 @@ describe('model store sources and API in Chromium', () => {
     await context.close();
   });
 
+  test("http(s) images (the API's fetch): stored once and read again with no request; a cut download stores nothing and a retry succeeds; no Range, no image", async () => {
+    // A PNG signature then noise: the store's check sniffs the format, no decoder runs here.
+    const png = new Uint8Array(200_000).map((_, i) => (i * 2654435761) >>> 24);
+    png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    let cutting = true;
+    const url = files.serve('photo.png', { bytes: png, cut: () => (cutting ? 1000 : undefined) });
+    const whole = files.serve('whole.png', { bytes: png, ranges: false });
+    const html = files.serve('login.png', { bytes: new TextEncoder().encode('<html>sign in</html>') });
+    files.reset();
+    const { context, page, errors } = await openStorePage(browser, vite.url);
+    const fetchImage = (u: string) => page.evaluate((u) => (window as any).storeTest.attempt((window as any).storeTest.fetchImage(u)), u);
+    const stored = (id: string) => page.evaluate((id) => (window as any).storeTest.storedChunks((window as any).storeTest.IMAGE_STORE_DB, id), id);
+
+    const cut = await fetchImage(url);
+    assert.equal(cut.error?.code, 'network/interrupted', JSON.stringify(cut));
+    assert.equal(files.dataGets('photo.png').length, 4, 'the first try and its 3 retries');
+    assert.deepEqual(await stored(url), [], 'nothing half-stored');
+    cutting = false;
+    const first = await fetchImage(url);
+    assert.deepEqual(first.value, { sizeBytes: png.byteLength, head: [...png.subarray(0, 8)] }, JSON.stringify(first.error));
+    assert.deepEqual(await stored(url), [0]);
+    files.reset();
+    assert.deepEqual((await fetchImage(url)).value, first.value);
+    assert.equal(files.log.length, 0, 'read from the store with no request');
+
+    assert.deepEqual((await fetchImage(whole)).value, first.value);
+    files.reset();
+    assert.deepEqual((await fetchImage(whole)).value, first.value);
+    assert.equal(files.log.length, 0, 'a server without Range support is stored too');
+
+    const notImage = await fetchImage(html);
+    assert.equal(notImage.error?.code, 'image/invalid', JSON.stringify(notImage));
+    assert.deepEqual(await stored(html), []);
+    assert.deepEqual((await storeCall(page, 'list')).value, [], 'images are not in the models database');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('the store works in a worker: it lists and reads what the page stored, and its errors keep their code', async () => {
     const url = files.serve('worker.gguf', { bytes: model.bytes });
     const { context, page, errors } = await openStorePage(browser, vite.url);

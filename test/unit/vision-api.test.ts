@@ -19,7 +19,7 @@ import { MAX_IMAGE_BYTES, sniffFormat } from '../../src/api/images.js';
 import { Projector } from '../../src/core/vision.js';
 import { prepareRequest } from '../../src/runtime/request.js';
 import { createEngine, Engine, generate, type HobEngine, type HobError, Model, Sequence, Session } from '../../src/node/index.js';
-import type { ChatMessageInput, RgbImage } from '../../src/shared/types.js';
+import type { ChatMessageInput, LoadProgressEvent, RgbImage } from '../../src/shared/types.js';
 import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage, toPpm } from '../gguf/vision-models.js';
 
 const textBytes = buildVisionTextModel(makeVisionTextSpec()).toBytes();
@@ -64,6 +64,7 @@ describe('vision: images through the public API', () => {
       const name = req.url ?? '';
       hits.set(name, (hits.get(name) ?? 0) + 1);
       if (name === '/a.png' || name === '/once.png') res.end(pngBytes);
+      else if (name === '/mmproj.gguf') res.writeHead(200, { 'Content-Length': projectorBytes.byteLength }).end(projectorBytes);
       else if (name === '/cut.png' && cutting) {
         // Half the announced body, then a dead socket.
         res.writeHead(200, { 'Content-Length': pngBytes.byteLength, ETag: '"cut"' });
@@ -180,6 +181,26 @@ describe('vision: images through the public API', () => {
     // The engine still answers.
     const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hello' }], ...greedy });
     assert.equal(r.usage.prompt_tokens_details, undefined);
+  });
+
+  test('a projector loaded by URL reports its download and load as the model does, marked file: projector, after the model', async () => {
+    const events: LoadProgressEvent[] = [];
+    const e = await createEngine({ model: { bytes: textBytes }, projector: `${base}/mmproj.gguf`, threads: 1, contextSize: 256, fitCheck: false, onProgress: (p) => events.push(p) });
+    try {
+      assert.equal((await e.info()).images, true);
+    } finally {
+      await e.unload();
+    }
+    const first = events.findIndex((p) => p.file === 'projector');
+    assert.ok(first > 0, 'the model reported first');
+    assert.ok(events.slice(0, first).every((p) => p.file === undefined));
+    const mine = events.slice(first);
+    assert.ok(mine.every((p) => p.file === 'projector'), 'nothing of the model after the projector began');
+    const download = mine.filter((p) => p.phase === 'download');
+    assert.ok(download.length > 0);
+    assert.deepEqual(download.at(-1), { ...download.at(-1), loaded: projectorBytes.byteLength, total: projectorBytes.byteLength });
+    for (let i = 1; i < download.length; i++) assert.ok(download[i].loaded >= download[i - 1].loaded);
+    assert.deepEqual(mine.at(-1), { loaded: projectorBytes.byteLength, total: projectorBytes.byteLength, phase: 'load', file: 'projector' });
   });
 
   test('a projector keeps every block on the CPU: gpuLayers auto becomes 0, a number is refused', async () => {

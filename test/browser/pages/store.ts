@@ -1,10 +1,12 @@
 // Test page for the model store: exposes the store, the engine worker and a
 // few hands-on helpers (corrupting a stored chunk, running the store in a
-// worker) to the browser tests as window.storeTest.
+// worker, reading an image through it as the API does) to the browser tests as window.storeTest.
 import { createStore, get, keys, set } from 'idb-keyval';
 
 import { openModelStore, readSourceBytes, type ModelStoreOptions } from '../../../src/store/index.js';
 import { startEngineWorker } from '../../../src/worker/client.js';
+import { browserImageDecoder, IMAGE_STORE_DB } from '../../../src/api/image-decode-browser.js';
+import { checkImageFile } from '../../../src/api/images.js';
 
 type Failure = { error: { code?: string; name: string; message: string; details?: Record<string, unknown> } };
 
@@ -12,6 +14,12 @@ const storeTest = {
   openModelStore,
   readSourceBytes,
   engine: () => startEngineWorker().api,
+  IMAGE_STORE_DB,
+  /** An http(s) image as the API reads it: through the store, judged by the API's check; its size and first bytes. */
+  async fetchImage(url: string): Promise<{ sizeBytes: number; head: number[] }> {
+    const bytes = await browserImageDecoder.fetch!(url, checkImageFile);
+    return { sizeBytes: bytes.byteLength, head: [...bytes.subarray(0, 8)] };
+  },
 
   /** Awaits p; a failure comes back as data, with its code, so the test can assert on it. */
   async attempt<T>(p: Promise<T>): Promise<{ value: T } | Failure> {
