@@ -5,4 +5,4 @@
 // imports Hob.
 export { checkFit } from './check-fit.js';
 export { decideFit, withEstimate } from './fit-settings.js';
-export { listHubFiles, resolveHubModel } from '../store/hub.js';
+export { hubProjectorUrl, listHubFiles, resolveHubModel } from '../store/hub.js';

@@ -78,7 +78,10 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
   if (opts.projector !== undefined && opts.gpuLayers) opts = (await import('./images.js')).cpuForImages(opts);
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), then stored as any URL.
   const hubName = hubNameOf(opts.model);
-  const model = hubName ? (await (await later()).resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
+  const hub = hubName ? await (await later()).resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal }) : undefined;
+  const model = hub ? hub.parts[0].url : opts.model;
+  // projector: true is the Hub's mmproj next to the model.
+  const projectorInput = opts.projector === true ? (await later()).hubProjectorUrl(hubName, hub) : opts.projector;
   const source = browserModelLocation(model);
   if (opts.shared) {
     // Another tab loads it again from the store when it takes over: it needs a name, not bytes.
@@ -87,7 +90,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
     if (typeof SharedWorker === 'undefined' || !globalThis.navigator?.locks) {
       throw new HobError('argument/invalid', 'a shared engine needs SharedWorker and Web Locks, which this browser lacks');
     }
-    const key = JSON.stringify([name, opts.contextSize ?? 0, opts.gpuLayers ?? 0, opts.threads ?? 0, typeof opts.projector === 'string' ? opts.projector : '']);
+    const key = JSON.stringify([name, opts.contextSize ?? 0, opts.gpuLayers ?? 0, opts.threads ?? 0, typeof projectorInput === 'string' ? projectorInput : '']);
     return openSharedEngine(key, () => createEngine({ ...options, shared: false }));
   }
   // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
@@ -97,7 +100,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<HobEng
   installErrorTransfer();
   const worker = opts.worker ?? new Worker(new URL('../worker/engine-worker.ts', import.meta.url), { type: 'module' });
   const remote = Comlink.wrap<EngineWorkerApi>(worker);
-  const projector = opts.projector === undefined ? undefined : browserModelLocation(opts.projector);
+  const projector = projectorInput === undefined ? undefined : browserModelLocation(projectorInput);
   const engine = await openEngine(remote, source, { ...opts, projector, imageDecoder: browserImageDecoder }, () => worker.terminate());
   return fit && d ? d.withEstimate(engine, fit.report) : engine;
 }

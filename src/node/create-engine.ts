@@ -2,7 +2,8 @@
 // worker_thread, behind the same HobEngine. A model is a file path (or a
 // file: URL), an http(s) URL (downloaded once into the hob CLI's file cache,
 // HOB_CACHE_DIR or ~/.cache/hob, and read from there), a Hugging Face model
-// by name (hf:OWNER/REPO[:QUANT], resolved here to its URL), bytes or a Blob.
+// by name (hf:OWNER/REPO[:QUANT], resolved here to its URL, and with
+// projector: true its mmproj), bytes or a Blob.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -17,15 +18,16 @@ import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
 import { installErrorTransfer } from '../worker/transfer.js';
-import { hubNameOf, resolveHubModel } from '../store/hub.js';
+import { hubNameOf, hubProjectorUrl, resolveHubModel } from '../store/hub.js';
 import { decideFit, withEstimate } from '../api/fit-settings.js';
 import { checkFit } from './check-fit.js';
 import { nodeImageDecoder } from './image-decode.js';
 
 export interface NodeCreateEngineOptions extends Omit<CreateEngineOptions, 'model' | 'worker' | 'shared' | 'projector'> {
   model: ModelInput | { path: string };
-  /** A vision projector (mmproj GGUF) for the model, given as the model is. */
-  projector?: ModelInput | { path: string };
+  /** A vision projector (mmproj GGUF) for the model, given as the model is;
+   *  `true` takes the one the Hub lists next to an hf: model. */
+  projector?: ModelInput | { path: string } | true;
   /** The folder saved sessions are files in (default: HOB_CACHE_DIR, else
    * ~/.cache/hob, + /sessions); a session's name is its file's name. */
   sessionDir?: string;
@@ -62,7 +64,10 @@ export async function createEngine(options: NodeCreateEngineOptions): Promise<Ho
   let opts = cpuForImages(checkEngineOptions(options, availableParallelism()));
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), downloaded as any URL.
   const hubName = hubNameOf(opts.model);
-  const model = hubName ? (await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal })).parts[0].url : opts.model;
+  const hub = hubName ? await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal }) : undefined;
+  const model = hub ? hub.parts[0].url : opts.model;
+  // projector: true is the Hub's mmproj next to the model, downloaded as any URL.
+  const projectorInput = opts.projector === true ? hubProjectorUrl(hubName, hub) : opts.projector;
   // Before a byte of weights is downloaded: does it fit? (a ModelTooLargeError if not)
   const fit = opts.fitCheck === false ? undefined : await decideFit(checkFit, model, { ...opts, projector: undefined });
   if (fit) opts = { ...opts, ...fit.settings };
@@ -71,7 +76,7 @@ export async function createEngine(options: NodeCreateEngineOptions): Promise<Ho
   const worker = startWorker();
   const remote = Comlink.wrap<EngineWorkerApi>(nodeEndpoint(worker));
   const threads = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8));
-  const projector = opts.projector === undefined ? undefined : nodeModelLocation(opts.projector);
+  const projector = projectorInput === undefined ? undefined : nodeModelLocation(projectorInput);
   const engine = await openEngine(remote, source, { ...opts, threads, model: '', projector, imageDecoder: async () => nodeImageDecoder }, () => void worker.terminate(), {
     // A worker that dies settles the calls waiting on it (and its 'error'
     // event, listened to, does not take this process down with it).

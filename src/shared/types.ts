@@ -42,8 +42,10 @@ export interface CreateEngineOptions {
   model: ModelInput;
   /** A vision projector (llama.cpp's mmproj GGUF) for the model: with it,
    *  chat messages may hold images (EngineInfo.images). Loaded like the
-   *  model (URL through the store, stored id, File/Blob, bytes). */
-  projector?: ModelInput;
+   *  model (URL through the store, stored id, File/Blob, bytes); `true`
+   *  takes the one the Hub lists next to an hf: model (a HubError
+   *  'hub/file-not-found' if its repository has none). */
+  projector?: ModelInput | true;
   /** Transformer blocks on the GPU, counted from the last; 'auto' fits as many as the adapter allows. Default 0. */
   gpuLayers?: number | 'auto';
   /** Context window in tokens (default: min(training context, 4096)). */

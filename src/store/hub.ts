@@ -199,6 +199,22 @@ export function pickHubModel(ref: HubRef, files: readonly RepoFile[], endpoint?:
   };
 }
 
+/**
+ * The URL of the vision projector the Hub lists next to an hf: model, for
+ * createEngine's `projector: true` and the CLI's `--mmproj auto`:
+ * 'argument/invalid' when the model is not an hf: name, HubError
+ * 'hub/file-not-found' when its repository has no mmproj file.
+ */
+export function hubProjectorUrl(name: string | undefined, model: HubModel | undefined): string {
+  if (name === undefined || model === undefined) {
+    throw new HobError('argument/invalid', "the Hub's projector (projector: true, --mmproj auto) needs an hf: model; name the projector's file or URL instead", { option: 'projector' });
+  }
+  if (!model.projector) {
+    throw new HubError('hub/file-not-found', `${model.repo} has no vision projector (an mmproj*.gguf file) next to ${model.parts[0].path}`, { repo: model.repo, file: 'mmproj' });
+  }
+  return model.projector.url;
+}
+
 /** Lists the repository and picks the model an hf: reference names (see pickHubModel). */
 export async function resolveHubModel(ref: string | HubRef, opts: HubOptions = {}): Promise<HubModel> {
   const r = typeof ref === 'string' ? parseHubRef(ref) : ref;

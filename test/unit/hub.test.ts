@@ -6,7 +6,7 @@
 // Hub does (paged tree listings, resolve/ URLs with ranges, 404s).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { cacheFileName } from '../../src/store/file-cache.js';
 import { parseHubRef, pickHubModel, resolveHubModel } from '../../src/store/hub.js';
 import { makeSpec, writeRandomLlama } from '../gguf/random-model.js';
 import { splitGguf } from '../gguf/split.js';
+import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage, toPpm } from '../gguf/vision-models.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const f = (path: string, sizeBytes = 1000) => ({ path, sizeBytes });
@@ -141,6 +142,10 @@ before(async () => {
     ['Q6_K/split-Q6_K-00002-of-00002.gguf', parts[1]],
   ]));
   repos.set('test/No-GGUF', new Map([['model.safetensors', 5]]));
+  repos.set('test/Vision-GGUF', new Map<string, Uint8Array | number>([
+    ['vis-Q8_0.gguf', buildVisionTextModel(makeVisionTextSpec()).toBytes()],
+    ['mmproj-vis-f16.gguf', buildVisionProjector(makeVisionSpec()).toBytes()],
+  ]));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -203,6 +208,41 @@ test('createEngine loads hf: models, single and split, the same as the file itse
     const split = names.filter((n) => n.includes('split'));
     assert.equal(prefix(split[0]), prefix(split[1]), 'split parts are cached side by side under one hash');
     assert.equal(split[0], cacheFileName(`${base}/test/Split-GGUF/resolve/main/Q6_K/split-Q6_K-00001-of-00002.gguf`));
+  } finally {
+    if (saved === undefined) delete process.env.HOB_CACHE_DIR;
+    else process.env.HOB_CACHE_DIR = saved;
+  }
+});
+
+test("projector: true and --mmproj auto load the mmproj the Hub lists next to an hf: model; none there is hub/file-not-found", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hob-hub-'));
+  const saved = process.env.HOB_CACHE_DIR;
+  process.env.HOB_CACHE_DIR = dir;
+  try {
+    const e = await createEngine({ model: 'hf:test/Vision-GGUF', projector: true, hubEndpoint: base, contextSize: 256, threads: 1, fitCheck: false });
+    try {
+      const info = await e.info();
+      assert.equal(info.images, true);
+      assert.equal(info.projector, 'idefics3');
+    } finally {
+      await e.unload();
+    }
+    await assert.rejects(createEngine({ model: 'hf:test/Split-GGUF', projector: true, hubEndpoint: base, threads: 1 }), (err: unknown) =>
+      err instanceof HubError && err.code === 'hub/file-not-found' && err.details.repo === 'test/Split-GGUF');
+    await assert.rejects(createEngine({ model: { bytes: new Uint8Array(8) }, projector: true }), (err: unknown) =>
+      err instanceof HobError && err.code === 'argument/invalid' && /hf: model/.test(err.message));
+
+    const run = promisify(execFile);
+    const env = { ...process.env, HF_ENDPOINT: base, HOB_CACHE_DIR: dir };
+    const cli = ['--import', 'tsx', join(root, 'src/node/cli.ts')];
+    const image = join(dir, 'a.ppm');
+    writeFileSync(image, toPpm(testImage(24, 24, 3)));
+    const { stdout } = await run(process.execPath, [...cli, 'complete', 'hf:test/Vision-GGUF', '--mmproj', 'auto', '--image', image, '-p', 'What?', '-n', '2', '--threads', '1', '--json'], { env, cwd: root });
+    assert.ok((JSON.parse(stdout) as { promptIds: number[] }).promptIds.some((id) => id < 0), 'the image is in the prompt');
+    await assert.rejects(run(process.execPath, [...cli, 'complete', 'hf:test/Split-GGUF', '--mmproj', 'auto', '-p', 'x', '-n', '1'], { env, cwd: root }), (err: { stderr?: string }) => {
+      assert.match(err.stderr ?? '', /test\/Split-GGUF has no vision projector .*\[hub\/file-not-found\]/);
+      return true;
+    });
   } finally {
     if (saved === undefined) delete process.env.HOB_CACHE_DIR;
     else process.env.HOB_CACHE_DIR = saved;

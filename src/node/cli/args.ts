@@ -60,7 +60,8 @@ export const imageOptions = {
 
 const imageHelp = `images (a vision model):
   --mmproj F            the model's vision projector (llama.cpp's mmproj GGUF;
-                        a file or a URL, downloaded once)
+                        a file or a URL, downloaded once); auto: the one the
+                        Hub lists next to an hf: model
   --image F             a PNG, JPEG or binary PPM image (repeatable); the images
                         go before the prompt's text, as llama.cpp's mtmd-cli puts them
 `;

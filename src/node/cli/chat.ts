@@ -65,7 +65,7 @@ export async function chatCommand(args: string[]): Promise<void> {
   const arg = modelArg(o, positionals);
   const path = await resolveModelPath(arg, showProgress, o);
   const images = await readImages(o);
-  const mmproj = await projectorPath(o, showProgress);
+  const mmproj = await projectorPath(o, showProgress, arg);
   const special = template ? await specialTokenTexts(path).catch((e: unknown) => { throw cachedModelFailure(e, arg, path); }) : undefined;
   const bar = showProgress ? new ProgressBar('load', { unit: 'bytes', summary: false }) : undefined;
   let engine: HobEngine;

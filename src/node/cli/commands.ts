@@ -73,7 +73,7 @@ export async function completeCommand(args: string[]): Promise<void> {
   if (o.mmproj !== undefined && o['gpu-layers'] !== undefined && o['gpu-layers'] !== '0') {
     throw new UsageError('--mmproj runs with every block on the CPU (image rows are evaluated there): drop --gpu-layers');
   }
-  const mmproj = await projectorPath(o, !o.json && !o['no-progress'] && process.stderr.isTTY === true);
+  const mmproj = await projectorPath(o, !o.json && !o['no-progress'] && process.stderr.isTTY === true, modelArg(o, positionals));
 
   const m = await openModel(o, positionals, { contextSize: nCtx });
   const { engine, model } = m;

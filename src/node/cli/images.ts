@@ -13,7 +13,8 @@ import { nodeImageDecoder } from '../image-decode.js';
 import { UsageError } from './args.js';
 
 export { imageOptions } from './args.js';
-import { resolveModelPath } from './model.js';
+import { netTimeoutMs, resolveModelPath } from './model.js';
+import { hubProjectorUrl, isHubRef, resolveHubModel } from '../../store/hub.js';
 
 /** The --image files, decoded; --image without --mmproj is a UsageError. */
 export async function readImages(o: { mmproj?: string; image?: string[] }): Promise<RgbImage[]> {
@@ -34,10 +35,19 @@ export async function readImages(o: { mmproj?: string; image?: string[] }): Prom
   return out;
 }
 
-/** The local path of --mmproj (a URL is downloaded into the cache first). */
-export async function projectorPath(o: { mmproj?: string; 'net-timeout'?: string }, showProgress: boolean): Promise<string | undefined> {
-  return o.mmproj === undefined ? undefined : resolveModelPath(o.mmproj, showProgress, o);
+/** The local path of --mmproj (a URL is downloaded into the cache first);
+ * `--mmproj auto` is the projector the Hub lists next to an hf: `model`
+ * (a file named auto is ./auto). */
+export async function projectorPath(o: { mmproj?: string; 'net-timeout'?: string }, showProgress: boolean, model?: string): Promise<string | undefined> {
+  if (o.mmproj === undefined) return undefined;
+  if (o.mmproj !== MMPROJ_AUTO) return resolveModelPath(o.mmproj, showProgress, o);
+  const hubName = model !== undefined && isHubRef(model) ? model : undefined;
+  const hub = hubName ? await resolveHubModel(hubName, { idleTimeoutMs: netTimeoutMs(o) }) : undefined;
+  return resolveModelPath(hubProjectorUrl(hubName, hub), showProgress, o);
 }
+
+/** --mmproj's value that picks the Hub's projector. */
+export const MMPROJ_AUTO = 'auto';
 
 /** Loads --mmproj into the engine next to the model. */
 export async function loadProjectorFile(engine: Engine, model: Model, path: string): Promise<Projector> {

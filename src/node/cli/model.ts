@@ -31,11 +31,16 @@ export function modelArg(o: { model?: string }, positionals: string[]): string {
   return m;
 }
 
+/** --net-timeout in milliseconds (default 30 s). */
+export function netTimeoutMs(o: { 'net-timeout'?: string }): number {
+  return num(o['net-timeout'], 'net-timeout', 30, { min: 0.001, max: 86_400 }) * 1000;
+}
+
 /** A local path for --model: the file itself, or the cached download of a
  * URL or of an hf:OWNER/REPO[:QUANT] model (HF_ENDPOINT names the Hub); a
  * split model's parts are all downloaded, and the first one's path returned. */
 export async function resolveModelPath(model: string, showProgress: boolean, o: { 'net-timeout'?: string } = {}): Promise<string> {
-  const idleTimeoutMs = num(o['net-timeout'], 'net-timeout', 30, { min: 0.001, max: 86_400 }) * 1000;
+  const idleTimeoutMs = netTimeoutMs(o);
   let urls: string[];
   if (isHubRef(model)) {
     const m = await resolveHubModel(model, { idleTimeoutMs });
