@@ -16,14 +16,12 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
 import { MAX_IMAGE_BYTES, sniffFormat } from '../../src/api/images.js';
-import { Projector } from '../../src/core/vision.js';
-import { prepareRequest } from '../../src/runtime/request.js';
-import { createEngine, Engine, generate, type HobEngine, type HobError, Model, Sequence, Session } from '../../src/node/index.js';
+import { createEngine, type HobEngine, type HobError } from '../../src/node/index.js';
 import type { ChatMessageInput, LoadProgressEvent, RgbImage } from '../../src/shared/types.js';
-import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage, toPpm } from '../gguf/vision-models.js';
+import { testImage, toPpm } from '../gguf/vision-models.js';
+import { runtimeReply, visionFiles } from './vision-setup.js';
 
-const textBytes = buildVisionTextModel(makeVisionTextSpec()).toBytes();
-const projectorBytes = buildVisionProjector(makeVisionSpec()).toBytes();
+const { textBytes, projectorBytes } = visionFiles();
 
 function png(img: RgbImage): Uint8Array {
   const p = new PNG({ width: img.width, height: img.height });
@@ -95,22 +93,7 @@ describe('vision: images through the public API', () => {
 
   test('a PNG data: URL gives the reply the runtime gives for its pixels, with the image tokens in usage', async () => {
     // The runtime, in this thread, on the same files and pixels.
-    const e = await Engine.create({ threads: 2 });
-    const model = Model.load(e, textBytes);
-    const projector = Projector.load(e, projectorBytes);
-    let expected: number[];
-    let nRows: number;
-    try {
-      const p = prepareRequest(model, { messages: ask(img), ...greedy }, projector);
-      nRows = p.imageTokens;
-      const s = new Sequence(Session.create(model, { nCtx: 1024 }));
-      expected = (await generate(model, s, { ...p.generation, promptIds: p.promptIds, maxTokens: 6 })).ids;
-      s.session.free();
-    } finally {
-      projector.free();
-      model.free();
-      e.dispose();
-    }
+    const { ids: expected, imageTokens: nRows } = await runtimeReply({ messages: ask(img), ...greedy }, { maxTokens: 6 });
     await engine.resetContext();
     const r = await engine.chat.completions.create({ messages: ask(dataUrl(png(img), 'image/png')), ...greedy });
     assert.equal(r.choices[0].message.content, await engine.detokenize(expected));

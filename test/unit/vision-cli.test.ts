@@ -11,10 +11,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { PNG } from 'pngjs';
 
-import { Projector } from '../../src/core/vision.js';
-import { prepareRequest } from '../../src/runtime/request.js';
-import { Engine, generate, Model, Sequence, Session } from '../../src/node/index.js';
-import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage, toPpm } from '../gguf/vision-models.js';
+import { testImage, toPpm } from '../gguf/vision-models.js';
+import { runtimeReply, visionFiles } from './vision-setup.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -32,8 +30,7 @@ function hob(args: string[], input = ''): Promise<{ code: number; stdout: string
 
 describe('vision: hob complete and hob run with --mmproj and --image', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hob-vision-cli-'));
-  const textBytes = buildVisionTextModel(makeVisionTextSpec()).toBytes();
-  const projectorBytes = buildVisionProjector(makeVisionSpec()).toBytes();
+  const { textBytes, projectorBytes } = visionFiles();
   const img = testImage(40, 96, 1);
   const files = { model: join(dir, 'text.gguf'), mmproj: join(dir, 'mmproj.gguf'), ppm: join(dir, 'a.ppm'), png: join(dir, 'a.png'), gif: join(dir, 'a.gif') };
   let expected: { ids: number[]; imageTokens: number };
@@ -47,17 +44,7 @@ describe('vision: hob complete and hob run with --mmproj and --image', () => {
     writeFileSync(files.png, PNG.sync.write(p));
     writeFileSync(files.gif, 'GIF89a\x01\x00\x01\x00');
     // The runtime on the same files: images before the text.
-    const e = await Engine.create({ threads: 2 });
-    const model = Model.load(e, textBytes);
-    const projector = Projector.load(e, projectorBytes);
-    const prepared = prepareRequest(model, { prompt: 'Describe it.', images: [img], temperature: 0 }, projector);
-    const s = new Sequence(Session.create(model, { nCtx: 512 }));
-    const r = await generate(model, s, { ...prepared.generation, promptIds: prepared.promptIds, maxTokens: 6, ignoreEos: true });
-    expected = { ids: r.ids, imageTokens: prepared.imageTokens };
-    s.session.free();
-    projector.free();
-    model.free();
-    e.dispose();
+    expected = await runtimeReply({ prompt: 'Describe it.', images: [img], temperature: 0 }, { maxTokens: 6, ignoreEos: true, nCtx: 512 });
   });
   after(() => undefined);
 

@@ -10,9 +10,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { gemma3Layout, Projector } from '../../src/core/vision.js';
 import { Engine, type HobError, Model, Session } from '../../src/node/index.js';
-import {
-  buildGemma3TextModel, buildVisionProjector, makeGemma3TextSpec, makeGemma3VisionSpec, testImage,
-} from '../gguf/vision-models.js';
+import { buildVisionProjector, makeGemma3TextSpec, makeGemma3VisionSpec, testImage } from '../gguf/vision-models.js';
+import { closeVisionRuntime, openVisionRuntime, visionFiles } from './vision-setup.js';
 import { gemma3Fixtures as fixtures, greedyTokens, referenceRows, sha256, type Fixture } from './vision-fixtures.js';
 
 // As for idefics3 (vision.test.ts): f32 on both sides, other summation orders.
@@ -26,19 +25,10 @@ describe('vision: gemma3 against llama.cpp', () => {
   let engine: Engine;
   let model: Model;
   let projector: Projector;
-  const textBytes = buildGemma3TextModel(makeGemma3TextSpec()).toBytes();
-  const projBytes = buildVisionProjector(makeGemma3VisionSpec()).toBytes();
+  const { textBytes, projectorBytes: projBytes } = visionFiles('gemma3');
 
-  before(async () => {
-    engine = await Engine.create({ threads: 2 });
-    model = Model.load(engine, textBytes);
-    projector = Projector.load(engine, projBytes);
-  });
-  after(() => {
-    projector?.free();
-    model?.free();
-    engine?.dispose();
-  });
+  before(async () => ({ engine, model, projector } = await openVisionRuntime('gemma3')));
+  after(() => closeVisionRuntime({ engine, model, projector }));
 
   /** Evaluates a fixture's prompt with Hob's rows for the image; the session's logits follow the prompt. */
   async function evalPrompt(f: Fixture, rows: Float32Array, bidirectional: boolean): Promise<Session> {

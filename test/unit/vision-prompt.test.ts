@@ -12,8 +12,9 @@ import { flattenContent, pixelKey, type ImageEncoder, type PromptImages } from '
 import { prepareRequest } from '../../src/runtime/request.js';
 import { Engine, generate, type HobError, Model, Sequence, Session } from '../../src/node/index.js';
 import type { RgbImage, ShiftEvent } from '../../src/shared/types.js';
-import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage } from '../gguf/vision-models.js';
+import { testImage } from '../gguf/vision-models.js';
 import { fixtures } from './vision-fixtures.js';
+import { closeVisionRuntime, openVisionRuntime } from './vision-setup.js';
 
 /** The projector, counting its encodes. */
 function counting(p: Projector): ImageEncoder & { encodes: number } {
@@ -56,16 +57,8 @@ describe('vision: images in a prompt, through the runtime', () => {
   let model: Model;
   let projector: Projector;
 
-  before(async () => {
-    engine = await Engine.create({ threads: 2 });
-    model = Model.load(engine, buildVisionTextModel(makeVisionTextSpec()).toBytes());
-    projector = Projector.load(engine, buildVisionProjector(makeVisionSpec()).toBytes());
-  });
-  after(() => {
-    projector?.free();
-    model?.free();
-    engine?.dispose();
-  });
+  before(async () => ({ engine, model, projector } = await openVisionRuntime()));
+  after(() => closeVisionRuntime({ engine, model, projector }));
 
   for (const f of fixtures) {
     test(`${f.image.name}: ids, logits and greedy tokens of a prompt with the image are llama.cpp's`, async () => {

@@ -7,24 +7,17 @@ import { after, before, describe, test } from 'node:test';
 
 import { idefics3Layout, Projector } from '../../src/core/vision.js';
 import { Engine, type HobError, Model, Session } from '../../src/node/index.js';
-import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage } from '../gguf/vision-models.js';
+import { testImage } from '../gguf/vision-models.js';
 import { fixtures, greedyTokens } from './vision-fixtures.js';
+import { closeVisionRuntime, openVisionRuntime } from './vision-setup.js';
 
 describe('vision: image rows in a session, against llama.cpp', () => {
   let engine: Engine;
   let model: Model;
   let projector: Projector;
 
-  before(async () => {
-    engine = await Engine.create({ threads: 2 });
-    model = Model.load(engine, buildVisionTextModel(makeVisionTextSpec()).toBytes());
-    projector = Projector.load(engine, buildVisionProjector(makeVisionSpec()).toBytes());
-  });
-  after(() => {
-    projector?.free();
-    model?.free();
-    engine?.dispose();
-  });
+  before(async () => ({ engine, model, projector } = await openVisionRuntime()));
+  after(() => closeVisionRuntime({ engine, model, projector }));
 
   test('idefics3Layout puts the markers where mtmd does', () => {
     // Pieces are looked up as mtmd does: the first token whose text is it.

@@ -7,8 +7,9 @@ import { after, before, describe, test } from 'node:test';
 
 import { idefics3Layout, Projector } from '../../src/core/vision.js';
 import { Engine, HobError, Model } from '../../src/node/index.js';
-import { buildVisionProjector, buildVisionTextModel, makeVisionSpec, makeVisionTextSpec, testImage } from '../gguf/vision-models.js';
+import { buildVisionProjector, makeVisionSpec, makeVisionTextSpec, testImage } from '../gguf/vision-models.js';
 import { fixtures, referenceRows, sha256 } from './vision-fixtures.js';
+import { closeVisionRuntime, openVisionRuntime, visionFiles } from './vision-setup.js';
 
 // Embedding rows are compared as |hob - ref| <= ABS + REL * |ref|: both
 // sides compute in f32 but sum in different orders (llama.cpp's matmuls
@@ -20,19 +21,10 @@ describe('vision: idefics3 (SmolVLM) against llama.cpp', () => {
   let engine: Engine;
   let model: Model;
   let projector: Projector;
-  const textBytes = buildVisionTextModel(makeVisionTextSpec()).toBytes();
-  const projBytes = buildVisionProjector(makeVisionSpec()).toBytes();
+  const { textBytes, projectorBytes: projBytes } = visionFiles();
 
-  before(async () => {
-    engine = await Engine.create({ threads: 2 });
-    model = Model.load(engine, textBytes);
-    projector = Projector.load(engine, projBytes);
-  });
-  after(() => {
-    projector?.free();
-    model?.free();
-    engine?.dispose();
-  });
+  before(async () => ({ engine, model, projector } = await openVisionRuntime()));
+  after(() => closeVisionRuntime({ engine, model, projector }));
 
   test('the fixtures were made from these files and images', () => {
     for (const f of fixtures) {
