@@ -14,6 +14,11 @@ export interface GpuTestEnv {
   uncaptured: string[];
   /** Measured figures, printed by the runner. */
   report(line: string): void;
+  /** Fewer shapes of the costliest cases: the browser suite, whose adapter
+   * is the SwiftShader the Node suite already ran every shape on; what the
+   * browser adds is its own shader compiler, and on SwiftShader compiling a
+   * pipeline costs seconds where running it costs milliseconds. */
+  brief?: boolean;
 }
 
 /** Listens for uncaptured errors on the device; the runners fail a test that

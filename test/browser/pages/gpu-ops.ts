@@ -20,7 +20,7 @@ const api = {
   /** Requests the device (failing if there is no adapter) and loads the CPU ops. */
   async init(): Promise<{ adapter: string; subgroups: boolean; f16: boolean }> {
     const [ctx, cpu]: [GpuContext, CpuOps] = await Promise.all([requestGpu(), CpuOps.load()]);
-    env = { ctx, cpu, kernels: new Kernels(ctx), uncaptured: watchUncaptured(ctx.device), report: (l) => reports.push(l) };
+    env = { ctx, cpu, kernels: new Kernels(ctx), uncaptured: watchUncaptured(ctx.device), report: (l) => reports.push(l), brief: true };
     return { adapter: ctx.caps.adapterName, subgroups: ctx.caps.hasSubgroups, f16: ctx.caps.hasF16 };
   },
   async run(name: string): Promise<CaseResult> {
