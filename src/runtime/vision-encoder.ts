@@ -39,9 +39,10 @@ export async function bytesTensorReader(bytes: Uint8Array): Promise<TensorReader
 
 /** The projector's encoder: its blocks on `gpu` when given and they fit
  * there (or opts.device forces one side), else in the engine. `bytes` is
- * the mmproj file the projector was loaded from. A GPU that cannot hold
- * the blocks (out of memory, a weight type its kernels lack) leaves them
- * on the CPU, saying why, unless opts.device is 'gpu'. */
+ * the mmproj file the projector was loaded from. A GPU that cannot take
+ * the blocks (out of memory, a weight type or width its kernels lack)
+ * leaves them on the CPU, saying why (cpuReason), unless opts.device is
+ * 'gpu', which throws instead. */
 export async function openVisionEncoder(projector: Projector, bytes: Uint8Array, gpu: GpuContext | undefined, opts: { device?: 'gpu' | 'cpu' } = {}): Promise<VisionEncoder> {
   const cpu = (cpuReason?: string): VisionEncoder => ({
     device: 'cpu',
@@ -62,7 +63,9 @@ export async function openVisionEncoder(projector: Projector, bytes: Uint8Array,
     vit = await GpuVit.create(gpu, kernels, projector.vit, await bytesTensorReader(bytes));
   } catch (e) {
     kernels.destroy();
-    if (opts.device === 'gpu' || !(e instanceof HobError) || !e.code.startsWith('gpu/')) throw e;
+    // Whatever keeps the blocks off this GPU (its memory, a binding limit, a
+    // weight type or width its kernels do not take) leaves them on the CPU.
+    if (opts.device === 'gpu' || !(e instanceof Error)) throw e;
     return cpu(e.message);
   }
   return {
