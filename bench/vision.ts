@@ -15,6 +15,12 @@
 //                 machine where the whole one takes too long: the blocks
 //                 are alike, so 27x its time estimates the whole (the pool,
 //                 norm and projection after them are under 1%).
+// With the GPU peer (hob-gpu: --peers takes it by default) the ViT blocks
+// run on WebGPU (Dawn in Node: src/gpu/vit.ts) and the patch embedding and
+// projector in the engine on the CPU; its weights are uploaded once per
+// encoder (upload time reported apart) and one untimed encode compiles the
+// pipelines before the timed ones. Without build/mtmd/bin/mtmd-oracle the
+// llama.cpp peer is skipped (said on stderr); without a GPU adapter, hob-gpu.
 // Runs interleave (Hob, llama.cpp, Hob, ...). Each run reports its wall time
 // and its CPU time (every thread of the process, user + system): on a
 // machine shared with other work the CPU time is the steadier of the two
@@ -23,7 +29,8 @@
 // it asserts nothing.
 //
 //   node --import tsx bench/vision.ts [--encoders smolvlm-256m,gemma3-4b] [--reps 2 | --reps smolvlm-256m=3,gemma3-4b=1]
-//        [--threads 2] [--flash-attn] [--out bench/vision.json] [--dir DIR]
+//        [--threads 2] [--peers cpu,gpu,llama.cpp] [--flash-attn] [--out bench/vision.json] [--dir DIR]
+// (the GPU alone on a GPU machine: --peers gpu --reps 3)
 //
 // The llama.cpp peer is build/mtmd/bin/mtmd-oracle (bash scripts/oracle/build-mtmd.sh);
 // --flash-attn lets its encoder use flash attention (llama-mtmd-cli's
@@ -35,6 +42,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Projector } from '../src/core/vision.js';
+import type { GpuContext } from '../src/gpu/device.js';
+import { requestNodeGpu } from '../src/gpu/node-device.js';
+import { openVisionEncoder, type VisionEncoder } from '../src/runtime/vision-encoder.js';
 import { Engine, type WasmSimd } from '../src/node/index.js';
 import { makeArchSpec } from '../test/gguf/arch-models.js';
 import { makeSpec } from '../test/gguf/random-model.js';
@@ -49,6 +59,7 @@ const { values: opts } = parseArgs({
     encoders: { type: 'string', default: 'smolvlm-256m,gemma3-4b' },
     reps: { type: 'string', default: '2' },
     threads: { type: 'string', default: '2' },
+    peers: { type: 'string', default: 'cpu,gpu,llama.cpp' },
     'flash-attn': { type: 'boolean', default: false },
     out: { type: 'string' },
     dir: { type: 'string', default: join(tmpdir(), 'hob-bench-models') },
@@ -150,6 +161,38 @@ async function hobRun(simd: WasmSimd, projPath: string, rgb: Uint8Array): Promis
   }
 }
 
+/** The GPU peer of one encoder: the engine, projector and GPU copy of the
+ *  blocks, made once; each run times one encode. */
+interface GpuPeer {
+  engine: Engine;
+  projector: Projector;
+  encoder: VisionEncoder;
+  uploadMs: number;
+  firstMs: number;
+}
+
+async function gpuPeer(ctx: GpuContext, projPath: string, rgb: Uint8Array): Promise<GpuPeer> {
+  const engine = await Engine.create({ threads });
+  const bytes = readFileSync(projPath);
+  const projector = Projector.load(engine, bytes);
+  const t0 = performance.now();
+  const encoder = await openVisionEncoder(projector, bytes, ctx, { device: 'gpu' });
+  await ctx.device.queue.onSubmittedWorkDone();
+  const uploadMs = performance.now() - t0;
+  const t1 = performance.now();
+  await encoder.encodeAsync!(rgb, SIDE, SIDE);
+  return { engine, projector, encoder, uploadMs, firstMs: performance.now() - t1 };
+}
+
+async function gpuRun(peer: GpuPeer, rgb: Uint8Array): Promise<Run> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const enc = await peer.encoder.encodeAsync!(rgb, SIDE, SIDE);
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { ms, cpuMs: (c.user + c.system) / 1000, subImages: enc.embeddings.length / (peer.projector.tokensPerImage * peer.projector.nEmbd) };
+}
+
 function llamaRun(textPath: string, projPath: string, ppmPath: string): Run {
   const env = { ...process.env, ...(opts['flash-attn'] ? { MTMD_ORACLE_FLASH_ATTN: 'auto' } : {}) };
   const json = execFileSync(oracle, [textPath, projPath, ppmPath, 'Describe <__media__>', '-1', join(opts.dir!, 'bench-embd.f32')], {
@@ -161,12 +204,27 @@ function llamaRun(textPath: string, projPath: string, ppmPath: string): Run {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(oracle)) throw new Error(`no ${oracle}: run bash scripts/oracle/build-mtmd.sh first`);
+  const wanted = new Set(opts.peers!.split(','));
+  if (wanted.has('llama.cpp') && !existsSync(oracle)) {
+    process.stderr.write(`no ${oracle} (bash scripts/oracle/build-mtmd.sh builds it): llama.cpp skipped\n`);
+    wanted.delete('llama.cpp');
+  }
+  let gpu: GpuContext | undefined;
+  if (wanted.has('gpu')) {
+    try {
+      gpu = await requestNodeGpu();
+      process.stderr.write(`GPU: ${gpu.caps.adapterName}\n`);
+    } catch (e) {
+      process.stderr.write(`no GPU (${(e as Error).message}): hob-gpu skipped\n`);
+      wanted.delete('gpu');
+    }
+  }
   const img = testImage(SIDE, SIDE, 5);
   mkdirSync(opts.dir!, { recursive: true });
   const ppmPath = join(opts.dir!, `bench-${SIDE}.ppm`);
   writeFileSync(ppmPath, toPpm(img));
-  const simds = await builds();
+  const simds = wanted.has('cpu') ? await builds() : [];
+  const gpuSetup: Record<string, { uploadMs: number; firstMs: number; weightBytes?: number }> = {};
   const load0 = loadavg()[0];
   const rows: Row[] = [];
   for (const name of opts.encoders!.split(',')) {
@@ -174,11 +232,17 @@ async function main(): Promise<void> {
     if (!enc) throw new Error(`unknown encoder ${name} (${Object.keys(ENCODERS).join(', ')})`);
     const projPath = cached(enc.vision.name, () => buildVisionProjector(enc.vision));
     const textPath = cached(`${enc.vision.name}-text`, enc.text);
-    const peers = [...simds.map((s) => `hob-${s}`), 'llama.cpp'];
+    const peers = [...simds.map((s) => `hob-${s}`), ...(gpu ? ['hob-gpu'] : []), ...(wanted.has('llama.cpp') ? ['llama.cpp'] : [])];
     const byPeer = new Map(peers.map((p): [string, Row] => [p, { encoder: name, peer: p, subImages: 0, ms: [], cpuMs: [] }]));
+    const gp = gpu ? await gpuPeer(gpu, projPath, img.rgb) : undefined;
+    if (gp) {
+      gpuSetup[name] = { uploadMs: gp.uploadMs, firstMs: gp.firstMs };
+      process.stderr.write(`${name} hob-gpu: upload ${(gp.uploadMs / 1000).toFixed(2)} s, first encode (compiles) ${(gp.firstMs / 1000).toFixed(2)} s\n`);
+    }
     for (let r = 0; r < repsOf(name); r++) {
       for (const p of peers) {
-        const res = p === 'llama.cpp' ? llamaRun(textPath, projPath, ppmPath) : await hobRun(p.slice(4) as WasmSimd, projPath, img.rgb);
+        const res = p === 'llama.cpp' ? llamaRun(textPath, projPath, ppmPath)
+          : p === 'hob-gpu' ? await gpuRun(gp!, img.rgb) : await hobRun(p.slice(4) as WasmSimd, projPath, img.rgb);
         const row = byPeer.get(p)!;
         row.subImages = res.subImages;
         row.ms.push(res.ms);
@@ -187,11 +251,17 @@ async function main(): Promise<void> {
       }
     }
     rows.push(...byPeer.values());
+    if (gp) {
+      gp.encoder.destroy();
+      gp.projector.free();
+      gp.engine.dispose();
+    }
   }
+  gpu?.device.destroy();
   const result = {
     date: new Date().toISOString().slice(0, 10),
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, load1: [load0, loadavg()[0]] },
-    threads, image: `${SIDE}x${SIDE}`, llamaCppFlashAttn: opts['flash-attn'] ? 'auto' : 'off',
+    threads, image: `${SIDE}x${SIDE}`, gpu: gpu ? { adapter: gpu.caps.adapterName, setup: gpuSetup } : null, llamaCppFlashAttn: opts['flash-attn'] ? 'auto' : 'off',
     encoders: Object.fromEntries(opts.encoders!.split(',').map((n) => [n, ENCODERS[n].vision])),
     rows,
   };

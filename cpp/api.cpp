@@ -643,4 +643,64 @@ hob_status hob_clip_encode(hob_clip* c, const uint8_t* rgb, int32_t width, int32
     });
 }
 
+hob_status hob_clip_vit_shape(const hob_clip* c, int32_t* shape, float* eps) {
+    REQUIRE_ARG(c && shape && eps, "hob_clip_vit_shape: clip, shape and eps must not be null");
+    const hob::ClipHparams& hp = c->clip->hparams();
+    const int32_t values[6] = {c->clip->n_patches(), hp.n_embd, hp.n_head, hp.n_ff, hp.n_layer, hp.image_size};
+    std::copy(values, values + 6, shape);
+    *eps = hp.eps;
+    return HOB_OK;
+}
+
+hob_status hob_clip_preprocess(hob_clip* c, const uint8_t* rgb, int32_t width, int32_t height, float* pixels,
+                               size_t cap, size_t* n_images) {
+    REQUIRE_ARG(c && rgb && n_images, "hob_clip_preprocess: clip, rgb and n_images must not be null");
+    return guard([&] {
+        const hob::ClipModel& m = *c->clip;
+        const hob::ClipModel::Layout l = m.layout(width, height);
+        const size_t n = l.n_rows / (size_t)m.tokens_per_image();
+        const size_t per = (size_t)3 * m.hparams().image_size * m.hparams().image_size;
+        HOB_CHECK(pixels && cap >= n * per, HOB_ERR_BUFFER_TOO_SMALL,
+                  "pixel buffer of " + std::to_string(cap) + " floats is too small for " + std::to_string(n * per));
+        const hob::ImagePlan p = m.plan(hob::RgbImage{width, height, std::vector<uint8_t>(rgb, rgb + (size_t)width * height * 3)});
+        HOB_CHECK(p.images.size() == n, HOB_ERR_INTERNAL, "image layout and preprocessing disagree");
+        for (size_t i = 0; i < n; i++) std::copy(p.images[i].begin(), p.images[i].end(), pixels + i * per);
+        *n_images = n;
+    });
+}
+
+hob_status hob_clip_embed_patches(hob_clip* c, const float* pixels, size_t count, float* x, size_t cap) {
+    REQUIRE_ARG(c && pixels && x, "hob_clip_embed_patches: clip, pixels and x must not be null");
+    return guard([&] {
+        const hob::ClipModel& m = *c->clip;
+        const size_t S = (size_t)m.hparams().image_size;
+        HOB_CHECK(count == 3 * S * S, HOB_ERR_INVALID_ARGUMENT, "a sub-image is " + std::to_string(3 * S * S) + " floats, got " + std::to_string(count));
+        const size_t need = (size_t)m.n_patches() * (size_t)m.hparams().n_embd;
+        HOB_CHECK(cap >= need, HOB_ERR_BUFFER_TOO_SMALL, "patch buffer of " + std::to_string(cap) + " floats is too small for " + std::to_string(need));
+        m.embed_patches(pool(), pixels, x);
+    });
+}
+
+hob_status hob_clip_run_blocks(hob_clip* c, float* x, size_t count) {
+    REQUIRE_ARG(c && x, "hob_clip_run_blocks: clip and x must not be null");
+    return guard([&] {
+        const hob::ClipModel& m = *c->clip;
+        const size_t need = (size_t)m.n_patches() * (size_t)m.hparams().n_embd;
+        HOB_CHECK(count == need, HOB_ERR_INVALID_ARGUMENT, "the blocks take " + std::to_string(need) + " floats, got " + std::to_string(count));
+        m.run_blocks(pool(), x);
+    });
+}
+
+hob_status hob_clip_project(hob_clip* c, float* x, size_t count, float* out, size_t cap) {
+    REQUIRE_ARG(c && x && out, "hob_clip_project: clip, x and out must not be null");
+    return guard([&] {
+        const hob::ClipModel& m = *c->clip;
+        const size_t need = (size_t)m.n_patches() * (size_t)m.hparams().n_embd;
+        HOB_CHECK(count == need, HOB_ERR_INVALID_ARGUMENT, "the projector takes " + std::to_string(need) + " floats, got " + std::to_string(count));
+        const size_t rows = (size_t)m.tokens_per_image() * (size_t)m.hparams().proj_dim;
+        HOB_CHECK(cap >= rows, HOB_ERR_BUFFER_TOO_SMALL, "embedding buffer of " + std::to_string(cap) + " floats is too small for " + std::to_string(rows));
+        m.project(pool(), x, out);
+    });
+}
+
 }  // extern "C"

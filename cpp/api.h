@@ -407,6 +407,30 @@ hob_status hob_clip_image_layout(const hob_clip* clip, int32_t width, int32_t he
 hob_status hob_clip_encode(hob_clip* clip, const uint8_t* rgb, int32_t width, int32_t height, float* out, size_t cap,
                            size_t* n_rows);
 
+/* hob_clip_encode in steps, for a host that runs the ViT blocks elsewhere
+ * (WebGPU): preprocess the image into sub-images, then for each one embed
+ * its patches, run the blocks (here or on the host's device) and project.
+ * On the CPU the steps give the bits hob_clip_encode gives.
+ * The ViT's shape: shape[0..6) = n_patches (rows of one sub-image), n_embd
+ * (the ViT's width), n_head, n_ff, n_layer, image_size; *eps its LayerNorm
+ * epsilon. */
+hob_status hob_clip_vit_shape(const hob_clip* clip, int32_t* shape, float* eps);
+/* The projector's preprocessing of an RGB image into *n_images sub-images
+ * in the layout's order, each 3 x image_size x image_size floats (planar,
+ * normalized), in `pixels`, which holds cap floats. */
+hob_status hob_clip_preprocess(hob_clip* clip, const uint8_t* rgb, int32_t width, int32_t height, float* pixels,
+                               size_t cap, size_t* n_images);
+/* One sub-image's pixels (count = 3 x image_size^2 floats) into its
+ * n_patches x n_embd rows in x (cap floats): the patch embedding with its
+ * bias, plus the learned positions. */
+hob_status hob_clip_embed_patches(hob_clip* clip, const float* pixels, size_t count, float* x, size_t cap);
+/* The ViT blocks over x (count = n_patches x n_embd floats), in place. */
+hob_status hob_clip_run_blocks(hob_clip* clip, float* x, size_t count);
+/* The post-LayerNorm (in place on x: n_patches x n_embd floats) and the
+ * projector into hob_clip_tokens_per_image rows of hob_clip_n_embd in out
+ * (cap floats). */
+hob_status hob_clip_project(hob_clip* clip, float* x, size_t count, float* out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -295,19 +295,27 @@ ImagePlan ClipModel::plan(const RgbImage& img) const {
 }
 
 void ClipModel::encode(ThreadPool& pool, const float* pixels, float* out) const {
+    std::vector<float> x((size_t)n_patches() * (size_t)hp_.n_embd);
+    embed_patches(pool, pixels, x.data());
+    run_blocks(pool, x.data());
+    project(pool, x.data(), out);
+}
+
+void ClipModel::project(ThreadPool& pool, float* x, float* out) const {
     Scratch scratch;
-    const std::vector<float> x = vit(pool, scratch, pixels);
+    layernorm(pool, x, post_ln_w_.data(), post_ln_b_.data(), x, n_patches(), hp_.n_embd, hp_.eps);
     if (hp_.projector == ProjectorType::Gemma3) {
-        project_gemma3(pool, scratch, x.data(), out);
+        project_gemma3(pool, scratch, x, out);
     } else {
-        project_idefics3(pool, scratch, x.data(), out);
+        project_idefics3(pool, scratch, x, out);
     }
 }
 
-std::vector<float> ClipModel::vit(ThreadPool& pool, Scratch& scratch, const float* pixels) const {
+void ClipModel::embed_patches(ThreadPool& pool, const float* pixels, float* x) const {
+    Scratch scratch;
     const ClipHparams& hp = hp_;
-    const int32_t P = hp.patch_size, E = hp.n_embd, F = hp.n_ff, S = hp.image_size;
-    const int32_t side = S / P, T = n_patches(), D = E / hp.n_head;
+    const int32_t P = hp.patch_size, E = hp.n_embd, S = hp.image_size;
+    const int32_t side = S / P, T = n_patches();
     const int32_t K = 3 * P * P;
     // ggml_conv_2d (im2col + mul_mat): patch t = (py, px) as one row of
     // (channel, ky, kx), the kernel's order; plus the bias, plus position t.
@@ -323,16 +331,21 @@ std::vector<float> ClipModel::vit(ThreadPool& pool, Scratch& scratch, const floa
             }
         }
     }
-    std::vector<float> x((size_t)T * E), h((size_t)T * E), q((size_t)T * E), k((size_t)T * E), v((size_t)T * E),
-        att((size_t)T * E), ff((size_t)T * F);
-    matmul(pool, scratch, *patch_w_, cols.data(), T, x.data());
-    add_bias(x.data(), patch_b_.data(), T, E);
-    add(x.data(), pos_embd_.data(), (int64_t)T * E);
+    matmul(pool, scratch, *patch_w_, cols.data(), T, x);
+    add_bias(x, patch_b_.data(), T, E);
+    add(x, pos_embd_.data(), (int64_t)T * E);
+}
 
+void ClipModel::run_blocks(ThreadPool& pool, float* x) const {
+    Scratch scratch;
+    const ClipHparams& hp = hp_;
+    const int32_t E = hp.n_embd, F = hp.n_ff, T = n_patches(), D = E / hp.n_head;
+    std::vector<float> h((size_t)T * E), q((size_t)T * E), k((size_t)T * E), v((size_t)T * E), att((size_t)T * E),
+        ff((size_t)T * F);
     const float kq_scale = 1.0f / std::sqrt((float)D);
     for (const ClipLayer& L : layers_) {
         // Pre-norm attention over all patches, residual.
-        layernorm(pool, x.data(), L.ln1_w.data(), L.ln1_b.data(), h.data(), T, E, hp.eps);
+        layernorm(pool, x, L.ln1_w.data(), L.ln1_b.data(), h.data(), T, E, hp.eps);
         matmul(pool, scratch, *L.wq, h.data(), T, q.data());
         matmul(pool, scratch, *L.wk, h.data(), T, k.data());
         matmul(pool, scratch, *L.wv, h.data(), T, v.data());
@@ -342,19 +355,17 @@ std::vector<float> ClipModel::vit(ThreadPool& pool, Scratch& scratch, const floa
         full_attention(pool, scratch, q.data(), k.data(), v.data(), T, hp.n_head, D, kq_scale, att.data());
         matmul(pool, scratch, *L.wo, att.data(), T, h.data());
         add_bias(h.data(), L.bo.data(), T, E);
-        add(x.data(), h.data(), (int64_t)T * E);
+        add(x, h.data(), (int64_t)T * E);
 
         // Pre-norm MLP (GELU), residual.
-        layernorm(pool, x.data(), L.ln2_w.data(), L.ln2_b.data(), h.data(), T, E, hp.eps);
+        layernorm(pool, x, L.ln2_w.data(), L.ln2_b.data(), h.data(), T, E, hp.eps);
         matmul(pool, scratch, *L.ffn_up, h.data(), T, ff.data());
         add_bias(ff.data(), L.b_up.data(), T, F);
         gelu(pool, ff.data(), (int64_t)T * F);
         matmul(pool, scratch, *L.ffn_down, ff.data(), T, h.data());
         add_bias(h.data(), L.b_down.data(), T, E);
-        add(x.data(), h.data(), (int64_t)T * E);
+        add(x, h.data(), (int64_t)T * E);
     }
-    layernorm(pool, x.data(), post_ln_w_.data(), post_ln_b_.data(), x.data(), T, E, hp.eps);
-    return x;
 }
 
 void ClipModel::project_idefics3(ThreadPool& pool, Scratch& scratch, const float* x, float* out) const {

@@ -93,16 +93,26 @@ public:
     void encode_image(ThreadPool& pool, const uint8_t* rgb, int32_t width, int32_t height, float* out, size_t cap) const;
 
     // Encodes one preprocessed sub-image into tokens_per_image() rows of
-    // proj_dim floats.
+    // proj_dim floats: embed_patches, run_blocks, project.
     void encode(ThreadPool& pool, const float* pixels, float* out) const;
+
+    // The encoder in three steps, so that a host can run the blocks
+    // elsewhere (WebGPU) between the first and the last; run one after
+    // another here they give the bits encode gives. embed_patches: one
+    // sub-image's pixels (image_size^2 per channel, planar) into n_patches()
+    // rows of n_embd: the patch embedding, its bias and the positions.
+    void embed_patches(ThreadPool& pool, const float* pixels, float* x) const;
+    // The ViT blocks over those rows, in place.
+    void run_blocks(ThreadPool& pool, float* x) const;
+    // The post-LayerNorm (in place on x) and the projector into
+    // tokens_per_image() rows of proj_dim.
+    void project(ThreadPool& pool, float* x, float* out) const;
 
 private:
     ClipModel() = default;
     const Tensor* tensor(const std::string& name, std::initializer_list<int64_t> shape);
     std::vector<float> vector_f32(const std::string& name, int64_t n);
     void load_gemma3_projector();
-    // The ViT over one sub-image: T x n_embd rows after the post-LN.
-    std::vector<float> vit(ThreadPool& pool, Scratch& scratch, const float* pixels) const;
     void project_idefics3(ThreadPool& pool, Scratch& scratch, const float* x, float* out) const;
     void project_gemma3(ThreadPool& pool, Scratch& scratch, const float* x, float* out) const;
 

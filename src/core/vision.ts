@@ -34,6 +34,24 @@ export interface EncodedImage extends ImageLayout {
   embeddings: Float32Array;
 }
 
+/** The ViT of a projector (hob_clip_vit_shape): what a device that runs
+ *  its blocks (src/gpu/vit.ts) needs to know. */
+export interface VitShape {
+  /** Rows of one sub-image: its patches. */
+  nPatches: number;
+  nEmbd: number;
+  nHead: number;
+  nFf: number;
+  nLayer: number;
+  imageSize: number;
+  /** The LayerNorms' epsilon. */
+  eps: number;
+}
+
+/** Runs the ViT blocks over one sub-image's rows (nPatches x nEmbd),
+ *  returning the rows after them. */
+export type VitBlocks = (x: Float32Array) => Promise<Float32Array>;
+
 /** Largest image side the engine takes (ClipModel::kMaxImageSide, cpp/clip.h). */
 export const MAX_IMAGE_SIDE = 16384;
 
@@ -46,6 +64,8 @@ export class Projector {
   readonly projectorType: ProjectorType;
   /** The text model reads each sub-image's rows attending both ways. */
   readonly bidirectional: boolean;
+  /** The shape of its ViT. */
+  readonly vit: VitShape;
   private freed = false;
 
   /** Loads an mmproj GGUF from its bytes. An unknown projector type is
@@ -66,6 +86,11 @@ export class Projector {
     this.tokensPerImage = engine.module._hob_clip_tokens_per_image(handle);
     this.projectorType = PROJECTOR_TYPES[engine.module._hob_clip_projector_type(handle)];
     this.bidirectional = engine.module._hob_clip_non_causal(handle) === 1;
+    engine.check(engine.module._hob_clip_vit_shape(handle, engine.out(0), engine.out(3)));
+    const shape = new Int32Array(engine.heap().buffer, engine.out(0), 6).slice();
+    const eps = new Float32Array(engine.heap().buffer, engine.out(3), 1)[0];
+    const [nPatches, nEmbd, nHead, nFf, nLayer, imageSize] = shape;
+    this.vit = { nPatches, nEmbd, nHead, nFf, nLayer, imageSize, eps };
   }
 
   /** The split of a width x height image, without its pixels. */
@@ -85,11 +110,7 @@ export class Projector {
     const m = e.module;
     const layout = this.layout(width, height);
     const { nRows } = layout;
-    if (rgb.byteLength !== width * height * 3) {
-      throw new HobError('argument/invalid', `${rgb.byteLength} bytes are not ${width}x${height} RGB pixels`, {
-        bytes: rgb.byteLength, width, height,
-      });
-    }
+    checkRgb(rgb, width, height);
     const count = nRows * this.nEmbd;
     const pix = m._malloc(rgb.byteLength);
     const out = m._malloc(count * 4);
@@ -106,6 +127,93 @@ export class Projector {
     }
   }
 
+  /** encode in steps, the ViT blocks of each sub-image run by `blocks`
+   *  (on a GPU: src/gpu/vit.ts) between the patch embedding and the
+   *  projector, which run here. With blocks that compute what the engine's
+   *  do, the rows are encode's. */
+  async encodeWith(rgb: Uint8Array, width: number, height: number, blocks: VitBlocks): Promise<EncodedImage> {
+    const layout = this.layout(width, height);
+    const subImages = this.preprocess(rgb, width, height);
+    const per = this.tokensPerImage * this.nEmbd;
+    const embeddings = new Float32Array(layout.nRows * this.nEmbd);
+    for (const [i, pixels] of subImages.entries()) {
+      const x = await blocks(this.embedPatches(pixels));
+      embeddings.set(this.project(x), i * per);
+    }
+    return { ...layout, embeddings };
+  }
+
+  /** The projector's preprocessing: the sub-images in the layout's order,
+   *  each 3 x imageSize x imageSize floats (planar, normalized). */
+  preprocess(rgb: Uint8Array, width: number, height: number): Float32Array[] {
+    const { nRows } = this.layout(width, height);
+    checkRgb(rgb, width, height);
+    const per = 3 * this.vit.imageSize ** 2;
+    const n = nRows / this.tokensPerImage;
+    const e = this.engine;
+    return this.call([rgb.byteLength, n * per * 4], ([pix, out]) => {
+      e.heap().set(rgb, pix);
+      e.check(e.module._hob_clip_preprocess(this.live(), pix, width, height, out, n * per, e.out(0)), { width, height });
+      return Array.from({ length: n }, (_, i) => this.f32(out + i * per * 4, per));
+    });
+  }
+
+  /** One sub-image's pixels into its nPatches x nEmbd rows: the patch
+   *  embedding and the positions. */
+  embedPatches(pixels: Float32Array): Float32Array {
+    const n = this.vit.nPatches * this.vit.nEmbd;
+    const e = this.engine;
+    return this.call([pixels.byteLength, n * 4], ([pix, out]) => {
+      this.put(pixels, pix);
+      e.check(e.module._hob_clip_embed_patches(this.live(), pix, pixels.length, out, n));
+      return this.f32(out, n);
+    });
+  }
+
+  /** The ViT blocks on the CPU over a sub-image's rows (a new array). */
+  runBlocks(x: Float32Array): Float32Array {
+    const e = this.engine;
+    return this.call([x.byteLength], ([buf]) => {
+      this.put(x, buf);
+      e.check(e.module._hob_clip_run_blocks(this.live(), buf, x.length));
+      return this.f32(buf, x.length);
+    });
+  }
+
+  /** The post-LayerNorm and the projector over a sub-image's rows after
+   *  the blocks: its tokensPerImage rows of nEmbd. */
+  project(x: Float32Array): Float32Array {
+    const n = this.tokensPerImage * this.nEmbd;
+    const e = this.engine;
+    return this.call([x.byteLength, n * 4], ([buf, out]) => {
+      this.put(x, buf);
+      e.check(e.module._hob_clip_project(this.live(), buf, x.length, out, n));
+      return this.f32(out, n);
+    });
+  }
+
+  /** Runs fn with wasm buffers of these sizes, freed after it. */
+  private call<T>(sizes: number[], fn: (ptrs: number[]) => T): T {
+    const m = this.engine.module;
+    const ptrs = sizes.map((n) => m._malloc(Math.max(4, n)));
+    try {
+      if (ptrs.some((p) => !p)) throw new HobError('memory/out-of-memory', `no room for ${sizes.reduce((a, b) => a + b, 0)} bytes of image data in the wasm heap`);
+      return fn(ptrs);
+    } finally {
+      for (const p of ptrs) if (p) m._free(p);
+    }
+  }
+
+  private put(a: Float32Array, ptr: number): void {
+    this.engine.heap().set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), ptr);
+  }
+
+  /** A copy of n floats of the heap, in memory of its own (not shared with
+   *  the engine's threads: WebGPU takes no shared memory). */
+  private f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.engine.heap().buffer, ptr, n).slice();
+  }
+
   free(): void {
     if (this.freed) return;
     this.freed = true;
@@ -115,6 +223,14 @@ export class Projector {
   private live(): number {
     if (this.freed) throw new HobError('argument/invalid', 'the projector was freed');
     return this.handle;
+  }
+}
+
+function checkRgb(rgb: Uint8Array, width: number, height: number): void {
+  if (rgb.byteLength !== width * height * 3) {
+    throw new HobError('argument/invalid', `${rgb.byteLength} bytes are not ${width}x${height} RGB pixels`, {
+      bytes: rgb.byteLength, width, height,
+    });
   }
 }
 

@@ -86,6 +86,11 @@ export interface HobExports {
   _hob_clip_projector_type(clip: number): number;
   _hob_clip_image_layout(clip: number, width: number, height: number, gridX: number, gridY: number, nRows: number): number;
   _hob_clip_encode(clip: number, rgb: number, width: number, height: number, out: number, cap: number, nRows: number): number;
+  _hob_clip_vit_shape(clip: number, shape: number, eps: number): number;
+  _hob_clip_preprocess(clip: number, rgb: number, width: number, height: number, pixels: number, cap: number, nImages: number): number;
+  _hob_clip_embed_patches(clip: number, pixels: number, count: number, x: number, cap: number): number;
+  _hob_clip_run_blocks(clip: number, x: number, count: number): number;
+  _hob_clip_project(clip: number, x: number, count: number, out: number, cap: number): number;
   _hob_session_eval_hidden_pl(session: number, tokens: number, nTokens: number, hidden: number, cap: number, perLayer: number, perLayerCap: number): number;
   _hob_session_head(session: number, hidden: number, n: number): number;
   _hob_session_eval_packed(

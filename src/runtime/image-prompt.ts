@@ -25,6 +25,9 @@ export interface ImageEncoder {
   readonly nEmbd: number;
   layout(width: number, height: number): { nRows: number; parts: ImagePart[]; bidirectional?: boolean };
   encode(rgb: Uint8Array, width: number, height: number): { embeddings: Float32Array };
+  /** The same rows encoded off the calling thread's CPU (the ViT blocks on
+   *  a GPU: runtime/vision-encoder.ts); used when present. */
+  encodeAsync?(rgb: Uint8Array, width: number, height: number): Promise<{ embeddings: Float32Array }>;
 }
 
 /** One image of a prompt. */
@@ -43,6 +46,9 @@ export interface PromptImage {
   bidirectional: boolean;
   /** Its rows (nRows x nEmbd), encoded on first use. */
   rows(): Float32Array;
+  /** Encodes its rows with the encoder's encodeAsync where it has one, so
+   *  that rows() then returns them. */
+  ready(): Promise<void>;
 }
 
 export type PromptImages = ReadonlyMap<number, PromptImage>;
@@ -189,6 +195,10 @@ export function imagePromptIds(model: Model, encoder: ImageEncoder | undefined, 
       }
     }
     let rows: Float32Array | undefined;
+    const checked = (r: Float32Array): Float32Array => {
+      if (r.length !== layout.nRows * encoder!.nEmbd) throw new HobError('internal', `image ${n}: ${r.length} floats for ${layout.nRows} rows`);
+      return r;
+    };
     images.set(id, {
       id,
       key,
@@ -197,11 +207,11 @@ export function imagePromptIds(model: Model, encoder: ImageEncoder | undefined, 
       trail: ids.length - last,
       bidirectional: layout.bidirectional === true,
       rows() {
-        if (!rows) {
-          rows = encoder!.encode(img.rgb, img.width, img.height).embeddings;
-          if (rows.length !== layout.nRows * encoder!.nEmbd) throw new HobError('internal', `image ${n}: ${rows.length} floats for ${layout.nRows} rows`);
-        }
+        if (!rows) rows = checked(encoder!.encode(img.rgb, img.width, img.height).embeddings);
         return rows;
+      },
+      async ready() {
+        if (!rows && encoder!.encodeAsync) rows = checked((await encoder!.encodeAsync(img.rgb, img.width, img.height)).embeddings);
       },
     });
     imageTokens += layout.nRows;

@@ -173,6 +173,7 @@ export class Sequence {
         const img = opts.images!.get(part[0])!;
         const from = rowsDone.get(img.id) ?? 0;
         rowsDone.set(img.id, from + part.length);
+        await img.ready();
         logits = this.evalRows(img, from, part.length);
       } else {
         logits = await this.session.eval(part, end === rest.length ? { pick: opts.pick } : {});

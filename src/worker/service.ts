@@ -18,6 +18,7 @@ import { loadModelFromSource } from '../runtime/load.js';
 import { chatPrompt } from '../runtime/prompt.js';
 import { prepareRequest, type ReplyDelta } from '../runtime/request.js';
 import { Sequence } from '../runtime/sequence.js';
+import { openVisionEncoder, type VisionEncoder } from '../runtime/vision-encoder.js';
 import { AbortError, BusyError, HobError, SessionError, UnsupportedModelError } from '../shared/errors.js';
 import type { ChatMessage, ContextShiftOptions, EngineInfo, LoadProgressEvent, SessionEvent, ShiftEvent } from '../shared/types.js';
 import type { SessionStore } from '../store/sessions.js';
@@ -34,8 +35,9 @@ interface Opened {
   session: Session;
   /** The tokens in the session's cache: the next request reuses their prefix. */
   sequence: Sequence;
-  /** The vision projector, when one was loaded with the model. */
-  projector?: { projector: Projector; type: string };
+  /** The vision projector, when one was loaded with the model, and its
+   *  encoder: the ViT blocks on the model's GPU when it has one. */
+  projector?: { projector: Projector; type: string; encoder: VisionEncoder };
 }
 
 /** A macrotask turn without setTimeout's clamping: lets queued messages (a
@@ -139,6 +141,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
   }
 
   function freeModel(): void {
+    opened?.projector?.encoder.destroy();
     opened?.projector?.projector.free();
     opened?.session.free();
     opened?.model.free();
@@ -189,7 +192,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
     model: Model,
     location: OpenOptions['location'],
     onProgress?: (p: LoadProgressEvent) => void,
-  ): Promise<{ projector: Projector; type: string }> {
+  ): Promise<NonNullable<Opened['projector']>> {
     loadAbort = new AbortController();
     // The model's event shape, told apart by `file`.
     const progress = onProgress && ((p: LoadProgressEvent) => onProgress({ ...p, file: 'projector' }));
@@ -211,7 +214,12 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
           projectorEmbd: projector.nEmbd, nEmbd: model.info.nEmbd,
         });
       }
-      return { projector, type };
+      try {
+        return { projector, type, encoder: await openVisionEncoder(projector, bytes, gpu) };
+      } catch (err) {
+        projector.free();
+        throw err;
+      }
     } finally {
       loadAbort = undefined;
     }
@@ -279,6 +287,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
         const sequence = new Sequence(session, { contextShift, onShift: (e) => shiftListener?.(e) });
         opened = { engine, model, session, sequence, projector };
       } catch (e) {
+        projector?.encoder.destroy();
         projector?.projector.free();
         model.free();
         throw e;
@@ -389,7 +398,7 @@ export function createEngineService(host: WorkerHost): EngineWorkerApi {
   async function run(id: number, req: GenerateRequest, deltas?: MessagePort): Promise<GenerateResult> {
     const { model, sequence, projector } = loaded();
     const session = req.session === undefined ? undefined : checkName(req.session);
-    const prepared = prepareRequest(model, req, projector?.projector);
+    const prepared = prepareRequest(model, req, projector?.encoder);
     if (session !== undefined && prepared.imageTokens > 0) {
       throw new SessionError('session/unsupported', 'a conversation with images cannot live in a saved session', { imageTokens: prepared.imageTokens });
     }
