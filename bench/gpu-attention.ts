@@ -1,13 +1,14 @@
 // Prefill attention throughput: the query-tiled kernel (its default choice
 // and each of its tilings, KernelOptions.attnTileRows) against the
-// one-workgroup-per-row kernel on Llama-style shapes, timed over many
+// one-workgroup-per-row kernel on Llama-style shapes (with a session's
+// scratch, where the tiled kernel stores its scores), timed over many
 // dispatches in one pass, and whether all give the same bits on this
 // adapter. Prints a table and writes JSON (argv[2], default
 // bench/gpu-attention.json); argv[3]: repetitions (default 20). A benchmark, not a
 // test: it asserts nothing.
 import { writeFileSync } from 'node:fs';
 
-import { Kernels, attentionTilings } from '../src/gpu/kernels/index.js';
+import { Kernels, attentionScratchBytes, attentionTilings } from '../src/gpu/kernels/index.js';
 import { requestNodeGpu } from '../src/gpu/node-device.js';
 import { Rng, createFrameBuffer, createTestBuffer, readF32, writeFrame } from '../test/gpu/harness.js';
 
@@ -45,14 +46,16 @@ for (const s of shapes) {
   const kinds = ['rows', 'tiled', ...tilings.map((t) => `${t.rows}x${t.heads}x${t.cells}`)];
   const outs = Object.fromEntries(kinds.map((k) => [k, createTestBuffer(ctx, n * 4)]));
   const us: Record<string, number> = {};
+  const scratch = createTestBuffer(ctx, attentionScratchBytes(shape, s.T));
   writeFrame(ctx, frame, s.T, s.cell0);
   for (const kind of kinds) {
     const fixed = kind.includes('x') ? new Kernels(ctx, { attnTileRows: Number(kind.split('x')[0]) }) : kernels;
-    const step = fixed.attention(qb, kc, vc, outs[kind], shape, frame, createTestBuffer(ctx, 1 << 22), undefined, kind === 'rows' ? 'rows' : 'tiled');
+    // A session's scratch for batches of T rows: the tiled kernel stores its scores there.
+    const step = fixed.attention(qb, kc, vc, outs[kind], shape, frame, scratch, undefined, kind === 'rows' ? 'rows' : 'tiled');
     const run = async (k: number) => {
       const enc = ctx.device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      for (let i = 0; i < k; i++) step.encode(pass, s.T);
+      for (let i = 0; i < k; i++) step.encode(pass, s.T, nKv);
       pass.end();
       ctx.device.queue.submit([enc.finish()]);
       await ctx.device.queue.onSubmittedWorkDone();
