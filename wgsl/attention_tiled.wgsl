@@ -218,7 +218,7 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   if (stored) {
     // Lane l adds cells begin + l + 64 i of its vectors, in cell order,
     // four scores loaded before the first is added.
-    for (var k = 0u; k < 8u; k++) {
+    for (var k = 0u; k < 8u && 4u * k < nq; k++) {
       let qv = lid / CH + 4u * k;
       let t = t0 + qv / HG;
       if (qv < nq && t <= t_last) {
@@ -245,7 +245,7 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     workgroupBarrier();
     tile_stage(c0, n, kvh, k_off, false, lid);
     workgroupBarrier();
-    for (var k = 0u; k < 8u; k++) {
+    for (var k = 0u; k < 8u && 4u * k < nq; k++) {
       let qv = lid / CH + 4u * k;
       let t = t0 + qv / HG;
       if (qv < nq && t <= t_last) {
@@ -262,7 +262,7 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   }
   // The lanes of each vector added in `attn`'s tree, four vectors at a time
   // in words [k_off, k_off + 512) (k_off = nq * head_dim / 2 <= 1024).
-  for (var k = 0u; k < 8u; k++) {
+  for (var k = 0u; k < 8u && 4u * k < nq; k++) {
     workgroupBarrier();
     tq_sh[k_off + 2u * lid] = bitcast<u32>(sums[k].x);
     tq_sh[k_off + 2u * lid + 1u] = bitcast<u32>(sums[k].y);

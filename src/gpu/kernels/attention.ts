@@ -165,7 +165,7 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
   // No scratch for the scores: every batch is one dispatch that recomputes them.
   const params = kc.uniform(label, [...words, 0, 0, 0, 0]);
   const buffers = [frame, params, q, kCache, vCache, out, q8?.quants ?? kc.dummy, q8?.scales ?? kc.dummy2, scratch ?? kc.dummy3, rowRanges ?? kc.noRows];
-  const scoreWords = scratch ? Math.floor(scratch.size / 4) : 0;
+  const scoreWords = scratch && kc.attnStoreScores ? Math.floor(scratch.size / 4) : 0;
   const constants = { HD8: Math.floor(headDim / 8) };
   const rows = pipelines.get('attn', code, 'attn', constants, layout);
   const rowsGroup = pipelines.bindGroup(rows, label, buffers);
