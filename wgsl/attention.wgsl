@@ -30,7 +30,8 @@
 //   bindings 6, 7  xq, xd (q8_store.wgsl): with p.q8, a decode step (one
 //              row) also writes its output as the Q8_0 activations of the
 //              output projection (head_dim % 32 == 0: no block straddles heads)
-//   binding 8  scratch: f32, decode's slices (attention_decode.wgsl)
+//   binding 8  scratch: f32, decode's slices (attention_decode.wgsl), or
+//              prefill's scores (attention_tiled.wgsl)
 //   binding 9  rows: (T, 2) u32, each row's first and end cell (read with frame.ranged)
 // Bounds (host-checked too): head_dim even and <= 256, kv_dim even; rows >=
 // min(frame.n_tokens, p.max_rows) skipped; no cell >= n_kv or >= n_ctx is read.
@@ -48,6 +49,13 @@ struct Attn {
   softcap: f32,  // 0: off
   q_scale: f32,  // q is multiplied by this before its f16 rounding
   q8: u32,       // 1: decode also writes the output as Q8_0 (xq, xd)
+  // Prefill (attention_tiled.wgsl): scratch words for stored scores, the
+  // rows of this dispatch's chunk (0: every row, scores recomputed), the
+  // cells each row's scores take in the scratch, and the chunk's first row.
+  score_words: u32,
+  score_rows: u32,
+  score_span: u32,
+  row_base: u32,
 }
 
 @group(0) @binding(0) var<uniform> frame: Frame;

@@ -19,7 +19,15 @@
 //   3. probabilities round_f16(exp(s - max) * inv) into workgroup memory,
 //      then each invocation adds the V rows of the chunk in cell order onto
 //      its output pairs.
-// Scores are recomputed in each pass with `score`'s arithmetic.
+// With a scratch that holds them (p.score_rows > 0), pass 1 writes each
+// score to the scratch and passes 2 and 3 read it back: a score is computed
+// once and K staged once. Rows [p.row_base, p.row_base + p.score_rows) are
+// one dispatch's chunk (the host dispatches a batch in chunks whose scores
+// fit); the scores of row t, head h take p.score_span words from
+// ((t - p.row_base) n_head + h) p.score_span, cell c at offset c. A tile
+// whose cells or rows would not fit (the host's span is a bound the shader
+// checks) recomputes its scores in each pass with `score`'s arithmetic, as
+// every tile does without a scratch: the same bits either way.
 // Workgroup memory (u32 words of `tq_sh`): the f16 queries (NQ, head_dim / 2),
 // the staged K or V chunk (CK rows of head_dim / 2 pairs, every row padded
 // to an odd number of words so that invocations scoring consecutive cells
@@ -27,7 +35,7 @@
 // host picks NQ, CK so that they fit in 4032 words (with tq_m and tq_inv:
 // 16 KiB), NQ <= 32, NQ * CK <= 1024 and NQ * head_dim <= 2048.
 // Entry point:
-//   attn_tiled  grid (ceil(T / TR), n_head / HG) -> out
+//   attn_tiled  grid (ceil(rows of the chunk / TR), n_head / HG) -> out
 
 // Rows and heads of a tile, and cells of a chunk; set by the host.
 override TR: u32 = 1u;
@@ -104,6 +112,11 @@ fn tile_stage(c0: u32, n: u32, kvh: u32, k_off: u32, v: bool, lid: u32) {
   }
 }
 
+// The scratch word of row t, head h's score of cell 0 (p.score_rows > 0).
+fn score_at(t: u32, h: u32, span: u32) -> u32 {
+  return ((t - p.row_base) * p.n_head + h) * span;
+}
+
 fn dd_at(i: u32) -> vec2<f32> {
   return vec2<f32>(bitcast<f32>(tq_sh[i]), bitcast<f32>(tq_sh[i + 1u]));
 }
@@ -111,7 +124,12 @@ fn dd_at(i: u32) -> vec2<f32> {
 @compute @workgroup_size(256)
 fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let n_rows = min(frame.n_tokens, p.max_rows);
-  let t0 = wid.x * TR;
+  // This dispatch's rows: a chunk whose scores the scratch holds, or all.
+  var t_end = n_rows;
+  if (p.score_rows > 0u) {
+    t_end = min(n_rows, p.row_base + p.score_rows);
+  }
+  let t0 = p.row_base + wid.x * TR;
   let h0 = wid.y * HG;
   let nq = TR * HG;
   let pairs = p.head_dim / 2u;
@@ -119,11 +137,11 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   let k_off = nq * pairs;
   let p_off = k_off + CK * ks;
   // Uniform across the workgroup: returns before any barrier.
-  if (t0 >= n_rows || h0 >= p.n_head || nq > 32u || CK > CH || p_off + nq * CK > TQ_WORDS || nq * CK > 4u * TWG || nq * pairs > 4u * TWG) {
+  if (t0 >= t_end || h0 >= p.n_head || nq > 32u || CK > CH || p_off + nq * CK > TQ_WORDS || nq * CK > 4u * TWG || nq * pairs > 4u * TWG) {
     return;
   }
   let kvh = kv_head(h0);
-  let t_last = min(t0 + TR, n_rows) - 1u;
+  let t_last = min(t0 + TR, t_end) - 1u;
   var c_lo = visible_begin(t0);
   var c_hi = visible_end(t_last);
   if (frame.ranged != 0u) {
@@ -133,6 +151,9 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
       c_hi = max(c_hi, visible_end(t));
     }
   }
+  // Scores stored when the chunk's rows and this tile's cells fit the scratch.
+  let span = p.score_span;
+  let stored = p.score_rows > 0u && c_hi <= span && p.score_rows <= p.score_words / max(1u, p.n_head * span);
 
   // The queries, times q_scale, rounded to f16: vector qv = r * HG + g is
   // row t0 + r of head h0 + g.
@@ -159,7 +180,11 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
       if (qv < nq && j < n && t <= t_last) {
         let c = c0 + j;
         if (c >= visible_begin(t) && c < visible_end(t)) {
-          mx[u] = max(mx[u], tile_score(qv * pairs, k_off + j * ks));
+          let sv = tile_score(qv * pairs, k_off + j * ks);
+          mx[u] = max(mx[u], sv);
+          if (stored) {
+            scratch[score_at(t, h0 + qv % HG, span) + c] = sv;
+          }
         }
       }
     }
@@ -187,12 +212,40 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   for (var k = 0u; k < 8u; k++) {
     sums[k] = vec2<f32>(0.0);
   }
-  for (var c0 = c_lo; c0 < c_hi; c0 += CK) {
+  // The scores other invocations stored, and tq_m, visible from here on.
+  storageBarrier();
+  workgroupBarrier();
+  if (stored) {
+    // Lane l adds cells begin + l + 64 i of its vectors, in cell order,
+    // four scores loaded before the first is added.
+    for (var k = 0u; k < 8u && 4u * k < nq; k++) {
+      let qv = lid / CH + 4u * k;
+      let t = t0 + qv / HG;
+      if (qv < nq && t <= t_last) {
+        let b = visible_begin(t);
+        let e = visible_end(t);
+        let at = score_at(t, h0 + qv % HG, span);
+        let m = tq_m[qv];
+        for (var c = b + l; c < e; c += 4u * CH) {
+          var sv: array<f32, 4>;
+          for (var u = 0u; u < 4u; u++) {
+            sv[u] = scratch[at + min(c + u * CH, e - 1u)];
+          }
+          for (var u = 0u; u < 4u; u++) {
+            if (c + u * CH < e) {
+              sums[k] = dd_add(sums[k], vec2<f32>(exp_f32(sv[u] - m), 0.0));
+            }
+          }
+        }
+      }
+    }
+  }
+  for (var c0 = c_lo; c0 < select(c_hi, c_lo, stored); c0 += CK) {
     let n = min(CK, c_hi - c0);
     workgroupBarrier();
     tile_stage(c0, n, kvh, k_off, false, lid);
     workgroupBarrier();
-    for (var k = 0u; k < 8u; k++) {
+    for (var k = 0u; k < 8u && 4u * k < nq; k++) {
       let qv = lid / CH + 4u * k;
       let t = t0 + qv / HG;
       if (qv < nq && t <= t_last) {
@@ -209,7 +262,7 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   }
   // The lanes of each vector added in `attn`'s tree, four vectors at a time
   // in words [k_off, k_off + 512) (k_off = nq * head_dim / 2 <= 1024).
-  for (var k = 0u; k < 8u; k++) {
+  for (var k = 0u; k < 8u && 4u * k < nq; k++) {
     workgroupBarrier();
     tq_sh[k_off + 2u * lid] = bitcast<u32>(sums[k].x);
     tq_sh[k_off + 2u * lid + 1u] = bitcast<u32>(sums[k].y);
@@ -237,8 +290,10 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
   for (var c0 = c_lo; c0 < c_hi; c0 += CK) {
     let n = min(CK, c_hi - c0);
     workgroupBarrier();
-    tile_stage(c0, n, kvh, k_off, false, lid);
-    workgroupBarrier();
+    if (!stored) {
+      tile_stage(c0, n, kvh, k_off, false, lid);
+      workgroupBarrier();
+    }
     for (var u = 0u; u < 4u; u++) {
       let i = lid + u * TWG;
       let qv = i / CK;
@@ -248,8 +303,13 @@ fn attn_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
         var pc = 0.0;
         let c = c0 + j;
         if (j < n && t <= t_last && c >= visible_begin(t) && c < visible_end(t)) {
-          let e = exp_f32(tile_score(qv * pairs, k_off + j * ks) - tq_m[qv]);
-          pc = round_f16(e * tq_inv[qv]);
+          var sv: f32;
+          if (stored) {
+            sv = scratch[score_at(t, h0 + qv % HG, span) + c];
+          } else {
+            sv = tile_score(qv * pairs, k_off + j * ks);
+          }
+          pc = round_f16(exp_f32(sv - tq_m[qv]) * tq_inv[qv]);
         }
         tq_sh[p_off + i] = bitcast<u32>(pc);
       }

@@ -34,6 +34,7 @@ const ACT: Readonly<Record<number, 'f32' | 'q8_0' | 'q8_1' | 'q8_k'>> = {
 // forward-graph.ts, runner.ts and pick.ts: tokens per forward, the frame
 // uniform, and the picker's chunk, survivor capacity and most candidates.
 const MAX_BATCH = 256;
+const ATTN_SCORE_BYTES = 32 << 20;
 const FRAME_BYTES = 16;
 const PICK_CHUNK = 4096;
 const PICK_CAPACITY = 8192;
@@ -259,9 +260,12 @@ export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[
     // uniforms, parameters and token (where the model decodes ahead).
     if (out.embedBytes > 0 || !byName.has('output.weight')) acts.push(2 * AHEAD_MAX * (16 + 8 * PICK_MAX), AHEAD_MAX * 4, 48 + 16);
   }
+  // Attention's scratch: decode's slices, or a batch's scores (at most
+  // ATTN_SCORE_BYTES of kernels/attention.ts), whichever is larger.
   const nSplit = Math.min(32, Math.max(1, Math.ceil(nCtx / 128)));
-  if (nSplit > 1) {
-    const attn = buf((shape.nHead * nCtx + shape.nHead * nSplit * (4 + shape.headDim)) * 4);
+  const decodeScratch = nSplit > 1 ? (shape.nHead * nCtx + shape.nHead * nSplit * (4 + shape.headDim)) * 4 : 0;
+  const attn = buf(Math.max(decodeScratch, Math.min(T * shape.nHead * nCtx * 4, ATTN_SCORE_BYTES)));
+  if (attn > 0) {
     acts.push(attn);
     note(attn);
   }

@@ -606,6 +606,7 @@ const attentionTiledCase: GpuCase = {
     let worst = 0;
     let outputs = 0;
     let tilings = 0;
+    let stored = 0;
     for (const c of configs) {
       const kvDim = c.nHeadKv * c.headDim;
       const scale = c.qScale === 1 ? 1 / Math.sqrt(c.headDim) : 1;
@@ -614,7 +615,7 @@ const attentionTiledCase: GpuCase = {
       const vc = createTestBuffer(ctx, c.nCtx * kvDim * 2);
       const bytes = attentionScratchBytes(shape);
       const scratch = bytes > 0 ? createTestBuffer(ctx, bytes) : null;
-      for (const [cell0, T] of c.runs) {
+      for (const [run, [cell0, T]] of c.runs.entries()) {
         const nKv = cell0 + T;
         const k = rng.floats(nKv * kvDim);
         const v = rng.floats(nKv * kvDim);
@@ -625,7 +626,9 @@ const attentionTiledCase: GpuCase = {
         const qb = createTestBuffer(ctx, q);
         const tiled = createTestBuffer(ctx, q.length * 4);
         const rows = createTestBuffer(ctx, q.length * 4);
-        await runSteps(ctx, frame, [kernels.attention(qb, kc, vc, tiled, shape, frame, scratch), kernels.attention(qb, kc, vc, rows, shape, frame, scratch, undefined, 'rows')], T, cell0);
+        // A session's scratch for this batch: every score stored once, one dispatch.
+        const full = createTestBuffer(ctx, attentionScratchBytes(shape, T));
+        await runSteps(ctx, frame, [kernels.attention(qb, kc, vc, tiled, shape, frame, full), kernels.attention(qb, kc, vc, rows, shape, frame, scratch, undefined, 'rows')], T, cell0);
         const got = await readF32(ctx, tiled, q.length);
         const ref = await readF32(ctx, rows, q.length);
         const what = `tiled attention ${c.nHead}/${c.nHeadKv}x${c.headDim} window ${c.window} softcap ${c.softcap} at ${cell0}+${T}`;
@@ -633,17 +636,25 @@ const attentionTiledCase: GpuCase = {
         worst = Math.max(worst, checkNmse(what, got, want, ATTENTION_NMSE));
         outputs += got.length;
         // Every tiling a batch may get (small batches take the smallest
-        // tile by default): the same bits.
-        for (const t of attentionTilings(c.nHead, c.nHeadKv, c.headDim)) {
+        // tile by default): the same bits, with the scores stored in chunks
+        // of one or two tiles' rows (a dispatch each), or with no scratch
+        // for them, recomputed in each pass. Runs of a shape alternate the
+        // two, so each tiling is checked both ways.
+        for (const [i, t] of attentionTilings(c.nHead, c.nHeadKv, c.headDim).entries()) {
           const fixed = new Kernels(ctx, { attnTileRows: t.rows });
-          await runSteps(ctx, frame, [fixed.attention(qb, kc, vc, tiled, shape, frame, scratch)], T, cell0);
-          checkEqual(`${what} (tile of ${t.rows} x ${t.heads}, ${t.cells} cells: bits vs attn)`, new Uint32Array((await readF32(ctx, tiled, q.length)).buffer), new Uint32Array(ref.buffer));
+          const chunked = (i + run) % 2 === 0;
+          const small = chunked ? createTestBuffer(ctx, c.nHead * c.nCtx * t.rows * (1 + (i % 4 >> 1)) * 4) : scratch;
+          await runSteps(ctx, frame, [fixed.attention(qb, kc, vc, tiled, shape, frame, small)], T, cell0);
+          checkEqual(`${what} (tile of ${t.rows} x ${t.heads}, ${t.cells} cells, scores ${chunked ? 'stored in chunks' : 'recomputed'}: bits vs attn)`, new Uint32Array((await readF32(ctx, tiled, q.length)).buffer), new Uint32Array(ref.buffer));
+          if (chunked) small?.destroy();
           fixed.destroy();
           tilings++;
+          stored += chunked ? 1 : 0;
         }
+        full.destroy();
       }
     }
-    env.report(`tiled attention: ${outputs} outputs bit-equal to attn (and in ${tilings} runs with the tiling fixed, every tiling of each shape); NMSE vs CPU ${worst.toExponential(2)} (limit ${ATTENTION_NMSE.toExponential(0)})`);
+    env.report(`tiled attention: ${outputs} outputs bit-equal to attn, scores stored (and in ${tilings} runs with the tiling fixed, every tiling of each shape, ${stored} with the scores stored in chunks, the others recomputed); NMSE vs CPU ${worst.toExponential(2)} (limit ${ATTENTION_NMSE.toExponential(0)})`);
   },
 };
 

@@ -95,13 +95,29 @@ export function decodeHeadGroup(nHead: number, nHeadKv: number): number {
   return heads;
 }
 
-/** Bytes of the scratch buffer attention steps of this shape need (0: none,
- * when every decode step fits one slice); steps run one after another, so
- * one buffer serves every layer. */
-export function attentionScratchBytes(shape: AttentionShape): number {
+// attention_tiled.wgsl stores each prefill score once in the scratch (f32,
+// rows x heads x cells) rather than computing it in each of its three
+// passes; a batch whose scores exceed this many bytes is dispatched in
+// chunks of rows that fit (a context of 4096 cells, 32 heads: 64 rows).
+export const ATTN_SCORE_BYTES = 32 << 20;
+
+/** Bytes of the scratch buffer attention steps of this shape need, for
+ * batches of up to `rows` rows (0: none, when every decode step fits one
+ * slice and batches recompute their scores); steps run one after another,
+ * and a forward is either a decode step or a batch, so one buffer serves
+ * every layer and both uses. */
+export function attentionScratchBytes(shape: AttentionShape, rows = 1): number {
   const nSplit = decodeSlices(shape.nCtx);
-  if (nSplit === 1) return 0;
-  return (shape.nHead * shape.nCtx + shape.nHead * nSplit * (4 + shape.headDim)) * 4;
+  const decode = nSplit === 1 ? 0 : (shape.nHead * shape.nCtx + shape.nHead * nSplit * (4 + shape.headDim)) * 4;
+  const scores = rows > 1 ? Math.min(rows * shape.nHead * shape.nCtx * 4, ATTN_SCORE_BYTES) : 0;
+  return Math.max(decode, scores);
+}
+
+/** The cells each row's scores take in the scratch for a batch that sees
+ * nKv cells: a power of two from 256 up (so that few spans, and few
+ * uniforms, serve a whole session), at most nCtx. */
+function scoreSpan(nKv: number, nCtx: number): number {
+  return Math.min(nCtx, Math.max(256, pow2Ceil(nKv)));
 }
 
 /** Kernels.attention. */
@@ -145,8 +161,11 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
   const qScale = shape.qScale ?? 1;
   if (!Number.isInteger(window) || window < 0) throw new HobError('argument/invalid', `${label}: window must be a whole number of cells, got ${window}`, { window });
   if (!(softcap >= 0) || !Number.isFinite(qScale)) throw new HobError('argument/invalid', `${label}: softcap must be >= 0 and qScale finite`, { softcap, qScale });
-  const params = kc.uniform(label, [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit, window, f32Bits(softcap), f32Bits(qScale), q8 ? 1 : 0]);
+  const words = [nHead, nHeadKv, headDim, kvDim, f32Bits(scale), nCtx, maxRows, nSplit, window, f32Bits(softcap), f32Bits(qScale), q8 ? 1 : 0];
+  // No scratch for the scores: every batch is one dispatch that recomputes them.
+  const params = kc.uniform(label, [...words, 0, 0, 0, 0]);
   const buffers = [frame, params, q, kCache, vCache, out, q8?.quants ?? kc.dummy, q8?.scales ?? kc.dummy2, scratch ?? kc.dummy3, rowRanges ?? kc.noRows];
+  const scoreWords = scratch && kc.attnStoreScores ? Math.floor(scratch.size / 4) : 0;
   const constants = { HD8: Math.floor(headDim / 8) };
   const rows = pipelines.get('attn', code, 'attn', constants, layout);
   const rowsGroup = pipelines.bindGroup(rows, label, buffers);
@@ -155,6 +174,20 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
     const pipe = pipelines.get('attn_tiled', [...code, wgsl.attentionTiledWgsl], 'attn_tiled', { ...constants, TR: t.rows, HG: t.heads, CK: t.cells }, layout);
     return { t, pipe, group: pipelines.bindGroup(pipe, `${label} tiled`, buffers) };
   });
+  // Bind groups of the chunks of a batch whose scores are stored, made on
+  // first use (a few spans, tilings and chunks a session): each chunk's
+  // uniform gives its rows, their span of cells and its first row.
+  const chunkGroups = new Map<string, GPUBindGroup>();
+  const chunkGroup = (k: number, rows: number, span: number, chunk: number): GPUBindGroup => {
+    const key = `${k}/${rows}/${span}/${chunk}`;
+    let g = chunkGroups.get(key);
+    if (!g) {
+      const u = kc.uniform(`${label} scores`, [...words, scoreWords, rows, span, chunk * rows]);
+      g = pipelines.bindGroup(tiled[k].pipe, `${label} tiled scores`, [frame, u, ...buffers.slice(2)]);
+      chunkGroups.set(key, g);
+    }
+    return g;
+  };
   // Decode: the split-K kernels (attention_decode.wgsl), appended to attention.wgsl.
   const hg = decodeHeadGroup(nHead, nHeadKv);
   const decodeCode = [...code, wgsl.attentionDecodeWgsl];
@@ -178,8 +211,18 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
           dispatch(pass, decode[2].pipe, decode[2].group, 1, nHead / hg);
         }
       } else if (prefill === 'tiled') {
-        const { t, pipe, group } = tiled[pickAttentionTiling(tilings, nHead, nTokens)];
-        dispatch(pass, pipe, group, kc.limit.dim(label, Math.ceil(nTokens / t.rows)), nHead / t.heads);
+        const k = pickAttentionTiling(tilings, nHead, nTokens);
+        const { t, pipe, group } = tiled[k];
+        const span = scoreSpan(Math.min(nKv ?? nCtx, nCtx), nCtx);
+        const fit = Math.floor(scoreWords / (nHead * span) / t.rows) * t.rows;
+        if (fit === 0) {
+          dispatch(pass, pipe, group, kc.limit.dim(label, Math.ceil(nTokens / t.rows)), nHead / t.heads);
+        } else {
+          for (let c = 0; c * fit < nTokens; c++) {
+            const rows = Math.min(fit, nTokens - c * fit);
+            dispatch(pass, pipe, chunkGroup(k, fit, span, c), kc.limit.dim(label, Math.ceil(rows / t.rows)), nHead / t.heads);
+          }
+        }
       } else {
         dispatch(pass, rows, rowsGroup, kc.limit.dim(label, nTokens), nHead);
       }

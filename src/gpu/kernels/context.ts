@@ -21,6 +21,7 @@ export interface KernelSettings {
   matvecRows: number | undefined;
   q8Tiles: Q8Tile[];
   attnTileRows: number | undefined;
+  attnStoreScores: boolean;
 }
 
 export class KernelContext {
@@ -31,6 +32,7 @@ export class KernelContext {
   readonly matvecRows: number | undefined;
   readonly q8Tiles: Q8Tile[];
   readonly attnTileRows: number | undefined;
+  readonly attnStoreScores: boolean;
   private readonly owned: GPUBuffer[] = [];
   /** Bound where RoPE has no frequency factors (the binding must exist). */
   readonly noFactors: GPUBuffer;
@@ -48,6 +50,7 @@ export class KernelContext {
     this.matvecRows = settings.matvecRows;
     this.q8Tiles = settings.q8Tiles;
     this.attnTileRows = settings.attnTileRows;
+    this.attnStoreScores = settings.attnStoreScores;
     this.pipelines = new Pipelines(device);
     this.noFactors = this.createOwnedBuffer('rope/no-factors', 16, GPUBufferUsage.STORAGE, new Float32Array([1, 1, 1, 1]));
     this.dummy = this.createOwnedBuffer('unused output', 16, GPUBufferUsage.STORAGE, new Float32Array(4));

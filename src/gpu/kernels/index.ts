@@ -45,6 +45,10 @@ export interface KernelOptions {
    * that still gives enough workgroups for the batch, attention.ts). Every
    * tile gives the same bits; tests and benches pick one. */
   attnTileRows?: number;
+  /** Let prefill attention store each score in the attention scratch, where
+   * it fits, rather than compute it in each of its three passes (default
+   * true; false is the slower path, for benches: both give the same bits). */
+  attnStoreScores?: boolean;
   /** Use subgroup reductions (default: when the device has 'subgroups');
    * false forces the workgroup-memory fallback. */
   subgroups?: boolean;
@@ -83,6 +87,7 @@ export class Kernels {
       matvecRows: mr,
       q8Tiles: opts.q8Tile ? [qt] : [Q8_TILE_LARGE, Q8_TILE_SMALL],
       attnTileRows: opts.attnTileRows,
+      attnStoreScores: opts.attnStoreScores ?? true,
     });
   }
 
