@@ -640,7 +640,9 @@ const attentionTiledCase: GpuCase = {
         // of one or two tiles' rows (a dispatch each), or with no scratch
         // for them, recomputed in each pass. Runs of a shape alternate the
         // two, so each tiling is checked both ways.
-        for (const [i, t] of attentionTilings(c.nHead, c.nHeadKv, c.headDim).entries()) {
+        // Brief: the first run of each shape only (a new Kernels compiles
+        // every pipeline again).
+        for (const [i, t] of (env.brief && run > 0 ? [] : attentionTilings(c.nHead, c.nHeadKv, c.headDim)).entries()) {
           const fixed = new Kernels(ctx, { attnTileRows: t.rows });
           const chunked = (i + run) % 2 === 0;
           const small = chunked ? createTestBuffer(ctx, c.nHead * c.nCtx * t.rows * (1 + (i % 4 >> 1)) * 4) : scratch;
