@@ -428,6 +428,18 @@ hob_status hob_session_eval_embd(hob_session* s, const float* embd, size_t n_row
     return guard([&] { s->session->eval_embd(embd, (int32_t)n_rows, count, non_causal != 0); });
 }
 
+hob_status hob_session_eval_embd_hidden(hob_session* s, const float* embd, size_t n_rows, size_t count, int non_causal,
+                                        float* hidden, size_t cap) {
+    REQUIRE_ARG(s && embd && hidden && n_rows > 0 && n_rows <= (size_t)INT32_MAX,
+                "hob_session_eval_embd_hidden: needs a session, 1 or more rows and a hidden buffer");
+    const size_t need = n_rows * (size_t)s->session->model().hparams().n_embd;
+    if (cap < need) {
+        return set_error(HOB_ERR_BUFFER_TOO_SMALL, "hidden buffer of " + std::to_string(cap) + " floats is too small for " +
+                                                       std::to_string(need));
+    }
+    return guard([&] { s->session->eval_embd_hidden(embd, (int32_t)n_rows, count, non_causal != 0, hidden); });
+}
+
 hob_status hob_session_eval_hidden(hob_session* s, const int32_t* tokens, size_t n_tokens, float* hidden, size_t cap) {
     REQUIRE_ARG(s && tokens && hidden, "hob_session_eval_hidden: session, tokens and hidden must not be null");
     REQUIRE_ARG(n_tokens > 0 && n_tokens <= (size_t)INT32_MAX, "hob_session_eval_hidden: needs 1 or more tokens");

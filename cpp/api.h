@@ -277,6 +277,13 @@ hob_status hob_session_eval(hob_session* session, const int32_t* tokens, size_t 
  * one pass, so more rows than one pass takes (256, or n_ctx if smaller) are
  * HOB_ERR_INVALID_ARGUMENT, as is a model with recurrent blocks. */
 hob_status hob_session_eval_embd(hob_session* session, const float* embd, size_t n_rows, size_t count, int non_causal);
+/* hob_session_eval_embd for models with offloaded blocks: the rows run
+ * through the CPU blocks only, their hidden states (n_rows x n_embd floats,
+ * cap available) going to `hidden`, as hob_session_eval_hidden; the caller
+ * runs the offloaded blocks on the same cells, with non_causal rows seeing
+ * one another both ways there too. Not for models with per-layer inputs. */
+hob_status hob_session_eval_embd_hidden(hob_session* session, const float* embd, size_t n_rows, size_t count, int non_causal,
+                                        float* hidden, size_t cap);
 /* For models with offloaded blocks: appends tokens and runs them through
  * the embedding and the CPU blocks only, copying their hidden states
  * (n_tokens x n_embd floats, cap floats available) to `hidden`, the input of

@@ -85,9 +85,8 @@ void Session::eval(const int32_t* tokens, int32_t n) {
     has_logits_ = true;
 }
 
-void Session::eval_embd(const float* embd, int32_t n, size_t count, bool non_causal) {
-    HOB_CHECK(model_.has_head() && model_.n_cpu_layers() == model_.hparams().n_layer, HOB_ERR_INVALID_ARGUMENT,
-              "embedding rows need a generative model with every block on the CPU");
+template <typename F>
+void Session::run_embd(const float* embd, int32_t n, size_t count, bool non_causal, F&& each) {
     const int32_t E = model_.hparams().n_embd;
     HOB_CHECK(count == (size_t)n * (size_t)E, HOB_ERR_INVALID_ARGUMENT,
               std::to_string(count) + " floats are not " + std::to_string(n) + " rows of " + std::to_string(E));
@@ -108,10 +107,29 @@ void Session::eval_embd(const float* embd, int32_t n, size_t count, bool non_cau
                       std::to_string(kv_.n_ctx()) + " context tokens are in use");
         layout = BatchLayout::image(model_.hparams(), kv_.size(), n);
     }
-    run_cpu_blocks(none.data(), n, [&](int32_t i, int32_t T) {
+    run_cpu_blocks(none.data(), n, each, non_causal ? &layout : nullptr, embd);
+}
+
+void Session::eval_embd(const float* embd, int32_t n, size_t count, bool non_causal) {
+    HOB_CHECK(model_.has_head() && model_.n_cpu_layers() == model_.hparams().n_layer, HOB_ERR_INVALID_ARGUMENT,
+              "embedding rows need a generative model with every block on the CPU (use eval_embd_hidden)");
+    const int32_t E = model_.hparams().n_embd;
+    run_embd(embd, n, count, non_causal, [&](int32_t i, int32_t T) {
         if (i + T == n) model_.head(pool_, ws_, ws_.x.data() + (size_t)(T - 1) * E, logits_.data());
-    }, non_causal ? &layout : nullptr, embd);
+    });
     has_logits_ = true;
+}
+
+void Session::eval_embd_hidden(const float* embd, int32_t n, size_t count, bool non_causal, float* hidden) {
+    const Hparams& hp = model_.hparams();
+    HOB_CHECK(model_.has_head(), HOB_ERR_INVALID_ARGUMENT, "embedding rows need a generative model");
+    // Per-layer inputs come from token ids, which image rows do not have.
+    HOB_CHECK(hp.n_embd_per_layer == 0, HOB_ERR_INVALID_ARGUMENT,
+              "a " + hp.arch + " model's offloaded blocks take per-layer inputs, which embedding rows do not give");
+    const size_t E = (size_t)hp.n_embd;
+    run_embd(embd, n, count, non_causal, [&](int32_t i, int32_t T) {
+        std::copy(ws_.x.begin(), ws_.x.begin() + (ptrdiff_t)(T * E), hidden + (size_t)i * E);
+    });
 }
 
 void Session::eval_hidden(const int32_t* tokens, int32_t n, float* hidden, float* per_layer) {

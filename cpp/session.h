@@ -37,6 +37,11 @@ public:
     // one another both ways (Gemma 3's images), so they run in one pass and
     // must fit one (the workspace's batch); not for recurrent models.
     void eval_embd(const float* embd, int32_t n, size_t count, bool non_causal = false);
+    // eval_embd through the CPU blocks only, for a model with offloaded
+    // blocks: as eval_hidden, the rows' hidden states (n x n_embd floats) go
+    // to `hidden` for the offloaded blocks to run on the same cells (with
+    // the same both-ways window when non_causal). No per-layer inputs.
+    void eval_embd_hidden(const float* embd, int32_t n, size_t count, bool non_causal, float* hidden);
     // Appends tokens and runs them through the embedding and the CPU blocks
     // only, copying their hidden states (n x n_embd floats) to `hidden`: the
     // input of the offloaded blocks, which the caller runs on the same cells
@@ -101,6 +106,10 @@ private:
     template <typename F>
     void run_cpu_blocks(const int32_t* tokens, int32_t n, F&& each, const BatchLayout* layout = nullptr,
                         const float* embd = nullptr);
+    // The rows of eval_embd through the CPU blocks (in one pass when
+    // non_causal, with the image's both-ways window), `each` as above.
+    template <typename F>
+    void run_embd(const float* embd, int32_t n, size_t count, bool non_causal, F&& each);
 
     const Model& model_;
     KvCache kv_;

@@ -5,7 +5,7 @@
 // (the browser's createImageBitmap, Node's pure-JavaScript PNG and JPEG
 // decoders: image-decode-browser.ts, node/image-decode.ts) into RGB within
 // a cap on its pixels. Only RGB bytes and a size cross to the worker.
-import { HobError, ImageError, NetworkError } from '../shared/errors.js';
+import { ImageError, NetworkError } from '../shared/errors.js';
 import type { ChatMessageInput, ContentPart, RgbImage } from '../shared/types.js';
 
 /** The most bytes an image file may have. */
@@ -29,17 +29,6 @@ export interface ImageDecoder {
 }
 
 export type ImageFormat = 'png' | 'jpeg' | 'ppm' | 'gif' | 'webp' | 'bmp' | 'avif';
-
-/** A projector's image rows are evaluated on the CPU, and a session with
- *  offloaded blocks cannot take them: with a projector, gpuLayers 'auto'
- *  means every block on the CPU, and a number of blocks is refused. */
-export function cpuForImages<O extends { projector?: unknown; gpuLayers?: number | 'auto' }>(opts: O): O {
-  if (opts.projector === undefined || !opts.gpuLayers) return opts;
-  if (opts.gpuLayers !== 'auto') {
-    throw new HobError('argument/invalid', `gpuLayers must be 0 or 'auto' with a projector (images run on the CPU), got ${opts.gpuLayers}`, { option: 'gpuLayers' });
-  }
-  return { ...opts, gpuLayers: 0 };
-}
 
 /** The format of an image file by its first bytes, or undefined. */
 export function sniffFormat(b: Uint8Array): ImageFormat | undefined {

@@ -74,8 +74,6 @@ const browserImageDecoder = () => import('./image-decode-browser.js').then((m) =
 export async function createEngine(options: CreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
   let opts = checkEngineOptions(options, globalThis.navigator?.hardwareConcurrency || 1);
-  // The image code loads with the first projector.
-  if (opts.projector !== undefined && opts.gpuLayers) opts = (await import('./images.js')).cpuForImages(opts);
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), then stored as any URL.
   const hubName = hubNameOf(opts.model);
   const hub = hubName ? await (await later()).resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal }) : undefined;

@@ -40,3 +40,28 @@ export function packRows(hp: Pick<ModelHparams, 'causal' | 'nSwa' | 'swaSymmetri
   }
   return { full, swa };
 }
+
+/** The rows of cells [0, start + n) when cells [start, start + n) hold an
+ * image's rows attending both ways (Gemma 3) after `start` causal cells,
+ * as the engine's BatchLayout::image (cpp/pooling.cpp) gives them: each
+ * image row sees every cell up to the image's end, a sliding window's
+ * start staying where causal attention puts it. */
+export function imageRows(hp: Pick<ModelHparams, 'nSwa' | 'swaSymmetric'>, start: number, n: number): BatchRows {
+  const total = start + n;
+  const full = new Uint32Array(2 * total);
+  const swa = new Uint32Array(2 * total);
+  const w = hp.nSwa;
+  const half = Math.floor(w / 2);
+  for (let c = 0; c < total; c++) {
+    const e = c < start ? c + 1 : total;
+    full[2 * c + 1] = e;
+    if (w > 0 && hp.swaSymmetric) {
+      swa[2 * c] = Math.max(0, c - half);
+      swa[2 * c + 1] = Math.min(e, c + half + 1);
+    } else {
+      swa[2 * c] = w > 0 ? Math.max(0, c - w + 1) : 0;
+      swa[2 * c + 1] = e;
+    }
+  }
+  return { full, swa };
+}

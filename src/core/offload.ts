@@ -69,10 +69,12 @@ export interface OffloadRunner {
   /** Runs the blocks over T hidden states (T x n_embd floats, the CPU blocks'
    * output) for cells [cell0, cell0 + T). Models with per-layer inputs
    * (Gemma 4: ModelHparams.nEmbdPerLayer) pass the offloaded blocks' too:
-   * block by block, each T x nEmbdPerLayer floats. */
-  forward(hidden: Float32Array, T: number, cell0: number, output: 'none', perLayer?: Float32Array): Promise<null>;
-  forward(hidden: Float32Array, T: number, cell0: number, output: 'output', perLayer?: Float32Array): Promise<Float32Array>;
-  forward(hidden: Float32Array, T: number, cell0: number, output: { candidates: number }, perLayer?: Float32Array): Promise<Candidates>;
+   * block by block, each T x nEmbdPerLayer floats. With `rows` (an
+   * image's rows attending both ways: BatchRows indexed from cell 0), row
+   * t sees the cells rows gives cell0 + t instead of the causal ones. */
+  forward(hidden: Float32Array, T: number, cell0: number, output: 'none', perLayer?: Float32Array, rows?: BatchRows): Promise<null>;
+  forward(hidden: Float32Array, T: number, cell0: number, output: 'output', perLayer?: Float32Array, rows?: BatchRows): Promise<Float32Array>;
+  forward(hidden: Float32Array, T: number, cell0: number, output: { candidates: number }, perLayer?: Float32Array, rows?: BatchRows): Promise<Candidates>;
   /** Every logit of the last forward (head on the device): after candidates
    * a sampler could not use. Valid until the next forward. */
   readLogits(): Promise<Float32Array>;

@@ -8,6 +8,7 @@
 // a state instead of cache entries (on either side): it moves forward only,
 // and goes back through checkpoint slots that both sides keep in step.
 import { ContextFullError, HobError } from '../shared/errors.js';
+import { imageRows, type BatchRows } from './batch-rows.js';
 import type { PoolingType } from './c-api.js';
 import { appendEngineCells, checkKvState, readEngineLayers, staleSave, writeEngineLayers, type KvShape, type KvState } from './kv-state.js';
 import { checkPick, pickSize, spreadPick, type PickedLogits, type SamplePick, type StepLogits } from './logits.js';
@@ -156,7 +157,14 @@ export class Session {
     }
     this.changed();
     if (this.offload) {
-      await this.evalOffloaded(Array.from(tokens), opts.pick ?? null);
+      const batch = Array.from(tokens);
+      const pl = this.model.hparams.nEmbdPerLayer > 0;
+      const m = this.model.engine.module;
+      await this.evalOffloaded(n, (i, T, hiddenPtr, cap, plPtr, plFloats) =>
+        this.withTokens(batch.slice(i, i + T), (ptr) =>
+          this.model.engine.check(pl
+            ? m._hob_session_eval_hidden_pl(this.handle, ptr, T, hiddenPtr, cap, plPtr, plFloats)
+            : m._hob_session_eval_hidden(this.handle, ptr, T, hiddenPtr, cap), { nPast: nPast + i, nTokens: T })), opts.pick ?? null);
     } else {
       const engine = this.model.engine;
       this.withTokens(Array.from(tokens), (ptr) =>
@@ -170,15 +178,14 @@ export class Session {
    * rows.length / nEmbd of them) in place of tokens, at the next positions.
    * `bidirectional` (ImageLayout.bidirectional: Gemma 3) lets the rows
    * attend to one another both ways; they then run in one pass, so at most
-   * 256 rows (or nCtx if smaller). CPU models only: a session with
-   * offloaded blocks refuses rows ('argument/invalid'). */
-  evalEmbeddings(rows: Float32Array, opts: { bidirectional?: boolean } = {}): StepLogits {
+   * 256 rows (or nCtx if smaller). With offloaded blocks the rows run
+   * through the CPU blocks, then the device's with the same window. */
+  async evalEmbeddings(rows: Float32Array, opts: { bidirectional?: boolean; pick?: SamplePick | null } = {}): Promise<StepLogits> {
     const nEmbd = this.model.info.nEmbd;
     const n = rows.length / nEmbd;
     if (!Number.isInteger(n) || n === 0) {
       throw new HobError('argument/invalid', `${rows.length} floats are not whole rows of ${nEmbd}`, { floats: rows.length, nEmbd });
     }
-    if (this.offload) throw new HobError('argument/invalid', 'embedding rows run on the CPU only: this session has offloaded blocks');
     const nCtx = this.nCtx;
     const nPast = this.nPast;
     if (nPast + n > nCtx) {
@@ -186,16 +193,35 @@ export class Session {
         nCtx, nPast, nTokens: n,
       });
     }
+    const bidirectional = opts.bidirectional ? 1 : 0;
+    const runner = this.offload;
+    if (runner && bidirectional && n > runner.maxBatch) {
+      throw new HobError('argument/invalid', `${n} rows attending both ways do not fit one GPU pass of ${runner.maxBatch}`, { nTokens: n, maxBatch: runner.maxBatch });
+    }
+    if (runner && this.model.hparams.nEmbdPerLayer > 0) {
+      throw new HobError('image/unsupported', `a ${this.model.info.architecture} model's offloaded blocks take per-layer inputs from token ids, which image rows do not have`);
+    }
     this.changed();
     const engine = this.model.engine;
-    const ptr = engine.module._malloc(rows.byteLength);
+    const m = engine.module;
+    const ptr = m._malloc(rows.byteLength);
     try {
       new Float32Array(engine.heap().buffer, ptr, rows.length).set(rows);
-      engine.check(engine.module._hob_session_eval_embd(this.handle, ptr, n, rows.length, opts.bidirectional ? 1 : 0), { nCtx, nPast, nTokens: n });
+      if (!runner) {
+        engine.check(m._hob_session_eval_embd(this.handle, ptr, n, rows.length, bidirectional), { nCtx, nPast, nTokens: n });
+        this.last = { kind: 'engine' };
+      } else {
+        // Both-ways rows see the whole image on the device too: one pass,
+        // each row's cells as the engine's BatchLayout::image gives them.
+        const window = bidirectional ? imageRows(this.model.hparams, nPast, n) : undefined;
+        await this.evalOffloaded(n, (i, T, hiddenPtr, cap) =>
+          engine.check(m._hob_session_eval_embd_hidden(this.handle, ptr + i * nEmbd * 4, T, T * nEmbd, bidirectional, hiddenPtr, cap), {
+            nPast: nPast + i, nTokens: T,
+          }), opts.pick ?? null, window);
+      }
     } finally {
-      engine.module._free(ptr);
+      m._free(ptr);
     }
-    this.last = { kind: 'engine' };
     return this.stepLogits();
   }
 
@@ -252,50 +278,55 @@ export class Session {
     }
   }
 
-  private async evalOffloaded(tokens: number[], pick: SamplePick | null): Promise<void> {
+  /** n tokens or rows through the CPU blocks (`cpuBlocks` runs batch
+   * [i, i + T) into the hidden buffer, committing its cells), then the
+   * offloaded ones, in batches the runner takes (all at once with `rows`,
+   * each row's visible cells from cell 0). */
+  private async evalOffloaded(
+    n: number,
+    cpuBlocks: (i: number, T: number, hiddenPtr: number, cap: number, plPtr: number, plFloats: number) => void,
+    pick: SamplePick | null,
+    rows?: BatchRows,
+  ): Promise<void> {
     const runner = this.offload!;
     const engine = this.model.engine;
     const m = engine.module;
     const { nEmbd } = this.model.info;
     const start = this.nPast;
-    const hiddenPtr = m._malloc(runner.maxBatch * nEmbd * 4);
+    const step = rows ? n : runner.maxBatch;
+    const hiddenPtr = m._malloc(step * nEmbd * 4);
     // Gemma 4's per-layer inputs of the offloaded blocks: computed on the
     // CPU with the embeddings (their table is the largest tensor, and a
     // token's values are a few kB), handed over with the hidden states.
     const { nEmbdPerLayer: P, nCpuLayers } = this.model.hparams;
-    const plFloats = P > 0 ? runner.maxBatch * (this.model.info.nLayer - nCpuLayers) * P : 0;
+    const plFloats = P > 0 ? step * (this.model.info.nLayer - nCpuLayers) * P : 0;
     const plPtr = plFloats > 0 ? m._malloc(plFloats * 4) : 0;
     try {
-      for (let i = 0; i < tokens.length; i += runner.maxBatch) {
-        const batch = tokens.slice(i, i + runner.maxBatch);
+      for (let i = 0; i < n; i += step) {
+        const T = Math.min(step, n - i);
         const cell0 = start + i;
-        const last = i + batch.length === tokens.length;
+        const last = i + T === n;
         // CPU blocks first: their cells are committed here, so a failure on
         // the device below must take them back.
-        this.withTokens(batch, (ptr) =>
-          engine.check(plPtr
-            ? m._hob_session_eval_hidden_pl(this.handle, ptr, batch.length, hiddenPtr, runner.maxBatch * nEmbd, plPtr, plFloats)
-            : m._hob_session_eval_hidden(this.handle, ptr, batch.length, hiddenPtr, runner.maxBatch * nEmbd), {
-            nPast: cell0, nTokens: batch.length,
-          }));
+        cpuBlocks(i, T, hiddenPtr, step * nEmbd, plPtr, plFloats);
         // A copy: the threaded build's heap is a SharedArrayBuffer, which not
         // every WebGPU implementation takes in writeBuffer.
-        const hidden = new Float32Array(engine.heap().buffer, hiddenPtr, batch.length * nEmbd).slice();
-        const pl = plPtr ? new Float32Array(engine.heap().buffer, plPtr, (plFloats / runner.maxBatch) * batch.length).slice() : undefined;
+        const hidden = new Float32Array(engine.heap().buffer, hiddenPtr, T * nEmbd).slice();
+        const pl = plPtr ? new Float32Array(engine.heap().buffer, plPtr, (plFloats / step) * T).slice() : undefined;
         if (!last) {
-          await runner.forward(hidden, batch.length, cell0, 'none', pl);
+          await runner.forward(hidden, T, cell0, 'none', pl, rows);
         } else if (!runner.headOnDevice) {
-          const lastHidden = await runner.forward(hidden, batch.length, cell0, 'output', pl);
+          const lastHidden = await runner.forward(hidden, T, cell0, 'output', pl, rows);
           this.head(lastHidden);
           this.last = { kind: 'engine' };
         } else if (pick) {
           // Logits capped after the device ranks them (Gemma 2) may tie where
           // the uncapped ones did not: such a pick must check for ties.
           const p = runner.candidatesCapped ? { ...pick, tieFree: true } : pick;
-          const picked = checkPick(await runner.forward(hidden, batch.length, cell0, { candidates: pickSize(p) }, pl), p);
+          const picked = checkPick(await runner.forward(hidden, T, cell0, { candidates: pickSize(p) }, pl, rows), p);
           this.last = picked ? { kind: 'picked', picked } : { kind: 'array', logits: await runner.readLogits() };
         } else {
-          this.last = { kind: 'array', logits: await runner.forward(hidden, batch.length, cell0, 'output', pl) };
+          this.last = { kind: 'array', logits: await runner.forward(hidden, T, cell0, 'output', pl, rows) };
         }
       }
     } catch (e) {

@@ -77,6 +77,7 @@ export interface HobExports {
   _hob_session_logits(session: number, out: number, cap: number): number;
   _hob_session_eval_hidden(session: number, tokens: number, nTokens: number, hidden: number, cap: number): number;
   _hob_session_eval_embd(session: number, embd: number, nRows: number, count: number, nonCausal: number): number;
+  _hob_session_eval_embd_hidden(session: number, embd: number, nRows: number, count: number, nonCausal: number, hidden: number, cap: number): number;
 
   _hob_clip_load(data: number, size: number, takeOwnership: number, out: number): number;
   _hob_clip_free(clip: number): void;

@@ -122,10 +122,10 @@ export class GpuRunner implements OffloadRunner {
    * CPU blocks' output) for cells [cell0, cell0 + T), reading back what
    * `output` asks (see ForwardOutput); 'none' resolves without waiting for
    * the GPU. */
-  async forward(hidden: Float32Array, T: number, cell0: number, output: 'none', perLayer?: Float32Array): Promise<null>;
-  async forward(hidden: Float32Array, T: number, cell0: number, output: 'output', perLayer?: Float32Array): Promise<Float32Array>;
-  async forward(hidden: Float32Array, T: number, cell0: number, output: { candidates: number }, perLayer?: Float32Array): Promise<Candidates>;
-  async forward(hidden: Float32Array, T: number, cell0: number, output: ForwardOutput, perLayer?: Float32Array): Promise<Float32Array | Candidates | null> {
+  async forward(hidden: Float32Array, T: number, cell0: number, output: 'none', perLayer?: Float32Array, rows?: BatchRows): Promise<null>;
+  async forward(hidden: Float32Array, T: number, cell0: number, output: 'output', perLayer?: Float32Array, rows?: BatchRows): Promise<Float32Array>;
+  async forward(hidden: Float32Array, T: number, cell0: number, output: { candidates: number }, perLayer?: Float32Array, rows?: BatchRows): Promise<Candidates>;
+  async forward(hidden: Float32Array, T: number, cell0: number, output: ForwardOutput, perLayer?: Float32Array, rows?: BatchRows): Promise<Float32Array | Candidates | null> {
     this.check();
     const pick = typeof output === 'object' ? output.candidates : 0;
     if (pick && !this.graph.picker) throw new HobError('argument/invalid', 'only a GPU head can pick logits on the GPU');
@@ -149,9 +149,11 @@ export class GpuRunner implements OffloadRunner {
         nTokens: T, values: perLayer?.length ?? 0,
       });
     }
+    if (rows) this.checkRows(rows, T, cell0);
     const { device } = this.model.ctx;
-    device.queue.writeBuffer(this.graph.frame, 0, new Uint32Array([T, cell0, cell0 + T, 0]));
+    device.queue.writeBuffer(this.graph.frame, 0, new Uint32Array([T, cell0, cell0 + T, rows ? 1 : 0]));
     device.queue.writeBuffer(this.graph.x, 0, hidden.buffer, hidden.byteOffset, T * E * 4);
+    if (rows) this.writeRows(rows, T, cell0);
     this.graph.perLayer.forEach((b, j) => device.queue.writeBuffer(b, 0, perLayer!.buffer, perLayer!.byteOffset + j * T * P * 4, T * P * 4));
     const enc = device.createCommandEncoder({ label: 'forward' });
     const pass = enc.beginComputePass({ label: 'blocks' });
@@ -221,27 +223,11 @@ export class GpuRunner implements OffloadRunner {
         nTokens: T, maxBatch: this.maxBatch,
       });
     }
-    if (!Number.isInteger(cell0) || cell0 < 0 || cell0 + T > this.nCtx || rows.full.length < 2 * (cell0 + T) || rows.swa.length < 2 * (cell0 + T)) {
-      throw new HobError('range/out-of-bounds', `cells [${cell0}, ${cell0 + T}) lie outside the GPU cache of ${this.nCtx} or the batch's rows`, {
-        cell0, nTokens: T, nCtx: this.nCtx,
-      });
-    }
-    // Every range must lie within the cells this forward can see: the
-    // kernels clamp to them, but a range past them is a caller's bug.
-    for (const r of [rows.full, rows.swa]) {
-      for (let t = cell0; t < cell0 + T; t++) {
-        if (r[2 * t] >= r[2 * t + 1] || r[2 * t + 1] > cell0 + T) {
-          throw new HobError('range/out-of-bounds', `row ${t} sees cells [${r[2 * t]}, ${r[2 * t + 1]}), outside [0, ${cell0 + T})`, {
-            row: t, cell0, nTokens: T,
-          });
-        }
-      }
-    }
+    this.checkRows(rows, T, cell0);
     const { device } = this.model.ctx;
     device.queue.writeBuffer(this.graph.frame, 0, new Uint32Array([T, cell0, cell0 + T, 1]));
     device.queue.writeBuffer(this.graph.x, 0, hidden.buffer, hidden.byteOffset, T * E * 4);
-    device.queue.writeBuffer(this.graph.rowsFull, 0, rows.full.slice(2 * cell0, 2 * (cell0 + T)));
-    device.queue.writeBuffer(this.graph.rowsSwa, 0, rows.swa.slice(2 * cell0, 2 * (cell0 + T)));
+    this.writeRows(rows, T, cell0);
     const enc = device.createCommandEncoder({ label: 'forward rows' });
     const pass = enc.beginComputePass({ label: 'blocks' });
     for (const s of this.graph.blockSteps) s.encode(pass, T, cell0 + T);
@@ -254,6 +240,33 @@ export class GpuRunner implements OffloadRunner {
     this.stats.readbacks++;
     this.stats.readbackBytes += T * E * 4;
     return result;
+  }
+
+  /** Throws unless rows gives every row of cells [cell0, cell0 + T) a
+   * nonempty range within the cells this forward can see: the kernels
+   * clamp to them, but a range past them is a caller's bug. */
+  private checkRows(rows: BatchRows, T: number, cell0: number): void {
+    if (!Number.isInteger(cell0) || cell0 < 0 || cell0 + T > this.nCtx || rows.full.length < 2 * (cell0 + T) || rows.swa.length < 2 * (cell0 + T)) {
+      throw new HobError('range/out-of-bounds', `cells [${cell0}, ${cell0 + T}) lie outside the GPU cache of ${this.nCtx} or the batch's rows`, {
+        cell0, nTokens: T, nCtx: this.nCtx,
+      });
+    }
+    for (const r of [rows.full, rows.swa]) {
+      for (let t = cell0; t < cell0 + T; t++) {
+        if (r[2 * t] >= r[2 * t + 1] || r[2 * t + 1] > cell0 + T) {
+          throw new HobError('range/out-of-bounds', `row ${t} sees cells [${r[2 * t]}, ${r[2 * t + 1]}), outside [0, ${cell0 + T})`, {
+            row: t, cell0, nTokens: T,
+          });
+        }
+      }
+    }
+  }
+
+  /** The ranges of rows [cell0, cell0 + T), read by a forward whose frame says ranged. */
+  private writeRows(rows: BatchRows, T: number, cell0: number): void {
+    const { device } = this.model.ctx;
+    device.queue.writeBuffer(this.graph.rowsFull, 0, rows.full.slice(2 * cell0, 2 * (cell0 + T)));
+    device.queue.writeBuffer(this.graph.rowsSwa, 0, rows.swa.slice(2 * cell0, 2 * (cell0 + T)));
   }
 
   /** Every logit of the last forward (head on the GPU): after a pick whose

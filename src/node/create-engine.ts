@@ -13,7 +13,6 @@ import * as Comlink from 'comlink';
 import { HobError } from '../shared/errors.js';
 import { openEngine } from '../api/remote-engine.js';
 import { checkEngineOptions } from '../api/options.js';
-import { cpuForImages } from '../api/images.js';
 import type { CreateEngineOptions, HobEngine, ModelInput } from '../shared/types.js';
 import type { EngineWorkerApi, ModelLocation } from '../worker/protocol.js';
 import { nodeEndpoint } from '../worker/node-endpoint.js';
@@ -61,7 +60,7 @@ function startWorker(): Worker {
 /** Loads a model in a worker thread and returns the engine (the browser's API, in Node). */
 export async function createEngine(options: NodeCreateEngineOptions): Promise<HobEngine> {
   if (!options || options.model === undefined) throw new HobError('argument/invalid', 'createEngine needs { model }');
-  let opts = cpuForImages(checkEngineOptions(options, availableParallelism()));
+  let opts = checkEngineOptions(options, availableParallelism());
   // hf:OWNER/REPO[:QUANT]: the Hub names the file (its first part when split), downloaded as any URL.
   const hubName = hubNameOf(opts.model);
   const hub = hubName ? await resolveHubModel(hubName, { endpoint: opts.hubEndpoint, signal: opts.signal }) : undefined;

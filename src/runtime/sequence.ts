@@ -20,7 +20,7 @@
 // (image-spans.ts).
 import { checkKvState, type KvState } from '../core/kv-state.js';
 import type { EvalOptions, Session } from '../core/session.js';
-import { pickedToken, type StepLogits } from '../core/logits.js';
+import { pickedToken, type SamplePick, type StepLogits } from '../core/logits.js';
 import { ContextFullError, HobError, SessionError } from '../shared/errors.js';
 import type { ContextShiftOptions, Progress, ShiftEvent } from '../shared/types.js';
 import { StateCheckpoints, checkpointPositions } from './checkpoints.js';
@@ -174,7 +174,7 @@ export class Sequence {
         const from = rowsDone.get(img.id) ?? 0;
         rowsDone.set(img.id, from + part.length);
         await img.ready();
-        logits = this.evalRows(img, from, part.length);
+        logits = await this.evalRows(img, from, part.length, end === rest.length ? opts.pick : null);
       } else {
         logits = await this.session.eval(part, end === rest.length ? { pick: opts.pick } : {});
       }
@@ -187,11 +187,11 @@ export class Sequence {
 
   /** Rows [from, from + n) of an image (one sub-image), with the attention
    *  its projector asks for. */
-  private evalRows(img: PromptImage, from: number, n: number): StepLogits {
+  private async evalRows(img: PromptImage, from: number, n: number, pick: SamplePick | null | undefined): Promise<StepLogits> {
     const nEmbd = this.session.model.info.nEmbd;
     const rows = img.rows().subarray(from * nEmbd, (from + n) * nEmbd);
     // Gemma 3's image rows attend both ways, in one pass.
-    const logits = this.session.evalEmbeddings(rows, { bidirectional: img.bidirectional });
+    const logits = await this.session.evalEmbeddings(rows, { bidirectional: img.bidirectional, pick });
     this.cachedImages.set(img.id, { key: img.key, lead: img.lead, trail: img.trail });
     return logits;
   }

@@ -27,6 +27,7 @@ import { requestGpu, withErrorScopes } from '../../src/gpu/device.js';
 import { Kernels, actType as actTypeOf, attentionScratchBytes, attentionTilings, createQ8Acts, destroyQ8Acts, needsQ8Acts, type Q8Acts, type RopeConfig, type Step } from '../../src/gpu/kernels/index.js';
 import { createWeightBuffers, destroyWeight } from '../../src/gpu/weights.js';
 import { archCases } from './arch-cases.js';
+import { imageAttentionCase } from './image-attention.js';
 import type { CpuRope } from './cpu-ops.js';
 import {
   GGML, Rng, catchError, check, checkEqual, checkNmse, createFrameBuffer, createTestBuffer, f16Bits, f16Value, nmse,
@@ -1099,6 +1100,7 @@ export const gpuCases: GpuCase[] = [
   kvStoreCase,
   attentionCase,
   attentionTiledCase,
+  imageAttentionCase,
   attentionDecodeCase,
   elementwiseCase,
   kvEraseCase,

@@ -56,7 +56,7 @@ async function evalFixture(model: Model, f: Fixture, rows: Float32Array, perSub:
     let image = 0;
     for (const c of f.chunks) {
       if (c.type === 'text') await s.eval(c.tokens);
-      else s.evalEmbeddings(rows.subarray(image * perSub, ++image * perSub), { bidirectional });
+      else await s.evalEmbeddings(rows.subarray(image * perSub, ++image * perSub), { bidirectional });
     }
     return await greedyTokens(s, model, f.greedy.length);
   } finally {

@@ -186,13 +186,16 @@ describe('vision: images through the public API', () => {
     assert.deepEqual(mine.at(-1), { loaded: projectorBytes.byteLength, total: projectorBytes.byteLength, phase: 'load', file: 'projector' });
   });
 
-  test('a projector keeps every block on the CPU: gpuLayers auto becomes 0, a number is refused', async () => {
-    await assert.rejects(createEngine({ model: { bytes: textBytes }, projector: { bytes: projectorBytes }, gpuLayers: 2, fitCheck: false }), code('argument/invalid'));
-    const auto = await createEngine({ model: { bytes: textBytes }, projector: { bytes: projectorBytes }, gpuLayers: 'auto', threads: 1, contextSize: 256, fitCheck: false });
+  test('a projector leaves the split alone: gpuLayers auto takes the blocks it takes without one', async () => {
+    const opts = { model: { bytes: textBytes }, gpuLayers: 'auto' as const, threads: 1, contextSize: 256, fitCheck: false };
+    const withProjector = await createEngine({ ...opts, projector: { bytes: projectorBytes } });
+    const without = await createEngine(opts);
     try {
-      assert.equal((await auto.info()).load.gpuLayers, 0);
+      assert.equal((await withProjector.info()).images, true);
+      assert.equal((await withProjector.info()).load.gpuLayers, (await without.info()).load.gpuLayers);
     } finally {
-      await auto.unload();
+      await withProjector.unload();
+      await without.unload();
     }
   });
 

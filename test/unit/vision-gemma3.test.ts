@@ -35,7 +35,7 @@ describe('vision: gemma3 against llama.cpp', () => {
     const s = Session.create(model, { nCtx: 256 });
     for (const c of f.chunks) {
       if (c.type === 'text') await s.eval(c.tokens);
-      else s.evalEmbeddings(rows, { bidirectional });
+      else await s.evalEmbeddings(rows, { bidirectional });
     }
     return s;
   }
@@ -123,7 +123,7 @@ describe('vision: gemma3 against llama.cpp', () => {
       const s = Session.create(model, { nCtx: 64 });
       try {
         await s.eval([1, 5, 6]);
-        s.evalEmbeddings(rows, { bidirectional });
+        await s.evalEmbeddings(rows, { bidirectional });
         return s.logits();
       } finally {
         s.free();
@@ -141,10 +141,10 @@ describe('vision: gemma3 against llama.cpp', () => {
     try {
       await s.eval([1, 5, 6]);
       const E = model.info.nEmbd;
-      assert.throws(() => s.evalEmbeddings(new Float32Array(257 * E), { bidirectional: true }), (e: HobError) =>
+      await assert.rejects(() => s.evalEmbeddings(new Float32Array(257 * E), { bidirectional: true }), (e: HobError) =>
         e.code === 'argument/invalid' && /257 rows/.test(e.message));
       assert.equal(s.nPast, 3);
-      s.evalEmbeddings(new Float32Array(256 * E).fill(0.01), { bidirectional: true });
+      await s.evalEmbeddings(new Float32Array(256 * E).fill(0.01), { bidirectional: true });
       assert.equal(s.nPast, 259);
       assert.ok(s.logits().every(Number.isFinite));
     } finally {

@@ -41,7 +41,7 @@ async function evalByHand(s: Session, ids: readonly number[], images: PromptImag
       const img = images.get(ids[i])!;
       const from = done.get(img.id) ?? 0;
       done.set(img.id, from + end - i);
-      s.evalEmbeddings(img.rows().subarray(from * s.model.info.nEmbd, (from + end - i) * s.model.info.nEmbd));
+      await s.evalEmbeddings(img.rows().subarray(from * s.model.info.nEmbd, (from + end - i) * s.model.info.nEmbd));
     } else {
       await s.eval(ids.slice(i, end));
     }

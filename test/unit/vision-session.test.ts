@@ -52,7 +52,7 @@ describe('vision: image rows in a session, against llama.cpp', () => {
         let image = 0;
         for (const c of f.chunks) {
           if (c.type === 'text') await s.eval(c.tokens);
-          else s.evalEmbeddings(enc.embeddings.subarray(image * rowsPer, ++image * rowsPer));
+          else await s.evalEmbeddings(enc.embeddings.subarray(image * rowsPer, ++image * rowsPer));
         }
         assert.equal(s.nPast, f.chunks.reduce((n, c) => n + (c.type === 'text' ? c.tokens.length : c.nTokens), 0));
         // The image rows move these logits by up to 0.2 from one image to
@@ -66,11 +66,11 @@ describe('vision: image rows in a session, against llama.cpp', () => {
     });
   }
 
-  test('text models refuse nothing but wrong-width rows', () => {
+  test('text models refuse nothing but wrong-width rows', async () => {
     const s = Session.create(model, { nCtx: 64 });
     try {
-      assert.throws(() => s.evalEmbeddings(new Float32Array(model.info.nEmbd + 1)), (e: HobError) => e.code === 'argument/invalid');
-      assert.throws(() => s.evalEmbeddings(new Float32Array(model.info.nEmbd * 65)), (e: HobError) => e.code === 'context/overflow');
+      await assert.rejects(() => s.evalEmbeddings(new Float32Array(model.info.nEmbd + 1)), (e: HobError) => e.code === 'argument/invalid');
+      await assert.rejects(() => s.evalEmbeddings(new Float32Array(model.info.nEmbd * 65)), (e: HobError) => e.code === 'context/overflow');
       assert.equal(s.nPast, 0);
     } finally {
       s.free();
