@@ -25,7 +25,12 @@ for (const flags of [[], ['enable-dawn-features=allow_unsafe_apis']]) {
   if (adapter.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName)) {
     const device = await adapter.requestDevice({ requiredFeatures: ['chromium-experimental-subgroup-matrix' as GPUFeatureName] });
     const cfgs = (adapter.info as unknown as { subgroupMatrixConfigs?: unknown[] }).subgroupMatrixConfigs;
-    console.log(`  subgroup matrix configs: ${JSON.stringify(cfgs ?? 'not listed')}`);
+    // The configs' fields are getters on their prototype: name them.
+    const fields = (c: unknown) => {
+      const o = c as Record<string, unknown>;
+      return `${o.componentType}->${o.resultComponentType} ${o.M}x${o.N}x${o.K}`;
+    };
+    console.log(`  subgroup matrix configs: ${cfgs ? cfgs.map(fields).join(', ') : 'not listed'}`);
     device.destroy();
   }
 }

@@ -11,6 +11,41 @@ export interface GpuCaps {
   maxBufferBytes: number;
   maxWorkgroupStorageBytes: number;
   adapterName: string;
+  /** The device's int8 subgroup-matrix multiply (Dawn's experimental
+   * chromium-experimental-subgroup-matrix, behind its unsafe APIs): an
+   * i8 x i8 -> i32 config and the one subgroup size it runs at; undefined
+   * where the feature, such a config or a fixed subgroup size is missing. */
+  int8Matrix?: Int8MatrixShape;
+}
+
+/** An i8 x i8 -> i32 subgroup-matrix config: left M x K, right K x N, result M x N. */
+export interface Int8MatrixShape {
+  M: number;
+  N: number;
+  K: number;
+  subgroupSize: number;
+}
+
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
+
+/** The int8 config matmul_q8_sgmat.wgsl can use, from the adapter's info
+ * (Dawn lists subgroupMatrixConfigs there): M and N dividing 64, K dividing
+ * 32, and a subgroup size that is fixed and divides 256. */
+export function int8MatrixShape(adapter: GPUAdapter, device: GPUDevice): Int8MatrixShape | undefined {
+  if (!device.features.has(SUBGROUP_MATRIX)) return undefined;
+  const info = (adapter.info ?? {}) as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: Record<string, unknown>[] };
+  const sg = info.subgroupMaxSize;
+  if (!sg || info.subgroupMinSize !== sg || 256 % sg !== 0) return undefined;
+  for (const c of info.subgroupMatrixConfigs ?? []) {
+    // The fields are getters on the config's prototype: read each by name.
+    const M = Number(c.M);
+    const N = Number(c.N);
+    const K = Number(c.K);
+    const ok = String(c.componentType) === 'i8' && String(c.resultComponentType) === 'i32' &&
+      [8, 16, 32, 64].includes(M) && [8, 16, 32, 64].includes(N) && [8, 16, 32].includes(K);
+    if (ok) return { M, N, K, subgroupSize: sg };
+  }
+  return undefined;
 }
 
 export interface GpuContext {
@@ -80,7 +115,9 @@ export async function requestGpu(opts: { gpu?: GPU; powerPreference?: GPUPowerPr
   }
   if (!adapter) throw new GpuError('gpu/unavailable', 'no WebGPU adapter was found', { lost: false });
 
-  const wanted: GPUFeatureName[] = ['subgroups', 'shader-f16', 'timestamp-query'];
+  // The subgroup-matrix feature is offered only by a Dawn instance made with
+  // its unsafe APIs allowed (node-device.ts: HOB_DAWN_UNSAFE_APIS).
+  const wanted: GPUFeatureName[] = ['subgroups', 'shader-f16', 'timestamp-query', SUBGROUP_MATRIX];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const k of raisedLimits) {
@@ -101,6 +138,7 @@ export async function requestGpu(opts: { gpu?: GPU; powerPreference?: GPUPowerPr
     maxBufferBytes: device.limits.maxBufferSize,
     maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize,
     adapterName: adapterName(adapter),
+    int8Matrix: int8MatrixShape(adapter, device),
   };
   return { device, caps, lost: device.lost, gpu, adapter };
 }
