@@ -4,7 +4,11 @@
 // dispatches, median of 5 passes; weights and activations are random bytes
 // (the time does not depend on the values).
 //
-//   node --import tsx bench/gpu-matmul.ts [--tiles 4x2x1,4x2x2] [--tokens 256,512] [--shapes llama-1b|qwen2-0.5b] [--out FILE]
+// The tile `sgmat` is the int8 subgroup-matrix kernel (matmul_q8_sgmat.wgsl),
+// measured where the device offers it (Dawn's unsafe APIs: this bench sets
+// HOB_DAWN_UNSAFE_APIS=1 unless told otherwise) for the types it serves.
+//
+//   node --import tsx bench/gpu-matmul.ts [--tiles 4x2x1,4x2x2,sgmat] [--tokens 256,512] [--shapes llama-1b|qwen2-0.5b] [--out FILE]
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -14,7 +18,7 @@ import { requestNodeGpu } from '../src/node/index.js';
 
 const { values: opts } = parseArgs({
   options: {
-    tiles: { type: 'string', default: '4x2x1,4x2x2,2x2x4,4x4x1,4x4x2,8x2x1,8x4x1,2x4x2' },
+    tiles: { type: 'string', default: '4x2x1,4x2x2,2x2x4,4x4x1,4x4x2,8x2x1,8x4x1,2x4x2,sgmat' },
     tokens: { type: 'string', default: '256,512' },
     types: { type: 'string', default: 'q4_0,q4_k' },
     shapes: { type: 'string', default: 'llama-1b' },
@@ -31,10 +35,16 @@ const MODEL_SHAPES: Record<string, [string, number, number][]> = {
   'qwen2-0.5b': [['qkv', 1152, 896], ['o', 896, 896], ['gate+up', 9728, 896], ['down', 896, 4864]],
 };
 const SHAPES = MODEL_SHAPES[opts.shapes!];
+const tileOf = (tile: string) => {
+  const [rows, tokens, blocks] = tile.split('x').map(Number);
+  return { rows, tokens, blocks };
+};
 if (!SHAPES) throw new Error(`--shapes takes ${Object.keys(MODEL_SHAPES).join(' or ')}`);
 
+process.env.HOB_DAWN_UNSAFE_APIS ??= '1';
 const ctx = await requestNodeGpu();
-console.error(`adapter: ${ctx.caps.adapterName}`);
+const im = ctx.caps.int8Matrix;
+console.error(`adapter: ${ctx.caps.adapterName}; int8 subgroup matrix: ${im ? `${im.M}x${im.N}x${im.K}, subgroup ${im.subgroupSize}` : 'none'}`);
 const { device } = ctx;
 if (!device.features.has('timestamp-query')) throw new Error('this adapter has no timestamp queries');
 const tokenCounts = opts.tokens!.split(',').map(Number);
@@ -56,8 +66,11 @@ for (const typeName of opts.types!.split(',')) {
     const acts = createQ8Acts(device, 'x', maxT, nCols, actType);
     const y = device.createBuffer({ size: maxT * nRows * 4, usage: GPUBufferUsage.STORAGE });
     for (const tile of opts.tiles!.split(',')) {
-      const [rm, tn, kb] = tile.split('x').map(Number);
-      const kernels = new Kernels(ctx, { q8Tile: { rows: rm, tokens: tn, blocks: kb } });
+      const kernels = tile === 'sgmat' ? new Kernels(ctx) : new Kernels(ctx, { int8Matrix: false, q8Tile: tileOf(tile) });
+      if (tile === 'sgmat' && (!kernels.int8Matrix || typeName.endsWith('_k'))) {
+        kernels.destroy();
+        continue;
+      }
       const step = kernels.matmul(w, acts, y, frame);
       for (const T of tokenCounts) {
         device.queue.writeBuffer(frame, 0, new Uint32Array([T, 0, T, 0]));

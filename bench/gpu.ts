@@ -50,6 +50,12 @@ const { values: opts } = parseArgs({
   },
 });
 
+// Dawn's unsafe APIs carry the int8 subgroup-matrix feature the quantized
+// prefill matmul uses where offered (src/gpu/node-device.ts): on unless the
+// environment says HOB_DAWN_UNSAFE_APIS=0 (to measure without it). The
+// child processes inherit it.
+process.env.HOB_DAWN_UNSAFE_APIS ??= '1';
+
 const nPrompt = Number(opts.prompt);
 // Timed prefills of the prompt per run, after the warm-up; the median is reported.
 const PREFILL_REPS = 5;
@@ -287,7 +293,7 @@ async function runHob(modelPath: string): Promise<RunResult> {
   if (errors.length) throw new Error(`WebGPU errors: ${errors.join('; ')}`);
   const result: RunResult = {
     backend: 'hob (WebGPU, Dawn)',
-    device: gpu.caps.adapterName,
+    device: gpu.caps.adapterName + (gpu.caps.int8Matrix ? ` (int8 subgroup matrix ${gpu.caps.int8Matrix.M}x${gpu.caps.int8Matrix.N}x${gpu.caps.int8Matrix.K})` : ''),
     prefillTokens: ids.length,
     prefillTokensPerSecond: median(prefillSamples),
     prefillSamples,

@@ -11,6 +11,42 @@ export interface GpuCaps {
   maxBufferBytes: number;
   maxWorkgroupStorageBytes: number;
   adapterName: string;
+  /** The device's int8 subgroup-matrix multiply (Dawn's experimental
+   * chromium-experimental-subgroup-matrix, behind its unsafe APIs): an
+   * i8 x i8 -> i32 config and the one subgroup size it runs at; undefined
+   * where the feature, such a config or a fixed subgroup size is missing,
+   * or where the compiler refuses the builtins as the kernel spells them. */
+  int8Matrix?: Int8MatrixShape;
+}
+
+/** An i8 x i8 -> i32 subgroup-matrix config: left M x K, right K x N, result M x N. */
+export interface Int8MatrixShape {
+  M: number;
+  N: number;
+  K: number;
+  subgroupSize: number;
+}
+
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
+
+/** The int8 config matmul_q8_sgmat.wgsl can use, from the adapter's info
+ * (Dawn lists subgroupMatrixConfigs there): M and N dividing 64, K dividing
+ * 32, and a subgroup size that is fixed and divides 256. */
+export function int8MatrixShape(adapter: GPUAdapter, device: GPUDevice): Int8MatrixShape | undefined {
+  if (!device.features.has(SUBGROUP_MATRIX)) return undefined;
+  const info = (adapter.info ?? {}) as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: Record<string, unknown>[] };
+  const sg = info.subgroupMaxSize;
+  if (!sg || info.subgroupMinSize !== sg || 256 % sg !== 0) return undefined;
+  for (const c of info.subgroupMatrixConfigs ?? []) {
+    // The fields are getters on the config's prototype: read each by name.
+    const M = Number(c.M);
+    const N = Number(c.N);
+    const K = Number(c.K);
+    const ok = String(c.componentType) === 'i8' && String(c.resultComponentType) === 'i32' &&
+      [8, 16, 32, 64].includes(M) && [8, 16, 32, 64].includes(N) && [8, 16, 32].includes(K);
+    if (ok) return { M, N, K, subgroupSize: sg };
+  }
+  return undefined;
 }
 
 export interface GpuContext {
@@ -80,7 +116,9 @@ export async function requestGpu(opts: { gpu?: GPU; powerPreference?: GPUPowerPr
   }
   if (!adapter) throw new GpuError('gpu/unavailable', 'no WebGPU adapter was found', { lost: false });
 
-  const wanted: GPUFeatureName[] = ['subgroups', 'shader-f16', 'timestamp-query'];
+  // The subgroup-matrix feature is offered only by a Dawn instance made with
+  // its unsafe APIs allowed (node-device.ts: HOB_DAWN_UNSAFE_APIS).
+  const wanted: GPUFeatureName[] = ['subgroups', 'shader-f16', 'timestamp-query', SUBGROUP_MATRIX];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const k of raisedLimits) {
@@ -93,6 +131,8 @@ export async function requestGpu(opts: { gpu?: GPU; powerPreference?: GPUPowerPr
   } catch (e) {
     throw new GpuError('gpu/unavailable', `requesting a WebGPU device failed: ${(e as Error).message}`, { lost: false });
   }
+  let int8Matrix = int8MatrixShape(adapter, device);
+  if (int8Matrix && !(await int8MatrixCompiles(device, int8Matrix))) int8Matrix = undefined;
   const caps: GpuCaps = {
     hasSubgroups: device.features.has('subgroups'),
     hasF16: device.features.has('shader-f16'),
@@ -101,8 +141,31 @@ export async function requestGpu(opts: { gpu?: GPU; powerPreference?: GPUPowerPr
     maxBufferBytes: device.limits.maxBufferSize,
     maxWorkgroupStorageBytes: device.limits.maxComputeWorkgroupStorageSize,
     adapterName: adapterName(adapter),
+    int8Matrix,
   };
   return { device, caps, lost: device.lost, gpu, adapter };
+}
+
+/** Whether the WGSL compiler takes the builtins matmul_q8_sgmat.wgsl uses,
+ * spelled as it spells them, for this shape: experimental builtins have
+ * changed spelling between Dawn releases, and a prefill that fails to
+ * compile would be worse than the slower kernel. */
+async function int8MatrixCompiles(device: GPUDevice, m: Int8MatrixShape): Promise<boolean> {
+  const code = `enable chromium_experimental_subgroup_matrix;
+var<workgroup> a: array<i32, ${(m.M * m.K + m.K * m.N) / 4}>;
+var<workgroup> r: array<i32, ${m.M * m.N}>;
+@compute @workgroup_size(${m.subgroupSize})
+fn main() {
+  let left = subgroupMatrixLoad<subgroup_matrix_left<i8, ${m.K}, ${m.M}>, row_major>(&a, 0u, ${m.K}u);
+  let right = subgroupMatrixLoad<subgroup_matrix_right<i8, ${m.N}, ${m.K}>, col_major>(&a, ${m.M * m.K}u, ${m.K}u);
+  let d = subgroupMatrixMultiplyAccumulate(left, right, subgroup_matrix_result<i32, ${m.N}, ${m.M}>());
+  subgroupMatrixStore<row_major>(&r, 0u, d, ${m.N}u);
+}`;
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ label: 'int8 subgroup matrix probe', code });
+  const info = await module.getCompilationInfo();
+  const error = await device.popErrorScope();
+  return !error && !info.messages.some((msg) => msg.type === 'error');
 }
 
 /** Runs fn inside validation and out-of-memory error scopes and throws a

@@ -31,8 +31,20 @@ async function dawnInstance(): Promise<GPU> {
       if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
     }
   }
-  instance ??= dawn.create([]);
+  instance ??= dawn.create(unsafeApisAllowed() ? ['enable-dawn-features=allow_unsafe_apis'] : []);
   return instance;
+}
+
+/**
+ * Whether Dawn's unsafe APIs are allowed: an explicit opt-in, the
+ * environment variable HOB_DAWN_UNSAFE_APIS=1, read when the process's Dawn
+ * instance is made. They carry experimental features, among them
+ * chromium-experimental-subgroup-matrix (the int8 matrix multiply the
+ * quantized prefill matmul uses where offered), which browsers do not
+ * expose by default and whose validation is less complete: off unless asked.
+ */
+export function unsafeApisAllowed(): boolean {
+  return process.env.HOB_DAWN_UNSAFE_APIS === '1';
 }
 
 /** A WebGPU device in Node; GpuError 'gpu/unavailable' when the `webgpu`

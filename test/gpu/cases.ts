@@ -147,8 +147,14 @@ function referenceMatmul(env: GpuTestEnv, type: number, wBytes: Uint8Array, rows
 
 // The fallbacks: workgroup-memory reductions and the unpacked 8-bit dot,
 // and only the large tile for the quantized prefill kernel (64 x 64, two
-// blocks a stage; by default the small shapes here take 32 x 32, four a stage).
-const fallback = (env: GpuTestEnv) => new Kernels(env.ctx, { subgroups: false, packedDot4: false, q8Tile: { rows: 4, tokens: 4, blocks: 2 } });
+// blocks a stage; by default the small shapes here take 32 x 32, four a
+// stage), never its subgroup-matrix variant (which the fast path takes
+// where the device has an int8 config: then the bits compared below are
+// matmul_q8_sgmat.wgsl's against matmul_q8_tiled.wgsl's).
+const fallback = (env: GpuTestEnv) => new Kernels(env.ctx, { subgroups: false, packedDot4: false, int8Matrix: false, q8Tile: { rows: 4, tokens: 4, blocks: 2 } });
+
+// The weight types matmul_q8_sgmat.wgsl serves where the device has it.
+const sgmatTypes = new Set(['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl']);
 
 const matmulCase = (name: string, type: number, shapes: readonly (readonly [number, number, number])[], bytes: (rng: Rng, rows: number, cols: number) => Uint8Array): GpuCase => ({
   name: `matmul over ${name} weights matches the CPU op for decode and prefill shapes, fast path and fallback`,
@@ -178,7 +184,8 @@ const matmulCase = (name: string, type: number, shapes: readonly (readonly [numb
       }
     }
     slow.destroy();
-    env.report(`matmul ${name}: NMSE vs CPU ${worstCpu.toExponential(2)} (limit ${matmulNmse[name].toExponential(0)}), vs f64 of the converted activations ${worstRef.toExponential(2)}`);
+    const sgmat = env.kernels.int8Matrix && sgmatTypes.has(name) ? '; prefill through int8 subgroup matrices, bit-equal to the tiled kernel' : '';
+    env.report(`matmul ${name}: NMSE vs CPU ${worstCpu.toExponential(2)} (limit ${matmulNmse[name].toExponential(0)}), vs f64 of the converted activations ${worstRef.toExponential(2)}${sgmat}`);
   },
 });
 

@@ -5,6 +5,7 @@
 import * as wgsl from '../shaders.js';
 import { WorkgroupLimit } from './dispatch.js';
 import { Pipelines } from './pipelines.js';
+import type { Int8MatrixShape } from '../device.js';
 
 /** The quantized prefill kernel's tile (KernelOptions.q8Tile). */
 export interface Q8Tile {
@@ -22,6 +23,9 @@ export interface KernelSettings {
   q8Tiles: Q8Tile[];
   attnTileRows: number | undefined;
   attnStoreScores: boolean;
+  /** The int8 subgroup-matrix prefill kernel's shape and blocks a stage
+   * (matmul_q8_sgmat.wgsl); undefined: matmul_q8_tiled.wgsl everywhere. */
+  int8Matrix: (Int8MatrixShape & { blocks: number }) | undefined;
 }
 
 export class KernelContext {
@@ -33,6 +37,7 @@ export class KernelContext {
   readonly q8Tiles: Q8Tile[];
   readonly attnTileRows: number | undefined;
   readonly attnStoreScores: boolean;
+  readonly int8Matrix: KernelSettings['int8Matrix'];
   private readonly owned: GPUBuffer[] = [];
   /** Bound where RoPE has no frequency factors (the binding must exist). */
   readonly noFactors: GPUBuffer;
@@ -51,6 +56,7 @@ export class KernelContext {
     this.q8Tiles = settings.q8Tiles;
     this.attnTileRows = settings.attnTileRows;
     this.attnStoreScores = settings.attnStoreScores;
+    this.int8Matrix = settings.int8Matrix;
     this.pipelines = new Pipelines(device);
     this.noFactors = this.createOwnedBuffer('rope/no-factors', 16, GPUBufferUsage.STORAGE, new Float32Array([1, 1, 1, 1]));
     this.dummy = this.createOwnedBuffer('unused output', 16, GPUBufferUsage.STORAGE, new Float32Array(4));

@@ -56,13 +56,25 @@ export interface KernelOptions {
    * packed_4x8_integer_dot_product is present); false forces the unpacked
    * fallback. */
   packedDot4?: boolean;
+  /** Use the int8 subgroup-matrix prefill matmul (matmul_q8_sgmat.wgsl) for
+   * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL weights (default: where the
+   * device has GpuCaps.int8Matrix); it gives the same bits as
+   * matmul_q8_tiled.wgsl. false forces the latter. */
+  int8Matrix?: boolean;
 }
+
+// matmul_q8_sgmat.wgsl's workgroup memory per block a stage: the 64 rows'
+// and 64 tokens' int8 (2 x 2 KiB), the 64 x 64 i32 dots (16 KiB), and the
+// rows' scales (4 + 24 bytes) and tokens' scales and extras (4 + 4 bytes).
+const SGMAT_BYTES_PER_BLOCK = 2 * 2048 + 16384 + 64 * 28 + 64 * 8;
 
 export class Kernels {
   readonly device: GPUDevice;
   /** Which fast paths the kernels use (for reports and tests). */
   readonly subgroups: boolean;
   readonly packedDot4: boolean;
+  /** Whether quantized prefill matmuls use subgroup matrices (for reports and tests). */
+  readonly int8Matrix: boolean;
   private readonly kc: KernelContext;
 
   constructor(ctx: GpuContext, opts: KernelOptions = {}) {
@@ -80,7 +92,12 @@ export class Kernels {
     this.subgroups = (opts.subgroups ?? true) && ctx.caps.hasSubgroups;
     const features = (ctx.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
     this.packedDot4 = (opts.packedDot4 ?? true) && !!features?.has('packed_4x8_integer_dot_product');
+    const shape = ctx.caps.int8Matrix;
+    const sgBlocks = [2, 1].find((b) => b * SGMAT_BYTES_PER_BLOCK <= ctx.device.limits.maxComputeWorkgroupStorageSize);
+    const int8Matrix = (opts.int8Matrix ?? true) && shape && sgBlocks ? { ...shape, blocks: sgBlocks } : undefined;
+    this.int8Matrix = !!int8Matrix;
     this.kc = new KernelContext(ctx.device, {
+      int8Matrix,
       subgroups: this.subgroups,
       packedDot4: this.packedDot4,
       maxGroupsPerDim: Math.min(ctx.device.limits.maxComputeWorkgroupsPerDimension, opts.maxWorkgroupsPerDimension ?? Infinity),

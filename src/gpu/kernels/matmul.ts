@@ -53,6 +53,16 @@ export const Q8_TILE_LARGE: Q8Tile = { rows: 4, tokens: 4, blocks: 2 };
 export const Q8_TILE_SMALL: Q8Tile = { rows: 2, tokens: 2, blocks: 4 };
 const Q8_TILE_MIN_GROUPS = 128;
 
+// Weights whose 32-element blocks have one integer scale (load_scales gives
+// sc = (1, 1)): matmul_q8_sgmat.wgsl serves them.
+const SGMAT_TYPES: ReadonlySet<GpuWeightType> = new Set(['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl']);
+const SGMAT_TILE = 64;
+
+/** matmul_q8_sgmat.wgsl with the device's matrix shape as constants. */
+function sgmatWgsl(m: NonNullable<KernelContext['int8Matrix']>): string {
+  return `const SM: u32 = ${m.M}u;\nconst SN: u32 = ${m.N}u;\nconst SK: u32 = ${m.K}u;\nconst SG: u32 = ${m.subgroupSize}u;\nconst KB: u32 = ${m.blocks}u;\n${wgsl.matmulQ8SgmatWgsl}`;
+}
+
 // matvec_q8_norm.wgsl normalizes and quantizes its row in workgroup memory:
 // 8192 columns (8 KiB of quants) at most.
 const NORM_FUSED_MAX_COLS = 8192;
@@ -104,11 +114,14 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
     const dot4 = kc.packedDot4 ? wgsl.dot4PackedWgsl : wgsl.dot4UnpackedWgsl;
     const tpr = Math.min(MATVEC_Q8_TPR, pow2Ceil(w.cols / 32));
     matvec = pipelines.get(`matvec_q8/${w.type}`, [...base, dot4, kc.reduceWgsl(), wgsl.matvecQ8Wgsl], 'matvec_q8', { TPR: tpr });
-    tiled = kc.q8Tiles.map((t) => ({
-      pipeline: pipelines.get(`tiled_q8/${w.type}`, [...base, dot4, wgsl.matmulQ8TiledWgsl], 'matmul_q8_tiled', { RM: t.rows, TN: t.tokens, KB: t.blocks }),
-      rows: 16 * t.rows,
-      tokens: 16 * t.tokens,
-    }));
+    const im = kc.int8Matrix;
+    tiled = im && SGMAT_TYPES.has(w.type)
+      ? [{ pipeline: pipelines.get(`sgmat_q8/${w.type}/${im.M}x${im.N}x${im.K}/${im.subgroupSize}/${im.blocks}`, [...base, sgmatWgsl(im)], 'matmul_q8_sgmat'), rows: SGMAT_TILE, tokens: SGMAT_TILE }]
+      : kc.q8Tiles.map((t) => ({
+        pipeline: pipelines.get(`tiled_q8/${w.type}`, [...base, dot4, wgsl.matmulQ8TiledWgsl], 'matmul_q8_tiled', { RM: t.rows, TN: t.tokens, KB: t.blocks }),
+        rows: 16 * t.rows,
+        tokens: 16 * t.tokens,
+      }));
     rowsPerGroup = 256 / tpr;
   } else {
     rowsPerGroup = kc.matvecRows ?? 256 / Math.min(MATVEC_TPR, pow2Ceil(w.cols / 8));

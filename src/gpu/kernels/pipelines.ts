@@ -25,6 +25,7 @@ export class Pipelines {
     let directives = '';
     if (code.includes('subgroupShuffleXor')) directives += 'enable subgroups;\n';
     if (code.includes('dot4I8Packed')) directives += 'requires packed_4x8_integer_dot_product;\n';
+    if (code.includes('subgroupMatrixLoad')) directives += 'enable chromium_experimental_subgroup_matrix;\n';
     code = directives + code;
     const fullKey = `${key}|${directives}|${entryPoint}|${JSON.stringify(constants ?? {})}`;
     let p = this.pipelines.get(fullKey);
