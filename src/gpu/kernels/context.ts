@@ -13,6 +13,16 @@ export interface Q8Tile {
   blocks: number;
 }
 
+/** The subgroup prefill kernel's tile (KernelOptions.q8SgTile,
+ * matmul_q8_sg.wgsl): rows a row group computes, tokens an invocation
+ * computes, invocations a row group and a workgroup. */
+export interface Q8SgTile {
+  rows: number;
+  tokens: number;
+  lanes: number;
+  workgroup: number;
+}
+
 /** KernelOptions checked, with the device's capabilities and the defaults applied. */
 export interface KernelSettings {
   subgroups: boolean;
@@ -20,6 +30,10 @@ export interface KernelSettings {
   maxGroupsPerDim: number;
   matvecRows: number | undefined;
   q8Tiles: Q8Tile[];
+  /** Where the quantized prefill kernel shares its tiles by subgroup
+   * shuffles (matmul_q8_sg.wgsl): its tiles, rows already capped by the
+   * minimum subgroup size; empty for matmul_q8_tiled.wgsl. */
+  q8SgTiles: Q8SgTile[];
   attnTileRows: number | undefined;
 }
 
@@ -30,6 +44,7 @@ export class KernelContext {
   readonly packedDot4: boolean;
   readonly matvecRows: number | undefined;
   readonly q8Tiles: Q8Tile[];
+  readonly q8SgTiles: Q8SgTile[];
   readonly attnTileRows: number | undefined;
   private readonly owned: GPUBuffer[] = [];
   /** Bound where RoPE has no frequency factors (the binding must exist). */
@@ -47,6 +62,7 @@ export class KernelContext {
     this.limit = new WorkgroupLimit(settings.maxGroupsPerDim);
     this.matvecRows = settings.matvecRows;
     this.q8Tiles = settings.q8Tiles;
+    this.q8SgTiles = settings.q8SgTiles;
     this.attnTileRows = settings.attnTileRows;
     this.pipelines = new Pipelines(device);
     this.noFactors = this.createOwnedBuffer('rope/no-factors', 16, GPUBufferUsage.STORAGE, new Float32Array([1, 1, 1, 1]));

@@ -5,7 +5,7 @@
 import { HobError } from '../../shared/errors.js';
 import * as wgsl from '../shaders.js';
 import type { GpuWeight, GpuWeightType } from '../weights.js';
-import { f32Bits, pow2Ceil, type KernelContext, type Q8Tile } from './context.js';
+import { f32Bits, pow2Ceil, type KernelContext, type Q8SgTile, type Q8Tile } from './context.js';
 import { checkTokens, gridStep, rowsIn } from './dispatch.js';
 import { actType, actsServe, isQ8Acts, needsQ8Acts, q8Rows, type Q8Acts } from './q8-acts.js';
 import type { Step } from './types.js';
@@ -52,6 +52,19 @@ const TILE_TOKENS = 32;
 export const Q8_TILE_LARGE: Q8Tile = { rows: 4, tokens: 4, blocks: 2 };
 export const Q8_TILE_SMALL: Q8Tile = { rows: 2, tokens: 2, blocks: 4 };
 const Q8_TILE_MIN_GROUPS = 128;
+// The subgroup kernel's (KernelOptions.q8SgTile): workgroups of 64, row
+// groups of 16 invocations; 8 rows x 4 tokens an invocation (a 32 x 64
+// tile), or 4 x 2 (16 x 32) where that gives too few workgroups. Rows are
+// capped by the adapter's minimum subgroup size (4 on SwiftShader: 16 x 64).
+export const Q8_SG_TILE_LARGE: Q8SgTile = { rows: 8, tokens: 4, lanes: 16, workgroup: 64 };
+export const Q8_SG_TILE_SMALL: Q8SgTile = { rows: 4, tokens: 2, lanes: 16, workgroup: 64 };
+
+/** Whether t is a tile matmul_q8_sg.wgsl takes (before the subgroup cap). */
+export function validSgTile(t: Q8SgTile): boolean {
+  const pow2 = (n: number) => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
+  return Number.isInteger(t.rows) && t.rows >= 1 && t.rows <= 16 && t.rows <= t.lanes && Number.isInteger(t.tokens) && t.tokens >= 1 && t.tokens <= 4 &&
+    pow2(t.lanes) && pow2(t.workgroup) && t.workgroup <= 256 && t.lanes <= t.workgroup;
+}
 
 // matvec_q8_norm.wgsl normalizes and quantizes its row in workgroup memory:
 // 8192 columns (8 KiB of quants) at most.
@@ -104,11 +117,17 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
     const dot4 = kc.packedDot4 ? wgsl.dot4PackedWgsl : wgsl.dot4UnpackedWgsl;
     const tpr = Math.min(MATVEC_Q8_TPR, pow2Ceil(w.cols / 32));
     matvec = pipelines.get(`matvec_q8/${w.type}`, [...base, dot4, kc.reduceWgsl(), wgsl.matvecQ8Wgsl], 'matvec_q8', { TPR: tpr });
-    tiled = kc.q8Tiles.map((t) => ({
-      pipeline: pipelines.get(`tiled_q8/${w.type}`, [...base, dot4, wgsl.matmulQ8TiledWgsl], 'matmul_q8_tiled', { RM: t.rows, TN: t.tokens, KB: t.blocks }),
-      rows: 16 * t.rows,
-      tokens: 16 * t.tokens,
-    }));
+    tiled = kc.q8SgTiles.length > 0
+      ? kc.q8SgTiles.map((t) => ({
+        pipeline: pipelines.get(`tiled_q8_sg/${w.type}`, [...base, dot4, wgsl.matmulQ8SgWgsl], 'matmul_q8_sg', { R: t.rows, TPL: t.tokens, L: t.lanes, WG: t.workgroup }),
+        rows: (t.workgroup / t.lanes) * t.rows,
+        tokens: t.lanes * t.tokens,
+      }))
+      : kc.q8Tiles.map((t) => ({
+        pipeline: pipelines.get(`tiled_q8/${w.type}`, [...base, dot4, wgsl.matmulQ8TiledWgsl], 'matmul_q8_tiled', { RM: t.rows, TN: t.tokens, KB: t.blocks }),
+        rows: 16 * t.rows,
+        tokens: 16 * t.tokens,
+      }));
     rowsPerGroup = 256 / tpr;
   } else {
     rowsPerGroup = kc.matvecRows ?? 256 / Math.min(MATVEC_TPR, pow2Ceil(w.cols / 8));
