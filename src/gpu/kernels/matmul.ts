@@ -54,7 +54,9 @@ export const Q8_TILE_SMALL: Q8Tile = { rows: 2, tokens: 2, blocks: 4 };
 const Q8_TILE_MIN_GROUPS = 128;
 // The subgroup kernel's (KernelOptions.q8SgTile): workgroups of 64, row
 // groups of 16 invocations; 8 rows x 4 tokens an invocation (a 32 x 64
-// tile), or 4 x 2 (16 x 32) where that gives too few workgroups. Rows are
+// tile), or 4 x 2 (16 x 32) where that gives fewer invocations than
+// Q8_TILE_MIN_GROUPS workgroups of 256. Not yet measured on a real GPU
+// (bench/gpu-matmul.ts times every tile). Rows are
 // capped by the adapter's minimum subgroup size (4 on SwiftShader: 16 x 64).
 export const Q8_SG_TILE_LARGE: Q8SgTile = { rows: 8, tokens: 4, lanes: 16, workgroup: 64 };
 export const Q8_SG_TILE_SMALL: Q8SgTile = { rows: 4, tokens: 2, lanes: 16, workgroup: 64 };
@@ -110,7 +112,7 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
   const base = [wgsl.commonWgsl, wgsl.matmulOutWgsl, dequantWgsl[w.type]];
   const pipelines = kc.pipelines;
   let matvec: GPUComputePipeline;
-  let tiled: { pipeline: GPUComputePipeline; rows: number; tokens: number }[];
+  let tiled: { pipeline: GPUComputePipeline; rows: number; tokens: number; invocations: number }[];
   let rowsPerGroup: number;
   if (q8) {
     base.splice(1, 0, qactWgsl[act as Q8Acts['type']]);
@@ -122,17 +124,19 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
         pipeline: pipelines.get(`tiled_q8_sg/${w.type}`, [...base, dot4, wgsl.matmulQ8SgWgsl], 'matmul_q8_sg', { R: t.rows, TPL: t.tokens, L: t.lanes, WG: t.workgroup }),
         rows: (t.workgroup / t.lanes) * t.rows,
         tokens: t.lanes * t.tokens,
+        invocations: t.workgroup,
       }))
       : kc.q8Tiles.map((t) => ({
         pipeline: pipelines.get(`tiled_q8/${w.type}`, [...base, dot4, wgsl.matmulQ8TiledWgsl], 'matmul_q8_tiled', { RM: t.rows, TN: t.tokens, KB: t.blocks }),
         rows: 16 * t.rows,
         tokens: 16 * t.tokens,
+        invocations: 256,
       }));
     rowsPerGroup = 256 / tpr;
   } else {
     rowsPerGroup = kc.matvecRows ?? 256 / Math.min(MATVEC_TPR, pow2Ceil(w.cols / 8));
     matvec = pipelines.get(`matvec/${w.type}`, [...base, kc.reduceWgsl(), wgsl.matvecWgsl], 'matvec', { ROWS_PER_WG: rowsPerGroup });
-    tiled = [{ pipeline: pipelines.get(`tiled/${w.type}`, [...base, wgsl.matmulTiledWgsl], 'matmul_tiled'), rows: TILE_ROWS, tokens: TILE_TOKENS }];
+    tiled = [{ pipeline: pipelines.get(`tiled/${w.type}`, [...base, wgsl.matmulTiledWgsl], 'matmul_tiled'), rows: TILE_ROWS, tokens: TILE_TOKENS, invocations: 256 }];
   }
   const norm = opts.norm;
   let normed: GPUComputePipeline | null = null;
@@ -190,8 +194,9 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
           pass.dispatchWorkgroups(gx, gy, nTokens);
         }
       } else {
-        // The first tile that still gives enough workgroups, else the last.
-        const found = tiled.findIndex((t) => Math.ceil(w.rows / t.rows) * Math.ceil(nTokens / t.tokens) >= Q8_TILE_MIN_GROUPS);
+        // The first tile that still gives enough workgroups (counted in
+        // workgroups of 256: the subgroup kernel's are smaller), else the last.
+        const found = tiled.findIndex((t) => Math.ceil(w.rows / t.rows) * Math.ceil(nTokens / t.tokens) * t.invocations >= Q8_TILE_MIN_GROUPS * 256);
         const k = found === -1 ? tiled.length - 1 : found;
         const t = tiled[k];
         pass.setPipeline(t.pipeline);
