@@ -148,13 +148,18 @@ function referenceMatmul(env: GpuTestEnv, type: number, wBytes: Uint8Array, rows
 // The fallbacks: workgroup-memory reductions and the unpacked 8-bit dot,
 // and only the large tile for the quantized prefill kernel (64 x 64, two
 // blocks a stage; by default the small shapes here take 32 x 32, four a
-// stage), never its subgroup-matrix variant (which the fast path takes
-// where the device has an int8 config: then the bits compared below are
-// matmul_q8_sgmat.wgsl's against matmul_q8_tiled.wgsl's).
+// stage), never a subgroup variant: where the adapter has subgroups the
+// default quantized prefill kernel is matmul_q8_sg.wgsl, and where it has
+// an int8 subgroup-matrix config matmul_q8_sgmat.wgsl for the types below
+// (then the bits compared are theirs against matmul_q8_tiled.wgsl's).
 const fallback = (env: GpuTestEnv) => new Kernels(env.ctx, { subgroups: false, packedDot4: false, int8Matrix: false, q8Tile: { rows: 4, tokens: 4, blocks: 2 } });
 
 // The weight types matmul_q8_sgmat.wgsl serves where the device has it.
 const sgmatTypes = new Set(['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl']);
+// The subgroup kernel with row groups of 2 invocations (several to a
+// subgroup, where the default's 16 span several subgroups of SwiftShader's
+// 4), an odd token count and workgroups of 32; never the matrix kernel.
+const narrowSg = (env: GpuTestEnv) => new Kernels(env.ctx, { int8Matrix: false, q8SgTile: { rows: 2, tokens: 3, lanes: 2, workgroup: 32 } });
 
 const matmulCase = (name: string, type: number, shapes: readonly (readonly [number, number, number])[], bytes: (rng: Rng, rows: number, cols: number) => Uint8Array): GpuCase => ({
   name: `matmul over ${name} weights matches the CPU op for decode and prefill shapes, fast path and fallback`,
@@ -163,13 +168,18 @@ const matmulCase = (name: string, type: number, shapes: readonly (readonly [numb
     let worstCpu = 0;
     let worstRef = 0;
     const slow = fallback(env);
+    const narrow = narrowSg(env);
+    const quantized = actType[type] !== GGML.F32 && actType[type] !== GGML.F16 && actType[type] !== GGML.BF16;
+    let equalSg = 0;
     for (const [rows, cols, T] of shapes) {
       const wBytes = bytes(rng, rows, cols);
       const x = rng.floats(T * cols);
       const want = env.cpu.matmul(type, wBytes, rows, cols, x, T);
       const ref = referenceMatmul(env, type, wBytes, rows, cols, x, T);
       const ys: Float32Array[] = [];
-      for (const [path, k] of [['fast', env.kernels], ['fallback', slow]] as const) {
+      const paths: [string, Kernels][] = [['fast', env.kernels], ['fallback', slow]];
+      if (quantized && T > 1 && narrow.q8Subgroups) paths.push(['narrow subgroup tile', narrow]);
+      for (const [path, k] of paths) {
         const { y } = await gpuMatmul(env, k, type, wBytes, rows, cols, x, T);
         const shape = `${name} ${rows}x${cols}, ${T} tokens (${path})`;
         // Q8_1's s is f16(d * sum) rather than f16(d) * sum: not the dequantized activations.
@@ -177,15 +187,21 @@ const matmulCase = (name: string, type: number, shapes: readonly (readonly [numb
         worstCpu = Math.max(worstCpu, checkNmse(`${shape} vs CPU`, y, want, matmulNmse[name]));
         ys.push(y);
       }
-      // The quantized prefill kernel adds integer block dots in column
-      // order whatever its tile and 8-bit dot: both paths give the same bits.
-      if (T > 1 && actType[type] !== GGML.F32 && actType[type] !== GGML.F16 && actType[type] !== GGML.BF16) {
-        checkEqual(`${name} ${rows}x${cols}, ${T} tokens: default tile and 64x64`, ys[0], ys[1]);
+      // The quantized prefill kernels add integer block dots in column
+      // order whatever their tile, 8-bit dot or sharing (subgroup shuffles
+      // or workgroup memory): every path gives the same bits.
+      if (T > 1 && quantized) {
+        const what = env.kernels.q8Subgroups ? 'subgroup kernel, default tile' : 'default tile';
+        checkEqual(`${name} ${rows}x${cols}, ${T} tokens: ${what} and the workgroup-memory kernel's 64x64`, ys[0], ys[1]);
+        for (let i = 2; i < ys.length; i++) checkEqual(`${name} ${rows}x${cols}, ${T} tokens: ${paths[i][0]} and 64x64`, ys[i], ys[1]);
+        if (env.kernels.q8Subgroups) equalSg += ys.length - 1;
       }
     }
     slow.destroy();
+    narrow.destroy();
+    const sg = quantized ? `; ${equalSg} subgroup-kernel outputs bit-equal to the workgroup-memory kernel's` : '';
     const sgmat = env.kernels.int8Matrix && sgmatTypes.has(name) ? '; prefill through int8 subgroup matrices, bit-equal to the tiled kernel' : '';
-    env.report(`matmul ${name}: NMSE vs CPU ${worstCpu.toExponential(2)} (limit ${matmulNmse[name].toExponential(0)}), vs f64 of the converted activations ${worstRef.toExponential(2)}${sgmat}`);
+    env.report(`matmul ${name}: NMSE vs CPU ${worstCpu.toExponential(2)} (limit ${matmulNmse[name].toExponential(0)}), vs f64 of the converted activations ${worstRef.toExponential(2)}${sg}${sgmat}`);
   },
 });
 
@@ -924,6 +940,16 @@ const boundsCase: GpuCase = {
     e = catchError(() => kernels.matmul(wq, acts, small, frame));
     check(e.code === 'argument/invalid' && e.details?.actsCols === 96, `96-wide activations for 64 columns: ${JSON.stringify(e.details)}`);
     destroyWeight(wq);
+    // The subgroup kernel's tile: R rows from R invocations of a row group.
+    for (const t of [{ rows: 8, tokens: 4, lanes: 4, workgroup: 64 }, { rows: 4, tokens: 5, lanes: 16, workgroup: 64 }, { rows: 4, tokens: 2, lanes: 16, workgroup: 512 }, { rows: 4, tokens: 2, lanes: 12, workgroup: 48 }]) {
+      e = catchError(() => new Kernels(ctx, { q8SgTile: t }));
+      check(e.code === 'argument/invalid' && e.details?.lanes === t.lanes, `q8SgTile ${JSON.stringify(t)}: ${e.code} ${JSON.stringify(e.details)}`);
+    }
+    // Where the adapter has subgroups the quantized prefill matmuls use them unless told not to.
+    check(kernels.q8Subgroups === ctx.caps.hasSubgroups, `q8Subgroups ${kernels.q8Subgroups} with subgroups ${ctx.caps.hasSubgroups}`);
+    const plain = new Kernels(ctx, { q8Subgroups: false });
+    check(!plain.q8Subgroups && plain.subgroups === ctx.caps.hasSubgroups, 'q8Subgroups: false keeps the other subgroup paths');
+    plain.destroy();
     e = catchError(() => kernels.attention(small, kc, vc, small, { nHead: 2, nHeadKv: 1, headDim: 64, scale: 1, nCtx: 32 }, frame));
     check(e.code === 'range/out-of-bounds' && e.details?.needBytes === 32 * 64 * 2, `a cache shorter than nCtx: ${JSON.stringify(e.details)}`);
 

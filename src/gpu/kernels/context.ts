@@ -14,6 +14,16 @@ export interface Q8Tile {
   blocks: number;
 }
 
+/** The subgroup prefill kernel's tile (KernelOptions.q8SgTile,
+ * matmul_q8_sg.wgsl): rows a row group computes, tokens an invocation
+ * computes, invocations a row group and a workgroup. */
+export interface Q8SgTile {
+  rows: number;
+  tokens: number;
+  lanes: number;
+  workgroup: number;
+}
+
 /** KernelOptions checked, with the device's capabilities and the defaults applied. */
 export interface KernelSettings {
   subgroups: boolean;
@@ -21,6 +31,10 @@ export interface KernelSettings {
   maxGroupsPerDim: number;
   matvecRows: number | undefined;
   q8Tiles: Q8Tile[];
+  /** Where the quantized prefill kernel shares its tiles by subgroup
+   * shuffles (matmul_q8_sg.wgsl): its tiles, rows already capped by the
+   * minimum subgroup size; empty for matmul_q8_tiled.wgsl. */
+  q8SgTiles: Q8SgTile[];
   attnTileRows: number | undefined;
   attnStoreScores: boolean;
   /** The int8 subgroup-matrix prefill kernel's shape and blocks a stage
@@ -35,6 +49,7 @@ export class KernelContext {
   readonly packedDot4: boolean;
   readonly matvecRows: number | undefined;
   readonly q8Tiles: Q8Tile[];
+  readonly q8SgTiles: Q8SgTile[];
   readonly attnTileRows: number | undefined;
   readonly attnStoreScores: boolean;
   readonly int8Matrix: KernelSettings['int8Matrix'];
@@ -54,6 +69,7 @@ export class KernelContext {
     this.limit = new WorkgroupLimit(settings.maxGroupsPerDim);
     this.matvecRows = settings.matvecRows;
     this.q8Tiles = settings.q8Tiles;
+    this.q8SgTiles = settings.q8SgTiles;
     this.attnTileRows = settings.attnTileRows;
     this.attnStoreScores = settings.attnStoreScores;
     this.int8Matrix = settings.int8Matrix;

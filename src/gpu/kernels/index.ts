@@ -11,10 +11,10 @@ import { HobError } from '../../shared/errors.js';
 import type { GpuContext } from '../device.js';
 import type { GpuWeight } from '../weights.js';
 import { recordAttention } from './attention.js';
-import { KernelContext, type Q8Tile } from './context.js';
+import { KernelContext, type Q8SgTile, type Q8Tile } from './context.js';
 import { recordElementwise } from './elementwise.js';
 import { recordKvErase, recordKvStore } from './kv-cache.js';
-import { Q8_TILE_LARGE, Q8_TILE_SMALL, recordMatmul, recordQuantize, type FusedNorm } from './matmul.js';
+import { Q8_SG_TILE_LARGE, Q8_SG_TILE_SMALL, Q8_TILE_LARGE, Q8_TILE_SMALL, recordMatmul, recordQuantize, validSgTile, type FusedNorm } from './matmul.js';
 import { recordLayernorm, recordRmsnorm, recordRmsnormHeads } from './norm.js';
 import type { Q8Acts } from './q8-acts.js';
 import { recordConv, recordDeltaNet, type ConvShape, type DeltaShape, type DeltaWeights } from './recurrent.js';
@@ -41,6 +41,16 @@ export interface KernelOptions {
    * blocks a stage, where the large one would give fewer than
    * Q8_TILE_MIN_GROUPS (matmul.ts) workgroups. Every tile gives the same bits. */
   q8Tile?: Q8Tile;
+  /** Share the quantized prefill kernel's tiles by subgroup shuffles
+   * (matmul_q8_sg.wgsl; default: when the kernels use subgroups); false
+   * forces matmul_q8_tiled.wgsl (workgroup memory). Both give the same bits. */
+  q8Subgroups?: boolean;
+  /** The subgroup kernel's tile: rows a row group computes (1 to 16, at
+   * most lanes; capped by the adapter's minimum subgroup size), tokens an
+   * invocation computes (1 to 4), invocations a row group and a workgroup
+   * (powers of two, lanes <= workgroup <= 256). Default: 8 x 4 in groups of
+   * 16, workgroups of 64, or 4 x 2 where that gives too few workgroups. */
+  q8SgTile?: Q8SgTile;
   /** Fixes the prefill attention tile's rows (default: the largest tile
    * that still gives enough workgroups for the batch, attention.ts). Every
    * tile gives the same bits; tests and benches pick one. */
@@ -75,6 +85,8 @@ export class Kernels {
   readonly packedDot4: boolean;
   /** Whether quantized prefill matmuls use subgroup matrices (for reports and tests). */
   readonly int8Matrix: boolean;
+  /** Whether the quantized prefill matmuls use matmul_q8_sg.wgsl. */
+  readonly q8Subgroups: boolean;
   private readonly kc: KernelContext;
 
   constructor(ctx: GpuContext, opts: KernelOptions = {}) {
@@ -89,7 +101,16 @@ export class Kernels {
     if (!okTile) {
       throw new HobError('argument/invalid', `q8Tile takes 1 to 8 rows, 2 or 4 tokens and 1, 2 or 4 blocks (16 rows x blocks <= 128, 16 tokens x blocks <= 128), got ${qt.rows} x ${qt.tokens} x ${qt.blocks}`, { ...qt });
     }
+    if (opts.q8SgTile && !validSgTile(opts.q8SgTile)) {
+      const t = opts.q8SgTile;
+      throw new HobError('argument/invalid', `q8SgTile takes 1 to 16 rows (at most lanes), 1 to 4 tokens, and lanes and workgroup powers of two with lanes <= workgroup <= 256, got ${t.rows} x ${t.tokens}, ${t.lanes} lanes, ${t.workgroup}`, { ...t });
+    }
     this.subgroups = (opts.subgroups ?? true) && ctx.caps.hasSubgroups;
+    this.q8Subgroups = (opts.q8Subgroups ?? true) && this.subgroups;
+    // A row group's weight blocks come from R invocations of one subgroup:
+    // R may not exceed the smallest subgroup (WebGPU's floor is 4).
+    const sgMin = (ctx.adapter as { info?: { subgroupMinSize?: number } } | undefined)?.info?.subgroupMinSize ?? 4;
+    const sgTiles = (opts.q8SgTile ? [opts.q8SgTile] : [Q8_SG_TILE_LARGE, Q8_SG_TILE_SMALL]).map((t) => ({ ...t, rows: Math.min(t.rows, sgMin) }));
     const features = (ctx.gpu as { wgslLanguageFeatures?: ReadonlySet<string> }).wgslLanguageFeatures;
     this.packedDot4 = (opts.packedDot4 ?? true) && !!features?.has('packed_4x8_integer_dot_product');
     const shape = ctx.caps.int8Matrix;
@@ -103,6 +124,7 @@ export class Kernels {
       maxGroupsPerDim: Math.min(ctx.device.limits.maxComputeWorkgroupsPerDimension, opts.maxWorkgroupsPerDimension ?? Infinity),
       matvecRows: mr,
       q8Tiles: opts.q8Tile ? [qt] : [Q8_TILE_LARGE, Q8_TILE_SMALL],
+      q8SgTiles: this.q8Subgroups ? sgTiles : [],
       attnTileRows: opts.attnTileRows,
       attnStoreScores: opts.attnStoreScores ?? true,
     });

@@ -5,7 +5,7 @@
 import { HobError } from '../../shared/errors.js';
 import * as wgsl from '../shaders.js';
 import type { GpuWeight, GpuWeightType } from '../weights.js';
-import { f32Bits, pow2Ceil, type KernelContext, type Q8Tile } from './context.js';
+import { f32Bits, pow2Ceil, type KernelContext, type Q8SgTile, type Q8Tile } from './context.js';
 import { checkTokens, gridStep, rowsIn } from './dispatch.js';
 import { actType, actsServe, isQ8Acts, needsQ8Acts, q8Rows, type Q8Acts } from './q8-acts.js';
 import type { Step } from './types.js';
@@ -52,6 +52,21 @@ const TILE_TOKENS = 32;
 export const Q8_TILE_LARGE: Q8Tile = { rows: 4, tokens: 4, blocks: 2 };
 export const Q8_TILE_SMALL: Q8Tile = { rows: 2, tokens: 2, blocks: 4 };
 const Q8_TILE_MIN_GROUPS = 128;
+// The subgroup kernel's (KernelOptions.q8SgTile): workgroups of 64, row
+// groups of 16 invocations; 8 rows x 4 tokens an invocation (a 32 x 64
+// tile), or 4 x 2 (16 x 32) where that gives fewer invocations than
+// Q8_TILE_MIN_GROUPS workgroups of 256. Not yet measured on a real GPU
+// (bench/gpu-matmul.ts times every tile). Rows are
+// capped by the adapter's minimum subgroup size (4 on SwiftShader: 16 x 64).
+export const Q8_SG_TILE_LARGE: Q8SgTile = { rows: 8, tokens: 4, lanes: 16, workgroup: 64 };
+export const Q8_SG_TILE_SMALL: Q8SgTile = { rows: 4, tokens: 2, lanes: 16, workgroup: 64 };
+
+/** Whether t is a tile matmul_q8_sg.wgsl takes (before the subgroup cap). */
+export function validSgTile(t: Q8SgTile): boolean {
+  const pow2 = (n: number) => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
+  return Number.isInteger(t.rows) && t.rows >= 1 && t.rows <= 16 && t.rows <= t.lanes && Number.isInteger(t.tokens) && t.tokens >= 1 && t.tokens <= 4 &&
+    pow2(t.lanes) && pow2(t.workgroup) && t.workgroup <= 256 && t.lanes <= t.workgroup;
+}
 
 // Weights whose 32-element blocks have one integer scale (load_scales gives
 // sc = (1, 1)): matmul_q8_sgmat.wgsl serves them.
@@ -107,7 +122,7 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
   const base = [wgsl.commonWgsl, wgsl.matmulOutWgsl, dequantWgsl[w.type]];
   const pipelines = kc.pipelines;
   let matvec: GPUComputePipeline;
-  let tiled: { pipeline: GPUComputePipeline; rows: number; tokens: number }[];
+  let tiled: { pipeline: GPUComputePipeline; rows: number; tokens: number; invocations: number }[];
   let rowsPerGroup: number;
   if (q8) {
     base.splice(1, 0, qactWgsl[act as Q8Acts['type']]);
@@ -116,17 +131,25 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
     matvec = pipelines.get(`matvec_q8/${w.type}`, [...base, dot4, kc.reduceWgsl(), wgsl.matvecQ8Wgsl], 'matvec_q8', { TPR: tpr });
     const im = kc.int8Matrix;
     tiled = im && SGMAT_TYPES.has(w.type)
-      ? [{ pipeline: pipelines.get(`sgmat_q8/${w.type}/${im.M}x${im.N}x${im.K}/${im.subgroupSize}/${im.blocks}`, [...base, sgmatWgsl(im)], 'matmul_q8_sgmat'), rows: SGMAT_TILE, tokens: SGMAT_TILE }]
+      ? [{ pipeline: pipelines.get(`sgmat_q8/${w.type}/${im.M}x${im.N}x${im.K}/${im.subgroupSize}/${im.blocks}`, [...base, sgmatWgsl(im)], 'matmul_q8_sgmat'), rows: SGMAT_TILE, tokens: SGMAT_TILE, invocations: 256 }]
+      : kc.q8SgTiles.length > 0
+      ? kc.q8SgTiles.map((t) => ({
+        pipeline: pipelines.get(`tiled_q8_sg/${w.type}`, [...base, dot4, wgsl.matmulQ8SgWgsl], 'matmul_q8_sg', { R: t.rows, TPL: t.tokens, L: t.lanes, WG: t.workgroup }),
+        rows: (t.workgroup / t.lanes) * t.rows,
+        tokens: t.lanes * t.tokens,
+        invocations: t.workgroup,
+      }))
       : kc.q8Tiles.map((t) => ({
         pipeline: pipelines.get(`tiled_q8/${w.type}`, [...base, dot4, wgsl.matmulQ8TiledWgsl], 'matmul_q8_tiled', { RM: t.rows, TN: t.tokens, KB: t.blocks }),
         rows: 16 * t.rows,
         tokens: 16 * t.tokens,
+        invocations: 256,
       }));
     rowsPerGroup = 256 / tpr;
   } else {
     rowsPerGroup = kc.matvecRows ?? 256 / Math.min(MATVEC_TPR, pow2Ceil(w.cols / 8));
     matvec = pipelines.get(`matvec/${w.type}`, [...base, kc.reduceWgsl(), wgsl.matvecWgsl], 'matvec', { ROWS_PER_WG: rowsPerGroup });
-    tiled = [{ pipeline: pipelines.get(`tiled/${w.type}`, [...base, wgsl.matmulTiledWgsl], 'matmul_tiled'), rows: TILE_ROWS, tokens: TILE_TOKENS }];
+    tiled = [{ pipeline: pipelines.get(`tiled/${w.type}`, [...base, wgsl.matmulTiledWgsl], 'matmul_tiled'), rows: TILE_ROWS, tokens: TILE_TOKENS, invocations: 256 }];
   }
   const norm = opts.norm;
   let normed: GPUComputePipeline | null = null;
@@ -184,8 +207,9 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
           pass.dispatchWorkgroups(gx, gy, nTokens);
         }
       } else {
-        // The first tile that still gives enough workgroups, else the last.
-        const found = tiled.findIndex((t) => Math.ceil(w.rows / t.rows) * Math.ceil(nTokens / t.tokens) >= Q8_TILE_MIN_GROUPS);
+        // The first tile that still gives enough workgroups (counted in
+        // workgroups of 256: the subgroup kernel's are smaller), else the last.
+        const found = tiled.findIndex((t) => Math.ceil(w.rows / t.rows) * Math.ceil(nTokens / t.tokens) * t.invocations >= Q8_TILE_MIN_GROUPS * 256);
         const k = found === -1 ? tiled.length - 1 : found;
         const t = tiled[k];
         pass.setPipeline(t.pipeline);
