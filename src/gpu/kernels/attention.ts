@@ -174,15 +174,28 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
     const pipe = pipelines.get('attn_tiled', [...code, wgsl.attentionTiledWgsl], 'attn_tiled', { ...constants, TR: t.rows, HG: t.heads, CK: t.cells }, layout);
     return { t, pipe, group: pipelines.bindGroup(pipe, `${label} tiled`, buffers) };
   });
-  // Bind groups of the chunks of a batch whose scores are stored, made on
-  // first use (a few spans, tilings and chunks a session): each chunk's
-  // uniform gives its rows, their span of cells and its first row.
+  // The chunks of a batch whose scores are stored: each chunk's uniform
+  // gives its rows, their span of cells and its first row. Every uniform a
+  // session may need (each span, tiling and chunk) is made here, shared by
+  // the layers of this shape, so that no buffer is created while it runs;
+  // the bind groups are made on first use.
+  const chunkWords = (rows: number, span: number, chunk: number) => [...words, scoreWords, rows, span, chunk * rows];
+  const chunkFit = (t: AttentionTiling, span: number) => Math.floor(scoreWords / (nHead * span) / t.rows) * t.rows;
+  if (scoreWords > 0) {
+    for (let span = Math.min(nCtx, 256); ; span = Math.min(nCtx, span * 2)) {
+      for (const { t } of tiled) {
+        const fit = chunkFit(t, span);
+        for (let c = 0; fit > 0 && c * fit < maxRows; c++) kc.sharedUniform(`${label} scores`, chunkWords(fit, span, c));
+      }
+      if (span >= nCtx) break;
+    }
+  }
   const chunkGroups = new Map<string, GPUBindGroup>();
   const chunkGroup = (k: number, rows: number, span: number, chunk: number): GPUBindGroup => {
     const key = `${k}/${rows}/${span}/${chunk}`;
     let g = chunkGroups.get(key);
     if (!g) {
-      const u = kc.uniform(`${label} scores`, [...words, scoreWords, rows, span, chunk * rows]);
+      const u = kc.sharedUniform(`${label} scores`, chunkWords(rows, span, chunk));
       g = pipelines.bindGroup(tiled[k].pipe, `${label} tiled scores`, [frame, u, ...buffers.slice(2)]);
       chunkGroups.set(key, g);
     }
@@ -214,7 +227,7 @@ export function recordAttention(kc: KernelContext, q: GPUBuffer, kCache: GPUBuff
         const k = pickAttentionTiling(tilings, nHead, nTokens);
         const { t, pipe, group } = tiled[k];
         const span = scoreSpan(Math.min(nKv ?? nCtx, nCtx), nCtx);
-        const fit = Math.floor(scoreWords / (nHead * span) / t.rows) * t.rows;
+        const fit = chunkFit(t, span);
         if (fit === 0) {
           dispatch(pass, pipe, group, kc.limit.dim(label, Math.ceil(nTokens / t.rows)), nHead / t.heads);
         } else {

@@ -54,6 +54,7 @@ export class KernelContext {
   readonly attnStoreScores: boolean;
   readonly int8Matrix: KernelSettings['int8Matrix'];
   private readonly owned: GPUBuffer[] = [];
+  private readonly shared = new Map<string, GPUBuffer>();
   /** Bound where RoPE has no frequency factors (the binding must exist). */
   readonly noFactors: GPUBuffer;
   /** Bound to an output binding a kernel variant does not write. */
@@ -93,10 +94,23 @@ export class KernelContext {
     return this.createOwnedBuffer(`${label} params`, data.byteLength, GPUBufferUsage.UNIFORM, data);
   }
 
+  /** A uniform buffer of these words, one per distinct contents: steps of
+   * the same shape in every layer share it. */
+  sharedUniform(label: string, words: number[]): GPUBuffer {
+    const key = words.map((w) => w >>> 0).join(',');
+    let u = this.shared.get(key);
+    if (!u) {
+      u = this.uniform(label, words);
+      this.shared.set(key, u);
+    }
+    return u;
+  }
+
   /** Destroys the uniform and placeholder buffers made so far. */
   destroy(): void {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;
+    this.shared.clear();
   }
 
   private createOwnedBuffer(label: string, size: number, usage: number, data: ArrayBufferView): GPUBuffer {
