@@ -137,7 +137,7 @@ export function recordForward(model: GpuModelWeights, nCtx: number, maxBatch: nu
       qScale: hp.attnScaleOnQ ? hp.attnScale : 1,
       softcap: hp.attnSoftcap,
     };
-    const scratchBytes = attentionScratchBytes(shape, T);
+    const scratchBytes = attentionScratchBytes(shape, T, device.limits.maxStorageBufferBindingSize);
     const attnScratch = scratchBytes > 0 ? create('attention scratch', scratchBytes) : null;
 
     // Quantized weights multiply activations quantized to the type the CPU

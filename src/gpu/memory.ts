@@ -261,10 +261,11 @@ export function gpuBytes(shape: GpuModelShape, tensors: readonly GpuTensorShape[
     if (out.embedBytes > 0 || !byName.has('output.weight')) acts.push(2 * AHEAD_MAX * (16 + 8 * PICK_MAX), AHEAD_MAX * 4, 48 + 16);
   }
   // Attention's scratch: decode's slices, or a batch's scores (at most
-  // ATTN_SCORE_BYTES of kernels/attention.ts), whichever is larger.
+  // ATTN_SCORE_BYTES of kernels/attention.ts and a binding: the scores are
+  // optional), whichever is larger.
   const nSplit = Math.min(32, Math.max(1, Math.ceil(nCtx / 128)));
   const decodeScratch = nSplit > 1 ? (shape.nHead * nCtx + shape.nHead * nSplit * (4 + shape.headDim)) * 4 : 0;
-  const attn = buf(Math.max(decodeScratch, Math.min(T * shape.nHead * nCtx * 4, ATTN_SCORE_BYTES)));
+  const attn = buf(Math.max(decodeScratch, Math.min(T * shape.nHead * nCtx * 4, ATTN_SCORE_BYTES, Math.floor(maxBindingBytes / 4) * 4)));
   if (attn > 0) {
     acts.push(attn);
     note(attn);

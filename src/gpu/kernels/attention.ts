@@ -105,11 +105,12 @@ export const ATTN_SCORE_BYTES = 32 << 20;
  * batches of up to `rows` rows (0: none, when every decode step fits one
  * slice and batches recompute their scores); steps run one after another,
  * and a forward is either a decode step or a batch, so one buffer serves
- * every layer and both uses. */
-export function attentionScratchBytes(shape: AttentionShape, rows = 1): number {
+ * every layer and both uses. The scores are optional (a batch whose rows do
+ * not fit recomputes them): their part never exceeds a binding. */
+export function attentionScratchBytes(shape: AttentionShape, rows = 1, maxBindingBytes = Infinity): number {
   const nSplit = decodeSlices(shape.nCtx);
   const decode = nSplit === 1 ? 0 : (shape.nHead * shape.nCtx + shape.nHead * nSplit * (4 + shape.headDim)) * 4;
-  const scores = rows > 1 ? Math.min(rows * shape.nHead * shape.nCtx * 4, ATTN_SCORE_BYTES) : 0;
+  const scores = rows > 1 ? Math.min(rows * shape.nHead * shape.nCtx * 4, ATTN_SCORE_BYTES, Math.floor(maxBindingBytes / 4) * 4) : 0;
   return Math.max(decode, scores);
 }
 
