@@ -16,7 +16,8 @@
 // subgroup is a run of consecutive local indices starting at a multiple of
 // its size, so a subgroup holds whole row groups or a run of one, at least
 // R invocations of it either way. Needs `enable subgroups` (pipelines.ts).
-// Composed after common.wgsl, a qact_<activation type>.wgsl, matmul_out.wgsl,
+// Composed after common.wgsl, a qact_<activation type>.wgsl, block_term.wgsl,
+// matmul_out.wgsl,
 // one dequant_<type>.wgsl (load_block, load_scales, bindings 4, 5) and a
 // dot4 file.
 //   binding 0  frame: Frame (uniform)
@@ -138,7 +139,7 @@ fn matmul_q8_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
           s.x += dot4(w0[k], cur.a[2u * j][k]);
           s.y += dot4(w1[k], cur.a[2u * j + 1u][k]);
         }
-        acc[i][j] += f32(sc.sc.x * s.x + sc.sc.y * s.y) * (wd * cur.d[j]) + min_term(sc, cur.d[j], cur.e[j]);
+        acc[i][j] = block_acc(acc[i][j], sc.sc.x * s.x + sc.sc.y * s.y, wd, cur.d[j], sc, cur.e[j]);
       }
     }
   }

@@ -12,7 +12,7 @@
 // The activation words of its tokens sit in registers for all its rows.
 // Blocks are added in column order, whatever the tile: every tile shape
 // gives the same bits. Composed after common.wgsl, a qact_<activation
-// type>.wgsl, a dot4 file and one dequant_<type>.wgsl (load_block,
+// type>.wgsl, block_term.wgsl, a dot4 file and one dequant_<type>.wgsl (load_block,
 // load_scales, bindings 4, 5).
 //   binding 0  frame: Frame (uniform)
 //   binding 1  mm: Matmul (uniform)
@@ -184,7 +184,7 @@ fn matmul_q8_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
           for (var k = 0u; k < 8u; k++) {
             s[k / 4u] += dot4(wk[k], aw[j][k]);
           }
-          acc[i][j] += f32(sc.sc.x * s.x + sc.sc.y * s.y) * (wd * ad[j]) + min_term(sc, ad[j], ax[j]);
+          acc[i][j] = block_acc(acc[i][j], sc.sc.x * s.x + sc.sc.y * s.y, wd, ad[j], sc, ax[j]);
         }
       }
     }

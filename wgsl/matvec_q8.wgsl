@@ -4,12 +4,13 @@
 // 32-element block the integer dots of the weight's and the activation's
 // bytes over each 16-element half (dot4, from dot4_packed.wgsl or
 // dot4_unpacked.wgsl), weighted by the halves' integer scales, scaled by
-// d_w * d_x in f32, plus the weight minimum's term (min_term).
+// d_w * d_x in f32, plus the weight minimum's term (block_acc).
 // One workgroup of 256 invocations per 256 / TPR rows of one token; each of
 // a row's TPR invocations walks the blocks with stride TPR, loading a whole
 // block (16 or 32 bytes of weights, 32 of activations) at a time; the row is
 // summed by row_sum (reduce_sg.wgsl or reduce_wg.wgsl). Composed after
-// common.wgsl, a qact_<activation type>.wgsl (act_extra, min_term), a dot4
+// common.wgsl, a qact_<activation type>.wgsl (act_extra, min_factors),
+// block_term.wgsl, a dot4
 // file, a reduce file and one dequant_<type>.wgsl with load_block and
 // load_scales (bindings 4, 5).
 //   binding 0  frame: Frame (uniform)
@@ -81,7 +82,7 @@ fn matvec_q8(l: Lanes) {
       let xb = xrow + b;
       let s = block_dot(w, sc.sc, xq[2u * xb], xq[2u * xb + 1u]);
       let ad = xd[xb];
-      acc += f32(s) * (w.d * ad) + min_term(sc, ad, act_extra(xb));
+      acc = block_acc(acc, s, w.d, ad, sc, act_extra(xb));
     }
   }
   let sum = row_sum(acc, l);

@@ -134,7 +134,7 @@ fn matvec_q8_norm(l: Lanes) {
       let sc = load_scales(r, b);
       let s = block_dot(w, sc.sc, xq_sh[2u * b], xq_sh[2u * b + 1u]);
       let ad = xd_sh[b];
-      acc += f32(s) * (w.d * ad) + min_term(sc, ad, act_extra(b));
+      acc = block_acc(acc, s, w.d, ad, sc, act_extra(b));
     }
   }
   let sum = row_sum(acc, l);

@@ -7,6 +7,6 @@ fn act_extra(blk: u32) -> u32 {
   return 0u;
 }
 
-fn min_term(s: QScales, ad: f32, extra: u32) -> f32 {
-  return 0.0;
+fn min_factors(s: QScales, ad: f32, extra: u32) -> vec2<f32> {
+  return vec2<f32>(0.0);
 }

@@ -10,6 +10,6 @@ fn act_extra(blk: u32) -> u32 {
   return xs[blk];
 }
 
-fn min_term(s: QScales, ad: f32, extra: u32) -> f32 {
-  return s.dm * bitcast<f32>(extra);
+fn min_factors(s: QScales, ad: f32, extra: u32) -> vec2<f32> {
+  return vec2<f32>(s.dm, bitcast<f32>(extra));
 }

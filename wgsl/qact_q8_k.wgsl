@@ -12,8 +12,8 @@ fn act_extra(blk: u32) -> u32 {
   return xs[blk];
 }
 
-fn min_term(s: QScales, ad: f32, extra: u32) -> f32 {
+fn min_factors(s: QScales, ad: f32, extra: u32) -> vec2<f32> {
   let e = bitcast<i32>(extra);
   let sums = vec2<i32>((e << 16u) >> 16u, e >> 16u);
-  return -((ad * s.dm) * f32(s.m.x * sums.x + s.m.y * sums.y));
+  return vec2<f32>(-(ad * s.dm), f32(s.m.x * sums.x + s.m.y * sums.y));
 }

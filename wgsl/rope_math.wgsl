@@ -60,11 +60,13 @@ fn rope_cs(pos: i32, i: u32) -> vec2<f32> {
   for (var k = 0u; k < i; k++) {
     theta *= rp.theta_scale;
   }
-  var ff = 1.0;
+  // theta / ff rounded as the CPU rounds it (common.wgsl's div_rn): a
+  // GPU's division may be a few ulps off (an H100's is), and at position
+  // 100000 one ulp of the angle is 0.008 radians.
   if (rp.has_ff != 0u) {
-    ff = freq_factors[i];
+    theta = div_rn(theta, freq_factors[i]);
   }
-  return cos_sin(rp.freq_scale * (theta / ff)) * rp.mscale;
+  return cos_sin(rp.freq_scale * theta) * rp.mscale;
 }
 
 // Element indices (within a head) of pair i.

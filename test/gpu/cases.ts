@@ -148,10 +148,10 @@ function referenceMatmul(env: GpuTestEnv, type: number, wBytes: Uint8Array, rows
 // The fallbacks: workgroup-memory reductions and the unpacked 8-bit dot,
 // and only the large tile for the quantized prefill kernel (64 x 64, two
 // blocks a stage; by default the small shapes here take 32 x 32, four a
-// stage), never a subgroup variant: where the adapter has subgroups the
-// default quantized prefill kernel is matmul_q8_sg.wgsl, and where it has
-// an int8 subgroup-matrix config matmul_q8_sgmat.wgsl for the types below
-// (then the bits compared are theirs against matmul_q8_tiled.wgsl's).
+// stage), never a subgroup variant: where the device has an int8
+// subgroup-matrix config the default quantized prefill kernel is
+// matmul_q8_sgmat.wgsl for the types below (then the bits compared are
+// its against matmul_q8_tiled.wgsl's).
 const fallback = (env: GpuTestEnv) => new Kernels(env.ctx, { subgroups: false, packedDot4: false, int8Matrix: false, q8Tile: { rows: 4, tokens: 4, blocks: 2 } });
 
 // The weight types matmul_q8_sgmat.wgsl serves where the device has it.
@@ -159,7 +159,7 @@ const sgmatTypes = new Set(['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl']);
 // The subgroup kernel with row groups of 2 invocations (several to a
 // subgroup, where the default's 16 span several subgroups of SwiftShader's
 // 4), an odd token count and workgroups of 32; never the matrix kernel.
-const narrowSg = (env: GpuTestEnv) => new Kernels(env.ctx, { int8Matrix: false, q8SgTile: { rows: 2, tokens: 3, lanes: 2, workgroup: 32 } });
+const narrowSg = (env: GpuTestEnv) => new Kernels(env.ctx, { int8Matrix: false, q8Subgroups: true, q8SgTile: { rows: 2, tokens: 3, lanes: 2, workgroup: 32 } });
 
 const matmulCase = (name: string, type: number, shapes: readonly (readonly [number, number, number])[], bytes: (rng: Rng, rows: number, cols: number) => Uint8Array): GpuCase => ({
   name: `matmul over ${name} weights matches the CPU op for decode and prefill shapes, fast path and fallback`,
@@ -191,10 +191,10 @@ const matmulCase = (name: string, type: number, shapes: readonly (readonly [numb
       // order whatever their tile, 8-bit dot or sharing (subgroup shuffles
       // or workgroup memory): every path gives the same bits.
       if (T > 1 && quantized) {
-        const what = env.kernels.q8Subgroups ? 'subgroup kernel, default tile' : 'default tile';
+        const what = env.kernels.int8Matrix && sgmatTypes.has(name) ? 'subgroup-matrix kernel' : 'default tile';
         checkEqual(`${name} ${rows}x${cols}, ${T} tokens: ${what} and the workgroup-memory kernel's 64x64`, ys[0], ys[1]);
         for (let i = 2; i < ys.length; i++) checkEqual(`${name} ${rows}x${cols}, ${T} tokens: ${paths[i][0]} and 64x64`, ys[i], ys[1]);
-        if (env.kernels.q8Subgroups) equalSg += ys.length - 1;
+        if (narrow.q8Subgroups) equalSg++;
       }
     }
     slow.destroy();
@@ -485,6 +485,9 @@ function cpuRope(r: RopeConfig, factors?: Float32Array): CpuRope {
   return { style: r.style, nRot: r.nRot, freqBase: r.freqBase, freqScale: r.freqScale, freqFactors: factors };
 }
 
+// See ATTENTION_NMSE for why this is not tighter.
+const ROPE_NMSE = 1e-10;
+
 const ropeCase: GpuCase = {
   name: 'rope matches the CPU op in both styles, partial rotation, scaling and frequency factors',
   async run(env) {
@@ -509,7 +512,7 @@ const ropeCase: GpuCase = {
         const xb = createTestBuffer(ctx, x);
         await runSteps(ctx, frame, [kernels.rope(xb, c.nHeads, c.headDim, rope, frame)], T, cell0);
         const got = await readF32(ctx, xb, x.length);
-        worst = Math.max(worst, checkNmse(`rope ${c.style} nRot=${c.nRot} at ${cell0}+${T}`, got, want, 1e-11));
+        worst = Math.max(worst, checkNmse(`rope ${c.style} nRot=${c.nRot} at ${cell0}+${T}`, got, want, ROPE_NMSE));
         // Dimensions past nRot are not rotated.
         for (let i = c.nRot; i < c.headDim; i++) check(got[i] === x[i], `rope touched dimension ${i} past nRot ${c.nRot}`);
       }
@@ -551,7 +554,12 @@ const kvStoreCase: GpuCase = {
   },
 };
 
-const ATTENTION_NMSE = 1e-9;
+// Limits that hold on real GPUs as well as on SwiftShader: a GPU compiler
+// may fuse a multiply and an add into one rounding (WGSL allows it) and its
+// exp is within a few ulps, not correctly rounded. An H100 gave 1.9e-9 for
+// a 150-cell decode with 20-wide heads and 2.4e-11 for RoPE at position
+// 4000, where SwiftShader gives a tenth of that.
+const ATTENTION_NMSE = 1e-8;
 
 const attentionCase: GpuCase = {
   name: 'attention matches the CPU op for prefill, decode (split over the cells) and GQA',
@@ -945,11 +953,11 @@ const boundsCase: GpuCase = {
       e = catchError(() => new Kernels(ctx, { q8SgTile: t }));
       check(e.code === 'argument/invalid' && e.details?.lanes === t.lanes, `q8SgTile ${JSON.stringify(t)}: ${e.code} ${JSON.stringify(e.details)}`);
     }
-    // Where the adapter has subgroups the quantized prefill matmuls use them unless told not to.
-    check(kernels.q8Subgroups === ctx.caps.hasSubgroups, `q8Subgroups ${kernels.q8Subgroups} with subgroups ${ctx.caps.hasSubgroups}`);
-    const plain = new Kernels(ctx, { q8Subgroups: false });
-    check(!plain.q8Subgroups && plain.subgroups === ctx.caps.hasSubgroups, 'q8Subgroups: false keeps the other subgroup paths');
-    plain.destroy();
+    // The subgroup prefill matmul is opt-in, and only where the adapter has subgroups.
+    check(!kernels.q8Subgroups, `q8Subgroups ${kernels.q8Subgroups} by default`);
+    const sgOn = new Kernels(ctx, { q8Subgroups: true });
+    check(sgOn.q8Subgroups === ctx.caps.hasSubgroups && sgOn.subgroups === ctx.caps.hasSubgroups, `q8Subgroups: true with subgroups ${ctx.caps.hasSubgroups} gives ${sgOn.q8Subgroups}`);
+    sgOn.destroy();
     e = catchError(() => kernels.attention(small, kc, vc, small, { nHead: 2, nHeadKv: 1, headDim: 64, scale: 1, nCtx: 32 }, frame));
     check(e.code === 'range/out-of-bounds' && e.details?.needBytes === 32 * 64 * 2, `a cache shorter than nCtx: ${JSON.stringify(e.details)}`);
 

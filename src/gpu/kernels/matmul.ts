@@ -125,7 +125,7 @@ export function recordMatmul(kc: KernelContext, w: GpuWeight, x: GPUBuffer | Q8A
   let tiled: { pipeline: GPUComputePipeline; rows: number; tokens: number; invocations: number }[];
   let rowsPerGroup: number;
   if (q8) {
-    base.splice(1, 0, qactWgsl[act as Q8Acts['type']]);
+    base.splice(1, 0, qactWgsl[act as Q8Acts['type']], wgsl.blockTermWgsl);
     const dot4 = kc.packedDot4 ? wgsl.dot4PackedWgsl : wgsl.dot4UnpackedWgsl;
     const tpr = Math.min(MATVEC_Q8_TPR, pow2Ceil(w.cols / 32));
     matvec = pipelines.get(`matvec_q8/${w.type}`, [...base, dot4, kc.reduceWgsl(), wgsl.matvecQ8Wgsl], 'matvec_q8', { TPR: tpr });
