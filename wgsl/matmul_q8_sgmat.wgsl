@@ -16,7 +16,9 @@
 // (SM, SN dividing 64, SK dividing 32, SG dividing 256 with min = max
 // subgroup size). The builtins take the majorness as a template argument
 // (subgroupMatrixLoad<T, row_major>(p, offset, stride)), as current Dawn
-// spells them; int8 offsets and strides count elements, four to an i32. Composed after common.wgsl, a qact_<activation>.wgsl,
+// spells them; offsets and strides count elements of the array pointed
+// to: i32 words (four int8 each) for the loads, as Dawn checks them.
+// Composed after common.wgsl, a qact_<activation>.wgsl, block_term.wgsl,
 // matmul_out.wgsl and one dequant_<type>.wgsl, with matmul_q8_tiled.wgsl's
 // bindings; grid (ceil(rows / 64), ceil(T / 64)). Bounds as there.
 
@@ -113,11 +115,14 @@ const N_SG: u32 = 256u / SG;
 const TILES_PER_SG: u32 = (KB * TILES_M * TILES_N + N_SG - 1u) / N_SG;
 
 @compute @workgroup_size(256)
-fn matmul_q8_sgmat(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn matmul_q8_sgmat(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_id) sgid: u32) {
   let n_tokens = min(frame.n_tokens, mm.max_tokens);
   let row_base = wid.x * BM;
   let tok_base = wid.y * BN;
-  let sg = lid / SG;
+  // The subgroup's index from the builtin, not lid / SG: the matrix
+  // builtins take only offsets that are uniform across the subgroup, and
+  // WGSL's analysis knows that of subgroup_id alone.
+  let sg = sgid;
   // Outputs: rows tr + 8 i, tokens tc + 32 j: a subgroup's lanes read 32
   // consecutive words of dot_sh.
   let tc = lid % 32u;
@@ -142,8 +147,8 @@ fn matmul_q8_sgmat(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
       let ni = tile % TILES_N;
       var d = subgroup_matrix_result<i32, SN, SM>();
       for (var k = 0u; k < 32u / SK; k++) {
-        let l = subgroupMatrixLoad<subgroup_matrix_left<i8, SK, SM>, row_major>(&w_sh, mi * SM * WS * 4u + kk * 32u + k * SK, WS * 4u);
-        let r = subgroupMatrixLoad<subgroup_matrix_right<i8, SN, SK>, col_major>(&a_sh, ni * SN * WS * 4u + kk * 32u + k * SK, WS * 4u);
+        let l = subgroupMatrixLoad<subgroup_matrix_left<i8, SK, SM>, row_major>(&w_sh, mi * SM * WS + kk * 8u + k * (SK / 4u), WS);
+        let r = subgroupMatrixLoad<subgroup_matrix_right<i8, SN, SK>, col_major>(&a_sh, ni * SN * WS + kk * 8u + k * (SK / 4u), WS);
         d = subgroupMatrixMultiplyAccumulate(l, r, d);
       }
       subgroupMatrixStore<row_major>(&dot_sh, kk * BM * BN + mi * SM * BN + ni * SN, d, BN);
@@ -163,7 +168,7 @@ fn matmul_q8_sgmat(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
           let ad = ad_sh[kk * BN + tl];
           // As matmul_q8_tiled.wgsl: with sc = (1, 1) its sc.x s.x + sc.y s.y
           // is this same integer.
-          acc[i][j] += f32(s) * (wd * ad) + min_term(sc, ad, ax_sh[kk * BN + tl]);
+          acc[i][j] = block_acc(acc[i][j], s, wd, ad, sc, ax_sh[kk * BN + tl]);
         }
       }
     }

@@ -151,15 +151,19 @@ export async function requestGpu(opts: { gpu?: GPU; powerPreference?: GPUPowerPr
  * changed spelling between Dawn releases, and a prefill that fails to
  * compile would be worse than the slower kernel. */
 async function int8MatrixCompiles(device: GPUDevice, m: Int8MatrixShape): Promise<boolean> {
-  const code = `enable chromium_experimental_subgroup_matrix;
-var<workgroup> a: array<i32, ${(m.M * m.K + m.K * m.N) / 4}>;
-var<workgroup> r: array<i32, ${m.M * m.N}>;
-@compute @workgroup_size(${m.subgroupSize})
-fn main() {
-  let left = subgroupMatrixLoad<subgroup_matrix_left<i8, ${m.K}, ${m.M}>, row_major>(&a, 0u, ${m.K}u);
-  let right = subgroupMatrixLoad<subgroup_matrix_right<i8, ${m.N}, ${m.K}>, col_major>(&a, ${m.M * m.K}u, ${m.K}u);
+  // Two subgroups, each at an offset from its subgroup_id, as the kernel.
+  const code = `enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+requires subgroup_id;
+var<workgroup> a: array<i32, ${(m.M * m.K + m.K * m.N) / 2}>;
+var<workgroup> r: array<i32, ${2 * m.M * m.N}>;
+@compute @workgroup_size(${2 * m.subgroupSize})
+fn main(@builtin(subgroup_id) sg: u32) {
+  let base = min(sg, 1u) * ${(m.M * m.K + m.K * m.N) / 4}u;
+  let left = subgroupMatrixLoad<subgroup_matrix_left<i8, ${m.K}, ${m.M}>, row_major>(&a, base, ${m.K / 4}u);
+  let right = subgroupMatrixLoad<subgroup_matrix_right<i8, ${m.N}, ${m.K}>, col_major>(&a, base + ${(m.M * m.K) / 4}u, ${m.K / 4}u);
   let d = subgroupMatrixMultiplyAccumulate(left, right, subgroup_matrix_result<i32, ${m.N}, ${m.M}>());
-  subgroupMatrixStore<row_major>(&r, 0u, d, ${m.N}u);
+  subgroupMatrixStore<row_major>(&r, min(sg, 1u) * ${m.M * m.N}u, d, ${m.N}u);
 }`;
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ label: 'int8 subgroup matrix probe', code });

@@ -43,7 +43,9 @@ Pipelines.prototype.get = function (key, parts, entry, constants, layout) {
       const a = p.indexOf('      var d = subgroup_matrix_result');
       const b = p.indexOf('    }\n    workgroupBarrier();\n    for (var kk');
       assert.ok(a > 0 && b > a);
-      return (p.slice(0, a) + EMU + p.slice(b)).replace(/subgroupMatrix/g, 'sgMat');
+      // lid / SG for the subgroup index: SwiftShader's subgroups are not SG wide.
+      return (p.slice(0, a) + EMU + p.slice(b)).replace(/subgroupMatrix/g, 'sgMat')
+        .replace(', @builtin(subgroup_id) sgid: u32', '').replace('let sg = sgid;', 'let sg = lid / SG;');
     });
   }
   return orig.call(this, key, parts, entry, constants, layout);
@@ -53,7 +55,7 @@ test('the subgroup-matrix prefill matmul, its matrix builtins emulated, gives th
   const [ctx, cpu] = await Promise.all([requestNodeGpu(), CpuOps.load()]);
   // A shape as NVIDIA's; SG only groups invocations here (no subgroup op runs).
   ctx.caps.int8Matrix = { M: 16, N: 16, K: 32, subgroupSize: 32 };
-  const env = { ctx, cpu, kernels: new Kernels(ctx), uncaptured: watchUncaptured(ctx.device), report: (l: string) => console.log(l) };
+  const env = { ctx, cpu, kernels: new Kernels(ctx, { int8Matrix: true }), uncaptured: watchUncaptured(ctx.device), report: (l: string) => console.log(l) };
   assert.ok(env.kernels.int8Matrix);
   for (const c of gpuCases.filter((c) => /matmul over (q4_0|q4_1) |stacked/.test(c.name))) {
     await c.run(env as never);

@@ -23,7 +23,8 @@ export class Pipelines {
   get(key: string, parts: string[], entryPoint: string, constants?: Record<string, number>, layout?: GPUPipelineLayout): GPUComputePipeline {
     let code = parts.join('\n');
     let directives = '';
-    if (code.includes('subgroupShuffle')) directives += 'enable subgroups;\n';
+    if (code.includes('subgroupShuffle') || code.includes('@builtin(subgroup_id)')) directives += 'enable subgroups;\n';
+    if (code.includes('@builtin(subgroup_id)')) directives += 'requires subgroup_id;\n';
     if (code.includes('dot4I8Packed')) directives += 'requires packed_4x8_integer_dot_product;\n';
     if (code.includes('subgroupMatrixLoad')) directives += 'enable chromium_experimental_subgroup_matrix;\n';
     code = directives + code;
