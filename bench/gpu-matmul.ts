@@ -69,7 +69,7 @@ function kernelsFor(kernel: string, tile: string): Kernels {
   const d = tile.split('x').map(Number);
   if (kernel === 'sgmat') return new Kernels(ctx);
   if (kernel === 'tiled') return new Kernels(ctx, { int8Matrix: false, q8Subgroups: false, ...(tile === 'default' ? {} : { q8Tile: { rows: d[0], tokens: d[1], blocks: d[2] } }) });
-  return new Kernels(ctx, { int8Matrix: false, ...(tile === 'default' ? {} : { q8SgTile: { rows: d[0], tokens: d[1], lanes: d[2], workgroup: d[3] } }) });
+  return new Kernels(ctx, { int8Matrix: false, q8Subgroups: true, ...(tile === 'default' ? {} : { q8SgTile: { rows: d[0], tokens: d[1], lanes: d[2], workgroup: d[3] } }) });
 }
 const variants = kernelNames.flatMap((k) => {
   if (k !== 'tiled' && k !== 'sg' && k !== 'sgmat') throw new Error(`--kernels takes tiled, sg and sgmat, got ${k}`);
@@ -86,6 +86,12 @@ const frame = device.createBuffer({ size: FRAME_BYTES, usage: GPUBufferUsage.UNI
 for (const typeName of opts.types!.split(',')) {
   const [type, blockElems, blockBytes] = TYPES[typeName];
   for (const [matrix, nRows, nCols] of SHAPES) {
+    // Qwen2-0.5B's 896 columns are no whole number of K-quant blocks: its
+    // converter stores those matrices in another type.
+    if (nCols % blockElems !== 0) {
+      console.error(`${typeName} ${matrix} ${nRows}x${nCols}: skipped (columns not a multiple of ${blockElems})`);
+      continue;
+    }
     const bytes = new Uint8Array((nRows * nCols / blockElems) * blockBytes);
     for (let i = 0; i < bytes.length; i += 4096) bytes[i] = i & 0x3f;
     const w = createWeightBuffers(ctx, matrix, type, nRows, nCols, bytes);

@@ -18,7 +18,9 @@ describe('GPU kernels against the CPU ops (Dawn in Node)', () => {
     env = {
       ctx,
       cpu,
-      kernels: new Kernels(ctx),
+      // The subgroup-matrix matmul where the device has it (it is opt-in):
+      // the matmul cases then compare its bits with the tiled kernel's.
+      kernels: new Kernels(ctx, { int8Matrix: true }),
       uncaptured: watchUncaptured(ctx.device),
       report: (line) => console.log(`  ${line}`),
     };

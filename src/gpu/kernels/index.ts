@@ -42,8 +42,10 @@ export interface KernelOptions {
    * Q8_TILE_MIN_GROUPS (matmul.ts) workgroups. Every tile gives the same bits. */
   q8Tile?: Q8Tile;
   /** Share the quantized prefill kernel's tiles by subgroup shuffles
-   * (matmul_q8_sg.wgsl; default: when the kernels use subgroups); false
-   * forces matmul_q8_tiled.wgsl (workgroup memory). Both give the same bits. */
+   * (matmul_q8_sg.wgsl, where the kernels use subgroups) rather than
+   * workgroup memory (matmul_q8_tiled.wgsl). Default false: on an H100 the
+   * subgroup kernel took 1.6 to 2.3 times as long at every Llama-1B and
+   * Qwen2-0.5B shape (docs/speed.md). Both give the same bits. */
   q8Subgroups?: boolean;
   /** The subgroup kernel's tile: rows a row group computes (1 to 16, at
    * most lanes; capped by the adapter's minimum subgroup size), tokens an
@@ -67,9 +69,10 @@ export interface KernelOptions {
    * fallback. */
   packedDot4?: boolean;
   /** Use the int8 subgroup-matrix prefill matmul (matmul_q8_sgmat.wgsl) for
-   * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL weights (default: where the
-   * device has GpuCaps.int8Matrix); it gives the same bits as
-   * matmul_q8_tiled.wgsl. false forces the latter. */
+   * Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL weights where the device has
+   * GpuCaps.int8Matrix; it gives the same bits as matmul_q8_tiled.wgsl.
+   * Default false: on an H100 it took 2.1 to 2.7 times as long as the
+   * tiled kernel at every Llama-1B shape (docs/speed.md). */
   int8Matrix?: boolean;
 }
 
@@ -106,7 +109,7 @@ export class Kernels {
       throw new HobError('argument/invalid', `q8SgTile takes 1 to 16 rows (at most lanes), 1 to 4 tokens, and lanes and workgroup powers of two with lanes <= workgroup <= 256, got ${t.rows} x ${t.tokens}, ${t.lanes} lanes, ${t.workgroup}`, { ...t });
     }
     this.subgroups = (opts.subgroups ?? true) && ctx.caps.hasSubgroups;
-    this.q8Subgroups = (opts.q8Subgroups ?? true) && this.subgroups;
+    this.q8Subgroups = (opts.q8Subgroups ?? false) && this.subgroups;
     // A row group's weight blocks come from R invocations of one subgroup:
     // R may not exceed the smallest subgroup (WebGPU's floor is 4).
     const sgMin = (ctx.adapter as { info?: { subgroupMinSize?: number } } | undefined)?.info?.subgroupMinSize ?? 4;
@@ -115,7 +118,7 @@ export class Kernels {
     this.packedDot4 = (opts.packedDot4 ?? true) && !!features?.has('packed_4x8_integer_dot_product');
     const shape = ctx.caps.int8Matrix;
     const sgBlocks = [2, 1].find((b) => b * SGMAT_BYTES_PER_BLOCK <= ctx.device.limits.maxComputeWorkgroupStorageSize);
-    const int8Matrix = (opts.int8Matrix ?? true) && shape && sgBlocks ? { ...shape, blocks: sgBlocks } : undefined;
+    const int8Matrix = (opts.int8Matrix ?? false) && shape && sgBlocks ? { ...shape, blocks: sgBlocks } : undefined;
     this.int8Matrix = !!int8Matrix;
     this.kc = new KernelContext(ctx.device, {
       int8Matrix,
