@@ -632,7 +632,12 @@ int32_t hob_clip_tokens_per_image(const hob_clip* c) { return c ? c->clip->token
 int32_t hob_clip_non_causal(const hob_clip* c) { return c && c->clip->non_causal() ? 1 : 0; }
 int32_t hob_clip_projector_type(const hob_clip* c) {
     if (!c) return -1;
-    return c->clip->hparams().projector == hob::ProjectorType::Gemma3 ? HOB_PROJECTOR_GEMMA3 : HOB_PROJECTOR_IDEFICS3;
+    switch (c->clip->hparams().projector) {
+        case hob::ProjectorType::Gemma3: return HOB_PROJECTOR_GEMMA3;
+        case hob::ProjectorType::Gemma4V: return HOB_PROJECTOR_GEMMA4V;
+        case hob::ProjectorType::Idefics3: break;
+    }
+    return HOB_PROJECTOR_IDEFICS3;
 }
 
 hob_status hob_clip_image_layout(const hob_clip* c, int32_t width, int32_t height, int32_t* grid_x, int32_t* grid_y,
@@ -658,7 +663,8 @@ hob_status hob_clip_encode(hob_clip* c, const uint8_t* rgb, int32_t width, int32
 hob_status hob_clip_vit_shape(const hob_clip* c, int32_t* shape, float* eps) {
     REQUIRE_ARG(c && shape && eps, "hob_clip_vit_shape: clip, shape and eps must not be null");
     const hob::ClipHparams& hp = c->clip->hparams();
-    const int32_t values[6] = {c->clip->n_patches(), hp.n_embd, hp.n_head, hp.n_ff, hp.n_layer, hp.image_size};
+    const int32_t values[6] = {c->clip->n_patches(), hp.n_embd, hp.n_head, hp.n_ff, hp.n_layer,
+                               c->clip->dynamic_size() ? 0 : hp.image_size};
     std::copy(values, values + 6, shape);
     *eps = hp.eps;
     return HOB_OK;
@@ -669,6 +675,9 @@ hob_status hob_clip_preprocess(hob_clip* c, const uint8_t* rgb, int32_t width, i
     REQUIRE_ARG(c && rgb && n_images, "hob_clip_preprocess: clip, rgb and n_images must not be null");
     return guard([&] {
         const hob::ClipModel& m = *c->clip;
+        HOB_CHECK(!m.dynamic_size(), HOB_ERR_INVALID_ARGUMENT,
+                  "hob_clip_preprocess is for fixed-size projectors: a " + m.hparams().projector_name +
+                      " image is encoded whole (hob_clip_encode)");
         const hob::ClipModel::Layout l = m.layout(width, height);
         const size_t n = l.n_rows / (size_t)m.tokens_per_image();
         const size_t per = (size_t)3 * m.hparams().image_size * m.hparams().image_size;

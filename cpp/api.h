@@ -384,22 +384,25 @@ hob_status hob_session_kv_append(hob_session* session, const int32_t* pos, int32
 typedef struct hob_clip hob_clip;
 
 /* Loads an mmproj GGUF (general.architecture = clip) held in data, like
- * hob_model_load. Supported projector types: idefics3 (SmolVLM), gemma3; any other
+ * hob_model_load. Supported projector types: idefics3 (SmolVLM), gemma3, gemma4v; any other
  * clip.projector_type is HOB_ERR_UNSUPPORTED_ARCH naming it. */
 hob_status hob_clip_load(uint8_t* data, size_t size, int take_ownership, hob_clip** out);
 void hob_clip_free(hob_clip* clip);
 /* Width of the embedding rows it makes (the text model's n_embd must match). */
 int32_t hob_clip_n_embd(const hob_clip* clip);
-/* Embedding rows of one sub-image. */
+/* Embedding rows of one sub-image; 0 for a projector whose rows depend on
+ * the image's size (gemma4v: see hob_clip_image_layout). */
 int32_t hob_clip_tokens_per_image(const hob_clip* clip);
 /* 1 when the text model reads an image's rows attending both ways among
- * them (hob_session_eval_embd's non_causal; Gemma 3), else 0. */
+ * them (hob_session_eval_embd's non_causal; Gemma 3, Gemma 4 but for E2B
+ * and E4B), else 0. */
 int32_t hob_clip_non_causal(const hob_clip* clip);
 /* The projector's type (clip.projector_type), which decides the marker
  * tokens around an image's rows in the prompt; -1 for a null clip. */
 typedef enum hob_projector_type {
     HOB_PROJECTOR_IDEFICS3 = 0, /* SmolVLM: tiles and an overview */
     HOB_PROJECTOR_GEMMA3 = 1,   /* one image between <start_of_image> and <end_of_image> */
+    HOB_PROJECTOR_GEMMA4V = 2,  /* one image at its aspect ratio between <|image> and <image|> */
 } hob_projector_type;
 int32_t hob_clip_projector_type(const hob_clip* clip);
 /* The layout of a width x height image without its pixels: a grid_x x
@@ -417,7 +420,9 @@ hob_status hob_clip_encode(hob_clip* clip, const uint8_t* rgb, int32_t width, in
 /* hob_clip_encode in steps, for a host that runs the ViT blocks elsewhere
  * (WebGPU): preprocess the image into sub-images, then for each one embed
  * its patches, run the blocks (here or on the host's device) and project.
- * On the CPU the steps give the bits hob_clip_encode gives.
+ * On the CPU the steps give the bits hob_clip_encode gives. Fixed-size
+ * projectors only (hob_clip_tokens_per_image > 0): for gemma4v the steps
+ * are HOB_ERR_INVALID_ARGUMENT and its shape has n_patches = image_size = 0.
  * The ViT's shape: shape[0..6) = n_patches (rows of one sub-image), n_embd
  * (the ViT's width), n_head, n_ff, n_layer, image_size; *eps its LayerNorm
  * epsilon. */

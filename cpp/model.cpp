@@ -330,15 +330,16 @@ void Model::forward(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t*
                   "token id " + std::to_string(tokens[t]) + " out of range [0, " + std::to_string(hp.n_vocab) + ")");
         ws.pos[t] = layout ? layout->pos[(size_t)(cell0 + t)] : pos0 + t;
     }
-    HOB_CHECK(!ws.embd_rows || (tr.block != BlockKind::Bert && hp.arch != "gemma4"), HOB_ERR_INVALID_ARGUMENT,
+    HOB_CHECK(!ws.embd_rows || tr.block != BlockKind::Bert, HOB_ERR_INVALID_ARGUMENT,
               "a " + hp.arch + " model takes tokens only, not embedding rows");
     if (tr.block == BlockKind::Bert) {
         forward_encoder(pool, kv, ws, tokens, T, cell0, layout);
         return;
     }
     if (hp.arch == "gemma4") {
-        HOB_CHECK(!layout, HOB_ERR_INVALID_ARGUMENT, "Gemma 4 evaluates tokens appended to a cache, not packed sequences (embeddings)");
-        forward_gemma4(pool, kv, ws, tokens, T, cell0);
+        HOB_CHECK(!layout || layout->image_rows, HOB_ERR_INVALID_ARGUMENT,
+                  "Gemma 4 evaluates tokens or image rows appended to a cache, not packed sequences (embeddings)");
+        forward_gemma4(pool, kv, ws, tokens, T, cell0, layout);
         return;
     }
     float* x = ws.x.data();

@@ -115,6 +115,8 @@ struct BatchLayout {
     // start are described too (causally) so that cell indices stay absolute.
     static BatchLayout image(const Hparams& hp, int32_t start, int32_t n);
     int32_t n_tokens() const { return (int32_t)pos.size(); }
+    // Made by image(): rows appended to one cached sequence.
+    bool image_rows = false;
 };
 
 // How the blocks of a file store their weights, found from its tensors (the
@@ -278,7 +280,7 @@ private:
     void init_gemma4();
     void load_gemma4_block(int32_t l);
     void forward_gemma4(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T,
-                        int32_t cell0) const;
+                        int32_t cell0, const BatchLayout* layout = nullptr) const;
     // Each token's per-layer inputs (ws.ple) from its embedding in ws.x.
     void gemma4_per_layer_inputs(ThreadPool& pool, Workspace& ws, const int32_t* tokens, int32_t T) const;
 

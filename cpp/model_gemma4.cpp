@@ -11,7 +11,8 @@
 // - per-layer embeddings (E2B/E4B): every token gets one small vector per
 //   block, from its own table and a projection of its embedding; after its
 //   FFN each block adds proj(gelu(inp_gate(x)) * that vector), normed;
-// - layer_output_scale multiplies the whole residual stream after a block.
+// - layer_output_scale multiplies the whole residual stream after a block;
+// - image rows read both ways attend so in the sliding blocks only.
 // Offloaded blocks get their per-layer inputs from the CPU (eval_hidden);
 // an offloaded block may not read the cache of a CPU block.
 #include <cmath>
@@ -133,19 +134,26 @@ void Model::gemma4_per_layer_inputs(ThreadPool& pool, Workspace& ws, const int32
 }
 
 void Model::forward_gemma4(ThreadPool& pool, KvCache& kv, Workspace& ws, const int32_t* tokens, int32_t T,
-                           int32_t cell0) const {
+                           int32_t cell0, const BatchLayout* layout) const {
     const Hparams& hp = hp_;
     const int32_t E = hp.n_embd, P = hp.n_embd_per_layer, NL = hp.n_layer;
     const int32_t row = kv.kv_dim();  // a cache row: the widest block's K (or V)
     float* x = ws.x.data();
 
-    parallel_for(pool, T, (int64_t)T * E * 4, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; t++) {
-            float* xt = x + (size_t)t * E;
-            dequantize_tensor_row(*tok_embd_, tokens[t], xt);
-            scale(xt, hp.embd_scale, E);
-        }
-    });
+    // Image rows (embd_rows) go in as they are: llama.cpp scales token rows
+    // only. Their per-layer inputs are token 0's table row (the tokens are
+    // 0 then), as llama.cpp pads them, plus the projection of the rows.
+    if (ws.embd_rows) {
+        std::copy(ws.embd_rows, ws.embd_rows + (size_t)T * E, x);
+    } else {
+        parallel_for(pool, T, (int64_t)T * E * 4, 1, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1; t++) {
+                float* xt = x + (size_t)t * E;
+                dequantize_tensor_row(*tok_embd_, tokens[t], xt);
+                scale(xt, hp.embd_scale, E);
+            }
+        });
+    }
     if (P > 0) gemma4_per_layer_inputs(pool, ws, tokens, T);
     const std::vector<float> ones((size_t)hp.head_dim_max(), 1.0f);  // V's norm has no weight
 
@@ -187,6 +195,14 @@ void Model::forward_gemma4(ThreadPool& pool, KvCache& kv, Workspace& ws, const i
         });
         AttentionShape shape{hp.n_head, n_kv, D, hp.attn_scale};
         shape.window = hp.window(l);
+        // Image rows read both ways (llama.cpp's non-causal type for Gemma
+        // 4): the sliding blocks see every row of the image, and the past
+        // through their window; the full blocks stay causal.
+        if (layout && hp.is_swa(l)) {
+            shape.row_begin = layout->begin_swa.data() + cell0;
+            shape.row_end = layout->end_swa.data() + cell0;
+            shape.window = 0;
+        }
         attention(pool, ws.scratch, kv, kl, cell0, T, shape, ws.q.data(), ws.att.data());
         matmul(pool, ws.scratch, *L.wo, ws.att.data(), T, ws.xb2.data());
         // x += post_norm(attention); then the FFN's input.

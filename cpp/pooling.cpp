@@ -57,6 +57,7 @@ BatchLayout BatchLayout::image(const Hparams& hp, int32_t start, int32_t n) {
               "bad image rows: " + std::to_string(n) + " at " + std::to_string(start));
     const int32_t total = start + n;
     BatchLayout b;
+    b.image_rows = true;
     for (auto* v : {&b.pos, &b.begin, &b.end, &b.begin_swa, &b.end_swa}) v->resize((size_t)total);
     const int32_t w = hp.n_swa;
     for (int32_t c = 0; c < total; c++) {

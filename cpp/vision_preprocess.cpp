@@ -212,6 +212,28 @@ Idefics3Size idefics3_size(int32_t width, int32_t height, int32_t tile, int32_t 
     return out;
 }
 
+ImageSize aligned_size(int32_t width, int32_t height, int32_t align, int32_t min_pixels, int32_t max_pixels) {
+    HOB_CHECK(width > 0 && height > 0 && align > 0, HOB_ERR_INVALID_ARGUMENT,
+              "cannot size a " + std::to_string(width) + "x" + std::to_string(height) + " image");
+    const float f = (float)align;
+    auto nearest = [&](float v) { return (int32_t)std::round(v / f) * align; };
+    auto up = [&](float v) { return (int32_t)std::ceil(v / f) * align; };
+    auto down = [&](float v) { return (int32_t)std::floor(v / f) * align; };
+    int32_t w = std::max(align, nearest((float)width));
+    int32_t h = std::max(align, nearest((float)height));
+    const int64_t area = (int64_t)w * h;
+    if (max_pixels > 0 && area > max_pixels) {
+        const float beta = std::sqrt((float)height * (float)width / (float)max_pixels);
+        h = std::max(align, down((float)height / beta));
+        w = std::max(align, down((float)width / beta));
+    } else if (min_pixels > 0 && area < min_pixels) {
+        const float beta = std::sqrt((float)min_pixels / ((float)height * (float)width));
+        h = up((float)height * beta);
+        w = up((float)width * beta);
+    }
+    return {w, h};
+}
+
 TiledImage tile_idefics3(const RgbImage& img, int32_t tile, int32_t longest_edge) {
     const Idefics3Size size = idefics3_size(img.width, img.height, tile, longest_edge);
     TiledImage out;

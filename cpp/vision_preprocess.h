@@ -56,4 +56,16 @@ struct Idefics3Size {
 };
 Idefics3Size idefics3_size(int32_t width, int32_t height, int32_t tile, int32_t longest_edge);
 
+// The size mtmd's dynamic-size preprocessing (Gemma 4's) resizes a width x
+// height image to: each side rounded to the nearest multiple of align (at
+// least align); when the area is over max_pixels both sides are scaled down
+// by the square root of the ratio and rounded down to multiples of align
+// (at least align), when under min_pixels scaled up and rounded up. The
+// arithmetic is in float, as the reference does it. The image is then
+// fitted into that size (resize_padded).
+struct ImageSize {
+    int32_t width = 0, height = 0;
+};
+ImageSize aligned_size(int32_t width, int32_t height, int32_t align, int32_t min_pixels, int32_t max_pixels);
+
 }  // namespace hob

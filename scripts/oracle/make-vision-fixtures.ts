@@ -1,25 +1,28 @@
 // Regenerates test/fixtures/vision-*.json: what llama.cpp's libmtmd does with
 // three images for a random pair of files of each projector type
 // (test/gguf/vision-models.ts): SmolVLM-shaped (a tiny llama text model and
-// an idefics3 mmproj; vision-NAME.json) and Gemma-3-shaped (a tiny gemma3
-// text model and a gemma3 mmproj; vision-gemma3-NAME.json): the prompt's
+// an idefics3 mmproj; vision-NAME.json), Gemma-3-shaped (a tiny gemma3
+// text model and a gemma3 mmproj; vision-gemma3-NAME.json) and
+// Gemma-4-shaped (a tiny gemma4 text model and a gemma4v mmproj;
+// vision-gemma4-NAME.json): the prompt's
 // chunk layout (text token ids, and how many embedding rows each sub-image
 // gives, with mtmd's marker tokens between them), every image chunk's
 // embeddings, the ten best logits after the prompt (which ends with the
-// image) and the greedy tokens after it. The Gemma 3 text model reads the
-// image's rows with attention among all of them, as llama.cpp decodes them.
+// image) and the greedy tokens after it. The Gemma 3 and Gemma 4 text
+// models read the image's rows with attention among all of them, as
+// llama.cpp decodes them.
 //
 // The oracle is scripts/oracle/mtmd-oracle.cpp, built with llama.cpp's
 // libmtmd by scripts/oracle/build-mtmd.sh (run that first).
-//   npx tsx scripts/oracle/make-vision-fixtures.ts [idefics3|gemma3]   (from the repository root; default both)
+//   npx tsx scripts/oracle/make-vision-fixtures.ts [idefics3|gemma3|gemma4v]   (from the repository root; default all)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  buildGemma3TextModel, buildVisionProjector, buildVisionTextModel, makeGemma3TextSpec, makeGemma3VisionSpec, makeVisionSpec,
-  makeVisionTextSpec, testImage, toPpm, VISION_IMAGES,
+  buildGemma3TextModel, buildGemma4TextModel, buildVisionProjector, buildVisionTextModel, makeGemma3TextSpec, makeGemma3VisionSpec,
+  makeGemma4TextSpec, makeGemma4VisionSpec, makeVisionSpec, makeVisionTextSpec, testImage, toPpm, VISION_IMAGES,
 } from '../../test/gguf/vision-models';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -50,6 +53,10 @@ const FAMILIES = {
   gemma3: () => {
     const textSpec = makeGemma3TextSpec();
     return { prefix: 'vision-gemma3-', textSpec, visionSpec: makeGemma3VisionSpec(), textBytes: buildGemma3TextModel(textSpec).toBytes() };
+  },
+  gemma4v: () => {
+    const textSpec = makeGemma4TextSpec();
+    return { prefix: 'vision-gemma4-', textSpec, visionSpec: makeGemma4VisionSpec(), textBytes: buildGemma4TextModel(textSpec).toBytes() };
   },
 } as const;
 

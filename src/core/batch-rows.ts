@@ -45,8 +45,10 @@ export function packRows(hp: Pick<ModelHparams, 'causal' | 'nSwa' | 'swaSymmetri
  * image's rows attending both ways (Gemma 3) after `start` causal cells,
  * as the engine's BatchLayout::image (cpp/pooling.cpp) gives them: each
  * image row sees every cell up to the image's end, a sliding window's
- * start staying where causal attention puts it. */
-export function imageRows(hp: Pick<ModelHparams, 'nSwa' | 'swaSymmetric'>, start: number, n: number): BatchRows {
+ * start staying where causal attention puts it. With `fullCausal` (Gemma
+ * 4, as llama.cpp runs it) only the sliding blocks' rows see the whole
+ * image; the full blocks' stay causal. */
+export function imageRows(hp: Pick<ModelHparams, 'nSwa' | 'swaSymmetric'>, start: number, n: number, fullCausal = false): BatchRows {
   const total = start + n;
   const full = new Uint32Array(2 * total);
   const swa = new Uint32Array(2 * total);
@@ -54,7 +56,7 @@ export function imageRows(hp: Pick<ModelHparams, 'nSwa' | 'swaSymmetric'>, start
   const half = Math.floor(w / 2);
   for (let c = 0; c < total; c++) {
     const e = c < start ? c + 1 : total;
-    full[2 * c + 1] = e;
+    full[2 * c + 1] = fullCausal ? c + 1 : e;
     if (w > 0 && hp.swaSymmetric) {
       swa[2 * c] = Math.max(0, c - half);
       swa[2 * c + 1] = Math.min(e, c + half + 1);

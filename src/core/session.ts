@@ -176,8 +176,9 @@ export class Session {
 
   /** eval() for rows of input embeddings (an image's, from a Projector:
    * rows.length / nEmbd of them) in place of tokens, at the next positions.
-   * `bidirectional` (ImageLayout.bidirectional: Gemma 3) lets the rows
-   * attend to one another both ways; they then run in one pass, so at most
+   * `bidirectional` (ImageLayout.bidirectional: Gemma 3, Gemma 4) lets the
+   * rows attend to one another both ways (Gemma 4: in its sliding blocks
+   * only); they then run in one pass, so at most
    * 256 rows (or nCtx if smaller). With offloaded blocks the rows run
    * through the CPU blocks, then the device's with the same window. */
   async evalEmbeddings(rows: Float32Array, opts: { bidirectional?: boolean; pick?: SamplePick | null } = {}): Promise<StepLogits> {
@@ -213,7 +214,8 @@ export class Session {
       } else {
         // Both-ways rows see the whole image on the device too: one pass,
         // each row's cells as the engine's BatchLayout::image gives them.
-        const window = bidirectional ? imageRows(this.model.hparams, nPast, n) : undefined;
+        // Gemma 4's full blocks stay causal (llama.cpp's non-causal type for it).
+        const window = bidirectional ? imageRows(this.model.hparams, nPast, n, this.model.info.architecture === 'gemma4') : undefined;
         await this.evalOffloaded(n, (i, T, hiddenPtr, cap) =>
           engine.check(m._hob_session_eval_embd_hidden(this.handle, ptr + i * nEmbd * 4, T, T * nEmbd, bidirectional, hiddenPtr, cap), {
             nPast: nPast + i, nTokens: T,

@@ -11,7 +11,8 @@ import { HobError } from '../shared/errors.js';
 
 /** How an image of a given size is split: a gridX x gridY grid of tiles
  *  (row by row) then the overview, each `tokensPerImage` rows; 0 x 0 and
- *  one image for a projector that does not tile (gemma3). */
+ *  one image for a projector that does not tile (gemma3, gemma4v: the
+ *  latter's rows depend on the image's size). */
 export interface ImageLayout {
   gridX: number;
   gridY: number;
@@ -20,14 +21,14 @@ export interface ImageLayout {
   /** The image's place in the prompt, markers and sub-images in order, as
    *  llama.cpp's mtmd puts them for this projector type. */
   parts: ImagePart[];
-  /** Each sub-image's rows attend to one another both ways (Gemma 3): pass
-   *  it to Session.evalEmbeddings with them. */
+  /** Each sub-image's rows attend to one another both ways (Gemma 3, Gemma
+   *  4 but for E2B and E4B): pass it to Session.evalEmbeddings with them. */
   bidirectional: boolean;
 }
 
 /** The projector types the engine loads (cpp/api.h hob_projector_type). */
-export type ProjectorType = 'idefics3' | 'gemma3';
-const PROJECTOR_TYPES: readonly ProjectorType[] = ['idefics3', 'gemma3'];
+export type ProjectorType = 'idefics3' | 'gemma3' | 'gemma4v';
+const PROJECTOR_TYPES: readonly ProjectorType[] = ['idefics3', 'gemma3', 'gemma4v'];
 
 export interface EncodedImage extends ImageLayout {
   /** nRows x nEmbd floats, sub-image by sub-image in prompt order. */
@@ -37,7 +38,8 @@ export interface EncodedImage extends ImageLayout {
 /** The ViT of a projector (hob_clip_vit_shape): what a device that runs
  *  its blocks (src/gpu/vit.ts) needs to know. */
 export interface VitShape {
-  /** Rows of one sub-image: its patches. */
+  /** Rows of one sub-image: its patches (0 where they depend on the image's
+   *  size: gemma4v, whose blocks run in the engine only). */
   nPatches: number;
   nEmbd: number;
   nHead: number;
@@ -59,7 +61,8 @@ export const MAX_IMAGE_SIDE = 16384;
 export class Projector {
   /** Width of its rows: the text model's n_embd must be the same. */
   readonly nEmbd: number;
-  /** Rows of one sub-image. */
+  /** Rows of one sub-image; 0 where they depend on the image's size
+   *  (gemma4v: layout() gives them). */
   readonly tokensPerImage: number;
   readonly projectorType: ProjectorType;
   /** The text model reads each sub-image's rows attending both ways. */
@@ -100,7 +103,8 @@ export class Projector {
     e.check(e.module._hob_clip_image_layout(this.live(), width, height, e.out(0), e.out(1), e.out(2)), { width, height });
     const gridX = e.i32(e.out(0));
     const gridY = e.i32(e.out(1));
-    const parts = this.projectorType === 'gemma3' ? gemma3Layout() : idefics3Layout(gridX, gridY);
+    const parts = this.projectorType === 'gemma3' ? gemma3Layout()
+      : this.projectorType === 'gemma4v' ? gemma4Layout() : idefics3Layout(gridX, gridY);
     return { gridX, gridY, nRows: e.u32(e.out(2)), parts, bidirectional: this.bidirectional };
   }
 
@@ -130,8 +134,10 @@ export class Projector {
   /** encode in steps, the ViT blocks of each sub-image run by `blocks`
    *  (on a GPU: src/gpu/vit.ts) between the patch embedding and the
    *  projector, which run here. With blocks that compute what the engine's
-   *  do, the rows are encode's. */
+   *  do, the rows are encode's. Fixed-size projectors only (not gemma4v,
+   *  which the engine encodes whole: 'argument/invalid'). */
   async encodeWith(rgb: Uint8Array, width: number, height: number, blocks: VitBlocks): Promise<EncodedImage> {
+    this.checkSteps();
     const layout = this.layout(width, height);
     const subImages = this.preprocess(rgb, width, height);
     const per = this.tokensPerImage * this.nEmbd;
@@ -146,6 +152,7 @@ export class Projector {
   /** The projector's preprocessing: the sub-images in the layout's order,
    *  each 3 x imageSize x imageSize floats (planar, normalized). */
   preprocess(rgb: Uint8Array, width: number, height: number): Float32Array[] {
+    this.checkSteps();
     const { nRows } = this.layout(width, height);
     checkRgb(rgb, width, height);
     const per = 3 * this.vit.imageSize ** 2;
@@ -190,6 +197,13 @@ export class Projector {
       e.check(e.module._hob_clip_project(this.live(), buf, x.length, out, n));
       return this.f32(out, n);
     });
+  }
+
+  /** The step functions need a fixed patch grid. */
+  private checkSteps(): void {
+    if (this.tokensPerImage <= 0) {
+      throw new HobError('argument/invalid', `a ${this.projectorType} projector encodes whole images only (its patch grid depends on the image's size)`);
+    }
   }
 
   /** Runs fn with wasm buffers of these sizes, freed after it. */
@@ -276,4 +290,10 @@ export function idefics3Layout(gridX: number, gridY: number): ImagePart[] {
  *  prompt's own text carries whatever the chat template put there). */
 export function gemma3Layout(): ImagePart[] {
   return [{ kind: 'text', text: '<start_of_image>' }, { kind: 'image', index: 0 }, { kind: 'text', text: '<end_of_image>' }];
+}
+
+/** Gemma 4's layout, as llama.cpp's mtmd builds it: `<|image>`, the image's
+ *  rows, `<image|>`, each marker tokenized with special tokens parsed. */
+export function gemma4Layout(): ImagePart[] {
+  return [{ kind: 'text', text: '<|image>' }, { kind: 'image', index: 0 }, { kind: 'text', text: '<image|>' }];
 }

@@ -57,6 +57,13 @@ export async function openVisionEncoder(projector: Projector, bytes: Uint8Array,
     if (opts.device === 'gpu') throw new GpuError('gpu/unavailable', 'the vision encoder was asked to run on a GPU, and there is none', { lost: false });
     return cpu();
   }
+  // gemma4v's blocks (RMS norms, 2-D RoPE, a gated MLP, clamps) and its
+  // per-image patch grid have no WebGPU kernels: they stay in the engine.
+  if (projector.tokensPerImage <= 0) {
+    const reason = `the ${projector.projectorType} ViT blocks have no WebGPU kernels (RMS norms, 2-D RoPE, a gated MLP, a patch grid per image size): they run on the CPU`;
+    if (opts.device === 'gpu') throw new GpuError('gpu/unsupported-type', reason, { lost: false });
+    return cpu(reason);
+  }
   let vit: GpuVit;
   const kernels = new Kernels(gpu);
   try {

@@ -6,7 +6,7 @@
 // embeddings (E2B/E4B), blocks sharing an earlier block's KV cache, wider
 // FFNs on those (use_double_wide_mlp), full blocks without attn_v (V = K)
 // and layer_output_scale. Other architectures are arch-models.ts's.
-import { addRandomTensor, syntheticVocab, typeForRow, type LlamaSpec } from './random-model';
+import { addRandomTensor, syntheticVocab, typeForRow, type LlamaSpec, type Vocab } from './random-model';
 import { GgufWriter, type TensorType } from './writer';
 
 export interface Gemma4Spec extends LlamaSpec {
@@ -80,8 +80,9 @@ export function makeGemma4Spec(variant: Gemma4Variant, overrides: Partial<Gemma4
   return { ...base, ...(t ? { embdType: t, outputType: t } : {}), ...overrides };
 }
 
-/** A GgufWriter holding a random Gemma 4 model (weights generated while writing). */
-export function buildGemma4Model(spec: Gemma4Spec): GgufWriter {
+/** A GgufWriter holding a random Gemma 4 model (weights generated while
+ *  writing), over the synthetic vocabulary unless one is given. */
+export function buildGemma4Model(spec: Gemma4Spec, vocab: Vocab = syntheticVocab(spec.nVocab)): GgufWriter {
   const { nEmbd, nHead, nVocab, nLayer } = spec;
   if (spec.swaLayers.length !== nLayer) throw new Error(`${spec.name}: ${spec.swaLayers.length} window flags for ${nLayer} blocks`);
   const fileType = FILE_TYPE[spec.weightType];
@@ -90,7 +91,7 @@ export function buildGemma4Model(spec: Gemma4Spec): GgufWriter {
   const headDim = (l: number) => (spec.swaLayers[l] ? spec.headDimSwa : spec.headDim);
   const nKv = (l: number) => (spec.swaLayers[l] ? spec.nHeadKv : spec.nHeadKvFull);
   const nFf = (l: number) => (l >= firstShared ? spec.nFfShared ?? spec.nFf : spec.nFf);
-  const vocab = syntheticVocab(nVocab);
+  if (vocab.tokens.length !== nVocab) throw new Error(`${spec.name}: ${vocab.tokens.length} tokens for a vocabulary of ${nVocab}`);
   const w = new GgufWriter();
   const a = 'gemma4.';
   const P = spec.nEmbdPerLayer;

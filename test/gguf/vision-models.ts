@@ -1,17 +1,21 @@
-// Random vision test files, SmolVLM-shaped and Gemma-3-shaped: a text model
-// (llama, gemma3) whose vocabulary holds the marker tokens llama.cpp's mtmd
+// Random vision test files, SmolVLM-, Gemma-3- and Gemma-4-shaped: a text
+// model (llama, gemma3, gemma4) whose vocabulary holds the marker tokens llama.cpp's mtmd
 // puts around images for that projector, and an mmproj GGUF
 // (general.architecture = clip) with the metadata keys and tensor names
 // llama.cpp's clip loader reads (tools/mtmd/clip-impl.h): a SigLIP-style ViT
 // (patch embedding with bias, learned position embeddings, pre-norm blocks
 // with biased q/k/v/out and a GELU MLP, post-LN), then idefics3's
 // pixel-shuffle and one bias-free linear map (mm.model.fc), or gemma3's
-// average pool, RMSNorm (mm.soft_emb_norm) and map (mm.input_projection).
+// average pool, RMSNorm (mm.soft_emb_norm) and map (mm.input_projection);
+// or Gemma 4's (gemma4v): no patch bias, x and y position tables, RMS-norm
+// blocks with q/k norms, post-norms, a gated MLP, output scales and
+// clamped linears, then pool, standardisation and map.
 // Also the deterministic test images the vision fixtures are made from.
 import {
   addRandomLlamaHparams, addRandomLlamaTensors, addRandomTensor, makeSpec, Rng, syntheticVocab, TOKEN_TYPE, type LlamaSpec,
 } from './random-model';
 import { buildArchModel, makeArchSpec, type ArchSpec } from './arch-models';
+import { buildGemma4Model, makeGemma4Spec, type Gemma4Spec } from './gemma4-models';
 import { GgufWriter } from './writer';
 
 export interface VisionSpec {
@@ -45,6 +49,8 @@ export interface VisionSpec {
   /** Type of the ViT's and projector's matrices (f32 when absent); vectors
    *  and position embeddings stay f32, as in llama.cpp's converted files. */
   weightType?: 'f32' | 'f16';
+  /** gemma4v: rows of each of the x and y position tables. */
+  posSize?: number;
 }
 
 /** The marker tokens mtmd's idefics3 template needs in the text vocabulary:
@@ -131,6 +137,48 @@ export function makeGemma3VisionSpec(overrides: Partial<VisionSpec> = {}): Visio
   });
 }
 
+/** Gemma 4's markers around an image (mtmd's img_beg and img_end). */
+export const GEMMA4_MARKER_TOKENS = ['<|image>', '<image|>'];
+
+/** The Gemma 4 text model: the tiny dense gemma4 preset (sliding windows of
+ *  8, a soft-cap), its last vocabulary slots holding the image markers. Its
+ *  width (64) is not E2B's or E4B's, so llama.cpp reads image rows both ways. */
+export function makeGemma4TextSpec(overrides: Partial<Gemma4Spec> = {}): Gemma4Spec {
+  return makeGemma4Spec('dense', { name: 'hob-tiny-gemma4-vision-text', seed: 37, ...overrides });
+}
+
+export function buildGemma4TextModel(spec: Gemma4Spec): GgufWriter {
+  const vocab = syntheticVocab(spec.nVocab - GEMMA4_MARKER_TOKENS.length);
+  for (const m of GEMMA4_MARKER_TOKENS) {
+    vocab.tokens.push(m);
+    vocab.scores.push(0);
+    vocab.types.push(TOKEN_TYPE.userDefined);
+  }
+  return buildGemma4Model(spec, vocab);
+}
+
+/** Gemma 4's projector at test size: 8-pixel patches pooled 3 x 3 (rows of
+ *  24 pixels; the real ones: 16-pixel patches), so the 70 to 1120 rows
+ *  llama.cpp allows an image are 40320 to 645120 pixels; position tables of
+ *  48 a side. As Gemma 4's converter writes it: image_size 224 (unused), no
+ *  scale factor key (3 is the default), no clip.use_gelu (llama.cpp then
+ *  takes the quick GELU), mean 0 and std 1. */
+export function makeGemma4VisionSpec(overrides: Partial<VisionSpec> = {}): VisionSpec {
+  return makeVisionSpec({
+    name: 'hob-tiny-gemma4-mmproj', projectorType: 'gemma4v', imageSize: 224, patchSize: 8, longestEdge: 0, scaleFactor: 3,
+    imageMean: [0, 0, 0], imageStd: [1, 1, 1], posSize: 48, seed: 13, ...overrides,
+  });
+}
+
+/** The clamps of gemma4v's test projector ([min, max] of the input and of
+ *  the output, null: none), small enough that some values reach them. */
+export const GEMMA4V_CLAMPS: Readonly<Record<string, { input?: [number, number]; output?: [number, number] }>> = {
+  'v.blk.0.attn_q': { input: [-1.5, 1.5] },
+  'v.blk.0.ffn_down': { input: [-0.05, 0.05], output: [-0.1, 0.1] },
+  'v.blk.1.attn_out': { output: [-0.2, 0.2] },
+  'mm.input_projection': { input: [-2, 2], output: [-0.5, 0.5] },
+};
+
 /** Damage for refusal tests: metadata written with other values (or left
  *  out: undefined), tensors left out. */
 export interface ProjectorDamage {
@@ -158,7 +206,8 @@ export function buildVisionProjector(s: VisionSpec, damage: ProjectorDamage = {}
   w.addKv('general.file_type', s.weightType === 'f16' ? 1 : 0, 'uint32');
   w.addKv('clip.projector_type', s.projectorType, 'string');
   w.addKv('clip.has_vision_encoder', true, 'bool');
-  w.addKv('clip.use_gelu', true, 'bool');
+  const gemma4v = s.projectorType === 'gemma4v';
+  if (!gemma4v) w.addKv('clip.use_gelu', true, 'bool');
   w.addKv('clip.vision.image_size', s.imageSize, 'uint32');
   if (s.longestEdge > 0) w.addKv('clip.vision.preproc_image_size', s.longestEdge, 'uint32');
   w.addKv('clip.vision.patch_size', s.patchSize, 'uint32');
@@ -170,13 +219,22 @@ export function buildVisionProjector(s: VisionSpec, damage: ProjectorDamage = {}
   w.addKv('clip.vision.attention.layer_norm_epsilon', s.eps, 'float32');
   w.addKv('clip.vision.image_mean', s.imageMean, 'float32[]');
   w.addKv('clip.vision.image_std', s.imageStd, 'float32[]');
-  w.addKv('clip.vision.projector.scale_factor', s.scaleFactor, 'uint32');
+  // Gemma 4's converter leaves the pool's side out (a damaged file may hold one).
+  if (!gemma4v || (damage.kv && 'clip.vision.projector.scale_factor' in damage.kv)) {
+    w.addKv('clip.vision.projector.scale_factor', s.scaleFactor, 'uint32');
+  }
 
   const random = (name: string, dims: number[], mean: number, std: number, matrix = false): void => {
     const type = matrix ? s.weightType ?? 'f32' : 'f32';
     if (!damage.omitTensors?.includes(name)) addRandomTensor(inner, s.seed, name, dims, type, mean, std);
   };
   const d = s.nEmbd;
+  if (gemma4v) {
+    addGemma4vTensors(s, random, (name, v) => {
+      if (!damage.omitTensors?.includes(name)) inner.addTensor(name, [1], 'f32', (out) => out.set([v]));
+    });
+    return inner;
+  }
   const nPatches = (s.imageSize / s.patchSize) ** 2;
   // Shapes in GGUF order, innermost first: a matrix [in, out] maps in → out;
   // the patch kernel is [kx, ky, channel, out].
@@ -208,6 +266,48 @@ export function buildVisionProjector(s: VisionSpec, damage: ProjectorDamage = {}
     random('mm.model.fc.weight', [d * s.scaleFactor * s.scaleFactor, s.projectionDim], 0, s.projStd, true);
   }
   return inner;
+}
+
+type RandomTensor = (name: string, dims: number[], mean: number, std: number, matrix?: boolean) => void;
+
+/** gemma4v's tensors as Gemma 4's converter names them. */
+function addGemma4vTensors(s: VisionSpec, random: RandomTensor, scalar: (name: string, v: number) => void): void {
+  const d = s.nEmbd;
+  const D = d / s.nHead;
+  const posSize = s.posSize ?? 0;
+  if (posSize <= 0) throw new Error(`${s.name}: a gemma4v spec needs posSize`);
+  // No patch bias; the x table's rows, then the y table's.
+  random('v.patch_embd.weight', [s.patchSize, s.patchSize, 3, d], 0, s.patchStd, true);
+  random('v.position_embd.weight', [d, posSize, 2], 0, s.posStd);
+  const linear = (name: string, dims: number[]): void => {
+    random(`${name}.weight`, dims, 0, name.startsWith('mm.') ? s.projStd : s.std, true);
+    const c = GEMMA4V_CLAMPS[name];
+    if (c?.input) {
+      scalar(`${name}.input_min`, c.input[0]);
+      scalar(`${name}.input_max`, c.input[1]);
+    }
+    if (c?.output) {
+      scalar(`${name}.output_min`, c.output[0]);
+      scalar(`${name}.output_max`, c.output[1]);
+    }
+  };
+  for (let l = 0; l < s.nLayer; l++) {
+    const blk = `v.blk.${l}.`;
+    for (const p of ['attn_q', 'attn_k', 'attn_v', 'attn_out']) linear(blk + p, [d, d]);
+    random(blk + 'ln1.weight', [d], 1, s.normStd);
+    random(blk + 'ln2.weight', [d], 1, s.normStd);
+    random(blk + 'attn_q_norm.weight', [D], 1, s.normStd);
+    random(blk + 'attn_k_norm.weight', [D], 1, s.normStd);
+    random(blk + 'attn_post_norm.weight', [d], 1, s.normStd);
+    random(blk + 'ffn_post_norm.weight', [d], 1, s.normStd);
+    linear(blk + 'ffn_gate', [d, s.nFf]);
+    linear(blk + 'ffn_up', [d, s.nFf]);
+    linear(blk + 'ffn_down', [s.nFf, d]);
+    random(blk + 'out_scale.weight', [1], 1, 0.2);
+  }
+  random('v.std_bias', [d], 0, s.normStd);
+  random('v.std_scale', [d], 1, s.normStd);
+  linear('mm.input_projection', [d, s.projectionDim]);
 }
 
 export interface RgbImage {

@@ -1,7 +1,8 @@
 // The vision fixtures (test/fixtures/vision-*.json, made by
 // scripts/oracle/make-vision-fixtures.ts with llama.cpp's libmtmd) and the
 // files they were made from, for the vision tests: idefics3 (SmolVLM) in
-// vision-NAME.json, gemma3 in vision-gemma3-NAME.json.
+// vision-NAME.json, gemma3 in vision-gemma3-NAME.json, gemma4v in
+// vision-gemma4-NAME.json.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -31,6 +32,7 @@ const load = (prefix: string): Fixture[] => Object.keys(VISION_IMAGES).map(
 );
 export const fixtures: Fixture[] = load('vision-');
 export const gemma3Fixtures: Fixture[] = load('vision-gemma3-');
+export const gemma4Fixtures: Fixture[] = load('vision-gemma4-');
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 export function referenceRows(f: Fixture): Float32Array {

@@ -1,15 +1,16 @@
 // The setup the vision tests share: the random vision files (a SmolVLM-shaped
-// idefics3 pair, or a Gemma-3-shaped one) built once per process, the
+// idefics3 pair, a Gemma-3-shaped or a Gemma-4-shaped one) built once per process, the
 // runtime with both loaded for a suite, and the runtime's own greedy reply to
 // a request with images, which the API and the CLI must reproduce.
 import { Projector } from '../../src/core/vision.js';
 import { prepareRequest, type ReplyRequest } from '../../src/runtime/request.js';
 import { Engine, generate, Model, Sequence, Session } from '../../src/node/index.js';
 import {
-  buildGemma3TextModel, buildVisionProjector, buildVisionTextModel, makeGemma3TextSpec, makeGemma3VisionSpec, makeVisionSpec, makeVisionTextSpec,
+  buildGemma3TextModel, buildGemma4TextModel, buildVisionProjector, buildVisionTextModel, makeGemma3TextSpec, makeGemma3VisionSpec,
+  makeGemma4TextSpec, makeGemma4VisionSpec, makeVisionSpec, makeVisionTextSpec,
 } from '../gguf/vision-models.js';
 
-export type VisionFamily = 'idefics3' | 'gemma3';
+export type VisionFamily = 'idefics3' | 'gemma3' | 'gemma4v';
 
 export interface VisionFiles {
   textBytes: Uint8Array;
@@ -24,7 +25,9 @@ export function visionFiles(family: VisionFamily = 'idefics3'): VisionFiles {
   if (!f) {
     f = family === 'gemma3'
       ? { textBytes: buildGemma3TextModel(makeGemma3TextSpec()).toBytes(), projectorBytes: buildVisionProjector(makeGemma3VisionSpec()).toBytes() }
-      : { textBytes: buildVisionTextModel(makeVisionTextSpec()).toBytes(), projectorBytes: buildVisionProjector(makeVisionSpec()).toBytes() };
+      : family === 'gemma4v'
+        ? { textBytes: buildGemma4TextModel(makeGemma4TextSpec()).toBytes(), projectorBytes: buildVisionProjector(makeGemma4VisionSpec()).toBytes() }
+        : { textBytes: buildVisionTextModel(makeVisionTextSpec()).toBytes(), projectorBytes: buildVisionProjector(makeVisionSpec()).toBytes() };
     built.set(family, f);
   }
   return f;
