@@ -29,16 +29,22 @@
 // it asserts nothing.
 //
 //   node --import tsx bench/vision.ts [--encoders smolvlm-256m,gemma3-4b] [--reps 2 | --reps smolvlm-256m=3,gemma3-4b=1]
-//        [--threads 2] [--peers cpu,gpu,llama.cpp] [--flash-attn] [--out bench/vision.json] [--dir DIR]
-// (the GPU alone on a GPU machine: --peers gpu --reps 3)
+//        [--threads 2] [--peers cpu,gpu,llama.cpp,llama.cpp-gpu] [--flash-attn] [--out bench/vision.json] [--dir DIR]
+//        [--mtmd-gpu PATH]
+// (the GPUs on a GPU machine: --peers gpu,llama.cpp-gpu --reps 3)
 //
 // The llama.cpp peer is build/mtmd/bin/mtmd-oracle (bash scripts/oracle/build-mtmd.sh);
+// llama.cpp-gpu is the same oracle on llama.cpp's Vulkan backend
+// (build/mtmd-vulkan/mtmd-oracle, bash scripts/oracle/build-mtmd-vulkan.sh,
+// or --mtmd-gpu PATH), its encoder on the GPU after one untimed encode per
+// process (pipeline compiles), the text model on the CPU; hob-gpu's ratio is
+// against it;
 // --flash-attn lets its encoder use flash attention (llama-mtmd-cli's
 // default, auto); without it the encoder runs as for the fixtures.
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Projector } from '../src/core/vision.js';
@@ -61,6 +67,7 @@ const { values: opts } = parseArgs({
     threads: { type: 'string', default: '2' },
     peers: { type: 'string', default: 'cpu,gpu,llama.cpp' },
     'flash-attn': { type: 'boolean', default: false },
+    'mtmd-gpu': { type: 'string' },
     out: { type: 'string' },
     dir: { type: 'string', default: join(tmpdir(), 'hob-bench-models') },
   },
@@ -74,6 +81,7 @@ const repsOf = (name: string): number => {
 const threads = Number(opts.threads);
 const root = resolve(import.meta.dirname, '..');
 const oracle = join(root, 'build/mtmd/bin/mtmd-oracle');
+const oracleGpu = opts['mtmd-gpu'] ?? join(root, 'build/mtmd-vulkan/mtmd-oracle');
 const SIDE = 512;
 
 // Small weights keep a deep random tower finite; the values do not change the work.
@@ -193,9 +201,17 @@ async function gpuRun(peer: GpuPeer, rgb: Uint8Array): Promise<Run> {
   return { ms, cpuMs: (c.user + c.system) / 1000, subImages: enc.embeddings.length / (peer.projector.tokensPerImage * peer.projector.nEmbd) };
 }
 
-function llamaRun(textPath: string, projPath: string, ppmPath: string): Run {
-  const env = { ...process.env, ...(opts['flash-attn'] ? { MTMD_ORACLE_FLASH_ATTN: 'auto' } : {}) };
-  const json = execFileSync(oracle, [textPath, projPath, ppmPath, 'Describe <__media__>', '-1', join(opts.dir!, 'bench-embd.f32')], {
+// The GPU oracle's folder first on the library path: libmtmd's own
+// run path names the CPU build it came from, and its libraries must be the
+// Vulkan ones beside the oracle.
+function gpuOracleEnv(): Record<string, string> {
+  const dir = dirname(oracleGpu);
+  return { MTMD_ORACLE_GPU: '1', LD_LIBRARY_PATH: [dir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') };
+}
+
+function llamaRun(textPath: string, projPath: string, ppmPath: string, onGpu = false): Run {
+  const env = { ...process.env, ...(opts['flash-attn'] ? { MTMD_ORACLE_FLASH_ATTN: 'auto' } : {}), ...(onGpu ? gpuOracleEnv() : {}) };
+  const json = execFileSync(onGpu ? oracleGpu : oracle, [textPath, projPath, ppmPath, 'Describe <__media__>', '-1', join(opts.dir!, 'bench-embd.f32')], {
     encoding: 'utf8', env, maxBuffer: 64 << 20,
   });
   const out = JSON.parse(json) as { encodeMs: number[]; encodeCpuMs: number[] };
@@ -208,6 +224,10 @@ async function main(): Promise<void> {
   if (wanted.has('llama.cpp') && !existsSync(oracle)) {
     process.stderr.write(`no ${oracle} (bash scripts/oracle/build-mtmd.sh builds it): llama.cpp skipped\n`);
     wanted.delete('llama.cpp');
+  }
+  if (wanted.has('llama.cpp-gpu') && !existsSync(oracleGpu)) {
+    process.stderr.write(`no ${oracleGpu} (bash scripts/oracle/build-mtmd-vulkan.sh builds it): llama.cpp-gpu skipped\n`);
+    wanted.delete('llama.cpp-gpu');
   }
   let gpu: GpuContext | undefined;
   if (wanted.has('gpu')) {
@@ -232,7 +252,8 @@ async function main(): Promise<void> {
     if (!enc) throw new Error(`unknown encoder ${name} (${Object.keys(ENCODERS).join(', ')})`);
     const projPath = cached(enc.vision.name, () => buildVisionProjector(enc.vision));
     const textPath = cached(`${enc.vision.name}-text`, enc.text);
-    const peers = [...simds.map((s) => `hob-${s}`), ...(gpu ? ['hob-gpu'] : []), ...(wanted.has('llama.cpp') ? ['llama.cpp'] : [])];
+    const peers = [...simds.map((s) => `hob-${s}`), ...(gpu ? ['hob-gpu'] : []), ...(wanted.has('llama.cpp') ? ['llama.cpp'] : []),
+      ...(wanted.has('llama.cpp-gpu') ? ['llama.cpp-gpu'] : [])];
     const byPeer = new Map(peers.map((p): [string, Row] => [p, { encoder: name, peer: p, subImages: 0, ms: [], cpuMs: [] }]));
     const gp = gpu ? await gpuPeer(gpu, projPath, img.rgb) : undefined;
     if (gp) {
@@ -241,7 +262,7 @@ async function main(): Promise<void> {
     }
     for (let r = 0; r < repsOf(name); r++) {
       for (const p of peers) {
-        const res = p === 'llama.cpp' ? llamaRun(textPath, projPath, ppmPath)
+        const res = p.startsWith('llama.cpp') ? llamaRun(textPath, projPath, ppmPath, p === 'llama.cpp-gpu')
           : p === 'hob-gpu' ? await gpuRun(gp!, img.rgb) : await hobRun(p.slice(4) as WasmSimd, projPath, img.rgb);
         const row = byPeer.get(p)!;
         row.subImages = res.subImages;
@@ -273,8 +294,9 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const ref = rows.find((x) => x.encoder === r.encoder && x.peer === 'llama.cpp');
-    const ratio = ref && r.peer !== 'llama.cpp'
+    const refPeer = r.peer === 'hob-gpu' ? 'llama.cpp-gpu' : 'llama.cpp';
+    const ref = rows.find((x) => x.encoder === r.encoder && x.peer === refPeer);
+    const ratio = ref && !r.peer.startsWith('llama.cpp')
       ? `${(best(r.ms) / best(ref.ms)).toFixed(2)}x, ${(best(r.cpuMs) / best(ref.cpuMs)).toFixed(2)}x` : '';
     lines.push(`| ${r.encoder} | ${r.peer} | ${r.subImages} | ${s(best(r.ms))}; ${r.ms.map(s).join(', ')} | ${s(best(r.cpuMs))}; ${r.cpuMs.map(s).join(', ')} | ${ratio} |`);
   }

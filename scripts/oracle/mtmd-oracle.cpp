@@ -18,7 +18,11 @@
 // PROMPT holds mtmd's media marker where the image goes. N_PREDICT = -R < 0
 // encodes only, each image chunk R times (no evaluation, no logits or
 // greedy tokens): the benchmark's mode. MTMD_ORACLE_FLASH_ATTN=auto lets the encoder use flash attention
-// (llama-mtmd-cli's default); the fixtures keep it off.
+// (llama-mtmd-cli's default); the fixtures keep it off. MTMD_ORACLE_GPU=1
+// loads ggml's backends (a build with them as loadable libraries, such as
+// scripts/oracle/build-mtmd-vulkan.sh makes) and runs the encoder on the
+// GPU, each image chunk encoded once untimed first (pipeline compiles).
+#include "ggml-backend.h"
 #include "llama.h"
 #include "mtmd.h"
 #include "mtmd-helper.h"
@@ -79,6 +83,9 @@ int main(int argc, char ** argv) {
 
     llama_log_set(quiet_log, nullptr);
     mtmd_helper_log_set(quiet_log, nullptr);
+    const char * gpu_env = std::getenv("MTMD_ORACLE_GPU");
+    const bool gpu = gpu_env && std::string(gpu_env) == "1";
+    if (gpu) ggml_backend_load_all();
     llama_backend_init();
 
     llama_model_params mparams = llama_model_default_params();
@@ -97,7 +104,7 @@ int main(int argc, char ** argv) {
     if (!lctx) die("cannot create the llama context");
 
     mtmd_context_params vparams = mtmd_context_params_default();
-    vparams.use_gpu = false;
+    vparams.use_gpu = gpu;
     vparams.print_timings = false;
     vparams.n_threads = 2;
     vparams.warmup = false;
@@ -137,6 +144,7 @@ int main(int argc, char ** argv) {
             json += "]}";
         } else {
             const size_t n = mtmd_input_chunk_get_n_tokens(chunk);
+            if (gpu && n_predict < 0 && mtmd_encode_chunk(mctx, chunk) != 0) die("mtmd_encode_chunk failed");
             for (int rep = 0; rep < std::max(1, -n_predict); rep++) {
                 const auto t0 = std::chrono::steady_clock::now();
                 const double c0 = cpu_ms();
@@ -154,6 +162,13 @@ int main(int argc, char ** argv) {
     json += "],\"encodeMs\":[" + encode_ms + "],\"encodeCpuMs\":[" + encode_cpu_ms + "]";
     if (n_predict < 0) {
         std::puts((json + "}").c_str());
+        // With node-llama-cpp's prebuilt libraries under libmtmd, freeing
+        // the contexts at exit aborts (a double free in their teardown):
+        // the result is out, so leave without it.
+        if (gpu) {
+            std::fflush(stdout);
+            std::_Exit(0);
+        }
         mtmd_input_chunks_free(chunks);
         mtmd_bitmap_free(bitmap);
         mtmd_free(mctx);
