@@ -7,9 +7,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-import type { Model, Session } from '../../src/node/index.js';
+import assert from 'node:assert/strict';
+
+import { Session, type Model } from '../../src/node/index.js';
 import type { LlamaSpec } from '../gguf/random-model.js';
-import { VISION_IMAGES, type VisionSpec } from '../gguf/vision-models.js';
+import { testImage, VISION_IMAGES, type VisionSpec } from '../gguf/vision-models.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -53,4 +55,65 @@ export async function greedyTokens(s: Session, model: Model, n: number): Promise
     await s.eval([best]);
   }
   return got;
+}
+
+/** Hob's rows against llama.cpp's: the largest difference, and the largest
+ *  ratio of a difference to its tolerance abs + rel |ref| (over 1: out). */
+export function compareRows(got: Float32Array, ref: Float32Array, abs: number, rel: number): { maxAbs: number; worst: number } {
+  assert.equal(got.length, ref.length);
+  let maxAbs = 0;
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(got[i] - ref[i]);
+    maxAbs = Math.max(maxAbs, d);
+    worst = Math.max(worst, d / (abs + rel * Math.abs(ref[i])));
+  }
+  return { maxAbs, worst };
+}
+
+/** Evaluates a fixture's prompt with Hob's rows for the image; the session's logits follow the prompt. */
+export async function evalFixturePrompt(model: Model, f: Fixture, rows: Float32Array, bidirectional: boolean): Promise<Session> {
+  const s = Session.create(model, { nCtx: 256 });
+  for (const c of f.chunks) {
+    if (c.type === 'text') await s.eval(c.tokens);
+    else await s.evalEmbeddings(rows, { bidirectional });
+  }
+  return s;
+}
+
+/** With the image's rows read both ways, the fixture's best logits (within
+ *  logitTol) and greedy tokens after the prompt are llama.cpp's; read
+ *  causally, the logits are off by more than 50 logitTol, so the check can
+ *  tell the two masks apart. */
+export async function checkBothWaysAfterImage(model: Model, f: Fixture, rows: Float32Array, logitTol: number): Promise<void> {
+  const s = await evalFixturePrompt(model, f, rows, true);
+  try {
+    assert.equal(s.nPast, f.chunks.reduce((n, c) => n + (c.type === 'text' ? c.tokens.length : c.nTokens), 0));
+    const first = s.logits();
+    for (const [id, logit] of f.top) assert.ok(Math.abs(first[id] - logit) < logitTol, `logit of ${id}: ${first[id]} vs ${logit}`);
+    assert.deepEqual(await greedyTokens(s, model, f.greedy.length), f.greedy);
+  } finally {
+    s.free();
+  }
+  const causal = await evalFixturePrompt(model, f, rows, false);
+  try {
+    const first = causal.logits();
+    const off = Math.max(...f.top.map(([id, logit]) => Math.abs(first[id] - logit)));
+    assert.ok(off > 50 * logitTol, `causal rows give llama.cpp's logits too (max diff ${off}): the test cannot tell the masks apart`);
+  } finally {
+    causal.free();
+  }
+}
+
+/** The fixtures were made from these files (their specs and bytes) and
+ *  from the test writer's images. */
+export function checkFixtureSources(fs: Fixture[], textSpec: unknown, visionSpec: VisionSpec, textBytes: Uint8Array, projectorBytes: Uint8Array): void {
+  assert.ok(fs.length > 0, 'no fixtures');
+  for (const f of fs) {
+    assert.deepEqual(f.textModel.spec, textSpec);
+    assert.deepEqual(f.projector.spec, visionSpec);
+    assert.equal(f.textModel.sha256, sha256(textBytes));
+    assert.equal(f.projector.sha256, sha256(projectorBytes));
+    assert.equal(f.image.sha256, sha256(testImage(f.image.width, f.image.height, f.image.seed).rgb));
+  }
 }

@@ -12,7 +12,7 @@ import { gemma3Layout, Projector } from '../../src/core/vision.js';
 import { Engine, type HobError, Model, Session } from '../../src/node/index.js';
 import { buildVisionProjector, makeGemma3TextSpec, makeGemma3VisionSpec, testImage } from '../gguf/vision-models.js';
 import { closeVisionRuntime, openVisionRuntime, visionFiles } from './vision-setup.js';
-import { gemma3Fixtures as fixtures, greedyTokens, referenceRows, sha256, type Fixture } from './vision-fixtures.js';
+import { checkBothWaysAfterImage, checkFixtureSources, compareRows, gemma3Fixtures as fixtures, referenceRows } from './vision-fixtures.js';
 
 // As for idefics3 (vision.test.ts): f32 on both sides, other summation orders.
 const ABS = 2e-4;
@@ -30,24 +30,8 @@ describe('vision: gemma3 against llama.cpp', () => {
   before(async () => ({ engine, model, projector } = await openVisionRuntime('gemma3')));
   after(() => closeVisionRuntime({ engine, model, projector }));
 
-  /** Evaluates a fixture's prompt with Hob's rows for the image; the session's logits follow the prompt. */
-  async function evalPrompt(f: Fixture, rows: Float32Array, bidirectional: boolean): Promise<Session> {
-    const s = Session.create(model, { nCtx: 256 });
-    for (const c of f.chunks) {
-      if (c.type === 'text') await s.eval(c.tokens);
-      else await s.evalEmbeddings(rows, { bidirectional });
-    }
-    return s;
-  }
-
   test('the fixtures were made from these files and images', () => {
-    for (const f of fixtures) {
-      assert.deepEqual(f.textModel.spec, makeGemma3TextSpec());
-      assert.deepEqual(f.projector.spec, makeGemma3VisionSpec());
-      assert.equal(f.textModel.sha256, sha256(textBytes));
-      assert.equal(f.projector.sha256, sha256(projBytes));
-      assert.equal(f.image.sha256, sha256(testImage(f.image.width, f.image.height, f.image.seed).rgb));
-    }
+    checkFixtureSources(fixtures, makeGemma3TextSpec(), makeGemma3VisionSpec(), textBytes, projBytes);
   });
 
   test('the projector reads its type, pool and width from the file; one image of 16 rows, read both ways', () => {
@@ -82,13 +66,7 @@ describe('vision: gemma3 against llama.cpp', () => {
       const ref = referenceRows(f);
       assert.equal(enc.nRows, 16);
       assert.equal(enc.embeddings.length, ref.length);
-      let maxAbs = 0;
-      let worst = 0;
-      for (let i = 0; i < ref.length; i++) {
-        const d = Math.abs(enc.embeddings[i] - ref[i]);
-        maxAbs = Math.max(maxAbs, d);
-        worst = Math.max(worst, d / (ABS + REL * Math.abs(ref[i])));
-      }
+      const { maxAbs, worst } = compareRows(enc.embeddings, ref, ABS, REL);
       t.diagnostic(`max |diff| ${maxAbs.toExponential(2)}`);
       assert.ok(worst <= 1, `max |diff| ${maxAbs} is over the tolerance`);
     });
@@ -96,23 +74,7 @@ describe('vision: gemma3 against llama.cpp', () => {
     test(`${f.image.name}: read both ways, the logits and greedy tokens after the image are llama.cpp's; causally they are not`, async () => {
       const img = testImage(f.image.width, f.image.height, f.image.seed);
       const rows = projector.encode(img.rgb, img.width, img.height).embeddings;
-      const s = await evalPrompt(f, rows, true);
-      try {
-        assert.equal(s.nPast, f.chunks.reduce((n, c) => n + (c.type === 'text' ? c.tokens.length : c.nTokens), 0));
-        const first = s.logits();
-        for (const [id, logit] of f.top) assert.ok(Math.abs(first[id] - logit) < LOGIT_TOL, `logit of ${id}: ${first[id]} vs ${logit}`);
-        assert.deepEqual(await greedyTokens(s, model, f.greedy.length), f.greedy);
-      } finally {
-        s.free();
-      }
-      const causal = await evalPrompt(f, rows, false);
-      try {
-        const first = causal.logits();
-        const off = Math.max(...f.top.map(([id, logit]) => Math.abs(first[id] - logit)));
-        assert.ok(off > 50 * LOGIT_TOL, `causal rows give llama.cpp's logits too (max diff ${off}): the test cannot tell the masks apart`);
-      } finally {
-        causal.free();
-      }
+      await checkBothWaysAfterImage(model, f, rows, LOGIT_TOL);
     });
   }
 

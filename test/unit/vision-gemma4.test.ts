@@ -14,10 +14,10 @@ import { imageRows as layoutRows } from '../../src/core/batch-rows.js';
 import { gemma4Layout, Projector } from '../../src/core/vision.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import { openVisionEncoder } from '../../src/runtime/vision-encoder.js';
-import { Engine, type HobError, Model, Session } from '../../src/node/index.js';
+import { Engine, type HobError, Model } from '../../src/node/index.js';
 import { buildVisionProjector, GEMMA4V_CLAMPS, makeGemma4TextSpec, makeGemma4VisionSpec, testImage } from '../gguf/vision-models.js';
 import { closeVisionRuntime, openVisionRuntime, visionFiles } from './vision-setup.js';
-import { gemma4Fixtures as fixtures, greedyTokens, referenceRows, sha256, type Fixture } from './vision-fixtures.js';
+import { checkBothWaysAfterImage, checkFixtureSources, compareRows, type Fixture, gemma4Fixtures as fixtures, referenceRows } from './vision-fixtures.js';
 
 // f32 on both sides, other summation orders; the quick GELU goes through
 // f16 on both sides, so a rounding step can move a value by one f16 ulp.
@@ -34,38 +34,10 @@ describe('vision: gemma4v against llama.cpp', () => {
   before(async () => ({ engine, model, projector } = await openVisionRuntime('gemma4v')));
   after(() => closeVisionRuntime({ engine, model, projector }));
 
-  async function evalPrompt(f: Fixture, rows: Float32Array, bidirectional: boolean): Promise<Session> {
-    const s = Session.create(model, { nCtx: 256 });
-    for (const c of f.chunks) {
-      if (c.type === 'text') await s.eval(c.tokens);
-      else await s.evalEmbeddings(rows, { bidirectional });
-    }
-    return s;
-  }
-
   const imageRows = (f: Fixture): number => f.chunks.reduce((n, c) => n + (c.type === 'image' ? c.nTokens : 0), 0);
 
-  /** Hob's rows against llama.cpp's: the largest difference and its ratio to the tolerance. */
-  function compare(got: Float32Array, ref: Float32Array): { maxAbs: number; worst: number } {
-    assert.equal(got.length, ref.length);
-    let maxAbs = 0;
-    let worst = 0;
-    for (let i = 0; i < ref.length; i++) {
-      const d = Math.abs(got[i] - ref[i]);
-      maxAbs = Math.max(maxAbs, d);
-      worst = Math.max(worst, d / (ABS + REL * Math.abs(ref[i])));
-    }
-    return { maxAbs, worst };
-  }
-
   test('the fixtures were made from these files and images', () => {
-    for (const f of fixtures) {
-      assert.deepEqual(f.textModel.spec, makeGemma4TextSpec());
-      assert.deepEqual(f.projector.spec, makeGemma4VisionSpec());
-      assert.equal(f.textModel.sha256, sha256(textBytes));
-      assert.equal(f.projector.sha256, sha256(projBytes));
-      assert.equal(f.image.sha256, sha256(testImage(f.image.width, f.image.height, f.image.seed).rgb));
-    }
+    checkFixtureSources(fixtures, makeGemma4TextSpec(), makeGemma4VisionSpec(), textBytes, projBytes);
   });
 
   test('the projector reads its type and width from the file; one image whose rows follow its size, read both ways', () => {
@@ -114,7 +86,7 @@ describe('vision: gemma4v against llama.cpp', () => {
       const ref = referenceRows(f);
       assert.equal(enc.nRows, imageRows(f));
       assert.equal(enc.embeddings.length, ref.length);
-      const { maxAbs, worst } = compare(enc.embeddings, ref);
+      const { maxAbs, worst } = compareRows(enc.embeddings, ref, ABS, REL);
       t.diagnostic(`max |diff| ${maxAbs.toExponential(2)}`);
       assert.ok(worst <= 1, `max |diff| ${maxAbs} is over the tolerance`);
     });
@@ -122,23 +94,7 @@ describe('vision: gemma4v against llama.cpp', () => {
     test(`${f.image.name}: read both ways, the logits and greedy tokens after the image are llama.cpp's; causally they are not`, async () => {
       const img = testImage(f.image.width, f.image.height, f.image.seed);
       const rows = projector.encode(img.rgb, img.width, img.height).embeddings;
-      const s = await evalPrompt(f, rows, true);
-      try {
-        assert.equal(s.nPast, f.chunks.reduce((n, c) => n + (c.type === 'text' ? c.tokens.length : c.nTokens), 0));
-        const first = s.logits();
-        for (const [id, logit] of f.top) assert.ok(Math.abs(first[id] - logit) < LOGIT_TOL, `logit of ${id}: ${first[id]} vs ${logit}`);
-        assert.deepEqual(await greedyTokens(s, model, f.greedy.length), f.greedy);
-      } finally {
-        s.free();
-      }
-      const causal = await evalPrompt(f, rows, false);
-      try {
-        const first = causal.logits();
-        const off = Math.max(...f.top.map(([id, logit]) => Math.abs(first[id] - logit)));
-        assert.ok(off > 50 * LOGIT_TOL, `causal rows give llama.cpp's logits too (max diff ${off}): the test cannot tell the masks apart`);
-      } finally {
-        causal.free();
-      }
+      await checkBothWaysAfterImage(model, f, rows, LOGIT_TOL);
     });
   }
 
@@ -152,7 +108,7 @@ describe('vision: gemma4v against llama.cpp', () => {
     try {
       const f = fixtures[0];
       const img = testImage(f.image.width, f.image.height, f.image.seed);
-      const { maxAbs } = compare(p.encode(img.rgb, img.width, img.height).embeddings, referenceRows(f));
+      const { maxAbs } = compareRows(p.encode(img.rgb, img.width, img.height).embeddings, referenceRows(f), ABS, REL);
       assert.ok(maxAbs > 1e-2, `rows without the clamps are within ${maxAbs} of llama.cpp's: the clamps are not exercised`);
     } finally {
       p.free();

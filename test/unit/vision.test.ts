@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { idefics3Layout, Projector } from '../../src/core/vision.js';
 import { Engine, HobError, Model } from '../../src/node/index.js';
 import { buildVisionProjector, makeVisionSpec, makeVisionTextSpec, testImage } from '../gguf/vision-models.js';
-import { fixtures, referenceRows, sha256 } from './vision-fixtures.js';
+import { checkFixtureSources, fixtures, referenceRows } from './vision-fixtures.js';
 import { closeVisionRuntime, openVisionRuntime, visionFiles } from './vision-setup.js';
 
 // Embedding rows are compared as |hob - ref| <= ABS + REL * |ref|: both
@@ -27,13 +27,7 @@ describe('vision: idefics3 (SmolVLM) against llama.cpp', () => {
   after(() => closeVisionRuntime({ engine, model, projector }));
 
   test('the fixtures were made from these files and images', () => {
-    for (const f of fixtures) {
-      assert.deepEqual(f.textModel.spec, makeVisionTextSpec());
-      assert.deepEqual(f.projector.spec, makeVisionSpec());
-      assert.equal(f.textModel.sha256, sha256(textBytes));
-      assert.equal(f.projector.sha256, sha256(projBytes));
-      assert.equal(f.image.sha256, sha256(testImage(f.image.width, f.image.height, f.image.seed).rgb));
-    }
+    checkFixtureSources(fixtures, makeVisionTextSpec(), makeVisionSpec(), textBytes, projBytes);
   });
 
   test('the projector reads its shape from the file', () => {
