@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 
 import assert from 'node:assert/strict';
 
+import type { Projector } from '../../src/core/vision.js';
 import { Session, type Model } from '../../src/node/index.js';
 import type { LlamaSpec } from '../gguf/random-model.js';
 import { testImage, VISION_IMAGES, type VisionSpec } from '../gguf/vision-models.js';
@@ -116,4 +117,21 @@ export function checkFixtureSources(fs: Fixture[], textSpec: unknown, visionSpec
     assert.equal(f.projector.sha256, sha256(projectorBytes));
     assert.equal(f.image.sha256, sha256(testImage(f.image.width, f.image.height, f.image.seed).rgb));
   }
+}
+
+/** The prompt's tokens around the image and the image's rows, as the
+ *  projector's layout gives them for the fixture's image, are the chunks
+ *  mtmd made of it (a family with one image unit: no lone pieces). */
+export function checkMarkerLayout(model: Model, projector: Projector, f: Fixture): void {
+  const [beforeText, afterText] = f.prompt.split('<__media__>');
+  const expected = f.chunks.flatMap((c): (number | string)[] => (c.type === 'text' ? c.tokens : [`image ${c.nTokens}`]));
+  const layout = projector.layout(f.image.width, f.image.height);
+  const got: (number | string)[] = [...model.tokenize(beforeText, { addSpecial: true, parseSpecial: true })];
+  for (const p of layout.parts) {
+    if (p.kind === 'text') got.push(...model.tokenize(p.text, { addSpecial: false, parseSpecial: true }));
+    else if (p.kind === 'image') got.push(`image ${layout.nRows}`);
+    else assert.fail(`${projector.projectorType} has no lone pieces: ${p.piece}`);
+  }
+  got.push(...model.tokenize(afterText, { addSpecial: false, parseSpecial: true }));
+  assert.deepEqual(got, expected, f.image.name);
 }

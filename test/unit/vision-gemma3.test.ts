@@ -12,7 +12,7 @@ import { gemma3Layout, Projector } from '../../src/core/vision.js';
 import { Engine, type HobError, Model, Session } from '../../src/node/index.js';
 import { buildVisionProjector, makeGemma3TextSpec, makeGemma3VisionSpec, testImage } from '../gguf/vision-models.js';
 import { closeVisionRuntime, openVisionRuntime, visionFiles } from './vision-setup.js';
-import { checkBothWaysAfterImage, checkFixtureSources, compareRows, gemma3Fixtures as fixtures, referenceRows } from './vision-fixtures.js';
+import { checkBothWaysAfterImage, checkFixtureSources, checkMarkerLayout, compareRows, gemma3Fixtures as fixtures, referenceRows } from './vision-fixtures.js';
 
 // As for idefics3 (vision.test.ts): f32 on both sides, other summation orders.
 const ABS = 2e-4;
@@ -45,18 +45,7 @@ describe('vision: gemma3 against llama.cpp', () => {
   });
 
   test('the layout puts the markers where mtmd does', () => {
-    for (const f of fixtures) {
-      const [beforeText, afterText] = f.prompt.split('<__media__>');
-      const expected = f.chunks.flatMap((c): (number | string)[] => (c.type === 'text' ? c.tokens : [`image ${c.nTokens}`]));
-      const got: (number | string)[] = [...model.tokenize(beforeText, { addSpecial: true, parseSpecial: true })];
-      for (const p of projector.layout(f.image.width, f.image.height).parts) {
-        if (p.kind === 'text') got.push(...model.tokenize(p.text, { addSpecial: false, parseSpecial: true }));
-        else if (p.kind === 'image') got.push(`image ${projector.tokensPerImage}`);
-        else assert.fail(`gemma3 has no lone pieces: ${p.piece}`);
-      }
-      got.push(...model.tokenize(afterText, { addSpecial: false, parseSpecial: true }));
-      assert.deepEqual(got, expected, f.image.name);
-    }
+    for (const f of fixtures) checkMarkerLayout(model, projector, f);
   });
 
   for (const f of fixtures) {

@@ -17,7 +17,7 @@ import { openVisionEncoder } from '../../src/runtime/vision-encoder.js';
 import { Engine, type HobError, Model } from '../../src/node/index.js';
 import { buildVisionProjector, GEMMA4V_CLAMPS, makeGemma4TextSpec, makeGemma4VisionSpec, testImage } from '../gguf/vision-models.js';
 import { closeVisionRuntime, openVisionRuntime, visionFiles } from './vision-setup.js';
-import { checkBothWaysAfterImage, checkFixtureSources, compareRows, type Fixture, gemma4Fixtures as fixtures, referenceRows } from './vision-fixtures.js';
+import { checkBothWaysAfterImage, checkFixtureSources, checkMarkerLayout, compareRows, type Fixture, gemma4Fixtures as fixtures, referenceRows } from './vision-fixtures.js';
 
 // f32 on both sides, other summation orders; the quick GELU goes through
 // f16 on both sides, so a rounding step can move a value by one f16 ulp.
@@ -64,19 +64,7 @@ describe('vision: gemma4v against llama.cpp', () => {
   });
 
   test('the layout puts the markers where mtmd does', () => {
-    for (const f of fixtures) {
-      const [beforeText, afterText] = f.prompt.split('<__media__>');
-      const expected = f.chunks.flatMap((c): (number | string)[] => (c.type === 'text' ? c.tokens : [`image ${c.nTokens}`]));
-      const layout = projector.layout(f.image.width, f.image.height);
-      const got: (number | string)[] = [...model.tokenize(beforeText, { addSpecial: true, parseSpecial: true })];
-      for (const p of layout.parts) {
-        if (p.kind === 'text') got.push(...model.tokenize(p.text, { addSpecial: false, parseSpecial: true }));
-        else if (p.kind === 'image') got.push(`image ${layout.nRows}`);
-        else assert.fail(`gemma4v has no lone pieces: ${p.piece}`);
-      }
-      got.push(...model.tokenize(afterText, { addSpecial: false, parseSpecial: true }));
-      assert.deepEqual(got, expected, f.image.name);
-    }
+    for (const f of fixtures) checkMarkerLayout(model, projector, f);
   });
 
   for (const f of fixtures) {
